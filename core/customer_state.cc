@@ -1,0 +1,177 @@
+#include "core/customer_state.h"
+
+#include <algorithm>
+
+namespace crm {
+namespace {
+
+void KeepMin(std::optional<Timestamp>& slot, Timestamp t) {
+  if (!slot || t < *slot) slot = t;
+}
+void KeepMax(std::optional<Timestamp>& slot, Timestamp t) {
+  if (!slot || t > *slot) slot = t;
+}
+
+// Inserts `value` into `latest_first` (ordered by `at`, latest first) and trims
+// to `capacity`. Equal times keep arrival order: the newer arrival goes first.
+template <typename T, typename AtFn>
+void InsertLatestFirst(std::vector<T>& latest_first, T value, std::size_t capacity, AtFn at) {
+  auto pos = std::find_if(latest_first.begin(), latest_first.end(),
+                          [&](const T& existing) { return at(existing) <= at(value); });
+  latest_first.insert(pos, std::move(value));
+  if (latest_first.size() > capacity) latest_first.resize(capacity);
+}
+
+ProductStats* TrackProduct(CustomerState& state, const std::string& product, Timestamp at,
+                           std::size_t max_products) {
+  if (product.empty() || max_products == 0) return nullptr;
+  auto it = state.products.find(product);
+  if (it == state.products.end()) {
+    if (state.products.size() >= max_products) {
+      auto oldest = std::min_element(
+          state.products.begin(), state.products.end(),
+          [](const auto& a, const auto& b) { return a.second.last_at < b.second.last_at; });
+      if (oldest->second.last_at > at) return nullptr;  // older than all we keep
+      state.products.erase(oldest);
+    }
+    it = state.products.emplace(product, ProductStats{}).first;
+    it->second.last_at = at;
+  }
+  it->second.last_at = std::max(it->second.last_at, at);
+  return &it->second;
+}
+
+bool CountsAsChannelActivity(TouchpointType type) {
+  return type != TouchpointType::kConsent && type != TouchpointType::kProfile;
+}
+
+}  // namespace
+
+bool DedupWindow::Contains(std::uint64_t hash) const {
+  return std::find(ring_.begin(), ring_.end(), hash) != ring_.end();
+}
+
+void DedupWindow::Insert(std::uint64_t hash, std::size_t capacity) {
+  if (capacity == 0) return;
+  if (ring_.size() > capacity) {  // capacity was lowered: keep the newest
+    std::rotate(ring_.begin(), ring_.begin() + static_cast<std::ptrdiff_t>(next_ % ring_.size()),
+                ring_.end());
+    ring_.erase(ring_.begin(), ring_.end() - static_cast<std::ptrdiff_t>(capacity));
+    next_ = 0;
+  }
+  if (ring_.size() < capacity) {
+    ring_.push_back(hash);
+    next_ = ring_.size() % capacity;
+    return;
+  }
+  ring_[next_] = hash;
+  next_ = (next_ + 1) % capacity;
+}
+
+void DedupWindow::Restore(std::vector<std::uint64_t> ring, std::size_t next) {
+  ring_ = std::move(ring);
+  next_ = ring_.empty() ? 0 : next % ring_.size();
+}
+
+std::uint64_t EventIdHash(std::string_view event_id) {
+  std::uint64_t hash = 14695981039346656037ULL;
+  for (unsigned char c : event_id) {
+    hash ^= c;
+    hash *= 1099511628211ULL;
+  }
+  return hash;
+}
+
+ApplyOutcome ApplyTouchpoint(const Touchpoint& tp, const StateLimits& limits,
+                             CustomerState& state) {
+  const std::uint64_t id_hash = EventIdHash(tp.event_id);
+  if (state.recent_events.Contains(id_hash)) return ApplyOutcome::kDuplicate;
+  state.recent_events.Insert(id_hash, limits.dedup_window);
+
+  const Timestamp at = tp.occurred_at;
+  ++state.events_applied;
+  KeepMin(state.first_seen, at);
+  KeepMax(state.last_seen, at);
+
+  if (tp.channel != Channel::kUnspecified && CountsAsChannelActivity(tp.type)) {
+    ChannelStats& channel = state.channels[static_cast<int>(tp.channel)];
+    ++channel.contacts;
+    KeepMax(channel.last_contact, at);
+  }
+
+  switch (tp.type) {
+    case TouchpointType::kPurchase: {
+      ++state.purchases;
+      state.purchase_amount += tp.amount;
+      KeepMin(state.first_purchase, at);
+      KeepMax(state.last_purchase, at);
+      const std::int32_t day = DayNumber(at);
+      auto pos = std::lower_bound(state.purchase_days.begin(), state.purchase_days.end(), day);
+      if (pos == state.purchase_days.end() || *pos != day) state.purchase_days.insert(pos, day);
+      if (ProductStats* p = TrackProduct(state, tp.product, at, limits.max_products))
+        ++p->purchases;
+      break;
+    }
+    case TouchpointType::kReturn:
+      ++state.returns;
+      state.return_amount += tp.amount;
+      if (ProductStats* p = TrackProduct(state, tp.product, at, limits.max_products)) ++p->returns;
+      break;
+    case TouchpointType::kComplaint:
+      ++state.complaints;
+      InsertLatestFirst(state.recent_complaints, at, limits.recent_complaints,
+                        [](Timestamp t) { return t; });
+      break;
+    case TouchpointType::kSurvey:
+      ++state.surveys;
+      if (tp.satisfaction) {
+        InsertLatestFirst(state.recent_satisfaction, SatisfactionSample{at, *tp.satisfaction},
+                          limits.recent_satisfaction,
+                          [](const SatisfactionSample& s) { return s.at; });
+      }
+      break;
+    case TouchpointType::kCampaignResponse:
+      ++state.campaign_responses;
+      if (ProductStats* p = TrackProduct(state, tp.product, at, limits.max_products)) {
+        ++p->interactions;
+      }
+      break;
+    case TouchpointType::kConsent: {
+      ChannelStats& channel = state.channels[static_cast<int>(tp.channel)];
+      // The latest statement by event time is in force; a tie goes to the later arrival.
+      if (tp.consent_granted && (!channel.consent_at || at >= *channel.consent_at)) {
+        channel.consent = *tp.consent_granted;
+        channel.consent_at = at;
+      }
+      break;
+    }
+    case TouchpointType::kCancellation:
+      ++state.cancellations;
+      KeepMax(state.last_cancellation, at);
+      if (ProductStats* p = TrackProduct(state, tp.product, at, limits.max_products)) {
+        ++p->cancellations;
+      }
+      break;
+    case TouchpointType::kContact:
+      if (ProductStats* p = TrackProduct(state, tp.product, at, limits.max_products)) {
+        ++p->interactions;
+      }
+      break;
+    case TouchpointType::kProfile:
+      for (const auto& [key, value] : tp.attributes) {
+        auto it = state.profile.find(key);
+        if (it == state.profile.end()) {
+          if (state.profile.size() >= limits.max_profile_fields) continue;
+          state.profile.emplace(key, ProfileField{value, at});
+        } else if (at >= it->second.at) {
+          it->second = ProfileField{value, at};
+        }
+      }
+      break;
+    case TouchpointType::kUnspecified:
+      break;  // rejected by validation; never reaches here
+  }
+  return ApplyOutcome::kApplied;
+}
+
+}  // namespace crm

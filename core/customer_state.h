@@ -1,0 +1,128 @@
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/time.h"
+#include "core/touchpoint.h"
+
+namespace crm {
+
+// Bounds on what one customer's state may hold, so that a very active customer
+// costs bounded memory and disk. Defaults are documented in README.md.
+struct StateLimits {
+  // Distinct event ids remembered per customer for duplicate detection. A
+  // duplicate that arrives after this many newer distinct events of the same
+  // customer is no longer recognised (8 bytes each).
+  std::size_t dedup_window = 128;
+  // Products tracked per customer; past it the least recently active is dropped.
+  std::size_t max_products = 64;
+  // Latest satisfaction scores kept (by event time).
+  std::size_t recent_satisfaction = 8;
+  // Latest complaint times kept (by event time), for "N complaints in D days".
+  std::size_t recent_complaints = 16;
+  // Profile attributes kept per customer.
+  std::size_t max_profile_fields = 64;
+};
+
+struct ChannelStats {
+  std::uint64_t contacts = 0;  // touchpoints on this channel (not consent/profile)
+  std::optional<Timestamp> last_contact;
+  std::optional<bool> consent;          // absent: never stated
+  std::optional<Timestamp> consent_at;  // event time of the consent in force
+};
+
+struct ProductStats {
+  std::uint64_t purchases = 0;
+  std::uint64_t interactions = 0;  // contacts and campaign responses about it
+  std::uint64_t returns = 0;
+  std::uint64_t cancellations = 0;
+  Timestamp last_at{};
+};
+
+struct SatisfactionSample {
+  Timestamp at{};
+  std::int32_t score = 0;  // 0-10
+  friend bool operator==(const SatisfactionSample&, const SatisfactionSample&) = default;
+};
+
+struct ProfileField {
+  std::string value;
+  Timestamp at{};
+  friend bool operator==(const ProfileField&, const ProfileField&) = default;
+};
+
+// Hashes of the latest distinct event ids of one customer, as a ring.
+class DedupWindow {
+ public:
+  // True if `hash` is among the remembered ids.
+  bool Contains(std::uint64_t hash) const;
+  // Remembers `hash`, forgetting the oldest once `capacity` are held.
+  void Insert(std::uint64_t hash, std::size_t capacity);
+
+  // For storage adapters: the ring and the index of the next slot to overwrite.
+  const std::vector<std::uint64_t>& ring() const { return ring_; }
+  std::size_t next() const { return next_; }
+  void Restore(std::vector<std::uint64_t> ring, std::size_t next);
+
+  friend bool operator==(const DedupWindow&, const DedupWindow&) = default;
+
+ private:
+  std::vector<std::uint64_t> ring_;
+  std::size_t next_ = 0;
+};
+
+// Everything the service keeps about one customer: incremental aggregates of
+// the touchpoints applied, order-independent where event time matters (a late
+// event updates first/last times and "latest" values by event time).
+struct CustomerState {
+  std::uint64_t events_applied = 0;
+  std::optional<Timestamp> first_seen;
+  std::optional<Timestamp> last_seen;
+
+  std::optional<Timestamp> first_purchase;
+  std::optional<Timestamp> last_purchase;
+  std::uint64_t purchases = 0;              // purchase touchpoints
+  std::vector<std::int32_t> purchase_days;  // distinct UTC days with a purchase, ascending
+  double purchase_amount = 0;
+  std::uint64_t returns = 0;
+  double return_amount = 0;
+
+  std::uint64_t complaints = 0;
+  std::vector<Timestamp> recent_complaints;  // latest first, bounded
+  std::uint64_t surveys = 0;
+  std::vector<SatisfactionSample> recent_satisfaction;  // latest first, bounded
+  std::uint64_t cancellations = 0;
+  std::optional<Timestamp> last_cancellation;
+  std::uint64_t campaign_responses = 0;
+
+  std::array<ChannelStats, kChannelCount> channels{};  // indexed by Channel
+  std::map<std::string, ProductStats, std::less<>> products;
+  std::map<std::string, ProfileField, std::less<>> profile;
+
+  DedupWindow recent_events;
+
+  const ChannelStats& channel(Channel c) const { return channels[static_cast<int>(c)]; }
+  // Transactions in the sense of the BG/NBD literature: distinct purchase days.
+  std::uint64_t transactions() const { return purchase_days.size(); }
+};
+
+// A stable 64-bit hash of an event id (FNV-1a), the form kept in DedupWindow.
+// Stable across builds and platforms: it is persisted.
+std::uint64_t EventIdHash(std::string_view event_id);
+
+enum class ApplyOutcome { kApplied, kDuplicate };
+
+// Applies one touchpoint to its customer's state.
+// REQUIRES: `touchpoint` passed ValidateTouchpoint.
+// Returns kDuplicate, and leaves `state` unchanged, when its event id is in the
+// customer's dedup window; kApplied otherwise.
+ApplyOutcome ApplyTouchpoint(const Touchpoint& touchpoint, const StateLimits& limits,
+                             CustomerState& state);
+
+}  // namespace crm

@@ -1,0 +1,37 @@
+#pragma once
+
+#include <cstdint>
+
+#include "core/time.h"
+#include "core/touchpoint.h"
+#include "core/validation.h"
+
+namespace crm {
+
+// What ingestion reports about itself (port; Prometheus in production). Called
+// from the consumer thread only. Every metric of ingestion is declared here.
+class IngestProbe {
+ public:
+  virtual ~IngestProbe() = default;
+  virtual void Consumed(std::uint64_t records) = 0;
+  virtual void Applied(TouchpointType type) = 0;
+  virtual void DuplicateSkipped() = 0;
+  virtual void Rejected(RejectReason reason) = 0;
+  // One batch applied and committed: its size and the time from first decode to durable.
+  virtual void BatchCommitted(std::size_t records, Micros latency) = 0;
+  // Records between the committed offset of `partition` and its end.
+  virtual void InputLag(std::int32_t partition, std::int64_t records) = 0;
+};
+
+// A probe that reports nowhere.
+class NullIngestProbe final : public IngestProbe {
+ public:
+  void Consumed(std::uint64_t) override {}
+  void Applied(TouchpointType) override {}
+  void DuplicateSkipped() override {}
+  void Rejected(RejectReason) override {}
+  void BatchCommitted(std::size_t, Micros) override {}
+  void InputLag(std::int32_t, std::int64_t) override {}
+};
+
+}  // namespace crm

@@ -1,0 +1,82 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "core/clock.h"
+#include "core/customer_state.h"
+#include "core/ingest_probe.h"
+#include "core/reject_sink.h"
+#include "core/state_cache.h"
+#include "core/state_store.h"
+#include "core/touchpoint.h"
+#include "core/validation.h"
+
+namespace crm {
+
+// One record read from the input topic, decoded at the service's edge: a
+// touchpoint, or the reason it could not be decoded.
+struct InputRecord {
+  std::int32_t partition = 0;
+  std::int64_t offset = 0;
+  std::string key;
+  std::string_view value;  // the original bytes, valid while the batch is processed
+  std::variant<Touchpoint, Rejection> payload;
+};
+
+struct RejectedRecord {
+  std::size_t index = 0;  // into the batch passed to Process
+  Rejection rejection;
+};
+
+struct BatchResult {
+  std::size_t applied = 0;
+  std::size_t duplicates = 0;
+  std::vector<RejectedRecord> rejected;
+};
+
+struct IngestOptions {
+  std::string topic = "crm.touchpoints";  // whose offsets are committed
+  StateLimits limits;
+  ValidationLimits validation;
+  std::size_t cache_entries = 100'000;  // customers' states kept in memory
+};
+
+// Applies batches of input records to customer state, exactly once: each
+// batch's changed states and its partitions' next offsets are committed in one
+// atomic StateStore::Commit, so that a crash at any point either keeps a batch
+// whole or replays it whole from the committed offsets.
+//
+// Used by the consumer thread only.
+class IngestProcessor {
+ public:
+  // The pointers must outlive the processor; `rejects` may be null (rejected
+  // records are then only counted).
+  IngestProcessor(IngestOptions options, StateStore* store, const Clock* clock, IngestProbe* probe,
+                  RejectSink* rejects);
+
+  // Validates and applies `records` (in order), then commits. Rejected records
+  // go to the reject sink, flushed before the commit, and their offsets
+  // advance like the others.
+  // On error nothing of the batch is committed and the caller must resume
+  // reading from the committed offsets.
+  absl::StatusOr<BatchResult> Process(const std::vector<InputRecord>& records);
+
+  // Forgets cached states (after a rebalance, the partitions' owner may change).
+  void ClearCache() { cache_.Clear(); }
+
+  const IngestOptions& options() const { return options_; }
+
+ private:
+  IngestOptions options_;
+  StateStore* store_;
+  const Clock* clock_;
+  IngestProbe* probe_;
+  RejectSink* rejects_;
+  StateCache cache_;
+};
+
+}  // namespace crm

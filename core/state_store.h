@@ -1,0 +1,49 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "core/customer_id.h"
+#include "core/customer_state.h"
+
+namespace crm {
+
+// The next offset to read on one partition of the input topic.
+struct PartitionOffset {
+  std::int32_t partition = 0;
+  std::int64_t next_offset = 0;
+};
+
+// What one commit makes durable, all or nothing: the customers' new states and
+// the input offsets that produced them.
+struct StateBatch {
+  std::vector<std::pair<const CustomerId*, const CustomerState*>> customers;
+  std::vector<PartitionOffset> offsets;
+};
+
+// The durable home of customer state and input offsets (port; RocksDB in
+// production, memory in tests). All methods are thread-safe; a Get sees only
+// committed batches, never part of one.
+class StateStore {
+ public:
+  virtual ~StateStore() = default;
+
+  // The customer's committed state; nullopt when unknown; an error status when
+  // the store failed or holds a record it cannot read.
+  virtual absl::StatusOr<std::optional<CustomerState>> Get(const CustomerId& id) = 0;
+
+  // The committed next offset of `partition` of `topic`; nullopt when none was committed.
+  virtual absl::StatusOr<std::optional<std::int64_t>> GetOffset(const std::string& topic,
+                                                                std::int32_t partition) = 0;
+
+  // Makes `batch` durable atomically (for `topic`'s offsets). On error nothing
+  // of the batch is visible, and the caller must not advance past it.
+  virtual absl::Status Commit(const std::string& topic, const StateBatch& batch) = 0;
+};
+
+}  // namespace crm

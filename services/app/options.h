@@ -1,0 +1,45 @@
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+
+#include "services/kafka/kafka_config.h"
+
+namespace crm {
+
+// Everything crm-scored can be told, from flags, CRM_* environment variables
+// or the --config file (flags win over both). Defaults are the ones below.
+struct ServiceOptions {
+  std::string brokers;                  // empty: start an embedded broker
+  std::string group = "crm-scored";     // consumer group
+  std::string data_dir = "./crm-data";  // RocksDB state
+  std::string grpc_listen = "127.0.0.1:50051";
+  std::string metrics_listen = "127.0.0.1:9464";
+  std::string model_file;  // empty: built-in model
+  KafkaProperties kafka;   // --kafka KEY=VALUE, repeatable
+  std::string topic = "crm.touchpoints";
+  std::string alerts_topic = "crm.alerts";
+  std::string dlq_topic = "crm.touchpoints.dlq";
+  int embedded_partitions = 6;          // topics of the embedded broker
+  std::string log_level = "info";       // debug, info, warn, error
+  std::size_t cache_entries = 100'000;  // customer states kept in memory
+  std::size_t dedup_window = 128;       // event ids remembered per customer
+  std::size_t block_cache_mb = 64;
+  bool sync_writes = false;      // fsync the WAL on each commit
+  std::size_t max_batch = 5000;  // records per commit at most
+};
+
+struct ParsedOptions {
+  std::optional<ServiceOptions> options;  // set when the service should run
+  int exit_code = 0;                      // otherwise: 0 after --help, 2 on a bad flag
+};
+
+// Parses crm-scored's command line. On a bad flag, value or config file it
+// prints one line naming it on stderr and returns exit code 2.
+ParsedOptions ParseServiceOptions(int argc, const char* const* argv);
+
+// The effective configuration as one line, secrets masked.
+std::string DescribeOptions(const ServiceOptions& options);
+
+}  // namespace crm

@@ -1,0 +1,143 @@
+#include "services/app/scoring_app.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <thread>
+
+#include "core/clock.h"
+#include "core/ingest_processor.h"
+#include "core/scorer.h"
+#include "services/common/log.h"
+#include "services/grpc/scoring_service.h"
+#include "services/kafka/dead_letter_sink.h"
+#include "services/kafka/embedded_broker.h"
+#include "services/kafka/touchpoint_consumer.h"
+#include "services/metrics/prometheus_metrics.h"
+#include "services/storage/rocksdb_state_store.h"
+
+namespace crm {
+namespace {
+
+constexpr std::string_view kComponent = "crm-scored";
+
+int Fatal(std::string_view what, const absl::Status& status) {
+  CRM_LOG(kError, kComponent) << what << ": " << status.message();
+  return 1;
+}
+
+LogLevel ParseLevel(const std::string& level) {
+  if (level == "debug") return LogLevel::kDebug;
+  if (level == "warn") return LogLevel::kWarning;
+  if (level == "error") return LogLevel::kError;
+  return LogLevel::kInfo;
+}
+
+std::string HostOf(const std::string& listen) { return listen.substr(0, listen.rfind(':')); }
+
+}  // namespace
+
+int RunScoringApp(const ServiceOptions& options) {
+  SetLogLevel(ParseLevel(options.log_level));
+  // Signals are taken by sigwait() below; every thread started from here on
+  // inherits the mask. SIGUSR1 is how the consumer thread reports its end.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGUSR1);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  CRM_LOG(kInfo, kComponent) << "starting: " << DescribeOptions(options);
+  if (!options.model_file.empty()) {
+    CRM_LOG(kError, kComponent) << "--model: model files are not supported by this build yet";
+    return 2;
+  }
+
+  RocksDbOptions db_options;
+  db_options.path = options.data_dir;
+  db_options.block_cache_mb = options.block_cache_mb;
+  db_options.sync_writes = options.sync_writes;
+  auto store = RocksDbStateStore::Open(db_options);
+  if (!store.ok()) return Fatal("state", store.status());
+
+  std::unique_ptr<EmbeddedBroker> broker;
+  std::string brokers = options.brokers;
+  if (brokers.empty()) {
+    std::vector<TopicSpec> topics = {{options.topic, options.embedded_partitions},
+                                     {options.alerts_topic, options.embedded_partitions},
+                                     {options.dlq_topic, options.embedded_partitions}};
+    auto started = EmbeddedBroker::Start(topics);
+    if (!started.ok()) return Fatal("embedded broker", started.status());
+    broker = std::move(*started);
+    brokers = broker->bootstrap();
+    CRM_LOG(kInfo, kComponent) << "embedded broker bootstrap=" << brokers;
+  }
+
+  auto metrics = PrometheusMetrics::Start(options.metrics_listen);
+  if (!metrics.ok()) return Fatal("metrics", metrics.status());
+  RocksDbStateStore* db = store->get();
+  (*metrics)->OnScrape([db, m = metrics->get()] {
+    const StorageStats stats = db->Stats();
+    m->SetStorage(stats.live_data_bytes, stats.sst_files_bytes, stats.memtable_bytes,
+                  stats.estimated_keys);
+  });
+  CRM_LOG(kInfo, kComponent) << "metrics listening on http://" << HostOf(options.metrics_listen)
+                             << ":" << (*metrics)->port() << "/metrics";
+
+  WallClock clock;
+  Scorer scorer{Model{}};
+  ScoringServiceImpl service(db, &scorer, &clock);
+  auto grpc_server = GrpcServer::Start(options.grpc_listen, &service);
+  if (!grpc_server.ok()) return Fatal("gRPC", grpc_server.status());
+  CRM_LOG(kInfo, kComponent) << "gRPC listening on " << HostOf(options.grpc_listen) << ":"
+                             << (*grpc_server)->port();
+
+  DeadLetterOptions dlq_options;
+  dlq_options.brokers = brokers;
+  dlq_options.topic = options.dlq_topic;
+  dlq_options.source_topic = options.topic;
+  dlq_options.properties = options.kafka;
+  auto dead_letters = KafkaDeadLetterSink::Create(dlq_options);
+  if (!dead_letters.ok()) return Fatal("dead-letter producer", dead_letters.status());
+
+  IngestOptions ingest;
+  ingest.topic = options.topic;
+  ingest.limits.dedup_window = options.dedup_window;
+  ingest.cache_entries = options.cache_entries;
+  IngestProcessor processor(ingest, db, &clock, metrics->get(), dead_letters->get());
+
+  ConsumerOptions consumer_options;
+  consumer_options.brokers = brokers;
+  consumer_options.group = options.group;
+  consumer_options.topic = options.topic;
+  consumer_options.properties = options.kafka;
+  consumer_options.max_batch = options.max_batch;
+  auto consumer = TouchpointConsumer::Create(consumer_options, &processor, db, metrics->get());
+  if (!consumer.ok()) return Fatal("Kafka consumer", consumer.status());
+
+  absl::Status consumer_status;
+  std::thread consumer_thread([&] {
+    consumer_status = (*consumer)->Run();
+    kill(getpid(), SIGUSR1);  // wake the main thread whatever the outcome
+  });
+
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  const bool stopped_by_signal = signal_number != SIGUSR1;
+  if (stopped_by_signal) {
+    CRM_LOG(kInfo, kComponent) << "received " << (signal_number == SIGINT ? "SIGINT" : "SIGTERM")
+                               << ", stopping";
+  }
+  (*grpc_server)->SetServing(false);
+  (*consumer)->Stop();
+  consumer_thread.join();
+  (*grpc_server)->Shutdown(2000);
+
+  if (!consumer_status.ok()) return Fatal("ingestion stopped", consumer_status);
+  if (absl::Status flushed = (*store)->Flush(); !flushed.ok()) return Fatal("flush", flushed);
+  CRM_LOG(kInfo, kComponent) << "stopped cleanly";
+  return 0;
+}
+
+}  // namespace crm

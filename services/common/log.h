@@ -1,0 +1,44 @@
+#pragma once
+
+#include <sstream>
+#include <string_view>
+
+namespace crm {
+
+enum class LogLevel { kDebug, kInfo, kWarning, kError };
+
+// Sets the lowest level written (default kInfo). Call before threads start.
+void SetLogLevel(LogLevel level);
+bool LogEnabled(LogLevel level);
+
+// Writes one line to stderr: "<UTC time> <LEVEL> <component>: <message>".
+// Thread-safe; lines from different threads never interleave.
+void LogLine(LogLevel level, std::string_view component, std::string_view message);
+
+// Builds the message with operator<< and writes it when the object dies:
+//   CRM_LOG(kInfo, "kafka") << "assigned " << n << " partitions";
+class LogMessage {
+ public:
+  LogMessage(LogLevel level, std::string_view component) : level_(level), component_(component) {}
+  ~LogMessage() { LogLine(level_, component_, stream_.str()); }
+  LogMessage(const LogMessage&) = delete;
+  LogMessage& operator=(const LogMessage&) = delete;
+  template <typename T>
+  LogMessage& operator<<(const T& value) {
+    stream_ << value;
+    return *this;
+  }
+
+ private:
+  LogLevel level_;
+  std::string_view component_;
+  std::ostringstream stream_;
+};
+
+}  // namespace crm
+
+#define CRM_LOG(level, component)                 \
+  if (!::crm::LogEnabled(::crm::LogLevel::level)) \
+    ;                                             \
+  else                                            \
+    ::crm::LogMessage(::crm::LogLevel::level, component)

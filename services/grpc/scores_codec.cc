@@ -1,0 +1,83 @@
+#include "services/grpc/scores_codec.h"
+
+#include "services/codec/touchpoint_codec.h"
+
+namespace crm {
+
+void ToProto(const Scores& scores, v1::CustomerScores* out) {
+  out->set_customer_id(scores.customer_id.value());
+  ToProtoTime(scores.as_of, out->mutable_as_of());
+  out->set_churn(scores.churn);
+  out->set_p_alive(scores.p_alive);
+  for (const auto& [offer, score] : scores.appetence) (*out->mutable_appetence())[offer] = score;
+  v1::Rfm* rfm = out->mutable_rfm();
+  rfm->set_recency_days(scores.rfm.recency_days);
+  rfm->set_frequency(scores.rfm.frequency);
+  rfm->set_monetary(scores.rfm.monetary);
+  rfm->set_r_score(scores.rfm.r_score);
+  rfm->set_f_score(scores.rfm.f_score);
+  rfm->set_m_score(scores.rfm.m_score);
+  rfm->set_purchases(scores.rfm.purchases);
+  rfm->set_revenue(scores.rfm.revenue);
+  rfm->set_product_types(scores.rfm.product_types);
+  out->set_clv(scores.clv);
+  out->set_segment(scores.segment);
+  out->set_value_quadrant(scores.value_quadrant);
+  out->set_lifecycle_stage(std::string(LifecycleStageName(scores.lifecycle_stage)));
+  out->set_preferred_channel(static_cast<v1::Channel>(scores.preferred_channel));
+  for (const ScoreReason& reason : scores.reasons) {
+    v1::Reason* r = out->add_reasons();
+    r->set_code(reason.code);
+    r->set_sentence(reason.sentence);
+    r->set_weight(reason.weight);
+  }
+  out->set_events_applied(scores.events_applied);
+  out->set_model_version(scores.model_version);
+}
+
+void ToProto(const CustomerId& id, const CustomerState& s, v1::CustomerState* out) {
+  auto time = [](const std::optional<Timestamp>& t, google::protobuf::Timestamp* field) {
+    if (t) ToProtoTime(*t, field);
+  };
+  out->set_customer_id(id.value());
+  out->set_events_applied(s.events_applied);
+  if (s.first_seen) time(s.first_seen, out->mutable_first_seen());
+  if (s.last_seen) time(s.last_seen, out->mutable_last_seen());
+  if (s.first_purchase) time(s.first_purchase, out->mutable_first_purchase());
+  if (s.last_purchase) time(s.last_purchase, out->mutable_last_purchase());
+  out->set_purchases(s.purchases);
+  out->set_purchase_days(s.purchase_days.size());
+  out->set_purchase_amount(s.purchase_amount);
+  out->set_returns(s.returns);
+  out->set_return_amount(s.return_amount);
+  out->set_complaints(s.complaints);
+  if (!s.recent_complaints.empty())
+    ToProtoTime(s.recent_complaints.front(), out->mutable_last_complaint());
+  out->set_surveys(s.surveys);
+  for (const SatisfactionSample& sample : s.recent_satisfaction) {
+    out->add_recent_satisfaction(sample.score);
+  }
+  out->set_cancellations(s.cancellations);
+  out->set_campaign_responses(s.campaign_responses);
+  for (int c = 1; c < kChannelCount; ++c) {
+    const ChannelStats& stats = s.channels[c];
+    if (stats.contacts == 0 && !stats.consent) continue;
+    v1::ChannelActivity* channel = out->add_channels();
+    channel->set_channel(static_cast<v1::Channel>(c));
+    channel->set_contacts(stats.contacts);
+    if (stats.last_contact) time(stats.last_contact, channel->mutable_last_contact());
+    if (stats.consent) channel->set_consent(*stats.consent);
+  }
+  for (const auto& [name, p] : s.products) {
+    v1::ProductActivity* product = out->add_products();
+    product->set_product(name);
+    product->set_purchases(p.purchases);
+    product->set_interactions(p.interactions);
+    product->set_returns(p.returns);
+    product->set_cancellations(p.cancellations);
+    ToProtoTime(p.last_at, product->mutable_last_at());
+  }
+  for (const auto& [key, field] : s.profile) (*out->mutable_profile())[key] = field.value;
+}
+
+}  // namespace crm

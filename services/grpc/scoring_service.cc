@@ -1,0 +1,114 @@
+#include "services/grpc/scoring_service.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/server.h>
+#include <grpcpp/server_builder.h>
+
+#include <chrono>
+
+#include "services/codec/touchpoint_codec.h"
+#include "services/grpc/scores_codec.h"
+
+namespace crm {
+namespace {
+
+constexpr std::size_t kMaxBatchIds = 1000;
+
+grpc::Status ToGrpc(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kOk:
+      return grpc::Status::OK;
+    case absl::StatusCode::kUnavailable:
+      return {grpc::StatusCode::UNAVAILABLE, std::string(status.message())};
+    case absl::StatusCode::kDataLoss:
+      return {grpc::StatusCode::DATA_LOSS, std::string(status.message())};
+    default:
+      return {grpc::StatusCode::INTERNAL, std::string(status.message())};
+  }
+}
+
+Timestamp AsOf(const Clock& clock, bool has_as_of, const google::protobuf::Timestamp& as_of) {
+  return has_as_of ? FromProtoTime(as_of) : clock.Now();
+}
+
+}  // namespace
+
+grpc::Status ScoringServiceImpl::GetCustomerScores(grpc::ServerContext*,
+                                                   const v1::GetCustomerScoresRequest* request,
+                                                   v1::CustomerScores* response) {
+  if (request->customer_id().empty()) {
+    return {grpc::StatusCode::INVALID_ARGUMENT, "customer_id is empty"};
+  }
+  const CustomerId id(request->customer_id());
+  auto state = store_->Get(id);
+  if (!state.ok()) return ToGrpc(state.status());
+  if (!*state) return {grpc::StatusCode::NOT_FOUND, "unknown customer " + id.value()};
+  const Timestamp as_of = AsOf(*clock_, request->has_as_of(), request->as_of());
+  ToProto(scorer_->Score(id, **state, as_of), response);
+  return grpc::Status::OK;
+}
+
+grpc::Status ScoringServiceImpl::BatchGetCustomerScores(
+    grpc::ServerContext*, const v1::BatchGetCustomerScoresRequest* request,
+    v1::BatchGetCustomerScoresResponse* response) {
+  if (request->customer_ids_size() > static_cast<int>(kMaxBatchIds)) {
+    return {grpc::StatusCode::INVALID_ARGUMENT, "at most 1000 customer_ids per call"};
+  }
+  const Timestamp as_of = AsOf(*clock_, request->has_as_of(), request->as_of());
+  for (const std::string& raw_id : request->customer_ids()) {
+    if (raw_id.empty()) return {grpc::StatusCode::INVALID_ARGUMENT, "a customer_id is empty"};
+    const CustomerId id(raw_id);
+    auto state = store_->Get(id);
+    if (!state.ok()) return ToGrpc(state.status());
+    if (!*state) {
+      response->add_not_found(raw_id);
+      continue;
+    }
+    ToProto(scorer_->Score(id, **state, as_of), response->add_scores());
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status ScoringServiceImpl::GetCustomerState(grpc::ServerContext*,
+                                                  const v1::GetCustomerStateRequest* request,
+                                                  v1::CustomerState* response) {
+  if (request->customer_id().empty()) {
+    return {grpc::StatusCode::INVALID_ARGUMENT, "customer_id is empty"};
+  }
+  const CustomerId id(request->customer_id());
+  auto state = store_->Get(id);
+  if (!state.ok()) return ToGrpc(state.status());
+  if (!*state) return {grpc::StatusCode::NOT_FOUND, "unknown customer " + id.value()};
+  ToProto(id, **state, response);
+  return grpc::Status::OK;
+}
+
+absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
+    const std::string& listen, v1::ScoringService::Service* service) {
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  std::unique_ptr<GrpcServer> server(new GrpcServer());
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &server->port_);
+  builder.RegisterService(service);
+  server->server_ = builder.BuildAndStart();
+  if (!server->server_ || server->port_ == 0) {
+    return absl::UnavailableError("cannot listen for gRPC on " + listen);
+  }
+  return server;
+}
+
+GrpcServer::~GrpcServer() {
+  if (server_) server_->Shutdown(std::chrono::system_clock::now());
+}
+
+void GrpcServer::SetServing(bool serving) {
+  if (auto* health = server_->GetHealthCheckService()) health->SetServingStatus(serving);
+}
+
+void GrpcServer::Shutdown(int deadline_ms) {
+  server_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(deadline_ms));
+}
+
+}  // namespace crm

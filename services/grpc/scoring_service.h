@@ -1,0 +1,63 @@
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "core/clock.h"
+#include "core/scorer.h"
+#include "core/state_store.h"
+#include "crm/v1/scoring.grpc.pb.h"
+
+namespace grpc {
+class Server;
+}
+
+namespace crm {
+
+// crm.v1.ScoringService on the committed state: a reader never sees part of a
+// batch. Called concurrently from gRPC's threads; holds no mutable state.
+class ScoringServiceImpl final : public v1::ScoringService::Service {
+ public:
+  // The pointers must outlive the service.
+  ScoringServiceImpl(StateStore* store, const Scorer* scorer, const Clock* clock)
+      : store_(store), scorer_(scorer), clock_(clock) {}
+
+  grpc::Status GetCustomerScores(grpc::ServerContext* context,
+                                 const v1::GetCustomerScoresRequest* request,
+                                 v1::CustomerScores* response) override;
+  grpc::Status BatchGetCustomerScores(grpc::ServerContext* context,
+                                      const v1::BatchGetCustomerScoresRequest* request,
+                                      v1::BatchGetCustomerScoresResponse* response) override;
+  grpc::Status GetCustomerState(grpc::ServerContext* context,
+                                const v1::GetCustomerStateRequest* request,
+                                v1::CustomerState* response) override;
+
+ private:
+  StateStore* store_;
+  const Scorer* scorer_;
+  const Clock* clock_;
+};
+
+// The gRPC server: the scoring service, the standard health service and
+// server reflection.
+class GrpcServer {
+ public:
+  // Listens on `listen` ("HOST:PORT"; port 0 picks one), without TLS.
+  static absl::StatusOr<std::unique_ptr<GrpcServer>> Start(const std::string& listen,
+                                                           v1::ScoringService::Service* service);
+  ~GrpcServer();
+
+  int port() const { return port_; }
+  // Marks the service NOT_SERVING in the health service (before shutdown).
+  void SetServing(bool serving);
+  // Stops accepting calls and waits for those in flight (at most `deadline_ms`).
+  void Shutdown(int deadline_ms);
+
+ private:
+  GrpcServer() = default;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+};
+
+}  // namespace crm

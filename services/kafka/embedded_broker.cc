@@ -1,0 +1,53 @@
+#include "services/kafka/embedded_broker.h"
+
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
+namespace crm {
+
+std::vector<TopicSpec> ContractTopics(int partitions) {
+  return {{"crm.touchpoints", partitions},
+          {"crm.alerts", partitions},
+          {"crm.touchpoints.dlq", partitions}};
+}
+
+absl::StatusOr<std::unique_ptr<EmbeddedBroker>> EmbeddedBroker::Start(
+    const std::vector<TopicSpec>& topics, int brokers) {
+  if (brokers < 1) return absl::InvalidArgumentError("an embedded broker needs >= 1 broker");
+  char error[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  // The mock cluster lives in a client handle; this one never produces.
+  if (rd_kafka_conf_set(conf, "log_level", "3", error, sizeof(error)) != RD_KAFKA_CONF_OK) {
+    rd_kafka_conf_destroy(conf);
+    return absl::InternalError(error);
+  }
+  rd_kafka_t* handle = rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof(error));
+  if (handle == nullptr) {
+    rd_kafka_conf_destroy(conf);
+    return absl::InternalError(std::string("embedded broker: ") + error);
+  }
+  std::unique_ptr<EmbeddedBroker> broker(new EmbeddedBroker());
+  broker->handle_ = handle;
+  broker->cluster_ = rd_kafka_mock_cluster_new(handle, brokers);
+  if (broker->cluster_ == nullptr) return absl::InternalError("cannot start the mock cluster");
+  for (const TopicSpec& topic : topics) {
+    if (topic.partitions < 1) {
+      return absl::InvalidArgumentError("topic " + topic.name + " needs >= 1 partition");
+    }
+    rd_kafka_resp_err_t err =
+        rd_kafka_mock_topic_create(broker->cluster_, topic.name.c_str(), topic.partitions, 1);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return absl::InternalError("cannot create topic " + topic.name + ": " +
+                                 rd_kafka_err2str(err));
+    }
+  }
+  broker->bootstrap_ = rd_kafka_mock_cluster_bootstraps(broker->cluster_);
+  return broker;
+}
+
+EmbeddedBroker::~EmbeddedBroker() {
+  if (cluster_ != nullptr) rd_kafka_mock_cluster_destroy(cluster_);
+  if (handle_ != nullptr) rd_kafka_destroy(handle_);
+}
+
+}  // namespace crm

@@ -1,0 +1,26 @@
+#include "services/kafka/kafka_config.h"
+
+#include <librdkafka/rdkafkacpp.h>
+
+namespace crm {
+
+absl::StatusOr<std::unique_ptr<RdKafka::Conf>> MakeKafkaConf(const KafkaProperties& properties) {
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  std::string error;
+  for (const auto& [key, value] : properties) {
+    if (conf->set(key, value, error) != RdKafka::Conf::CONF_OK) {
+      return absl::InvalidArgumentError("Kafka property '" + key + "': " + error);
+    }
+  }
+  return conf;
+}
+
+bool IsSecretKafkaProperty(const std::string& key) {
+  for (const char* marker :
+       {"password", "secret", "key.pem", "sasl.oauthbearer.config", "ssl.key", "ssl_key"}) {
+    if (key.find(marker) != std::string::npos) return true;
+  }
+  return false;
+}
+
+}  // namespace crm

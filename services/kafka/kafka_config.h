@@ -1,0 +1,26 @@
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+
+namespace RdKafka {
+class Conf;
+}
+
+namespace crm {
+
+// librdkafka client properties, in the order they are applied (later wins).
+using KafkaProperties = std::map<std::string, std::string>;
+
+// Builds a global librdkafka configuration from `properties`; an unknown key or
+// a bad value is an InvalidArgument naming the key (never its value: it may be
+// a secret).
+absl::StatusOr<std::unique_ptr<RdKafka::Conf>> MakeKafkaConf(const KafkaProperties& properties);
+
+// True for properties whose values must never be logged (passwords, keys).
+bool IsSecretKafkaProperty(const std::string& key);
+
+}  // namespace crm

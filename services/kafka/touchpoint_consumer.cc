@@ -1,0 +1,246 @@
+#include "services/kafka/touchpoint_consumer.h"
+
+#include <librdkafka/rdkafkacpp.h>
+
+#include <chrono>
+#include <map>
+#include <vector>
+
+#include "services/codec/touchpoint_codec.h"
+#include "services/common/log.h"
+
+namespace crm {
+namespace {
+
+constexpr std::string_view kComponent = "consumer";
+
+void DeletePartitions(std::vector<RdKafka::TopicPartition*>& partitions) {
+  RdKafka::TopicPartition::destroy(partitions);
+}
+
+std::string_view ContentType(RdKafka::Message& message) {
+  const RdKafka::Headers* headers = message.headers();
+  if (headers == nullptr) return {};
+  for (const RdKafka::Headers::Header& header : headers->get_all()) {
+    if (header.key() == "content-type" && header.value() != nullptr) {
+      return {static_cast<const char*>(header.value()), header.value_size()};
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+// librdkafka's callbacks, run on the consumer thread from inside consume().
+class TouchpointConsumer::Callbacks final : public RdKafka::RebalanceCb, public RdKafka::EventCb {
+ public:
+  explicit Callbacks(TouchpointConsumer* owner) : owner_(owner) {}
+
+  void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
+                    std::vector<RdKafka::TopicPartition*>& partitions) override {
+    ++generation_;
+    owner_->processor_->ClearCache();
+    const bool cooperative = consumer->rebalance_protocol() == "COOPERATIVE";
+    if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
+      for (RdKafka::TopicPartition* partition : partitions) {
+        auto stored = owner_->store_->GetOffset(partition->topic(), partition->partition());
+        if (!stored.ok()) {
+          fatal_ = stored.status();
+          return;
+        }
+        partition->set_offset(stored->value_or(RdKafka::Topic::OFFSET_BEGINNING));
+        CRM_LOG(kInfo, kComponent)
+            << "assigned " << partition->topic() << "[" << partition->partition() << "] from "
+            << (*stored ? "stored offset " + std::to_string(**stored)
+                        : std::string("the beginning"));
+      }
+      if (cooperative) {
+        if (RdKafka::Error* error = consumer->incremental_assign(partitions)) {
+          fatal_ = absl::InternalError("incremental_assign: " + error->str());
+          delete error;
+        }
+      } else if (RdKafka::ErrorCode e = consumer->assign(partitions); e != RdKafka::ERR_NO_ERROR) {
+        fatal_ = absl::InternalError("assign: " + RdKafka::err2str(e));
+      }
+    } else {
+      CRM_LOG(kInfo, kComponent) << "revoked " << partitions.size() << " partitions";
+      if (cooperative) {
+        if (RdKafka::Error* error = consumer->incremental_unassign(partitions)) delete error;
+      } else {
+        consumer->unassign();
+      }
+    }
+  }
+
+  void event_cb(RdKafka::Event& event) override {
+    switch (event.type()) {
+      case RdKafka::Event::EVENT_ERROR:
+        if (event.fatal()) {
+          fatal_ = absl::InternalError("fatal Kafka error: " + event.str());
+        } else {
+          CRM_LOG(kWarning, "kafka") << RdKafka::err2str(event.err()) << ": " << event.str();
+        }
+        break;
+      case RdKafka::Event::EVENT_LOG:
+        if (event.severity() <= RdKafka::Event::EVENT_SEVERITY_WARNING) {
+          CRM_LOG(kWarning, "kafka") << event.fac() << ": " << event.str();
+        }
+        break;
+      default:
+        break;
+    }
+  }
+
+  std::uint64_t generation() const { return generation_; }
+  const absl::Status& fatal() const { return fatal_; }
+
+ private:
+  TouchpointConsumer* owner_;
+  std::uint64_t generation_ = 0;
+  absl::Status fatal_;
+};
+
+absl::StatusOr<std::unique_ptr<TouchpointConsumer>> TouchpointConsumer::Create(
+    const ConsumerOptions& options, IngestProcessor* processor, StateStore* store,
+    IngestProbe* probe) {
+  if (options.brokers.empty()) return absl::InvalidArgumentError("no brokers given");
+  KafkaProperties properties = {{"bootstrap.servers", options.brokers},
+                                {"group.id", options.group},
+                                {"client.id", "crm-scored"},
+                                {"enable.auto.commit", "false"},
+                                {"enable.auto.offset.store", "false"},
+                                {"auto.offset.reset", "earliest"},
+                                {"enable.partition.eof", "false"},
+                                {"fetch.wait.max.ms", "20"}};
+  for (const auto& [key, value] : options.properties) properties[key] = value;
+  auto conf = MakeKafkaConf(properties);
+  if (!conf.ok()) return conf.status();
+
+  std::unique_ptr<TouchpointConsumer> consumer(new TouchpointConsumer());
+  consumer->options_ = options;
+  consumer->processor_ = processor;
+  consumer->store_ = store;
+  consumer->probe_ = probe;
+  consumer->callbacks_ = std::make_unique<Callbacks>(consumer.get());
+  std::string error;
+  if ((*conf)->set("rebalance_cb", static_cast<RdKafka::RebalanceCb*>(consumer->callbacks_.get()),
+                   error) != RdKafka::Conf::CONF_OK ||
+      (*conf)->set("event_cb", static_cast<RdKafka::EventCb*>(consumer->callbacks_.get()), error) !=
+          RdKafka::Conf::CONF_OK) {
+    return absl::InternalError(error);
+  }
+  consumer->consumer_.reset(RdKafka::KafkaConsumer::create(conf->get(), error));
+  if (!consumer->consumer_) return absl::InvalidArgumentError("Kafka consumer: " + error);
+  return consumer;
+}
+
+TouchpointConsumer::~TouchpointConsumer() = default;
+
+void TouchpointConsumer::ReportLag() {
+  std::vector<RdKafka::TopicPartition*> assigned;
+  if (consumer_->assignment(assigned) != RdKafka::ERR_NO_ERROR) return;
+  for (RdKafka::TopicPartition* partition : assigned) {
+    std::int64_t low = 0, high = 0;
+    if (consumer_->get_watermark_offsets(partition->topic(), partition->partition(), &low, &high) !=
+            RdKafka::ERR_NO_ERROR ||
+        high < 0) {
+      continue;
+    }
+    auto stored = store_->GetOffset(partition->topic(), partition->partition());
+    const std::int64_t next = stored.ok() && *stored ? **stored : low;
+    probe_->InputLag(partition->partition(), std::max<std::int64_t>(0, high - next));
+  }
+  DeletePartitions(assigned);
+}
+
+absl::Status TouchpointConsumer::Run() {
+  if (RdKafka::ErrorCode err = consumer_->subscribe({options_.topic});
+      err != RdKafka::ERR_NO_ERROR) {
+    return absl::InternalError("subscribe to " + options_.topic + ": " + RdKafka::err2str(err));
+  }
+  CRM_LOG(kInfo, kComponent) << "subscribed to " << options_.topic << " as group "
+                             << options_.group;
+
+  std::vector<std::unique_ptr<RdKafka::Message>> messages;
+  std::vector<InputRecord> records;
+  auto last_lag_report = std::chrono::steady_clock::now();
+  absl::Status result;
+
+  while (!stop_.load()) {
+    messages.clear();
+    records.clear();
+    const std::uint64_t generation = callbacks_->generation();
+    int timeout_ms = options_.poll_timeout_ms;
+    while (messages.size() < options_.max_batch) {
+      std::unique_ptr<RdKafka::Message> message(consumer_->consume(timeout_ms));
+      timeout_ms = 0;  // after the first wait, take only what is already fetched
+      if (message->err() == RdKafka::ERR__TIMED_OUT) break;
+      if (message->err() == RdKafka::ERR_NO_ERROR) {
+        messages.push_back(std::move(message));
+        continue;
+      }
+      if (message->err() != RdKafka::ERR__PARTITION_EOF) {
+        CRM_LOG(kWarning, kComponent) << "consume: " << message->errstr();
+      }
+      break;
+    }
+    if (!callbacks_->fatal().ok()) {
+      result = callbacks_->fatal();
+      break;
+    }
+    // Records read before a rebalance may belong to partitions we no longer
+    // own, or were re-positioned: drop them, they are read again.
+    if (callbacks_->generation() != generation || messages.empty()) {
+      if (std::chrono::steady_clock::now() - last_lag_report > std::chrono::seconds(1)) {
+        ReportLag();
+        last_lag_report = std::chrono::steady_clock::now();
+      }
+      continue;
+    }
+
+    records.reserve(messages.size());
+    for (const auto& message : messages) {
+      InputRecord& record = records.emplace_back();
+      record.partition = message->partition();
+      record.offset = message->offset();
+      if (const std::string* key = message->key()) record.key = *key;
+      record.value = std::string_view(static_cast<const char*>(message->payload()), message->len());
+      record.payload = DecodeTouchpoint(record.value, ContentType(*message));
+    }
+    auto processed = processor_->Process(records);
+    if (!processed.ok()) {
+      result = processed.status();
+      break;
+    }
+    for (const RejectedRecord& rejected : processed->rejected) {
+      const InputRecord& record = records[rejected.index];
+      CRM_LOG(kWarning, kComponent)
+          << "rejected " << options_.topic << "[" << record.partition << "]@" << record.offset
+          << " (" << RejectReasonName(rejected.rejection.reason)
+          << "): " << rejected.rejection.detail;
+    }
+
+    // Kafka's own committed offsets serve lag monitoring only.
+    std::map<std::int32_t, std::int64_t> next_offsets;
+    for (const InputRecord& record : records) {
+      std::int64_t& next = next_offsets[record.partition];
+      next = std::max(next, record.offset + 1);
+    }
+    std::vector<RdKafka::TopicPartition*> commit;
+    for (const auto& [partition, next] : next_offsets) {
+      commit.push_back(RdKafka::TopicPartition::create(options_.topic, partition, next));
+    }
+    consumer_->commitAsync(commit);
+    DeletePartitions(commit);
+    if (std::chrono::steady_clock::now() - last_lag_report > std::chrono::seconds(1)) {
+      ReportLag();
+      last_lag_report = std::chrono::steady_clock::now();
+    }
+  }
+
+  CRM_LOG(kInfo, kComponent) << "leaving group " << options_.group;
+  consumer_->close();
+  return result;
+}
+
+}  // namespace crm

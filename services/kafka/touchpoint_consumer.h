@@ -1,0 +1,66 @@
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "core/ingest_probe.h"
+#include "core/ingest_processor.h"
+#include "core/state_store.h"
+#include "services/kafka/kafka_config.h"
+
+namespace RdKafka {
+class KafkaConsumer;
+}  // namespace RdKafka
+
+namespace crm {
+
+struct ConsumerOptions {
+  std::string brokers;                    // bootstrap.servers; required
+  std::string group = "crm-scored";       // group.id
+  std::string topic = "crm.touchpoints";  // input
+  KafkaProperties properties;             // any librdkafka property; applied last, so it wins
+  int poll_timeout_ms = 100;              // longest wait for the first record of a batch
+  std::size_t max_batch = 5000;           // records per commit at most
+};
+
+// The consumer-group member that feeds the IngestProcessor. A batch is what
+// one poll returned (up to max_batch); each is applied and committed with its
+// offsets before the next. On every assignment, each partition resumes from
+// the offset committed in the StateStore (its beginning when none), not from
+// Kafka's committed offsets, which are written afterwards for lag monitoring
+// only. A rebalance discards the uncommitted records read so far: they are
+// read again from the stored offsets.
+//
+// Run() on one thread (the consumer thread); Stop() from any thread.
+class TouchpointConsumer {
+ public:
+  // The pointers must outlive the consumer. Fails on bad Kafka properties.
+  static absl::StatusOr<std::unique_ptr<TouchpointConsumer>> Create(const ConsumerOptions& options,
+                                                                    IngestProcessor* processor,
+                                                                    StateStore* store,
+                                                                    IngestProbe* probe);
+  ~TouchpointConsumer();
+
+  // Consumes until Stop() (returns OK after leaving the group) or a fatal
+  // error (a storage failure, a fatal Kafka error), returned as is; nothing
+  // past the last committed batch is then considered done.
+  absl::Status Run();
+  void Stop() { stop_.store(true); }
+
+ private:
+  class Callbacks;
+  TouchpointConsumer() = default;
+  void ReportLag();
+
+  ConsumerOptions options_;
+  IngestProcessor* processor_ = nullptr;
+  StateStore* store_ = nullptr;
+  IngestProbe* probe_ = nullptr;
+  std::unique_ptr<Callbacks> callbacks_;
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
+  std::atomic<bool> stop_{false};
+};
+
+}  // namespace crm

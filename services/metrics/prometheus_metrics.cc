@@ -1,0 +1,148 @@
+#include "services/metrics/prometheus_metrics.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/exposer.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+namespace crm {
+
+// The registry, refreshed by a hook before each collection.
+class PrometheusMetrics::Refreshing final : public prometheus::Collectable {
+ public:
+  explicit Refreshing(std::shared_ptr<prometheus::Registry> registry)
+      : registry_(std::move(registry)) {}
+  std::vector<prometheus::MetricFamily> Collect() const override {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (refresh_) refresh_();
+    }
+    return registry_->Collect();
+  }
+  void Set(std::function<void()> refresh) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    refresh_ = std::move(refresh);
+  }
+
+ private:
+  std::shared_ptr<prometheus::Registry> registry_;
+  mutable std::mutex mutex_;
+  std::function<void()> refresh_;
+};
+
+PrometheusMetrics::PrometheusMetrics()
+    : registry_(std::make_shared<prometheus::Registry>()),
+      collectable_(std::make_shared<Refreshing>(registry_)) {
+  auto& r = *registry_;
+  consumed_ = &prometheus::BuildCounter()
+                   .Name("crm_touchpoints_consumed_total")
+                   .Help("Records read from the touchpoint topic")
+                   .Register(r)
+                   .Add({});
+  auto& applied = prometheus::BuildCounter()
+                      .Name("crm_touchpoints_applied_total")
+                      .Help("Touchpoints applied to customer state, by type")
+                      .Register(r);
+  for (int t = 1; t < kTouchpointTypeCount; ++t) {
+    applied_[t] =
+        &applied.Add({{"type", std::string(TouchpointTypeName(static_cast<TouchpointType>(t)))}});
+  }
+  duplicates_ = &prometheus::BuildCounter()
+                     .Name("crm_touchpoints_duplicates_total")
+                     .Help("Touchpoints skipped because their event id was already applied")
+                     .Register(r)
+                     .Add({});
+  auto& rejected = prometheus::BuildCounter()
+                       .Name("crm_touchpoints_rejected_total")
+                       .Help("Records rejected to the dead-letter topic, by reason")
+                       .Register(r);
+  for (int reason = 0; reason < kRejectReasonCount; ++reason) {
+    rejected_[reason] = &rejected.Add(
+        {{"reason", std::string(RejectReasonName(static_cast<RejectReason>(reason)))}});
+  }
+  lag_family_ = &prometheus::BuildGauge()
+                     .Name("crm_consumer_lag")
+                     .Help("Records of a partition not yet applied and committed")
+                     .Register(r);
+  batch_seconds_ = &prometheus::BuildHistogram()
+                        .Name("crm_apply_batch_seconds")
+                        .Help("Time from decoding a batch to its durable commit")
+                        .Register(r)
+                        .Add({}, prometheus::Histogram::BucketBoundaries{
+                                     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                     0.05, 0.1, 0.25, 0.5, 1});
+  batch_records_ = &prometheus::BuildHistogram()
+                        .Name("crm_apply_batch_records")
+                        .Help("Records per applied batch")
+                        .Register(r)
+                        .Add({}, prometheus::Histogram::BucketBoundaries{1, 10, 100, 1000, 5000});
+  auto gauge = [&](const char* name, const char* help) {
+    return &prometheus::BuildGauge().Name(name).Help(help).Register(r).Add({});
+  };
+  live_data_bytes_ = gauge("crm_state_live_data_bytes", "Estimated live data in the state store");
+  sst_files_bytes_ = gauge("crm_state_sst_files_bytes", "Size of the state store's table files");
+  memtable_bytes_ = gauge("crm_state_memtable_bytes", "Size of the state store's memtables");
+  estimated_keys_ = gauge("crm_state_estimated_keys", "Estimated keys in the state store");
+}
+
+PrometheusMetrics::~PrometheusMetrics() = default;
+
+absl::StatusOr<std::unique_ptr<PrometheusMetrics>> PrometheusMetrics::Start(
+    const std::string& listen) {
+  std::unique_ptr<PrometheusMetrics> metrics(new PrometheusMetrics());
+  try {  // civetweb reports a busy port by throwing; convert at the edge
+    metrics->exposer_ = std::make_unique<prometheus::Exposer>(listen);
+  } catch (const std::exception& e) {
+    return absl::UnavailableError("cannot serve metrics on " + listen + ": " + e.what());
+  }
+  metrics->exposer_->RegisterCollectable(metrics->collectable_);
+  return metrics;
+}
+
+std::unique_ptr<PrometheusMetrics> PrometheusMetrics::Unserved() {
+  return std::unique_ptr<PrometheusMetrics>(new PrometheusMetrics());
+}
+
+int PrometheusMetrics::port() const {
+  if (!exposer_) return 0;
+  auto ports = exposer_->GetListeningPorts();
+  return ports.empty() ? 0 : ports.front();
+}
+
+void PrometheusMetrics::Consumed(std::uint64_t records) {
+  consumed_->Increment(static_cast<double>(records));
+}
+void PrometheusMetrics::Applied(TouchpointType type) {
+  applied_[static_cast<std::size_t>(type)]->Increment();
+}
+void PrometheusMetrics::DuplicateSkipped() { duplicates_->Increment(); }
+void PrometheusMetrics::Rejected(RejectReason reason) {
+  rejected_[static_cast<std::size_t>(reason)]->Increment();
+}
+void PrometheusMetrics::BatchCommitted(std::size_t records, Micros latency) {
+  batch_seconds_->Observe(static_cast<double>(latency.count()) / 1e6);
+  batch_records_->Observe(static_cast<double>(records));
+}
+void PrometheusMetrics::InputLag(std::int32_t partition, std::int64_t records) {
+  auto it = lag_.find(partition);
+  if (it == lag_.end()) {
+    it = lag_.emplace(partition, &lag_family_->Add({{"partition", std::to_string(partition)}}))
+             .first;
+  }
+  it->second->Set(static_cast<double>(records));
+}
+
+void PrometheusMetrics::OnScrape(std::function<void()> refresh) {
+  collectable_->Set(std::move(refresh));
+}
+
+void PrometheusMetrics::SetStorage(std::uint64_t live_data_bytes, std::uint64_t sst_files_bytes,
+                                   std::uint64_t memtable_bytes, std::uint64_t estimated_keys) {
+  live_data_bytes_->Set(static_cast<double>(live_data_bytes));
+  sst_files_bytes_->Set(static_cast<double>(sst_files_bytes));
+  memtable_bytes_->Set(static_cast<double>(memtable_bytes));
+  estimated_keys_->Set(static_cast<double>(estimated_keys));
+}
+
+}  // namespace crm

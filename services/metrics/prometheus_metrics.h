@@ -1,0 +1,85 @@
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "core/ingest_probe.h"
+
+namespace prometheus {
+class Exposer;
+class Registry;
+class Counter;
+class Gauge;
+class Histogram;
+template <typename T>
+class Family;
+}  // namespace prometheus
+
+namespace crm {
+
+// Every metric the service exports, on one registry served at /metrics.
+//
+//   crm_touchpoints_consumed_total              records read from the input topic
+//   crm_touchpoints_applied_total{type}         touchpoints applied to state
+//   crm_touchpoints_duplicates_total            skipped: event id already applied
+//   crm_touchpoints_rejected_total{reason}      rejected to the dead-letter topic
+//   crm_consumer_lag{partition}                 records not yet committed
+//   crm_apply_batch_seconds                     batch decode → durable commit
+//   crm_apply_batch_records                     records per batch
+//   crm_state_{live_data,sst_files,memtable}_bytes, crm_state_estimated_keys
+//
+// The IngestProbe methods are called from the consumer thread; SetStorage from
+// any thread; scraping happens on the exposer's threads.
+class PrometheusMetrics final : public IngestProbe {
+ public:
+  // Starts serving /metrics on `listen` ("HOST:PORT"; port 0 picks one).
+  static absl::StatusOr<std::unique_ptr<PrometheusMetrics>> Start(const std::string& listen);
+  // Metrics without an HTTP endpoint (tests, tools).
+  static std::unique_ptr<PrometheusMetrics> Unserved();
+  ~PrometheusMetrics() override;
+
+  // The bound port, 0 when unserved.
+  int port() const;
+
+  void Consumed(std::uint64_t records) override;
+  void Applied(TouchpointType type) override;
+  void DuplicateSkipped() override;
+  void Rejected(RejectReason reason) override;
+  void BatchCommitted(std::size_t records, Micros latency) override;
+  void InputLag(std::int32_t partition, std::int64_t records) override;
+
+  void SetStorage(std::uint64_t live_data_bytes, std::uint64_t sst_files_bytes,
+                  std::uint64_t memtable_bytes, std::uint64_t estimated_keys);
+  // Runs `refresh` at the start of every scrape (e.g. to call SetStorage). Thread-safe.
+  void OnScrape(std::function<void()> refresh);
+
+  prometheus::Registry& registry() { return *registry_; }
+
+ private:
+  class Refreshing;
+  PrometheusMetrics();
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::shared_ptr<Refreshing> collectable_;
+  std::unique_ptr<prometheus::Exposer> exposer_;
+
+  prometheus::Counter* consumed_;
+  std::array<prometheus::Counter*, kTouchpointTypeCount> applied_{};
+  prometheus::Counter* duplicates_;
+  std::array<prometheus::Counter*, kRejectReasonCount> rejected_{};
+  prometheus::Family<prometheus::Gauge>* lag_family_;
+  std::map<std::int32_t, prometheus::Gauge*> lag_;  // consumer thread only
+  prometheus::Histogram* batch_seconds_;
+  prometheus::Histogram* batch_records_;
+  prometheus::Gauge* live_data_bytes_;
+  prometheus::Gauge* sst_files_bytes_;
+  prometheus::Gauge* memtable_bytes_;
+  prometheus::Gauge* estimated_keys_;
+};
+
+}  // namespace crm

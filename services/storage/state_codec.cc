@@ -1,0 +1,122 @@
+#include "services/storage/state_codec.h"
+
+#include "crm/internal/stored_state.pb.h"
+
+namespace crm {
+namespace {
+
+using internal::StoredCustomer;
+
+std::int64_t Us(Timestamp t) { return ToMicros(t); }
+
+template <typename Setter>
+void SetOptional(const std::optional<Timestamp>& t, Setter set) {
+  if (t) set(Us(*t));
+}
+
+}  // namespace
+
+std::string EncodeState(const CustomerState& s) {
+  StoredCustomer m;
+  m.set_events_applied(s.events_applied);
+  SetOptional(s.first_seen, [&](std::int64_t v) { m.set_first_seen_us(v); });
+  SetOptional(s.last_seen, [&](std::int64_t v) { m.set_last_seen_us(v); });
+  SetOptional(s.first_purchase, [&](std::int64_t v) { m.set_first_purchase_us(v); });
+  SetOptional(s.last_purchase, [&](std::int64_t v) { m.set_last_purchase_us(v); });
+  m.set_purchases(s.purchases);
+  m.mutable_purchase_days()->Add(s.purchase_days.begin(), s.purchase_days.end());
+  m.set_purchase_amount(s.purchase_amount);
+  m.set_returns(s.returns);
+  m.set_return_amount(s.return_amount);
+  m.set_complaints(s.complaints);
+  for (Timestamp t : s.recent_complaints) m.add_recent_complaints_us(Us(t));
+  m.set_surveys(s.surveys);
+  for (const SatisfactionSample& sample : s.recent_satisfaction) {
+    auto* out = m.add_recent_satisfaction();
+    out->set_at_us(Us(sample.at));
+    out->set_score(sample.score);
+  }
+  m.set_cancellations(s.cancellations);
+  SetOptional(s.last_cancellation, [&](std::int64_t v) { m.set_last_cancellation_us(v); });
+  m.set_campaign_responses(s.campaign_responses);
+  for (int c = 0; c < kChannelCount; ++c) {
+    const ChannelStats& stats = s.channels[c];
+    if (stats.contacts == 0 && !stats.consent && !stats.last_contact) continue;
+    auto* out = m.add_channels();
+    out->set_channel(static_cast<std::uint32_t>(c));
+    out->set_contacts(stats.contacts);
+    if (stats.last_contact) {
+      out->set_has_last_contact(true);
+      out->set_last_contact_us(Us(*stats.last_contact));
+    }
+    if (stats.consent) out->set_consent(*stats.consent);
+    if (stats.consent_at) out->set_consent_at_us(Us(*stats.consent_at));
+  }
+  for (const auto& [name, p] : s.products) {
+    auto* out = m.add_products();
+    out->set_product(name);
+    out->set_purchases(p.purchases);
+    out->set_interactions(p.interactions);
+    out->set_returns(p.returns);
+    out->set_cancellations(p.cancellations);
+    out->set_last_at_us(Us(p.last_at));
+  }
+  for (const auto& [key, field] : s.profile) {
+    auto& out = (*m.mutable_profile())[key];
+    out.set_value(field.value);
+    out.set_at_us(Us(field.at));
+  }
+  const auto& ring = s.recent_events.ring();
+  m.mutable_recent_event_hashes()->Add(ring.begin(), ring.end());
+  m.set_recent_event_next(static_cast<std::uint32_t>(s.recent_events.next()));
+  return m.SerializeAsString();
+}
+
+absl::StatusOr<CustomerState> DecodeState(std::string_view bytes) {
+  StoredCustomer m;
+  if (!m.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return absl::DataLossError("stored customer record does not parse");
+  }
+  CustomerState s;
+  s.events_applied = m.events_applied();
+  if (m.has_first_seen_us()) s.first_seen = FromMicros(m.first_seen_us());
+  if (m.has_last_seen_us()) s.last_seen = FromMicros(m.last_seen_us());
+  if (m.has_first_purchase_us()) s.first_purchase = FromMicros(m.first_purchase_us());
+  if (m.has_last_purchase_us()) s.last_purchase = FromMicros(m.last_purchase_us());
+  s.purchases = m.purchases();
+  s.purchase_days.assign(m.purchase_days().begin(), m.purchase_days().end());
+  s.purchase_amount = m.purchase_amount();
+  s.returns = m.returns();
+  s.return_amount = m.return_amount();
+  s.complaints = m.complaints();
+  for (std::int64_t us : m.recent_complaints_us()) s.recent_complaints.push_back(FromMicros(us));
+  s.surveys = m.surveys();
+  for (const auto& sample : m.recent_satisfaction()) {
+    s.recent_satisfaction.push_back({FromMicros(sample.at_us()), sample.score()});
+  }
+  s.cancellations = m.cancellations();
+  if (m.has_last_cancellation_us()) s.last_cancellation = FromMicros(m.last_cancellation_us());
+  s.campaign_responses = m.campaign_responses();
+  for (const auto& channel : m.channels()) {
+    if (channel.channel() >= static_cast<std::uint32_t>(kChannelCount)) {
+      return absl::DataLossError("stored customer record names an unknown channel");
+    }
+    ChannelStats& stats = s.channels[channel.channel()];
+    stats.contacts = channel.contacts();
+    if (channel.has_last_contact()) stats.last_contact = FromMicros(channel.last_contact_us());
+    if (channel.has_consent()) stats.consent = channel.consent();
+    if (channel.has_consent_at_us()) stats.consent_at = FromMicros(channel.consent_at_us());
+  }
+  for (const auto& p : m.products()) {
+    s.products[p.product()] = ProductStats{p.purchases(), p.interactions(), p.returns(),
+                                           p.cancellations(), FromMicros(p.last_at_us())};
+  }
+  for (const auto& [key, field] : m.profile()) {
+    s.profile[key] = ProfileField{field.value(), FromMicros(field.at_us())};
+  }
+  s.recent_events.Restore({m.recent_event_hashes().begin(), m.recent_event_hashes().end()},
+                          m.recent_event_next());
+  return s;
+}
+
+}  // namespace crm

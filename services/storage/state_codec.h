@@ -1,0 +1,17 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "core/customer_state.h"
+
+namespace crm {
+
+// Serialises a customer's state for storage (crm.internal.StoredCustomer).
+std::string EncodeState(const CustomerState& state);
+
+// Parses what EncodeState wrote; DataLossError when the bytes are not a valid record.
+absl::StatusOr<CustomerState> DecodeState(std::string_view bytes);
+
+}  // namespace crm
