@@ -169,11 +169,19 @@ absl::Status TouchpointConsumer::Run() {
   while (!stop_.load()) {
     messages.clear();
     records.clear();
-    const std::uint64_t generation = callbacks_->generation();
+    std::uint64_t generation = callbacks_->generation();
     int timeout_ms = options_.poll_timeout_ms;
     while (messages.size() < options_.max_batch) {
       std::unique_ptr<RdKafka::Message> message(consumer_->consume(timeout_ms));
       timeout_ms = 0;  // after the first wait, take only what is already fetched
+      if (callbacks_->generation() != generation) {
+        // A rebalance ran inside consume(): records read before it may belong
+        // to partitions we no longer own, and the assignment re-positioned
+        // every partition at its stored offset, so they will be read again.
+        // Records returned from now on follow the new positions: keep those.
+        messages.clear();
+        generation = callbacks_->generation();
+      }
       if (message->err() == RdKafka::ERR__TIMED_OUT) break;
       if (message->err() == RdKafka::ERR_NO_ERROR) {
         messages.push_back(std::move(message));
@@ -188,9 +196,7 @@ absl::Status TouchpointConsumer::Run() {
       result = callbacks_->fatal();
       break;
     }
-    // Records read before a rebalance may belong to partitions we no longer
-    // own, or were re-positioned: drop them, they are read again.
-    if (callbacks_->generation() != generation || messages.empty()) {
+    if (messages.empty()) {
       if (std::chrono::steady_clock::now() - last_lag_report > std::chrono::seconds(1)) {
         ReportLag();
         last_lag_report = std::chrono::steady_clock::now();
