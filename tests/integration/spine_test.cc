@@ -211,6 +211,43 @@ bool IsPoison(const Record& record) {
   return record.encoding == Encoding::kPoisonBytes || record.encoding == Encoding::kPoisonKey;
 }
 
+// The dead-letter records' source positions and reasons, read from the start
+// of the DLQ until `expected` distinct ones are seen or the deadline passes.
+std::map<std::string, std::string> ReadDeadLetters(const std::string& brokers,
+                                                   std::size_t expected) {
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  std::string error;
+  conf->set("bootstrap.servers", brokers, error);
+  conf->set("group.id", "spine-test-dlq-reader", error);
+  conf->set("fetch.wait.max.ms", "10", error);
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer(
+      RdKafka::KafkaConsumer::create(conf.get(), error));
+  std::vector<RdKafka::TopicPartition*> partitions;
+  for (int p = 0; p < kPartitions; ++p) {
+    partitions.push_back(RdKafka::TopicPartition::create("crm.touchpoints.dlq", p,
+                                                         RdKafka::Topic::OFFSET_BEGINNING));
+  }
+  consumer->assign(partitions);
+  RdKafka::TopicPartition::destroy(partitions);
+  std::map<std::string, std::string> reasons;  // "partition@offset" -> crm.reason
+  const auto until = std::chrono::steady_clock::now() + 30s;
+  while (reasons.size() < expected && std::chrono::steady_clock::now() < until) {
+    std::unique_ptr<RdKafka::Message> message(consumer->consume(100));
+    if (message->err() != RdKafka::ERR_NO_ERROR || message->headers() == nullptr) continue;
+    std::map<std::string, std::string> headers;
+    for (const auto& header : message->headers()->get_all()) {
+      headers[header.key()] =
+          std::string(static_cast<const char*>(header.value()), header.value_size());
+    }
+    EXPECT_EQ(headers["crm.source.topic"], "crm.touchpoints");
+    EXPECT_FALSE(headers["crm.detail"].empty());
+    reasons[headers["crm.source.partition"] + "@" + headers["crm.source.offset"]] =
+        headers["crm.reason"];
+  }
+  consumer->close();
+  return reasons;
+}
+
 class Producer {
  public:
   explicit Producer(const std::string& brokers) {
@@ -443,6 +480,23 @@ TEST_F(SpineTest, EveryEventAppliedExactlyOnceAcrossCleanStopAndCrash) {
     EXPECT_EQ(scores.rfm().purchases(), tally.purchases) << id;
     EXPECT_FALSE(scores.model_version().empty());
   }
+
+  // Every poison record reached the dead-letter topic with its reason (at
+  // least once: a crash may repeat one, so distinct source positions count).
+  std::size_t bad_bytes = 0, bad_keys = 0;
+  for (const Record& record : stream) {
+    bad_bytes += record.encoding == Encoding::kPoisonBytes;
+    bad_keys += record.encoding == Encoding::kPoisonKey;
+  }
+  const auto dead_letters = ReadDeadLetters(broker_->bootstrap(), bad_bytes + bad_keys);
+  EXPECT_EQ(dead_letters.size(), bad_bytes + bad_keys);
+  std::size_t malformed = 0, key_mismatch = 0;
+  for (const auto& [position, reason] : dead_letters) {
+    malformed += reason == "malformed";
+    key_mismatch += reason == "key_mismatch";
+  }
+  EXPECT_EQ(malformed, bad_bytes);
+  EXPECT_EQ(key_mismatch, bad_keys);
 
   // A second instance on the same data dir is refused with a clear message.
   {
