@@ -1,18 +1,45 @@
 #include "services/app/options.h"
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cstdlib>
 #include <iostream>
 #include <sstream>
 
 namespace crm {
 namespace {
 
-// Adds --NAME with its CRM_NAME environment variable.
+// A flag and the environment variable that may set it.
+struct EnvBinding {
+  std::string flag;
+  std::string env;
+};
+
+// Adds --NAME, also read from CRM_NAME. The environment is applied as if its
+// values stood on the command line before the real arguments: a flag given on
+// the command line wins, the environment wins over the config file.
 template <typename T>
-CLI::Option* AddFlag(CLI::App& app, const std::string& name, T& value, const std::string& help) {
-  std::string env = "CRM_" + name;
-  for (char& c : env) c = c == '-' ? '_' : static_cast<char>(std::toupper(c));
-  return app.add_option("--" + name, value, help)->envname(env)->capture_default_str();
+CLI::Option* AddFlag(CLI::App& app, std::vector<EnvBinding>& env, const std::string& name, T& value,
+                     const std::string& help) {
+  std::string variable = "CRM_" + name;
+  for (char& c : variable) c = c == '-' ? '_' : static_cast<char>(std::toupper(c));
+  env.push_back({"--" + name, variable});
+  return app.add_option("--" + name, value, help + " [env " + variable + "]")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast)
+      ->capture_default_str();
+}
+
+// argv with the environment's values inserted after the program name.
+std::vector<std::string> WithEnvironment(int argc, const char* const* argv,
+                                         const std::vector<EnvBinding>& env) {
+  std::vector<std::string> args = {argv[0]};
+  for (const EnvBinding& binding : env) {
+    if (const char* value = std::getenv(binding.env.c_str())) {
+      args.push_back(binding.flag + "=" + value);
+    }
+  }
+  args.insert(args.end(), argv + 1, argv + argc);
+  return args;
 }
 
 }  // namespace
@@ -20,43 +47,51 @@ CLI::Option* AddFlag(CLI::App& app, const std::string& name, T& value, const std
 ParsedOptions ParseServiceOptions(int argc, const char* const* argv) {
   ServiceOptions o;
   std::vector<std::string> kafka;
+  std::vector<EnvBinding> env = {{"--config", "CRM_CONFIG"}};
   CLI::App app(
       "crm-scored: reads customer touchpoints from Kafka, keeps each customer's state in "
       "RocksDB exactly once, and serves live churn and appetence scores over gRPC, with "
       "Prometheus metrics. With no --brokers it starts an embedded Kafka broker.",
       "crm-scored");
-  app.set_config("--config", "", "Read flags from this file (TOML: flag = value)");
-  AddFlag(app, "brokers", o.brokers, "Kafka bootstrap servers HOST:PORT[,...]; empty: embedded");
-  AddFlag(app, "group", o.group, "Kafka consumer group");
-  AddFlag(app, "data-dir", o.data_dir, "Directory of the RocksDB state");
-  AddFlag(app, "grpc-listen", o.grpc_listen, "gRPC address HOST:PORT (port 0: any)");
-  AddFlag(app, "metrics-listen", o.metrics_listen, "Prometheus /metrics address HOST:PORT");
-  AddFlag(app, "model", o.model_file, "Model file (empty: built-in model)")
+  app.set_config("--config", "", "Read flags from this file (TOML: flag = value) [env CRM_CONFIG]")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  app.allow_config_extras(CLI::config_extras_mode::error);
+  AddFlag(app, env, "brokers", o.brokers,
+          "Kafka bootstrap servers HOST:PORT[,...]; empty: embedded");
+  AddFlag(app, env, "group", o.group, "Kafka consumer group");
+  AddFlag(app, env, "data-dir", o.data_dir, "Directory of the RocksDB state");
+  AddFlag(app, env, "grpc-listen", o.grpc_listen, "gRPC address HOST:PORT (port 0: any)");
+  AddFlag(app, env, "metrics-listen", o.metrics_listen, "Prometheus /metrics address HOST:PORT");
+  AddFlag(app, env, "model", o.model_file, "Model file (empty: built-in model)")
       ->check(CLI::ExistingFile);
-  AddFlag(app, "kafka", kafka,
+  AddFlag(app, env, "kafka", kafka,
           "librdkafka property KEY=VALUE (repeatable), e.g. "
           "session.timeout.ms=6000 or SASL settings")
-      ->type_name("KEY=VALUE");
-  AddFlag(app, "topic", o.topic, "Touchpoint topic");
-  AddFlag(app, "alerts-topic", o.alerts_topic, "Alert topic");
-  AddFlag(app, "dlq-topic", o.dlq_topic, "Dead-letter topic for rejected touchpoints");
-  AddFlag(app, "embedded-partitions", o.embedded_partitions,
+      ->type_name("KEY=VALUE")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  AddFlag(app, env, "topic", o.topic, "Touchpoint topic");
+  AddFlag(app, env, "alerts-topic", o.alerts_topic, "Alert topic");
+  AddFlag(app, env, "dlq-topic", o.dlq_topic, "Dead-letter topic for rejected touchpoints");
+  AddFlag(app, env, "embedded-partitions", o.embedded_partitions,
           "Partitions per topic of the embedded broker")
       ->check(CLI::Range(1, 1024));
-  AddFlag(app, "log-level", o.log_level, "Lowest log level written")
+  AddFlag(app, env, "log-level", o.log_level, "Lowest log level written")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
-  AddFlag(app, "cache-entries", o.cache_entries, "Customer states kept in memory")
+  AddFlag(app, env, "cache-entries", o.cache_entries, "Customer states kept in memory")
       ->check(CLI::Range(std::size_t{0}, std::size_t{100'000'000}));
-  AddFlag(app, "dedup-window", o.dedup_window, "Event ids remembered per customer")
+  AddFlag(app, env, "dedup-window", o.dedup_window, "Event ids remembered per customer")
       ->check(CLI::Range(std::size_t{1}, std::size_t{65536}));
-  AddFlag(app, "block-cache-mb", o.block_cache_mb, "RocksDB block cache size (MiB)")
+  AddFlag(app, env, "block-cache-mb", o.block_cache_mb, "RocksDB block cache size (MiB)")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1 << 20}));
-  AddFlag(app, "sync-writes", o.sync_writes, "fsync the write-ahead log on every commit");
-  AddFlag(app, "max-batch", o.max_batch, "Records applied per commit at most")
+  AddFlag(app, env, "sync-writes", o.sync_writes, "fsync the write-ahead log on every commit");
+  AddFlag(app, env, "max-batch", o.max_batch, "Records applied per commit at most")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}));
 
   try {
-    app.parse(argc, argv);
+    std::vector<std::string> args = WithEnvironment(argc, argv, env);
+    std::reverse(args.begin() + 1, args.end());  // CLI11 takes them last first
+    args.erase(args.begin());
+    app.parse(args);
   } catch (const CLI::CallForHelp& e) {
     std::cout << app.help();
     return {std::nullopt, 0};

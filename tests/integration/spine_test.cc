@@ -5,12 +5,16 @@
 // SIGTERM and once with SIGKILL, and must end exactly as if each event had
 // been applied once.
 #include <google/protobuf/util/json_util.h>
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <librdkafka/rdkafkacpp.h>
 
 #include <cmath>
+#include <condition_variable>
+#include <fstream>
 #include <map>
+#include <mutex>
 #include <random>
 #include <set>
 #include <sstream>
@@ -516,6 +520,35 @@ TEST_F(SpineTest, UnknownCustomerIsNotFoundAndEmptyIdIsInvalid) {
   auto service = StartService("errors");
   ASSERT_NE(service, nullptr);
   {
+    // The standard health service, called without its generated stub: an
+    // empty HealthCheckRequest, and SERVING (field 1 = 1) expected back.
+    grpc::GenericStub generic(channel_);
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + 10s);
+    grpc::Slice empty;
+    grpc::ByteBuffer request(&empty, 1), response;
+    std::mutex mutex;
+    std::condition_variable done_signal;
+    bool done = false;
+    grpc::Status status;
+    generic.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request,
+                      &response, [&](grpc::Status s) {
+                        std::lock_guard<std::mutex> lock(mutex);
+                        status = std::move(s);
+                        done = true;
+                        done_signal.notify_one();
+                      });
+    std::unique_lock<std::mutex> lock(mutex);
+    done_signal.wait(lock, [&] { return done; });
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    std::vector<grpc::Slice> slices;
+    ASSERT_TRUE(response.Dump(&slices).ok());
+    std::string bytes;
+    for (const auto& slice : slices)
+      bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+    EXPECT_EQ(bytes, std::string("\x08\x01", 2));
+  }
+  {
     grpc::ClientContext context;
     v1::GetCustomerScoresRequest request;
     request.set_customer_id("nobody");
@@ -561,6 +594,51 @@ TEST(ServiceFlagsTest, BadFlagsExitWithTwoAndOneLine) {
     EXPECT_EQ(std::count(log.begin(), log.end(), '\n'), 1) << log;
     EXPECT_EQ(log.rfind("crm-scored: ", 0), 0u) << log;
   }
+}
+
+// Flags win over CRM_* variables, which win over the config file.
+TEST(ServiceFlagsTest, ConfigFileThenEnvironmentThenFlags) {
+  TempDir dir;
+  {
+    std::ofstream config(dir.path() / "crm.toml");
+    config << "max-batch = 77\ngroup = \"from-config\"\ndedup-window = 5\n"
+           << "kafka = [\"client.rack=r1\"]\n";
+  }
+  setenv("CRM_GROUP", "from-env", 1);
+  setenv("CRM_DEDUP_WINDOW", "6", 1);
+  ChildProcess service(CRM_SCORED_BIN,
+                       {"--config", (dir.path() / "crm.toml").string(), "--dedup-window", "9",
+                        "--data-dir", (dir.path() / "data").string(), "--grpc-listen",
+                        "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"},
+                       dir.path() / "config.log");
+  unsetenv("CRM_GROUP");
+  unsetenv("CRM_DEDUP_WINDOW");
+  auto effective = service.WaitForLog("starting: ", 30s);
+  ASSERT_TRUE(effective) << service.Log();
+  EXPECT_NE(effective->find("group=from-env "), std::string::npos) << *effective;
+  EXPECT_NE(effective->find("max-batch=77"), std::string::npos) << *effective;
+  EXPECT_NE(effective->find("dedup-window=9 "), std::string::npos) << *effective;
+  EXPECT_NE(effective->find("kafka.client.rack=r1"), std::string::npos) << *effective;
+  EXPECT_EQ(service.Stop(SIGTERM), 0) << service.Log();
+
+  std::ofstream(dir.path() / "bad.toml") << "no-such-flag = 1\n";
+  ChildProcess bad(CRM_SCORED_BIN, {"--config", (dir.path() / "bad.toml").string()},
+                   dir.path() / "bad.log");
+  EXPECT_EQ(bad.Wait(30s), 2) << bad.Log();
+  EXPECT_NE(bad.Log().find("no-such-flag"), std::string::npos) << bad.Log();
+}
+
+// The shipped example configuration parses (brokers and paths overridden).
+TEST(ServiceFlagsTest, ExampleConfigIsValid) {
+  TempDir dir;
+  ChildProcess service(CRM_SCORED_BIN,
+                       {"--config", CRM_SOURCE_DIR "/deploy/crm-scored.example.toml", "--brokers",
+                        "", "--data-dir", (dir.path() / "data").string(), "--grpc-listen",
+                        "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"},
+                       dir.path() / "example.log");
+  ASSERT_TRUE(service.WaitForLog("gRPC listening on", 30s)) << service.Log();
+  EXPECT_NE(service.Log().find("kafka.session.timeout.ms=10000"), std::string::npos);
+  EXPECT_EQ(service.Stop(SIGTERM), 0) << service.Log();
 }
 
 TEST(ServiceFlagsTest, HelpSaysWhatItDoes) {
