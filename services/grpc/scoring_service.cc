@@ -28,6 +28,13 @@ grpc::Status ToGrpc(const absl::Status& status) {
   }
 }
 
+// gRPC deadlines are system_clock time points; "now" comes from the one clock file.
+std::chrono::system_clock::time_point SystemDeadline(int from_now_ms) {
+  return std::chrono::system_clock::time_point(
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(
+          (WallClock().Now() + std::chrono::milliseconds(from_now_ms)).time_since_epoch()));
+}
+
 Timestamp AsOf(const Clock& clock, bool has_as_of, const google::protobuf::Timestamp& as_of) {
   return has_as_of ? FromProtoTime(as_of) : clock.Now();
 }
@@ -100,7 +107,7 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
 }
 
 GrpcServer::~GrpcServer() {
-  if (server_) server_->Shutdown(std::chrono::system_clock::now());
+  if (server_) server_->Shutdown(SystemDeadline(0));
 }
 
 void GrpcServer::SetServing(bool serving) {
@@ -108,7 +115,7 @@ void GrpcServer::SetServing(bool serving) {
 }
 
 void GrpcServer::Shutdown(int deadline_ms) {
-  server_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(deadline_ms));
+  server_->Shutdown(SystemDeadline(deadline_ms));
 }
 
 }  // namespace crm

@@ -2,6 +2,8 @@
 
 #include <librdkafka/rdkafkacpp.h>
 
+#include "absl/strings/str_cat.h"
+
 namespace crm {
 
 absl::StatusOr<std::unique_ptr<RdKafka::Conf>> MakeKafkaConf(const KafkaProperties& properties) {
@@ -9,7 +11,7 @@ absl::StatusOr<std::unique_ptr<RdKafka::Conf>> MakeKafkaConf(const KafkaProperti
   std::string error;
   for (const auto& [key, value] : properties) {
     if (conf->set(key, value, error) != RdKafka::Conf::CONF_OK) {
-      return absl::InvalidArgumentError("Kafka property '" + key + "': " + error);
+      return absl::InvalidArgumentError(absl::StrCat("Kafka property '", key, "': ", error));
     }
   }
   return conf;

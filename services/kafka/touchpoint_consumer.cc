@@ -233,6 +233,7 @@ absl::Status TouchpointConsumer::Run() {
       next = std::max(next, record.offset + 1);
     }
     std::vector<RdKafka::TopicPartition*> commit;
+    commit.reserve(next_offsets.size());
     for (const auto& [partition, next] : next_offsets) {
       commit.push_back(RdKafka::TopicPartition::create(options_.topic, partition, next));
     }
