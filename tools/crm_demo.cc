@@ -1,0 +1,273 @@
+// crm-demo: produces a live, realistic multichannel customer population to
+// Kafka and, given the service's gRPC and metrics addresses, redraws a view of
+// throughput and a few customers' scores every second.
+#include <arpa/inet.h>
+#include <grpcpp/grpcpp.h>
+#include <librdkafka/rdkafkacpp.h>
+#include <netdb.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include "core/clock.h"
+#include "crm/v1/scoring.grpc.pb.h"
+#include "services/codec/touchpoint_codec.h"
+#include "tools/demo/population.h"
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+void OnSignal(int) { g_stop.store(true); }
+
+// Sums every sample of `metric` in a Prometheus text page fetched from `url`
+// ("http://HOST:PORT/PATH"); -1 when it cannot be fetched.
+double ScrapeSum(const std::string& url, const std::string& metric) {
+  const std::string prefix = "http://";
+  if (url.rfind(prefix, 0) != 0) return -1;
+  const std::string rest = url.substr(prefix.size());
+  const auto slash = rest.find('/');
+  const std::string host_port = rest.substr(0, slash);
+  const std::string path = slash == std::string::npos ? "/" : rest.substr(slash);
+  const auto colon = host_port.rfind(':');
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (getaddrinfo(host_port.substr(0, colon).c_str(), host_port.substr(colon + 1).c_str(), &hints,
+                  &found) != 0) {
+    return -1;
+  }
+  const int fd = socket(found->ai_family, found->ai_socktype, found->ai_protocol);
+  const bool connected = fd >= 0 && connect(fd, found->ai_addr, found->ai_addrlen) == 0;
+  freeaddrinfo(found);
+  if (!connected) {
+    if (fd >= 0) close(fd);
+    return -1;
+  }
+  const std::string request = "GET " + path + " HTTP/1.0\r\nHost: " + host_port + "\r\n\r\n";
+  if (send(fd, request.data(), request.size(), 0) < 0) {
+    close(fd);
+    return -1;
+  }
+  std::string page;
+  char buffer[8192];
+  for (ssize_t n; (n = recv(fd, buffer, sizeof(buffer), 0)) > 0;) page.append(buffer, n);
+  close(fd);
+  double sum = 0;
+  std::istringstream lines(page);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind(metric, 0) != 0) continue;
+    const char next = line.size() > metric.size() ? line[metric.size()] : '\0';
+    if (next != ' ' && next != '{') continue;
+    sum += std::stod(line.substr(line.rfind(' ') + 1));
+  }
+  return sum;
+}
+
+std::string Date(crm::Timestamp t) {
+  const std::time_t seconds = crm::ToMicros(t) / 1'000'000;
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char text[32];
+  std::strftime(text, sizeof(text), "%Y-%m-%d %H:%M", &tm);
+  return text;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string brokers, topic = "crm.touchpoints", grpc_address, metrics_url;
+  double rate = 200, duration_s = 0, history_days = 365, duplicate_rate = 0.01;
+  int customers = 2000;
+  std::uint64_t seed = 1;
+  std::vector<std::string> kafka;
+  CLI::App app(
+      "crm-demo: produces a live multichannel customer population (loyal, declining, "
+      "complaining, new and occasional customers: purchases, web/kiosk/mobile visits, phone "
+      "contacts, complaints, surveys, campaign responses, consent changes) to Kafka at a chosen "
+      "rate, in simulated time starting --history-days ago and running as fast as --rate "
+      "allows until it catches up with the present. With --grpc and --metrics it redraws the "
+      "service's throughput and a few customers' scores every second.",
+      "crm-demo");
+  app.add_option("--brokers", brokers, "Kafka bootstrap servers")
+      ->required()
+      ->envname("CRM_BROKERS");
+  app.add_option("--topic", topic, "Touchpoint topic")->capture_default_str();
+  app.add_option("--rate", rate, "Touchpoints per second")
+      ->check(CLI::Range(1.0, 1e6))
+      ->capture_default_str();
+  app.add_option("--customers", customers, "Customers")
+      ->check(CLI::Range(10, 10'000'000))
+      ->capture_default_str();
+  app.add_option("--duration", duration_s, "Seconds to run (0: until SIGINT/SIGTERM)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--seed", seed, "Random seed")->capture_default_str();
+  app.add_option("--history-days", history_days, "Simulated days before now to start at")
+      ->check(CLI::Range(1.0, 3650.0))
+      ->capture_default_str();
+  app.add_option("--duplicate-rate", duplicate_rate, "Share of events re-sent with the same id")
+      ->check(CLI::Range(0.0, 0.5))
+      ->capture_default_str();
+  app.add_option("--grpc", grpc_address, "crm-scored gRPC address, for the view");
+  app.add_option("--metrics", metrics_url, "crm-scored metrics URL, for the view");
+  app.add_option("--kafka", kafka, "librdkafka property KEY=VALUE (repeatable)");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    std::cout << app.help();
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "crm-demo: " << e.what() << " (see --help)\n";
+    return 2;
+  }
+
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  std::string error;
+  std::vector<std::pair<std::string, std::string>> properties = {
+      {"bootstrap.servers", brokers}, {"enable.idempotence", "true"}, {"linger.ms", "5"}};
+  for (const std::string& property : kafka) {
+    const auto eq = property.find('=');
+    if (eq == std::string::npos) {
+      std::cerr << "crm-demo: --kafka expects KEY=VALUE, got '" << property << "'\n";
+      return 2;
+    }
+    properties.emplace_back(property.substr(0, eq), property.substr(eq + 1));
+  }
+  for (const auto& [key, value] : properties) {
+    if (conf->set(key, value, error) != RdKafka::Conf::CONF_OK) {
+      std::cerr << "crm-demo: Kafka property '" << key << "': " << error << "\n";
+      return 2;
+    }
+  }
+  std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(conf.get(), error));
+  if (!producer) {
+    std::cerr << "crm-demo: " << error << "\n";
+    return 1;
+  }
+  std::unique_ptr<crm::v1::ScoringService::Stub> stub;
+  if (!grpc_address.empty()) {
+    stub = crm::v1::ScoringService::NewStub(
+        grpc::CreateChannel(grpc_address, grpc::InsecureChannelCredentials()));
+  }
+
+  signal(SIGINT, OnSignal);
+  signal(SIGTERM, OnSignal);
+  crm::WallClock clock;
+  crm::demo::PopulationOptions options;
+  options.customers = customers;
+  options.seed = seed;
+  options.duplicate_rate = duplicate_rate;
+  options.start = clock.Now() - std::chrono::duration_cast<crm::Micros>(
+                                    std::chrono::duration<double, std::ratio<86400>>(history_days));
+  crm::demo::Population population(options);
+  std::cerr << "crm-demo: seed " << seed << ", " << customers << " customers, " << rate
+            << " touchpoints/s, simulated time from " << Date(options.start) << "\n";
+
+  const bool tty = isatty(STDOUT_FILENO) != 0;
+  const auto started = std::chrono::steady_clock::now();
+  auto last_view = started;
+  std::uint64_t produced = 0, produced_at_view = 0;
+  double applied_at_view = -1;
+  crm::Timestamp simulated_now = options.start;
+  std::optional<crm::Touchpoint> pending;
+  crm::v1::Touchpoint message;
+  std::string bytes;
+
+  while (!g_stop.load()) {
+    const auto now = std::chrono::steady_clock::now();
+    const double elapsed = std::chrono::duration<double>(now - started).count();
+    if (duration_s > 0 && elapsed >= duration_s) break;
+    const auto target = static_cast<std::uint64_t>(elapsed * rate);
+    while (produced < target) {
+      if (!pending) pending = population.Next();
+      if (pending->occurred_at > clock.Now()) break;  // caught up: real time from here
+      message.Clear();
+      crm::ToProto(*pending, &message);
+      message.SerializeToString(&bytes);
+      const std::string& key = pending->customer_id.value();
+      RdKafka::ErrorCode err =
+          producer->produce(topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
+                            bytes.data(), bytes.size(), key.data(), key.size(), 0, nullptr);
+      if (err == RdKafka::ERR__QUEUE_FULL) {
+        producer->poll(10);
+        break;
+      }
+      if (err != RdKafka::ERR_NO_ERROR) {
+        std::cerr << "crm-demo: produce: " << RdKafka::err2str(err) << "\n";
+        return 1;
+      }
+      simulated_now = std::max(simulated_now, pending->occurred_at);
+      pending.reset();
+      ++produced;
+    }
+    producer->poll(0);
+
+    const double since_view = std::chrono::duration<double>(now - last_view).count();
+    if (since_view >= (tty ? 1.0 : 5.0)) {
+      std::ostringstream view;
+      if (tty) view << "\033[2J\033[H";
+      const double applied =
+          metrics_url.empty() ? -1 : ScrapeSum(metrics_url, "crm_touchpoints_applied_total");
+      view << "crm-demo  simulated " << Date(simulated_now) << "   produced " << produced << " ("
+           << static_cast<int>((produced - produced_at_view) / since_view) << "/s)";
+      if (applied >= 0) {
+        view << "   applied " << static_cast<std::uint64_t>(applied);
+        if (applied_at_view >= 0) {
+          view << " (" << static_cast<int>((applied - applied_at_view) / since_view) << "/s)";
+        }
+      }
+      view << "\n";
+      if (stub) {
+        char line[256];
+        std::snprintf(line, sizeof(line), "\n%-20s %7s %8s %5s %9s %-12s %-13s %6s %6s\n",
+                      "customer", "events", "recency", "freq", "monetary", "lifecycle", "channel",
+                      "churn", "alive");
+        view << line;
+        for (int p = 0; p < crm::demo::kPersonaCount; ++p) {
+          for (int i = 0; i < 2; ++i) {
+            const std::string id = population.CustomerOf(static_cast<crm::demo::Persona>(p), i);
+            grpc::ClientContext context;
+            context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(1));
+            crm::v1::GetCustomerScoresRequest request;
+            request.set_customer_id(id);
+            crm::ToProtoTime(simulated_now, request.mutable_as_of());
+            crm::v1::CustomerScores scores;
+            const grpc::Status status = stub->GetCustomerScores(&context, request, &scores);
+            if (!status.ok()) {
+              std::snprintf(line, sizeof(line), "%-20s %s\n", id.c_str(),
+                            status.error_code() == grpc::StatusCode::NOT_FOUND
+                                ? "not yet seen"
+                                : status.error_message().c_str());
+            } else {
+              std::snprintf(line, sizeof(line),
+                            "%-20s %7llu %8.1f %5llu %9.2f %-12s %-13s %6.3f %6.3f\n", id.c_str(),
+                            static_cast<unsigned long long>(scores.events_applied()),
+                            scores.rfm().recency_days(),
+                            static_cast<unsigned long long>(scores.rfm().frequency()),
+                            scores.rfm().monetary(), scores.lifecycle_stage().c_str(),
+                            crm::v1::Channel_Name(scores.preferred_channel()).c_str(),
+                            scores.churn(), scores.p_alive());
+            }
+            view << line;
+          }
+        }
+      }
+      std::cout << view.str() << std::flush;
+      last_view = now;
+      produced_at_view = produced;
+      applied_at_view = applied;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  producer->flush(10'000);
+  std::cerr << "crm-demo: produced " << produced << " touchpoints\n";
+  return 0;
+}

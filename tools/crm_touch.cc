@@ -1,0 +1,144 @@
+// crm-touch: produces touchpoints written as JSON lines (protobuf's JSON
+// mapping of crm.v1.Touchpoint) to Kafka, as protobuf binary keyed by customer.
+#include <google/protobuf/util/json_util.h>
+#include <librdkafka/rdkafkacpp.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <iostream>
+
+#include "crm/v1/touchpoint.pb.h"
+
+namespace {
+
+class DeliveryCounter final : public RdKafka::DeliveryReportCb {
+ public:
+  void dr_cb(RdKafka::Message& message) override {
+    (message.err() == RdKafka::ERR_NO_ERROR ? delivered : failed).fetch_add(1);
+  }
+  std::atomic<std::uint64_t> delivered{0}, failed{0};
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string brokers, topic = "crm.touchpoints", file, format = "proto";
+  std::vector<std::string> kafka;
+  bool strict = false;
+  CLI::App app(
+      "crm-touch: reads touchpoints as JSON lines (the protobuf JSON mapping of "
+      "crm.v1.Touchpoint) from stdin or --file and produces each to Kafka with key = "
+      "customer_id, as protobuf binary (or as the JSON line itself with --format json). Bad "
+      "lines are reported with their line number and skipped (--strict: exit 1 instead).",
+      "crm-touch");
+  app.add_option("--brokers", brokers, "Kafka bootstrap servers")
+      ->required()
+      ->envname("CRM_BROKERS");
+  app.add_option("--topic", topic, "Touchpoint topic")->capture_default_str();
+  app.add_option("--file", file, "Input file (default: stdin)")->check(CLI::ExistingFile);
+  app.add_option("--format", format, "Value format")
+      ->check(CLI::IsMember({"proto", "json"}))
+      ->capture_default_str();
+  app.add_option("--kafka", kafka, "librdkafka property KEY=VALUE (repeatable)");
+  app.add_flag("--strict", strict, "Stop at the first bad line with exit code 1");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    std::cout << app.help();
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "crm-touch: " << e.what() << " (see --help)\n";
+    return 2;
+  }
+
+  DeliveryCounter deliveries;
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  std::string error;
+  std::vector<std::pair<std::string, std::string>> properties = {
+      {"bootstrap.servers", brokers}, {"enable.idempotence", "true"}, {"linger.ms", "5"}};
+  for (const std::string& property : kafka) {
+    const auto eq = property.find('=');
+    if (eq == std::string::npos) {
+      std::cerr << "crm-touch: --kafka expects KEY=VALUE, got '" << property << "'\n";
+      return 2;
+    }
+    properties.emplace_back(property.substr(0, eq), property.substr(eq + 1));
+  }
+  for (const auto& [key, value] : properties) {
+    if (conf->set(key, value, error) != RdKafka::Conf::CONF_OK) {
+      std::cerr << "crm-touch: Kafka property '" << key << "': " << error << "\n";
+      return 2;
+    }
+  }
+  conf->set("dr_cb", &deliveries, error);
+  std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(conf.get(), error));
+  if (!producer) {
+    std::cerr << "crm-touch: " << error << "\n";
+    return 1;
+  }
+
+  std::ifstream input_file;
+  if (!file.empty()) input_file.open(file);
+  std::istream& input = file.empty() ? std::cin : input_file;
+  std::uint64_t lines = 0, produced = 0, bad = 0;
+  const auto started = std::chrono::steady_clock::now();
+  auto last_progress = started;
+  auto progress = [&](const char* prefix) {
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    std::cerr << prefix << "crm-touch: " << lines << " lines, " << produced << " produced, " << bad
+              << " bad, " << static_cast<std::uint64_t>(produced / std::max(seconds, 1e-3)) << "/s";
+  };
+  crm::v1::Touchpoint message;
+  std::string value;
+  for (std::string line; std::getline(input, line);) {
+    ++lines;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.find_first_not_of(" \t") == std::string::npos) continue;
+    message.Clear();
+    const auto status = google::protobuf::util::JsonStringToMessage(line, &message);
+    if (!status.ok() || message.customer_id().empty()) {
+      ++bad;
+      std::cerr << "\ncrm-touch: line " << lines << ": "
+                << (status.ok() ? std::string("no customer_id") : status.ToString()) << "\n";
+      if (strict) return 1;
+      continue;
+    }
+    RdKafka::Headers* headers = nullptr;
+    if (format == "json") {
+      value = line;
+      headers = RdKafka::Headers::create();
+      headers->add("content-type", "application/json");
+    } else {
+      message.SerializeToString(&value);
+    }
+    const std::string& key = message.customer_id();
+    for (;;) {
+      const RdKafka::ErrorCode err = producer->produce(
+          topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY, value.data(),
+          value.size(), key.data(), key.size(), 0, headers, nullptr);
+      if (err == RdKafka::ERR_NO_ERROR) break;
+      if (err != RdKafka::ERR__QUEUE_FULL) {
+        std::cerr << "\ncrm-touch: produce: " << RdKafka::err2str(err) << "\n";
+        delete headers;
+        return 1;
+      }
+      producer->poll(50);
+    }
+    ++produced;
+    producer->poll(0);
+    if (std::chrono::steady_clock::now() - last_progress > std::chrono::seconds(1)) {
+      progress("\r");
+      last_progress = std::chrono::steady_clock::now();
+    }
+  }
+  while (producer->outq_len() > 0 && producer->flush(1000) == RdKafka::ERR__TIMED_OUT) {
+    progress("\r");
+  }
+  progress("\r");
+  std::cerr << ", " << deliveries.delivered.load() << " delivered, " << deliveries.failed.load()
+            << " failed\n";
+  return deliveries.failed.load() == 0 ? 0 : 1;
+}
