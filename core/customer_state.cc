@@ -70,7 +70,8 @@ void DedupWindow::Insert(std::uint64_t hash, std::size_t capacity) {
 
 void DedupWindow::Restore(std::vector<std::uint64_t> ring, std::size_t next) {
   ring_ = std::move(ring);
-  next_ = ring_.empty() ? 0 : next % ring_.size();
+  // While the ring fills, next_ is its size; a value past that is not ours.
+  next_ = next <= ring_.size() ? next : 0;
 }
 
 std::uint64_t EventIdHash(std::string_view event_id) {

@@ -194,8 +194,12 @@ Touchpoint Population::Generate(Customer& customer, Timestamp at) {
       }
       break;
     case Persona::kNew:
-      if (customer.purchases == 0 && draw < 0.7) {
-        contact({{Channel::kWeb, 4}, {Channel::kMobile, 2}, {Channel::kKiosk, 2}});
+      if (customer.purchases == 0) {  // browsing, until a first purchase
+        if (draw < 0.7) {
+          contact({{Channel::kWeb, 4}, {Channel::kMobile, 2}, {Channel::kKiosk, 2}});
+        } else {
+          purchase(15, 120);
+        }
       } else if (draw < 0.35) {
         purchase(15, 120);
       } else if (draw < 0.85) {
