@@ -9,7 +9,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <CLI/CLI.hpp>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -20,6 +19,7 @@
 #include "core/clock.h"
 #include "crm/v1/scoring.grpc.pb.h"
 #include "services/codec/touchpoint_codec.h"
+#include "tools/command_line.h"
 #include "tools/demo/population.h"
 
 namespace {
@@ -119,39 +119,14 @@ int main(int argc, char** argv) {
   app.add_option("--grpc", grpc_address, "crm-scored gRPC address, for the view");
   app.add_option("--metrics", metrics_url, "crm-scored metrics URL, for the view");
   app.add_option("--kafka", kafka, "librdkafka property KEY=VALUE (repeatable)");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp&) {
-    std::cout << app.help();
-    return 0;
-  } catch (const CLI::ParseError& e) {
-    std::cerr << "crm-demo: " << e.what() << " (see --help)\n";
+  if (auto exit_code = crm::ParseCommandLine(app, argc, argv)) return *exit_code;
+
+  auto made = crm::MakeProducer(brokers, kafka, nullptr);
+  if (!made.ok()) {
+    std::cerr << "crm-demo: " << made.status().message() << "\n";
     return 2;
   }
-
-  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
-  std::string error;
-  std::vector<std::pair<std::string, std::string>> properties = {
-      {"bootstrap.servers", brokers}, {"enable.idempotence", "true"}, {"linger.ms", "5"}};
-  for (const std::string& property : kafka) {
-    const auto eq = property.find('=');
-    if (eq == std::string::npos) {
-      std::cerr << "crm-demo: --kafka expects KEY=VALUE, got '" << property << "'\n";
-      return 2;
-    }
-    properties.emplace_back(property.substr(0, eq), property.substr(eq + 1));
-  }
-  for (const auto& [key, value] : properties) {
-    if (conf->set(key, value, error) != RdKafka::Conf::CONF_OK) {
-      std::cerr << "crm-demo: Kafka property '" << key << "': " << error << "\n";
-      return 2;
-    }
-  }
-  std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(conf.get(), error));
-  if (!producer) {
-    std::cerr << "crm-demo: " << error << "\n";
-    return 1;
-  }
+  std::unique_ptr<RdKafka::Producer> producer = std::move(*made);
   std::unique_ptr<crm::v1::ScoringService::Stub> stub;
   if (!grpc_address.empty()) {
     stub = crm::v1::ScoringService::NewStub(

@@ -4,10 +4,10 @@
 // until SIGTERM or SIGINT.
 #include <signal.h>
 
-#include <CLI/CLI.hpp>
 #include <iostream>
 
 #include "services/kafka/embedded_broker.h"
+#include "tools/command_line.h"
 
 int main(int argc, char** argv) {
   int partitions = 6;
@@ -26,15 +26,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 16))
       ->capture_default_str();
   app.add_option("--topic", extra_topics, "Another topic to create (repeatable)");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp&) {
-    std::cout << app.help();
-    return 0;
-  } catch (const CLI::ParseError& e) {
-    std::cerr << "crm-devbroker: " << e.what() << " (see --help)\n";
-    return 2;
-  }
+  if (auto exit_code = crm::ParseCommandLine(app, argc, argv)) return *exit_code;
 
   sigset_t signals;
   sigemptyset(&signals);

@@ -3,13 +3,13 @@
 #include <google/protobuf/util/json_util.h>
 #include <librdkafka/rdkafkacpp.h>
 
-#include <CLI/CLI.hpp>
 #include <atomic>
 #include <chrono>
 #include <fstream>
 #include <iostream>
 
 #include "crm/v1/touchpoint.pb.h"
+#include "tools/command_line.h"
 
 namespace {
 
@@ -43,40 +43,13 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--kafka", kafka, "librdkafka property KEY=VALUE (repeatable)");
   app.add_flag("--strict", strict, "Stop at the first bad line with exit code 1");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp&) {
-    std::cout << app.help();
-    return 0;
-  } catch (const CLI::ParseError& e) {
-    std::cerr << "crm-touch: " << e.what() << " (see --help)\n";
-    return 2;
-  }
+  if (auto exit_code = crm::ParseCommandLine(app, argc, argv)) return *exit_code;
 
   DeliveryCounter deliveries;
-  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
-  std::string error;
-  std::vector<std::pair<std::string, std::string>> properties = {
-      {"bootstrap.servers", brokers}, {"enable.idempotence", "true"}, {"linger.ms", "5"}};
-  for (const std::string& property : kafka) {
-    const auto eq = property.find('=');
-    if (eq == std::string::npos) {
-      std::cerr << "crm-touch: --kafka expects KEY=VALUE, got '" << property << "'\n";
-      return 2;
-    }
-    properties.emplace_back(property.substr(0, eq), property.substr(eq + 1));
-  }
-  for (const auto& [key, value] : properties) {
-    if (conf->set(key, value, error) != RdKafka::Conf::CONF_OK) {
-      std::cerr << "crm-touch: Kafka property '" << key << "': " << error << "\n";
-      return 2;
-    }
-  }
-  conf->set("dr_cb", &deliveries, error);
-  std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(conf.get(), error));
-  if (!producer) {
-    std::cerr << "crm-touch: " << error << "\n";
-    return 1;
+  auto producer = crm::MakeProducer(brokers, kafka, &deliveries);
+  if (!producer.ok()) {
+    std::cerr << "crm-touch: " << producer.status().message() << "\n";
+    return 2;
   }
 
   std::ifstream input_file;
@@ -116,7 +89,7 @@ int main(int argc, char** argv) {
     }
     const std::string& key = message.customer_id();
     for (;;) {
-      const RdKafka::ErrorCode err = producer->produce(
+      const RdKafka::ErrorCode err = (*producer)->produce(
           topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY, value.data(),
           value.size(), key.data(), key.size(), 0, headers, nullptr);
       if (err == RdKafka::ERR_NO_ERROR) break;
@@ -125,16 +98,16 @@ int main(int argc, char** argv) {
         delete headers;
         return 1;
       }
-      producer->poll(50);
+      (*producer)->poll(50);
     }
     ++produced;
-    producer->poll(0);
+    (*producer)->poll(0);
     if (std::chrono::steady_clock::now() - last_progress > std::chrono::seconds(1)) {
       progress("\r");
       last_progress = std::chrono::steady_clock::now();
     }
   }
-  while (producer->outq_len() > 0 && producer->flush(1000) == RdKafka::ERR__TIMED_OUT) {
+  while ((*producer)->outq_len() > 0 && (*producer)->flush(1000) == RdKafka::ERR__TIMED_OUT) {
     progress("\r");
   }
   progress("\r");

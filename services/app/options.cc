@@ -99,14 +99,12 @@ ParsedOptions ParseServiceOptions(int argc, const char* const* argv) {
     std::cerr << "crm-scored: " << e.what() << " (see --help)\n";
     return {std::nullopt, 2};
   }
-  for (const std::string& property : kafka) {
-    const auto eq = property.find('=');
-    if (eq == std::string::npos || eq == 0) {
-      std::cerr << "crm-scored: --kafka expects KEY=VALUE, got '" << property << "'\n";
-      return {std::nullopt, 2};
-    }
-    o.kafka[property.substr(0, eq)] = property.substr(eq + 1);
+  auto properties = ParseKafkaAssignments(kafka);
+  if (!properties.ok()) {
+    std::cerr << "crm-scored: " << properties.status().message() << "\n";
+    return {std::nullopt, 2};
   }
+  o.kafka = std::move(*properties);
   for (const std::string* address : {&o.grpc_listen, &o.metrics_listen}) {
     if (address->rfind(':') == std::string::npos) {
       std::cerr << "crm-scored: listen address '" << *address << "' lacks :PORT\n";

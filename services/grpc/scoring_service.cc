@@ -39,20 +39,28 @@ Timestamp AsOf(const Clock& clock, bool has_as_of, const google::protobuf::Times
   return has_as_of ? FromProtoTime(as_of) : clock.Now();
 }
 
+// Loads one customer's committed state for a request naming `raw_id`:
+// INVALID_ARGUMENT for an empty id, NOT_FOUND for an unknown customer.
+grpc::Status LoadCustomer(StateStore& store, const std::string& raw_id, CustomerState* state) {
+  if (raw_id.empty()) return {grpc::StatusCode::INVALID_ARGUMENT, "customer_id is empty"};
+  auto stored = store.Get(CustomerId(raw_id));
+  if (!stored.ok()) return ToGrpc(stored.status());
+  if (!*stored) return {grpc::StatusCode::NOT_FOUND, "unknown customer " + raw_id};
+  *state = std::move(**stored);
+  return grpc::Status::OK;
+}
+
 }  // namespace
 
 grpc::Status ScoringServiceImpl::GetCustomerScores(grpc::ServerContext*,
                                                    const v1::GetCustomerScoresRequest* request,
                                                    v1::CustomerScores* response) {
-  if (request->customer_id().empty()) {
-    return {grpc::StatusCode::INVALID_ARGUMENT, "customer_id is empty"};
+  CustomerState state;
+  if (grpc::Status status = LoadCustomer(*store_, request->customer_id(), &state); !status.ok()) {
+    return status;
   }
-  const CustomerId id(request->customer_id());
-  auto state = store_->Get(id);
-  if (!state.ok()) return ToGrpc(state.status());
-  if (!*state) return {grpc::StatusCode::NOT_FOUND, "unknown customer " + id.value()};
   const Timestamp as_of = AsOf(*clock_, request->has_as_of(), request->as_of());
-  ToProto(scorer_->Score(id, **state, as_of), response);
+  ToProto(scorer_->Score(CustomerId(request->customer_id()), state, as_of), response);
   return grpc::Status::OK;
 }
 
@@ -80,14 +88,11 @@ grpc::Status ScoringServiceImpl::BatchGetCustomerScores(
 grpc::Status ScoringServiceImpl::GetCustomerState(grpc::ServerContext*,
                                                   const v1::GetCustomerStateRequest* request,
                                                   v1::CustomerState* response) {
-  if (request->customer_id().empty()) {
-    return {grpc::StatusCode::INVALID_ARGUMENT, "customer_id is empty"};
+  CustomerState state;
+  if (grpc::Status status = LoadCustomer(*store_, request->customer_id(), &state); !status.ok()) {
+    return status;
   }
-  const CustomerId id(request->customer_id());
-  auto state = store_->Get(id);
-  if (!state.ok()) return ToGrpc(state.status());
-  if (!*state) return {grpc::StatusCode::NOT_FOUND, "unknown customer " + id.value()};
-  ToProto(id, **state, response);
+  ToProto(CustomerId(request->customer_id()), state, response);
   return grpc::Status::OK;
 }
 
@@ -114,8 +119,6 @@ void GrpcServer::SetServing(bool serving) {
   if (auto* health = server_->GetHealthCheckService()) health->SetServingStatus(serving);
 }
 
-void GrpcServer::Shutdown(int deadline_ms) {
-  server_->Shutdown(SystemDeadline(deadline_ms));
-}
+void GrpcServer::Shutdown(int deadline_ms) { server_->Shutdown(SystemDeadline(deadline_ms)); }
 
 }  // namespace crm

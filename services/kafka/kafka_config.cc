@@ -17,6 +17,19 @@ absl::StatusOr<std::unique_ptr<RdKafka::Conf>> MakeKafkaConf(const KafkaProperti
   return conf;
 }
 
+absl::StatusOr<KafkaProperties> ParseKafkaAssignments(const std::vector<std::string>& assignments) {
+  KafkaProperties properties;
+  for (const std::string& assignment : assignments) {
+    const auto eq = assignment.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--kafka expects KEY=VALUE, got '", assignment, "'"));
+    }
+    properties[assignment.substr(0, eq)] = assignment.substr(eq + 1);
+  }
+  return properties;
+}
+
 bool IsSecretKafkaProperty(const std::string& key) {
   for (const char* marker :
        {"password", "secret", "key.pem", "sasl.oauthbearer.config", "ssl.key", "ssl_key"}) {

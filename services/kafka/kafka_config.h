@@ -3,6 +3,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 
@@ -19,6 +20,10 @@ using KafkaProperties = std::map<std::string, std::string>;
 // a bad value is an InvalidArgument naming the key (never its value: it may be
 // a secret).
 absl::StatusOr<std::unique_ptr<RdKafka::Conf>> MakeKafkaConf(const KafkaProperties& properties);
+
+// Parses "KEY=VALUE" assignments (later ones win); InvalidArgument naming the
+// first one without '=' or with an empty key.
+absl::StatusOr<KafkaProperties> ParseKafkaAssignments(const std::vector<std::string>& assignments);
 
 // True for properties whose values must never be logged (passwords, keys).
 bool IsSecretKafkaProperty(const std::string& key);
