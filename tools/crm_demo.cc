@@ -228,7 +228,9 @@ int main(int argc, char** argv) {
                             scores.rfm().recency_days(),
                             static_cast<unsigned long long>(scores.rfm().frequency()),
                             scores.rfm().monetary(), scores.lifecycle_stage().c_str(),
-                            crm::v1::Channel_Name(scores.preferred_channel()).c_str(),
+                            scores.preferred_channel() == crm::v1::CHANNEL_UNSPECIFIED
+                                ? "-"
+                                : crm::v1::Channel_Name(scores.preferred_channel()).c_str(),
                             scores.churn(), scores.p_alive());
             }
             view << line;
