@@ -53,9 +53,14 @@ bool DedupWindow::Contains(std::uint64_t hash) const {
 
 void DedupWindow::Insert(std::uint64_t hash, std::size_t capacity) {
   if (capacity == 0) return;
-  if (ring_.size() > capacity) {  // capacity was lowered: keep the newest
+  if (ring_.size() != capacity && next_ != ring_.size() && !ring_.empty()) {
+    // The capacity changed after the ring wrapped: put it back in age order
+    // (oldest first) so that growing or shrinking forgets the oldest ids.
     std::rotate(ring_.begin(), ring_.begin() + static_cast<std::ptrdiff_t>(next_ % ring_.size()),
                 ring_.end());
+    next_ = ring_.size();
+  }
+  if (ring_.size() > capacity) {  // capacity was lowered: keep the newest
     ring_.erase(ring_.begin(), ring_.end() - static_cast<std::ptrdiff_t>(capacity));
     next_ = 0;
   }

@@ -67,8 +67,8 @@ class Scorer {
   Model model_;
 };
 
-// The channel the customer uses most (campaign responses count double, as they
-// show the customer answers there); ties go to the most recent. kUnspecified
+// The channel the customer uses most (every touchpoint but consent and profile
+// counts once); ties go to the most recent. kUnspecified
 // when the customer has no channel activity.
 Channel PreferredChannel(const CustomerState& state);
 

@@ -32,6 +32,10 @@ std::optional<Rejection> ValidateTouchpoint(const Touchpoint& tp, std::string_vi
   if (tp.event_id.size() > limits.max_id_bytes) {
     return Reject(RejectReason::kOversized, "event_id longer than max_id_bytes");
   }
+  if (static_cast<int>(tp.channel) >= kChannelCount ||
+      static_cast<int>(tp.type) >= kTouchpointTypeCount) {
+    return Reject(RejectReason::kUnknownEnum, "channel or type outside its enum");
+  }
   if (tp.type == TouchpointType::kUnspecified) {
     return Reject(RejectReason::kUnknownEnum, "type is unspecified");
   }

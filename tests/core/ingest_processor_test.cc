@@ -2,10 +2,20 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "core/customer_state.h"
+#include "core/touchpoint.h"
+#include "core/validation.h"
 #include "tests/core/test_touchpoints.h"
 #include "tests/fakes/fake_clock.h"
 #include "tests/fakes/memory_state_store.h"
-#include "tests/fakes/recording_sinks.h"
+#include "tests/fakes/recording_probe.h"
+#include "tests/fakes/recording_reject_sink.h"
 
 namespace crm {
 namespace {
@@ -19,6 +29,69 @@ using testing::RecordingProbe;
 using testing::RecordingRejectSink;
 using Type = TouchpointType;
 
+constexpr char kTopic[] = "crm.touchpoints";  // IngestOptions' default
+
+// CustomerState has no operator==: compares every field.
+void ExpectSameState(const CustomerState& want, const CustomerState& got) {
+  EXPECT_EQ(got.events_applied, want.events_applied);
+  EXPECT_EQ(got.first_seen, want.first_seen);
+  EXPECT_EQ(got.last_seen, want.last_seen);
+  EXPECT_EQ(got.first_purchase, want.first_purchase);
+  EXPECT_EQ(got.last_purchase, want.last_purchase);
+  EXPECT_EQ(got.purchases, want.purchases);
+  EXPECT_EQ(got.purchase_days, want.purchase_days);
+  EXPECT_EQ(got.purchase_amount, want.purchase_amount);
+  EXPECT_EQ(got.returns, want.returns);
+  EXPECT_EQ(got.return_amount, want.return_amount);
+  EXPECT_EQ(got.complaints, want.complaints);
+  EXPECT_EQ(got.recent_complaints, want.recent_complaints);
+  EXPECT_EQ(got.surveys, want.surveys);
+  EXPECT_EQ(got.recent_satisfaction, want.recent_satisfaction);
+  EXPECT_EQ(got.cancellations, want.cancellations);
+  EXPECT_EQ(got.last_cancellation, want.last_cancellation);
+  EXPECT_EQ(got.campaign_responses, want.campaign_responses);
+  for (int c = 0; c < kChannelCount; ++c) {
+    SCOPED_TRACE(ChannelName(static_cast<Channel>(c)));
+    EXPECT_EQ(got.channels[c].contacts, want.channels[c].contacts);
+    EXPECT_EQ(got.channels[c].last_contact, want.channels[c].last_contact);
+    EXPECT_EQ(got.channels[c].consent, want.channels[c].consent);
+    EXPECT_EQ(got.channels[c].consent_at, want.channels[c].consent_at);
+  }
+  ASSERT_EQ(got.products.size(), want.products.size());
+  for (const auto& [name, p] : want.products) {
+    SCOPED_TRACE(name);
+    ASSERT_TRUE(got.products.contains(name));
+    const ProductStats& q = got.products.at(name);
+    EXPECT_EQ(q.purchases, p.purchases);
+    EXPECT_EQ(q.interactions, p.interactions);
+    EXPECT_EQ(q.returns, p.returns);
+    EXPECT_EQ(q.cancellations, p.cancellations);
+    EXPECT_EQ(q.last_at, p.last_at);
+  }
+  EXPECT_EQ(got.profile, want.profile);
+  EXPECT_EQ(got.recent_events, want.recent_events);
+}
+
+// Every committed state and offset of `got` equals those of `want`.
+void ExpectSameStore(const MemoryStateStore& want, const MemoryStateStore& got) {
+  EXPECT_EQ(got.offsets(), want.offsets());
+  const auto want_states = want.states();
+  const auto got_states = got.states();
+  ASSERT_EQ(got_states.size(), want_states.size());
+  for (const auto& [id, state] : want_states) {
+    SCOPED_TRACE(id.value());
+    auto it = got_states.find(id);
+    ASSERT_NE(it, got_states.end());
+    ExpectSameState(state, it->second);
+  }
+}
+
+Touchpoint For(const std::string& customer, Type type, const std::string& event_id, double day) {
+  Touchpoint tp = MakeTouchpoint(type, event_id, day);
+  tp.customer_id = CustomerId(customer);
+  return tp;
+}
+
 InputRecord Record(std::int32_t partition, std::int64_t offset, Touchpoint tp) {
   InputRecord record;
   record.partition = partition;
@@ -29,136 +102,293 @@ InputRecord Record(std::int32_t partition, std::int64_t offset, Touchpoint tp) {
   return record;
 }
 
-Touchpoint For(const std::string& customer, Type type, const std::string& id, double day) {
-  Touchpoint tp = MakeTouchpoint(type, id, day);
-  tp.customer_id = CustomerId(customer);
-  return tp;
+InputRecord Undecodable(std::int32_t partition, std::int64_t offset, std::string key,
+                        std::string_view value) {
+  InputRecord record;
+  record.partition = partition;
+  record.offset = offset;
+  record.key = std::move(key);
+  record.value = value;
+  record.payload = Rejection{RejectReason::kMalformed, "not protobuf nor JSON"};
+  return record;
 }
 
 class IngestProcessorTest : public ::testing::Test {
  protected:
-  IngestProcessor MakeProcessor(StateStore* store) {
-    return IngestProcessor(IngestOptions{}, store, &clock_, &probe_, &sink_);
+  IngestProcessor MakeProcessor(StateStore* store, IngestOptions options = IngestOptions{}) {
+    return IngestProcessor(std::move(options), store, &clock_, &probe_, &sink_);
   }
-  std::optional<std::int64_t> Offset(StateStore& store, std::int32_t partition) {
-    return *store.GetOffset("crm.touchpoints", partition);
+  static std::optional<std::int64_t> Offset(StateStore& store, std::int32_t partition) {
+    auto offset = store.GetOffset(kTopic, partition);
+    EXPECT_TRUE(offset.ok()) << offset.status();
+    return offset.ok() ? *offset : std::nullopt;
   }
+  static std::optional<CustomerState> State(StateStore& store, const std::string& customer) {
+    auto state = store.Get(CustomerId(customer));
+    EXPECT_TRUE(state.ok()) << state.status();
+    return state.ok() ? *state : std::nullopt;
+  }
+
   FakeClock clock_{Day(100)};
   RecordingProbe probe_;
   RecordingRejectSink sink_;
   MemoryStateStore store_;
 };
 
-TEST_F(IngestProcessorTest, CommitsStatesWithEachPartitionsNextOffset) {
+TEST_F(IngestProcessorTest, ABatchIsAppliedAndCommittedWithEachPartitionsNextOffset) {
   IngestProcessor processor = MakeProcessor(&store_);
-  std::vector<InputRecord> batch = {Record(0, 10, For("a", Type::kPurchase, "1", 1)),
-                                    Record(1, 4, For("b", Type::kContact, "2", 1)),
-                                    Record(0, 11, For("a", Type::kContact, "3", 2))};
+  const std::vector<InputRecord> batch = {
+      Record(0, 10, For("a", Type::kPurchase, "1", 1)),
+      Record(1, 4, For("b", Type::kContact, "2", 1)),
+      Record(0, 12, For("a", Type::kContact, "3", 2)),
+      Record(0, 11, For("c", Type::kComplaint, "4", 3)),  // the highest offset wins, not the last
+  };
   auto result = processor.Process(batch);
   ASSERT_TRUE(result.ok()) << result.status();
-  EXPECT_EQ(result->applied, 3u);
-  EXPECT_EQ(Offset(store_, 0), 12);
-  EXPECT_EQ(Offset(store_, 1), 5);
+  EXPECT_EQ(result->applied, 4u);
+  EXPECT_EQ(result->duplicates, 0u);
+  EXPECT_TRUE(result->rejected.empty());
+
   EXPECT_EQ(store_.commits(), 1);
-  EXPECT_EQ((*store_.Get(CustomerId("a")))->events_applied, 2u);
-  EXPECT_EQ(probe_.consumed, 3u);
+  EXPECT_EQ(Offset(store_, 0), 13);
+  EXPECT_EQ(Offset(store_, 1), 5);
+  EXPECT_EQ(Offset(store_, 2), std::nullopt);
+  EXPECT_EQ(State(store_, "a")->events_applied, 2u);
+  EXPECT_EQ(State(store_, "a")->purchases, 1u);
+  EXPECT_EQ(State(store_, "b")->events_applied, 1u);
+  EXPECT_EQ(State(store_, "c")->complaints, 1u);
+
+  EXPECT_EQ(probe_.consumed, 4u);
   EXPECT_EQ(probe_.applied[Type::kPurchase], 1);
+  EXPECT_EQ(probe_.applied[Type::kContact], 2);
+  EXPECT_EQ(probe_.applied[Type::kComplaint], 1);
   EXPECT_EQ(probe_.batches, 1u);
+  EXPECT_EQ(probe_.committed_records, 4u);
+  EXPECT_EQ(sink_.flush_calls, 0);  // nothing rejected, nothing to flush
+}
+
+TEST_F(IngestProcessorTest, LaterBatchesBuildOnTheCommittedStateAndOffsets) {
+  IngestProcessor processor = MakeProcessor(&store_);
+  ASSERT_TRUE(processor
+                  .Process({Record(0, 0, For("a", Type::kPurchase, "1", 1)),
+                            Record(1, 0, For("b", Type::kContact, "2", 1))})
+                  .ok());
+  ASSERT_TRUE(processor.Process({Record(0, 1, For("a", Type::kPurchase, "3", 5))}).ok());
+  EXPECT_EQ(Offset(store_, 0), 2);
+  EXPECT_EQ(Offset(store_, 1), 1);  // a partition absent from a batch keeps its offset
+  EXPECT_EQ(State(store_, "a")->purchases, 2u);
+  EXPECT_EQ(State(store_, "a")->transactions(), 2u);
+  EXPECT_EQ(store_.commits(), 2);
+}
+
+TEST_F(IngestProcessorTest, StateIsReadFromTheStoreOnACacheMiss) {
+  // A state committed earlier, e.g. by the partition's previous owner.
+  CustomerState stored;
+  ApplyTouchpoint(For("a", Type::kPurchase, "1", 1), StateLimits{}, stored);
+  const CustomerId id("a");
+  StateBatch seed;
+  seed.customers.emplace_back(&id, &stored);
+  ASSERT_TRUE(store_.Commit(kTopic, seed).ok());
+
+  IngestOptions options;
+  options.cache_entries = 0;  // every batch reads the store
+  IngestProcessor processor = MakeProcessor(&store_, options);
+  auto result = processor.Process({Record(0, 1, For("a", Type::kPurchase, "2", 2)),
+                                   Record(0, 2, For("a", Type::kPurchase, "1", 1))});
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->applied, 1u);
+  EXPECT_EQ(result->duplicates, 1u);  // "1" is in the stored dedup window
+  EXPECT_EQ(State(store_, "a")->purchases, 2u);
+  EXPECT_EQ(State(store_, "a")->events_applied, 2u);
 }
 
 TEST_F(IngestProcessorTest, DuplicatesAreSkippedWithinAndAcrossBatches) {
   IngestProcessor processor = MakeProcessor(&store_);
-  std::vector<InputRecord> first = {Record(0, 0, For("a", Type::kPurchase, "1", 1)),
-                                    Record(0, 1, For("a", Type::kPurchase, "1", 1))};
-  ASSERT_EQ(processor.Process(first)->duplicates, 1u);
-  std::vector<InputRecord> second = {Record(0, 2, For("a", Type::kPurchase, "1", 1))};
-  ASSERT_EQ(processor.Process(second)->duplicates, 1u);
-  EXPECT_EQ((*store_.Get(CustomerId("a")))->purchases, 1u);
+  auto first = processor.Process({Record(0, 0, For("a", Type::kPurchase, "1", 1)),
+                                  Record(0, 1, For("a", Type::kPurchase, "1", 1)),
+                                  Record(0, 2, For("b", Type::kPurchase, "1", 1))});
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->applied, 2u);  // event ids are per customer: "b"'s "1" is its own
+  EXPECT_EQ(first->duplicates, 1u);
+
+  auto second = processor.Process({Record(0, 3, For("a", Type::kPurchase, "1", 1)),
+                                   Record(0, 4, For("a", Type::kPurchase, "2", 2))});
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(second->applied, 1u);
+  EXPECT_EQ(second->duplicates, 1u);
+
+  EXPECT_EQ(State(store_, "a")->purchases, 2u);
+  EXPECT_EQ(State(store_, "a")->events_applied, 2u);
+  EXPECT_EQ(State(store_, "b")->purchases, 1u);
   EXPECT_EQ(probe_.duplicates, 2u);
-  EXPECT_EQ(Offset(store_, 0), 3);
+  EXPECT_EQ(probe_.applied[Type::kPurchase], 3);
+  EXPECT_EQ(Offset(store_, 0), 5);  // duplicates' offsets advance too
 }
 
-TEST_F(IngestProcessorTest, StateSurvivesACacheMissThroughTheStore) {
-  IngestOptions options;
-  options.cache_entries = 0;  // every batch reads the store
-  IngestProcessor processor(options, &store_, &clock_, &probe_, &sink_);
-  std::vector<InputRecord> first = {Record(0, 0, For("a", Type::kPurchase, "1", 1))};
-  std::vector<InputRecord> second = {Record(0, 1, For("a", Type::kPurchase, "2", 2)),
-                                     Record(0, 2, For("a", Type::kPurchase, "1", 1))};
-  ASSERT_TRUE(processor.Process(first).ok());
-  ASSERT_TRUE(processor.Process(second).ok());
-  EXPECT_EQ((*store_.Get(CustomerId("a")))->purchases, 2u);
-}
-
-TEST_F(IngestProcessorTest, RejectedRecordsGoToTheSinkAndTheirOffsetsAdvance) {
+TEST_F(IngestProcessorTest, RejectedRecordsGoToTheSinkAreCountedAndTheirOffsetsAdvance) {
   IngestProcessor processor = MakeProcessor(&store_);
-  InputRecord undecodable;
-  undecodable.partition = 0;
-  undecodable.offset = 7;
-  undecodable.key = "a";
-  undecodable.value = "garbage";
-  undecodable.payload = Rejection{RejectReason::kMalformed, "not protobuf"};
-  Touchpoint future = For("a", Type::kContact, "9", 300);  // now is day 100
-  std::vector<InputRecord> batch = {Record(0, 5, For("a", Type::kContact, "1", 1)),
-                                    Record(0, 6, future), undecodable,
-                                    Record(0, 8, For("a", Type::kContact, "2", 1))};
-  batch[3].key = "someone-else";
+  const std::string garbage = "\x08\xff garbage";
+  InputRecord wrong_key = Record(1, 8, For("a", Type::kContact, "3", 1));
+  wrong_key.key = "someone-else";
+  InputRecord future = Record(0, 6, For("a", Type::kContact, "9", 101.5));  // now + 1.5 days
+  future.value = "future bytes";
+  const std::vector<InputRecord> batch = {
+      Record(0, 5, For("a", Type::kContact, "1", 1)),
+      future,
+      Undecodable(0, 7, "a", garbage),
+      wrong_key,
+  };
   auto result = processor.Process(batch);
-  ASSERT_TRUE(result.ok());
+  ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(result->applied, 1u);
   ASSERT_EQ(result->rejected.size(), 3u);
+  EXPECT_EQ(result->rejected[0].index, 1u);
+  EXPECT_EQ(result->rejected[0].rejection.reason, RejectReason::kBadTimestamp);
+  EXPECT_EQ(result->rejected[1].index, 2u);
+  EXPECT_EQ(result->rejected[1].rejection.reason, RejectReason::kMalformed);
+  EXPECT_EQ(result->rejected[2].index, 3u);
+  EXPECT_EQ(result->rejected[2].rejection.reason, RejectReason::kKeyMismatch);
+
+  // Sent with the original record, then flushed before the commit.
+  EXPECT_TRUE(sink_.queued.empty());
+  EXPECT_EQ(sink_.flush_calls, 1);
   ASSERT_EQ(sink_.flushed.size(), 3u);
-  EXPECT_EQ(sink_.flushed[0].reason, RejectReason::kBadTimestamp);
-  EXPECT_EQ(sink_.flushed[1].reason, RejectReason::kMalformed);
-  EXPECT_EQ(sink_.flushed[1].value, "garbage");
+  EXPECT_EQ(sink_.flushed[0].partition, 0);
+  EXPECT_EQ(sink_.flushed[0].offset, 6);
+  EXPECT_EQ(sink_.flushed[0].value, "future bytes");
+  EXPECT_EQ(sink_.flushed[0].rejection.reason, RejectReason::kBadTimestamp);
+  EXPECT_FALSE(sink_.flushed[0].rejection.detail.empty());
   EXPECT_EQ(sink_.flushed[1].offset, 7);
-  EXPECT_EQ(sink_.flushed[2].reason, RejectReason::kKeyMismatch);
+  EXPECT_EQ(sink_.flushed[1].key, "a");
+  EXPECT_EQ(sink_.flushed[1].value, garbage);
+  EXPECT_EQ(sink_.flushed[1].rejection.reason, RejectReason::kMalformed);
+  EXPECT_EQ(sink_.flushed[1].rejection.detail, "not protobuf nor JSON");
+  EXPECT_EQ(sink_.flushed[2].partition, 1);
+  EXPECT_EQ(sink_.flushed[2].offset, 8);
+  EXPECT_EQ(sink_.flushed[2].key, "someone-else");
+  EXPECT_EQ(sink_.flushed[2].rejection.reason, RejectReason::kKeyMismatch);
+
+  EXPECT_EQ(probe_.rejected[RejectReason::kBadTimestamp], 1);
   EXPECT_EQ(probe_.rejected[RejectReason::kMalformed], 1);
-  EXPECT_EQ(Offset(store_, 0), 9);
+  EXPECT_EQ(probe_.rejected[RejectReason::kKeyMismatch], 1);
+  EXPECT_EQ(probe_.rejected_total(), 3);
+  EXPECT_EQ(probe_.applied_total(), 1);
+  EXPECT_EQ(probe_.consumed, 4u);
+
+  EXPECT_EQ(Offset(store_, 0), 8);
+  EXPECT_EQ(Offset(store_, 1), 9);
+  EXPECT_EQ(State(store_, "a")->events_applied, 1u);  // only the valid one
 }
 
-TEST_F(IngestProcessorTest, AFailedSinkFlushCommitsNothing) {
+TEST_F(IngestProcessorTest, ABatchOfRejectsOnlyStillAdvancesItsOffsets) {
   IngestProcessor processor = MakeProcessor(&store_);
-  sink_.fail_flush = true;
-  InputRecord bad = Record(0, 0, For("a", Type::kContact, "1", 1));
-  bad.payload = Rejection{RejectReason::kMalformed, "x"};
-  std::vector<InputRecord> batch = {bad, Record(0, 1, For("a", Type::kContact, "2", 1))};
-  EXPECT_FALSE(processor.Process(batch).ok());
-  EXPECT_EQ(Offset(store_, 0), std::nullopt);
-  EXPECT_EQ(*store_.Get(CustomerId("a")), std::nullopt);
+  auto result = processor.Process({Undecodable(3, 41, "k", "x"), Undecodable(3, 42, "k", "y")});
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->rejected.size(), 2u);
+  EXPECT_EQ(sink_.flushed.size(), 2u);
+  EXPECT_EQ(Offset(store_, 3), 43);
+  EXPECT_TRUE(store_.states().empty());
+}
+
+TEST_F(IngestProcessorTest, WithoutASinkRejectsAreOnlyCounted) {
+  IngestProcessor processor(IngestOptions{}, &store_, &clock_, &probe_, /*rejects=*/nullptr);
+  auto result = processor.Process(
+      {Undecodable(0, 0, "a", "x"), Record(0, 1, For("a", Type::kContact, "1", 1))});
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->rejected.size(), 1u);
+  EXPECT_EQ(probe_.rejected[RejectReason::kMalformed], 1);
+  EXPECT_EQ(Offset(store_, 0), 2);
+}
+
+TEST_F(IngestProcessorTest, ValidationMeasuresTheFutureAgainstTheInjectedClock) {
+  IngestProcessor processor = MakeProcessor(&store_);
+  const Touchpoint tomorrow = For("a", Type::kContact, "1", 100.5);  // clock at day 100
+  ASSERT_EQ(processor.Process({Record(0, 0, tomorrow)})->applied, 1u);
+
+  clock_.Set(Day(50));  // the same event is now 50.5 days ahead
+  auto result = processor.Process({Record(0, 1, For("a", Type::kContact, "2", 100.5))});
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->applied, 0u);
+  ASSERT_EQ(result->rejected.size(), 1u);
+  EXPECT_EQ(result->rejected[0].rejection.reason, RejectReason::kBadTimestamp);
 }
 
 // A failed commit advances nothing; processing the batch again afterwards
 // gives exactly the state of one clean pass.
-TEST_F(IngestProcessorTest, AFailedCommitIsReplayedToTheSameState) {
-  std::vector<std::vector<InputRecord>> batches = {
+TEST_F(IngestProcessorTest, AFailedCommitLeavesTheStoreUnchangedAndIsReplayedToTheSameState) {
+  const std::vector<std::vector<InputRecord>> batches = {
       {Record(0, 0, For("a", Type::kPurchase, "1", 1)),
-       Record(0, 1, For("b", Type::kComplaint, "2", 2))},
-      {Record(0, 2, For("a", Type::kPurchase, "3", 3)),
-       Record(0, 3, For("b", Type::kComplaint, "4", 4))},
+       Record(1, 0, For("b", Type::kComplaint, "2", 2))},
+      // Touches the customers of the first batch, now in the processor's cache.
+      {Record(0, 1, For("a", Type::kPurchase, "3", 3)),
+       Record(1, 1, For("b", Type::kSurvey, "4", 4)),
+       Record(0, 2, For("c", Type::kContact, "5", 4)),
+       Record(0, 3, For("a", Type::kPurchase, "3", 3))},  // a duplicate within the batch
+      {Record(0, 4, For("a", Type::kReturn, "6", 5))},
   };
   MemoryStateStore clean;
   {
     IngestProcessor processor = MakeProcessor(&clean);
     for (const auto& batch : batches) ASSERT_TRUE(processor.Process(batch).ok());
   }
+
   MemoryStateStore inner;
   FaultyStateStore faulty(&inner, /*fail_commit=*/2);
   IngestProcessor processor = MakeProcessor(&faulty);
   ASSERT_TRUE(processor.Process(batches[0]).ok());
-  EXPECT_FALSE(processor.Process(batches[1]).ok());
-  EXPECT_EQ(Offset(inner, 0), 2);  // the failed batch left no trace
-  EXPECT_EQ((*inner.Get(CustomerId("a")))->purchases, 1u);
-  ASSERT_TRUE(processor.Process(batches[1]).ok());  // re-read from the stored offset
-  EXPECT_EQ(Offset(inner, 0), 4);
-  for (const char* id : {"a", "b"}) {
-    const CustomerState want = **clean.Get(CustomerId(id));
-    const CustomerState got = **inner.Get(CustomerId(id));
-    EXPECT_EQ(got.events_applied, want.events_applied) << id;
-    EXPECT_EQ(got.purchases, want.purchases) << id;
-    EXPECT_EQ(got.complaints, want.complaints) << id;
-    EXPECT_EQ(got.recent_events, want.recent_events) << id;
+  const std::uint64_t batches_before = probe_.batches;
+  const auto states_before = inner.states();
+  const auto offsets_before = inner.offsets();
+
+  auto failed = processor.Process(batches[1]);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(faulty.attempts(), 2);
+  // The failed batch left no trace in the store.
+  EXPECT_EQ(inner.commits(), 1);
+  EXPECT_EQ(inner.offsets(), offsets_before);
+  ASSERT_EQ(inner.states().size(), states_before.size());
+  for (const auto& [id, state] : states_before) {
+    SCOPED_TRACE(id.value());
+    ExpectSameState(state, inner.states().at(id));
   }
+  EXPECT_EQ(probe_.batches, batches_before);  // not reported as committed
+
+  // The consumer resumes from the committed offsets: the same batch again.
+  auto replayed = processor.Process(batches[1]);
+  ASSERT_TRUE(replayed.ok()) << replayed.status();
+  EXPECT_EQ(replayed->applied, 3u);  // none taken for a duplicate of the failed attempt
+  EXPECT_EQ(replayed->duplicates, 1u);
+  ASSERT_TRUE(processor.Process(batches[2]).ok());
+  ExpectSameStore(clean, inner);
+}
+
+TEST_F(IngestProcessorTest, AFailedSinkFlushPreventsTheCommit) {
+  IngestProcessor processor = MakeProcessor(&store_);
+  ASSERT_TRUE(processor.Process({Record(0, 0, For("a", Type::kContact, "1", 1))}).ok());
+  const std::vector<InputRecord> batch = {Undecodable(0, 1, "a", "garbage"),
+                                          Record(0, 2, For("a", Type::kPurchase, "2", 2))};
+  sink_.fail_flush = true;
+  auto failed = processor.Process(batch);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(store_.commits(), 1);
+  EXPECT_EQ(Offset(store_, 0), 1);
+  EXPECT_EQ(State(store_, "a")->purchases, 0u);
+  EXPECT_TRUE(sink_.flushed.empty());
+
+  // Once the sink recovers, the replayed batch is applied once; the reject is
+  // sent again (at least once to the dead-letter topic).
+  sink_.fail_flush = false;
+  auto replayed = processor.Process(batch);
+  ASSERT_TRUE(replayed.ok()) << replayed.status();
+  EXPECT_EQ(replayed->applied, 1u);
+  EXPECT_EQ(replayed->duplicates, 0u);
+  ASSERT_EQ(sink_.flushed.size(), 2u);
+  EXPECT_EQ(sink_.flushed[1].offset, 1);
+  EXPECT_EQ(Offset(store_, 0), 3);
+  EXPECT_EQ(State(store_, "a")->purchases, 1u);
+  EXPECT_EQ(State(store_, "a")->events_applied, 2u);
 }
 
 }  // namespace

@@ -2,10 +2,16 @@
 
 #include <gtest/gtest.h>
 
-#include <cmath>
+#include <cctype>
 #include <functional>
 #include <limits>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
 
+#include "core/time.h"
+#include "core/touchpoint.h"
 #include "tests/core/test_touchpoints.h"
 
 namespace crm {
@@ -17,21 +23,37 @@ using Type = TouchpointType;
 
 const Timestamp kNow = Day(100);
 
-std::optional<RejectReason> ReasonFor(const Touchpoint& tp, std::string_view key = "c1") {
-  auto rejection = ValidateTouchpoint(tp, key, kNow, ValidationLimits{});
+// The reason `tp` read under `key` is rejected, or nullopt when it passes.
+std::optional<RejectReason> ReasonFor(const Touchpoint& tp, std::string_view key = "c1",
+                                      const ValidationLimits& limits = ValidationLimits{}) {
+  auto rejection = ValidateTouchpoint(tp, key, kNow, limits);
   if (!rejection) return std::nullopt;
-  EXPECT_FALSE(rejection->detail.empty());
+  EXPECT_FALSE(rejection->detail.empty()) << "a rejection explains itself";
+  EXPECT_EQ(rejection->detail.find('\n'), std::string::npos) << "the detail is one line";
   return rejection->reason;
 }
 
-TEST(ValidationTest, AValidTouchpointOfEveryTypePasses) {
+TEST(ValidationTest, AValidTouchpointOfEachTypePasses) {
   for (int t = 1; t < kTouchpointTypeCount; ++t) {
-    EXPECT_EQ(ReasonFor(MakeTouchpoint(static_cast<Type>(t), "e", 1)), std::nullopt) << t;
+    const Type type = static_cast<Type>(t);
+    Touchpoint tp = MakeTouchpoint(type, "e", 1);
+    if (type == Type::kProfile) tp.attributes = {{"city", "Lyon"}};
+    if (type != Type::kConsent) tp.product = "P";
+    EXPECT_EQ(ReasonFor(tp), std::nullopt) << TouchpointTypeName(type);
   }
+}
+
+TEST(ValidationTest, OptionalFieldsMayBeAbsentOnTypesThatDoNotNeedThem) {
+  Touchpoint contact = MakeTouchpoint(Type::kContact, "e", 1, Channel::kUnspecified);
+  EXPECT_EQ(ReasonFor(contact), std::nullopt);  // no channel, product, amount, score
+  contact.satisfaction = 3;                     // a score in range on another type
+  contact.amount = 0;
+  EXPECT_EQ(ReasonFor(contact), std::nullopt);
 }
 
 struct Case {
   const char* name;
+  Type type;
   std::function<void(Touchpoint&)> spoil;
   RejectReason reason;
 };
@@ -39,38 +61,76 @@ struct Case {
 TEST(ValidationTest, EachProblemIsRejectedWithItsReason) {
   const double nan = std::numeric_limits<double>::quiet_NaN();
   const double inf = std::numeric_limits<double>::infinity();
+  const ValidationLimits limits;
   const std::vector<Case> cases = {
-      {"empty customer", [](Touchpoint& t) { t.customer_id = CustomerId(""); },
+      {"empty customer id", Type::kContact, [](Touchpoint& t) { t.customer_id = CustomerId(""); },
        RejectReason::kMissingCustomerId},
-      {"empty event id", [](Touchpoint& t) { t.event_id.clear(); }, RejectReason::kMissingEventId},
-      {"unspecified type", [](Touchpoint& t) { t.type = Type::kUnspecified; },
+      {"empty event id", Type::kContact, [](Touchpoint& t) { t.event_id.clear(); },
+       RejectReason::kMissingEventId},
+      {"unspecified type", Type::kContact, [](Touchpoint& t) { t.type = Type::kUnspecified; },
        RejectReason::kUnknownEnum},
-      {"before 1900", [](Touchpoint& t) { t.occurred_at = FromMicros(-2300000000LL * 1000000); },
+      {"before min_event_time", Type::kContact,
+       [&](Touchpoint& t) { t.occurred_at = limits.min_event_time - Micros(1); },
        RejectReason::kBadTimestamp},
-      {"two days ahead", [](Touchpoint& t) { t.occurred_at = Day(102); },
+      {"long before 1900", Type::kContact,
+       [](Touchpoint& t) { t.occurred_at = FromMicros(-2300000000LL * 1000000); },
        RejectReason::kBadTimestamp},
-      {"NaN amount", [nan](Touchpoint& t) { t.amount = nan; }, RejectReason::kBadAmount},
-      {"infinite amount", [inf](Touchpoint& t) { t.amount = inf; }, RejectReason::kBadAmount},
-      {"negative amount", [](Touchpoint& t) { t.amount = -1; }, RejectReason::kBadAmount},
-      {"huge amount", [](Touchpoint& t) { t.amount = 2e9; }, RejectReason::kBadAmount},
-      {"free purchase", [](Touchpoint& t) { t.amount = 0; }, RejectReason::kBadAmount},
-      {"satisfaction 11", [](Touchpoint& t) { t.satisfaction = 11; },
+      {"past now + max_future", Type::kContact,
+       [&](Touchpoint& t) { t.occurred_at = kNow + limits.max_future + Micros(1); },
+       RejectReason::kBadTimestamp},
+      {"NaN amount", Type::kContact, [nan](Touchpoint& t) { t.amount = nan; },
+       RejectReason::kBadAmount},
+      {"infinite amount", Type::kPurchase, [inf](Touchpoint& t) { t.amount = inf; },
+       RejectReason::kBadAmount},
+      {"negative infinite amount", Type::kContact, [inf](Touchpoint& t) { t.amount = -inf; },
+       RejectReason::kBadAmount},
+      {"negative amount", Type::kContact, [](Touchpoint& t) { t.amount = -0.01; },
+       RejectReason::kBadAmount},
+      {"amount above max_amount", Type::kPurchase,
+       [&](Touchpoint& t) { t.amount = limits.max_amount * 1.000001; }, RejectReason::kBadAmount},
+      {"purchase with zero amount", Type::kPurchase, [](Touchpoint& t) { t.amount = 0; },
+       RejectReason::kBadAmount},
+      {"return with zero amount", Type::kReturn, [](Touchpoint& t) { t.amount = 0; },
+       RejectReason::kBadAmount},
+      {"satisfaction 11", Type::kSurvey, [](Touchpoint& t) { t.satisfaction = 11; },
        RejectReason::kBadSatisfaction},
-      {"satisfaction -1", [](Touchpoint& t) { t.satisfaction = -1; },
+      {"satisfaction -1", Type::kSurvey, [](Touchpoint& t) { t.satisfaction = -1; },
        RejectReason::kBadSatisfaction},
-      {"long event id", [](Touchpoint& t) { t.event_id.assign(300, 'x'); },
-       RejectReason::kOversized},
-      {"long product", [](Touchpoint& t) { t.product.assign(300, 'x'); }, RejectReason::kOversized},
-      {"many attributes",
-       [](Touchpoint& t) {
-         for (int i = 0; i < 65; ++i) t.attributes[std::to_string(i)] = "v";
+      {"satisfaction out of range on a contact", Type::kContact,
+       [](Touchpoint& t) { t.satisfaction = 42; }, RejectReason::kBadSatisfaction},
+      {"survey without satisfaction", Type::kSurvey, [](Touchpoint& t) { t.satisfaction.reset(); },
+       RejectReason::kBadSatisfaction},
+      {"consent without consent_granted", Type::kConsent,
+       [](Touchpoint& t) { t.consent_granted.reset(); }, RejectReason::kMissingConsent},
+      {"consent without channel", Type::kConsent,
+       [](Touchpoint& t) { t.channel = Channel::kUnspecified; }, RejectReason::kMissingConsent},
+      {"oversized customer id", Type::kContact,
+       [&](Touchpoint& t) {
+         t.customer_id = CustomerId(std::string(limits.max_id_bytes + 1, 'c'));
        },
        RejectReason::kOversized},
-      {"long attribute", [](Touchpoint& t) { t.attributes["k"].assign(2000, 'v'); },
+      {"oversized event id", Type::kContact,
+       [&](Touchpoint& t) { t.event_id.assign(limits.max_id_bytes + 1, 'x'); },
+       RejectReason::kOversized},
+      {"oversized product", Type::kPurchase,
+       [&](Touchpoint& t) { t.product.assign(limits.max_product_bytes + 1, 'x'); },
+       RejectReason::kOversized},
+      {"too many attributes", Type::kProfile,
+       [&](Touchpoint& t) {
+         for (std::size_t i = 0; i <= limits.max_attributes; ++i) {
+           t.attributes[std::to_string(i)] = "v";
+         }
+       },
+       RejectReason::kOversized},
+      {"oversized attribute value", Type::kProfile,
+       [&](Touchpoint& t) { t.attributes["k"].assign(limits.max_attribute_bytes + 1, 'v'); },
+       RejectReason::kOversized},
+      {"oversized attribute key", Type::kProfile,
+       [&](Touchpoint& t) { t.attributes[std::string(limits.max_attribute_bytes + 1, 'k')] = "v"; },
        RejectReason::kOversized},
   };
   for (const Case& c : cases) {
-    Touchpoint tp = MakeTouchpoint(Type::kPurchase, "e", 1);
+    Touchpoint tp = MakeTouchpoint(c.type, "e", 1);
     c.spoil(tp);
     EXPECT_EQ(ReasonFor(tp, tp.customer_id.value()), c.reason) << c.name;
   }
@@ -79,22 +139,68 @@ TEST(ValidationTest, EachProblemIsRejectedWithItsReason) {
 TEST(ValidationTest, KeyMustBeTheCustomerId) {
   EXPECT_EQ(ReasonFor(MakeTouchpoint(Type::kContact, "e", 1), "c2"), RejectReason::kKeyMismatch);
   EXPECT_EQ(ReasonFor(MakeTouchpoint(Type::kContact, "e", 1), ""), RejectReason::kKeyMismatch);
+  EXPECT_EQ(ReasonFor(MakeTouchpoint(Type::kContact, "e", 1), "c1 "), RejectReason::kKeyMismatch);
 }
 
-TEST(ValidationTest, SurveyNeedsSatisfactionAndConsentNeedsValueAndChannel) {
+TEST(ValidationTest, LimitsAreInclusive) {
+  const ValidationLimits limits;
+  Touchpoint tp = MakeTouchpoint(Type::kPurchase, std::string(limits.max_id_bytes, 'e'), 1);
+  tp.customer_id = CustomerId(std::string(limits.max_id_bytes, 'c'));
+  tp.product.assign(limits.max_product_bytes, 'p');
+  tp.amount = limits.max_amount;
+  for (std::size_t i = 0; i + 1 < limits.max_attributes; ++i) tp.attributes[std::to_string(i)] = "";
+  tp.attributes[std::string(limits.max_attribute_bytes, 'k')] =
+      std::string(limits.max_attribute_bytes, 'v');
+  ASSERT_EQ(tp.attributes.size(), limits.max_attributes);
+  EXPECT_EQ(ReasonFor(tp, tp.customer_id.value()), std::nullopt);
+
+  tp.occurred_at = limits.min_event_time;
+  EXPECT_EQ(ReasonFor(tp, tp.customer_id.value()), std::nullopt);
+  tp.occurred_at = kNow + limits.max_future;  // the tolerated skew ahead of now
+  EXPECT_EQ(ReasonFor(tp, tp.customer_id.value()), std::nullopt);
+
   Touchpoint survey = MakeTouchpoint(Type::kSurvey, "e", 1);
-  survey.satisfaction.reset();
-  EXPECT_EQ(ReasonFor(survey), RejectReason::kBadSatisfaction);
-  Touchpoint consent = MakeTouchpoint(Type::kConsent, "e", 1);
-  consent.consent_granted.reset();
-  EXPECT_EQ(ReasonFor(consent), RejectReason::kMissingConsent);
-  consent = MakeTouchpoint(Type::kConsent, "e", 1, Channel::kUnspecified);
-  EXPECT_EQ(ReasonFor(consent), RejectReason::kMissingConsent);
+  for (int score : {0, 10}) {
+    survey.satisfaction = score;
+    EXPECT_EQ(ReasonFor(survey), std::nullopt) << score;
+  }
 }
 
-TEST(ValidationTest, TimestampsUpToADayAheadAreTolerated) {
-  Touchpoint tp = MakeTouchpoint(Type::kContact, "e", 100.9);
-  EXPECT_EQ(ReasonFor(tp), std::nullopt);
+TEST(ValidationTest, LimitsComeFromTheOptions) {
+  ValidationLimits strict;
+  strict.max_id_bytes = 4;
+  strict.max_amount = 100;
+  strict.max_future = Micros(0);
+  Touchpoint tp = MakeTouchpoint(Type::kPurchase, "e", 1);
+  EXPECT_EQ(ReasonFor(tp, "c1", strict), std::nullopt);
+  tp.event_id = "12345";
+  EXPECT_EQ(ReasonFor(tp, "c1", strict), RejectReason::kOversized);
+  tp.event_id = "e";
+  tp.amount = 101;
+  EXPECT_EQ(ReasonFor(tp, "c1", strict), RejectReason::kBadAmount);
+  tp.amount = 10;
+  tp.occurred_at = kNow + Micros(1);
+  EXPECT_EQ(ReasonFor(tp, "c1", strict), RejectReason::kBadTimestamp);
+}
+
+TEST(ValidationTest, TheFirstProblemFoundIsReported) {
+  Touchpoint tp = MakeTouchpoint(Type::kPurchase, "", 1);  // no event id…
+  tp.amount = -1;                                          // …and a bad amount
+  EXPECT_EQ(ReasonFor(tp), RejectReason::kMissingEventId);
+  tp.customer_id = CustomerId("");  // the customer id is checked before all else
+  EXPECT_EQ(ReasonFor(tp, ""), RejectReason::kMissingCustomerId);
+}
+
+// ApplyTouchpoint indexes CustomerState::channels by the channel and REQUIRES
+// a validated touchpoint; RejectReason::kUnknownEnum covers "channel or type
+// unknown".
+TEST(ValidationTest, ChannelOrTypeOutsideTheEnumIsUnknownEnum) {
+  Touchpoint bad_channel = MakeTouchpoint(Type::kContact, "e", 1);
+  bad_channel.channel = static_cast<Channel>(42);
+  EXPECT_EQ(ReasonFor(bad_channel), RejectReason::kUnknownEnum);
+  Touchpoint bad_type = MakeTouchpoint(Type::kContact, "e", 1);
+  bad_type.type = static_cast<Type>(42);
+  EXPECT_EQ(ReasonFor(bad_type), RejectReason::kUnknownEnum);
 }
 
 TEST(ValidationTest, ReasonNamesAreStable) {
@@ -108,6 +214,19 @@ TEST(ValidationTest, ReasonNamesAreStable) {
   EXPECT_EQ(RejectReasonName(RejectReason::kBadSatisfaction), "bad_satisfaction");
   EXPECT_EQ(RejectReasonName(RejectReason::kMissingConsent), "missing_consent");
   EXPECT_EQ(RejectReasonName(RejectReason::kOversized), "oversized");
+}
+
+TEST(ValidationTest, ReasonNamesAreDistinctSnakeCaseMetricLabels) {
+  std::set<std::string_view> seen;
+  for (int r = 0; r < kRejectReasonCount; ++r) {
+    const std::string_view name = RejectReasonName(static_cast<RejectReason>(r));
+    EXPECT_TRUE(seen.insert(name).second) << name;
+    ASSERT_FALSE(name.empty()) << r;
+    EXPECT_TRUE(std::islower(static_cast<unsigned char>(name.front()))) << name;
+    for (char c : name) {
+      EXPECT_TRUE(std::islower(static_cast<unsigned char>(c)) || c == '_') << name;
+    }
+  }
 }
 
 }  // namespace

@@ -1,20 +1,25 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 
 #include "core/clock.h"
+#include "core/time.h"
 
 namespace crm::testing {
 
-// A clock that stands still until told to move.
-class FakeClock : public Clock {
+// A Clock that stands still until told to move. Thread-safe.
+class FakeClock final : public Clock {
  public:
-  explicit FakeClock(Timestamp now) : now_(ToMicros(now)) {}
-  Timestamp Now() const override { return FromMicros(now_.load()); }
-  void Set(Timestamp now) { now_.store(ToMicros(now)); }
+  explicit FakeClock(Timestamp now) : now_us_(ToMicros(now)) {}
+
+  Timestamp Now() const override { return FromMicros(now_us_.load()); }
+
+  void Set(Timestamp now) { now_us_.store(ToMicros(now)); }
+  void Advance(Micros by) { now_us_.fetch_add(by.count()); }
 
  private:
-  std::atomic<std::int64_t> now_;
+  std::atomic<std::int64_t> now_us_;
 };
 
 }  // namespace crm::testing

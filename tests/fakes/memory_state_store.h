@@ -1,77 +1,113 @@
 #pragma once
 
+#include <cstdint>
 #include <map>
-#include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "core/customer_id.h"
+#include "core/customer_state.h"
 #include "core/state_store.h"
 
 namespace crm::testing {
 
-// StateStore in memory (LevelDB's memenv, Redpanda's memory_persistence):
-// commits are atomic under one mutex.
-class MemoryStateStore : public StateStore {
+// A StateStore in memory (LevelDB's memenv, Redpanda's memory_persistence).
+// Thread-safe: every method takes one mutex, so a Commit is atomic and a Get
+// never sees part of a batch.
+class MemoryStateStore final : public StateStore {
  public:
   absl::StatusOr<std::optional<CustomerState>> Get(const CustomerId& id) override {
-    std::lock_guard<std::mutex> lock(mutex_);
+    absl::MutexLock lock(&mutex_);
     auto it = states_.find(id);
     if (it == states_.end()) return std::optional<CustomerState>();
     return std::optional<CustomerState>(it->second);
   }
+
   absl::StatusOr<std::optional<std::int64_t>> GetOffset(const std::string& topic,
                                                         std::int32_t partition) override {
-    std::lock_guard<std::mutex> lock(mutex_);
+    absl::MutexLock lock(&mutex_);
     auto it = offsets_.find({topic, partition});
     if (it == offsets_.end()) return std::optional<std::int64_t>();
     return std::optional<std::int64_t>(it->second);
   }
+
   absl::Status Commit(const std::string& topic, const StateBatch& batch) override {
-    std::lock_guard<std::mutex> lock(mutex_);
-    for (const auto& [id, state] : batch.customers) states_[*id] = *state;
+    absl::MutexLock lock(&mutex_);
+    for (const auto& [id, state] : batch.customers) states_.insert_or_assign(*id, *state);
     for (const PartitionOffset& offset : batch.offsets) {
-      offsets_[{topic, offset.partition}] = offset.next_offset;
+      offsets_.insert_or_assign({topic, offset.partition}, offset.next_offset);
     }
     ++commits_;
     return absl::OkStatus();
   }
+
+  // Successful commits so far.
   int commits() const {
-    std::lock_guard<std::mutex> lock(mutex_);
+    absl::MutexLock lock(&mutex_);
     return commits_;
   }
+
+  // A snapshot of every committed state, by customer.
   std::map<CustomerId, CustomerState> states() const {
-    std::lock_guard<std::mutex> lock(mutex_);
+    absl::MutexLock lock(&mutex_);
     return states_;
   }
 
+  // A snapshot of every committed offset, by (topic, partition).
+  std::map<std::pair<std::string, std::int32_t>, std::int64_t> offsets() const {
+    absl::MutexLock lock(&mutex_);
+    return offsets_;
+  }
+
  private:
-  mutable std::mutex mutex_;
-  std::map<CustomerId, CustomerState> states_;
-  std::map<std::pair<std::string, std::int32_t>, std::int64_t> offsets_;
-  int commits_ = 0;
+  mutable absl::Mutex mutex_;
+  std::map<CustomerId, CustomerState> states_ ABSL_GUARDED_BY(mutex_);
+  std::map<std::pair<std::string, std::int32_t>, std::int64_t> offsets_ ABSL_GUARDED_BY(mutex_);
+  int commits_ ABSL_GUARDED_BY(mutex_) = 0;
 };
 
-// Wraps a store and fails its Nth Commit (1-based) without applying anything
-// (LevelDB's ErrorEnv): proves that a failed commit advances nothing.
-class FaultyStateStore : public StateStore {
+// Wraps a store and fails its Nth Commit (1-based, counting every attempt)
+// with UnavailableError, passing nothing of that batch to the wrapped store
+// (LevelDB's ErrorEnv): proves that a failed commit advances nothing. Other
+// commits and every read go through. Thread-safe if `inner` is.
+class FaultyStateStore final : public StateStore {
  public:
+  // REQUIRES: `inner` outlives this store.
   FaultyStateStore(StateStore* inner, int fail_commit) : inner_(inner), fail_commit_(fail_commit) {}
+
   absl::StatusOr<std::optional<CustomerState>> Get(const CustomerId& id) override {
     return inner_->Get(id);
   }
+
   absl::StatusOr<std::optional<std::int64_t>> GetOffset(const std::string& topic,
                                                         std::int32_t partition) override {
     return inner_->GetOffset(topic, partition);
   }
+
   absl::Status Commit(const std::string& topic, const StateBatch& batch) override {
-    if (++commits_ == fail_commit_) return absl::UnavailableError("injected commit failure");
+    {
+      absl::MutexLock lock(&mutex_);
+      if (++attempts_ == fail_commit_) return absl::UnavailableError("injected commit failure");
+    }
     return inner_->Commit(topic, batch);
   }
 
+  // Commit calls so far, the failed one included.
+  int attempts() const {
+    absl::MutexLock lock(&mutex_);
+    return attempts_;
+  }
+
  private:
-  StateStore* inner_;
-  int fail_commit_;
-  int commits_ = 0;
+  StateStore* const inner_;
+  const int fail_commit_;
+  mutable absl::Mutex mutex_;
+  int attempts_ ABSL_GUARDED_BY(mutex_) = 0;
 };
 
 }  // namespace crm::testing

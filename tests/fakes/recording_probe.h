@@ -1,0 +1,49 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+
+#include "core/ingest_probe.h"
+#include "core/time.h"
+#include "core/touchpoint.h"
+#include "core/validation.h"
+
+namespace crm::testing {
+
+// An IngestProbe that counts what it is told, per touchpoint type and per
+// reject reason. Like the port, used from one thread; read the public fields.
+class RecordingProbe final : public IngestProbe {
+ public:
+  void Consumed(std::uint64_t records) override { consumed += records; }
+  void Applied(TouchpointType type) override { ++applied[type]; }
+  void DuplicateSkipped() override { ++duplicates; }
+  void Rejected(RejectReason reason) override { ++rejected[reason]; }
+  void BatchCommitted(std::size_t records, Micros) override {
+    ++batches;
+    committed_records += records;
+  }
+  void InputLag(std::int32_t partition, std::int64_t records) override { lag[partition] = records; }
+
+  // Sums over the per-key counters.
+  int applied_total() const { return Sum(applied); }
+  int rejected_total() const { return Sum(rejected); }
+
+  std::uint64_t consumed = 0;
+  std::uint64_t duplicates = 0;
+  std::uint64_t batches = 0;            // BatchCommitted calls
+  std::uint64_t committed_records = 0;  // records over those batches
+  std::map<TouchpointType, int> applied;
+  std::map<RejectReason, int> rejected;
+  std::map<std::int32_t, std::int64_t> lag;  // the last value per partition
+
+ private:
+  template <typename Key>
+  static int Sum(const std::map<Key, int>& counts) {
+    int total = 0;
+    for (const auto& [key, count] : counts) total += count;
+    return total;
+  }
+};
+
+}  // namespace crm::testing

@@ -1,0 +1,173 @@
+#include "services/storage/state_codec.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "core/customer_state.h"
+#include "core/time.h"
+#include "core/touchpoint.h"
+#include "crm/internal/stored_state.pb.h"
+
+namespace crm {
+namespace {
+
+Timestamp At(std::int64_t micros) { return FromMicros(micros); }
+
+// A state with every field set to a distinct, non-default value, including the
+// edge cases of the encoding: times before the epoch and at it, a channel with
+// consent but no contact, a stated refusal, a wrapped dedup ring.
+CustomerState FullyPopulated() {
+  CustomerState s;
+  s.events_applied = 4242;
+  s.first_seen = At(-86'400'000'000);  // 1969-12-31
+  s.last_seen = At(1'767'225'600'000'123);
+  s.first_purchase = At(0);  // the epoch itself is a value, not an absence
+  s.last_purchase = At(1'767'000'000'000'001);
+  s.purchases = 17;
+  s.purchase_days = {-1, 0, 20'000, 20'454};
+  s.purchase_amount = 1234.5678;
+  s.returns = 3;
+  s.return_amount = 99.25;
+  s.complaints = 5;
+  s.recent_complaints = {At(1'700'000'000'000'000), At(1'600'000'000'000'000), At(-5)};
+  s.surveys = 4;
+  s.recent_satisfaction = {{At(1'700'000'000'000'007), 0}, {At(1'690'000'000'000'000), 10}};
+  s.cancellations = 2;
+  s.last_cancellation = At(1'650'000'000'000'000);
+  s.campaign_responses = 6;
+
+  ChannelStats& phone = s.channels[static_cast<int>(Channel::kPhone)];
+  phone.contacts = 12;
+  phone.last_contact = At(1'766'000'000'000'000);
+  phone.consent = false;  // a refusal, not an absence
+  phone.consent_at = At(1'765'000'000'000'000);
+  ChannelStats& sms = s.channels[static_cast<int>(Channel::kSms)];
+  sms.consent = true;  // consent stated, never used
+  sms.consent_at = At(1'764'000'000'000'000);
+  ChannelStats& web = s.channels[static_cast<int>(Channel::kWeb)];
+  web.contacts = 1;
+  web.last_contact = At(0);
+
+  s.products["TV"] = ProductStats{3, 4, 1, 0, At(1'767'000'000'000'001)};
+  s.products["CONTRACT-42"] = ProductStats{0, 0, 0, 2, At(-1)};
+  s.products[""] = ProductStats{1, 1, 1, 1, At(7)};  // any key the map holds survives
+  s.profile["city"] = ProfileField{"Lyon", At(1'700'000'000'000'000)};
+  s.profile["empty"] = ProfileField{"", At(-3)};
+  s.profile["utf8"] = ProfileField{"Ch\xC3\xA2teau", At(5)};
+
+  // Capacity 4, five ids: the ring has wrapped and its next slot is 1.
+  for (const char* id : {"a", "b", "c", "d", "e"}) s.recent_events.Insert(EventIdHash(id), 4);
+  return s;
+}
+
+TEST(StateCodecTest, RoundTripsAFullyPopulatedStateFieldByField) {
+  const CustomerState s = FullyPopulated();
+  ASSERT_EQ(s.recent_events.next(), 1u);  // the fixture is what it claims
+
+  auto decoded = DecodeState(EncodeState(s));
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  const CustomerState& d = *decoded;
+  EXPECT_EQ(d.events_applied, s.events_applied);
+  EXPECT_EQ(d.first_seen, s.first_seen);
+  EXPECT_EQ(d.last_seen, s.last_seen);
+  EXPECT_EQ(d.first_purchase, s.first_purchase);
+  EXPECT_EQ(d.last_purchase, s.last_purchase);
+  EXPECT_EQ(d.purchases, s.purchases);
+  EXPECT_EQ(d.purchase_days, s.purchase_days);
+  EXPECT_EQ(d.purchase_amount, s.purchase_amount);
+  EXPECT_EQ(d.returns, s.returns);
+  EXPECT_EQ(d.return_amount, s.return_amount);
+  EXPECT_EQ(d.complaints, s.complaints);
+  EXPECT_EQ(d.recent_complaints, s.recent_complaints);
+  EXPECT_EQ(d.surveys, s.surveys);
+  EXPECT_EQ(d.recent_satisfaction, s.recent_satisfaction);
+  EXPECT_EQ(d.cancellations, s.cancellations);
+  EXPECT_EQ(d.last_cancellation, s.last_cancellation);
+  EXPECT_EQ(d.campaign_responses, s.campaign_responses);
+  for (int c = 0; c < kChannelCount; ++c) {
+    SCOPED_TRACE(ChannelName(static_cast<Channel>(c)));
+    EXPECT_EQ(d.channels[c].contacts, s.channels[c].contacts);
+    EXPECT_EQ(d.channels[c].last_contact, s.channels[c].last_contact);
+    EXPECT_EQ(d.channels[c].consent, s.channels[c].consent);
+    EXPECT_EQ(d.channels[c].consent_at, s.channels[c].consent_at);
+  }
+  ASSERT_EQ(d.products.size(), s.products.size());
+  for (const auto& [name, p] : s.products) {
+    SCOPED_TRACE(name);
+    ASSERT_TRUE(d.products.contains(name));
+    const ProductStats& q = d.products.at(name);
+    EXPECT_EQ(q.purchases, p.purchases);
+    EXPECT_EQ(q.interactions, p.interactions);
+    EXPECT_EQ(q.returns, p.returns);
+    EXPECT_EQ(q.cancellations, p.cancellations);
+    EXPECT_EQ(q.last_at, p.last_at);
+  }
+  EXPECT_EQ(d.profile, s.profile);
+  EXPECT_EQ(d.recent_events.ring(), s.recent_events.ring());
+  EXPECT_EQ(d.recent_events.next(), s.recent_events.next());
+}
+
+TEST(StateCodecTest, TheDedupWindowWorksTheSameAfterARoundTrip) {
+  CustomerState original = FullyPopulated();  // remembers b c d e; "b" is the next to go
+  auto decoded = DecodeState(EncodeState(original));
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  CustomerState reloaded = *decoded;
+
+  for (CustomerState* s : {&original, &reloaded}) {
+    Touchpoint tp;
+    tp.event_id = "f";
+    tp.customer_id = CustomerId("c1");
+    tp.type = TouchpointType::kContact;
+    EXPECT_EQ(ApplyTouchpoint(tp, StateLimits{.dedup_window = 4}, *s), ApplyOutcome::kApplied);
+    EXPECT_FALSE(s->recent_events.Contains(EventIdHash("b")));
+    EXPECT_TRUE(s->recent_events.Contains(EventIdHash("c")));
+    tp.event_id = "e";
+    EXPECT_EQ(ApplyTouchpoint(tp, StateLimits{.dedup_window = 4}, *s), ApplyOutcome::kDuplicate);
+  }
+  EXPECT_EQ(reloaded.recent_events, original.recent_events);
+}
+
+TEST(StateCodecTest, AnEmptyStateRoundTripsWithNothingSet) {
+  auto decoded = DecodeState(EncodeState(CustomerState{}));
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(decoded->events_applied, 0u);
+  EXPECT_FALSE(decoded->first_seen.has_value());
+  EXPECT_FALSE(decoded->last_seen.has_value());
+  EXPECT_FALSE(decoded->first_purchase.has_value());
+  EXPECT_FALSE(decoded->last_purchase.has_value());
+  EXPECT_FALSE(decoded->last_cancellation.has_value());
+  for (int c = 0; c < kChannelCount; ++c) {
+    EXPECT_EQ(decoded->channels[c].contacts, 0u) << c;
+    EXPECT_FALSE(decoded->channels[c].last_contact.has_value()) << c;
+    EXPECT_FALSE(decoded->channels[c].consent.has_value()) << c;
+    EXPECT_FALSE(decoded->channels[c].consent_at.has_value()) << c;
+  }
+  EXPECT_TRUE(decoded->products.empty());
+  EXPECT_TRUE(decoded->profile.empty());
+  EXPECT_TRUE(decoded->recent_events.ring().empty());
+  EXPECT_EQ(decoded->recent_events.next(), 0u);
+}
+
+TEST(StateCodecTest, GarbageIsDataLoss) {
+  for (const std::string& bytes : {std::string("\xff\xff\xff\xff"), std::string("\x0a\x05xy"),
+                                   std::string("not a stored customer")}) {
+    auto decoded = DecodeState(bytes);
+    ASSERT_FALSE(decoded.ok()) << bytes;
+    EXPECT_EQ(decoded.status().code(), absl::StatusCode::kDataLoss) << bytes;
+  }
+}
+
+TEST(StateCodecTest, AnUnknownChannelIsDataLoss) {
+  internal::StoredCustomer stored;
+  stored.add_channels()->set_channel(kChannelCount);
+  auto decoded = DecodeState(stored.SerializeAsString());
+  ASSERT_FALSE(decoded.ok());
+  EXPECT_EQ(decoded.status().code(), absl::StatusCode::kDataLoss);
+}
+
+}  // namespace
+}  // namespace crm
