@@ -1,6 +1,7 @@
 #include "core/customer_state.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace crm {
 namespace {
@@ -39,6 +40,18 @@ ProductStats* TrackProduct(CustomerState& state, const std::string& product, Tim
   }
   it->second.last_at = std::max(it->second.last_at, at);
   return &it->second;
+}
+
+// Adds one contact at `at` to a counter fading with `mean_life_days`, kept as
+// of the latest contact: `previous_last` before this one, max(at, previous_last) after.
+void AddActivity(double& counter, Timestamp at, std::optional<Timestamp> previous_last,
+                 double mean_life_days) {
+  if (!previous_last || at >= *previous_last) {
+    const double elapsed = previous_last ? DaysBetween(*previous_last, at) : 0;
+    counter = counter * std::exp(-elapsed / mean_life_days) + 1;
+  } else {
+    counter += std::exp(-DaysBetween(at, *previous_last) / mean_life_days);
+  }
 }
 
 bool CountsAsChannelActivity(TouchpointType type) {
@@ -102,6 +115,8 @@ ApplyOutcome ApplyTouchpoint(const Touchpoint& tp, const StateLimits& limits,
   if (tp.channel != Channel::kUnspecified && CountsAsChannelActivity(tp.type)) {
     ChannelStats& channel = state.channels[static_cast<int>(tp.channel)];
     ++channel.contacts;
+    AddActivity(channel.recent_activity, at, channel.last_contact, kRecentActivityDays);
+    AddActivity(channel.usual_activity, at, channel.last_contact, kUsualActivityDays);
     KeepMax(channel.last_contact, at);
   }
 
@@ -109,9 +124,14 @@ ApplyOutcome ApplyTouchpoint(const Touchpoint& tp, const StateLimits& limits,
     case TouchpointType::kPurchase: {
       ++state.purchases;
       state.purchase_amount += tp.amount;
+      const std::int32_t day = DayNumber(at);
+      if (state.purchase_days.empty() || day < state.purchase_days.front()) {
+        state.first_day_amount = tp.amount;  // the former first day is now a repeat one
+      } else if (day == state.purchase_days.front()) {
+        state.first_day_amount += tp.amount;
+      }
       KeepMin(state.first_purchase, at);
       KeepMax(state.last_purchase, at);
-      const std::int32_t day = DayNumber(at);
       auto pos = std::lower_bound(state.purchase_days.begin(), state.purchase_days.end(), day);
       if (pos == state.purchase_days.end() || *pos != day) state.purchase_days.insert(pos, day);
       if (ProductStats* p = TrackProduct(state, tp.product, at, limits.max_products))

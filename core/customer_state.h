@@ -30,9 +30,19 @@ struct StateLimits {
   std::size_t max_profile_fields = 64;
 };
 
+// Mean lives, in days, of the two fading activity counters kept per channel:
+// a steady customer's recent counter holds 30/180 of the usual one, so a fall
+// of the ratio shows contact dropping off.
+inline constexpr double kRecentActivityDays = 30;
+inline constexpr double kUsualActivityDays = 180;
+
 struct ChannelStats {
   std::uint64_t contacts = 0;  // touchpoints on this channel (not consent/profile)
   std::optional<Timestamp> last_contact;
+  // Σ exp(-(last_contact - t) / mean life) over the contacts at times t: the
+  // contacts of the last ~30 and ~180 days, as of last_contact.
+  double recent_activity = 0;
+  double usual_activity = 0;
   std::optional<bool> consent;          // absent: never stated
   std::optional<Timestamp> consent_at;  // event time of the consent in force
 };
@@ -87,7 +97,10 @@ struct CustomerState {
 
   std::optional<Timestamp> first_purchase;
   std::optional<Timestamp> last_purchase;
-  std::uint64_t purchases = 0;              // purchase touchpoints
+  std::uint64_t purchases = 0;  // purchase touchpoints
+  // Of the first purchase day: the value bought that day. The rest of
+  // purchase_amount is the value of the repeat transactions.
+  double first_day_amount = 0;
   std::vector<std::int32_t> purchase_days;  // distinct UTC days with a purchase, ascending
   double purchase_amount = 0;
   std::uint64_t returns = 0;

@@ -1,23 +1,40 @@
 #include "core/ingest_processor.h"
 
 #include <map>
+#include <optional>
 #include <unordered_map>
 
 namespace crm {
 
 IngestProcessor::IngestProcessor(IngestOptions options, StateStore* store, const Clock* clock,
-                                 IngestProbe* probe, RejectSink* rejects)
+                                 IngestProbe* probe, RejectSink* rejects,
+                                 PopulationBoard* population)
     : options_(std::move(options)),
       store_(store),
       clock_(clock),
       probe_(probe),
       rejects_(rejects),
+      board_(population),
       cache_(options_.cache_entries) {}
+
+absl::Status IngestProcessor::LoadPopulation() {
+  auto cells = store_->LoadPopulation(options_.topic);
+  if (!cells.ok()) return cells.status();
+  population_ = Population();
+  for (const PopulationCell& cell : *cells) population_.Restore(cell);
+  if (board_ != nullptr) board_->Publish(population_.View());
+  return absl::OkStatus();
+}
 
 absl::StatusOr<BatchResult> IngestProcessor::Process(const std::vector<InputRecord>& records) {
   const Timestamp started = clock_->Now();
   BatchResult result;
-  std::unordered_map<CustomerId, CustomerState> dirty;
+  struct Dirty {
+    CustomerState state;
+    std::int32_t partition = 0;
+    std::optional<PopulationEntry> before;  // in the committed population
+  };
+  std::unordered_map<CustomerId, Dirty> dirty;
   std::map<std::int32_t, std::int64_t> next_offsets;
 
   probe_->Consumed(records.size());
@@ -48,9 +65,12 @@ absl::StatusOr<BatchResult> IngestProcessor::Process(const std::vector<InputReco
         if (!stored.ok()) return stored.status();
         if (*stored) state = std::move(**stored);
       }
-      it = dirty.emplace(touchpoint.customer_id, std::move(state)).first;
+      std::optional<PopulationEntry> before = PopulationEntryOf(state);
+      it = dirty.emplace(touchpoint.customer_id, Dirty{std::move(state), record.partition, before})
+               .first;
     }
-    if (ApplyTouchpoint(touchpoint, options_.limits, it->second) == ApplyOutcome::kDuplicate) {
+    if (ApplyTouchpoint(touchpoint, options_.limits, it->second.state) ==
+        ApplyOutcome::kDuplicate) {
       ++result.duplicates;
       probe_->DuplicateSkipped();
     } else {
@@ -71,12 +91,26 @@ absl::StatusOr<BatchResult> IngestProcessor::Process(const std::vector<InputReco
 
   StateBatch batch;
   batch.customers.reserve(dirty.size());
-  for (const auto& [id, state] : dirty) batch.customers.emplace_back(&id, &state);
+  std::vector<std::pair<const Dirty*, std::optional<PopulationEntry>>> moved;
+  for (const auto& [id, customer] : dirty) {
+    batch.customers.emplace_back(&id, &customer.state);
+    std::optional<PopulationEntry> after = PopulationEntryOf(customer.state);
+    if (after == customer.before) continue;
+    population_.Replace(customer.partition, customer.before, after, &batch.population);
+    moved.emplace_back(&customer, std::move(after));
+  }
   for (const auto& [partition, next] : next_offsets) batch.offsets.push_back({partition, next});
 
-  // On failure the cache still holds the committed states: the batch worked on copies.
-  if (absl::Status status = store_->Commit(options_.topic, batch); !status.ok()) return status;
-  for (auto& [id, state] : dirty) cache_.Put(id, std::move(state));
+  // On failure the cache still holds the committed states (the batch worked
+  // on copies) and the population goes back to the committed one.
+  if (absl::Status status = store_->Commit(options_.topic, batch); !status.ok()) {
+    for (const auto& [customer, after] : moved) {
+      population_.Replace(customer->partition, after, customer->before, nullptr);
+    }
+    return status;
+  }
+  if (board_ != nullptr && !moved.empty()) board_->Publish(population_.View());
+  for (auto& [id, customer] : dirty) cache_.Put(id, std::move(customer.state));
   probe_->BatchCommitted(records.size(), clock_->Now() - started);
   return result;
 }

@@ -9,6 +9,7 @@
 #include "core/clock.h"
 #include "core/customer_state.h"
 #include "core/ingest_probe.h"
+#include "core/population.h"
 #include "core/reject_sink.h"
 #include "core/state_cache.h"
 #include "core/state_store.h"
@@ -54,9 +55,14 @@ struct IngestOptions {
 class IngestProcessor {
  public:
   // The pointers must outlive the processor; `rejects` may be null (rejected
-  // records are then only counted).
+  // records are then only counted), `population` too (the population is then
+  // kept but not published).
   IngestProcessor(IngestOptions options, StateStore* store, const Clock* clock, IngestProbe* probe,
-                  RejectSink* rejects);
+                  RejectSink* rejects, PopulationBoard* population = nullptr);
+
+  // Loads the committed population from the store and publishes it. Call once
+  // before the first Process.
+  absl::Status LoadPopulation();
 
   // Validates and applies `records` (in order), then commits. Rejected records
   // go to the reject sink, flushed before the commit, and their offsets
@@ -76,7 +82,9 @@ class IngestProcessor {
   const Clock* clock_;
   IngestProbe* probe_;
   RejectSink* rejects_;
+  PopulationBoard* board_;
   StateCache cache_;
+  Population population_;
 };
 
 }  // namespace crm

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
+
+#include "core/features.h"
 
 namespace crm {
 
@@ -47,24 +50,100 @@ LifecycleStage Lifecycle(const CustomerState& state, Timestamp as_of, const Life
              : LifecycleStage::kDevelopment;
 }
 
-Scores Scorer::Score(const CustomerId& id, const CustomerState& state, Timestamp as_of) const {
+ValueQuadrant QuadrantOf(double past_profitability, double potential, const ValueParams& p) {
+  const bool profitable = past_profitability >= p.profitability_threshold;
+  const bool promising = potential >= p.potential_threshold;
+  if (profitable) return promising ? ValueQuadrant::kDesirable : ValueQuadrant::kMature;
+  return promising ? ValueQuadrant::kUnderDeveloped : ValueQuadrant::kUndesirable;
+}
+
+std::string_view ValueQuadrantName(ValueQuadrant q) {
+  static constexpr std::array<std::string_view, 4> kNames = {"DESIRABLE", "UNDER_DEVELOPED",
+                                                             "MATURE", "UNDESIRABLE"};
+  return kNames[static_cast<std::size_t>(q)];
+}
+
+std::string_view ValueStrategy(ValueQuadrant q) {
+  static constexpr std::array<std::string_view, 4> kStrategies = {"RETAIN", "DEVELOP",
+                                                                  "RATIONALISE", "ABANDON"};
+  return kStrategies[static_cast<std::size_t>(q)];
+}
+
+namespace {
+
+template <typename ReasonFn>
+std::vector<ScoreReason> Reasons(const LogisticScore& score, const Model& model,
+                                 ReasonFn reason_of) {
+  std::vector<ScoreReason> reasons;
+  for (const Contribution& c : score.contributions) {
+    if (static_cast<int>(reasons.size()) >= model.max_reasons) break;
+    if (std::fabs(c.weight) < model.min_reason_weight) break;  // sorted by |weight|
+    ReasonText text = reason_of(c.feature);
+    reasons.push_back({std::move(text.code), std::move(text.sentence), c.weight});
+  }
+  return reasons;
+}
+
+}  // namespace
+
+Scores Scorer::Score(const CustomerId& id, const CustomerState& state, Timestamp as_of,
+                     const PopulationView* population) const {
   Scores scores;
   scores.customer_id = id;
   scores.as_of = as_of;
   scores.events_applied = state.events_applied;
   scores.model_version = model_.version;
 
+  const CustomerFacts facts = FactsOf(state, as_of, model_);
   RfmValues& rfm = scores.rfm;
-  rfm.frequency = state.transactions();
+  rfm.frequency = facts.transactions;
   rfm.purchases = state.purchases;
-  rfm.revenue = state.purchase_amount - state.return_amount;
-  rfm.monetary = rfm.frequency == 0 ? 0 : rfm.revenue / static_cast<double>(rfm.frequency);
-  if (state.last_purchase) {
-    rfm.recency_days = std::max(0.0, DaysBetween(*state.last_purchase, as_of));
-  }
+  rfm.revenue = facts.revenue;
+  rfm.monetary = facts.monetary;
+  rfm.recency_days = facts.recency_days;
   rfm.product_types = static_cast<std::uint32_t>(
       std::count_if(state.products.begin(), state.products.end(),
                     [](const auto& entry) { return entry.second.purchases > 0; }));
+  if (population != nullptr) {
+    if (const std::optional<PopulationEntry> entry = PopulationEntryOf(state)) {
+      const auto score = [&](PopulationAxis axis) {
+        return population->Score(axis, entry->values[static_cast<int>(axis)]);
+      };
+      rfm.r_score = score(PopulationAxis::kLastPurchaseDay);
+      rfm.f_score = score(PopulationAxis::kFrequency);
+      rfm.m_score = score(PopulationAxis::kMonetary);
+      rfm.t_score = score(PopulationAxis::kProductTypes);
+    }
+    scores.segment = population->AbcSegment(facts.revenue);
+  }
+
+  scores.p_alive = facts.p_alive;
+  scores.expected_purchases = facts.expected_purchases;
+  scores.expected_spend = facts.expected_spend;
+  scores.past_profitability = facts.past_profitability;
+  scores.clv = facts.clv;
+  scores.quadrant = QuadrantOf(facts.past_profitability, facts.clv, model_.value);
+  scores.value_quadrant = ValueQuadrantName(scores.quadrant);
+  scores.value_strategy = ValueStrategy(scores.quadrant);
+
+  const std::vector<double> churn_features = ChurnFeatures(facts);
+  const LogisticScore churn =
+      EvaluateLogistic(model_.churn.logistic, kChurnFeatureNames, churn_features);
+  scores.churn = churn.probability;
+  scores.churn_horizon_days = model_.churn.horizon_days;
+  scores.reasons = Reasons(churn, model_, [&](std::size_t f) { return ChurnReason(f, facts); });
+
+  for (const AppetenceModel& offer : model_.appetence) {
+    const ProductFacts product = ProductFactsOf(state, as_of, offer, model_);
+    const std::vector<double> features = AppetenceFeatures(facts, product);
+    const LogisticScore appetence =
+        EvaluateLogistic(offer.logistic, kAppetenceFeatureNames, features);
+    scores.appetence[offer.product] = appetence.probability;
+    scores.appetence_details.push_back(
+        {offer.product, appetence.probability, Reasons(appetence, model_, [&](std::size_t f) {
+           return AppetenceReason(f, facts, product, offer.product);
+         })});
+  }
 
   scores.lifecycle_stage = Lifecycle(state, as_of, model_.lifecycle);
   scores.preferred_channel = PreferredChannel(state);

@@ -9,6 +9,7 @@
 #include "core/customer_id.h"
 #include "core/customer_state.h"
 #include "core/model.h"
+#include "core/population.h"
 #include "core/time.h"
 #include "core/touchpoint.h"
 
@@ -25,6 +26,7 @@ struct RfmValues {
   std::uint64_t purchases = 0;
   double revenue = 0;  // purchases minus returns
   std::uint32_t product_types = 0;
+  int t_score = 0;  // 1-5 breadth of products bought against the population
 };
 
 struct ScoreReason {
@@ -33,17 +35,40 @@ struct ScoreReason {
   double weight = 0;
 };
 
+// The propensity to buy one product of the model, and why.
+struct AppetenceScore {
+  std::string product;
+  double probability = 0;
+  std::vector<ScoreReason> reasons;
+};
+
+// The value matrix of the course notes: current profitability × potential.
+enum class ValueQuadrant : std::uint8_t { kDesirable, kUnderDeveloped, kMature, kUndesirable };
+std::string_view ValueQuadrantName(ValueQuadrant q);  // "DESIRABLE", …
+// The strategy each quadrant implies: RETAIN (desirable), DEVELOP
+// (under-developed: cross- and up-sell), RATIONALISE (mature: serve at lower
+// cost), ABANDON (undesirable).
+std::string_view ValueStrategy(ValueQuadrant q);
+ValueQuadrant QuadrantOf(double past_profitability, double potential, const ValueParams& p);
+
 // A customer's scores as of one moment.
 struct Scores {
   CustomerId customer_id;
   Timestamp as_of{};
   double churn = 0;
+  double churn_horizon_days = 0;
   double p_alive = 0;
+  double expected_purchases = 0;  // over the churn horizon
+  double expected_spend = 0;      // per transaction
   std::map<std::string, double> appetence;
+  std::vector<AppetenceScore> appetence_details;  // in model order
   RfmValues rfm;
-  double clv = 0;
+  double past_profitability = 0;
+  double clv = 0;  // the potential: discounted future margin
   std::string segment;
+  ValueQuadrant quadrant = ValueQuadrant::kUndesirable;
   std::string value_quadrant;
+  std::string value_strategy;
   LifecycleStage lifecycle_stage = LifecycleStage::kProspect;
   Channel preferred_channel = Channel::kUnspecified;
   std::vector<ScoreReason> reasons;
@@ -59,9 +84,12 @@ class Scorer {
 
   const Model& model() const { return model_; }
 
-  // Time-dependent values (recency, lifecycle decline) are measured at `as_of`;
-  // events later than `as_of` are still part of the aggregates.
-  Scores Score(const CustomerId& id, const CustomerState& state, Timestamp as_of) const;
+  // Time-dependent values (recency, probability alive, churn) are measured at
+  // `as_of`; events later than `as_of` are still part of the aggregates. The
+  // RFM/FRAT scores and the ABC segment are relative to `population` (0 and
+  // "" without one).
+  Scores Score(const CustomerId& id, const CustomerState& state, Timestamp as_of,
+               const PopulationView* population = nullptr) const;
 
  private:
   Model model_;

@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "core/customer_id.h"
 #include "core/customer_state.h"
+#include "core/population.h"
 
 namespace crm {
 
@@ -19,10 +20,12 @@ struct PartitionOffset {
   std::int64_t next_offset = 0;
 };
 
-// What one commit makes durable, all or nothing: the customers' new states and
-// the input offsets that produced them.
+// What one commit makes durable, all or nothing: the customers' new states,
+// the population cells they changed (applied in order: the last write to a
+// cell wins; a count of 0 deletes it) and the input offsets that produced them.
 struct StateBatch {
   std::vector<std::pair<const CustomerId*, const CustomerState*>> customers;
+  std::vector<PopulationCell> population;
   std::vector<PartitionOffset> offsets;
 };
 
@@ -40,6 +43,9 @@ class StateStore {
   // The committed next offset of `partition` of `topic`; nullopt when none was committed.
   virtual absl::StatusOr<std::optional<std::int64_t>> GetOffset(const std::string& topic,
                                                                 std::int32_t partition) = 0;
+
+  // Every committed population cell of `topic`'s partitions.
+  virtual absl::StatusOr<std::vector<PopulationCell>> LoadPopulation(const std::string& topic) = 0;
 
   // Makes `batch` durable atomically (for `topic`'s offsets). On error nothing
   // of the batch is visible, and the caller must not advance past it.

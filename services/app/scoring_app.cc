@@ -3,6 +3,8 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <filesystem>
+#include <optional>
 #include <thread>
 
 #include "core/clock.h"
@@ -14,6 +16,7 @@
 #include "services/kafka/embedded_broker.h"
 #include "services/kafka/touchpoint_consumer.h"
 #include "services/metrics/prometheus_metrics.h"
+#include "services/model/model_file.h"
 #include "services/storage/rocksdb_state_store.h"
 
 namespace crm {
@@ -35,6 +38,39 @@ LogLevel ParseLevel(const std::string& level) {
 
 std::string HostOf(const std::string& listen) { return listen.substr(0, listen.rfind(':')); }
 
+// What identifies a version of the model file on disk, to notice it changed.
+struct FileStamp {
+  std::filesystem::file_time_type modified{};
+  std::uintmax_t size = 0;
+  bool operator==(const FileStamp&) const = default;
+};
+std::optional<FileStamp> StampOf(const std::string& path) {
+  std::error_code error;
+  FileStamp stamp;
+  stamp.modified = std::filesystem::last_write_time(path, error);
+  if (error) return std::nullopt;
+  stamp.size = std::filesystem::file_size(path, error);
+  if (error) return std::nullopt;
+  return stamp;
+}
+
+// Loads and validates the model file and puts it in use; a bad file is
+// logged and counted, and the model in use stays.
+void ReloadModel(const std::string& path, Board<Scorer>& scorers, PrometheusMetrics& metrics) {
+  absl::StatusOr<Model> model = LoadModelFile(path);
+  const std::string current = scorers.Current()->model().version;
+  if (!model.ok()) {
+    metrics.ModelRejected();
+    CRM_LOG(kError, kComponent) << "model rejected, keeping version " << current << ": "
+                                << model.status().message();
+    return;
+  }
+  CRM_LOG(kInfo, kComponent) << "model version " << model->version << " loaded from " << path
+                             << " (was " << current << ")";
+  metrics.ModelLoaded(model->version);
+  scorers.Publish(std::make_shared<const Scorer>(std::move(*model)));
+}
+
 }  // namespace
 
 int RunScoringApp(const ServiceOptions& options) {
@@ -46,13 +82,22 @@ int RunScoringApp(const ServiceOptions& options) {
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGUSR1);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   CRM_LOG(kInfo, kComponent) << "starting: " << DescribeOptions(options);
+  Model model;
+  std::optional<FileStamp> model_stamp;
   if (!options.model_file.empty()) {
-    CRM_LOG(kError, kComponent) << "--model: model files are not supported by this build yet";
-    return 2;
+    model_stamp = StampOf(options.model_file);
+    absl::StatusOr<Model> loaded = LoadModelFile(options.model_file);
+    if (!loaded.ok()) return Fatal("model", loaded.status());
+    model = std::move(*loaded);
   }
+  CRM_LOG(kInfo, kComponent) << "model version " << model.version
+                             << (options.model_file.empty() ? " (built-in)" : "");
+  Board<Scorer> scorers(std::make_shared<const Scorer>(std::move(model)));
+  PopulationBoard population;
 
   RocksDbOptions db_options;
   db_options.path = options.data_dir;
@@ -77,17 +122,18 @@ int RunScoringApp(const ServiceOptions& options) {
   auto metrics = PrometheusMetrics::Start(options.metrics_listen);
   if (!metrics.ok()) return Fatal("metrics", metrics.status());
   RocksDbStateStore* db = store->get();
-  (*metrics)->OnScrape([db, m = metrics->get()] {
+  (*metrics)->ModelLoaded(scorers.Current()->model().version);
+  (*metrics)->OnScrape([db, m = metrics->get(), &population] {
     const StorageStats stats = db->Stats();
     m->SetStorage(stats.live_data_bytes, stats.sst_files_bytes, stats.memtable_bytes,
                   stats.estimated_keys);
+    m->SetPopulation(population.Current()->customers());
   });
   CRM_LOG(kInfo, kComponent) << "metrics listening on http://" << HostOf(options.metrics_listen)
                              << ":" << (*metrics)->port() << "/metrics";
 
   WallClock clock;
-  Scorer scorer{Model{}};
-  ScoringServiceImpl service(db, &scorer, &clock);
+  ScoringServiceImpl service(db, &scorers, &population, &clock);
   auto grpc_server = GrpcServer::Start(options.grpc_listen, &service);
   if (!grpc_server.ok()) return Fatal("gRPC", grpc_server.status());
   CRM_LOG(kInfo, kComponent) << "gRPC listening on " << HostOf(options.grpc_listen) << ":"
@@ -105,7 +151,11 @@ int RunScoringApp(const ServiceOptions& options) {
   ingest.topic = options.topic;
   ingest.limits.dedup_window = options.dedup_window;
   ingest.cache_entries = options.cache_entries;
-  IngestProcessor processor(ingest, db, &clock, metrics->get(), dead_letters->get());
+  IngestProcessor processor(ingest, db, &clock, metrics->get(), dead_letters->get(), &population);
+  if (absl::Status loaded = processor.LoadPopulation(); !loaded.ok()) {
+    return Fatal("population", loaded);
+  }
+  CRM_LOG(kInfo, kComponent) << "population: " << population.Current()->customers() << " buyers";
 
   ConsumerOptions consumer_options;
   consumer_options.brokers = brokers;
@@ -122,8 +172,32 @@ int RunScoringApp(const ServiceOptions& options) {
     kill(getpid(), SIGUSR1);  // wake the main thread whatever the outcome
   });
 
+  // Until a stop: SIGHUP reloads the model file, and so does a change of the
+  // file, checked every 2 s.
   int signal_number = 0;
-  sigwait(&signals, &signal_number);
+  const timespec poll_interval{2, 0};
+  for (;;) {
+    signal_number = sigtimedwait(&signals, nullptr, &poll_interval);
+    if (signal_number == SIGHUP) {
+      if (options.model_file.empty()) {
+        CRM_LOG(kInfo, kComponent) << "SIGHUP: no --model file to reload";
+        continue;
+      }
+      CRM_LOG(kInfo, kComponent) << "SIGHUP: reloading " << options.model_file;
+      model_stamp = StampOf(options.model_file);
+      ReloadModel(options.model_file, scorers, **metrics);
+      continue;
+    }
+    if (signal_number > 0) break;
+    if (!options.model_file.empty()) {
+      std::optional<FileStamp> stamp = StampOf(options.model_file);
+      if (stamp && stamp != model_stamp) {
+        model_stamp = stamp;
+        CRM_LOG(kInfo, kComponent) << options.model_file << " changed: reloading";
+        ReloadModel(options.model_file, scorers, **metrics);
+      }
+    }
+  }
   const bool stopped_by_signal = signal_number != SIGUSR1;
   if (stopped_by_signal) {
     CRM_LOG(kInfo, kComponent) << "received " << (signal_number == SIGINT ? "SIGINT" : "SIGTERM")

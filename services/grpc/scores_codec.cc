@@ -3,6 +3,19 @@
 #include "services/codec/touchpoint_codec.h"
 
 namespace crm {
+namespace {
+
+void AddReasons(const std::vector<ScoreReason>& reasons,
+                google::protobuf::RepeatedPtrField<v1::Reason>* out) {
+  for (const ScoreReason& reason : reasons) {
+    v1::Reason* r = out->Add();
+    r->set_code(reason.code);
+    r->set_sentence(reason.sentence);
+    r->set_weight(reason.weight);
+  }
+}
+
+}  // namespace
 
 void ToProto(const Scores& scores, v1::CustomerScores* out) {
   out->set_customer_id(scores.customer_id.value());
@@ -20,19 +33,26 @@ void ToProto(const Scores& scores, v1::CustomerScores* out) {
   rfm->set_purchases(scores.rfm.purchases);
   rfm->set_revenue(scores.rfm.revenue);
   rfm->set_product_types(scores.rfm.product_types);
+  rfm->set_t_score(scores.rfm.t_score);
   out->set_clv(scores.clv);
   out->set_segment(scores.segment);
   out->set_value_quadrant(scores.value_quadrant);
   out->set_lifecycle_stage(std::string(LifecycleStageName(scores.lifecycle_stage)));
   out->set_preferred_channel(static_cast<v1::Channel>(scores.preferred_channel));
-  for (const ScoreReason& reason : scores.reasons) {
-    v1::Reason* r = out->add_reasons();
-    r->set_code(reason.code);
-    r->set_sentence(reason.sentence);
-    r->set_weight(reason.weight);
-  }
+  AddReasons(scores.reasons, out->mutable_reasons());
   out->set_events_applied(scores.events_applied);
   out->set_model_version(scores.model_version);
+  out->set_expected_purchases(scores.expected_purchases);
+  out->set_expected_spend(scores.expected_spend);
+  out->set_past_profitability(scores.past_profitability);
+  out->set_value_strategy(scores.value_strategy);
+  out->set_churn_horizon_days(scores.churn_horizon_days);
+  for (const AppetenceScore& appetence : scores.appetence_details) {
+    v1::Appetence* a = out->add_appetence_details();
+    a->set_product(appetence.product);
+    a->set_probability(appetence.probability);
+    AddReasons(appetence.reasons, a->mutable_reasons());
+  }
 }
 
 void ToProto(const CustomerId& id, const CustomerState& s, v1::CustomerState* out) {

@@ -60,7 +60,9 @@ grpc::Status ScoringServiceImpl::GetCustomerScores(grpc::ServerContext*,
     return status;
   }
   const Timestamp as_of = AsOf(*clock_, request->has_as_of(), request->as_of());
-  ToProto(scorer_->Score(CustomerId(request->customer_id()), state, as_of), response);
+  ToProto(scorer_->Current()->Score(CustomerId(request->customer_id()), state, as_of,
+                                    population_->Current().get()),
+          response);
   return grpc::Status::OK;
 }
 
@@ -71,6 +73,8 @@ grpc::Status ScoringServiceImpl::BatchGetCustomerScores(
     return {grpc::StatusCode::INVALID_ARGUMENT, "at most 1000 customer_ids per call"};
   }
   const Timestamp as_of = AsOf(*clock_, request->has_as_of(), request->as_of());
+  const std::shared_ptr<const Scorer> scorer = scorer_->Current();
+  const std::shared_ptr<const PopulationView> population = population_->Current();
   for (const std::string& raw_id : request->customer_ids()) {
     if (raw_id.empty()) return {grpc::StatusCode::INVALID_ARGUMENT, "a customer_id is empty"};
     const CustomerId id(raw_id);
@@ -80,7 +84,7 @@ grpc::Status ScoringServiceImpl::BatchGetCustomerScores(
       response->add_not_found(raw_id);
       continue;
     }
-    ToProto(scorer_->Score(id, **state, as_of), response->add_scores());
+    ToProto(scorer->Score(id, **state, as_of, population.get()), response->add_scores());
   }
   return grpc::Status::OK;
 }

@@ -4,7 +4,9 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "core/board.h"
 #include "core/clock.h"
+#include "core/population.h"
 #include "core/scorer.h"
 #include "core/state_store.h"
 #include "crm/v1/scoring.grpc.pb.h"
@@ -19,9 +21,11 @@ namespace crm {
 // batch. Called concurrently from gRPC's threads; holds no mutable state.
 class ScoringServiceImpl final : public v1::ScoringService::Service {
  public:
-  // The pointers must outlive the service.
-  ScoringServiceImpl(StateStore* store, const Scorer* scorer, const Clock* clock)
-      : store_(store), scorer_(scorer), clock_(clock) {}
+  // The pointers must outlive the service. Each call scores with the model and
+  // the population current when it starts.
+  ScoringServiceImpl(StateStore* store, const Board<Scorer>* scorer,
+                     const PopulationBoard* population, const Clock* clock)
+      : store_(store), scorer_(scorer), population_(population), clock_(clock) {}
 
   grpc::Status GetCustomerScores(grpc::ServerContext* context,
                                  const v1::GetCustomerScoresRequest* request,
@@ -35,7 +39,8 @@ class ScoringServiceImpl final : public v1::ScoringService::Service {
 
  private:
   StateStore* store_;
-  const Scorer* scorer_;
+  const Board<Scorer>* scorer_;
+  const PopulationBoard* population_;
   const Clock* clock_;
 };
 

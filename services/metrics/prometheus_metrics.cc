@@ -84,6 +84,29 @@ PrometheusMetrics::PrometheusMetrics()
   sst_files_bytes_ = gauge("crm_state_sst_files_bytes", "Size of the state store's table files");
   memtable_bytes_ = gauge("crm_state_memtable_bytes", "Size of the state store's memtables");
   estimated_keys_ = gauge("crm_state_estimated_keys", "Estimated keys in the state store");
+  auto& loads = prometheus::BuildCounter()
+                    .Name("crm_model_loads_total")
+                    .Help("Model files loaded, or rejected (the model in use stays)")
+                    .Register(r);
+  model_loaded_ = &loads.Add({{"result", "loaded"}});
+  model_rejected_ = &loads.Add({{"result", "rejected"}});
+  model_info_family_ =
+      &prometheus::BuildGauge().Name("crm_model_info").Help("1 for the model in use").Register(r);
+  population_ = gauge("crm_population_customers", "Buyers the RFM scores are relative to");
+}
+
+void PrometheusMetrics::ModelLoaded(const std::string& version) {
+  std::lock_guard lock(model_mutex_);
+  model_loaded_->Increment();
+  if (model_info_ != nullptr) model_info_family_->Remove(model_info_);
+  model_info_ = &model_info_family_->Add({{"version", version}});
+  model_info_->Set(1);
+}
+
+void PrometheusMetrics::ModelRejected() { model_rejected_->Increment(); }
+
+void PrometheusMetrics::SetPopulation(std::int64_t customers) {
+  population_->Set(static_cast<double>(customers));
 }
 
 PrometheusMetrics::~PrometheusMetrics() = default;

@@ -33,6 +33,9 @@ namespace crm {
 //   crm_apply_batch_seconds                     batch decode → durable commit
 //   crm_apply_batch_records                     records per batch
 //   crm_state_{live_data,sst_files,memtable}_bytes, crm_state_estimated_keys
+//   crm_model_loads_total{result}               model files loaded / rejected
+//   crm_model_info{version}                     1 for the model in use
+//   crm_population_customers                    buyers the RFM scores rank against
 //
 // The IngestProbe methods are called from the consumer thread; SetStorage from
 // any thread; scraping happens on the exposer's threads.
@@ -56,6 +59,11 @@ class PrometheusMetrics final : public IngestProbe {
 
   void SetStorage(std::uint64_t live_data_bytes, std::uint64_t sst_files_bytes,
                   std::uint64_t memtable_bytes, std::uint64_t estimated_keys);
+  // A model file was loaded (and is now in use) or rejected. Thread-safe.
+  void ModelLoaded(const std::string& version);
+  void ModelRejected();
+  void SetPopulation(std::int64_t customers);
+
   // Runs `refresh` at the start of every scrape (e.g. to call SetStorage). Thread-safe.
   void OnScrape(std::function<void()> refresh);
 
@@ -80,6 +88,12 @@ class PrometheusMetrics final : public IngestProbe {
   prometheus::Gauge* sst_files_bytes_;
   prometheus::Gauge* memtable_bytes_;
   prometheus::Gauge* estimated_keys_;
+  prometheus::Counter* model_loaded_;
+  prometheus::Counter* model_rejected_;
+  prometheus::Family<prometheus::Gauge>* model_info_family_;
+  std::mutex model_mutex_;
+  prometheus::Gauge* model_info_ = nullptr;  // guarded by model_mutex_
+  prometheus::Gauge* population_;
 };
 
 }  // namespace crm

@@ -12,6 +12,7 @@ namespace {
 
 constexpr char kCustomerPrefix = 'c';
 constexpr char kOffsetPrefix = 'o';
+constexpr char kPopulationPrefix = 'p';
 constexpr std::string_view kFormatKey = "m:format";
 
 std::string CustomerKey(const CustomerId& id) {
@@ -32,6 +33,28 @@ std::string OffsetKey(const std::string& topic, std::int32_t partition) {
   key.push_back('\0');
   AppendBigEndian(key, static_cast<std::uint32_t>(partition), 4);
   return key;
+}
+
+std::string PopulationPrefix(const std::string& topic) {
+  std::string key(1, kPopulationPrefix);
+  key.append(topic);
+  key.push_back('\0');
+  return key;
+}
+
+// Buckets are stored with their sign bit flipped so that keys sort as buckets do.
+std::string PopulationKey(const std::string& topic, const PopulationCell& cell) {
+  std::string key = PopulationPrefix(topic);
+  AppendBigEndian(key, static_cast<std::uint32_t>(cell.partition), 4);
+  key.push_back(static_cast<char>(cell.axis));
+  AppendBigEndian(key, static_cast<std::uint64_t>(cell.bucket) ^ (1ULL << 63), 8);
+  return key;
+}
+
+std::uint64_t ReadBigEndian(std::string_view bytes) {
+  std::uint64_t value = 0;
+  for (unsigned char c : bytes) value = (value << 8) | c;
+  return value;
 }
 
 absl::Status FromRocks(const rocksdb::Status& s, std::string_view what) {
@@ -116,15 +139,45 @@ absl::StatusOr<std::optional<std::int64_t>> RocksDbStateStore::GetOffset(const s
   if (s.IsNotFound()) return std::optional<std::int64_t>();
   if (!s.ok()) return FromRocks(s, "reading stored offset");
   if (value.size() != 8) return absl::DataLossError("stored offset is not 8 bytes");
-  std::uint64_t offset = 0;
-  for (unsigned char c : value) offset = (offset << 8) | c;
-  return std::optional<std::int64_t>(static_cast<std::int64_t>(offset));
+  return std::optional<std::int64_t>(static_cast<std::int64_t>(ReadBigEndian(value)));
+}
+
+absl::StatusOr<std::vector<PopulationCell>> RocksDbStateStore::LoadPopulation(
+    const std::string& topic) {
+  const std::string prefix = PopulationPrefix(topic);
+  std::vector<PopulationCell> cells;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    const std::string_view key = it->key().ToStringView().substr(prefix.size());
+    const std::string_view value = it->value().ToStringView();
+    if (key.size() != 13 || value.size() != 8 || key[4] < 0 ||
+        key[4] >= static_cast<char>(kPopulationAxisCount)) {
+      return absl::DataLossError("unreadable population cell in the data dir");
+    }
+    PopulationCell cell;
+    cell.partition = static_cast<std::int32_t>(ReadBigEndian(key.substr(0, 4)));
+    cell.axis = static_cast<PopulationAxis>(key[4]);
+    cell.bucket = static_cast<std::int64_t>(ReadBigEndian(key.substr(5)) ^ (1ULL << 63));
+    cell.count = static_cast<std::int64_t>(ReadBigEndian(value));
+    cells.push_back(cell);
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "reading the population");
+  return cells;
 }
 
 absl::Status RocksDbStateStore::Commit(const std::string& topic, const StateBatch& batch) {
   rocksdb::WriteBatch write_batch;
   for (const auto& [id, state] : batch.customers) {
     write_batch.Put(CustomerKey(*id), EncodeState(*state));
+  }
+  for (const PopulationCell& cell : batch.population) {
+    if (cell.count == 0) {
+      write_batch.Delete(PopulationKey(topic, cell));
+    } else {
+      std::string value;
+      AppendBigEndian(value, static_cast<std::uint64_t>(cell.count), 8);
+      write_batch.Put(PopulationKey(topic, cell), value);
+    }
   }
   for (const PartitionOffset& offset : batch.offsets) {
     std::string value;

@@ -15,7 +15,7 @@ namespace crm {
 
 // Bumped when the stored layout changes incompatibly; a data dir written with
 // another version is refused at open, never silently reset.
-inline constexpr std::string_view kStateFormatVersion = "1";
+inline constexpr std::string_view kStateFormatVersion = "2";
 
 struct RocksDbOptions {
   std::string path;                  // the data dir; created when missing
@@ -37,7 +37,9 @@ struct StorageStats {
 
 // StateStore on RocksDB. Layout: "c" + customer id -> StoredCustomer;
 // "o" + topic + '\0' + partition (4 bytes, big-endian) -> next offset (8 bytes,
-// big-endian); "m:format" -> kStateFormatVersion. Thread-safe.
+// big-endian); "p" + topic + '\0' + partition (4 bytes) + axis (1 byte) + bucket
+// (8 bytes, big-endian, sign bit flipped) -> customers (8 bytes, big-endian);
+// "m:format" -> kStateFormatVersion. Thread-safe.
 class RocksDbStateStore final : public StateStore {
  public:
   // Opens or creates the store. Errors name the data dir and the cause: locked
@@ -48,6 +50,7 @@ class RocksDbStateStore final : public StateStore {
   absl::StatusOr<std::optional<CustomerState>> Get(const CustomerId& id) override;
   absl::StatusOr<std::optional<std::int64_t>> GetOffset(const std::string& topic,
                                                         std::int32_t partition) override;
+  absl::StatusOr<std::vector<PopulationCell>> LoadPopulation(const std::string& topic) override;
   absl::Status Commit(const std::string& topic, const StateBatch& batch) override;
 
   // Flushes memtables to disk (at clean shutdown, so restart replays no WAL).

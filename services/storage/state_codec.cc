@@ -26,6 +26,7 @@ std::string EncodeState(const CustomerState& s) {
   m.set_purchases(s.purchases);
   m.mutable_purchase_days()->Add(s.purchase_days.begin(), s.purchase_days.end());
   m.set_purchase_amount(s.purchase_amount);
+  m.set_first_day_amount(s.first_day_amount);
   m.set_returns(s.returns);
   m.set_return_amount(s.return_amount);
   m.set_complaints(s.complaints);
@@ -45,6 +46,8 @@ std::string EncodeState(const CustomerState& s) {
     auto* out = m.add_channels();
     out->set_channel(static_cast<std::uint32_t>(c));
     out->set_contacts(stats.contacts);
+    out->set_recent_activity(stats.recent_activity);
+    out->set_usual_activity(stats.usual_activity);
     if (stats.last_contact) {
       out->set_has_last_contact(true);
       out->set_last_contact_us(Us(*stats.last_contact));
@@ -86,6 +89,7 @@ absl::StatusOr<CustomerState> DecodeState(std::string_view bytes) {
   s.purchases = m.purchases();
   s.purchase_days.assign(m.purchase_days().begin(), m.purchase_days().end());
   s.purchase_amount = m.purchase_amount();
+  s.first_day_amount = m.first_day_amount();
   s.returns = m.returns();
   s.return_amount = m.return_amount();
   s.complaints = m.complaints();
@@ -103,6 +107,8 @@ absl::StatusOr<CustomerState> DecodeState(std::string_view bytes) {
     }
     ChannelStats& stats = s.channels[channel.channel()];
     stats.contacts = channel.contacts();
+    stats.recent_activity = channel.recent_activity();
+    stats.usual_activity = channel.usual_activity();
     if (channel.has_last_contact()) stats.last_contact = FromMicros(channel.last_contact_us());
     if (channel.has_consent()) stats.consent = channel.consent();
     if (channel.has_consent_at_us()) stats.consent_at = FromMicros(channel.consent_at_us());

@@ -4,7 +4,9 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -36,9 +38,26 @@ class MemoryStateStore final : public StateStore {
     return std::optional<std::int64_t>(it->second);
   }
 
+  absl::StatusOr<std::vector<PopulationCell>> LoadPopulation(const std::string& topic) override {
+    absl::MutexLock lock(&mutex_);
+    std::vector<PopulationCell> cells;
+    for (const auto& [key, cell] : population_) {
+      if (std::get<0>(key) == topic) cells.push_back(cell);
+    }
+    return cells;
+  }
+
   absl::Status Commit(const std::string& topic, const StateBatch& batch) override {
     absl::MutexLock lock(&mutex_);
     for (const auto& [id, state] : batch.customers) states_.insert_or_assign(*id, *state);
+    for (const PopulationCell& cell : batch.population) {
+      const auto key = std::make_tuple(topic, cell.partition, cell.axis, cell.bucket);
+      if (cell.count == 0) {
+        population_.erase(key);
+      } else {
+        population_.insert_or_assign(key, cell);
+      }
+    }
     for (const PartitionOffset& offset : batch.offsets) {
       offsets_.insert_or_assign({topic, offset.partition}, offset.next_offset);
     }
@@ -68,6 +87,8 @@ class MemoryStateStore final : public StateStore {
   mutable absl::Mutex mutex_;
   std::map<CustomerId, CustomerState> states_ ABSL_GUARDED_BY(mutex_);
   std::map<std::pair<std::string, std::int32_t>, std::int64_t> offsets_ ABSL_GUARDED_BY(mutex_);
+  std::map<std::tuple<std::string, std::int32_t, PopulationAxis, std::int64_t>, PopulationCell>
+      population_ ABSL_GUARDED_BY(mutex_);
   int commits_ ABSL_GUARDED_BY(mutex_) = 0;
 };
 
@@ -87,6 +108,10 @@ class FaultyStateStore final : public StateStore {
   absl::StatusOr<std::optional<std::int64_t>> GetOffset(const std::string& topic,
                                                         std::int32_t partition) override {
     return inner_->GetOffset(topic, partition);
+  }
+
+  absl::StatusOr<std::vector<PopulationCell>> LoadPopulation(const std::string& topic) override {
+    return inner_->LoadPopulation(topic);
   }
 
   absl::Status Commit(const std::string& topic, const StateBatch& batch) override {

@@ -1,0 +1,293 @@
+#include "core/features.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include "core/gamma_gamma.h"
+
+namespace crm {
+namespace {
+
+// Steps of the CLV sum.
+constexpr double kClvStepDays = 30;
+
+double Log1p(double v) { return std::log1p(std::max(0.0, v)); }
+
+std::string Format(const char* format, double a, double b = 0) {
+  char buffer[160];
+  std::snprintf(buffer, sizeof buffer, format, a, b);
+  return buffer;
+}
+
+std::string Plural(double n, std::string_view one, std::string_view many) {
+  return Format("%.0f ", n) + std::string(n == 1 ? one : many);
+}
+
+// How far `channel`'s activity has fallen off as of `as_of`: 0 (steady or
+// rising, or too little history to say) to 1 (stopped).
+double ActivityDecline(const ChannelStats& channel, Timestamp as_of) {
+  if (!channel.last_contact) return 0;
+  const double elapsed = std::max(0.0, DaysBetween(*channel.last_contact, as_of));
+  const double recent = channel.recent_activity * std::exp(-elapsed / kRecentActivityDays);
+  const double usual = channel.usual_activity * std::exp(-elapsed / kUsualActivityDays);
+  const double expected_recent = usual * kRecentActivityDays / kUsualActivityDays;
+  if (expected_recent < 1) return 0;
+  return std::clamp(1 - recent / expected_recent, 0.0, 1.0);
+}
+
+}  // namespace
+
+BgNbdHistory PurchaseHistoryOf(const CustomerState& state, Timestamp as_of,
+                               const PurchaseModel& model) {
+  const double unit = DaysPerUnit(model.time_unit);
+  BgNbdHistory h;
+  if (model.merge_same_day) {
+    const double first = state.purchase_days.front();
+    h.x = static_cast<double>(state.purchase_days.size() - 1);
+    h.t_x = (state.purchase_days.back() - first) / unit;
+    h.T = (DayNumber(as_of) - first) / unit;
+  } else {
+    h.x = static_cast<double>(state.purchases - 1);
+    h.t_x = DaysBetween(*state.first_purchase, *state.last_purchase) / unit;
+    h.T = DaysBetween(*state.first_purchase, as_of) / unit;
+  }
+  h.T = std::max(h.T, h.t_x);  // purchases later than as_of are still counted
+  return h;
+}
+
+double LifetimeValue(const BgNbdHistory& history, double expected_spend,
+                     const PurchaseModel& purchase, const ValueParams& value) {
+  const double unit = DaysPerUnit(purchase.time_unit);
+  const int steps = std::max(1, static_cast<int>(std::ceil(value.clv_horizon_days / kClvStepDays)));
+  const double step_days = value.clv_horizon_days / steps;
+  double total = 0, previous = 0;
+  for (int i = 1; i <= steps; ++i) {
+    const double days = step_days * i;
+    const double expected = BgNbdExpectedTransactions(purchase.bgnbd, history, days / unit);
+    const double discount = std::pow(1 + value.annual_discount_rate, -days / 365.25);
+    total += (expected - previous) * discount;
+    previous = expected;
+  }
+  return value.margin * expected_spend * total;
+}
+
+CustomerFacts FactsOf(const CustomerState& state, Timestamp as_of, const Model& model) {
+  const PurchaseModel& purchase = model.purchase;
+  CustomerFacts f;
+  f.has_purchase = state.purchases > 0 && !state.purchase_days.empty();
+  f.revenue = state.purchase_amount - state.return_amount;
+  f.past_profitability = model.value.margin * f.revenue;
+  f.returns = state.returns;
+  f.campaign_responses = state.campaign_responses;
+  f.return_rate = state.purchases == 0 ? 0
+                                       : std::min(1.0, static_cast<double>(state.returns) /
+                                                           static_cast<double>(state.purchases));
+
+  const double unit = DaysPerUnit(purchase.time_unit);
+  if (f.has_purchase) {
+    f.transactions = purchase.merge_same_day ? state.purchase_days.size() : state.purchases;
+    f.history = PurchaseHistoryOf(state, as_of, purchase);
+    f.recency_days = std::max(0.0, DaysBetween(*state.last_purchase, as_of));
+    f.tenure_days = f.history.T * unit;
+    if (f.history.x > 0) f.rhythm_days = f.history.t_x * unit / f.history.x;
+    f.p_alive = BgNbdProbabilityAlive(purchase.bgnbd, f.history);
+    f.monetary = f.revenue / static_cast<double>(f.transactions);
+    if (state.purchase_days.size() > 1) {
+      f.repeat_spend = (state.purchase_amount - state.first_day_amount) /
+                       static_cast<double>(state.purchase_days.size() - 1);
+    }
+  } else if (state.first_seen) {
+    f.tenure_days = std::max(0.0, DaysBetween(*state.first_seen, as_of));
+  }
+  // A prospect is scored as a customer who has just started buying.
+  f.expected_purchases =
+      BgNbdExpectedTransactions(purchase.bgnbd, f.history, model.churn.horizon_days / unit);
+  f.expected_spend = GammaGammaExpectedSpend(purchase.gamma_gamma, f.history.x,
+                                             f.repeat_spend > 0 ? f.repeat_spend : 0);
+  f.clv = LifetimeValue(f.history, f.expected_spend, purchase, model.value);
+
+  for (Timestamp t : state.recent_complaints) {
+    const double days = DaysBetween(t, as_of);
+    if (days < 0) continue;  // later than as_of
+    if (!f.days_since_complaint) f.days_since_complaint = days;
+    if (days <= kComplaintWindowDays) ++f.complaints_recent;
+  }
+  for (const SatisfactionSample& s : state.recent_satisfaction) {
+    if (s.at <= as_of) {
+      f.latest_satisfaction = s.score;
+      break;
+    }
+  }
+  for (int c = 1; c < kChannelCount; ++c) {
+    const double decline = ActivityDecline(state.channels[c], as_of);
+    if (decline > f.contact_decline) {
+      f.contact_decline = decline;
+      f.declining_channel = static_cast<Channel>(c);
+    }
+  }
+  if (state.last_cancellation && *state.last_cancellation <= as_of) {
+    f.days_since_cancellation = DaysBetween(*state.last_cancellation, as_of);
+  }
+  return f;
+}
+
+std::vector<double> ChurnFeatures(const CustomerFacts& f) {
+  const double recency = f.has_purchase ? f.recency_days : f.tenure_days;
+  const double rhythm = f.rhythm_days > 0 ? f.rhythm_days : std::max(f.tenure_days, 30.0);
+  return {
+      std::log(0.05 + f.expected_purchases),
+      f.p_alive,
+      std::min(10.0, recency / std::max(rhythm, 1.0)),
+      Log1p(recency),
+      Log1p(static_cast<double>(f.transactions)),
+      Log1p(f.monetary),
+      Log1p(f.tenure_days),
+      static_cast<double>(f.complaints_recent),
+      f.latest_satisfaction ? (10.0 - *f.latest_satisfaction) / 10.0 : 0.0,
+      f.contact_decline,
+      f.days_since_cancellation && *f.days_since_cancellation <= kCancellationWindowDays ? 1.0
+                                                                                         : 0.0,
+      f.return_rate,
+  };
+}
+
+ProductFacts ProductFactsOf(const CustomerState& state, Timestamp as_of,
+                            const AppetenceModel& offer, const Model& model) {
+  ProductFacts p;
+  if (auto it = state.products.find(offer.product); it != state.products.end()) {
+    const ProductStats& stats = it->second;
+    p.interactions = stats.interactions;
+    if (stats.interactions > 0)
+      p.days_since_interaction = std::max(0.0, DaysBetween(stats.last_at, as_of));
+    p.owns = stats.purchases > stats.cancellations + stats.returns;
+  }
+  if (!offer.category.empty()) {
+    for (const auto& [product, stats] : state.products) {
+      if (product == offer.product) continue;
+      auto category = model.catalogue.find(product);
+      if (category != model.catalogue.end() && category->second == offer.category) {
+        p.related_purchases += stats.purchases;
+      }
+    }
+  }
+  return p;
+}
+
+std::vector<double> AppetenceFeatures(const CustomerFacts& f, const ProductFacts& p) {
+  const double interest = p.days_since_interaction
+                              ? Log1p(static_cast<double>(p.interactions)) *
+                                    std::exp(-*p.days_since_interaction / kInterestDecayDays)
+                              : 0.0;
+  return {
+      interest,
+      p.owns ? 1.0 : 0.0,
+      Log1p(static_cast<double>(p.related_purchases)),
+      Log1p(static_cast<double>(f.campaign_responses)),
+      Log1p(f.has_purchase ? f.recency_days : f.tenure_days),
+      Log1p(static_cast<double>(f.transactions)),
+      Log1p(f.monetary),
+      f.p_alive,
+  };
+}
+
+LogisticScore EvaluateLogistic(const LogisticModel& model, std::span<const std::string_view> names,
+                               std::span<const double> values) {
+  LogisticScore score;
+  double z = model.intercept;
+  for (std::size_t i = 0; i < names.size() && i < values.size(); ++i) {
+    auto w = model.weights.find(names[i]);
+    if (w == model.weights.end() || w->second == 0) continue;
+    auto m = model.means.find(names[i]);
+    const double contribution = w->second * (values[i] - (m == model.means.end() ? 0 : m->second));
+    z += contribution;
+    if (contribution != 0) score.contributions.push_back({i, contribution});
+  }
+  score.probability = 1 / (1 + std::exp(-z));
+  std::stable_sort(score.contributions.begin(), score.contributions.end(),
+                   [](const Contribution& a, const Contribution& b) {
+                     return std::fabs(a.weight) > std::fabs(b.weight);
+                   });
+  return score;
+}
+
+ReasonText ChurnReason(std::size_t feature, const CustomerFacts& f) {
+  switch (feature) {
+    case 0:
+      return {"EXPECTED_PURCHASES",
+              Format("%.1f purchases expected in the coming months", f.expected_purchases)};
+    case 1:
+      return {"PROBABILITY_ACTIVE", Format("%.0f%% likely still an active buyer", 100 * f.p_alive)};
+    case 2:
+    case 3:
+      if (!f.has_purchase) return {"NO_PURCHASE_YET", "has not bought yet"};
+      if (f.rhythm_days > 0) {
+        return {"PURCHASE_RECENCY", Format("no purchase for %.0f days, usually every %.0f",
+                                           f.recency_days, f.rhythm_days)};
+      }
+      return {"PURCHASE_RECENCY", Format("single purchase, %.0f days ago", f.recency_days)};
+    case 4:
+      return {"PURCHASE_FREQUENCY",
+              Plural(static_cast<double>(f.transactions), "purchase", "purchases") + " so far"};
+    case 5:
+      return {"PURCHASE_VALUE", Format("%.2f spent per purchase", f.monetary)};
+    case 6:
+      return {"TENURE", Format("customer for %.0f days", f.tenure_days)};
+    case 7:
+      if (f.complaints_recent == 0)
+        return {"NO_RECENT_COMPLAINT", "no complaint in the last 90 days"};
+      return {
+          "COMPLAINTS_RECENT",
+          Plural(f.complaints_recent, "complaint", "complaints") + " in the last 90 days" +
+              (f.days_since_complaint ? Format(", latest %.0f days ago", *f.days_since_complaint)
+                                      : "")};
+    case 8:
+      if (!f.latest_satisfaction) return {"SATISFACTION", "no satisfaction survey answered"};
+      return {"SATISFACTION", Format("latest satisfaction %.0f/10", *f.latest_satisfaction)};
+    case 9:
+      if (f.declining_channel == Channel::kUnspecified) {
+        return {"CONTACT_TREND", "contact steady on every channel"};
+      }
+      return {"CONTACT_DECLINE", "contact on " + std::string(ChannelName(f.declining_channel)) +
+                                     Format(" down %.0f%% from usual", 100 * f.contact_decline)};
+    case 10:
+      if (!f.days_since_cancellation) return {"NO_CANCELLATION", "no cancellation"};
+      return {"CANCELLATION", Format("cancelled %.0f days ago", *f.days_since_cancellation)};
+    case 11:
+      return {"RETURNS", Plural(static_cast<double>(f.returns), "return", "returns") +
+                             Format(" for %.0f purchases", static_cast<double>(f.transactions))};
+    default:
+      return {"OTHER", "other factors"};
+  }
+}
+
+ReasonText AppetenceReason(std::size_t feature, const CustomerFacts& f, const ProductFacts& p,
+                           std::string_view product_code) {
+  const std::string product(product_code);
+  switch (feature) {
+    case 0:
+      if (!p.days_since_interaction) return {"NO_INTEREST_SHOWN", "never asked about " + product};
+      return {"PRODUCT_INTEREST", "asked about " + product + " " +
+                                      Plural(static_cast<double>(p.interactions), "time", "times") +
+                                      Format(", latest %.0f days ago", *p.days_since_interaction)};
+    case 1:
+      return p.owns ? ReasonText{"OWNS_PRODUCT", "already has " + product}
+                    : ReasonText{"DOES_NOT_OWN", "does not have " + product};
+    case 2:
+      return {"RELATED_PURCHASES",
+              Plural(static_cast<double>(p.related_purchases), "purchase", "purchases") +
+                  " of related products"};
+    case 3:
+      return {"CAMPAIGN_RESPONSES", Plural(static_cast<double>(f.campaign_responses),
+                                           "campaign response", "campaign responses")};
+    case 4:
+    case 5:
+    case 6:
+    case 7:
+      return ChurnReason(feature == 4 ? 3 : feature == 5 ? 4 : feature == 6 ? 5 : 1, f);
+    default:
+      return {"OTHER", "other factors"};
+  }
+}
+
+}  // namespace crm

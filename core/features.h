@@ -1,0 +1,129 @@
+#pragma once
+
+// The features the churn and appetence models read, derived from a customer's
+// state as of a moment. The scorer and crm-train both compute them here, so a
+// model is served on exactly the features it was trained on.
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/bgnbd.h"
+#include "core/customer_state.h"
+#include "core/model.h"
+#include "core/time.h"
+#include "core/touchpoint.h"
+
+namespace crm {
+
+// Windows of the behavioural features, in days.
+inline constexpr double kComplaintWindowDays = 90;
+inline constexpr double kCancellationWindowDays = 90;
+inline constexpr double kInterestDecayDays = 30;
+
+// What the scorer knows about a customer at a moment, derived once from their
+// state and the purchase model.
+struct CustomerFacts {
+  bool has_purchase = false;
+  std::uint64_t transactions = 0;  // distinct purchase days (or purchases: merge_same_day)
+  double recency_days = -1;        // since the last purchase; -1: never bought
+  double rhythm_days = 0;          // mean days between transactions; 0: fewer than two
+  double tenure_days = 0;          // since the first purchase (first touchpoint for prospects)
+  BgNbdHistory history;            // (x, t_x, T) in the model's time unit
+  double p_alive = 0;              // 0 for a prospect, who has not started buying
+  double expected_purchases = 0;   // E[transactions] over the churn horizon
+  double monetary = 0;             // revenue net of returns per transaction
+  double repeat_spend = 0;         // mean gross value of the repeat transactions
+  double expected_spend = 0;       // Gamma-Gamma E[spend per transaction]
+  double revenue = 0;              // purchases minus returns
+  double past_profitability = 0;   // margin × revenue
+  double clv = 0;                  // discounted margin of the expected purchases
+  int complaints_recent = 0;       // in the last kComplaintWindowDays
+  std::optional<double> days_since_complaint;
+  std::optional<std::int32_t> latest_satisfaction;
+  double contact_decline = 0;  // 0 (steady or rising) to 1 (stopped), worst channel
+  Channel declining_channel = Channel::kUnspecified;
+  std::optional<double> days_since_cancellation;
+  double return_rate = 0;  // returns per purchase
+  std::uint64_t returns = 0;
+  std::uint64_t campaign_responses = 0;
+};
+
+CustomerFacts FactsOf(const CustomerState& state, Timestamp as_of, const Model& model);
+
+// The purchase history in the sense of BG/NBD, in `model`'s time unit: x
+// repeat transactions, the last at t_x, observed for T, from the first
+// transaction to `as_of`. With merge_same_day, times are whole UTC days.
+// REQUIRES: state has a purchase.
+BgNbdHistory PurchaseHistoryOf(const CustomerState& state, Timestamp as_of,
+                               const PurchaseModel& model);
+
+// CLV: margin × Σ over the horizon, in 30-day steps, of the expected
+// transactions of each step × the expected spend, discounted to `as_of`.
+double LifetimeValue(const BgNbdHistory& history, double expected_spend,
+                     const PurchaseModel& purchase, const ValueParams& value);
+
+// Churn features, in this order (see the README's "Scores" section).
+inline constexpr std::array<std::string_view, 12> kChurnFeatureNames = {
+    "log_expected_purchases",  // log(0.05 + E[transactions in the horizon])
+    "p_alive",                 // BG/NBD probability alive
+    "recency_vs_rhythm",       // days since the last purchase / usual days between (≤ 10)
+    "log_recency_days",        // log(1 + days since the last purchase)
+    "log_transactions",        // log(1 + transactions)
+    "log_monetary",            // log(1 + revenue per transaction)
+    "log_tenure_days",         // log(1 + days since the first purchase)
+    "recent_complaints",       // complaints in the last 90 days
+    "dissatisfaction",         // (10 - latest satisfaction) / 10; 0 without survey
+    "contact_decline",         // recent vs usual activity, worst channel
+    "recent_cancellation",     // 1 if a cancellation in the last 90 days
+    "return_rate",             // returns per purchase
+};
+std::vector<double> ChurnFeatures(const CustomerFacts& facts);
+
+// Appetence features for one product, in this order.
+inline constexpr std::array<std::string_view, 8> kAppetenceFeatureNames = {
+    "product_interest",    // log(1 + contacts and responses about it), fading over 30 days
+    "owns_product",        // 1 if bought and not since cancelled or returned
+    "related_purchases",   // log(1 + purchases of other products of its category)
+    "campaign_responses",  // log(1 + campaign responses)
+    "log_recency_days",    // as for churn; log(1 + tenure) for a prospect
+    "log_transactions",   "log_monetary", "p_alive",
+};
+struct ProductFacts {
+  std::uint64_t interactions = 0;
+  std::optional<double> days_since_interaction;
+  bool owns = false;
+  std::uint64_t related_purchases = 0;
+};
+ProductFacts ProductFactsOf(const CustomerState& state, Timestamp as_of,
+                            const AppetenceModel& offer, const Model& model);
+std::vector<double> AppetenceFeatures(const CustomerFacts& facts, const ProductFacts& product);
+
+// One feature's share of a logistic score: weight × (value − mean).
+struct Contribution {
+  std::size_t feature = 0;  // index in the feature names
+  double weight = 0;        // signed, in log-odds
+};
+
+struct LogisticScore {
+  double probability = 0;
+  std::vector<Contribution> contributions;  // largest |weight| first, non-zero only
+};
+LogisticScore EvaluateLogistic(const LogisticModel& model, std::span<const std::string_view> names,
+                               std::span<const double> values);
+
+// A stable code and a sentence an agent can read for one churn feature
+// ("NO_RECENT_PURCHASE", "no purchase for 94 days, usually every 21").
+struct ReasonText {
+  std::string code;
+  std::string sentence;
+};
+ReasonText ChurnReason(std::size_t feature, const CustomerFacts& facts);
+ReasonText AppetenceReason(std::size_t feature, const CustomerFacts& facts,
+                           const ProductFacts& product, std::string_view product_code);
+
+}  // namespace crm

@@ -1,0 +1,114 @@
+#pragma once
+
+// The live customer population, as the distributions the RFM/FRAT scores and
+// the ABC segment are relative to. Each axis is a mergeable histogram that
+// also supports removal, so that it always holds every customer's *current*
+// value exactly once: when a customer's state changes, their old value leaves
+// and the new one enters. Integer axes (days, counts) are exact; money axes use
+// logarithmic buckets of 1 % relative width (the DDSketch of Masson, Rim & Lee,
+// 2019), so that any rank is exact up to the customers within 1 % of a value.
+// Histograms are kept per partition (they move with it) and persisted cell by
+// cell in the same write batch as the states they describe.
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/board.h"
+#include "core/customer_state.h"
+
+namespace crm {
+
+enum class PopulationAxis : std::uint8_t {
+  kLastPurchaseDay,  // R: later is better
+  kFrequency,        // F: transactions (distinct purchase days)
+  kMonetary,         // M: revenue net of returns per transaction
+  kProductTypes,     // T: distinct products bought
+  kRevenue,          // revenue net of returns, for the ABC segment
+};
+inline constexpr int kPopulationAxisCount = 5;
+
+// A buyer's values on every axis; prospects are not part of the population.
+struct PopulationEntry {
+  std::array<double, kPopulationAxisCount> values{};
+  friend bool operator==(const PopulationEntry&, const PopulationEntry&) = default;
+};
+std::optional<PopulationEntry> PopulationEntryOf(const CustomerState& state);
+
+// The bucket of `value` on `axis`; buckets are ordered as values are.
+std::int64_t PopulationBucket(PopulationAxis axis, double value);
+// A value representative of `bucket` (its centre for money axes).
+double PopulationBucketValue(PopulationAxis axis, std::int64_t bucket);
+
+// One persisted count: customers of `partition` whose value on `axis` falls
+// in `bucket`. A count of 0 means the cell is to be deleted.
+struct PopulationCell {
+  std::int32_t partition = 0;
+  PopulationAxis axis = PopulationAxis::kFrequency;
+  std::int64_t bucket = 0;
+  std::int64_t count = 0;
+  friend bool operator==(const PopulationCell&, const PopulationCell&) = default;
+};
+
+// An immutable merged view of the population, for scoring: ranks are
+// mid-ranks (customers below plus half of those tied), in [0, 1].
+class PopulationView {
+ public:
+  std::int64_t customers() const { return customers_; }
+  // The 1-5 quintile score of `value` on `axis` (5 best: latest purchase,
+  // most frequent, highest value, broadest); 0 when the population is empty.
+  int Score(PopulationAxis axis, double value) const;
+  // The ABC segment of `revenue`: "A" when the customers at or above it make
+  // the top 80 % of the revenue, "B" the next 15 %, "C" the rest (and anyone
+  // with no positive revenue); "" when the population is empty.
+  std::string AbcSegment(double revenue) const;
+  double Rank(PopulationAxis axis, double value) const;
+
+ private:
+  friend class Population;
+  struct Axis {
+    std::vector<std::int64_t> buckets;  // ascending
+    std::vector<std::int64_t> below;    // customers in lower buckets
+    std::vector<std::int64_t> counts;
+    std::vector<double> revenue_above;  // kRevenue only: revenue in higher buckets
+    double total_revenue = 0;
+  };
+  std::array<Axis, kPopulationAxisCount> axes_;
+  std::int64_t customers_ = 0;
+};
+
+// The mutable population, one histogram set per partition. Not thread-safe:
+// the ingest thread owns it and publishes views.
+class Population {
+ public:
+  // Moves one customer of `partition` from `before` to `after` (either may be
+  // absent: a new buyer, an erased customer). Appends the cells whose count
+  // changed to `changed` (several changes to one cell append it each time;
+  // the last is the one that counts).
+  void Replace(std::int32_t partition, const std::optional<PopulationEntry>& before,
+               const std::optional<PopulationEntry>& after, std::vector<PopulationCell>* changed);
+  // Sets one cell, as loaded from storage.
+  void Restore(const PopulationCell& cell);
+  // Forgets a partition (revoked from this instance).
+  void DropPartition(std::int32_t partition);
+
+  std::int64_t customers() const;
+  std::shared_ptr<const PopulationView> View() const;
+
+ private:
+  using Histogram = std::map<std::int64_t, std::int64_t>;  // bucket → customers
+  using Axes = std::array<Histogram, kPopulationAxisCount>;
+  void Add(std::int32_t partition, PopulationAxis axis, double value, int delta,
+           std::vector<PopulationCell>* changed);
+
+  std::map<std::int32_t, Axes> partitions_;
+};
+
+// Where the ingest thread publishes the latest view and query threads read it.
+using PopulationBoard = Board<PopulationView>;
+
+}  // namespace crm

@@ -1,0 +1,144 @@
+#include "services/model/model_file.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "crm/v1/model.pb.h"
+
+namespace crm {
+namespace {
+
+LogisticModel FromProto(const v1::LogisticParameters& m) {
+  LogisticModel out;
+  out.intercept = m.intercept();
+  out.weights.insert(m.weights().begin(), m.weights().end());
+  out.means.insert(m.means().begin(), m.means().end());
+  return out;
+}
+
+void ToProto(const LogisticModel& model, v1::LogisticParameters* out) {
+  out->set_intercept(model.intercept);
+  for (const auto& [name, w] : model.weights) (*out->mutable_weights())[name] = w;
+  for (const auto& [name, m] : model.means) (*out->mutable_means())[name] = m;
+}
+
+absl::StatusOr<Model> FromProto(const v1::ScoringModel& m) {
+  Model model;
+  model.version = m.version();
+  if (m.has_purchase()) {
+    const v1::PurchaseModelParameters& p = m.purchase();
+    if (p.time_unit() == "day") {
+      model.purchase.time_unit = TimeUnit::kDay;
+    } else if (p.time_unit() == "week") {
+      model.purchase.time_unit = TimeUnit::kWeek;
+    } else {
+      return absl::InvalidArgumentError("purchase.time_unit must be \"day\" or \"week\", not \"" +
+                                        p.time_unit() + "\"");
+    }
+    model.purchase.merge_same_day = p.merge_same_day();
+    model.purchase.bgnbd = {p.bgnbd().r(), p.bgnbd().alpha(), p.bgnbd().a(), p.bgnbd().b()};
+    model.purchase.gamma_gamma = {p.gamma_gamma().p(), p.gamma_gamma().q(),
+                                  p.gamma_gamma().gamma()};
+  }
+  if (m.has_value()) {
+    const v1::ValueParameters& v = m.value();
+    model.value = {v.margin(), v.annual_discount_rate(), v.clv_horizon_days(),
+                   v.profitability_threshold(), v.potential_threshold()};
+  }
+  if (m.has_lifecycle()) {
+    const v1::LifecycleParameters& l = m.lifecycle();
+    model.lifecycle = {l.maturity_min_transactions(), l.decline_rhythm_factor(),
+                       l.decline_min_days(), l.single_purchase_decline_days()};
+  }
+  if (m.has_churn()) {
+    model.churn.horizon_days = m.churn().horizon_days();
+    model.churn.logistic = FromProto(m.churn().logistic());
+  }
+  for (const v1::AppetenceParameters& a : m.appetence()) {
+    model.appetence.push_back({a.product(), a.category(), FromProto(a.logistic())});
+  }
+  model.catalogue.insert(m.catalogue().begin(), m.catalogue().end());
+  if (m.has_max_reasons()) model.max_reasons = m.max_reasons();
+  if (m.has_min_reason_weight()) model.min_reason_weight = m.min_reason_weight();
+  return model;
+}
+
+}  // namespace
+
+absl::StatusOr<Model> ParseModelJson(std::string_view json) {
+  v1::ScoringModel message;
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = false;  // a misspelt key is an error, not a default
+  const auto parsed = google::protobuf::util::JsonStringToMessage(
+      google::protobuf::StringPiece(json.data(), json.size()), &message, options);
+  if (!parsed.ok()) {
+    return absl::InvalidArgumentError("not a model file: " + std::string(parsed.message()));
+  }
+  absl::StatusOr<Model> model = FromProto(message);
+  if (!model.ok()) return model.status();
+  if (absl::Status valid = ValidateModel(*model); !valid.ok()) return valid;
+  return model;
+}
+
+absl::StatusOr<Model> LoadModelFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError("cannot read model file " + path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  absl::StatusOr<Model> model = ParseModelJson(text.str());
+  if (!model.ok()) {
+    return absl::Status(model.status().code(), path + ": " + std::string(model.status().message()));
+  }
+  return model;
+}
+
+std::string ModelToJson(const Model& model, std::string_view description) {
+  v1::ScoringModel m;
+  m.set_version(model.version);
+  m.set_description(std::string(description));
+  v1::PurchaseModelParameters* p = m.mutable_purchase();
+  p->set_time_unit(std::string(TimeUnitName(model.purchase.time_unit)));
+  p->set_merge_same_day(model.purchase.merge_same_day);
+  p->mutable_bgnbd()->set_r(model.purchase.bgnbd.r);
+  p->mutable_bgnbd()->set_alpha(model.purchase.bgnbd.alpha);
+  p->mutable_bgnbd()->set_a(model.purchase.bgnbd.a);
+  p->mutable_bgnbd()->set_b(model.purchase.bgnbd.b);
+  p->mutable_gamma_gamma()->set_p(model.purchase.gamma_gamma.p);
+  p->mutable_gamma_gamma()->set_q(model.purchase.gamma_gamma.q);
+  p->mutable_gamma_gamma()->set_gamma(model.purchase.gamma_gamma.gamma);
+  v1::ValueParameters* v = m.mutable_value();
+  v->set_margin(model.value.margin);
+  v->set_annual_discount_rate(model.value.annual_discount_rate);
+  v->set_clv_horizon_days(model.value.clv_horizon_days);
+  v->set_profitability_threshold(model.value.profitability_threshold);
+  v->set_potential_threshold(model.value.potential_threshold);
+  v1::LifecycleParameters* l = m.mutable_lifecycle();
+  l->set_maturity_min_transactions(model.lifecycle.maturity_min_transactions);
+  l->set_decline_rhythm_factor(model.lifecycle.decline_rhythm_factor);
+  l->set_decline_min_days(model.lifecycle.decline_min_days);
+  l->set_single_purchase_decline_days(model.lifecycle.single_purchase_decline_days);
+  m.mutable_churn()->set_horizon_days(model.churn.horizon_days);
+  ToProto(model.churn.logistic, m.mutable_churn()->mutable_logistic());
+  for (const AppetenceModel& offer : model.appetence) {
+    v1::AppetenceParameters* a = m.add_appetence();
+    a->set_product(offer.product);
+    a->set_category(offer.category);
+    ToProto(offer.logistic, a->mutable_logistic());
+  }
+  for (const auto& [product, category] : model.catalogue)
+    (*m.mutable_catalogue())[product] = category;
+  m.set_max_reasons(model.max_reasons);
+  m.set_min_reason_weight(model.min_reason_weight);
+
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = true;
+  options.preserve_proto_field_names = true;
+  options.always_print_primitive_fields = true;
+  std::string json;
+  (void)google::protobuf::util::MessageToJsonString(m, &json, options);
+  return json;
+}
+
+}  // namespace crm
