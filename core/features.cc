@@ -107,6 +107,13 @@ CustomerFacts FactsOf(const CustomerState& state, Timestamp as_of, const Model& 
                                              f.repeat_spend > 0 ? f.repeat_spend : 0);
   f.clv = LifetimeValue(f.history, f.expected_spend, purchase, model.value);
 
+  const std::int32_t today = DayNumber(as_of);
+  for (auto day = state.purchase_days.rbegin(); day != state.purchase_days.rend(); ++day) {
+    if (*day > today) continue;
+    if (today - *day > 180) break;
+    ++f.transactions_180d;
+    if (today - *day <= 90) ++f.transactions_90d;
+  }
   for (Timestamp t : state.recent_complaints) {
     const double days = DaysBetween(t, as_of);
     if (days < 0) continue;  // later than as_of
@@ -149,6 +156,10 @@ std::vector<double> ChurnFeatures(const CustomerFacts& f) {
       f.days_since_cancellation && *f.days_since_cancellation <= kCancellationWindowDays ? 1.0
                                                                                          : 0.0,
       f.return_rate,
+      Log1p(f.transactions_90d),
+      Log1p(f.transactions_180d),
+      f.transactions == 1 ? 1.0 : 0.0,
+      Log1p(recency) * Log1p(static_cast<double>(f.transactions)),
   };
 }
 
@@ -253,6 +264,17 @@ ReasonText ChurnReason(std::size_t feature, const CustomerFacts& f) {
     case 10:
       if (!f.days_since_cancellation) return {"NO_CANCELLATION", "no cancellation"};
       return {"CANCELLATION", Format("cancelled %.0f days ago", *f.days_since_cancellation)};
+    case 12:
+    case 13:
+      return {"RECENT_PURCHASES", Plural(f.transactions_90d, "purchase", "purchases") +
+                                      " in the last 90 days, " +
+                                      Plural(f.transactions_180d, "purchase", "purchases") +
+                                      " in 180"};
+    case 14:
+      return {"ONE_TIME_BUYER", f.transactions == 1 ? "a single purchase so far"
+                                                    : "a repeat buyer"};
+    case 15:
+      return ChurnReason(2, f);
     case 11:
       return {"RETURNS", Plural(static_cast<double>(f.returns), "return", "returns") +
                              Format(" for %.0f purchases", static_cast<double>(f.transactions))};

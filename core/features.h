@@ -49,6 +49,8 @@ struct CustomerFacts {
   Channel declining_channel = Channel::kUnspecified;
   std::optional<double> days_since_cancellation;
   double return_rate = 0;  // returns per purchase
+  int transactions_90d = 0;   // distinct purchase days in the last 90 days
+  int transactions_180d = 0;  // … 180 days
   std::uint64_t returns = 0;
   std::uint64_t campaign_responses = 0;
 };
@@ -68,7 +70,7 @@ double LifetimeValue(const BgNbdHistory& history, double expected_spend,
                      const PurchaseModel& purchase, const ValueParams& value);
 
 // Churn features, in this order (see the README's "Scores" section).
-inline constexpr std::array<std::string_view, 12> kChurnFeatureNames = {
+inline constexpr std::array<std::string_view, 16> kChurnFeatureNames = {
     "log_expected_purchases",  // log(0.05 + E[transactions in the horizon])
     "p_alive",                 // BG/NBD probability alive
     "recency_vs_rhythm",       // days since the last purchase / usual days between (≤ 10)
@@ -81,6 +83,10 @@ inline constexpr std::array<std::string_view, 12> kChurnFeatureNames = {
     "contact_decline",         // recent vs usual activity, worst channel
     "recent_cancellation",     // 1 if a cancellation in the last 90 days
     "return_rate",             // returns per purchase
+    "recent_transactions",     // log(1 + transactions in the last 90 days)
+    "half_year_transactions",  // log(1 + transactions in the last 180 days)
+    "one_time_buyer",          // 1 if a single transaction
+    "recency_x_frequency",     // log_recency_days × log_transactions
 };
 std::vector<double> ChurnFeatures(const CustomerFacts& facts);
 

@@ -59,10 +59,6 @@ std::optional<Rejection> ValidateTouchpoint(const Touchpoint& tp, std::string_vi
   if (!std::isfinite(tp.amount) || tp.amount < 0 || tp.amount > limits.max_amount) {
     return Reject(RejectReason::kBadAmount, "amount is not a finite value in [0, max_amount]");
   }
-  if ((tp.type == TouchpointType::kPurchase || tp.type == TouchpointType::kReturn) &&
-      tp.amount <= 0) {
-    return Reject(RejectReason::kBadAmount, "purchase or return without a positive amount");
-  }
   if (tp.satisfaction && (*tp.satisfaction < 0 || *tp.satisfaction > 10)) {
     return Reject(RejectReason::kBadSatisfaction, "satisfaction outside 0-10");
   }

@@ -88,10 +88,6 @@ TEST(ValidationTest, EachProblemIsRejectedWithItsReason) {
        RejectReason::kBadAmount},
       {"amount above max_amount", Type::kPurchase,
        [&](Touchpoint& t) { t.amount = limits.max_amount * 1.000001; }, RejectReason::kBadAmount},
-      {"purchase with zero amount", Type::kPurchase, [](Touchpoint& t) { t.amount = 0; },
-       RejectReason::kBadAmount},
-      {"return with zero amount", Type::kReturn, [](Touchpoint& t) { t.amount = 0; },
-       RejectReason::kBadAmount},
       {"satisfaction 11", Type::kSurvey, [](Touchpoint& t) { t.satisfaction = 11; },
        RejectReason::kBadSatisfaction},
       {"satisfaction -1", Type::kSurvey, [](Touchpoint& t) { t.satisfaction = -1; },
@@ -133,6 +129,16 @@ TEST(ValidationTest, EachProblemIsRejectedWithItsReason) {
     Touchpoint tp = MakeTouchpoint(c.type, "e", 1);
     c.spoil(tp);
     EXPECT_EQ(ReasonFor(tp, tp.customer_id.value()), c.reason) << c.name;
+  }
+}
+
+// Free goods are sold and returned too: the CDNOW log has purchases of $0.00.
+TEST(ValidationTest, PurchasesAndReturnsOfZeroValuePass) {
+  for (Type type : {Type::kPurchase, Type::kReturn}) {
+    Touchpoint tp = MakeTouchpoint(type, "e", 1);
+    tp.amount = 0;
+    EXPECT_EQ(ValidateTouchpoint(tp, "c1", kNow, ValidationLimits{}), std::nullopt)
+        << TouchpointTypeName(type);
   }
 }
 
