@@ -266,13 +266,12 @@ ReasonText ChurnReason(std::size_t feature, const CustomerFacts& f) {
       return {"CANCELLATION", Format("cancelled %.0f days ago", *f.days_since_cancellation)};
     case 12:
     case 13:
-      return {"RECENT_PURCHASES", Plural(f.transactions_90d, "purchase", "purchases") +
-                                      " in the last 90 days, " +
-                                      Plural(f.transactions_180d, "purchase", "purchases") +
-                                      " in 180"};
+      return {"RECENT_PURCHASES",
+              Plural(f.transactions_90d, "purchase", "purchases") + " in the last 90 days, " +
+                  Plural(f.transactions_180d, "purchase", "purchases") + " in 180"};
     case 14:
-      return {"ONE_TIME_BUYER", f.transactions == 1 ? "a single purchase so far"
-                                                    : "a repeat buyer"};
+      return {"ONE_TIME_BUYER",
+              f.transactions == 1 ? "a single purchase so far" : "a repeat buyer"};
     case 15:
       return ChurnReason(2, f);
     case 11:

@@ -48,7 +48,7 @@ struct CustomerFacts {
   double contact_decline = 0;  // 0 (steady or rising) to 1 (stopped), worst channel
   Channel declining_channel = Channel::kUnspecified;
   std::optional<double> days_since_cancellation;
-  double return_rate = 0;  // returns per purchase
+  double return_rate = 0;     // returns per purchase
   int transactions_90d = 0;   // distinct purchase days in the last 90 days
   int transactions_180d = 0;  // … 180 days
   std::uint64_t returns = 0;

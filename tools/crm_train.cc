@@ -99,8 +99,7 @@ int main(int argc, char** argv) {
 
   const std::optional<crm::Timestamp> end = ParseDate(calibration_end);
   if (!end) {
-    std::cerr << "crm-train: --calibration-end: not a date YYYY-MM-DD: " << calibration_end
-              << "\n";
+    std::cerr << "crm-train: --calibration-end: not a date YYYY-MM-DD: " << calibration_end << "\n";
     return 2;
   }
   options.calibration_end = *end;
@@ -118,8 +117,9 @@ int main(int argc, char** argv) {
     held = Read(evaluate, "evaluation log");
     if (!held) return 1;
   }
-  options.description = "crm-train on " + input + (evaluate.empty() ? "" : ", evaluated on " +
-                        evaluate) + ", calibration end " + calibration_end;
+  options.description = "crm-train on " + input +
+                        (evaluate.empty() ? "" : ", evaluated on " + evaluate) +
+                        ", calibration end " + calibration_end;
   std::cerr << "crm-train: fitting…\n";
   auto trained = crm::training::Train(*train, held ? &*held : nullptr, options);
   if (!trained.ok()) {
@@ -135,8 +135,7 @@ int main(int argc, char** argv) {
       std::cerr << "crm-train: cannot write " << output << "\n";
       return 1;
     }
-    std::cerr << "crm-train: model version " << options.version << " written to " << output
-              << "\n";
+    std::cerr << "crm-train: model version " << options.version << " written to " << output << "\n";
   }
   return 0;
 }

@@ -21,7 +21,7 @@ constexpr std::size_t kMaxErrorsKept = 10;
 struct Example {
   const CustomerId* id = nullptr;
   CustomerState state;
-  bool churned = true;  // no purchase (or a cancellation) in the horizon
+  bool churned = true;                        // no purchase (or a cancellation) in the horizon
   std::set<std::string, std::less<>> bought;  // products bought in the horizon
 };
 
@@ -190,7 +190,8 @@ absl::StatusOr<Trained> Train(const TrainingLog& train, const TrainingLog* evalu
     held = Examples(*evaluate, calibration_day, horizon);
   } else {
     std::vector<Example> kept;
-    for (Example& e : all) (HeldOut(*e.id, options.validation_share) ? held : kept).push_back(std::move(e));
+    for (Example& e : all)
+      (HeldOut(*e.id, options.validation_share) ? held : kept).push_back(std::move(e));
     all = std::move(kept);
   }
   if (all.empty() || held.empty()) {
@@ -224,7 +225,8 @@ absl::StatusOr<Trained> Train(const TrainingLog& train, const TrainingLog* evalu
       }
     }
   }
-  if (histories.empty()) return absl::InvalidArgumentError("no purchase before the calibration end");
+  if (histories.empty())
+    return absl::InvalidArgumentError("no purchase before the calibration end");
   absl::StatusOr<BgNbdFit> bgnbd = FitBgNbd(histories);
   if (!bgnbd.ok()) return bgnbd.status();
   report.bgnbd = *bgnbd;
@@ -262,8 +264,8 @@ absl::StatusOr<Trained> Train(const TrainingLog& train, const TrainingLog* evalu
   cr.horizon_days = horizon;
   cr.train_customers = static_cast<std::int64_t>(all.size());
   cr.evaluation_customers = static_cast<std::int64_t>(held.size());
-  cr.evaluated_on = evaluate != nullptr ? "the evaluation log"
-                                        : "customers held out of the fit (by id hash)";
+  cr.evaluated_on =
+      evaluate != nullptr ? "the evaluation log" : "customers held out of the fit (by id hash)";
   std::vector<double> predicted, recency, fewer_expected;
   std::vector<int> held_labels;
   std::vector<CustomerFacts> held_facts;
@@ -370,11 +372,11 @@ std::string ReportJson(const TrainReport& r) {
       << ", \"gamma\": " << Number(gg.gamma)
       << ", \"log_likelihood\": " << Number(r.gamma_gamma.log_likelihood)
       << ", \"customers\": " << r.gamma_gamma.customers << "},\n"
-      << " \"churn\": {\"auc\": " << Number(c.auc) << ", \"auc_recency\": "
-      << Number(c.auc_recency) << ", \"auc_expected_purchases\": "
-      << Number(c.auc_expected_purchases) << ", \"log_loss\": " << Number(c.log_loss)
-      << ", \"base_rate\": " << Number(c.base_rate) << ", \"horizon_days\": "
-      << Number(c.horizon_days) << ", \"train_customers\": " << c.train_customers
+      << " \"churn\": {\"auc\": " << Number(c.auc) << ", \"auc_recency\": " << Number(c.auc_recency)
+      << ", \"auc_expected_purchases\": " << Number(c.auc_expected_purchases)
+      << ", \"log_loss\": " << Number(c.log_loss) << ", \"base_rate\": " << Number(c.base_rate)
+      << ", \"horizon_days\": " << Number(c.horizon_days)
+      << ", \"train_customers\": " << c.train_customers
       << ", \"evaluation_customers\": " << c.evaluation_customers
       << ", \"evaluated_on\": " << Quoted(c.evaluated_on) << ", \"calibration\": [";
   for (std::size_t i = 0; i < c.calibration.size(); ++i) {

@@ -62,11 +62,11 @@ struct ChurnReport {
   double horizon_days = 0;
   std::int64_t train_customers = 0;
   std::int64_t evaluation_customers = 0;
-  double base_rate = 0;                 // share of evaluation customers who churned
-  double auc = 0;                       // the churn model
-  double auc_recency = 0;               // baseline: days since the last purchase
-  double auc_expected_purchases = 0;    // baseline: fewer BG/NBD expected purchases
-  double log_loss = 0;                  // on the evaluation customers
+  double base_rate = 0;               // share of evaluation customers who churned
+  double auc = 0;                     // the churn model
+  double auc_recency = 0;             // baseline: days since the last purchase
+  double auc_expected_purchases = 0;  // baseline: fewer BG/NBD expected purchases
+  double log_loss = 0;                // on the evaluation customers
   std::vector<CalibrationBin> calibration;
   std::string evaluated_on;  // "evaluation log" or "held-out 20 % of the customers"
 };

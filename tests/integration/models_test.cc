@@ -1,0 +1,217 @@
+// The models on real data, end to end: the CDNOW 1/10th sample converted by
+// scripts/cdnow-to-jsonl.sh, crm-train fitting it (the published estimates
+// must come out), then the calibration purchases streamed through Kafka into
+// crm-scored running that model file, and every customer's P(alive) and
+// expected purchases read over gRPC as of 1997-09-30 and compared with the
+// closed forms on the customer's (x, t_x, T), computed here from the raw file.
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <librdkafka/rdkafkacpp.h>
+
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "core/bgnbd.h"
+#include "crm/v1/scoring.grpc.pb.h"
+#include "services/kafka/embedded_broker.h"
+#include "services/model/model_file.h"
+#include "tests/integration/service_process.h"
+
+namespace crm {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::ChildProcess;
+using testing::TempDir;
+
+const std::string kSample = std::string(CRM_SOURCE_DIR) + "/data/cdnow/CDNOW_sample.txt";
+constexpr int kCalibrationEnd = 19970930;
+constexpr int kPartitions = 4;
+
+// Days since 1970-01-01 of a YYYYMMDD date.
+int DayOf(int yyyymmdd) {
+  const std::chrono::year_month_day date{std::chrono::year(yyyymmdd / 10000),
+                                         std::chrono::month(yyyymmdd / 100 % 100),
+                                         std::chrono::day(yyyymmdd % 100)};
+  return static_cast<int>(std::chrono::sys_days(date).time_since_epoch().count());
+}
+
+struct Row {
+  int customer = 0;  // master id
+  int date = 0;      // YYYYMMDD
+  double dollars = 0;
+  int line = 0;
+};
+
+std::vector<Row> ReadSample() {
+  std::ifstream in(kSample);
+  std::vector<Row> rows;
+  std::string line;
+  int number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    std::istringstream fields(line);
+    Row row;
+    int sample_id = 0, cds = 0;
+    if (fields >> row.customer >> sample_id >> row.date >> cds >> row.dollars) {
+      row.line = number;
+      rows.push_back(row);
+    }
+  }
+  return rows;
+}
+
+bool Within(double got, double want, double relative) {
+  return std::fabs(got - want) <= relative * std::fabs(want);
+}
+
+TEST(CdnowModelsTest, TrainedModelServedOnStreamedCalibrationPurchases) {
+  TempDir dir;
+  const std::vector<Row> rows = ReadSample();
+  ASSERT_EQ(rows.size(), 6919u) << kSample;
+
+  // 1. The converter and crm-train, as the README runs them.
+  const auto jsonl = dir.path() / "sample.jsonl";
+  {
+    ChildProcess convert(
+        "/bin/bash", {std::string(CRM_SOURCE_DIR) + "/scripts/cdnow-to-jsonl.sh", kSample}, jsonl);
+    ASSERT_EQ(convert.Wait(60s), 0) << convert.Log();
+  }
+  const auto model_path = dir.path() / "model.json";
+  {
+    ChildProcess train(CRM_TRAIN_BIN,
+                       {"--input", jsonl.string(), "--calibration-end", "1997-09-30", "--time-unit",
+                        "week", "--model-version", "cdnow-test", "--output", model_path.string()},
+                       dir.path() / "train.log");
+    ASSERT_EQ(train.Wait(120s), 0) << train.Log();
+  }
+  absl::StatusOr<Model> model = LoadModelFile(model_path.string());
+  ASSERT_TRUE(model.ok()) << model.status();
+  const BgNbdParams& bg = model->purchase.bgnbd;
+  EXPECT_TRUE(Within(bg.r, 0.243, 0.005)) << bg.r;
+  EXPECT_TRUE(Within(bg.alpha, 4.414, 0.005)) << bg.alpha;
+  EXPECT_TRUE(Within(bg.a, 0.793, 0.005)) << bg.a;
+  EXPECT_TRUE(Within(bg.b, 2.426, 0.005)) << bg.b;
+  const GammaGammaParams& gg = model->purchase.gamma_gamma;
+  EXPECT_TRUE(Within(gg.p, 6.25, 0.005)) << gg.p;
+  EXPECT_TRUE(Within(gg.q, 3.74, 0.005)) << gg.q;
+  EXPECT_TRUE(Within(gg.gamma, 15.44, 0.005)) << gg.gamma;
+  EXPECT_EQ(model->churn.horizon_days, 273);  // weeks 40-78
+
+  // 2. The calibration purchases, through Kafka, into crm-scored on that model.
+  auto broker = EmbeddedBroker::Start(ContractTopics(kPartitions));
+  ASSERT_TRUE(broker.ok()) << broker.status();
+  std::map<int, std::set<int>> days;  // customer → distinct calibration purchase days
+  std::set<int> customers;
+  std::uint64_t produced = 0;
+  {
+    std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+    std::string error;
+    conf->set("bootstrap.servers", (*broker)->bootstrap(), error);
+    conf->set("enable.idempotence", "true", error);
+    conf->set("linger.ms", "5", error);
+    std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(conf.get(), error));
+    ASSERT_NE(producer, nullptr) << error;
+    for (const Row& row : rows) {
+      customers.insert(row.customer);
+      if (row.date > kCalibrationEnd) continue;
+      days[row.customer].insert(DayOf(row.date));
+      v1::Touchpoint m;
+      m.set_event_id("cdnow-" + std::to_string(row.line));
+      m.set_customer_id("cdnow-" + std::to_string(row.customer));
+      m.mutable_occurred_at()->set_seconds(std::int64_t{DayOf(row.date)} * 86400);
+      m.set_channel(v1::WEB);
+      m.set_type(v1::PURCHASE);
+      m.set_amount(row.dollars);
+      const std::string value = m.SerializeAsString();
+      const std::string& key = m.customer_id();
+      RdKafka::ErrorCode err;
+      do {
+        err = producer->produce("crm.touchpoints", RdKafka::Topic::PARTITION_UA,
+                                RdKafka::Producer::RK_MSG_COPY, const_cast<char*>(value.data()),
+                                value.size(), key.data(), key.size(), 0, nullptr, nullptr);
+        if (err == RdKafka::ERR__QUEUE_FULL) producer->poll(10);
+      } while (err == RdKafka::ERR__QUEUE_FULL);
+      ASSERT_EQ(err, RdKafka::ERR_NO_ERROR);
+      ++produced;
+    }
+    ASSERT_EQ(producer->flush(30'000), RdKafka::ERR_NO_ERROR);
+  }
+  ASSERT_EQ(customers.size(), 2357u);
+  ASSERT_EQ(days.size(), 2357u);  // every sample customer first bought in Q1 1997
+
+  ChildProcess service(
+      CRM_SCORED_BIN,
+      {"--brokers", (*broker)->bootstrap(), "--data-dir", (dir.path() / "data").string(),
+       "--grpc-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--group", "models-test",
+       "--model", model_path.string(), "--kafka", "session.timeout.ms=6000", "--kafka",
+       "fetch.wait.max.ms=10"},
+      dir.path() / "service.log");
+  auto port = service.WaitForLog("gRPC listening on 127.0.0.1:", 30s);
+  ASSERT_TRUE(port) << service.Log();
+  auto stub = v1::ScoringService::NewStub(
+      grpc::CreateChannel("127.0.0.1:" + *port, grpc::InsecureChannelCredentials()));
+
+  // Scores of every customer as of 1997-09-30, once every purchase is applied.
+  const auto score_all = [&](std::map<std::string, v1::CustomerScores>& out) {
+    out.clear();
+    std::vector<std::string> ids;
+    for (int c : customers) ids.push_back("cdnow-" + std::to_string(c));
+    for (std::size_t begin = 0; begin < ids.size(); begin += 1000) {
+      v1::BatchGetCustomerScoresRequest request;
+      for (std::size_t i = begin; i < std::min(ids.size(), begin + 1000); ++i) {
+        request.add_customer_ids(ids[i]);
+      }
+      request.mutable_as_of()->set_seconds(std::int64_t{DayOf(kCalibrationEnd)} * 86400);
+      v1::BatchGetCustomerScoresResponse response;
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + 10s);
+      const grpc::Status status = stub->BatchGetCustomerScores(&context, request, &response);
+      if (!status.ok()) return std::uint64_t{0};
+      for (const v1::CustomerScores& s : response.scores()) out[s.customer_id()] = s;
+    }
+    std::uint64_t applied = 0;
+    for (const auto& [id, s] : out) applied += s.events_applied();
+    return applied;
+  };
+  std::map<std::string, v1::CustomerScores> scores;
+  const auto until = std::chrono::steady_clock::now() + 120s;
+  while (score_all(scores) < produced && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(200ms);
+  }
+  ASSERT_EQ(score_all(scores), produced) << service.Log();
+  ASSERT_EQ(scores.size(), 2357u);
+
+  const double end_day = DayOf(kCalibrationEnd);
+  const double horizon_weeks = 273.0 / 7;
+  int checked = 0;
+  for (const auto& [customer, purchase_days] : days) {
+    const v1::CustomerScores& s = scores.at("cdnow-" + std::to_string(customer));
+    const BgNbdHistory h{static_cast<double>(purchase_days.size() - 1),
+                         (*purchase_days.rbegin() - *purchase_days.begin()) / 7.0,
+                         (end_day - *purchase_days.begin()) / 7.0};
+    const double p_alive = BgNbdProbabilityAlive(bg, h);
+    const double expected = BgNbdExpectedTransactions(bg, h, horizon_weeks);
+    ASSERT_NEAR(s.p_alive(), p_alive, 1e-9 * std::max(1.0, p_alive)) << s.customer_id();
+    ASSERT_NEAR(s.expected_purchases(), expected, 1e-9 * std::max(1.0, expected))
+        << s.customer_id();
+    EXPECT_EQ(s.rfm().frequency(), purchase_days.size()) << s.customer_id();
+    EXPECT_EQ(s.model_version(), "cdnow-test");
+    // Ranked against the population of every buyer streamed in.
+    EXPECT_TRUE(s.rfm().r_score() >= 1 && s.rfm().r_score() <= 5) << s.customer_id();
+    EXPECT_TRUE(s.segment() == "A" || s.segment() == "B" || s.segment() == "C") << s.segment();
+    EXPECT_GE(s.churn(), 0);
+    EXPECT_LE(s.churn(), 1);
+    ++checked;
+  }
+  EXPECT_EQ(checked, 2357);
+  EXPECT_NE(service.Log().find("model version cdnow-test"), std::string::npos);
+  EXPECT_EQ(service.Stop(SIGTERM), 0) << service.Log();
+}
+
+}  // namespace
+}  // namespace crm
