@@ -160,6 +160,7 @@ ApplyOutcome ApplyTouchpoint(const Touchpoint& tp, const StateLimits& limits,
       ++state.campaign_responses;
       if (ProductStats* p = TrackProduct(state, tp.product, at, limits.max_products)) {
         ++p->interactions;
+        KeepMax(p->last_interaction, at);
       }
       break;
     case TouchpointType::kConsent: {
@@ -181,6 +182,7 @@ ApplyOutcome ApplyTouchpoint(const Touchpoint& tp, const StateLimits& limits,
     case TouchpointType::kContact:
       if (ProductStats* p = TrackProduct(state, tp.product, at, limits.max_products)) {
         ++p->interactions;
+        KeepMax(p->last_interaction, at);
       }
       break;
     case TouchpointType::kProfile:

@@ -52,7 +52,8 @@ struct ProductStats {
   std::uint64_t interactions = 0;  // contacts and campaign responses about it
   std::uint64_t returns = 0;
   std::uint64_t cancellations = 0;
-  Timestamp last_at{};
+  Timestamp last_at{};                        // of any touchpoint about it
+  std::optional<Timestamp> last_interaction;  // of the latest contact or response about it
 };
 
 struct SatisfactionSample {

@@ -169,8 +169,9 @@ ProductFacts ProductFactsOf(const CustomerState& state, Timestamp as_of,
   if (auto it = state.products.find(offer.product); it != state.products.end()) {
     const ProductStats& stats = it->second;
     p.interactions = stats.interactions;
-    if (stats.interactions > 0)
-      p.days_since_interaction = std::max(0.0, DaysBetween(stats.last_at, as_of));
+    if (stats.last_interaction) {
+      p.days_since_interaction = std::max(0.0, DaysBetween(*stats.last_interaction, as_of));
+    }
     p.owns = stats.purchases > stats.cancellations + stats.returns;
   }
   if (!offer.category.empty()) {

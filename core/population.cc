@@ -81,9 +81,14 @@ std::string PopulationView::AbcSegment(double revenue) const {
   const std::int64_t bucket = PopulationBucket(PopulationAxis::kRevenue, revenue);
   if (bucket <= 0 || a.total_revenue <= 0) return "C";
   const auto it = std::lower_bound(a.buckets.begin(), a.buckets.end(), bucket);
-  // Revenue of the customers strictly above this one's bucket, as a share.
-  const double above =
-      it == a.buckets.end() ? 0 : a.revenue_above[static_cast<std::size_t>(it - a.buckets.begin())];
+  // Revenue of the customers strictly above this revenue's bucket, as a share
+  // (the first bucket found is above it when nobody has this revenue).
+  double above = 0;
+  if (it != a.buckets.end()) {
+    const auto i = static_cast<std::size_t>(it - a.buckets.begin());
+    above = a.revenue_above[i];
+    if (*it != bucket) above += MoneyValue(*it) * static_cast<double>(a.counts[i]);
+  }
   const double share = above / a.total_revenue;
   if (share < 0.80) return "A";
   if (share < 0.95) return "B";

@@ -3,7 +3,8 @@
 # embedded Kafka broker, feeds it live with the demo generator's customers and
 # shows a refreshing view of throughput and scores. Ctrl-C stops both.
 # Environment: DEMO_RATE (touchpoints/s, default 500), DEMO_CUSTOMERS (2000),
-# DEMO_DURATION (seconds, 0 = until Ctrl-C), DEMO_DIR (state and logs).
+# DEMO_DURATION (seconds, 0 = until Ctrl-C), DEMO_DIR (state and logs), DEMO_MODEL
+# (model file, default models/demo.json: see scripts/train-demo-model.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh build
@@ -11,7 +12,8 @@ scripts/setup.sh build
 demo_dir="${DEMO_DIR:-$(mktemp -d /tmp/crm-demo-XXXXXX)}"
 mkdir -p "$demo_dir"
 log="$demo_dir/crm-scored.log"
-build/services/crm-scored --data-dir "$demo_dir/data" --grpc-listen 127.0.0.1:0 \
+build/services/crm-scored --data-dir "$demo_dir/data" --model "${DEMO_MODEL:-models/demo.json}" \
+  --grpc-listen 127.0.0.1:0 \
   --metrics-listen 127.0.0.1:0 --kafka fetch.wait.max.ms=10 >"$log" 2>&1 &
 service=$!
 trap 'kill -TERM $service 2>/dev/null; wait $service 2>/dev/null || true' EXIT

@@ -2,6 +2,7 @@
 // Kafka and, given the service's gRPC and metrics addresses, redraws a view of
 // throughput and a few customers' scores every second.
 #include <arpa/inet.h>
+#include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 #include <librdkafka/rdkafkacpp.h>
 #include <netdb.h>
@@ -12,6 +13,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <sstream>
 #include <thread>
@@ -80,6 +82,48 @@ std::string Date(crm::Timestamp t) {
   return text;
 }
 
+// Writes the touchpoints of the population's first `days` simulated days,
+// ending now, as JSON lines.
+int WriteHistory(const std::string& path, int customers, std::uint64_t seed, double duplicate_rate,
+                 double days) {
+  std::ofstream file;
+  if (path != "-") {
+    file.open(path, std::ios::trunc);
+    if (!file) {
+      std::cerr << "crm-demo: cannot write " << path << "\n";
+      return 1;
+    }
+  }
+  std::ostream& out = path == "-" ? std::cout : file;
+  crm::WallClock clock;
+  crm::demo::PopulationOptions options;
+  options.customers = customers;
+  options.seed = seed;
+  options.duplicate_rate = duplicate_rate;
+  const crm::Timestamp end = clock.Now();
+  options.start = end - std::chrono::duration_cast<crm::Micros>(
+                            std::chrono::duration<double, std::ratio<86400>>(days));
+  crm::demo::Population population(options);
+  crm::v1::Touchpoint message;
+  std::string line;
+  google::protobuf::util::JsonPrintOptions json;
+  json.preserve_proto_field_names = true;
+  std::uint64_t written = 0;
+  for (;;) {
+    const crm::Touchpoint tp = population.Next();
+    if (tp.occurred_at > end) break;
+    message.Clear();
+    crm::ToProto(tp, &message);
+    line.clear();
+    (void)google::protobuf::util::MessageToJsonString(message, &line, json);
+    out << line << "\n";
+    if (++written % 100000 == 0) std::cerr << "\rcrm-demo: " << written << " touchpoints";
+  }
+  std::cerr << "\rcrm-demo: " << written << " touchpoints of " << customers << " customers over "
+            << days << " simulated days written\n";
+  return out.flush() ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -96,9 +140,12 @@ int main(int argc, char** argv) {
       "allows until it catches up with the present. With --grpc and --metrics it redraws the "
       "service's throughput and a few customers' scores every second.",
       "crm-demo");
-  app.add_option("--brokers", brokers, "Kafka bootstrap servers")
-      ->required()
+  std::string history_out;
+  app.add_option("--brokers", brokers, "Kafka bootstrap servers (required unless --history-out)")
       ->envname("CRM_BROKERS");
+  app.add_option("--history-out", history_out,
+                 "Write the population's --history-days of touchpoints as JSON lines to this "
+                 "file ('-': stdout), for crm-train, and exit; no Kafka");
   app.add_option("--topic", topic, "Touchpoint topic")->capture_default_str();
   app.add_option("--rate", rate, "Touchpoints per second")
       ->check(CLI::Range(1.0, 1e6))
@@ -120,6 +167,13 @@ int main(int argc, char** argv) {
   app.add_option("--metrics", metrics_url, "crm-scored metrics URL, for the view");
   app.add_option("--kafka", kafka, "librdkafka property KEY=VALUE (repeatable)");
   if (auto exit_code = crm::ParseCommandLine(app, argc, argv)) return *exit_code;
+  if (!history_out.empty()) {
+    return WriteHistory(history_out, customers, seed, duplicate_rate, history_days);
+  }
+  if (brokers.empty()) {
+    std::cerr << "crm-demo: --brokers is required (or CRM_BROKERS), unless --history-out\n";
+    return 2;
+  }
 
   auto made = crm::MakeProducer(brokers, kafka, nullptr);
   if (!made.ok()) {
@@ -201,10 +255,10 @@ int main(int argc, char** argv) {
       }
       view << "\n";
       if (stub) {
-        char line[256];
-        std::snprintf(line, sizeof(line), "\n%-20s %7s %8s %5s %9s %-12s %-13s %6s %6s\n",
-                      "customer", "events", "recency", "freq", "monetary", "lifecycle", "channel",
-                      "churn", "alive");
+        char line[512];
+        std::snprintf(line, sizeof(line), "\n%-18s %6s %7s %4s %4s %-11s %-8s %5s %5s %-17s %s\n",
+                      "customer", "events", "recency", "RFMT", "ABC", "lifecycle", "channel",
+                      "churn", "alive", "best offer", "why churn");
         view << line;
         for (int p = 0; p < crm::demo::kPersonaCount; ++p) {
           for (int i = 0; i < 2; ++i) {
@@ -222,16 +276,36 @@ int main(int argc, char** argv) {
                                 ? "not yet seen"
                                 : status.error_message().c_str());
             } else {
+              const crm::v1::Rfm& rfm = scores.rfm();
+              const std::string rfmt =
+                  std::to_string(rfm.r_score()) + std::to_string(rfm.f_score()) +
+                  std::to_string(rfm.m_score()) + std::to_string(rfm.t_score());
+              std::string offer = "-";
+              double best = -1;
+              for (const auto& [product, p] : scores.appetence()) {
+                if (p > best) {
+                  best = p;
+                  char text[64];
+                  std::snprintf(text, sizeof(text), "%s %.2f", product.c_str(), p);
+                  offer = text;
+                }
+              }
+              std::string why;  // the strongest reason raising the churn
+              for (const crm::v1::Reason& reason : scores.reasons()) {
+                if (reason.weight() > 0) {
+                  why = reason.sentence();
+                  break;
+                }
+              }
               std::snprintf(line, sizeof(line),
-                            "%-20s %7llu %8.1f %5llu %9.2f %-12s %-13s %6.3f %6.3f\n", id.c_str(),
-                            static_cast<unsigned long long>(scores.events_applied()),
-                            scores.rfm().recency_days(),
-                            static_cast<unsigned long long>(scores.rfm().frequency()),
-                            scores.rfm().monetary(), scores.lifecycle_stage().c_str(),
+                            "%-18s %6llu %7.1f %4s %4s %-11s %-8s %5.2f %5.2f %-17s %s\n",
+                            id.c_str(), static_cast<unsigned long long>(scores.events_applied()),
+                            rfm.recency_days(), rfmt.c_str(), scores.segment().c_str(),
+                            scores.lifecycle_stage().c_str(),
                             scores.preferred_channel() == crm::v1::CHANNEL_UNSPECIFIED
                                 ? "-"
                                 : crm::v1::Channel_Name(scores.preferred_channel()).c_str(),
-                            scores.churn(), scores.p_alive());
+                            scores.churn(), scores.p_alive(), offer.c_str(), why.c_str());
             }
             view << line;
           }

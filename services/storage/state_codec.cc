@@ -63,6 +63,7 @@ std::string EncodeState(const CustomerState& s) {
     out->set_returns(p.returns);
     out->set_cancellations(p.cancellations);
     out->set_last_at_us(Us(p.last_at));
+    if (p.last_interaction) out->set_last_interaction_us(Us(*p.last_interaction));
   }
   for (const auto& [key, field] : s.profile) {
     auto& out = (*m.mutable_profile())[key];
@@ -114,8 +115,10 @@ absl::StatusOr<CustomerState> DecodeState(std::string_view bytes) {
     if (channel.has_consent_at_us()) stats.consent_at = FromMicros(channel.consent_at_us());
   }
   for (const auto& p : m.products()) {
-    s.products[p.product()] = ProductStats{p.purchases(), p.interactions(), p.returns(),
-                                           p.cancellations(), FromMicros(p.last_at_us())};
+    ProductStats& stats = s.products[p.product()];
+    stats = ProductStats{p.purchases(), p.interactions(), p.returns(), p.cancellations(),
+                         FromMicros(p.last_at_us())};
+    if (p.has_last_interaction_us()) stats.last_interaction = FromMicros(p.last_interaction_us());
   }
   for (const auto& [key, field] : m.profile()) {
     s.profile[key] = ProfileField{field.value(), FromMicros(field.at_us())};

@@ -254,17 +254,15 @@ TEST(FactsOfTest, ClvIsTheDiscountedMarginOfTheExpectedPurchases) {
   const Model model;
   const CustomerFacts f = FactsOf(b.state(), Day(75), model);
   ASSERT_GT(f.expected_spend, 0);
-  const double want = ClvByHand(model.purchase.bgnbd, f.history, f.expected_spend,
-                                model.value.margin, model.value.annual_discount_rate,
-                                model.value.clv_horizon_days, 7);
+  const double want =
+      ClvByHand(model.purchase.bgnbd, f.history, f.expected_spend, model.value.margin,
+                model.value.annual_discount_rate, model.value.clv_horizon_days, 7);
   EXPECT_GT(want, 0);
   EXPECT_NEAR(f.clv, want, 1e-9 * want);
-  EXPECT_DOUBLE_EQ(f.clv,
-                   LifetimeValue(f.history, f.expected_spend, model.purchase, model.value));
+  EXPECT_DOUBLE_EQ(f.clv, LifetimeValue(f.history, f.expected_spend, model.purchase, model.value));
   // Discounting lowers it below the undiscounted value.
-  const double undiscounted =
-      model.value.margin * f.expected_spend *
-      BgNbdExpectedTransactions(model.purchase.bgnbd, f.history, 365.0 / 7);
+  const double undiscounted = model.value.margin * f.expected_spend *
+                              BgNbdExpectedTransactions(model.purchase.bgnbd, f.history, 365.0 / 7);
   EXPECT_LT(f.clv, undiscounted);
 }
 
@@ -393,6 +391,23 @@ TEST(FactsOfTest, RecentCancellationAndReturnRate) {
   EXPECT_EQ(FactsOf(returns_only.state(), Day(10), Model{}).return_rate, 0);
 }
 
+TEST(FactsOfTest, TransactionsInTheLast90And180DaysAreDistinctDaysUpToAsOf) {
+  StateBuilder b;
+  b.Purchase(0).Purchase(20).Purchase(110).Purchase(110.5).Purchase(150).Purchase(200);
+  // As of day 200: 200 − 0 > 180; 200 − 20 = 180 counts; 200 − 110 = 90 counts.
+  const CustomerFacts f = FactsOf(b.state(), Day(200.5), Model{});
+  EXPECT_EQ(f.transactions_180d, 4);
+  EXPECT_EQ(f.transactions_90d, 3);
+  // As of day 120: days 150 and 200 are later and not counted.
+  const CustomerFacts earlier = FactsOf(b.state(), Day(120), Model{});
+  EXPECT_EQ(earlier.transactions_180d, 3);
+  EXPECT_EQ(earlier.transactions_90d, 1);  // day 110; days 20 and 0 are 100 and 120 days ago
+  const std::vector<double> v = ChurnFeatures(earlier);
+  EXPECT_DOUBLE_EQ(v[12], std::log(2));
+  EXPECT_DOUBLE_EQ(v[13], std::log(4));
+  EXPECT_EQ(FactsOf(b.state(), Day(500), Model{}).transactions_180d, 0);
+}
+
 // --- ChurnFeatures -----------------------------------------------------------
 
 TEST(ChurnFeaturesTest, OneValuePerNameInOrder) {
@@ -410,8 +425,11 @@ TEST(ChurnFeaturesTest, OneValuePerNameInOrder) {
   f.contact_decline = 0.25;
   f.days_since_cancellation = 30;
   f.return_rate = 0.5;
+  f.transactions_90d = 1;
+  f.transactions_180d = 2;
   const std::vector<double> v = ChurnFeatures(f);
   ASSERT_EQ(v.size(), kChurnFeatureNames.size());
+  ASSERT_EQ(v.size(), 16u);
   EXPECT_EQ(kChurnFeatureNames[0], "log_expected_purchases");
   EXPECT_NEAR(v[0], 0, 1e-12);  // log(0.05 + 0.95)
   EXPECT_EQ(kChurnFeatureNames[1], "p_alive");
@@ -436,6 +454,18 @@ TEST(ChurnFeaturesTest, OneValuePerNameInOrder) {
   EXPECT_DOUBLE_EQ(v[10], 1);
   EXPECT_EQ(kChurnFeatureNames[11], "return_rate");
   EXPECT_DOUBLE_EQ(v[11], 0.5);
+  EXPECT_EQ(kChurnFeatureNames[12], "recent_transactions");
+  EXPECT_DOUBLE_EQ(v[12], std::log(2));
+  EXPECT_EQ(kChurnFeatureNames[13], "half_year_transactions");
+  EXPECT_DOUBLE_EQ(v[13], std::log(3));
+  EXPECT_EQ(kChurnFeatureNames[14], "one_time_buyer");
+  EXPECT_DOUBLE_EQ(v[14], 0);
+  EXPECT_EQ(kChurnFeatureNames[15], "recency_x_frequency");
+  EXPECT_DOUBLE_EQ(v[15], std::log(43) * std::log(4));
+
+  f.transactions = 1;
+  EXPECT_DOUBLE_EQ(ChurnFeatures(f)[14], 1);
+  EXPECT_DOUBLE_EQ(ChurnFeatures(f)[15], std::log(43) * std::log(2));
 }
 
 TEST(ChurnFeaturesTest, RecencyVsRhythmIsCappedAndAProspectUsesTenure) {
@@ -460,6 +490,8 @@ TEST(ChurnFeaturesTest, RecencyVsRhythmIsCappedAndAProspectUsesTenure) {
   EXPECT_DOUBLE_EQ(v[0], std::log(0.05));
   EXPECT_EQ(v[8], 0);   // no survey
   EXPECT_EQ(v[10], 0);  // no cancellation
+  EXPECT_EQ(v[14], 0);  // not even one transaction
+  EXPECT_EQ(v[15], 0);  // log(1 + 0 transactions) = 0
 }
 
 TEST(ChurnFeaturesTest, FromFactsOfAStateEveryValueIsFinite) {
@@ -555,8 +587,7 @@ TEST(ProductFactsOfTest, RelatedPurchasesCountOnlyOtherProductsOfTheSameCategory
   // An offer without a category has no related products.
   EXPECT_EQ(ProductFactsOf(b.state(), Day(10), {"TV", "", {}}, model).related_purchases, 0u);
   // The offer's category decides, not the catalogue's entry for the offer.
-  EXPECT_EQ(ProductFactsOf(b.state(), Day(10), {"NEW", "audio", {}}, model).related_purchases,
-            1u);
+  EXPECT_EQ(ProductFactsOf(b.state(), Day(10), {"NEW", "audio", {}}, model).related_purchases, 1u);
 }
 
 TEST(AppetenceFeaturesTest, OneValuePerNameInOrder) {
@@ -659,6 +690,8 @@ CustomerFacts ReasonFacts() {
   f.declining_channel = Channel::kPhone;
   f.days_since_cancellation = 12.6;
   f.returns = 1;
+  f.transactions_90d = 1;
+  f.transactions_180d = 2;
   return f;
 }
 
@@ -688,7 +721,15 @@ TEST(ChurnReasonTest, SentencesForAHandCase) {
   EXPECT_EQ(reason(10).sentence, "cancelled 13 days ago");
   EXPECT_EQ(reason(11).code, "RETURNS");
   EXPECT_EQ(reason(11).sentence, "1 return for 3 purchases");
-  EXPECT_EQ(reason(12).code, "OTHER");
+  EXPECT_EQ(reason(12).code, "RECENT_PURCHASES");
+  EXPECT_EQ(reason(12).sentence, "1 purchase in the last 90 days, 2 purchases in 180");
+  EXPECT_EQ(reason(13).sentence, reason(12).sentence);
+  EXPECT_EQ(reason(14).code, "ONE_TIME_BUYER");
+  EXPECT_EQ(reason(14).sentence, "a repeat buyer");
+  EXPECT_EQ(reason(15).code, "PURCHASE_RECENCY");
+  EXPECT_EQ(reason(15).sentence, "no purchase for 94 days, usually every 21");
+  EXPECT_EQ(reason(16).code, "OTHER");
+  EXPECT_EQ(reason(16).sentence, "other factors");
 }
 
 TEST(ChurnReasonTest, SentencesForTheQuietCases) {
@@ -706,6 +747,8 @@ TEST(ChurnReasonTest, SentencesForTheQuietCases) {
   EXPECT_EQ(ChurnReason(9, f).sentence, "contact steady on every channel");
   EXPECT_EQ(ChurnReason(10, f).code, "NO_CANCELLATION");
   EXPECT_EQ(ChurnReason(11, f).sentence, "0 returns for 1 purchases");
+  EXPECT_EQ(ChurnReason(12, f).sentence, "0 purchases in the last 90 days, 0 purchases in 180");
+  EXPECT_EQ(ChurnReason(14, f).sentence, "a single purchase so far");
   f.complaints_recent = 0;
   EXPECT_EQ(ChurnReason(7, f).code, "NO_RECENT_COMPLAINT");
   EXPECT_EQ(ChurnReason(7, f).sentence, "no complaint in the last 90 days");

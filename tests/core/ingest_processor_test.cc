@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -9,6 +10,7 @@
 
 #include "absl/status/status.h"
 #include "core/customer_state.h"
+#include "core/population.h"
 #include "core/touchpoint.h"
 #include "core/validation.h"
 #include "tests/core/test_touchpoints.h"
@@ -389,6 +391,146 @@ TEST_F(IngestProcessorTest, AFailedSinkFlushPreventsTheCommit) {
   EXPECT_EQ(Offset(store_, 0), 3);
   EXPECT_EQ(State(store_, "a")->purchases, 1u);
   EXPECT_EQ(State(store_, "a")->events_applied, 2u);
+}
+
+// --- Population ----------------------------------------------------------------
+
+constexpr std::array<PopulationAxis, kPopulationAxisCount> kAxes = {
+    PopulationAxis::kLastPurchaseDay, PopulationAxis::kFrequency, PopulationAxis::kMonetary,
+    PopulationAxis::kProductTypes, PopulationAxis::kRevenue};
+
+// Everything a scorer can read from a view, on a grid of values per axis.
+struct ViewReadings {
+  std::int64_t customers = 0;
+  std::vector<double> ranks;
+  std::vector<std::string> segments;
+  friend bool operator==(const ViewReadings&, const ViewReadings&) = default;
+};
+ViewReadings Read(const PopulationView& view) {
+  ViewReadings r;
+  r.customers = view.customers();
+  const double day0 = DayNumber(Day(0));
+  for (PopulationAxis axis : kAxes) {
+    for (double v : {-10.0, 0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0}) {
+      r.ranks.push_back(view.Rank(axis, v));
+    }
+    for (double d = day0 - 1; d <= day0 + 10; ++d) r.ranks.push_back(view.Rank(axis, d));
+  }
+  for (double revenue : {-10.0, 0.0, 5.0, 10.0, 20.0, 30.0, 40.0}) {
+    r.segments.push_back(view.AbcSegment(revenue));
+  }
+  return r;
+}
+
+std::vector<PopulationCell> Cells(StateStore& store) {
+  auto cells = store.LoadPopulation(kTopic);
+  EXPECT_TRUE(cells.ok()) << cells.status();
+  return cells.ok() ? *cells : std::vector<PopulationCell>{};
+}
+
+TEST_F(IngestProcessorTest, ACommittedBatchPublishesThePopulationOfItsBuyers) {
+  PopulationBoard board;
+  IngestProcessor processor(IngestOptions{}, &store_, &clock_, &probe_, &sink_, &board);
+  ASSERT_TRUE(processor.LoadPopulation().ok());
+  EXPECT_EQ(board.Current()->customers(), 0);
+  EXPECT_TRUE(Cells(store_).empty());
+
+  auto result = processor.Process({Record(0, 0, For("a", Type::kPurchase, "1", 1)),
+                                   Record(1, 0, For("b", Type::kPurchase, "2", 1)),
+                                   Record(1, 1, For("b", Type::kPurchase, "3", 2)),
+                                   Record(0, 1, For("c", Type::kContact, "4", 2)),
+                                   Record(0, 2, For("d", Type::kReturn, "5", 2))});
+  ASSERT_TRUE(result.ok()) << result.status();
+  const auto view = board.Current();
+  EXPECT_EQ(view->customers(), 2);  // a and b; c and d never bought
+  EXPECT_DOUBLE_EQ(view->Rank(PopulationAxis::kFrequency, 1), 0.25);
+  EXPECT_DOUBLE_EQ(view->Rank(PopulationAxis::kFrequency, 2), 0.75);
+  EXPECT_DOUBLE_EQ(view->Rank(PopulationAxis::kRevenue, 20), 0.75);
+  EXPECT_DOUBLE_EQ(view->Rank(PopulationAxis::kLastPurchaseDay, DayNumber(Day(2))), 0.75);
+  EXPECT_EQ(view->Score(PopulationAxis::kFrequency, 2), 4);
+
+  // The store holds the cells, per partition, in the same commit.
+  const std::vector<PopulationCell> cells = Cells(store_);
+  EXPECT_EQ(cells.size(), 2u * kPopulationAxisCount);
+  std::int64_t frequency_count = 0;
+  for (const PopulationCell& cell : cells) {
+    EXPECT_GT(cell.count, 0);
+    if (cell.axis == PopulationAxis::kFrequency) {
+      frequency_count += cell.count;
+      EXPECT_EQ(cell.partition, cell.bucket == 1 ? 0 : 1);  // a on 0 with 1, b on 1 with 2
+    }
+  }
+  EXPECT_EQ(frequency_count, 2);
+  Population restored;
+  for (const PopulationCell& cell : cells) restored.Restore(cell);
+  EXPECT_EQ(Read(*restored.View()), Read(*view));
+
+  // A later batch moves b (frequency 2 → 3) without adding a customer.
+  ASSERT_TRUE(processor.Process({Record(1, 2, For("b", Type::kPurchase, "6", 3))}).ok());
+  const auto moved = board.Current();
+  EXPECT_EQ(moved->customers(), 2);
+  EXPECT_DOUBLE_EQ(moved->Rank(PopulationAxis::kFrequency, 2), 0.5);  // now nobody has 2
+  EXPECT_DOUBLE_EQ(moved->Rank(PopulationAxis::kFrequency, 3), 0.75);
+  EXPECT_DOUBLE_EQ(view->Rank(PopulationAxis::kFrequency, 2), 0.75);  // the old view stands
+
+  // A new processor on the same store (a restart) publishes the same view.
+  PopulationBoard reloaded;
+  IngestProcessor restarted(IngestOptions{}, &store_, &clock_, &probe_, &sink_, &reloaded);
+  EXPECT_EQ(reloaded.Current()->customers(), 0);
+  ASSERT_TRUE(restarted.LoadPopulation().ok());
+  EXPECT_EQ(Read(*reloaded.Current()), Read(*moved));
+  // …and builds on it: c's first purchase makes three buyers for both.
+  const std::vector<InputRecord> next = {Record(0, 3, For("c", Type::kPurchase, "7", 4))};
+  ASSERT_TRUE(restarted.Process(next).ok());
+  EXPECT_EQ(reloaded.Current()->customers(), 3);
+  Population from_store;
+  for (const PopulationCell& cell : Cells(store_)) from_store.Restore(cell);
+  EXPECT_EQ(Read(*from_store.View()), Read(*reloaded.Current()));
+}
+
+TEST_F(IngestProcessorTest, AFailedCommitLeavesThePopulationAsCommitted) {
+  const std::vector<std::vector<InputRecord>> batches = {
+      {Record(0, 0, For("a", Type::kPurchase, "1", 1)),
+       Record(1, 0, For("b", Type::kPurchase, "2", 2))},
+      // New buyer c, a moves, b returns: every kind of change.
+      {Record(0, 1, For("a", Type::kPurchase, "3", 3)),
+       Record(1, 1, For("b", Type::kReturn, "4", 4)),
+       Record(0, 2, For("c", Type::kPurchase, "5", 4)),
+       Record(0, 3, For("c", Type::kPurchase, "6", 5))},
+      {Record(0, 4, For("a", Type::kPurchase, "7", 6)),
+       Record(1, 2, For("d", Type::kPurchase, "8", 6))},
+  };
+  MemoryStateStore clean;
+  PopulationBoard clean_board;
+  {
+    IngestProcessor processor(IngestOptions{}, &clean, &clock_, &probe_, &sink_, &clean_board);
+    ASSERT_TRUE(processor.LoadPopulation().ok());
+    for (const auto& batch : batches) ASSERT_TRUE(processor.Process(batch).ok());
+  }
+  ASSERT_EQ(clean_board.Current()->customers(), 4);
+
+  MemoryStateStore inner;
+  FaultyStateStore faulty(&inner, /*fail_commit=*/2);
+  PopulationBoard board;
+  IngestProcessor processor(IngestOptions{}, &faulty, &clock_, &probe_, &sink_, &board);
+  ASSERT_TRUE(processor.LoadPopulation().ok());
+  ASSERT_TRUE(processor.Process(batches[0]).ok());
+  const auto committed = board.Current();
+  const ViewReadings committed_readings = Read(*committed);
+  const std::vector<PopulationCell> committed_cells = Cells(inner);
+  EXPECT_EQ(committed->customers(), 2);
+
+  ASSERT_FALSE(processor.Process(batches[1]).ok());
+  EXPECT_EQ(board.Current(), committed);  // nothing published
+  EXPECT_EQ(Read(*board.Current()), committed_readings);
+  EXPECT_EQ(Cells(inner), committed_cells);  // nothing stored
+
+  // Replayed from the committed offsets: the population of one clean pass.
+  ASSERT_TRUE(processor.Process(batches[1]).ok());
+  ASSERT_TRUE(processor.Process(batches[2]).ok());
+  EXPECT_EQ(Read(*board.Current()), Read(*clean_board.Current()));
+  EXPECT_EQ(Cells(inner), Cells(clean));
+  ExpectSameStore(clean, inner);
 }
 
 }  // namespace

@@ -74,8 +74,7 @@ TEST(PopulationEntryOfTest, ABuyersValuesOnEveryAxis) {
   Apply(state, tp);
   const std::optional<PopulationEntry> entry = PopulationEntryOf(state);
   ASSERT_TRUE(entry.has_value());
-  EXPECT_EQ(entry->values[static_cast<int>(PopulationAxis::kLastPurchaseDay)],
-            DayNumber(Day(11)));
+  EXPECT_EQ(entry->values[static_cast<int>(PopulationAxis::kLastPurchaseDay)], DayNumber(Day(11)));
   EXPECT_EQ(entry->values[static_cast<int>(PopulationAxis::kFrequency)], 2);
   EXPECT_DOUBLE_EQ(entry->values[static_cast<int>(PopulationAxis::kMonetary)], 45);
   EXPECT_EQ(entry->values[static_cast<int>(PopulationAxis::kProductTypes)], 2);
@@ -123,7 +122,7 @@ TEST(PopulationBucketTest, MoneyBucketsAreMonotoneAndWithinOnePercent) {
 
 // --- Population and its view -----------------------------------------------------
 
-TEST(PopulationTest, AnEmptyPopulationScoresNothing) {
+TEST(LivePopulationTest, AnEmptyPopulationScoresNothing) {
   const Population population;
   EXPECT_EQ(population.customers(), 0);
   const auto view = population.View();
@@ -137,7 +136,7 @@ TEST(PopulationTest, AnEmptyPopulationScoresNothing) {
   EXPECT_EQ(PopulationView().AbcSegment(100), "");
 }
 
-TEST(PopulationTest, RanksAreMidRanks) {
+TEST(LivePopulationTest, RanksAreMidRanks) {
   Population population;
   for (int i = 0; i < 4; ++i) population.Replace(0, std::nullopt, WithFrequency(2), nullptr);
   for (int i = 0; i < 6; ++i) population.Replace(0, std::nullopt, WithFrequency(5), nullptr);
@@ -155,7 +154,7 @@ TEST(PopulationTest, RanksAreMidRanks) {
   EXPECT_EQ(view->Score(PopulationAxis::kLastPurchaseDay, 100), 3);
 }
 
-TEST(PopulationTest, ScoresAreQuintiles) {
+TEST(LivePopulationTest, ScoresAreQuintiles) {
   Population population;
   for (int f = 1; f <= 100; ++f) population.Replace(0, std::nullopt, WithFrequency(f), nullptr);
   const auto view = population.View();
@@ -173,7 +172,7 @@ TEST(PopulationTest, ScoresAreQuintiles) {
   EXPECT_EQ(view->Score(PopulationAxis::kFrequency, 1000), 5);
 }
 
-TEST(PopulationTest, ReplaceMovesACustomer) {
+TEST(LivePopulationTest, ReplaceMovesACustomer) {
   Population population;
   for (int f = 1; f <= 10; ++f) population.Replace(0, std::nullopt, WithFrequency(f), nullptr);
   const auto before = population.View();
@@ -196,7 +195,7 @@ TEST(PopulationTest, ReplaceMovesACustomer) {
   EXPECT_DOUBLE_EQ(before->Rank(PopulationAxis::kFrequency, 3), 0.25);
 }
 
-TEST(PopulationTest, RemovingTheLastCustomerErasesTheCells) {
+TEST(LivePopulationTest, RemovingTheLastCustomerErasesTheCells) {
   Population population;
   std::vector<PopulationCell> changed;
   population.Replace(4, std::nullopt, Entry(20454, 3, 12.5, 2, 37.5), &changed);
@@ -219,7 +218,7 @@ TEST(PopulationTest, RemovingTheLastCustomerErasesTheCells) {
   EXPECT_EQ(population.View()->AbcSegment(37.5), "");
 }
 
-TEST(PopulationTest, AValueInTheSameBucketChangesNoCell) {
+TEST(LivePopulationTest, AValueInTheSameBucketChangesNoCell) {
   Population population;
   std::vector<PopulationCell> changed;
   population.Replace(0, std::nullopt, Entry(20454, 3, 100, 2, 300), &changed);
@@ -242,7 +241,7 @@ std::vector<double> Ranks(const PopulationView& view) {
   return ranks;
 }
 
-TEST(PopulationTest, RestoringTheChangedCellsRebuildsTheSameView) {
+TEST(LivePopulationTest, RestoringTheChangedCellsRebuildsTheSameView) {
   Population live;
   std::vector<PopulationCell> changed;
   std::vector<std::optional<PopulationEntry>> customers(30);
@@ -251,8 +250,8 @@ TEST(PopulationTest, RestoringTheChangedCellsRebuildsTheSameView) {
     for (int c = 0; c < 30; ++c) {
       std::optional<PopulationEntry> next;
       if ((c + round) % 7 != 0) {
-        next = Entry(20400 + (c * 3 + round) % 40, 1 + (c + round) % 9, 5.0 + c * round,
-                     1 + c % 4, (c - 3) * 10.0 * (round + 1));
+        next = Entry(20400 + (c * 3 + round) % 40, 1 + (c + round) % 9, 5.0 + c * round, 1 + c % 4,
+                     (c - 3) * 10.0 * (round + 1));
       }
       live.Replace(c % 2, customers[c], next, &changed);
       customers[c] = next;
@@ -284,7 +283,7 @@ TEST(PopulationTest, RestoringTheChangedCellsRebuildsTheSameView) {
   EXPECT_EQ(replayed.customers(), live.customers());
 }
 
-TEST(PopulationTest, PartitionsMergeInTheViewAndCanBeDropped) {
+TEST(LivePopulationTest, PartitionsMergeInTheViewAndCanBeDropped) {
   Population population;
   population.Replace(0, std::nullopt, WithFrequency(1), nullptr);
   population.Replace(0, std::nullopt, WithFrequency(2), nullptr);
@@ -309,7 +308,7 @@ TEST(PopulationTest, PartitionsMergeInTheViewAndCanBeDropped) {
 
 // --- ABC -----------------------------------------------------------------------
 
-TEST(PopulationTest, AbcSegmentsOnAParetoLikePopulation) {
+TEST(LivePopulationTest, AbcSegmentsOnAParetoLikePopulation) {
   // Total 1000. Revenue strictly above each customer: 400 → 0 %, 300 → 40 %,
   // 150 → 70 % (A, under 80 %), 140 → 85 % (B, under 95 %), then 99 %+ (C).
   const std::vector<double> revenues = {400, 300, 150, 140, 3, 2, 2, 1, 1, 1};
@@ -327,12 +326,21 @@ TEST(PopulationTest, AbcSegmentsOnAParetoLikePopulation) {
   EXPECT_EQ(view->AbcSegment(-40), "C");
   EXPECT_EQ(view->AbcSegment(1e-9), "C");
   EXPECT_EQ(view->AbcSegment(5000), "A");  // above everyone
-  EXPECT_EQ(view->AbcSegment(200), "A");   // 700 above: 70 %
-  EXPECT_EQ(view->AbcSegment(145), "B");   // 850 above: 85 %
-  EXPECT_EQ(view->AbcSegment(50), "C");    // 990 above: 99 %
 }
 
-TEST(PopulationTest, WithoutPositiveRevenueEveryoneIsC) {
+// A revenue between two customers' buckets: the customers above it are those
+// of every higher bucket, the next one up included.
+TEST(LivePopulationTest, AbcSegmentOfARevenueNoCustomerHas) {
+  const std::vector<double> revenues = {400, 300, 150, 140, 3, 2, 2, 1, 1, 1};
+  Population population;
+  for (double r : revenues) population.Replace(0, std::nullopt, WithRevenue(r), nullptr);
+  const auto view = population.View();
+  EXPECT_EQ(view->AbcSegment(200), "A");  // 700 above: 70 %
+  EXPECT_EQ(view->AbcSegment(145), "B");  // 850 above: 85 %
+  EXPECT_EQ(view->AbcSegment(50), "C");   // 990 above: 99 %
+}
+
+TEST(LivePopulationTest, WithoutPositiveRevenueEveryoneIsC) {
   Population population;
   population.Replace(0, std::nullopt, WithRevenue(0), nullptr);
   population.Replace(0, std::nullopt, WithRevenue(-5), nullptr);

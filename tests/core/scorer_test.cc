@@ -2,10 +2,17 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstdint>
 #include <string>
+#include <vector>
 
+#include "core/bgnbd.h"
 #include "core/customer_state.h"
+#include "core/features.h"
+#include "core/gamma_gamma.h"
 #include "core/model.h"
+#include "core/population.h"
 #include "core/time.h"
 #include "core/touchpoint.h"
 #include "tests/core/test_touchpoints.h"
@@ -241,6 +248,321 @@ TEST(LifecycleStageNameTest, AreTheContractStrings) {
   EXPECT_EQ(LifecycleStageName(LifecycleStage::kDevelopment), "DEVELOPMENT");
   EXPECT_EQ(LifecycleStageName(LifecycleStage::kMaturity), "MATURITY");
   EXPECT_EQ(LifecycleStageName(LifecycleStage::kDecline), "DECLINE");
+}
+
+// --- Value, churn and appetence scores ---------------------------------------
+
+// A regular customer: a purchase every 14 days from day 0 to day 126.
+void RegularBuyer(CustomerState& state) {
+  for (int i = 0; i < 10; ++i) {
+    Touchpoint tp = MakeTouchpoint(Type::kPurchase, "p" + std::to_string(i), 14.0 * i);
+    tp.amount = 40 + i;
+    tp.product = "P";
+    ASSERT_EQ(ApplyTouchpoint(tp, StateLimits{}, state), ApplyOutcome::kApplied);
+  }
+}
+
+TEST_F(ScorerTest, ScoreFillsTheModelBasedValues) {
+  Purchase(0, 100);
+  Purchase(20, 60);
+  Purchase(45, 80);
+  Return(50, 30);
+  const Model& model = scorer_.model();
+  const Scores scores = ScoreAt(70);
+  const BgNbdHistory h = PurchaseHistoryOf(state_, Day(70), model.purchase);
+  EXPECT_DOUBLE_EQ(h.x, 2);
+  EXPECT_DOUBLE_EQ(h.t_x, 45.0 / 7);
+  EXPECT_DOUBLE_EQ(h.T, 10);
+  EXPECT_DOUBLE_EQ(scores.p_alive, BgNbdProbabilityAlive(model.purchase.bgnbd, h));
+  EXPECT_DOUBLE_EQ(scores.expected_purchases,
+                   BgNbdExpectedTransactions(model.purchase.bgnbd, h, 90.0 / 7));
+  EXPECT_DOUBLE_EQ(scores.churn_horizon_days, 90);
+  EXPECT_DOUBLE_EQ(scores.expected_spend,
+                   GammaGammaExpectedSpend(model.purchase.gamma_gamma, 2, 70));  // (60 + 80) / 2
+  EXPECT_DOUBLE_EQ(scores.past_profitability, 0.3 * 210);
+  EXPECT_DOUBLE_EQ(scores.clv,
+                   LifetimeValue(h, scores.expected_spend, model.purchase, model.value));
+  EXPECT_GT(scores.clv, 0);
+  const ValueQuadrant q = QuadrantOf(scores.past_profitability, scores.clv, model.value);
+  EXPECT_EQ(scores.quadrant, q);
+  EXPECT_EQ(scores.value_quadrant, ValueQuadrantName(q));
+  EXPECT_EQ(scores.value_strategy, ValueStrategy(q));
+  EXPECT_GT(scores.churn, 0);
+  EXPECT_LT(scores.churn, 1);
+  const LogisticScore churn = EvaluateLogistic(model.churn.logistic, kChurnFeatureNames,
+                                               ChurnFeatures(FactsOf(state_, Day(70), model)));
+  EXPECT_DOUBLE_EQ(scores.churn, churn.probability);
+  EXPECT_EQ(scores.model_version, "builtin-1");
+
+  Model other;
+  other.version = "m-7";
+  other.churn.horizon_days = 30;
+  const Scores versioned = Scorer(other).Score(CustomerId("c1"), state_, Day(70));
+  EXPECT_EQ(versioned.model_version, "m-7");
+  EXPECT_DOUBLE_EQ(versioned.churn_horizon_days, 30);
+  EXPECT_DOUBLE_EQ(versioned.expected_purchases,
+                   BgNbdExpectedTransactions(other.purchase.bgnbd, h, 30.0 / 7));
+}
+
+TEST(QuadrantOfTest, ThresholdsAreInclusive) {
+  ValueParams p;
+  p.profitability_threshold = 50;
+  p.potential_threshold = 80;
+  EXPECT_EQ(QuadrantOf(50, 80, p), ValueQuadrant::kDesirable);
+  EXPECT_EQ(QuadrantOf(49.999, 80, p), ValueQuadrant::kUnderDeveloped);
+  EXPECT_EQ(QuadrantOf(50, 79.999, p), ValueQuadrant::kMature);
+  EXPECT_EQ(QuadrantOf(49.999, 79.999, p), ValueQuadrant::kUndesirable);
+  EXPECT_EQ(QuadrantOf(-10, 0, p), ValueQuadrant::kUndesirable);
+  EXPECT_EQ(ValueQuadrantName(ValueQuadrant::kDesirable), "DESIRABLE");
+  EXPECT_EQ(ValueQuadrantName(ValueQuadrant::kUnderDeveloped), "UNDER_DEVELOPED");
+  EXPECT_EQ(ValueQuadrantName(ValueQuadrant::kMature), "MATURE");
+  EXPECT_EQ(ValueQuadrantName(ValueQuadrant::kUndesirable), "UNDESIRABLE");
+  EXPECT_EQ(ValueStrategy(ValueQuadrant::kDesirable), "RETAIN");
+  EXPECT_EQ(ValueStrategy(ValueQuadrant::kUnderDeveloped), "DEVELOP");
+  EXPECT_EQ(ValueStrategy(ValueQuadrant::kMature), "RATIONALISE");
+  EXPECT_EQ(ValueStrategy(ValueQuadrant::kUndesirable), "ABANDON");
+}
+
+TEST_F(ScorerTest, TheQuadrantUsesTheModelsThresholds) {
+  Purchase(0, 100);
+  Purchase(20, 100);
+  const Scores base = ScoreAt(30);
+  ASSERT_DOUBLE_EQ(base.past_profitability, 60);
+  ASSERT_GT(base.clv, 0);
+  const auto quadrant_with = [&](double profitability, double potential) {
+    Model model;
+    model.value.profitability_threshold = profitability;
+    model.value.potential_threshold = potential;
+    return Scorer(model).Score(CustomerId("c1"), state_, Day(30));
+  };
+  const Scores desirable = quadrant_with(60, base.clv);  // both exactly at the threshold
+  EXPECT_EQ(desirable.quadrant, ValueQuadrant::kDesirable);
+  EXPECT_EQ(desirable.value_quadrant, "DESIRABLE");
+  EXPECT_EQ(desirable.value_strategy, "RETAIN");
+  const Scores mature = quadrant_with(60, base.clv * 1.001);
+  EXPECT_EQ(mature.value_quadrant, "MATURE");
+  EXPECT_EQ(mature.value_strategy, "RATIONALISE");
+  const Scores developing = quadrant_with(60.01, base.clv);
+  EXPECT_EQ(developing.value_quadrant, "UNDER_DEVELOPED");
+  EXPECT_EQ(developing.value_strategy, "DEVELOP");
+  const Scores undesirable = quadrant_with(60.01, base.clv * 1.001);
+  EXPECT_EQ(undesirable.value_quadrant, "UNDESIRABLE");
+  EXPECT_EQ(undesirable.value_strategy, "ABANDON");
+}
+
+TEST_F(ScorerTest, RfmScoresAndTheAbcSegmentAreRelativeToThePopulation) {
+  // Ten customers: customer k bought on k distinct days (the last on day 10 + k),
+  // k distinct products, 10 × k per purchase.
+  Population population;
+  std::vector<CustomerState> customers(10);
+  for (int k = 1; k <= 10; ++k) {
+    for (int i = 0; i < k; ++i) {
+      Touchpoint tp = MakeTouchpoint(Type::kPurchase, "p" + std::to_string(i), 10 + k - i);
+      tp.amount = 10.0 * k;
+      tp.product = "P" + std::to_string(i);
+      ApplyTouchpoint(tp, StateLimits{}, customers[k - 1]);
+    }
+    population.Replace(0, std::nullopt, PopulationEntryOf(customers[k - 1]), nullptr);
+  }
+  const auto view = population.View();
+  ASSERT_EQ(view->customers(), 10);
+
+  const Scores best = scorer_.Score(CustomerId("c10"), customers[9], Day(30), view.get());
+  EXPECT_EQ(best.rfm.r_score, 5);
+  EXPECT_EQ(best.rfm.f_score, 5);
+  EXPECT_EQ(best.rfm.m_score, 5);
+  EXPECT_EQ(best.rfm.t_score, 5);
+  EXPECT_EQ(best.segment, "A");  // nothing above
+  const Scores worst = scorer_.Score(CustomerId("c1"), customers[0], Day(30), view.get());
+  EXPECT_EQ(worst.rfm.r_score, 1);
+  EXPECT_EQ(worst.rfm.f_score, 1);
+  EXPECT_EQ(worst.rfm.m_score, 1);
+  EXPECT_EQ(worst.rfm.t_score, 1);
+  EXPECT_EQ(worst.segment, "C");  // 3840 of 3850 above
+  for (int k = 1; k <= 10; ++k) {
+    SCOPED_TRACE(k);
+    const Scores s = scorer_.Score(CustomerId("c"), customers[k - 1], Day(30), view.get());
+    const int quintile = (k - 1) / 2 + 1;  // mid-rank (k − 0.5) / 10
+    EXPECT_EQ(s.rfm.r_score, quintile);
+    EXPECT_EQ(s.rfm.f_score, quintile);
+    EXPECT_EQ(s.rfm.m_score, quintile);
+    EXPECT_EQ(s.rfm.t_score, quintile);
+    EXPECT_EQ(s.rfm.product_types, static_cast<std::uint32_t>(k));
+    EXPECT_EQ(s.segment, view->AbcSegment(s.rfm.revenue));
+  }
+  // Revenue 10 k², 3850 in all; above customer k: Σ_{j>k} 10 j². k = 6 has
+  // 2940 above (76 %: A), k = 5 3300 (86 %: B), k = 4 3550 (92 %: B), k = 3
+  // 3710 (96 %: C).
+  const std::vector<std::string> abc = {"C", "C", "C", "B", "B", "A", "A", "A", "A", "A"};
+  for (int k = 1; k <= 10; ++k) {
+    EXPECT_EQ(scorer_.Score(CustomerId("c"), customers[k - 1], Day(30), view.get()).segment,
+              abc[k - 1])
+        << k;
+  }
+
+  // Without a population: no scores and no segment; a prospect has none either.
+  const Scores alone = scorer_.Score(CustomerId("c10"), customers[9], Day(30));
+  EXPECT_EQ(alone.rfm.r_score, 0);
+  EXPECT_EQ(alone.rfm.f_score, 0);
+  EXPECT_EQ(alone.rfm.m_score, 0);
+  EXPECT_EQ(alone.rfm.t_score, 0);
+  EXPECT_EQ(alone.segment, "");
+  Touch(1, Channel::kWeb);
+  const Scores prospect = scorer_.Score(CustomerId("c1"), state_, Day(30), view.get());
+  EXPECT_EQ(prospect.rfm.r_score, 0);
+  EXPECT_EQ(prospect.rfm.f_score, 0);
+  EXPECT_EQ(prospect.segment, "C");  // no revenue
+}
+
+TEST_F(ScorerTest, ChurnRisesAsACustomerGoesSilent) {
+  RegularBuyer(state_);
+  ASSERT_EQ(scorer_.model().churn.logistic.weights, Model::DefaultChurnModel().logistic.weights);
+  const double soon = ScoreAt(127).churn;
+  const double overdue = ScoreAt(170).churn;
+  const double gone = ScoreAt(300).churn;
+  EXPECT_LT(soon, overdue);
+  EXPECT_LT(overdue, gone);
+  EXPECT_LE(ScoreAt(127).p_alive, 1);
+  EXPECT_GT(ScoreAt(127).p_alive, ScoreAt(300).p_alive);
+  EXPECT_GT(ScoreAt(127).expected_purchases, ScoreAt(300).expected_purchases);
+}
+
+TEST_F(ScorerTest, ChurnRisesWithComplaintsAndLowSatisfaction) {
+  RegularBuyer(state_);
+  const double content = ScoreAt(130).churn;
+  Touch(127, Channel::kPhone, Type::kComplaint);
+  const double one_complaint = ScoreAt(130).churn;
+  Touch(128, Channel::kPhone, Type::kComplaint);
+  const double two_complaints = ScoreAt(130).churn;
+  Touchpoint survey = MakeTouchpoint(Type::kSurvey, "s", 129);
+  survey.satisfaction = 1;
+  Apply(survey);
+  const double unhappy = ScoreAt(130).churn;
+  EXPECT_LT(content, one_complaint);
+  EXPECT_LT(one_complaint, two_complaints);
+  EXPECT_LT(two_complaints, unhappy);
+  // By the weights: each complaint adds 0.6 to the log-odds.
+  const auto logit = [](double p) { return std::log(p / (1 - p)); };
+  EXPECT_NEAR(logit(one_complaint) - logit(content), 0.6, 1e-9);
+  EXPECT_NEAR(logit(two_complaints) - logit(one_complaint), 0.6, 1e-9);
+}
+
+TEST_F(ScorerTest, ReasonsAreTheLargestContributionsAboveTheMinimum) {
+  RegularBuyer(state_);
+  Touch(200, Channel::kPhone, Type::kComplaint);
+  Touch(201, Channel::kPhone, Type::kComplaint);
+  Touchpoint survey = MakeTouchpoint(Type::kSurvey, "s", 202);
+  survey.satisfaction = 2;
+  Apply(survey);
+  Return(203, 10);
+
+  const Model& model = scorer_.model();
+  ASSERT_EQ(model.max_reasons, 3);
+  const Scores scores = ScoreAt(210);
+  const LogisticScore churn = EvaluateLogistic(model.churn.logistic, kChurnFeatureNames,
+                                               ChurnFeatures(FactsOf(state_, Day(210), model)));
+  ASSERT_GT(churn.contributions.size(), 3u);
+  ASSERT_EQ(scores.reasons.size(), 3u);
+  for (std::size_t i = 0; i < scores.reasons.size(); ++i) {
+    SCOPED_TRACE(i);
+    EXPECT_DOUBLE_EQ(scores.reasons[i].weight, churn.contributions[i].weight);
+    EXPECT_GE(std::fabs(scores.reasons[i].weight), model.min_reason_weight);
+    if (i > 0) {
+      EXPECT_GE(std::fabs(scores.reasons[i - 1].weight), std::fabs(scores.reasons[i].weight));
+    }
+    const ReasonText text =
+        ChurnReason(churn.contributions[i].feature, FactsOf(state_, Day(210), model));
+    EXPECT_EQ(scores.reasons[i].code, text.code);
+    EXPECT_EQ(scores.reasons[i].sentence, text.sentence);
+    EXPECT_FALSE(scores.reasons[i].sentence.empty());
+  }
+  // Two complaints 9 and 10 days ago: 0.6 × (2 − 0.2) = 1.08 in the log-odds.
+  bool complaints = false;
+  for (const ScoreReason& r : scores.reasons) {
+    if (r.code == "COMPLAINTS_RECENT") {
+      complaints = true;
+      EXPECT_NEAR(r.weight, 1.08, 1e-9);
+      EXPECT_EQ(r.sentence, "2 complaints in the last 90 days, latest 9 days ago");
+    }
+  }
+  EXPECT_TRUE(complaints);
+
+  Model more = model;
+  more.max_reasons = 20;
+  more.min_reason_weight = 0;
+  EXPECT_EQ(Scorer(more).Score(CustomerId("c1"), state_, Day(210)).reasons.size(),
+            churn.contributions.size());
+  Model one = model;
+  one.max_reasons = 1;
+  const Scores single = Scorer(one).Score(CustomerId("c1"), state_, Day(210));
+  ASSERT_EQ(single.reasons.size(), 1u);
+  EXPECT_EQ(single.reasons[0].code, scores.reasons[0].code);
+  Model none = model;
+  none.min_reason_weight = 100;
+  EXPECT_TRUE(Scorer(none).Score(CustomerId("c1"), state_, Day(210)).reasons.empty());
+  // A minimum between two contributions keeps only those at or above it.
+  Model some = more;
+  some.min_reason_weight = std::fabs(churn.contributions[1].weight);
+  const Scores cut = Scorer(some).Score(CustomerId("c1"), state_, Day(210));
+  for (const ScoreReason& r : cut.reasons) EXPECT_GE(std::fabs(r.weight), some.min_reason_weight);
+  EXPECT_GE(cut.reasons.size(), 2u);
+  EXPECT_LT(cut.reasons.size(), churn.contributions.size());
+}
+
+TEST_F(ScorerTest, AppetenceIsScoredPerProductInModelOrderWithReasons) {
+  Model model;
+  model.catalogue = {{"TV", "video"}, {"PROJ", "video"}};
+  AppetenceModel tv;
+  tv.product = "TV";
+  tv.category = "video";
+  tv.logistic.intercept = -1;
+  tv.logistic.weights = {{"product_interest", 2}, {"owns_product", -4}, {"related_purchases", 1}};
+  AppetenceModel radio;  // listed after TV though it sorts before
+  radio.product = "RADIO";
+  radio.logistic.intercept = -3;
+  radio.logistic.weights = {{"campaign_responses", 0.5}};
+  model.appetence = {tv, radio};
+  ASSERT_TRUE(ValidateModel(model).ok()) << ValidateModel(model);
+  const Scorer scorer(model);
+
+  Purchase(1, 300, "PROJ");
+  Touchpoint asked = MakeTouchpoint(Type::kContact, "asked", 18, Channel::kPhone);
+  asked.product = "TV";
+  Apply(asked);
+  const Scores scores = scorer.Score(CustomerId("c1"), state_, Day(20));
+  ASSERT_EQ(scores.appetence_details.size(), 2u);
+  EXPECT_EQ(scores.appetence_details[0].product, "TV");
+  EXPECT_EQ(scores.appetence_details[1].product, "RADIO");
+  ASSERT_EQ(scores.appetence.size(), 2u);
+
+  const CustomerFacts facts = FactsOf(state_, Day(20), model);
+  for (std::size_t i = 0; i < model.appetence.size(); ++i) {
+    const AppetenceModel& offer = model.appetence[i];
+    SCOPED_TRACE(offer.product);
+    const ProductFacts product = ProductFactsOf(state_, Day(20), offer, model);
+    const LogisticScore want =
+        EvaluateLogistic(offer.logistic, kAppetenceFeatureNames, AppetenceFeatures(facts, product));
+    EXPECT_DOUBLE_EQ(scores.appetence_details[i].probability, want.probability);
+    EXPECT_DOUBLE_EQ(scores.appetence.at(offer.product), want.probability);
+  }
+  // TV: interest log(2) e^(-2/30) × 2 and one related purchase log(2) × 1.
+  const double interest = std::log(2) * std::exp(-2.0 / 30);
+  EXPECT_NEAR(scores.appetence.at("TV"), 1 / (1 + std::exp(-(-1 + 2 * interest + std::log(2)))),
+              1e-12);
+  const std::vector<ScoreReason>& reasons = scores.appetence_details[0].reasons;
+  ASSERT_EQ(reasons.size(), 2u);  // owns_product is 0: no contribution
+  EXPECT_EQ(reasons[0].code, "PRODUCT_INTEREST");
+  EXPECT_EQ(reasons[0].sentence, "asked about TV 1 time, latest 2 days ago");
+  EXPECT_NEAR(reasons[0].weight, 2 * interest, 1e-12);
+  EXPECT_EQ(reasons[1].code, "RELATED_PURCHASES");
+  EXPECT_EQ(reasons[1].sentence, "1 purchase of related products");
+  // RADIO: no campaign response, nothing to say.
+  EXPECT_NEAR(scores.appetence.at("RADIO"), 1 / (1 + std::exp(3.0)), 1e-12);
+  EXPECT_TRUE(scores.appetence_details[1].reasons.empty());
+
+  // The built-in model has no appetence.
+  EXPECT_TRUE(ScoreAt(20).appetence.empty());
+  EXPECT_TRUE(ScoreAt(20).appetence_details.empty());
 }
 
 }  // namespace

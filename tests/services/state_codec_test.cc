@@ -52,7 +52,7 @@ CustomerState FullyPopulated() {
   web.contacts = 1;
   web.last_contact = At(0);
 
-  s.products["TV"] = ProductStats{3, 4, 1, 0, At(1'767'000'000'000'001)};
+  s.products["TV"] = ProductStats{3, 4, 1, 0, At(1'767'000'000'000'001), At(1'766'000'000'000'000)};
   s.products["CONTRACT-42"] = ProductStats{0, 0, 0, 2, At(-1)};
   s.products[""] = ProductStats{1, 1, 1, 1, At(7)};  // any key the map holds survives
   s.profile["city"] = ProfileField{"Lyon", At(1'700'000'000'000'000)};
@@ -167,6 +167,52 @@ TEST(StateCodecTest, AnUnknownChannelIsDataLoss) {
   auto decoded = DecodeState(stored.SerializeAsString());
   ASSERT_FALSE(decoded.ok());
   EXPECT_EQ(decoded.status().code(), absl::StatusCode::kDataLoss);
+}
+
+TEST(StateCodecTest, FadingCountersAndTheFirstDayAmountRoundTrip) {
+  CustomerState s = FullyPopulated();
+  s.first_day_amount = 321.125;
+  ChannelStats& phone = s.channels[static_cast<int>(Channel::kPhone)];
+  phone.recent_activity = 3.0517578125;
+  phone.usual_activity = 11.123456789012345;
+  ChannelStats& web = s.channels[static_cast<int>(Channel::kWeb)];
+  web.recent_activity = 1e-300;  // tiny but not zero
+  web.usual_activity = 0.5;
+  ChannelStats& sms = s.channels[static_cast<int>(Channel::kSms)];  // consent only: no activity
+
+  auto decoded = DecodeState(EncodeState(s));
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(decoded->first_day_amount, 321.125);
+  for (int c = 0; c < kChannelCount; ++c) {
+    SCOPED_TRACE(ChannelName(static_cast<Channel>(c)));
+    EXPECT_EQ(decoded->channels[c].recent_activity, s.channels[c].recent_activity);
+    EXPECT_EQ(decoded->channels[c].usual_activity, s.channels[c].usual_activity);
+  }
+  EXPECT_EQ(decoded->channels[static_cast<int>(Channel::kSms)].recent_activity,
+            sms.recent_activity);
+
+  // As ingestion leaves them: a purchase day and contacts on one channel.
+  CustomerState live;
+  for (int day = 0; day < 5; ++day) {
+    Touchpoint tp;
+    tp.event_id = "e" + std::to_string(day);
+    tp.customer_id = CustomerId("c1");
+    tp.occurred_at = At(1'767'225'600'000'000 + day * 86'400'000'000LL * 3);
+    tp.channel = Channel::kMobile;
+    tp.type = TouchpointType::kPurchase;
+    tp.amount = 10 + day;
+    ASSERT_EQ(ApplyTouchpoint(tp, StateLimits{}, live), ApplyOutcome::kApplied);
+  }
+  const ChannelStats& mobile = live.channels[static_cast<int>(Channel::kMobile)];
+  ASSERT_GT(mobile.recent_activity, 1);
+  ASSERT_GT(mobile.usual_activity, mobile.recent_activity);
+  ASSERT_EQ(live.first_day_amount, 10);
+  auto reloaded = DecodeState(EncodeState(live));
+  ASSERT_TRUE(reloaded.ok()) << reloaded.status();
+  const ChannelStats& got = reloaded->channels[static_cast<int>(Channel::kMobile)];
+  EXPECT_EQ(got.recent_activity, mobile.recent_activity);
+  EXPECT_EQ(got.usual_activity, mobile.usual_activity);
+  EXPECT_EQ(reloaded->first_day_amount, 10);
 }
 
 }  // namespace

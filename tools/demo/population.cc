@@ -1,5 +1,6 @@
 #include "tools/demo/population.h"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdio>
@@ -73,6 +74,21 @@ Channel Population::PickChannel(std::initializer_list<std::pair<Channel, int>> w
   return weights.begin()->first;
 }
 
+std::string Population::PickWish(Customer& customer) {
+  if (customer.wish < 0) {
+    customer.wish = std::uniform_int_distribution<int>(0, kCatalogue.size() - 1)(rng_);
+  }
+  if (std::uniform_real_distribution<double>(0, 1)(rng_) < 0.3) return PickProduct();
+  return std::string(kCatalogue[customer.wish]);
+}
+
+static std::string_view CategoryOf(std::string_view product) {
+  const auto it = std::find(kCatalogue.begin(), kCatalogue.end(), product);
+  static constexpr std::array<std::string_view, 4> kCategories = {"subscription", "device",
+                                                                  "accessory", "service"};
+  return kCategories[static_cast<std::size_t>(it - kCatalogue.begin()) / 3 % 4];
+}
+
 std::string Population::PickProduct() {
   return std::string(
       kCatalogue[std::uniform_int_distribution<std::size_t>(0, kCatalogue.size() - 1)(rng_)]);
@@ -115,13 +131,15 @@ Touchpoint Population::Generate(Customer& customer, Timestamp at) {
                               {Channel::kKiosk, 1},
                               {Channel::kFaceToFace, 2}});
     tp.amount = std::round((min_amount + unit(rng_) * (max_amount - min_amount)) * 100) / 100;
-    tp.product = PickProduct();
+    tp.product = PickWish(customer);
+    if (tp.product == kCatalogue[customer.wish]) customer.wish = -1;  // fulfilled
+    tp.attributes = {{"category", std::string(CategoryOf(tp.product))}};
     ++customer.purchases;
   };
   auto contact = [&](std::initializer_list<std::pair<Channel, int>> channels) {
     tp.type = TouchpointType::kContact;
     tp.channel = PickChannel(channels);
-    tp.product = PickProduct();
+    tp.product = PickWish(customer);
   };
   auto survey = [&](int lo, int hi) {
     tp.type = TouchpointType::kSurvey;
@@ -148,7 +166,7 @@ Touchpoint Population::Generate(Customer& customer, Timestamp at) {
       else if (draw < 0.97) {
         tp.type = TouchpointType::kCampaignResponse;
         tp.channel = PickChannel({{Channel::kEmail, 3}, {Channel::kMobile, 1}});
-        tp.product = PickProduct();
+        tp.product = PickWish(customer);
       } else {
         tp.type = TouchpointType::kConsent;
         tp.channel = PickChannel({{Channel::kEmail, 1}, {Channel::kSms, 1}});

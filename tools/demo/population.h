@@ -50,6 +50,7 @@ class Population {
     Timestamp decline_at{};  // declining: when habits fade
     int purchases = 0;
     bool profiled = false;  // one PROFILE touchpoint first
+    int wish = -1;          // the product they are after: asked about, then bought
   };
   struct Due {
     Timestamp at;
@@ -61,6 +62,8 @@ class Population {
   double DaysToNext(const Customer& customer, Timestamp at);
   Channel PickChannel(std::initializer_list<std::pair<Channel, int>> weights);
   std::string PickProduct();
+  // The customer's wish most of the time (drawn anew when absent), else any.
+  std::string PickWish(Customer& customer);
 
   PopulationOptions options_;
   std::mt19937_64 rng_;
