@@ -29,7 +29,7 @@ const int kCalibrationEnd = DayNumber(19970930);
 
 std::map<int, PurchaseDays> ReadCdnowSample() {
   std::map<int, PurchaseDays> customers;
-  std::ifstream in(std::string(CRM_TEST_DATA_DIR) + "/cdnow_sample.txt");
+  std::ifstream in(std::string(CRM_TEST_DATA_DIR) + "/CDNOW_sample.txt");
   EXPECT_TRUE(in.is_open());
   std::string line;
   while (std::getline(in, line)) {  // CRLF: the trailing '\r' is whitespace to >>.
