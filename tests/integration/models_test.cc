@@ -9,6 +9,7 @@
 #include <librdkafka/rdkafkacpp.h>
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
@@ -26,6 +27,8 @@ namespace {
 
 using namespace std::chrono_literals;
 using testing::ChildProcess;
+using testing::HttpGet;
+using testing::MetricSum;
 using testing::TempDir;
 
 const std::string kSample = std::string(CRM_SOURCE_DIR) + "/data/cdnow/CDNOW_sample.txt";
@@ -210,6 +213,111 @@ TEST(CdnowModelsTest, TrainedModelServedOnStreamedCalibrationPurchases) {
   }
   EXPECT_EQ(checked, 2357);
   EXPECT_NE(service.Log().find("model version cdnow-test"), std::string::npos);
+  EXPECT_EQ(service.Stop(SIGTERM), 0) << service.Log();
+}
+
+}  // namespace
+}  // namespace crm
+
+namespace crm {
+namespace {
+
+void WriteFile(const std::filesystem::path& path, const std::string& text) {
+  // Written aside then renamed, as a deployment would, so the service never
+  // reads half a file.
+  const std::filesystem::path temporary = path.string() + ".new";
+  std::ofstream(temporary, std::ios::trunc) << text;
+  std::filesystem::rename(temporary, path);
+}
+
+// The model file is reloaded on change and on SIGHUP; a bad file is refused
+// with a log line and a metric, and the model in use stays.
+TEST(ModelReloadTest, ChangedFileAndSighupReloadAndABadFileKeepsTheModelInUse) {
+  TempDir dir;
+  const auto model_path = dir.path() / "model.json";
+  WriteFile(model_path, R"({"version": "reload-1"})");
+  auto broker = EmbeddedBroker::Start(ContractTopics(1));
+  ASSERT_TRUE(broker.ok()) << broker.status();
+  ChildProcess service(CRM_SCORED_BIN,
+                       {"--brokers", (*broker)->bootstrap(), "--data-dir",
+                        (dir.path() / "data").string(), "--grpc-listen", "127.0.0.1:0",
+                        "--metrics-listen", "127.0.0.1:0", "--group", "reload-test", "--model",
+                        model_path.string(), "--kafka", "session.timeout.ms=6000", "--kafka",
+                        "fetch.wait.max.ms=10"},
+                       dir.path() / "service.log");
+  const auto metrics_port = service.WaitForLog("metrics listening on http://127.0.0.1:", 30s);
+  auto grpc_port = service.WaitForLog("gRPC listening on 127.0.0.1:", 30s);
+  ASSERT_TRUE(metrics_port && grpc_port) << service.Log();
+  const int metrics = std::stoi(*metrics_port);
+  auto stub = v1::ScoringService::NewStub(
+      grpc::CreateChannel("127.0.0.1:" + *grpc_port, grpc::InsecureChannelCredentials()));
+
+  {  // one customer to score
+    std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+    std::string error;
+    conf->set("bootstrap.servers", (*broker)->bootstrap(), error);
+    std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(conf.get(), error));
+    v1::Touchpoint m;
+    m.set_event_id("e1");
+    m.set_customer_id("c1");
+    m.mutable_occurred_at()->set_seconds(1'700'000'000);
+    m.set_channel(v1::WEB);
+    m.set_type(v1::PURCHASE);
+    m.set_amount(10);
+    const std::string value = m.SerializeAsString();
+    ASSERT_EQ(producer->produce("crm.touchpoints", RdKafka::Topic::PARTITION_UA,
+                                RdKafka::Producer::RK_MSG_COPY, const_cast<char*>(value.data()),
+                                value.size(), m.customer_id().data(), m.customer_id().size(), 0,
+                                nullptr, nullptr),
+              RdKafka::ERR_NO_ERROR);
+    ASSERT_EQ(producer->flush(10'000), RdKafka::ERR_NO_ERROR);
+  }
+  // The version scores carry, once the customer is known.
+  const auto version_served = [&]() -> std::string {
+    v1::GetCustomerScoresRequest request;
+    request.set_customer_id("c1");
+    v1::CustomerScores scores;
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + 5s);
+    if (!stub->GetCustomerScores(&context, request, &scores).ok()) return "";
+    return scores.model_version();
+  };
+  const auto wait_for_version = [&](const std::string& version) {
+    const auto until = std::chrono::steady_clock::now() + 30s;
+    while (version_served() != version && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(50ms);
+    }
+    return version_served();
+  };
+  ASSERT_EQ(wait_for_version("reload-1"), "reload-1") << service.Log();
+
+  // A changed file is picked up without a signal.
+  WriteFile(model_path, R"({"version": "reload-2", "value": {"margin": 0.5,
+      "annual_discount_rate": 0.1, "clv_horizon_days": 365}})");
+  EXPECT_EQ(wait_for_version("reload-2"), "reload-2") << service.Log();
+
+  // A bad file: refused, logged, counted; reload-2 stays, even on SIGHUP.
+  WriteFile(model_path, R"({"version": "reload-3", "purchase": {"time_unit": "fortnight"}})");
+  EXPECT_TRUE(service.WaitForLog("model rejected, keeping version reload-2", 30s))
+      << service.Log();
+  ASSERT_EQ(kill(service.pid(), SIGHUP), 0);
+  const auto until = std::chrono::steady_clock::now() + 30s;
+  while (MetricSum(HttpGet(metrics, "/metrics"), "crm_model_loads_total{result=\"rejected\"}") <
+             2 &&
+         std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(50ms);
+  }
+  const std::string page = HttpGet(metrics, "/metrics");
+  EXPECT_EQ(MetricSum(page, "crm_model_loads_total{result=\"rejected\"}"), 2) << page;
+  EXPECT_EQ(MetricSum(page, "crm_model_info{version=\"reload-2\"}"), 1) << page;
+  EXPECT_EQ(MetricSum(page, "crm_model_info"), 1) << page;  // the old version's series is gone
+  EXPECT_NE(service.Log().find("fortnight"), std::string::npos) << service.Log();
+  EXPECT_EQ(version_served(), "reload-2");
+
+  // A good file and SIGHUP.
+  WriteFile(model_path, R"({"version": "reload-4"})");
+  ASSERT_EQ(kill(service.pid(), SIGHUP), 0);
+  EXPECT_EQ(wait_for_version("reload-4"), "reload-4") << service.Log();
   EXPECT_EQ(service.Stop(SIGTERM), 0) << service.Log();
 }
 
