@@ -147,17 +147,26 @@ TEST(CdnowModelsTest, TrainedModelServedOnStreamedCalibrationPurchases) {
   ASSERT_EQ(customers.size(), 2357u);
   ASSERT_EQ(days.size(), 2357u);  // every sample customer first bought in Q1 1997
 
-  ChildProcess service(
-      CRM_SCORED_BIN,
-      {"--brokers", (*broker)->bootstrap(), "--data-dir", (dir.path() / "data").string(),
-       "--grpc-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--group", "models-test",
-       "--model", model_path.string(), "--kafka", "session.timeout.ms=6000", "--kafka",
-       "fetch.wait.max.ms=10"},
-      dir.path() / "service.log");
-  auto port = service.WaitForLog("gRPC listening on 127.0.0.1:", 30s);
-  ASSERT_TRUE(port) << service.Log();
-  auto stub = v1::ScoringService::NewStub(
-      grpc::CreateChannel("127.0.0.1:" + *port, grpc::InsecureChannelCredentials()));
+  std::unique_ptr<v1::ScoringService::Stub> stub;
+  const auto start_service = [&](const std::string& log) {
+    auto started = std::make_unique<ChildProcess>(
+        CRM_SCORED_BIN,
+        std::vector<std::string>{"--brokers", (*broker)->bootstrap(), "--data-dir",
+                                 (dir.path() / "data").string(), "--grpc-listen", "127.0.0.1:0",
+                                 "--metrics-listen", "127.0.0.1:0", "--group", "models-test",
+                                 "--model", model_path.string(), "--kafka",
+                                 "session.timeout.ms=6000", "--kafka", "fetch.wait.max.ms=10"},
+        dir.path() / log);
+    auto port = started->WaitForLog("gRPC listening on 127.0.0.1:", 30s);
+    EXPECT_TRUE(port) << started->Log();
+    if (port) {
+      stub = v1::ScoringService::NewStub(
+          grpc::CreateChannel("127.0.0.1:" + *port, grpc::InsecureChannelCredentials()));
+    }
+    return started;
+  };
+  std::unique_ptr<ChildProcess> service = start_service("service.log");
+  ASSERT_NE(stub, nullptr);
 
   // Scores of every customer as of 1997-09-30, once every purchase is applied.
   const auto score_all = [&](std::map<std::string, v1::CustomerScores>& out) {
@@ -186,7 +195,7 @@ TEST(CdnowModelsTest, TrainedModelServedOnStreamedCalibrationPurchases) {
   while (score_all(scores) < produced && std::chrono::steady_clock::now() < until) {
     std::this_thread::sleep_for(200ms);
   }
-  ASSERT_EQ(score_all(scores), produced) << service.Log();
+  ASSERT_EQ(score_all(scores), produced) << service->Log();
   ASSERT_EQ(scores.size(), 2357u);
 
   const double end_day = DayOf(kCalibrationEnd);
@@ -212,8 +221,23 @@ TEST(CdnowModelsTest, TrainedModelServedOnStreamedCalibrationPurchases) {
     ++checked;
   }
   EXPECT_EQ(checked, 2357);
-  EXPECT_NE(service.Log().find("model version cdnow-test"), std::string::npos);
-  EXPECT_EQ(service.Stop(SIGTERM), 0) << service.Log();
+  EXPECT_NE(service->Log().find("model version cdnow-test"), std::string::npos);
+  EXPECT_EQ(service->Stop(SIGTERM), 0) << service->Log();
+
+  // A restart keeps the population the RFM/FRAT scores and segments rank against.
+  service = start_service("restarted.log");
+  std::map<std::string, v1::CustomerScores> after;
+  ASSERT_EQ(score_all(after), produced) << service->Log();
+  for (const auto& [id, before] : scores) {
+    const v1::CustomerScores& now = after.at(id);
+    EXPECT_EQ(now.rfm().r_score(), before.rfm().r_score()) << id;
+    EXPECT_EQ(now.rfm().f_score(), before.rfm().f_score()) << id;
+    EXPECT_EQ(now.rfm().m_score(), before.rfm().m_score()) << id;
+    EXPECT_EQ(now.rfm().t_score(), before.rfm().t_score()) << id;
+    EXPECT_EQ(now.segment(), before.segment()) << id;
+  }
+  EXPECT_NE(service->Log().find("population: 2357 buyers"), std::string::npos) << service->Log();
+  EXPECT_EQ(service->Stop(SIGTERM), 0) << service->Log();
 }
 
 }  // namespace
@@ -238,13 +262,13 @@ TEST(ModelReloadTest, ChangedFileAndSighupReloadAndABadFileKeepsTheModelInUse) {
   WriteFile(model_path, R"({"version": "reload-1"})");
   auto broker = EmbeddedBroker::Start(ContractTopics(1));
   ASSERT_TRUE(broker.ok()) << broker.status();
-  ChildProcess service(CRM_SCORED_BIN,
-                       {"--brokers", (*broker)->bootstrap(), "--data-dir",
-                        (dir.path() / "data").string(), "--grpc-listen", "127.0.0.1:0",
-                        "--metrics-listen", "127.0.0.1:0", "--group", "reload-test", "--model",
-                        model_path.string(), "--kafka", "session.timeout.ms=6000", "--kafka",
-                        "fetch.wait.max.ms=10"},
-                       dir.path() / "service.log");
+  ChildProcess service(
+      CRM_SCORED_BIN,
+      {"--brokers", (*broker)->bootstrap(), "--data-dir", (dir.path() / "data").string(),
+       "--grpc-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--group", "reload-test",
+       "--model", model_path.string(), "--kafka", "session.timeout.ms=6000", "--kafka",
+       "fetch.wait.max.ms=10"},
+      dir.path() / "service.log");
   const auto metrics_port = service.WaitForLog("metrics listening on http://127.0.0.1:", 30s);
   auto grpc_port = service.WaitForLog("gRPC listening on 127.0.0.1:", 30s);
   ASSERT_TRUE(metrics_port && grpc_port) << service.Log();
@@ -298,8 +322,7 @@ TEST(ModelReloadTest, ChangedFileAndSighupReloadAndABadFileKeepsTheModelInUse) {
 
   // A bad file: refused, logged, counted; reload-2 stays, even on SIGHUP.
   WriteFile(model_path, R"({"version": "reload-3", "purchase": {"time_unit": "fortnight"}})");
-  EXPECT_TRUE(service.WaitForLog("model rejected, keeping version reload-2", 30s))
-      << service.Log();
+  EXPECT_TRUE(service.WaitForLog("model rejected, keeping version reload-2", 30s)) << service.Log();
   ASSERT_EQ(kill(service.pid(), SIGHUP), 0);
   const auto until = std::chrono::steady_clock::now() + 30s;
   while (MetricSum(HttpGet(metrics, "/metrics"), "crm_model_loads_total{result=\"rejected\"}") <
