@@ -100,12 +100,15 @@ CustomerFacts FactsOf(const CustomerState& state, Timestamp as_of, const Model& 
   } else if (state.first_seen) {
     f.tenure_days = std::max(0.0, DaysBetween(*state.first_seen, as_of));
   }
-  // A prospect is scored as a customer who has just started buying.
-  f.expected_purchases =
-      BgNbdExpectedTransactions(purchase.bgnbd, f.history, model.churn.horizon_days / unit);
+  // The purchase models start at the first purchase: a prospect expects no
+  // transaction yet, and would spend the population's mean.
   f.expected_spend = GammaGammaExpectedSpend(purchase.gamma_gamma, f.history.x,
                                              f.repeat_spend > 0 ? f.repeat_spend : 0);
-  f.clv = LifetimeValue(f.history, f.expected_spend, purchase, model.value);
+  if (f.has_purchase) {
+    f.expected_purchases =
+        BgNbdExpectedTransactions(purchase.bgnbd, f.history, model.churn.horizon_days / unit);
+    f.clv = LifetimeValue(f.history, f.expected_spend, purchase, model.value);
+  }
 
   const std::int32_t today = DayNumber(as_of);
   for (auto day = state.purchase_days.rbegin(); day != state.purchase_days.rend(); ++day) {

@@ -35,13 +35,13 @@ struct CustomerFacts {
   double tenure_days = 0;          // since the first purchase (first touchpoint for prospects)
   BgNbdHistory history;            // (x, t_x, T) in the model's time unit
   double p_alive = 0;              // 0 for a prospect, who has not started buying
-  double expected_purchases = 0;   // E[transactions] over the churn horizon
+  double expected_purchases = 0;   // E[transactions] over the churn horizon; 0 for a prospect
   double monetary = 0;             // revenue net of returns per transaction
   double repeat_spend = 0;         // mean gross value of the repeat transactions
   double expected_spend = 0;       // Gamma-Gamma E[spend per transaction]
   double revenue = 0;              // purchases minus returns
   double past_profitability = 0;   // margin × revenue
-  double clv = 0;                  // discounted margin of the expected purchases
+  double clv = 0;  // discounted margin of the expected purchases; 0 for a prospect
   int complaints_recent = 0;       // in the last kComplaintWindowDays
   std::optional<double> days_since_complaint;
   std::optional<std::int32_t> latest_satisfaction;

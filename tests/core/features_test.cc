@@ -142,9 +142,10 @@ TEST(FactsOfTest, AProspectHasNoPurchaseFactsButATenure) {
   EXPECT_EQ(f.p_alive, 0);
   EXPECT_EQ(f.monetary, 0);
   EXPECT_EQ(f.repeat_spend, 0);
-  // Scored as a customer who has just started buying.
-  EXPECT_DOUBLE_EQ(f.expected_purchases,
-                   BgNbdExpectedTransactions(model.purchase.bgnbd, BgNbdHistory{}, 90.0 / 7));
+  // The purchase models start at the first purchase: nothing expected yet, and
+  // the population's mean spend should they buy.
+  EXPECT_EQ(f.expected_purchases, 0);
+  EXPECT_EQ(f.clv, 0);
   EXPECT_DOUBLE_EQ(f.expected_spend, GammaGammaExpectedSpend(model.purchase.gamma_gamma, 0, 0));
 }
 
