@@ -97,7 +97,7 @@ absl::StatusOr<BatchResult> IngestProcessor::Process(const std::vector<InputReco
     std::optional<PopulationEntry> after = PopulationEntryOf(customer.state);
     if (after == customer.before) continue;
     population_.Replace(customer.partition, customer.before, after, &batch.population);
-    moved.emplace_back(&customer, std::move(after));
+    moved.emplace_back(&customer, after);
   }
   for (const auto& [partition, next] : next_offsets) batch.offsets.push_back({partition, next});
 

@@ -47,7 +47,7 @@ std::optional<crm::training::TrainingLog> Read(const std::string& path, const ch
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int Run(int argc, char** argv) {
   std::string input, evaluate, output, calibration_end, time_unit = "week";
   crm::training::TrainOptions options;
   bool no_merge = false, report_json = false;
@@ -138,4 +138,13 @@ int main(int argc, char** argv) {
     std::cerr << "crm-train: model version " << options.version << " written to " << output << "\n";
   }
   return 0;
+}
+
+int main(int argc, char** argv) {
+  try {
+    return Run(argc, argv);
+  } catch (const std::exception& e) {  // out of memory, mostly
+    std::cerr << "crm-train: " << e.what() << "\n";
+    return 1;
+  }
 }
