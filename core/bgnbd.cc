@@ -39,6 +39,11 @@ double BgNbdExpectedTransactions(const BgNbdParams& p, const BgNbdHistory& h, do
   return numerator / denominator;
 }
 
+double BgNbdProbabilityNoTransaction(const BgNbdParams& p, const BgNbdHistory& h, double t) {
+  const double alive = BgNbdProbabilityAlive(p, h);
+  return 1 - alive + alive * std::pow((p.alpha + h.T) / (p.alpha + h.T + t), p.r + h.x);
+}
+
 double BgNbdLogLikelihood(const BgNbdParams& p, const BgNbdHistory& h) {
   const double common = std::lgamma(p.r + h.x) - std::lgamma(p.r) + p.r * std::log(p.alpha);
   const double alive =

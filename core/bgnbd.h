@@ -22,6 +22,11 @@ double BgNbdProbabilityAlive(const BgNbdParams& p, const BgNbdHistory& h);
 // E[Y(t) | x, t_x, T]: expected transactions in the next `t` units, eq. (10).
 double BgNbdExpectedTransactions(const BgNbdParams& p, const BgNbdHistory& h, double t);
 
+// P(no transaction in the next `t` units | x, t_x, T): a customer who is
+// alive drops out only at a transaction, so this is
+// 1 - P(alive) + P(alive) ((α + T) / (α + T + t))^(r + x).
+double BgNbdProbabilityNoTransaction(const BgNbdParams& p, const BgNbdHistory& h, double t);
+
 // The log-likelihood of one customer's history, eq. (6).
 double BgNbdLogLikelihood(const BgNbdParams& p, const BgNbdHistory& h);
 

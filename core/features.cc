@@ -107,6 +107,8 @@ CustomerFacts FactsOf(const CustomerState& state, Timestamp as_of, const Model& 
   if (f.has_purchase) {
     f.expected_purchases =
         BgNbdExpectedTransactions(purchase.bgnbd, f.history, model.churn.horizon_days / unit);
+    f.p_no_purchase =
+        BgNbdProbabilityNoTransaction(purchase.bgnbd, f.history, model.churn.horizon_days / unit);
     f.clv = LifetimeValue(f.history, f.expected_spend, purchase, model.value);
   }
 
@@ -163,6 +165,8 @@ std::vector<double> ChurnFeatures(const CustomerFacts& f) {
       Log1p(f.transactions_180d),
       f.transactions == 1 ? 1.0 : 0.0,
       Log1p(recency) * Log1p(static_cast<double>(f.transactions)),
+      std::log(std::clamp(f.p_no_purchase, 1e-6, 1 - 1e-6) /
+               (1 - std::clamp(f.p_no_purchase, 1e-6, 1 - 1e-6))),
   };
 }
 
@@ -278,6 +282,9 @@ ReasonText ChurnReason(std::size_t feature, const CustomerFacts& f) {
               f.transactions == 1 ? "a single purchase so far" : "a repeat buyer"};
     case 15:
       return ChurnReason(2, f);
+    case 16:
+      return {"NO_PURCHASE_EXPECTED",
+              Format("%.0f%% likely to buy nothing in the coming months", 100 * f.p_no_purchase)};
     case 11:
       return {"RETURNS", Plural(static_cast<double>(f.returns), "return", "returns") +
                              Format(" for %.0f purchases", static_cast<double>(f.transactions))};

@@ -36,12 +36,13 @@ struct CustomerFacts {
   BgNbdHistory history;            // (x, t_x, T) in the model's time unit
   double p_alive = 0;              // 0 for a prospect, who has not started buying
   double expected_purchases = 0;   // E[transactions] over the churn horizon; 0 for a prospect
+  double p_no_purchase = 1;        // BG/NBD P(no transaction over the churn horizon)
   double monetary = 0;             // revenue net of returns per transaction
   double repeat_spend = 0;         // mean gross value of the repeat transactions
   double expected_spend = 0;       // Gamma-Gamma E[spend per transaction]
   double revenue = 0;              // purchases minus returns
   double past_profitability = 0;   // margin × revenue
-  double clv = 0;  // discounted margin of the expected purchases; 0 for a prospect
+  double clv = 0;                  // discounted margin of the expected purchases; 0 for a prospect
   int complaints_recent = 0;       // in the last kComplaintWindowDays
   std::optional<double> days_since_complaint;
   std::optional<std::int32_t> latest_satisfaction;
@@ -70,7 +71,7 @@ double LifetimeValue(const BgNbdHistory& history, double expected_spend,
                      const PurchaseModel& purchase, const ValueParams& value);
 
 // Churn features, in this order (see the README's "Scores" section).
-inline constexpr std::array<std::string_view, 16> kChurnFeatureNames = {
+inline constexpr std::array<std::string_view, 17> kChurnFeatureNames = {
     "log_expected_purchases",  // log(0.05 + E[transactions in the horizon])
     "p_alive",                 // BG/NBD probability alive
     "recency_vs_rhythm",       // days since the last purchase / usual days between (≤ 10)
@@ -87,6 +88,7 @@ inline constexpr std::array<std::string_view, 16> kChurnFeatureNames = {
     "half_year_transactions",  // log(1 + transactions in the last 180 days)
     "one_time_buyer",          // 1 if a single transaction
     "recency_x_frequency",     // log_recency_days × log_transactions
+    "logit_no_purchase",       // logit of the BG/NBD P(no purchase within the horizon)
 };
 std::vector<double> ChurnFeatures(const CustomerFacts& facts);
 

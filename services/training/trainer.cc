@@ -266,7 +266,7 @@ absl::StatusOr<Trained> Train(const TrainingLog& train, const TrainingLog* evalu
   cr.evaluation_customers = static_cast<std::int64_t>(held.size());
   cr.evaluated_on =
       evaluate != nullptr ? "the evaluation log" : "customers held out of the fit (by id hash)";
-  std::vector<double> predicted, recency, fewer_expected;
+  std::vector<double> predicted, recency, fewer_expected, no_purchase;
   std::vector<int> held_labels;
   std::vector<CustomerFacts> held_facts;
   for (const Example& e : held) {
@@ -277,6 +277,7 @@ absl::StatusOr<Trained> Train(const TrainingLog& train, const TrainingLog* evalu
         EvaluateLogistic(model.churn.logistic, kChurnFeatureNames, features).probability);
     recency.push_back(f.has_purchase ? f.recency_days : f.tenure_days);
     fewer_expected.push_back(-f.expected_purchases);
+    no_purchase.push_back(f.p_no_purchase);
     held_labels.push_back(e.churned ? 1 : 0);
   }
   cr.base_rate = static_cast<double>(std::count(held_labels.begin(), held_labels.end(), 1)) /
@@ -284,6 +285,7 @@ absl::StatusOr<Trained> Train(const TrainingLog& train, const TrainingLog* evalu
   cr.auc = Auc(predicted, held_labels);
   cr.auc_recency = Auc(recency, held_labels);
   cr.auc_expected_purchases = Auc(fewer_expected, held_labels);
+  cr.auc_p_no_purchase = Auc(no_purchase, held_labels);
   cr.log_loss = LogLoss(predicted, held_labels);
   cr.calibration = CalibrationTable(predicted, held_labels, 10);
 
@@ -345,7 +347,8 @@ std::string ReportText(const TrainReport& r) {
       << c.train_customers << " customers, measured on " << c.evaluation_customers << " ("
       << c.evaluated_on << "), churn rate " << Number(c.base_rate) << "\n"
       << "  AUC " << Number(c.auc) << " (baselines: recency " << Number(c.auc_recency)
-      << ", BG/NBD expected purchases " << Number(c.auc_expected_purchases) << "), log loss "
+      << ", BG/NBD expected purchases " << Number(c.auc_expected_purchases)
+      << ", BG/NBD P(no purchase) " << Number(c.auc_p_no_purchase) << "), log loss "
       << Number(c.log_loss) << "\n"
       << "  calibration: mean predicted -> observed (customers)\n";
   for (const CalibrationBin& bin : c.calibration) {
@@ -374,6 +377,7 @@ std::string ReportJson(const TrainReport& r) {
       << ", \"customers\": " << r.gamma_gamma.customers << "},\n"
       << " \"churn\": {\"auc\": " << Number(c.auc) << ", \"auc_recency\": " << Number(c.auc_recency)
       << ", \"auc_expected_purchases\": " << Number(c.auc_expected_purchases)
+      << ", \"auc_p_no_purchase\": " << Number(c.auc_p_no_purchase)
       << ", \"log_loss\": " << Number(c.log_loss) << ", \"base_rate\": " << Number(c.base_rate)
       << ", \"horizon_days\": " << Number(c.horizon_days)
       << ", \"train_customers\": " << c.train_customers

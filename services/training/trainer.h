@@ -66,6 +66,7 @@ struct ChurnReport {
   double auc = 0;                     // the churn model
   double auc_recency = 0;             // baseline: days since the last purchase
   double auc_expected_purchases = 0;  // baseline: fewer BG/NBD expected purchases
+  double auc_p_no_purchase = 0;       // baseline: BG/NBD P(no purchase in the horizon)
   double log_loss = 0;                // on the evaluation customers
   std::vector<CalibrationBin> calibration;
   std::string evaluated_on;  // "evaluation log" or "held-out 20 % of the customers"

@@ -16,6 +16,25 @@ TEST(BgNbdTest, PublishedConditionalExpectation) {
   EXPECT_NEAR(BgNbdExpectedTransactions(kCdnow, {2, 30.43, 38.86}, 39), 1.226, 0.0005);
 }
 
+TEST(BgNbdTest, ProbabilityOfNoTransaction) {
+  // A new customer (x = 0) is alive: P(0 in t) is the NBD's (α / (α + t))^r.
+  EXPECT_NEAR(BgNbdProbabilityNoTransaction(kCdnow, {0, 0, 0}, 39),
+              std::pow(4.414 / (4.414 + 39), 0.243), 1e-12);
+  // By hand for a repeat buyer: 1 - P(alive) + P(alive) ((α+T)/(α+T+t))^(r+x).
+  const BgNbdHistory h{2, 30.43, 38.86};
+  const double alive = BgNbdProbabilityAlive(kCdnow, h);
+  EXPECT_NEAR(BgNbdProbabilityNoTransaction(kCdnow, h, 39),
+              1 - alive + alive * std::pow(43.274 / 82.274, 2.243), 1e-12);
+  // Over a short window P(at least one) ≈ E[transactions].
+  const double t = 1e-4;
+  EXPECT_NEAR(1 - BgNbdProbabilityNoTransaction(kCdnow, h, t),
+              BgNbdExpectedTransactions(kCdnow, h, t), 1e-7);
+  // Longer windows leave less chance of buying nothing, down to 1 - P(alive).
+  EXPECT_GT(BgNbdProbabilityNoTransaction(kCdnow, h, 10),
+            BgNbdProbabilityNoTransaction(kCdnow, h, 100));
+  EXPECT_NEAR(BgNbdProbabilityNoTransaction(kCdnow, h, 1e12), 1 - alive, 1e-6);
+}
+
 TEST(BgNbdTest, ProbabilityAliveFallsWithSilence) {
   EXPECT_DOUBLE_EQ(BgNbdProbabilityAlive(kCdnow, {0, 0, 38}), 1);  // no repeat: never dropped
   const double recent = BgNbdProbabilityAlive(kCdnow, {4, 37, 38});

@@ -168,6 +168,8 @@ TEST(FactsOfTest, RecencyRhythmTenureAndTheBgNbdQuantities) {
   EXPECT_LE(f.p_alive, 1);
   EXPECT_DOUBLE_EQ(f.expected_purchases,
                    BgNbdExpectedTransactions(model.purchase.bgnbd, h, 90.0 / 7));
+  EXPECT_DOUBLE_EQ(f.p_no_purchase,
+                   BgNbdProbabilityNoTransaction(model.purchase.bgnbd, h, 90.0 / 7));
   EXPECT_DOUBLE_EQ(f.revenue, 120);
   EXPECT_DOUBLE_EQ(f.monetary, 40);  // 120 over 3 transactions
 }
@@ -428,9 +430,10 @@ TEST(ChurnFeaturesTest, OneValuePerNameInOrder) {
   f.return_rate = 0.5;
   f.transactions_90d = 1;
   f.transactions_180d = 2;
+  f.p_no_purchase = 0.8;
   const std::vector<double> v = ChurnFeatures(f);
   ASSERT_EQ(v.size(), kChurnFeatureNames.size());
-  ASSERT_EQ(v.size(), 16u);
+  ASSERT_EQ(v.size(), 17u);
   EXPECT_EQ(kChurnFeatureNames[0], "log_expected_purchases");
   EXPECT_NEAR(v[0], 0, 1e-12);  // log(0.05 + 0.95)
   EXPECT_EQ(kChurnFeatureNames[1], "p_alive");
@@ -463,6 +466,8 @@ TEST(ChurnFeaturesTest, OneValuePerNameInOrder) {
   EXPECT_DOUBLE_EQ(v[14], 0);
   EXPECT_EQ(kChurnFeatureNames[15], "recency_x_frequency");
   EXPECT_DOUBLE_EQ(v[15], std::log(43) * std::log(4));
+  EXPECT_EQ(kChurnFeatureNames[16], "logit_no_purchase");
+  EXPECT_DOUBLE_EQ(v[16], std::log(0.8 / 0.2));
 
   f.transactions = 1;
   EXPECT_DOUBLE_EQ(ChurnFeatures(f)[14], 1);
@@ -678,6 +683,7 @@ CustomerFacts ReasonFacts() {
   CustomerFacts f;
   f.has_purchase = true;
   f.expected_purchases = 1.26;
+  f.p_no_purchase = 0.734;
   f.p_alive = 0.42;
   f.recency_days = 94.2;
   f.rhythm_days = 21;
@@ -729,8 +735,10 @@ TEST(ChurnReasonTest, SentencesForAHandCase) {
   EXPECT_EQ(reason(14).sentence, "a repeat buyer");
   EXPECT_EQ(reason(15).code, "PURCHASE_RECENCY");
   EXPECT_EQ(reason(15).sentence, "no purchase for 94 days, usually every 21");
-  EXPECT_EQ(reason(16).code, "OTHER");
-  EXPECT_EQ(reason(16).sentence, "other factors");
+  EXPECT_EQ(reason(16).code, "NO_PURCHASE_EXPECTED");
+  EXPECT_EQ(reason(16).sentence, "73% likely to buy nothing in the coming months");
+  EXPECT_EQ(reason(17).code, "OTHER");
+  EXPECT_EQ(reason(17).sentence, "other factors");
 }
 
 TEST(ChurnReasonTest, SentencesForTheQuietCases) {
