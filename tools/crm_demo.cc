@@ -1,13 +1,10 @@
 // crm-demo: produces a live, realistic multichannel customer population to
 // Kafka and, given the service's gRPC and metrics addresses, redraws a view of
 // throughput and a few customers' scores every second.
-#include <arpa/inet.h>
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 #include <librdkafka/rdkafkacpp.h>
-#include <netdb.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -23,54 +20,17 @@
 #include "services/codec/touchpoint_codec.h"
 #include "tools/command_line.h"
 #include "tools/demo/population.h"
+#include "tools/scrape.h"
 
 namespace {
 
 std::atomic<bool> g_stop{false};
 void OnSignal(int) { g_stop.store(true); }
 
-// Sums every sample of `metric` in a Prometheus text page fetched from `url`
-// ("http://HOST:PORT/PATH"); -1 when it cannot be fetched.
+// Sums every sample of `metric` in the page at `url`; -1 when it cannot be fetched.
 double ScrapeSum(const std::string& url, const std::string& metric) {
-  const std::string prefix = "http://";
-  if (url.rfind(prefix, 0) != 0) return -1;
-  const std::string rest = url.substr(prefix.size());
-  const auto slash = rest.find('/');
-  const std::string host_port = rest.substr(0, slash);
-  const std::string path = slash == std::string::npos ? "/" : rest.substr(slash);
-  const auto colon = host_port.rfind(':');
-  addrinfo hints{};
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* found = nullptr;
-  if (getaddrinfo(host_port.substr(0, colon).c_str(), host_port.substr(colon + 1).c_str(), &hints,
-                  &found) != 0) {
-    return -1;
-  }
-  const int fd = socket(found->ai_family, found->ai_socktype, found->ai_protocol);
-  const bool connected = fd >= 0 && connect(fd, found->ai_addr, found->ai_addrlen) == 0;
-  freeaddrinfo(found);
-  if (!connected) {
-    if (fd >= 0) close(fd);
-    return -1;
-  }
-  const std::string request = "GET " + path + " HTTP/1.0\r\nHost: " + host_port + "\r\n\r\n";
-  if (send(fd, request.data(), request.size(), 0) < 0) {
-    close(fd);
-    return -1;
-  }
-  std::string page;
-  char buffer[8192];
-  for (ssize_t n; (n = recv(fd, buffer, sizeof(buffer), 0)) > 0;) page.append(buffer, n);
-  close(fd);
-  double sum = 0;
-  std::istringstream lines(page);
-  for (std::string line; std::getline(lines, line);) {
-    if (line.rfind(metric, 0) != 0) continue;
-    const char next = line.size() > metric.size() ? line[metric.size()] : '\0';
-    if (next != ' ' && next != '{') continue;
-    sum += std::stod(line.substr(line.rfind(' ') + 1));
-  }
-  return sum;
+  const std::optional<std::string> page = crm::HttpGet(url);
+  return page ? crm::SumSamples(*page, metric) : -1;
 }
 
 std::string Date(crm::Timestamp t) {

@@ -21,14 +21,13 @@
 #include "services/kafka/embedded_broker.h"
 #include "services/model/model_file.h"
 #include "tests/integration/service_process.h"
+#include "tools/scrape.h"
 
 namespace crm {
 namespace {
 
 using namespace std::chrono_literals;
 using testing::ChildProcess;
-using testing::HttpGet;
-using testing::MetricSum;
 using testing::TempDir;
 
 const std::string kSample = std::string(CRM_SOURCE_DIR) + "/data/cdnow/CDNOW_sample.txt";
@@ -272,7 +271,8 @@ TEST(ModelReloadTest, ChangedFileAndSighupReloadAndABadFileKeepsTheModelInUse) {
   const auto metrics_port = service.WaitForLog("metrics listening on http://127.0.0.1:", 30s);
   auto grpc_port = service.WaitForLog("gRPC listening on 127.0.0.1:", 30s);
   ASSERT_TRUE(metrics_port && grpc_port) << service.Log();
-  const int metrics = std::stoi(*metrics_port);
+  const std::string metrics = "http://127.0.0.1:" + *metrics_port + "/metrics";
+  const auto scrape = [&] { return HttpGet(metrics).value_or(""); };
   auto stub = v1::ScoringService::NewStub(
       grpc::CreateChannel("127.0.0.1:" + *grpc_port, grpc::InsecureChannelCredentials()));
 
@@ -325,15 +325,14 @@ TEST(ModelReloadTest, ChangedFileAndSighupReloadAndABadFileKeepsTheModelInUse) {
   EXPECT_TRUE(service.WaitForLog("model rejected, keeping version reload-2", 30s)) << service.Log();
   ASSERT_EQ(kill(service.pid(), SIGHUP), 0);
   const auto until = std::chrono::steady_clock::now() + 30s;
-  while (MetricSum(HttpGet(metrics, "/metrics"), "crm_model_loads_total{result=\"rejected\"}") <
-             2 &&
+  while (SumSamples(scrape(), "crm_model_loads_total{result=\"rejected\"}") < 2 &&
          std::chrono::steady_clock::now() < until) {
     std::this_thread::sleep_for(50ms);
   }
-  const std::string page = HttpGet(metrics, "/metrics");
-  EXPECT_EQ(MetricSum(page, "crm_model_loads_total{result=\"rejected\"}"), 2) << page;
-  EXPECT_EQ(MetricSum(page, "crm_model_info{version=\"reload-2\"}"), 1) << page;
-  EXPECT_EQ(MetricSum(page, "crm_model_info"), 1) << page;  // the old version's series is gone
+  const std::string page = scrape();
+  EXPECT_EQ(SumSamples(page, "crm_model_loads_total{result=\"rejected\"}"), 2) << page;
+  EXPECT_EQ(SumSamples(page, "crm_model_info{version=\"reload-2\"}"), 1) << page;
+  EXPECT_EQ(SumSamples(page, "crm_model_info"), 1) << page;  // the old version's series is gone
   EXPECT_NE(service.Log().find("fortnight"), std::string::npos) << service.Log();
   EXPECT_EQ(version_served(), "reload-2");
 

@@ -43,12 +43,6 @@ class ChildProcess {
   std::optional<int> exit_code_;
 };
 
-// The body of GET http://127.0.0.1:`port``path` (HTTP/1.0), or "" on failure.
-std::string HttpGet(int port, const std::string& path);
-
-// The sum of the samples of `metric` (every label set) in a Prometheus text page.
-double MetricSum(const std::string& page, const std::string& metric);
-
 // A fresh temporary directory, removed by the destructor.
 class TempDir {
  public:
