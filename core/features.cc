@@ -165,8 +165,8 @@ std::vector<double> ChurnFeatures(const CustomerFacts& f) {
       Log1p(f.transactions_180d),
       f.transactions == 1 ? 1.0 : 0.0,
       Log1p(recency) * Log1p(static_cast<double>(f.transactions)),
-      std::log(std::clamp(f.p_no_purchase, 1e-6, 1 - 1e-6) /
-               (1 - std::clamp(f.p_no_purchase, 1e-6, 1 - 1e-6))),
+      std::log(std::clamp(f.p_no_purchase, 0.001, 0.999) /
+               (1 - std::clamp(f.p_no_purchase, 0.001, 0.999))),
   };
 }
 
@@ -283,6 +283,7 @@ ReasonText ChurnReason(std::size_t feature, const CustomerFacts& f) {
     case 15:
       return ChurnReason(2, f);
     case 16:
+      if (!f.has_purchase) return {"NO_PURCHASE_YET", "has not bought yet"};
       return {"NO_PURCHASE_EXPECTED",
               Format("%.0f%% likely to buy nothing in the coming months", 100 * f.p_no_purchase)};
     case 11:

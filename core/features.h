@@ -88,7 +88,8 @@ inline constexpr std::array<std::string_view, 17> kChurnFeatureNames = {
     "half_year_transactions",  // log(1 + transactions in the last 180 days)
     "one_time_buyer",          // 1 if a single transaction
     "recency_x_frequency",     // log_recency_days × log_transactions
-    "logit_no_purchase",       // logit of the BG/NBD P(no purchase within the horizon)
+    "logit_no_purchase",  // logit of the BG/NBD P(no purchase in the horizon), clamped to [0.001,
+                          // 0.999]
 };
 std::vector<double> ChurnFeatures(const CustomerFacts& facts);
 
