@@ -6,4 +6,11 @@ Timestamp WallClock::Now() const {
   return std::chrono::time_point_cast<Micros>(std::chrono::system_clock::now());
 }
 
+void EventClock::Observe(Timestamp t) {
+  const std::int64_t us = ToMicros(t);
+  std::int64_t current = latest_us_.load();
+  while (us > current && !latest_us_.compare_exchange_weak(current, us)) {
+  }
+}
+
 }  // namespace crm

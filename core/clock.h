@@ -1,5 +1,8 @@
 #pragma once
 
+#include <atomic>
+#include <cstdint>
+
 #include "core/time.h"
 
 namespace crm {
@@ -16,6 +19,19 @@ class Clock {
 class WallClock final : public Clock {
  public:
   Timestamp Now() const override;
+};
+
+// "Now" as the events tell it (--clock event): the latest event time applied,
+// for replays of history and for tests, where the wall clock means nothing.
+// The Unix epoch until a first event is observed.
+class EventClock final : public Clock {
+ public:
+  Timestamp Now() const override { return FromMicros(latest_us_.load()); }
+  // Moves "now" forward to `t`; an earlier time is ignored.
+  void Observe(Timestamp t);
+
+ private:
+  std::atomic<std::int64_t> latest_us_{0};
 };
 
 }  // namespace crm

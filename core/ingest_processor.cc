@@ -8,21 +8,26 @@ namespace crm {
 
 IngestProcessor::IngestProcessor(IngestOptions options, StateStore* store, const Clock* clock,
                                  IngestProbe* probe, RejectSink* rejects,
-                                 PopulationBoard* population)
+                                 PopulationBoard* population, EventClock* event_clock)
     : options_(std::move(options)),
       store_(store),
       clock_(clock),
       probe_(probe),
       rejects_(rejects),
       board_(population),
+      event_clock_(event_clock),
       cache_(options_.cache_entries) {}
 
-absl::Status IngestProcessor::LoadPopulation() {
+absl::Status IngestProcessor::Load() {
   auto cells = store_->LoadPopulation(options_.topic);
   if (!cells.ok()) return cells.status();
   population_ = Population();
   for (const PopulationCell& cell : *cells) population_.Restore(cell);
   if (board_ != nullptr) board_->Publish(population_.View());
+  auto latest = store_->LoadLatestEventTime(options_.topic);
+  if (!latest.ok()) return latest.status();
+  latest_event_ = *latest;
+  if (event_clock_ != nullptr && latest_event_) event_clock_->Observe(*latest_event_);
   return absl::OkStatus();
 }
 
@@ -36,6 +41,7 @@ absl::StatusOr<BatchResult> IngestProcessor::Process(const std::vector<InputReco
   };
   std::unordered_map<CustomerId, Dirty> dirty;
   std::map<std::int32_t, std::int64_t> next_offsets;
+  std::optional<Timestamp> latest_event = latest_event_;
 
   probe_->Consumed(records.size());
   for (std::size_t i = 0; i < records.size(); ++i) {
@@ -76,6 +82,9 @@ absl::StatusOr<BatchResult> IngestProcessor::Process(const std::vector<InputReco
     } else {
       ++result.applied;
       probe_->Applied(touchpoint.type);
+      if (!latest_event || touchpoint.occurred_at > *latest_event) {
+        latest_event = touchpoint.occurred_at;
+      }
     }
   }
 
@@ -100,6 +109,7 @@ absl::StatusOr<BatchResult> IngestProcessor::Process(const std::vector<InputReco
     moved.emplace_back(&customer, after);
   }
   for (const auto& [partition, next] : next_offsets) batch.offsets.push_back({partition, next});
+  if (latest_event != latest_event_) batch.latest_event_time = latest_event;
 
   // On failure the cache still holds the committed states (the batch worked
   // on copies) and the population goes back to the committed one.
@@ -110,6 +120,8 @@ absl::StatusOr<BatchResult> IngestProcessor::Process(const std::vector<InputReco
     return status;
   }
   if (board_ != nullptr && !moved.empty()) board_->Publish(population_.View());
+  latest_event_ = latest_event;
+  if (event_clock_ != nullptr && latest_event_) event_clock_->Observe(*latest_event_);
   for (auto& [id, customer] : dirty) cache_.Put(id, std::move(customer.state));
   probe_->BatchCommitted(records.size(), clock_->Now() - started);
   return result;

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -54,15 +55,18 @@ struct IngestOptions {
 // Used by the consumer thread only.
 class IngestProcessor {
  public:
-  // The pointers must outlive the processor; `rejects` may be null (rejected
-  // records are then only counted), `population` too (the population is then
-  // kept but not published).
+  // The pointers must outlive the processor. `clock` is the wall clock (for
+  // validation and latency); `rejects` may be null (rejected records are then
+  // only counted); `population` too (the population is then kept but not
+  // published); `event_clock` too (told the latest event time applied, after
+  // each commit).
   IngestProcessor(IngestOptions options, StateStore* store, const Clock* clock, IngestProbe* probe,
-                  RejectSink* rejects, PopulationBoard* population = nullptr);
+                  RejectSink* rejects, PopulationBoard* population = nullptr,
+                  EventClock* event_clock = nullptr);
 
-  // Loads the committed population from the store and publishes it. Call once
-  // before the first Process.
-  absl::Status LoadPopulation();
+  // Loads the committed population and latest event time from the store and
+  // publishes them. Call once before the first Process.
+  absl::Status Load();
 
   // Validates and applies `records` (in order), then commits. Rejected records
   // go to the reject sink, flushed before the commit, and their offsets
@@ -83,6 +87,8 @@ class IngestProcessor {
   IngestProbe* probe_;
   RejectSink* rejects_;
   PopulationBoard* board_;
+  EventClock* event_clock_;
+  std::optional<Timestamp> latest_event_;  // committed
   StateCache cache_;
   Population population_;
 };

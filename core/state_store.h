@@ -27,6 +27,8 @@ struct StateBatch {
   std::vector<std::pair<const CustomerId*, const CustomerState*>> customers;
   std::vector<PopulationCell> population;
   std::vector<PartitionOffset> offsets;
+  // The latest event time applied so far, when this batch moved it forward.
+  std::optional<Timestamp> latest_event_time;
 };
 
 // The durable home of customer state and input offsets (port; RocksDB in
@@ -43,6 +45,10 @@ class StateStore {
   // The committed next offset of `partition` of `topic`; nullopt when none was committed.
   virtual absl::StatusOr<std::optional<std::int64_t>> GetOffset(const std::string& topic,
                                                                 std::int32_t partition) = 0;
+
+  // The latest event time committed for `topic`; nullopt before any.
+  virtual absl::StatusOr<std::optional<Timestamp>> LoadLatestEventTime(
+      const std::string& topic) = 0;
 
   // Every committed population cell of `topic`'s partitions.
   virtual absl::StatusOr<std::vector<PopulationCell>> LoadPopulation(const std::string& topic) = 0;

@@ -86,6 +86,10 @@ ParsedOptions ParseServiceOptions(int argc, const char* const* argv) {
   AddFlag(app, env, "sync-writes", o.sync_writes, "fsync the write-ahead log on every commit");
   AddFlag(app, env, "max-batch", o.max_batch, "Records applied per commit at most")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}));
+  AddFlag(app, env, "clock", o.clock,
+          "What 'now' is for queries without as_of: wall (the system clock) or event (the "
+          "latest event time applied, for replays of history)")
+      ->check(CLI::IsMember({"wall", "event"}));
 
   try {
     std::vector<std::string> args = WithEnvironment(argc, argv, env);
@@ -126,7 +130,8 @@ std::string DescribeOptions(const ServiceOptions& o) {
       << " model=" << (o.model_file.empty() ? "(built-in)" : o.model_file) << " topic=" << o.topic
       << " dlq-topic=" << o.dlq_topic << " cache-entries=" << o.cache_entries
       << " dedup-window=" << o.dedup_window << " block-cache-mb=" << o.block_cache_mb
-      << " sync-writes=" << (o.sync_writes ? "true" : "false") << " max-batch=" << o.max_batch;
+      << " sync-writes=" << (o.sync_writes ? "true" : "false") << " max-batch=" << o.max_batch
+      << " clock=" << o.clock;
   for (const auto& [key, value] : o.kafka) {
     out << " kafka." << key << "=" << (IsSecretKafkaProperty(key) ? "****" : value);
   }

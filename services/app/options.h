@@ -28,6 +28,9 @@ struct ServiceOptions {
   std::size_t block_cache_mb = 64;
   bool sync_writes = false;      // fsync the WAL on each commit
   std::size_t max_batch = 5000;  // records per commit at most
+  // "Now" for queries without as_of: "wall" (the system clock) or "event"
+  // (the latest event time applied: replays of history, tests).
+  std::string clock = "wall";
 };
 
 struct ParsedOptions {

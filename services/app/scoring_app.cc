@@ -3,7 +3,9 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <ctime>
 #include <filesystem>
+#include <iostream>
 #include <optional>
 #include <thread>
 
@@ -37,6 +39,16 @@ LogLevel ParseLevel(const std::string& level) {
 }
 
 std::string HostOf(const std::string& listen) { return listen.substr(0, listen.rfind(':')); }
+
+// "2026-11-23T01:02:03Z".
+std::string IsoTime(Timestamp t) {
+  const std::time_t seconds = static_cast<std::time_t>(ToMicros(t) / 1'000'000);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return text;
+}
 
 // What identifies a version of the model file on disk, to notice it changed.
 struct FileStamp {
@@ -85,15 +97,19 @@ int RunScoringApp(const ServiceOptions& options) {
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  CRM_LOG(kInfo, kComponent) << "starting: " << DescribeOptions(options);
+  // A bad model file at start is bad configuration: one line, exit code 2.
   Model model;
   std::optional<FileStamp> model_stamp;
   if (!options.model_file.empty()) {
     model_stamp = StampOf(options.model_file);
     absl::StatusOr<Model> loaded = LoadModelFile(options.model_file);
-    if (!loaded.ok()) return Fatal("model", loaded.status());
+    if (!loaded.ok()) {
+      std::cerr << "crm-scored: --model: " << loaded.status().message() << "\n";
+      return 2;
+    }
     model = std::move(*loaded);
   }
+  CRM_LOG(kInfo, kComponent) << "starting: " << DescribeOptions(options);
   CRM_LOG(kInfo, kComponent) << "model version " << model.version
                              << (options.model_file.empty() ? " (built-in)" : "");
   Board<Scorer> scorers(std::make_shared<const Scorer>(std::move(model)));
@@ -133,7 +149,10 @@ int RunScoringApp(const ServiceOptions& options) {
                              << ":" << (*metrics)->port() << "/metrics";
 
   WallClock clock;
-  ScoringServiceImpl service(db, &scorers, &population, &clock);
+  EventClock event_clock;
+  const Clock* query_clock =
+      options.clock == "event" ? static_cast<const Clock*>(&event_clock) : &clock;
+  ScoringServiceImpl service(db, &scorers, &population, query_clock);
   auto grpc_server = GrpcServer::Start(options.grpc_listen, &service);
   if (!grpc_server.ok()) return Fatal("gRPC", grpc_server.status());
   CRM_LOG(kInfo, kComponent) << "gRPC listening on " << HostOf(options.grpc_listen) << ":"
@@ -151,11 +170,14 @@ int RunScoringApp(const ServiceOptions& options) {
   ingest.topic = options.topic;
   ingest.limits.dedup_window = options.dedup_window;
   ingest.cache_entries = options.cache_entries;
-  IngestProcessor processor(ingest, db, &clock, metrics->get(), dead_letters->get(), &population);
-  if (absl::Status loaded = processor.LoadPopulation(); !loaded.ok()) {
+  IngestProcessor processor(ingest, db, &clock, metrics->get(), dead_letters->get(), &population,
+                            &event_clock);
+  if (absl::Status loaded = processor.Load(); !loaded.ok()) {
     return Fatal("population", loaded);
   }
-  CRM_LOG(kInfo, kComponent) << "population: " << population.Current()->customers() << " buyers";
+  CRM_LOG(kInfo, kComponent) << "population: " << population.Current()->customers()
+                             << " buyers; latest event time " << IsoTime(event_clock.Now())
+                             << "; queries use the " << options.clock << " clock";
 
   ConsumerOptions consumer_options;
   consumer_options.brokers = brokers;

@@ -74,7 +74,10 @@ absl::StatusOr<Model> ParseModelJson(std::string_view json) {
   const auto parsed = google::protobuf::util::JsonStringToMessage(
       google::protobuf::StringPiece(json.data(), json.size()), &message, options);
   if (!parsed.ok()) {
-    return absl::InvalidArgumentError("not a model file: " + std::string(parsed.message()));
+    // One line: the parser's message may quote the text around the error.
+    std::string why(parsed.message());
+    why = why.substr(0, why.find('\n'));
+    return absl::InvalidArgumentError("not a model file: " + why);
   }
   absl::StatusOr<Model> model = FromProto(message);
   if (!model.ok()) return model.status();

@@ -13,6 +13,7 @@ namespace {
 constexpr char kCustomerPrefix = 'c';
 constexpr char kOffsetPrefix = 'o';
 constexpr char kPopulationPrefix = 'p';
+constexpr char kEventTimePrefix = 'e';
 constexpr std::string_view kFormatKey = "m:format";
 
 std::string CustomerKey(const CustomerId& id) {
@@ -50,6 +51,8 @@ std::string PopulationKey(const std::string& topic, const PopulationCell& cell) 
   AppendBigEndian(key, static_cast<std::uint64_t>(cell.bucket) ^ (1ULL << 63), 8);
   return key;
 }
+
+std::string EventTimeKey(const std::string& topic) { return kEventTimePrefix + topic; }
 
 std::uint64_t ReadBigEndian(std::string_view bytes) {
   std::uint64_t value = 0;
@@ -142,6 +145,16 @@ absl::StatusOr<std::optional<std::int64_t>> RocksDbStateStore::GetOffset(const s
   return std::optional<std::int64_t>(static_cast<std::int64_t>(ReadBigEndian(value)));
 }
 
+absl::StatusOr<std::optional<Timestamp>> RocksDbStateStore::LoadLatestEventTime(
+    const std::string& topic) {
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), EventTimeKey(topic), &value);
+  if (s.IsNotFound()) return std::optional<Timestamp>();
+  if (!s.ok()) return FromRocks(s, "reading the latest event time");
+  if (value.size() != 8) return absl::DataLossError("stored event time is not 8 bytes");
+  return std::optional<Timestamp>(FromMicros(static_cast<std::int64_t>(ReadBigEndian(value))));
+}
+
 absl::StatusOr<std::vector<PopulationCell>> RocksDbStateStore::LoadPopulation(
     const std::string& topic) {
   const std::string prefix = PopulationPrefix(topic);
@@ -178,6 +191,11 @@ absl::Status RocksDbStateStore::Commit(const std::string& topic, const StateBatc
       AppendBigEndian(value, static_cast<std::uint64_t>(cell.count), 8);
       write_batch.Put(PopulationKey(topic, cell), value);
     }
+  }
+  if (batch.latest_event_time) {
+    std::string value;
+    AppendBigEndian(value, static_cast<std::uint64_t>(ToMicros(*batch.latest_event_time)), 8);
+    write_batch.Put(EventTimeKey(topic), value);
   }
   for (const PartitionOffset& offset : batch.offsets) {
     std::string value;

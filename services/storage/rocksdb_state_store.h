@@ -39,6 +39,7 @@ struct StorageStats {
 // "o" + topic + '\0' + partition (4 bytes, big-endian) -> next offset (8 bytes,
 // big-endian); "p" + topic + '\0' + partition (4 bytes) + axis (1 byte) + bucket
 // (8 bytes, big-endian, sign bit flipped) -> customers (8 bytes, big-endian);
+// "e" + topic -> the latest event time applied (µs, 8 bytes, big-endian);
 // "m:format" -> kStateFormatVersion. Thread-safe.
 class RocksDbStateStore final : public StateStore {
  public:
@@ -50,6 +51,7 @@ class RocksDbStateStore final : public StateStore {
   absl::StatusOr<std::optional<CustomerState>> Get(const CustomerId& id) override;
   absl::StatusOr<std::optional<std::int64_t>> GetOffset(const std::string& topic,
                                                         std::int32_t partition) override;
+  absl::StatusOr<std::optional<Timestamp>> LoadLatestEventTime(const std::string& topic) override;
   absl::StatusOr<std::vector<PopulationCell>> LoadPopulation(const std::string& topic) override;
   absl::Status Commit(const std::string& topic, const StateBatch& batch) override;
 

@@ -6,9 +6,11 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "core/clock.h"
 #include "core/customer_state.h"
 #include "core/population.h"
 #include "core/touchpoint.h"
@@ -431,7 +433,7 @@ std::vector<PopulationCell> Cells(StateStore& store) {
 TEST_F(IngestProcessorTest, ACommittedBatchPublishesThePopulationOfItsBuyers) {
   PopulationBoard board;
   IngestProcessor processor(IngestOptions{}, &store_, &clock_, &probe_, &sink_, &board);
-  ASSERT_TRUE(processor.LoadPopulation().ok());
+  ASSERT_TRUE(processor.Load().ok());
   EXPECT_EQ(board.Current()->customers(), 0);
   EXPECT_TRUE(Cells(store_).empty());
 
@@ -477,7 +479,7 @@ TEST_F(IngestProcessorTest, ACommittedBatchPublishesThePopulationOfItsBuyers) {
   PopulationBoard reloaded;
   IngestProcessor restarted(IngestOptions{}, &store_, &clock_, &probe_, &sink_, &reloaded);
   EXPECT_EQ(reloaded.Current()->customers(), 0);
-  ASSERT_TRUE(restarted.LoadPopulation().ok());
+  ASSERT_TRUE(restarted.Load().ok());
   EXPECT_EQ(Read(*reloaded.Current()), Read(*moved));
   // …and builds on it: c's first purchase makes three buyers for both.
   const std::vector<InputRecord> next = {Record(0, 3, For("c", Type::kPurchase, "7", 4))};
@@ -504,7 +506,7 @@ TEST_F(IngestProcessorTest, AFailedCommitLeavesThePopulationAsCommitted) {
   PopulationBoard clean_board;
   {
     IngestProcessor processor(IngestOptions{}, &clean, &clock_, &probe_, &sink_, &clean_board);
-    ASSERT_TRUE(processor.LoadPopulation().ok());
+    ASSERT_TRUE(processor.Load().ok());
     for (const auto& batch : batches) ASSERT_TRUE(processor.Process(batch).ok());
   }
   ASSERT_EQ(clean_board.Current()->customers(), 4);
@@ -513,7 +515,7 @@ TEST_F(IngestProcessorTest, AFailedCommitLeavesThePopulationAsCommitted) {
   FaultyStateStore faulty(&inner, /*fail_commit=*/2);
   PopulationBoard board;
   IngestProcessor processor(IngestOptions{}, &faulty, &clock_, &probe_, &sink_, &board);
-  ASSERT_TRUE(processor.LoadPopulation().ok());
+  ASSERT_TRUE(processor.Load().ok());
   ASSERT_TRUE(processor.Process(batches[0]).ok());
   const auto committed = board.Current();
   const ViewReadings committed_readings = Read(*committed);
@@ -531,6 +533,66 @@ TEST_F(IngestProcessorTest, AFailedCommitLeavesThePopulationAsCommitted) {
   EXPECT_EQ(Read(*board.Current()), Read(*clean_board.Current()));
   EXPECT_EQ(Cells(inner), Cells(clean));
   ExpectSameStore(clean, inner);
+}
+
+}  // namespace
+}  // namespace crm
+
+namespace crm {
+namespace {
+
+// --clock event: "now" is the latest event time applied, committed with the
+// batch, restored on restart; rejected records and failed commits do not move it.
+TEST_F(IngestProcessorTest, TheEventClockFollowsTheLatestAppliedEventTime) {
+  EventClock event_clock;
+  EXPECT_EQ(event_clock.Now(), FromMicros(0));  // the epoch until an event
+  MemoryStateStore inner;
+  FaultyStateStore faulty(&inner, /*fail_commit=*/2);
+  IngestProcessor processor(IngestOptions{}, &faulty, &clock_, &probe_, &sink_, nullptr,
+                            &event_clock);
+  ASSERT_TRUE(processor.Load().ok());
+  EXPECT_EQ(event_clock.Now(), FromMicros(0));
+
+  Touchpoint too_late = For("b", Type::kContact, "3", 150);  // past wall now + 1 day: rejected
+  ASSERT_TRUE(processor
+                  .Process({Record(0, 0, For("a", Type::kContact, "1", 40)),
+                            Record(0, 1, For("a", Type::kPurchase, "2", 30)),  // late event
+                            Record(1, 0, std::move(too_late))})
+                  .ok());
+  EXPECT_EQ(event_clock.Now(), Day(40));
+  EXPECT_EQ(inner.LoadLatestEventTime(kTopic).value(), Day(40));
+
+  // The second commit fails: the clock stays where the committed state is.
+  EXPECT_FALSE(processor.Process({Record(0, 2, For("a", Type::kContact, "4", 60))}).ok());
+  EXPECT_EQ(event_clock.Now(), Day(40));
+  EXPECT_EQ(inner.LoadLatestEventTime(kTopic).value(), Day(40));
+
+  // An earlier event does not move it back; a later one does.
+  ASSERT_TRUE(processor.Process({Record(0, 2, For("a", Type::kContact, "5", 20))}).ok());
+  EXPECT_EQ(event_clock.Now(), Day(40));
+  ASSERT_TRUE(processor.Process({Record(0, 3, For("a", Type::kContact, "6", 55))}).ok());
+  EXPECT_EQ(event_clock.Now(), Day(55));
+
+  // A restart on the same store starts from the committed latest time.
+  EventClock restarted_clock;
+  IngestProcessor restarted(IngestOptions{}, &inner, &clock_, &probe_, &sink_, nullptr,
+                            &restarted_clock);
+  ASSERT_TRUE(restarted.Load().ok());
+  EXPECT_EQ(restarted_clock.Now(), Day(55));
+}
+
+TEST(EventClockTest, KeepsTheLatestTimeObservedFromManyThreads) {
+  EventClock clock;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&clock, t] {
+      for (int i = 0; i < 10'000; ++i) clock.Observe(FromMicros(i * 4 + t));
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(clock.Now(), FromMicros(39'999));
+  clock.Observe(FromMicros(5));
+  EXPECT_EQ(clock.Now(), FromMicros(39'999));
 }
 
 }  // namespace

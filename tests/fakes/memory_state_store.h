@@ -38,6 +38,13 @@ class MemoryStateStore final : public StateStore {
     return std::optional<std::int64_t>(it->second);
   }
 
+  absl::StatusOr<std::optional<Timestamp>> LoadLatestEventTime(const std::string& topic) override {
+    absl::MutexLock lock(&mutex_);
+    auto it = latest_event_.find(topic);
+    if (it == latest_event_.end()) return std::optional<Timestamp>();
+    return std::optional<Timestamp>(it->second);
+  }
+
   absl::StatusOr<std::vector<PopulationCell>> LoadPopulation(const std::string& topic) override {
     absl::MutexLock lock(&mutex_);
     std::vector<PopulationCell> cells;
@@ -50,6 +57,7 @@ class MemoryStateStore final : public StateStore {
   absl::Status Commit(const std::string& topic, const StateBatch& batch) override {
     absl::MutexLock lock(&mutex_);
     for (const auto& [id, state] : batch.customers) states_.insert_or_assign(*id, *state);
+    if (batch.latest_event_time) latest_event_.insert_or_assign(topic, *batch.latest_event_time);
     for (const PopulationCell& cell : batch.population) {
       const auto key = std::make_tuple(topic, cell.partition, cell.axis, cell.bucket);
       if (cell.count == 0) {
@@ -89,6 +97,7 @@ class MemoryStateStore final : public StateStore {
   std::map<std::pair<std::string, std::int32_t>, std::int64_t> offsets_ ABSL_GUARDED_BY(mutex_);
   std::map<std::tuple<std::string, std::int32_t, PopulationAxis, std::int64_t>, PopulationCell>
       population_ ABSL_GUARDED_BY(mutex_);
+  std::map<std::string, Timestamp> latest_event_ ABSL_GUARDED_BY(mutex_);
   int commits_ ABSL_GUARDED_BY(mutex_) = 0;
 };
 
@@ -108,6 +117,10 @@ class FaultyStateStore final : public StateStore {
   absl::StatusOr<std::optional<std::int64_t>> GetOffset(const std::string& topic,
                                                         std::int32_t partition) override {
     return inner_->GetOffset(topic, partition);
+  }
+
+  absl::StatusOr<std::optional<Timestamp>> LoadLatestEventTime(const std::string& topic) override {
+    return inner_->LoadLatestEventTime(topic);
   }
 
   absl::StatusOr<std::vector<PopulationCell>> LoadPopulation(const std::string& topic) override {

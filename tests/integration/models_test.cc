@@ -254,7 +254,8 @@ void WriteFile(const std::filesystem::path& path, const std::string& text) {
 }
 
 // The model file is reloaded on change and on SIGHUP; a bad file is refused
-// with a log line and a metric, and the model in use stays.
+// with a log line and a metric, and the model in use stays. (The service runs
+// on the event clock, which this checks on the way.)
 TEST(ModelReloadTest, ChangedFileAndSighupReloadAndABadFileKeepsTheModelInUse) {
   TempDir dir;
   const auto model_path = dir.path() / "model.json";
@@ -265,8 +266,8 @@ TEST(ModelReloadTest, ChangedFileAndSighupReloadAndABadFileKeepsTheModelInUse) {
       CRM_SCORED_BIN,
       {"--brokers", (*broker)->bootstrap(), "--data-dir", (dir.path() / "data").string(),
        "--grpc-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--group", "reload-test",
-       "--model", model_path.string(), "--kafka", "session.timeout.ms=6000", "--kafka",
-       "fetch.wait.max.ms=10"},
+       "--clock", "event", "--model", model_path.string(), "--kafka", "session.timeout.ms=6000",
+       "--kafka", "fetch.wait.max.ms=10"},
       dir.path() / "service.log");
   const auto metrics_port = service.WaitForLog("metrics listening on http://127.0.0.1:", 30s);
   auto grpc_port = service.WaitForLog("gRPC listening on 127.0.0.1:", 30s);
@@ -314,6 +315,15 @@ TEST(ModelReloadTest, ChangedFileAndSighupReloadAndABadFileKeepsTheModelInUse) {
     return version_served();
   };
   ASSERT_EQ(wait_for_version("reload-1"), "reload-1") << service.Log();
+  {  // --clock event: a query without as_of is as of the latest event applied
+    v1::GetCustomerScoresRequest request;
+    request.set_customer_id("c1");
+    v1::CustomerScores scores;
+    grpc::ClientContext context;
+    ASSERT_TRUE(stub->GetCustomerScores(&context, request, &scores).ok());
+    EXPECT_EQ(scores.as_of().seconds(), 1'700'000'000);
+    EXPECT_EQ(scores.rfm().recency_days(), 0);
+  }
 
   // A changed file is picked up without a signal.
   WriteFile(model_path, R"({"version": "reload-2", "value": {"margin": 0.5,

@@ -579,13 +579,17 @@ TEST_F(SpineTest, UnknownCustomerIsNotFoundAndEmptyIdIsInvalid) {
 // Bad flags: exit code 2 and one line on stderr naming the problem.
 TEST(ServiceFlagsTest, BadFlagsExitWithTwoAndOneLine) {
   TempDir dir;
+  const auto bad_model = dir.path() / "bad.model.json";
+  std::ofstream(bad_model) << R"({"version": "x", "purchase": {"bgnbd": {"r": -1}}})";
   const std::vector<std::vector<std::string>> bad = {
       {"--no-such-flag"},
       {"--embedded-partitions", "0"},
       {"--kafka", "no-equals-sign"},
       {"--dedup-window", "zero"},
       {"--grpc-listen", "no-port"},
-      {"--model", (dir.path() / "missing.model").string()}};
+      {"--model", (dir.path() / "missing.model").string()},
+      {"--model", bad_model.string()},
+      {"--clock", "sundial"}};
   int run = 0;
   for (const auto& args : bad) {
     ChildProcess service(CRM_SCORED_BIN, args, dir.path() / ("bad" + std::to_string(run++)));

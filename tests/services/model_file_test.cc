@@ -158,6 +158,11 @@ TEST(ModelFileTest, RejectsWhatIsNotJson) {
   ExpectRejected("", "not a model file");
   ExpectRejected(R"({"version": "v1")", "not a model file");
   ExpectRejected(R"({"version": 3})", "not a model file");
+  // The message is one line, whatever the text around the error.
+  const auto multi_line = ParseModelJson("# a README\n\n```sh\nls\n```\n");
+  ASSERT_FALSE(multi_line.ok());
+  EXPECT_EQ(std::string(multi_line.status().message()).find('\n'), std::string::npos)
+      << multi_line.status().message();
 }
 
 TEST(ModelFileTest, RejectsAnUnknownKey) {
