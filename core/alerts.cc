@@ -1,0 +1,134 @@
+#include "core/alerts.h"
+
+#include <cmath>
+#include <cstdio>
+
+namespace crm {
+namespace {
+
+bool InUnitRange(double v) { return std::isfinite(v) && v >= 0 && v <= 1; }
+
+absl::Status CheckThresholds(const AlertThresholds& t, const std::string& where) {
+  if (!InUnitRange(t.raise) || !InUnitRange(t.clear)) {
+    return absl::InvalidArgumentError(where + ": thresholds must be in [0, 1]");
+  }
+  if (!(t.clear < t.raise)) {
+    return absl::InvalidArgumentError(where + ": clear must be below raise");
+  }
+  if (t.cooldown < Micros(0)) return absl::InvalidArgumentError(where + ": negative cooldown");
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+const AlertThresholds& AlertPolicy::For(std::string_view segment) const {
+  auto it = by_segment.find(segment);
+  return it == by_segment.end() ? defaults : it->second;
+}
+
+absl::Status ValidateAlertPolicy(const AlertPolicy& policy) {
+  if (absl::Status s = CheckThresholds(policy.defaults, "alert policy"); !s.ok()) return s;
+  for (const auto& [segment, thresholds] : policy.by_segment) {
+    if (absl::Status s = CheckThresholds(thresholds, "alert policy of segment " + segment);
+        !s.ok()) {
+      return s;
+    }
+  }
+  for (int c = 1; c < kChannelCount; ++c) {
+    const double cost = policy.channel_cost[c];
+    if (!std::isfinite(cost) || cost <= 0) {
+      return absl::InvalidArgumentError("alert policy: the cost of " +
+                                        std::string(ChannelName(static_cast<Channel>(c))) +
+                                        " must be positive");
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::string AlertId(const CustomerId& id, std::uint64_t n) {
+  char text[48];
+  std::snprintf(text, sizeof text, "%016llx-%llu",
+                static_cast<unsigned long long>(EventIdHash(id.value())),
+                static_cast<unsigned long long>(n));
+  return text;
+}
+
+AlertOutcome EvaluateAlert(const CustomerId& id, double churn, std::string_view segment,
+                           Timestamp now, const AlertPolicy& policy, AlertState& state) {
+  const AlertThresholds& t = policy.For(segment);
+  AlertOutcome outcome;
+  outcome.previous_churn = state.last_churn;
+  state.last_churn = churn;
+  if (state.open) {
+    if (churn < t.clear) {
+      state.open = false;
+      outcome.transition = AlertTransition::kCleared;
+      outcome.alert_id = AlertId(id, state.raised);
+    }
+    return outcome;
+  }
+  const bool cooling = state.raised_at && now < *state.raised_at + t.cooldown;
+  if (churn >= t.raise && !cooling) {
+    state.open = true;
+    ++state.raised;
+    state.raised_at = now;
+    outcome.transition = AlertTransition::kRaised;
+    outcome.alert_id = AlertId(id, state.raised);
+  }
+  return outcome;
+}
+
+std::string_view RecommendedAction(ValueQuadrant quadrant, double churn,
+                                   const AlertThresholds& thresholds) {
+  switch (quadrant) {
+    case ValueQuadrant::kDesirable:
+    case ValueQuadrant::kMature:
+      return churn >= thresholds.raise ? "WIN_BACK" : "RETAIN";
+    case ValueQuadrant::kUnderDeveloped:
+      return "DEVELOP";
+    case ValueQuadrant::kUndesirable:
+      return "NONE";
+  }
+  return "NONE";
+}
+
+Channel RecommendedChannel(const CustomerState& state, const AlertPolicy& policy) {
+  Channel best = Channel::kUnspecified;
+  double best_value = 0;
+  for (int c = 1; c < kChannelCount; ++c) {
+    const ChannelStats& channel = state.channels[c];
+    if (channel.consent != true) continue;
+    const double value = (static_cast<double>(channel.contacts) + 1) / policy.channel_cost[c];
+    const bool cheaper_tie =
+        value == best_value && policy.channel_cost[c] < policy.channel_cost[static_cast<int>(best)];
+    if (value > best_value || cheaper_tie) {
+      best = static_cast<Channel>(c);
+      best_value = value;
+    }
+  }
+  return best;
+}
+
+Timestamp NextEvaluation(const std::function<double(Timestamp)>& churn_at, Timestamp now,
+                         const AlertState& state, const AlertThresholds& thresholds,
+                         Micros horizon) {
+  // What the alert would do at `t`, with no new event.
+  const auto changes_at = [&](Timestamp t) {
+    const double churn = churn_at(t);
+    if (state.open) return churn < thresholds.clear;
+    return churn >= thresholds.raise;
+  };
+  Timestamp from = now;
+  if (!state.open && state.raised_at) from = std::max(from, *state.raised_at + thresholds.cooldown);
+  const Timestamp until = now + horizon;
+  if (from >= until || !changes_at(until)) return until;
+  if (from > now && changes_at(from)) return from;  // due when the cooldown ends
+  Timestamp lo = from, hi = until;                  // the change happens in (lo, hi]
+  while (hi - lo > std::chrono::hours(1)) {
+    const Timestamp mid = lo + (hi - lo) / 2;
+    (changes_at(mid) ? hi : lo) = mid;
+  }
+  return hi;
+}
+
+}  // namespace crm

@@ -1,0 +1,94 @@
+#pragma once
+
+// The at-risk alert policy: when a customer's churn opens or clears an alert
+// (with hysteresis and a cooldown), what to recommend, on which channel, and
+// when their churn next deserves a look with no new event of theirs. Pure: the
+// caller persists AlertState with the customer's state, in the same batch.
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "core/customer_id.h"
+#include "core/customer_state.h"
+#include "core/scorer.h"
+#include "core/time.h"
+#include "core/touchpoint.h"
+
+namespace crm {
+
+struct AlertThresholds {
+  double raise = 0.7;  // churn at or above this opens an alert…
+  double clear = 0.5;  // …and below this closes it; clear < raise, so no flapping between
+  // After an alert is raised, no other is raised for this customer before
+  // this much time has passed, even if the first one cleared meanwhile.
+  Micros cooldown = std::chrono::days(14);
+};
+
+struct AlertPolicy {
+  AlertThresholds defaults;
+  std::map<std::string, AlertThresholds, std::less<>> by_segment;  // by ABC letter
+  // The relative cost of one contact on each channel (indexed by Channel),
+  // for the recommended channel; must be positive.
+  std::array<double, kChannelCount> channel_cost = {1, 4, 0.5, 0.5, 2, 3, 0.2, 10, 2, 0.3};
+
+  const AlertThresholds& For(std::string_view segment) const;
+};
+
+// OK, or InvalidArgument naming the first bad value (thresholds outside
+// [0, 1], clear not below raise, a negative cooldown, a cost not positive).
+absl::Status ValidateAlertPolicy(const AlertPolicy& policy);
+
+// A customer's alert, kept with their state.
+struct AlertState {
+  bool open = false;
+  std::uint64_t raised = 0;            // alerts raised so far; numbers the next alert id
+  std::optional<Timestamp> raised_at;  // of the latest alert raised
+  double last_churn = 0;               // at the latest evaluation
+  friend bool operator==(const AlertState&, const AlertState&) = default;
+};
+
+enum class AlertTransition : std::uint8_t { kNone, kRaised, kCleared };
+
+struct AlertOutcome {
+  AlertTransition transition = AlertTransition::kNone;
+  std::string alert_id;       // of the alert raised or cleared
+  double previous_churn = 0;  // at the evaluation before this one
+};
+
+// The id of the `n`-th alert (1-based) raised for `id`: the same on every
+// replay of the same history, distinct for every customer and crossing.
+std::string AlertId(const CustomerId& id, std::uint64_t n);
+
+// Re-evaluates the customer's alert on a new churn score at `now`, under the
+// thresholds of their segment; updates `state`.
+AlertOutcome EvaluateAlert(const CustomerId& id, double churn, std::string_view segment,
+                           Timestamp now, const AlertPolicy& policy, AlertState& state);
+
+// WIN_BACK for a valuable customer (desirable or mature quadrant) at risk
+// (churn at or above `raise`), RETAIN for one below it, DEVELOP for an
+// under-developed one, NONE for an undesirable one (the strategy is to let go).
+std::string_view RecommendedAction(ValueQuadrant quadrant, double churn,
+                                   const AlertThresholds& thresholds);
+
+// The channel to reach the customer on: among the channels they consented to
+// (an explicit, latest consent), the one that maximises (contacts + 1) /
+// cost; kUnspecified when they consented to none (not for marketing).
+Channel RecommendedChannel(const CustomerState& state, const AlertPolicy& policy);
+
+// When the customer's alert deserves a new look with no new event of theirs:
+// the earliest moment in (now, now + horizon] at which `churn_at` (their
+// churn as a function of time) would raise an alert (closed: at or above
+// raise, and past the cooldown) or clear it (open: below clear), found by
+// bisection to the hour, assuming churn moves one way with silence; now +
+// horizon when nothing happens before.
+Timestamp NextEvaluation(const std::function<double(Timestamp)>& churn_at, Timestamp now,
+                         const AlertState& state, const AlertThresholds& thresholds,
+                         Micros horizon);
+
+}  // namespace crm

@@ -1,0 +1,249 @@
+#include "core/alerts.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/customer_state.h"
+#include "tests/core/test_touchpoints.h"
+
+namespace crm {
+namespace {
+
+using testing::Day;
+using testing::MakeTouchpoint;
+using Type = TouchpointType;
+
+const CustomerId kCustomer("c1");
+
+// --- EvaluateAlert -----------------------------------------------------------
+
+TEST(EvaluateAlertTest, RaisesAtTheThresholdAndClearsBelowTheLowerOne) {
+  const AlertPolicy policy;  // raise 0.7, clear 0.5
+  AlertState state;
+  EXPECT_EQ(EvaluateAlert(kCustomer, 0.69, "A", Day(0), policy, state).transition,
+            AlertTransition::kNone);
+  const AlertOutcome raised = EvaluateAlert(kCustomer, 0.7, "A", Day(1), policy, state);
+  EXPECT_EQ(raised.transition, AlertTransition::kRaised);
+  EXPECT_EQ(raised.alert_id, AlertId(kCustomer, 1));
+  EXPECT_DOUBLE_EQ(raised.previous_churn, 0.69);
+  EXPECT_TRUE(state.open);
+  EXPECT_EQ(state.raised, 1u);
+  EXPECT_EQ(state.raised_at, Day(1));
+  // Between the thresholds the alert stays open, and nothing is said.
+  EXPECT_EQ(EvaluateAlert(kCustomer, 0.55, "A", Day(2), policy, state).transition,
+            AlertTransition::kNone);
+  EXPECT_EQ(EvaluateAlert(kCustomer, 0.9, "A", Day(3), policy, state).transition,
+            AlertTransition::kNone);
+  const AlertOutcome cleared = EvaluateAlert(kCustomer, 0.49, "A", Day(4), policy, state);
+  EXPECT_EQ(cleared.transition, AlertTransition::kCleared);
+  EXPECT_EQ(cleared.alert_id, AlertId(kCustomer, 1));  // the alert it closes
+  EXPECT_DOUBLE_EQ(cleared.previous_churn, 0.9);
+  EXPECT_FALSE(state.open);
+  EXPECT_DOUBLE_EQ(state.last_churn, 0.49);
+}
+
+TEST(EvaluateAlertTest, ACustomerOscillatingAroundTheThresholdDoesNotFlap) {
+  const AlertPolicy policy;
+  AlertState state;
+  int raised = 0, cleared = 0;
+  for (int day = 0; day < 100; ++day) {
+    const double churn = day % 2 == 0 ? 0.68 : 0.72;  // around raise, never below clear
+    const AlertOutcome outcome = EvaluateAlert(kCustomer, churn, "B", Day(day), policy, state);
+    raised += outcome.transition == AlertTransition::kRaised;
+    cleared += outcome.transition == AlertTransition::kCleared;
+  }
+  EXPECT_EQ(raised, 1);
+  EXPECT_EQ(cleared, 0);
+}
+
+TEST(EvaluateAlertTest, TheCooldownHoldsBackASecondAlertThenLetsItThrough) {
+  AlertPolicy policy;
+  policy.defaults.cooldown = std::chrono::days(14);
+  AlertState state;
+  ASSERT_EQ(EvaluateAlert(kCustomer, 0.8, "A", Day(0), policy, state).transition,
+            AlertTransition::kRaised);
+  ASSERT_EQ(EvaluateAlert(kCustomer, 0.1, "A", Day(2), policy, state).transition,
+            AlertTransition::kCleared);
+  // At risk again 5 days after the first alert: too soon.
+  EXPECT_EQ(EvaluateAlert(kCustomer, 0.9, "A", Day(5), policy, state).transition,
+            AlertTransition::kNone);
+  EXPECT_FALSE(state.open);
+  // Still at risk when the cooldown has passed: the second alert.
+  const AlertOutcome second = EvaluateAlert(kCustomer, 0.9, "A", Day(14), policy, state);
+  EXPECT_EQ(second.transition, AlertTransition::kRaised);
+  EXPECT_EQ(second.alert_id, AlertId(kCustomer, 2));
+  EXPECT_EQ(state.raised, 2u);
+}
+
+TEST(EvaluateAlertTest, EachSegmentHasItsOwnThresholds) {
+  AlertPolicy policy;
+  policy.by_segment["A"] = AlertThresholds{.raise = 0.4, .clear = 0.2};
+  AlertState a, c;
+  EXPECT_EQ(EvaluateAlert(kCustomer, 0.45, "A", Day(0), policy, a).transition,
+            AlertTransition::kRaised);
+  EXPECT_EQ(EvaluateAlert(kCustomer, 0.45, "C", Day(0), policy, c).transition,
+            AlertTransition::kNone);  // C uses the defaults
+  EXPECT_EQ(&policy.For("B"), &policy.defaults);
+}
+
+TEST(AlertIdTest, SameOnEveryReplayDistinctPerCustomerAndCrossing) {
+  EXPECT_EQ(AlertId(kCustomer, 1), AlertId(CustomerId("c1"), 1));
+  std::set<std::string> ids;
+  for (const char* customer : {"c1", "c2", "c10", "loyal-000001"}) {
+    for (std::uint64_t n = 1; n <= 50; ++n) ids.insert(AlertId(CustomerId(customer), n));
+  }
+  EXPECT_EQ(ids.size(), 200u);
+}
+
+TEST(AlertPolicyTest, Validation) {
+  EXPECT_TRUE(ValidateAlertPolicy(AlertPolicy{}).ok());
+  AlertPolicy inverted;
+  inverted.defaults = {.raise = 0.5, .clear = 0.6};
+  EXPECT_FALSE(ValidateAlertPolicy(inverted).ok());
+  AlertPolicy out_of_range;
+  out_of_range.by_segment["A"] = {.raise = 1.2, .clear = 0.5};
+  const absl::Status status = ValidateAlertPolicy(out_of_range);
+  EXPECT_FALSE(status.ok());
+  EXPECT_NE(std::string(status.message()).find("segment A"), std::string::npos);
+  AlertPolicy free_phone;
+  free_phone.channel_cost[static_cast<int>(Channel::kPhone)] = 0;
+  EXPECT_NE(std::string(ValidateAlertPolicy(free_phone).message()).find("PHONE"),
+            std::string::npos);
+}
+
+// --- What to do, on which channel ----------------------------------------------
+
+TEST(RecommendedActionTest, FromTheValueQuadrantAndTheRisk) {
+  const AlertThresholds t;  // raise 0.7
+  EXPECT_EQ(RecommendedAction(ValueQuadrant::kDesirable, 0.8, t), "WIN_BACK");
+  EXPECT_EQ(RecommendedAction(ValueQuadrant::kMature, 0.7, t), "WIN_BACK");
+  EXPECT_EQ(RecommendedAction(ValueQuadrant::kDesirable, 0.6, t), "RETAIN");
+  EXPECT_EQ(RecommendedAction(ValueQuadrant::kUnderDeveloped, 0.9, t), "DEVELOP");
+  EXPECT_EQ(RecommendedAction(ValueQuadrant::kUndesirable, 0.9, t), "NONE");
+}
+
+class RecommendedChannelTest : public ::testing::Test {
+ protected:
+  void Contact(Channel channel, int times) {
+    for (int i = 0; i < times; ++i) Apply(MakeTouchpoint(Type::kContact, NextId(), 1, channel));
+  }
+  void Consent(Channel channel, bool granted, double day) {
+    Touchpoint tp = MakeTouchpoint(Type::kConsent, NextId(), day, channel);
+    tp.consent_granted = granted;
+    Apply(tp);
+  }
+  void Apply(const Touchpoint& tp) { ApplyTouchpoint(tp, StateLimits{}, state_); }
+  std::string NextId() { return "e" + std::to_string(next_++); }
+
+  CustomerState state_;
+  AlertPolicy policy_;
+  int next_ = 0;
+};
+
+TEST_F(RecommendedChannelTest, NoConsentNoChannel) {
+  Contact(Channel::kPhone, 10);  // used a lot, never consented: not for marketing
+  EXPECT_EQ(RecommendedChannel(state_, policy_), Channel::kUnspecified);
+}
+
+TEST_F(RecommendedChannelTest, ThePreferredConsentedChannelWeighedByItsCost) {
+  Contact(Channel::kPhone, 10);
+  Contact(Channel::kEmail, 1);
+  Consent(Channel::kPhone, true, 2);
+  EXPECT_EQ(RecommendedChannel(state_, policy_), Channel::kPhone);
+  Consent(Channel::kEmail, true, 2);
+  // Phone: 11 / 4 = 2.75; e-mail: 2 / 0.2 = 10: the right channel at the right cost.
+  EXPECT_EQ(RecommendedChannel(state_, policy_), Channel::kEmail);
+  policy_.channel_cost[static_cast<int>(Channel::kEmail)] = 5;
+  EXPECT_EQ(RecommendedChannel(state_, policy_), Channel::kPhone);
+}
+
+TEST_F(RecommendedChannelTest, AnOptOutTakesEffectAtOnceAndAllOutMeansNone) {
+  Consent(Channel::kEmail, true, 2);
+  Consent(Channel::kSms, true, 2);
+  Contact(Channel::kEmail, 3);
+  EXPECT_EQ(RecommendedChannel(state_, policy_), Channel::kEmail);
+  Consent(Channel::kEmail, false, 3);
+  EXPECT_EQ(RecommendedChannel(state_, policy_), Channel::kSms);
+  Consent(Channel::kSms, false, 3);
+  EXPECT_EQ(RecommendedChannel(state_, policy_), Channel::kUnspecified);
+  // A consent older than the opt-out does not bring the channel back.
+  Consent(Channel::kSms, true, 2.5);
+  EXPECT_EQ(RecommendedChannel(state_, policy_), Channel::kUnspecified);
+}
+
+// --- When to look again ----------------------------------------------------------
+
+// Churn rising linearly with silence: day d from Day(0) has churn d / 100.
+double Ramp(Timestamp t) { return DaysBetween(Day(0), t) / 100; }
+
+TEST(NextEvaluationTest, WhenSilenceAloneWouldRaiseTheAlert) {
+  const AlertThresholds t;  // raise 0.7: reached on day 70
+  const Timestamp next = NextEvaluation(Ramp, Day(0), AlertState{}, t, std::chrono::days(365));
+  EXPECT_GE(next, Day(70));
+  EXPECT_LE(next, Day(70) + std::chrono::hours(1));
+}
+
+TEST(NextEvaluationTest, NothingBeforeTheHorizonMeansLookAgainThen) {
+  const AlertThresholds t;
+  const auto flat = [](Timestamp) { return 0.3; };
+  EXPECT_EQ(NextEvaluation(flat, Day(10), AlertState{}, t, std::chrono::days(30)), Day(40));
+  EXPECT_EQ(NextEvaluation(Ramp, Day(0), AlertState{}, t, std::chrono::days(30)), Day(30));
+}
+
+TEST(NextEvaluationTest, AnOpenAlertIsDueWhenItWouldClear) {
+  const AlertThresholds t;  // clear 0.5
+  AlertState open;
+  open.open = true;
+  const auto falling = [](Timestamp at) { return 1 - Ramp(at); };  // below 0.5 after day 50
+  const Timestamp next = NextEvaluation(falling, Day(0), open, t, std::chrono::days(365));
+  EXPECT_GT(next, Day(50));
+  EXPECT_LE(next, Day(50) + std::chrono::hours(1));
+  EXPECT_EQ(NextEvaluation(Ramp, Day(0), open, t, std::chrono::days(365)),
+            Day(365));  // rising: never clears by silence
+}
+
+TEST(NextEvaluationTest, NoSoonerThanTheCooldownAllows) {
+  AlertThresholds t;
+  t.cooldown = std::chrono::days(14);
+  AlertState cooling;
+  cooling.raised = 1;
+  cooling.raised_at = Day(80);  // cleared since: due when the cooldown ends, at risk already
+  EXPECT_EQ(NextEvaluation(Ramp, Day(85), cooling, t, std::chrono::days(365)), Day(94));
+  cooling.raised_at = Day(0);  // cooldown long over: the ramp's own crossing
+  const Timestamp next = NextEvaluation(Ramp, Day(20), cooling, t, std::chrono::days(365));
+  EXPECT_GE(next, Day(70));
+  EXPECT_LE(next, Day(70) + std::chrono::hours(1));
+}
+
+}  // namespace
+}  // namespace crm
+
+namespace crm {
+namespace {
+
+// With the real scorer: a customer who bought every 14 days and went silent is
+// due for a look when their churn crosses the raise threshold by time alone.
+TEST(NextEvaluationTest, ASteadyBuyerGoneSilentIsDueWhenChurnCrossesTheThreshold) {
+  CustomerState state;
+  for (int i = 0; i < 20; ++i) {
+    Touchpoint tp = MakeTouchpoint(Type::kPurchase, "p" + std::to_string(i), 14.0 * i);
+    ApplyTouchpoint(tp, StateLimits{}, state);
+  }
+  const Scorer scorer{Model{}};
+  const auto churn_at = [&](Timestamp t) { return scorer.Score(kCustomer, state, t).churn; };
+  const AlertThresholds t;
+  const Timestamp last_purchase = Day(14.0 * 19);
+  ASSERT_LT(churn_at(last_purchase), t.raise);  // not at risk right after buying
+  const Timestamp next =
+      NextEvaluation(churn_at, last_purchase, AlertState{}, t, std::chrono::days(365));
+  EXPECT_GT(next, last_purchase + std::chrono::days(14));  // silence within the rhythm is fine
+  EXPECT_LT(next, last_purchase + std::chrono::days(365));
+  EXPECT_GE(churn_at(next), t.raise);
+  EXPECT_LT(churn_at(next - std::chrono::hours(2)), t.raise);
+}
+
+}  // namespace
+}  // namespace crm
