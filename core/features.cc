@@ -249,9 +249,10 @@ ReasonText ChurnReason(std::size_t feature, const CustomerFacts& f) {
       return {"PURCHASE_FREQUENCY",
               Plural(static_cast<double>(f.transactions), "purchase", "purchases") + " so far"};
     case 5:
+      if (!f.has_purchase) return {"NO_PURCHASE_YET", "has not bought yet"};
       return {"PURCHASE_VALUE", Format("%.2f spent per purchase", f.monetary)};
     case 6:
-      return {"TENURE", Format("customer for %.0f days", f.tenure_days)};
+      return {"TENURE", "customer for " + Plural(std::round(f.tenure_days), "day", "days")};
     case 7:
       if (f.complaints_recent == 0)
         return {"NO_RECENT_COMPLAINT", "no complaint in the last 90 days"};
@@ -287,8 +288,8 @@ ReasonText ChurnReason(std::size_t feature, const CustomerFacts& f) {
       return {"NO_PURCHASE_EXPECTED",
               Format("%.0f%% likely to buy nothing in the coming months", 100 * f.p_no_purchase)};
     case 11:
-      return {"RETURNS", Plural(static_cast<double>(f.returns), "return", "returns") +
-                             Format(" for %.0f purchases", static_cast<double>(f.transactions))};
+      return {"RETURNS", Plural(static_cast<double>(f.returns), "return", "returns") + " for " +
+                             Plural(static_cast<double>(f.transactions), "purchase", "purchases")};
     default:
       return {"OTHER", "other factors"};
   }

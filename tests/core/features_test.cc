@@ -755,13 +755,20 @@ TEST(ChurnReasonTest, SentencesForTheQuietCases) {
   EXPECT_EQ(ChurnReason(9, f).code, "CONTACT_TREND");
   EXPECT_EQ(ChurnReason(9, f).sentence, "contact steady on every channel");
   EXPECT_EQ(ChurnReason(10, f).code, "NO_CANCELLATION");
-  EXPECT_EQ(ChurnReason(11, f).sentence, "0 returns for 1 purchases");
+  EXPECT_EQ(ChurnReason(11, f).sentence, "0 returns for 1 purchase");
+  f.tenure_days = 1.2;
+  EXPECT_EQ(ChurnReason(6, f).sentence, "customer for 1 day");
+  CustomerFacts prospect;
+  prospect.tenure_days = 3;
+  EXPECT_EQ(ChurnReason(5, prospect).code, "NO_PURCHASE_YET");
+  EXPECT_EQ(ChurnReason(5, prospect).sentence, "has not bought yet");
+  EXPECT_EQ(ChurnReason(16, prospect).sentence, "has not bought yet");
+  EXPECT_EQ(ChurnReason(6, prospect).sentence, "customer for 3 days");
   EXPECT_EQ(ChurnReason(12, f).sentence, "0 purchases in the last 90 days, 0 purchases in 180");
   EXPECT_EQ(ChurnReason(14, f).sentence, "a single purchase so far");
   f.complaints_recent = 0;
   EXPECT_EQ(ChurnReason(7, f).code, "NO_RECENT_COMPLAINT");
   EXPECT_EQ(ChurnReason(7, f).sentence, "no complaint in the last 90 days");
-  CustomerFacts prospect;
   EXPECT_EQ(ChurnReason(3, prospect).code, "NO_PURCHASE_YET");
   EXPECT_EQ(ChurnReason(3, prospect).sentence, "has not bought yet");
 }
