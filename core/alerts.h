@@ -44,15 +44,6 @@ struct AlertPolicy {
 // [0, 1], clear not below raise, a negative cooldown, a cost not positive).
 absl::Status ValidateAlertPolicy(const AlertPolicy& policy);
 
-// A customer's alert, kept with their state.
-struct AlertState {
-  bool open = false;
-  std::uint64_t raised = 0;            // alerts raised so far; numbers the next alert id
-  std::optional<Timestamp> raised_at;  // of the latest alert raised
-  double last_churn = 0;               // at the latest evaluation
-  friend bool operator==(const AlertState&, const AlertState&) = default;
-};
-
 enum class AlertTransition : std::uint8_t { kNone, kRaised, kCleared };
 
 struct AlertOutcome {

@@ -88,6 +88,19 @@ class DedupWindow {
   std::size_t next_ = 0;
 };
 
+// A customer's at-risk alert and when it is next due for a look (see
+// core/alerts.h), kept with their state so that both commit together.
+struct AlertState {
+  bool open = false;
+  std::uint64_t raised = 0;            // alerts raised so far; numbers the next alert id
+  std::optional<Timestamp> raised_at;  // of the latest alert raised
+  double last_churn = 0;               // at the latest evaluation
+  std::string last_segment;            // at the latest evaluation
+  std::optional<Timestamp> evaluated_at;
+  std::optional<Timestamp> next_evaluation;  // in the time index
+  friend bool operator==(const AlertState&, const AlertState&) = default;
+};
+
 // Everything the service keeps about one customer: incremental aggregates of
 // the touchpoints applied, order-independent where event time matters (a late
 // event updates first/last times and "latest" values by event time).
@@ -120,6 +133,7 @@ struct CustomerState {
   std::map<std::string, ProfileField, std::less<>> profile;
 
   DedupWindow recent_events;
+  AlertState alert;
 
   const ChannelStats& channel(Channel c) const { return channels[static_cast<int>(c)]; }
   // Transactions in the sense of the BG/NBD literature: distinct purchase days.

@@ -5,6 +5,7 @@
 namespace crm {
 namespace {
 
+using internal::StoredAlert;
 using internal::StoredCustomer;
 
 std::int64_t Us(Timestamp t) { return ToMicros(t); }
@@ -70,6 +71,14 @@ std::string EncodeState(const CustomerState& s) {
     out.set_value(field.value);
     out.set_at_us(Us(field.at));
   }
+  StoredAlert* alert = m.mutable_alert();
+  alert->set_open(s.alert.open);
+  alert->set_raised(s.alert.raised);
+  SetOptional(s.alert.raised_at, [&](std::int64_t v) { alert->set_raised_at_us(v); });
+  alert->set_last_churn(s.alert.last_churn);
+  alert->set_last_segment(s.alert.last_segment);
+  SetOptional(s.alert.evaluated_at, [&](std::int64_t v) { alert->set_evaluated_at_us(v); });
+  SetOptional(s.alert.next_evaluation, [&](std::int64_t v) { alert->set_next_evaluation_us(v); });
   const auto& ring = s.recent_events.ring();
   m.mutable_recent_event_hashes()->Add(ring.begin(), ring.end());
   m.set_recent_event_next(static_cast<std::uint32_t>(s.recent_events.next()));
@@ -122,6 +131,16 @@ absl::StatusOr<CustomerState> DecodeState(std::string_view bytes) {
   }
   for (const auto& [key, field] : m.profile()) {
     s.profile[key] = ProfileField{field.value(), FromMicros(field.at_us())};
+  }
+  const StoredAlert& alert = m.alert();
+  s.alert.open = alert.open();
+  s.alert.raised = alert.raised();
+  if (alert.has_raised_at_us()) s.alert.raised_at = FromMicros(alert.raised_at_us());
+  s.alert.last_churn = alert.last_churn();
+  s.alert.last_segment = alert.last_segment();
+  if (alert.has_evaluated_at_us()) s.alert.evaluated_at = FromMicros(alert.evaluated_at_us());
+  if (alert.has_next_evaluation_us()) {
+    s.alert.next_evaluation = FromMicros(alert.next_evaluation_us());
   }
   s.recent_events.Restore({m.recent_event_hashes().begin(), m.recent_event_hashes().end()},
                           m.recent_event_next());

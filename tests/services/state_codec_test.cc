@@ -217,3 +217,28 @@ TEST(StateCodecTest, FadingCountersAndTheFirstDayAmountRoundTrip) {
 
 }  // namespace
 }  // namespace crm
+
+namespace crm {
+namespace {
+
+TEST(StateCodecTest, TheAlertStateRoundTrips) {
+  CustomerState s = FullyPopulated();
+  s.alert.open = true;
+  s.alert.raised = 3;
+  s.alert.raised_at = FromMicros(1'767'000'000'000'000);
+  s.alert.last_churn = 0.8125;
+  s.alert.last_segment = "B";
+  s.alert.evaluated_at = FromMicros(1'767'000'000'000'001);
+  s.alert.next_evaluation = FromMicros(1'768'000'000'000'000);
+  auto decoded = DecodeState(EncodeState(s));
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(decoded->alert, s.alert);
+  // Absent times stay absent.
+  CustomerState fresh;
+  auto fresh_decoded = DecodeState(EncodeState(fresh));
+  ASSERT_TRUE(fresh_decoded.ok());
+  EXPECT_EQ(fresh_decoded->alert, AlertState{});
+}
+
+}  // namespace
+}  // namespace crm
