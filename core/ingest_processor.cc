@@ -110,6 +110,18 @@ absl::StatusOr<BatchResult> IngestProcessor::Process(const std::vector<InputReco
   }
   for (const auto& [partition, next] : next_offsets) batch.offsets.push_back({partition, next});
   if (latest_event != latest_event_) batch.latest_event_time = latest_event;
+  std::shared_ptr<const PopulationView> view;
+  if (!moved.empty() && (board_ != nullptr || alerts_.scorers != nullptr)) {
+    view = population_.View();
+  }
+  if (alerts_.scorers != nullptr) {
+    if (view == nullptr) view = board_ != nullptr ? board_->Current() : population_.View();
+    view_for_alerts_ = view;
+    const Timestamp now = EvaluationNow(latest_event);
+    for (auto& [id, customer] : dirty) {
+      Reevaluate(id, customer.state, now, batch, result.alerts);
+    }
+  }
 
   // On failure the cache still holds the committed states (the batch worked
   // on copies) and the population goes back to the committed one.
@@ -119,11 +131,80 @@ absl::StatusOr<BatchResult> IngestProcessor::Process(const std::vector<InputReco
     }
     return status;
   }
-  if (board_ != nullptr && !moved.empty()) board_->Publish(population_.View());
+  if (board_ != nullptr && !moved.empty()) board_->Publish(view);
   latest_event_ = latest_event;
   if (event_clock_ != nullptr && latest_event_) event_clock_->Observe(*latest_event_);
   for (auto& [id, customer] : dirty) cache_.Put(id, std::move(customer.state));
   probe_->BatchCommitted(records.size(), clock_->Now() - started);
+  return result;
+}
+
+Timestamp IngestProcessor::EvaluationNow(std::optional<Timestamp> latest_event) const {
+  if (alerts_.clock != nullptr) return alerts_.clock->Now();
+  return latest_event.value_or(FromMicros(0));
+}
+
+void IngestProcessor::Reevaluate(const CustomerId& id, CustomerState& state, Timestamp now,
+                                 StateBatch& batch, std::vector<AlertEvent>& alerts) {
+  const std::shared_ptr<const Scorer> scorer = alerts_.scorers->Current();
+  const PopulationView* population = view_for_alerts_.get();
+  const Scores scores = scorer->Score(id, state, now, population);
+  AlertState& alert = state.alert;
+  const AlertOutcome outcome =
+      EvaluateAlert(id, scores.churn, scores.segment, now, *alerts_.policy, alert);
+  alert.evaluated_at = now;
+  alert.last_segment = scores.segment;
+  const AlertThresholds& thresholds = alerts_.policy->For(scores.segment);
+  const auto horizon = std::chrono::duration_cast<Micros>(
+      std::chrono::duration<double, std::ratio<86400>>(scorer->model().churn.horizon_days));
+  const Timestamp next = NextEvaluation([&](Timestamp t) { return scorer->Churn(state, t); }, now,
+                                        alert, thresholds, horizon);
+  batch.due.push_back({&id, alert.next_evaluation, next});
+  alert.next_evaluation = next;
+  if (outcome.transition == AlertTransition::kNone) return;
+  AlertEvent event;
+  event.customer_id = id;
+  event.outcome = outcome;
+  event.at = now;
+  event.churn = scores.churn;
+  event.segment = scores.segment;
+  event.action = RecommendedAction(scores.quadrant, scores.churn, thresholds);
+  event.channel = RecommendedChannel(state, *alerts_.policy);
+  event.reasons = scores.reasons;
+  event.model_version = scores.model_version;
+  alerts.push_back(std::move(event));
+}
+
+absl::StatusOr<IngestProcessor::RescoreResult> IngestProcessor::RescoreDue(std::size_t limit) {
+  RescoreResult result;
+  if (alerts_.scorers == nullptr) return result;
+  const Timestamp now = EvaluationNow(latest_event_);
+  auto due = store_->Due(now, limit);
+  if (!due.ok()) return due.status();
+  if (due->empty()) return result;
+  std::vector<std::pair<CustomerId, CustomerState>> customers;
+  customers.reserve(due->size());
+  for (CustomerId& id : *due) {
+    CustomerState state;
+    if (const CustomerState* cached = cache_.Find(id)) {
+      state = *cached;
+    } else {
+      auto stored = store_->Get(id);
+      if (!stored.ok()) return stored.status();
+      if (!*stored) continue;  // erased since
+      state = std::move(**stored);
+    }
+    customers.emplace_back(std::move(id), std::move(state));
+  }
+  StateBatch batch;
+  view_for_alerts_ = board_ != nullptr ? board_->Current() : population_.View();
+  for (auto& [id, state] : customers) {
+    batch.customers.emplace_back(&id, &state);
+    Reevaluate(id, state, now, batch, result.alerts);
+  }
+  if (absl::Status status = store_->Commit(options_.topic, batch); !status.ok()) return status;
+  for (auto& [id, state] : customers) cache_.Put(id, std::move(state));
+  result.rescored = customers.size();
   return result;
 }
 

@@ -7,11 +7,14 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "core/alerts.h"
+#include "core/board.h"
 #include "core/clock.h"
 #include "core/customer_state.h"
 #include "core/ingest_probe.h"
 #include "core/population.h"
 #include "core/reject_sink.h"
+#include "core/scorer.h"
 #include "core/state_cache.h"
 #include "core/state_store.h"
 #include "core/touchpoint.h"
@@ -34,10 +37,32 @@ struct RejectedRecord {
   Rejection rejection;
 };
 
+// An alert raised or cleared by a committed batch.
+struct AlertEvent {
+  CustomerId customer_id;
+  AlertOutcome outcome;
+  Timestamp at{};
+  double churn = 0;
+  std::string segment;
+  std::string action;                       // RecommendedAction
+  Channel channel = Channel::kUnspecified;  // RecommendedChannel; none: not for marketing
+  std::vector<ScoreReason> reasons;
+  std::string model_version;
+};
+
 struct BatchResult {
   std::size_t applied = 0;
   std::size_t duplicates = 0;
   std::vector<RejectedRecord> rejected;
+  std::vector<AlertEvent> alerts;  // with EnableAlerts
+};
+
+// What alert evaluation needs: the model in use and the policy.
+struct AlertContext {
+  const Board<Scorer>* scorers = nullptr;
+  const AlertPolicy* policy = nullptr;
+  // "Now" of evaluations; null: the latest event time applied (--clock event).
+  const Clock* clock = nullptr;
 };
 
 struct IngestOptions {
@@ -75,6 +100,20 @@ class IngestProcessor {
   // reading from the committed offsets.
   absl::StatusOr<BatchResult> Process(const std::vector<InputRecord>& records);
 
+  // From now on, every customer a batch changes is re-scored: their alert is
+  // raised or cleared (AlertEvents in the result) and their next look is
+  // scheduled in the time index, all in the batch's commit.
+  void EnableAlerts(AlertContext context) { alerts_ = context; }
+
+  // Re-scores up to `limit` customers due at or before now, in one commit
+  // (no offsets move). Returns what it raised or cleared, and how many it
+  // looked at (0: nothing is due).
+  struct RescoreResult {
+    std::size_t rescored = 0;
+    std::vector<AlertEvent> alerts;
+  };
+  absl::StatusOr<RescoreResult> RescoreDue(std::size_t limit);
+
   // Forgets cached states (after a rebalance, the partitions' owner may change).
   void ClearCache() { cache_.Clear(); }
 
@@ -86,7 +125,15 @@ class IngestProcessor {
   const Clock* clock_;
   IngestProbe* probe_;
   RejectSink* rejects_;
+  // Re-evaluates `state`'s alert at `now`; records the move in the time index
+  // in `batch` and an event in `alerts` on a transition.
+  void Reevaluate(const CustomerId& id, CustomerState& state, Timestamp now, StateBatch& batch,
+                  std::vector<AlertEvent>& alerts);
+  Timestamp EvaluationNow(std::optional<Timestamp> latest_event) const;
+
   PopulationBoard* board_;
+  AlertContext alerts_;
+  std::shared_ptr<const PopulationView> view_for_alerts_;  // during a batch
   EventClock* event_clock_;
   std::optional<Timestamp> latest_event_;  // committed
   StateCache cache_;

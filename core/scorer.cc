@@ -86,6 +86,11 @@ std::vector<ScoreReason> Reasons(const LogisticScore& score, const Model& model,
 
 }  // namespace
 
+double Scorer::Churn(const CustomerState& state, Timestamp as_of) const {
+  const std::vector<double> features = ChurnFeatures(FactsOf(state, as_of, model_));
+  return EvaluateLogistic(model_.churn.logistic, kChurnFeatureNames, features).probability;
+}
+
 Scores Scorer::Score(const CustomerId& id, const CustomerState& state, Timestamp as_of,
                      const PopulationView* population) const {
   Scores scores;

@@ -91,6 +91,9 @@ class Scorer {
   Scores Score(const CustomerId& id, const CustomerState& state, Timestamp as_of,
                const PopulationView* population = nullptr) const;
 
+  // The churn of Score alone, for searches over time.
+  double Churn(const CustomerState& state, Timestamp as_of) const;
+
  private:
   Model model_;
 };

@@ -20,6 +20,13 @@ struct PartitionOffset {
   std::int64_t next_offset = 0;
 };
 
+// A move in the time index of customers due for a new look (see
+// core/alerts.h): the entry at `from` goes, one at `to` comes.
+struct DueChange {
+  const CustomerId* customer = nullptr;
+  std::optional<Timestamp> from, to;
+};
+
 // What one commit makes durable, all or nothing: the customers' new states,
 // the population cells they changed (applied in order: the last write to a
 // cell wins; a count of 0 deletes it) and the input offsets that produced them.
@@ -29,6 +36,7 @@ struct StateBatch {
   std::vector<PartitionOffset> offsets;
   // The latest event time applied so far, when this batch moved it forward.
   std::optional<Timestamp> latest_event_time;
+  std::vector<DueChange> due;
 };
 
 // The durable home of customer state and input offsets (port; RocksDB in
@@ -52,6 +60,10 @@ class StateStore {
 
   // Every committed population cell of `topic`'s partitions.
   virtual absl::StatusOr<std::vector<PopulationCell>> LoadPopulation(const std::string& topic) = 0;
+
+  // Customers whose next look is due at or before `until`, earliest first, at
+  // most `limit`.
+  virtual absl::StatusOr<std::vector<CustomerId>> Due(Timestamp until, std::size_t limit) = 0;
 
   // Makes `batch` durable atomically (for `topic`'s offsets). On error nothing
   // of the batch is visible, and the caller must not advance past it.

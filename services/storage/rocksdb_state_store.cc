@@ -14,6 +14,7 @@ constexpr char kCustomerPrefix = 'c';
 constexpr char kOffsetPrefix = 'o';
 constexpr char kPopulationPrefix = 'p';
 constexpr char kEventTimePrefix = 'e';
+constexpr char kDuePrefix = 't';
 constexpr std::string_view kFormatKey = "m:format";
 
 std::string CustomerKey(const CustomerId& id) {
@@ -53,6 +54,14 @@ std::string PopulationKey(const std::string& topic, const PopulationCell& cell) 
 }
 
 std::string EventTimeKey(const std::string& topic) { return kEventTimePrefix + topic; }
+
+// Times are stored with their sign bit flipped so that keys sort as times do.
+std::string DueKey(Timestamp at, const CustomerId& id) {
+  std::string key(1, kDuePrefix);
+  AppendBigEndian(key, static_cast<std::uint64_t>(ToMicros(at)) ^ (1ULL << 63), 8);
+  key.append(id.value());
+  return key;
+}
 
 std::uint64_t ReadBigEndian(std::string_view bytes) {
   std::uint64_t value = 0;
@@ -155,6 +164,22 @@ absl::StatusOr<std::optional<Timestamp>> RocksDbStateStore::LoadLatestEventTime(
   return std::optional<Timestamp>(FromMicros(static_cast<std::int64_t>(ReadBigEndian(value))));
 }
 
+absl::StatusOr<std::vector<CustomerId>> RocksDbStateStore::Due(Timestamp until, std::size_t limit) {
+  std::vector<CustomerId> due;
+  const std::string prefix(1, kDuePrefix);
+  const std::string end = DueKey(until + Micros(1), CustomerId(""));
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix) && due.size() < limit;
+       it->Next()) {
+    const std::string_view key = it->key().ToStringView();
+    if (key >= end) break;
+    if (key.size() < 9) return absl::DataLossError("unreadable time index entry in the data dir");
+    due.emplace_back(std::string(key.substr(9)));
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "reading the time index");
+  return due;
+}
+
 absl::StatusOr<std::vector<PopulationCell>> RocksDbStateStore::LoadPopulation(
     const std::string& topic) {
   const std::string prefix = PopulationPrefix(topic);
@@ -191,6 +216,10 @@ absl::Status RocksDbStateStore::Commit(const std::string& topic, const StateBatc
       AppendBigEndian(value, static_cast<std::uint64_t>(cell.count), 8);
       write_batch.Put(PopulationKey(topic, cell), value);
     }
+  }
+  for (const DueChange& change : batch.due) {
+    if (change.from) write_batch.Delete(DueKey(*change.from, *change.customer));
+    if (change.to) write_batch.Put(DueKey(*change.to, *change.customer), "");
   }
   if (batch.latest_event_time) {
     std::string value;

@@ -40,6 +40,8 @@ struct StorageStats {
 // big-endian); "p" + topic + '\0' + partition (4 bytes) + axis (1 byte) + bucket
 // (8 bytes, big-endian, sign bit flipped) -> customers (8 bytes, big-endian);
 // "e" + topic -> the latest event time applied (µs, 8 bytes, big-endian);
+// "t" + due time (µs, 8 bytes, big-endian, sign bit flipped) + customer id -> ""
+// (the time index of customers due for a new look);
 // "m:format" -> kStateFormatVersion. Thread-safe.
 class RocksDbStateStore final : public StateStore {
  public:
@@ -53,6 +55,7 @@ class RocksDbStateStore final : public StateStore {
                                                         std::int32_t partition) override;
   absl::StatusOr<std::optional<Timestamp>> LoadLatestEventTime(const std::string& topic) override;
   absl::StatusOr<std::vector<PopulationCell>> LoadPopulation(const std::string& topic) override;
+  absl::StatusOr<std::vector<CustomerId>> Due(Timestamp until, std::size_t limit) override;
   absl::Status Commit(const std::string& topic, const StateBatch& batch) override;
 
   // Flushes memtables to disk (at clean shutdown, so restart replays no WAL).

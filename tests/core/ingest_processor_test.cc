@@ -597,3 +597,103 @@ TEST(EventClockTest, KeepsTheLatestTimeObservedFromManyThreads) {
 
 }  // namespace
 }  // namespace crm
+
+namespace crm {
+namespace {
+
+// Alerts on the built-in model, on the event clock.
+class IngestAlertsTest : public IngestProcessorTest {
+ protected:
+  IngestAlertsTest() : scorers_(std::make_shared<const Scorer>(Model{})) {}
+
+  void Enable(IngestProcessor& processor) {
+    processor.EnableAlerts({.scorers = &scorers_, .policy = &policy_, .clock = nullptr});
+  }
+  // `customer` bought every 14 days, days 0 to 266.
+  static std::vector<InputRecord> SteadyBuyer(const std::string& customer, std::int64_t& offset) {
+    std::vector<InputRecord> records;
+    for (int i = 0; i < 20; ++i) {
+      records.push_back(Record(
+          0, offset++, For(customer, Type::kPurchase, customer + std::to_string(i), 14 * i)));
+    }
+    return records;
+  }
+
+  Board<Scorer> scorers_;
+  AlertPolicy policy_;
+};
+
+TEST_F(IngestAlertsTest, ASilentSteadyBuyerIsAlertedOnceWithNoEventOfTheirOwn) {
+  clock_.Set(Day(1000));  // the wall clock only bounds validation here
+  IngestProcessor processor = MakeProcessor(&store_);
+  Enable(processor);
+  ASSERT_TRUE(processor.Load().ok());
+  std::int64_t offset = 0;
+  auto first = processor.Process(SteadyBuyer("steady", offset));
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_TRUE(first->alerts.empty());  // right after a purchase: not at risk
+  auto due = store_.Due(Day(10'000), 10);
+  ASSERT_TRUE(due.ok());
+  ASSERT_EQ(due->size(), 1u);
+  const CustomerState stored = *store_.Get(CustomerId("steady")).value();
+  ASSERT_TRUE(stored.alert.next_evaluation);
+  const Timestamp next = *stored.alert.next_evaluation;
+  EXPECT_GT(next, Day(266 + 14));
+
+  // Nothing is due yet: time (the latest event) is still day 266.
+  auto early = processor.RescoreDue(100);
+  ASSERT_TRUE(early.ok());
+  EXPECT_EQ(early->rescored, 0u);
+
+  // Someone else's event moves time past the due moment.
+  ASSERT_TRUE(processor
+                  .Process({Record(
+                      1, 0, For("other", Type::kContact, "o1", DaysBetween(Day(0), next) + 1))})
+                  .ok());
+  auto rescored = processor.RescoreDue(100);
+  ASSERT_TRUE(rescored.ok()) << rescored.status();
+  EXPECT_EQ(rescored->rescored, 1u);
+  ASSERT_EQ(rescored->alerts.size(), 1u);
+  const AlertEvent& alert = rescored->alerts.front();
+  EXPECT_EQ(alert.customer_id, CustomerId("steady"));
+  EXPECT_EQ(alert.outcome.transition, AlertTransition::kRaised);
+  EXPECT_EQ(alert.outcome.alert_id, AlertId(CustomerId("steady"), 1));
+  EXPECT_GE(alert.churn, policy_.defaults.raise);
+  EXPECT_FALSE(alert.reasons.empty());
+  EXPECT_EQ(alert.channel, Channel::kUnspecified);  // never consented: not for marketing
+  EXPECT_TRUE(store_.Get(CustomerId("steady")).value()->alert.open);
+
+  // Looking again raises nothing more.
+  auto again = processor.RescoreDue(100);
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->alerts.empty());
+}
+
+TEST_F(IngestAlertsTest, AFailedCommitRaisesNothingAndTheRetryRaisesTheSameAlertOnce) {
+  clock_.Set(Day(1000));
+  MemoryStateStore inner;
+  FaultyStateStore faulty(&inner, /*fail_commit=*/3);  // the first re-scoring commit
+  IngestProcessor processor = MakeProcessor(&faulty);
+  Enable(processor);
+  ASSERT_TRUE(processor.Load().ok());
+  std::int64_t offset = 0;
+  ASSERT_TRUE(processor.Process(SteadyBuyer("steady", offset)).ok());
+  ASSERT_TRUE(processor.Process({Record(1, 0, For("other", Type::kContact, "o1", 900))}).ok());
+  EXPECT_FALSE(processor.RescoreDue(100).ok());
+  EXPECT_FALSE(inner.Get(CustomerId("steady")).value()->alert.open);
+
+  // A fresh processor on the committed store (as after a crash) raises it once.
+  IngestProcessor restarted = MakeProcessor(&inner);
+  Enable(restarted);
+  ASSERT_TRUE(restarted.Load().ok());
+  auto retried = restarted.RescoreDue(100);
+  ASSERT_TRUE(retried.ok()) << retried.status();
+  ASSERT_EQ(retried->alerts.size(), 1u);
+  EXPECT_EQ(retried->alerts.front().outcome.alert_id, AlertId(CustomerId("steady"), 1));
+  auto none = restarted.RescoreDue(100);
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->alerts.empty());
+}
+
+}  // namespace
+}  // namespace crm

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -54,8 +55,22 @@ class MemoryStateStore final : public StateStore {
     return cells;
   }
 
+  absl::StatusOr<std::vector<CustomerId>> Due(Timestamp until, std::size_t limit) override {
+    absl::MutexLock lock(&mutex_);
+    std::vector<CustomerId> due;
+    for (auto it = due_.begin(); it != due_.end() && it->first <= until && due.size() < limit;
+         ++it) {
+      due.push_back(it->second);
+    }
+    return due;
+  }
+
   absl::Status Commit(const std::string& topic, const StateBatch& batch) override {
     absl::MutexLock lock(&mutex_);
+    for (const DueChange& change : batch.due) {
+      if (change.from) due_.erase({*change.from, *change.customer});
+      if (change.to) due_.insert({*change.to, *change.customer});
+    }
     for (const auto& [id, state] : batch.customers) states_.insert_or_assign(*id, *state);
     if (batch.latest_event_time) latest_event_.insert_or_assign(topic, *batch.latest_event_time);
     for (const PopulationCell& cell : batch.population) {
@@ -98,6 +113,7 @@ class MemoryStateStore final : public StateStore {
   std::map<std::tuple<std::string, std::int32_t, PopulationAxis, std::int64_t>, PopulationCell>
       population_ ABSL_GUARDED_BY(mutex_);
   std::map<std::string, Timestamp> latest_event_ ABSL_GUARDED_BY(mutex_);
+  std::set<std::pair<Timestamp, CustomerId>> due_ ABSL_GUARDED_BY(mutex_);
   int commits_ ABSL_GUARDED_BY(mutex_) = 0;
 };
 
@@ -125,6 +141,10 @@ class FaultyStateStore final : public StateStore {
 
   absl::StatusOr<std::vector<PopulationCell>> LoadPopulation(const std::string& topic) override {
     return inner_->LoadPopulation(topic);
+  }
+
+  absl::StatusOr<std::vector<CustomerId>> Due(Timestamp until, std::size_t limit) override {
+    return inner_->Due(until, limit);
   }
 
   absl::Status Commit(const std::string& topic, const StateBatch& batch) override {
