@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "core/customer_id.h"
@@ -50,6 +51,19 @@ struct AlertOutcome {
   AlertTransition transition = AlertTransition::kNone;
   std::string alert_id;       // of the alert raised or cleared
   double previous_churn = 0;  // at the evaluation before this one
+};
+
+// An alert raised or cleared, with what to do about it.
+struct AlertEvent {
+  CustomerId customer_id;
+  AlertOutcome outcome;
+  Timestamp at{};
+  double churn = 0;
+  std::string segment;
+  std::string action;                       // RecommendedAction
+  Channel channel = Channel::kUnspecified;  // RecommendedChannel; none: not for marketing
+  std::vector<ScoreReason> reasons;
+  std::string model_version;
 };
 
 // The id of the `n`-th alert (1-based) raised for `id`: the same on every

@@ -28,6 +28,9 @@ absl::Status IngestProcessor::Load() {
   if (!latest.ok()) return latest.status();
   latest_event_ = *latest;
   if (event_clock_ != nullptr && latest_event_) event_clock_->Observe(*latest_event_);
+  auto last_alert = store_->LastPendingAlert();
+  if (!last_alert.ok()) return last_alert.status();
+  next_alert_ = last_alert->has_value() ? **last_alert + 1 : 0;
   return absl::OkStatus();
 }
 
@@ -121,6 +124,7 @@ absl::StatusOr<BatchResult> IngestProcessor::Process(const std::vector<InputReco
     for (auto& [id, customer] : dirty) {
       Reevaluate(id, customer.state, now, batch, result.alerts);
     }
+    AddToOutbox(result.alerts, batch);
   }
 
   // On failure the cache still holds the committed states (the batch worked
@@ -139,6 +143,14 @@ absl::StatusOr<BatchResult> IngestProcessor::Process(const std::vector<InputReco
   return result;
 }
 
+void IngestProcessor::AddToOutbox(const std::vector<AlertEvent>& alerts, StateBatch& batch) {
+  for (const AlertEvent& alert : alerts) {
+    if (alert.outcome.transition == AlertTransition::kRaised) {
+      batch.outbox.emplace_back(next_alert_++, &alert);
+    }
+  }
+}
+
 Timestamp IngestProcessor::EvaluationNow(std::optional<Timestamp> latest_event) const {
   if (alerts_.clock != nullptr) return alerts_.clock->Now();
   return latest_event.value_or(FromMicros(0));
@@ -146,10 +158,16 @@ Timestamp IngestProcessor::EvaluationNow(std::optional<Timestamp> latest_event) 
 
 void IngestProcessor::Reevaluate(const CustomerId& id, CustomerState& state, Timestamp now,
                                  StateBatch& batch, std::vector<AlertEvent>& alerts) {
+  AlertState& alert = state.alert;
+  if (state.purchase_days.empty()) {
+    // A prospect has nothing to lose yet: never alerted, never scheduled.
+    if (alert.next_evaluation) batch.due.push_back({&id, alert.next_evaluation, std::nullopt});
+    alert.next_evaluation.reset();
+    return;
+  }
   const std::shared_ptr<const Scorer> scorer = alerts_.scorers->Current();
   const PopulationView* population = view_for_alerts_.get();
   const Scores scores = scorer->Score(id, state, now, population);
-  AlertState& alert = state.alert;
   const AlertOutcome outcome =
       EvaluateAlert(id, scores.churn, scores.segment, now, *alerts_.policy, alert);
   alert.evaluated_at = now;
@@ -202,6 +220,7 @@ absl::StatusOr<IngestProcessor::RescoreResult> IngestProcessor::RescoreDue(std::
     batch.customers.emplace_back(&id, &state);
     Reevaluate(id, state, now, batch, result.alerts);
   }
+  AddToOutbox(result.alerts, batch);
   if (absl::Status status = store_->Commit(options_.topic, batch); !status.ok()) return status;
   for (auto& [id, state] : customers) cache_.Put(id, std::move(state));
   result.rescored = customers.size();

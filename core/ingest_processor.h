@@ -37,19 +37,6 @@ struct RejectedRecord {
   Rejection rejection;
 };
 
-// An alert raised or cleared by a committed batch.
-struct AlertEvent {
-  CustomerId customer_id;
-  AlertOutcome outcome;
-  Timestamp at{};
-  double churn = 0;
-  std::string segment;
-  std::string action;                       // RecommendedAction
-  Channel channel = Channel::kUnspecified;  // RecommendedChannel; none: not for marketing
-  std::vector<ScoreReason> reasons;
-  std::string model_version;
-};
-
 struct BatchResult {
   std::size_t applied = 0;
   std::size_t duplicates = 0;
@@ -101,8 +88,9 @@ class IngestProcessor {
   absl::StatusOr<BatchResult> Process(const std::vector<InputRecord>& records);
 
   // From now on, every customer a batch changes is re-scored: their alert is
-  // raised or cleared (AlertEvents in the result) and their next look is
-  // scheduled in the time index, all in the batch's commit.
+  // raised or cleared (AlertEvents in the result; raised ones also go to the
+  // store's outbox) and their next look is scheduled in the time index, all in
+  // the batch's commit. Prospects (no purchase yet) are never alerted.
   void EnableAlerts(AlertContext context) { alerts_ = context; }
 
   // Re-scores up to `limit` customers due at or before now, in one commit
@@ -130,10 +118,13 @@ class IngestProcessor {
   void Reevaluate(const CustomerId& id, CustomerState& state, Timestamp now, StateBatch& batch,
                   std::vector<AlertEvent>& alerts);
   Timestamp EvaluationNow(std::optional<Timestamp> latest_event) const;
+  // Queues the raised alerts of `alerts` for delivery in `batch`.
+  void AddToOutbox(const std::vector<AlertEvent>& alerts, StateBatch& batch);
 
   PopulationBoard* board_;
   AlertContext alerts_;
   std::shared_ptr<const PopulationView> view_for_alerts_;  // during a batch
+  std::uint64_t next_alert_ = 0;                           // outbox sequence
   EventClock* event_clock_;
   std::optional<Timestamp> latest_event_;  // committed
   StateCache cache_;

@@ -8,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "core/alerts.h"
 #include "core/customer_id.h"
 #include "core/customer_state.h"
 #include "core/population.h"
@@ -37,6 +38,8 @@ struct StateBatch {
   // The latest event time applied so far, when this batch moved it forward.
   std::optional<Timestamp> latest_event_time;
   std::vector<DueChange> due;
+  // Alerts raised, for delivery (the outbox), by sequence number.
+  std::vector<std::pair<std::uint64_t, const AlertEvent*>> outbox;
 };
 
 // The durable home of customer state and input offsets (port; RocksDB in
@@ -64,6 +67,16 @@ class StateStore {
   // Customers whose next look is due at or before `until`, earliest first, at
   // most `limit`.
   virtual absl::StatusOr<std::vector<CustomerId>> Due(Timestamp until, std::size_t limit) = 0;
+
+  // The alerts of the outbox not yet acknowledged, in sequence, at most `limit`.
+  virtual absl::StatusOr<std::vector<std::pair<std::uint64_t, AlertEvent>>> PendingAlerts(
+      std::size_t limit) = 0;
+
+  // The sequence number of the outbox's last alert; nullopt when it is empty.
+  virtual absl::StatusOr<std::optional<std::uint64_t>> LastPendingAlert() = 0;
+
+  // Removes the outbox's alerts up to sequence number `through`, delivered.
+  virtual absl::Status AckAlerts(std::uint64_t through) = 0;
 
   // Makes `batch` durable atomically (for `topic`'s offsets). On error nothing
   // of the batch is visible, and the caller must not advance past it.

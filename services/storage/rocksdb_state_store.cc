@@ -5,6 +5,7 @@
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
+#include "services/codec/alert_codec.h"
 #include "services/storage/state_codec.h"
 
 namespace crm {
@@ -15,6 +16,7 @@ constexpr char kOffsetPrefix = 'o';
 constexpr char kPopulationPrefix = 'p';
 constexpr char kEventTimePrefix = 'e';
 constexpr char kDuePrefix = 't';
+constexpr char kOutboxPrefix = 'a';
 constexpr std::string_view kFormatKey = "m:format";
 
 std::string CustomerKey(const CustomerId& id) {
@@ -164,6 +166,53 @@ absl::StatusOr<std::optional<Timestamp>> RocksDbStateStore::LoadLatestEventTime(
   return std::optional<Timestamp>(FromMicros(static_cast<std::int64_t>(ReadBigEndian(value))));
 }
 
+namespace {
+
+std::string OutboxKey(std::uint64_t sequence) {
+  std::string key(1, kOutboxPrefix);
+  AppendBigEndian(key, sequence, 8);
+  return key;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<std::pair<std::uint64_t, AlertEvent>>> RocksDbStateStore::PendingAlerts(
+    std::size_t limit) {
+  std::vector<std::pair<std::uint64_t, AlertEvent>> pending;
+  const std::string prefix(1, kOutboxPrefix);
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix) && pending.size() < limit;
+       it->Next()) {
+    const std::string_view key = it->key().ToStringView();
+    v1::ChurnAlert alert;
+    if (key.size() != 9 ||
+        !alert.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      return absl::DataLossError("unreadable alert in the outbox of the data dir");
+    }
+    pending.emplace_back(ReadBigEndian(key.substr(1)), FromProto(alert));
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "reading the alert outbox");
+  return pending;
+}
+
+absl::StatusOr<std::optional<std::uint64_t>> RocksDbStateStore::LastPendingAlert() {
+  const std::string prefix(1, kOutboxPrefix);
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  it->SeekForPrev(OutboxKey(~std::uint64_t{0}));
+  if (!it->status().ok()) return FromRocks(it->status(), "reading the alert outbox");
+  if (!it->Valid() || !it->key().starts_with(prefix)) return std::optional<std::uint64_t>();
+  return std::optional<std::uint64_t>(ReadBigEndian(it->key().ToStringView().substr(1)));
+}
+
+absl::Status RocksDbStateStore::AckAlerts(std::uint64_t through) {
+  rocksdb::WriteBatch batch;
+  batch.DeleteRange(OutboxKey(0), OutboxKey(through + 1));
+  rocksdb::WriteOptions write;
+  write.sync = options_.sync_writes;
+  rocksdb::Status s = db_->Write(write, &batch);
+  return s.ok() ? absl::OkStatus() : FromRocks(s, "acknowledging delivered alerts");
+}
+
 absl::StatusOr<std::vector<CustomerId>> RocksDbStateStore::Due(Timestamp until, std::size_t limit) {
   std::vector<CustomerId> due;
   const std::string prefix(1, kDuePrefix);
@@ -216,6 +265,11 @@ absl::Status RocksDbStateStore::Commit(const std::string& topic, const StateBatc
       AppendBigEndian(value, static_cast<std::uint64_t>(cell.count), 8);
       write_batch.Put(PopulationKey(topic, cell), value);
     }
+  }
+  for (const auto& [sequence, alert] : batch.outbox) {
+    v1::ChurnAlert message;
+    ToProto(*alert, &message);
+    write_batch.Put(OutboxKey(sequence), message.SerializeAsString());
   }
   for (const DueChange& change : batch.due) {
     if (change.from) write_batch.Delete(DueKey(*change.from, *change.customer));

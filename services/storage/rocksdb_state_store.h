@@ -41,7 +41,8 @@ struct StorageStats {
 // (8 bytes, big-endian, sign bit flipped) -> customers (8 bytes, big-endian);
 // "e" + topic -> the latest event time applied (µs, 8 bytes, big-endian);
 // "t" + due time (µs, 8 bytes, big-endian, sign bit flipped) + customer id -> ""
-// (the time index of customers due for a new look);
+// (the time index of customers due for a new look); "a" + sequence (8 bytes,
+// big-endian) -> crm.v1.ChurnAlert (the outbox of alerts to deliver);
 // "m:format" -> kStateFormatVersion. Thread-safe.
 class RocksDbStateStore final : public StateStore {
  public:
@@ -56,6 +57,10 @@ class RocksDbStateStore final : public StateStore {
   absl::StatusOr<std::optional<Timestamp>> LoadLatestEventTime(const std::string& topic) override;
   absl::StatusOr<std::vector<PopulationCell>> LoadPopulation(const std::string& topic) override;
   absl::StatusOr<std::vector<CustomerId>> Due(Timestamp until, std::size_t limit) override;
+  absl::StatusOr<std::vector<std::pair<std::uint64_t, AlertEvent>>> PendingAlerts(
+      std::size_t limit) override;
+  absl::StatusOr<std::optional<std::uint64_t>> LastPendingAlert() override;
+  absl::Status AckAlerts(std::uint64_t through) override;
   absl::Status Commit(const std::string& topic, const StateBatch& batch) override;
 
   // Flushes memtables to disk (at clean shutdown, so restart replays no WAL).

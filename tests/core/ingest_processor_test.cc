@@ -662,11 +662,24 @@ TEST_F(IngestAlertsTest, ASilentSteadyBuyerIsAlertedOnceWithNoEventOfTheirOwn) {
   EXPECT_FALSE(alert.reasons.empty());
   EXPECT_EQ(alert.channel, Channel::kUnspecified);  // never consented: not for marketing
   EXPECT_TRUE(store_.Get(CustomerId("steady")).value()->alert.open);
+  // The other customer is a prospect: never alerted, never scheduled.
+  EXPECT_EQ(store_.Get(CustomerId("other")).value()->alert, AlertState{});
 
   // Looking again raises nothing more.
   auto again = processor.RescoreDue(100);
   ASSERT_TRUE(again.ok());
   EXPECT_TRUE(again->alerts.empty());
+
+  // The raised alert waits in the outbox, committed with the state, until acknowledged.
+  auto pending = store_.PendingAlerts(10);
+  ASSERT_TRUE(pending.ok());
+  ASSERT_EQ(pending->size(), 1u);
+  EXPECT_EQ(pending->front().first, 0u);
+  EXPECT_EQ(pending->front().second.outcome.alert_id, alert.outcome.alert_id);
+  EXPECT_EQ(store_.LastPendingAlert().value(), std::optional<std::uint64_t>(0));
+  ASSERT_TRUE(store_.AckAlerts(0).ok());
+  EXPECT_TRUE(store_.PendingAlerts(10).value().empty());
+  EXPECT_EQ(store_.LastPendingAlert().value(), std::nullopt);
 }
 
 TEST_F(IngestAlertsTest, AFailedCommitRaisesNothingAndTheRetryRaisesTheSameAlertOnce) {
@@ -692,7 +705,12 @@ TEST_F(IngestAlertsTest, AFailedCommitRaisesNothingAndTheRetryRaisesTheSameAlert
   EXPECT_EQ(retried->alerts.front().outcome.alert_id, AlertId(CustomerId("steady"), 1));
   auto none = restarted.RescoreDue(100);
   ASSERT_TRUE(none.ok());
-  EXPECT_TRUE(none->alerts.empty());
+  EXPECT_TRUE(
+      none->alerts.empty());  // Exactly one alert reached the outbox: none of the failed commit.
+  auto pending = inner.PendingAlerts(10);
+  ASSERT_TRUE(pending.ok());
+  ASSERT_EQ(pending->size(), 1u);
+  EXPECT_EQ(pending->front().second.outcome.alert_id, AlertId(CustomerId("steady"), 1));
 }
 
 }  // namespace

@@ -65,8 +65,31 @@ class MemoryStateStore final : public StateStore {
     return due;
   }
 
+  absl::StatusOr<std::vector<std::pair<std::uint64_t, AlertEvent>>> PendingAlerts(
+      std::size_t limit) override {
+    absl::MutexLock lock(&mutex_);
+    std::vector<std::pair<std::uint64_t, AlertEvent>> pending;
+    for (auto it = outbox_.begin(); it != outbox_.end() && pending.size() < limit; ++it) {
+      pending.emplace_back(it->first, it->second);
+    }
+    return pending;
+  }
+
+  absl::StatusOr<std::optional<std::uint64_t>> LastPendingAlert() override {
+    absl::MutexLock lock(&mutex_);
+    if (outbox_.empty()) return std::optional<std::uint64_t>();
+    return std::optional<std::uint64_t>(outbox_.rbegin()->first);
+  }
+
+  absl::Status AckAlerts(std::uint64_t through) override {
+    absl::MutexLock lock(&mutex_);
+    outbox_.erase(outbox_.begin(), outbox_.upper_bound(through));
+    return absl::OkStatus();
+  }
+
   absl::Status Commit(const std::string& topic, const StateBatch& batch) override {
     absl::MutexLock lock(&mutex_);
+    for (const auto& [sequence, alert] : batch.outbox) outbox_.insert_or_assign(sequence, *alert);
     for (const DueChange& change : batch.due) {
       if (change.from) due_.erase({*change.from, *change.customer});
       if (change.to) due_.insert({*change.to, *change.customer});
@@ -114,6 +137,7 @@ class MemoryStateStore final : public StateStore {
       population_ ABSL_GUARDED_BY(mutex_);
   std::map<std::string, Timestamp> latest_event_ ABSL_GUARDED_BY(mutex_);
   std::set<std::pair<Timestamp, CustomerId>> due_ ABSL_GUARDED_BY(mutex_);
+  std::map<std::uint64_t, AlertEvent> outbox_ ABSL_GUARDED_BY(mutex_);
   int commits_ ABSL_GUARDED_BY(mutex_) = 0;
 };
 
@@ -146,6 +170,17 @@ class FaultyStateStore final : public StateStore {
   absl::StatusOr<std::vector<CustomerId>> Due(Timestamp until, std::size_t limit) override {
     return inner_->Due(until, limit);
   }
+
+  absl::StatusOr<std::vector<std::pair<std::uint64_t, AlertEvent>>> PendingAlerts(
+      std::size_t limit) override {
+    return inner_->PendingAlerts(limit);
+  }
+
+  absl::StatusOr<std::optional<std::uint64_t>> LastPendingAlert() override {
+    return inner_->LastPendingAlert();
+  }
+
+  absl::Status AckAlerts(std::uint64_t through) override { return inner_->AckAlerts(through); }
 
   absl::Status Commit(const std::string& topic, const StateBatch& batch) override {
     {
