@@ -14,6 +14,7 @@
 #include "core/scorer.h"
 #include "services/common/log.h"
 #include "services/grpc/scoring_service.h"
+#include "services/kafka/alert_publisher.h"
 #include "services/kafka/dead_letter_sink.h"
 #include "services/kafka/embedded_broker.h"
 #include "services/kafka/touchpoint_consumer.h"
@@ -172,6 +173,10 @@ int RunScoringApp(const ServiceOptions& options) {
   ingest.cache_entries = options.cache_entries;
   IngestProcessor processor(ingest, db, &clock, metrics->get(), dead_letters->get(), &population,
                             &event_clock);
+  const AlertPolicy alert_policy;
+  processor.EnableAlerts({.scorers = &scorers,
+                          .policy = &alert_policy,
+                          .clock = options.clock == "event" ? nullptr : &clock});
   if (absl::Status loaded = processor.Load(); !loaded.ok()) {
     return Fatal("population", loaded);
   }
@@ -187,6 +192,22 @@ int RunScoringApp(const ServiceOptions& options) {
   consumer_options.max_batch = options.max_batch;
   auto consumer = TouchpointConsumer::Create(consumer_options, &processor, db, metrics->get());
   if (!consumer.ok()) return Fatal("Kafka consumer", consumer.status());
+
+  AlertPublisherOptions publisher_options;
+  publisher_options.brokers = brokers;
+  publisher_options.topic = options.alerts_topic;
+  publisher_options.properties = options.kafka;
+  auto publisher = AlertPublisher::Create(publisher_options, db, [](const AlertEvent& alert) {
+    CRM_LOG(kInfo, "alerts") << "delivered " << alert.outcome.alert_id << " for "
+                             << alert.customer_id.value() << ": churn " << alert.churn << ", "
+                             << alert.action;
+  });
+  if (!publisher.ok()) return Fatal("alert producer", publisher.status());
+  absl::Status publisher_status;
+  std::thread publisher_thread([&] {
+    publisher_status = (*publisher)->Run();
+    if (!publisher_status.ok()) kill(getpid(), SIGUSR1);
+  });
 
   absl::Status consumer_status;
   std::thread consumer_thread([&] {
@@ -228,6 +249,9 @@ int RunScoringApp(const ServiceOptions& options) {
   (*grpc_server)->SetServing(false);
   (*consumer)->Stop();
   consumer_thread.join();
+  (*publisher)->Stop();
+  publisher_thread.join();
+  if (!publisher_status.ok()) return Fatal("alert delivery stopped", publisher_status);
   (*grpc_server)->Shutdown(2000);
 
   if (!consumer_status.ok()) return Fatal("ingestion stopped", consumer_status);

@@ -164,9 +164,22 @@ absl::Status TouchpointConsumer::Run() {
   std::vector<std::unique_ptr<RdKafka::Message>> messages;
   std::vector<InputRecord> records;
   auto last_lag_report = std::chrono::steady_clock::now();
+  auto last_rescore = last_lag_report;
   absl::Status result;
 
   while (!stop_.load()) {
+    // The scheduler runs on this thread: the single writer of customer state.
+    if (std::chrono::steady_clock::now() - last_rescore >
+        std::chrono::milliseconds(options_.rescore_interval_ms)) {
+      auto rescored = processor_->RescoreDue(options_.rescore_batch);
+      if (!rescored.ok()) {
+        result = rescored.status();
+        break;
+      }
+      // A full batch: more may be due; look again on the next round.
+      if (rescored->rescored < options_.rescore_batch)
+        last_rescore = std::chrono::steady_clock::now();
+    }
     messages.clear();
     records.clear();
     std::uint64_t generation = callbacks_->generation();

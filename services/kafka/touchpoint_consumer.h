@@ -23,6 +23,10 @@ struct ConsumerOptions {
   KafkaProperties properties;             // any librdkafka property; applied last, so it wins
   int poll_timeout_ms = 100;              // longest wait for the first record of a batch
   std::size_t max_batch = 5000;           // records per commit at most
+  // Customers due in the time index are re-scored between batches, this often
+  // at most, this many per commit (see IngestProcessor::RescoreDue).
+  int rescore_interval_ms = 100;
+  std::size_t rescore_batch = 1000;
 };
 
 // The consumer-group member that feeds the IngestProcessor. A batch is what

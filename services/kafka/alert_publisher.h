@@ -1,0 +1,68 @@
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <set>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "core/alerts.h"
+#include "core/state_store.h"
+#include "services/kafka/kafka_config.h"
+
+namespace RdKafka {
+class Producer;
+}
+
+namespace crm {
+
+struct AlertPublisherOptions {
+  std::string brokers;
+  std::string topic = "crm.alerts";
+  KafkaProperties properties;  // applied last
+  int poll_interval_ms = 100;  // between looks at an empty outbox
+  std::size_t batch = 500;     // alerts per flush
+  int flush_timeout_ms = 10'000;
+  // Records read back from the end of each partition of the topic at start,
+  // to recognise alerts delivered before a crash but not yet acknowledged.
+  std::int64_t recheck_per_partition = 2000;
+};
+
+// Delivers the store's alert outbox to the alerts topic: ChurnAlert protobuf,
+// key = customer id, idempotent producer; an alert leaves the outbox once
+// Kafka acknowledged it. At start it reads back the tail of the topic, so an
+// alert delivered just before a crash (and still in the outbox) is not sent
+// twice: with deterministic alert ids, each crossing reaches the topic once.
+class AlertPublisher {
+ public:
+  // `delivered` (may be empty) hears of every alert delivered, from Run's
+  // thread. `store` must outlive the publisher.
+  static absl::StatusOr<std::unique_ptr<AlertPublisher>> Create(
+      const AlertPublisherOptions& options, StateStore* store,
+      std::function<void(const AlertEvent&)> delivered);
+  ~AlertPublisher();
+
+  // Delivers until Stop(); returns an error only when the store fails (Kafka
+  // being away is waited out).
+  absl::Status Run();
+  void Stop() { stop_.store(true); }
+
+ private:
+  class DeliveryReport;
+  AlertPublisher() = default;
+  absl::Status ReadBackTopic();
+  // Sends pending alerts; true when it sent (or skipped) any.
+  absl::StatusOr<bool> DeliverOnce();
+
+  AlertPublisherOptions options_;
+  StateStore* store_ = nullptr;
+  std::function<void(const AlertEvent&)> delivered_;
+  std::unique_ptr<DeliveryReport> report_;
+  std::unique_ptr<RdKafka::Producer> producer_;
+  std::set<std::string> on_topic_;  // alert ids known delivered, not yet acknowledged
+  std::atomic<bool> stop_{false};
+};
+
+}  // namespace crm

@@ -1,0 +1,130 @@
+// At-risk alerts on the real stack: crm-scored on the event clock, a steady
+// buyer who goes silent while another customer's events move time on, and the
+// crm.alerts topic read back.
+#include "core/alerts.h"
+
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <librdkafka/rdkafkacpp.h>
+
+#include <map>
+#include <thread>
+
+#include "crm/v1/scoring.grpc.pb.h"
+#include "services/kafka/embedded_broker.h"
+#include "tests/integration/service_process.h"
+
+namespace crm {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::ChildProcess;
+using testing::TempDir;
+
+constexpr std::int64_t kDaySeconds = 86'400;
+constexpr std::int64_t kStart = 1'735'689'600;  // 2025-01-01T00:00:00Z
+
+v1::Touchpoint Event(const std::string& customer, const std::string& id, int day,
+                     v1::TouchpointType type) {
+  v1::Touchpoint m;
+  m.set_event_id(id);
+  m.set_customer_id(customer);
+  m.mutable_occurred_at()->set_seconds(kStart + day * kDaySeconds);
+  m.set_channel(v1::WEB);
+  m.set_type(type);
+  if (type == v1::PURCHASE) m.set_amount(40);
+  return m;
+}
+
+void Produce(const std::string& brokers, const std::vector<v1::Touchpoint>& events) {
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  std::string error;
+  conf->set("bootstrap.servers", brokers, error);
+  conf->set("enable.idempotence", "true", error);
+  std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(conf.get(), error));
+  ASSERT_NE(producer, nullptr) << error;
+  for (const v1::Touchpoint& m : events) {
+    const std::string value = m.SerializeAsString();
+    ASSERT_EQ(producer->produce("crm.touchpoints", RdKafka::Topic::PARTITION_UA,
+                                RdKafka::Producer::RK_MSG_COPY, const_cast<char*>(value.data()),
+                                value.size(), m.customer_id().data(), m.customer_id().size(), 0,
+                                nullptr, nullptr),
+              RdKafka::ERR_NO_ERROR);
+    producer->poll(0);
+  }
+  ASSERT_EQ(producer->flush(30'000), RdKafka::ERR_NO_ERROR);
+}
+
+// Every alert on the topic so far, read from the beginning for `wait`.
+std::vector<v1::ChurnAlert> ReadAlerts(const std::string& brokers, std::chrono::seconds wait) {
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  std::string error;
+  conf->set("bootstrap.servers", brokers, error);
+  conf->set("group.id", "alerts-test-reader", error);
+  conf->set("enable.auto.commit", "false", error);
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer(
+      RdKafka::KafkaConsumer::create(conf.get(), error));
+  std::vector<RdKafka::TopicPartition*> partitions;
+  for (int p = 0; p < 2; ++p) {
+    partitions.push_back(
+        RdKafka::TopicPartition::create("crm.alerts", p, RdKafka::Topic::OFFSET_BEGINNING));
+  }
+  consumer->assign(partitions);
+  std::vector<v1::ChurnAlert> alerts;
+  const auto until = std::chrono::steady_clock::now() + wait;
+  while (std::chrono::steady_clock::now() < until) {
+    std::unique_ptr<RdKafka::Message> message(consumer->consume(100));
+    if (message->err() != RdKafka::ERR_NO_ERROR) continue;
+    v1::ChurnAlert alert;
+    if (alert.ParseFromArray(message->payload(), static_cast<int>(message->len()))) {
+      alerts.push_back(alert);
+    }
+  }
+  RdKafka::TopicPartition::destroy(partitions);
+  consumer->close();
+  return alerts;
+}
+
+TEST(AlertsTest, ASilentSteadyBuyerIsAlertedOnceWithNoEventOfTheirOwn) {
+  TempDir dir;
+  auto broker = EmbeddedBroker::Start(ContractTopics(2));
+  ASSERT_TRUE(broker.ok()) << broker.status();
+  const std::string brokers = (*broker)->bootstrap();
+
+  std::vector<v1::Touchpoint> events;
+  for (int i = 0; i < 20; ++i) {  // every 14 days, days 0 to 266
+    events.push_back(Event("steady", "s" + std::to_string(i), 14 * i, v1::PURCHASE));
+  }
+  for (int day = 0; day <= 500; day += 2) {  // another customer moves time on
+    events.push_back(Event("ticker", "t" + std::to_string(day), day, v1::CONTACT));
+  }
+  Produce(brokers, events);
+
+  ChildProcess service(
+      CRM_SCORED_BIN,
+      {"--brokers", brokers, "--data-dir", (dir.path() / "data").string(), "--grpc-listen",
+       "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--group", "alerts-test", "--clock",
+       "event", "--kafka", "session.timeout.ms=6000", "--kafka", "fetch.wait.max.ms=10"},
+      dir.path() / "service.log");
+  ASSERT_TRUE(service.WaitForLog("gRPC listening on 127.0.0.1:", 30s)) << service.Log();
+  ASSERT_TRUE(service.WaitForLog("delivered " + AlertId(CustomerId("steady"), 1), 60s))
+      << service.Log();
+
+  const std::vector<v1::ChurnAlert> alerts = ReadAlerts(brokers, 5s);
+  ASSERT_EQ(alerts.size(), 1u) << service.Log();
+  const v1::ChurnAlert& alert = alerts.front();
+  EXPECT_EQ(alert.customer_id(), "steady");
+  EXPECT_EQ(alert.alert_id(), AlertId(CustomerId("steady"), 1));
+  EXPECT_GE(alert.churn(), 0.7);
+  EXPECT_LT(alert.previous_churn(), 0.7);
+  // Raised by time alone: after the rhythm broke, before the ticker's last event.
+  EXPECT_GT(alert.raised_at().seconds(), kStart + (266 + 14) * kDaySeconds);
+  EXPECT_LE(alert.raised_at().seconds(), kStart + 500 * kDaySeconds);
+  EXPECT_FALSE(alert.reasons().empty());
+  EXPECT_FALSE(alert.for_marketing());  // never consented to any channel
+  EXPECT_EQ(alert.recommended_channel(), v1::CHANNEL_UNSPECIFIED);
+  EXPECT_EQ(service.Stop(SIGTERM), 0) << service.Log();
+}
+
+}  // namespace
+}  // namespace crm
