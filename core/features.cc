@@ -72,7 +72,8 @@ double LifetimeValue(const BgNbdHistory& history, double expected_spend,
   return value.margin * expected_spend * total;
 }
 
-CustomerFacts FactsOf(const CustomerState& state, Timestamp as_of, const Model& model) {
+CustomerFacts FactsOf(const CustomerState& state, Timestamp as_of, const Model& model,
+                      bool with_value) {
   const PurchaseModel& purchase = model.purchase;
   CustomerFacts f;
   f.has_purchase = state.purchases > 0 && !state.purchase_days.empty();
@@ -109,7 +110,7 @@ CustomerFacts FactsOf(const CustomerState& state, Timestamp as_of, const Model& 
         BgNbdExpectedTransactions(purchase.bgnbd, f.history, model.churn.horizon_days / unit);
     f.p_no_purchase =
         BgNbdProbabilityNoTransaction(purchase.bgnbd, f.history, model.churn.horizon_days / unit);
-    f.clv = LifetimeValue(f.history, f.expected_spend, purchase, model.value);
+    if (with_value) f.clv = LifetimeValue(f.history, f.expected_spend, purchase, model.value);
   }
 
   const std::int32_t today = DayNumber(as_of);

@@ -56,7 +56,10 @@ struct CustomerFacts {
   std::uint64_t campaign_responses = 0;
 };
 
-CustomerFacts FactsOf(const CustomerState& state, Timestamp as_of, const Model& model);
+// With `with_value` false, the CLV (the costliest fact, which no churn
+// feature reads) is left at 0.
+CustomerFacts FactsOf(const CustomerState& state, Timestamp as_of, const Model& model,
+                      bool with_value = true);
 
 // The purchase history in the sense of BG/NBD, in `model`'s time unit: x
 // repeat transactions, the last at t_x, observed for T, from the first

@@ -167,12 +167,15 @@ void IngestProcessor::Reevaluate(const CustomerId& id, CustomerState& state, Tim
   }
   const std::shared_ptr<const Scorer> scorer = alerts_.scorers->Current();
   const PopulationView* population = view_for_alerts_.get();
-  const Scores scores = scorer->Score(id, state, now, population);
-  const AlertOutcome outcome =
-      EvaluateAlert(id, scores.churn, scores.segment, now, *alerts_.policy, alert);
+  // The churn and segment alone on every look; the full scores only for an alert.
+  const double churn = scorer->Churn(state, now);
+  const std::string segment =
+      population != nullptr ? population->AbcSegment(state.purchase_amount - state.return_amount)
+                            : "";
+  const AlertOutcome outcome = EvaluateAlert(id, churn, segment, now, *alerts_.policy, alert);
   alert.evaluated_at = now;
-  alert.last_segment = scores.segment;
-  const AlertThresholds& thresholds = alerts_.policy->For(scores.segment);
+  alert.last_segment = segment;
+  const AlertThresholds& thresholds = alerts_.policy->For(segment);
   const auto horizon = std::chrono::duration_cast<Micros>(
       std::chrono::duration<double, std::ratio<86400>>(scorer->model().churn.horizon_days));
   const Timestamp next = NextEvaluation([&](Timestamp t) { return scorer->Churn(state, t); }, now,
@@ -180,6 +183,7 @@ void IngestProcessor::Reevaluate(const CustomerId& id, CustomerState& state, Tim
   batch.due.push_back({&id, alert.next_evaluation, next});
   alert.next_evaluation = next;
   if (outcome.transition == AlertTransition::kNone) return;
+  const Scores scores = scorer->Score(id, state, now, population);
   AlertEvent event;
   event.customer_id = id;
   event.outcome = outcome;

@@ -87,7 +87,8 @@ std::vector<ScoreReason> Reasons(const LogisticScore& score, const Model& model,
 }  // namespace
 
 double Scorer::Churn(const CustomerState& state, Timestamp as_of) const {
-  const std::vector<double> features = ChurnFeatures(FactsOf(state, as_of, model_));
+  const std::vector<double> features =
+      ChurnFeatures(FactsOf(state, as_of, model_, /*with_value=*/false));
   return EvaluateLogistic(model_.churn.logistic, kChurnFeatureNames, features).probability;
 }
 
