@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string_view>
 
 #include "core/time.h"
 #include "core/touchpoint.h"
@@ -21,6 +22,11 @@ class IngestProbe {
   virtual void BatchCommitted(std::size_t records, Micros latency) = 0;
   // Records between the committed offset of `partition` and its end.
   virtual void InputLag(std::int32_t partition, std::int64_t records) = 0;
+  // An alert raised (kRaised) or cleared (kCleared) by a committed batch, with
+  // the action recommended and the customer's segment.
+  virtual void AlertChanged(bool raised, std::string_view action, std::string_view segment) = 0;
+  // Customers re-scored because they were due in the time index.
+  virtual void Rescored(std::size_t customers) = 0;
 };
 
 // A probe that reports nowhere.
@@ -32,6 +38,8 @@ class NullIngestProbe final : public IngestProbe {
   void Rejected(RejectReason) override {}
   void BatchCommitted(std::size_t, Micros) override {}
   void InputLag(std::int32_t, std::int64_t) override {}
+  void AlertChanged(bool, std::string_view, std::string_view) override {}
+  void Rescored(std::size_t) override {}
 };
 
 }  // namespace crm

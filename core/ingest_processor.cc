@@ -139,8 +139,16 @@ absl::StatusOr<BatchResult> IngestProcessor::Process(const std::vector<InputReco
   latest_event_ = latest_event;
   if (event_clock_ != nullptr && latest_event_) event_clock_->Observe(*latest_event_);
   for (auto& [id, customer] : dirty) cache_.Put(id, std::move(customer.state));
+  ReportAlerts(result.alerts);
   probe_->BatchCommitted(records.size(), clock_->Now() - started);
   return result;
+}
+
+void IngestProcessor::ReportAlerts(const std::vector<AlertEvent>& alerts) {
+  for (const AlertEvent& alert : alerts) {
+    probe_->AlertChanged(alert.outcome.transition == AlertTransition::kRaised, alert.action,
+                         alert.segment);
+  }
 }
 
 void IngestProcessor::AddToOutbox(const std::vector<AlertEvent>& alerts, StateBatch& batch) {
@@ -228,6 +236,8 @@ absl::StatusOr<IngestProcessor::RescoreResult> IngestProcessor::RescoreDue(std::
   if (absl::Status status = store_->Commit(options_.topic, batch); !status.ok()) return status;
   for (auto& [id, state] : customers) cache_.Put(id, std::move(state));
   result.rescored = customers.size();
+  ReportAlerts(result.alerts);
+  probe_->Rescored(result.rescored);
   return result;
 }
 

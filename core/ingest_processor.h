@@ -118,6 +118,8 @@ class IngestProcessor {
   void Reevaluate(const CustomerId& id, CustomerState& state, Timestamp now, StateBatch& batch,
                   std::vector<AlertEvent>& alerts);
   Timestamp EvaluationNow(std::optional<Timestamp> latest_event) const;
+  // Tells the probe of committed alert transitions.
+  void ReportAlerts(const std::vector<AlertEvent>& alerts);
   // Queues the raised alerts of `alerts` for delivery in `batch`.
   void AddToOutbox(const std::vector<AlertEvent>& alerts, StateBatch& batch);
 

@@ -198,7 +198,7 @@ int RunScoringApp(const ServiceOptions& options) {
   publisher_options.topic = options.alerts_topic;
   publisher_options.properties = options.kafka;
   auto publisher = AlertPublisher::Create(publisher_options, db, [](const AlertEvent& alert) {
-    CRM_LOG(kInfo, "alerts") << "delivered " << alert.outcome.alert_id << " for "
+    CRM_LOG(kDebug, "alerts") << "delivered " << alert.outcome.alert_id << " for "
                              << alert.customer_id.value() << ": churn " << alert.churn << ", "
                              << alert.action;
   });

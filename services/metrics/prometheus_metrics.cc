@@ -93,6 +93,15 @@ PrometheusMetrics::PrometheusMetrics()
   model_info_family_ =
       &prometheus::BuildGauge().Name("crm_model_info").Help("1 for the model in use").Register(r);
   population_ = gauge("crm_population_customers", "Buyers the RFM scores are relative to");
+  alerts_family_ = &prometheus::BuildCounter()
+                        .Name("crm_alerts_total")
+                        .Help("At-risk alerts raised or cleared, by action and segment")
+                        .Register(r);
+  rescored_ = &prometheus::BuildCounter()
+                   .Name("crm_rescored_total")
+                   .Help("Customers re-scored because the time index said they were due")
+                   .Register(r)
+                   .Add({});
 }
 
 void PrometheusMetrics::ModelLoaded(const std::string& version) {
@@ -101,6 +110,19 @@ void PrometheusMetrics::ModelLoaded(const std::string& version) {
   if (model_info_ != nullptr) model_info_family_->Remove(model_info_);
   model_info_ = &model_info_family_->Add({{"version", version}});
   model_info_->Set(1);
+}
+
+void PrometheusMetrics::AlertChanged(bool raised, std::string_view action,
+                                     std::string_view segment) {
+  alerts_family_
+      ->Add({{"transition", raised ? "raised" : "cleared"},
+             {"action", std::string(action)},
+             {"segment", segment.empty() ? "-" : std::string(segment)}})
+      .Increment();
+}
+
+void PrometheusMetrics::Rescored(std::size_t customers) {
+  rescored_->Increment(static_cast<double>(customers));
 }
 
 void PrometheusMetrics::ModelRejected() { model_rejected_->Increment(); }

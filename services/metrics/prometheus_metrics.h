@@ -33,6 +33,8 @@ namespace crm {
 //   crm_apply_batch_seconds                     batch decode → durable commit
 //   crm_apply_batch_records                     records per batch
 //   crm_state_{live_data,sst_files,memtable}_bytes, crm_state_estimated_keys
+//   crm_alerts_total{transition,action,segment} alerts raised / cleared
+//   crm_rescored_total                          customers re-scored from the time index
 //   crm_model_loads_total{result}               model files loaded / rejected
 //   crm_model_info{version}                     1 for the model in use
 //   crm_population_customers                    buyers the RFM scores rank against
@@ -56,6 +58,8 @@ class PrometheusMetrics final : public IngestProbe {
   void Rejected(RejectReason reason) override;
   void BatchCommitted(std::size_t records, Micros latency) override;
   void InputLag(std::int32_t partition, std::int64_t records) override;
+  void AlertChanged(bool raised, std::string_view action, std::string_view segment) override;
+  void Rescored(std::size_t customers) override;
 
   void SetStorage(std::uint64_t live_data_bytes, std::uint64_t sst_files_bytes,
                   std::uint64_t memtable_bytes, std::uint64_t estimated_keys);
@@ -94,6 +98,8 @@ class PrometheusMetrics final : public IngestProbe {
   std::mutex model_mutex_;
   prometheus::Gauge* model_info_ = nullptr;  // guarded by model_mutex_
   prometheus::Gauge* population_;
+  prometheus::Family<prometheus::Counter>* alerts_family_;
+  prometheus::Counter* rescored_;
 };
 
 }  // namespace crm

@@ -662,6 +662,9 @@ TEST_F(IngestAlertsTest, ASilentSteadyBuyerIsAlertedOnceWithNoEventOfTheirOwn) {
   EXPECT_FALSE(alert.reasons.empty());
   EXPECT_EQ(alert.channel, Channel::kUnspecified);  // never consented: not for marketing
   EXPECT_TRUE(store_.Get(CustomerId("steady")).value()->alert.open);
+  EXPECT_EQ(probe_.alerts_raised, std::vector<std::string>{alert.action + "/" + alert.segment});
+  EXPECT_TRUE(probe_.alerts_cleared.empty());
+  EXPECT_EQ(probe_.rescored, 1u);
   // The other customer is a prospect: never alerted, never scheduled.
   EXPECT_EQ(store_.Get(CustomerId("other")).value()->alert, AlertState{});
 

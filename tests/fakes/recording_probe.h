@@ -3,6 +3,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "core/ingest_probe.h"
 #include "core/time.h"
@@ -24,6 +27,14 @@ class RecordingProbe final : public IngestProbe {
     committed_records += records;
   }
   void InputLag(std::int32_t partition, std::int64_t records) override { lag[partition] = records; }
+  void AlertChanged(bool raised, std::string_view action, std::string_view segment) override {
+    (raised ? alerts_raised : alerts_cleared)
+        .push_back(std::string(action) + "/" + std::string(segment));
+  }
+  void Rescored(std::size_t customers) override { rescored += customers; }
+
+  std::vector<std::string> alerts_raised, alerts_cleared;  // "ACTION/SEGMENT"
+  std::size_t rescored = 0;
 
   // Sums over the per-key counters.
   int applied_total() const { return Sum(applied); }

@@ -13,6 +13,7 @@
 #include "crm/v1/scoring.grpc.pb.h"
 #include "services/kafka/embedded_broker.h"
 #include "tests/integration/service_process.h"
+#include "tools/scrape.h"
 
 namespace crm {
 namespace {
@@ -91,22 +92,42 @@ TEST(AlertsTest, ASilentSteadyBuyerIsAlertedOnceWithNoEventOfTheirOwn) {
   ASSERT_TRUE(broker.ok()) << broker.status();
   const std::string brokers = (*broker)->bootstrap();
 
-  std::vector<v1::Touchpoint> events;
+  std::vector<v1::Touchpoint> steady, ticker;
   for (int i = 0; i < 20; ++i) {  // every 14 days, days 0 to 266
-    events.push_back(Event("steady", "s" + std::to_string(i), 14 * i, v1::PURCHASE));
+    steady.push_back(Event("steady", "s" + std::to_string(i), 14 * i, v1::PURCHASE));
   }
-  for (int day = 0; day <= 500; day += 2) {  // another customer moves time on
-    events.push_back(Event("ticker", "t" + std::to_string(day), day, v1::CONTACT));
+  for (int day = 266; day <= 500; day += 2) {  // another customer moves time on
+    ticker.push_back(Event("ticker", "t" + std::to_string(day), day, v1::CONTACT));
   }
-  Produce(brokers, events);
+  Produce(brokers, steady);
 
-  ChildProcess service(
-      CRM_SCORED_BIN,
-      {"--brokers", brokers, "--data-dir", (dir.path() / "data").string(), "--grpc-listen",
-       "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--group", "alerts-test", "--clock",
-       "event", "--kafka", "session.timeout.ms=6000", "--kafka", "fetch.wait.max.ms=10"},
-      dir.path() / "service.log");
-  ASSERT_TRUE(service.WaitForLog("gRPC listening on 127.0.0.1:", 30s)) << service.Log();
+  ChildProcess service(CRM_SCORED_BIN,
+                       {"--brokers", brokers, "--data-dir", (dir.path() / "data").string(),
+                        "--grpc-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0",
+                        "--group", "alerts-test", "--clock", "event", "--log-level", "debug",
+                        "--kafka", "session.timeout.ms=6000", "--kafka", "fetch.wait.max.ms=10"},
+                       dir.path() / "service.log");
+  const auto metrics_port = service.WaitForLog("metrics listening on http://127.0.0.1:", 30s);
+  ASSERT_TRUE(metrics_port) << service.Log();
+  const auto grpc_port = service.WaitForLog("gRPC listening on 127.0.0.1:", 30s);
+  ASSERT_TRUE(grpc_port) << service.Log();
+  // The steady buyer's history is applied first: not at risk right after buying.
+  auto stub = v1::ScoringService::NewStub(
+      grpc::CreateChannel("127.0.0.1:" + *grpc_port, grpc::InsecureChannelCredentials()));
+  const auto applied = [&] {
+    v1::GetCustomerStateRequest request;
+    request.set_customer_id("steady");
+    v1::CustomerState state;
+    grpc::ClientContext context;
+    return stub->GetCustomerState(&context, request, &state).ok() ? state.events_applied() : 0;
+  };
+  const auto until = std::chrono::steady_clock::now() + 60s;
+  while (applied() < 20 && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_EQ(applied(), 20u) << service.Log();
+  // Then only the other customer's events arrive, moving time on.
+  Produce(brokers, ticker);
   ASSERT_TRUE(service.WaitForLog("delivered " + AlertId(CustomerId("steady"), 1), 60s))
       << service.Log();
 
@@ -123,6 +144,15 @@ TEST(AlertsTest, ASilentSteadyBuyerIsAlertedOnceWithNoEventOfTheirOwn) {
   EXPECT_FALSE(alert.reasons().empty());
   EXPECT_FALSE(alert.for_marketing());  // never consented to any channel
   EXPECT_EQ(alert.recommended_channel(), v1::CHANNEL_UNSPECIFIED);
+  const std::string page = HttpGet("http://127.0.0.1:" + *metrics_port + "/metrics").value_or("");
+  EXPECT_EQ(SumSamples(page, "crm_alerts_total"), 1) << page;
+  EXPECT_EQ(
+      // The exposition lists labels in name order.
+      SumSamples(page, "crm_alerts_total{action=\"" + alert.recommended_action() + "\",segment=\"" +
+                           alert.segment() + "\",transition=\"raised\"}"),
+      1)
+      << page;
+  EXPECT_GE(SumSamples(page, "crm_rescored_total"), 1) << page;  // raised by the time index
   EXPECT_EQ(service.Stop(SIGTERM), 0) << service.Log();
 }
 
