@@ -199,8 +199,8 @@ int RunScoringApp(const ServiceOptions& options) {
   publisher_options.properties = options.kafka;
   auto publisher = AlertPublisher::Create(publisher_options, db, [](const AlertEvent& alert) {
     CRM_LOG(kDebug, "alerts") << "delivered " << alert.outcome.alert_id << " for "
-                             << alert.customer_id.value() << ": churn " << alert.churn << ", "
-                             << alert.action;
+                              << alert.customer_id.value() << ": churn " << alert.churn << ", "
+                              << alert.action;
   });
   if (!publisher.ok()) return Fatal("alert producer", publisher.status());
   absl::Status publisher_status;
