@@ -153,7 +153,8 @@ int RunScoringApp(const ServiceOptions& options) {
   EventClock event_clock;
   const Clock* query_clock =
       options.clock == "event" ? static_cast<const Clock*>(&event_clock) : &clock;
-  ScoringServiceImpl service(db, &scorers, &population, query_clock);
+  AlertHub alert_hub;
+  ScoringServiceImpl service(db, &scorers, &population, query_clock, &alert_hub);
   auto grpc_server = GrpcServer::Start(options.grpc_listen, &service);
   if (!grpc_server.ok()) return Fatal("gRPC", grpc_server.status());
   CRM_LOG(kInfo, kComponent) << "gRPC listening on " << HostOf(options.grpc_listen) << ":"
@@ -197,7 +198,8 @@ int RunScoringApp(const ServiceOptions& options) {
   publisher_options.brokers = brokers;
   publisher_options.topic = options.alerts_topic;
   publisher_options.properties = options.kafka;
-  auto publisher = AlertPublisher::Create(publisher_options, db, [](const AlertEvent& alert) {
+  auto publisher = AlertPublisher::Create(publisher_options, db, [&](const AlertEvent& alert) {
+    alert_hub.Publish(alert);
     CRM_LOG(kDebug, "alerts") << "delivered " << alert.outcome.alert_id << " for "
                               << alert.customer_id.value() << ": churn " << alert.churn << ", "
                               << alert.action;
@@ -247,6 +249,7 @@ int RunScoringApp(const ServiceOptions& options) {
                                << ", stopping";
   }
   (*grpc_server)->SetServing(false);
+  alert_hub.Close();  // ends WatchAlerts streams before the server waits for them
   (*consumer)->Stop();
   consumer_thread.join();
   (*publisher)->Stop();

@@ -5,8 +5,11 @@
 #include <grpcpp/server.h>
 #include <grpcpp/server_builder.h>
 
+#include <algorithm>
+#include <array>
 #include <chrono>
 
+#include "services/codec/alert_codec.h"
 #include "services/codec/touchpoint_codec.h"
 #include "services/grpc/scores_codec.h"
 
@@ -85,6 +88,38 @@ grpc::Status ScoringServiceImpl::BatchGetCustomerScores(
       continue;
     }
     ToProto(scorer->Score(id, **state, as_of, population.get()), response->add_scores());
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status ScoringServiceImpl::WatchAlerts(grpc::ServerContext* context,
+                                             const v1::WatchAlertsRequest* request,
+                                             grpc::ServerWriter<v1::ChurnAlert>* writer) {
+  if (alerts_ == nullptr) return {grpc::StatusCode::UNIMPLEMENTED, "alerts are not enabled"};
+  if (!(request->min_churn() >= 0 && request->min_churn() <= 1)) {
+    return {grpc::StatusCode::INVALID_ARGUMENT, "min_churn must be in [0, 1]"};
+  }
+  static constexpr std::array<std::string_view, 5> kActions = {"", "WIN_BACK", "RETAIN", "DEVELOP",
+                                                               "NONE"};
+  if (std::find(kActions.begin(), kActions.end(), request->action()) == kActions.end()) {
+    return {grpc::StatusCode::INVALID_ARGUMENT,
+            "action must be WIN_BACK, RETAIN, DEVELOP, NONE or empty"};
+  }
+  const std::unique_ptr<AlertHub::Subscription> subscription = alerts_->Subscribe();
+  while (!context->IsCancelled()) {
+    std::optional<AlertEvent> alert = subscription->Next(std::chrono::milliseconds(200));
+    if (!alert) {
+      if (subscription->closed()) return {grpc::StatusCode::UNAVAILABLE, "shutting down"};
+      continue;
+    }
+    if ((!request->segment().empty() && alert->segment != request->segment()) ||
+        alert->churn < request->min_churn() ||
+        (!request->action().empty() && alert->action != request->action())) {
+      continue;
+    }
+    v1::ChurnAlert message;
+    ToProto(*alert, &message);
+    if (!writer->Write(message)) break;  // the client left
   }
   return grpc::Status::OK;
 }

@@ -10,6 +10,7 @@
 #include "core/scorer.h"
 #include "core/state_store.h"
 #include "crm/v1/scoring.grpc.pb.h"
+#include "services/grpc/alert_hub.h"
 
 namespace grpc {
 class Server;
@@ -23,9 +24,11 @@ class ScoringServiceImpl final : public v1::ScoringService::Service {
  public:
   // The pointers must outlive the service. Each call scores with the model and
   // the population current when it starts.
+  // `alerts` may be null: WatchAlerts is then UNIMPLEMENTED.
   ScoringServiceImpl(StateStore* store, const Board<Scorer>* scorer,
-                     const PopulationBoard* population, const Clock* clock)
-      : store_(store), scorer_(scorer), population_(population), clock_(clock) {}
+                     const PopulationBoard* population, const Clock* clock,
+                     AlertHub* alerts = nullptr)
+      : store_(store), scorer_(scorer), population_(population), clock_(clock), alerts_(alerts) {}
 
   grpc::Status GetCustomerScores(grpc::ServerContext* context,
                                  const v1::GetCustomerScoresRequest* request,
@@ -36,12 +39,17 @@ class ScoringServiceImpl final : public v1::ScoringService::Service {
   grpc::Status GetCustomerState(grpc::ServerContext* context,
                                 const v1::GetCustomerStateRequest* request,
                                 v1::CustomerState* response) override;
+  // Alerts as they are delivered to crm.alerts, from the moment of the call,
+  // filtered by segment (empty: all), minimum churn and action (empty: all).
+  grpc::Status WatchAlerts(grpc::ServerContext* context, const v1::WatchAlertsRequest* request,
+                           grpc::ServerWriter<v1::ChurnAlert>* writer) override;
 
  private:
   StateStore* store_;
   const Board<Scorer>* scorer_;
   const PopulationBoard* population_;
   const Clock* clock_;
+  AlertHub* alerts_;
 };
 
 // The gRPC server: the scoring service, the standard health service and

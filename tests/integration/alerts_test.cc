@@ -8,6 +8,7 @@
 #include <librdkafka/rdkafkacpp.h>
 
 #include <map>
+#include <set>
 #include <thread>
 
 #include "crm/v1/scoring.grpc.pb.h"
@@ -26,14 +27,14 @@ constexpr std::int64_t kDaySeconds = 86'400;
 constexpr std::int64_t kStart = 1'735'689'600;  // 2025-01-01T00:00:00Z
 
 v1::Touchpoint Event(const std::string& customer, const std::string& id, int day,
-                     v1::TouchpointType type) {
+                     v1::TouchpointType type, double amount = 40) {
   v1::Touchpoint m;
   m.set_event_id(id);
   m.set_customer_id(customer);
   m.mutable_occurred_at()->set_seconds(kStart + day * kDaySeconds);
   m.set_channel(v1::WEB);
   m.set_type(type);
-  if (type == v1::PURCHASE) m.set_amount(40);
+  if (type == v1::PURCHASE) m.set_amount(amount);
   return m;
 }
 
@@ -153,6 +154,82 @@ TEST(AlertsTest, ASilentSteadyBuyerIsAlertedOnceWithNoEventOfTheirOwn) {
       1)
       << page;
   EXPECT_GE(SumSamples(page, "crm_rescored_total"), 1) << page;  // raised by the time index
+  EXPECT_EQ(service.Stop(SIGTERM), 0) << service.Log();
+}
+
+// WatchAlerts: two concurrent subscribers with different filters each get
+// what their filter lets through, as the alerts are delivered.
+TEST(AlertsTest, WatchAlertsDeliversToTwoSubscribersWithTheirFilters) {
+  TempDir dir;
+  auto broker = EmbeddedBroker::Start(ContractTopics(2));
+  ASSERT_TRUE(broker.ok()) << broker.status();
+  const std::string brokers = (*broker)->bootstrap();
+  std::vector<v1::Touchpoint> buyers, ticker;
+  for (int i = 0; i < 20; ++i) {  // the same rhythm; a valuable and a marginal customer
+    buyers.push_back(Event("vip", "v" + std::to_string(i), 14 * i, v1::PURCHASE, 400));
+    buyers.push_back(Event("small", "m" + std::to_string(i), 14 * i, v1::PURCHASE, 1));
+  }
+  for (int day = 266; day <= 500; day += 2) {
+    ticker.push_back(Event("ticker", "t" + std::to_string(day), day, v1::CONTACT));
+  }
+  Produce(brokers, buyers);
+  ChildProcess service(
+      CRM_SCORED_BIN,
+      {"--brokers", brokers, "--data-dir", (dir.path() / "data").string(), "--grpc-listen",
+       "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--group", "watch-test", "--clock",
+       "event", "--kafka", "session.timeout.ms=6000", "--kafka", "fetch.wait.max.ms=10"},
+      dir.path() / "service.log");
+  const auto grpc_port = service.WaitForLog("gRPC listening on 127.0.0.1:", 30s);
+  ASSERT_TRUE(grpc_port) << service.Log();
+  auto channel = grpc::CreateChannel("127.0.0.1:" + *grpc_port, grpc::InsecureChannelCredentials());
+  auto stub = v1::ScoringService::NewStub(channel);
+
+  {  // a bad filter is refused
+    grpc::ClientContext context;
+    v1::WatchAlertsRequest request;
+    request.set_action("PANIC");
+    auto reader = stub->WatchAlerts(&context, request);
+    v1::ChurnAlert alert;
+    EXPECT_FALSE(reader->Read(&alert));
+    EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  }
+
+  // Reads `want` alerts from a stream with `request`'s filters, then a little
+  // longer to catch any extra one; cancels the stream at the deadline.
+  const auto watch = [&](v1::WatchAlertsRequest request, std::size_t want,
+                         std::vector<v1::ChurnAlert>* out) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + 60s);
+    auto reader = stub->WatchAlerts(&context, request);
+    v1::ChurnAlert alert;
+    while (out->size() < want && reader->Read(&alert)) out->push_back(alert);
+    context.TryCancel();
+    while (reader->Read(&alert)) out->push_back(alert);
+    reader->Finish();
+  };
+  std::vector<v1::ChurnAlert> everything, win_back;
+  v1::WatchAlertsRequest all;
+  v1::WatchAlertsRequest valuable;
+  valuable.set_action("WIN_BACK");
+  std::thread a([&] { watch(all, 2, &everything); });
+  std::thread b([&] { watch(valuable, 1, &win_back); });
+  std::this_thread::sleep_for(1s);  // both streams open before any alert
+  Produce(brokers, ticker);
+  a.join();
+  b.join();
+
+  ASSERT_EQ(everything.size(), 2u) << service.Log();
+  std::set<std::string> customers;
+  for (const v1::ChurnAlert& alert : everything) customers.insert(alert.customer_id());
+  EXPECT_EQ(customers, (std::set<std::string>{"small", "vip"}));
+  ASSERT_EQ(win_back.size(), 1u) << service.Log();
+  EXPECT_EQ(win_back.front().customer_id(), "vip");
+  EXPECT_EQ(win_back.front().recommended_action(), "WIN_BACK");
+  for (const v1::ChurnAlert& alert : everything) {
+    if (alert.customer_id() == "small") {
+      EXPECT_NE(alert.recommended_action(), "WIN_BACK");
+    }
+  }
   EXPECT_EQ(service.Stop(SIGTERM), 0) << service.Log();
 }
 
