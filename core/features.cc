@@ -315,11 +315,14 @@ ReasonText AppetenceReason(std::size_t feature, const CustomerFacts& f, const Pr
     case 3:
       return {"CAMPAIGN_RESPONSES", Plural(static_cast<double>(f.campaign_responses),
                                            "campaign response", "campaign responses")};
-    case 4:
+    case 4:                      // the features appetence shares with churn, as churn says them
+      return ChurnReason(3, f);  // log_recency_days
     case 5:
+      return ChurnReason(4, f);  // log_transactions
     case 6:
+      return ChurnReason(5, f);  // log_monetary
     case 7:
-      return ChurnReason(feature == 4 ? 3 : feature == 5 ? 4 : feature == 6 ? 5 : 1, f);
+      return ChurnReason(1, f);  // p_alive
     default:
       return {"OTHER", "other factors"};
   }

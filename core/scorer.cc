@@ -107,11 +107,14 @@ Scores Scorer::Score(const CustomerId& id, const CustomerState& state, Timestamp
   rfm.revenue = facts.revenue;
   rfm.monetary = facts.monetary;
   rfm.recency_days = facts.recency_days;
-  rfm.product_types = static_cast<std::uint32_t>(
-      std::count_if(state.products.begin(), state.products.end(),
-                    [](const auto& entry) { return entry.second.purchases > 0; }));
+  // The customer's place in the population; a prospect has none (and no product bought).
+  const std::optional<PopulationEntry> entry = PopulationEntryOf(state);
+  if (entry) {
+    rfm.product_types =
+        static_cast<std::uint32_t>(entry->values[static_cast<int>(PopulationAxis::kProductTypes)]);
+  }
   if (population != nullptr) {
-    if (const std::optional<PopulationEntry> entry = PopulationEntryOf(state)) {
+    if (entry) {
       const auto score = [&](PopulationAxis axis) {
         return population->Score(axis, entry->values[static_cast<int>(axis)]);
       };

@@ -28,8 +28,7 @@ absl::StatusOr<std::unique_ptr<RdKafka::Producer>> MakeProducer(
   if (!overrides.ok()) return overrides.status();
   KafkaProperties properties = {
       {"bootstrap.servers", brokers}, {"enable.idempotence", "true"}, {"linger.ms", "5"}};
-  for (const auto& [key, value] : *overrides) properties[key] = value;
-  auto conf = MakeKafkaConf(properties);
+  auto conf = MakeKafkaConf(std::move(properties), *overrides);
   if (!conf.ok()) return conf.status();
   std::string error;
   if (delivery != nullptr && (*conf)->set("dr_cb", delivery, error) != RdKafka::Conf::CONF_OK) {

@@ -53,8 +53,7 @@ absl::StatusOr<std::unique_ptr<AlertPublisher>> AlertPublisher::Create(
                                 {"enable.idempotence", "true"},
                                 {"linger.ms", "5"},
                                 {"client.id", "crm-scored-alerts"}};
-  for (const auto& [key, value] : options.properties) properties[key] = value;
-  auto conf = MakeKafkaConf(properties);
+  auto conf = MakeKafkaConf(std::move(properties), options.properties);
   if (!conf.ok()) return conf.status();
   std::unique_ptr<AlertPublisher> publisher(new AlertPublisher());
   publisher->options_ = options;
@@ -79,8 +78,7 @@ absl::Status AlertPublisher::ReadBackTopic() {
                                 {"group.id", "crm-scored-alert-readback"},
                                 {"enable.auto.commit", "false"},
                                 {"enable.partition.eof", "true"}};
-  for (const auto& [key, value] : options_.properties) properties[key] = value;
-  auto conf = MakeKafkaConf(properties);
+  auto conf = MakeKafkaConf(std::move(properties), options_.properties);
   if (!conf.ok()) return conf.status();
   std::string error;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer(

@@ -23,8 +23,7 @@ absl::StatusOr<std::unique_ptr<KafkaDeadLetterSink>> KafkaDeadLetterSink::Create
                                 {"enable.idempotence", "true"},
                                 {"linger.ms", "0"},
                                 {"client.id", "crm-scored-dlq"}};
-  for (const auto& [key, value] : options.properties) properties[key] = value;
-  auto conf = MakeKafkaConf(properties);
+  auto conf = MakeKafkaConf(std::move(properties), options.properties);
   if (!conf.ok()) return conf.status();
 
   std::unique_ptr<KafkaDeadLetterSink> sink(new KafkaDeadLetterSink());

@@ -6,6 +6,12 @@
 
 namespace crm {
 
+absl::StatusOr<std::unique_ptr<RdKafka::Conf>> MakeKafkaConf(KafkaProperties defaults,
+                                                             const KafkaProperties& overrides) {
+  for (const auto& [key, value] : overrides) defaults[key] = value;
+  return MakeKafkaConf(defaults);
+}
+
 absl::StatusOr<std::unique_ptr<RdKafka::Conf>> MakeKafkaConf(const KafkaProperties& properties) {
   std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
   std::string error;

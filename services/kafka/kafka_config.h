@@ -21,6 +21,11 @@ using KafkaProperties = std::map<std::string, std::string>;
 // a secret).
 absl::StatusOr<std::unique_ptr<RdKafka::Conf>> MakeKafkaConf(const KafkaProperties& properties);
 
+// The same for a client with its own `defaults`, which the operator's
+// `overrides` (--kafka) replace key by key.
+absl::StatusOr<std::unique_ptr<RdKafka::Conf>> MakeKafkaConf(KafkaProperties defaults,
+                                                             const KafkaProperties& overrides);
+
 // Parses "KEY=VALUE" assignments (later ones win); InvalidArgument naming the
 // first one without '=' or with an empty key.
 absl::StatusOr<KafkaProperties> ParseKafkaAssignments(const std::vector<std::string>& assignments);

@@ -112,8 +112,7 @@ absl::StatusOr<std::unique_ptr<TouchpointConsumer>> TouchpointConsumer::Create(
                                 {"auto.offset.reset", "earliest"},
                                 {"enable.partition.eof", "false"},
                                 {"fetch.wait.max.ms", "20"}};
-  for (const auto& [key, value] : options.properties) properties[key] = value;
-  auto conf = MakeKafkaConf(properties);
+  auto conf = MakeKafkaConf(std::move(properties), options.properties);
   if (!conf.ok()) return conf.status();
 
   std::unique_ptr<TouchpointConsumer> consumer(new TouchpointConsumer());

@@ -14,6 +14,7 @@
 #include "crm/v1/scoring.grpc.pb.h"
 #include "services/kafka/embedded_broker.h"
 #include "tests/integration/service_process.h"
+#include "tests/integration/touchpoint_producer.h"
 #include "tools/scrape.h"
 
 namespace crm {
@@ -21,6 +22,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using testing::ChildProcess;
+using testing::ProduceTouchpoints;
 using testing::TempDir;
 
 constexpr std::int64_t kDaySeconds = 86'400;
@@ -36,25 +38,6 @@ v1::Touchpoint Event(const std::string& customer, const std::string& id, int day
   m.set_type(type);
   if (type == v1::PURCHASE) m.set_amount(amount);
   return m;
-}
-
-void Produce(const std::string& brokers, const std::vector<v1::Touchpoint>& events) {
-  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
-  std::string error;
-  conf->set("bootstrap.servers", brokers, error);
-  conf->set("enable.idempotence", "true", error);
-  std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(conf.get(), error));
-  ASSERT_NE(producer, nullptr) << error;
-  for (const v1::Touchpoint& m : events) {
-    const std::string value = m.SerializeAsString();
-    ASSERT_EQ(producer->produce("crm.touchpoints", RdKafka::Topic::PARTITION_UA,
-                                RdKafka::Producer::RK_MSG_COPY, const_cast<char*>(value.data()),
-                                value.size(), m.customer_id().data(), m.customer_id().size(), 0,
-                                nullptr, nullptr),
-              RdKafka::ERR_NO_ERROR);
-    producer->poll(0);
-  }
-  ASSERT_EQ(producer->flush(30'000), RdKafka::ERR_NO_ERROR);
 }
 
 // Every alert on the topic so far, read from the beginning for `wait`.
@@ -100,7 +83,7 @@ TEST(AlertsTest, ASilentSteadyBuyerIsAlertedOnceWithNoEventOfTheirOwn) {
   for (int day = 266; day <= 500; day += 2) {  // another customer moves time on
     ticker.push_back(Event("ticker", "t" + std::to_string(day), day, v1::CONTACT));
   }
-  Produce(brokers, steady);
+  ProduceTouchpoints(brokers, steady);
 
   ChildProcess service(CRM_SCORED_BIN,
                        {"--brokers", brokers, "--data-dir", (dir.path() / "data").string(),
@@ -128,7 +111,7 @@ TEST(AlertsTest, ASilentSteadyBuyerIsAlertedOnceWithNoEventOfTheirOwn) {
   }
   ASSERT_EQ(applied(), 20u) << service.Log();
   // Then only the other customer's events arrive, moving time on.
-  Produce(brokers, ticker);
+  ProduceTouchpoints(brokers, ticker);
   ASSERT_TRUE(service.WaitForLog("delivered " + AlertId(CustomerId("steady"), 1), 60s))
       << service.Log();
 
@@ -172,7 +155,7 @@ TEST(AlertsTest, WatchAlertsDeliversToTwoSubscribersWithTheirFilters) {
   for (int day = 266; day <= 500; day += 2) {
     ticker.push_back(Event("ticker", "t" + std::to_string(day), day, v1::CONTACT));
   }
-  Produce(brokers, buyers);
+  ProduceTouchpoints(brokers, buyers);
   ChildProcess service(
       CRM_SCORED_BIN,
       {"--brokers", brokers, "--data-dir", (dir.path() / "data").string(), "--grpc-listen",
@@ -214,7 +197,7 @@ TEST(AlertsTest, WatchAlertsDeliversToTwoSubscribersWithTheirFilters) {
   std::thread a([&] { watch(all, 2, &everything); });
   std::thread b([&] { watch(valuable, 1, &win_back); });
   std::this_thread::sleep_for(1s);  // both streams open before any alert
-  Produce(brokers, ticker);
+  ProduceTouchpoints(brokers, ticker);
   a.join();
   b.join();
 

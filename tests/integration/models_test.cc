@@ -21,6 +21,7 @@
 #include "services/kafka/embedded_broker.h"
 #include "services/model/model_file.h"
 #include "tests/integration/service_process.h"
+#include "tests/integration/touchpoint_producer.h"
 #include "tools/scrape.h"
 
 namespace crm {
@@ -28,6 +29,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using testing::ChildProcess;
+using testing::ProduceTouchpoints;
 using testing::TempDir;
 
 const std::string kSample = std::string(CRM_SOURCE_DIR) + "/data/cdnow/CDNOW_sample.txt";
@@ -109,40 +111,21 @@ TEST(CdnowModelsTest, TrainedModelServedOnStreamedCalibrationPurchases) {
   ASSERT_TRUE(broker.ok()) << broker.status();
   std::map<int, std::set<int>> days;  // customer → distinct calibration purchase days
   std::set<int> customers;
-  std::uint64_t produced = 0;
-  {
-    std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
-    std::string error;
-    conf->set("bootstrap.servers", (*broker)->bootstrap(), error);
-    conf->set("enable.idempotence", "true", error);
-    conf->set("linger.ms", "5", error);
-    std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(conf.get(), error));
-    ASSERT_NE(producer, nullptr) << error;
-    for (const Row& row : rows) {
-      customers.insert(row.customer);
-      if (row.date > kCalibrationEnd) continue;
-      days[row.customer].insert(DayOf(row.date));
-      v1::Touchpoint m;
-      m.set_event_id("cdnow-" + std::to_string(row.line));
-      m.set_customer_id("cdnow-" + std::to_string(row.customer));
-      m.mutable_occurred_at()->set_seconds(std::int64_t{DayOf(row.date)} * 86400);
-      m.set_channel(v1::WEB);
-      m.set_type(v1::PURCHASE);
-      m.set_amount(row.dollars);
-      const std::string value = m.SerializeAsString();
-      const std::string& key = m.customer_id();
-      RdKafka::ErrorCode err;
-      do {
-        err = producer->produce("crm.touchpoints", RdKafka::Topic::PARTITION_UA,
-                                RdKafka::Producer::RK_MSG_COPY, const_cast<char*>(value.data()),
-                                value.size(), key.data(), key.size(), 0, nullptr, nullptr);
-        if (err == RdKafka::ERR__QUEUE_FULL) producer->poll(10);
-      } while (err == RdKafka::ERR__QUEUE_FULL);
-      ASSERT_EQ(err, RdKafka::ERR_NO_ERROR);
-      ++produced;
-    }
-    ASSERT_EQ(producer->flush(30'000), RdKafka::ERR_NO_ERROR);
+  std::vector<v1::Touchpoint> calibration;
+  for (const Row& row : rows) {
+    customers.insert(row.customer);
+    if (row.date > kCalibrationEnd) continue;
+    days[row.customer].insert(DayOf(row.date));
+    v1::Touchpoint& m = calibration.emplace_back();
+    m.set_event_id("cdnow-" + std::to_string(row.line));
+    m.set_customer_id("cdnow-" + std::to_string(row.customer));
+    m.mutable_occurred_at()->set_seconds(std::int64_t{DayOf(row.date)} * 86400);
+    m.set_channel(v1::WEB);
+    m.set_type(v1::PURCHASE);
+    m.set_amount(row.dollars);
   }
+  ProduceTouchpoints((*broker)->bootstrap(), calibration);
+  const std::uint64_t produced = calibration.size();
   ASSERT_EQ(customers.size(), 2357u);
   ASSERT_EQ(days.size(), 2357u);  // every sample customer first bought in Q1 1997
 
@@ -278,10 +261,6 @@ TEST(ModelReloadTest, ChangedFileAndSighupReloadAndABadFileKeepsTheModelInUse) {
       grpc::CreateChannel("127.0.0.1:" + *grpc_port, grpc::InsecureChannelCredentials()));
 
   {  // one customer to score
-    std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
-    std::string error;
-    conf->set("bootstrap.servers", (*broker)->bootstrap(), error);
-    std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(conf.get(), error));
     v1::Touchpoint m;
     m.set_event_id("e1");
     m.set_customer_id("c1");
@@ -289,13 +268,7 @@ TEST(ModelReloadTest, ChangedFileAndSighupReloadAndABadFileKeepsTheModelInUse) {
     m.set_channel(v1::WEB);
     m.set_type(v1::PURCHASE);
     m.set_amount(10);
-    const std::string value = m.SerializeAsString();
-    ASSERT_EQ(producer->produce("crm.touchpoints", RdKafka::Topic::PARTITION_UA,
-                                RdKafka::Producer::RK_MSG_COPY, const_cast<char*>(value.data()),
-                                value.size(), m.customer_id().data(), m.customer_id().size(), 0,
-                                nullptr, nullptr),
-              RdKafka::ERR_NO_ERROR);
-    ASSERT_EQ(producer->flush(10'000), RdKafka::ERR_NO_ERROR);
+    ProduceTouchpoints((*broker)->bootstrap(), {m});
   }
   // The version scores carry, once the customer is known.
   const auto version_served = [&]() -> std::string {

@@ -11,6 +11,7 @@
 #include "core/time.h"
 #include "core/touchpoint.h"
 #include "crm/internal/stored_state.pb.h"
+#include "tests/core/expect_same_state.h"
 
 namespace crm {
 namespace {
@@ -70,45 +71,7 @@ TEST(StateCodecTest, RoundTripsAFullyPopulatedStateFieldByField) {
 
   auto decoded = DecodeState(EncodeState(s));
   ASSERT_TRUE(decoded.ok()) << decoded.status();
-  const CustomerState& d = *decoded;
-  EXPECT_EQ(d.events_applied, s.events_applied);
-  EXPECT_EQ(d.first_seen, s.first_seen);
-  EXPECT_EQ(d.last_seen, s.last_seen);
-  EXPECT_EQ(d.first_purchase, s.first_purchase);
-  EXPECT_EQ(d.last_purchase, s.last_purchase);
-  EXPECT_EQ(d.purchases, s.purchases);
-  EXPECT_EQ(d.purchase_days, s.purchase_days);
-  EXPECT_EQ(d.purchase_amount, s.purchase_amount);
-  EXPECT_EQ(d.returns, s.returns);
-  EXPECT_EQ(d.return_amount, s.return_amount);
-  EXPECT_EQ(d.complaints, s.complaints);
-  EXPECT_EQ(d.recent_complaints, s.recent_complaints);
-  EXPECT_EQ(d.surveys, s.surveys);
-  EXPECT_EQ(d.recent_satisfaction, s.recent_satisfaction);
-  EXPECT_EQ(d.cancellations, s.cancellations);
-  EXPECT_EQ(d.last_cancellation, s.last_cancellation);
-  EXPECT_EQ(d.campaign_responses, s.campaign_responses);
-  for (int c = 0; c < kChannelCount; ++c) {
-    SCOPED_TRACE(ChannelName(static_cast<Channel>(c)));
-    EXPECT_EQ(d.channels[c].contacts, s.channels[c].contacts);
-    EXPECT_EQ(d.channels[c].last_contact, s.channels[c].last_contact);
-    EXPECT_EQ(d.channels[c].consent, s.channels[c].consent);
-    EXPECT_EQ(d.channels[c].consent_at, s.channels[c].consent_at);
-  }
-  ASSERT_EQ(d.products.size(), s.products.size());
-  for (const auto& [name, p] : s.products) {
-    SCOPED_TRACE(name);
-    ASSERT_TRUE(d.products.contains(name));
-    const ProductStats& q = d.products.at(name);
-    EXPECT_EQ(q.purchases, p.purchases);
-    EXPECT_EQ(q.interactions, p.interactions);
-    EXPECT_EQ(q.returns, p.returns);
-    EXPECT_EQ(q.cancellations, p.cancellations);
-    EXPECT_EQ(q.last_at, p.last_at);
-  }
-  EXPECT_EQ(d.profile, s.profile);
-  EXPECT_EQ(d.recent_events.ring(), s.recent_events.ring());
-  EXPECT_EQ(d.recent_events.next(), s.recent_events.next());
+  testing::ExpectSameState(s, *decoded);
 }
 
 TEST(StateCodecTest, TheDedupWindowWorksTheSameAfterARoundTrip) {
