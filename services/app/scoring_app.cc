@@ -153,13 +153,6 @@ int RunScoringApp(const ServiceOptions& options) {
   EventClock event_clock;
   const Clock* query_clock =
       options.clock == "event" ? static_cast<const Clock*>(&event_clock) : &clock;
-  AlertHub alert_hub;
-  ScoringServiceImpl service(db, &scorers, &population, query_clock, &alert_hub);
-  auto grpc_server = GrpcServer::Start(options.grpc_listen, &service);
-  if (!grpc_server.ok()) return Fatal("gRPC", grpc_server.status());
-  CRM_LOG(kInfo, kComponent) << "gRPC listening on " << HostOf(options.grpc_listen) << ":"
-                             << (*grpc_server)->port();
-
   DeadLetterOptions dlq_options;
   dlq_options.brokers = brokers;
   dlq_options.topic = options.dlq_topic;
@@ -184,6 +177,15 @@ int RunScoringApp(const ServiceOptions& options) {
   CRM_LOG(kInfo, kComponent) << "population: " << population.Current()->customers()
                              << " buyers; latest event time " << IsoTime(event_clock.Now())
                              << "; queries use the " << options.clock << " clock";
+
+  // Served only once the population is loaded: a query before would rank the
+  // customer against an empty population.
+  AlertHub alert_hub;
+  ScoringServiceImpl service(db, &scorers, &population, query_clock, &alert_hub);
+  auto grpc_server = GrpcServer::Start(options.grpc_listen, &service);
+  if (!grpc_server.ok()) return Fatal("gRPC", grpc_server.status());
+  CRM_LOG(kInfo, kComponent) << "gRPC listening on " << HostOf(options.grpc_listen) << ":"
+                             << (*grpc_server)->port();
 
   ConsumerOptions consumer_options;
   consumer_options.brokers = brokers;
