@@ -34,6 +34,9 @@ absl::Status ValidateAlertPolicy(const AlertPolicy& policy) {
       return s;
     }
   }
+  if (!(policy.risk_precision > 0 && policy.risk_precision <= 1)) {
+    return absl::InvalidArgumentError("alert policy: the risk precision must be in (0, 1]");
+  }
   for (int c = 1; c < kChannelCount; ++c) {
     const double cost = policy.channel_cost[c];
     if (!std::isfinite(cost) || cost <= 0) {
@@ -111,19 +114,21 @@ Channel RecommendedChannel(const CustomerState& state, const AlertPolicy& policy
 
 Timestamp NextEvaluation(const std::function<double(Timestamp)>& churn_at, Timestamp now,
                          const AlertState& state, const AlertThresholds& thresholds,
-                         Micros horizon) {
-  // What the alert would do at `t`, with no new event.
+                         double precision, Micros horizon) {
+  const Timestamp cooled =
+      !state.open && state.raised_at ? *state.raised_at + thresholds.cooldown : now;
+  // Whether a look at `t`, with no new event, would change anything.
   const auto changes_at = [&](Timestamp t) {
     const double churn = churn_at(t);
+    if (std::fabs(churn - state.last_churn) >= precision) return true;
     if (state.open) return churn < thresholds.clear;
-    return churn >= thresholds.raise;
+    return churn >= thresholds.raise && t >= cooled;
   };
-  Timestamp from = now;
-  if (!state.open && state.raised_at) from = std::max(from, *state.raised_at + thresholds.cooldown);
   const Timestamp until = now + horizon;
-  if (from >= until || !changes_at(until)) return until;
-  if (from > now && changes_at(from)) return from;  // due when the cooldown ends
-  Timestamp lo = from, hi = until;                  // the change happens in (lo, hi]
+  if (!changes_at(until)) return until;
+  Timestamp lo = now, hi = until;  // the change happens in (lo, hi]
+  // A raise held back by the cooldown is due the moment it ends, if not before.
+  if (cooled > now && cooled < until && changes_at(cooled)) hi = cooled;
   while (hi - lo > std::chrono::hours(1)) {
     const Timestamp mid = lo + (hi - lo) / 2;
     (changes_at(mid) ? hi : lo) = mid;

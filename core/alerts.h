@@ -37,12 +37,17 @@ struct AlertPolicy {
   // The relative cost of one contact on each channel (indexed by Channel),
   // for the recommended channel; must be positive.
   std::array<double, kChannelCount> channel_cost = {1, 4, 0.5, 0.5, 2, 3, 0.2, 10, 2, 0.3};
+  // A customer is looked at again, with no event of theirs, once their churn
+  // has moved this much since their last look: the at-risk index (ranked by
+  // the churn of each customer's last look) stays this close to the truth.
+  double risk_precision = 0.02;
 
   const AlertThresholds& For(std::string_view segment) const;
 };
 
 // OK, or InvalidArgument naming the first bad value (thresholds outside
-// [0, 1], clear not below raise, a negative cooldown, a cost not positive).
+// [0, 1], clear not below raise, a negative cooldown, a cost not positive, a
+// risk precision outside (0, 1]).
 absl::Status ValidateAlertPolicy(const AlertPolicy& policy);
 
 enum class AlertTransition : std::uint8_t { kNone, kRaised, kCleared };
@@ -86,14 +91,16 @@ std::string_view RecommendedAction(ValueQuadrant quadrant, double churn,
 // cost; kUnspecified when they consented to none (not for marketing).
 Channel RecommendedChannel(const CustomerState& state, const AlertPolicy& policy);
 
-// When the customer's alert deserves a new look with no new event of theirs:
-// the earliest moment in (now, now + horizon] at which `churn_at` (their
-// churn as a function of time) would raise an alert (closed: at or above
-// raise, and past the cooldown) or clear it (open: below clear), found by
+// When the customer deserves a new look with no new event of theirs: the
+// earliest moment in (now, now + horizon] at which `churn_at` (their churn as
+// a function of time) would raise an alert (closed: at or above raise, and
+// past the cooldown), clear it (open: below clear), or differ from the churn
+// of this look (`state.last_churn`) by `precision` or more; found by
 // bisection to the hour, assuming churn moves one way with silence; now +
-// horizon when nothing happens before.
+// horizon when nothing happens before. A pure function of its arguments, so
+// a replay schedules the same looks.
 Timestamp NextEvaluation(const std::function<double(Timestamp)>& churn_at, Timestamp now,
                          const AlertState& state, const AlertThresholds& thresholds,
-                         Micros horizon);
+                         double precision, Micros horizon);
 
 }  // namespace crm

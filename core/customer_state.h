@@ -105,6 +105,9 @@ struct AlertState {
 // the touchpoints applied, order-independent where event time matters (a late
 // event updates first/last times and "latest" values by event time).
 struct CustomerState {
+  // The input partition the customer's touchpoints come from (their key's);
+  // -1 before the first. Their index entries are kept under it.
+  std::int32_t partition = -1;
   std::uint64_t events_applied = 0;
   std::optional<Timestamp> first_seen;
   std::optional<Timestamp> last_seen;

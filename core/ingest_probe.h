@@ -25,8 +25,11 @@ class IngestProbe {
   // An alert raised (kRaised) or cleared (kCleared) by a committed batch, with
   // the action recommended and the customer's segment.
   virtual void AlertChanged(bool raised, std::string_view action, std::string_view segment) = 0;
-  // Customers re-scored because they were due in the time index.
-  virtual void Rescored(std::size_t customers) = 0;
+  // Looks taken because they were due in the time index.
+  virtual void Rescored(std::size_t looks) = 0;
+  // Customers of `partition` with an open alert, as committed (0 once the
+  // partition is no longer assigned here).
+  virtual void OpenAlerts(std::int32_t partition, std::uint64_t open) = 0;
 };
 
 // A probe that reports nowhere.
@@ -40,6 +43,7 @@ class NullIngestProbe final : public IngestProbe {
   void InputLag(std::int32_t, std::int64_t) override {}
   void AlertChanged(bool, std::string_view, std::string_view) override {}
   void Rescored(std::size_t) override {}
+  void OpenAlerts(std::int32_t, std::uint64_t) override {}
 };
 
 }  // namespace crm

@@ -1,10 +1,51 @@
 #include "core/ingest_processor.h"
 
-#include <map>
-#include <optional>
-#include <unordered_map>
+#include <algorithm>
+#include <utility>
 
 namespace crm {
+namespace {
+
+// Time index entries read from the store at once.
+constexpr std::size_t kDuePage = 256;
+
+}  // namespace
+
+// One commit in the making: the customers it changed (working copies; the
+// cache keeps the committed states), the partitions' progress, and a view of
+// each partition's time index as it stands with the chunk's changes.
+struct IngestProcessor::Chunk {
+  struct Dirty {
+    CustomerState state;
+    std::int32_t partition = 0;
+    // As committed, to move the population and the indexes at commit.
+    std::optional<PopulationEntry> population_before;
+    std::optional<Timestamp> due_before;
+    std::optional<double> risk_before;
+  };
+  struct Partition {
+    PartitionState state;  // committed, then moved by the chunk
+    // The committed time index, a page at a time from `fetched_until`;
+    // entries of customers changed by the chunk are superseded by `due`.
+    std::deque<DueEntry> committed;
+    std::optional<DueEntry> fetched_until;
+    bool exhausted = false;
+    std::set<DueEntry> due;  // of the chunk's customers
+  };
+
+  Timestamp started{};                              // wall clock, for validation
+  const std::vector<InputRecord>* input = nullptr;  // the records being processed
+  std::shared_ptr<const Scorer> scorer;
+  std::shared_ptr<const PopulationView> view;  // segments of the looks
+  std::unordered_map<CustomerId, Dirty> dirty;
+  std::map<std::int32_t, Partition> partitions;
+  std::vector<RejectedRecord> rejected;
+  std::vector<AlertEvent> alerts;
+  std::vector<std::pair<std::int32_t, DueEntry>> stale_due;  // index entries no state backs
+  std::optional<Timestamp> latest_event;
+  std::size_t records = 0;
+  std::size_t looks_due = 0;
+};
 
 IngestProcessor::IngestProcessor(IngestOptions options, StateStore* store, const Clock* clock,
                                  IngestProbe* probe, RejectSink* rejects,
@@ -17,6 +58,8 @@ IngestProcessor::IngestProcessor(IngestOptions options, StateStore* store, const
       board_(population),
       event_clock_(event_clock),
       cache_(options_.cache_entries) {}
+
+IngestProcessor::~IngestProcessor() = default;
 
 absl::Status IngestProcessor::Load() {
   auto cells = store_->LoadPopulation(options_.topic);
@@ -34,66 +77,325 @@ absl::Status IngestProcessor::Load() {
   return absl::OkStatus();
 }
 
+absl::Status IngestProcessor::SetAssignment(const std::vector<std::int32_t>& partitions) {
+  ClearCache();
+  for (std::int32_t p : assigned_) {
+    if (std::find(partitions.begin(), partitions.end(), p) == partitions.end()) {
+      probe_->OpenAlerts(p, 0);  // no longer ours to report
+    }
+  }
+  assigned_ = std::set<std::int32_t>(partitions.begin(), partitions.end());
+  for (std::int32_t p : assigned_) {
+    auto state = CommittedPartition(p);
+    if (!state.ok()) return state.status();
+    probe_->OpenAlerts(p, state->open_alerts);
+  }
+  return absl::OkStatus();
+}
+
+void IngestProcessor::ClearCache() {
+  cache_.Clear();
+  partitions_.clear();
+}
+
+absl::StatusOr<PartitionState> IngestProcessor::CommittedPartition(std::int32_t partition) {
+  auto it = partitions_.find(partition);
+  if (it != partitions_.end()) return it->second;
+  auto stored = store_->GetPartition(options_.topic, partition);
+  if (!stored.ok()) return stored.status();
+  return partitions_.emplace(partition, stored->value_or(PartitionState{})).first->second;
+}
+
+std::unique_ptr<IngestProcessor::Chunk> IngestProcessor::NewChunk(
+    Timestamp started, const std::vector<InputRecord>* input) {
+  auto chunk = std::make_unique<Chunk>();
+  chunk->started = started;
+  chunk->input = input;
+  chunk->latest_event = latest_event_;
+  if (alerts_.scorers != nullptr) {
+    chunk->scorer = alerts_.scorers->Current();
+    chunk->view = board_ != nullptr ? board_->Current() : population_.View();
+  }
+  return chunk;
+}
+
+namespace {
+
+using Chunk = IngestProcessor::Chunk;
+
+// The chunk's view of `partition`, its committed state read on first use.
+absl::StatusOr<Chunk::Partition*> PartitionOf(
+    Chunk& chunk, std::int32_t partition,
+    const std::function<absl::StatusOr<PartitionState>(std::int32_t)>& committed) {
+  auto it = chunk.partitions.find(partition);
+  if (it != chunk.partitions.end()) return &it->second;
+  auto state = committed(partition);
+  if (!state.ok()) return state.status();
+  Chunk::Partition& p = chunk.partitions[partition];
+  p.state = *state;
+  return &p;
+}
+
+}  // namespace
+
+// Everything a look needs, bound to one chunk.
+class Looks {
+ public:
+  Looks(Chunk& chunk, const AlertPolicy& policy) : chunk_(chunk), policy_(policy) {}
+
+  // Looks at `id` as of `at`: the alert raised or cleared, the next look
+  // scheduled, the at-risk index moved (at commit). Prospects are never looked at.
+  void Take(const CustomerId& id, Chunk::Dirty& customer, Chunk::Partition& partition,
+            Timestamp at) {
+    CustomerState& state = customer.state;
+    AlertState& alert = state.alert;
+    if (state.purchase_days.empty()) {
+      Reschedule(id, alert, partition, std::nullopt);
+      return;
+    }
+    const Scorer& scorer = *chunk_.scorer;
+    const PopulationView* population = chunk_.view.get();
+    // The churn and segment alone on every look; the full scores only for an alert.
+    const double churn = scorer.Churn(state, at);
+    const std::string segment =
+        population != nullptr ? population->AbcSegment(state.purchase_amount - state.return_amount)
+                              : "";
+    const AlertOutcome outcome = EvaluateAlert(id, churn, segment, at, policy_, alert);
+    alert.evaluated_at = at;
+    alert.last_segment = segment;
+    const AlertThresholds& thresholds = policy_.For(segment);
+    const auto horizon = std::chrono::duration_cast<Micros>(
+        std::chrono::duration<double, std::ratio<86400>>(scorer.model().churn.horizon_days));
+    Reschedule(id, alert, partition,
+               NextEvaluation([&](Timestamp t) { return scorer.Churn(state, t); }, at, alert,
+                              thresholds, policy_.risk_precision, horizon));
+    if (outcome.transition == AlertTransition::kNone) return;
+    if (outcome.transition == AlertTransition::kRaised) {
+      ++partition.state.open_alerts;
+    } else if (partition.state.open_alerts > 0) {
+      --partition.state.open_alerts;
+    }
+    const Scores scores = scorer.Score(id, state, at, population);
+    AlertEvent& event = chunk_.alerts.emplace_back();
+    event.customer_id = id;
+    event.outcome = outcome;
+    event.at = at;
+    event.churn = scores.churn;
+    event.segment = scores.segment;
+    event.action = RecommendedAction(scores.quadrant, scores.churn, thresholds);
+    event.channel = RecommendedChannel(state, policy_);
+    event.reasons = scores.reasons;
+    event.model_version = scores.model_version;
+  }
+
+  // Takes the customer's looks due at or before `until`, in order.
+  void TakeDue(const CustomerId& id, Chunk::Dirty& customer, Chunk::Partition& partition,
+               Timestamp until) {
+    while (customer.state.alert.next_evaluation && *customer.state.alert.next_evaluation <= until) {
+      Take(id, customer, partition, *customer.state.alert.next_evaluation);
+      ++chunk_.looks_due;
+    }
+  }
+
+ private:
+  void Reschedule(const CustomerId& id, AlertState& alert, Chunk::Partition& partition,
+                  std::optional<Timestamp> next) {
+    if (alert.next_evaluation) partition.due.erase(DueEntry{*alert.next_evaluation, id});
+    alert.next_evaluation = next;
+    if (next) partition.due.insert(DueEntry{*next, id});
+  }
+
+  Chunk& chunk_;
+  const AlertPolicy& policy_;
+};
+
+namespace {
+
+// The customer's working state in the chunk, read from the cache or the store
+// on first use; a new customer when unknown, or nullptr with `known_only`.
+absl::StatusOr<Chunk::Dirty*> CustomerOf(Chunk& chunk, const CustomerId& id,
+                                         std::int32_t partition_id, Chunk::Partition& partition,
+                                         StateCache& cache, StateStore& store,
+                                         bool known_only = false) {
+  auto it = chunk.dirty.find(id);
+  if (it != chunk.dirty.end()) return &it->second;
+  Chunk::Dirty customer;
+  if (const CustomerState* cached = cache.Find(id)) {
+    customer.state = *cached;
+  } else {
+    auto stored = store.Get(id);
+    if (!stored.ok()) return stored.status();
+    if (*stored) {
+      customer.state = std::move(**stored);
+    } else if (known_only) {
+      return nullptr;
+    }
+  }
+  customer.partition = partition_id;
+  customer.population_before = PopulationEntryOf(customer.state);
+  customer.due_before = customer.state.alert.next_evaluation;
+  if (customer.state.alert.evaluated_at) customer.risk_before = customer.state.alert.last_churn;
+  // From now on the chunk's entry stands for the customer in the time index.
+  if (customer.due_before) partition.due.insert(DueEntry{*customer.due_before, id});
+  return &chunk.dirty.emplace(id, std::move(customer)).first->second;
+}
+
+}  // namespace
+
+absl::Status IngestProcessor::TakeDueLooks(std::unique_ptr<Chunk>& chunk, std::int32_t partition,
+                                           Timestamp until, std::size_t* budget,
+                                           BatchResult& result) {
+  const auto committed = [this](std::int32_t p) { return CommittedPartition(p); };
+  for (;;) {
+    if (budget != nullptr && *budget == 0) return absl::OkStatus();
+    if (chunk->dirty.size() >= options_.max_customers_per_commit) {
+      if (absl::Status s = Flush(chunk, result); !s.ok()) return s;
+    }
+    auto p = PartitionOf(*chunk, partition, committed);
+    if (!p.ok()) return p.status();
+    Chunk::Partition& part = **p;
+    // The earliest committed entry not superseded by the chunk.
+    while (true) {
+      while (!part.committed.empty() && chunk->dirty.contains(part.committed.front().customer)) {
+        part.committed.pop_front();
+      }
+      if (!part.committed.empty() || part.exhausted) break;
+      auto page = store_->Scheduled(partition, part.fetched_until, kDuePage);
+      if (!page.ok()) return page.status();
+      if (page->size() < kDuePage) part.exhausted = true;
+      if (!page->empty()) part.fetched_until = page->back();
+      part.committed.insert(part.committed.end(), page->begin(), page->end());
+    }
+    const DueEntry* next = nullptr;
+    if (!part.committed.empty()) next = &part.committed.front();
+    if (!part.due.empty() && (next == nullptr || *part.due.begin() < *next)) {
+      next = &*part.due.begin();
+    }
+    if (next == nullptr || next->at > until) return absl::OkStatus();
+    const DueEntry entry = *next;
+    if (!part.committed.empty() && next == &part.committed.front()) part.committed.pop_front();
+    auto customer = CustomerOf(*chunk, entry.customer, partition, part, cache_, *store_,
+                               /*known_only=*/true);
+    if (!customer.ok()) return customer.status();
+    if (*customer == nullptr || (*customer)->state.alert.next_evaluation != entry.at) {
+      // An entry no state backs (an erased customer, a look already moved): drop it.
+      chunk->stale_due.emplace_back(partition, entry);
+      continue;
+    }
+    Looks(*chunk, *alerts_.policy).Take(entry.customer, **customer, part, entry.at);
+    ++chunk->looks_due;
+    if (budget != nullptr) --*budget;
+  }
+}
+
 absl::StatusOr<BatchResult> IngestProcessor::Process(const std::vector<InputRecord>& records) {
   const Timestamp started = clock_->Now();
   BatchResult result;
-  struct Dirty {
-    CustomerState state;
-    std::int32_t partition = 0;
-    std::optional<PopulationEntry> before;  // in the committed population
-  };
-  std::unordered_map<CustomerId, Dirty> dirty;
-  std::map<std::int32_t, std::int64_t> next_offsets;
-  std::optional<Timestamp> latest_event = latest_event_;
-
+  std::unique_ptr<Chunk> chunk = NewChunk(started, &records);
+  const auto committed = [this](std::int32_t p) { return CommittedPartition(p); };
   probe_->Consumed(records.size());
   for (std::size_t i = 0; i < records.size(); ++i) {
+    if (chunk->dirty.size() >= options_.max_customers_per_commit) {
+      if (absl::Status s = Flush(chunk, result); !s.ok()) return s;
+    }
     const InputRecord& record = records[i];
-    std::int64_t& next = next_offsets[record.partition];
-    next = std::max(next, record.offset + 1);
+    assigned_.insert(record.partition);
+    auto p = PartitionOf(*chunk, record.partition, committed);
+    if (!p.ok()) return p.status();
+    const auto advance = [&](Chunk::Partition& part) {
+      part.state.next_offset = std::max(part.state.next_offset.value_or(0), record.offset + 1);
+      ++chunk->records;
+    };
 
     if (const auto* rejection = std::get_if<Rejection>(&record.payload)) {
       probe_->Rejected(rejection->reason);
-      result.rejected.push_back({i, *rejection});
+      chunk->rejected.push_back({i, *rejection});
+      advance(**p);
       continue;
     }
     const auto& touchpoint = std::get<Touchpoint>(record.payload);
     if (auto rejection = ValidateTouchpoint(touchpoint, record.key, started, options_.validation)) {
       probe_->Rejected(rejection->reason);
-      result.rejected.push_back({i, std::move(*rejection)});
+      chunk->rejected.push_back({i, std::move(*rejection)});
+      advance(**p);
       continue;
     }
 
-    auto it = dirty.find(touchpoint.customer_id);
-    if (it == dirty.end()) {
-      CustomerState state;
-      if (const CustomerState* cached = cache_.Find(touchpoint.customer_id)) {
-        state = *cached;
-      } else {
-        auto stored = store_->Get(touchpoint.customer_id);
-        if (!stored.ok()) return stored.status();
-        if (*stored) state = std::move(**stored);
+    // The partition's event time moves on; on the event clock, the looks it
+    // passed are taken before this record.
+    std::optional<Timestamp>& watermark = (*p)->state.watermark;
+    if (!watermark || touchpoint.occurred_at > *watermark) watermark = touchpoint.occurred_at;
+    const Timestamp partition_time = *watermark;
+    if (event_clock_looks()) {
+      if (absl::Status s = TakeDueLooks(chunk, record.partition, partition_time, nullptr, result);
+          !s.ok()) {
+        return s;
       }
-      std::optional<PopulationEntry> before = PopulationEntryOf(state);
-      it = dirty.emplace(touchpoint.customer_id, Dirty{std::move(state), record.partition, before})
-               .first;
+      p = PartitionOf(*chunk, record.partition, committed);  // the chunk may be a new one
+      if (!p.ok()) return p.status();
     }
-    if (ApplyTouchpoint(touchpoint, options_.limits, it->second.state) ==
-        ApplyOutcome::kDuplicate) {
+    Chunk::Partition& part = **p;
+    auto customer =
+        CustomerOf(*chunk, touchpoint.customer_id, record.partition, part, cache_, *store_);
+    if (!customer.ok()) return customer.status();
+    CustomerState& state = (*customer)->state;
+    std::optional<Looks> looks;
+    if (alerts_.scorers != nullptr) {
+      looks.emplace(*chunk, *alerts_.policy);
+      // A look due before this touchpoint is taken first.
+      looks->TakeDue(touchpoint.customer_id, **customer, part, touchpoint.occurred_at);
+    }
+    if (ApplyTouchpoint(touchpoint, options_.limits, state) == ApplyOutcome::kDuplicate) {
       ++result.duplicates;
       probe_->DuplicateSkipped();
     } else {
+      state.partition = record.partition;
       ++result.applied;
       probe_->Applied(touchpoint.type);
-      if (!latest_event || touchpoint.occurred_at > *latest_event) {
-        latest_event = touchpoint.occurred_at;
+      if (!chunk->latest_event || touchpoint.occurred_at > *chunk->latest_event) {
+        chunk->latest_event = touchpoint.occurred_at;
+      }
+      if (looks) {
+        // As of their latest event, or their latest look if later (a late
+        // touchpoint): a customer's looks never go back in time.
+        const Timestamp at =
+            std::max(*state.last_seen, state.alert.evaluated_at.value_or(*state.last_seen));
+        looks->Take(touchpoint.customer_id, **customer, part, at);
+        // A late touchpoint may leave a look already passed by the partition.
+        if (event_clock_looks()) {
+          looks->TakeDue(touchpoint.customer_id, **customer, part, partition_time);
+        }
       }
     }
+    advance(part);
   }
+  if (absl::Status s = Flush(chunk, result); !s.ok()) return s;
+  probe_->BatchCommitted(records.size(), clock_->Now() - started);
+  return result;
+}
 
-  if (rejects_ != nullptr && !result.rejected.empty()) {
-    for (const RejectedRecord& rejected : result.rejected) {
-      const InputRecord& record = records[rejected.index];
+absl::StatusOr<BatchResult> IngestProcessor::RescoreDue(std::size_t limit) {
+  BatchResult result;
+  if (alerts_.scorers == nullptr || alerts_.clock == nullptr) return result;
+  const Timestamp now = alerts_.clock->Now();
+  std::unique_ptr<Chunk> chunk = NewChunk(clock_->Now(), nullptr);
+  std::size_t budget = limit;
+  for (std::int32_t partition : assigned_) {
+    if (absl::Status s = TakeDueLooks(chunk, partition, now, &budget, result); !s.ok()) return s;
+  }
+  if (absl::Status s = Flush(chunk, result); !s.ok()) return s;
+  return result;
+}
+
+absl::Status IngestProcessor::Flush(std::unique_ptr<Chunk>& chunk, BatchResult& result) {
+  Chunk& c = *chunk;
+  if (c.dirty.empty() && c.records == 0 && c.stale_due.empty()) {
+    chunk = NewChunk(c.started, c.input);
+    return absl::OkStatus();
+  }
+  if (rejects_ != nullptr && !c.rejected.empty()) {
+    for (const RejectedRecord& rejected : c.rejected) {
+      const InputRecord& record = (*c.input)[rejected.index];
       absl::Status sent = rejects_->Send(record.partition, record.offset, record.key, record.value,
                                          rejected.rejection);
       if (!sent.ok()) return sent;
@@ -102,143 +404,75 @@ absl::StatusOr<BatchResult> IngestProcessor::Process(const std::vector<InputReco
   }
 
   StateBatch batch;
-  batch.customers.reserve(dirty.size());
-  std::vector<std::pair<const Dirty*, std::optional<PopulationEntry>>> moved;
-  for (const auto& [id, customer] : dirty) {
+  batch.customers.reserve(c.dirty.size());
+  struct Moved {
+    std::int32_t partition;
+    std::optional<PopulationEntry> before, after;
+  };
+  std::vector<Moved> moved;
+  for (const auto& [id, customer] : c.dirty) {
     batch.customers.emplace_back(&id, &customer.state);
     std::optional<PopulationEntry> after = PopulationEntryOf(customer.state);
-    if (after == customer.before) continue;
-    population_.Replace(customer.partition, customer.before, after, &batch.population);
-    moved.emplace_back(&customer, after);
-  }
-  for (const auto& [partition, next] : next_offsets) batch.offsets.push_back({partition, next});
-  if (latest_event != latest_event_) batch.latest_event_time = latest_event;
-  std::shared_ptr<const PopulationView> view;
-  if (!moved.empty() && (board_ != nullptr || alerts_.scorers != nullptr)) {
-    view = population_.View();
-  }
-  if (alerts_.scorers != nullptr) {
-    if (view == nullptr) view = board_ != nullptr ? board_->Current() : population_.View();
-    view_for_alerts_ = view;
-    const Timestamp now = EvaluationNow(latest_event);
-    for (auto& [id, customer] : dirty) {
-      Reevaluate(id, customer.state, now, batch, result.alerts);
+    if (after != customer.population_before) {
+      population_.Replace(customer.partition, customer.population_before, after, &batch.population);
+      moved.push_back({customer.partition, customer.population_before, after});
     }
-    AddToOutbox(result.alerts, batch);
-  }
-
-  // On failure the cache still holds the committed states (the batch worked
-  // on copies) and the population goes back to the committed one.
-  if (absl::Status status = store_->Commit(options_.topic, batch); !status.ok()) {
-    for (const auto& [customer, after] : moved) {
-      population_.Replace(customer->partition, after, customer->before, nullptr);
+    const AlertState& alert = customer.state.alert;
+    std::optional<double> risk;
+    if (alert.evaluated_at) risk = alert.last_churn;
+    if (alert.next_evaluation != customer.due_before || risk != customer.risk_before) {
+      batch.index.push_back({.partition = customer.partition,
+                             .customer = &id,
+                             .due_from = customer.due_before,
+                             .due_to = alert.next_evaluation,
+                             .risk_from = customer.risk_before,
+                             .risk_to = risk});
     }
-    return status;
   }
-  if (board_ != nullptr && !moved.empty()) board_->Publish(view);
-  latest_event_ = latest_event;
-  if (event_clock_ != nullptr && latest_event_) event_clock_->Observe(*latest_event_);
-  for (auto& [id, customer] : dirty) cache_.Put(id, std::move(customer.state));
-  ReportAlerts(result.alerts);
-  probe_->BatchCommitted(records.size(), clock_->Now() - started);
-  return result;
-}
-
-void IngestProcessor::ReportAlerts(const std::vector<AlertEvent>& alerts) {
-  for (const AlertEvent& alert : alerts) {
-    probe_->AlertChanged(alert.outcome.transition == AlertTransition::kRaised, alert.action,
-                         alert.segment);
+  for (const auto& [partition, entry] : c.stale_due) {
+    batch.index.push_back(
+        {.partition = partition, .customer = &entry.customer, .due_from = entry.at});
   }
-}
-
-void IngestProcessor::AddToOutbox(const std::vector<AlertEvent>& alerts, StateBatch& batch) {
-  for (const AlertEvent& alert : alerts) {
+  for (const auto& [partition, part] : c.partitions) {
+    if (part.state != partitions_[partition]) batch.partitions.emplace_back(partition, part.state);
+  }
+  if (c.latest_event != latest_event_) batch.latest_event_time = c.latest_event;
+  const std::uint64_t first_alert = next_alert_;
+  for (const AlertEvent& alert : c.alerts) {
     if (alert.outcome.transition == AlertTransition::kRaised) {
       batch.outbox.emplace_back(next_alert_++, &alert);
     }
   }
-}
 
-Timestamp IngestProcessor::EvaluationNow(std::optional<Timestamp> latest_event) const {
-  if (alerts_.clock != nullptr) return alerts_.clock->Now();
-  return latest_event.value_or(FromMicros(0));
-}
-
-void IngestProcessor::Reevaluate(const CustomerId& id, CustomerState& state, Timestamp now,
-                                 StateBatch& batch, std::vector<AlertEvent>& alerts) {
-  AlertState& alert = state.alert;
-  if (state.purchase_days.empty()) {
-    // A prospect has nothing to lose yet: never alerted, never scheduled.
-    if (alert.next_evaluation) batch.due.push_back({&id, alert.next_evaluation, std::nullopt});
-    alert.next_evaluation.reset();
-    return;
+  // On failure the cache still holds the committed states (the chunk worked
+  // on copies) and the population goes back to the committed one.
+  if (absl::Status status = store_->Commit(options_.topic, batch); !status.ok()) {
+    for (const Moved& m : moved) population_.Replace(m.partition, m.after, m.before, nullptr);
+    next_alert_ = first_alert;
+    return status;
   }
-  const std::shared_ptr<const Scorer> scorer = alerts_.scorers->Current();
-  const PopulationView* population = view_for_alerts_.get();
-  // The churn and segment alone on every look; the full scores only for an alert.
-  const double churn = scorer->Churn(state, now);
-  const std::string segment =
-      population != nullptr ? population->AbcSegment(state.purchase_amount - state.return_amount)
-                            : "";
-  const AlertOutcome outcome = EvaluateAlert(id, churn, segment, now, *alerts_.policy, alert);
-  alert.evaluated_at = now;
-  alert.last_segment = segment;
-  const AlertThresholds& thresholds = alerts_.policy->For(segment);
-  const auto horizon = std::chrono::duration_cast<Micros>(
-      std::chrono::duration<double, std::ratio<86400>>(scorer->model().churn.horizon_days));
-  const Timestamp next = NextEvaluation([&](Timestamp t) { return scorer->Churn(state, t); }, now,
-                                        alert, thresholds, horizon);
-  batch.due.push_back({&id, alert.next_evaluation, next});
-  alert.next_evaluation = next;
-  if (outcome.transition == AlertTransition::kNone) return;
-  const Scores scores = scorer->Score(id, state, now, population);
-  AlertEvent event;
-  event.customer_id = id;
-  event.outcome = outcome;
-  event.at = now;
-  event.churn = scores.churn;
-  event.segment = scores.segment;
-  event.action = RecommendedAction(scores.quadrant, scores.churn, thresholds);
-  event.channel = RecommendedChannel(state, *alerts_.policy);
-  event.reasons = scores.reasons;
-  event.model_version = scores.model_version;
-  alerts.push_back(std::move(event));
-}
-
-absl::StatusOr<IngestProcessor::RescoreResult> IngestProcessor::RescoreDue(std::size_t limit) {
-  RescoreResult result;
-  if (alerts_.scorers == nullptr) return result;
-  const Timestamp now = EvaluationNow(latest_event_);
-  auto due = store_->Due(now, limit);
-  if (!due.ok()) return due.status();
-  if (due->empty()) return result;
-  std::vector<std::pair<CustomerId, CustomerState>> customers;
-  customers.reserve(due->size());
-  for (CustomerId& id : *due) {
-    CustomerState state;
-    if (const CustomerState* cached = cache_.Find(id)) {
-      state = *cached;
-    } else {
-      auto stored = store_->Get(id);
-      if (!stored.ok()) return stored.status();
-      if (!*stored) continue;  // erased since
-      state = std::move(**stored);
+  if (board_ != nullptr && !moved.empty()) board_->Publish(population_.View());
+  latest_event_ = c.latest_event;
+  if (event_clock_ != nullptr && latest_event_) event_clock_->Observe(*latest_event_);
+  for (const auto& [partition, state] : batch.partitions) {
+    if (state.open_alerts != partitions_[partition].open_alerts) {
+      probe_->OpenAlerts(partition, state.open_alerts);
     }
-    customers.emplace_back(std::move(id), std::move(state));
+    partitions_[partition] = state;
   }
-  StateBatch batch;
-  view_for_alerts_ = board_ != nullptr ? board_->Current() : population_.View();
-  for (auto& [id, state] : customers) {
-    batch.customers.emplace_back(&id, &state);
-    Reevaluate(id, state, now, batch, result.alerts);
+  for (auto& [id, customer] : c.dirty) cache_.Put(id, std::move(customer.state));
+  for (const AlertEvent& alert : c.alerts) {
+    probe_->AlertChanged(alert.outcome.transition == AlertTransition::kRaised, alert.action,
+                         alert.segment);
   }
-  AddToOutbox(result.alerts, batch);
-  if (absl::Status status = store_->Commit(options_.topic, batch); !status.ok()) return status;
-  for (auto& [id, state] : customers) cache_.Put(id, std::move(state));
-  result.rescored = customers.size();
-  ReportAlerts(result.alerts);
-  probe_->Rescored(result.rescored);
-  return result;
+  if (c.looks_due > 0) probe_->Rescored(c.looks_due);
+  result.rescored += c.looks_due;
+  result.rejected.insert(result.rejected.end(), std::make_move_iterator(c.rejected.begin()),
+                         std::make_move_iterator(c.rejected.end()));
+  result.alerts.insert(result.alerts.end(), std::make_move_iterator(c.alerts.begin()),
+                       std::make_move_iterator(c.alerts.end()));
+  chunk = NewChunk(c.started, c.input);
+  return absl::OkStatus();
 }
 
 }  // namespace crm

@@ -1,8 +1,13 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
 #include <optional>
+#include <set>
 #include <string>
+#include <unordered_map>
 #include <variant>
 #include <vector>
 
@@ -42,13 +47,16 @@ struct BatchResult {
   std::size_t duplicates = 0;
   std::vector<RejectedRecord> rejected;
   std::vector<AlertEvent> alerts;  // with EnableAlerts
+  std::size_t rescored = 0;        // looks taken from the time index
 };
 
 // What alert evaluation needs: the model in use and the policy.
 struct AlertContext {
   const Board<Scorer>* scorers = nullptr;
   const AlertPolicy* policy = nullptr;
-  // "Now" of evaluations; null: the latest event time applied (--clock event).
+  // The wall clock, up to which RescoreDue takes the looks due (--clock
+  // wall). Null: the event clock, on which each partition's looks are taken
+  // as its own event time (its watermark) passes them, between its records.
   const Clock* clock = nullptr;
 };
 
@@ -57,12 +65,26 @@ struct IngestOptions {
   StateLimits limits;
   ValidationLimits validation;
   std::size_t cache_entries = 100'000;  // customers' states kept in memory
+  // Customers changed by one commit at most: a larger poll batch, or a jump of
+  // event time that makes many customers due at once, is committed in parts.
+  std::size_t max_customers_per_commit = 10'000;
 };
 
-// Applies batches of input records to customer state, exactly once: each
-// batch's changed states and its partitions' next offsets are committed in one
-// atomic StateStore::Commit, so that a crash at any point either keeps a batch
-// whole or replays it whole from the committed offsets.
+// Applies batches of input records to customer state, exactly once: changed
+// states, their partitions' next offsets and progress, the index entries and
+// the alerts raised are committed in one atomic StateStore::Commit, so that a
+// crash at any point either keeps a commit whole or replays it whole from the
+// committed offsets.
+//
+// With alerts enabled, a customer is looked at (churn, alert raised or
+// cleared, next look scheduled in the time index) after each of their
+// touchpoints, as of their latest event time (or their latest look, if later:
+// a late touchpoint never takes a look back in time), and at each moment of
+// the time index, as of that moment; a look due before one of their
+// touchpoints is taken before it. On the event clock the looks of a partition are taken as
+// its records' event time passes them, so every look (and every alert) is a
+// function of the partition's records alone: the same whatever the poll
+// batches, crashes and restarts.
 //
 // Used by the consumer thread only.
 class IngestProcessor {
@@ -75,62 +97,69 @@ class IngestProcessor {
   IngestProcessor(IngestOptions options, StateStore* store, const Clock* clock, IngestProbe* probe,
                   RejectSink* rejects, PopulationBoard* population = nullptr,
                   EventClock* event_clock = nullptr);
+  ~IngestProcessor();
 
   // Loads the committed population and latest event time from the store and
   // publishes them. Call once before the first Process.
   absl::Status Load();
 
-  // Validates and applies `records` (in order), then commits. Rejected records
-  // go to the reject sink, flushed before the commit, and their offsets
-  // advance like the others.
-  // On error nothing of the batch is committed and the caller must resume
-  // reading from the committed offsets.
+  // Validates and applies `records` (in order), then commits (in parts of at
+  // most max_customers_per_commit customers). Rejected records go to the
+  // reject sink, flushed before the commit, and their offsets advance like the
+  // others. On error the part that failed is not committed (earlier parts
+  // are) and the caller must resume reading from the committed offsets.
   absl::StatusOr<BatchResult> Process(const std::vector<InputRecord>& records);
 
-  // From now on, every customer a batch changes is re-scored: their alert is
-  // raised or cleared (AlertEvents in the result; raised ones also go to the
-  // store's outbox) and their next look is scheduled in the time index, all in
-  // the batch's commit. Prospects (no purchase yet) are never alerted.
+  // From now on, customers are looked at as the class comment says: their
+  // alert is raised or cleared (AlertEvents in the result; raised ones also go
+  // to the store's outbox), all in the commit of the change. Prospects (no
+  // purchase yet) are never alerted nor scheduled.
   void EnableAlerts(AlertContext context) { alerts_ = context; }
 
-  // Re-scores up to `limit` customers due at or before now, in one commit
-  // (no offsets move). Returns what it raised or cleared, and how many it
-  // looked at (0: nothing is due).
-  struct RescoreResult {
-    std::size_t rescored = 0;
-    std::vector<AlertEvent> alerts;
-  };
-  absl::StatusOr<RescoreResult> RescoreDue(std::size_t limit);
+  // On the wall clock: takes up to `limit` looks due at or before now, on the
+  // assigned partitions, and commits them (no offsets move). On the event
+  // clock looks are taken by Process and this does nothing.
+  absl::StatusOr<BatchResult> RescoreDue(std::size_t limit);
+
+  // The partitions this instance owns now (after a rebalance): RescoreDue
+  // looks at these only. Forgets cached states and partition progress, which
+  // are read again from the store. (Process adds the partitions it sees.)
+  absl::Status SetAssignment(const std::vector<std::int32_t>& partitions);
 
   // Forgets cached states (after a rebalance, the partitions' owner may change).
-  void ClearCache() { cache_.Clear(); }
+  void ClearCache();
 
   const IngestOptions& options() const { return options_; }
 
+  struct Chunk;  // one commit in the making (ingest_processor.cc)
+
  private:
+  // A new chunk for the records of `input` (may be null), validated at `started`.
+  std::unique_ptr<Chunk> NewChunk(Timestamp started, const std::vector<InputRecord>* input);
+  // The partition's state as committed, read once from the store.
+  absl::StatusOr<PartitionState> CommittedPartition(std::int32_t partition);
+  // Takes every look due at or before `until` on `partition`, in time order,
+  // committing when the chunk is full; `budget` (may be null) bounds them.
+  absl::Status TakeDueLooks(std::unique_ptr<Chunk>& chunk, std::int32_t partition, Timestamp until,
+                            std::size_t* budget, BatchResult& result);
+  // Commits the chunk and starts a new one.
+  absl::Status Flush(std::unique_ptr<Chunk>& chunk, BatchResult& result);
+  bool event_clock_looks() const { return alerts_.scorers != nullptr && alerts_.clock == nullptr; }
+
   IngestOptions options_;
   StateStore* store_;
   const Clock* clock_;
   IngestProbe* probe_;
   RejectSink* rejects_;
-  // Re-evaluates `state`'s alert at `now`; records the move in the time index
-  // in `batch` and an event in `alerts` on a transition.
-  void Reevaluate(const CustomerId& id, CustomerState& state, Timestamp now, StateBatch& batch,
-                  std::vector<AlertEvent>& alerts);
-  Timestamp EvaluationNow(std::optional<Timestamp> latest_event) const;
-  // Tells the probe of committed alert transitions.
-  void ReportAlerts(const std::vector<AlertEvent>& alerts);
-  // Queues the raised alerts of `alerts` for delivery in `batch`.
-  void AddToOutbox(const std::vector<AlertEvent>& alerts, StateBatch& batch);
-
   PopulationBoard* board_;
   AlertContext alerts_;
-  std::shared_ptr<const PopulationView> view_for_alerts_;  // during a batch
-  std::uint64_t next_alert_ = 0;                           // outbox sequence
   EventClock* event_clock_;
   std::optional<Timestamp> latest_event_;  // committed
+  std::uint64_t next_alert_ = 0;           // outbox sequence
   StateCache cache_;
   Population population_;
+  std::map<std::int32_t, PartitionState> partitions_;  // committed, as read or written
+  std::set<std::int32_t> assigned_;
 };
 
 }  // namespace crm

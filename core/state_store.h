@@ -1,5 +1,6 @@
 #pragma once
 
+#include <compare>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -15,35 +16,59 @@
 
 namespace crm {
 
-// The next offset to read on one partition of the input topic.
-struct PartitionOffset {
-  std::int32_t partition = 0;
-  std::int64_t next_offset = 0;
+// What is kept about one partition of the input topic, committed with the
+// states its records produced.
+struct PartitionState {
+  std::optional<std::int64_t> next_offset;  // the next offset to read; nullopt: none read yet
+  // The latest event time applied from this partition: its event-time
+  // progress, which drives its time index on the event clock.
+  std::optional<Timestamp> watermark;
+  std::uint64_t open_alerts = 0;  // customers of the partition with an open alert
+  friend bool operator==(const PartitionState&, const PartitionState&) = default;
 };
 
-// A move in the time index of customers due for a new look (see
-// core/alerts.h): the entry at `from` goes, one at `to` comes.
-struct DueChange {
+// An entry of the time index of customers due for a new look (see
+// core/alerts.h): `customer` is due at `at`.
+struct DueEntry {
+  Timestamp at{};
+  CustomerId customer;
+  friend bool operator==(const DueEntry&, const DueEntry&) = default;
+  friend auto operator<=>(const DueEntry&, const DueEntry&) = default;
+};
+
+// An entry of the at-risk index: `customer`'s churn at their latest look.
+struct RiskEntry {
+  double churn = 0;
+  CustomerId customer;
+  friend bool operator==(const RiskEntry&, const RiskEntry&) = default;
+};
+
+// A move of one customer in the time index and the at-risk index of their
+// partition: the entries of `from` go, those of `to` come (absent: none).
+struct IndexChange {
+  std::int32_t partition = 0;
   const CustomerId* customer = nullptr;
-  std::optional<Timestamp> from, to;
+  std::optional<Timestamp> due_from, due_to;
+  std::optional<double> risk_from, risk_to;
 };
 
 // What one commit makes durable, all or nothing: the customers' new states,
 // the population cells they changed (applied in order: the last write to a
-// cell wins; a count of 0 deletes it) and the input offsets that produced them.
+// cell wins; a count of 0 deletes it), the partitions' new offsets and
+// progress, and the index entries and alerts that go with them.
 struct StateBatch {
   std::vector<std::pair<const CustomerId*, const CustomerState*>> customers;
   std::vector<PopulationCell> population;
-  std::vector<PartitionOffset> offsets;
+  std::vector<std::pair<std::int32_t, PartitionState>> partitions;
   // The latest event time applied so far, when this batch moved it forward.
   std::optional<Timestamp> latest_event_time;
-  std::vector<DueChange> due;
+  std::vector<IndexChange> index;
   // Alerts raised, for delivery (the outbox), by sequence number.
   std::vector<std::pair<std::uint64_t, const AlertEvent*>> outbox;
 };
 
 // The durable home of customer state and input offsets (port; RocksDB in
-// production, memory in tests). All methods are thread-safe; a Get sees only
+// production, memory in tests). All methods are thread-safe; a read sees only
 // committed batches, never part of one.
 class StateStore {
  public:
@@ -53,9 +78,18 @@ class StateStore {
   // the store failed or holds a record it cannot read.
   virtual absl::StatusOr<std::optional<CustomerState>> Get(const CustomerId& id) = 0;
 
+  // What was committed about `partition` of `topic`; nullopt when nothing.
+  virtual absl::StatusOr<std::optional<PartitionState>> GetPartition(const std::string& topic,
+                                                                     std::int32_t partition) = 0;
+
   // The committed next offset of `partition` of `topic`; nullopt when none was committed.
-  virtual absl::StatusOr<std::optional<std::int64_t>> GetOffset(const std::string& topic,
-                                                                std::int32_t partition) = 0;
+  absl::StatusOr<std::optional<std::int64_t>> GetOffset(const std::string& topic,
+                                                        std::int32_t partition) {
+    auto state = GetPartition(topic, partition);
+    if (!state.ok()) return state.status();
+    if (!*state) return std::optional<std::int64_t>();
+    return (*state)->next_offset;
+  }
 
   // The latest event time committed for `topic`; nullopt before any.
   virtual absl::StatusOr<std::optional<Timestamp>> LoadLatestEventTime(
@@ -64,9 +98,16 @@ class StateStore {
   // Every committed population cell of `topic`'s partitions.
   virtual absl::StatusOr<std::vector<PopulationCell>> LoadPopulation(const std::string& topic) = 0;
 
-  // Customers whose next look is due at or before `until`, earliest first, at
-  // most `limit`.
-  virtual absl::StatusOr<std::vector<CustomerId>> Due(Timestamp until, std::size_t limit) = 0;
+  // The time index of `partition`, in order, from the first entry after
+  // `after` (from the start when nullopt), at most `limit`.
+  virtual absl::StatusOr<std::vector<DueEntry>> Scheduled(std::int32_t partition,
+                                                          const std::optional<DueEntry>& after,
+                                                          std::size_t limit) = 0;
+
+  // The at-risk index of every partition, highest churn first (ties by
+  // customer id), from the first entry after `after`, at most `limit`.
+  virtual absl::StatusOr<std::vector<RiskEntry>> Riskiest(const std::optional<RiskEntry>& after,
+                                                          std::size_t limit) = 0;
 
   // The alerts of the outbox not yet acknowledged, in sequence, at most `limit`.
   virtual absl::StatusOr<std::vector<std::pair<std::uint64_t, AlertEvent>>> PendingAlerts(

@@ -2,8 +2,10 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 namespace crm {
@@ -40,6 +42,73 @@ std::vector<std::string> WithEnvironment(int argc, const char* const* argv,
   }
   args.insert(args.end(), argv + 1, argv + argc);
   return args;
+}
+
+// "NAME=VALUE" split at the first '='; nullopt without one or with an empty side.
+std::optional<std::pair<std::string, std::string>> SplitAssignment(const std::string& text) {
+  const std::size_t eq = text.find('=');
+  if (eq == std::string::npos || eq == 0 || eq + 1 == text.size()) return std::nullopt;
+  return std::make_pair(text.substr(0, eq), text.substr(eq + 1));
+}
+
+// A finite number, all of `text`.
+std::optional<double> ParseNumber(const std::string& text) {
+  char* end = nullptr;
+  const double value = std::strtod(text.c_str(), &end);
+  if (text.empty() || end != text.c_str() + text.size() || !std::isfinite(value)) {
+    return std::nullopt;
+  }
+  return value;
+}
+
+Micros FromDays(double days) {
+  return std::chrono::duration_cast<Micros>(std::chrono::duration<double, std::ratio<86400>>(days));
+}
+
+// The alert policy from its flags; an error names the flag and its value.
+absl::StatusOr<AlertPolicy> BuildAlertPolicy(AlertPolicy policy, double cooldown_days,
+                                             const std::vector<std::string>& segments,
+                                             const std::vector<std::string>& costs) {
+  if (!(cooldown_days >= 0)) return absl::InvalidArgumentError("--alert-cooldown-days is negative");
+  policy.defaults.cooldown = FromDays(cooldown_days);
+  for (const std::string& text : segments) {
+    const auto assignment = SplitAssignment(text);
+    const std::string bad = "--alert-segment '" + text + "': expected SEGMENT=RAISE:CLEAR[:DAYS]";
+    if (!assignment) return absl::InvalidArgumentError(bad);
+    std::vector<std::optional<double>> numbers;
+    std::istringstream fields(assignment->second);
+    for (std::string field; std::getline(fields, field, ':');)
+      numbers.push_back(ParseNumber(field));
+    if (numbers.size() < 2 || numbers.size() > 3 ||
+        std::find(numbers.begin(), numbers.end(), std::nullopt) != numbers.end()) {
+      return absl::InvalidArgumentError(bad);
+    }
+    AlertThresholds thresholds = policy.defaults;
+    thresholds.raise = *numbers[0];
+    thresholds.clear = *numbers[1];
+    if (numbers.size() == 3) {
+      if (*numbers[2] < 0) return absl::InvalidArgumentError(bad + " (negative cooldown)");
+      thresholds.cooldown = FromDays(*numbers[2]);
+    }
+    policy.by_segment[assignment->first] = thresholds;
+  }
+  for (const std::string& text : costs) {
+    const auto assignment = SplitAssignment(text);
+    const std::string bad = "--channel-cost '" + text + "': expected CHANNEL=COST";
+    if (!assignment) return absl::InvalidArgumentError(bad);
+    int channel = 0;
+    for (int c = 1; c < kChannelCount; ++c) {
+      if (ChannelName(static_cast<Channel>(c)) == assignment->first) channel = c;
+    }
+    if (channel == 0) {
+      return absl::InvalidArgumentError(bad + " (unknown channel " + assignment->first + ")");
+    }
+    const std::optional<double> cost = ParseNumber(assignment->second);
+    if (!cost) return absl::InvalidArgumentError(bad);
+    policy.channel_cost[channel] = *cost;
+  }
+  if (absl::Status valid = ValidateAlertPolicy(policy); !valid.ok()) return valid;
+  return policy;
 }
 
 }  // namespace
@@ -90,6 +159,28 @@ ParsedOptions ParseServiceOptions(int argc, const char* const* argv) {
           "What 'now' is for queries without as_of: wall (the system clock) or event (the "
           "latest event time applied, for replays of history)")
       ->check(CLI::IsMember({"wall", "event"}));
+  AlertPolicy& policy = o.alert_policy;
+  double cooldown_days = 14;
+  std::vector<std::string> segment_thresholds, channel_costs;
+  AddFlag(app, env, "alert-raise", policy.defaults.raise,
+          "Churn at or above which an at-risk alert is raised");
+  AddFlag(app, env, "alert-clear", policy.defaults.clear,
+          "Churn below which an open alert clears (below --alert-raise: no flapping)");
+  AddFlag(app, env, "alert-cooldown-days", cooldown_days,
+          "Days after an alert before another may be raised for the same customer");
+  AddFlag(app, env, "alert-segment", segment_thresholds,
+          "Thresholds of one ABC segment, SEGMENT=RAISE:CLEAR[:COOLDOWN_DAYS] (repeatable), "
+          "e.g. A=0.6:0.4")
+      ->type_name("SEG=R:C[:D]")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  AddFlag(app, env, "channel-cost", channel_costs,
+          "Relative cost of one contact on a channel, CHANNEL=COST (repeatable), e.g. "
+          "PHONE=4; the recommended channel weighs use against cost")
+      ->type_name("CHANNEL=COST")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  AddFlag(app, env, "risk-precision", policy.risk_precision,
+          "A customer is looked at again once their churn moved this much: the at-risk "
+          "ranking is this close to the truth");
 
   try {
     std::vector<std::string> args = WithEnvironment(argc, argv, env);
@@ -115,6 +206,12 @@ ParsedOptions ParseServiceOptions(int argc, const char* const* argv) {
       return {std::nullopt, 2};
     }
   }
+  auto built = BuildAlertPolicy(o.alert_policy, cooldown_days, segment_thresholds, channel_costs);
+  if (!built.ok()) {
+    std::cerr << "crm-scored: " << built.status().message() << "\n";
+    return {std::nullopt, 2};
+  }
+  o.alert_policy = std::move(*built);
   if (o.data_dir.empty()) {
     std::cerr << "crm-scored: --data-dir is empty\n";
     return {std::nullopt, 2};
@@ -131,7 +228,18 @@ std::string DescribeOptions(const ServiceOptions& o) {
       << " dlq-topic=" << o.dlq_topic << " cache-entries=" << o.cache_entries
       << " dedup-window=" << o.dedup_window << " block-cache-mb=" << o.block_cache_mb
       << " sync-writes=" << (o.sync_writes ? "true" : "false") << " max-batch=" << o.max_batch
-      << " clock=" << o.clock;
+      << " clock=" << o.clock << " alert-raise=" << o.alert_policy.defaults.raise
+      << " alert-clear=" << o.alert_policy.defaults.clear << " alert-cooldown-days="
+      << std::chrono::duration<double, std::ratio<86400>>(o.alert_policy.defaults.cooldown).count();
+  for (const auto& [segment, t] : o.alert_policy.by_segment) {
+    out << " alert-segment." << segment << "=" << t.raise << ":" << t.clear << ":"
+        << std::chrono::duration<double, std::ratio<86400>>(t.cooldown).count();
+  }
+  out << " risk-precision=" << o.alert_policy.risk_precision << " channel-cost=";
+  for (int c = 1; c < kChannelCount; ++c) {
+    out << (c > 1 ? "," : "") << ChannelName(static_cast<Channel>(c)) << ":"
+        << o.alert_policy.channel_cost[c];
+  }
   for (const auto& [key, value] : o.kafka) {
     out << " kafka." << key << "=" << (IsSecretKafkaProperty(key) ? "****" : value);
   }

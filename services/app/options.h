@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 
+#include "core/alerts.h"
 #include "services/kafka/kafka_config.h"
 
 namespace crm {
@@ -31,6 +32,11 @@ struct ServiceOptions {
   // "Now" for queries without as_of: "wall" (the system clock) or "event"
   // (the latest event time applied: replays of history, tests).
   std::string clock = "wall";
+  // When churn raises and clears at-risk alerts, what they recommend, and how
+  // close the at-risk index stays to each customer's current churn:
+  // --alert-raise, --alert-clear, --alert-cooldown-days, --alert-segment,
+  // --channel-cost, --risk-precision.
+  AlertPolicy alert_policy;
 };
 
 struct ParsedOptions {

@@ -136,23 +136,30 @@ int RunScoringApp(const ServiceOptions& options) {
     CRM_LOG(kInfo, kComponent) << "embedded broker bootstrap=" << brokers;
   }
 
-  auto metrics = PrometheusMetrics::Start(options.metrics_listen);
-  if (!metrics.ok()) return Fatal("metrics", metrics.status());
-  RocksDbStateStore* db = store->get();
-  (*metrics)->ModelLoaded(scorers.Current()->model().version);
-  (*metrics)->OnScrape([db, m = metrics->get(), &population] {
-    const StorageStats stats = db->Stats();
-    m->SetStorage(stats.live_data_bytes, stats.sst_files_bytes, stats.memtable_bytes,
-                  stats.estimated_keys);
-    m->SetPopulation(population.Current()->customers());
-  });
-  CRM_LOG(kInfo, kComponent) << "metrics listening on http://" << HostOf(options.metrics_listen)
-                             << ":" << (*metrics)->port() << "/metrics";
-
+  // Before the metrics, whose scrapes read them until the end.
   WallClock clock;
   EventClock event_clock;
   const Clock* query_clock =
       options.clock == "event" ? static_cast<const Clock*>(&event_clock) : &clock;
+  auto metrics = PrometheusMetrics::Start(options.metrics_listen);
+  if (!metrics.ok()) return Fatal("metrics", metrics.status());
+  RocksDbStateStore* db = store->get();
+  (*metrics)->ModelLoaded(scorers.Current()->model().version);
+  CRM_LOG(kInfo, kComponent) << "metrics listening on http://" << HostOf(options.metrics_listen)
+                             << ":" << (*metrics)->port() << "/metrics";
+
+  (*metrics)->OnScrape([db, m = metrics->get(), &population, query_clock] {
+    const StorageStats stats = db->Stats();
+    m->SetStorage(stats.live_data_bytes, stats.sst_files_bytes, stats.memtable_bytes,
+                  stats.estimated_keys);
+    m->SetPopulation(population.Current()->customers());
+    const Timestamp now = query_clock->Now();
+    if (auto due = db->ScheduleStats(now, 100'000); due.ok()) {
+      const double lag =
+          due->due > 0 && due->earliest ? DaysBetween(*due->earliest, now) * 86400 : 0;
+      m->SetScheduler(due->due, lag);
+    }
+  });
   DeadLetterOptions dlq_options;
   dlq_options.brokers = brokers;
   dlq_options.topic = options.dlq_topic;
@@ -167,7 +174,7 @@ int RunScoringApp(const ServiceOptions& options) {
   ingest.cache_entries = options.cache_entries;
   IngestProcessor processor(ingest, db, &clock, metrics->get(), dead_letters->get(), &population,
                             &event_clock);
-  const AlertPolicy alert_policy;
+  const AlertPolicy& alert_policy = options.alert_policy;
   processor.EnableAlerts({.scorers = &scorers,
                           .policy = &alert_policy,
                           .clock = options.clock == "event" ? nullptr : &clock});
@@ -181,7 +188,8 @@ int RunScoringApp(const ServiceOptions& options) {
   // Served only once the population is loaded: a query before would rank the
   // customer against an empty population.
   AlertHub alert_hub;
-  ScoringServiceImpl service(db, &scorers, &population, query_clock, &alert_hub);
+  ScoringServiceImpl service(db, &scorers, &population, query_clock, &alert_hub,
+                             alert_policy.risk_precision);
   auto grpc_server = GrpcServer::Start(options.grpc_listen, &service);
   if (!grpc_server.ok()) return Fatal("gRPC", grpc_server.status());
   CRM_LOG(kInfo, kComponent) << "gRPC listening on " << HostOf(options.grpc_listen) << ":"

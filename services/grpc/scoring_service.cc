@@ -92,6 +92,50 @@ grpc::Status ScoringServiceImpl::BatchGetCustomerScores(
   return grpc::Status::OK;
 }
 
+grpc::Status ScoringServiceImpl::ListAtRiskCustomers(grpc::ServerContext* context,
+                                                     const v1::ListAtRiskCustomersRequest* request,
+                                                     v1::ListAtRiskCustomersResponse* response) {
+  constexpr std::uint32_t kDefaultTop = 100, kMaxTop = 1000;
+  constexpr std::size_t kPage = 256;
+  if (request->top_n() > kMaxTop) {
+    return {grpc::StatusCode::INVALID_ARGUMENT, "top_n is at most 1000"};
+  }
+  const std::size_t top = request->top_n() == 0 ? kDefaultTop : request->top_n();
+  const Timestamp now = clock_->Now();
+  const std::shared_ptr<const Scorer> scorer = scorer_->Current();
+  const std::shared_ptr<const PopulationView> population = population_->Current();
+  // The best so far, highest churn first (ties by id, as the index orders them).
+  std::vector<Scores> best;
+  const auto ranks_before = [](const Scores& a, const Scores& b) {
+    return a.churn != b.churn ? a.churn > b.churn : a.customer_id < b.customer_id;
+  };
+  std::optional<RiskEntry> after;
+  for (bool more = true; more;) {
+    if (context->IsCancelled()) return {grpc::StatusCode::CANCELLED, "cancelled"};
+    auto page = store_->Riskiest(after, kPage);
+    if (!page.ok()) return ToGrpc(page.status());
+    more = page->size() == kPage;
+    for (const RiskEntry& entry : *page) {
+      // Nobody below this entry can be more at risk now than the last of the best.
+      if (best.size() == top && entry.churn + risk_precision_ < best.back().churn) {
+        more = false;
+        break;
+      }
+      auto state = store_->Get(entry.customer);
+      if (!state.ok()) return ToGrpc(state.status());
+      if (!*state) continue;  // erased since
+      Scores scores = scorer->Score(entry.customer, **state, now, population.get());
+      if (!request->segment().empty() && scores.segment != request->segment()) continue;
+      best.insert(std::upper_bound(best.begin(), best.end(), scores, ranks_before),
+                  std::move(scores));
+      if (best.size() > top) best.pop_back();
+    }
+    if (!page->empty()) after = page->back();
+  }
+  for (const Scores& scores : best) ToProto(scores, response->add_customers());
+  return grpc::Status::OK;
+}
+
 grpc::Status ScoringServiceImpl::WatchAlerts(grpc::ServerContext* context,
                                              const v1::WatchAlertsRequest* request,
                                              grpc::ServerWriter<v1::ChurnAlert>* writer) {

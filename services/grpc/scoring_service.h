@@ -24,11 +24,17 @@ class ScoringServiceImpl final : public v1::ScoringService::Service {
  public:
   // The pointers must outlive the service. Each call scores with the model and
   // the population current when it starts.
-  // `alerts` may be null: WatchAlerts is then UNIMPLEMENTED.
+  // `alerts` may be null: WatchAlerts is then UNIMPLEMENTED. `risk_precision`
+  // is the alert policy's: how far the at-risk index may be from the truth.
   ScoringServiceImpl(StateStore* store, const Board<Scorer>* scorer,
                      const PopulationBoard* population, const Clock* clock,
-                     AlertHub* alerts = nullptr)
-      : store_(store), scorer_(scorer), population_(population), clock_(clock), alerts_(alerts) {}
+                     AlertHub* alerts = nullptr, double risk_precision = 0.02)
+      : store_(store),
+        scorer_(scorer),
+        population_(population),
+        clock_(clock),
+        alerts_(alerts),
+        risk_precision_(risk_precision) {}
 
   grpc::Status GetCustomerScores(grpc::ServerContext* context,
                                  const v1::GetCustomerScoresRequest* request,
@@ -39,6 +45,14 @@ class ScoringServiceImpl final : public v1::ScoringService::Service {
   grpc::Status GetCustomerState(grpc::ServerContext* context,
                                 const v1::GetCustomerStateRequest* request,
                                 v1::CustomerState* response) override;
+  // The top_n customers (1-1000; 0: 100) by churn as of now, highest first,
+  // of one ABC segment or all, with their scores: read down the at-risk index
+  // (each customer's churn at their last look, which the time index keeps
+  // within risk_precision of the current one) and re-scored, until no
+  // customer left in the index could rank. Prospects are never at risk.
+  grpc::Status ListAtRiskCustomers(grpc::ServerContext* context,
+                                   const v1::ListAtRiskCustomersRequest* request,
+                                   v1::ListAtRiskCustomersResponse* response) override;
   // Alerts as they are delivered to crm.alerts, from the moment of the call,
   // filtered by segment (empty: all), minimum churn and action (empty: all).
   grpc::Status WatchAlerts(grpc::ServerContext* context, const v1::WatchAlertsRequest* request,
@@ -50,6 +64,7 @@ class ScoringServiceImpl final : public v1::ScoringService::Service {
   const PopulationBoard* population_;
   const Clock* clock_;
   AlertHub* alerts_;
+  double risk_precision_;
 };
 
 // The gRPC server: the scoring service, the standard health service and

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "services/codec/alert_codec.h"
+#include "services/common/fail_point.h"
 #include "services/common/log.h"
 
 namespace crm {
@@ -161,6 +162,7 @@ absl::StatusOr<bool> AlertPublisher::DeliverOnce() {
     return false;
   }
   // Every pending alert of this round is on the topic: acknowledge them all.
+  FailPoint("alert-delivered");
   for (const auto& [sequence, alert] : *pending) {
     if (delivered_) delivered_(alert);
     on_topic_.erase(alert.outcome.alert_id);

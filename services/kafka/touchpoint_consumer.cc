@@ -39,7 +39,6 @@ class TouchpointConsumer::Callbacks final : public RdKafka::RebalanceCb, public 
   void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
                     std::vector<RdKafka::TopicPartition*>& partitions) override {
     ++generation_;
-    owner_->processor_->ClearCache();
     const bool cooperative = consumer->rebalance_protocol() == "COOPERATIVE";
     if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
       for (RdKafka::TopicPartition* partition : partitions) {
@@ -69,6 +68,18 @@ class TouchpointConsumer::Callbacks final : public RdKafka::RebalanceCb, public 
       } else {
         consumer->unassign();
       }
+    }
+    // The processor's looks and caches follow the assignment.
+    std::vector<RdKafka::TopicPartition*> assigned;
+    std::vector<std::int32_t> ours;
+    if (consumer->assignment(assigned) == RdKafka::ERR_NO_ERROR) {
+      for (const RdKafka::TopicPartition* partition : assigned) {
+        if (partition->topic() == owner_->options_.topic) ours.push_back(partition->partition());
+      }
+    }
+    DeletePartitions(assigned);
+    if (absl::Status set = owner_->processor_->SetAssignment(ours); !set.ok() && fatal_.ok()) {
+      fatal_ = set;
     }
   }
 

@@ -99,9 +99,14 @@ PrometheusMetrics::PrometheusMetrics()
                         .Register(r);
   rescored_ = &prometheus::BuildCounter()
                    .Name("crm_rescored_total")
-                   .Help("Customers re-scored because the time index said they were due")
+                   .Help("Looks at customers taken because the time index said they were due")
                    .Register(r)
                    .Add({});
+  open_alerts_total_ = gauge("crm_alerts_open", "Customers with an open at-risk alert");
+  scheduler_backlog_ =
+      gauge("crm_scheduler_backlog", "Looks of the time index due now and not yet taken");
+  scheduler_lag_ = gauge("crm_scheduler_lag_seconds",
+                         "How long ago the oldest look of the time index not yet taken was due");
 }
 
 void PrometheusMetrics::ModelLoaded(const std::string& version) {
@@ -121,8 +126,20 @@ void PrometheusMetrics::AlertChanged(bool raised, std::string_view action,
       .Increment();
 }
 
-void PrometheusMetrics::Rescored(std::size_t customers) {
-  rescored_->Increment(static_cast<double>(customers));
+void PrometheusMetrics::Rescored(std::size_t looks) {
+  rescored_->Increment(static_cast<double>(looks));
+}
+
+void PrometheusMetrics::OpenAlerts(std::int32_t partition, std::uint64_t open) {
+  open_alerts_[partition] = open;
+  std::uint64_t total = 0;
+  for (const auto& [p, n] : open_alerts_) total += n;
+  open_alerts_total_->Set(static_cast<double>(total));
+}
+
+void PrometheusMetrics::SetScheduler(std::uint64_t backlog, double lag_seconds) {
+  scheduler_backlog_->Set(static_cast<double>(backlog));
+  scheduler_lag_->Set(lag_seconds);
 }
 
 void PrometheusMetrics::ModelRejected() { model_rejected_->Increment(); }

@@ -34,7 +34,10 @@ namespace crm {
 //   crm_apply_batch_records                     records per batch
 //   crm_state_{live_data,sst_files,memtable}_bytes, crm_state_estimated_keys
 //   crm_alerts_total{transition,action,segment} alerts raised / cleared
-//   crm_rescored_total                          customers re-scored from the time index
+//   crm_rescored_total                          looks taken from the time index
+//   crm_alerts_open                             customers with an open alert
+//   crm_scheduler_backlog                       looks due now and not yet taken
+//   crm_scheduler_lag_seconds                   how late the oldest of them is
 //   crm_model_loads_total{result}               model files loaded / rejected
 //   crm_model_info{version}                     1 for the model in use
 //   crm_population_customers                    buyers the RFM scores rank against
@@ -59,7 +62,8 @@ class PrometheusMetrics final : public IngestProbe {
   void BatchCommitted(std::size_t records, Micros latency) override;
   void InputLag(std::int32_t partition, std::int64_t records) override;
   void AlertChanged(bool raised, std::string_view action, std::string_view segment) override;
-  void Rescored(std::size_t customers) override;
+  void Rescored(std::size_t looks) override;
+  void OpenAlerts(std::int32_t partition, std::uint64_t open) override;
 
   void SetStorage(std::uint64_t live_data_bytes, std::uint64_t sst_files_bytes,
                   std::uint64_t memtable_bytes, std::uint64_t estimated_keys);
@@ -67,6 +71,8 @@ class PrometheusMetrics final : public IngestProbe {
   void ModelLoaded(const std::string& version);
   void ModelRejected();
   void SetPopulation(std::int64_t customers);
+  // The time index as of a scrape: looks due and not taken, and the age of the oldest.
+  void SetScheduler(std::uint64_t backlog, double lag_seconds);
 
   // Runs `refresh` at the start of every scrape (e.g. to call SetStorage). Thread-safe.
   void OnScrape(std::function<void()> refresh);
@@ -100,6 +106,10 @@ class PrometheusMetrics final : public IngestProbe {
   prometheus::Gauge* population_;
   prometheus::Family<prometheus::Counter>* alerts_family_;
   prometheus::Counter* rescored_;
+  std::map<std::int32_t, std::uint64_t> open_alerts_;  // consumer thread only
+  prometheus::Gauge* open_alerts_total_;
+  prometheus::Gauge* scheduler_backlog_;
+  prometheus::Gauge* scheduler_lag_;
 };
 
 }  // namespace crm

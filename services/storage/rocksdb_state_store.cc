@@ -5,7 +5,13 @@
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
+#include <algorithm>
+#include <bit>
+#include <limits>
+
+#include "crm/internal/stored_state.pb.h"
 #include "services/codec/alert_codec.h"
+#include "services/common/fail_point.h"
 #include "services/storage/state_codec.h"
 
 namespace crm {
@@ -16,6 +22,7 @@ constexpr char kOffsetPrefix = 'o';
 constexpr char kPopulationPrefix = 'p';
 constexpr char kEventTimePrefix = 'e';
 constexpr char kDuePrefix = 't';
+constexpr char kRiskPrefix = 'r';
 constexpr char kOutboxPrefix = 'a';
 constexpr std::string_view kFormatKey = "m:format";
 
@@ -57,18 +64,50 @@ std::string PopulationKey(const std::string& topic, const PopulationCell& cell) 
 
 std::string EventTimeKey(const std::string& topic) { return kEventTimePrefix + topic; }
 
+std::uint64_t ReadBigEndian(std::string_view bytes) {
+  std::uint64_t value = 0;
+  for (unsigned char c : bytes) value = (value << 8) | c;
+  return value;
+}
+
+// The prefix of one partition's entries in an index ("t" or "r").
+std::string IndexPrefix(char index, std::int32_t partition) {
+  std::string key(1, index);
+  AppendBigEndian(key, static_cast<std::uint32_t>(partition), 4);
+  return key;
+}
+
 // Times are stored with their sign bit flipped so that keys sort as times do.
-std::string DueKey(Timestamp at, const CustomerId& id) {
-  std::string key(1, kDuePrefix);
+std::string DueKey(std::int32_t partition, Timestamp at, const CustomerId& id) {
+  std::string key = IndexPrefix(kDuePrefix, partition);
   AppendBigEndian(key, static_cast<std::uint64_t>(ToMicros(at)) ^ (1ULL << 63), 8);
   key.append(id.value());
   return key;
 }
 
-std::uint64_t ReadBigEndian(std::string_view bytes) {
-  std::uint64_t value = 0;
-  for (unsigned char c : bytes) value = (value << 8) | c;
-  return value;
+// A non-negative double's bits sort as it does; inverted, highest first.
+std::string RiskKey(std::int32_t partition, double churn, const CustomerId& id) {
+  std::string key = IndexPrefix(kRiskPrefix, partition);
+  AppendBigEndian(key, ~std::bit_cast<std::uint64_t>(std::max(0.0, churn)), 8);
+  key.append(id.value());
+  return key;
+}
+
+// Index keys: prefix (1) + partition (4) + 8 bytes + customer id.
+constexpr std::size_t kIndexHeader = 13;
+
+DueEntry DueEntryOf(std::string_view key) {
+  return {FromMicros(static_cast<std::int64_t>(ReadBigEndian(key.substr(5, 8)) ^ (1ULL << 63))),
+          CustomerId(std::string(key.substr(kIndexHeader)))};
+}
+
+RiskEntry RiskEntryOf(std::string_view key) {
+  return {std::bit_cast<double>(~ReadBigEndian(key.substr(5, 8))),
+          CustomerId(std::string(key.substr(kIndexHeader)))};
+}
+
+std::int32_t PartitionOfKey(std::string_view key) {
+  return static_cast<std::int32_t>(ReadBigEndian(key.substr(1, 4)));
 }
 
 absl::Status FromRocks(const rocksdb::Status& s, std::string_view what) {
@@ -146,14 +185,21 @@ absl::StatusOr<std::optional<CustomerState>> RocksDbStateStore::Get(const Custom
   return std::optional<CustomerState>(std::move(*state));
 }
 
-absl::StatusOr<std::optional<std::int64_t>> RocksDbStateStore::GetOffset(const std::string& topic,
-                                                                         std::int32_t partition) {
+absl::StatusOr<std::optional<PartitionState>> RocksDbStateStore::GetPartition(
+    const std::string& topic, std::int32_t partition) {
   std::string value;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), OffsetKey(topic, partition), &value);
-  if (s.IsNotFound()) return std::optional<std::int64_t>();
-  if (!s.ok()) return FromRocks(s, "reading stored offset");
-  if (value.size() != 8) return absl::DataLossError("stored offset is not 8 bytes");
-  return std::optional<std::int64_t>(static_cast<std::int64_t>(ReadBigEndian(value)));
+  if (s.IsNotFound()) return std::optional<PartitionState>();
+  if (!s.ok()) return FromRocks(s, "reading a partition's offset");
+  internal::StoredPartition stored;
+  if (!stored.ParseFromString(value)) {
+    return absl::DataLossError("unreadable partition record in the data dir");
+  }
+  PartitionState state;
+  if (stored.has_next_offset()) state.next_offset = stored.next_offset();
+  if (stored.has_watermark_us()) state.watermark = FromMicros(stored.watermark_us());
+  state.open_alerts = stored.open_alerts();
+  return std::optional<PartitionState>(state);
 }
 
 absl::StatusOr<std::optional<Timestamp>> RocksDbStateStore::LoadLatestEventTime(
@@ -213,20 +259,84 @@ absl::Status RocksDbStateStore::AckAlerts(std::uint64_t through) {
   return s.ok() ? absl::OkStatus() : FromRocks(s, "acknowledging delivered alerts");
 }
 
-absl::StatusOr<std::vector<CustomerId>> RocksDbStateStore::Due(Timestamp until, std::size_t limit) {
-  std::vector<CustomerId> due;
-  const std::string prefix(1, kDuePrefix);
-  const std::string end = DueKey(until + Micros(1), CustomerId(""));
+absl::StatusOr<std::vector<DueEntry>> RocksDbStateStore::Scheduled(
+    std::int32_t partition, const std::optional<DueEntry>& after, std::size_t limit) {
+  std::vector<DueEntry> due;
+  const std::string prefix = IndexPrefix(kDuePrefix, partition);
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
-  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix) && due.size() < limit;
+  const std::string from = after ? DueKey(partition, after->at, after->customer) : prefix;
+  for (it->Seek(from); it->Valid() && it->key().starts_with(prefix) && due.size() < limit;
        it->Next()) {
     const std::string_view key = it->key().ToStringView();
-    if (key >= end) break;
-    if (key.size() < 9) return absl::DataLossError("unreadable time index entry in the data dir");
-    due.emplace_back(std::string(key.substr(9)));
+    if (after && key == from) continue;
+    if (key.size() < kIndexHeader) {
+      return absl::DataLossError("unreadable time index entry in the data dir");
+    }
+    due.push_back(DueEntryOf(key));
   }
   if (!it->status().ok()) return FromRocks(it->status(), "reading the time index");
   return due;
+}
+
+absl::StatusOr<std::vector<RiskEntry>> RocksDbStateStore::Riskiest(
+    const std::optional<RiskEntry>& after, std::size_t limit) {
+  // Each partition's index is in order; the first `limit` of each, merged.
+  std::vector<RiskEntry> merged;
+  const std::string all(1, kRiskPrefix);
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  it->Seek(all);
+  while (it->Valid() && it->key().starts_with(all)) {
+    if (it->key().size() < kIndexHeader) {
+      return absl::DataLossError("unreadable at-risk index entry in the data dir");
+    }
+    const std::int32_t partition = PartitionOfKey(it->key().ToStringView());
+    const std::string prefix = IndexPrefix(kRiskPrefix, partition);
+    const std::string from = after ? RiskKey(partition, after->churn, after->customer) : prefix;
+    std::size_t taken = 0;
+    for (it->Seek(from); it->Valid() && it->key().starts_with(prefix) && taken < limit;
+         it->Next()) {
+      const std::string_view key = it->key().ToStringView();
+      if (after && key == from) continue;
+      if (key.size() < kIndexHeader) {
+        return absl::DataLossError("unreadable at-risk index entry in the data dir");
+      }
+      merged.push_back(RiskEntryOf(key));
+      ++taken;
+    }
+    if (partition == std::numeric_limits<std::int32_t>::max()) break;
+    it->Seek(IndexPrefix(kRiskPrefix, partition + 1));
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "reading the at-risk index");
+  std::sort(merged.begin(), merged.end(), [](const RiskEntry& a, const RiskEntry& b) {
+    return a.churn != b.churn ? a.churn > b.churn : a.customer < b.customer;
+  });
+  if (merged.size() > limit) merged.resize(limit);
+  return merged;
+}
+
+absl::StatusOr<DueStats> RocksDbStateStore::ScheduleStats(Timestamp until, std::uint64_t cap) {
+  DueStats stats;
+  const std::string all(1, kDuePrefix);
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  it->Seek(all);
+  while (it->Valid() && it->key().starts_with(all)) {
+    if (it->key().size() < kIndexHeader) {
+      return absl::DataLossError("unreadable time index entry in the data dir");
+    }
+    const std::int32_t partition = PartitionOfKey(it->key().ToStringView());
+    const std::string prefix = IndexPrefix(kDuePrefix, partition);
+    for (bool first = true; it->Valid() && it->key().starts_with(prefix) && stats.due < cap;
+         it->Next(), first = false) {
+      const DueEntry entry = DueEntryOf(it->key().ToStringView());
+      if (first && (!stats.earliest || entry.at < *stats.earliest)) stats.earliest = entry.at;
+      if (entry.at > until) break;
+      ++stats.due;
+    }
+    if (partition == std::numeric_limits<std::int32_t>::max()) break;
+    it->Seek(IndexPrefix(kDuePrefix, partition + 1));
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "reading the time index");
+  return stats;
 }
 
 absl::StatusOr<std::vector<PopulationCell>> RocksDbStateStore::LoadPopulation(
@@ -271,20 +381,26 @@ absl::Status RocksDbStateStore::Commit(const std::string& topic, const StateBatc
     ToProto(*alert, &message);
     write_batch.Put(OutboxKey(sequence), message.SerializeAsString());
   }
-  for (const DueChange& change : batch.due) {
-    if (change.from) write_batch.Delete(DueKey(*change.from, *change.customer));
-    if (change.to) write_batch.Put(DueKey(*change.to, *change.customer), "");
+  for (const IndexChange& change : batch.index) {
+    const CustomerId& id = *change.customer;
+    if (change.due_from) write_batch.Delete(DueKey(change.partition, *change.due_from, id));
+    if (change.due_to) write_batch.Put(DueKey(change.partition, *change.due_to, id), "");
+    if (change.risk_from) write_batch.Delete(RiskKey(change.partition, *change.risk_from, id));
+    if (change.risk_to) write_batch.Put(RiskKey(change.partition, *change.risk_to, id), "");
   }
   if (batch.latest_event_time) {
     std::string value;
     AppendBigEndian(value, static_cast<std::uint64_t>(ToMicros(*batch.latest_event_time)), 8);
     write_batch.Put(EventTimeKey(topic), value);
   }
-  for (const PartitionOffset& offset : batch.offsets) {
-    std::string value;
-    AppendBigEndian(value, static_cast<std::uint64_t>(offset.next_offset), 8);
-    write_batch.Put(OffsetKey(topic, offset.partition), value);
+  for (const auto& [partition, state] : batch.partitions) {
+    internal::StoredPartition stored;
+    if (state.next_offset) stored.set_next_offset(*state.next_offset);
+    if (state.watermark) stored.set_watermark_us(ToMicros(*state.watermark));
+    stored.set_open_alerts(state.open_alerts);
+    write_batch.Put(OffsetKey(topic, partition), stored.SerializeAsString());
   }
+  if (!batch.outbox.empty()) FailPoint("commit-with-alert");
   rocksdb::WriteOptions write;
   write.sync = options_.sync_writes;
   rocksdb::Status s = db_->Write(write, &write_batch);

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -35,15 +36,24 @@ struct StorageStats {
   std::uint64_t estimated_keys = 0;
 };
 
-// StateStore on RocksDB. Layout: "c" + customer id -> StoredCustomer;
-// "o" + topic + '\0' + partition (4 bytes, big-endian) -> next offset (8 bytes,
-// big-endian); "p" + topic + '\0' + partition (4 bytes) + axis (1 byte) + bucket
-// (8 bytes, big-endian, sign bit flipped) -> customers (8 bytes, big-endian);
-// "e" + topic -> the latest event time applied (µs, 8 bytes, big-endian);
-// "t" + due time (µs, 8 bytes, big-endian, sign bit flipped) + customer id -> ""
-// (the time index of customers due for a new look); "a" + sequence (8 bytes,
-// big-endian) -> crm.v1.ChurnAlert (the outbox of alerts to deliver);
-// "m:format" -> kStateFormatVersion. Thread-safe.
+// The time index as a scrape sees it.
+struct DueStats {
+  std::uint64_t due = 0;              // looks due at or before the time asked (at most the cap)
+  std::optional<Timestamp> earliest;  // the earliest look of all
+};
+
+// StateStore on RocksDB. Layout (integers big-endian; times in µs with their
+// sign bit flipped, so that keys sort as times do):
+//   "c" + customer id -> crm.internal.StoredCustomer
+//   "o" + topic + '\0' + partition (4) -> crm.internal.StoredPartition
+//   "p" + topic + '\0' + partition (4) + axis (1) + bucket (8) -> customers (8)
+//   "e" + topic -> the latest event time applied (8)
+//   "t" + partition (4) + due time (8) + customer id -> "" (the time index)
+//   "r" + partition (4) + ~churn bits (8) + customer id -> "" (the at-risk
+//     index: highest churn first)
+//   "a" + sequence (8) -> crm.v1.ChurnAlert (the outbox of alerts to deliver)
+//   "m:format" -> kStateFormatVersion
+// Thread-safe.
 class RocksDbStateStore final : public StateStore {
  public:
   // Opens or creates the store. Errors name the data dir and the cause: locked
@@ -52,11 +62,15 @@ class RocksDbStateStore final : public StateStore {
   ~RocksDbStateStore() override;
 
   absl::StatusOr<std::optional<CustomerState>> Get(const CustomerId& id) override;
-  absl::StatusOr<std::optional<std::int64_t>> GetOffset(const std::string& topic,
-                                                        std::int32_t partition) override;
+  absl::StatusOr<std::optional<PartitionState>> GetPartition(const std::string& topic,
+                                                             std::int32_t partition) override;
   absl::StatusOr<std::optional<Timestamp>> LoadLatestEventTime(const std::string& topic) override;
   absl::StatusOr<std::vector<PopulationCell>> LoadPopulation(const std::string& topic) override;
-  absl::StatusOr<std::vector<CustomerId>> Due(Timestamp until, std::size_t limit) override;
+  absl::StatusOr<std::vector<DueEntry>> Scheduled(std::int32_t partition,
+                                                  const std::optional<DueEntry>& after,
+                                                  std::size_t limit) override;
+  absl::StatusOr<std::vector<RiskEntry>> Riskiest(const std::optional<RiskEntry>& after,
+                                                  std::size_t limit) override;
   absl::StatusOr<std::vector<std::pair<std::uint64_t, AlertEvent>>> PendingAlerts(
       std::size_t limit) override;
   absl::StatusOr<std::optional<std::uint64_t>> LastPendingAlert() override;
@@ -66,6 +80,9 @@ class RocksDbStateStore final : public StateStore {
   // Flushes memtables to disk (at clean shutdown, so restart replays no WAL).
   absl::Status Flush();
   StorageStats Stats() const;
+  // The time index of every partition: looks due at or before `until`,
+  // counted up to `cap`, and the earliest look.
+  absl::StatusOr<DueStats> ScheduleStats(Timestamp until, std::uint64_t cap);
 
  private:
   RocksDbStateStore(std::unique_ptr<rocksdb::DB> db, RocksDbOptions options);

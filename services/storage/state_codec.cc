@@ -71,6 +71,7 @@ std::string EncodeState(const CustomerState& s) {
     out.set_value(field.value);
     out.set_at_us(Us(field.at));
   }
+  if (s.partition >= 0) m.set_partition(s.partition);
   StoredAlert* alert = m.mutable_alert();
   alert->set_open(s.alert.open);
   alert->set_raised(s.alert.raised);
@@ -132,6 +133,7 @@ absl::StatusOr<CustomerState> DecodeState(std::string_view bytes) {
   for (const auto& [key, field] : m.profile()) {
     s.profile[key] = ProfileField{field.value(), FromMicros(field.at_us())};
   }
+  s.partition = m.has_partition() ? m.partition() : -1;
   const StoredAlert& alert = m.alert();
   s.alert.open = alert.open();
   s.alert.raised = alert.raised();

@@ -179,9 +179,32 @@ TEST_F(RecommendedChannelTest, AnOptOutTakesEffectAtOnceAndAllOutMeansNone) {
 // Churn rising linearly with silence: day d from Day(0) has churn d / 100.
 double Ramp(Timestamp t) { return DaysBetween(Day(0), t) / 100; }
 
+// A risk precision no move reaches (Ramp is unbounded): only the alert's own crossings count.
+constexpr double kOff = 1e9;
+
+TEST(NextEvaluationTest, ChurnMovingByThePrecisionIsALookToo) {
+  const AlertThresholds t;  // raise 0.7: reached on day 70
+  AlertState state;
+  state.last_churn = Ramp(Day(20));  // 0.2 at this look
+  const Timestamp next = NextEvaluation(Ramp, Day(20), state, t, 0.05, std::chrono::days(365));
+  EXPECT_GE(next, Day(25));  // 0.25: moved by 0.05
+  EXPECT_LE(next, Day(25) + std::chrono::hours(1));
+  // Falling churn counts as much as rising.
+  const auto falling = [](Timestamp at) { return 0.6 - Ramp(at); };  // below raise: no alert
+  state.last_churn = falling(Day(20));
+  const Timestamp down = NextEvaluation(falling, Day(20), state, t, 0.05, std::chrono::days(365));
+  EXPECT_GE(down, Day(25));
+  EXPECT_LE(down, Day(25) + std::chrono::hours(1));
+  // A flat churn needs no look before the horizon.
+  const auto flat = [](Timestamp) { return 0.3; };
+  state.last_churn = 0.3;
+  EXPECT_EQ(NextEvaluation(flat, Day(20), state, t, 0.05, std::chrono::days(30)), Day(50));
+}
+
 TEST(NextEvaluationTest, WhenSilenceAloneWouldRaiseTheAlert) {
   const AlertThresholds t;  // raise 0.7: reached on day 70
-  const Timestamp next = NextEvaluation(Ramp, Day(0), AlertState{}, t, std::chrono::days(365));
+  const Timestamp next =
+      NextEvaluation(Ramp, Day(0), AlertState{}, t, kOff, std::chrono::days(365));
   EXPECT_GE(next, Day(70));
   EXPECT_LE(next, Day(70) + std::chrono::hours(1));
 }
@@ -189,8 +212,8 @@ TEST(NextEvaluationTest, WhenSilenceAloneWouldRaiseTheAlert) {
 TEST(NextEvaluationTest, NothingBeforeTheHorizonMeansLookAgainThen) {
   const AlertThresholds t;
   const auto flat = [](Timestamp) { return 0.3; };
-  EXPECT_EQ(NextEvaluation(flat, Day(10), AlertState{}, t, std::chrono::days(30)), Day(40));
-  EXPECT_EQ(NextEvaluation(Ramp, Day(0), AlertState{}, t, std::chrono::days(30)), Day(30));
+  EXPECT_EQ(NextEvaluation(flat, Day(10), AlertState{}, t, kOff, std::chrono::days(30)), Day(40));
+  EXPECT_EQ(NextEvaluation(Ramp, Day(0), AlertState{}, t, kOff, std::chrono::days(30)), Day(30));
 }
 
 TEST(NextEvaluationTest, AnOpenAlertIsDueWhenItWouldClear) {
@@ -198,10 +221,10 @@ TEST(NextEvaluationTest, AnOpenAlertIsDueWhenItWouldClear) {
   AlertState open;
   open.open = true;
   const auto falling = [](Timestamp at) { return 1 - Ramp(at); };  // below 0.5 after day 50
-  const Timestamp next = NextEvaluation(falling, Day(0), open, t, std::chrono::days(365));
+  const Timestamp next = NextEvaluation(falling, Day(0), open, t, kOff, std::chrono::days(365));
   EXPECT_GT(next, Day(50));
   EXPECT_LE(next, Day(50) + std::chrono::hours(1));
-  EXPECT_EQ(NextEvaluation(Ramp, Day(0), open, t, std::chrono::days(365)),
+  EXPECT_EQ(NextEvaluation(Ramp, Day(0), open, t, kOff, std::chrono::days(365)),
             Day(365));  // rising: never clears by silence
 }
 
@@ -211,9 +234,9 @@ TEST(NextEvaluationTest, NoSoonerThanTheCooldownAllows) {
   AlertState cooling;
   cooling.raised = 1;
   cooling.raised_at = Day(80);  // cleared since: due when the cooldown ends, at risk already
-  EXPECT_EQ(NextEvaluation(Ramp, Day(85), cooling, t, std::chrono::days(365)), Day(94));
+  EXPECT_EQ(NextEvaluation(Ramp, Day(85), cooling, t, kOff, std::chrono::days(365)), Day(94));
   cooling.raised_at = Day(0);  // cooldown long over: the ramp's own crossing
-  const Timestamp next = NextEvaluation(Ramp, Day(20), cooling, t, std::chrono::days(365));
+  const Timestamp next = NextEvaluation(Ramp, Day(20), cooling, t, kOff, std::chrono::days(365));
   EXPECT_GE(next, Day(70));
   EXPECT_LE(next, Day(70) + std::chrono::hours(1));
 }
@@ -238,7 +261,7 @@ TEST(NextEvaluationTest, ASteadyBuyerGoneSilentIsDueWhenChurnCrossesTheThreshold
   const Timestamp last_purchase = Day(14.0 * 19);
   ASSERT_LT(churn_at(last_purchase), t.raise);  // not at risk right after buying
   const Timestamp next =
-      NextEvaluation(churn_at, last_purchase, AlertState{}, t, std::chrono::days(365));
+      NextEvaluation(churn_at, last_purchase, AlertState{}, t, kOff, std::chrono::days(365));
   EXPECT_GT(next, last_purchase + std::chrono::days(14));  // silence within the rhythm is fine
   EXPECT_LT(next, last_purchase + std::chrono::days(365));
   EXPECT_GE(churn_at(next), t.raise);

@@ -9,6 +9,7 @@ namespace crm::testing {
 // Compares two customer states field by field (CustomerState has no
 // operator==), naming the channel or product of a difference.
 inline void ExpectSameState(const CustomerState& want, const CustomerState& got) {
+  EXPECT_EQ(got.partition, want.partition);
   EXPECT_EQ(got.events_applied, want.events_applied);
   EXPECT_EQ(got.first_seen, want.first_seen);
   EXPECT_EQ(got.last_seen, want.last_seen);
@@ -17,6 +18,7 @@ inline void ExpectSameState(const CustomerState& want, const CustomerState& got)
   EXPECT_EQ(got.purchases, want.purchases);
   EXPECT_EQ(got.purchase_days, want.purchase_days);
   EXPECT_EQ(got.purchase_amount, want.purchase_amount);
+  EXPECT_EQ(got.first_day_amount, want.first_day_amount);
   EXPECT_EQ(got.returns, want.returns);
   EXPECT_EQ(got.return_amount, want.return_amount);
   EXPECT_EQ(got.complaints, want.complaints);
@@ -32,6 +34,9 @@ inline void ExpectSameState(const CustomerState& want, const CustomerState& got)
     EXPECT_EQ(got.channels[c].last_contact, want.channels[c].last_contact);
     EXPECT_EQ(got.channels[c].consent, want.channels[c].consent);
     EXPECT_EQ(got.channels[c].consent_at, want.channels[c].consent_at);
+    // Fading sums: equal up to rounding when the same contacts came in another order.
+    EXPECT_DOUBLE_EQ(got.channels[c].recent_activity, want.channels[c].recent_activity);
+    EXPECT_DOUBLE_EQ(got.channels[c].usual_activity, want.channels[c].usual_activity);
   }
   ASSERT_EQ(got.products.size(), want.products.size());
   for (const auto& [name, p] : want.products) {
@@ -46,6 +51,7 @@ inline void ExpectSameState(const CustomerState& want, const CustomerState& got)
   }
   EXPECT_EQ(got.profile, want.profile);
   EXPECT_EQ(got.recent_events, want.recent_events);
+  EXPECT_EQ(got.alert, want.alert);
 }
 
 }  // namespace crm::testing

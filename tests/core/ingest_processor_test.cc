@@ -5,8 +5,11 @@
 #include <array>
 #include <cstdint>
 #include <optional>
+#include <random>
+#include <set>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -562,20 +565,22 @@ TEST(EventClockTest, KeepsTheLatestTimeObservedFromManyThreads) {
 namespace crm {
 namespace {
 
-// Alerts on the built-in model, on the event clock.
+// Alerts on the built-in model, on the event clock unless told otherwise.
 class IngestAlertsTest : public IngestProcessorTest {
  protected:
   IngestAlertsTest() : scorers_(std::make_shared<const Scorer>(Model{})) {}
 
-  void Enable(IngestProcessor& processor) {
-    processor.EnableAlerts({.scorers = &scorers_, .policy = &policy_, .clock = nullptr});
+  void Enable(IngestProcessor& processor, const Clock* wall = nullptr) {
+    processor.EnableAlerts({.scorers = &scorers_, .policy = &policy_, .clock = wall});
   }
-  // `customer` bought every 14 days, days 0 to 266.
-  static std::vector<InputRecord> SteadyBuyer(const std::string& customer, std::int64_t& offset) {
+  // `customer` bought every 14 days, days 0 to 266, on `partition`.
+  static std::vector<InputRecord> SteadyBuyer(const std::string& customer, std::int64_t& offset,
+                                              std::int32_t partition = 0) {
     std::vector<InputRecord> records;
     for (int i = 0; i < 20; ++i) {
-      records.push_back(Record(
-          0, offset++, For(customer, Type::kPurchase, customer + std::to_string(i), 14 * i)));
+      records.push_back(
+          Record(partition, offset++,
+                 For(customer, Type::kPurchase, customer + std::to_string(i), 14 * i)));
     }
     return records;
   }
@@ -593,46 +598,55 @@ TEST_F(IngestAlertsTest, ASilentSteadyBuyerIsAlertedOnceWithNoEventOfTheirOwn) {
   auto first = processor.Process(SteadyBuyer("steady", offset));
   ASSERT_TRUE(first.ok()) << first.status();
   EXPECT_TRUE(first->alerts.empty());  // right after a purchase: not at risk
-  auto due = store_.Due(Day(10'000), 10);
-  ASSERT_TRUE(due.ok());
-  ASSERT_EQ(due->size(), 1u);
   const CustomerState stored = *store_.Get(CustomerId("steady")).value();
   ASSERT_TRUE(stored.alert.next_evaluation);
   const Timestamp next = *stored.alert.next_evaluation;
-  EXPECT_GT(next, Day(266 + 14));
+  EXPECT_GT(next, Day(266));
+  // The time index holds the look, under the customer's partition.
+  EXPECT_EQ(
+      store_.due(),
+      (std::map<std::int32_t, std::set<DueEntry>>{{0, {DueEntry{next, CustomerId("steady")}}}}));
+  // The wall clock's scheduler does nothing on the event clock.
+  auto idle = processor.RescoreDue(100);
+  ASSERT_TRUE(idle.ok());
+  EXPECT_EQ(idle->rescored, 0u);
 
-  // Nothing is due yet: time (the latest event) is still day 266.
-  auto early = processor.RescoreDue(100);
-  ASSERT_TRUE(early.ok());
-  EXPECT_EQ(early->rescored, 0u);
-
-  // Someone else's event moves time past the due moment.
-  ASSERT_TRUE(processor
-                  .Process({Record(
-                      1, 0, For("other", Type::kContact, "o1", DaysBetween(Day(0), next) + 1))})
-                  .ok());
-  auto rescored = processor.RescoreDue(100);
-  ASSERT_TRUE(rescored.ok()) << rescored.status();
-  EXPECT_EQ(rescored->rescored, 1u);
-  ASSERT_EQ(rescored->alerts.size(), 1u);
-  const AlertEvent& alert = rescored->alerts.front();
+  // Someone else's touchpoints on the same partition move its time on, past
+  // looks (churn rising) and then past the raise threshold.
+  std::vector<InputRecord> ticker;
+  for (int day = 267; day <= 500; day += 3) {
+    ticker.push_back(
+        Record(0, offset++, For("other", Type::kContact, "o" + std::to_string(day), day)));
+  }
+  const std::size_t looks_before = probe_.rescored;
+  auto moved = processor.Process(ticker);
+  ASSERT_TRUE(moved.ok()) << moved.status();
+  EXPECT_GE(moved->rescored, 2u);  // looks as churn moved, then the crossing
+  ASSERT_EQ(moved->alerts.size(), 1u);
+  const AlertEvent& alert = moved->alerts.front();
   EXPECT_EQ(alert.customer_id, CustomerId("steady"));
   EXPECT_EQ(alert.outcome.transition, AlertTransition::kRaised);
   EXPECT_EQ(alert.outcome.alert_id, AlertId(CustomerId("steady"), 1));
   EXPECT_GE(alert.churn, policy_.defaults.raise);
+  EXPECT_LT(alert.outcome.previous_churn, policy_.defaults.raise);
   EXPECT_FALSE(alert.reasons.empty());
   EXPECT_EQ(alert.channel, Channel::kUnspecified);  // never consented: not for marketing
-  EXPECT_TRUE(store_.Get(CustomerId("steady")).value()->alert.open);
+  // Raised as of the moment it was due, which the partition's time passed.
+  const CustomerState alerted = *store_.Get(CustomerId("steady")).value();
+  EXPECT_TRUE(alerted.alert.open);
+  EXPECT_EQ(alerted.alert.raised_at, alert.at);
+  EXPECT_GT(alert.at, Day(266 + 14));
+  EXPECT_LE(alert.at, Day(500));
   EXPECT_EQ(probe_.alerts_raised, std::vector<std::string>{alert.action + "/" + alert.segment});
   EXPECT_TRUE(probe_.alerts_cleared.empty());
-  EXPECT_EQ(probe_.rescored, 1u);
-  // The other customer is a prospect: never alerted, never scheduled.
+  EXPECT_EQ(probe_.rescored - looks_before, moved->rescored);
+  EXPECT_EQ(probe_.open_alerts, (std::map<std::int32_t, std::uint64_t>{{0, 1}}));
+  EXPECT_EQ(store_.partitions().at({kTopic, 0}).open_alerts, 1u);
+  EXPECT_EQ(store_.partitions().at({kTopic, 0}).watermark, Day(498));  // the last ticker's
+  // The other customer is a prospect: never alerted, never scheduled, never ranked.
   EXPECT_EQ(store_.Get(CustomerId("other")).value()->alert, AlertState{});
-
-  // Looking again raises nothing more.
-  auto again = processor.RescoreDue(100);
-  ASSERT_TRUE(again.ok());
-  EXPECT_TRUE(again->alerts.empty());
+  EXPECT_EQ(store_.risk(),
+            (std::vector<RiskEntry>{{alerted.alert.last_churn, CustomerId("steady")}}));
 
   // The raised alert waits in the outbox, committed with the state, until acknowledged.
   auto pending = store_.PendingAlerts(10);
@@ -646,35 +660,304 @@ TEST_F(IngestAlertsTest, ASilentSteadyBuyerIsAlertedOnceWithNoEventOfTheirOwn) {
   EXPECT_EQ(store_.LastPendingAlert().value(), std::nullopt);
 }
 
-TEST_F(IngestAlertsTest, AFailedCommitRaisesNothingAndTheRetryRaisesTheSameAlertOnce) {
+TEST_F(IngestAlertsTest, AnotherPartitionsTimeDoesNotMoveThisOnesLooks) {
+  clock_.Set(Day(1000));
+  IngestProcessor processor = MakeProcessor(&store_);
+  Enable(processor);
+  ASSERT_TRUE(processor.Load().ok());
+  std::int64_t offset = 0;
+  ASSERT_TRUE(processor.Process(SteadyBuyer("steady", offset, /*partition=*/0)).ok());
+  auto other = processor.Process({Record(1, 0, For("other", Type::kContact, "o1", 900))});
+  ASSERT_TRUE(other.ok());
+  EXPECT_TRUE(other->alerts.empty());
+  EXPECT_EQ(other->rescored, 0u);
+  // Partition 0's own time does.
+  auto own = processor.Process({Record(0, offset, For("other0", Type::kContact, "p1", 900))});
+  ASSERT_TRUE(own.ok());
+  EXPECT_EQ(own->alerts.size(), 1u);
+}
+
+TEST_F(IngestAlertsTest, AFailedCommitRaisesNothingAndTheReplayRaisesTheSameAlertOnce) {
   clock_.Set(Day(1000));
   MemoryStateStore inner;
-  FaultyStateStore faulty(&inner, /*fail_commit=*/3);  // the first re-scoring commit
+  FaultyStateStore faulty(&inner, /*fail_commit=*/2);  // the commit that raises it
   IngestProcessor processor = MakeProcessor(&faulty);
   Enable(processor);
   ASSERT_TRUE(processor.Load().ok());
   std::int64_t offset = 0;
   ASSERT_TRUE(processor.Process(SteadyBuyer("steady", offset)).ok());
-  ASSERT_TRUE(processor.Process({Record(1, 0, For("other", Type::kContact, "o1", 900))}).ok());
-  EXPECT_FALSE(processor.RescoreDue(100).ok());
+  const std::vector<InputRecord> ticker = {
+      Record(0, offset, For("other", Type::kContact, "o1", 900))};
+  EXPECT_FALSE(processor.Process(ticker).ok());
   EXPECT_FALSE(inner.Get(CustomerId("steady")).value()->alert.open);
+  EXPECT_TRUE(inner.PendingAlerts(10).value().empty());
 
-  // A fresh processor on the committed store (as after a crash) raises it once.
+  // A fresh processor on the committed store (as after a crash) replays the
+  // record from the committed offset and raises the same alert, once.
+  ASSERT_EQ(inner.GetOffset(kTopic, 0).value(), std::optional<std::int64_t>(offset));
   IngestProcessor restarted = MakeProcessor(&inner);
   Enable(restarted);
   ASSERT_TRUE(restarted.Load().ok());
-  auto retried = restarted.RescoreDue(100);
-  ASSERT_TRUE(retried.ok()) << retried.status();
-  ASSERT_EQ(retried->alerts.size(), 1u);
-  EXPECT_EQ(retried->alerts.front().outcome.alert_id, AlertId(CustomerId("steady"), 1));
-  auto none = restarted.RescoreDue(100);
-  ASSERT_TRUE(none.ok());
-  EXPECT_TRUE(
-      none->alerts.empty());  // Exactly one alert reached the outbox: none of the failed commit.
+  auto replayed = restarted.Process(ticker);
+  ASSERT_TRUE(replayed.ok()) << replayed.status();
+  ASSERT_EQ(replayed->alerts.size(), 1u);
+  EXPECT_EQ(replayed->alerts.front().outcome.alert_id, AlertId(CustomerId("steady"), 1));
   auto pending = inner.PendingAlerts(10);
   ASSERT_TRUE(pending.ok());
   ASSERT_EQ(pending->size(), 1u);
   EXPECT_EQ(pending->front().second.outcome.alert_id, AlertId(CustomerId("steady"), 1));
+}
+
+// A silent steady buyer's churn crosses 0.7 around day 325; a contact on day
+// 330 brings it from about 0.78 down to 0.56, and silence raises it above 0.7
+// again by day 336: it hovers around the raise threshold.
+TEST_F(IngestAlertsTest, HoveringAroundTheThresholdRaisesOnceUntilItClears) {
+  clock_.Set(Day(1000));
+  const auto raised_and_cleared = [&](double clear) {
+    MemoryStateStore store;
+    policy_.defaults.clear = clear;
+    policy_.defaults.cooldown = Micros(0);
+    IngestProcessor processor = MakeProcessor(&store);
+    Enable(processor);
+    EXPECT_TRUE(processor.Load().ok());
+    std::int64_t offset = 0;
+    std::vector<InputRecord> records = SteadyBuyer("steady", offset);
+    for (int day = 267; day <= 420; ++day) {  // time moves on, one day at a time
+      records.push_back(
+          Record(0, offset++, For("other", Type::kContact, "o" + std::to_string(day), day)));
+      if (day == 330)
+        records.push_back(Record(0, offset++, For("steady", Type::kContact, "c", day)));
+    }
+    records.push_back(Record(0, offset++, For("steady", Type::kPurchase, "back", 421)));
+    auto result = processor.Process(records);
+    EXPECT_TRUE(result.ok()) << result.status();
+    std::pair<int, int> counts;
+    for (const AlertEvent& alert : result->alerts) {
+      (alert.outcome.transition == AlertTransition::kRaised ? counts.first : counts.second)++;
+    }
+    return counts;
+  };
+  // With the clear threshold above the dip, the contact clears the alert and
+  // silence raises another: the trajectory does hover.
+  EXPECT_EQ(raised_and_cleared(0.6), std::make_pair(2, 2));
+  // Below it (the default 0.5), one alert, cleared once the customer buys again.
+  EXPECT_EQ(raised_and_cleared(0.5), std::make_pair(1, 1));
+}
+
+TEST_F(IngestAlertsTest, AnOptOutIsNeverRecommendedAndAllOutIsNotForMarketing) {
+  clock_.Set(Day(1000));
+  IngestProcessor processor = MakeProcessor(&store_);
+  Enable(processor);
+  ASSERT_TRUE(processor.Load().ok());
+  std::int64_t offset = 0;
+  const auto consent = [&](const std::string& customer, Channel channel, bool granted, double day) {
+    Touchpoint tp = MakeTouchpoint(
+        Type::kConsent,
+        customer + "-consent-" + std::string(ChannelName(channel)) + std::to_string(day), day,
+        channel);
+    tp.customer_id = CustomerId(customer);
+    tp.consent_granted = granted;
+    return Record(0, offset++, tp);
+  };
+  std::vector<InputRecord> records = SteadyBuyer("some", offset);
+  std::vector<InputRecord> none = SteadyBuyer("none", offset);
+  records.insert(records.end(), none.begin(), none.end());
+  for (const std::string customer : {"some", "none"}) {
+    records.push_back(consent(customer, Channel::kEmail, true, 10));
+    records.push_back(consent(customer, Channel::kSms, true, 10));
+    records.push_back(consent(customer, Channel::kEmail, false, 200));  // out
+  }
+  records.push_back(consent("none", Channel::kSms, false, 201));  // all out
+  records.push_back(Record(0, offset++, For("ticker", Type::kContact, "t", 700)));
+  auto result = processor.Process(records);
+  ASSERT_TRUE(result.ok()) << result.status();
+  std::map<std::string, Channel> channel;
+  for (const AlertEvent& alert : result->alerts) channel[alert.customer_id.value()] = alert.channel;
+  ASSERT_EQ(channel.size(), 2u);
+  EXPECT_EQ(channel.at("some"), Channel::kSms);  // e-mail is cheaper, but they opted out
+  EXPECT_EQ(channel.at("none"), Channel::kUnspecified);
+}
+
+TEST_F(IngestAlertsTest, OnTheWallClockLooksAreTakenAsOfTheirDueTimeUpToNow) {
+  clock_.Set(Day(267));
+  IngestProcessor processor = MakeProcessor(&store_);
+  Enable(processor, &clock_);
+  ASSERT_TRUE(processor.Load().ok());
+  std::int64_t offset = 0;
+  ASSERT_TRUE(processor.Process(SteadyBuyer("steady", offset)).ok());
+  const Timestamp due = *store_.Get(CustomerId("steady")).value()->alert.next_evaluation;
+  auto early = processor.RescoreDue(100);
+  ASSERT_TRUE(early.ok());
+  EXPECT_EQ(early->rescored, 0u);  // not due yet
+  clock_.Set(Day(700));
+  auto one = processor.RescoreDue(1);  // the budget: one look
+  ASSERT_TRUE(one.ok()) << one.status();
+  EXPECT_EQ(one->rescored, 1u);
+  const CustomerState looked = *store_.Get(CustomerId("steady")).value();
+  EXPECT_EQ(looked.alert.evaluated_at, due);  // as of when it was due, not now
+  auto rest = processor.RescoreDue(1000);
+  ASSERT_TRUE(rest.ok());
+  EXPECT_GE(rest->rescored, 1u);
+  ASSERT_EQ(rest->alerts.size(), 1u);
+  EXPECT_LT(rest->alerts.front().at, Day(700));
+  EXPECT_GT(*store_.Get(CustomerId("steady")).value()->alert.next_evaluation, Day(700));
+}
+
+// "b" buys every 10 days but its touchpoints arrive late, behind "a"'s every
+// 14 days on the same partition: by the time b's purchase of day 190 comes,
+// the partition's time (266) has passed b's silence and alerted them. The late
+// purchase is looked at as of b's latest look, not back in time: b stays at
+// risk (silent since day 190, usually every 10), and is alerted once.
+TEST_F(IngestAlertsTest, ALateTouchpointNeverTakesALookBackInTime) {
+  clock_.Set(Day(1000));
+  IngestProcessor processor = MakeProcessor(&store_);
+  Enable(processor);
+  ASSERT_TRUE(processor.Load().ok());
+  std::int64_t offset = 0;
+  std::vector<InputRecord> records;
+  for (int i = 0; i < 20; ++i) {
+    records.push_back(
+        Record(0, offset++, For("a", Type::kPurchase, "a" + std::to_string(i), 14 * i)));
+    records.push_back(
+        Record(0, offset++, For("b", Type::kPurchase, "b" + std::to_string(i), 10 * i)));
+  }
+  for (int day = 266; day <= 500; day += 2) {
+    records.push_back(
+        Record(0, offset++, For("t", Type::kContact, "t" + std::to_string(day), day)));
+  }
+  auto result = processor.Process(records);
+  ASSERT_TRUE(result.ok()) << result.status();
+  std::multiset<std::string> raised;
+  for (const AlertEvent& alert : result->alerts) {
+    EXPECT_EQ(alert.outcome.transition, AlertTransition::kRaised) << alert.customer_id.value();
+    raised.insert(alert.outcome.alert_id);
+  }
+  EXPECT_EQ(raised,
+            (std::multiset<std::string>{AlertId(CustomerId("a"), 1), AlertId(CustomerId("b"), 1)}));
+}
+
+// The heart of exactly-once alerts: every look, and so every alert, is a
+// function of each partition's records alone. The same stream (late events
+// and duplicates included) processed in one batch, in random batches with
+// small commits, and with crashes (a failed commit, then a fresh processor
+// replaying from the committed offsets) leaves the same states, the same
+// indexes and the same alerts.
+TEST_F(IngestAlertsTest, TheSameStreamGivesTheSameLooksWhateverTheBatchesAndCrashes) {
+  clock_.Set(Day(2000));
+  std::mt19937 random(20261201);
+  // Four customers per partition, two partitions, a year and a half of
+  // purchases, contacts, complaints and surveys; one in twenty late by up to
+  // 30 days, one in twenty-five sent twice.
+  std::map<std::int32_t, std::vector<InputRecord>> by_partition;
+  std::map<std::int32_t, std::int64_t> offsets;
+  const std::array<Type, 4> types = {Type::kPurchase, Type::kContact, Type::kComplaint,
+                                     Type::kSurvey};
+  for (int i = 0; i < 600; ++i) {
+    const std::int32_t partition = static_cast<std::int32_t>(random() % 2);
+    const std::string customer = "c" + std::to_string(partition) + std::to_string(random() % 4);
+    double day = i * 0.9;
+    if (random() % 20 == 0) day -= static_cast<double>(random() % 30);
+    const Type type = random() % 3 == 0 ? Type::kPurchase : types[random() % types.size()];
+    InputRecord record = Record(partition, offsets[partition]++,
+                                For(customer, type, "e" + std::to_string(i), std::max(0.0, day)));
+    by_partition[partition].push_back(record);
+    if (random() % 25 == 0) {
+      record.offset = offsets[partition]++;
+      by_partition[partition].push_back(record);
+    }
+  }
+  // The records from the committed offsets on, interleaved as a consumer may
+  // see them: each partition in order, the partitions in random turns.
+  const auto interleaved = [&](StateStore& store) {
+    std::vector<InputRecord> stream;
+    std::map<std::int32_t, std::size_t> next;
+    for (auto& [partition, records] : by_partition) {
+      const std::optional<std::int64_t> committed = Offset(store, partition);
+      while (next[partition] < records.size() && committed &&
+             records[next[partition]].offset < *committed) {
+        ++next[partition];
+      }
+    }
+    for (bool more = true; more;) {
+      more = false;
+      const std::int32_t partition = static_cast<std::int32_t>(random() % 2);
+      if (next[partition] < by_partition[partition].size()) {
+        stream.push_back(by_partition[partition][next[partition]++]);
+      }
+      for (auto& [p, records] : by_partition) more = more || next[p] < records.size();
+    }
+    return stream;
+  };
+
+  // What a run leaves: states, indexes, the alerts of the outbox.
+  struct Outcome {
+    std::map<CustomerId, CustomerState> states;
+    std::map<std::int32_t, std::set<DueEntry>> due;
+    std::vector<RiskEntry> risk;
+    std::vector<std::tuple<std::string, std::string, Timestamp, double, std::string>> alerts;
+  };
+  const auto outcome_of = [](const MemoryStateStore& store) {
+    Outcome o{store.states(), store.due(), store.risk(), {}};
+    // The segment is relative to the whole population, which the interleaving
+    // of partitions and the commits move; the rest must not depend on them.
+    for (auto& [id, state] : o.states) state.alert.last_segment.clear();
+    for (const auto& [sequence, a] : store.outbox()) {
+      o.alerts.emplace_back(a.customer_id.value(), a.outcome.alert_id, a.at, a.churn, a.action);
+    }
+    std::sort(o.alerts.begin(), o.alerts.end());
+    return o;
+  };
+
+  MemoryStateStore single;
+  {
+    IngestProcessor processor = MakeProcessor(&single);
+    Enable(processor);
+    ASSERT_TRUE(processor.Load().ok());
+    ASSERT_TRUE(processor.Process(interleaved(single)).ok());
+  }
+  const Outcome want = outcome_of(single);
+  ASSERT_FALSE(want.alerts.empty());  // the stream exercises alerts at all
+
+  for (int run = 0; run < 6; ++run) {
+    SCOPED_TRACE("run " + std::to_string(run));
+    MemoryStateStore store;
+    IngestOptions options;
+    options.max_customers_per_commit = 1 + random() % 4;
+    int crashes = 0;
+    for (;;) {
+      // A processor lives until an injected commit failure (a crash).
+      FaultyStateStore faulty(&store, run % 2 == 0 ? 1 + static_cast<int>(random() % 200) : 0);
+      IngestProcessor processor = MakeProcessor(&faulty, options);
+      Enable(processor);
+      ASSERT_TRUE(processor.Load().ok());
+      // Resume every partition from its committed offset, as the consumer does.
+      const std::vector<InputRecord> rest = interleaved(store);
+      bool crashed = false;
+      for (std::size_t begin = 0; begin < rest.size() && !crashed;) {
+        const std::size_t size = 1 + random() % 50;
+        std::vector<InputRecord> batch(
+            rest.begin() + static_cast<std::ptrdiff_t>(begin),
+            rest.begin() + static_cast<std::ptrdiff_t>(std::min(rest.size(), begin + size)));
+        crashed = !processor.Process(batch).ok();
+        begin += batch.size();
+      }
+      if (!crashed) break;
+      ++crashes;
+      ASSERT_LT(crashes, 1000);
+    }
+    if (run % 2 == 0) {
+      EXPECT_GT(crashes, 0);
+    }
+    const Outcome got = outcome_of(store);
+    ASSERT_EQ(got.states.size(), want.states.size());
+    for (const auto& [id, state] : want.states) {
+      SCOPED_TRACE(id.value());
+      ExpectSameState(state, got.states.at(id));
+    }
+    EXPECT_EQ(got.due, want.due);
+    EXPECT_EQ(got.risk, want.risk);
+    EXPECT_EQ(got.alerts, want.alerts);
+  }
 }
 
 }  // namespace

@@ -31,12 +31,12 @@ class MemoryStateStore final : public StateStore {
     return std::optional<CustomerState>(it->second);
   }
 
-  absl::StatusOr<std::optional<std::int64_t>> GetOffset(const std::string& topic,
-                                                        std::int32_t partition) override {
+  absl::StatusOr<std::optional<PartitionState>> GetPartition(const std::string& topic,
+                                                             std::int32_t partition) override {
     absl::MutexLock lock(&mutex_);
-    auto it = offsets_.find({topic, partition});
-    if (it == offsets_.end()) return std::optional<std::int64_t>();
-    return std::optional<std::int64_t>(it->second);
+    auto it = partitions_.find({topic, partition});
+    if (it == partitions_.end()) return std::optional<PartitionState>();
+    return std::optional<PartitionState>(it->second);
   }
 
   absl::StatusOr<std::optional<Timestamp>> LoadLatestEventTime(const std::string& topic) override {
@@ -55,14 +55,29 @@ class MemoryStateStore final : public StateStore {
     return cells;
   }
 
-  absl::StatusOr<std::vector<CustomerId>> Due(Timestamp until, std::size_t limit) override {
+  absl::StatusOr<std::vector<DueEntry>> Scheduled(std::int32_t partition,
+                                                  const std::optional<DueEntry>& after,
+                                                  std::size_t limit) override {
     absl::MutexLock lock(&mutex_);
-    std::vector<CustomerId> due;
-    for (auto it = due_.begin(); it != due_.end() && it->first <= until && due.size() < limit;
-         ++it) {
-      due.push_back(it->second);
+    std::vector<DueEntry> due;
+    const auto& index = due_[partition];
+    for (auto it = after ? index.upper_bound(*after) : index.begin();
+         it != index.end() && due.size() < limit; ++it) {
+      due.push_back(*it);
     }
     return due;
+  }
+
+  absl::StatusOr<std::vector<RiskEntry>> Riskiest(const std::optional<RiskEntry>& after,
+                                                  std::size_t limit) override {
+    absl::MutexLock lock(&mutex_);
+    std::vector<RiskEntry> riskiest;
+    auto it = risk_.begin();
+    if (after) it = risk_.upper_bound({-after->churn, after->customer});
+    for (; it != risk_.end() && riskiest.size() < limit; ++it) {
+      riskiest.push_back({-it->first, it->second});
+    }
+    return riskiest;
   }
 
   absl::StatusOr<std::vector<std::pair<std::uint64_t, AlertEvent>>> PendingAlerts(
@@ -90,9 +105,13 @@ class MemoryStateStore final : public StateStore {
   absl::Status Commit(const std::string& topic, const StateBatch& batch) override {
     absl::MutexLock lock(&mutex_);
     for (const auto& [sequence, alert] : batch.outbox) outbox_.insert_or_assign(sequence, *alert);
-    for (const DueChange& change : batch.due) {
-      if (change.from) due_.erase({*change.from, *change.customer});
-      if (change.to) due_.insert({*change.to, *change.customer});
+    for (const IndexChange& change : batch.index) {
+      const CustomerId& id = *change.customer;
+      auto& due = due_[change.partition];
+      if (change.due_from) due.erase({*change.due_from, id});
+      if (change.due_to) due.insert({*change.due_to, id});
+      if (change.risk_from) risk_.erase({-*change.risk_from, id});
+      if (change.risk_to) risk_.insert({-*change.risk_to, id});
     }
     for (const auto& [id, state] : batch.customers) states_.insert_or_assign(*id, *state);
     if (batch.latest_event_time) latest_event_.insert_or_assign(topic, *batch.latest_event_time);
@@ -104,8 +123,8 @@ class MemoryStateStore final : public StateStore {
         population_.insert_or_assign(key, cell);
       }
     }
-    for (const PartitionOffset& offset : batch.offsets) {
-      offsets_.insert_or_assign({topic, offset.partition}, offset.next_offset);
+    for (const auto& [partition, state] : batch.partitions) {
+      partitions_.insert_or_assign({topic, partition}, state);
     }
     ++commits_;
     return absl::OkStatus();
@@ -126,17 +145,53 @@ class MemoryStateStore final : public StateStore {
   // A snapshot of every committed offset, by (topic, partition).
   std::map<std::pair<std::string, std::int32_t>, std::int64_t> offsets() const {
     absl::MutexLock lock(&mutex_);
-    return offsets_;
+    std::map<std::pair<std::string, std::int32_t>, std::int64_t> offsets;
+    for (const auto& [key, state] : partitions_) {
+      if (state.next_offset) offsets[key] = *state.next_offset;
+    }
+    return offsets;
+  }
+
+  // A snapshot of every committed partition record, by (topic, partition).
+  std::map<std::pair<std::string, std::int32_t>, PartitionState> partitions() const {
+    absl::MutexLock lock(&mutex_);
+    return partitions_;
+  }
+
+  // A snapshot of the time index, by partition.
+  std::map<std::int32_t, std::set<DueEntry>> due() const {
+    absl::MutexLock lock(&mutex_);
+    std::map<std::int32_t, std::set<DueEntry>> due;
+    for (const auto& [partition, entries] : due_) {
+      if (!entries.empty()) due[partition] = entries;
+    }
+    return due;
+  }
+
+  // A snapshot of the at-risk index, highest churn first.
+  std::vector<RiskEntry> risk() const {
+    absl::MutexLock lock(&mutex_);
+    std::vector<RiskEntry> risk;
+    for (const auto& [churn, id] : risk_) risk.push_back({-churn, id});
+    return risk;
+  }
+
+  // A snapshot of the outbox, by sequence.
+  std::map<std::uint64_t, AlertEvent> outbox() const {
+    absl::MutexLock lock(&mutex_);
+    return outbox_;
   }
 
  private:
   mutable absl::Mutex mutex_;
   std::map<CustomerId, CustomerState> states_ ABSL_GUARDED_BY(mutex_);
-  std::map<std::pair<std::string, std::int32_t>, std::int64_t> offsets_ ABSL_GUARDED_BY(mutex_);
+  std::map<std::pair<std::string, std::int32_t>, PartitionState> partitions_
+      ABSL_GUARDED_BY(mutex_);
   std::map<std::tuple<std::string, std::int32_t, PopulationAxis, std::int64_t>, PopulationCell>
       population_ ABSL_GUARDED_BY(mutex_);
   std::map<std::string, Timestamp> latest_event_ ABSL_GUARDED_BY(mutex_);
-  std::set<std::pair<Timestamp, CustomerId>> due_ ABSL_GUARDED_BY(mutex_);
+  std::map<std::int32_t, std::set<DueEntry>> due_ ABSL_GUARDED_BY(mutex_);
+  std::set<std::pair<double, CustomerId>> risk_ ABSL_GUARDED_BY(mutex_);  // by -churn
   std::map<std::uint64_t, AlertEvent> outbox_ ABSL_GUARDED_BY(mutex_);
   int commits_ ABSL_GUARDED_BY(mutex_) = 0;
 };
@@ -154,9 +209,9 @@ class FaultyStateStore final : public StateStore {
     return inner_->Get(id);
   }
 
-  absl::StatusOr<std::optional<std::int64_t>> GetOffset(const std::string& topic,
-                                                        std::int32_t partition) override {
-    return inner_->GetOffset(topic, partition);
+  absl::StatusOr<std::optional<PartitionState>> GetPartition(const std::string& topic,
+                                                             std::int32_t partition) override {
+    return inner_->GetPartition(topic, partition);
   }
 
   absl::StatusOr<std::optional<Timestamp>> LoadLatestEventTime(const std::string& topic) override {
@@ -167,8 +222,15 @@ class FaultyStateStore final : public StateStore {
     return inner_->LoadPopulation(topic);
   }
 
-  absl::StatusOr<std::vector<CustomerId>> Due(Timestamp until, std::size_t limit) override {
-    return inner_->Due(until, limit);
+  absl::StatusOr<std::vector<DueEntry>> Scheduled(std::int32_t partition,
+                                                  const std::optional<DueEntry>& after,
+                                                  std::size_t limit) override {
+    return inner_->Scheduled(partition, after, limit);
+  }
+
+  absl::StatusOr<std::vector<RiskEntry>> Riskiest(const std::optional<RiskEntry>& after,
+                                                  std::size_t limit) override {
+    return inner_->Riskiest(after, limit);
   }
 
   absl::StatusOr<std::vector<std::pair<std::uint64_t, AlertEvent>>> PendingAlerts(

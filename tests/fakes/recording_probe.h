@@ -31,10 +31,14 @@ class RecordingProbe final : public IngestProbe {
     (raised ? alerts_raised : alerts_cleared)
         .push_back(std::string(action) + "/" + std::string(segment));
   }
-  void Rescored(std::size_t customers) override { rescored += customers; }
+  void Rescored(std::size_t looks) override { rescored += looks; }
+  void OpenAlerts(std::int32_t partition, std::uint64_t open) override {
+    open_alerts[partition] = open;
+  }
 
   std::vector<std::string> alerts_raised, alerts_cleared;  // "ACTION/SEGMENT"
   std::size_t rescored = 0;
+  std::map<std::int32_t, std::uint64_t> open_alerts;  // the last value per partition
 
   // Sums over the per-key counters.
   int applied_total() const { return Sum(applied); }

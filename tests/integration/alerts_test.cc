@@ -7,11 +7,14 @@
 #include <gtest/gtest.h>
 #include <librdkafka/rdkafkacpp.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <map>
 #include <set>
 #include <thread>
 
 #include "crm/v1/scoring.grpc.pb.h"
+#include "services/common/fail_point.h"
 #include "services/kafka/embedded_broker.h"
 #include "tests/integration/service_process.h"
 #include "tests/integration/touchpoint_producer.h"
@@ -40,8 +43,10 @@ v1::Touchpoint Event(const std::string& customer, const std::string& id, int day
   return m;
 }
 
-// Every alert on the topic so far, read from the beginning for `wait`.
-std::vector<v1::ChurnAlert> ReadAlerts(const std::string& brokers, std::chrono::seconds wait) {
+// Every alert on the topic so far (of its first `partitions`), read from the
+// beginning for `wait`.
+std::vector<v1::ChurnAlert> ReadAlerts(const std::string& brokers, std::chrono::seconds wait,
+                                       int partition_count = 1) {
   std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
   std::string error;
   conf->set("bootstrap.servers", brokers, error);
@@ -50,7 +55,7 @@ std::vector<v1::ChurnAlert> ReadAlerts(const std::string& brokers, std::chrono::
   std::unique_ptr<RdKafka::KafkaConsumer> consumer(
       RdKafka::KafkaConsumer::create(conf.get(), error));
   std::vector<RdKafka::TopicPartition*> partitions;
-  for (int p = 0; p < 2; ++p) {
+  for (int p = 0; p < partition_count; ++p) {
     partitions.push_back(
         RdKafka::TopicPartition::create("crm.alerts", p, RdKafka::Topic::OFFSET_BEGINNING));
   }
@@ -72,7 +77,8 @@ std::vector<v1::ChurnAlert> ReadAlerts(const std::string& brokers, std::chrono::
 
 TEST(AlertsTest, ASilentSteadyBuyerIsAlertedOnceWithNoEventOfTheirOwn) {
   TempDir dir;
-  auto broker = EmbeddedBroker::Start(ContractTopics(2));
+  // One partition: on the event clock, a partition's own time moves its looks.
+  auto broker = EmbeddedBroker::Start(ContractTopics(1));
   ASSERT_TRUE(broker.ok()) << broker.status();
   const std::string brokers = (*broker)->bootstrap();
 
@@ -80,7 +86,7 @@ TEST(AlertsTest, ASilentSteadyBuyerIsAlertedOnceWithNoEventOfTheirOwn) {
   for (int i = 0; i < 20; ++i) {  // every 14 days, days 0 to 266
     steady.push_back(Event("steady", "s" + std::to_string(i), 14 * i, v1::PURCHASE));
   }
-  for (int day = 266; day <= 500; day += 2) {  // another customer moves time on
+  for (int day = 266; day <= 500; day += 2) {  // another customer moves the partition's time on
     ticker.push_back(Event("ticker", "t" + std::to_string(day), day, v1::CONTACT));
   }
   ProduceTouchpoints(brokers, steady);
@@ -144,7 +150,8 @@ TEST(AlertsTest, ASilentSteadyBuyerIsAlertedOnceWithNoEventOfTheirOwn) {
 // what their filter lets through, as the alerts are delivered.
 TEST(AlertsTest, WatchAlertsDeliversToTwoSubscribersWithTheirFilters) {
   TempDir dir;
-  auto broker = EmbeddedBroker::Start(ContractTopics(2));
+  // One partition: on the event clock, a partition's own time moves its looks.
+  auto broker = EmbeddedBroker::Start(ContractTopics(1));
   ASSERT_TRUE(broker.ok()) << broker.status();
   const std::string brokers = (*broker)->bootstrap();
   std::vector<v1::Touchpoint> buyers, ticker;
@@ -212,6 +219,187 @@ TEST(AlertsTest, WatchAlertsDeliversToTwoSubscribersWithTheirFilters) {
     if (alert.customer_id() == "small") {
       EXPECT_NE(alert.recommended_action(), "WIN_BACK");
     }
+  }
+  EXPECT_EQ(service.Stop(SIGTERM), 0) << service.Log();
+}
+
+// The crm-scored command line of these tests, on `data` and the event clock.
+std::vector<std::string> ServiceArgs(const std::string& brokers, const std::string& data,
+                                     const std::string& group) {
+  return {"--brokers",        brokers,
+          "--data-dir",       data,
+          "--grpc-listen",    "127.0.0.1:0",
+          "--metrics-listen", "127.0.0.1:0",
+          "--group",          group,
+          "--clock",          "event",
+          "--log-level",      "debug",
+          "--kafka",          "session.timeout.ms=6000",
+          "--kafka",          "fetch.wait.max.ms=10"};
+}
+
+// crm-scored with CRM_FAIL_POINTS set, through env(1).
+std::unique_ptr<ChildProcess> StartWithFailPoints(const std::string& fail_points,
+                                                  std::vector<std::string> args,
+                                                  const std::filesystem::path& log) {
+  args.insert(args.begin(), {"CRM_FAIL_POINTS=" + fail_points, CRM_SCORED_BIN});
+  return std::make_unique<ChildProcess>("/usr/bin/env", std::move(args), log);
+}
+
+// Exactly once: the service dies just before committing the batch that
+// raises the alerts, is restarted and replays it; dies again after Kafka
+// acknowledged the alerts but before they left the outbox, and is restarted:
+// each crossing is on crm.alerts exactly once.
+TEST(AlertsTest, EachCrossingReachesTheTopicOnceAcrossCrashesAroundCommitAndDelivery) {
+  TempDir dir;
+  auto broker = EmbeddedBroker::Start(ContractTopics(1));
+  ASSERT_TRUE(broker.ok()) << broker.status();
+  const std::string brokers = (*broker)->bootstrap();
+  std::vector<v1::Touchpoint> touchpoints;
+  for (int i = 0; i < 20; ++i) {  // two steady buyers with their own rhythms
+    touchpoints.push_back(Event("steady-a", "a" + std::to_string(i), 14 * i, v1::PURCHASE));
+    touchpoints.push_back(Event("steady-b", "b" + std::to_string(i), 10 * i, v1::PURCHASE, 90));
+  }
+  for (int day = 266; day <= 500; day += 2) {
+    touchpoints.push_back(Event("ticker", "t" + std::to_string(day), day, v1::CONTACT));
+  }
+  ProduceTouchpoints(brokers, touchpoints);
+  const std::string data = (dir.path() / "data").string();
+  const std::vector<std::string> args = ServiceArgs(brokers, data, "exactly-once-test");
+  const std::set<std::string> crossings = {AlertId(CustomerId("steady-a"), 1),
+                                           AlertId(CustomerId("steady-b"), 1)};
+
+  // 1. Dies before the commit that raises the first alert: nothing raised.
+  {
+    auto service = StartWithFailPoints("commit-with-alert", args, dir.path() / "run1.log");
+    ASSERT_EQ(service->Wait(60s), kFailPointExitCode) << service->Log();
+    EXPECT_NE(service->Log().find("crashing at commit-with-alert"), std::string::npos);
+  }
+  EXPECT_TRUE(ReadAlerts(brokers, 2s).empty());
+
+  // 2. Replays, commits, delivers, and dies before acknowledging the delivery.
+  {
+    auto service = StartWithFailPoints("alert-delivered", args, dir.path() / "run2.log");
+    ASSERT_EQ(service->Wait(60s), kFailPointExitCode) << service->Log();
+  }
+  const std::vector<v1::ChurnAlert> delivered = ReadAlerts(brokers, 3s);
+  ASSERT_FALSE(delivered.empty());  // on the topic, still in the outbox
+
+  // 3. Restarts cleanly: reads the topic back, sends only what is missing.
+  ChildProcess service(CRM_SCORED_BIN, args, dir.path() / "run3.log");
+  for (const std::string& id : crossings) {
+    ASSERT_TRUE(service.WaitForLog("delivered " + id, 60s)) << id << "\n" << service.Log();
+  }
+  const std::vector<v1::ChurnAlert> alerts = ReadAlerts(brokers, 5s);
+  std::multiset<std::string> ids;
+  for (const v1::ChurnAlert& alert : alerts) ids.insert(alert.alert_id());
+  EXPECT_EQ(ids, std::multiset<std::string>(crossings.begin(), crossings.end()));
+  EXPECT_EQ(service.Stop(SIGTERM), 0) << service.Log();
+}
+
+// ListAtRiskCustomers, read from the at-risk index, returns what ranking every
+// customer's current scores would: the same customers, in the same order.
+TEST(AlertsTest, ListAtRiskMatchesABruteForceRankingOfEveryCustomer) {
+  TempDir dir;
+  auto broker = EmbeddedBroker::Start(ContractTopics(1));
+  ASSERT_TRUE(broker.ok()) << broker.status();
+  const std::string brokers = (*broker)->bootstrap();
+  // 60 buyers of varied rhythm, value and last purchase, complaints for some,
+  // and prospects, which are never at risk.
+  std::vector<v1::Touchpoint> touchpoints;
+  std::vector<std::string> customers;
+  for (int c = 0; c < 60; ++c) {
+    const std::string id = "buyer-" + std::to_string(c);
+    customers.push_back(id);
+    const int rhythm = 5 + (c * 7) % 40;
+    const int last = 100 + (c * 37) % 300;
+    for (int day = last % rhythm, n = 0; day <= last; day += rhythm, ++n) {
+      touchpoints.push_back(
+          Event(id, id + "-p" + std::to_string(n), day, v1::PURCHASE, 5 + (c * 13) % 200));
+    }
+    if (c % 5 == 0) touchpoints.push_back(Event(id, id + "-k", last + 3, v1::COMPLAINT));
+  }
+  for (int c = 0; c < 5; ++c) {
+    const std::string id = "prospect-" + std::to_string(c);
+    customers.push_back(id);
+    touchpoints.push_back(Event(id, id + "-v", 400, v1::CONTACT));
+  }
+  touchpoints.push_back(Event("prospect-0", "clock", 420, v1::CONTACT));  // "now"
+  ProduceTouchpoints(brokers, touchpoints);
+  ChildProcess service(CRM_SCORED_BIN,
+                       ServiceArgs(brokers, (dir.path() / "data").string(), "at-risk-test"),
+                       dir.path() / "service.log");
+  const auto grpc_port = service.WaitForLog("gRPC listening on 127.0.0.1:", 30s);
+  ASSERT_TRUE(grpc_port) << service.Log();
+  auto stub = v1::ScoringService::NewStub(
+      grpc::CreateChannel("127.0.0.1:" + *grpc_port, grpc::InsecureChannelCredentials()));
+
+  // Every customer's scores as of now, once everything is applied.
+  const auto everyone = [&] {
+    v1::BatchGetCustomerScoresRequest request;
+    for (const std::string& id : customers) request.add_customer_ids(id);
+    v1::BatchGetCustomerScoresResponse response;
+    grpc::ClientContext context;
+    if (!stub->BatchGetCustomerScores(&context, request, &response).ok()) return response;
+    return response;
+  };
+  v1::BatchGetCustomerScoresResponse all;
+  const auto until = std::chrono::steady_clock::now() + 60s;
+  const auto applied = [&] {
+    std::size_t n = 0;
+    for (const v1::CustomerScores& s : all.scores()) n += s.events_applied();
+    return n;
+  };
+  while ((all = everyone(), applied()) < touchpoints.size() &&
+         std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(100ms);
+  }
+  ASSERT_EQ(applied(), touchpoints.size()) << service.Log();
+
+  const auto brute_force = [&](const std::string& segment, std::size_t top) {
+    std::vector<const v1::CustomerScores*> ranked;
+    for (const v1::CustomerScores& s : all.scores()) {
+      if (s.rfm().frequency() == 0) continue;  // a prospect
+      if (!segment.empty() && s.segment() != segment) continue;
+      ranked.push_back(&s);
+    }
+    std::sort(ranked.begin(), ranked.end(), [](const auto* a, const auto* b) {
+      return a->churn() != b->churn() ? a->churn() > b->churn()
+                                      : a->customer_id() < b->customer_id();
+    });
+    std::vector<std::pair<std::string, double>> out;
+    for (std::size_t i = 0; i < std::min(top, ranked.size()); ++i) {
+      out.emplace_back(ranked[i]->customer_id(), ranked[i]->churn());
+    }
+    return out;
+  };
+  const auto listed = [&](const std::string& segment, std::uint32_t top) {
+    v1::ListAtRiskCustomersRequest request;
+    request.set_top_n(top);
+    request.set_segment(segment);
+    v1::ListAtRiskCustomersResponse response;
+    grpc::ClientContext context;
+    const grpc::Status status = stub->ListAtRiskCustomers(&context, request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    std::vector<std::pair<std::string, double>> out;
+    for (const v1::CustomerScores& s : response.customers())
+      out.emplace_back(s.customer_id(), s.churn());
+    return out;
+  };
+  for (const std::string segment : {"", "A", "B", "C"}) {
+    for (std::uint32_t top : {1u, 10u, 100u}) {
+      SCOPED_TRACE("segment '" + segment + "', top " + std::to_string(top));
+      const auto want = brute_force(segment, top);
+      EXPECT_FALSE(want.empty());
+      EXPECT_EQ(listed(segment, top), want);
+    }
+  }
+  {  // top_n is bounded
+    v1::ListAtRiskCustomersRequest request;
+    request.set_top_n(5000);
+    v1::ListAtRiskCustomersResponse response;
+    grpc::ClientContext context;
+    EXPECT_EQ(stub->ListAtRiskCustomers(&context, request, &response).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT);
   }
   EXPECT_EQ(service.Stop(SIGTERM), 0) << service.Log();
 }

@@ -60,6 +60,14 @@ CustomerState FullyPopulated() {
   s.profile["empty"] = ProfileField{"", At(-3)};
   s.profile["utf8"] = ProfileField{"Ch\xC3\xA2teau", At(5)};
 
+  s.partition = 5;
+  s.alert.open = true;
+  s.alert.raised = 2;
+  s.alert.raised_at = At(7);
+  s.alert.last_churn = 0.75;
+  s.alert.last_segment = "A";
+  s.alert.evaluated_at = At(8);
+  s.alert.next_evaluation = At(9);
   // Capacity 4, five ids: the ring has wrapped and its next slot is 1.
   for (const char* id : {"a", "b", "c", "d", "e"}) s.recent_events.Insert(EventIdHash(id), 4);
   return s;
