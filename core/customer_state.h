@@ -98,6 +98,10 @@ struct AlertState {
   std::string last_segment;            // at the latest evaluation
   std::optional<Timestamp> evaluated_at;
   std::optional<Timestamp> next_evaluation;  // in the time index
+  // The churn the customer is ranked by in the at-risk index: the churn of a
+  // recent look, moved only when a look differs from it by half the risk
+  // precision or more (fewer index writes).
+  std::optional<double> indexed_churn;
   friend bool operator==(const AlertState&, const AlertState&) = default;
 };
 

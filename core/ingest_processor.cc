@@ -1,12 +1,15 @@
 #include "core/ingest_processor.h"
 
 #include <algorithm>
+#include <cmath>
 #include <utility>
 
 namespace crm {
 namespace {
 
-// Time index entries read from the store at once.
+// Time index entries read from the store at once: few at first (the first is
+// usually not due yet), more as a partition's looks come due.
+constexpr std::size_t kFirstDuePage = 8;
 constexpr std::size_t kDuePage = 256;
 
 }  // namespace
@@ -161,6 +164,10 @@ class Looks {
         population != nullptr ? population->AbcSegment(state.purchase_amount - state.return_amount)
                               : "";
     const AlertOutcome outcome = EvaluateAlert(id, churn, segment, at, policy_, alert);
+    if (!alert.indexed_churn ||
+        std::fabs(churn - *alert.indexed_churn) >= policy_.risk_precision / 2) {
+      alert.indexed_churn = churn;
+    }
     alert.evaluated_at = at;
     alert.last_segment = segment;
     const AlertThresholds& thresholds = policy_.For(segment);
@@ -234,7 +241,7 @@ absl::StatusOr<Chunk::Dirty*> CustomerOf(Chunk& chunk, const CustomerId& id,
   customer.partition = partition_id;
   customer.population_before = PopulationEntryOf(customer.state);
   customer.due_before = customer.state.alert.next_evaluation;
-  if (customer.state.alert.evaluated_at) customer.risk_before = customer.state.alert.last_churn;
+  customer.risk_before = customer.state.alert.indexed_churn;
   // From now on the chunk's entry stands for the customer in the time index.
   if (customer.due_before) partition.due.insert(DueEntry{*customer.due_before, id});
   return &chunk.dirty.emplace(id, std::move(customer)).first->second;
@@ -260,9 +267,10 @@ absl::Status IngestProcessor::TakeDueLooks(std::unique_ptr<Chunk>& chunk, std::i
         part.committed.pop_front();
       }
       if (!part.committed.empty() || part.exhausted) break;
-      auto page = store_->Scheduled(partition, part.fetched_until, kDuePage);
+      const std::size_t size = part.fetched_until ? kDuePage : kFirstDuePage;
+      auto page = store_->Scheduled(partition, part.fetched_until, size);
       if (!page.ok()) return page.status();
-      if (page->size() < kDuePage) part.exhausted = true;
+      if (page->size() < size) part.exhausted = true;
       if (!page->empty()) part.fetched_until = page->back();
       part.committed.insert(part.committed.end(), page->begin(), page->end());
     }
@@ -418,8 +426,7 @@ absl::Status IngestProcessor::Flush(std::unique_ptr<Chunk>& chunk, BatchResult& 
       moved.push_back({customer.partition, customer.population_before, after});
     }
     const AlertState& alert = customer.state.alert;
-    std::optional<double> risk;
-    if (alert.evaluated_at) risk = alert.last_churn;
+    const std::optional<double> risk = alert.indexed_churn;
     if (alert.next_evaluation != customer.due_before || risk != customer.risk_before) {
       batch.index.push_back({.partition = customer.partition,
                              .customer = &id,

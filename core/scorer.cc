@@ -86,10 +86,27 @@ std::vector<ScoreReason> Reasons(const LogisticScore& score, const Model& model,
 
 }  // namespace
 
+Scorer::Scorer(Model model) : model_(std::move(model)) {
+  const LogisticModel& churn = model_.churn.logistic;
+  for (std::size_t i = 0; i < kChurnFeatureNames.size(); ++i) {
+    if (auto w = churn.weights.find(kChurnFeatureNames[i]); w != churn.weights.end()) {
+      churn_weights_[i] = w->second;
+    }
+    if (auto m = churn.means.find(kChurnFeatureNames[i]); m != churn.means.end()) {
+      churn_means_[i] = m->second;
+    }
+  }
+}
+
 double Scorer::Churn(const CustomerState& state, Timestamp as_of) const {
+  // EvaluateLogistic's probability, without the contributions.
   const std::vector<double> features =
       ChurnFeatures(FactsOf(state, as_of, model_, /*with_value=*/false));
-  return EvaluateLogistic(model_.churn.logistic, kChurnFeatureNames, features).probability;
+  double z = model_.churn.logistic.intercept;
+  for (std::size_t i = 0; i < churn_weights_.size() && i < features.size(); ++i) {
+    if (churn_weights_[i] != 0) z += churn_weights_[i] * (features[i] - churn_means_[i]);
+  }
+  return 1 / (1 + std::exp(-z));
 }
 
 Scores Scorer::Score(const CustomerId& id, const CustomerState& state, Timestamp as_of,

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -8,6 +9,7 @@
 
 #include "core/customer_id.h"
 #include "core/customer_state.h"
+#include "core/features.h"
 #include "core/model.h"
 #include "core/population.h"
 #include "core/time.h"
@@ -80,7 +82,7 @@ struct Scores {
 // Pure and stateless: safe to call from any thread.
 class Scorer {
  public:
-  explicit Scorer(Model model) : model_(std::move(model)) {}
+  explicit Scorer(Model model);
 
   const Model& model() const { return model_; }
 
@@ -96,6 +98,8 @@ class Scorer {
 
  private:
   Model model_;
+  // The churn model's weights and means in feature order, for Churn().
+  std::array<double, kChurnFeatureNames.size()> churn_weights_{}, churn_means_{};
 };
 
 // The channel the customer uses most (every touchpoint but consent and profile

@@ -36,7 +36,8 @@ struct DueEntry {
   friend auto operator<=>(const DueEntry&, const DueEntry&) = default;
 };
 
-// An entry of the at-risk index: `customer`'s churn at their latest look.
+// An entry of the at-risk index: `customer`'s churn at a recent look (see
+// AlertState::indexed_churn).
 struct RiskEntry {
   double churn = 0;
   CustomerId customer;

@@ -107,7 +107,11 @@ absl::StatusOr<AlertPolicy> BuildAlertPolicy(AlertPolicy policy, double cooldown
     if (!cost) return absl::InvalidArgumentError(bad);
     policy.channel_cost[channel] = *cost;
   }
-  if (absl::Status valid = ValidateAlertPolicy(policy); !valid.ok()) return valid;
+  if (absl::Status valid = ValidateAlertPolicy(policy); !valid.ok()) {
+    return absl::InvalidArgumentError(
+        "--alert-raise, --alert-clear, --alert-segment, --channel-cost or --risk-precision: " +
+        std::string(valid.message()));
+  }
   return policy;
 }
 

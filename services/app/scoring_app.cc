@@ -1,5 +1,6 @@
 #include "services/app/scoring_app.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -217,12 +218,14 @@ int RunScoringApp(const ServiceOptions& options) {
   if (!publisher.ok()) return Fatal("alert producer", publisher.status());
   absl::Status publisher_status;
   std::thread publisher_thread([&] {
+    pthread_setname_np(pthread_self(), "alert-publisher");
     publisher_status = (*publisher)->Run();
     if (!publisher_status.ok()) kill(getpid(), SIGUSR1);
   });
 
   absl::Status consumer_status;
   std::thread consumer_thread([&] {
+    pthread_setname_np(pthread_self(), "consumer");
     consumer_status = (*consumer)->Run();
     kill(getpid(), SIGUSR1);  // wake the main thread whatever the outcome
   });

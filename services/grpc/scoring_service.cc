@@ -116,8 +116,10 @@ grpc::Status ScoringServiceImpl::ListAtRiskCustomers(grpc::ServerContext* contex
     if (!page.ok()) return ToGrpc(page.status());
     more = page->size() == kPage;
     for (const RiskEntry& entry : *page) {
-      // Nobody below this entry can be more at risk now than the last of the best.
-      if (best.size() == top && entry.churn + risk_precision_ < best.back().churn) {
+      // Nobody below this entry can be more at risk now than the last of the
+      // best: a customer's current churn is within the precision of their
+      // last look's, which is within half of it of their indexed churn.
+      if (best.size() == top && entry.churn + 1.5 * risk_precision_ < best.back().churn) {
         more = false;
         break;
       }

@@ -47,8 +47,8 @@ class ScoringServiceImpl final : public v1::ScoringService::Service {
                                 v1::CustomerState* response) override;
   // The top_n customers (1-1000; 0: 100) by churn as of now, highest first,
   // of one ABC segment or all, with their scores: read down the at-risk index
-  // (each customer's churn at their last look, which the time index keeps
-  // within risk_precision of the current one) and re-scored, until no
+  // (each customer's churn at a recent look, which the time index keeps
+  // within 1.5 × risk_precision of the current one) and re-scored, until no
   // customer left in the index could rank. Prospects are never at risk.
   grpc::Status ListAtRiskCustomers(grpc::ServerContext* context,
                                    const v1::ListAtRiskCustomersRequest* request,

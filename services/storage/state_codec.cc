@@ -80,6 +80,7 @@ std::string EncodeState(const CustomerState& s) {
   alert->set_last_segment(s.alert.last_segment);
   SetOptional(s.alert.evaluated_at, [&](std::int64_t v) { alert->set_evaluated_at_us(v); });
   SetOptional(s.alert.next_evaluation, [&](std::int64_t v) { alert->set_next_evaluation_us(v); });
+  if (s.alert.indexed_churn) alert->set_indexed_churn(*s.alert.indexed_churn);
   const auto& ring = s.recent_events.ring();
   m.mutable_recent_event_hashes()->Add(ring.begin(), ring.end());
   m.set_recent_event_next(static_cast<std::uint32_t>(s.recent_events.next()));
@@ -141,6 +142,7 @@ absl::StatusOr<CustomerState> DecodeState(std::string_view bytes) {
   s.alert.last_churn = alert.last_churn();
   s.alert.last_segment = alert.last_segment();
   if (alert.has_evaluated_at_us()) s.alert.evaluated_at = FromMicros(alert.evaluated_at_us());
+  if (alert.has_indexed_churn()) s.alert.indexed_churn = alert.indexed_churn();
   if (alert.has_next_evaluation_us()) {
     s.alert.next_evaluation = FromMicros(alert.next_evaluation_us());
   }

@@ -646,7 +646,7 @@ TEST_F(IngestAlertsTest, ASilentSteadyBuyerIsAlertedOnceWithNoEventOfTheirOwn) {
   // The other customer is a prospect: never alerted, never scheduled, never ranked.
   EXPECT_EQ(store_.Get(CustomerId("other")).value()->alert, AlertState{});
   EXPECT_EQ(store_.risk(),
-            (std::vector<RiskEntry>{{alerted.alert.last_churn, CustomerId("steady")}}));
+            (std::vector<RiskEntry>{{*alerted.alert.indexed_churn, CustomerId("steady")}}));
 
   // The raised alert waits in the outbox, committed with the state, until acknowledged.
   auto pending = store_.PendingAlerts(10);

@@ -143,6 +143,10 @@ TEST(AlertsTest, ASilentSteadyBuyerIsAlertedOnceWithNoEventOfTheirOwn) {
       1)
       << page;
   EXPECT_GE(SumSamples(page, "crm_rescored_total"), 1) << page;  // raised by the time index
+  EXPECT_EQ(SumSamples(page, "crm_alerts_open"), 1) << page;
+  // Every look due by the partition's time was taken: nothing waits, nothing is late.
+  EXPECT_EQ(SumSamples(page, "crm_scheduler_backlog"), 0) << page;
+  EXPECT_EQ(SumSamples(page, "crm_scheduler_lag_seconds"), 0) << page;
   EXPECT_EQ(service.Stop(SIGTERM), 0) << service.Log();
 }
 

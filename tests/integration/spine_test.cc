@@ -589,7 +589,14 @@ TEST(ServiceFlagsTest, BadFlagsExitWithTwoAndOneLine) {
       {"--grpc-listen", "no-port"},
       {"--model", (dir.path() / "missing.model").string()},
       {"--model", bad_model.string()},
-      {"--clock", "sundial"}};
+      {"--clock", "sundial"},
+      {"--alert-raise", "0.4"},  // not above --alert-clear's 0.5
+      {"--alert-segment", "A=0.9"},
+      {"--alert-segment", "A=0.5:0.6"},
+      {"--channel-cost", "PIGEON=1"},
+      {"--channel-cost", "EMAIL=0"},
+      {"--risk-precision", "0"},
+      {"--alert-cooldown-days", "-1"}};
   int run = 0;
   for (const auto& args : bad) {
     ChildProcess service(CRM_SCORED_BIN, args, dir.path() / ("bad" + std::to_string(run++)));
@@ -642,6 +649,8 @@ TEST(ServiceFlagsTest, ExampleConfigIsValid) {
                        dir.path() / "example.log");
   ASSERT_TRUE(service.WaitForLog("gRPC listening on", 30s)) << service.Log();
   EXPECT_NE(service.Log().find("kafka.session.timeout.ms=10000"), std::string::npos);
+  EXPECT_NE(service.Log().find("alert-segment.C=0.85:0.6:30"), std::string::npos) << service.Log();
+  EXPECT_NE(service.Log().find("EMAIL:0.2,"), std::string::npos) << service.Log();
   EXPECT_EQ(service.Stop(SIGTERM), 0) << service.Log();
 }
 

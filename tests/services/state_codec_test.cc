@@ -68,6 +68,7 @@ CustomerState FullyPopulated() {
   s.alert.last_segment = "A";
   s.alert.evaluated_at = At(8);
   s.alert.next_evaluation = At(9);
+  s.alert.indexed_churn = 0.7;
   // Capacity 4, five ids: the ring has wrapped and its next slot is 1.
   for (const char* id : {"a", "b", "c", "d", "e"}) s.recent_events.Insert(EventIdHash(id), 4);
   return s;
