@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <functional>
 #include <limits>
 
 #include "crm/internal/stored_state.pb.h"
@@ -278,35 +279,52 @@ absl::StatusOr<std::vector<DueEntry>> RocksDbStateStore::Scheduled(
   return due;
 }
 
+namespace {
+
+// Calls `visit` with `it` at the first entry of each partition of `index`
+// ("t" or "r") in turn; `visit` may move `it` anywhere within that partition.
+absl::Status ForEachPartition(
+    rocksdb::DB& db, char index,
+    const std::function<absl::Status(std::int32_t, rocksdb::Iterator&)>& visit) {
+  const std::string all(1, index);
+  std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(rocksdb::ReadOptions()));
+  it->Seek(all);
+  while (it->Valid() && it->key().starts_with(all)) {
+    if (it->key().size() < kIndexHeader) {
+      return absl::DataLossError("unreadable index entry in the data dir");
+    }
+    const std::int32_t partition = PartitionOfKey(it->key().ToStringView());
+    if (absl::Status s = visit(partition, *it); !s.ok()) return s;
+    if (partition == std::numeric_limits<std::int32_t>::max()) break;
+    it->Seek(IndexPrefix(index, partition + 1));
+  }
+  return it->status().ok() ? absl::OkStatus() : FromRocks(it->status(), "reading an index");
+}
+
+}  // namespace
+
 absl::StatusOr<std::vector<RiskEntry>> RocksDbStateStore::Riskiest(
     const std::optional<RiskEntry>& after, std::size_t limit) {
   // Each partition's index is in order; the first `limit` of each, merged.
   std::vector<RiskEntry> merged;
-  const std::string all(1, kRiskPrefix);
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
-  it->Seek(all);
-  while (it->Valid() && it->key().starts_with(all)) {
-    if (it->key().size() < kIndexHeader) {
-      return absl::DataLossError("unreadable at-risk index entry in the data dir");
-    }
-    const std::int32_t partition = PartitionOfKey(it->key().ToStringView());
-    const std::string prefix = IndexPrefix(kRiskPrefix, partition);
-    const std::string from = after ? RiskKey(partition, after->churn, after->customer) : prefix;
-    std::size_t taken = 0;
-    for (it->Seek(from); it->Valid() && it->key().starts_with(prefix) && taken < limit;
-         it->Next()) {
-      const std::string_view key = it->key().ToStringView();
-      if (after && key == from) continue;
-      if (key.size() < kIndexHeader) {
-        return absl::DataLossError("unreadable at-risk index entry in the data dir");
-      }
-      merged.push_back(RiskEntryOf(key));
-      ++taken;
-    }
-    if (partition == std::numeric_limits<std::int32_t>::max()) break;
-    it->Seek(IndexPrefix(kRiskPrefix, partition + 1));
-  }
-  if (!it->status().ok()) return FromRocks(it->status(), "reading the at-risk index");
+  absl::Status read =
+      ForEachPartition(*db_, kRiskPrefix, [&](std::int32_t partition, rocksdb::Iterator& it) {
+        const std::string prefix = IndexPrefix(kRiskPrefix, partition);
+        const std::string from = after ? RiskKey(partition, after->churn, after->customer) : prefix;
+        std::size_t taken = 0;
+        for (it.Seek(from); it.Valid() && it.key().starts_with(prefix) && taken < limit;
+             it.Next()) {
+          const std::string_view key = it.key().ToStringView();
+          if (after && key == from) continue;
+          if (key.size() < kIndexHeader) {
+            return absl::DataLossError("unreadable at-risk index entry in the data dir");
+          }
+          merged.push_back(RiskEntryOf(key));
+          ++taken;
+        }
+        return absl::OkStatus();
+      });
+  if (!read.ok()) return read;
   std::sort(merged.begin(), merged.end(), [](const RiskEntry& a, const RiskEntry& b) {
     return a.churn != b.churn ? a.churn > b.churn : a.customer < b.customer;
   });
@@ -316,26 +334,22 @@ absl::StatusOr<std::vector<RiskEntry>> RocksDbStateStore::Riskiest(
 
 absl::StatusOr<DueStats> RocksDbStateStore::ScheduleStats(Timestamp until, std::uint64_t cap) {
   DueStats stats;
-  const std::string all(1, kDuePrefix);
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
-  it->Seek(all);
-  while (it->Valid() && it->key().starts_with(all)) {
-    if (it->key().size() < kIndexHeader) {
-      return absl::DataLossError("unreadable time index entry in the data dir");
-    }
-    const std::int32_t partition = PartitionOfKey(it->key().ToStringView());
-    const std::string prefix = IndexPrefix(kDuePrefix, partition);
-    for (bool first = true; it->Valid() && it->key().starts_with(prefix) && stats.due < cap;
-         it->Next(), first = false) {
-      const DueEntry entry = DueEntryOf(it->key().ToStringView());
-      if (first && (!stats.earliest || entry.at < *stats.earliest)) stats.earliest = entry.at;
-      if (entry.at > until) break;
-      ++stats.due;
-    }
-    if (partition == std::numeric_limits<std::int32_t>::max()) break;
-    it->Seek(IndexPrefix(kDuePrefix, partition + 1));
-  }
-  if (!it->status().ok()) return FromRocks(it->status(), "reading the time index");
+  absl::Status read =
+      ForEachPartition(*db_, kDuePrefix, [&](std::int32_t partition, rocksdb::Iterator& it) {
+        const std::string prefix = IndexPrefix(kDuePrefix, partition);
+        for (bool first = true; it.Valid() && it.key().starts_with(prefix) && stats.due < cap;
+             it.Next(), first = false) {
+          if (it.key().size() < kIndexHeader) {
+            return absl::DataLossError("unreadable time index entry in the data dir");
+          }
+          const DueEntry entry = DueEntryOf(it.key().ToStringView());
+          if (first && (!stats.earliest || entry.at < *stats.earliest)) stats.earliest = entry.at;
+          if (entry.at > until) break;
+          ++stats.due;
+        }
+        return absl::OkStatus();
+      });
+  if (!read.ok()) return read;
   return stats;
 }
 

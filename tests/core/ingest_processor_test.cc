@@ -573,6 +573,15 @@ class IngestAlertsTest : public IngestProcessorTest {
   void Enable(IngestProcessor& processor, const Clock* wall = nullptr) {
     processor.EnableAlerts({.scorers = &scorers_, .policy = &policy_, .clock = wall});
   }
+  // A processor on `store` with alerts on the event clock, loaded, the wall
+  // clock (which only bounds validation here) at day 1000.
+  IngestProcessor Started(StateStore* store) {
+    clock_.Set(Day(1000));
+    IngestProcessor processor = MakeProcessor(store);
+    Enable(processor);
+    EXPECT_TRUE(processor.Load().ok());
+    return processor;
+  }
   // `customer` bought every 14 days, days 0 to 266, on `partition`.
   static std::vector<InputRecord> SteadyBuyer(const std::string& customer, std::int64_t& offset,
                                               std::int32_t partition = 0) {
@@ -590,10 +599,7 @@ class IngestAlertsTest : public IngestProcessorTest {
 };
 
 TEST_F(IngestAlertsTest, ASilentSteadyBuyerIsAlertedOnceWithNoEventOfTheirOwn) {
-  clock_.Set(Day(1000));  // the wall clock only bounds validation here
-  IngestProcessor processor = MakeProcessor(&store_);
-  Enable(processor);
-  ASSERT_TRUE(processor.Load().ok());
+  IngestProcessor processor = Started(&store_);
   std::int64_t offset = 0;
   auto first = processor.Process(SteadyBuyer("steady", offset));
   ASSERT_TRUE(first.ok()) << first.status();
@@ -661,10 +667,7 @@ TEST_F(IngestAlertsTest, ASilentSteadyBuyerIsAlertedOnceWithNoEventOfTheirOwn) {
 }
 
 TEST_F(IngestAlertsTest, AnotherPartitionsTimeDoesNotMoveThisOnesLooks) {
-  clock_.Set(Day(1000));
-  IngestProcessor processor = MakeProcessor(&store_);
-  Enable(processor);
-  ASSERT_TRUE(processor.Load().ok());
+  IngestProcessor processor = Started(&store_);
   std::int64_t offset = 0;
   ASSERT_TRUE(processor.Process(SteadyBuyer("steady", offset, /*partition=*/0)).ok());
   auto other = processor.Process({Record(1, 0, For("other", Type::kContact, "o1", 900))});
@@ -678,12 +681,9 @@ TEST_F(IngestAlertsTest, AnotherPartitionsTimeDoesNotMoveThisOnesLooks) {
 }
 
 TEST_F(IngestAlertsTest, AFailedCommitRaisesNothingAndTheReplayRaisesTheSameAlertOnce) {
-  clock_.Set(Day(1000));
   MemoryStateStore inner;
   FaultyStateStore faulty(&inner, /*fail_commit=*/2);  // the commit that raises it
-  IngestProcessor processor = MakeProcessor(&faulty);
-  Enable(processor);
-  ASSERT_TRUE(processor.Load().ok());
+  IngestProcessor processor = Started(&faulty);
   std::int64_t offset = 0;
   ASSERT_TRUE(processor.Process(SteadyBuyer("steady", offset)).ok());
   const std::vector<InputRecord> ticker = {
@@ -695,9 +695,7 @@ TEST_F(IngestAlertsTest, AFailedCommitRaisesNothingAndTheReplayRaisesTheSameAler
   // A fresh processor on the committed store (as after a crash) replays the
   // record from the committed offset and raises the same alert, once.
   ASSERT_EQ(inner.GetOffset(kTopic, 0).value(), std::optional<std::int64_t>(offset));
-  IngestProcessor restarted = MakeProcessor(&inner);
-  Enable(restarted);
-  ASSERT_TRUE(restarted.Load().ok());
+  IngestProcessor restarted = Started(&inner);
   auto replayed = restarted.Process(ticker);
   ASSERT_TRUE(replayed.ok()) << replayed.status();
   ASSERT_EQ(replayed->alerts.size(), 1u);
@@ -712,14 +710,11 @@ TEST_F(IngestAlertsTest, AFailedCommitRaisesNothingAndTheReplayRaisesTheSameAler
 // 330 brings it from about 0.78 down to 0.56, and silence raises it above 0.7
 // again by day 336: it hovers around the raise threshold.
 TEST_F(IngestAlertsTest, HoveringAroundTheThresholdRaisesOnceUntilItClears) {
-  clock_.Set(Day(1000));
   const auto raised_and_cleared = [&](double clear) {
     MemoryStateStore store;
     policy_.defaults.clear = clear;
     policy_.defaults.cooldown = Micros(0);
-    IngestProcessor processor = MakeProcessor(&store);
-    Enable(processor);
-    EXPECT_TRUE(processor.Load().ok());
+    IngestProcessor processor = Started(&store);
     std::int64_t offset = 0;
     std::vector<InputRecord> records = SteadyBuyer("steady", offset);
     for (int day = 267; day <= 420; ++day) {  // time moves on, one day at a time
@@ -745,10 +740,7 @@ TEST_F(IngestAlertsTest, HoveringAroundTheThresholdRaisesOnceUntilItClears) {
 }
 
 TEST_F(IngestAlertsTest, AnOptOutIsNeverRecommendedAndAllOutIsNotForMarketing) {
-  clock_.Set(Day(1000));
-  IngestProcessor processor = MakeProcessor(&store_);
-  Enable(processor);
-  ASSERT_TRUE(processor.Load().ok());
+  IngestProcessor processor = Started(&store_);
   std::int64_t offset = 0;
   const auto consent = [&](const std::string& customer, Channel channel, bool granted, double day) {
     Touchpoint tp = MakeTouchpoint(
@@ -809,10 +801,7 @@ TEST_F(IngestAlertsTest, OnTheWallClockLooksAreTakenAsOfTheirDueTimeUpToNow) {
 // purchase is looked at as of b's latest look, not back in time: b stays at
 // risk (silent since day 190, usually every 10), and is alerted once.
 TEST_F(IngestAlertsTest, ALateTouchpointNeverTakesALookBackInTime) {
-  clock_.Set(Day(1000));
-  IngestProcessor processor = MakeProcessor(&store_);
-  Enable(processor);
-  ASSERT_TRUE(processor.Load().ok());
+  IngestProcessor processor = Started(&store_);
   std::int64_t offset = 0;
   std::vector<InputRecord> records;
   for (int i = 0; i < 20; ++i) {
