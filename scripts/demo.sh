@@ -13,7 +13,7 @@ demo_dir="${DEMO_DIR:-$(mktemp -d /tmp/crm-demo-XXXXXX)}"
 mkdir -p "$demo_dir"
 log="$demo_dir/crm-scored.log"
 build/services/crm-scored --data-dir "$demo_dir/data" --model "${DEMO_MODEL:-models/demo.json}" \
-  --grpc-listen 127.0.0.1:0 \
+  --grpc-listen 127.0.0.1:0 --clock event \
   --metrics-listen 127.0.0.1:0 --kafka fetch.wait.max.ms=10 >"$log" 2>&1 &
 service=$!
 trap 'kill -TERM $service 2>/dev/null; wait $service 2>/dev/null || true' EXIT

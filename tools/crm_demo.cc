@@ -27,12 +27,6 @@ namespace {
 std::atomic<bool> g_stop{false};
 void OnSignal(int) { g_stop.store(true); }
 
-// Sums every sample of `metric` in the page at `url`; -1 when it cannot be fetched.
-double ScrapeSum(const std::string& url, const std::string& metric) {
-  const std::optional<std::string> page = crm::HttpGet(url);
-  return page ? crm::SumSamples(*page, metric) : -1;
-}
-
 std::string Date(crm::Timestamp t) {
   const std::time_t seconds = crm::ToMicros(t) / 1'000'000;
   std::tm tm{};
@@ -203,8 +197,13 @@ int main(int argc, char** argv) {
     if (since_view >= (tty ? 1.0 : 5.0)) {
       std::ostringstream view;
       if (tty) view << "\033[2J\033[H";
-      const double applied =
-          metrics_url.empty() ? -1 : ScrapeSum(metrics_url, "crm_touchpoints_applied_total");
+      const std::optional<std::string> page =
+          metrics_url.empty() ? std::nullopt : crm::HttpGet(metrics_url);
+      // Sums every sample of `metric`; -1 without a page.
+      const auto sum = [&](const char* metric) {
+        return page ? crm::SumSamples(*page, metric) : -1;
+      };
+      const double applied = sum("crm_touchpoints_applied_total");
       view << "crm-demo  simulated " << Date(simulated_now) << "   produced " << produced << " ("
            << static_cast<int>((produced - produced_at_view) / since_view) << "/s)";
       if (applied >= 0) {
@@ -212,6 +211,7 @@ int main(int argc, char** argv) {
         if (applied_at_view >= 0) {
           view << " (" << static_cast<int>((applied - applied_at_view) / since_view) << "/s)";
         }
+        view << "   at-risk alerts open " << static_cast<std::uint64_t>(sum("crm_alerts_open"));
       }
       view << "\n";
       if (stub) {
