@@ -30,6 +30,8 @@ class IngestProbe {
   // Customers of `partition` with an open alert, as committed (0 once the
   // partition is no longer assigned here).
   virtual void OpenAlerts(std::int32_t partition, std::uint64_t open) = 0;
+  // The brokers of the input topic are reachable (true) or not (false).
+  virtual void InputConnected(bool connected) = 0;
 };
 
 // A probe that reports nowhere.
@@ -44,6 +46,7 @@ class NullIngestProbe final : public IngestProbe {
   void AlertChanged(bool, std::string_view, std::string_view) override {}
   void Rescored(std::size_t) override {}
   void OpenAlerts(std::int32_t, std::uint64_t) override {}
+  void InputConnected(bool) override {}
 };
 
 }  // namespace crm

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <utility>
 
 namespace crm {
@@ -380,6 +381,67 @@ absl::StatusOr<BatchResult> IngestProcessor::Process(const std::vector<InputReco
   if (absl::Status s = Flush(chunk, result); !s.ok()) return s;
   probe_->BatchCommitted(records.size(), clock_->Now() - started);
   return result;
+}
+
+absl::StatusOr<bool> IngestProcessor::Erase(const CustomerId& id) {
+  CustomerState state;
+  if (const CustomerState* cached = cache_.Find(id)) {
+    state = *cached;
+  } else {
+    auto stored = store_->Get(id);
+    if (!stored.ok()) return stored.status();
+    if (!*stored) return false;
+    state = std::move(**stored);
+  }
+  StateBatch batch;
+  batch.erased.push_back(&id);
+  const std::optional<PopulationEntry> entry = PopulationEntryOf(state);
+  if (entry) population_.Replace(state.partition, entry, std::nullopt, &batch.population);
+  const AlertState& alert = state.alert;
+  if (alert.next_evaluation || alert.indexed_churn) {
+    batch.index.push_back({.partition = state.partition,
+                           .customer = &id,
+                           .due_from = alert.next_evaluation,
+                           .risk_from = alert.indexed_churn});
+  }
+  std::optional<PartitionState> partition;
+  if (alert.open && state.partition >= 0) {
+    auto committed = CommittedPartition(state.partition);
+    if (!committed.ok()) return committed.status();
+    partition = *committed;
+    if (partition->open_alerts > 0) --partition->open_alerts;
+    batch.partitions.emplace_back(state.partition, *partition);
+  }
+  auto pending = store_->PendingAlerts(std::numeric_limits<std::size_t>::max());
+  if (!pending.ok()) return pending.status();
+  for (const auto& [sequence, event] : *pending) {
+    if (event.customer_id == id) batch.outbox_removed.push_back(sequence);
+  }
+  if (absl::Status status = store_->Commit(options_.topic, batch); !status.ok()) {
+    if (entry) population_.Replace(state.partition, std::nullopt, entry, nullptr);
+    return status;
+  }
+  cache_.Erase(id);
+  if (board_ != nullptr && entry) board_->Publish(population_.View());
+  if (partition) {
+    partitions_[state.partition] = *partition;
+    probe_->OpenAlerts(state.partition, partition->open_alerts);
+  }
+  return true;
+}
+
+absl::Status IngestProcessor::TakeErasures(ErasureQueue& queue, AuditLog& audit) {
+  for (ErasureQueue::Pending& pending : queue.TakeAll()) {
+    if (absl::Status recorded = audit.Record(pending.request); !recorded.ok()) {
+      pending.done.set_value(absl::UnavailableError("the audit log refused the erasure: " +
+                                                    std::string(recorded.message())));
+      continue;
+    }
+    absl::StatusOr<bool> erased = Erase(pending.request.customer);
+    pending.done.set_value(erased);
+    if (!erased.ok()) return erased.status();
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<BatchResult> IngestProcessor::RescoreDue(std::size_t limit) {

@@ -16,6 +16,7 @@
 #include "core/board.h"
 #include "core/clock.h"
 #include "core/customer_state.h"
+#include "core/erasure.h"
 #include "core/ingest_probe.h"
 #include "core/population.h"
 #include "core/reject_sink.h"
@@ -128,6 +129,18 @@ class IngestProcessor {
 
   // Forgets cached states (after a rebalance, the partitions' owner may change).
   void ClearCache();
+
+  // Erases the customer (right to be forgotten), in one commit: their state,
+  // their entries in the time and at-risk indexes, their open alert and the
+  // alerts of theirs not yet delivered, and their place in the population.
+  // Returns false when the customer is unknown (nothing to erase); an error
+  // when the commit failed (nothing is erased then).
+  absl::StatusOr<bool> Erase(const CustomerId& id);
+
+  // Carries out every request of `queue`, each recorded in `audit` before it
+  // commits (a request that cannot be recorded is refused). Returns an error
+  // only when a commit failed: the caller must stop, as for Process.
+  absl::Status TakeErasures(ErasureQueue& queue, AuditLog& audit);
 
   const IngestOptions& options() const { return options_; }
 

@@ -66,6 +66,9 @@ struct StateBatch {
   std::vector<IndexChange> index;
   // Alerts raised, for delivery (the outbox), by sequence number.
   std::vector<std::pair<std::uint64_t, const AlertEvent*>> outbox;
+  // Customers forgotten (their states deleted), and outbox alerts withdrawn.
+  std::vector<const CustomerId*> erased;
+  std::vector<std::uint64_t> outbox_removed;
 };
 
 // The durable home of customer state and input offsets (port; RocksDB in

@@ -182,6 +182,26 @@ ParsedOptions ParseServiceOptions(int argc, const char* const* argv) {
           "PHONE=4; the recommended channel weighs use against cost")
       ->type_name("CHANNEL=COST")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  AddFlag(app, env, "grpc-tls-cert", o.grpc_tls_cert, "gRPC TLS certificate (PEM); empty: no TLS")
+      ->check(CLI::ExistingFile);
+  AddFlag(app, env, "grpc-tls-key", o.grpc_tls_key, "gRPC TLS private key (PEM)")
+      ->check(CLI::ExistingFile);
+  AddFlag(app, env, "grpc-tls-client-ca", o.grpc_tls_client_ca,
+          "CA of client certificates (PEM): clients may authenticate with a certificate "
+          "(mutual TLS)")
+      ->check(CLI::ExistingFile);
+  AddFlag(app, env, "admin-token-file", o.admin_token_file,
+          "Bearer tokens authorised for admin RPCs (EraseCustomer), one NAME:TOKEN a line")
+      ->check(CLI::ExistingFile);
+  AddFlag(app, env, "admin-identity", o.admin_identities,
+          "Client certificate identity (common name or subject alternative name) authorised "
+          "for admin RPCs (repeatable)")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  AddFlag(app, env, "grpc-auth", o.grpc_auth,
+          "Which RPCs need an authorised caller: admin (EraseCustomer) or all")
+      ->check(CLI::IsMember({"admin", "all"}));
+  AddFlag(app, env, "audit-log", o.audit_log,
+          "Append-only audit trail of erasures (empty: audit.log in the data dir)");
   AddFlag(app, env, "risk-precision", policy.risk_precision,
           "A customer is looked at again once their churn moved this much: the at-risk "
           "ranking is this close to the truth");
@@ -216,6 +236,18 @@ ParsedOptions ParseServiceOptions(int argc, const char* const* argv) {
     return {std::nullopt, 2};
   }
   o.alert_policy = std::move(*built);
+  if (o.grpc_tls_cert.empty() != o.grpc_tls_key.empty()) {
+    std::cerr << "crm-scored: --grpc-tls-cert and --grpc-tls-key go together\n";
+    return {std::nullopt, 2};
+  }
+  if (!o.grpc_tls_client_ca.empty() && o.grpc_tls_cert.empty()) {
+    std::cerr << "crm-scored: --grpc-tls-client-ca needs --grpc-tls-cert and --grpc-tls-key\n";
+    return {std::nullopt, 2};
+  }
+  if (!o.admin_identities.empty() && o.grpc_tls_client_ca.empty()) {
+    std::cerr << "crm-scored: --admin-identity needs --grpc-tls-client-ca (client certificates)\n";
+    return {std::nullopt, 2};
+  }
   if (o.data_dir.empty()) {
     std::cerr << "crm-scored: --data-dir is empty\n";
     return {std::nullopt, 2};
@@ -239,6 +271,12 @@ std::string DescribeOptions(const ServiceOptions& o) {
     out << " alert-segment." << segment << "=" << t.raise << ":" << t.clear << ":"
         << std::chrono::duration<double, std::ratio<86400>>(t.cooldown).count();
   }
+  out << " grpc-tls=" << (o.grpc_tls_cert.empty() ? "off" : "on")
+      << (o.grpc_tls_client_ca.empty() ? "" : " grpc-tls-client-ca=" + o.grpc_tls_client_ca)
+      << " grpc-auth=" << o.grpc_auth
+      << " admin-token-file=" << (o.admin_token_file.empty() ? "(none)" : o.admin_token_file);
+  for (const std::string& identity : o.admin_identities) out << " admin-identity=" << identity;
+  out << " audit-log=" << (o.audit_log.empty() ? "(data dir)" : o.audit_log);
   out << " risk-precision=" << o.alert_policy.risk_precision << " channel-cost=";
   for (int c = 1; c < kChannelCount; ++c) {
     out << (c > 1 ? "," : "") << ChannelName(static_cast<Channel>(c)) << ":"

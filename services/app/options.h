@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/alerts.h"
 #include "services/kafka/kafka_config.h"
@@ -37,6 +38,13 @@ struct ServiceOptions {
   // --alert-raise, --alert-clear, --alert-cooldown-days, --alert-segment,
   // --channel-cost, --risk-precision.
   AlertPolicy alert_policy;
+  // gRPC TLS (--grpc-tls-cert, --grpc-tls-key, --grpc-tls-client-ca) and who
+  // may call what (--admin-token-file, --admin-identity, --grpc-auth).
+  std::string grpc_tls_cert, grpc_tls_key, grpc_tls_client_ca;
+  std::string admin_token_file;
+  std::vector<std::string> admin_identities;
+  std::string grpc_auth = "admin";  // admin: only admin RPCs need a caller; all: every RPC
+  std::string audit_log;            // empty: <data-dir>/audit.log
 };
 
 struct ParsedOptions {

@@ -13,6 +13,7 @@
 #include "core/clock.h"
 #include "core/ingest_processor.h"
 #include "core/scorer.h"
+#include "services/common/file_audit_log.h"
 #include "services/common/log.h"
 #include "services/grpc/scoring_service.h"
 #include "services/kafka/alert_publisher.h"
@@ -27,6 +28,9 @@ namespace crm {
 namespace {
 
 constexpr std::string_view kComponent = "crm-scored";
+// The health service's name for ingestion: NOT_SERVING while the brokers are
+// away (queries are still answered: the server itself stays SERVING).
+const std::string kIngestHealth = "crm.v1.Ingest";
 
 int Fatal(std::string_view what, const absl::Status& status) {
   CRM_LOG(kError, kComponent) << what << ": " << status.message();
@@ -41,16 +45,6 @@ LogLevel ParseLevel(const std::string& level) {
 }
 
 std::string HostOf(const std::string& listen) { return listen.substr(0, listen.rfind(':')); }
-
-// "2026-11-23T01:02:03Z".
-std::string IsoTime(Timestamp t) {
-  const std::time_t seconds = static_cast<std::time_t>(ToMicros(t) / 1'000'000);
-  std::tm tm{};
-  gmtime_r(&seconds, &tm);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return text;
-}
 
 // What identifies a version of the model file on disk, to notice it changed.
 struct FileStamp {
@@ -111,6 +105,18 @@ int RunScoringApp(const ServiceOptions& options) {
     }
     model = std::move(*loaded);
   }
+  // Who may call what: a bad token file is bad configuration too.
+  AuthOptions auth;
+  auth.admin_identities = options.admin_identities;
+  auth.all_rpcs = options.grpc_auth == "all";
+  if (!options.admin_token_file.empty()) {
+    auto tokens = ReadTokenFile(options.admin_token_file);
+    if (!tokens.ok()) {
+      std::cerr << "crm-scored: --admin-token-file: " << tokens.status().message() << "\n";
+      return 2;
+    }
+    auth.admin_tokens = std::move(*tokens);
+  }
   CRM_LOG(kInfo, kComponent) << "starting: " << DescribeOptions(options);
   CRM_LOG(kInfo, kComponent) << "model version " << model.version
                              << (options.model_file.empty() ? " (built-in)" : "");
@@ -123,6 +129,10 @@ int RunScoringApp(const ServiceOptions& options) {
   db_options.sync_writes = options.sync_writes;
   auto store = RocksDbStateStore::Open(db_options);
   if (!store.ok()) return Fatal("state", store.status());
+  auto audit = FileAuditLog::Open(
+      options.audit_log.empty() ? (std::filesystem::path(options.data_dir) / "audit.log").string()
+                                : options.audit_log);
+  if (!audit.ok()) return Fatal("audit log", audit.status());
 
   std::unique_ptr<EmbeddedBroker> broker;
   std::string brokers = options.brokers;
@@ -189,10 +199,27 @@ int RunScoringApp(const ServiceOptions& options) {
   // Served only once the population is loaded: a query before would rank the
   // customer against an empty population.
   AlertHub alert_hub;
-  ScoringServiceImpl service(db, &scorers, &population, query_clock, &alert_hub,
-                             alert_policy.risk_precision);
-  auto grpc_server = GrpcServer::Start(options.grpc_listen, &service);
+  ErasureQueue erasures;
+  const bool auth_configured = !auth.admin_tokens.empty() || !auth.admin_identities.empty();
+  const Authorizer authorizer(std::move(auth));
+  ScoringServiceImpl service(db, &scorers, &population, query_clock,
+                             {.alerts = &alert_hub,
+                              .risk_precision = alert_policy.risk_precision,
+                              .authorizer = &authorizer,
+                              .erasures = &erasures,
+                              .wall_clock = &clock});
+  auto grpc_server =
+      GrpcServer::Start(options.grpc_listen, &service,
+                        {options.grpc_tls_cert, options.grpc_tls_key, options.grpc_tls_client_ca});
   if (!grpc_server.ok()) return Fatal("gRPC", grpc_server.status());
+  (*grpc_server)->SetServing(kIngestHealth, true);
+  CRM_LOG(kInfo, kComponent) << "gRPC "
+                             << (options.grpc_tls_cert.empty()        ? "in plaintext"
+                                 : options.grpc_tls_client_ca.empty() ? "over TLS"
+                                                                      : "over TLS, client "
+                                                                        "certificates verified")
+                             << "; admin calls need "
+                             << (auth_configured ? "an authorised caller" : "credentials none has");
   CRM_LOG(kInfo, kComponent) << "gRPC listening on " << HostOf(options.grpc_listen) << ":"
                              << (*grpc_server)->port();
 
@@ -202,7 +229,12 @@ int RunScoringApp(const ServiceOptions& options) {
   consumer_options.topic = options.topic;
   consumer_options.properties = options.kafka;
   consumer_options.max_batch = options.max_batch;
-  auto consumer = TouchpointConsumer::Create(consumer_options, &processor, db, metrics->get());
+  GrpcServer* server = grpc_server->get();
+  auto consumer = TouchpointConsumer::Create(
+      consumer_options, &processor, db, metrics->get(),
+      {.erasures = &erasures, .audit = audit->get(), .connected = [server](bool up) {
+         server->SetServing(kIngestHealth, up);
+       }});
   if (!consumer.ok()) return Fatal("Kafka consumer", consumer.status());
 
   AlertPublisherOptions publisher_options;

@@ -49,4 +49,13 @@ void LogLine(LogLevel level, std::string_view component, std::string_view messag
   std::fflush(stderr);
 }
 
+std::string IsoTime(Timestamp t) {
+  const std::time_t seconds = static_cast<std::time_t>(ToMicros(t) / 1'000'000);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return text;
+}
+
 }  // namespace crm

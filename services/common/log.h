@@ -1,11 +1,17 @@
 #pragma once
 
 #include <sstream>
+#include <string>
 #include <string_view>
+
+#include "core/time.h"
 
 namespace crm {
 
 enum class LogLevel { kDebug, kInfo, kWarning, kError };
+
+// "2026-11-23T01:02:03Z": `t` in UTC, to the second.
+std::string IsoTime(Timestamp t);
 
 // Sets the lowest level written (default kInfo). Call before threads start.
 void SetLogLevel(LogLevel level);

@@ -2,12 +2,16 @@
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server.h>
 #include <grpcpp/server_builder.h>
 
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <fstream>
+#include <future>
+#include <sstream>
 
 #include "services/codec/alert_codec.h"
 #include "services/codec/touchpoint_codec.h"
@@ -55,9 +59,13 @@ grpc::Status LoadCustomer(StateStore& store, const std::string& raw_id, Customer
 
 }  // namespace
 
-grpc::Status ScoringServiceImpl::GetCustomerScores(grpc::ServerContext*,
+grpc::Status ScoringServiceImpl::GetCustomerScores(grpc::ServerContext* context,
                                                    const v1::GetCustomerScoresRequest* request,
                                                    v1::CustomerScores* response) {
+  std::string who;
+  if (grpc::Status allowed = Authorize(*context, /*admin=*/false, &who); !allowed.ok()) {
+    return allowed;
+  }
   CustomerState state;
   if (grpc::Status status = LoadCustomer(*store_, request->customer_id(), &state); !status.ok()) {
     return status;
@@ -70,8 +78,12 @@ grpc::Status ScoringServiceImpl::GetCustomerScores(grpc::ServerContext*,
 }
 
 grpc::Status ScoringServiceImpl::BatchGetCustomerScores(
-    grpc::ServerContext*, const v1::BatchGetCustomerScoresRequest* request,
+    grpc::ServerContext* context, const v1::BatchGetCustomerScoresRequest* request,
     v1::BatchGetCustomerScoresResponse* response) {
+  std::string who;
+  if (grpc::Status allowed = Authorize(*context, /*admin=*/false, &who); !allowed.ok()) {
+    return allowed;
+  }
   if (request->customer_ids_size() > static_cast<int>(kMaxBatchIds)) {
     return {grpc::StatusCode::INVALID_ARGUMENT, "at most 1000 customer_ids per call"};
   }
@@ -95,6 +107,10 @@ grpc::Status ScoringServiceImpl::BatchGetCustomerScores(
 grpc::Status ScoringServiceImpl::ListAtRiskCustomers(grpc::ServerContext* context,
                                                      const v1::ListAtRiskCustomersRequest* request,
                                                      v1::ListAtRiskCustomersResponse* response) {
+  std::string who;
+  if (grpc::Status allowed = Authorize(*context, /*admin=*/false, &who); !allowed.ok()) {
+    return allowed;
+  }
   constexpr std::uint32_t kDefaultTop = 100, kMaxTop = 1000;
   constexpr std::size_t kPage = 256;
   if (request->top_n() > kMaxTop) {
@@ -119,7 +135,7 @@ grpc::Status ScoringServiceImpl::ListAtRiskCustomers(grpc::ServerContext* contex
       // Nobody below this entry can be more at risk now than the last of the
       // best: a customer's current churn is within the precision of their
       // last look's, which is within half of it of their indexed churn.
-      if (best.size() == top && entry.churn + 1.5 * risk_precision_ < best.back().churn) {
+      if (best.size() == top && entry.churn + 1.5 * options_.risk_precision < best.back().churn) {
         more = false;
         break;
       }
@@ -141,7 +157,12 @@ grpc::Status ScoringServiceImpl::ListAtRiskCustomers(grpc::ServerContext* contex
 grpc::Status ScoringServiceImpl::WatchAlerts(grpc::ServerContext* context,
                                              const v1::WatchAlertsRequest* request,
                                              grpc::ServerWriter<v1::ChurnAlert>* writer) {
-  if (alerts_ == nullptr) return {grpc::StatusCode::UNIMPLEMENTED, "alerts are not enabled"};
+  std::string who;
+  if (grpc::Status allowed = Authorize(*context, /*admin=*/false, &who); !allowed.ok()) {
+    return allowed;
+  }
+  if (options_.alerts == nullptr)
+    return {grpc::StatusCode::UNIMPLEMENTED, "alerts are not enabled"};
   if (!(request->min_churn() >= 0 && request->min_churn() <= 1)) {
     return {grpc::StatusCode::INVALID_ARGUMENT, "min_churn must be in [0, 1]"};
   }
@@ -151,7 +172,7 @@ grpc::Status ScoringServiceImpl::WatchAlerts(grpc::ServerContext* context,
     return {grpc::StatusCode::INVALID_ARGUMENT,
             "action must be WIN_BACK, RETAIN, DEVELOP, NONE or empty"};
   }
-  const std::unique_ptr<AlertHub::Subscription> subscription = alerts_->Subscribe();
+  const std::unique_ptr<AlertHub::Subscription> subscription = options_.alerts->Subscribe();
   while (!context->IsCancelled()) {
     std::optional<AlertEvent> alert = subscription->Next(std::chrono::milliseconds(200));
     if (!alert) {
@@ -170,9 +191,13 @@ grpc::Status ScoringServiceImpl::WatchAlerts(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status ScoringServiceImpl::GetCustomerState(grpc::ServerContext*,
+grpc::Status ScoringServiceImpl::GetCustomerState(grpc::ServerContext* context,
                                                   const v1::GetCustomerStateRequest* request,
                                                   v1::CustomerState* response) {
+  std::string who;
+  if (grpc::Status allowed = Authorize(*context, /*admin=*/false, &who); !allowed.ok()) {
+    return allowed;
+  }
   CustomerState state;
   if (grpc::Status status = LoadCustomer(*store_, request->customer_id(), &state); !status.ok()) {
     return status;
@@ -181,13 +206,82 @@ grpc::Status ScoringServiceImpl::GetCustomerState(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
-    const std::string& listen, v1::ScoringService::Service* service) {
+grpc::Status ScoringServiceImpl::Authorize(const grpc::ServerContext& context, bool admin,
+                                           std::string* who) const {
+  if (options_.authorizer != nullptr) return options_.authorizer->Check(context, admin, who);
+  if (!admin) {
+    *who = "anonymous";
+    return grpc::Status::OK;
+  }
+  return {grpc::StatusCode::PERMISSION_DENIED,
+          "admin calls are refused: no admin token file nor client identity is configured"};
+}
+
+grpc::Status ScoringServiceImpl::EraseCustomer(grpc::ServerContext* context,
+                                               const v1::EraseCustomerRequest* request,
+                                               v1::EraseCustomerResponse* response) {
+  std::string who;
+  if (grpc::Status allowed = Authorize(*context, /*admin=*/true, &who); !allowed.ok()) {
+    return allowed;
+  }
+  if (request->customer_id().empty()) {
+    return {grpc::StatusCode::INVALID_ARGUMENT, "customer_id is empty"};
+  }
+  if (options_.erasures == nullptr) {
+    return {grpc::StatusCode::UNIMPLEMENTED, "erasure is not enabled"};
+  }
+  std::future<absl::StatusOr<bool>> done = options_.erasures->Submit(
+      {CustomerId(request->customer_id()), who, options_.wall_clock->Now()});
+  if (done.wait_for(options_.erase_timeout) != std::future_status::ready) {
+    return {grpc::StatusCode::UNAVAILABLE,
+            "the erasure was not carried out in time (is ingestion running?); retrying is safe"};
+  }
+  absl::StatusOr<bool> erased = done.get();
+  if (!erased.ok()) return ToGrpc(erased.status());
+  response->set_erased(*erased);
+  return grpc::Status::OK;
+}
+
+namespace {
+
+absl::StatusOr<std::string> ReadPem(const std::string& path, const char* what) {
+  std::ifstream in(path);
+  std::ostringstream text;
+  if (!(in && text << in.rdbuf())) {
+    return absl::InvalidArgumentError(std::string("cannot read the ") + what + " " + path);
+  }
+  return text.str();
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(const GrpcTlsOptions& tls) {
+  if (tls.cert_file.empty()) return grpc::InsecureServerCredentials();
+  auto cert = ReadPem(tls.cert_file, "TLS certificate");
+  if (!cert.ok()) return cert.status();
+  auto key = ReadPem(tls.key_file, "TLS key");
+  if (!key.ok()) return key.status();
+  grpc::SslServerCredentialsOptions ssl(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+  ssl.pem_key_cert_pairs.push_back({*key, *cert});
+  if (!tls.client_ca_file.empty()) {
+    auto ca = ReadPem(tls.client_ca_file, "client CA");
+    if (!ca.ok()) return ca.status();
+    ssl.pem_root_certs = *ca;
+    ssl.client_certificate_request = GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  return grpc::SslServerCredentials(ssl);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(const std::string& listen,
+                                                              v1::ScoringService::Service* service,
+                                                              const GrpcTlsOptions& tls) {
+  auto credentials = Credentials(tls);
+  if (!credentials.ok()) return credentials.status();
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   std::unique_ptr<GrpcServer> server(new GrpcServer());
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &server->port_);
+  builder.AddListeningPort(listen, *credentials, &server->port_);
   builder.RegisterService(service);
   server->server_ = builder.BuildAndStart();
   if (!server->server_ || server->port_ == 0) {
@@ -202,6 +296,10 @@ GrpcServer::~GrpcServer() {
 
 void GrpcServer::SetServing(bool serving) {
   if (auto* health = server_->GetHealthCheckService()) health->SetServingStatus(serving);
+}
+
+void GrpcServer::SetServing(const std::string& service, bool serving) {
+  if (auto* health = server_->GetHealthCheckService()) health->SetServingStatus(service, serving);
 }
 
 void GrpcServer::Shutdown(int deadline_ms) { server_->Shutdown(SystemDeadline(deadline_ms)); }

@@ -6,11 +6,13 @@
 #include "absl/status/statusor.h"
 #include "core/board.h"
 #include "core/clock.h"
+#include "core/erasure.h"
 #include "core/population.h"
 #include "core/scorer.h"
 #include "core/state_store.h"
 #include "crm/v1/scoring.grpc.pb.h"
 #include "services/grpc/alert_hub.h"
+#include "services/grpc/authorizer.h"
 
 namespace grpc {
 class Server;
@@ -18,23 +20,30 @@ class Server;
 
 namespace crm {
 
+// What the service needs beyond the state and the scorer; every pointer may
+// be null and must otherwise outlive the service.
+struct ScoringServiceOptions {
+  AlertHub* alerts = nullptr;  // null: WatchAlerts is UNIMPLEMENTED
+  // The alert policy's: how far the at-risk index may be from the truth.
+  double risk_precision = 0.02;
+  // Who may call what; null: every RPC is open but the admin ones, refused.
+  const Authorizer* authorizer = nullptr;
+  ErasureQueue* erasures = nullptr;   // null: EraseCustomer is UNIMPLEMENTED
+  const Clock* wall_clock = nullptr;  // stamps erasure requests (required with `erasures`)
+  // How long EraseCustomer waits for the consumer thread to carry it out.
+  std::chrono::milliseconds erase_timeout = std::chrono::seconds(30);
+};
+
 // crm.v1.ScoringService on the committed state: a reader never sees part of a
 // batch. Called concurrently from gRPC's threads; holds no mutable state.
 class ScoringServiceImpl final : public v1::ScoringService::Service {
  public:
   // The pointers must outlive the service. Each call scores with the model and
-  // the population current when it starts.
-  // `alerts` may be null: WatchAlerts is then UNIMPLEMENTED. `risk_precision`
-  // is the alert policy's: how far the at-risk index may be from the truth.
+  // the population current when it starts; `clock` is "now" of queries.
   ScoringServiceImpl(StateStore* store, const Board<Scorer>* scorer,
                      const PopulationBoard* population, const Clock* clock,
-                     AlertHub* alerts = nullptr, double risk_precision = 0.02)
-      : store_(store),
-        scorer_(scorer),
-        population_(population),
-        clock_(clock),
-        alerts_(alerts),
-        risk_precision_(risk_precision) {}
+                     ScoringServiceOptions options = {})
+      : store_(store), scorer_(scorer), population_(population), clock_(clock), options_(options) {}
 
   grpc::Status GetCustomerScores(grpc::ServerContext* context,
                                  const v1::GetCustomerScoresRequest* request,
@@ -57,28 +66,52 @@ class ScoringServiceImpl final : public v1::ScoringService::Service {
   // filtered by segment (empty: all), minimum churn and action (empty: all).
   grpc::Status WatchAlerts(grpc::ServerContext* context, const v1::WatchAlertsRequest* request,
                            grpc::ServerWriter<v1::ChurnAlert>* writer) override;
+  // Admin: forgets the customer (state, index entries, open and undelivered
+  // alerts), recorded in the audit trail with the caller's name first;
+  // erased = false when there was nothing to erase. Carried out by the
+  // consumer thread; UNAVAILABLE when it did not within the erase timeout
+  // (the request may still be carried out: retrying is safe).
+  grpc::Status EraseCustomer(grpc::ServerContext* context, const v1::EraseCustomerRequest* request,
+                             v1::EraseCustomerResponse* response) override;
 
  private:
+  // OK when the caller may make this call (see Authorizer::Check).
+  grpc::Status Authorize(const grpc::ServerContext& context, bool admin, std::string* who) const;
+
   StateStore* store_;
   const Board<Scorer>* scorer_;
   const PopulationBoard* population_;
   const Clock* clock_;
-  AlertHub* alerts_;
-  double risk_precision_;
+  ScoringServiceOptions options_;
+};
+
+// TLS for the gRPC server: a certificate and key (PEM files), and optionally
+// the CA that signs client certificates (mutual TLS: a client may present a
+// certificate, which is then verified, and its identity authorises admin RPCs).
+struct GrpcTlsOptions {
+  std::string cert_file;
+  std::string key_file;
+  std::string client_ca_file;  // empty: no client certificates
 };
 
 // The gRPC server: the scoring service, the standard health service and
 // server reflection.
 class GrpcServer {
  public:
-  // Listens on `listen` ("HOST:PORT"; port 0 picks one), without TLS.
+  // Listens on `listen` ("HOST:PORT"; port 0 picks one), with TLS when
+  // `tls` has a certificate; an unreadable file is InvalidArgument naming it.
   static absl::StatusOr<std::unique_ptr<GrpcServer>> Start(const std::string& listen,
-                                                           v1::ScoringService::Service* service);
+                                                           v1::ScoringService::Service* service,
+                                                           const GrpcTlsOptions& tls = {});
   ~GrpcServer();
 
   int port() const { return port_; }
-  // Marks the service NOT_SERVING in the health service (before shutdown).
+  // Marks the whole server SERVING or NOT_SERVING in the health service
+  // (NOT_SERVING before shutdown).
   void SetServing(bool serving);
+  // The health of one named part ("crm.v1.Ingest": whether touchpoints are
+  // being read).
+  void SetServing(const std::string& service, bool serving);
   // Stops accepting calls and waits for those in flight (at most `deadline_ms`).
   void Shutdown(int deadline_ms);
 

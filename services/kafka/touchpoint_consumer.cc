@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <map>
+#include <utility>
 #include <vector>
 
 #include "services/codec/touchpoint_codec.h"
@@ -89,6 +90,7 @@ class TouchpointConsumer::Callbacks final : public RdKafka::RebalanceCb, public 
         if (event.fatal()) {
           fatal_ = absl::InternalError("fatal Kafka error: " + event.str());
         } else {
+          if (event.err() == RdKafka::ERR__ALL_BROKERS_DOWN) brokers_down_ = true;
           CRM_LOG(kWarning, "kafka") << RdKafka::err2str(event.err()) << ": " << event.str();
         }
         break;
@@ -104,16 +106,19 @@ class TouchpointConsumer::Callbacks final : public RdKafka::RebalanceCb, public 
 
   std::uint64_t generation() const { return generation_; }
   const absl::Status& fatal() const { return fatal_; }
+  // Whether librdkafka reported every broker down since the last call.
+  bool TakeBrokersDown() { return std::exchange(brokers_down_, false); }
 
  private:
   TouchpointConsumer* owner_;
   std::uint64_t generation_ = 0;
   absl::Status fatal_;
+  bool brokers_down_ = false;
 };
 
 absl::StatusOr<std::unique_ptr<TouchpointConsumer>> TouchpointConsumer::Create(
     const ConsumerOptions& options, IngestProcessor* processor, StateStore* store,
-    IngestProbe* probe) {
+    IngestProbe* probe, ConsumerHooks hooks) {
   if (options.brokers.empty()) return absl::InvalidArgumentError("no brokers given");
   KafkaProperties properties = {{"bootstrap.servers", options.brokers},
                                 {"group.id", options.group},
@@ -131,6 +136,7 @@ absl::StatusOr<std::unique_ptr<TouchpointConsumer>> TouchpointConsumer::Create(
   consumer->processor_ = processor;
   consumer->store_ = store;
   consumer->probe_ = probe;
+  consumer->hooks_ = std::move(hooks);
   consumer->callbacks_ = std::make_unique<Callbacks>(consumer.get());
   std::string error;
   if ((*conf)->set("rebalance_cb", static_cast<RdKafka::RebalanceCb*>(consumer->callbacks_.get()),
@@ -145,6 +151,27 @@ absl::StatusOr<std::unique_ptr<TouchpointConsumer>> TouchpointConsumer::Create(
 }
 
 TouchpointConsumer::~TouchpointConsumer() = default;
+
+bool TouchpointConsumer::BrokersAnswer(int timeout_ms) {
+  RdKafka::Metadata* raw = nullptr;
+  const RdKafka::ErrorCode err =
+      consumer_->metadata(/*all_topics=*/false, nullptr, &raw, timeout_ms);
+  delete raw;
+  return err == RdKafka::ERR_NO_ERROR;
+}
+
+void TouchpointConsumer::SetConnected(bool connected) {
+  if (connected == connected_) return;
+  connected_ = connected;
+  if (connected) {
+    CRM_LOG(kInfo, kComponent) << "brokers reachable again: consuming";
+  } else {
+    CRM_LOG(kWarning, kComponent)
+        << "brokers unreachable: ingest paused, queries answered from the state";
+  }
+  probe_->InputConnected(connected);
+  if (hooks_.connected) hooks_.connected(connected);
+}
 
 void TouchpointConsumer::ReportLag() {
   std::vector<RdKafka::TopicPartition*> assigned;
@@ -177,8 +204,23 @@ absl::Status TouchpointConsumer::Run() {
   auto last_rescore = last_lag_report;
   absl::Status result;
 
+  auto last_probe = last_lag_report;
   while (!stop_.load()) {
-    // The scheduler runs on this thread: the single writer of customer state.
+    // Erasures and the scheduler run on this thread: the single writer of
+    // customer state.
+    if (hooks_.erasures != nullptr && hooks_.audit != nullptr) {
+      if (absl::Status erased = processor_->TakeErasures(*hooks_.erasures, *hooks_.audit);
+          !erased.ok()) {
+        result = erased;
+        break;
+      }
+    }
+    // Brokers all down: paused until one answers again (checked each second).
+    if (callbacks_->TakeBrokersDown()) SetConnected(false);
+    if (!connected_ && std::chrono::steady_clock::now() - last_probe > std::chrono::seconds(1)) {
+      last_probe = std::chrono::steady_clock::now();
+      if (BrokersAnswer(500)) SetConnected(true);
+    }
     if (std::chrono::steady_clock::now() - last_rescore >
         std::chrono::milliseconds(options_.rescore_interval_ms)) {
       auto rescored = processor_->RescoreDue(options_.rescore_batch);
@@ -210,6 +252,11 @@ absl::Status TouchpointConsumer::Run() {
         messages.push_back(std::move(message));
         continue;
       }
+      if (message->err() == RdKafka::ERR__TRANSPORT ||
+          message->err() == RdKafka::ERR__ALL_BROKERS_DOWN) {
+        SetConnected(false);
+        break;
+      }
       if (message->err() != RdKafka::ERR__PARTITION_EOF) {
         CRM_LOG(kWarning, kComponent) << "consume: " << message->errstr();
       }
@@ -227,6 +274,7 @@ absl::Status TouchpointConsumer::Run() {
       continue;
     }
 
+    SetConnected(true);  // records came: the brokers answer
     records.reserve(messages.size());
     for (const auto& message : messages) {
       InputRecord& record = records.emplace_back();

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -29,6 +30,17 @@ struct ConsumerOptions {
   std::size_t rescore_batch = 1000;
 };
 
+// What the consumer thread serves besides the input, and whom it tells of
+// the broker coming and going; every member may be empty.
+struct ConsumerHooks {
+  // Erasure requests, carried out between batches, recorded in `audit` first.
+  ErasureQueue* erasures = nullptr;
+  AuditLog* audit = nullptr;
+  // Called on the consumer thread when the brokers become unreachable
+  // (false) or reachable again (true).
+  std::function<void(bool)> connected;
+};
+
 // The consumer-group member that feeds the IngestProcessor. A batch is what
 // one poll returned (up to max_batch); each is applied and committed with its
 // offsets before the next. On every assignment, each partition resumes from
@@ -44,12 +56,15 @@ class TouchpointConsumer {
   static absl::StatusOr<std::unique_ptr<TouchpointConsumer>> Create(const ConsumerOptions& options,
                                                                     IngestProcessor* processor,
                                                                     StateStore* store,
-                                                                    IngestProbe* probe);
+                                                                    IngestProbe* probe,
+                                                                    ConsumerHooks hooks = {});
   ~TouchpointConsumer();
 
   // Consumes until Stop() (returns OK after leaving the group) or a fatal
   // error (a storage failure, a fatal Kafka error), returned as is; nothing
-  // past the last committed batch is then considered done.
+  // past the last committed batch is then considered done. Brokers going
+  // away are waited out: consumption resumes from the stored offsets when
+  // they come back.
   absl::Status Run();
   void Stop() { stop_.store(true); }
 
@@ -57,11 +72,16 @@ class TouchpointConsumer {
   class Callbacks;
   TouchpointConsumer() = default;
   void ReportLag();
+  // Whether the brokers answer a metadata request within `timeout_ms`.
+  bool BrokersAnswer(int timeout_ms);
+  void SetConnected(bool connected);
 
   ConsumerOptions options_;
   IngestProcessor* processor_ = nullptr;
   StateStore* store_ = nullptr;
   IngestProbe* probe_ = nullptr;
+  ConsumerHooks hooks_;
+  bool connected_ = true;  // consumer thread only
   std::unique_ptr<Callbacks> callbacks_;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
   std::atomic<bool> stop_{false};

@@ -107,6 +107,10 @@ PrometheusMetrics::PrometheusMetrics()
       gauge("crm_scheduler_backlog", "Looks of the time index due now and not yet taken");
   scheduler_lag_ = gauge("crm_scheduler_lag_seconds",
                          "How long ago the oldest look of the time index not yet taken was due");
+  input_connected_ =
+      gauge("crm_input_connected",
+            "1 while the brokers of the touchpoint topic answer, 0 while they do not");
+  input_connected_->Set(1);
 }
 
 void PrometheusMetrics::ModelLoaded(const std::string& version) {
@@ -136,6 +140,8 @@ void PrometheusMetrics::OpenAlerts(std::int32_t partition, std::uint64_t open) {
   for (const auto& [p, n] : open_alerts_) total += n;
   open_alerts_total_->Set(static_cast<double>(total));
 }
+
+void PrometheusMetrics::InputConnected(bool connected) { input_connected_->Set(connected ? 1 : 0); }
 
 void PrometheusMetrics::SetScheduler(std::uint64_t backlog, double lag_seconds) {
   scheduler_backlog_->Set(static_cast<double>(backlog));

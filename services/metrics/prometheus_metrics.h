@@ -38,6 +38,7 @@ namespace crm {
 //   crm_alerts_open                             customers with an open alert
 //   crm_scheduler_backlog                       looks due now and not yet taken
 //   crm_scheduler_lag_seconds                   how late the oldest of them is
+//   crm_input_connected                         1 while the input's brokers answer
 //   crm_model_loads_total{result}               model files loaded / rejected
 //   crm_model_info{version}                     1 for the model in use
 //   crm_population_customers                    buyers the RFM scores rank against
@@ -64,6 +65,7 @@ class PrometheusMetrics final : public IngestProbe {
   void AlertChanged(bool raised, std::string_view action, std::string_view segment) override;
   void Rescored(std::size_t looks) override;
   void OpenAlerts(std::int32_t partition, std::uint64_t open) override;
+  void InputConnected(bool connected) override;
 
   void SetStorage(std::uint64_t live_data_bytes, std::uint64_t sst_files_bytes,
                   std::uint64_t memtable_bytes, std::uint64_t estimated_keys);
@@ -110,6 +112,7 @@ class PrometheusMetrics final : public IngestProbe {
   prometheus::Gauge* open_alerts_total_;
   prometheus::Gauge* scheduler_backlog_;
   prometheus::Gauge* scheduler_lag_;
+  prometheus::Gauge* input_connected_;
 };
 
 }  // namespace crm

@@ -390,6 +390,8 @@ absl::Status RocksDbStateStore::Commit(const std::string& topic, const StateBatc
       write_batch.Put(PopulationKey(topic, cell), value);
     }
   }
+  for (const CustomerId* id : batch.erased) write_batch.Delete(CustomerKey(*id));
+  for (std::uint64_t sequence : batch.outbox_removed) write_batch.Delete(OutboxKey(sequence));
   for (const auto& [sequence, alert] : batch.outbox) {
     v1::ChurnAlert message;
     ToProto(*alert, &message);

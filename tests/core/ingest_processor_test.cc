@@ -22,6 +22,7 @@
 #include "tests/core/test_touchpoints.h"
 #include "tests/fakes/fake_clock.h"
 #include "tests/fakes/memory_state_store.h"
+#include "tests/fakes/recording_audit_log.h"
 #include "tests/fakes/recording_probe.h"
 #include "tests/fakes/recording_reject_sink.h"
 
@@ -34,6 +35,7 @@ using testing::FakeClock;
 using testing::FaultyStateStore;
 using testing::MakeTouchpoint;
 using testing::MemoryStateStore;
+using testing::RecordingAuditLog;
 using testing::RecordingProbe;
 using testing::RecordingRejectSink;
 using Type = TouchpointType;
@@ -823,6 +825,70 @@ TEST_F(IngestAlertsTest, ALateTouchpointNeverTakesALookBackInTime) {
   }
   EXPECT_EQ(raised,
             (std::multiset<std::string>{AlertId(CustomerId("a"), 1), AlertId(CustomerId("b"), 1)}));
+}
+
+// The right to be forgotten: one commit removes the customer's state, index
+// entries, open alert, undelivered alerts and place in the population.
+TEST_F(IngestAlertsTest, AnErasureForgetsEverythingOfTheCustomerInOneCommit) {
+  PopulationBoard population;
+  clock_.Set(Day(1000));
+  IngestProcessor processor(IngestOptions{}, &store_, &clock_, &probe_, &sink_, &population);
+  Enable(processor);
+  ASSERT_TRUE(processor.Load().ok());
+  std::int64_t offset = 0;
+  std::vector<InputRecord> records;
+  for (int i = 0; i < 20; ++i) {  // two steady buyers, in time order
+    for (const std::string customer : {"steady", "kept"}) {
+      records.push_back(Record(
+          0, offset++, For(customer, Type::kPurchase, customer + std::to_string(i), 14 * i)));
+    }
+  }
+  records.push_back(Record(0, offset++, For("ticker", Type::kContact, "t", 600)));
+  auto result = processor.Process(records);
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_EQ(result->alerts.size(), 2u);  // both alerted, still in the outbox
+  ASSERT_EQ(population.Current()->customers(), 2);
+  ASSERT_EQ(store_.partitions().at({kTopic, 0}).open_alerts, 2u);
+
+  ErasureQueue queue;
+  RecordingAuditLog audit;
+  audit.fail = true;  // an erasure the audit trail cannot record does not happen
+  auto refused = queue.Submit({CustomerId("steady"), "ops", Day(1001)});
+  ASSERT_TRUE(processor.TakeErasures(queue, audit).ok());
+  EXPECT_FALSE(refused.get().ok());
+  EXPECT_TRUE(State(store_, "steady").has_value());
+
+  audit.fail = false;
+  auto erased = queue.Submit({CustomerId("steady"), "ops", Day(1001)});
+  auto again = queue.Submit({CustomerId("steady"), "ops", Day(1002)});
+  ASSERT_TRUE(processor.TakeErasures(queue, audit).ok());
+  EXPECT_EQ(erased.get().value(), true);
+  EXPECT_EQ(again.get().value(), false);  // nothing left to erase
+  ASSERT_EQ(audit.records.size(), 2u);
+  EXPECT_EQ(audit.records.front().customer, CustomerId("steady"));
+  EXPECT_EQ(audit.records.front().requested_by, "ops");
+
+  EXPECT_FALSE(State(store_, "steady").has_value());
+  for (const auto& [partition, entries] : store_.due()) {
+    for (const DueEntry& entry : entries) EXPECT_NE(entry.customer, CustomerId("steady"));
+  }
+  ASSERT_EQ(store_.risk().size(), 1u);
+  EXPECT_EQ(store_.risk().front().customer, CustomerId("kept"));
+  ASSERT_EQ(store_.outbox().size(), 1u);
+  EXPECT_EQ(store_.outbox().begin()->second.customer_id, CustomerId("kept"));
+  EXPECT_EQ(store_.partitions().at({kTopic, 0}).open_alerts, 1u);
+  EXPECT_EQ(probe_.open_alerts.at(0), 1u);
+  EXPECT_EQ(population.Current()->customers(), 1);
+  // The population as stored agrees: a restart ranks against the one buyer left.
+  PopulationBoard reloaded;
+  IngestProcessor restarted(IngestOptions{}, &store_, &clock_, &probe_, &sink_, &reloaded);
+  ASSERT_TRUE(restarted.Load().ok());
+  EXPECT_EQ(reloaded.Current()->customers(), 1);
+
+  // New touchpoints after the erasure start a new, unrelated history.
+  ASSERT_TRUE(
+      processor.Process({Record(0, offset++, For("steady", Type::kContact, "n1", 700))}).ok());
+  EXPECT_EQ(State(store_, "steady")->events_applied, 1u);
 }
 
 // The heart of exactly-once alerts: every look, and so every alert, is a

@@ -104,6 +104,8 @@ class MemoryStateStore final : public StateStore {
 
   absl::Status Commit(const std::string& topic, const StateBatch& batch) override {
     absl::MutexLock lock(&mutex_);
+    for (const CustomerId* id : batch.erased) states_.erase(*id);
+    for (std::uint64_t sequence : batch.outbox_removed) outbox_.erase(sequence);
     for (const auto& [sequence, alert] : batch.outbox) outbox_.insert_or_assign(sequence, *alert);
     for (const IndexChange& change : batch.index) {
       const CustomerId& id = *change.customer;

@@ -35,6 +35,8 @@ class RecordingProbe final : public IngestProbe {
   void OpenAlerts(std::int32_t partition, std::uint64_t open) override {
     open_alerts[partition] = open;
   }
+  void InputConnected(bool now) override { connected = now; }
+  bool connected = true;
 
   std::vector<std::string> alerts_raised, alerts_cleared;  // "ACTION/SEGMENT"
   std::size_t rescored = 0;

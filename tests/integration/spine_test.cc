@@ -581,6 +581,10 @@ TEST(ServiceFlagsTest, BadFlagsExitWithTwoAndOneLine) {
   TempDir dir;
   const auto bad_model = dir.path() / "bad.model.json";
   std::ofstream(bad_model) << R"({"version": "x", "purchase": {"bgnbd": {"r": -1}}})";
+  const auto short_token = dir.path() / "short.tokens";
+  std::ofstream(short_token) << "ops:tooshort\n";
+  const auto cert = dir.path() / "any.pem";
+  std::ofstream(cert) << "not a certificate\n";
   const std::vector<std::vector<std::string>> bad = {
       {"--no-such-flag"},
       {"--embedded-partitions", "0"},
@@ -596,7 +600,11 @@ TEST(ServiceFlagsTest, BadFlagsExitWithTwoAndOneLine) {
       {"--channel-cost", "PIGEON=1"},
       {"--channel-cost", "EMAIL=0"},
       {"--risk-precision", "0"},
-      {"--alert-cooldown-days", "-1"}};
+      {"--alert-cooldown-days", "-1"},
+      {"--admin-token-file", short_token.string()},
+      {"--grpc-tls-cert", cert.string()},  // without its key
+      {"--admin-identity", "ops"},         // without client certificates
+      {"--grpc-auth", "nobody"}};
   int run = 0;
   for (const auto& args : bad) {
     ChildProcess service(CRM_SCORED_BIN, args, dir.path() / ("bad" + std::to_string(run++)));

@@ -1,0 +1,58 @@
+#pragma once
+
+// The right to be forgotten: requests to erase a customer, taken from any
+// thread and carried out by the consumer thread (the only writer of customer
+// state), and the audit trail they leave.
+
+#include <future>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "core/customer_id.h"
+#include "core/time.h"
+
+namespace crm {
+
+// One erasure asked for: which customer, by whom (an identity or a token's
+// name, never a secret), and when.
+struct ErasureRequest {
+  CustomerId customer;
+  std::string requested_by;
+  Timestamp requested_at{};
+};
+
+// What the audit trail keeps of an erasure: the request alone, no other
+// personal data (port; an append-only file in production).
+class AuditLog {
+ public:
+  virtual ~AuditLog() = default;
+  // Returns once the record is durable. Called before the erasure commits,
+  // so that no erasure ever happens unrecorded.
+  virtual absl::Status Record(const ErasureRequest& request) = 0;
+};
+
+// Erasure requests waiting for the consumer thread. Thread-safe.
+class ErasureQueue {
+ public:
+  struct Pending {
+    ErasureRequest request;
+    // Set by the consumer thread: true when the customer was erased, false
+    // when there was nothing to erase, an error when the erasure failed.
+    std::promise<absl::StatusOr<bool>> done;
+  };
+
+  // Queues `request`; its outcome arrives on the future.
+  std::future<absl::StatusOr<bool>> Submit(ErasureRequest request);
+  // The requests queued so far, oldest first; the queue is left empty.
+  std::vector<Pending> TakeAll();
+
+ private:
+  std::mutex mutex_;
+  std::vector<Pending> pending_ ABSL_GUARDED_BY(mutex_);
+};
+
+}  // namespace crm

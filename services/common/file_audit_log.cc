@@ -1,0 +1,68 @@
+#include "services/common/file_audit_log.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+
+#include "services/common/log.h"
+
+namespace crm {
+namespace {
+
+// `text` as a JSON string literal.
+std::string JsonString(std::string_view text) {
+  std::string out = "\"";
+  for (char c : text) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char escaped[8];
+          std::snprintf(escaped, sizeof escaped, "\\u%04x", c);
+          out += escaped;
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<FileAuditLog>> FileAuditLog::Open(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return absl::FailedPreconditionError("cannot open audit log " + path + ": " +
+                                         std::strerror(errno));
+  }
+  return std::unique_ptr<FileAuditLog>(new FileAuditLog(fd, path));
+}
+
+FileAuditLog::~FileAuditLog() { ::close(fd_); }
+
+absl::Status FileAuditLog::Record(const ErasureRequest& request) {
+  const std::string line =
+      "{\"at\":" + JsonString(IsoTime(request.requested_at)) +
+      ",\"event\":\"erase\",\"customer_id\":" + JsonString(request.customer.value()) +
+      ",\"requested_by\":" + JsonString(request.requested_by) + "}\n";
+  std::lock_guard lock(mutex_);
+  if (::write(fd_, line.data(), line.size()) != static_cast<ssize_t>(line.size()) ||
+      ::fsync(fd_) != 0) {
+    return absl::UnavailableError("cannot write audit log " + path_ + ": " + std::strerror(errno));
+  }
+  CRM_LOG(kInfo, "audit") << "erase customer_id=" << request.customer.value()
+                          << " requested_by=" << request.requested_by
+                          << " at=" << IsoTime(request.requested_at);
+  return absl::OkStatus();
+}
+
+}  // namespace crm

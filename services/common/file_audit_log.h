@@ -1,0 +1,30 @@
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "core/erasure.h"
+
+namespace crm {
+
+// The audit trail as an append-only file of JSON lines, each fsynced before
+// Record returns: {"at":"…","event":"erase","customer_id":"…","requested_by":"…"}.
+// Thread-safe.
+class FileAuditLog final : public AuditLog {
+ public:
+  // Opens (creating if needed) `path` for appending; an error names it.
+  static absl::StatusOr<std::unique_ptr<FileAuditLog>> Open(const std::string& path);
+  ~FileAuditLog() override;
+
+  absl::Status Record(const ErasureRequest& request) override;
+
+ private:
+  FileAuditLog(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  std::mutex mutex_;
+  int fd_;
+  std::string path_;
+};
+
+}  // namespace crm

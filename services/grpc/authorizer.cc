@@ -1,0 +1,106 @@
+#include "services/grpc/authorizer.h"
+
+#include <grpc/grpc_security_constants.h>
+#include <grpcpp/security/auth_context.h>
+#include <grpcpp/server_context.h>
+
+#include <algorithm>
+#include <fstream>
+
+namespace crm {
+namespace {
+
+// Compares in time independent of where the strings differ.
+bool SameSecret(std::string_view a, std::string_view b) {
+  unsigned char diff = a.size() == b.size() ? 0 : 1;
+  for (std::size_t i = 0; i < std::max(a.size(), b.size()); ++i) {
+    const unsigned char x = i < a.size() ? static_cast<unsigned char>(a[i]) : 0;
+    const unsigned char y = i < b.size() ? static_cast<unsigned char>(b[i]) : 0;
+    diff |= x ^ y;
+  }
+  return diff == 0;
+}
+
+std::string Trim(const std::string& text) {
+  const std::size_t begin = text.find_first_not_of(" \t\r");
+  if (begin == std::string::npos) return "";
+  return text.substr(begin, text.find_last_not_of(" \t\r") - begin + 1);
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<AuthOptions::Token>> ReadTokenFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::InvalidArgumentError("cannot read token file " + path);
+  std::vector<AuthOptions::Token> tokens;
+  int number = 0;
+  for (std::string line; std::getline(in, line);) {
+    ++number;
+    line = Trim(line);
+    if (line.empty() || line[0] == '#') continue;
+    AuthOptions::Token token;
+    const std::size_t colon = line.find(':');
+    if (colon == std::string::npos) {
+      token = {"token-" + std::to_string(number), line};
+    } else {
+      token = {Trim(line.substr(0, colon)), Trim(line.substr(colon + 1))};
+    }
+    if (token.name.empty() || token.secret.size() < 16 ||
+        token.secret.find_first_of(" \t") != std::string::npos) {
+      return absl::InvalidArgumentError(path + " line " + std::to_string(number) +
+                                        ": expected NAME:TOKEN or TOKEN, the token of 16 "
+                                        "characters or more without blanks");
+    }
+    tokens.push_back(std::move(token));
+  }
+  if (tokens.empty()) return absl::InvalidArgumentError("no token in " + path);
+  return tokens;
+}
+
+grpc::Status Authorizer::Check(const grpc::ServerContext& context, bool admin,
+                               std::string* who) const {
+  if (!admin && !options_.all_rpcs) {
+    *who = "anonymous";
+    return grpc::Status::OK;
+  }
+  bool presented = false;
+  // A mutual-TLS client certificate, verified by the TLS layer.
+  if (const std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
+      auth != nullptr && auth->IsPeerAuthenticated()) {
+    std::vector<grpc::string_ref> names = auth->FindPropertyValues(GRPC_X509_SAN_PROPERTY_NAME);
+    const std::vector<grpc::string_ref> common =
+        auth->FindPropertyValues(GRPC_X509_CN_PROPERTY_NAME);
+    names.insert(names.end(), common.begin(), common.end());
+    for (const grpc::string_ref& name : names) {
+      presented = true;
+      const std::string identity(name.data(), name.size());
+      if (std::find(options_.admin_identities.begin(), options_.admin_identities.end(), identity) !=
+          options_.admin_identities.end()) {
+        *who = "mtls:" + identity;
+        return grpc::Status::OK;
+      }
+    }
+  }
+  // A bearer token.
+  const auto& metadata = context.client_metadata();
+  for (auto [it, end] = metadata.equal_range("authorization"); it != end; ++it) {
+    const std::string_view value(it->second.data(), it->second.size());
+    constexpr std::string_view kBearer = "Bearer ";
+    if (!value.starts_with(kBearer)) continue;
+    presented = true;
+    const std::string_view secret = value.substr(kBearer.size());
+    for (const AuthOptions::Token& token : options_.admin_tokens) {
+      if (SameSecret(secret, token.secret)) {
+        *who = "token:" + token.name;
+        return grpc::Status::OK;
+      }
+    }
+  }
+  if (!presented) {
+    return {grpc::StatusCode::UNAUTHENTICATED,
+            "this call needs an authorised caller: a bearer token or a client certificate"};
+  }
+  return {grpc::StatusCode::PERMISSION_DENIED, "the caller is not authorised for this call"};
+}
+
+}  // namespace crm
