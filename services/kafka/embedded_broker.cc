@@ -42,7 +42,19 @@ absl::StatusOr<std::unique_ptr<EmbeddedBroker>> EmbeddedBroker::Start(
     }
   }
   broker->bootstrap_ = rd_kafka_mock_cluster_bootstraps(broker->cluster_);
+  broker->brokers_ = brokers;
   return broker;
+}
+
+absl::Status EmbeddedBroker::SetReachable(bool reachable) {
+  for (int id = 1; id <= brokers_; ++id) {  // the mock cluster numbers its brokers from 1
+    const rd_kafka_resp_err_t err = reachable ? rd_kafka_mock_broker_set_up(cluster_, id)
+                                              : rd_kafka_mock_broker_set_down(cluster_, id);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return absl::InternalError("broker " + std::to_string(id) + ": " + rd_kafka_err2str(err));
+    }
+  }
+  return absl::OkStatus();
 }
 
 EmbeddedBroker::~EmbeddedBroker() {

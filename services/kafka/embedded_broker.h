@@ -34,11 +34,16 @@ class EmbeddedBroker {
   // "127.0.0.1:PORT[,…]": what clients use as bootstrap.servers.
   const std::string& bootstrap() const { return bootstrap_; }
 
+  // Takes every broker down (connections closed, new ones refused: as a
+  // broker crash looks to clients) or up again, data kept. For tests.
+  absl::Status SetReachable(bool reachable);
+
  private:
   EmbeddedBroker() = default;
   rd_kafka_s* handle_ = nullptr;  // owns the mock cluster
   rd_kafka_mock_cluster_s* cluster_ = nullptr;
   std::string bootstrap_;
+  int brokers_ = 1;
 };
 
 }  // namespace crm

@@ -11,6 +11,7 @@
 
 #include "crm/v1/scoring.grpc.pb.h"
 #include "services/kafka/embedded_broker.h"
+#include "tests/integration/grpc_health.h"
 #include "tests/integration/service_process.h"
 #include "tests/integration/touchpoint_producer.h"
 #include "tools/scrape.h"
@@ -306,6 +307,63 @@ TEST(ErasureTest, AnErasedCustomerIsGoneFromEverythingAndStaysGone) {
   EXPECT_EQ(Erase(*stub, "kept", kToken, nullptr).error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_EQ(ScoresStatus(*stub, "kept"), grpc::StatusCode::OK);
+  EXPECT_EQ(service.process->Stop(SIGTERM), 0) << service.process->Log();
+}
+
+// The broker goes away mid-stream: queries are still answered from the state,
+// ingestion reports itself NOT_SERVING in health and in a metric, and when
+// the broker is back every touchpoint is applied once.
+TEST(BrokerLossTest, QueriesGoOnWhileTheBrokerIsAwayAndNothingIsLostWhenItReturns) {
+  TempDir dir;
+  auto broker = EmbeddedBroker::Start(ContractTopics(2));
+  ASSERT_TRUE(broker.ok()) << broker.status();
+  std::vector<v1::Touchpoint> before, after;
+  for (int i = 0; i < 100; ++i) {
+    before.push_back(Event("c" + std::to_string(i % 10), "b" + std::to_string(i), i % 50));
+    after.push_back(Event("c" + std::to_string(i % 10), "a" + std::to_string(i), 50 + i % 50));
+  }
+  ProduceTouchpoints((*broker)->bootstrap(), before);
+  RunningService service = StartService(
+      (*broker)->bootstrap(), dir.path() / "data", dir.path() / "service.log",
+      {"--kafka", "reconnect.backoff.max.ms=500", "--kafka", "socket.timeout.ms=2000"});
+  auto channel = grpc::CreateChannel(service.grpc, grpc::InsecureChannelCredentials());
+  auto stub = v1::ScoringService::NewStub(channel);
+  const auto applied = [&] {
+    std::uint64_t total = 0;
+    for (int c = 0; c < 10; ++c) {
+      v1::GetCustomerStateRequest request;
+      request.set_customer_id("c" + std::to_string(c));
+      v1::CustomerState state;
+      grpc::ClientContext context;
+      if (stub->GetCustomerState(&context, request, &state).ok()) total += state.events_applied();
+    }
+    return total;
+  };
+  const auto wait_for = [&](const std::function<bool()>& condition) {
+    const auto until = std::chrono::steady_clock::now() + 60s;
+    while (!condition() && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(100ms);
+    }
+    return condition();
+  };
+  ASSERT_TRUE(wait_for([&] { return applied() == 100; })) << service.process->Log();
+  EXPECT_EQ(testing::HealthStatus(channel, "crm.v1.Ingest"), 1);
+
+  ASSERT_TRUE((*broker)->SetReachable(false).ok());
+  ASSERT_TRUE(wait_for([&] { return testing::HealthStatus(channel, "crm.v1.Ingest") == 2; }))
+      << service.process->Log();
+  EXPECT_EQ(SumSamples(HttpGet(service.metrics).value_or(""), "crm_input_connected"), 0);
+  EXPECT_EQ(testing::HealthStatus(channel), 1);  // the server itself still serves
+  EXPECT_EQ(ScoresStatus(*stub, "c1"), grpc::StatusCode::OK);
+  EXPECT_EQ(applied(), 100u);
+
+  ASSERT_TRUE((*broker)->SetReachable(true).ok());
+  ProduceTouchpoints((*broker)->bootstrap(), after);
+  ASSERT_TRUE(wait_for([&] { return applied() >= 200; })) << service.process->Log();
+  EXPECT_EQ(applied(), 200u);  // each once
+  EXPECT_TRUE(wait_for([&] { return testing::HealthStatus(channel, "crm.v1.Ingest") == 1; }));
+  EXPECT_EQ(SumSamples(HttpGet(service.metrics).value_or(""), "crm_input_connected"), 1);
+  EXPECT_NE(service.process->Log().find("brokers unreachable"), std::string::npos);
   EXPECT_EQ(service.process->Stop(SIGTERM), 0) << service.process->Log();
 }
 

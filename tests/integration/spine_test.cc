@@ -22,6 +22,7 @@
 
 #include "crm/v1/scoring.grpc.pb.h"
 #include "services/kafka/embedded_broker.h"
+#include "tests/integration/grpc_health.h"
 #include "tests/integration/service_process.h"
 
 namespace crm {
@@ -520,33 +521,9 @@ TEST_F(SpineTest, UnknownCustomerIsNotFoundAndEmptyIdIsInvalid) {
   auto service = StartService("errors");
   ASSERT_NE(service, nullptr);
   {
-    // The standard health service, called without its generated stub: an
-    // empty HealthCheckRequest, and SERVING (field 1 = 1) expected back.
-    grpc::GenericStub generic(channel_);
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + 10s);
-    grpc::Slice empty;
-    grpc::ByteBuffer request(&empty, 1), response;
-    std::mutex mutex;
-    std::condition_variable done_signal;
-    bool done = false;
-    grpc::Status status;
-    generic.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request,
-                      &response, [&](grpc::Status s) {
-                        std::lock_guard<std::mutex> lock(mutex);
-                        status = std::move(s);
-                        done = true;
-                        done_signal.notify_one();
-                      });
-    std::unique_lock<std::mutex> lock(mutex);
-    done_signal.wait(lock, [&] { return done; });
-    ASSERT_TRUE(status.ok()) << status.error_message();
-    std::vector<grpc::Slice> slices;
-    ASSERT_TRUE(response.Dump(&slices).ok());
-    std::string bytes;
-    for (const auto& slice : slices)
-      bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
-    EXPECT_EQ(bytes, std::string("\x08\x01", 2));
+    // The standard health service: the server and ingestion are SERVING.
+    EXPECT_EQ(testing::HealthStatus(channel_), 1);
+    EXPECT_EQ(testing::HealthStatus(channel_, "crm.v1.Ingest"), 1);
   }
   {
     grpc::ClientContext context;
