@@ -42,12 +42,16 @@ const std::map<std::string, std::unique_ptr<Armed>, std::less<>>& ArmedPoints() 
 
 }  // namespace
 
-void FailPoint(std::string_view name) {
+bool FailPointFails(std::string_view name) {
   const auto& points = ArmedPoints();
-  if (points.empty()) return;
+  if (points.empty()) return false;
   auto it = points.find(name);
-  if (it == points.end()) return;
-  if (it->second->passes.fetch_add(1) + 1 != it->second->at) return;
+  if (it == points.end()) return false;
+  return it->second->passes.fetch_add(1) + 1 == it->second->at;
+}
+
+void FailPoint(std::string_view name) {
+  if (!FailPointFails(name)) return;
   CRM_LOG(kError, "fail-point") << "crashing at " << name << " (CRM_FAIL_POINTS)";
   _exit(kFailPointExitCode);
 }

@@ -16,6 +16,11 @@ namespace crm {
 // acknowledged alerts, before they leave the outbox).
 void FailPoint(std::string_view name);
 
+// The same, but instead of ending the process it returns true on that pass
+// (false otherwise), for the caller to fail as the environment could make it:
+// "commit-error" (storage: a commit fails as a full or broken disk would).
+bool FailPointFails(std::string_view name);
+
 inline constexpr int kFailPointExitCode = 86;
 
 }  // namespace crm

@@ -54,6 +54,13 @@ absl::Status KafkaDeadLetterSink::Send(std::int32_t partition, std::int64_t offs
   headers->add("crm.source.topic", options_.source_topic);
   headers->add("crm.source.partition", partition_text);
   headers->add("crm.source.offset", offset_text);
+  if (value.size() > options_.max_value_bytes || key.size() > options_.max_key_bytes) {
+    headers->add("crm.truncated", "true");
+    headers->add("crm.original.value.bytes", std::to_string(value.size()));
+    headers->add("crm.original.key.bytes", std::to_string(key.size()));
+    value = value.substr(0, options_.max_value_bytes);
+    key = key.substr(0, options_.max_key_bytes);
+  }
   RdKafka::ErrorCode err = producer_->produce(
       options_.topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
       const_cast<char*>(value.data()), value.size(), key.data(), key.size(), 0, headers, nullptr);

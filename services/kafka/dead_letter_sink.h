@@ -19,11 +19,17 @@ struct DeadLetterOptions {
   std::string source_topic = "crm.touchpoints";  // named in each record's headers
   KafkaProperties properties;                    // applied last
   int flush_timeout_ms = 10'000;
+  // Longer originals are copied up to this many bytes, with headers saying
+  // so: a record too large for the dead-letter topic must not stop ingestion.
+  std::size_t max_value_bytes = 512 * 1024;
+  std::size_t max_key_bytes = 16 * 1024;
 };
 
 // RejectSink on the dead-letter topic: each rejected record is produced with
 // its original key and value and the headers `crm.reason` (a RejectReasonName),
-// `crm.detail`, `crm.source.topic`, `crm.source.partition`, `crm.source.offset`.
+// `crm.detail`, `crm.source.topic`, `crm.source.partition`, `crm.source.offset`;
+// an original longer than the limits is cut, with `crm.truncated` = "true" and
+// `crm.original.value.bytes` / `crm.original.key.bytes` giving its sizes.
 // Idempotent producer. Consumer thread only.
 class KafkaDeadLetterSink final : public RejectSink {
  public:

@@ -417,6 +417,10 @@ absl::Status RocksDbStateStore::Commit(const std::string& topic, const StateBatc
     write_batch.Put(OffsetKey(topic, partition), stored.SerializeAsString());
   }
   if (!batch.outbox.empty()) FailPoint("commit-with-alert");
+  if (FailPointFails("commit-error")) {
+    return absl::UnavailableError(
+        "committing state batch: injected write failure (CRM_FAIL_POINTS)");
+  }
   rocksdb::WriteOptions write;
   write.sync = options_.sync_writes;
   rocksdb::Status s = db_->Write(write, &write_batch);

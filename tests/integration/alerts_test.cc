@@ -47,31 +47,12 @@ v1::Touchpoint Event(const std::string& customer, const std::string& id, int day
 // beginning for `wait`.
 std::vector<v1::ChurnAlert> ReadAlerts(const std::string& brokers, std::chrono::seconds wait,
                                        int partition_count = 1) {
-  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
-  std::string error;
-  conf->set("bootstrap.servers", brokers, error);
-  conf->set("group.id", "alerts-test-reader", error);
-  conf->set("enable.auto.commit", "false", error);
-  std::unique_ptr<RdKafka::KafkaConsumer> consumer(
-      RdKafka::KafkaConsumer::create(conf.get(), error));
-  std::vector<RdKafka::TopicPartition*> partitions;
-  for (int p = 0; p < partition_count; ++p) {
-    partitions.push_back(
-        RdKafka::TopicPartition::create("crm.alerts", p, RdKafka::Topic::OFFSET_BEGINNING));
-  }
-  consumer->assign(partitions);
   std::vector<v1::ChurnAlert> alerts;
-  const auto until = std::chrono::steady_clock::now() + wait;
-  while (std::chrono::steady_clock::now() < until) {
-    std::unique_ptr<RdKafka::Message> message(consumer->consume(100));
-    if (message->err() != RdKafka::ERR_NO_ERROR) continue;
+  for (const testing::TestRecord& record :
+       testing::ReadTopic(brokers, "crm.alerts", partition_count, wait)) {
     v1::ChurnAlert alert;
-    if (alert.ParseFromArray(message->payload(), static_cast<int>(message->len()))) {
-      alerts.push_back(alert);
-    }
+    if (alert.ParseFromString(record.value)) alerts.push_back(alert);
   }
-  RdKafka::TopicPartition::destroy(partitions);
-  consumer->close();
   return alerts;
 }
 

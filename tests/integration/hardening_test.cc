@@ -3,7 +3,9 @@
 // lost broker that crash the service or lose touchpoints.
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
+#include <rocksdb/db.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -365,6 +367,286 @@ TEST(BrokerLossTest, QueriesGoOnWhileTheBrokerIsAwayAndNothingIsLostWhenItReturn
   EXPECT_EQ(SumSamples(HttpGet(service.metrics).value_or(""), "crm_input_connected"), 1);
   EXPECT_NE(service.process->Log().find("brokers unreachable"), std::string::npos);
   EXPECT_EQ(service.process->Stop(SIGTERM), 0) << service.process->Log();
+}
+
+// Every kind of bad input, between valid touchpoints: each is rejected with
+// its reason, copied to the dead-letter topic with where it came from,
+// counted, and passed over (its offset committed); the valid ones around it
+// are applied; nothing crashes.
+TEST(PoisonInputTest, EveryKindOfBadRecordGoesToTheDeadLetterTopicAndIsPassedOver) {
+  TempDir dir;
+  auto broker = EmbeddedBroker::Start(ContractTopics(1));
+  ASSERT_TRUE(broker.ok()) << broker.status();
+  const auto proto = [](v1::Touchpoint m) {
+    testing::TestRecord record;
+    record.key = m.customer_id();
+    record.value = m.SerializeAsString();
+    return record;
+  };
+  const auto bad = [](v1::Touchpoint m, const std::function<void(v1::Touchpoint&)>& spoil) {
+    spoil(m);
+    return m;
+  };
+  const v1::Touchpoint good = Event("good", "", 10);
+  // {record, the reason expected; "" for a valid one}
+  std::vector<std::pair<testing::TestRecord, std::string>> records;
+  int valid = 0;
+  const auto add_valid = [&] {
+    v1::Touchpoint m = good;
+    m.set_event_id("ok" + std::to_string(valid++));
+    records.emplace_back(proto(m), "");
+  };
+  const auto add = [&](testing::TestRecord record, const std::string& reason) {
+    records.emplace_back(std::move(record), reason);
+    add_valid();
+  };
+  add_valid();
+  add({"good", "\xff\xff\xff\xff not protobuf", {}}, "malformed");
+  add({"good", R"({"event_id": "j1", "customer_id": )", {{"content-type", "application/json"}}},
+      "malformed");
+  add({"good", R"({"event_id": "j2", "customer_id": "good", "type": "TELEPATHY"})", {}},
+      "malformed");  // an unknown enum name in JSON
+  add(proto(bad(good,
+                [](auto& m) {
+                  m.set_event_id("x1");
+                  m.clear_customer_id();
+                })),
+      "missing_customer_id");
+  {
+    testing::TestRecord record = proto(bad(good, [](auto& m) { m.set_event_id("x2"); }));
+    record.key = "someone-else";
+    add(record, "key_mismatch");
+  }
+  add(proto(bad(good,
+                [](auto& m) {
+                  m.set_event_id("x3");
+                  m.set_channel(static_cast<v1::Channel>(99));
+                })),
+      "unknown_enum");
+  add(proto(bad(good,
+                [](auto& m) {
+                  m.set_event_id("x4");
+                  m.mutable_occurred_at()->set_seconds(-5'364'662'400);
+                })),
+      "bad_timestamp");  // 1800
+  add(proto(bad(good,
+                [](auto& m) {
+                  m.set_event_id("x5");
+                  m.mutable_occurred_at()->set_seconds(7'258'118'400);
+                })),
+      "bad_timestamp");  // 2200
+  add(proto(bad(good,
+                [](auto& m) {
+                  m.set_event_id("x6");
+                  m.set_amount(std::nan(""));
+                })),
+      "bad_amount");
+  add(proto(bad(good,
+                [](auto& m) {
+                  m.set_event_id("x7");
+                  m.set_amount(-5);
+                })),
+      "bad_amount");
+  add(proto(bad(good, [](auto& m) { m.clear_event_id(); })), "missing_event_id");
+  add(proto(bad(good,
+                [](auto& m) {
+                  m.set_event_id("x8");
+                  m.set_type(v1::SURVEY);
+                  m.set_satisfaction(11);
+                })),
+      "bad_satisfaction");
+  add(proto(bad(good,
+                [](auto& m) {
+                  m.set_event_id("x9");
+                  m.set_type(v1::CONSENT);
+                  m.clear_amount();
+                })),
+      "missing_consent");
+  add(proto(bad(good, [](auto& m) { m.set_event_id(std::string(300, 'e')); })), "oversized");
+  add(proto(bad(good,
+                [](auto& m) {
+                  m.set_event_id("x10");
+                  (*m.mutable_attributes())["note"] = std::string(1'100'000, 'n');
+                })),
+      "oversized");  // a record over 1 MiB
+  std::vector<testing::TestRecord> produced;
+  for (const auto& [record, reason] : records) produced.push_back(record);
+  testing::ProduceRecords((*broker)->bootstrap(), "crm.touchpoints", produced);
+
+  RunningService service =
+      StartService((*broker)->bootstrap(), dir.path() / "data", dir.path() / "service.log");
+  auto channel = grpc::CreateChannel(service.grpc, grpc::InsecureChannelCredentials());
+  auto stub = v1::ScoringService::NewStub(channel);
+  ASSERT_TRUE(WaitApplied(*stub, "good", static_cast<std::uint64_t>(valid)))
+      << service.process->Log();
+  // Every bad record on the dead-letter topic, with its reason and its origin.
+  std::size_t expected_bad = 0;
+  for (const auto& [record, reason] : records) expected_bad += !reason.empty();
+  std::vector<testing::TestRecord> dead;
+  const auto until = std::chrono::steady_clock::now() + 30s;
+  while (dead.size() < expected_bad && std::chrono::steady_clock::now() < until) {
+    dead = testing::ReadTopic((*broker)->bootstrap(), "crm.touchpoints.dlq", 1, 2s);
+  }
+  ASSERT_EQ(dead.size(), expected_bad);
+  std::map<std::string, int> by_reason;
+  for (const testing::TestRecord& record : dead) {
+    const std::int64_t offset = std::stoll(record.headers.at("crm.source.offset"));
+    ASSERT_GE(offset, 0);
+    ASSERT_LT(offset, static_cast<std::int64_t>(records.size()));
+    const auto& [original, reason] = records[static_cast<std::size_t>(offset)];
+    EXPECT_EQ(record.headers.at("crm.reason"), reason) << "offset " << offset;
+    EXPECT_EQ(record.headers.at("crm.source.topic"), "crm.touchpoints");
+    EXPECT_EQ(record.headers.at("crm.source.partition"), "0");
+    EXPECT_FALSE(record.headers.at("crm.detail").empty());
+    if (original.value.size() <= 512 * 1024) {
+      EXPECT_EQ(record.value, original.value) << "offset " << offset;  // the original bytes
+      EXPECT_FALSE(record.headers.contains("crm.truncated"));
+    } else {  // cut, and said so
+      EXPECT_EQ(record.value, original.value.substr(0, 512 * 1024)) << "offset " << offset;
+      EXPECT_EQ(record.headers.at("crm.truncated"), "true");
+      EXPECT_EQ(record.headers.at("crm.original.value.bytes"),
+                std::to_string(original.value.size()));
+    }
+    EXPECT_EQ(record.key, original.key);
+    ++by_reason[reason];
+  }
+  // Counted by reason, passed over (nothing left to read), the service alive.
+  const std::string page = HttpGet(service.metrics).value_or("");
+  for (const auto& [reason, count] : by_reason) {
+    EXPECT_EQ(SumSamples(page, "crm_touchpoints_rejected_total{reason=\"" + reason + "\"}"), count)
+        << reason;
+  }
+  const auto lag_zero = [&] {
+    return SumSamples(HttpGet(service.metrics).value_or(""), "crm_consumer_lag") == 0;
+  };
+  const auto lag_until = std::chrono::steady_clock::now() + 30s;
+  while (!lag_zero() && std::chrono::steady_clock::now() < lag_until) {
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_TRUE(lag_zero());
+  EXPECT_EQ(testing::HealthStatus(channel), 1);
+  EXPECT_EQ(service.process->Stop(SIGTERM), 0) << service.process->Log();
+  // After a restart nothing is read again: the offsets passed over them.
+  service = StartService((*broker)->bootstrap(), dir.path() / "data", dir.path() / "again.log");
+  stub = v1::ScoringService::NewStub(
+      grpc::CreateChannel(service.grpc, grpc::InsecureChannelCredentials()));
+  ASSERT_TRUE(WaitApplied(*stub, "good", static_cast<std::uint64_t>(valid)));
+  std::this_thread::sleep_for(1s);
+  EXPECT_EQ(testing::ReadTopic((*broker)->bootstrap(), "crm.touchpoints.dlq", 1, 2s).size(),
+            expected_bad);
+  EXPECT_EQ(service.process->Stop(SIGTERM), 0) << service.process->Log();
+}
+
+// A data dir the service cannot trust is refused with one clear line and
+// exit code 1, never reset; a failed write stops consumption before its
+// offsets move, and the restart applies everything exactly once.
+TEST(StorageFaultTest, BadDataDirsAreRefusedAndAFailedWriteLosesNothing) {
+  TempDir dir;
+  auto broker = EmbeddedBroker::Start(ContractTopics(1));
+  ASSERT_TRUE(broker.ok()) << broker.status();
+  const auto refused = [&](const std::filesystem::path& data, const std::string& why) {
+    ChildProcess service(CRM_SCORED_BIN,
+                         {"--brokers", (*broker)->bootstrap(), "--data-dir", data.string(),
+                          "--grpc-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"},
+                         dir.path() / (data.filename().string() + ".log"));
+    EXPECT_EQ(service.Wait(30s), 1) << service.Log();
+    EXPECT_NE(service.Log().find(why), std::string::npos) << service.Log();
+    EXPECT_NE(service.Log().find(data.string()), std::string::npos) << service.Log();
+  };
+  // Not a directory.
+  std::ofstream(dir.path() / "plain-file") << "not a data dir\n";
+  refused(dir.path() / "plain-file", "cannot open data dir");
+  // A data dir of another format version.
+  {
+    rocksdb::Options options;
+    options.create_if_missing = true;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(options, (dir.path() / "old-format").string(), &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), "m:format", "1").ok());
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), "cgone", "state of format 1").ok());
+  }
+  refused(dir.path() / "old-format", "has state format 1");
+  // A RocksDB database that is not ours.
+  {
+    rocksdb::Options options;
+    options.create_if_missing = true;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(options, (dir.path() / "foreign").string(), &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), "some", "data").ok());
+  }
+  refused(dir.path() / "foreign", "not a crm-scored data dir");
+  // A corrupt one: its manifest pointer overwritten.
+  {
+    RunningService service =
+        StartService((*broker)->bootstrap(), dir.path() / "corrupt", dir.path() / "c0.log");
+    EXPECT_EQ(service.process->Stop(SIGTERM), 0);
+  }
+  std::ofstream(dir.path() / "corrupt" / "CURRENT", std::ios::trunc) << "MANIFEST-garbage\n";
+  refused(dir.path() / "corrupt", "cannot open data dir");
+
+  // A write that fails: consumption stops (exit 1), nothing past the last
+  // committed batch counts, and a restart applies every touchpoint once.
+  std::vector<v1::Touchpoint> first, second;
+  for (int i = 0; i < 50; ++i) {
+    first.push_back(Event("c" + std::to_string(i % 5), "f" + std::to_string(i), i));
+    second.push_back(Event("c" + std::to_string(i % 5), "s" + std::to_string(i), 50 + i));
+  }
+  ProduceTouchpoints((*broker)->bootstrap(), first);
+  const auto data = dir.path() / "data";
+  const auto total = [](v1::ScoringService::Stub& stub) {
+    std::uint64_t sum = 0;
+    for (int c = 0; c < 5; ++c) {
+      v1::GetCustomerStateRequest request;
+      request.set_customer_id("c" + std::to_string(c));
+      v1::CustomerState state;
+      grpc::ClientContext context;
+      if (stub.GetCustomerState(&context, request, &state).ok()) sum += state.events_applied();
+    }
+    return sum;
+  };
+  {
+    RunningService service = StartService((*broker)->bootstrap(), data, dir.path() / "w1.log");
+    auto stub = v1::ScoringService::NewStub(
+        grpc::CreateChannel(service.grpc, grpc::InsecureChannelCredentials()));
+    ASSERT_TRUE(WaitApplied(*stub, "c4", 10));
+    EXPECT_EQ(total(*stub), 50u);
+    EXPECT_EQ(service.process->Stop(SIGTERM), 0);
+  }
+  ProduceTouchpoints((*broker)->bootstrap(), second);
+  {
+    std::vector<std::string> args = {"CRM_FAIL_POINTS=commit-error",
+                                     CRM_SCORED_BIN,
+                                     "--brokers",
+                                     (*broker)->bootstrap(),
+                                     "--data-dir",
+                                     data.string(),
+                                     "--grpc-listen",
+                                     "127.0.0.1:0",
+                                     "--metrics-listen",
+                                     "127.0.0.1:0",
+                                     "--clock",
+                                     "event",
+                                     "--group",
+                                     "hardening-test",
+                                     "--kafka",
+                                     "session.timeout.ms=6000",
+                                     "--kafka",
+                                     "fetch.wait.max.ms=10"};
+    ChildProcess failing("/usr/bin/env", args, dir.path() / "w2.log");
+    EXPECT_EQ(failing.Wait(60s), 1) << failing.Log();
+    EXPECT_NE(
+        failing.Log().find("ingestion stopped: committing state batch: injected write failure"),
+        std::string::npos)
+        << failing.Log();
+  }
+  RunningService service = StartService((*broker)->bootstrap(), data, dir.path() / "w3.log");
+  auto stub = v1::ScoringService::NewStub(
+      grpc::CreateChannel(service.grpc, grpc::InsecureChannelCredentials()));
+  ASSERT_TRUE(WaitApplied(*stub, "c4", 20));
+  EXPECT_EQ(total(*stub), 100u);
+  EXPECT_EQ(service.process->Stop(SIGTERM), 0);
 }
 
 }  // namespace

@@ -33,4 +33,64 @@ void ProduceTouchpoints(const std::string& brokers,
   ASSERT_EQ(producer->flush(30'000), RdKafka::ERR_NO_ERROR);
 }
 
+void ProduceRecords(const std::string& brokers, const std::string& topic,
+                    const std::vector<TestRecord>& records) {
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  std::string error;
+  conf->set("bootstrap.servers", brokers, error);
+  conf->set("message.max.bytes", "4000000", error);  // room for oversized records
+  std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(conf.get(), error));
+  ASSERT_NE(producer, nullptr) << error;
+  for (const TestRecord& record : records) {
+    RdKafka::Headers* headers = RdKafka::Headers::create();
+    for (const auto& [name, value] : record.headers) headers->add(name, value);
+    const RdKafka::ErrorCode err =
+        producer->produce(topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
+                          const_cast<char*>(record.value.data()), record.value.size(),
+                          record.key.data(), record.key.size(), 0, headers, nullptr);
+    if (err != RdKafka::ERR_NO_ERROR) delete headers;  // owned by the message once produced
+    ASSERT_EQ(err, RdKafka::ERR_NO_ERROR) << RdKafka::err2str(err);
+    producer->poll(0);
+  }
+  ASSERT_EQ(producer->flush(30'000), RdKafka::ERR_NO_ERROR);
+}
+
+std::vector<TestRecord> ReadTopic(const std::string& brokers, const std::string& topic,
+                                  int partitions, std::chrono::milliseconds wait) {
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  std::string error;
+  conf->set("bootstrap.servers", brokers, error);
+  conf->set("group.id", "test-reader", error);
+  conf->set("enable.auto.commit", "false", error);
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer(
+      RdKafka::KafkaConsumer::create(conf.get(), error));
+  std::vector<RdKafka::TopicPartition*> assignment;
+  for (int p = 0; p < partitions; ++p) {
+    assignment.push_back(
+        RdKafka::TopicPartition::create(topic, p, RdKafka::Topic::OFFSET_BEGINNING));
+  }
+  consumer->assign(assignment);
+  std::vector<TestRecord> records;
+  const auto until = std::chrono::steady_clock::now() + wait;
+  while (std::chrono::steady_clock::now() < until) {
+    std::unique_ptr<RdKafka::Message> message(consumer->consume(100));
+    if (message->err() != RdKafka::ERR_NO_ERROR) continue;
+    TestRecord& record = records.emplace_back();
+    if (const std::string* key = message->key()) record.key = *key;
+    record.value.assign(static_cast<const char*>(message->payload()), message->len());
+    if (const RdKafka::Headers* headers = message->headers()) {
+      for (const RdKafka::Headers::Header& h : headers->get_all()) {
+        record.headers[h.key()] =
+            h.value() == nullptr ? ""
+                                 : std::string(static_cast<const char*>(h.value()), h.value_size());
+      }
+    }
+    record.partition = message->partition();
+    record.offset = message->offset();
+  }
+  RdKafka::TopicPartition::destroy(assignment);
+  consumer->close();
+  return records;
+}
+
 }  // namespace crm::testing

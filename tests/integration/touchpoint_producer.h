@@ -1,5 +1,7 @@
 #pragma once
 
+#include <chrono>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -11,5 +13,24 @@ namespace crm::testing {
 // customer id, with an idempotent producer, and waits until all are
 // acknowledged (a gtest failure otherwise).
 void ProduceTouchpoints(const std::string& brokers, const std::vector<v1::Touchpoint>& touchpoints);
+
+// One Kafka record as a test writes or reads it.
+struct TestRecord {
+  std::string key;
+  std::string value;
+  std::map<std::string, std::string> headers;
+  std::int32_t partition = -1;  // when read
+  std::int64_t offset = -1;     // when read
+};
+
+// Produces `records` to `topic` as they are (bytes, key, headers), and waits
+// until all are acknowledged (a gtest failure otherwise).
+void ProduceRecords(const std::string& brokers, const std::string& topic,
+                    const std::vector<TestRecord>& records);
+
+// Every record of partitions 0 to `partitions` - 1 of `topic`, read from the
+// beginning for `wait`.
+std::vector<TestRecord> ReadTopic(const std::string& brokers, const std::string& topic,
+                                  int partitions, std::chrono::milliseconds wait);
 
 }  // namespace crm::testing
