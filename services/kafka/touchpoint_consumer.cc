@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <map>
+#include <set>
 #include <utility>
 #include <vector>
 
@@ -70,15 +71,21 @@ class TouchpointConsumer::Callbacks final : public RdKafka::RebalanceCb, public 
         consumer->unassign();
       }
     }
-    // The processor's looks and caches follow the assignment.
-    std::vector<RdKafka::TopicPartition*> assigned;
-    std::vector<std::int32_t> ours;
-    if (consumer->assignment(assigned) == RdKafka::ERR_NO_ERROR) {
-      for (const RdKafka::TopicPartition* partition : assigned) {
-        if (partition->topic() == owner_->options_.topic) ours.push_back(partition->partition());
+    // The processor's looks and caches follow the assignment, kept here:
+    // asking librdkafka for it from this callback can deadlock during close().
+    if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
+      if (!cooperative) assigned_.clear();
+      for (const RdKafka::TopicPartition* partition : partitions) {
+        if (partition->topic() == owner_->options_.topic) assigned_.insert(partition->partition());
       }
+    } else if (cooperative) {
+      for (const RdKafka::TopicPartition* partition : partitions) {
+        if (partition->topic() == owner_->options_.topic) assigned_.erase(partition->partition());
+      }
+    } else {
+      assigned_.clear();
     }
-    DeletePartitions(assigned);
+    const std::vector<std::int32_t> ours(assigned_.begin(), assigned_.end());
     if (absl::Status set = owner_->processor_->SetAssignment(ours); !set.ok() && fatal_.ok()) {
       fatal_ = set;
     }
@@ -114,6 +121,7 @@ class TouchpointConsumer::Callbacks final : public RdKafka::RebalanceCb, public 
   std::uint64_t generation_ = 0;
   absl::Status fatal_;
   bool brokers_down_ = false;
+  std::set<std::int32_t> assigned_;  // partitions of the input topic assigned now
 };
 
 absl::StatusOr<std::unique_ptr<TouchpointConsumer>> TouchpointConsumer::Create(

@@ -160,7 +160,10 @@ absl::StatusOr<std::unique_ptr<PrometheusMetrics>> PrometheusMetrics::Start(
     const std::string& listen) {
   std::unique_ptr<PrometheusMetrics> metrics(new PrometheusMetrics());
   try {  // civetweb reports a busy port by throwing; convert at the edge
-    metrics->exposer_ = std::make_unique<prometheus::Exposer>(listen);
+    // A connection that sends nothing is dropped after 2 s, so that a stop
+    // never waits on an idle scraper (civetweb's default is 30 s).
+    metrics->exposer_ = std::make_unique<prometheus::Exposer>(std::vector<std::string>{
+        "listening_ports", listen, "num_threads", "2", "request_timeout_ms", "2000"});
   } catch (const std::exception& e) {
     return absl::UnavailableError("cannot serve metrics on " + listen + ": " + e.what());
   }

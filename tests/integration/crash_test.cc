@@ -1,0 +1,322 @@
+// Crash test: a fixed stream of touchpoints (duplicates and late events
+// included) fed, a part at a time, through a standalone crm-devbroker to a
+// crm-scored killed with SIGKILL at random moments (seeded) and restarted on
+// the same data dir, over and over; then every customer's state and scores
+// and every alert on crm.alerts compared with those of a clean single-pass
+// run on another broker: zero differences allowed.
+//
+// CRM_CRASH_KILLS sets the number of kills (default 10; scripts/crash-soak.sh
+// runs 100 and more), CRM_TEST_SEED the seed. Each restart waits for the
+// killed member's session to expire (6 s, the mock broker's minimum) before
+// it is given the partitions.
+#include <google/protobuf/util/message_differencer.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <random>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "crm/v1/scoring.grpc.pb.h"
+#include "tests/integration/service_process.h"
+#include "tests/integration/touchpoint_producer.h"
+
+namespace crm {
+namespace {
+
+using namespace std::chrono_literals;
+using google::protobuf::util::MessageDifferencer;
+using testing::ChildProcess;
+using testing::TempDir;
+
+constexpr std::int64_t kDaySeconds = 86'400;
+constexpr std::int64_t kStart = 1'735'689'600;  // 2025-01-01T00:00:00Z
+constexpr int kCustomers = 60;
+constexpr int kDays = 400;
+constexpr int kPartitions = 3;
+
+std::uint64_t Seed() {
+  if (const char* seed = std::getenv("CRM_TEST_SEED")) return std::strtoull(seed, nullptr, 10);
+  return std::random_device{}();
+}
+
+int Kills() {
+  if (const char* kills = std::getenv("CRM_CRASH_KILLS")) return std::max(1, std::atoi(kills));
+  return 10;
+}
+
+// The stream: each customer buys, visits, complains and states consents at
+// their own rhythm; a third of them stop buying a third of the way in, so that
+// silence raises alerts; about 4 % are sent twice (the same event id) and 4 %
+// arrive late (up to 20 days behind their time). `unique` counts those to apply.
+std::vector<v1::Touchpoint> MakeStream(std::mt19937_64& random, std::size_t* unique) {
+  struct Timed {
+    std::int64_t at;
+    v1::Touchpoint touchpoint;
+  };
+  std::vector<Timed> events;
+  std::uniform_real_distribution<double> unit(0, 1);
+  int next_id = 0;
+  for (int c = 0; c < kCustomers; ++c) {
+    const std::string customer = "crash-" + std::to_string(c);
+    const double rhythm_days = 4 + 26 * unit(random);
+    const int stops = c % 3 == 0 ? kDays / 3 + static_cast<int>(60 * unit(random)) : kDays;
+    for (double day = rhythm_days * unit(random); day < kDays;
+         day += rhythm_days * (0.5 + unit(random))) {
+      v1::Touchpoint m;
+      m.set_event_id("ev-" + std::to_string(next_id++));
+      m.set_customer_id(customer);
+      const std::int64_t at = kStart + static_cast<std::int64_t>(day * kDaySeconds);
+      m.mutable_occurred_at()->set_seconds(at);
+      const double kind = unit(random);
+      m.set_channel(kind < 0.5 ? v1::WEB : kind < 0.7 ? v1::PHONE : v1::EMAIL);
+      if (day < stops && kind < 0.55) {
+        m.set_type(v1::PURCHASE);
+        m.set_amount(5 + 200 * unit(random));
+        m.set_product(kind < 0.3 ? "p1" : "p2");
+      } else if (kind < 0.8) {
+        m.set_type(v1::CONTACT);
+      } else if (kind < 0.9) {
+        m.set_type(v1::COMPLAINT);
+      } else {
+        m.set_type(v1::CONSENT);
+        m.set_consent_granted(unit(random) < 0.7);
+      }
+      events.push_back({at, m});
+    }
+  }
+  std::stable_sort(events.begin(), events.end(),
+                   [](const Timed& a, const Timed& b) { return a.at < b.at; });
+  std::vector<v1::Touchpoint> stream;
+  *unique = 0;
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    stream.push_back(events[i].touchpoint);
+    ++*unique;
+    if (unit(random) < 0.04) stream.push_back(events[i].touchpoint);  // a duplicate
+  }
+  // Late ones: moved later in the stream, their event time kept.
+  for (std::size_t i = 0; i + 1 < stream.size(); ++i) {
+    if (unit(random) < 0.04) {
+      const std::size_t to =
+          std::min(stream.size() - 1, i + static_cast<std::size_t>(unit(random) * 40));
+      std::rotate(stream.begin() + static_cast<std::ptrdiff_t>(i),
+                  stream.begin() + static_cast<std::ptrdiff_t>(i + 1),
+                  stream.begin() + static_cast<std::ptrdiff_t>(to + 1));
+    }
+  }
+  return stream;
+}
+
+// A standalone crm-devbroker, as a developer would run one.
+struct DevBroker {
+  std::unique_ptr<ChildProcess> process;
+  std::string bootstrap;
+};
+DevBroker StartDevBroker(const std::filesystem::path& log) {
+  DevBroker broker;
+  broker.process = std::make_unique<ChildProcess>(
+      CRM_DEVBROKER_BIN, std::vector<std::string>{"--partitions", std::to_string(kPartitions)},
+      log);
+  const auto bootstrap = broker.process->WaitForLog("bootstrap=", 30s);
+  EXPECT_TRUE(bootstrap) << broker.process->Log();
+  if (bootstrap) broker.bootstrap = *bootstrap;
+  return broker;
+}
+
+std::vector<std::string> ServiceArgs(const std::string& brokers,
+                                     const std::filesystem::path& data) {
+  return {"--brokers",        brokers,
+          "--data-dir",       data.string(),
+          "--grpc-listen",    "127.0.0.1:0",
+          "--metrics-listen", "127.0.0.1:0",
+          "--group",          "crash-test",
+          "--clock",          "event",
+          "--max-batch",      "25",
+          "--sync-writes",    "true",
+          "--dedup-window",   "1024",
+          "--kafka",          "session.timeout.ms=6000",
+          "--kafka",          "fetch.wait.max.ms=10"};
+}
+
+// What a run leaves: each customer's state and scores, and the alerts.
+struct Outcome {
+  std::map<std::string, v1::CustomerState> states;
+  std::map<std::string, v1::CustomerScores> scores;
+  std::vector<v1::ChurnAlert> alerts;
+};
+
+// Runs crm-scored on `data` until every touchpoint is applied and the alerts
+// stop coming, and reads what it left.
+Outcome RunToTheEnd(const std::string& brokers, const std::filesystem::path& data,
+                    const std::filesystem::path& log, std::size_t unique) {
+  Outcome outcome;
+  ChildProcess service(CRM_SCORED_BIN, ServiceArgs(brokers, data), log);
+  const auto port = service.WaitForLog("gRPC listening on 127.0.0.1:", 30s);
+  EXPECT_TRUE(port) << service.Log();
+  if (!port) return outcome;
+  auto stub = v1::ScoringService::NewStub(
+      grpc::CreateChannel("127.0.0.1:" + *port, grpc::InsecureChannelCredentials()));
+  const auto read_all = [&] {
+    std::size_t applied = 0;
+    for (int c = 0; c < kCustomers; ++c) {
+      const std::string id = "crash-" + std::to_string(c);
+      v1::GetCustomerStateRequest request;
+      request.set_customer_id(id);
+      v1::CustomerState state;
+      grpc::ClientContext context;
+      if (stub->GetCustomerState(&context, request, &state).ok()) {
+        applied += state.events_applied();
+        outcome.states[id] = state;
+      }
+    }
+    return applied;
+  };
+  const auto until = std::chrono::steady_clock::now() + 120s;
+  while (read_all() < unique && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(200ms);
+  }
+  EXPECT_EQ(read_all(), unique) << service.Log();
+  for (const auto& [id, state] : outcome.states) {
+    v1::GetCustomerScoresRequest request;
+    request.set_customer_id(id);
+    request.mutable_as_of()->set_seconds(kStart + kDays * kDaySeconds);
+    grpc::ClientContext context;
+    EXPECT_TRUE(stub->GetCustomerScores(&context, request, &outcome.scores[id]).ok());
+  }
+  // The alerts, once no more come for a while.
+  for (std::size_t seen = SIZE_MAX;;) {
+    outcome.alerts.clear();
+    for (const testing::TestRecord& record :
+         testing::ReadTopic(brokers, "crm.alerts", kPartitions, 2s)) {
+      v1::ChurnAlert& alert = outcome.alerts.emplace_back();
+      EXPECT_TRUE(alert.ParseFromString(record.value));
+    }
+    if (outcome.alerts.size() == seen) break;
+    seen = outcome.alerts.size();
+  }
+  EXPECT_EQ(service.Stop(SIGTERM), 0) << service.Log();
+  return outcome;
+}
+
+TEST(CrashTest, RandomKillsAndRestartsLeaveWhatACleanRunLeaves) {
+  const std::uint64_t seed = Seed();
+  const int kills = Kills();
+  std::cout << "seed=" << seed << " (set CRM_TEST_SEED to replay) kills=" << kills << "\n";
+  std::mt19937_64 random(seed);
+  TempDir dir;
+  std::size_t unique = 0;
+  const std::vector<v1::Touchpoint> stream = MakeStream(random, &unique);
+
+  // The clean single pass.
+  DevBroker clean_broker = StartDevBroker(dir.path() / "clean-broker.log");
+  ASSERT_FALSE(clean_broker.bootstrap.empty());
+  testing::ProduceTouchpoints(clean_broker.bootstrap, stream);
+  const Outcome want =
+      RunToTheEnd(clean_broker.bootstrap, dir.path() / "clean", dir.path() / "clean.log", unique);
+  ASSERT_EQ(want.states.size(), static_cast<std::size_t>(kCustomers));
+  ASSERT_FALSE(want.alerts.empty()) << "the stream should raise alerts";
+
+  // The same stream, a part before each run, killed at a random moment.
+  DevBroker broker = StartDevBroker(dir.path() / "broker.log");
+  ASSERT_FALSE(broker.bootstrap.empty());
+  const auto data = dir.path() / "crashed";
+  std::size_t produced = 0;
+  std::uniform_int_distribution<int> delay_ms(0, 250);
+  // Records committed before each kill, read from where the next run resumed.
+  const auto committed_before = [](const std::string& log) {
+    std::size_t committed = 0;
+    for (std::size_t at = log.find("from stored offset "); at != std::string::npos;
+         at = log.find("from stored offset ", at + 1)) {
+      committed += std::stoull(log.substr(at + std::strlen("from stored offset ")));
+    }
+    return committed;
+  };
+  int mid_stream = 0;
+  std::size_t produced_at_kill = 0;
+  for (int kill = 0; kill < kills; ++kill) {
+    const std::size_t part = std::min(stream.size(), produced + stream.size() / (kills + 1) + 1);
+    testing::ProduceTouchpoints(
+        broker.bootstrap,
+        std::vector<v1::Touchpoint>(stream.begin() + static_cast<std::ptrdiff_t>(produced),
+                                    stream.begin() + static_cast<std::ptrdiff_t>(part)));
+    produced = part;
+    ChildProcess service(CRM_SCORED_BIN, ServiceArgs(broker.bootstrap, data),
+                         dir.path() / ("run" + std::to_string(kill) + ".log"));
+    ASSERT_TRUE(service.WaitForLog("consumer: assigned", 60s)) << service.Log();
+    // Was the previous run killed before it had committed all it was given?
+    if (kill > 0) mid_stream += committed_before(service.Log()) < produced_at_kill;
+    produced_at_kill = produced;
+    std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms(random)));
+    ASSERT_EQ(service.Stop(SIGKILL), 128 + SIGKILL);
+  }
+  testing::ProduceTouchpoints(
+      broker.bootstrap, std::vector<v1::Touchpoint>(
+                            stream.begin() + static_cast<std::ptrdiff_t>(produced), stream.end()));
+  const Outcome got = RunToTheEnd(broker.bootstrap, data, dir.path() / "final.log", unique);
+  {
+    std::ifstream final_log(dir.path() / "final.log");
+    std::stringstream text;
+    text << final_log.rdbuf();
+    mid_stream += committed_before(text.str()) < produced_at_kill;
+  }
+
+  // Zero differences.
+  int differences = 0;
+  ASSERT_EQ(got.states.size(), want.states.size());
+  for (const auto& [id, state] : want.states) {
+    if (!MessageDifferencer::Equals(state, got.states.at(id))) {
+      ++differences;
+      ADD_FAILURE() << id << " state differs:\nclean " << state.ShortDebugString() << "\ncrashed "
+                    << got.states.at(id).ShortDebugString();
+    }
+    if (!MessageDifferencer::Equals(want.scores.at(id), got.scores.at(id))) {
+      ++differences;
+      ADD_FAILURE() << id << " scores differ:\nclean " << want.scores.at(id).ShortDebugString()
+                    << "\ncrashed " << got.scores.at(id).ShortDebugString();
+    }
+  }
+  // Alerts: none twice on the topic, the same ones as the clean run. (The
+  // segment is left out: it ranks against the population of the moment, which
+  // the interleaving of partitions moves.)
+  const auto keyed = [&](const std::vector<v1::ChurnAlert>& alerts) {
+    std::map<std::string, v1::ChurnAlert> by_id;
+    for (v1::ChurnAlert alert : alerts) {
+      alert.clear_segment();
+      EXPECT_TRUE(by_id.emplace(alert.alert_id(), alert).second)
+          << "alert " << alert.alert_id() << " on the topic twice";
+    }
+    return by_id;
+  };
+  const auto want_alerts = keyed(want.alerts);
+  const auto got_alerts = keyed(got.alerts);
+  for (const auto& [id, alert] : want_alerts) {
+    auto it = got_alerts.find(id);
+    if (it == got_alerts.end() || !MessageDifferencer::Equals(alert, it->second)) {
+      ++differences;
+      ADD_FAILURE() << "alert " << id << " differs or is missing:\nclean "
+                    << alert.ShortDebugString() << "\ncrashed "
+                    << (it == got_alerts.end() ? "(missing)" : it->second.ShortDebugString());
+    }
+  }
+  for (const auto& [id, alert] : got_alerts) {
+    if (!want_alerts.contains(id)) {
+      ++differences;
+      ADD_FAILURE() << "alert " << id << " only after crashes: " << alert.ShortDebugString();
+    }
+  }
+  std::cout << "crash test: " << kills << " kills (" << mid_stream
+            << " before the run had committed all it was given), " << stream.size()
+            << " touchpoints (" << unique << " unique), " << want.states.size() << " customers, "
+            << want_alerts.size() << " alerts, " << differences << " differences\n";
+  EXPECT_EQ(differences, 0);
+}
+
+}  // namespace
+}  // namespace crm
