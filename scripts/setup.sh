@@ -13,6 +13,8 @@ packages=(
   librocksdb-dev prometheus-cpp-dev libabsl-dev libcli11-dev libnlopt-cxx-dev
   libgtest-dev libgmock-dev libbenchmark-dev clang-format
 )
+# shellcheck disable=SC2206
+packages+=(${CRM_EXTRA_PACKAGES:-})  # e.g. the fuzz build's clang
 
 missing=()
 for package in "${packages[@]}"; do
@@ -32,4 +34,5 @@ fi
 cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE="${CMAKE_BUILD_TYPE:-RelWithDebInfo}" \
   ${CMAKE_ARGS:-} >/dev/null
 echo "setup: building in $build_dir" >&2
-cmake --build "$build_dir" -j "$(nproc)"
+# shellcheck disable=SC2086
+cmake --build "$build_dir" -j "$(nproc)" ${CRM_SETUP_TARGET:+--target $CRM_SETUP_TARGET}

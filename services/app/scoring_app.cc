@@ -1,5 +1,6 @@
 #include "services/app/scoring_app.h"
 
+#include <google/protobuf/stubs/logging.h>
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
@@ -83,6 +84,17 @@ void ReloadModel(const std::string& path, Board<Scorer>& scorers, PrometheusMetr
 
 int RunScoringApp(const ServiceOptions& options) {
   SetLogLevel(ParseLevel(options.log_level));
+  // libprotobuf reports each record it cannot parse (invalid UTF-8, …) on
+  // stderr; those records are rejected and counted already: its lines go to
+  // the debug level, so that a stream of bad input cannot flood the log.
+  google::protobuf::SetLogHandler(
+      [](google::protobuf::LogLevel level, const char* file, int line, const std::string& message) {
+        if (level >= google::protobuf::LOGLEVEL_FATAL) {
+          CRM_LOG(kError, "protobuf") << file << ":" << line << ": " << message;
+        } else {
+          CRM_LOG(kDebug, "protobuf") << file << ":" << line << ": " << message;
+        }
+      });
   // Signals are taken by sigwait() below; every thread started from here on
   // inherits the mask. SIGUSR1 is how the consumer thread reports its end.
   sigset_t signals;

@@ -15,6 +15,7 @@ namespace crm {
 namespace {
 
 constexpr std::string_view kComponent = "consumer";
+constexpr int kRejectsLoggedPerSecond = 20;
 
 void DeletePartitions(std::vector<RdKafka::TopicPartition*>& partitions) {
   RdKafka::TopicPartition::destroy(partitions);
@@ -168,6 +169,20 @@ bool TouchpointConsumer::BrokersAnswer(int timeout_ms) {
   return err == RdKafka::ERR_NO_ERROR;
 }
 
+void TouchpointConsumer::RollRejectLog() {
+  const auto now = std::chrono::steady_clock::now();
+  if (now - reject_window_ < std::chrono::seconds(1)) return;
+  if (rejects_unlogged_ > 0) {
+    CRM_LOG(kWarning, kComponent)
+        << "rejected " << rejects_unlogged_
+        << " more records in the last second (not logged one by one: "
+           "see crm_touchpoints_rejected_total and the dead-letter topic)";
+  }
+  reject_window_ = now;
+  rejects_logged_ = 0;
+  rejects_unlogged_ = 0;
+}
+
 void TouchpointConsumer::SetConnected(bool connected) {
   if (connected == connected_) return;
   connected_ = connected;
@@ -214,6 +229,7 @@ absl::Status TouchpointConsumer::Run() {
 
   auto last_probe = last_lag_report;
   while (!stop_.load()) {
+    RollRejectLog();
     // Erasures and the scheduler run on this thread: the single writer of
     // customer state.
     if (hooks_.erasures != nullptr && hooks_.audit != nullptr) {
@@ -297,7 +313,15 @@ absl::Status TouchpointConsumer::Run() {
       result = processed.status();
       break;
     }
+    // Each rejection is counted and on the dead-letter topic; the log gets
+    // the first ones of each second and a count of the others.
+    RollRejectLog();
     for (const RejectedRecord& rejected : processed->rejected) {
+      if (rejects_logged_ >= kRejectsLoggedPerSecond) {
+        ++rejects_unlogged_;
+        continue;
+      }
+      ++rejects_logged_;
       const InputRecord& record = records[rejected.index];
       CRM_LOG(kWarning, kComponent)
           << "rejected " << options_.topic << "[" << record.partition << "]@" << record.offset

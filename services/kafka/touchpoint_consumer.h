@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -75,6 +76,8 @@ class TouchpointConsumer {
   // Whether the brokers answer a metadata request within `timeout_ms`.
   bool BrokersAnswer(int timeout_ms);
   void SetConnected(bool connected);
+  // Starts a new second of rejection logging, logging how many went unlogged.
+  void RollRejectLog();
 
   ConsumerOptions options_;
   IngestProcessor* processor_ = nullptr;
@@ -82,6 +85,10 @@ class TouchpointConsumer {
   IngestProbe* probe_ = nullptr;
   ConsumerHooks hooks_;
   bool connected_ = true;  // consumer thread only
+  // Rejections logged in the current second, and those left out of the log.
+  std::chrono::steady_clock::time_point reject_window_{};
+  int rejects_logged_ = 0;
+  std::uint64_t rejects_unlogged_ = 0;
   std::unique_ptr<Callbacks> callbacks_;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
   std::atomic<bool> stop_{false};

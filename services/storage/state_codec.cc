@@ -1,5 +1,8 @@
 #include "services/storage/state_codec.h"
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+
 #include "crm/internal/stored_state.pb.h"
 
 namespace crm {
@@ -84,7 +87,15 @@ std::string EncodeState(const CustomerState& s) {
   const auto& ring = s.recent_events.ring();
   m.mutable_recent_event_hashes()->Add(ring.begin(), ring.end());
   m.set_recent_event_next(static_cast<std::uint32_t>(s.recent_events.next()));
-  return m.SerializeAsString();
+  // Deterministic (maps in key order): the same state is always the same bytes.
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream stream(&bytes);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    m.SerializeToCodedStream(&coded);
+  }
+  return bytes;
 }
 
 absl::StatusOr<CustomerState> DecodeState(std::string_view bytes) {

@@ -469,6 +469,10 @@ TEST(PoisonInputTest, EveryKindOfBadRecordGoesToTheDeadLetterTopicAndIsPassedOve
                   (*m.mutable_attributes())["note"] = std::string(1'100'000, 'n');
                 })),
       "oversized");  // a record over 1 MiB
+  // A burst of the same: counted one by one, logged in part.
+  for (int i = 0; i < 100; ++i)
+    records.emplace_back(testing::TestRecord{"good", "\xff burst", {}}, "malformed");
+  add_valid();
   std::vector<testing::TestRecord> produced;
   for (const auto& [record, reason] : records) produced.push_back(record);
   testing::ProduceRecords((*broker)->bootstrap(), "crm.touchpoints", produced);
@@ -525,6 +529,16 @@ TEST(PoisonInputTest, EveryKindOfBadRecordGoesToTheDeadLetterTopicAndIsPassedOve
   }
   EXPECT_TRUE(lag_zero());
   EXPECT_EQ(testing::HealthStatus(channel), 1);
+  // The log names the first rejections of a second and counts the rest.
+  EXPECT_TRUE(service.process->WaitForLog("more records in the last second", 10s))
+      << service.process->Log();
+  const std::string log = service.process->Log();
+  std::size_t named = 0;
+  for (std::size_t at = log.find("rejected crm.touchpoints["); at != std::string::npos;
+       at = log.find("rejected crm.touchpoints[", at + 1)) {
+    ++named;
+  }
+  EXPECT_LE(named, 40u);  // at most 20 a second, over at most two seconds
   EXPECT_EQ(service.process->Stop(SIGTERM), 0) << service.process->Log();
   // After a restart nothing is read again: the offsets passed over them.
   service = StartService((*broker)->bootstrap(), dir.path() / "data", dir.path() / "again.log");
