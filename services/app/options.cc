@@ -218,6 +218,21 @@ ParsedOptions ParseServiceOptions(int argc, const char* const* argv) {
     std::cerr << "crm-scored: " << e.what() << " (see --help)\n";
     return {std::nullopt, 2};
   }
+  // Kafka properties add up key by key: the config file's first, then those
+  // of the environment and the command line, which win (CLI11 alone would
+  // drop the whole list of the file as soon as one --kafka is given).
+  if (const std::string config = app.get_config_ptr()->as<std::string>(); !config.empty()) {
+    try {
+      for (const CLI::ConfigItem& item : CLI::ConfigTOML().from_file(config)) {
+        if (item.parents.empty() && item.name == "kafka") {
+          kafka.insert(kafka.begin(), item.inputs.begin(), item.inputs.end());
+        }
+      }
+    } catch (const CLI::Error& e) {
+      std::cerr << "crm-scored: " << e.what() << "\n";
+      return {std::nullopt, 2};
+    }
+  }
   auto properties = ParseKafkaAssignments(kafka);
   if (!properties.ok()) {
     std::cerr << "crm-scored: " << properties.status().message() << "\n";

@@ -228,13 +228,23 @@ TEST(SecurityTest, TlsTokensAndClientCertificatesGuardAdminCalls) {
   EXPECT_NE(service.process->Log().find("kafka.ssl.key.password=****"), std::string::npos);
   EXPECT_EQ(service.process->Stop(SIGTERM), 0) << service.process->Log();
 
-  // --grpc-auth all: reads need an authorised caller too.
-  std::vector<std::string> all = tls;
-  all.insert(all.end(), {"--grpc-auth", "all"});
+  // --grpc-auth all: reads need an authorised caller too. Kafka security
+  // settings pass from the config file to librdkafka, their secrets masked.
+  std::ofstream(dir.path() / "crm.toml")
+      << "grpc-auth = \"all\"\n"
+      << "kafka = [\"sasl.username=crm\", \"sasl.password=config-SECRET-never-logged\", "
+         "\"sasl.mechanism=PLAIN\"]\n";
+  std::vector<std::string> all = tls;  // its --kafka adds to the file's list
+  all.insert(all.end(), {"--config", (dir.path() / "crm.toml").string()});
   service = StartService((*broker)->bootstrap(), dir.path() / "data", dir.path() / "all.log", all);
   auto closed = TlsStub(service.grpc, dir.path());
   EXPECT_EQ(ScoresStatus(*closed, "c3"), grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_EQ(ScoresStatus(*closed, "c3", kToken), grpc::StatusCode::OK);
+  const std::string log = service.process->Log();
+  EXPECT_NE(log.find("kafka.sasl.username=crm"), std::string::npos) << log;
+  EXPECT_NE(log.find("kafka.sasl.password=****"), std::string::npos) << log;
+  EXPECT_EQ(log.find("config-SECRET-never-logged"), std::string::npos) << log;
+  EXPECT_EQ(HttpGet(service.metrics).value_or("").find("SECRET"), std::string::npos);
   EXPECT_EQ(service.process->Stop(SIGTERM), 0) << service.process->Log();
 }
 

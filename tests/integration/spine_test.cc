@@ -602,11 +602,12 @@ TEST(ServiceFlagsTest, ConfigFileThenEnvironmentThenFlags) {
   }
   setenv("CRM_GROUP", "from-env", 1);
   setenv("CRM_DEDUP_WINDOW", "6", 1);
-  ChildProcess service(CRM_SCORED_BIN,
-                       {"--config", (dir.path() / "crm.toml").string(), "--dedup-window", "9",
-                        "--data-dir", (dir.path() / "data").string(), "--grpc-listen",
-                        "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"},
-                       dir.path() / "config.log");
+  ChildProcess service(
+      CRM_SCORED_BIN,
+      {"--config", (dir.path() / "crm.toml").string(), "--dedup-window", "9", "--data-dir",
+       (dir.path() / "data").string(), "--grpc-listen", "127.0.0.1:0", "--metrics-listen",
+       "127.0.0.1:0", "--kafka", "client.id=from-flag"},
+      dir.path() / "config.log");
   unsetenv("CRM_GROUP");
   unsetenv("CRM_DEDUP_WINDOW");
   auto effective = service.WaitForLog("starting: ", 30s);
@@ -615,6 +616,8 @@ TEST(ServiceFlagsTest, ConfigFileThenEnvironmentThenFlags) {
   EXPECT_NE(effective->find("max-batch=77"), std::string::npos) << *effective;
   EXPECT_NE(effective->find("dedup-window=9 "), std::string::npos) << *effective;
   EXPECT_NE(effective->find("kafka.client.rack=r1"), std::string::npos) << *effective;
+  // The command line's --kafka adds to the file's list, key by key.
+  EXPECT_NE(effective->find("kafka.client.id=from-flag"), std::string::npos) << *effective;
   EXPECT_EQ(service.Stop(SIGTERM), 0) << service.Log();
 
   std::ofstream(dir.path() / "bad.toml") << "no-such-flag = 1\n";
