@@ -28,19 +28,12 @@ using testing::ChildProcess;
 using testing::ProduceTouchpoints;
 using testing::TempDir;
 
-constexpr std::int64_t kDaySeconds = 86'400;
-constexpr std::int64_t kStart = 1'735'689'600;  // 2025-01-01T00:00:00Z
+using testing::kDaySeconds;
+constexpr std::int64_t kStart = testing::kTestEpochSeconds;
 
 v1::Touchpoint Event(const std::string& customer, const std::string& id, int day,
-                     v1::TouchpointType type, double amount = 40) {
-  v1::Touchpoint m;
-  m.set_event_id(id);
-  m.set_customer_id(customer);
-  m.mutable_occurred_at()->set_seconds(kStart + day * kDaySeconds);
-  m.set_channel(v1::WEB);
-  m.set_type(type);
-  if (type == v1::PURCHASE) m.set_amount(amount);
-  return m;
+                     v1::TouchpointType type = v1::PURCHASE, double amount = 40) {
+  return testing::DayTouchpoint(customer, id, day, type, amount);
 }
 
 // Every alert on the topic so far (of its first `partitions`), read from the

@@ -7,6 +7,18 @@
 
 namespace crm::testing {
 
+v1::Touchpoint DayTouchpoint(const std::string& customer, const std::string& id, int day,
+                             v1::TouchpointType type, double amount) {
+  v1::Touchpoint m;
+  m.set_event_id(id);
+  m.set_customer_id(customer);
+  m.mutable_occurred_at()->set_seconds(kTestEpochSeconds + day * kDaySeconds);
+  m.set_channel(v1::WEB);
+  m.set_type(type);
+  if (type == v1::PURCHASE) m.set_amount(amount);
+  return m;
+}
+
 void ProduceTouchpoints(const std::string& brokers,
                         const std::vector<v1::Touchpoint>& touchpoints) {
   std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));

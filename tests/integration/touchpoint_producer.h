@@ -9,6 +9,15 @@
 
 namespace crm::testing {
 
+// Day 0 of the tests' histories: 2025-01-01T00:00:00Z.
+inline constexpr std::int64_t kTestEpochSeconds = 1'735'689'600;
+inline constexpr std::int64_t kDaySeconds = 86'400;
+
+// A touchpoint `id` of `customer` on the web, `day` days after day 0; a
+// purchase is of `amount`.
+v1::Touchpoint DayTouchpoint(const std::string& customer, const std::string& id, int day,
+                             v1::TouchpointType type = v1::PURCHASE, double amount = 40);
+
 // Produces `touchpoints` to crm.touchpoints on `brokers` as protobuf, key =
 // customer id, with an idempotent producer, and waits until all are
 // acknowledged (a gtest failure otherwise).
