@@ -38,7 +38,10 @@ using testing::TempDir;
 
 constexpr std::int64_t kDaySeconds = 86'400;
 constexpr std::int64_t kStart = 1'735'689'600;  // 2025-01-01T00:00:00Z
-constexpr int kCustomers = 60;
+// Customers: 10 per kill (100 to 2,000, which 3 partitions of the mock
+// broker hold), so that each run is given a few hundred touchpoints however
+// many kills there are, and most kills land while a run is still applying them.
+int Customers(int kills) { return 10 * std::clamp(kills, 10, 200); }
 constexpr int kDays = 400;
 constexpr int kPartitions = 3;
 
@@ -56,7 +59,8 @@ int Kills() {
 // their own rhythm; a third of them stop buying a third of the way in, so that
 // silence raises alerts; about 4 % are sent twice (the same event id) and 4 %
 // arrive late (up to 20 days behind their time). `unique` counts those to apply.
-std::vector<v1::Touchpoint> MakeStream(std::mt19937_64& random, std::size_t* unique) {
+std::vector<v1::Touchpoint> MakeStream(std::mt19937_64& random, int customers,
+                                       std::size_t* unique) {
   struct Timed {
     std::int64_t at;
     v1::Touchpoint touchpoint;
@@ -64,7 +68,7 @@ std::vector<v1::Touchpoint> MakeStream(std::mt19937_64& random, std::size_t* uni
   std::vector<Timed> events;
   std::uniform_real_distribution<double> unit(0, 1);
   int next_id = 0;
-  for (int c = 0; c < kCustomers; ++c) {
+  for (int c = 0; c < customers; ++c) {
     const std::string customer = "crash-" + std::to_string(c);
     const double rhythm_days = 4 + 26 * unit(random);
     const int stops = c % 3 == 0 ? kDays / 3 + static_cast<int>(60 * unit(random)) : kDays;
@@ -138,7 +142,7 @@ std::vector<std::string> ServiceArgs(const std::string& brokers,
           "--metrics-listen", "127.0.0.1:0",
           "--group",          "crash-test",
           "--clock",          "event",
-          "--max-batch",      "25",
+          "--max-batch",      "10",
           "--sync-writes",    "true",
           "--dedup-window",   "1024",
           "--kafka",          "session.timeout.ms=6000",
@@ -155,7 +159,7 @@ struct Outcome {
 // Runs crm-scored on `data` until every touchpoint is applied and the alerts
 // stop coming, and reads what it left.
 Outcome RunToTheEnd(const std::string& brokers, const std::filesystem::path& data,
-                    const std::filesystem::path& log, std::size_t unique) {
+                    const std::filesystem::path& log, int customers, std::size_t unique) {
   Outcome outcome;
   ChildProcess service(CRM_SCORED_BIN, ServiceArgs(brokers, data), log);
   const auto port = service.WaitForLog("gRPC listening on 127.0.0.1:", 30s);
@@ -165,7 +169,7 @@ Outcome RunToTheEnd(const std::string& brokers, const std::filesystem::path& dat
       grpc::CreateChannel("127.0.0.1:" + *port, grpc::InsecureChannelCredentials()));
   const auto read_all = [&] {
     std::size_t applied = 0;
-    for (int c = 0; c < kCustomers; ++c) {
+    for (int c = 0; c < customers; ++c) {
       const std::string id = "crash-" + std::to_string(c);
       v1::GetCustomerStateRequest request;
       request.set_customer_id(id);
@@ -212,15 +216,16 @@ TEST(CrashTest, RandomKillsAndRestartsLeaveWhatACleanRunLeaves) {
   std::mt19937_64 random(seed);
   TempDir dir;
   std::size_t unique = 0;
-  const std::vector<v1::Touchpoint> stream = MakeStream(random, &unique);
+  const int customers = Customers(kills);
+  const std::vector<v1::Touchpoint> stream = MakeStream(random, customers, &unique);
 
   // The clean single pass.
   DevBroker clean_broker = StartDevBroker(dir.path() / "clean-broker.log");
   ASSERT_FALSE(clean_broker.bootstrap.empty());
   testing::ProduceTouchpoints(clean_broker.bootstrap, stream);
-  const Outcome want =
-      RunToTheEnd(clean_broker.bootstrap, dir.path() / "clean", dir.path() / "clean.log", unique);
-  ASSERT_EQ(want.states.size(), static_cast<std::size_t>(kCustomers));
+  const Outcome want = RunToTheEnd(clean_broker.bootstrap, dir.path() / "clean",
+                                   dir.path() / "clean.log", customers, unique);
+  ASSERT_EQ(want.states.size(), static_cast<std::size_t>(customers));
   ASSERT_FALSE(want.alerts.empty()) << "the stream should raise alerts";
 
   // The same stream, a part before each run, killed at a random moment.
@@ -228,7 +233,7 @@ TEST(CrashTest, RandomKillsAndRestartsLeaveWhatACleanRunLeaves) {
   ASSERT_FALSE(broker.bootstrap.empty());
   const auto data = dir.path() / "crashed";
   std::size_t produced = 0;
-  std::uniform_int_distribution<int> delay_ms(0, 250);
+  std::uniform_int_distribution<int> delay_ms(0, 80);
   // Records committed before each kill, read from where the next run resumed.
   const auto committed_before = [](const std::string& log) {
     std::size_t committed = 0;
@@ -259,7 +264,8 @@ TEST(CrashTest, RandomKillsAndRestartsLeaveWhatACleanRunLeaves) {
   testing::ProduceTouchpoints(
       broker.bootstrap, std::vector<v1::Touchpoint>(
                             stream.begin() + static_cast<std::ptrdiff_t>(produced), stream.end()));
-  const Outcome got = RunToTheEnd(broker.bootstrap, data, dir.path() / "final.log", unique);
+  const Outcome got =
+      RunToTheEnd(broker.bootstrap, data, dir.path() / "final.log", customers, unique);
   {
     std::ifstream final_log(dir.path() / "final.log");
     std::stringstream text;
