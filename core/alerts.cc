@@ -117,21 +117,64 @@ Timestamp NextEvaluation(const std::function<double(Timestamp)>& churn_at, Times
                          double precision, Micros horizon) {
   const Timestamp cooled =
       !state.open && state.raised_at ? *state.raised_at + thresholds.cooldown : now;
-  // Whether a look at `t`, with no new event, would change anything.
-  const auto changes_at = [&](Timestamp t) {
-    const double churn = churn_at(t);
+  // Whether a look at `t`, whose churn is `churn`, would change anything.
+  const auto changes = [&](Timestamp t, double churn) {
     if (std::fabs(churn - state.last_churn) >= precision) return true;
     if (state.open) return churn < thresholds.clear;
     return churn >= thresholds.raise && t >= cooled;
   };
   const Timestamp until = now + horizon;
-  if (!changes_at(until)) return until;
+  double churn_hi = churn_at(until);
+  if (!changes(until, churn_hi)) return until;
   Timestamp lo = now, hi = until;  // the change happens in (lo, hi]
+  double churn_lo = state.last_churn;
   // A raise held back by the cooldown is due the moment it ends, if not before.
-  if (cooled > now && cooled < until && changes_at(cooled)) hi = cooled;
+  if (cooled > now && cooled < until) {
+    const double churn = churn_at(cooled);
+    if (changes(cooled, churn)) {
+      hi = cooled;
+      churn_hi = churn;
+    }
+  }
+  // The level whose crossing is the change, when churn crosses one: the
+  // nearest, in the direction churn moves, of last ± precision and the raise
+  // or clear threshold.
+  const double direction = churn_hi >= churn_lo ? 1 : -1;
+  double level = state.last_churn + direction * precision;
+  if (direction > 0 && !state.open && thresholds.raise > churn_lo) {
+    level = std::min(level, thresholds.raise);
+  }
+  if (direction < 0 && state.open && thresholds.clear < churn_lo) {
+    level = std::max(level, thresholds.clear);
+  }
+  // Illinois (regula falsi that halves the weight of an end kept twice) on
+  // churn - level, the predicate deciding each side: a few looks at churn
+  // where bisection to the hour takes a dozen. Where churn crosses no level
+  // (a raise waiting for the cooldown), the secant is no guide: bisection.
+  double g_lo = direction * (churn_lo - level), g_hi = direction * (churn_hi - level);
+  int kept_lo = 0, kept_hi = 0;
   while (hi - lo > std::chrono::hours(1)) {
-    const Timestamp mid = lo + (hi - lo) / 2;
-    (changes_at(mid) ? hi : lo) = mid;
+    const Micros width = hi - lo;
+    Timestamp mid = lo + width / 2;
+    if (g_lo < 0 && g_hi > 0) {
+      const double fraction = -g_lo / (g_hi - g_lo);
+      const Micros margin = std::max<Micros>(width / 64, std::chrono::minutes(1));
+      mid = std::clamp(lo + std::chrono::duration_cast<Micros>(width * fraction), lo + margin,
+                       hi - margin);
+    }
+    const double churn = churn_at(mid);
+    const double g = direction * (churn - level);
+    if (changes(mid, churn)) {
+      hi = mid;
+      g_hi = std::max(g, 1e-12);
+      kept_hi = 0;
+      if (++kept_lo >= 2) g_lo /= 2;
+    } else {
+      lo = mid;
+      g_lo = std::min(g, -1e-12);
+      kept_lo = 0;
+      if (++kept_hi >= 2) g_hi /= 2;
+    }
   }
   return hi;
 }

@@ -95,8 +95,9 @@ Channel RecommendedChannel(const CustomerState& state, const AlertPolicy& policy
 // earliest moment in (now, now + horizon] at which `churn_at` (their churn as
 // a function of time) would raise an alert (closed: at or above raise, and
 // past the cooldown), clear it (open: below clear), or differ from the churn
-// of this look (`state.last_churn`) by `precision` or more; found by
-// bisection to the hour, assuming churn moves one way with silence; now +
+// of this look (`state.last_churn`, the churn at `now`) by `precision` or
+// more; found to the hour (by the Illinois method), assuming churn moves one
+// way with silence; now +
 // horizon when nothing happens before. A pure function of its arguments, so
 // a replay schedules the same looks.
 Timestamp NextEvaluation(const std::function<double(Timestamp)>& churn_at, Timestamp now,

@@ -49,6 +49,16 @@ struct IngestProcessor::Chunk {
   std::optional<Timestamp> latest_event;
   std::size_t records = 0;
   std::size_t looks_due = 0;
+
+  // States moved out of the cache into `dirty`: put back by a commit, or
+  // forgotten (read again from the store) when the chunk is dropped.
+  StateCache* cache = nullptr;
+  std::vector<CustomerId> lent;
+  bool committed = false;
+  ~Chunk() {
+    if (committed) return;
+    for (const CustomerId& id : lent) cache->Erase(id);
+  }
 };
 
 IngestProcessor::IngestProcessor(IngestOptions options, StateStore* store, const Clock* clock,
@@ -113,6 +123,7 @@ absl::StatusOr<PartitionState> IngestProcessor::CommittedPartition(std::int32_t 
 std::unique_ptr<IngestProcessor::Chunk> IngestProcessor::NewChunk(
     Timestamp started, const std::vector<InputRecord>* input) {
   auto chunk = std::make_unique<Chunk>();
+  chunk->cache = &cache_;
   chunk->started = started;
   chunk->input = input;
   chunk->latest_event = latest_event_;
@@ -228,8 +239,9 @@ absl::StatusOr<Chunk::Dirty*> CustomerOf(Chunk& chunk, const CustomerId& id,
   auto it = chunk.dirty.find(id);
   if (it != chunk.dirty.end()) return &it->second;
   Chunk::Dirty customer;
-  if (const CustomerState* cached = cache.Find(id)) {
-    customer.state = *cached;
+  if (CustomerState* cached = cache.Lend(id)) {
+    customer.state = std::move(*cached);
+    chunk.lent.push_back(id);
   } else {
     auto stored = store.Get(id);
     if (!stored.ok()) return stored.status();
@@ -513,8 +525,9 @@ absl::Status IngestProcessor::Flush(std::unique_ptr<Chunk>& chunk, BatchResult& 
     }
   }
 
-  // On failure the cache still holds the committed states (the chunk worked
-  // on copies) and the population goes back to the committed one.
+  // On failure the cache forgets the states the chunk took from it (they are
+  // read again from the store, as committed) and the population goes back to
+  // the committed one.
   if (absl::Status status = store_->Commit(options_.topic, batch); !status.ok()) {
     for (const Moved& m : moved) population_.Replace(m.partition, m.after, m.before, nullptr);
     next_alert_ = first_alert;
@@ -530,6 +543,7 @@ absl::Status IngestProcessor::Flush(std::unique_ptr<Chunk>& chunk, BatchResult& 
     partitions_[partition] = state;
   }
   for (auto& [id, customer] : c.dirty) cache_.Put(id, std::move(customer.state));
+  c.committed = true;
   for (const AlertEvent& alert : c.alerts) {
     probe_->AlertChanged(alert.outcome.transition == AlertTransition::kRaised, alert.action,
                          alert.segment);

@@ -9,6 +9,10 @@ const CustomerState* StateCache::Find(const CustomerId& id) {
   return &it->second->second;
 }
 
+CustomerState* StateCache::Lend(const CustomerId& id) {
+  return const_cast<CustomerState*>(Find(id));
+}
+
 void StateCache::Put(const CustomerId& id, CustomerState state) {
   if (capacity_ == 0) return;
   auto it = index_.find(id);

@@ -19,6 +19,9 @@ class StateCache {
 
   // The cached state, or nullptr; marks it most recently used.
   const CustomerState* Find(const CustomerId& id);
+  // The same, to move the state out while it is worked on; the caller must
+  // then Put it back or Erase it.
+  CustomerState* Lend(const CustomerId& id);
   // Inserts or replaces, evicting the least recently used past capacity.
   void Put(const CustomerId& id, CustomerState state);
   void Erase(const CustomerId& id);

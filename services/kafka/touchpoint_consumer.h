@@ -26,9 +26,11 @@ struct ConsumerOptions {
   int poll_timeout_ms = 100;              // longest wait for the first record of a batch
   std::size_t max_batch = 5000;           // records per commit at most
   // Customers due in the time index are re-scored between batches, this often
-  // at most, this many per commit (see IngestProcessor::RescoreDue).
+  // at most, this many per commit (see IngestProcessor::RescoreDue). While a
+  // backlog of looks lasts, a round runs between every two poll batches: a
+  // small round (about a millisecond) keeps touchpoints fresh meanwhile.
   int rescore_interval_ms = 100;
-  std::size_t rescore_batch = 1000;
+  std::size_t rescore_batch = 100;
 };
 
 // What the consumer thread serves besides the input, and whom it tells of

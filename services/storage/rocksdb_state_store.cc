@@ -129,9 +129,7 @@ RocksDbStateStore::RocksDbStateStore(std::unique_ptr<rocksdb::DB> db, RocksDbOpt
 
 RocksDbStateStore::~RocksDbStateStore() = default;
 
-absl::StatusOr<std::unique_ptr<RocksDbStateStore>> RocksDbStateStore::Open(
-    const RocksDbOptions& options) {
-  if (options.path.empty()) return absl::InvalidArgumentError("data dir is empty");
+rocksdb::Options MakeRocksDbOptions(const RocksDbOptions& options) {
   rocksdb::Options db_options;
   db_options.create_if_missing = true;
   db_options.write_buffer_size = options.write_buffer_mb << 20;
@@ -143,7 +141,13 @@ absl::StatusOr<std::unique_ptr<RocksDbStateStore>> RocksDbStateStore::Open(
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   table.format_version = 5;
   db_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  return db_options;
+}
 
+absl::StatusOr<std::unique_ptr<RocksDbStateStore>> RocksDbStateStore::Open(
+    const RocksDbOptions& options) {
+  if (options.path.empty()) return absl::InvalidArgumentError("data dir is empty");
+  const rocksdb::Options db_options = MakeRocksDbOptions(options);
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(db_options, options.path, &raw);
   if (!s.ok()) return FromRocks(s, "cannot open data dir " + options.path);

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <rocksdb/options.h>
+
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -10,7 +12,7 @@
 
 namespace rocksdb {
 class DB;
-}
+}  // namespace rocksdb
 
 namespace crm {
 
@@ -27,6 +29,10 @@ struct RocksDbOptions {
   // the latest commits, state and offsets together, and they are re-consumed.
   bool sync_writes = false;
 };
+
+// The RocksDB options the store opens its data dir with (also what the
+// benchmark's bare storage loop uses).
+rocksdb::Options MakeRocksDbOptions(const RocksDbOptions& options);
 
 // Size figures for metrics.
 struct StorageStats {

@@ -18,10 +18,18 @@ void SetOptional(const std::optional<Timestamp>& t, Setter set) {
   if (t) set(Us(*t));
 }
 
+// One message per thread, cleared and refilled: its repeated and nested
+// fields keep their allocations from one record to the next.
+StoredCustomer& Scratch() {
+  thread_local StoredCustomer message;
+  message.Clear();
+  return message;
+}
+
 }  // namespace
 
 std::string EncodeState(const CustomerState& s) {
-  StoredCustomer m;
+  StoredCustomer& m = Scratch();
   m.set_events_applied(s.events_applied);
   SetOptional(s.first_seen, [&](std::int64_t v) { m.set_first_seen_us(v); });
   SetOptional(s.last_seen, [&](std::int64_t v) { m.set_last_seen_us(v); });
@@ -88,18 +96,18 @@ std::string EncodeState(const CustomerState& s) {
   m.mutable_recent_event_hashes()->Add(ring.begin(), ring.end());
   m.set_recent_event_next(static_cast<std::uint32_t>(s.recent_events.next()));
   // Deterministic (maps in key order): the same state is always the same bytes.
-  std::string bytes;
+  std::string bytes(m.ByteSizeLong(), '\0');
   {
-    google::protobuf::io::StringOutputStream stream(&bytes);
-    google::protobuf::io::CodedOutputStream coded(&stream);
+    google::protobuf::io::ArrayOutputStream array(bytes.data(), static_cast<int>(bytes.size()));
+    google::protobuf::io::CodedOutputStream coded(&array);
     coded.SetSerializationDeterministic(true);
-    m.SerializeToCodedStream(&coded);
+    m.SerializeWithCachedSizes(&coded);
   }
   return bytes;
 }
 
 absl::StatusOr<CustomerState> DecodeState(std::string_view bytes) {
-  StoredCustomer m;
+  StoredCustomer& m = Scratch();
   if (!m.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
     return absl::DataLossError("stored customer record does not parse");
   }

@@ -209,6 +209,40 @@ TEST(NextEvaluationTest, WhenSilenceAloneWouldRaiseTheAlert) {
   EXPECT_LE(next, Day(70) + std::chrono::hours(1));
 }
 
+// Curves shaped like the churn model's (a logistic of log silence), steep or
+// slow: the look found is the first hour at which something changes, and
+// takes fewer looks at churn than halving the 90 days down to the hour would.
+TEST(NextEvaluationTest, FindsTheHourOfChangeOnChurnShapedCurvesInFewLooks) {
+  const AlertThresholds t;  // raise 0.7, clear 0.5
+  const double precision = 0.02;
+  const auto horizon = std::chrono::days(90);
+  int curves = 0, evaluations = 0;
+  for (double steepness : {0.5, 1.0, 2.0, 4.0}) {
+    for (double midpoint : {3.0, 15.0, 40.0, 200.0}) {
+      const auto churn_at = [&](Timestamp at) {
+        ++evaluations;
+        const double silence = DaysBetween(Day(100), at);
+        return 1 / (1 + std::exp(-steepness * (std::log1p(silence) - std::log1p(midpoint))));
+      };
+      AlertState state;
+      state.last_churn = churn_at(Day(100));
+      evaluations = 0;
+      const Timestamp next = NextEvaluation(churn_at, Day(100), state, t, precision, horizon);
+      curves += 1;
+      EXPECT_LE(evaluations, 12) << "steepness " << steepness << ", midpoint " << midpoint;
+      const auto changes = [&](Timestamp at) {
+        const double c = churn_at(at);
+        return std::fabs(c - state.last_churn) >= precision || c >= t.raise;
+      };
+      if (next == Day(100) + horizon && !changes(next)) continue;  // nothing within the horizon
+      EXPECT_TRUE(changes(next)) << "steepness " << steepness << ", midpoint " << midpoint;
+      EXPECT_FALSE(changes(next - std::chrono::hours(1)))
+          << "steepness " << steepness << ", midpoint " << midpoint;
+    }
+  }
+  EXPECT_EQ(curves, 16);
+}
+
 TEST(NextEvaluationTest, NothingBeforeTheHorizonMeansLookAgainThen) {
   const AlertThresholds t;
   const auto flat = [](Timestamp) { return 0.3; };

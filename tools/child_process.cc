@@ -1,4 +1,4 @@
-#include "tests/integration/service_process.h"
+#include "tools/child_process.h"
 
 #include <fcntl.h>
 #include <sys/wait.h>
@@ -10,7 +10,7 @@
 #include <sstream>
 #include <thread>
 
-namespace crm::testing {
+namespace crm {
 namespace {
 
 constexpr auto kPollInterval = std::chrono::milliseconds(20);
@@ -97,7 +97,7 @@ std::string ChildProcess::Log() const {
 }
 
 TempDir::TempDir() {
-  std::string pattern = (std::filesystem::temp_directory_path() / "crm-test-XXXXXX").string();
+  std::string pattern = (std::filesystem::temp_directory_path() / "crm-XXXXXX").string();
   path_ = mkdtemp(pattern.data());
 }
 
@@ -110,4 +110,4 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path_, ignored);
 }
 
-}  // namespace crm::testing
+}  // namespace crm

@@ -1,0 +1,647 @@
+// crm-bench: measures crm-scored against the limits of its own parts, in one
+// run on one machine: the bare Kafka consumer and the bare RocksDB loop on the
+// same data, then the service's ingest, freshness, lookups and footprint.
+
+#include <grpcpp/grpcpp.h>
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <random>
+#include <sstream>
+#include <thread>
+#include <unordered_set>
+
+#include "bench/kafka_bench.h"
+#include "bench/workload.h"
+#include "crm/v1/scoring.grpc.pb.h"
+#include "services/storage/rocksdb_state_store.h"
+#include "tools/child_process.h"
+#include "tools/command_line.h"
+#include "tools/demo/population.h"
+#include "tools/scrape.h"
+
+namespace crm::bench {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+namespace fs = std::filesystem;
+const std::string kTopic = "crm.touchpoints";
+const std::string kGroup = "crm-bench-scored";
+// Payload bytes per partition of the broker: under the mock broker's ~5 MB.
+constexpr double kBytesPerPartition = 3.0 * (1 << 20);
+
+struct Options {
+  std::size_t touchpoints = 1'000'000;
+  int customers = 100'000;
+  int partitions = 0;  // 0: as many as hold the workload
+  std::vector<std::string> phases = {"raw",       "storage", "ingest",
+                                     "freshness", "lookups", "footprint"};
+  std::vector<double> freshness_rates = {10'000, 50'000};
+  double lookup_ingest_rate = 20'000;
+  int lookup_callers = 16;
+  double seconds = 20;  // per freshness rate and for lookups
+  std::vector<int> footprint_customers = {1'000'000};
+  int footprint_touchpoints = 3;  // per customer
+  std::uint64_t seed = 1;
+  std::string scored = CRM_SCORED_BIN;
+  std::string devbroker = CRM_DEVBROKER_BIN;
+  std::vector<std::string> scored_args;
+  std::string work_dir;
+  std::string json;
+  bool keep = false;
+};
+
+// One figure of the report: a name, a value and its unit.
+struct Figure {
+  std::string name;
+  double value;
+  std::string unit;
+};
+
+class Report {
+ public:
+  void Add(const std::string& phase, const std::string& name, double value,
+           const std::string& unit) {
+    figures_[phase].push_back({name, value, unit});
+    std::cout << std::left << std::setw(11) << phase << std::setw(44) << name << std::right
+              << std::setw(14) << std::fixed << std::setprecision(Precision(value)) << value << " "
+              << unit << std::endl;
+  }
+  std::string Json(const Options& options) const {
+    std::ostringstream out;
+    out << "{\n  \"touchpoints\": " << options.touchpoints
+        << ",\n  \"customers\": " << options.customers << ",\n  \"phases\": {";
+    bool first_phase = true;
+    for (const auto& [phase, figures] : figures_) {
+      out << (first_phase ? "\n" : ",\n") << "    \"" << phase << "\": {";
+      first_phase = false;
+      for (std::size_t i = 0; i < figures.size(); ++i) {
+        out << (i == 0 ? "" : ", ") << "\"" << figures[i].name << "\": " << std::setprecision(6)
+            << figures[i].value;
+      }
+      out << "}";
+    }
+    out << "\n  }\n}\n";
+    return out.str();
+  }
+
+ private:
+  static int Precision(double value) { return std::fabs(value) < 10 ? 3 : 0; }
+  std::map<std::string, std::vector<Figure>> figures_;
+};
+
+[[noreturn]] void Fail(const std::string& what) {
+  std::cerr << "crm-bench: " << what << "\n";
+  std::exit(1);
+}
+
+void Check(const absl::Status& status, const std::string& what) {
+  if (!status.ok()) Fail(what + ": " + std::string(status.message()));
+}
+
+template <typename T>
+T Take(absl::StatusOr<T> value, const std::string& what) {
+  Check(value.status(), what);
+  return std::move(*value);
+}
+
+// crm-devbroker as a child process.
+struct Broker {
+  std::unique_ptr<ChildProcess> process;
+  std::string bootstrap;
+  int partitions = 0;
+};
+
+Broker StartBroker(const Options& options, const fs::path& dir, int partitions) {
+  Broker broker;
+  broker.partitions = partitions;
+  broker.process = std::make_unique<ChildProcess>(
+      options.devbroker, std::vector<std::string>{"--partitions", std::to_string(partitions)},
+      dir / "broker.log");
+  auto bootstrap = broker.process->WaitForLog("bootstrap=", std::chrono::seconds(20));
+  if (!bootstrap) Fail("crm-devbroker did not start: " + broker.process->Log());
+  broker.bootstrap = *bootstrap;
+  return broker;
+}
+
+std::int64_t ProcessCpuMicros(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto close = text.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream fields(text.substr(close + 2));
+  std::string field;
+  std::int64_t utime = 0, stime = 0;
+  for (int i = 3; fields >> field; ++i) {
+    if (i == 14) utime = std::stoll(field);
+    if (i == 15) {
+      stime = std::stoll(field);
+      break;
+    }
+  }
+  return (utime + stime) * 1'000'000 / sysconf(_SC_CLK_TCK);
+}
+
+// A line of /proc/PID/status in kB ("VmHWM", "VmRSS"), in bytes.
+double ProcessMemory(pid_t pid, const std::string& field) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(field + ":", 0) == 0) return std::stod(line.substr(field.size() + 1)) * 1024;
+  }
+  return 0;
+}
+
+std::uintmax_t DirectoryBytes(const fs::path& dir, const std::string& extension = "") {
+  std::uintmax_t bytes = 0;
+  for (const auto& entry : fs::recursive_directory_iterator(dir)) {
+    if (entry.is_regular_file() && (extension.empty() || entry.path().extension() == extension)) {
+      bytes += entry.file_size();
+    }
+  }
+  return bytes;
+}
+
+// crm-scored as a child process on the bench's broker.
+class Service {
+ public:
+  Service(const Options& options, const Broker& broker, const fs::path& dir,
+          const std::string& name) {
+    std::vector<std::string> args = {"--brokers",        broker.bootstrap,
+                                     "--group",          kGroup,
+                                     "--data-dir",       (dir / (name + "-data")).string(),
+                                     "--grpc-listen",    "127.0.0.1:0",
+                                     "--metrics-listen", "127.0.0.1:0",
+                                     "--kafka",          "fetch.wait.max.ms=10",
+                                     "--kafka",          "session.timeout.ms=6000"};
+    args.insert(args.end(), options.scored_args.begin(), options.scored_args.end());
+    data_dir_ = dir / (name + "-data");
+    process_ = std::make_unique<ChildProcess>(options.scored, args, dir / (name + ".log"));
+    auto metrics = process_->WaitForLog("metrics listening on ", std::chrono::seconds(60));
+    auto grpc = process_->WaitForLog("gRPC listening on ", std::chrono::seconds(60));
+    if (!metrics || !grpc) Fail("crm-scored did not start:\n" + process_->Log());
+    metrics_url_ = *metrics;
+    grpc::ChannelArguments channel_args;
+    channel_ = grpc::CreateCustomChannel(*grpc, grpc::InsecureChannelCredentials(), channel_args);
+    grpc_address_ = *grpc;
+  }
+
+  pid_t pid() const { return process_->pid(); }
+  const std::string& grpc_address() const { return grpc_address_; }
+  const fs::path& data_dir() const { return data_dir_; }
+  std::shared_ptr<grpc::Channel> channel() const { return channel_; }
+  double Metric(const std::string& name) const {
+    auto page = HttpGet(metrics_url_);
+    return page ? SumSamples(*page, name) : -1;
+  }
+  int Stop() { return process_->Stop(SIGTERM, std::chrono::seconds(60)); }
+  std::string Log() const { return process_->Log(); }
+
+ private:
+  std::unique_ptr<ChildProcess> process_;
+  std::string metrics_url_, grpc_address_;
+  fs::path data_dir_;
+  std::shared_ptr<grpc::Channel> channel_;
+};
+
+// Waits until the service's group committed `target` offsets in all; the
+// service commits to Kafka after each RocksDB commit, so this is "applied and
+// stored". Returns the rate from the first commit seen to the last.
+struct IngestResult {
+  double rate = 0;
+  double seconds = 0;
+  double cpu_us_per_record = 0;
+};
+IngestResult WaitForIngest(GroupOffsets& offsets, const Service& service, std::int64_t from,
+                           std::int64_t target, const std::string& what) {
+  IngestResult result;
+  std::int64_t first = -1, last = from;
+  SteadyClock::time_point first_at{}, progress_at = SteadyClock::now(), reported = progress_at;
+  std::int64_t cpu_first = 0;
+  for (;;) {
+    const std::int64_t committed = offsets.Committed();
+    const auto now = SteadyClock::now();
+    if (committed > last) {
+      if (first < 0) {
+        first = committed;
+        first_at = now;
+        cpu_first = ProcessCpuMicros(service.pid());
+      }
+      last = committed;
+      progress_at = now;
+    }
+    if (last >= target) break;
+    if (now - progress_at > std::chrono::seconds(60)) {
+      Fail(what + ": no progress for 60 s at " + std::to_string(last) + "/" +
+           std::to_string(target) + "\n" + service.Log());
+    }
+    if (now - reported > std::chrono::seconds(5)) {
+      std::cerr << "  " << what << ": " << (last - from) << "/" << (target - from) << "\n";
+      reported = now;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  result.seconds = Seconds(SteadyClock::now() - first_at);
+  if (result.seconds > 0) result.rate = static_cast<double>(last - first) / result.seconds;
+  if (last > first) {
+    result.cpu_us_per_record = static_cast<double>(ProcessCpuMicros(service.pid()) - cpu_first) /
+                               static_cast<double>(last - first);
+  }
+  return result;
+}
+
+bool Wants(const Options& options, const std::string& phase) {
+  return std::find(options.phases.begin(), options.phases.end(), phase) != options.phases.end();
+}
+
+// The bare RocksDB loop: the states the workload leaves, one record per
+// touchpoint, in batches of 1,000 with the WAL on, with the service's options.
+// Returns the records written per second.
+double StorageCeiling(const Workload& workload, const fs::path& dir, Report& report) {
+  rocksdb::Options options = MakeRocksDbOptions(RocksDbOptions{.path = (dir / "ceiling").string()});
+  rocksdb::DB* raw = nullptr;
+  Check(rocksdb::DB::Open(options, (dir / "ceiling").string(), &raw).ok()
+            ? absl::OkStatus()
+            : absl::InternalError("open"),
+        "bare RocksDB");
+  std::unique_ptr<rocksdb::DB> db(raw);
+  const auto started = SteadyClock::now();
+  std::string key;
+  for (std::size_t i = 0; i < workload.records.size(); i += 1000) {
+    rocksdb::WriteBatch batch;
+    for (std::size_t j = i; j < std::min(i + 1000, workload.records.size()); ++j) {
+      key.assign("c").append(workload.records[j].key);
+      batch.Put(key, workload.states[j]);
+    }
+    if (!db->Write(rocksdb::WriteOptions(), &batch).ok()) Fail("bare RocksDB write failed");
+  }
+  const double seconds = Seconds(SteadyClock::now() - started);
+  report.Add("storage", "state_bytes_mean", workload.mean_state_bytes, "B");
+  const double rate = static_cast<double>(workload.records.size()) / seconds;
+  report.Add("storage", "records_per_s", rate, "/s");
+  return rate;
+}
+
+// Probes, one at a time while `load` runs: a touchpoint of a customer never
+// seen, produced; then GetCustomerScores until it answers (NOT_FOUND before).
+Summary Freshness(const Options& options, const Broker& broker, const Service& service,
+                  double seconds, const std::string& run) {
+  auto producer = Take(MakeBenchProducer(broker.bootstrap, 0), "probe producer");
+  auto stub = v1::ScoringService::NewStub(service.channel());
+  std::vector<double> samples;
+  const auto until = SteadyClock::now() + std::chrono::duration<double>(seconds);
+  for (int k = 0; SteadyClock::now() < until; ++k) {
+    Touchpoint touchpoint;
+    touchpoint.customer_id = CustomerId("probe-" + run + "-" + std::to_string(k));
+    touchpoint.event_id = touchpoint.customer_id.value();
+    touchpoint.occurred_at = std::chrono::floor<Micros>(std::chrono::system_clock::now());
+    touchpoint.type = TouchpointType::kContact;
+    touchpoint.channel = Channel::kWeb;
+    const Record record{touchpoint.customer_id.value(), Encode(touchpoint)};
+    const auto sent = SteadyClock::now();
+    Check(Produce(*producer, kTopic, record), "probe");
+    producer->poll(0);
+    v1::GetCustomerScoresRequest request;
+    request.set_customer_id(record.key);
+    for (;;) {
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+      v1::CustomerScores scores;
+      const grpc::Status status = stub->GetCustomerScores(&context, request, &scores);
+      if (status.ok()) break;
+      if (status.error_code() != grpc::StatusCode::NOT_FOUND) {
+        Fail("GetCustomerScores: " + status.error_message());
+      }
+      if (SteadyClock::now() - sent > std::chrono::seconds(30)) Fail("a probe never showed up");
+      producer->poll(0);
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+    samples.push_back(std::chrono::duration<double, std::micro>(SteadyClock::now() - sent).count());
+    std::this_thread::sleep_for(std::chrono::milliseconds(options.touchpoints < 100'000 ? 2 : 10));
+  }
+  producer->flush(10'000);
+  return Summarise(std::move(samples));
+}
+
+// `callers` threads calling GetCustomerScores on random known customers.
+struct LookupResult {
+  Summary latency;
+  double rate = 0;
+  std::int64_t errors = 0;
+};
+LookupResult Lookups(const Service& service, const std::vector<std::string>& customers, int callers,
+                     double seconds) {
+  // A few connections (gRPC shares one per target unless told otherwise).
+  std::vector<std::shared_ptr<grpc::Channel>> channels;
+  for (int i = 0; i < 4; ++i) {
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    args.SetInt("crm.bench.channel", i);
+    channels.push_back(grpc::CreateCustomChannel(service.grpc_address(),
+                                                 grpc::InsecureChannelCredentials(), args));
+  }
+  std::mutex mutex;
+  std::vector<double> all;
+  std::int64_t errors = 0;
+  const auto started = SteadyClock::now();
+  const auto until = started + std::chrono::duration<double>(seconds);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < callers; ++t) {
+    threads.emplace_back([&, t] {
+      auto stub = v1::ScoringService::NewStub(channels[t % channels.size()]);
+      std::mt19937_64 rng(1000 + t);
+      std::uniform_int_distribution<std::size_t> pick(0, customers.size() - 1);
+      std::vector<double> samples;
+      std::int64_t failed = 0;
+      v1::GetCustomerScoresRequest request;
+      v1::CustomerScores scores;
+      while (SteadyClock::now() < until) {
+        request.set_customer_id(customers[pick(rng)]);
+        grpc::ClientContext context;
+        context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+        const auto sent = SteadyClock::now();
+        const grpc::Status status = stub->GetCustomerScores(&context, request, &scores);
+        samples.push_back(
+            std::chrono::duration<double, std::micro>(SteadyClock::now() - sent).count());
+        if (!status.ok()) ++failed;
+      }
+      const std::lock_guard lock(mutex);
+      all.insert(all.end(), samples.begin(), samples.end());
+      errors += failed;
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  LookupResult result;
+  result.rate = static_cast<double>(all.size()) / Seconds(SteadyClock::now() - started);
+  result.latency = Summarise(std::move(all));
+  result.errors = errors;
+  return result;
+}
+
+void ReportSummary(Report& report, const std::string& phase, const std::string& prefix,
+                   const Summary& summary) {
+  report.Add(phase, prefix + "samples", static_cast<double>(summary.count), "");
+  report.Add(phase, prefix + "p50_ms", summary.p50_us / 1000, "ms");
+  report.Add(phase, prefix + "p99_ms", summary.p99_us / 1000, "ms");
+  report.Add(phase, prefix + "max_ms", summary.max_us / 1000, "ms");
+}
+
+// A fresh broker and service fed `customers` × k touchpoints, paced so that
+// the broker never drops what the service has not read; then the service's
+// peak memory and its data dir's size.
+void Footprint(const Options& options, const fs::path& dir, int customers, Report& report) {
+  const std::string phase = "footprint";
+  const std::string tag = std::to_string(customers / 1000) + "k_";
+  const fs::path run_dir = dir / ("footprint-" + std::to_string(customers));
+  fs::create_directories(run_dir);
+  constexpr int kPartitions = 24;
+  Broker broker = StartBroker(options, run_dir, kPartitions);
+  Service service(options, broker, run_dir, "scored");
+  auto offsets =
+      Take(GroupOffsets::Create(broker.bootstrap, kGroup, kTopic, kPartitions), "group offsets");
+  auto producer = Take(MakeBenchProducer(broker.bootstrap, 20), "producer");
+
+  demo::Population population({.customers = customers, .seed = options.seed + 7});
+  const Timestamp now = std::chrono::floor<Micros>(std::chrono::system_clock::now());
+  const Timestamp start = now - std::chrono::days(365);
+  const std::int64_t total = static_cast<std::int64_t>(customers) * options.footprint_touchpoints;
+  const auto lead = static_cast<std::int64_t>(kPartitions * kBytesPerPartition / 2 / 80);
+  std::unordered_set<std::string> seen;
+  std::int64_t produced = 0;
+  auto reported = SteadyClock::now();
+  while (produced < total) {
+    while (produced - std::max<std::int64_t>(0, offsets->Committed()) > lead) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    for (int i = 0; i < 20'000 && produced < total; ++i, ++produced) {
+      Touchpoint touchpoint = population.Next();
+      touchpoint.occurred_at = std::min(now, start + (touchpoint.occurred_at - Timestamp{}));
+      seen.insert(touchpoint.customer_id.value());
+      Check(Produce(*producer, kTopic, {touchpoint.customer_id.value(), Encode(touchpoint)}),
+            "produce");
+      producer->poll(0);
+    }
+    if (SteadyClock::now() - reported > std::chrono::seconds(10)) {
+      std::cerr << "  footprint " << customers << ": produced " << produced << "/" << total
+                << ", stored " << offsets->Committed() << "\n";
+      reported = SteadyClock::now();
+    }
+  }
+  producer->flush(60'000);
+  WaitForIngest(*offsets, service, 0, total, "footprint");
+  const double peak_rss = ProcessMemory(service.pid(), "VmHWM");
+  const double rss = ProcessMemory(service.pid(), "VmRSS");
+  if (service.Stop() != 0) Fail("crm-scored did not stop cleanly:\n" + service.Log());
+  const auto n = static_cast<double>(seen.size());
+  report.Add(phase, tag + "customers", n, "");
+  report.Add(phase, tag + "peak_rss_mb", peak_rss / (1 << 20), "MiB");
+  report.Add(phase, tag + "rss_at_end_mb", rss / (1 << 20), "MiB");
+  report.Add(phase, tag + "disk_bytes_per_customer",
+             static_cast<double>(DirectoryBytes(service.data_dir())) / n, "B");
+  // Settled: after a full compaction, as a long-running store would be.
+  {
+    rocksdb::Options db_options =
+        MakeRocksDbOptions(RocksDbOptions{.path = service.data_dir().string()});
+    rocksdb::DB* raw = nullptr;
+    if (!rocksdb::DB::Open(db_options, service.data_dir().string(), &raw).ok()) {
+      Fail("cannot open the service's data dir");
+    }
+    std::unique_ptr<rocksdb::DB> db(raw);
+    rocksdb::CompactRangeOptions compact;
+    compact.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+    db->CompactRange(compact, nullptr, nullptr);
+  }
+  report.Add(phase, tag + "compacted_bytes_per_customer",
+             static_cast<double>(DirectoryBytes(service.data_dir(), ".sst")) / n, "B");
+}
+
+int Run(const Options& options) {
+  fs::path dir = options.work_dir;
+  if (dir.empty()) {
+    std::string pattern = (fs::temp_directory_path() / "crm-bench-XXXXXX").string();
+    dir = mkdtemp(pattern.data());
+  }
+  fs::create_directories(dir);
+  std::cerr << "crm-bench: working in " << dir << "\n";
+  Report report;
+  std::cout << "# crm-bench: " << options.touchpoints << " touchpoints of " << options.customers
+            << " customers, " << std::thread::hardware_concurrency() << " cores\n";
+
+  const bool needs_stream = Wants(options, "raw") || Wants(options, "storage") ||
+                            Wants(options, "ingest") || Wants(options, "freshness") ||
+                            Wants(options, "lookups");
+  if (needs_stream) {
+    std::cerr << "generating the workload\n";
+    const Workload workload = MakeWorkload(options.touchpoints, options.customers, options.seed,
+                                           Wants(options, "storage"));
+    report.Add("workload", "record_bytes_mean", workload.mean_record_bytes, "B");
+    report.Add("workload", "customers_seen", static_cast<double>(workload.customers.size()), "");
+    const int partitions =
+        options.partitions > 0
+            ? options.partitions
+            : std::max(6, static_cast<int>(std::ceil(static_cast<double>(options.touchpoints) *
+                                                     (workload.mean_record_bytes + 70) /
+                                                     kBytesPerPartition)));
+    report.Add("workload", "partitions", partitions, "");
+    Broker broker = StartBroker(options, dir, partitions);
+    std::cerr << "producing " << options.touchpoints << " touchpoints to " << partitions
+              << " partitions\n";
+    Check(ProduceAll(broker.bootstrap, kTopic, workload.records), "producing");
+    {
+      auto producer = Take(MakeBenchProducer(broker.bootstrap, 0), "producer");
+      const Watermarks marks = Take(QueryWatermarks(*producer, kTopic, partitions), "watermarks");
+      for (int p = 0; p < partitions; ++p) {
+        if (marks.low[p] != 0) {
+          Fail("the broker dropped the oldest batches of partition " + std::to_string(p) +
+               ": use more --partitions");
+        }
+      }
+      if (marks.total() != static_cast<std::int64_t>(options.touchpoints)) {
+        Fail("the topic holds " + std::to_string(marks.total()) + " records, not " +
+             std::to_string(options.touchpoints));
+      }
+    }
+    double raw_rate = 0, ceiling_rate = 0;
+    if (Wants(options, "raw")) {
+      std::cerr << "raw: a bare consumer drains the topic\n";
+      const DrainResult drain = Take(Drain(broker.bootstrap, kTopic, partitions,
+                                           static_cast<std::int64_t>(options.touchpoints)),
+                                     "raw drain");
+      raw_rate = drain.rate();
+      report.Add("raw", "records_per_s", raw_rate, "/s");
+      report.Add("raw", "cpu_us_per_record", drain.cpu_us_per_record, "us");
+    }
+    if (Wants(options, "storage")) {
+      std::cerr << "storage: the bare RocksDB loop\n";
+      ceiling_rate = StorageCeiling(workload, dir, report);
+    }
+    if (Wants(options, "ingest") || Wants(options, "freshness") || Wants(options, "lookups")) {
+      Service service(options, broker, dir, "scored");
+      auto offsets =
+          Take(GroupOffsets::Create(broker.bootstrap, kGroup, kTopic, partitions), "group offsets");
+      std::cerr << "ingest: crm-scored drains the topic\n";
+      const IngestResult ingest = WaitForIngest(
+          *offsets, service, 0, static_cast<std::int64_t>(options.touchpoints), "ingest");
+      if (Wants(options, "ingest")) {
+        report.Add("ingest", "records_per_s", ingest.rate, "/s");
+        report.Add("ingest", "cpu_us_per_record", ingest.cpu_us_per_record, "us");
+        const double rejected = service.Metric("crm_touchpoints_rejected_total");
+        report.Add("ingest", "rejected", rejected, "");
+        if (rejected != 0)
+          Fail("crm-scored rejected touchpoints of the workload:\n" + service.Log());
+        if (ceiling_rate > 0) {
+          report.Add("ingest", "ratio_to_storage", ingest.rate / ceiling_rate, "");
+        }
+        if (raw_rate > 0) report.Add("ingest", "ratio_to_raw", ingest.rate / raw_rate, "");
+      }
+      std::int64_t consumed = static_cast<std::int64_t>(options.touchpoints);
+      if (Wants(options, "freshness")) {
+        for (double rate : options.freshness_rates) {
+          const std::string run = std::to_string(static_cast<int>(rate / 1000)) + "k";
+          std::cerr << "freshness: probes at " << rate << " touchpoints/s offered\n";
+          LoadGenerator load(broker.bootstrap, kTopic, workload.customers, rate, options.seed + 1);
+          Check(load.Start(), "load");
+          const Summary summary = Freshness(options, broker, service, options.seconds, run);
+          load.Stop();
+          report.Add("freshness", run + "_offered_per_s", load.achieved_rate(), "/s");
+          ReportSummary(report, "freshness", run + "_", summary);
+          consumed += load.produced() + static_cast<std::int64_t>(summary.count);
+          WaitForIngest(*offsets, service, 0, consumed, "freshness backlog");
+        }
+      }
+      if (Wants(options, "lookups")) {
+        std::cerr << "lookups: " << options.lookup_callers << " callers while ingesting "
+                  << options.lookup_ingest_rate << "/s\n";
+        LoadGenerator load(broker.bootstrap, kTopic, workload.customers, options.lookup_ingest_rate,
+                           options.seed + 2);
+        Check(load.Start(), "load");
+        const LookupResult lookups =
+            Lookups(service, workload.customers, options.lookup_callers, options.seconds);
+        load.Stop();
+        report.Add("lookups", "ingest_offered_per_s", load.achieved_rate(), "/s");
+        report.Add("lookups", "calls_per_s", lookups.rate, "/s");
+        ReportSummary(report, "lookups", "", lookups.latency);
+        report.Add("lookups", "errors", static_cast<double>(lookups.errors), "");
+        if (lookups.errors > 0) Fail("lookups failed: see the errors above");
+        consumed += load.produced();
+        WaitForIngest(*offsets, service, 0, consumed, "lookup backlog");
+      }
+      if (service.Stop() != 0) Fail("crm-scored did not stop cleanly:\n" + service.Log());
+    }
+    broker.process->Stop(SIGTERM);
+  }
+  if (Wants(options, "footprint")) {
+    for (int customers : options.footprint_customers) {
+      std::cerr << "footprint: " << customers << " customers\n";
+      Footprint(options, dir, customers, report);
+    }
+  }
+  if (!options.json.empty()) std::ofstream(options.json) << report.Json(options);
+  if (!options.keep && options.work_dir.empty()) fs::remove_all(dir);
+  return 0;
+}
+
+}  // namespace
+}  // namespace crm::bench
+
+int main(int argc, char** argv) {
+  crm::bench::Options options;
+  CLI::App app(
+      "crm-bench: measures crm-scored against the limits of its own parts, in one run on this "
+      "machine. It starts crm-devbroker, pre-produces the demo population's touchpoints, and "
+      "measures: raw (a bare librdkafka consumer draining them), storage (bare RocksDB batched "
+      "writes of the states they leave, 1,000 a batch, WAL on), ingest (crm-scored draining the "
+      "same touchpoints until their offsets are stored), freshness (produced -> visible through "
+      "gRPC at fixed offered rates), lookups (GetCustomerScores from concurrent callers while "
+      "ingesting) and footprint (disk bytes per customer and peak RSS). Prints one figure a line; "
+      "--json writes them all.");
+  app.add_option("--touchpoints", options.touchpoints, "Touchpoints pre-produced")
+      ->capture_default_str();
+  app.add_option("--customers", options.customers, "Customers of the demo population")
+      ->capture_default_str();
+  app.add_option("--partitions", options.partitions,
+                 "Partitions of the broker (0: enough to hold the touchpoints)")
+      ->capture_default_str();
+  app.add_option("--phases", options.phases,
+                 "Phases to run: raw, storage, ingest, freshness, lookups, footprint")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"raw", "storage", "ingest", "freshness", "lookups", "footprint"}))
+      ->capture_default_str();
+  app.add_option("--freshness-rates", options.freshness_rates,
+                 "Offered touchpoints/s of the freshness runs")
+      ->delimiter(',')
+      ->capture_default_str();
+  app.add_option("--lookup-ingest-rate", options.lookup_ingest_rate,
+                 "Touchpoints/s offered while the lookups run")
+      ->capture_default_str();
+  app.add_option("--lookup-callers", options.lookup_callers, "Concurrent GetCustomerScores callers")
+      ->capture_default_str();
+  app.add_option("--seconds", options.seconds, "Length of each freshness run and of the lookups")
+      ->capture_default_str();
+  app.add_option("--footprint-customers", options.footprint_customers,
+                 "Customers of each footprint run")
+      ->delimiter(',')
+      ->capture_default_str();
+  app.add_option("--footprint-touchpoints", options.footprint_touchpoints,
+                 "Touchpoints per customer in the footprint runs")
+      ->capture_default_str();
+  app.add_option("--seed", options.seed, "Seed of the demo population")->capture_default_str();
+  app.add_option("--scored", options.scored, "The crm-scored binary")->capture_default_str();
+  app.add_option("--devbroker", options.devbroker, "The crm-devbroker binary")
+      ->capture_default_str();
+  app.add_option("--scored-arg", options.scored_args,
+                 "A flag passed on to crm-scored (repeatable), e.g. --scored-arg=--clock=event");
+  app.add_option("--work-dir", options.work_dir, "Where data and logs go (default: a temp dir)");
+  app.add_flag("--keep", options.keep, "Keep the temp dir");
+  app.add_option("--json", options.json, "Write the figures as JSON to this file");
+  if (auto code = crm::ParseCommandLine(app, argc, argv)) return *code;
+  return crm::bench::Run(options);
+}
