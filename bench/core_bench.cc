@@ -185,23 +185,3 @@ BENCHMARK(BM_ProcessBatch)->Arg(100)->Arg(1000)->Unit(benchmark::kMillisecond);
 }  // namespace crm::bench
 
 BENCHMARK_MAIN();
-namespace {
-struct Trace {
-  Trace() {
-    if (!std::getenv("CRM_TRACE")) return;
-    const crm::bench::Corpus& corpus = crm::bench::TheCorpus();
-    const crm::Scorer scorer{crm::Model{}};
-    for (int k = 0; k < 8; ++k) {
-      const auto& st = corpus.states[k * 97];
-      std::printf("state %d:", k);
-      for (double d : {0.0, 0.04, 0.5, 1.0, 3.0, 7.0, 15.0, 30.0, 45.0, 60.0, 90.0}) {
-        std::printf(" %.0f:%.3f", d,
-                    scorer.Churn(
-                        st, corpus.end + std::chrono::duration_cast<crm::Micros>(
-                                             std::chrono::duration<double, std::ratio<86400>>(d))));
-      }
-      std::printf("\n");
-    }
-  }
-} trace;
-}  // namespace

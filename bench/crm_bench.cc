@@ -189,8 +189,7 @@ class Service {
     auto grpc = process_->WaitForLog("gRPC listening on ", std::chrono::seconds(60));
     if (!metrics || !grpc) Fail("crm-scored did not start:\n" + process_->Log());
     metrics_url_ = *metrics;
-    grpc::ChannelArguments channel_args;
-    channel_ = grpc::CreateCustomChannel(*grpc, grpc::InsecureChannelCredentials(), channel_args);
+    channel_ = grpc::CreateChannel(*grpc, grpc::InsecureChannelCredentials());
     grpc_address_ = *grpc;
   }
 
@@ -258,6 +257,15 @@ IngestResult WaitForIngest(GroupOffsets& offsets, const Service& service, std::i
   return result;
 }
 
+// A data dir opened bare, with the options crm-scored opens it with.
+std::unique_ptr<rocksdb::DB> OpenBare(const fs::path& path) {
+  rocksdb::DB* raw = nullptr;
+  const rocksdb::Status status = rocksdb::DB::Open(
+      MakeRocksDbOptions(RocksDbOptions{.path = path.string()}), path.string(), &raw);
+  if (!status.ok()) Fail("cannot open " + path.string() + ": " + status.ToString());
+  return std::unique_ptr<rocksdb::DB>(raw);
+}
+
 bool Wants(const Options& options, const std::string& phase) {
   return std::find(options.phases.begin(), options.phases.end(), phase) != options.phases.end();
 }
@@ -266,13 +274,7 @@ bool Wants(const Options& options, const std::string& phase) {
 // touchpoint, in batches of 1,000 with the WAL on, with the service's options.
 // Returns the records written per second.
 double StorageCeiling(const Workload& workload, const fs::path& dir, Report& report) {
-  rocksdb::Options options = MakeRocksDbOptions(RocksDbOptions{.path = (dir / "ceiling").string()});
-  rocksdb::DB* raw = nullptr;
-  Check(rocksdb::DB::Open(options, (dir / "ceiling").string(), &raw).ok()
-            ? absl::OkStatus()
-            : absl::InternalError("open"),
-        "bare RocksDB");
-  std::unique_ptr<rocksdb::DB> db(raw);
+  const std::unique_ptr<rocksdb::DB> db = OpenBare(dir / "ceiling");
   const auto started = SteadyClock::now();
   std::string key;
   for (std::size_t i = 0; i < workload.records.size(); i += 1000) {
@@ -448,13 +450,7 @@ void Footprint(const Options& options, const fs::path& dir, int customers, Repor
              static_cast<double>(DirectoryBytes(service.data_dir())) / n, "B");
   // Settled: after a full compaction, as a long-running store would be.
   {
-    rocksdb::Options db_options =
-        MakeRocksDbOptions(RocksDbOptions{.path = service.data_dir().string()});
-    rocksdb::DB* raw = nullptr;
-    if (!rocksdb::DB::Open(db_options, service.data_dir().string(), &raw).ok()) {
-      Fail("cannot open the service's data dir");
-    }
-    std::unique_ptr<rocksdb::DB> db(raw);
+    const std::unique_ptr<rocksdb::DB> db = OpenBare(service.data_dir());
     rocksdb::CompactRangeOptions compact;
     compact.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
     db->CompactRange(compact, nullptr, nullptr);

@@ -7,6 +7,7 @@
 #include <random>
 #include <thread>
 
+#include "services/kafka/kafka_config.h"
 #include "tools/command_line.h"
 
 namespace crm::bench {
@@ -23,18 +24,13 @@ double CpuSeconds() {
   return seconds(usage.ru_utime) + seconds(usage.ru_stime);
 }
 
-std::unique_ptr<RdKafka::Conf> ConsumerConf(const std::string& brokers, const std::string& group) {
-  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
-  std::string error;
-  for (const auto& [key, value] :
-       std::vector<std::pair<std::string, std::string>>{{"bootstrap.servers", brokers},
-                                                        {"group.id", group},
-                                                        {"enable.auto.commit", "false"},
-                                                        {"enable.partition.eof", "false"},
-                                                        {"fetch.wait.max.ms", "10"}}) {
-    conf->set(key, value, error);
-  }
-  return conf;
+absl::StatusOr<std::unique_ptr<RdKafka::Conf>> ConsumerConf(const std::string& brokers,
+                                                            const std::string& group) {
+  return MakeKafkaConf({{"bootstrap.servers", brokers},
+                        {"group.id", group},
+                        {"enable.auto.commit", "false"},
+                        {"enable.partition.eof", "false"},
+                        {"fetch.wait.max.ms", "10"}});
 }
 
 }  // namespace
@@ -102,8 +98,9 @@ absl::StatusOr<DrainResult> Drain(const std::string& brokers, const std::string&
                                   int partitions, std::int64_t count) {
   std::string error;
   auto conf = ConsumerConf(brokers, "crm-bench-raw");
+  if (!conf.ok()) return conf.status();
   std::unique_ptr<RdKafka::KafkaConsumer> consumer(
-      RdKafka::KafkaConsumer::create(conf.get(), error));
+      RdKafka::KafkaConsumer::create(conf->get(), error));
   if (!consumer) return absl::InternalError("consumer: " + error);
   std::vector<RdKafka::TopicPartition*> assignment;
   for (int p = 0; p < partitions; ++p) {
@@ -151,8 +148,9 @@ absl::StatusOr<std::unique_ptr<GroupOffsets>> GroupOffsets::Create(const std::st
                                                                    int partitions) {
   std::string error;
   auto conf = ConsumerConf(brokers, group);
+  if (!conf.ok()) return conf.status();
   std::unique_ptr<GroupOffsets> offsets(new GroupOffsets());
-  offsets->consumer_.reset(RdKafka::KafkaConsumer::create(conf.get(), error));
+  offsets->consumer_.reset(RdKafka::KafkaConsumer::create(conf->get(), error));
   if (!offsets->consumer_) return absl::InternalError("consumer: " + error);
   for (int p = 0; p < partitions; ++p) {
     offsets->partitions_.push_back(RdKafka::TopicPartition::create(topic, p));
