@@ -124,12 +124,13 @@ void BM_NextEvaluation(benchmark::State& s) {
   for (auto _ : s) {
     const CustomerState& state = corpus.states[i++ % corpus.states.size()];
     // As a look leaves it: evaluated (an alert raised if at risk), then planned.
+    const ChurnCurve curve(scorer, state);
     AlertState alert;
-    EvaluateAlert(CustomerId("c"), scorer.Churn(state, corpus.end), "", corpus.end, policy, alert);
+    EvaluateAlert(CustomerId("c"), curve.At(corpus.end), "", corpus.end, policy, alert);
     benchmark::DoNotOptimize(NextEvaluation(
         [&](Timestamp t) {
           ++evaluations;
-          return scorer.Churn(state, t);
+          return curve.At(t);
         },
         corpus.end, alert, policy.defaults, policy.risk_precision, horizon));
   }

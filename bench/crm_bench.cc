@@ -49,6 +49,7 @@ struct Options {
   double lookup_ingest_rate = 20'000;
   int lookup_callers = 16;
   double seconds = 20;  // per freshness rate and for lookups
+  int probe_interval_us = 200;  // between a probe's GetCustomerScores calls
   std::vector<int> footprint_customers = {1'000'000};
   int footprint_touchpoints = 3;  // per customer
   std::uint64_t seed = 1;
@@ -324,7 +325,7 @@ Summary Freshness(const Options& options, const Broker& broker, const Service& s
       }
       if (SteadyClock::now() - sent > std::chrono::seconds(30)) Fail("a probe never showed up");
       producer->poll(0);
-      std::this_thread::sleep_for(std::chrono::microseconds(200));
+      std::this_thread::sleep_for(std::chrono::microseconds(options.probe_interval_us));
     }
     samples.push_back(std::chrono::duration<double, std::micro>(SteadyClock::now() - sent).count());
     std::this_thread::sleep_for(std::chrono::milliseconds(options.touchpoints < 100'000 ? 2 : 10));
@@ -620,6 +621,11 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--lookup-callers", options.lookup_callers, "Concurrent GetCustomerScores callers")
       ->capture_default_str();
+  app.add_option("--probe-interval-us", options.probe_interval_us,
+                 "Pause between a freshness probe's GetCustomerScores calls (its resolution; "
+                 "each call costs the service CPU)")
+      ->capture_default_str()
+      ->check(CLI::Range(10, 100'000));
   app.add_option("--seconds", options.seconds, "Length of each freshness run and of the lookups")
       ->capture_default_str();
   app.add_option("--footprint-customers", options.footprint_customers,

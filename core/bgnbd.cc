@@ -19,29 +19,55 @@ double Hypergeometric2F1(double a, double b, double c, double z) {
   return sum;
 }
 
+namespace {
+
+// The odds that the customer dropped out after their last transaction; 0
+// before any repeat transaction (nobody drops out at the first).
+double OddsDead(const BgNbdParams& p, const BgNbdHistory& h) {
+  if (h.x <= 0) return 0;
+  return p.a / (p.b + h.x - 1) * std::pow((p.alpha + h.T) / (p.alpha + h.t_x), p.r + h.x);
+}
+
+// P(no transaction in the next `t` units | alive).
+double QuietIfAlive(const BgNbdParams& p, const BgNbdHistory& h, double t) {
+  return std::pow((p.alpha + h.T) / (p.alpha + h.T + t), p.r + h.x);
+}
+
+double ExpectedTransactions(const BgNbdParams& p, const BgNbdHistory& h, double t, double odds_dead,
+                            double quiet_if_alive) {
+  const double hyper =
+      Hypergeometric2F1(p.r + h.x, p.b + h.x, p.a + p.b + h.x - 1, t / (p.alpha + h.T + t));
+  const double numerator = (p.a + p.b + h.x - 1) / (p.a - 1) * (1 - quiet_if_alive * hyper);
+  return numerator / (1 + odds_dead);
+}
+
+double NoTransaction(double alive, double quiet_if_alive) {
+  return 1 - alive + alive * quiet_if_alive;
+}
+
+}  // namespace
+
 double BgNbdProbabilityAlive(const BgNbdParams& p, const BgNbdHistory& h) {
   if (h.x <= 0) return 1;
-  const double odds_dead =
-      p.a / (p.b + h.x - 1) * std::pow((p.alpha + h.T) / (p.alpha + h.t_x), p.r + h.x);
-  return 1 / (1 + odds_dead);
+  return 1 / (1 + OddsDead(p, h));
 }
 
 double BgNbdExpectedTransactions(const BgNbdParams& p, const BgNbdHistory& h, double t) {
-  const double ratio = (p.alpha + h.T) / (p.alpha + h.T + t);
-  const double hyper =
-      Hypergeometric2F1(p.r + h.x, p.b + h.x, p.a + p.b + h.x - 1, t / (p.alpha + h.T + t));
-  const double numerator =
-      (p.a + p.b + h.x - 1) / (p.a - 1) * (1 - std::pow(ratio, p.r + h.x) * hyper);
-  const double denominator =
-      1 + (h.x > 0
-               ? p.a / (p.b + h.x - 1) * std::pow((p.alpha + h.T) / (p.alpha + h.t_x), p.r + h.x)
-               : 0);
-  return numerator / denominator;
+  return ExpectedTransactions(p, h, t, OddsDead(p, h), QuietIfAlive(p, h, t));
 }
 
 double BgNbdProbabilityNoTransaction(const BgNbdParams& p, const BgNbdHistory& h, double t) {
-  const double alive = BgNbdProbabilityAlive(p, h);
-  return 1 - alive + alive * std::pow((p.alpha + h.T) / (p.alpha + h.T + t), p.r + h.x);
+  return NoTransaction(BgNbdProbabilityAlive(p, h), QuietIfAlive(p, h, t));
+}
+
+BgNbdOutlook BgNbdOutlookOf(const BgNbdParams& p, const BgNbdHistory& h, double t) {
+  const double odds_dead = OddsDead(p, h);
+  const double quiet_if_alive = QuietIfAlive(p, h, t);
+  BgNbdOutlook outlook;
+  outlook.p_alive = h.x <= 0 ? 1 : 1 / (1 + odds_dead);
+  outlook.expected_transactions = ExpectedTransactions(p, h, t, odds_dead, quiet_if_alive);
+  outlook.p_no_transaction = NoTransaction(outlook.p_alive, quiet_if_alive);
+  return outlook;
 }
 
 double BgNbdLogLikelihood(const BgNbdParams& p, const BgNbdHistory& h) {

@@ -27,6 +27,15 @@ double BgNbdExpectedTransactions(const BgNbdParams& p, const BgNbdHistory& h, do
 // 1 - P(alive) + P(alive) ((α + T) / (α + T + t))^(r + x).
 double BgNbdProbabilityNoTransaction(const BgNbdParams& p, const BgNbdHistory& h, double t);
 
+// The three above for one history and horizon, each equal to the bit to
+// what its own function gives, at the cost of one.
+struct BgNbdOutlook {
+  double p_alive = 1;
+  double expected_transactions = 0;
+  double p_no_transaction = 1;
+};
+BgNbdOutlook BgNbdOutlookOf(const BgNbdParams& p, const BgNbdHistory& h, double t);
+
 // The log-likelihood of one customer's history, eq. (6).
 double BgNbdLogLikelihood(const BgNbdParams& p, const BgNbdHistory& h);
 

@@ -38,21 +38,37 @@ double ActivityDecline(const ChannelStats& channel, Timestamp as_of) {
 
 }  // namespace
 
-BgNbdHistory PurchaseHistoryOf(const CustomerState& state, Timestamp as_of,
-                               const PurchaseModel& model) {
+namespace {
+
+// x and t_x: the history without the time it is observed for.
+BgNbdHistory RepeatHistoryOf(const CustomerState& state, const PurchaseModel& model) {
   const double unit = DaysPerUnit(model.time_unit);
   BgNbdHistory h;
   if (model.merge_same_day) {
-    const double first = state.purchase_days.front();
     h.x = static_cast<double>(state.purchase_days.size() - 1);
-    h.t_x = (state.purchase_days.back() - first) / unit;
-    h.T = (DayNumber(as_of) - first) / unit;
+    h.t_x = (state.purchase_days.back() - state.purchase_days.front()) / unit;
   } else {
     h.x = static_cast<double>(state.purchases - 1);
     h.t_x = DaysBetween(*state.first_purchase, *state.last_purchase) / unit;
-    h.T = DaysBetween(*state.first_purchase, as_of) / unit;
   }
-  h.T = std::max(h.T, h.t_x);  // purchases later than as_of are still counted
+  return h;
+}
+
+// T as of `as_of`: purchases later than as_of are still counted, so T >= t_x.
+double ObservedFor(const CustomerState& state, Timestamp as_of, const PurchaseModel& model,
+                   double t_x) {
+  const double unit = DaysPerUnit(model.time_unit);
+  const double T = model.merge_same_day ? (DayNumber(as_of) - state.purchase_days.front()) / unit
+                                        : DaysBetween(*state.first_purchase, as_of) / unit;
+  return std::max(T, t_x);
+}
+
+}  // namespace
+
+BgNbdHistory PurchaseHistoryOf(const CustomerState& state, Timestamp as_of,
+                               const PurchaseModel& model) {
+  BgNbdHistory h = RepeatHistoryOf(state, model);
+  h.T = ObservedFor(state, as_of, model, h.t_x);
   return h;
 }
 
@@ -72,8 +88,7 @@ double LifetimeValue(const BgNbdHistory& history, double expected_spend,
   return value.margin * expected_spend * total;
 }
 
-CustomerFacts FactsOf(const CustomerState& state, Timestamp as_of, const Model& model,
-                      bool with_value) {
+CustomerFacts FixedFactsOf(const CustomerState& state, const Model& model) {
   const PurchaseModel& purchase = model.purchase;
   CustomerFacts f;
   f.has_purchase = state.purchases > 0 && !state.purchase_days.empty();
@@ -84,91 +99,176 @@ CustomerFacts FactsOf(const CustomerState& state, Timestamp as_of, const Model& 
   f.return_rate = state.purchases == 0 ? 0
                                        : std::min(1.0, static_cast<double>(state.returns) /
                                                            static_cast<double>(state.purchases));
-
-  const double unit = DaysPerUnit(purchase.time_unit);
   if (f.has_purchase) {
+    const double unit = DaysPerUnit(purchase.time_unit);
     f.transactions = purchase.merge_same_day ? state.purchase_days.size() : state.purchases;
-    f.history = PurchaseHistoryOf(state, as_of, purchase);
-    f.recency_days = std::max(0.0, DaysBetween(*state.last_purchase, as_of));
-    f.tenure_days = f.history.T * unit;
+    f.history = RepeatHistoryOf(state, purchase);
     if (f.history.x > 0) f.rhythm_days = f.history.t_x * unit / f.history.x;
-    f.p_alive = BgNbdProbabilityAlive(purchase.bgnbd, f.history);
     f.monetary = f.revenue / static_cast<double>(f.transactions);
     if (state.purchase_days.size() > 1) {
       f.repeat_spend = (state.purchase_amount - state.first_day_amount) /
                        static_cast<double>(state.purchase_days.size() - 1);
     }
-  } else if (state.first_seen) {
-    f.tenure_days = std::max(0.0, DaysBetween(*state.first_seen, as_of));
   }
   // The purchase models start at the first purchase: a prospect expects no
   // transaction yet, and would spend the population's mean.
   f.expected_spend = GammaGammaExpectedSpend(purchase.gamma_gamma, f.history.x,
                                              f.repeat_spend > 0 ? f.repeat_spend : 0);
-  if (f.has_purchase) {
-    f.expected_purchases =
-        BgNbdExpectedTransactions(purchase.bgnbd, f.history, model.churn.horizon_days / unit);
-    f.p_no_purchase =
-        BgNbdProbabilityNoTransaction(purchase.bgnbd, f.history, model.churn.horizon_days / unit);
-    if (with_value) f.clv = LifetimeValue(f.history, f.expected_spend, purchase, model.value);
-  }
-
-  const std::int32_t today = DayNumber(as_of);
-  for (auto day = state.purchase_days.rbegin(); day != state.purchase_days.rend(); ++day) {
-    if (*day > today) continue;
-    if (today - *day > 180) break;
-    ++f.transactions_180d;
-    if (today - *day <= 90) ++f.transactions_90d;
-  }
-  for (Timestamp t : state.recent_complaints) {
-    const double days = DaysBetween(t, as_of);
-    if (days < 0) continue;  // later than as_of
-    if (!f.days_since_complaint) f.days_since_complaint = days;
-    if (days <= kComplaintWindowDays) ++f.complaints_recent;
-  }
-  for (const SatisfactionSample& s : state.recent_satisfaction) {
-    if (s.at <= as_of) {
-      f.latest_satisfaction = s.score;
-      break;
-    }
-  }
-  for (int c = 1; c < kChannelCount; ++c) {
-    const double decline = ActivityDecline(state.channels[c], as_of);
-    if (decline > f.contact_decline) {
-      f.contact_decline = decline;
-      f.declining_channel = static_cast<Channel>(c);
-    }
-  }
-  if (state.last_cancellation && *state.last_cancellation <= as_of) {
-    f.days_since_cancellation = DaysBetween(*state.last_cancellation, as_of);
-  }
   return f;
 }
 
-std::vector<double> ChurnFeatures(const CustomerFacts& f) {
+void AddTimedFacts(const CustomerState& state, Timestamp as_of, const Model& model, unsigned needs,
+                   CustomerFacts& f) {
+  const PurchaseModel& purchase = model.purchase;
+  const double unit = DaysPerUnit(purchase.time_unit);
+  if (f.has_purchase) {
+    f.history.T = ObservedFor(state, as_of, purchase, f.history.t_x);
+    f.recency_days = std::max(0.0, DaysBetween(*state.last_purchase, as_of));
+    f.tenure_days = f.history.T * unit;
+    if ((needs & kNeedBgNbd) != 0) {
+      const BgNbdOutlook outlook =
+          BgNbdOutlookOf(purchase.bgnbd, f.history, model.churn.horizon_days / unit);
+      f.p_alive = outlook.p_alive;
+      f.expected_purchases = outlook.expected_transactions;
+      f.p_no_purchase = outlook.p_no_transaction;
+    }
+    if ((needs & kNeedValue) != 0) {
+      f.clv = LifetimeValue(f.history, f.expected_spend, purchase, model.value);
+    }
+  } else if (state.first_seen) {
+    f.tenure_days = std::max(0.0, DaysBetween(*state.first_seen, as_of));
+  }
+
+  const std::int32_t today = DayNumber(as_of);
+  if ((needs & kNeedRecentPurchases) != 0) {
+    f.transactions_180d = f.transactions_90d = 0;
+    for (auto day = state.purchase_days.rbegin(); day != state.purchase_days.rend(); ++day) {
+      if (*day > today) continue;
+      if (today - *day > 180) break;
+      ++f.transactions_180d;
+      if (today - *day <= 90) ++f.transactions_90d;
+    }
+  }
+  if ((needs & kNeedComplaints) != 0) {
+    f.complaints_recent = 0;
+    f.days_since_complaint.reset();
+    for (Timestamp t : state.recent_complaints) {
+      const double days = DaysBetween(t, as_of);
+      if (days < 0) continue;  // later than as_of
+      if (!f.days_since_complaint) f.days_since_complaint = days;
+      if (days <= kComplaintWindowDays) ++f.complaints_recent;
+    }
+  }
+  if ((needs & kNeedSatisfaction) != 0) {
+    f.latest_satisfaction.reset();
+    for (const SatisfactionSample& s : state.recent_satisfaction) {
+      if (s.at <= as_of) {
+        f.latest_satisfaction = s.score;
+        break;
+      }
+    }
+  }
+  if ((needs & kNeedContacts) != 0) {
+    f.contact_decline = 0;
+    f.declining_channel = Channel::kUnspecified;
+    for (int c = 1; c < kChannelCount; ++c) {
+      const double decline = ActivityDecline(state.channels[c], as_of);
+      if (decline > f.contact_decline) {
+        f.contact_decline = decline;
+        f.declining_channel = static_cast<Channel>(c);
+      }
+    }
+  }
+  if ((needs & kNeedCancellation) != 0) {
+    f.days_since_cancellation.reset();
+    if (state.last_cancellation && *state.last_cancellation <= as_of) {
+      f.days_since_cancellation = DaysBetween(*state.last_cancellation, as_of);
+    }
+  }
+}
+
+CustomerFacts FactsOf(const CustomerState& state, Timestamp as_of, const Model& model,
+                      bool with_value) {
+  CustomerFacts f = FixedFactsOf(state, model);
+  AddTimedFacts(state, as_of, model, with_value ? kNeedAll : kNeedAll & ~kNeedValue, f);
+  return f;
+}
+
+double ChurnFeature(const CustomerFacts& f, std::size_t feature) {
   const double recency = f.has_purchase ? f.recency_days : f.tenure_days;
-  const double rhythm = f.rhythm_days > 0 ? f.rhythm_days : std::max(f.tenure_days, 30.0);
-  return {
-      std::log(0.05 + f.expected_purchases),
-      f.p_alive,
-      std::min(10.0, recency / std::max(rhythm, 1.0)),
-      Log1p(recency),
-      Log1p(static_cast<double>(f.transactions)),
-      Log1p(f.monetary),
-      Log1p(f.tenure_days),
-      static_cast<double>(f.complaints_recent),
-      f.latest_satisfaction ? (10.0 - *f.latest_satisfaction) / 10.0 : 0.0,
-      f.contact_decline,
-      f.days_since_cancellation && *f.days_since_cancellation <= kCancellationWindowDays ? 1.0
-                                                                                         : 0.0,
-      f.return_rate,
-      Log1p(f.transactions_90d),
-      Log1p(f.transactions_180d),
-      f.transactions == 1 ? 1.0 : 0.0,
-      Log1p(recency) * Log1p(static_cast<double>(f.transactions)),
-      std::log(std::clamp(f.p_no_purchase, 0.001, 0.999) /
-               (1 - std::clamp(f.p_no_purchase, 0.001, 0.999))),
+  const auto rhythm = [&] {
+    return f.rhythm_days > 0 ? f.rhythm_days : std::max(f.tenure_days, 30.0);
   };
+  switch (feature) {
+    case 0:
+      return std::log(0.05 + f.expected_purchases);
+    case 1:
+      return f.p_alive;
+    case 2:
+      return std::min(10.0, recency / std::max(rhythm(), 1.0));
+    case 3:
+      return Log1p(recency);
+    case 4:
+      return Log1p(static_cast<double>(f.transactions));
+    case 5:
+      return Log1p(f.monetary);
+    case 6:
+      return Log1p(f.tenure_days);
+    case 7:
+      return static_cast<double>(f.complaints_recent);
+    case 8:
+      return f.latest_satisfaction ? (10.0 - *f.latest_satisfaction) / 10.0 : 0.0;
+    case 9:
+      return f.contact_decline;
+    case 10:
+      return f.days_since_cancellation && *f.days_since_cancellation <= kCancellationWindowDays
+                 ? 1.0
+                 : 0.0;
+    case 11:
+      return f.return_rate;
+    case 12:
+      return Log1p(f.transactions_90d);
+    case 13:
+      return Log1p(f.transactions_180d);
+    case 14:
+      return f.transactions == 1 ? 1.0 : 0.0;
+    case 15:
+      return Log1p(recency) * Log1p(static_cast<double>(f.transactions));
+    case 16: {
+      const double p = std::clamp(f.p_no_purchase, 0.001, 0.999);
+      return std::log(p / (1 - p));
+    }
+    default:
+      return 0;
+  }
+}
+
+unsigned ChurnFeatureNeeds(std::size_t feature) {
+  switch (feature) {
+    case 0:
+    case 1:
+    case 16:
+      return kNeedBgNbd;
+    case 7:
+      return kNeedComplaints;
+    case 8:
+      return kNeedSatisfaction;
+    case 9:
+      return kNeedContacts;
+    case 10:
+      return kNeedCancellation;
+    case 12:
+    case 13:
+      return kNeedRecentPurchases;
+    default:
+      return 0;  // fixed, or the recency and tenure every look works out
+  }
+}
+
+std::vector<double> ChurnFeatures(const CustomerFacts& f) {
+  std::vector<double> features(kChurnFeatureNames.size());
+  for (std::size_t i = 0; i < features.size(); ++i) features[i] = ChurnFeature(f, i);
+  return features;
 }
 
 ProductFacts ProductFactsOf(const CustomerState& state, Timestamp as_of,

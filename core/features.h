@@ -61,6 +61,23 @@ struct CustomerFacts {
 CustomerFacts FactsOf(const CustomerState& state, Timestamp as_of, const Model& model,
                       bool with_value = true);
 
+// FactsOf in two steps, for many looks at one state: the facts that do not
+// depend on as_of, then those that do. The facts that change with as_of come
+// in groups; a caller that reads only some asks for those (the others keep
+// what they had). FactsOf is the two steps with every group.
+inline constexpr unsigned kNeedBgNbd = 1;            // p_alive, expected_purchases, p_no_purchase
+inline constexpr unsigned kNeedValue = 2;            // clv
+inline constexpr unsigned kNeedRecentPurchases = 4;  // transactions_90d, transactions_180d
+inline constexpr unsigned kNeedComplaints = 8;       // complaints_recent, days_since_complaint
+inline constexpr unsigned kNeedSatisfaction = 16;    // latest_satisfaction
+inline constexpr unsigned kNeedContacts = 32;        // contact_decline, declining_channel
+inline constexpr unsigned kNeedCancellation = 64;    // days_since_cancellation
+inline constexpr unsigned kNeedAll = 127;
+CustomerFacts FixedFactsOf(const CustomerState& state, const Model& model);
+// Recency, tenure and T are always worked out.
+void AddTimedFacts(const CustomerState& state, Timestamp as_of, const Model& model, unsigned needs,
+                   CustomerFacts& facts);
+
 // The purchase history in the sense of BG/NBD, in `model`'s time unit: x
 // repeat transactions, the last at t_x, observed for T, from the first
 // transaction to `as_of`. With merge_same_day, times are whole UTC days.
@@ -95,6 +112,10 @@ inline constexpr std::array<std::string_view, 17> kChurnFeatureNames = {
                           // 0.999]
 };
 std::vector<double> ChurnFeatures(const CustomerFacts& facts);
+// ChurnFeatures(facts)[feature], alone.
+double ChurnFeature(const CustomerFacts& facts, std::size_t feature);
+// The groups of timed facts (kNeed…) `feature` reads.
+unsigned ChurnFeatureNeeds(std::size_t feature);
 
 // Appetence features for one product, in this order.
 inline constexpr std::array<std::string_view, 8> kAppetenceFeatureNames = {

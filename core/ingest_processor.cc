@@ -26,6 +26,9 @@ struct IngestProcessor::Chunk {
     std::optional<PopulationEntry> population_before;
     std::optional<Timestamp> due_before;
     std::optional<double> risk_before;
+    // Looked at, the next look not planned yet: the thresholds it is planned
+    // against (see PlanNextLook).
+    const AlertThresholds* plan = nullptr;
   };
   struct Partition {
     PartitionState state;  // committed, then moved by the chunk
@@ -34,7 +37,8 @@ struct IngestProcessor::Chunk {
     std::deque<DueEntry> committed;
     std::optional<DueEntry> fetched_until;
     bool exhausted = false;
-    std::set<DueEntry> due;  // of the chunk's customers
+    std::set<DueEntry> due;  // of the chunk's customers, but those not planned yet
+    std::vector<std::pair<CustomerId, Dirty*>> unplanned;  // may hold planned ones
   };
 
   Timestamp started{};                              // wall clock, for validation
@@ -71,9 +75,11 @@ IngestProcessor::IngestProcessor(IngestOptions options, StateStore* store, const
       rejects_(rejects),
       board_(population),
       event_clock_(event_clock),
-      cache_(options_.cache_entries) {}
+      cache_(options_.cache_entries),
+      planners_(std::make_unique<ParallelLoop>(options_.planning_threads, "planner")) {}
 
 IngestProcessor::~IngestProcessor() = default;
+IngestProcessor::IngestProcessor(IngestProcessor&&) noexcept = default;
 
 absl::Status IngestProcessor::Load() {
   auto cells = store_->LoadPopulation(options_.topic);
@@ -153,6 +159,24 @@ absl::StatusOr<Chunk::Partition*> PartitionOf(
 
 }  // namespace
 
+namespace {
+
+// The next look of a customer just looked at (the look is their alert
+// state's evaluated_at), planned against `customer.plan`: pure, so that
+// customers are planned on any thread.
+void PlanNextLook(const Scorer& scorer, double precision, Chunk::Dirty& customer) {
+  CustomerState& state = customer.state;
+  const ChurnCurve curve(scorer, state);
+  const auto horizon = std::chrono::duration_cast<Micros>(
+      std::chrono::duration<double, std::ratio<86400>>(scorer.model().churn.horizon_days));
+  state.alert.next_evaluation =
+      NextEvaluation([&](Timestamp t) { return curve.At(t); }, *state.alert.evaluated_at,
+                     state.alert, *customer.plan, precision, horizon);
+  customer.plan = nullptr;
+}
+
+}  // namespace
+
 // Everything a look needs, bound to one chunk.
 class Looks {
  public:
@@ -165,13 +189,14 @@ class Looks {
     CustomerState& state = customer.state;
     AlertState& alert = state.alert;
     if (state.purchase_days.empty()) {
+      customer.plan = nullptr;
       Reschedule(id, alert, partition, std::nullopt);
       return;
     }
     const Scorer& scorer = *chunk_.scorer;
     const PopulationView* population = chunk_.view.get();
     // The churn and segment alone on every look; the full scores only for an alert.
-    const double churn = scorer.Churn(state, at);
+    const double churn = ChurnCurve(scorer, state).At(at);
     const std::string segment =
         population != nullptr ? population->AbcSegment(state.purchase_amount - state.return_amount)
                               : "";
@@ -183,11 +208,11 @@ class Looks {
     alert.evaluated_at = at;
     alert.last_segment = segment;
     const AlertThresholds& thresholds = policy_.For(segment);
-    const auto horizon = std::chrono::duration_cast<Micros>(
-        std::chrono::duration<double, std::ratio<86400>>(scorer.model().churn.horizon_days));
-    Reschedule(id, alert, partition,
-               NextEvaluation([&](Timestamp t) { return scorer.Churn(state, t); }, at, alert,
-                              thresholds, policy_.risk_precision, horizon));
+    // The next look is planned at the commit, with the other customers' (on
+    // the planning threads), or before anything needs it.
+    Reschedule(id, alert, partition, std::nullopt);
+    if (customer.plan == nullptr) partition.unplanned.emplace_back(id, &customer);
+    customer.plan = &thresholds;
     if (outcome.transition == AlertTransition::kNone) return;
     if (outcome.transition == AlertTransition::kRaised) {
       ++partition.state.open_alerts;
@@ -210,13 +235,32 @@ class Looks {
   // Takes the customer's looks due at or before `until`, in order.
   void TakeDue(const CustomerId& id, Chunk::Dirty& customer, Chunk::Partition& partition,
                Timestamp until) {
+    // A look is planned later than the look that plans it.
+    if (customer.plan != nullptr && until > *customer.state.alert.evaluated_at) {
+      Plan(id, customer, partition);
+    }
     while (customer.state.alert.next_evaluation && *customer.state.alert.next_evaluation <= until) {
       Take(id, customer, partition, *customer.state.alert.next_evaluation);
       ++chunk_.looks_due;
+      if (customer.plan != nullptr) Plan(id, customer, partition);
     }
   }
 
+  // Plans the next look of every customer of the partition left unplanned,
+  // so that its time index is whole.
+  void PlanPartition(Chunk::Partition& partition) {
+    for (const auto& [id, customer] : partition.unplanned) {
+      if (customer->plan != nullptr) Plan(id, *customer, partition);
+    }
+    partition.unplanned.clear();
+  }
+
  private:
+  void Plan(const CustomerId& id, Chunk::Dirty& customer, Chunk::Partition& partition) {
+    PlanNextLook(*chunk_.scorer, policy_.risk_precision, customer);
+    Reschedule(id, customer.state.alert, partition, customer.state.alert.next_evaluation);
+  }
+
   void Reschedule(const CustomerId& id, AlertState& alert, Chunk::Partition& partition,
                   std::optional<Timestamp> next) {
     if (alert.next_evaluation) partition.due.erase(DueEntry{*alert.next_evaluation, id});
@@ -274,6 +318,7 @@ absl::Status IngestProcessor::TakeDueLooks(std::unique_ptr<Chunk>& chunk, std::i
     auto p = PartitionOf(*chunk, partition, committed);
     if (!p.ok()) return p.status();
     Chunk::Partition& part = **p;
+    Looks(*chunk, *alerts_.policy).PlanPartition(part);
     // The earliest committed entry not superseded by the chunk.
     while (true) {
       while (!part.committed.empty() && chunk->dirty.contains(part.committed.front().customer)) {
@@ -469,6 +514,18 @@ absl::StatusOr<BatchResult> IngestProcessor::RescoreDue(std::size_t limit) {
   return result;
 }
 
+void IngestProcessor::PlanLooks(Chunk& chunk) {
+  std::vector<Chunk::Dirty*> unplanned;
+  for (auto& [id, customer] : chunk.dirty) {
+    if (customer.plan != nullptr) unplanned.push_back(&customer);
+  }
+  if (unplanned.empty()) return;
+  const Scorer& scorer = *chunk.scorer;
+  const double precision = alerts_.policy->risk_precision;
+  planners_->Run(unplanned.size(),
+                 [&](std::size_t i) { PlanNextLook(scorer, precision, *unplanned[i]); });
+}
+
 absl::Status IngestProcessor::Flush(std::unique_ptr<Chunk>& chunk, BatchResult& result) {
   Chunk& c = *chunk;
   if (c.dirty.empty() && c.records == 0 && c.stale_due.empty()) {
@@ -485,6 +542,7 @@ absl::Status IngestProcessor::Flush(std::unique_ptr<Chunk>& chunk, BatchResult& 
     if (absl::Status flushed = rejects_->Flush(); !flushed.ok()) return flushed;
   }
 
+  PlanLooks(c);
   StateBatch batch;
   batch.customers.reserve(c.dirty.size());
   struct Moved {

@@ -18,6 +18,7 @@
 #include "core/customer_state.h"
 #include "core/erasure.h"
 #include "core/ingest_probe.h"
+#include "core/parallel_loop.h"
 #include "core/population.h"
 #include "core/reject_sink.h"
 #include "core/scorer.h"
@@ -69,6 +70,9 @@ struct IngestOptions {
   // Customers changed by one commit at most: a larger poll batch, or a jump of
   // event time that makes many customers due at once, is committed in parts.
   std::size_t max_customers_per_commit = 10'000;
+  // Threads besides the caller's that plan customers' next looks (the costly
+  // part of a look) at each commit; 0 plans them on the caller's thread.
+  int planning_threads = 0;
 };
 
 // Applies batches of input records to customer state, exactly once: changed
@@ -99,6 +103,7 @@ class IngestProcessor {
                   RejectSink* rejects, PopulationBoard* population = nullptr,
                   EventClock* event_clock = nullptr);
   ~IngestProcessor();
+  IngestProcessor(IngestProcessor&&) noexcept;
 
   // Loads the committed population and latest event time from the store and
   // publishes them. Call once before the first Process.
@@ -157,6 +162,9 @@ class IngestProcessor {
                             std::size_t* budget, BatchResult& result);
   // Commits the chunk and starts a new one.
   absl::Status Flush(std::unique_ptr<Chunk>& chunk, BatchResult& result);
+  // Plans the next look of every customer of the chunk looked at since their
+  // last plan, on the planning threads.
+  void PlanLooks(Chunk& chunk);
   bool event_clock_looks() const { return alerts_.scorers != nullptr && alerts_.clock == nullptr; }
 
   IngestOptions options_;
@@ -173,6 +181,7 @@ class IngestProcessor {
   Population population_;
   std::map<std::int32_t, PartitionState> partitions_;  // committed, as read or written
   std::set<std::int32_t> assigned_;
+  std::unique_ptr<ParallelLoop> planners_;
 };
 
 }  // namespace crm

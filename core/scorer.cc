@@ -95,16 +95,26 @@ Scorer::Scorer(Model model) : model_(std::move(model)) {
     if (auto m = churn.means.find(kChurnFeatureNames[i]); m != churn.means.end()) {
       churn_means_[i] = m->second;
     }
+    if (churn_weights_[i] != 0) churn_needs_ |= ChurnFeatureNeeds(i);
   }
 }
 
 double Scorer::Churn(const CustomerState& state, Timestamp as_of) const {
-  // EvaluateLogistic's probability, without the contributions.
-  const std::vector<double> features =
-      ChurnFeatures(FactsOf(state, as_of, model_, /*with_value=*/false));
-  double z = model_.churn.logistic.intercept;
-  for (std::size_t i = 0; i < churn_weights_.size() && i < features.size(); ++i) {
-    if (churn_weights_[i] != 0) z += churn_weights_[i] * (features[i] - churn_means_[i]);
+  return ChurnCurve(*this, state).At(as_of);
+}
+
+ChurnCurve::ChurnCurve(const Scorer& scorer, const CustomerState& state)
+    : scorer_(scorer), state_(state), fixed_(FixedFactsOf(state, scorer.model_)) {}
+
+double ChurnCurve::At(Timestamp as_of) const {
+  // EvaluateLogistic's probability, without the contributions, summed in the
+  // same order.
+  CustomerFacts facts = fixed_;
+  AddTimedFacts(state_, as_of, scorer_.model_, scorer_.churn_needs_, facts);
+  double z = scorer_.model_.churn.logistic.intercept;
+  for (std::size_t i = 0; i < scorer_.churn_weights_.size(); ++i) {
+    if (scorer_.churn_weights_[i] == 0) continue;
+    z += scorer_.churn_weights_[i] * (ChurnFeature(facts, i) - scorer_.churn_means_[i]);
   }
   return 1 / (1 + std::exp(-z));
 }

@@ -93,13 +93,32 @@ class Scorer {
   Scores Score(const CustomerId& id, const CustomerState& state, Timestamp as_of,
                const PopulationView* population = nullptr) const;
 
-  // The churn of Score alone, for searches over time.
+  // The churn of Score alone.
   double Churn(const CustomerState& state, Timestamp as_of) const;
 
  private:
+  friend class ChurnCurve;
   Model model_;
-  // The churn model's weights and means in feature order, for Churn().
+  // The churn model's weights and means in feature order, and the timed facts
+  // its weighed features read, for Churn().
   std::array<double, kChurnFeatureNames.size()> churn_weights_{}, churn_means_{};
+  unsigned churn_needs_ = 0;
+};
+
+// One customer's churn as a function of the time of the look, for searches
+// over time: the facts that do not depend on it are worked out once, and of
+// the others only those the model weighs. At(t) equals Scorer::Churn(state, t)
+// and Score(…, t).churn to the bit. Holds references: the scorer and the
+// state must outlive it, unchanged.
+class ChurnCurve {
+ public:
+  ChurnCurve(const Scorer& scorer, const CustomerState& state);
+  double At(Timestamp as_of) const;
+
+ private:
+  const Scorer& scorer_;
+  const CustomerState& state_;
+  CustomerFacts fixed_;
 };
 
 // The channel the customer uses most (every touchpoint but consent and profile

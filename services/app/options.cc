@@ -152,6 +152,10 @@ ParsedOptions ParseServiceOptions(int argc, const char* const* argv) {
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
   AddFlag(app, env, "cache-entries", o.cache_entries, "Customer states kept in memory")
       ->check(CLI::Range(std::size_t{0}, std::size_t{100'000'000}));
+  AddFlag(app, env, "planning-threads", o.planning_threads,
+          "Threads besides the consumer's that plan customers' next looks at each commit "
+          "(0: the consumer's alone)")
+      ->check(CLI::Range(0, 64));
   AddFlag(app, env, "dedup-window", o.dedup_window, "Event ids remembered per customer")
       ->check(CLI::Range(std::size_t{1}, std::size_t{65536}));
   AddFlag(app, env, "block-cache-mb", o.block_cache_mb, "RocksDB block cache size (MiB)")
@@ -277,7 +281,8 @@ std::string DescribeOptions(const ServiceOptions& o) {
       << " metrics-listen=" << o.metrics_listen
       << " model=" << (o.model_file.empty() ? "(built-in)" : o.model_file) << " topic=" << o.topic
       << " dlq-topic=" << o.dlq_topic << " cache-entries=" << o.cache_entries
-      << " dedup-window=" << o.dedup_window << " block-cache-mb=" << o.block_cache_mb
+      << " planning-threads=" << o.planning_threads << " dedup-window=" << o.dedup_window
+      << " block-cache-mb=" << o.block_cache_mb
       << " sync-writes=" << (o.sync_writes ? "true" : "false") << " max-batch=" << o.max_batch
       << " clock=" << o.clock << " alert-raise=" << o.alert_policy.defaults.raise
       << " alert-clear=" << o.alert_policy.defaults.clear << " alert-cooldown-days="

@@ -26,6 +26,7 @@ struct ServiceOptions {
   int embedded_partitions = 6;          // topics of the embedded broker
   std::string log_level = "info";       // debug, info, warn, error
   std::size_t cache_entries = 100'000;  // customer states kept in memory
+  int planning_threads = 0;             // besides the consumer's, for next-look planning
   std::size_t dedup_window = 128;       // event ids remembered per customer
   std::size_t block_cache_mb = 64;
   bool sync_writes = false;      // fsync the WAL on each commit

@@ -195,6 +195,7 @@ int RunScoringApp(const ServiceOptions& options) {
   ingest.topic = options.topic;
   ingest.limits.dedup_window = options.dedup_window;
   ingest.cache_entries = options.cache_entries;
+  ingest.planning_threads = options.planning_threads;
   IngestProcessor processor(ingest, db, &clock, metrics->get(), dead_letters->get(), &population,
                             &event_clock);
   const AlertPolicy& alert_policy = options.alert_policy;

@@ -63,5 +63,18 @@ TEST(BgNbdTest, LikelihoodIsAProperDistributionOverTheNoRepeatCase) {
   EXPECT_LT(BgNbdLogLikelihood(kCdnow, {3, 20, 30}), 0);
 }
 
+TEST(BgNbdTest, OutlookIsTheThreeQuantitiesToTheBit) {
+  const BgNbdParams p{.r = 0.243, .alpha = 4.414, .a = 0.793, .b = 2.426};
+  for (const BgNbdHistory& h : {BgNbdHistory{0, 0, 3}, BgNbdHistory{2, 30.43, 38.86},
+                                BgNbdHistory{7, 10, 80}, BgNbdHistory{1, 0.5, 0.5}}) {
+    for (double t : {1.0, 12.86, 52.0}) {
+      const BgNbdOutlook outlook = BgNbdOutlookOf(p, h, t);
+      EXPECT_EQ(outlook.p_alive, BgNbdProbabilityAlive(p, h));
+      EXPECT_EQ(outlook.expected_transactions, BgNbdExpectedTransactions(p, h, t));
+      EXPECT_EQ(outlook.p_no_transaction, BgNbdProbabilityNoTransaction(p, h, t));
+    }
+  }
+}
+
 }  // namespace
 }  // namespace crm

@@ -1015,5 +1015,58 @@ TEST_F(IngestAlertsTest, TheSameStreamGivesTheSameLooksWhateverTheBatchesAndCras
   }
 }
 
+// The next looks of a commit are planned on the planning threads: the states,
+// indexes and alerts must be those of planning on the consumer's thread alone,
+// on the wall clock both when touchpoints come (in commits large enough to
+// be shared out) and when due looks are taken, several a round.
+TEST_F(IngestAlertsTest, PlanningThreadsLeaveWhatPlanningAloneLeaves) {
+  std::mt19937 random(20261202);
+  std::vector<InputRecord> records;
+  for (int i = 0; i < 3000; ++i) {
+    const std::string customer = "c" + std::to_string(random() % 300);
+    const Type type = random() % 2 == 0 ? Type::kPurchase : Type::kContact;
+    records.push_back(Record(static_cast<std::int32_t>(random() % 3), i,
+                             For(customer, type, "e" + std::to_string(i), i * 0.1)));
+  }
+  const auto run = [&](int threads, MemoryStateStore& store) {
+    clock_.Set(Day(300));
+    IngestOptions options;
+    options.planning_threads = threads;
+    IngestProcessor processor = MakeProcessor(&store, options);
+    Enable(processor, &clock_);
+    ASSERT_TRUE(processor.Load().ok());
+    for (std::size_t begin = 0; begin < records.size(); begin += 500) {
+      const std::vector<InputRecord> batch(
+          records.begin() + static_cast<std::ptrdiff_t>(begin),
+          records.begin() + static_cast<std::ptrdiff_t>(std::min(records.size(), begin + 500)));
+      ASSERT_TRUE(processor.Process(batch).ok());
+    }
+    // A year of silence, its looks taken in rounds.
+    clock_.Set(Day(700));
+    std::size_t rescored = 0;
+    for (int round = 0; round < 1000; ++round) {
+      auto result = processor.RescoreDue(50);
+      ASSERT_TRUE(result.ok()) << result.status();
+      rescored += result->rescored;
+      if (result->rescored == 0) break;
+    }
+    EXPECT_GT(rescored, 300u);  // every customer was looked at again, most more than once
+  };
+  MemoryStateStore alone, shared;
+  run(0, alone);
+  run(3, shared);
+  const auto states = alone.states();
+  ASSERT_GT(states.size(), 290u);
+  EXPECT_EQ(shared.states().size(), states.size());
+  for (const auto& [id, state] : states) {
+    SCOPED_TRACE(id.value());
+    ExpectSameState(state, shared.states().at(id));
+  }
+  EXPECT_EQ(shared.due(), alone.due());
+  EXPECT_EQ(shared.risk(), alone.risk());
+  ASSERT_FALSE(alone.outbox().empty());
+  EXPECT_EQ(shared.outbox().size(), alone.outbox().size());
+}
+
 }  // namespace
 }  // namespace crm

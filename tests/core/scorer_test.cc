@@ -2,8 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cmath>
 #include <cstdint>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -563,6 +565,58 @@ TEST_F(ScorerTest, AppetenceIsScoredPerProductInModelOrderWithReasons) {
   // The built-in model has no appetence.
   EXPECT_TRUE(ScoreAt(20).appetence.empty());
   EXPECT_TRUE(ScoreAt(20).appetence_details.empty());
+}
+
+// --- ChurnCurve ----------------------------------------------------------------
+
+// The curve works the fixed facts out once and only the weighed timed ones at
+// each look: its churn must still be Score's, to the bit, whatever the weights
+// (each feature weighed alone, then all together), for buyers with every kind
+// of history and for a prospect, before, at and long after their touchpoints.
+TEST(ChurnCurveTest, IsScoresChurnToTheBitForEveryFeatureWeighed) {
+  std::mt19937 random(7);
+  std::vector<CustomerState> states(40);
+  const std::array<Type, 6> types = {Type::kPurchase, Type::kContact,      Type::kComplaint,
+                                     Type::kSurvey,   Type::kCancellation, Type::kReturn};
+  for (std::size_t c = 0; c < states.size(); ++c) {
+    const int touchpoints = c == 0 ? 3 : 1 + static_cast<int>(random() % 40);
+    for (int i = 0; i < touchpoints; ++i) {
+      // The first customer is a prospect: contacts only.
+      const Type type = c == 0 ? Type::kContact : types[random() % types.size()];
+      Touchpoint tp =
+          MakeTouchpoint(type, "e" + std::to_string(i), static_cast<double>(random() % 4000) / 10,
+                         static_cast<Channel>(1 + random() % 3));
+      tp.amount = 5 + static_cast<double>(random() % 100);
+      tp.product = "P";
+      if (type == Type::kSurvey) tp.satisfaction = static_cast<std::int32_t>(random() % 11);
+      ApplyTouchpoint(tp, StateLimits{}, states[c]);
+    }
+  }
+  std::vector<Model> models;
+  for (std::size_t f = 0; f < kChurnFeatureNames.size(); ++f) {
+    Model model;
+    model.churn.logistic.weights = {{std::string(kChurnFeatureNames[f]), 0.7}};
+    model.churn.logistic.means = {{std::string(kChurnFeatureNames[f]), 0.3}};
+    models.push_back(model);
+  }
+  Model all;
+  for (std::string_view name : kChurnFeatureNames) {
+    all.churn.logistic.weights[std::string(name)] = static_cast<double>(random() % 200) / 100 - 1;
+    all.churn.logistic.means[std::string(name)] = static_cast<double>(random() % 100) / 100;
+  }
+  models.push_back(all);
+  models.push_back(Model{});
+  for (const Model& model : models) {
+    const Scorer scorer(model);
+    for (const CustomerState& state : states) {
+      const ChurnCurve curve(scorer, state);
+      for (double day : {0.0, 35.5, 120.25, 399.0, 410.0, 700.0, 2000.0}) {
+        const double want = scorer.Score(CustomerId("c1"), state, Day(day)).churn;
+        ASSERT_EQ(curve.At(Day(day)), want) << "day " << day;
+        ASSERT_EQ(scorer.Churn(state, Day(day)), want) << "day " << day;
+      }
+    }
+  }
 }
 
 }  // namespace
