@@ -48,7 +48,7 @@ struct Options {
   std::vector<double> freshness_rates = {10'000, 50'000};
   double lookup_ingest_rate = 20'000;
   int lookup_callers = 16;
-  double seconds = 20;  // per freshness rate and for lookups
+  double seconds = 20;          // per freshness rate and for lookups
   int probe_interval_us = 200;  // between a probe's GetCustomerScores calls
   std::vector<int> footprint_customers = {1'000'000};
   int footprint_touchpoints = 3;  // per customer
