@@ -72,7 +72,9 @@ inline constexpr unsigned kNeedComplaints = 8;       // complaints_recent, days_
 inline constexpr unsigned kNeedSatisfaction = 16;    // latest_satisfaction
 inline constexpr unsigned kNeedContacts = 32;        // contact_decline, declining_channel
 inline constexpr unsigned kNeedCancellation = 64;    // days_since_cancellation
-inline constexpr unsigned kNeedAll = 127;
+inline constexpr unsigned kNeedAll = kNeedBgNbd | kNeedValue | kNeedRecentPurchases |
+                                     kNeedComplaints | kNeedSatisfaction | kNeedContacts |
+                                     kNeedCancellation;
 CustomerFacts FixedFactsOf(const CustomerState& state, const Model& model);
 // Recency, tenure and T are always worked out.
 void AddTimedFacts(const CustomerState& state, Timestamp as_of, const Model& model, unsigned needs,

@@ -196,7 +196,7 @@ class Looks {
     const Scorer& scorer = *chunk_.scorer;
     const PopulationView* population = chunk_.view.get();
     // The churn and segment alone on every look; the full scores only for an alert.
-    const double churn = ChurnCurve(scorer, state).At(at);
+    const double churn = scorer.Churn(state, at);
     const std::string segment =
         population != nullptr ? population->AbcSegment(state.purchase_amount - state.return_amount)
                               : "";
