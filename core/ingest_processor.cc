@@ -116,6 +116,28 @@ absl::Status IngestProcessor::SetAssignment(const std::vector<std::int32_t>& par
 void IngestProcessor::ClearCache() {
   cache_.Clear();
   partitions_.clear();
+  due_floor_.clear();
+}
+
+void IngestProcessor::MoveDueFloors(const Chunk& chunk) {
+  // What is left of the committed entries the chunk read from: they come in
+  // order, and those before the first left were taken, or superseded by the
+  // chunk's customers.
+  for (const auto& [partition, part] : chunk.partitions) {
+    if (!part.committed.empty()) {
+      due_floor_[partition] = part.committed.front().at;
+    } else if (part.exhausted) {
+      due_floor_[partition] = Timestamp::max();
+    } else if (part.fetched_until) {
+      due_floor_[partition] = part.fetched_until->at;
+    }
+  }
+  // The chunk's customers' entries, written or kept.
+  for (const auto& [id, customer] : chunk.dirty) {
+    const std::optional<Timestamp>& due = customer.state.alert.next_evaluation;
+    const auto floor = due_floor_.find(customer.partition);
+    if (due && floor != due_floor_.end()) floor->second = std::min(floor->second, *due);
+  }
 }
 
 absl::StatusOr<PartitionState> IngestProcessor::CommittedPartition(std::int32_t partition) {
@@ -325,8 +347,11 @@ absl::Status IngestProcessor::TakeDueLooks(std::unique_ptr<Chunk>& chunk, std::i
         part.committed.pop_front();
       }
       if (!part.committed.empty() || part.exhausted) break;
+      const auto floor = due_floor_.find(partition);
+      const Timestamp not_before = floor == due_floor_.end() ? Timestamp::min() : floor->second;
+      if (!part.fetched_until && not_before > until) break;  // nothing committed is due
       const std::size_t size = part.fetched_until ? kDuePage : kFirstDuePage;
-      auto page = store_->Scheduled(partition, part.fetched_until, size);
+      auto page = store_->Scheduled(partition, part.fetched_until, not_before, size);
       if (!page.ok()) return page.status();
       if (page->size() < size) part.exhausted = true;
       if (!page->empty()) part.fetched_until = page->back();
@@ -529,6 +554,7 @@ void IngestProcessor::PlanLooks(Chunk& chunk) {
 absl::Status IngestProcessor::Flush(std::unique_ptr<Chunk>& chunk, BatchResult& result) {
   Chunk& c = *chunk;
   if (c.dirty.empty() && c.records == 0 && c.stale_due.empty()) {
+    MoveDueFloors(c);  // what its reads learnt
     chunk = NewChunk(c.started, c.input);
     return absl::OkStatus();
   }
@@ -594,6 +620,7 @@ absl::Status IngestProcessor::Flush(std::unique_ptr<Chunk>& chunk, BatchResult& 
   if (board_ != nullptr && !moved.empty()) board_->Publish(population_.View());
   latest_event_ = c.latest_event;
   if (event_clock_ != nullptr && latest_event_) event_clock_->Observe(*latest_event_);
+  MoveDueFloors(c);
   for (const auto& [partition, state] : batch.partitions) {
     if (state.open_alerts != partitions_[partition].open_alerts) {
       probe_->OpenAlerts(partition, state.open_alerts);

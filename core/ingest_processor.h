@@ -160,6 +160,9 @@ class IngestProcessor {
   // committing when the chunk is full; `budget` (may be null) bounds them.
   absl::Status TakeDueLooks(std::unique_ptr<Chunk>& chunk, std::int32_t partition, Timestamp until,
                             std::size_t* budget, BatchResult& result);
+  // After the chunk's commit: where each partition's committed time index
+  // may start now.
+  void MoveDueFloors(const Chunk& chunk);
   // Commits the chunk and starts a new one.
   absl::Status Flush(std::unique_ptr<Chunk>& chunk, BatchResult& result);
   // Plans the next look of every customer of the chunk looked at since their
@@ -180,6 +183,11 @@ class IngestProcessor {
   StateCache cache_;
   Population population_;
   std::map<std::int32_t, PartitionState> partitions_;  // committed, as read or written
+  // Per partition, a time no committed time-index entry is earlier than (as
+  // learnt from the reads and commits since the cache was last cleared):
+  // reads start there, past the deletions of looks taken, and are not made
+  // at all until it is due.
+  std::map<std::int32_t, Timestamp> due_floor_;
   std::set<std::int32_t> assigned_;
   std::unique_ptr<ParallelLoop> planners_;
 };

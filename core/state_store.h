@@ -103,9 +103,13 @@ class StateStore {
   virtual absl::StatusOr<std::vector<PopulationCell>> LoadPopulation(const std::string& topic) = 0;
 
   // The time index of `partition`, in order, from the first entry after
-  // `after` (from the start when nullopt), at most `limit`.
+  // `after` (from the start when nullopt) that is not earlier than
+  // `not_before`, at most `limit`. (A queue's store: `not_before` lets a
+  // reader that knows where the live entries start skip what was deleted
+  // before them.)
   virtual absl::StatusOr<std::vector<DueEntry>> Scheduled(std::int32_t partition,
                                                           const std::optional<DueEntry>& after,
+                                                          Timestamp not_before,
                                                           std::size_t limit) = 0;
 
   // The at-risk index of every partition, highest churn first (ties by

@@ -163,6 +163,17 @@ ParsedOptions ParseServiceOptions(int argc, const char* const* argv) {
   AddFlag(app, env, "sync-writes", o.sync_writes, "fsync the write-ahead log on every commit");
   AddFlag(app, env, "max-batch", o.max_batch, "Records applied per commit at most")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}));
+  AddFlag(app, env, "poll-timeout-ms", o.poll_timeout_ms,
+          "Longest wait of a poll for its first record (also how soon a stop is seen)")
+      ->check(CLI::Range(1, 10'000));
+  AddFlag(app, env, "rescore-interval-ms", o.rescore_interval_ms,
+          "Looks due on the wall clock are taken in rounds this often at most (while more "
+          "are due than one round takes, a round runs between every two polls)")
+      ->check(CLI::Range(1, 3'600'000));
+  AddFlag(app, env, "rescore-batch", o.rescore_batch,
+          "Looks taken per round (and per commit) at most: the longest pause a round adds "
+          "between two polls")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{100'000}));
   AddFlag(app, env, "clock", o.clock,
           "What 'now' is for queries without as_of: wall (the system clock) or event (the "
           "latest event time applied, for replays of history)")
@@ -284,6 +295,8 @@ std::string DescribeOptions(const ServiceOptions& o) {
       << " planning-threads=" << o.planning_threads << " dedup-window=" << o.dedup_window
       << " block-cache-mb=" << o.block_cache_mb
       << " sync-writes=" << (o.sync_writes ? "true" : "false") << " max-batch=" << o.max_batch
+      << " poll-timeout-ms=" << o.poll_timeout_ms
+      << " rescore-interval-ms=" << o.rescore_interval_ms << " rescore-batch=" << o.rescore_batch
       << " clock=" << o.clock << " alert-raise=" << o.alert_policy.defaults.raise
       << " alert-clear=" << o.alert_policy.defaults.clear << " alert-cooldown-days="
       << std::chrono::duration<double, std::ratio<86400>>(o.alert_policy.defaults.cooldown).count();

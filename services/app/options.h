@@ -31,6 +31,11 @@ struct ServiceOptions {
   std::size_t block_cache_mb = 64;
   bool sync_writes = false;      // fsync the WAL on each commit
   std::size_t max_batch = 5000;  // records per commit at most
+  int poll_timeout_ms = 100;     // longest wait of a poll for its first record
+  // Looks due on the wall clock: a round this often at most, of this many
+  // looks at most (while more wait, a round between every two polls).
+  int rescore_interval_ms = 100;
+  std::size_t rescore_batch = 100;
   // "Now" for queries without as_of: "wall" (the system clock) or "event"
   // (the latest event time applied: replays of history, tests).
   std::string clock = "wall";

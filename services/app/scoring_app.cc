@@ -242,6 +242,9 @@ int RunScoringApp(const ServiceOptions& options) {
   consumer_options.topic = options.topic;
   consumer_options.properties = options.kafka;
   consumer_options.max_batch = options.max_batch;
+  consumer_options.poll_timeout_ms = options.poll_timeout_ms;
+  consumer_options.rescore_interval_ms = options.rescore_interval_ms;
+  consumer_options.rescore_batch = options.rescore_batch;
   GrpcServer* server = grpc_server->get();
   auto consumer = TouchpointConsumer::Create(
       consumer_options, &processor, db, metrics->get(),

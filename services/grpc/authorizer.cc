@@ -57,7 +57,7 @@ absl::StatusOr<std::vector<AuthOptions::Token>> ReadTokenFile(const std::string&
   return tokens;
 }
 
-grpc::Status Authorizer::Check(const grpc::ServerContext& context, bool admin,
+grpc::Status Authorizer::Check(const grpc::ServerContextBase& context, bool admin,
                                std::string* who) const {
   if (!admin && !options_.all_rpcs) {
     *who = "anonymous";

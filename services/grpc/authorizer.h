@@ -6,7 +6,7 @@
 #include "absl/status/statusor.h"
 
 namespace grpc {
-class ServerContext;
+class ServerContextBase;
 class Status;
 }  // namespace grpc
 
@@ -42,7 +42,7 @@ class Authorizer {
   // OK, with the caller's name in `*who` ("token:NAME", "mtls:IDENTITY", or
   // "anonymous" for an open RPC); UNAUTHENTICATED without credentials,
   // PERMISSION_DENIED with credentials not authorised.
-  grpc::Status Check(const grpc::ServerContext& context, bool admin, std::string* who) const;
+  grpc::Status Check(const grpc::ServerContextBase& context, bool admin, std::string* who) const;
 
  private:
   AuthOptions options_;

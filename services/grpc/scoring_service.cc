@@ -59,38 +59,54 @@ grpc::Status LoadCustomer(StateStore& store, const std::string& raw_id, Customer
 
 }  // namespace
 
-grpc::Status ScoringServiceImpl::GetCustomerScores(grpc::ServerContext* context,
-                                                   const v1::GetCustomerScoresRequest* request,
-                                                   v1::CustomerScores* response) {
+grpc::ServerUnaryReactor* ScoringServiceImpl::GetCustomerScores(
+    grpc::CallbackServerContext* context, const v1::GetCustomerScoresRequest* request,
+    v1::CustomerScores* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(GetScores(*context, *request, response));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ScoringServiceImpl::BatchGetCustomerScores(
+    grpc::CallbackServerContext* context, const v1::BatchGetCustomerScoresRequest* request,
+    v1::BatchGetCustomerScoresResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(BatchGetScores(*context, *request, response));
+  return reactor;
+}
+
+grpc::Status ScoringServiceImpl::GetScores(const grpc::ServerContextBase& context,
+                                           const v1::GetCustomerScoresRequest& request,
+                                           v1::CustomerScores* response) const {
   std::string who;
-  if (grpc::Status allowed = Authorize(*context, /*admin=*/false, &who); !allowed.ok()) {
+  if (grpc::Status allowed = Authorize(context, /*admin=*/false, &who); !allowed.ok()) {
     return allowed;
   }
   CustomerState state;
-  if (grpc::Status status = LoadCustomer(*store_, request->customer_id(), &state); !status.ok()) {
+  if (grpc::Status status = LoadCustomer(*store_, request.customer_id(), &state); !status.ok()) {
     return status;
   }
-  const Timestamp as_of = AsOf(*clock_, request->has_as_of(), request->as_of());
-  ToProto(scorer_->Current()->Score(CustomerId(request->customer_id()), state, as_of,
+  const Timestamp as_of = AsOf(*clock_, request.has_as_of(), request.as_of());
+  ToProto(scorer_->Current()->Score(CustomerId(request.customer_id()), state, as_of,
                                     population_->Current().get()),
           response);
   return grpc::Status::OK;
 }
 
-grpc::Status ScoringServiceImpl::BatchGetCustomerScores(
-    grpc::ServerContext* context, const v1::BatchGetCustomerScoresRequest* request,
-    v1::BatchGetCustomerScoresResponse* response) {
+grpc::Status ScoringServiceImpl::BatchGetScores(
+    const grpc::ServerContextBase& context, const v1::BatchGetCustomerScoresRequest& request,
+    v1::BatchGetCustomerScoresResponse* response) const {
   std::string who;
-  if (grpc::Status allowed = Authorize(*context, /*admin=*/false, &who); !allowed.ok()) {
+  if (grpc::Status allowed = Authorize(context, /*admin=*/false, &who); !allowed.ok()) {
     return allowed;
   }
-  if (request->customer_ids_size() > static_cast<int>(kMaxBatchIds)) {
+  if (request.customer_ids_size() > static_cast<int>(kMaxBatchIds)) {
     return {grpc::StatusCode::INVALID_ARGUMENT, "at most 1000 customer_ids per call"};
   }
-  const Timestamp as_of = AsOf(*clock_, request->has_as_of(), request->as_of());
+  const Timestamp as_of = AsOf(*clock_, request.has_as_of(), request.as_of());
   const std::shared_ptr<const Scorer> scorer = scorer_->Current();
   const std::shared_ptr<const PopulationView> population = population_->Current();
-  for (const std::string& raw_id : request->customer_ids()) {
+  for (const std::string& raw_id : request.customer_ids()) {
     if (raw_id.empty()) return {grpc::StatusCode::INVALID_ARGUMENT, "a customer_id is empty"};
     const CustomerId id(raw_id);
     auto state = store_->Get(id);
@@ -206,7 +222,7 @@ grpc::Status ScoringServiceImpl::GetCustomerState(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status ScoringServiceImpl::Authorize(const grpc::ServerContext& context, bool admin,
+grpc::Status ScoringServiceImpl::Authorize(const grpc::ServerContextBase& context, bool admin,
                                            std::string* who) const {
   if (options_.authorizer != nullptr) return options_.authorizer->Check(context, admin, who);
   if (!admin) {
@@ -273,7 +289,7 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(const GrpcT
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(const std::string& listen,
-                                                              v1::ScoringService::Service* service,
+                                                              grpc::Service* service,
                                                               const GrpcTlsOptions& tls) {
   auto credentials = Credentials(tls);
   if (!credentials.ok()) return credentials.status();

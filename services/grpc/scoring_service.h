@@ -34,9 +34,16 @@ struct ScoringServiceOptions {
   std::chrono::milliseconds erase_timeout = std::chrono::seconds(30);
 };
 
+// The lookups are served on gRPC's callback API, on gRPC's own threads, with
+// no hand-over to the synchronous server's pool, whose threads come and go as
+// the load moves (BENCHMARKS.md, third round); the calls that wait (streams,
+// erasure) and the rarer reads stay synchronous.
+using ScoringServiceBase = v1::ScoringService::WithCallbackMethod_GetCustomerScores<
+    v1::ScoringService::WithCallbackMethod_BatchGetCustomerScores<v1::ScoringService::Service>>;
+
 // crm.v1.ScoringService on the committed state: a reader never sees part of a
 // batch. Called concurrently from gRPC's threads; holds no mutable state.
-class ScoringServiceImpl final : public v1::ScoringService::Service {
+class ScoringServiceImpl final : public ScoringServiceBase {
  public:
   // The pointers must outlive the service. Each call scores with the model and
   // the population current when it starts; `clock` is "now" of queries.
@@ -45,12 +52,12 @@ class ScoringServiceImpl final : public v1::ScoringService::Service {
                      ScoringServiceOptions options = {})
       : store_(store), scorer_(scorer), population_(population), clock_(clock), options_(options) {}
 
-  grpc::Status GetCustomerScores(grpc::ServerContext* context,
-                                 const v1::GetCustomerScoresRequest* request,
-                                 v1::CustomerScores* response) override;
-  grpc::Status BatchGetCustomerScores(grpc::ServerContext* context,
-                                      const v1::BatchGetCustomerScoresRequest* request,
-                                      v1::BatchGetCustomerScoresResponse* response) override;
+  grpc::ServerUnaryReactor* GetCustomerScores(grpc::CallbackServerContext* context,
+                                              const v1::GetCustomerScoresRequest* request,
+                                              v1::CustomerScores* response) override;
+  grpc::ServerUnaryReactor* BatchGetCustomerScores(
+      grpc::CallbackServerContext* context, const v1::BatchGetCustomerScoresRequest* request,
+      v1::BatchGetCustomerScoresResponse* response) override;
   grpc::Status GetCustomerState(grpc::ServerContext* context,
                                 const v1::GetCustomerStateRequest* request,
                                 v1::CustomerState* response) override;
@@ -75,8 +82,15 @@ class ScoringServiceImpl final : public v1::ScoringService::Service {
                              v1::EraseCustomerResponse* response) override;
 
  private:
+  grpc::Status GetScores(const grpc::ServerContextBase& context,
+                         const v1::GetCustomerScoresRequest& request,
+                         v1::CustomerScores* response) const;
+  grpc::Status BatchGetScores(const grpc::ServerContextBase& context,
+                              const v1::BatchGetCustomerScoresRequest& request,
+                              v1::BatchGetCustomerScoresResponse* response) const;
   // OK when the caller may make this call (see Authorizer::Check).
-  grpc::Status Authorize(const grpc::ServerContext& context, bool admin, std::string* who) const;
+  grpc::Status Authorize(const grpc::ServerContextBase& context, bool admin,
+                         std::string* who) const;
 
   StateStore* store_;
   const Board<Scorer>* scorer_;
@@ -101,7 +115,7 @@ class GrpcServer {
   // Listens on `listen` ("HOST:PORT"; port 0 picks one), with TLS when
   // `tls` has a certificate; an unreadable file is InvalidArgument naming it.
   static absl::StatusOr<std::unique_ptr<GrpcServer>> Start(const std::string& listen,
-                                                           v1::ScoringService::Service* service,
+                                                           grpc::Service* service,
                                                            const GrpcTlsOptions& tls = {});
   ~GrpcServer();
 

@@ -245,6 +245,7 @@ absl::Status TouchpointConsumer::Run() {
       last_probe = std::chrono::steady_clock::now();
       if (BrokersAnswer(500)) SetConnected(true);
     }
+    bool looks_waiting = false;
     if (std::chrono::steady_clock::now() - last_rescore >
         std::chrono::milliseconds(options_.rescore_interval_ms)) {
       auto rescored = processor_->RescoreDue(options_.rescore_batch);
@@ -252,14 +253,15 @@ absl::Status TouchpointConsumer::Run() {
         result = rescored.status();
         break;
       }
-      // A full batch: more may be due; look again on the next round.
-      if (rescored->rescored < options_.rescore_batch)
-        last_rescore = std::chrono::steady_clock::now();
+      // A full batch: more may be due; look again after this poll, which
+      // then takes only what is already fetched.
+      looks_waiting = rescored->rescored >= options_.rescore_batch;
+      if (!looks_waiting) last_rescore = std::chrono::steady_clock::now();
     }
     messages.clear();
     records.clear();
     std::uint64_t generation = callbacks_->generation();
-    int timeout_ms = options_.poll_timeout_ms;
+    int timeout_ms = looks_waiting ? 0 : options_.poll_timeout_ms;
     while (messages.size() < options_.max_batch) {
       std::unique_ptr<RdKafka::Message> message(consumer_->consume(timeout_ms));
       timeout_ms = 0;  // after the first wait, take only what is already fetched

@@ -94,6 +94,13 @@ std::string RiskKey(std::int32_t partition, double churn, const CustomerId& id) 
   return key;
 }
 
+// The first key after every key that starts with `prefix` (which is not all 0xff).
+std::string PrefixEnd(std::string prefix) {
+  while (!prefix.empty() && static_cast<unsigned char>(prefix.back()) == 0xff) prefix.pop_back();
+  if (!prefix.empty()) prefix.back() = static_cast<char>(prefix.back() + 1);
+  return prefix;
+}
+
 // Index keys: prefix (1) + partition (4) + 8 bytes + customer id.
 constexpr std::size_t kIndexHeader = 13;
 
@@ -265,15 +272,24 @@ absl::Status RocksDbStateStore::AckAlerts(std::uint64_t through) {
 }
 
 absl::StatusOr<std::vector<DueEntry>> RocksDbStateStore::Scheduled(
-    std::int32_t partition, const std::optional<DueEntry>& after, std::size_t limit) {
+    std::int32_t partition, const std::optional<DueEntry>& after, Timestamp not_before,
+    std::size_t limit) {
   std::vector<DueEntry> due;
   const std::string prefix = IndexPrefix(kDuePrefix, partition);
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
-  const std::string from = after ? DueKey(partition, after->at, after->customer) : prefix;
-  for (it->Seek(from); it->Valid() && it->key().starts_with(prefix) && due.size() < limit;
-       it->Next()) {
+  // Looks taken leave deletions at the front of the index until compaction:
+  // the reader seeks past them, and never beyond the partition.
+  const std::string end = PrefixEnd(prefix);
+  const rocksdb::Slice end_slice(end);
+  rocksdb::ReadOptions options;
+  options.iterate_upper_bound = &end_slice;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options));
+  const std::string floor = DueKey(partition, not_before, CustomerId());
+  std::string from = after ? DueKey(partition, after->at, after->customer) : floor;
+  const bool skip_from = after && from >= floor;
+  if (!skip_from) from = floor;
+  for (it->Seek(from); it->Valid() && due.size() < limit; it->Next()) {
     const std::string_view key = it->key().ToStringView();
-    if (after && key == from) continue;
+    if (skip_from && key == from) continue;
     if (key.size() < kIndexHeader) {
       return absl::DataLossError("unreadable time index entry in the data dir");
     }

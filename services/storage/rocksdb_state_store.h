@@ -74,7 +74,7 @@ class RocksDbStateStore final : public StateStore {
   absl::StatusOr<std::vector<PopulationCell>> LoadPopulation(const std::string& topic) override;
   absl::StatusOr<std::vector<DueEntry>> Scheduled(std::int32_t partition,
                                                   const std::optional<DueEntry>& after,
-                                                  std::size_t limit) override;
+                                                  Timestamp not_before, std::size_t limit) override;
   absl::StatusOr<std::vector<RiskEntry>> Riskiest(const std::optional<RiskEntry>& after,
                                                   std::size_t limit) override;
   absl::StatusOr<std::vector<std::pair<std::uint64_t, AlertEvent>>> PendingAlerts(

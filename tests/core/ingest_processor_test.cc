@@ -584,6 +584,14 @@ class IngestAlertsTest : public IngestProcessorTest {
     EXPECT_TRUE(processor.Load().ok());
     return processor;
   }
+  // A processor on `store` with alerts on the wall clock, loaded, at `now`.
+  IngestProcessor OnTheWallClock(StateStore* store, Timestamp now) {
+    clock_.Set(now);
+    IngestProcessor processor = MakeProcessor(store);
+    Enable(processor, &clock_);
+    EXPECT_TRUE(processor.Load().ok());
+    return processor;
+  }
   // `customer` bought every 14 days, days 0 to 266, on `partition`.
   static std::vector<InputRecord> SteadyBuyer(const std::string& customer, std::int64_t& offset,
                                               std::int32_t partition = 0) {
@@ -773,10 +781,7 @@ TEST_F(IngestAlertsTest, AnOptOutIsNeverRecommendedAndAllOutIsNotForMarketing) {
 }
 
 TEST_F(IngestAlertsTest, OnTheWallClockLooksAreTakenAsOfTheirDueTimeUpToNow) {
-  clock_.Set(Day(267));
-  IngestProcessor processor = MakeProcessor(&store_);
-  Enable(processor, &clock_);
-  ASSERT_TRUE(processor.Load().ok());
+  IngestProcessor processor = OnTheWallClock(&store_, Day(267));
   std::int64_t offset = 0;
   ASSERT_TRUE(processor.Process(SteadyBuyer("steady", offset)).ok());
   const Timestamp due = *store_.Get(CustomerId("steady")).value()->alert.next_evaluation;
@@ -802,6 +807,53 @@ TEST_F(IngestAlertsTest, OnTheWallClockLooksAreTakenAsOfTheirDueTimeUpToNow) {
 // the partition's time (266) has passed b's silence and alerted them. The late
 // purchase is looked at as of b's latest look, not back in time: b stays at
 // risk (silent since day 190, usually every 10), and is alerted once.
+// The time index is read from where its live entries start (past the looks
+// taken, which RocksDB keeps as deletions until compaction) and not at all
+// while nothing is due; a commit that plans a look sooner than all the others
+// moves that start back.
+TEST_F(IngestAlertsTest, TheTimeIndexIsReadFromItsFirstLiveEntryAndOnlyWhenALookIsDue) {
+  IngestProcessor processor = OnTheWallClock(&store_, Day(267));
+  std::int64_t offset = 0;
+  ASSERT_TRUE(processor.Process(SteadyBuyer("steady", offset)).ok());
+  const Timestamp steady_due = *store_.Get(CustomerId("steady")).value()->alert.next_evaluation;
+  ASSERT_TRUE(processor.RescoreDue(100).ok());  // reads the index: not due
+  const int reads = store_.scheduled_reads();
+  EXPECT_GT(reads, 0);
+  for (int i = 0; i < 3; ++i) {
+    auto idle = processor.RescoreDue(100);
+    ASSERT_TRUE(idle.ok());
+    EXPECT_EQ(idle->rescored, 0u);
+  }
+  EXPECT_EQ(store_.scheduled_reads(), reads);  // the first live entry is not due yet
+
+  // A brisk buyer's next look comes before the steady one's.
+  std::vector<InputRecord> brisk;
+  for (int i = 0; i < 10; ++i) {
+    brisk.push_back(
+        Record(0, offset++, For("brisk", Type::kPurchase, "b" + std::to_string(i), 248 + 2 * i)));
+  }
+  ASSERT_TRUE(processor.Process(brisk).ok());
+  const Timestamp brisk_due = *store_.Get(CustomerId("brisk")).value()->alert.next_evaluation;
+  ASSERT_LT(brisk_due, steady_due);
+  clock_.Set(brisk_due + (steady_due - brisk_due) / 2);
+  auto round = processor.RescoreDue(100);
+  ASSERT_TRUE(round.ok()) << round.status();
+  EXPECT_GE(round->rescored, 1u);  // brisk's, and those that follow before now
+  const CustomerState looked = *store_.Get(CustomerId("brisk")).value();
+  EXPECT_GE(looked.alert.evaluated_at, brisk_due);
+  EXPECT_GT(looked.alert.next_evaluation, clock_.Now());
+  EXPECT_EQ(store_.Get(CustomerId("steady")).value()->alert.next_evaluation, steady_due);
+  EXPECT_GT(store_.scheduled_reads(), reads);
+
+  // Past both, from a processor that knows nothing of the index: the same looks.
+  IngestProcessor fresh = OnTheWallClock(&store_, steady_due + Days(1));
+  ASSERT_TRUE(fresh.SetAssignment({0}).ok());
+  auto late = fresh.RescoreDue(100);
+  ASSERT_TRUE(late.ok()) << late.status();
+  EXPECT_GE(late->rescored, 1u);
+  EXPECT_EQ(store_.Get(CustomerId("steady")).value()->alert.evaluated_at, steady_due);
+}
+
 TEST_F(IngestAlertsTest, ALateTouchpointNeverTakesALookBackInTime) {
   IngestProcessor processor = Started(&store_);
   std::int64_t offset = 0;

@@ -57,14 +57,15 @@ class MemoryStateStore final : public StateStore {
 
   absl::StatusOr<std::vector<DueEntry>> Scheduled(std::int32_t partition,
                                                   const std::optional<DueEntry>& after,
+                                                  Timestamp not_before,
                                                   std::size_t limit) override {
     absl::MutexLock lock(&mutex_);
+    ++scheduled_reads_;
     std::vector<DueEntry> due;
     const auto& index = due_[partition];
-    for (auto it = after ? index.upper_bound(*after) : index.begin();
-         it != index.end() && due.size() < limit; ++it) {
-      due.push_back(*it);
-    }
+    auto it = index.lower_bound(DueEntry{not_before, CustomerId()});
+    if (after && *after >= DueEntry{not_before, CustomerId()}) it = index.upper_bound(*after);
+    for (; it != index.end() && due.size() < limit; ++it) due.push_back(*it);
     return due;
   }
 
@@ -160,6 +161,12 @@ class MemoryStateStore final : public StateStore {
     return partitions_;
   }
 
+  // How many times the time index was read (Scheduled calls).
+  int scheduled_reads() const {
+    absl::MutexLock lock(&mutex_);
+    return scheduled_reads_;
+  }
+
   // A snapshot of the time index, by partition.
   std::map<std::int32_t, std::set<DueEntry>> due() const {
     absl::MutexLock lock(&mutex_);
@@ -196,6 +203,7 @@ class MemoryStateStore final : public StateStore {
   std::set<std::pair<double, CustomerId>> risk_ ABSL_GUARDED_BY(mutex_);  // by -churn
   std::map<std::uint64_t, AlertEvent> outbox_ ABSL_GUARDED_BY(mutex_);
   int commits_ ABSL_GUARDED_BY(mutex_) = 0;
+  int scheduled_reads_ ABSL_GUARDED_BY(mutex_) = 0;
 };
 
 // Wraps a store and fails its Nth Commit (1-based, counting every attempt)
@@ -226,8 +234,9 @@ class FaultyStateStore final : public StateStore {
 
   absl::StatusOr<std::vector<DueEntry>> Scheduled(std::int32_t partition,
                                                   const std::optional<DueEntry>& after,
+                                                  Timestamp not_before,
                                                   std::size_t limit) override {
-    return inner_->Scheduled(partition, after, limit);
+    return inner_->Scheduled(partition, after, not_before, limit);
   }
 
   absl::StatusOr<std::vector<RiskEntry>> Riskiest(const std::optional<RiskEntry>& after,

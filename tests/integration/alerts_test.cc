@@ -124,6 +124,67 @@ TEST(AlertsTest, ASilentSteadyBuyerIsAlertedOnceWithNoEventOfTheirOwn) {
   EXPECT_EQ(service.Stop(SIGTERM), 0) << service.Log();
 }
 
+// On the wall clock, customers whose histories ended long ago have looks due
+// at once, many more than one round takes: the rounds follow each other
+// without a poll waiting for records in between (here a poll may wait 5 s and
+// a round takes one look: were the polls to wait, the looks would take
+// minutes).
+TEST(AlertsTest, ABacklogOfDueLooksIsTakenWithoutPollsWaitingInBetween) {
+  TempDir dir;
+  auto broker = EmbeddedBroker::Start(ContractTopics(1));
+  ASSERT_TRUE(broker.ok()) << broker.status();
+  const std::string brokers = (*broker)->bootstrap();
+  constexpr int kCustomers = 30;
+  std::vector<v1::Touchpoint> history;
+  for (int c = 0; c < kCustomers; ++c) {
+    const std::string customer = "steady-" + std::to_string(c);
+    for (int i = 0; i < 10; ++i) {  // every 14 days, a year or more before now
+      history.push_back(Event(customer, customer + "-" + std::to_string(i), 14 * i + c));
+    }
+  }
+  ProduceTouchpoints(brokers, history);
+
+  ChildProcess service(CRM_SCORED_BIN,
+                       {"--brokers",
+                        brokers,
+                        "--data-dir",
+                        (dir.path() / "data").string(),
+                        "--grpc-listen",
+                        "127.0.0.1:0",
+                        "--metrics-listen",
+                        "127.0.0.1:0",
+                        "--group",
+                        "backlog-test",
+                        "--poll-timeout-ms",
+                        "5000",
+                        "--rescore-interval-ms",
+                        "1",
+                        "--rescore-batch",
+                        "1",
+                        "--kafka",
+                        "session.timeout.ms=6000",
+                        "--kafka",
+                        "fetch.wait.max.ms=10"},
+                       dir.path() / "service.log");
+  const auto metrics_port = service.WaitForLog("metrics listening on http://127.0.0.1:", 30s);
+  ASSERT_TRUE(metrics_port) << service.Log();
+  const std::string url = "http://127.0.0.1:" + *metrics_port + "/metrics";
+  const auto metric = [&](const std::string& name) {
+    return SumSamples(HttpGet(url).value_or(""), name);
+  };
+  const auto until = std::chrono::steady_clock::now() + 60s;
+  while ((metric("crm_touchpoints_applied_total") < static_cast<double>(history.size()) ||
+          metric("crm_rescored_total") < kCustomers || metric("crm_scheduler_backlog") > 0) &&
+         std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_EQ(metric("crm_touchpoints_applied_total"), static_cast<double>(history.size()));
+  EXPECT_GE(metric("crm_rescored_total"), kCustomers) << service.Log();
+  EXPECT_EQ(metric("crm_scheduler_backlog"), 0) << service.Log();
+  EXPECT_EQ(metric("crm_alerts_open"), kCustomers);  // silent for a year: every one at risk
+  EXPECT_EQ(service.Stop(SIGTERM), 0) << service.Log();
+}
+
 // WatchAlerts: two concurrent subscribers with different filters each get
 // what their filter lets through, as the alerts are delivered.
 TEST(AlertsTest, WatchAlertsDeliversToTwoSubscribersWithTheirFilters) {
