@@ -150,6 +150,10 @@ ParsedOptions ParseServiceOptions(int argc, const char* const* argv) {
       ->check(CLI::Range(1, 1024));
   AddFlag(app, env, "log-level", o.log_level, "Lowest log level written")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
+  AddFlag(app, env, "log-format", o.log_format,
+          "How log lines are written: text, or json (one object a line: ts, level, component, "
+          "msg)")
+      ->check(CLI::IsMember({"text", "json"}));
   AddFlag(app, env, "cache-entries", o.cache_entries, "Customer states kept in memory")
       ->check(CLI::Range(std::size_t{0}, std::size_t{100'000'000}));
   AddFlag(app, env, "planning-threads", o.planning_threads,
@@ -291,7 +295,8 @@ std::string DescribeOptions(const ServiceOptions& o) {
       << " data-dir=" << o.data_dir << " grpc-listen=" << o.grpc_listen
       << " metrics-listen=" << o.metrics_listen
       << " model=" << (o.model_file.empty() ? "(built-in)" : o.model_file) << " topic=" << o.topic
-      << " dlq-topic=" << o.dlq_topic << " cache-entries=" << o.cache_entries
+      << " dlq-topic=" << o.dlq_topic << " log-level=" << o.log_level
+      << " log-format=" << o.log_format << " cache-entries=" << o.cache_entries
       << " planning-threads=" << o.planning_threads << " dedup-window=" << o.dedup_window
       << " block-cache-mb=" << o.block_cache_mb
       << " sync-writes=" << (o.sync_writes ? "true" : "false") << " max-batch=" << o.max_batch

@@ -25,6 +25,7 @@ struct ServiceOptions {
   std::string dlq_topic = "crm.touchpoints.dlq";
   int embedded_partitions = 6;          // topics of the embedded broker
   std::string log_level = "info";       // debug, info, warn, error
+  std::string log_format = "text";      // text, or json: one object a line
   std::size_t cache_entries = 100'000;  // customer states kept in memory
   int planning_threads = 0;             // besides the consumer's, for next-look planning
   std::size_t dedup_window = 128;       // event ids remembered per customer

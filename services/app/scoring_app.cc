@@ -1,6 +1,7 @@
 #include "services/app/scoring_app.h"
 
 #include <google/protobuf/stubs/logging.h>
+#include <grpc/support/log.h>
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
@@ -84,6 +85,7 @@ void ReloadModel(const std::string& path, Board<Scorer>& scorers, PrometheusMetr
 
 int RunScoringApp(const ServiceOptions& options) {
   SetLogLevel(ParseLevel(options.log_level));
+  SetLogFormat(options.log_format == "json" ? LogFormat::kJson : LogFormat::kText);
   // libprotobuf reports each record it cannot parse (invalid UTF-8, …) on
   // stderr; those records are rejected and counted already: its lines go to
   // the debug level, so that a stream of bad input cannot flood the log.
@@ -95,6 +97,13 @@ int RunScoringApp(const ServiceOptions& options) {
           CRM_LOG(kDebug, "protobuf") << file << ":" << line << ": " << message;
         }
       });
+  // gRPC's own lines, through the same log (levels and format).
+  gpr_set_log_function([](gpr_log_func_args* args) {
+    const LogLevel level = args->severity == GPR_LOG_SEVERITY_ERROR  ? LogLevel::kError
+                           : args->severity == GPR_LOG_SEVERITY_INFO ? LogLevel::kInfo
+                                                                     : LogLevel::kDebug;
+    if (LogEnabled(level)) LogLine(level, "grpc", args->message);
+  });
   // Signals are taken by sigwait() below; every thread started from here on
   // inherits the mask. SIGUSR1 is how the consumer thread reports its end.
   sigset_t signals;

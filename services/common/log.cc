@@ -12,6 +12,7 @@ namespace crm {
 namespace {
 
 std::atomic<LogLevel> g_level{LogLevel::kInfo};
+std::atomic<LogFormat> g_format{LogFormat::kText};
 std::mutex g_write_mutex;
 
 const char* LevelName(LogLevel level) {
@@ -28,9 +29,61 @@ const char* LevelName(LogLevel level) {
   return "?";
 }
 
+// The length of the valid UTF-8 sequence at the start of `text`; 0 when none.
+std::size_t Utf8Length(std::string_view text) {
+  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
+  const unsigned char lead = byte(0);
+  std::size_t length = 0;
+  std::uint32_t min = 0;
+  if (lead < 0x80) return 1;
+  if (lead >= 0xc2 && lead <= 0xdf) {
+    length = 2, min = 0x80;
+  } else if (lead >= 0xe0 && lead <= 0xef) {
+    length = 3, min = 0x800;
+  } else if (lead >= 0xf0 && lead <= 0xf4) {
+    length = 4, min = 0x10000;
+  } else {
+    return 0;
+  }
+  if (text.size() < length) return 0;
+  std::uint32_t code = lead & (0x7f >> length);
+  for (std::size_t i = 1; i < length; ++i) {
+    if ((byte(i) & 0xc0) != 0x80) return 0;
+    code = (code << 6) | (byte(i) & 0x3f);
+  }
+  if (code < min || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) return 0;
+  return length;
+}
+
 }  // namespace
 
+std::string JsonString(std::string_view text) {
+  std::string out = "\"";
+  while (!text.empty()) {
+    const char c = text.front();
+    const std::size_t length = Utf8Length(text);
+    if (length == 0) {
+      out += "\\ufffd";
+      text.remove_prefix(1);
+      continue;
+    }
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char escaped[8];
+      std::snprintf(escaped, sizeof escaped, "\\u%04x", c);
+      out += escaped;
+    } else {
+      out.append(text.substr(0, length));
+    }
+    text.remove_prefix(length);
+  }
+  return out + "\"";
+}
+
 void SetLogLevel(LogLevel level) { g_level.store(level); }
+void SetLogFormat(LogFormat format) { g_format.store(format); }
 bool LogEnabled(LogLevel level) { return level >= g_level.load(std::memory_order_relaxed); }
 
 void LogLine(LogLevel level, std::string_view component, std::string_view message) {
@@ -42,6 +95,17 @@ void LogLine(LogLevel level, std::string_view component, std::string_view messag
   gmtime_r(&seconds, &tm);
   char stamp[32];
   std::strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+  if (g_format.load(std::memory_order_relaxed) == LogFormat::kJson) {
+    char ts[48];
+    std::snprintf(ts, sizeof ts, "%s.%03dZ", stamp, static_cast<int>(millis));
+    const std::string line = "{\"ts\":\"" + std::string(ts) + "\",\"level\":\"" + LevelName(level) +
+                             "\",\"component\":" + JsonString(component) +
+                             ",\"msg\":" + JsonString(message) + "}\n";
+    std::lock_guard<std::mutex> lock(g_write_mutex);
+    std::fwrite(line.data(), 1, line.size(), stderr);
+    std::fflush(stderr);
+    return;
+  }
   std::lock_guard<std::mutex> lock(g_write_mutex);
   std::fprintf(stderr, "%s.%03dZ %-5s %.*s: %.*s\n", stamp, static_cast<int>(millis),
                LevelName(level), static_cast<int>(component.size()), component.data(),

@@ -17,9 +17,19 @@ std::string IsoTime(Timestamp t);
 void SetLogLevel(LogLevel level);
 bool LogEnabled(LogLevel level);
 
-// Writes one line to stderr: "<UTC time> <LEVEL> <component>: <message>".
-// Thread-safe; lines from different threads never interleave.
+// How a line is written: text (default) or one JSON object a line, for a log
+// shipper: {"ts":"<UTC time>","level":"INFO","component":"...","msg":"..."}.
+enum class LogFormat { kText, kJson };
+// Call before threads start.
+void SetLogFormat(LogFormat format);
+
+// Writes one line to stderr: "<UTC time> <LEVEL> <component>: <message>", or
+// its JSON object. Thread-safe; lines from different threads never interleave.
 void LogLine(LogLevel level, std::string_view component, std::string_view message);
+
+// `text` as a JSON string literal, quotes included: control characters
+// escaped, and a byte that is not part of valid UTF-8 replaced by U+FFFD.
+std::string JsonString(std::string_view text);
 
 // Builds the message with operator<< and writes it when the object dies:
 //   CRM_LOG(kInfo, "kafka") << "assigned " << n << " partitions";

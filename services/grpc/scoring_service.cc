@@ -189,6 +189,8 @@ grpc::Status ScoringServiceImpl::WatchAlerts(grpc::ServerContext* context,
             "action must be WIN_BACK, RETAIN, DEVELOP, NONE or empty"};
   }
   const std::unique_ptr<AlertHub::Subscription> subscription = options_.alerts->Subscribe();
+  // The headers tell the caller that it is subscribed: alerts from now on reach it.
+  writer->SendInitialMetadata();
   while (!context->IsCancelled()) {
     std::optional<AlertEvent> alert = subscription->Next(std::chrono::milliseconds(200));
     if (!alert) {

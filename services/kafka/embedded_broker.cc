@@ -3,6 +3,8 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
+#include "services/kafka/kafka_config.h"
+
 namespace crm {
 
 std::vector<TopicSpec> ContractTopics(int partitions) {
@@ -21,6 +23,10 @@ absl::StatusOr<std::unique_ptr<EmbeddedBroker>> EmbeddedBroker::Start(
     rd_kafka_conf_destroy(conf);
     return absl::InternalError(error);
   }
+  rd_kafka_conf_set_log_cb(
+      conf, [](const rd_kafka_t*, int level, const char* facility, const char* message) {
+        RouteKafkaLog(level, facility, message);
+      });
   rd_kafka_t* handle = rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof(error));
   if (handle == nullptr) {
     rd_kafka_conf_destroy(conf);

@@ -3,8 +3,33 @@
 #include <librdkafka/rdkafkacpp.h>
 
 #include "absl/strings/str_cat.h"
+#include "services/common/log.h"
 
 namespace crm {
+namespace {
+
+// Every client's log and error events, through the service's log.
+class LogRouter final : public RdKafka::EventCb {
+ public:
+  void event_cb(RdKafka::Event& event) override {
+    if (event.type() == RdKafka::Event::EVENT_LOG) {
+      RouteKafkaLog(event.severity(), event.fac().c_str(), event.str().c_str());
+    } else if (event.type() == RdKafka::Event::EVENT_ERROR) {
+      RouteKafkaLog(event.fatal() ? 3 : 4, RdKafka::err2str(event.err()).c_str(),
+                    event.str().c_str());
+    }
+  }
+};
+
+}  // namespace
+
+void RouteKafkaLog(int level, const char* facility, const char* message) {
+  const LogLevel ours = level <= 3   ? LogLevel::kError
+                        : level == 4 ? LogLevel::kWarning
+                        : level <= 6 ? LogLevel::kInfo
+                                     : LogLevel::kDebug;
+  if (LogEnabled(ours)) LogLine(ours, "kafka", absl::StrCat(facility, ": ", message));
+}
 
 absl::StatusOr<std::unique_ptr<RdKafka::Conf>> MakeKafkaConf(KafkaProperties defaults,
                                                              const KafkaProperties& overrides) {
@@ -13,8 +38,13 @@ absl::StatusOr<std::unique_ptr<RdKafka::Conf>> MakeKafkaConf(KafkaProperties def
 }
 
 absl::StatusOr<std::unique_ptr<RdKafka::Conf>> MakeKafkaConf(const KafkaProperties& properties) {
+  static LogRouter router;
   std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
   std::string error;
+  if (conf->set("event_cb", static_cast<RdKafka::EventCb*>(&router), error) !=
+      RdKafka::Conf::CONF_OK) {
+    return absl::InternalError("cannot route librdkafka's logs: " + error);
+  }
   for (const auto& [key, value] : properties) {
     if (conf->set(key, value, error) != RdKafka::Conf::CONF_OK) {
       return absl::InvalidArgumentError(absl::StrCat("Kafka property '", key, "': ", error));

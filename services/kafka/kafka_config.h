@@ -16,9 +16,14 @@ namespace crm {
 // librdkafka client properties, in the order they are applied (later wins).
 using KafkaProperties = std::map<std::string, std::string>;
 
-// Builds a global librdkafka configuration from `properties`; an unknown key or
-// a bad value is an InvalidArgument naming the key (never its value: it may be
-// a secret).
+// Writes one librdkafka log line (`level` in syslog's numbers, 0-7) through the
+// service's log, as component "kafka", so that it follows --log-level and
+// --log-format instead of going to stderr in librdkafka's own format.
+void RouteKafkaLog(int level, const char* facility, const char* message);
+
+// Builds a global librdkafka configuration from `properties`, its logs routed
+// by RouteKafkaLog; an unknown key or a bad value is an InvalidArgument naming
+// the key (never its value: it may be a secret).
 absl::StatusOr<std::unique_ptr<RdKafka::Conf>> MakeKafkaConf(const KafkaProperties& properties);
 
 // The same for a client with its own `defaults`, which the operator's

@@ -103,9 +103,7 @@ class TouchpointConsumer::Callbacks final : public RdKafka::RebalanceCb, public 
         }
         break;
       case RdKafka::Event::EVENT_LOG:
-        if (event.severity() <= RdKafka::Event::EVENT_SEVERITY_WARNING) {
-          CRM_LOG(kWarning, "kafka") << event.fac() << ": " << event.str();
-        }
+        RouteKafkaLog(event.severity(), event.fac().c_str(), event.str().c_str());
         break;
       default:
         break;

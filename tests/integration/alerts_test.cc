@@ -193,15 +193,8 @@ TEST(AlertsTest, WatchAlertsDeliversToTwoSubscribersWithTheirFilters) {
   auto broker = EmbeddedBroker::Start(ContractTopics(1));
   ASSERT_TRUE(broker.ok()) << broker.status();
   const std::string brokers = (*broker)->bootstrap();
-  std::vector<v1::Touchpoint> buyers, ticker;
-  for (int i = 0; i < 20; ++i) {  // the same rhythm; a valuable and a marginal customer
-    buyers.push_back(Event("vip", "v" + std::to_string(i), 14 * i, v1::PURCHASE, 400));
-    buyers.push_back(Event("small", "m" + std::to_string(i), 14 * i, v1::PURCHASE, 1));
-  }
-  for (int day = 266; day <= 500; day += 2) {
-    ticker.push_back(Event("ticker", "t" + std::to_string(day), day, v1::CONTACT));
-  }
-  ProduceTouchpoints(brokers, buyers);
+  const testing::SilentBuyers buyers = testing::VipAndSmall();
+  ProduceTouchpoints(brokers, buyers.history);
   ChildProcess service(
       CRM_SCORED_BIN,
       {"--brokers", brokers, "--data-dir", (dir.path() / "data").string(), "--grpc-listen",
@@ -243,7 +236,7 @@ TEST(AlertsTest, WatchAlertsDeliversToTwoSubscribersWithTheirFilters) {
   std::thread a([&] { watch(all, 2, &everything); });
   std::thread b([&] { watch(valuable, 1, &win_back); });
   std::this_thread::sleep_for(1s);  // both streams open before any alert
-  ProduceTouchpoints(brokers, ticker);
+  ProduceTouchpoints(brokers, buyers.ticker);
   a.join();
   b.join();
 

@@ -24,7 +24,10 @@ namespace {
 using namespace std::chrono_literals;
 using testing::ChildProcess;
 using testing::ProduceTouchpoints;
+using testing::RunningService;
+using testing::StartService;
 using testing::TempDir;
+using testing::WaitApplied;
 
 using testing::kDaySeconds;
 constexpr std::int64_t kStart = testing::kTestEpochSeconds;
@@ -40,52 +43,6 @@ std::string ReadFile(const std::filesystem::path& path) {
   std::ostringstream text;
   text << in.rdbuf();
   return text.str();
-}
-
-// crm-scored on `brokers`, the event clock and `data`, with `extra` flags;
-// its gRPC and metrics ports once it serves.
-struct RunningService {
-  std::unique_ptr<ChildProcess> process;
-  std::string grpc;     // "127.0.0.1:PORT"
-  std::string metrics;  // "http://127.0.0.1:PORT/metrics"
-};
-RunningService StartService(const std::string& brokers, const std::filesystem::path& data,
-                            const std::filesystem::path& log, std::vector<std::string> extra = {}) {
-  std::vector<std::string> args = {"--brokers",        brokers,
-                                   "--data-dir",       data.string(),
-                                   "--grpc-listen",    "127.0.0.1:0",
-                                   "--metrics-listen", "127.0.0.1:0",
-                                   "--clock",          "event",
-                                   "--group",          "hardening-test",
-                                   "--kafka",          "session.timeout.ms=6000",
-                                   "--kafka",          "fetch.wait.max.ms=10"};
-  args.insert(args.end(), extra.begin(), extra.end());
-  RunningService service;
-  service.process = std::make_unique<ChildProcess>(CRM_SCORED_BIN, args, log);
-  const auto metrics = service.process->WaitForLog("metrics listening on http://127.0.0.1:", 30s);
-  const auto grpc = service.process->WaitForLog("gRPC listening on 127.0.0.1:", 30s);
-  EXPECT_TRUE(metrics && grpc) << service.process->Log();
-  if (metrics) service.metrics = "http://127.0.0.1:" + *metrics + "/metrics";
-  if (grpc) service.grpc = "127.0.0.1:" + grpc->substr(0, grpc->find(' '));
-  return service;
-}
-
-// Waits until `customer` has `events` touchpoints applied; false at the deadline.
-bool WaitApplied(v1::ScoringService::Stub& stub, const std::string& customer, std::uint64_t events,
-                 const std::function<void(grpc::ClientContext&)>& authorise = {}) {
-  const auto until = std::chrono::steady_clock::now() + 60s;
-  while (std::chrono::steady_clock::now() < until) {
-    v1::GetCustomerStateRequest request;
-    request.set_customer_id(customer);
-    v1::CustomerState state;
-    grpc::ClientContext context;
-    if (authorise) authorise(context);
-    if (stub.GetCustomerState(&context, request, &state).ok() && state.events_applied() >= events) {
-      return true;
-    }
-    std::this_thread::sleep_for(50ms);
-  }
-  return false;
 }
 
 grpc::Status Erase(v1::ScoringService::Stub& stub, const std::string& customer,

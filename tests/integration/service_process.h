@@ -1,10 +1,32 @@
 #pragma once
 
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "crm/v1/scoring.grpc.pb.h"
 #include "tools/child_process.h"
 
 namespace crm::testing {
 
 using crm::ChildProcess;
 using crm::TempDir;
+
+// crm-scored on `brokers`, the event clock and `data`, with `extra` flags;
+// its gRPC and metrics ports once it serves (a gtest failure otherwise).
+struct RunningService {
+  std::unique_ptr<ChildProcess> process;
+  std::string grpc;     // "127.0.0.1:PORT"
+  std::string metrics;  // "http://127.0.0.1:PORT/metrics"
+};
+RunningService StartService(const std::string& brokers, const std::filesystem::path& data,
+                            const std::filesystem::path& log, std::vector<std::string> extra = {},
+                            const std::string& group = "hardening-test");
+
+// Waits until `customer` has `events` touchpoints applied; false at the deadline.
+bool WaitApplied(v1::ScoringService::Stub& stub, const std::string& customer, std::uint64_t events,
+                 const std::function<void(grpc::ClientContext&)>& authorise = {});
 
 }  // namespace crm::testing

@@ -7,6 +7,20 @@
 
 namespace crm::testing {
 
+SilentBuyers VipAndSmall() {
+  SilentBuyers buyers;
+  for (int i = 0; i < 20; ++i) {
+    buyers.history.push_back(
+        DayTouchpoint("vip", "v" + std::to_string(i), 14 * i, v1::PURCHASE, 400));
+    buyers.history.push_back(
+        DayTouchpoint("small", "m" + std::to_string(i), 14 * i, v1::PURCHASE, 1));
+  }
+  for (int day = 266; day <= 500; day += 2) {
+    buyers.ticker.push_back(DayTouchpoint("ticker", "t" + std::to_string(day), day, v1::CONTACT));
+  }
+  return buyers;
+}
+
 v1::Touchpoint DayTouchpoint(const std::string& customer, const std::string& id, int day,
                              v1::TouchpointType type, double amount) {
   v1::Touchpoint m;

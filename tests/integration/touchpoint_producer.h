@@ -18,6 +18,16 @@ inline constexpr std::int64_t kDaySeconds = 86'400;
 v1::Touchpoint DayTouchpoint(const std::string& customer, const std::string& id, int day,
                              v1::TouchpointType type = v1::PURCHASE, double amount = 40);
 
+// Two customers with the same rhythm (a purchase every 14 days, days 0 to
+// 266), "vip" spending 400 and "small" 1 a time; then only "ticker"'s
+// contacts every 2 days to day 500, moving the event clock on while both go
+// silent: each is alerted once (vip to WIN_BACK, small not).
+struct SilentBuyers {
+  std::vector<v1::Touchpoint> history;
+  std::vector<v1::Touchpoint> ticker;
+};
+SilentBuyers VipAndSmall();
+
 // Produces `touchpoints` to crm.touchpoints on `brokers` as protobuf, key =
 // customer id, with an idempotent producer, and waits until all are
 // acknowledged (a gtest failure otherwise).

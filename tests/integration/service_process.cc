@@ -1,0 +1,55 @@
+#include "tests/integration/service_process.h"
+
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <thread>
+
+namespace crm::testing {
+
+using namespace std::chrono_literals;
+
+RunningService StartService(const std::string& brokers, const std::filesystem::path& data,
+                            const std::filesystem::path& log, std::vector<std::string> extra,
+                            const std::string& group) {
+  std::vector<std::string> args = {"--brokers",        brokers,
+                                   "--data-dir",       data.string(),
+                                   "--grpc-listen",    "127.0.0.1:0",
+                                   "--metrics-listen", "127.0.0.1:0",
+                                   "--clock",          "event",
+                                   "--group",          group,
+                                   "--kafka",          "session.timeout.ms=6000",
+                                   "--kafka",          "fetch.wait.max.ms=10"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  RunningService service;
+  service.process = std::make_unique<ChildProcess>(CRM_SCORED_BIN, args, log);
+  const auto metrics = service.process->WaitForLog("metrics listening on http://127.0.0.1:", 30s);
+  const auto grpc = service.process->WaitForLog("gRPC listening on 127.0.0.1:", 30s);
+  EXPECT_TRUE(metrics && grpc) << service.process->Log();
+  // The port: the digits after the marker (a text or a JSON log line).
+  const auto port = [](const std::string& rest) {
+    return rest.substr(0, rest.find_first_not_of("0123456789"));
+  };
+  if (metrics) service.metrics = "http://127.0.0.1:" + port(*metrics) + "/metrics";
+  if (grpc) service.grpc = "127.0.0.1:" + port(*grpc);
+  return service;
+}
+
+bool WaitApplied(v1::ScoringService::Stub& stub, const std::string& customer, std::uint64_t events,
+                 const std::function<void(grpc::ClientContext&)>& authorise) {
+  const auto until = std::chrono::steady_clock::now() + 60s;
+  while (std::chrono::steady_clock::now() < until) {
+    v1::GetCustomerStateRequest request;
+    request.set_customer_id(customer);
+    v1::CustomerState state;
+    grpc::ClientContext context;
+    if (authorise) authorise(context);
+    if (stub.GetCustomerState(&context, request, &state).ok() && state.events_applied() >= events) {
+      return true;
+    }
+    std::this_thread::sleep_for(50ms);
+  }
+  return false;
+}
+
+}  // namespace crm::testing

@@ -1,0 +1,162 @@
+#include "tools/score_format.h"
+
+#include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/time_util.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <sstream>
+#include <vector>
+
+namespace crm {
+namespace {
+
+using Row = std::vector<std::string>;
+
+std::string Fixed(double value, int decimals) {
+  char text[64];
+  std::snprintf(text, sizeof text, "%.*f", decimals, value);
+  return text;
+}
+
+std::string Signed(double value) {
+  char text[64];
+  std::snprintf(text, sizeof text, "%+.2f", value);
+  return text;
+}
+
+std::string Time(const google::protobuf::Timestamp& at) {
+  return google::protobuf::util::TimeUtil::ToString(at);
+}
+
+std::string ChannelName(v1::Channel channel) {
+  return channel == v1::CHANNEL_UNSPECIFIED ? "-" : v1::Channel_Name(channel);
+}
+
+std::string OrDash(const std::string& text) { return text.empty() ? "-" : text; }
+
+// Rows with their columns padded to the widest cell, two spaces apart, the
+// last column unpadded; each row on a line of its own, after `indent`.
+std::string Columns(const std::vector<Row>& rows, const std::string& indent = "") {
+  std::vector<std::size_t> width;
+  for (const Row& row : rows) {
+    if (width.size() < row.size()) width.resize(row.size(), 0);
+    for (std::size_t c = 0; c < row.size(); ++c) width[c] = std::max(width[c], row[c].size());
+  }
+  std::string out;
+  for (const Row& row : rows) {
+    out += indent;
+    for (std::size_t c = 0; c < row.size(); ++c) {
+      out += row[c];
+      if (c + 1 < row.size()) out.append(width[c] - row[c].size() + 2, ' ');
+    }
+    out += '\n';
+  }
+  return out;
+}
+
+// The strongest reason: the largest contribution either way.
+const v1::Reason* Strongest(const google::protobuf::RepeatedPtrField<v1::Reason>& reasons) {
+  const v1::Reason* best = nullptr;
+  for (const v1::Reason& reason : reasons) {
+    if (best == nullptr || std::abs(reason.weight()) > std::abs(best->weight())) best = &reason;
+  }
+  return best;
+}
+
+std::string StrongestSentence(const google::protobuf::RepeatedPtrField<v1::Reason>& reasons) {
+  const v1::Reason* reason = Strongest(reasons);
+  return reason == nullptr ? "-" : reason->sentence();
+}
+
+}  // namespace
+
+std::string ScoresTable(const v1::CustomerScores& s) {
+  const v1::Rfm& rfm = s.rfm();
+  const std::string recency =
+      rfm.recency_days() < 0 ? "never bought" : Fixed(rfm.recency_days(), 1) + " days";
+  std::string out = Columns({
+      {"customer", s.customer_id()},
+      {"as of", Time(s.as_of())},
+      {"churn", Fixed(s.churn(), 3) + " over " + Fixed(s.churn_horizon_days(), 0) + " days"},
+      {"p(alive)", Fixed(s.p_alive(), 3)},
+      {"expected purchases", Fixed(s.expected_purchases(), 2)},
+      {"expected spend", Fixed(s.expected_spend(), 2) + " per purchase"},
+      {"clv", Fixed(s.clv(), 2)},
+      {"past profitability", Fixed(s.past_profitability(), 2)},
+      {"segment", OrDash(s.segment())},
+      {"value quadrant", OrDash(s.value_quadrant())},
+      {"value strategy", OrDash(s.value_strategy())},
+      {"lifecycle stage", OrDash(s.lifecycle_stage())},
+      {"preferred channel", ChannelName(s.preferred_channel())},
+      {"rfm", "recency " + recency + ", frequency " + std::to_string(rfm.frequency()) +
+                  ", monetary " + Fixed(rfm.monetary(), 2) + " (R" + std::to_string(rfm.r_score()) +
+                  " F" + std::to_string(rfm.f_score()) + " M" + std::to_string(rfm.m_score()) +
+                  " T" + std::to_string(rfm.t_score()) + ")"},
+      {"events applied", std::to_string(s.events_applied())},
+      {"model", OrDash(s.model_version())},
+  });
+  out += "\nwhy this churn\n";
+  if (s.reasons().empty()) {
+    out += "  (no reason given)\n";
+  } else {
+    std::vector<Row> rows;
+    for (const v1::Reason& reason : s.reasons()) {
+      rows.push_back({Signed(reason.weight()), reason.code(), reason.sentence()});
+    }
+    out += Columns(rows, "  ");
+  }
+  if (!s.appetence_details().empty() || !s.appetence().empty()) {
+    out += "\nappetence\n";
+    std::vector<Row> rows;
+    if (!s.appetence_details().empty()) {
+      for (const v1::Appetence& a : s.appetence_details()) {
+        rows.push_back({a.product(), Fixed(a.probability(), 3), StrongestSentence(a.reasons())});
+      }
+    } else {
+      // Only the map: in product order, for a stable table.
+      std::vector<std::pair<std::string, double>> sorted(s.appetence().begin(),
+                                                         s.appetence().end());
+      std::sort(sorted.begin(), sorted.end());
+      for (const auto& [product, p] : sorted) rows.push_back({product, Fixed(p, 3), "-"});
+    }
+    out += Columns(rows, "  ");
+  }
+  return out;
+}
+
+std::string AtRiskTable(const v1::ListAtRiskCustomersResponse& response) {
+  if (response.customers().empty()) return "no customer at risk\n";
+  std::vector<Row> rows = {{"#", "customer", "churn", "segment", "stage", "why"}};
+  int rank = 0;
+  for (const v1::CustomerScores& s : response.customers()) {
+    rows.push_back({std::to_string(++rank), s.customer_id(), Fixed(s.churn(), 3),
+                    OrDash(s.segment()), OrDash(s.lifecycle_stage()),
+                    StrongestSentence(s.reasons())});
+  }
+  return Columns(rows);
+}
+
+std::string AlertLine(const v1::ChurnAlert& alert) {
+  std::ostringstream out;
+  out << Time(alert.raised_at()) << "  " << alert.alert_id() << "  " << alert.customer_id()
+      << "  churn " << Fixed(alert.previous_churn(), 3) << " -> " << Fixed(alert.churn(), 3) << "  "
+      << OrDash(alert.recommended_action()) << " via " << ChannelName(alert.recommended_channel())
+      << "  segment " << OrDash(alert.segment()) << (alert.for_marketing() ? "" : "  (agents only)")
+      << "  " << StrongestSentence(alert.reasons());
+  return out.str();
+}
+
+std::string ToJson(const google::protobuf::Message& message, bool one_line) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = !one_line;
+  options.always_print_primitive_fields = true;
+  options.preserve_proto_field_names = true;
+  std::string json;
+  if (!google::protobuf::util::MessageToJsonString(message, &json, options).ok()) return "{}";
+  if (!one_line && !json.empty() && json.back() == '\n') json.pop_back();
+  return json;
+}
+
+}  // namespace crm

@@ -1,0 +1,30 @@
+#pragma once
+
+#include <google/protobuf/message.h>
+
+#include <string>
+
+#include "crm/v1/scoring.pb.h"
+
+namespace crm {
+
+// How crm-score shows the API's answers to people: plain-text tables, one
+// fact a line, numbers rounded for reading (the JSON form keeps them whole).
+
+// One customer's scores: the indicators, then the churn's reasons and each
+// product's appetence with its strongest reason.
+std::string ScoresTable(const v1::CustomerScores& scores);
+
+// The at-risk list: rank, customer, churn, segment, stage, the strongest reason.
+std::string AtRiskTable(const v1::ListAtRiskCustomersResponse& response);
+
+// One alert on one line: when, which, who, churn before -> now, what to do,
+// through which channel, and why (the strongest reason).
+std::string AlertLine(const v1::ChurnAlert& alert);
+
+// The message in protobuf's JSON mapping with the .proto field names and the
+// fields at their defaults printed too (a script finds every key); on one line
+// when `one_line` (a stream: one object a line).
+std::string ToJson(const google::protobuf::Message& message, bool one_line);
+
+}  // namespace crm
