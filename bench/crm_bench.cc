@@ -315,10 +315,15 @@ double StorageCeiling(const Workload& workload, const fs::path& dir, Report& rep
 
 // Probes, one at a time while `load` runs: a touchpoint of a customer never
 // seen, produced; then GetCustomerScores until it answers (NOT_FOUND before).
+// Each probe's send time (µs since the epoch) and latency (µs) go to `csv`, to
+// line the tail up with what else happened then (the data dir's RocksDB LOG
+// stamps its flushes and compactions in the same clock).
 Summary Freshness(const Options& options, const Broker& broker, const Service& service,
-                  double seconds, const std::string& run) {
+                  double seconds, const std::string& run, const fs::path& csv) {
   auto producer = Take(MakeBenchProducer(broker.bootstrap, 0), "probe producer");
   auto stub = v1::ScoringService::NewStub(service.channel());
+  std::ofstream probes(csv);
+  probes << "sent_unix_us,latency_us\n";
   std::vector<double> samples;
   const auto until = SteadyClock::now() + std::chrono::duration<double>(seconds);
   for (int k = 0; SteadyClock::now() < until; ++k) {
@@ -330,6 +335,7 @@ Summary Freshness(const Options& options, const Broker& broker, const Service& s
     touchpoint.channel = Channel::kWeb;
     const Record record{touchpoint.customer_id.value(), Encode(touchpoint)};
     const auto sent = SteadyClock::now();
+    const std::int64_t sent_unix_us = ToMicros(touchpoint.occurred_at);
     Check(Produce(*producer, kTopic, record), "probe");
     producer->poll(0);
     v1::GetCustomerScoresRequest request;
@@ -348,6 +354,7 @@ Summary Freshness(const Options& options, const Broker& broker, const Service& s
       std::this_thread::sleep_for(std::chrono::microseconds(options.probe_interval_us));
     }
     samples.push_back(std::chrono::duration<double, std::micro>(SteadyClock::now() - sent).count());
+    probes << sent_unix_us << "," << static_cast<std::int64_t>(samples.back()) << "\n";
     std::this_thread::sleep_for(std::chrono::milliseconds(options.touchpoints < 100'000 ? 2 : 10));
   }
   producer->flush(10'000);
@@ -614,7 +621,8 @@ int Run(const Options& options) {
           std::cerr << "freshness: probes at " << rate << " touchpoints/s offered\n";
           LoadGenerator load(broker.bootstrap, kTopic, workload.customers, rate, options.seed + 1);
           Check(load.Start(), "load");
-          const Summary summary = Freshness(options, broker, service, options.seconds, run);
+          const Summary summary = Freshness(options, broker, service, options.seconds, run,
+                                            dir / ("freshness-" + run + ".csv"));
           load.Stop();
           report.Add("freshness", run + "_offered_per_s", load.achieved_rate(), "/s");
           ReportSummary(report, "freshness", run + "_", summary);

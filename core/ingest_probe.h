@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <string_view>
+#include <vector>
 
 #include "core/time.h"
 #include "core/touchpoint.h"
@@ -32,6 +33,10 @@ class IngestProbe {
   virtual void OpenAlerts(std::int32_t partition, std::uint64_t open) = 0;
   // The brokers of the input topic are reachable (true) or not (false).
   virtual void InputConnected(bool connected) = 0;
+  // A committed batch's records, each as old as its entry in `ages`: from its
+  // Kafka timestamp to the commit that made its scores visible. A default
+  // body: a probe may leave it out.
+  virtual void Visible(const std::vector<Micros>& ages) { (void)ages; }
 };
 
 // A probe that reports nowhere.

@@ -165,6 +165,8 @@ ParsedOptions ParseServiceOptions(int argc, const char* const* argv) {
   AddFlag(app, env, "block-cache-mb", o.block_cache_mb, "RocksDB block cache size (MiB)")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1 << 20}));
   AddFlag(app, env, "sync-writes", o.sync_writes, "fsync the write-ahead log on every commit");
+  AddFlag(app, env, "low-priority-compactions", o.low_priority_compactions,
+          "Run RocksDB compactions at the lowest CPU priority, behind the consumer thread");
   AddFlag(app, env, "max-batch", o.max_batch, "Records applied per commit at most")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}));
   AddFlag(app, env, "poll-timeout-ms", o.poll_timeout_ms,
@@ -299,6 +301,7 @@ std::string DescribeOptions(const ServiceOptions& o) {
       << " log-format=" << o.log_format << " cache-entries=" << o.cache_entries
       << " planning-threads=" << o.planning_threads << " dedup-window=" << o.dedup_window
       << " block-cache-mb=" << o.block_cache_mb
+      << " low-priority-compactions=" << (o.low_priority_compactions ? "true" : "false")
       << " sync-writes=" << (o.sync_writes ? "true" : "false") << " max-batch=" << o.max_batch
       << " poll-timeout-ms=" << o.poll_timeout_ms
       << " rescore-interval-ms=" << o.rescore_interval_ms << " rescore-batch=" << o.rescore_batch

@@ -30,9 +30,10 @@ struct ServiceOptions {
   int planning_threads = 0;             // besides the consumer's, for next-look planning
   std::size_t dedup_window = 128;       // event ids remembered per customer
   std::size_t block_cache_mb = 64;
-  bool sync_writes = false;      // fsync the WAL on each commit
-  std::size_t max_batch = 5000;  // records per commit at most
-  int poll_timeout_ms = 100;     // longest wait of a poll for its first record
+  bool low_priority_compactions = true;  // RocksDB compactions at nice 19
+  bool sync_writes = false;              // fsync the WAL on each commit
+  std::size_t max_batch = 5000;          // records per commit at most
+  int poll_timeout_ms = 100;             // longest wait of a poll for its first record
   // Looks due on the wall clock: a round this often at most, of this many
   // looks at most (while more wait, a round between every two polls).
   int rescore_interval_ms = 100;

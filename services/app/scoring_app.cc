@@ -147,6 +147,7 @@ int RunScoringApp(const ServiceOptions& options) {
   RocksDbOptions db_options;
   db_options.path = options.data_dir;
   db_options.block_cache_mb = options.block_cache_mb;
+  db_options.low_priority_compactions = options.low_priority_compactions;
   db_options.sync_writes = options.sync_writes;
   auto store = RocksDbStateStore::Open(db_options);
   if (!store.ok()) return Fatal("state", store.status());

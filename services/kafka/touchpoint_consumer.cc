@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/clock.h"
 #include "services/codec/touchpoint_codec.h"
 #include "services/common/log.h"
 
@@ -194,6 +195,21 @@ void TouchpointConsumer::SetConnected(bool connected) {
   if (hooks_.connected) hooks_.connected(connected);
 }
 
+void TouchpointConsumer::ReportFreshness(
+    const std::vector<std::unique_ptr<RdKafka::Message>>& messages) {
+  const std::int64_t now_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(WallClock().Now().time_since_epoch())
+          .count();
+  std::vector<Micros> ages;
+  ages.reserve(messages.size());
+  for (const auto& message : messages) {
+    const RdKafka::MessageTimestamp at = message->timestamp();
+    if (at.type == RdKafka::MessageTimestamp::MSG_TIMESTAMP_NOT_AVAILABLE) continue;
+    ages.push_back(std::chrono::milliseconds(now_ms - at.timestamp));
+  }
+  if (!ages.empty()) probe_->Visible(ages);
+}
+
 void TouchpointConsumer::ReportLag() {
   std::vector<RdKafka::TopicPartition*> assigned;
   if (consumer_->assignment(assigned) != RdKafka::ERR_NO_ERROR) return;
@@ -313,6 +329,7 @@ absl::Status TouchpointConsumer::Run() {
       result = processed.status();
       break;
     }
+    ReportFreshness(messages);
     // Each rejection is counted and on the dead-letter topic; the log gets
     // the first ones of each second and a count of the others.
     RollRejectLog();

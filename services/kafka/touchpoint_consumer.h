@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "core/ingest_probe.h"
@@ -14,6 +15,7 @@
 
 namespace RdKafka {
 class KafkaConsumer;
+class Message;
 }  // namespace RdKafka
 
 namespace crm {
@@ -75,6 +77,8 @@ class TouchpointConsumer {
   class Callbacks;
   TouchpointConsumer() = default;
   void ReportLag();
+  // The age of each record of a batch just committed, from its Kafka timestamp.
+  void ReportFreshness(const std::vector<std::unique_ptr<RdKafka::Message>>& messages);
   // Whether the brokers answer a metadata request within `timeout_ms`.
   bool BrokersAnswer(int timeout_ms);
   void SetConnected(bool connected);

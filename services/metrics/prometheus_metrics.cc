@@ -6,6 +6,10 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <algorithm>
+
+#include "core/clock.h"
+
 namespace crm {
 
 // The registry, refreshed by a hook before each collection.
@@ -72,6 +76,15 @@ PrometheusMetrics::PrometheusMetrics()
                         .Add({}, prometheus::Histogram::BucketBoundaries{
                                      0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
                                      0.05, 0.1, 0.25, 0.5, 1});
+  freshness_bounds_ = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                       0.5,   1,      2.5,   5,    10,    30,   60,  300};
+  freshness_ = &prometheus::BuildHistogram()
+                    .Name("crm_score_freshness_seconds")
+                    .Help(
+                        "From a touchpoint's Kafka timestamp to the commit that made its "
+                        "scores visible, per record")
+                    .Register(r)
+                    .Add({}, prometheus::Histogram::BucketBoundaries(freshness_bounds_));
   batch_records_ = &prometheus::BuildHistogram()
                         .Name("crm_apply_batch_records")
                         .Help("Records per applied batch")
@@ -93,10 +106,20 @@ PrometheusMetrics::PrometheusMetrics()
   model_info_family_ =
       &prometheus::BuildGauge().Name("crm_model_info").Help("1 for the model in use").Register(r);
   population_ = gauge("crm_population_customers", "Buyers the RFM scores are relative to");
+  // The conventional name: restarts show as its changes.
+  gauge("process_start_time_seconds", "When the process started, seconds since the epoch")
+      ->Set(static_cast<double>(ToMicros(WallClock().Now())) / 1e6);
   alerts_family_ = &prometheus::BuildCounter()
                         .Name("crm_alerts_total")
                         .Help("At-risk alerts raised or cleared, by action and segment")
                         .Register(r);
+  // Raised alerts of every action and segment exist from the start at 0, so
+  // that a rate over them is 0, not absent, before the first alert.
+  for (const char* action : {"WIN_BACK", "RETAIN", "DEVELOP", "NONE"}) {
+    for (const char* segment : {"A", "B", "C"}) {
+      alerts_family_->Add({{"transition", "raised"}, {"action", action}, {"segment", segment}});
+    }
+  }
   rescored_ = &prometheus::BuildCounter()
                    .Name("crm_rescored_total")
                    .Help("Looks at customers taken because the time index said they were due")
@@ -194,6 +217,19 @@ void PrometheusMetrics::Rejected(RejectReason reason) {
 void PrometheusMetrics::BatchCommitted(std::size_t records, Micros latency) {
   batch_seconds_->Observe(static_cast<double>(latency.count()) / 1e6);
   batch_records_->Observe(static_cast<double>(records));
+}
+void PrometheusMetrics::Visible(const std::vector<Micros>& ages) {
+  // Bucketed here, one update of the histogram per batch.
+  std::vector<double> counts(freshness_bounds_.size() + 1, 0);
+  double sum = 0;
+  for (const Micros age : ages) {
+    const double seconds = std::max(0.0, static_cast<double>(age.count()) / 1e6);
+    const auto bucket =
+        std::lower_bound(freshness_bounds_.begin(), freshness_bounds_.end(), seconds);
+    counts[static_cast<std::size_t>(bucket - freshness_bounds_.begin())] += 1;
+    sum += seconds;
+  }
+  freshness_->ObserveMultiple(counts, sum);
 }
 void PrometheusMetrics::InputLag(std::int32_t partition, std::int64_t records) {
   auto it = lag_.find(partition);

@@ -32,6 +32,7 @@ namespace crm {
 //   crm_consumer_lag{partition}                 records not yet committed
 //   crm_apply_batch_seconds                     batch decode → durable commit
 //   crm_apply_batch_records                     records per batch
+//   crm_score_freshness_seconds                 a record's Kafka timestamp → its commit
 //   crm_state_{live_data,sst_files,memtable}_bytes, crm_state_estimated_keys
 //   crm_alerts_total{transition,action,segment} alerts raised / cleared
 //   crm_rescored_total                          looks taken from the time index
@@ -42,6 +43,7 @@ namespace crm {
 //   crm_model_loads_total{result}               model files loaded / rejected
 //   crm_model_info{version}                     1 for the model in use
 //   crm_population_customers                    buyers the RFM scores rank against
+//   process_start_time_seconds                  when the process started (restarts)
 //
 // The IngestProbe methods are called from the consumer thread; SetStorage from
 // any thread; scraping happens on the exposer's threads.
@@ -61,6 +63,7 @@ class PrometheusMetrics final : public IngestProbe {
   void DuplicateSkipped() override;
   void Rejected(RejectReason reason) override;
   void BatchCommitted(std::size_t records, Micros latency) override;
+  void Visible(const std::vector<Micros>& ages) override;
   void InputLag(std::int32_t partition, std::int64_t records) override;
   void AlertChanged(bool raised, std::string_view action, std::string_view segment) override;
   void Rescored(std::size_t looks) override;
@@ -96,6 +99,8 @@ class PrometheusMetrics final : public IngestProbe {
   std::map<std::int32_t, prometheus::Gauge*> lag_;  // consumer thread only
   prometheus::Histogram* batch_seconds_;
   prometheus::Histogram* batch_records_;
+  prometheus::Histogram* freshness_;
+  std::vector<double> freshness_bounds_;
   prometheus::Gauge* live_data_bytes_;
   prometheus::Gauge* sst_files_bytes_;
   prometheus::Gauge* memtable_bytes_;

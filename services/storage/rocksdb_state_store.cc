@@ -155,6 +155,9 @@ absl::StatusOr<std::unique_ptr<RocksDbStateStore>> RocksDbStateStore::Open(
     const RocksDbOptions& options) {
   if (options.path.empty()) return absl::InvalidArgumentError("data dir is empty");
   const rocksdb::Options db_options = MakeRocksDbOptions(options);
+  if (options.low_priority_compactions) {
+    db_options.env->LowerThreadPoolCPUPriority(rocksdb::Env::Priority::LOW);
+  }
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(db_options, options.path, &raw);
   if (!s.ok()) return FromRocks(s, "cannot open data dir " + options.path);

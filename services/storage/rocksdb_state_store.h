@@ -28,6 +28,11 @@ struct RocksDbOptions {
   // nothing either way (the WAL is in the OS's cache); a machine crash may lose
   // the latest commits, state and offsets together, and they are re-consumed.
   bool sync_writes = false;
+  // Compactions run at the lowest CPU priority (nice 19), so that on a small
+  // machine they take what the consumer thread leaves rather than stall it
+  // (BENCHMARKS.md, third round); writes slow down on their own if they fall
+  // far behind. Flushes keep the normal priority. Process-wide.
+  bool low_priority_compactions = true;
 };
 
 // The RocksDB options the store opens its data dir with (also what the

@@ -1,0 +1,186 @@
+// The shipped Prometheus files against the real things: promtool checks the
+// config and the rules, a real Prometheus server (Debian's) scrapes a real
+// crm-scored on loopback and loads the rules, and every metric the rules use
+// is one the service exports.
+#include <google/protobuf/struct.pb.h>
+#include <google/protobuf/util/json_util.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "services/kafka/embedded_broker.h"
+#include "tests/integration/service_process.h"
+#include "tests/integration/touchpoint_producer.h"
+#include "tools/scrape.h"
+
+namespace crm {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::ChildProcess;
+using testing::TempDir;
+
+constexpr char kPrometheus[] = "/usr/bin/prometheus";
+constexpr char kPromtool[] = "/usr/bin/promtool";
+const std::string kShipped = CRM_SOURCE_DIR "/deploy/prometheus";
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// A port free on loopback now (the kernel's pick, released for the server).
+int FreePort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  int port = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
+    port = ntohs(address.sin_port);
+  }
+  ::close(fd);
+  return port;
+}
+
+// Runs a tool to its end: its exit code, and its output in `*output`.
+int RunTool(const TempDir& dir, const std::string& binary, const std::vector<std::string>& args,
+            std::string* output) {
+  static int runs = 0;
+  ChildProcess process(binary, args, dir.path() / ("tool-" + std::to_string(++runs) + ".log"));
+  const int code = process.Wait(60s);
+  *output = process.Log();
+  return code;
+}
+
+// A Prometheus HTTP API answer, parsed; empty when it could not be read.
+google::protobuf::Struct Api(const std::string& url) {
+  google::protobuf::Struct answer;
+  const std::optional<std::string> body = HttpGet(url);
+  if (!body || !google::protobuf::util::JsonStringToMessage(*body, &answer).ok()) return {};
+  return answer;
+}
+
+// The value of the first sample of an instant query's answer; "" when none.
+std::string FirstValue(const google::protobuf::Struct& answer) {
+  const auto& fields = answer.fields();
+  if (!fields.contains("data")) return "";
+  const auto& result = fields.at("data").struct_value().fields().at("result").list_value();
+  if (result.values_size() == 0) return "";
+  return result.values(0).struct_value().fields().at("value").list_value().values(1).string_value();
+}
+
+TEST(PrometheusTest, ARealPrometheusScrapesTheServiceAndLoadsTheShippedRules) {
+  ASSERT_EQ(::access(kPrometheus, X_OK), 0)
+      << kPrometheus << " is missing: install Debian's prometheus (scripts/setup.sh does)";
+  TempDir dir;
+  std::string output;
+  ASSERT_EQ(RunTool(dir, kPromtool, {"check", "rules", kShipped + "/rules.yml"}, &output), 0)
+      << output;
+  ASSERT_EQ(RunTool(dir, kPromtool, {"check", "config", kShipped + "/prometheus.yml"}, &output), 0)
+      << output;
+
+  auto broker = EmbeddedBroker::Start(ContractTopics(1));
+  ASSERT_TRUE(broker.ok()) << broker.status();
+  const testing::SilentBuyers buyers = testing::VipAndSmall();
+  testing::ProduceTouchpoints((*broker)->bootstrap(), buyers.history);
+  testing::RunningService service = testing::StartService(
+      (*broker)->bootstrap(), dir.path() / "data", dir.path() / "service.log", {}, "prom-test");
+  ASSERT_FALSE(service.metrics.empty());
+  const std::string target =
+      service.metrics.substr(std::string("http://").size(), service.metrics.find("/metrics") - 7);
+  const int port = FreePort();
+  ASSERT_NE(port, 0);
+  std::ofstream(dir.path() / "prometheus.yml")
+      << "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+      << "rule_files:\n  - " << kShipped << "/rules.yml\n"
+      << "scrape_configs:\n  - job_name: crm-scored\n    static_configs:\n      - targets: [\""
+      << target << "\"]\n";
+  ChildProcess prometheus(kPrometheus,
+                          {"--config.file=" + (dir.path() / "prometheus.yml").string(),
+                           "--storage.tsdb.path=" + (dir.path() / "tsdb").string(),
+                           "--web.listen-address=127.0.0.1:" + std::to_string(port)},
+                          dir.path() / "prometheus.log");
+  const std::string api = "http://127.0.0.1:" + std::to_string(port) + "/api/v1/";
+  // Scraped: up is 1 and the service's own series are there; the rules are
+  // loaded and have been evaluated (each rule's health leaves "unknown").
+  const auto rule_health = [&] {
+    std::map<std::string, std::string> health;
+    const google::protobuf::Struct loaded = Api(api + "rules");
+    if (!loaded.fields().contains("data")) return health;
+    const auto& groups =
+        loaded.fields().at("data").struct_value().fields().at("groups").list_value();
+    for (const auto& group : groups.values()) {
+      for (const auto& rule : group.struct_value().fields().at("rules").list_value().values()) {
+        const auto& fields = rule.struct_value().fields();
+        const std::string error =
+            fields.contains("lastError") ? fields.at("lastError").string_value() : "";
+        health[fields.at("name").string_value()] =
+            fields.at("health").string_value() + (error.empty() ? "" : ": " + error);
+      }
+    }
+    return health;
+  };
+  const auto settled = [&] {
+    if (FirstValue(Api(api + "query?query=up%7Bjob%3D%22crm-scored%22%7D")) != "1") return false;
+    if (FirstValue(Api(api + "query?query=sum(crm_touchpoints_consumed_total)")) != "40" ||
+        FirstValue(Api(api + "query?query=sum(crm_score_freshness_seconds_count)")) != "40") {
+      return false;
+    }
+    const auto health = rule_health();
+    return health.size() == 8 && std::none_of(health.begin(), health.end(), [](const auto& rule) {
+             return rule.second == "unknown";
+           });
+  };
+  const auto until = std::chrono::steady_clock::now() + 60s;
+  while (!settled() && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(200ms);
+  }
+  EXPECT_EQ(FirstValue(Api(api + "query?query=up%7Bjob%3D%22crm-scored%22%7D")), "1")
+      << prometheus.Log();
+  EXPECT_EQ(FirstValue(Api(api + "query?query=sum(crm_touchpoints_consumed_total)")), "40");
+  // Each touchpoint's age at its commit, from its Kafka timestamp.
+  EXPECT_EQ(FirstValue(Api(api + "query?query=sum(crm_score_freshness_seconds_count)")), "40");
+  EXPECT_NE(FirstValue(Api(api + "query?query=process_start_time_seconds")), "");
+  const auto health = rule_health();
+  EXPECT_EQ(health.size(), 8u) << prometheus.Log();
+  for (const auto& [rule, state] : health) EXPECT_EQ(state, "ok") << rule;
+
+  // Every metric the rules use is one the service exports (histograms by
+  // their family name).
+  const std::string page = HttpGet(service.metrics).value_or("");
+  const std::string rules = ReadFile(kShipped + "/rules.yml");
+  const std::regex metric_name(R"((crm_[a-z_]+|process_start_time_seconds))");
+  std::set<std::string> used;
+  for (auto it = std::sregex_iterator(rules.begin(), rules.end(), metric_name);
+       it != std::sregex_iterator(); ++it) {
+    std::string name = it->str();
+    for (const std::string suffix : {"_bucket", "_sum", "_count"}) {
+      if (name.ends_with(suffix)) name.resize(name.size() - suffix.size());
+    }
+    used.insert(name);
+  }
+  EXPECT_GE(used.size(), 8u);
+  for (const std::string& name : used) {
+    EXPECT_NE(page.find("# TYPE " + name + " "), std::string::npos)
+        << name << " is used by the rules but not exported";
+  }
+  EXPECT_EQ(prometheus.Stop(SIGTERM), 0) << prometheus.Log();
+  EXPECT_EQ(service.process->Stop(SIGTERM), 0) << service.process->Log();
+}
+
+}  // namespace
+}  // namespace crm
