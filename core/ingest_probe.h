@@ -37,6 +37,9 @@ class IngestProbe {
   // Kafka timestamp to the commit that made its scores visible. A default
   // body: a probe may leave it out.
   virtual void Visible(const std::vector<Micros>& ages) { (void)ages; }
+  // The churn of each look a committed batch took (a touchpoint's or a due
+  // one's), for the distribution of churn; a default body as for Visible.
+  virtual void Looked(const std::vector<double>& churns) { (void)churns; }
 };
 
 // A probe that reports nowhere.

@@ -50,6 +50,7 @@ struct IngestProcessor::Chunk {
   std::vector<RejectedRecord> rejected;
   std::vector<AlertEvent> alerts;
   std::vector<std::pair<std::int32_t, DueEntry>> stale_due;  // index entries no state backs
+  std::vector<double> look_churns;                           // of every look taken, for the probe
   std::optional<Timestamp> latest_event;
   std::size_t records = 0;
   std::size_t looks_due = 0;
@@ -219,6 +220,7 @@ class Looks {
     const PopulationView* population = chunk_.view.get();
     // The churn and segment alone on every look; the full scores only for an alert.
     const double churn = scorer.Churn(state, at);
+    chunk_.look_churns.push_back(churn);
     const std::string segment =
         population != nullptr ? population->AbcSegment(state.purchase_amount - state.return_amount)
                               : "";
@@ -634,6 +636,7 @@ absl::Status IngestProcessor::Flush(std::unique_ptr<Chunk>& chunk, BatchResult& 
                          alert.segment);
   }
   if (c.looks_due > 0) probe_->Rescored(c.looks_due);
+  if (!c.look_churns.empty()) probe_->Looked(c.look_churns);
   result.rescored += c.looks_due;
   result.rejected.insert(result.rejected.end(), std::make_move_iterator(c.rejected.begin()),
                          std::make_move_iterator(c.rejected.end()));

@@ -235,6 +235,16 @@ ParsedOptions ParseServiceOptions(int argc, const char* const* argv) {
   } catch (const CLI::CallForHelp& e) {
     std::cout << app.help();
     return {std::nullopt, 0};
+  } catch (const CLI::ConfigError& e) {
+    // CLI11 says "INI was not able to parse KEY": name the file and the key.
+    std::string what = e.what();
+    constexpr std::string_view kExtra = "INI was not able to parse ";
+    if (what.rfind(kExtra, 0) == 0) {
+      what = "unknown key '" + what.substr(kExtra.size()) + "' in the config file " +
+             app.get_config_ptr()->as<std::string>() + " (its keys are the flags of --help)";
+    }
+    std::cerr << "crm-scored: " << what << "\n";
+    return {std::nullopt, 2};
   } catch (const CLI::ParseError& e) {
     std::cerr << "crm-scored: " << e.what() << " (see --help)\n";
     return {std::nullopt, 2};

@@ -85,6 +85,14 @@ PrometheusMetrics::PrometheusMetrics()
                         "scores visible, per record")
                     .Register(r)
                     .Add({}, prometheus::Histogram::BucketBoundaries(freshness_bounds_));
+  for (int i = 1; i <= 20; ++i) churn_bounds_.push_back(i / 20.0);
+  look_churn_ = &prometheus::BuildHistogram()
+                     .Name("crm_look_churn")
+                     .Help(
+                         "The churn of each look taken (at a touchpoint or when due): the "
+                         "distribution of churn, weighted by how often customers are looked at")
+                     .Register(r)
+                     .Add({}, prometheus::Histogram::BucketBoundaries(churn_bounds_));
   batch_records_ = &prometheus::BuildHistogram()
                         .Name("crm_apply_batch_records")
                         .Help("Records per applied batch")
@@ -218,18 +226,35 @@ void PrometheusMetrics::BatchCommitted(std::size_t records, Micros latency) {
   batch_seconds_->Observe(static_cast<double>(latency.count()) / 1e6);
   batch_records_->Observe(static_cast<double>(records));
 }
-void PrometheusMetrics::Visible(const std::vector<Micros>& ages) {
-  // Bucketed here, one update of the histogram per batch.
-  std::vector<double> counts(freshness_bounds_.size() + 1, 0);
+namespace {
+
+// Observes `values` into `histogram` (of bucket bounds `bounds`), bucketed
+// here: one update of the histogram per batch.
+void ObserveAll(prometheus::Histogram& histogram, const std::vector<double>& bounds,
+                const std::vector<double>& values) {
+  std::vector<double> counts(bounds.size() + 1, 0);
   double sum = 0;
-  for (const Micros age : ages) {
-    const double seconds = std::max(0.0, static_cast<double>(age.count()) / 1e6);
-    const auto bucket =
-        std::lower_bound(freshness_bounds_.begin(), freshness_bounds_.end(), seconds);
-    counts[static_cast<std::size_t>(bucket - freshness_bounds_.begin())] += 1;
-    sum += seconds;
+  for (const double value : values) {
+    const auto bucket = std::lower_bound(bounds.begin(), bounds.end(), value);
+    counts[static_cast<std::size_t>(bucket - bounds.begin())] += 1;
+    sum += value;
   }
-  freshness_->ObserveMultiple(counts, sum);
+  histogram.ObserveMultiple(counts, sum);
+}
+
+}  // namespace
+
+void PrometheusMetrics::Visible(const std::vector<Micros>& ages) {
+  std::vector<double> seconds;
+  seconds.reserve(ages.size());
+  for (const Micros age : ages) {
+    seconds.push_back(std::max(0.0, static_cast<double>(age.count()) / 1e6));
+  }
+  ObserveAll(*freshness_, freshness_bounds_, seconds);
+}
+
+void PrometheusMetrics::Looked(const std::vector<double>& churns) {
+  ObserveAll(*look_churn_, churn_bounds_, churns);
 }
 void PrometheusMetrics::InputLag(std::int32_t partition, std::int64_t records) {
   auto it = lag_.find(partition);

@@ -33,6 +33,7 @@ namespace crm {
 //   crm_apply_batch_seconds                     batch decode → durable commit
 //   crm_apply_batch_records                     records per batch
 //   crm_score_freshness_seconds                 a record's Kafka timestamp → its commit
+//   crm_look_churn                              the churn of each look taken
 //   crm_state_{live_data,sst_files,memtable}_bytes, crm_state_estimated_keys
 //   crm_alerts_total{transition,action,segment} alerts raised / cleared
 //   crm_rescored_total                          looks taken from the time index
@@ -64,6 +65,7 @@ class PrometheusMetrics final : public IngestProbe {
   void Rejected(RejectReason reason) override;
   void BatchCommitted(std::size_t records, Micros latency) override;
   void Visible(const std::vector<Micros>& ages) override;
+  void Looked(const std::vector<double>& churns) override;
   void InputLag(std::int32_t partition, std::int64_t records) override;
   void AlertChanged(bool raised, std::string_view action, std::string_view segment) override;
   void Rescored(std::size_t looks) override;
@@ -101,6 +103,8 @@ class PrometheusMetrics final : public IngestProbe {
   prometheus::Histogram* batch_records_;
   prometheus::Histogram* freshness_;
   std::vector<double> freshness_bounds_;
+  prometheus::Histogram* look_churn_;
+  std::vector<double> churn_bounds_;
   prometheus::Gauge* live_data_bytes_;
   prometheus::Gauge* sst_files_bytes_;
   prometheus::Gauge* memtable_bytes_;

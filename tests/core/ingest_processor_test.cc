@@ -656,6 +656,12 @@ TEST_F(IngestAlertsTest, ASilentSteadyBuyerIsAlertedOnceWithNoEventOfTheirOwn) {
   EXPECT_EQ(probe_.alerts_raised, std::vector<std::string>{alert.action + "/" + alert.segment});
   EXPECT_TRUE(probe_.alerts_cleared.empty());
   EXPECT_EQ(probe_.rescored - looks_before, moved->rescored);
+  // Every look's churn went to the probe: one per purchase and the due ones
+  // between them, then the due ones the ticker passed (a prospect's
+  // touchpoints take none), the crossing's among them.
+  ASSERT_EQ(probe_.looked.size(), 20 + first->rescored + moved->rescored);
+  EXPECT_NE(std::find(probe_.looked.begin(), probe_.looked.end(), alert.churn),
+            probe_.looked.end());
   EXPECT_EQ(probe_.open_alerts, (std::map<std::int32_t, std::uint64_t>{{0, 1}}));
   EXPECT_EQ(store_.partitions().at({kTopic, 0}).open_alerts, 1u);
   EXPECT_EQ(store_.partitions().at({kTopic, 0}).watermark, Day(498));  // the last ticker's

@@ -36,7 +36,11 @@ class RecordingProbe final : public IngestProbe {
     open_alerts[partition] = open;
   }
   void InputConnected(bool now) override { connected = now; }
+  void Looked(const std::vector<double>& churns) override {
+    looked.insert(looked.end(), churns.begin(), churns.end());
+  }
   bool connected = true;
+  std::vector<double> looked;  // the churn of every look of the committed batches
 
   std::vector<std::string> alerts_raised, alerts_cleared;  // "ACTION/SEGMENT"
   std::size_t rescored = 0;

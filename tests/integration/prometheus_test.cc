@@ -1,7 +1,7 @@
-// The shipped Prometheus files against the real things: promtool checks the
-// config and the rules, a real Prometheus server (Debian's) scrapes a real
-// crm-scored on loopback and loads the rules, and every metric the rules use
-// is one the service exports.
+// The shipped Prometheus and Grafana files against the real things: promtool
+// checks the config and the rules, a real Prometheus server (Debian's) scrapes
+// a real crm-scored on loopback and loads the rules, takes every query of the
+// dashboard, and every metric they use is one the service exports.
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cstdio>
 #include <fstream>
 #include <map>
 #include <regex>
@@ -72,6 +74,45 @@ google::protobuf::Struct Api(const std::string& url) {
   const std::optional<std::string> body = HttpGet(url);
   if (!body || !google::protobuf::util::JsonStringToMessage(*body, &answer).ok()) return {};
   return answer;
+}
+
+// `text` percent-encoded for a URL's query string.
+std::string UrlEncoded(const std::string& text) {
+  std::string out;
+  for (const unsigned char c : text) {
+    if (std::isalnum(c) != 0 || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      char escaped[4];
+      std::snprintf(escaped, sizeof escaped, "%%%02X", c);
+      out += escaped;
+    }
+  }
+  return out;
+}
+
+// Every "expr" of the dashboard's panels.
+std::vector<std::string> DashboardQueries(const std::string& json) {
+  google::protobuf::Struct dashboard;
+  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(json, &dashboard).ok());
+  std::vector<std::string> queries;
+  for (const auto& panel : dashboard.fields().at("panels").list_value().values()) {
+    for (const auto& target : panel.struct_value().fields().at("targets").list_value().values()) {
+      queries.push_back(target.struct_value().fields().at("expr").string_value());
+    }
+  }
+  return queries;
+}
+
+// `query` with Grafana's variables replaced, as Prometheus takes it.
+std::string WithoutVariables(std::string query) {
+  for (const auto& [variable, value] :
+       {std::pair<std::string, std::string>{"$__rate_interval", "1m"}, {"$instance", ".*"}}) {
+    for (std::size_t at; (at = query.find(variable)) != std::string::npos;) {
+      query.replace(at, variable.size(), value);
+    }
+  }
+  return query;
 }
 
 // The value of the first sample of an instant query's answer; "" when none.
@@ -155,17 +196,34 @@ TEST(PrometheusTest, ARealPrometheusScrapesTheServiceAndLoadsTheShippedRules) {
   // Each touchpoint's age at its commit, from its Kafka timestamp.
   EXPECT_EQ(FirstValue(Api(api + "query?query=sum(crm_score_freshness_seconds_count)")), "40");
   EXPECT_NE(FirstValue(Api(api + "query?query=process_start_time_seconds")), "");
+  // A look at each purchase at least, each churn in [0, 1].
+  EXPECT_GE(std::stod("0" + FirstValue(Api(api + "query?query=sum(crm_look_churn_count)"))), 40);
+  EXPECT_EQ(FirstValue(Api(api + "query?query=sum(crm_look_churn_bucket%7Ble%3D%221%22%7D)%20-%20" +
+                           "sum(crm_look_churn_count)")),
+            "0");
   const auto health = rule_health();
   EXPECT_EQ(health.size(), 8u) << prometheus.Log();
   for (const auto& [rule, state] : health) EXPECT_EQ(state, "ok") << rule;
 
-  // Every metric the rules use is one the service exports (histograms by
-  // their family name).
+  // Every query of the dashboard is one Prometheus takes.
+  const std::vector<std::string> queries =
+      DashboardQueries(ReadFile(CRM_SOURCE_DIR "/deploy/grafana/crm-scored.json"));
+  EXPECT_GE(queries.size(), 20u);
+  for (const std::string& query : queries) {
+    const google::protobuf::Struct answer =
+        Api(api + "query?query=" + UrlEncoded(WithoutVariables(query)));
+    ASSERT_TRUE(answer.fields().contains("status")) << query;
+    EXPECT_EQ(answer.fields().at("status").string_value(), "success") << query;
+  }
+
+  // Every metric the rules and the dashboard use is one the service exports
+  // (histograms by their family name).
   const std::string page = HttpGet(service.metrics).value_or("");
-  const std::string rules = ReadFile(kShipped + "/rules.yml");
+  std::string text = ReadFile(kShipped + "/rules.yml");
+  for (const std::string& query : queries) text += "\n" + query;
   const std::regex metric_name(R"((crm_[a-z_]+|process_start_time_seconds))");
   std::set<std::string> used;
-  for (auto it = std::sregex_iterator(rules.begin(), rules.end(), metric_name);
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), metric_name);
        it != std::sregex_iterator(); ++it) {
     std::string name = it->str();
     for (const std::string suffix : {"_bucket", "_sum", "_count"}) {
@@ -173,10 +231,10 @@ TEST(PrometheusTest, ARealPrometheusScrapesTheServiceAndLoadsTheShippedRules) {
     }
     used.insert(name);
   }
-  EXPECT_GE(used.size(), 8u);
+  EXPECT_GE(used.size(), 20u);
   for (const std::string& name : used) {
     EXPECT_NE(page.find("# TYPE " + name + " "), std::string::npos)
-        << name << " is used by the rules but not exported";
+        << name << " is used by the rules or the dashboard but not exported";
   }
   EXPECT_EQ(prometheus.Stop(SIGTERM), 0) << prometheus.Log();
   EXPECT_EQ(service.process->Stop(SIGTERM), 0) << service.process->Log();
