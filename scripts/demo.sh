@@ -34,8 +34,8 @@ brokers=$(field "bootstrap=")
 grpc=$(field "gRPC listening on ")
 metrics=$(field "metrics listening on ")
 echo "demo: crm-scored on broker $brokers, gRPC $grpc, metrics $metrics (log: $log)" >&2
-echo "demo: in another terminal: build/tools/crm-score --server $grpc at-risk" \
-  "| get declining-000030 | watch" >&2
+echo "demo: look in from another terminal: build/tools/crm-score --server $grpc at-risk" \
+  "(or: get declining-000030, or: watch)" >&2
 
 build/tools/crm-demo --brokers "$brokers" --grpc "$grpc" --metrics "$metrics" \
   --rate "${DEMO_RATE:-500}" --customers "${DEMO_CUSTOMERS:-2000}" \

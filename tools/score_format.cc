@@ -4,7 +4,6 @@
 #include <google/protobuf/util/time_util.h>
 
 #include <algorithm>
-#include <cmath>
 #include <cstdio>
 #include <sstream>
 #include <vector>
@@ -56,11 +55,15 @@ std::string Columns(const std::vector<Row>& rows, const std::string& indent = ""
   return out;
 }
 
-// The strongest reason: the largest contribution either way.
+// The strongest reason for the score: the largest contribution towards it
+// (a churn's reason that makes leaving likelier, an appetence's that makes
+// buying likelier); null when every reason weighs against it.
 const v1::Reason* Strongest(const google::protobuf::RepeatedPtrField<v1::Reason>& reasons) {
   const v1::Reason* best = nullptr;
   for (const v1::Reason& reason : reasons) {
-    if (best == nullptr || std::abs(reason.weight()) > std::abs(best->weight())) best = &reason;
+    if (reason.weight() > 0 && (best == nullptr || reason.weight() > best->weight())) {
+      best = &reason;
+    }
   }
   return best;
 }

@@ -12,10 +12,12 @@ namespace crm {
 // fact a line, numbers rounded for reading (the JSON form keeps them whole).
 
 // One customer's scores: the indicators, then the churn's reasons and each
-// product's appetence with its strongest reason.
+// product's appetence with its strongest reason (the largest weight towards
+// it; "-" when none is).
 std::string ScoresTable(const v1::CustomerScores& scores);
 
-// The at-risk list: rank, customer, churn, segment, stage, the strongest reason.
+// The at-risk list: rank, customer, churn, segment, stage, the strongest
+// reason towards churn.
 std::string AtRiskTable(const v1::ListAtRiskCustomersResponse& response);
 
 // One alert on one line: when, which, who, churn before -> now, what to do,

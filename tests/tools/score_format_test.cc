@@ -37,7 +37,7 @@ TEST(ScoreFormatTest, ReasonsShowTheirSignedWeightAndAppetenceItsStrongestReason
   v1::Appetence* card = s.add_appetence_details();
   card->set_product("CARD");
   card->set_probability(0.4);
-  for (double weight : {0.1, -0.9, 0.3}) {
+  for (double weight : {0.1, -0.9, 0.3}) {  // the strongest towards buying: 0.3
     v1::Reason* r = card->add_reasons();
     r->set_weight(weight);
     r->set_sentence("weight " + std::to_string(weight));
@@ -49,7 +49,7 @@ TEST(ScoreFormatTest, ReasonsShowTheirSignedWeightAndAppetenceItsStrongestReason
                        "  -0.25  SATISFACTION      satisfied\n"),
             std::string::npos)
       << table;
-  EXPECT_NE(table.find("  CARD  0.400  weight -0.900000\n"), std::string::npos) << table;
+  EXPECT_NE(table.find("  CARD  0.400  weight 0.300000\n"), std::string::npos) << table;
 }
 
 TEST(ScoreFormatTest, TheAtRiskTableRanksAndAnAlertFitsOneLine) {
@@ -61,6 +61,9 @@ TEST(ScoreFormatTest, TheAtRiskTableRanksAndAnAlertFitsOneLine) {
     s->set_customer_id(id);
     s->set_churn(0.9);
     s->set_segment("A");
+    v1::Reason* against = s->add_reasons();  // weighs against churn: not a why
+    against->set_sentence("bought yesterday");
+    against->set_weight(-1);
   }
   EXPECT_EQ(AtRiskTable(response),
             "#  customer            churn  segment  stage  why\n"
