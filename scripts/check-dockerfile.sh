@@ -12,9 +12,15 @@ binaries=(services/crm-scored tools/crm-score tools/crm-devbroker tools/crm-touc
 # In debian:12-slim already (Essential or Priority: required).
 base=(libc6 libgcc-s1 libstdc++6)
 
-runtime=$(sed -n '/# runtime packages begin/,/# runtime packages end/p' "$dockerfile" |
-  tr ' \\' '\n\n' | grep -E '^[a-z0-9][a-z0-9.+-]+$' | grep -vE '^(RUN|apt-get|install|update|rm|DEBIAN_FRONTEND)$' |
-  grep -v -- '--' | sort -u)
+# The words of the lines of `file` from the one matching `from` to the one
+# matching `to` that may be package names (the shell words among them too,
+# which only the runtime stage's list must leave out).
+words() {
+  sed -n "/$2/,/$3/p" "$1" | tr ' \\' '\n\n' | grep -E '^[a-z0-9][a-z0-9.+-]+$' | sort -u
+}
+
+runtime=$(words "$dockerfile" '# runtime packages begin' '# runtime packages end' |
+  grep -vxE 'apt-get|install|update|rm')
 [ -n "$runtime" ] || { echo "check-dockerfile: no runtime package list in $dockerfile" >&2; exit 1; }
 
 failed=0
@@ -46,10 +52,8 @@ done
 
 # The build stage installs what setup.sh installs, but clang-format, prometheus and curl
 # (checks and tests, not the build).
-setup=$(sed -n '/^packages=(/,/^)/p' scripts/setup.sh | tr ' ' '\n' | grep -E '^[a-z0-9][a-z0-9.+-]+$' |
-  grep -vxE 'clang-format|prometheus|curl' | sort -u)
-build_stage=$(sed -n '/^FROM debian:12 AS build/,/^FROM /p' "$dockerfile" | tr ' \\' '\n\n' |
-  grep -E '^[a-z0-9][a-z0-9.+-]+$' | sort -u)
+setup=$(words scripts/setup.sh '^packages=(' '^)' | grep -vxE 'clang-format|prometheus|curl')
+build_stage=$(words "$dockerfile" '^FROM debian:12 AS build' '^FROM ')
 for package in $setup; do
   if ! grep -qx -- "$package" <<<"$build_stage"; then
     echo "check-dockerfile: the build stage lacks $package (scripts/setup.sh installs it)" >&2

@@ -8,6 +8,7 @@
 #include <librdkafka/rdkafkacpp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -216,6 +217,7 @@ TEST(AlertsTest, WatchAlertsDeliversToTwoSubscribersWithTheirFilters) {
     EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   }
 
+  std::atomic<int> subscribed{0};
   // Reads `want` alerts from a stream with `request`'s filters, then a little
   // longer to catch any extra one; cancels the stream at the deadline.
   const auto watch = [&](v1::WatchAlertsRequest request, std::size_t want,
@@ -223,6 +225,8 @@ TEST(AlertsTest, WatchAlertsDeliversToTwoSubscribersWithTheirFilters) {
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + 60s);
     auto reader = stub->WatchAlerts(&context, request);
+    reader->WaitForInitialMetadata();  // the service's headers: subscribed
+    subscribed.fetch_add(1);
     v1::ChurnAlert alert;
     while (out->size() < want && reader->Read(&alert)) out->push_back(alert);
     context.TryCancel();
@@ -235,7 +239,7 @@ TEST(AlertsTest, WatchAlertsDeliversToTwoSubscribersWithTheirFilters) {
   valuable.set_action("WIN_BACK");
   std::thread a([&] { watch(all, 2, &everything); });
   std::thread b([&] { watch(valuable, 1, &win_back); });
-  std::this_thread::sleep_for(1s);  // both streams open before any alert
+  while (subscribed.load() < 2) std::this_thread::sleep_for(10ms);  // before any alert
   ProduceTouchpoints(brokers, buyers.ticker);
   a.join();
   b.join();

@@ -23,20 +23,9 @@ using testing::TempDir;
 
 constexpr char kToken[] = "0123456789abcdef-cli-token";
 
-struct CliRun {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr
-};
-
 // Runs crm-score with `args` to its end.
-CliRun Score(const TempDir& dir, const std::vector<std::string>& args) {
-  static int runs = 0;
-  const std::filesystem::path log = dir.path() / ("score-" + std::to_string(++runs) + ".log");
-  ChildProcess process(CRM_SCORE_BIN, args, log);
-  CliRun run;
-  run.exit_code = process.Wait(60s);
-  run.output = process.Log();
-  return run;
+testing::ToolRun Score(const TempDir& dir, const std::vector<std::string>& args) {
+  return testing::Run(dir, CRM_SCORE_BIN, args);
 }
 
 // The lines of `text` that are JSON objects, each parsed as a `Message`.
@@ -78,12 +67,12 @@ TEST(CliTest, GetAtRiskWatchAndEraseOnTheRealService) {
   };
 
   // get: a table for people, JSON for scripts.
-  const CliRun table = Score(dir, with({"get", "vip"}));
+  const testing::ToolRun table = Score(dir, with({"get", "vip"}));
   ASSERT_EQ(table.exit_code, 0) << table.output;
   EXPECT_NE(table.output.find("customer            vip"), std::string::npos) << table.output;
   EXPECT_NE(table.output.find("events applied      20"), std::string::npos) << table.output;
   EXPECT_NE(table.output.find("why this churn"), std::string::npos) << table.output;
-  const CliRun json = Score(dir, with({"get", "vip", "--json"}));
+  const testing::ToolRun json = Score(dir, with({"get", "vip", "--json"}));
   ASSERT_EQ(json.exit_code, 0) << json.output;
   v1::CustomerScores scores;
   ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(json.output, &scores).ok())
@@ -94,7 +83,7 @@ TEST(CliTest, GetAtRiskWatchAndEraseOnTheRealService) {
   EXPECT_LE(scores.churn(), 1);
   EXPECT_NE(json.output.find("\"events_applied\""), std::string::npos);  // the .proto's names
   // Errors: one line naming gRPC's code, exit 1; bad usage, exit 2.
-  const CliRun unknown = Score(dir, with({"get", "nobody"}));
+  const testing::ToolRun unknown = Score(dir, with({"get", "nobody"}));
   EXPECT_EQ(unknown.exit_code, 1);
   EXPECT_NE(unknown.output.find("crm-score: get nobody: NOT_FOUND"), std::string::npos)
       << unknown.output;
@@ -117,14 +106,14 @@ TEST(CliTest, GetAtRiskWatchAndEraseOnTheRealService) {
   EXPECT_EQ(alerted, (std::set<std::string>{"small", "vip"}));
 
   // at-risk: both, highest churn first; the table ranks them.
-  const CliRun risky = Score(dir, with({"at-risk", "--top", "5", "--json"}));
+  const testing::ToolRun risky = Score(dir, with({"at-risk", "--top", "5", "--json"}));
   ASSERT_EQ(risky.exit_code, 0) << risky.output;
   v1::ListAtRiskCustomersResponse ranked;
   ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(risky.output, &ranked).ok())
       << risky.output;
   ASSERT_EQ(ranked.customers_size(), 2) << risky.output;
   EXPECT_GE(ranked.customers(0).churn(), ranked.customers(1).churn());
-  const CliRun ranking = Score(dir, with({"at-risk"}));
+  const testing::ToolRun ranking = Score(dir, with({"at-risk"}));
   ASSERT_EQ(ranking.exit_code, 0) << ranking.output;
   EXPECT_EQ(ranking.output.rfind("#  customer", 0), 0u) << ranking.output;
   EXPECT_NE(ranking.output.find("1  " + ranked.customers(0).customer_id()), std::string::npos)
@@ -133,17 +122,17 @@ TEST(CliTest, GetAtRiskWatchAndEraseOnTheRealService) {
       << ranking.output;
 
   // erase: an admin call; refused without the token, done with it, then gone.
-  const CliRun anonymous = Score(dir, with({"erase", "vip"}));
+  const testing::ToolRun anonymous = Score(dir, with({"erase", "vip"}));
   EXPECT_EQ(anonymous.exit_code, 1);
   EXPECT_NE(anonymous.output.find("UNAUTHENTICATED"), std::string::npos) << anonymous.output;
   std::vector<std::string> admin = {"--token-file", (dir.path() / "token").string()};
   admin.insert(admin.begin(), server.begin(), server.end());
   admin.insert(admin.end(), {"erase", "vip"});
-  const CliRun erased = Score(dir, admin);
+  const testing::ToolRun erased = Score(dir, admin);
   ASSERT_EQ(erased.exit_code, 0) << erased.output << service.process->Log();
   EXPECT_NE(erased.output.find("erased vip"), std::string::npos) << erased.output;
   EXPECT_EQ(Score(dir, with({"get", "vip"})).exit_code, 1);
-  const CliRun again = Score(dir, admin);
+  const testing::ToolRun again = Score(dir, admin);
   EXPECT_EQ(again.exit_code, 0);
   EXPECT_NE(again.output.find("nothing to erase"), std::string::npos) << again.output;
   EXPECT_EQ(service.process->Stop(SIGTERM), 0) << service.process->Log();

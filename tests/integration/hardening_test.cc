@@ -24,6 +24,7 @@ namespace {
 using namespace std::chrono_literals;
 using testing::ChildProcess;
 using testing::ProduceTouchpoints;
+using testing::ReadFile;
 using testing::RunningService;
 using testing::StartService;
 using testing::TempDir;
@@ -36,13 +37,6 @@ constexpr char kToken[] = "0123456789abcdef-ops-token";
 v1::Touchpoint Event(const std::string& customer, const std::string& id, int day,
                      v1::TouchpointType type = v1::PURCHASE, double amount = 40) {
   return testing::DayTouchpoint(customer, id, day, type, amount);
-}
-
-std::string ReadFile(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
 }
 
 grpc::Status Erase(v1::ScoringService::Stub& stub, const std::string& customer,

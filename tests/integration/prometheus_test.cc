@@ -34,13 +34,6 @@ constexpr char kPrometheus[] = "/usr/bin/prometheus";
 constexpr char kPromtool[] = "/usr/bin/promtool";
 const std::string kShipped = CRM_SOURCE_DIR "/deploy/prometheus";
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 // A port free on loopback now (the kernel's pick, released for the server).
 int FreePort() {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -55,16 +48,6 @@ int FreePort() {
   }
   ::close(fd);
   return port;
-}
-
-// Runs a tool to its end: its exit code, and its output in `*output`.
-int RunTool(const TempDir& dir, const std::string& binary, const std::vector<std::string>& args,
-            std::string* output) {
-  static int runs = 0;
-  ChildProcess process(binary, args, dir.path() / ("tool-" + std::to_string(++runs) + ".log"));
-  const int code = process.Wait(60s);
-  *output = process.Log();
-  return code;
 }
 
 // A Prometheus HTTP API answer, parsed; empty when it could not be read.
@@ -127,11 +110,12 @@ TEST(PrometheusTest, ARealPrometheusScrapesTheServiceAndLoadsTheShippedRules) {
   ASSERT_EQ(::access(kPrometheus, X_OK), 0)
       << kPrometheus << " is missing: install Debian's prometheus (scripts/setup.sh does)";
   TempDir dir;
-  std::string output;
-  ASSERT_EQ(RunTool(dir, kPromtool, {"check", "rules", kShipped + "/rules.yml"}, &output), 0)
-      << output;
-  ASSERT_EQ(RunTool(dir, kPromtool, {"check", "config", kShipped + "/prometheus.yml"}, &output), 0)
-      << output;
+  const testing::ToolRun rules_check =
+      testing::Run(dir, kPromtool, {"check", "rules", kShipped + "/rules.yml"});
+  ASSERT_EQ(rules_check.exit_code, 0) << rules_check.output;
+  const testing::ToolRun config_check =
+      testing::Run(dir, kPromtool, {"check", "config", kShipped + "/prometheus.yml"});
+  ASSERT_EQ(config_check.exit_code, 0) << config_check.output;
 
   auto broker = EmbeddedBroker::Start(ContractTopics(1));
   ASSERT_TRUE(broker.ok()) << broker.status();
@@ -206,7 +190,7 @@ TEST(PrometheusTest, ARealPrometheusScrapesTheServiceAndLoadsTheShippedRules) {
 
   // Every query of the dashboard is one Prometheus takes.
   const std::vector<std::string> queries =
-      DashboardQueries(ReadFile(CRM_SOURCE_DIR "/deploy/grafana/crm-scored.json"));
+      DashboardQueries(testing::ReadFile(CRM_SOURCE_DIR "/deploy/grafana/crm-scored.json"));
   EXPECT_GE(queries.size(), 20u);
   for (const std::string& query : queries) {
     const google::protobuf::Struct answer =
@@ -218,7 +202,7 @@ TEST(PrometheusTest, ARealPrometheusScrapesTheServiceAndLoadsTheShippedRules) {
   // Every metric the rules and the dashboard use is one the service exports
   // (histograms by their family name).
   const std::string page = HttpGet(service.metrics).value_or("");
-  std::string text = ReadFile(kShipped + "/rules.yml");
+  std::string text = testing::ReadFile(kShipped + "/rules.yml");
   for (const std::string& query : queries) text += "\n" + query;
   std::set<std::string> used;
   for (const std::string prefix : {"crm_", "process_start_time_seconds"}) {

@@ -3,6 +3,9 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 namespace crm::testing {
@@ -33,6 +36,22 @@ RunningService StartService(const std::string& brokers, const std::filesystem::p
   if (metrics) service.metrics = "http://127.0.0.1:" + port(*metrics) + "/metrics";
   if (grpc) service.grpc = "127.0.0.1:" + port(*grpc);
   return service;
+}
+
+ToolRun Run(const TempDir& dir, const std::string& binary, const std::vector<std::string>& args) {
+  static std::atomic<int> runs{0};
+  ChildProcess process(binary, args, dir.path() / ("run-" + std::to_string(++runs) + ".log"));
+  ToolRun run;
+  run.exit_code = process.Wait(60s);
+  run.output = process.Log();
+  return run;
+}
+
+std::string ReadFile(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
 }
 
 bool WaitApplied(v1::ScoringService::Stub& stub, const std::string& customer, std::uint64_t events,

@@ -25,6 +25,18 @@ RunningService StartService(const std::string& brokers, const std::filesystem::p
                             const std::filesystem::path& log, std::vector<std::string> extra = {},
                             const std::string& group = "hardening-test");
 
+// A program run to its end by Run: its exit code (-1: still running after a
+// minute) and everything it wrote, stdout and stderr.
+struct ToolRun {
+  int exit_code = -1;
+  std::string output;
+};
+// Runs `binary` with `args`, its output logged to a new file in `dir`.
+ToolRun Run(const TempDir& dir, const std::string& binary, const std::vector<std::string>& args);
+
+// The whole content of the file at `path` ("" when it cannot be read).
+std::string ReadFile(const std::filesystem::path& path);
+
 // Waits until `customer` has `events` touchpoints applied; false at the deadline.
 bool WaitApplied(v1::ScoringService::Stub& stub, const std::string& customer, std::uint64_t events,
                  const std::function<void(grpc::ClientContext&)>& authorise = {});
