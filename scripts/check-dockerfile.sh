@@ -50,9 +50,10 @@ for library in "${libraries[@]}"; do
   fi
 done
 
-# The build stage installs what setup.sh installs, but clang-format, prometheus and curl
-# (checks and tests, not the build).
-setup=$(words scripts/setup.sh '^packages=(' '^)' | grep -vxE 'clang-format|prometheus|curl')
+# The build stage installs what setup.sh installs, but clang-format, prometheus, curl,
+# docker-compose and python3-yaml (checks and tests, not the build).
+setup=$(words scripts/setup.sh '^packages=(' '^)' |
+  grep -vxE 'clang-format|prometheus|curl|docker-compose|python3-yaml')
 build_stage=$(words "$dockerfile" '^FROM debian:12 AS build' '^FROM ')
 for package in $setup; do
   if ! grep -qx -- "$package" <<<"$build_stage"; then

@@ -12,6 +12,7 @@
 #include "absl/status/status.h"
 #include "crm/v1/scoring.grpc.pb.h"
 #include "tools/command_line.h"
+#include "tools/grpc_health.h"
 #include "tools/score_format.h"
 
 namespace {
@@ -77,7 +78,8 @@ class Client {
       }
       client.authorization_ = "Bearer " + token->substr(first, last - first + 1);
     }
-    client.stub_ = crm::v1::ScoringService::NewStub(grpc::CreateChannel(c.server, credentials));
+    client.channel_ = grpc::CreateChannel(c.server, credentials);
+    client.stub_ = crm::v1::ScoringService::NewStub(client.channel_);
     return client;
   }
 
@@ -86,14 +88,18 @@ class Client {
     auto context = std::make_unique<grpc::ClientContext>();
     if (!authorization_.empty()) context->AddMetadata("authorization", authorization_);
     if (!stream) {
-      context->set_deadline(std::chrono::system_clock::now() +
-                            std::chrono::milliseconds(static_cast<int>(timeout_s_ * 1000)));
+      context->set_deadline(std::chrono::system_clock::now() + timeout());
     }
     return context;
   }
   crm::v1::ScoringService::Stub& stub() const { return *stub_; }
+  const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
+  std::chrono::milliseconds timeout() const {
+    return std::chrono::milliseconds(static_cast<int>(timeout_s_ * 1000));
+  }
 
  private:
+  std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<crm::v1::ScoringService::Stub> stub_;
   std::string authorization_;
   double timeout_s_ = 10;
@@ -170,6 +176,20 @@ int Erase(const Client& client, const std::string& id) {
   return 0;
 }
 
+// The health service's answer for `service`: exit code 0 when SERVING, 1
+// otherwise (for container health checks and probes).
+int Health(const Client& client, const std::string& service) {
+  absl::StatusOr<crm::HealthState> state =
+      crm::CheckHealth(client.channel(), service, client.timeout());
+  if (!state.ok()) {
+    std::cerr << "crm-score: health: " << absl::StatusCodeToString(state.status().code()) << ": "
+              << state.status().message() << "\n";
+    return 1;
+  }
+  std::cout << crm::HealthStateName(*state) << "\n";
+  return *state == crm::HealthState::kServing ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -177,7 +197,8 @@ int main(int argc, char** argv) {
   CLI::App app(
       "crm-score: crm-scored's gRPC API for people. Looks a customer up (get), lists the "
       "customers most at risk (at-risk), follows the alerts as they are raised (watch), erases "
-      "a customer (erase, an admin call). Tables for reading; --json for scripts. Exit codes: "
+      "a customer (erase, an admin call), asks the health service (health). Tables for reading; "
+      "--json for scripts. Exit codes: "
       "0 done, 1 the service refused or failed (one line naming gRPC's code), 2 bad usage.",
       "crm-score");
   app.require_subcommand(1);
@@ -238,9 +259,18 @@ int main(int argc, char** argv) {
       "Forgets a customer (right to be forgotten): an admin call, recorded in the audit trail");
   erase->add_option("id", id, "Customer id")->required();
 
+  std::string health_service;
+  CLI::App* health = app.add_subcommand(
+      "health",
+      "The gRPC health service's answer (SERVING, NOT_SERVING…); exit code 0 only when SERVING");
+  health->add_option("--service", health_service,
+                     "A part of the service: crm.v1.Ingest (touchpoints flowing from the "
+                     "brokers); default: the whole server");
+
   if (auto exit_code = crm::ParseCommandLine(app, argc, argv)) return *exit_code;
   const std::optional<Client> client = Client::Connect(connection);
   if (!client) return 2;
+  if (*health) return Health(*client, health_service);
   if (*get) return Get(*client, id, as_of, json);
   if (*at_risk) return AtRisk(*client, top, segment, json);
   if (*watch) {

@@ -129,6 +129,10 @@ ParsedOptions ParseServiceOptions(int argc, const char* const* argv) {
   app.set_config("--config", "", "Read flags from this file (TOML: flag = value) [env CRM_CONFIG]")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.allow_config_extras(CLI::config_extras_mode::error);
+  app.add_flag("--check-config", o.check_config,
+               "Validate the configuration (flags, environment, config file, model and token "
+               "files), print it as it would run and exit: 0 valid, 2 not")
+      ->configurable(false);
   AddFlag(app, env, "brokers", o.brokers,
           "Kafka bootstrap servers HOST:PORT[,...]; empty: embedded");
   AddFlag(app, env, "group", o.group, "Kafka consumer group");

@@ -53,6 +53,9 @@ struct ServiceOptions {
   std::vector<std::string> admin_identities;
   std::string grpc_auth = "admin";  // admin: only admin RPCs need a caller; all: every RPC
   std::string audit_log;            // empty: <data-dir>/audit.log
+  // --check-config: validate the configuration (model and token files too),
+  // print it and exit instead of running.
+  bool check_config = false;
 };
 
 struct ParsedOptions {

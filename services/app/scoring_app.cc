@@ -138,6 +138,10 @@ int RunScoringApp(const ServiceOptions& options) {
     }
     auth.admin_tokens = std::move(*tokens);
   }
+  if (options.check_config) {
+    std::cout << "crm-scored: configuration valid: " << DescribeOptions(options) << "\n";
+    return 0;
+  }
   CRM_LOG(kInfo, kComponent) << "starting: " << DescribeOptions(options);
   CRM_LOG(kInfo, kComponent) << "model version " << model.version
                              << (options.model_file.empty() ? " (built-in)" : "");

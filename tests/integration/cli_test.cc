@@ -93,6 +93,19 @@ TEST(CliTest, GetAtRiskWatchAndEraseOnTheRealService) {
   EXPECT_EQ(Score(dir, {"--server", "127.0.0.1:1", "--timeout", "2", "get", "vip"}).exit_code, 1);
   EXPECT_EQ(Score(dir, {"--help"}).exit_code, 0);
 
+  // health: the health service's answer, 0 only when SERVING (for probes).
+  const testing::ToolRun healthy = Score(dir, with({"health"}));
+  EXPECT_EQ(healthy.exit_code, 0) << healthy.output;
+  EXPECT_EQ(healthy.output, "SERVING\n");
+  EXPECT_EQ(Score(dir, with({"health", "--service", "crm.v1.Ingest"})).output, "SERVING\n");
+  const testing::ToolRun unnamed = Score(dir, with({"health", "--service", "no.such.Part"}));
+  EXPECT_EQ(unnamed.exit_code, 1);
+  EXPECT_NE(unnamed.output.find("crm-score: health: NOT_FOUND"), std::string::npos)
+      << unnamed.output;
+  const testing::ToolRun away = Score(dir, {"--server", "127.0.0.1:1", "--timeout", "2", "health"});
+  EXPECT_EQ(away.exit_code, 1);
+  EXPECT_NE(away.output.find("crm-score: health: "), std::string::npos) << away.output;
+
   // watch: subscribed before the alerts are raised, two alerts as JSON lines.
   ChildProcess watch(CRM_SCORE_BIN, with({"watch", "--count", "2", "--json"}),
                      dir.path() / "watch.log");

@@ -13,9 +13,9 @@
 
 #include "crm/v1/scoring.grpc.pb.h"
 #include "services/kafka/embedded_broker.h"
-#include "tests/integration/grpc_health.h"
 #include "tests/integration/service_process.h"
 #include "tests/integration/touchpoint_producer.h"
+#include "tools/grpc_health.h"
 #include "tools/scrape.h"
 
 namespace crm {
@@ -303,13 +303,17 @@ TEST(BrokerLossTest, QueriesGoOnWhileTheBrokerIsAwayAndNothingIsLostWhenItReturn
     return condition();
   };
   ASSERT_TRUE(wait_for([&] { return applied() == 100; })) << service.process->Log();
-  EXPECT_EQ(testing::HealthStatus(channel, "crm.v1.Ingest"), 1);
+  EXPECT_EQ(CheckHealth(channel, "crm.v1.Ingest").value_or(HealthState::kUnknown),
+            HealthState::kServing);
 
   ASSERT_TRUE((*broker)->SetReachable(false).ok());
-  ASSERT_TRUE(wait_for([&] { return testing::HealthStatus(channel, "crm.v1.Ingest") == 2; }))
-      << service.process->Log();
+  ASSERT_TRUE(wait_for([&] {
+    return CheckHealth(channel, "crm.v1.Ingest").value_or(HealthState::kUnknown) ==
+           HealthState::kNotServing;
+  })) << service.process->Log();
   EXPECT_EQ(SumSamples(HttpGet(service.metrics).value_or(""), "crm_input_connected"), 0);
-  EXPECT_EQ(testing::HealthStatus(channel), 1);  // the server itself still serves
+  EXPECT_EQ(CheckHealth(channel).value_or(HealthState::kUnknown),
+            HealthState::kServing);  // the server itself still serves
   EXPECT_EQ(ScoresStatus(*stub, "c1"), grpc::StatusCode::OK);
   EXPECT_EQ(applied(), 100u);
 
@@ -317,7 +321,10 @@ TEST(BrokerLossTest, QueriesGoOnWhileTheBrokerIsAwayAndNothingIsLostWhenItReturn
   ProduceTouchpoints((*broker)->bootstrap(), after);
   ASSERT_TRUE(wait_for([&] { return applied() >= 200; })) << service.process->Log();
   EXPECT_EQ(applied(), 200u);  // each once
-  EXPECT_TRUE(wait_for([&] { return testing::HealthStatus(channel, "crm.v1.Ingest") == 1; }));
+  EXPECT_TRUE(wait_for([&] {
+    return CheckHealth(channel, "crm.v1.Ingest").value_or(HealthState::kUnknown) ==
+           HealthState::kServing;
+  }));
   EXPECT_EQ(SumSamples(HttpGet(service.metrics).value_or(""), "crm_input_connected"), 1);
   EXPECT_NE(service.process->Log().find("brokers unreachable"), std::string::npos);
   EXPECT_EQ(service.process->Stop(SIGTERM), 0) << service.process->Log();
@@ -482,7 +489,7 @@ TEST(PoisonInputTest, EveryKindOfBadRecordGoesToTheDeadLetterTopicAndIsPassedOve
     std::this_thread::sleep_for(100ms);
   }
   EXPECT_TRUE(lag_zero());
-  EXPECT_EQ(testing::HealthStatus(channel), 1);
+  EXPECT_EQ(CheckHealth(channel).value_or(HealthState::kUnknown), HealthState::kServing);
   // The log names the first rejections of a second and counts the rest.
   EXPECT_TRUE(service.process->WaitForLog("more records in the last second", 10s))
       << service.process->Log();

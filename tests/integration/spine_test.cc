@@ -22,8 +22,8 @@
 
 #include "crm/v1/scoring.grpc.pb.h"
 #include "services/kafka/embedded_broker.h"
-#include "tests/integration/grpc_health.h"
 #include "tests/integration/service_process.h"
+#include "tools/grpc_health.h"
 
 namespace crm {
 namespace {
@@ -522,8 +522,9 @@ TEST_F(SpineTest, UnknownCustomerIsNotFoundAndEmptyIdIsInvalid) {
   ASSERT_NE(service, nullptr);
   {
     // The standard health service: the server and ingestion are SERVING.
-    EXPECT_EQ(testing::HealthStatus(channel_), 1);
-    EXPECT_EQ(testing::HealthStatus(channel_, "crm.v1.Ingest"), 1);
+    EXPECT_EQ(CheckHealth(channel_).value_or(HealthState::kUnknown), HealthState::kServing);
+    EXPECT_EQ(CheckHealth(channel_, "crm.v1.Ingest").value_or(HealthState::kUnknown),
+              HealthState::kServing);
   }
   {
     grpc::ClientContext context;
@@ -643,6 +644,38 @@ TEST(ServiceFlagsTest, ExampleConfigIsValid) {
   EXPECT_NE(service.Log().find("alert-segment.C=0.85:0.6:30"), std::string::npos) << service.Log();
   EXPECT_NE(service.Log().find("EMAIL:0.2,"), std::string::npos) << service.Log();
   EXPECT_EQ(service.Stop(SIGTERM), 0) << service.Log();
+}
+
+// --check-config validates without running: nothing is opened, the model file
+// is read, and the answer is the exit code.
+TEST(ServiceFlagsTest, CheckConfigValidatesWithoutRunning) {
+  TempDir dir;
+  const std::string data = (dir.path() / "data").string();
+  ChildProcess valid(CRM_SCORED_BIN,
+                     {"--check-config", "--data-dir", data, "--model",
+                      CRM_SOURCE_DIR "/models/demo.json", "--kafka", "sasl.password=hunter2"},
+                     dir.path() / "valid.log");
+  EXPECT_EQ(valid.Wait(30s), 0) << valid.Log();
+  EXPECT_NE(valid.Log().find("configuration valid: brokers=(embedded)"), std::string::npos)
+      << valid.Log();
+  EXPECT_NE(valid.Log().find("kafka.sasl.password=****"), std::string::npos) << valid.Log();
+  EXPECT_EQ(valid.Log().find("hunter2"), std::string::npos) << valid.Log();
+  EXPECT_FALSE(std::filesystem::exists(data)) << "--check-config opened the state";
+
+  std::ofstream(dir.path() / "model.json") << "{\"version\": 1}";
+  ChildProcess bad_model(
+      CRM_SCORED_BIN,
+      {"--check-config", "--data-dir", data, "--model", (dir.path() / "model.json").string()},
+      dir.path() / "bad-model.log");
+  EXPECT_EQ(bad_model.Wait(30s), 2) << bad_model.Log();
+  EXPECT_NE(bad_model.Log().find("crm-scored: --model: "), std::string::npos) << bad_model.Log();
+
+  std::ofstream(dir.path() / "bad.toml") << "alert-raise = 0.2\nalert-clear = 0.5\n";
+  ChildProcess bad_config(CRM_SCORED_BIN,
+                          {"--check-config", "--config", (dir.path() / "bad.toml").string()},
+                          dir.path() / "bad-config.log");
+  EXPECT_EQ(bad_config.Wait(30s), 2) << bad_config.Log();
+  EXPECT_EQ(bad_config.Log().find("configuration valid"), std::string::npos) << bad_config.Log();
 }
 
 TEST(ServiceFlagsTest, HelpSaysWhatItDoes) {
