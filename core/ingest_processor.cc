@@ -307,11 +307,15 @@ absl::StatusOr<Chunk::Dirty*> CustomerOf(Chunk& chunk, const CustomerId& id,
   auto it = chunk.dirty.find(id);
   if (it != chunk.dirty.end()) return &it->second;
   Chunk::Dirty customer;
-  if (CustomerState* cached = cache.Lend(id)) {
-    customer.state = std::move(*cached);
+  // A state is kept under its partition: a cached one of another partition
+  // (a producer that keyed the customer's touchpoints inconsistently) is not
+  // this partition's.
+  const CustomerState* peek = cache.Find(id);
+  if (peek != nullptr && (peek->partition < 0 || peek->partition == partition_id)) {
+    customer.state = std::move(*cache.Lend(id));
     chunk.lent.push_back(id);
   } else {
-    auto stored = store.Get(id);
+    auto stored = store.Get(partition_id, id);
     if (!stored.ok()) return stored.status();
     if (*stored) {
       customer.state = std::move(**stored);
@@ -472,13 +476,13 @@ absl::StatusOr<bool> IngestProcessor::Erase(const CustomerId& id) {
   if (const CustomerState* cached = cache_.Find(id)) {
     state = *cached;
   } else {
-    auto stored = store_->Get(id);
+    auto stored = store_->Find(id);
     if (!stored.ok()) return stored.status();
     if (!*stored) return false;
     state = std::move(**stored);
   }
   StateBatch batch;
-  batch.erased.push_back(&id);
+  if (state.partition >= 0) batch.erased.emplace_back(state.partition, &id);
   const std::optional<PopulationEntry> entry = PopulationEntryOf(state);
   if (entry) population_.Replace(state.partition, entry, std::nullopt, &batch.population);
   const AlertState& alert = state.alert;

@@ -41,6 +41,7 @@ struct DueEntry {
 struct RiskEntry {
   double churn = 0;
   CustomerId customer;
+  std::int32_t partition = 0;  // whose index holds the entry (and the state)
   friend bool operator==(const RiskEntry&, const RiskEntry&) = default;
 };
 
@@ -53,7 +54,8 @@ struct IndexChange {
   std::optional<double> risk_from, risk_to;
 };
 
-// What one commit makes durable, all or nothing: the customers' new states,
+// What one commit makes durable, all or nothing: the customers' new states
+// (each under its partition, CustomerState::partition),
 // the population cells they changed (applied in order: the last write to a
 // cell wins; a count of 0 deletes it), the partitions' new offsets and
 // progress, and the index entries and alerts that go with them.
@@ -66,21 +68,39 @@ struct StateBatch {
   std::vector<IndexChange> index;
   // Alerts raised, for delivery (the outbox), by sequence number.
   std::vector<std::pair<std::uint64_t, const AlertEvent*>> outbox;
-  // Customers forgotten (their states deleted), and outbox alerts withdrawn.
-  std::vector<const CustomerId*> erased;
+  // Customers forgotten (their states deleted, by partition), and outbox
+  // alerts withdrawn.
+  std::vector<std::pair<std::int32_t, const CustomerId*>> erased;
   std::vector<std::uint64_t> outbox_removed;
 };
 
 // The durable home of customer state and input offsets (port; RocksDB in
-// production, memory in tests). All methods are thread-safe; a read sees only
-// committed batches, never part of one.
+// production, memory in tests). Everything but the outbox is kept per
+// partition of the input topic, so that a partition can be dropped or rebuilt
+// on its own. All methods are thread-safe; a read sees only committed
+// batches, never part of one.
 class StateStore {
  public:
   virtual ~StateStore() = default;
 
-  // The customer's committed state; nullopt when unknown; an error status when
-  // the store failed or holds a record it cannot read.
-  virtual absl::StatusOr<std::optional<CustomerState>> Get(const CustomerId& id) = 0;
+  // The customer's committed state under `partition`; nullopt when unknown
+  // there; an error status when the store failed or holds a record it cannot
+  // read.
+  virtual absl::StatusOr<std::optional<CustomerState>> Get(std::int32_t partition,
+                                                           const CustomerId& id) = 0;
+
+  // The customer's committed state under whichever partition holds it,
+  // `hint` tried first (a customer's touchpoints all come from the partition
+  // of their key, so at most one does).
+  absl::StatusOr<std::optional<CustomerState>> Find(
+      const CustomerId& id, std::optional<std::int32_t> hint = std::nullopt) {
+    return Locate(id, hint);
+  }
+
+  // Deletes everything kept under `partition` (of `topic`, for its offset and
+  // population): states, indexes, population cells, offset and progress. The
+  // outbox stays. After it, the partition is as if never seen.
+  virtual absl::Status DropPartition(const std::string& topic, std::int32_t partition) = 0;
 
   // What was committed about `partition` of `topic`; nullopt when nothing.
   virtual absl::StatusOr<std::optional<PartitionState>> GetPartition(const std::string& topic,
@@ -126,6 +146,10 @@ class StateStore {
 
   // Removes the outbox's alerts up to sequence number `through`, delivered.
   virtual absl::Status AckAlerts(std::uint64_t through) = 0;
+
+  // Find's work: the state of `id` under whichever partition holds it.
+  virtual absl::StatusOr<std::optional<CustomerState>> Locate(const CustomerId& id,
+                                                              std::optional<std::int32_t> hint) = 0;
 
   // Makes `batch` durable atomically (for `topic`'s offsets). On error nothing
   // of the batch is visible, and the caller must not advance past it.

@@ -153,6 +153,11 @@ int RunScoringApp(const ServiceOptions& options) {
   db_options.block_cache_mb = options.block_cache_mb;
   db_options.low_priority_compactions = options.low_priority_compactions;
   db_options.sync_writes = options.sync_writes;
+  db_options.progress = [](std::uint64_t moved, bool done) {
+    CRM_LOG(kInfo, "state") << (done ? "moved to state format " : "moving to state format ")
+                            << kStateFormatVersion << " (states under their partition): " << moved
+                            << " states" << (done ? ", done" : " so far");
+  };
   auto store = RocksDbStateStore::Open(db_options);
   if (!store.ok()) return Fatal("state", store.status());
   auto audit = FileAuditLog::Open(

@@ -50,7 +50,7 @@ Timestamp AsOf(const Clock& clock, bool has_as_of, const google::protobuf::Times
 // INVALID_ARGUMENT for an empty id, NOT_FOUND for an unknown customer.
 grpc::Status LoadCustomer(StateStore& store, const std::string& raw_id, CustomerState* state) {
   if (raw_id.empty()) return {grpc::StatusCode::INVALID_ARGUMENT, "customer_id is empty"};
-  auto stored = store.Get(CustomerId(raw_id));
+  auto stored = store.Find(CustomerId(raw_id));
   if (!stored.ok()) return ToGrpc(stored.status());
   if (!*stored) return {grpc::StatusCode::NOT_FOUND, "unknown customer " + raw_id};
   *state = std::move(**stored);
@@ -109,7 +109,7 @@ grpc::Status ScoringServiceImpl::BatchGetScores(
   for (const std::string& raw_id : request.customer_ids()) {
     if (raw_id.empty()) return {grpc::StatusCode::INVALID_ARGUMENT, "a customer_id is empty"};
     const CustomerId id(raw_id);
-    auto state = store_->Get(id);
+    auto state = store_->Find(id);
     if (!state.ok()) return ToGrpc(state.status());
     if (!*state) {
       response->add_not_found(raw_id);
@@ -155,7 +155,7 @@ grpc::Status ScoringServiceImpl::ListAtRiskCustomers(grpc::ServerContext* contex
         more = false;
         break;
       }
-      auto state = store_->Get(entry.customer);
+      auto state = store_->Get(entry.partition, entry.customer);
       if (!state.ok()) return ToGrpc(state.status());
       if (!*state) continue;  // erased since
       Scores scores = scorer->Score(entry.customer, **state, now, population.get());

@@ -18,7 +18,8 @@
 namespace crm {
 namespace {
 
-constexpr char kCustomerPrefix = 'c';
+constexpr char kCustomerPrefix = 's';
+constexpr char kFormat2CustomerPrefix = 'c';  // "c" + customer id
 constexpr char kOffsetPrefix = 'o';
 constexpr char kPopulationPrefix = 'p';
 constexpr char kEventTimePrefix = 'e';
@@ -27,16 +28,17 @@ constexpr char kRiskPrefix = 'r';
 constexpr char kOutboxPrefix = 'a';
 constexpr std::string_view kFormatKey = "m:format";
 
-std::string CustomerKey(const CustomerId& id) {
-  std::string key;
-  key.reserve(id.value().size() + 1);
-  key.push_back(kCustomerPrefix);
-  key.append(id.value());
-  return key;
-}
-
 void AppendBigEndian(std::string& out, std::uint64_t value, int bytes) {
   for (int i = bytes - 1; i >= 0; --i) out.push_back(static_cast<char>((value >> (8 * i)) & 0xff));
+}
+
+std::string CustomerKey(std::int32_t partition, const CustomerId& id) {
+  std::string key;
+  key.reserve(id.value().size() + 5);
+  key.push_back(kCustomerPrefix);
+  AppendBigEndian(key, static_cast<std::uint32_t>(partition), 4);
+  key.append(id.value());
+  return key;
 }
 
 std::string OffsetKey(const std::string& topic, std::int32_t partition) {
@@ -109,13 +111,13 @@ DueEntry DueEntryOf(std::string_view key) {
           CustomerId(std::string(key.substr(kIndexHeader)))};
 }
 
-RiskEntry RiskEntryOf(std::string_view key) {
-  return {std::bit_cast<double>(~ReadBigEndian(key.substr(5, 8))),
-          CustomerId(std::string(key.substr(kIndexHeader)))};
-}
-
 std::int32_t PartitionOfKey(std::string_view key) {
   return static_cast<std::int32_t>(ReadBigEndian(key.substr(1, 4)));
+}
+
+RiskEntry RiskEntryOf(std::string_view key) {
+  return {std::bit_cast<double>(~ReadBigEndian(key.substr(5, 8))),
+          CustomerId(std::string(key.substr(kIndexHeader))), PartitionOfKey(key)};
 }
 
 absl::Status FromRocks(const rocksdb::Status& s, std::string_view what) {
@@ -127,6 +129,48 @@ absl::Status FromRocks(const rocksdb::Status& s, std::string_view what) {
   if (s.IsIOError()) return absl::UnavailableError(message);
   if (s.IsInvalidArgument() || s.IsNotSupported()) return absl::InvalidArgumentError(message);
   return absl::InternalError(message);
+}
+
+// Format 2 kept states by customer id alone ("c" + id); format 3 under their
+// partition ("s" + partition + id), the partition each state records. The
+// move is made in batches that each delete the old keys they rewrite, so an
+// interrupted one resumes where it stopped; the format is 3 once no old key
+// is left.
+absl::Status MigrateFromFormat2(rocksdb::DB& db, const RocksDbOptions& options) {
+  constexpr std::size_t kPerBatch = 10'000;
+  const std::string old_prefix(1, kFormat2CustomerPrefix);
+  std::uint64_t moved = 0;
+  for (bool more = true; more;) {
+    rocksdb::WriteBatch batch;
+    std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(rocksdb::ReadOptions()));
+    std::size_t in_batch = 0;
+    for (it->Seek(old_prefix);
+         it->Valid() && it->key().starts_with(old_prefix) && in_batch < kPerBatch;
+         it->Next(), ++in_batch) {
+      auto state = DecodeState(it->value().ToStringView());
+      if (!state.ok()) return state.status();
+      const CustomerId id(std::string(it->key().ToStringView().substr(1)));
+      if (state->partition < 0) {
+        return absl::DataLossError("customer " + id.value() + " has no partition");
+      }
+      batch.Put(CustomerKey(state->partition, id), it->value());
+      batch.Delete(it->key());
+    }
+    if (!it->status().ok()) return FromRocks(it->status(), "reading format 2 states");
+    more = in_batch == kPerBatch;
+    moved += in_batch;
+    if (!more) {
+      batch.Put(rocksdb::Slice(kFormatKey.data(), kFormatKey.size()),
+                rocksdb::Slice(kStateFormatVersion.data(), kStateFormatVersion.size()));
+    }
+    rocksdb::WriteOptions write;
+    write.sync = true;
+    if (rocksdb::Status s = db.Write(write, &batch); !s.ok()) {
+      return FromRocks(s, "writing format 3 states");
+    }
+    if (options.progress) options.progress(moved, !more);
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -181,6 +225,12 @@ absl::StatusOr<std::unique_ptr<RocksDbStateStore>> RocksDbStateStore::Open(
     if (!s.ok()) return FromRocks(s, "cannot initialise data dir " + options.path);
   } else if (!s.ok()) {
     return FromRocks(s, "cannot read data dir " + options.path);
+  } else if (format == "2") {
+    if (absl::Status migrated = MigrateFromFormat2(*db, options); !migrated.ok()) {
+      return absl::Status(migrated.code(),
+                          "data dir " + options.path +
+                              ": moving to state format 3: " + std::string(migrated.message()));
+    }
   } else if (format != kStateFormatVersion) {
     return absl::FailedPreconditionError("data dir " + options.path + " has state format " +
                                          format + ", this build reads format " +
@@ -189,15 +239,63 @@ absl::StatusOr<std::unique_ptr<RocksDbStateStore>> RocksDbStateStore::Open(
   return std::unique_ptr<RocksDbStateStore>(new RocksDbStateStore(std::move(db), options));
 }
 
-absl::StatusOr<std::optional<CustomerState>> RocksDbStateStore::Get(const CustomerId& id) {
+absl::StatusOr<std::optional<CustomerState>> RocksDbStateStore::Get(std::int32_t partition,
+                                                                    const CustomerId& id) {
   rocksdb::PinnableSlice value;
-  rocksdb::Status s =
-      db_->Get(rocksdb::ReadOptions(), db_->DefaultColumnFamily(), CustomerKey(id), &value);
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), db_->DefaultColumnFamily(),
+                               CustomerKey(partition, id), &value);
   if (s.IsNotFound()) return std::optional<CustomerState>();
   if (!s.ok()) return FromRocks(s, "reading customer state");
   auto state = DecodeState(value.ToStringView());
   if (!state.ok()) return state.status();
+  state->partition = partition;
   return std::optional<CustomerState>(std::move(*state));
+}
+
+absl::StatusOr<std::optional<CustomerState>> RocksDbStateStore::Locate(
+    const CustomerId& id, std::optional<std::int32_t> hint) {
+  if (hint) {
+    auto state = Get(*hint, id);
+    if (!state.ok() || *state) return state;
+  }
+  // Each partition's states in turn: a seek to where the customer would be.
+  const std::string all(1, kCustomerPrefix);
+  rocksdb::ReadOptions options;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options));
+  for (it->Seek(all); it->Valid() && it->key().starts_with(all);) {
+    if (it->key().size() < 5) return absl::DataLossError("unreadable state key in the data dir");
+    const std::int32_t partition = PartitionOfKey(it->key().ToStringView());
+    if (partition != hint) {
+      const std::string key = CustomerKey(partition, id);
+      it->Seek(key);
+      if (it->Valid() && it->key() == key) {
+        auto state = DecodeState(it->value().ToStringView());
+        if (!state.ok()) return state.status();
+        state->partition = partition;
+        return std::optional<CustomerState>(std::move(*state));
+      }
+    }
+    if (partition == std::numeric_limits<std::int32_t>::max()) break;
+    it->Seek(IndexPrefix(kCustomerPrefix, partition + 1));
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "reading customer state");
+  return std::optional<CustomerState>();
+}
+
+absl::Status RocksDbStateStore::DropPartition(const std::string& topic, std::int32_t partition) {
+  rocksdb::WriteBatch batch;
+  for (char prefix : {kCustomerPrefix, kDuePrefix, kRiskPrefix}) {
+    const std::string from = IndexPrefix(prefix, partition);
+    batch.DeleteRange(from, PrefixEnd(from));
+  }
+  std::string cells = PopulationPrefix(topic);
+  AppendBigEndian(cells, static_cast<std::uint32_t>(partition), 4);
+  batch.DeleteRange(cells, PrefixEnd(cells));
+  batch.Delete(OffsetKey(topic, partition));
+  rocksdb::WriteOptions write;
+  write.sync = options_.sync_writes;
+  rocksdb::Status s = db_->Write(write, &batch);
+  return s.ok() ? absl::OkStatus() : FromRocks(s, "dropping a partition's state");
 }
 
 absl::StatusOr<std::optional<PartitionState>> RocksDbStateStore::GetPartition(
@@ -436,7 +534,11 @@ class SortedWrites {
 absl::Status RocksDbStateStore::Commit(const std::string& topic, const StateBatch& batch) {
   SortedWrites writes;
   for (const auto& [id, state] : batch.customers) {
-    writes.Put(CustomerKey(*id), EncodeState(*state));
+    if (state->partition < 0) {
+      return absl::InvalidArgumentError("committing the state of customer " + id->value() +
+                                        ", which has no partition");
+    }
+    writes.Put(CustomerKey(state->partition, *id), EncodeState(*state));
   }
   for (const PopulationCell& cell : batch.population) {
     if (cell.count == 0) {
@@ -447,7 +549,7 @@ absl::Status RocksDbStateStore::Commit(const std::string& topic, const StateBatc
       writes.Put(PopulationKey(topic, cell), value);
     }
   }
-  for (const CustomerId* id : batch.erased) writes.Delete(CustomerKey(*id));
+  for (const auto& [partition, id] : batch.erased) writes.Delete(CustomerKey(partition, *id));
   for (std::uint64_t sequence : batch.outbox_removed) writes.Delete(OutboxKey(sequence));
   for (const auto& [sequence, alert] : batch.outbox) {
     v1::ChurnAlert message;

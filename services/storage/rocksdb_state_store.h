@@ -3,6 +3,7 @@
 #include <rocksdb/options.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -18,7 +19,8 @@ namespace crm {
 
 // Bumped when the stored layout changes incompatibly; a data dir written with
 // another version is refused at open, never silently reset.
-inline constexpr std::string_view kStateFormatVersion = "2";
+// Format 2 (states by customer id alone) is moved to format 3 at open.
+inline constexpr std::string_view kStateFormatVersion = "3";
 
 struct RocksDbOptions {
   std::string path;                  // the data dir; created when missing
@@ -33,6 +35,9 @@ struct RocksDbOptions {
   // (BENCHMARKS.md, third round); writes slow down on their own if they fall
   // far behind. Flushes keep the normal priority. Process-wide.
   bool low_priority_compactions = true;
+  // Told how many states were moved so far when a data dir of an earlier
+  // format is brought to this one at open (`done` at the end), for a log.
+  std::function<void(std::uint64_t moved, bool done)> progress;
 };
 
 // The RocksDB options the store opens its data dir with (also what the
@@ -53,9 +58,10 @@ struct DueStats {
   std::optional<Timestamp> earliest;  // the earliest look of all
 };
 
-// StateStore on RocksDB. Layout (integers big-endian; times in µs with their
-// sign bit flipped, so that keys sort as times do):
-//   "c" + customer id -> crm.internal.StoredCustomer
+// StateStore on RocksDB. Everything a partition holds is under a prefix of
+// its own (states, indexes, population, offset), the outbox is shared. Layout (integers big-endian;
+// times in µs with their sign bit flipped, so that keys sort as times do):
+//   "s" + partition (4) + customer id -> crm.internal.StoredCustomer
 //   "o" + topic + '\0' + partition (4) -> crm.internal.StoredPartition
 //   "p" + topic + '\0' + partition (4) + axis (1) + bucket (8) -> customers (8)
 //   "e" + topic -> the latest event time applied (8)
@@ -72,7 +78,11 @@ class RocksDbStateStore final : public StateStore {
   static absl::StatusOr<std::unique_ptr<RocksDbStateStore>> Open(const RocksDbOptions& options);
   ~RocksDbStateStore() override;
 
-  absl::StatusOr<std::optional<CustomerState>> Get(const CustomerId& id) override;
+  absl::StatusOr<std::optional<CustomerState>> Get(std::int32_t partition,
+                                                   const CustomerId& id) override;
+  absl::StatusOr<std::optional<CustomerState>> Locate(const CustomerId& id,
+                                                      std::optional<std::int32_t> hint) override;
+  absl::Status DropPartition(const std::string& topic, std::int32_t partition) override;
   absl::StatusOr<std::optional<PartitionState>> GetPartition(const std::string& topic,
                                                              std::int32_t partition) override;
   absl::StatusOr<std::optional<Timestamp>> LoadLatestEventTime(const std::string& topic) override;

@@ -94,7 +94,7 @@ class IngestProcessorTest : public ::testing::Test {
     return offset.ok() ? *offset : std::nullopt;
   }
   static std::optional<CustomerState> State(StateStore& store, const std::string& customer) {
-    auto state = store.Get(CustomerId(customer));
+    auto state = store.Find(CustomerId(customer));
     EXPECT_TRUE(state.ok()) << state.status();
     return state.ok() ? *state : std::nullopt;
   }
@@ -155,6 +155,7 @@ TEST_F(IngestProcessorTest, StateIsReadFromTheStoreOnACacheMiss) {
   // A state committed earlier, e.g. by the partition's previous owner.
   CustomerState stored;
   ApplyTouchpoint(For("a", Type::kPurchase, "1", 1), StateLimits{}, stored);
+  stored.partition = 0;
   const CustomerId id("a");
   StateBatch seed;
   seed.customers.emplace_back(&id, &stored);
@@ -614,7 +615,7 @@ TEST_F(IngestAlertsTest, ASilentSteadyBuyerIsAlertedOnceWithNoEventOfTheirOwn) {
   auto first = processor.Process(SteadyBuyer("steady", offset));
   ASSERT_TRUE(first.ok()) << first.status();
   EXPECT_TRUE(first->alerts.empty());  // right after a purchase: not at risk
-  const CustomerState stored = *store_.Get(CustomerId("steady")).value();
+  const CustomerState stored = *store_.Find(CustomerId("steady")).value();
   ASSERT_TRUE(stored.alert.next_evaluation);
   const Timestamp next = *stored.alert.next_evaluation;
   EXPECT_GT(next, Day(266));
@@ -648,7 +649,7 @@ TEST_F(IngestAlertsTest, ASilentSteadyBuyerIsAlertedOnceWithNoEventOfTheirOwn) {
   EXPECT_FALSE(alert.reasons.empty());
   EXPECT_EQ(alert.channel, Channel::kUnspecified);  // never consented: not for marketing
   // Raised as of the moment it was due, which the partition's time passed.
-  const CustomerState alerted = *store_.Get(CustomerId("steady")).value();
+  const CustomerState alerted = *store_.Find(CustomerId("steady")).value();
   EXPECT_TRUE(alerted.alert.open);
   EXPECT_EQ(alerted.alert.raised_at, alert.at);
   EXPECT_GT(alert.at, Day(266 + 14));
@@ -666,7 +667,7 @@ TEST_F(IngestAlertsTest, ASilentSteadyBuyerIsAlertedOnceWithNoEventOfTheirOwn) {
   EXPECT_EQ(store_.partitions().at({kTopic, 0}).open_alerts, 1u);
   EXPECT_EQ(store_.partitions().at({kTopic, 0}).watermark, Day(498));  // the last ticker's
   // The other customer is a prospect: never alerted, never scheduled, never ranked.
-  EXPECT_EQ(store_.Get(CustomerId("other")).value()->alert, AlertState{});
+  EXPECT_EQ(store_.Find(CustomerId("other")).value()->alert, AlertState{});
   EXPECT_EQ(store_.risk(),
             (std::vector<RiskEntry>{{*alerted.alert.indexed_churn, CustomerId("steady")}}));
 
@@ -705,7 +706,7 @@ TEST_F(IngestAlertsTest, AFailedCommitRaisesNothingAndTheReplayRaisesTheSameAler
   const std::vector<InputRecord> ticker = {
       Record(0, offset, For("other", Type::kContact, "o1", 900))};
   EXPECT_FALSE(processor.Process(ticker).ok());
-  EXPECT_FALSE(inner.Get(CustomerId("steady")).value()->alert.open);
+  EXPECT_FALSE(inner.Find(CustomerId("steady")).value()->alert.open);
   EXPECT_TRUE(inner.PendingAlerts(10).value().empty());
 
   // A fresh processor on the committed store (as after a crash) replays the
@@ -790,7 +791,7 @@ TEST_F(IngestAlertsTest, OnTheWallClockLooksAreTakenAsOfTheirDueTimeUpToNow) {
   IngestProcessor processor = OnTheWallClock(&store_, Day(267));
   std::int64_t offset = 0;
   ASSERT_TRUE(processor.Process(SteadyBuyer("steady", offset)).ok());
-  const Timestamp due = *store_.Get(CustomerId("steady")).value()->alert.next_evaluation;
+  const Timestamp due = *store_.Find(CustomerId("steady")).value()->alert.next_evaluation;
   auto early = processor.RescoreDue(100);
   ASSERT_TRUE(early.ok());
   EXPECT_EQ(early->rescored, 0u);  // not due yet
@@ -798,14 +799,14 @@ TEST_F(IngestAlertsTest, OnTheWallClockLooksAreTakenAsOfTheirDueTimeUpToNow) {
   auto one = processor.RescoreDue(1);  // the budget: one look
   ASSERT_TRUE(one.ok()) << one.status();
   EXPECT_EQ(one->rescored, 1u);
-  const CustomerState looked = *store_.Get(CustomerId("steady")).value();
+  const CustomerState looked = *store_.Find(CustomerId("steady")).value();
   EXPECT_EQ(looked.alert.evaluated_at, due);  // as of when it was due, not now
   auto rest = processor.RescoreDue(1000);
   ASSERT_TRUE(rest.ok());
   EXPECT_GE(rest->rescored, 1u);
   ASSERT_EQ(rest->alerts.size(), 1u);
   EXPECT_LT(rest->alerts.front().at, Day(700));
-  EXPECT_GT(*store_.Get(CustomerId("steady")).value()->alert.next_evaluation, Day(700));
+  EXPECT_GT(*store_.Find(CustomerId("steady")).value()->alert.next_evaluation, Day(700));
 }
 
 // "b" buys every 10 days but its touchpoints arrive late, behind "a"'s every
@@ -821,7 +822,7 @@ TEST_F(IngestAlertsTest, TheTimeIndexIsReadFromItsFirstLiveEntryAndOnlyWhenALook
   IngestProcessor processor = OnTheWallClock(&store_, Day(267));
   std::int64_t offset = 0;
   ASSERT_TRUE(processor.Process(SteadyBuyer("steady", offset)).ok());
-  const Timestamp steady_due = *store_.Get(CustomerId("steady")).value()->alert.next_evaluation;
+  const Timestamp steady_due = *store_.Find(CustomerId("steady")).value()->alert.next_evaluation;
   ASSERT_TRUE(processor.RescoreDue(100).ok());  // reads the index: not due
   const int reads = store_.scheduled_reads();
   EXPECT_GT(reads, 0);
@@ -839,16 +840,16 @@ TEST_F(IngestAlertsTest, TheTimeIndexIsReadFromItsFirstLiveEntryAndOnlyWhenALook
         Record(0, offset++, For("brisk", Type::kPurchase, "b" + std::to_string(i), 248 + 2 * i)));
   }
   ASSERT_TRUE(processor.Process(brisk).ok());
-  const Timestamp brisk_due = *store_.Get(CustomerId("brisk")).value()->alert.next_evaluation;
+  const Timestamp brisk_due = *store_.Find(CustomerId("brisk")).value()->alert.next_evaluation;
   ASSERT_LT(brisk_due, steady_due);
   clock_.Set(brisk_due + (steady_due - brisk_due) / 2);
   auto round = processor.RescoreDue(100);
   ASSERT_TRUE(round.ok()) << round.status();
   EXPECT_GE(round->rescored, 1u);  // brisk's, and those that follow before now
-  const CustomerState looked = *store_.Get(CustomerId("brisk")).value();
+  const CustomerState looked = *store_.Find(CustomerId("brisk")).value();
   EXPECT_GE(looked.alert.evaluated_at, brisk_due);
   EXPECT_GT(looked.alert.next_evaluation, clock_.Now());
-  EXPECT_EQ(store_.Get(CustomerId("steady")).value()->alert.next_evaluation, steady_due);
+  EXPECT_EQ(store_.Find(CustomerId("steady")).value()->alert.next_evaluation, steady_due);
   EXPECT_GT(store_.scheduled_reads(), reads);
 
   // Past both, from a processor that knows nothing of the index: the same looks.
@@ -857,7 +858,7 @@ TEST_F(IngestAlertsTest, TheTimeIndexIsReadFromItsFirstLiveEntryAndOnlyWhenALook
   auto late = fresh.RescoreDue(100);
   ASSERT_TRUE(late.ok()) << late.status();
   EXPECT_GE(late->rescored, 1u);
-  EXPECT_EQ(store_.Get(CustomerId("steady")).value()->alert.evaluated_at, steady_due);
+  EXPECT_EQ(store_.Find(CustomerId("steady")).value()->alert.evaluated_at, steady_due);
 }
 
 TEST_F(IngestAlertsTest, ALateTouchpointNeverTakesALookBackInTime) {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <optional>
 #include <set>
@@ -24,11 +25,38 @@ namespace crm::testing {
 // never sees part of a batch.
 class MemoryStateStore final : public StateStore {
  public:
-  absl::StatusOr<std::optional<CustomerState>> Get(const CustomerId& id) override {
+  absl::StatusOr<std::optional<CustomerState>> Get(std::int32_t partition,
+                                                   const CustomerId& id) override {
     absl::MutexLock lock(&mutex_);
-    auto it = states_.find(id);
+    auto it = states_.find({partition, id});
     if (it == states_.end()) return std::optional<CustomerState>();
     return std::optional<CustomerState>(it->second);
+  }
+
+  absl::StatusOr<std::optional<CustomerState>> Locate(const CustomerId& id,
+                                                      std::optional<std::int32_t> hint) override {
+    absl::MutexLock lock(&mutex_);
+    if (hint) {
+      if (auto it = states_.find({*hint, id}); it != states_.end()) {
+        return std::optional<CustomerState>(it->second);
+      }
+    }
+    for (const auto& [key, state] : states_) {
+      if (key.second == id) return std::optional<CustomerState>(state);
+    }
+    return std::optional<CustomerState>();
+  }
+
+  absl::Status DropPartition(const std::string& topic, std::int32_t partition) override {
+    absl::MutexLock lock(&mutex_);
+    std::erase_if(states_, [&](const auto& entry) { return entry.first.first == partition; });
+    due_.erase(partition);
+    std::erase_if(risk_, [&](const auto& entry) { return std::get<2>(entry) == partition; });
+    std::erase_if(population_, [&](const auto& entry) {
+      return std::get<0>(entry.first) == topic && std::get<1>(entry.first) == partition;
+    });
+    partitions_.erase({topic, partition});
+    return absl::OkStatus();
   }
 
   absl::StatusOr<std::optional<PartitionState>> GetPartition(const std::string& topic,
@@ -74,9 +102,11 @@ class MemoryStateStore final : public StateStore {
     absl::MutexLock lock(&mutex_);
     std::vector<RiskEntry> riskiest;
     auto it = risk_.begin();
-    if (after) it = risk_.upper_bound({-after->churn, after->customer});
+    if (after) {
+      it = risk_.upper_bound({-after->churn, after->customer, std::numeric_limits<int>::max()});
+    }
     for (; it != risk_.end() && riskiest.size() < limit; ++it) {
-      riskiest.push_back({-it->first, it->second});
+      riskiest.push_back({-std::get<0>(*it), std::get<1>(*it), std::get<2>(*it)});
     }
     return riskiest;
   }
@@ -105,7 +135,7 @@ class MemoryStateStore final : public StateStore {
 
   absl::Status Commit(const std::string& topic, const StateBatch& batch) override {
     absl::MutexLock lock(&mutex_);
-    for (const CustomerId* id : batch.erased) states_.erase(*id);
+    for (const auto& [partition, id] : batch.erased) states_.erase({partition, *id});
     for (std::uint64_t sequence : batch.outbox_removed) outbox_.erase(sequence);
     for (const auto& [sequence, alert] : batch.outbox) outbox_.insert_or_assign(sequence, *alert);
     for (const IndexChange& change : batch.index) {
@@ -113,10 +143,15 @@ class MemoryStateStore final : public StateStore {
       auto& due = due_[change.partition];
       if (change.due_from) due.erase({*change.due_from, id});
       if (change.due_to) due.insert({*change.due_to, id});
-      if (change.risk_from) risk_.erase({-*change.risk_from, id});
-      if (change.risk_to) risk_.insert({-*change.risk_to, id});
+      if (change.risk_from) risk_.erase({-*change.risk_from, id, change.partition});
+      if (change.risk_to) risk_.insert({-*change.risk_to, id, change.partition});
     }
-    for (const auto& [id, state] : batch.customers) states_.insert_or_assign(*id, *state);
+    for (const auto& [id, state] : batch.customers) {
+      if (state->partition < 0) return absl::InvalidArgumentError("a state without partition");
+    }
+    for (const auto& [id, state] : batch.customers) {
+      states_.insert_or_assign({state->partition, *id}, *state);
+    }
     if (batch.latest_event_time) latest_event_.insert_or_assign(topic, *batch.latest_event_time);
     for (const PopulationCell& cell : batch.population) {
       const auto key = std::make_tuple(topic, cell.partition, cell.axis, cell.bucket);
@@ -139,10 +174,13 @@ class MemoryStateStore final : public StateStore {
     return commits_;
   }
 
-  // A snapshot of every committed state, by customer.
+  // A snapshot of every committed state, by customer (a customer kept under
+  // two partitions appears once: under the higher).
   std::map<CustomerId, CustomerState> states() const {
     absl::MutexLock lock(&mutex_);
-    return states_;
+    std::map<CustomerId, CustomerState> states;
+    for (const auto& [key, state] : states_) states.insert_or_assign(key.second, state);
+    return states;
   }
 
   // A snapshot of every committed offset, by (topic, partition).
@@ -181,7 +219,7 @@ class MemoryStateStore final : public StateStore {
   std::vector<RiskEntry> risk() const {
     absl::MutexLock lock(&mutex_);
     std::vector<RiskEntry> risk;
-    for (const auto& [churn, id] : risk_) risk.push_back({-churn, id});
+    for (const auto& [churn, id, partition] : risk_) risk.push_back({-churn, id, partition});
     return risk;
   }
 
@@ -193,14 +231,15 @@ class MemoryStateStore final : public StateStore {
 
  private:
   mutable absl::Mutex mutex_;
-  std::map<CustomerId, CustomerState> states_ ABSL_GUARDED_BY(mutex_);
+  std::map<std::pair<std::int32_t, CustomerId>, CustomerState> states_ ABSL_GUARDED_BY(mutex_);
   std::map<std::pair<std::string, std::int32_t>, PartitionState> partitions_
       ABSL_GUARDED_BY(mutex_);
   std::map<std::tuple<std::string, std::int32_t, PopulationAxis, std::int64_t>, PopulationCell>
       population_ ABSL_GUARDED_BY(mutex_);
   std::map<std::string, Timestamp> latest_event_ ABSL_GUARDED_BY(mutex_);
   std::map<std::int32_t, std::set<DueEntry>> due_ ABSL_GUARDED_BY(mutex_);
-  std::set<std::pair<double, CustomerId>> risk_ ABSL_GUARDED_BY(mutex_);  // by -churn
+  // By -churn, then customer, then partition.
+  std::set<std::tuple<double, CustomerId, std::int32_t>> risk_ ABSL_GUARDED_BY(mutex_);
   std::map<std::uint64_t, AlertEvent> outbox_ ABSL_GUARDED_BY(mutex_);
   int commits_ ABSL_GUARDED_BY(mutex_) = 0;
   int scheduled_reads_ ABSL_GUARDED_BY(mutex_) = 0;
@@ -215,8 +254,16 @@ class FaultyStateStore final : public StateStore {
   // REQUIRES: `inner` outlives this store.
   FaultyStateStore(StateStore* inner, int fail_commit) : inner_(inner), fail_commit_(fail_commit) {}
 
-  absl::StatusOr<std::optional<CustomerState>> Get(const CustomerId& id) override {
-    return inner_->Get(id);
+  absl::StatusOr<std::optional<CustomerState>> Get(std::int32_t partition,
+                                                   const CustomerId& id) override {
+    return inner_->Get(partition, id);
+  }
+  absl::StatusOr<std::optional<CustomerState>> Locate(const CustomerId& id,
+                                                      std::optional<std::int32_t> hint) override {
+    return inner_->Find(id, hint);
+  }
+  absl::Status DropPartition(const std::string& topic, std::int32_t partition) override {
+    return inner_->DropPartition(topic, partition);
   }
 
   absl::StatusOr<std::optional<PartitionState>> GetPartition(const std::string& topic,

@@ -83,7 +83,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     auto result = world.processor.Process({record});
     if (!result.ok()) Fail("Process failed on the memory store");
     if (touchpoint == nullptr) continue;
-    auto state = world.store.Get(touchpoint->customer_id);
+    auto state = world.store.Find(touchpoint->customer_id);
     if (!state.ok()) Fail("Get failed on the memory store");
     if (!*state) continue;
     // Scores of any state are computable, and its record round-trips.

@@ -1,0 +1,143 @@
+// RocksDbStateStore on a real RocksDB in a temp dir: every partition's state
+// under a prefix of its own, dropped on its own, and data dirs of format 2
+// brought to format 3 at open.
+#include <gtest/gtest.h>
+#include <rocksdb/db.h>
+
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "services/storage/rocksdb_state_store.h"
+#include "services/storage/state_codec.h"
+#include "tools/child_process.h"
+
+namespace crm {
+namespace {
+
+constexpr char kTopic[] = "crm.touchpoints";
+
+CustomerState StateOf(std::int32_t partition, std::uint64_t events) {
+  CustomerState state;
+  state.partition = partition;
+  state.events_applied = events;
+  return state;
+}
+
+std::unique_ptr<RocksDbStateStore> Open(const TempDir& dir,
+                                        std::vector<std::uint64_t>* progress = nullptr) {
+  RocksDbOptions options;
+  options.path = (dir.path() / "data").string();
+  options.low_priority_compactions = false;
+  if (progress != nullptr) {
+    options.progress = [progress](std::uint64_t moved, bool) { progress->push_back(moved); };
+  }
+  auto store = RocksDbStateStore::Open(options);
+  EXPECT_TRUE(store.ok()) << store.status();
+  return store.ok() ? std::move(*store) : nullptr;
+}
+
+TEST(StateStoreTest, EachPartitionKeepsItsOwnStatesIndexesAndProgressAndIsDroppedAlone) {
+  TempDir dir;
+  auto store = Open(dir);
+  ASSERT_NE(store, nullptr);
+  const CustomerId a("a"), b("b"), c("c");
+  const CustomerState a0 = StateOf(0, 1), b1 = StateOf(1, 2), c1 = StateOf(1, 3);
+  StateBatch batch;
+  batch.customers = {{&a, &a0}, {&b, &b1}, {&c, &c1}};
+  batch.partitions = {{0, PartitionState{.next_offset = 10}},
+                      {1, PartitionState{.next_offset = 20}}};
+  batch.population = {
+      {.partition = 0, .axis = PopulationAxis::kFrequency, .bucket = 1, .count = 1},
+      {.partition = 1, .axis = PopulationAxis::kFrequency, .bucket = 1, .count = 2}};
+  batch.index = {{.partition = 0, .customer = &a, .due_to = FromMicros(5), .risk_to = 0.9},
+                 {.partition = 1, .customer = &b, .due_to = FromMicros(6), .risk_to = 0.8}};
+  ASSERT_TRUE(store->Commit(kTopic, batch).ok());
+
+  EXPECT_EQ(store->Get(0, a).value()->events_applied, 1u);
+  EXPECT_FALSE(store->Get(1, a).value().has_value());  // a's state is under partition 0
+  EXPECT_EQ(store->Find(b).value()->events_applied, 2u);
+  EXPECT_EQ(store->Find(b).value()->partition, 1);
+  EXPECT_EQ(store->Find(c, /*hint=*/0).value()->events_applied, 3u);  // a wrong hint
+  EXPECT_FALSE(store->Find(CustomerId("nobody")).value().has_value());
+  const std::vector<RiskEntry> risky = store->Riskiest(std::nullopt, 10).value();
+  ASSERT_EQ(risky.size(), 2u);
+  EXPECT_EQ(risky[0], (RiskEntry{0.9, a, 0}));
+  EXPECT_EQ(risky[1], (RiskEntry{0.8, b, 1}));
+
+  // A state without a partition has no place: refused, nothing written.
+  const CustomerId d("d");
+  const CustomerState loose;
+  StateBatch bad;
+  bad.customers = {{&d, &loose}};
+  bad.partitions = {{0, PartitionState{.next_offset = 99}}};
+  EXPECT_FALSE(store->Commit(kTopic, bad).ok());
+  EXPECT_EQ(store->GetOffset(kTopic, 0).value(), 10);
+
+  ASSERT_TRUE(store->DropPartition(kTopic, 1).ok());
+  EXPECT_FALSE(store->Find(b).value().has_value());
+  EXPECT_FALSE(store->Find(c).value().has_value());
+  EXPECT_FALSE(store->GetPartition(kTopic, 1).value().has_value());
+  EXPECT_TRUE(store->Scheduled(1, std::nullopt, Timestamp::min(), 10).value().empty());
+  EXPECT_EQ(store->Riskiest(std::nullopt, 10).value(), (std::vector<RiskEntry>{{0.9, a, 0}}));
+  const std::vector<PopulationCell> cells = store->LoadPopulation(kTopic).value();
+  ASSERT_EQ(cells.size(), 1u);
+  EXPECT_EQ(cells[0].partition, 0);
+  // Partition 0 is untouched.
+  EXPECT_EQ(store->Get(0, a).value()->events_applied, 1u);
+  EXPECT_EQ(store->GetOffset(kTopic, 0).value(), 10);
+  EXPECT_EQ(store->Scheduled(0, std::nullopt, Timestamp::min(), 10).value().size(), 1u);
+}
+
+// A format 2 data dir (states by customer id alone), half moved already as
+// if an earlier open had been interrupted: every state ends up once, under
+// its partition, and the format is 3.
+TEST(StateStoreTest, AFormat2DataDirIsMovedToPartitionScopedStatesAtOpen) {
+  TempDir dir;
+  constexpr int kCustomers = 25'000;  // more than one batch of the move
+  {
+    rocksdb::Options options;
+    options.create_if_missing = true;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(options, (dir.path() / "data").string(), &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), "m:format", "2").ok());
+    for (int i = 0; i < kCustomers; ++i) {
+      const std::string id = "customer-" + std::to_string(i);
+      const std::int32_t partition = i % 6;
+      const std::string value = EncodeState(StateOf(partition, static_cast<std::uint64_t>(i)));
+      if (i % 2 == 0) {
+        ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), "c" + id, value).ok());
+      } else {  // moved by the interrupted open
+        std::string key = "s";
+        key.append({0, 0, 0, static_cast<char>(partition)});
+        ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), key + id, value).ok());
+      }
+    }
+  }
+  std::vector<std::uint64_t> progress;
+  auto store = Open(dir, &progress);
+  ASSERT_NE(store, nullptr);
+  ASSERT_FALSE(progress.empty());
+  EXPECT_EQ(progress.back(), static_cast<std::uint64_t>(kCustomers / 2 + kCustomers % 2));
+  EXPECT_GT(progress.size(), 1u);  // in batches, each reported
+  for (int i = 0; i < kCustomers; i += 997) {
+    const CustomerId id("customer-" + std::to_string(i));
+    auto state = store->Get(i % 6, id);
+    ASSERT_TRUE(state.ok()) << state.status();
+    ASSERT_TRUE(state->has_value()) << id.value();
+    EXPECT_EQ((*state)->events_applied, static_cast<std::uint64_t>(i));
+    EXPECT_FALSE(store->Get((i + 1) % 6, id).value().has_value());
+  }
+  store.reset();
+  // Reopened: format 3, nothing moved again.
+  progress.clear();
+  store = Open(dir, &progress);
+  ASSERT_NE(store, nullptr);
+  EXPECT_TRUE(progress.empty());
+  EXPECT_EQ(store->Find(CustomerId("customer-0")).value()->events_applied, 0u);
+}
+
+}  // namespace
+}  // namespace crm
