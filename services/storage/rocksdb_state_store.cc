@@ -175,8 +175,14 @@ absl::Status MigrateFromFormat2(rocksdb::DB& db, const RocksDbOptions& options) 
 
 }  // namespace
 
-RocksDbStateStore::RocksDbStateStore(std::unique_ptr<rocksdb::DB> db, RocksDbOptions options)
-    : db_(std::move(db)), options_(std::move(options)) {}
+RocksDbStateStore::RocksDbStateStore(std::unique_ptr<rocksdb::DB> db, RocksDbOptions options,
+                                     std::set<std::int32_t> partitions)
+    : db_(std::move(db)), options_(std::move(options)), partitions_(std::move(partitions)) {}
+
+std::vector<std::int32_t> RocksDbStateStore::StatePartitions() const {
+  std::lock_guard<std::mutex> lock(partitions_mutex_);
+  return {partitions_.begin(), partitions_.end()};
+}
 
 RocksDbStateStore::~RocksDbStateStore() = default;
 
@@ -236,7 +242,23 @@ absl::StatusOr<std::unique_ptr<RocksDbStateStore>> RocksDbStateStore::Open(
                                          format + ", this build reads format " +
                                          std::string(kStateFormatVersion));
   }
-  return std::unique_ptr<RocksDbStateStore>(new RocksDbStateStore(std::move(db), options));
+  // The partitions holding states: one seek each.
+  std::set<std::int32_t> partitions;
+  const std::string all(1, kCustomerPrefix);
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek(all); it->Valid() && it->key().starts_with(all);) {
+    if (it->key().size() < 5) {
+      return absl::DataLossError("data dir " + options.path + " holds an unreadable state key");
+    }
+    const std::int32_t partition = PartitionOfKey(it->key().ToStringView());
+    partitions.insert(partition);
+    if (partition == std::numeric_limits<std::int32_t>::max()) break;
+    it->Seek(IndexPrefix(kCustomerPrefix, partition + 1));
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "reading data dir " + options.path);
+  it.reset();
+  return std::unique_ptr<RocksDbStateStore>(
+      new RocksDbStateStore(std::move(db), options, std::move(partitions)));
 }
 
 absl::StatusOr<std::optional<CustomerState>> RocksDbStateStore::Get(std::int32_t partition,
@@ -258,27 +280,11 @@ absl::StatusOr<std::optional<CustomerState>> RocksDbStateStore::Locate(
     auto state = Get(*hint, id);
     if (!state.ok() || *state) return state;
   }
-  // Each partition's states in turn: a seek to where the customer would be.
-  const std::string all(1, kCustomerPrefix);
-  rocksdb::ReadOptions options;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options));
-  for (it->Seek(all); it->Valid() && it->key().starts_with(all);) {
-    if (it->key().size() < 5) return absl::DataLossError("unreadable state key in the data dir");
-    const std::int32_t partition = PartitionOfKey(it->key().ToStringView());
-    if (partition != hint) {
-      const std::string key = CustomerKey(partition, id);
-      it->Seek(key);
-      if (it->Valid() && it->key() == key) {
-        auto state = DecodeState(it->value().ToStringView());
-        if (!state.ok()) return state.status();
-        state->partition = partition;
-        return std::optional<CustomerState>(std::move(*state));
-      }
-    }
-    if (partition == std::numeric_limits<std::int32_t>::max()) break;
-    it->Seek(IndexPrefix(kCustomerPrefix, partition + 1));
+  for (const std::int32_t partition : StatePartitions()) {
+    if (partition == hint) continue;
+    auto state = Get(partition, id);
+    if (!state.ok() || *state) return state;
   }
-  if (!it->status().ok()) return FromRocks(it->status(), "reading customer state");
   return std::optional<CustomerState>();
 }
 
@@ -295,7 +301,10 @@ absl::Status RocksDbStateStore::DropPartition(const std::string& topic, std::int
   rocksdb::WriteOptions write;
   write.sync = options_.sync_writes;
   rocksdb::Status s = db_->Write(write, &batch);
-  return s.ok() ? absl::OkStatus() : FromRocks(s, "dropping a partition's state");
+  if (!s.ok()) return FromRocks(s, "dropping a partition's state");
+  std::lock_guard<std::mutex> lock(partitions_mutex_);
+  partitions_.erase(partition);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::optional<PartitionState>> RocksDbStateStore::GetPartition(
@@ -584,6 +593,11 @@ absl::Status RocksDbStateStore::Commit(const std::string& topic, const StateBatc
   writes.WriteTo(sorted);
   rocksdb::WriteOptions write;
   write.sync = options_.sync_writes;
+  {
+    // Known before the states are visible, so that Find never misses one.
+    std::lock_guard<std::mutex> lock(partitions_mutex_);
+    for (const auto& [id, state] : batch.customers) partitions_.insert(state->partition);
+  }
   rocksdb::Status s = db_->Write(write, &sorted);
   return s.ok() ? absl::OkStatus() : FromRocks(s, "committing state batch");
 }

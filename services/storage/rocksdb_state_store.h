@@ -5,8 +5,11 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "core/state_store.h"
@@ -106,9 +109,16 @@ class RocksDbStateStore final : public StateStore {
   absl::StatusOr<DueStats> ScheduleStats(Timestamp until, std::uint64_t cap);
 
  private:
-  RocksDbStateStore(std::unique_ptr<rocksdb::DB> db, RocksDbOptions options);
+  RocksDbStateStore(std::unique_ptr<rocksdb::DB> db, RocksDbOptions options,
+                    std::set<std::int32_t> partitions);
+  // The partitions that hold states (Find reads each: a point read its bloom
+  // filters make cheap where the customer is not).
+  std::vector<std::int32_t> StatePartitions() const;
+
   std::unique_ptr<rocksdb::DB> db_;
   RocksDbOptions options_;
+  mutable std::mutex partitions_mutex_;
+  std::set<std::int32_t> partitions_;  // guarded by partitions_mutex_
 };
 
 }  // namespace crm
