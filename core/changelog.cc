@@ -4,6 +4,39 @@
 
 namespace crm {
 
+void RestoringPartitions::Begin(std::int32_t partition) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  partitions_.insert(partition);
+}
+
+void RestoringPartitions::End(std::int32_t partition) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (auto it = partitions_.find(partition); it != partitions_.end()) partitions_.erase(it);
+}
+
+absl::Status RestoringPartitions::CheckAnswer(const CustomerId& id,
+                                              const std::optional<CustomerState>& state) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (partitions_.empty()) return absl::OkStatus();
+  if (state && partitions_.contains(state->partition)) {
+    return absl::UnavailableError("customer " + id.value() + "'s partition " +
+                                  std::to_string(state->partition) +
+                                  " is being restored from its changelog; retry shortly");
+  }
+  if (!state) {
+    return absl::UnavailableError("customer " + id.value() +
+                                  " is not known yet: a partition is being restored from its "
+                                  "changelog; retry shortly");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RestoringPartitions::CheckAll() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (partitions_.empty()) return absl::OkStatus();
+  return absl::UnavailableError("a partition is being restored from its changelog; retry shortly");
+}
+
 ChangelogReplay::ChangelogReplay(std::optional<ChangelogStamp> local) : at_(local) {
   if (local) epochs_[local->epoch] = {};
 }
@@ -27,7 +60,9 @@ ChangelogStep ChangelogReplay::Take(const ChangelogMarker& through, std::int64_t
     const bool certain =
         (record.stamp.epoch == through.at.epoch && record.stamp.seq <= through.at.seq) ||
         epoch.end.has_value();
-    if (certain) {
+    if (certain && record.kind == ChangelogRecord::Kind::kAlert) {
+      step.alerts.emplace_back(std::move(record.alert_id), std::move(record.alert));
+    } else if (certain) {
       step.customers.emplace_back(std::move(record.customer), std::move(record.state));
     } else {
       still.push_back(std::move(record));
@@ -41,6 +76,7 @@ std::vector<ChangelogStep> ChangelogReplay::Add(ChangelogRecord record) {
   std::vector<ChangelogStep> steps;
   switch (record.kind) {
     case ChangelogRecord::Kind::kCustomer:
+    case ChangelogRecord::Kind::kAlert:
       if (Valid(record.stamp)) {
         waiting_.push_back(std::move(record));
       } else {
@@ -75,7 +111,9 @@ std::vector<ChangelogStep> ChangelogReplay::Add(ChangelogRecord record) {
 
 void ChangelogReplay::Drop(const ChangelogRecord& record) {
   ++dropped_;
-  orphaned_.insert(record.customer);
+  // An alert of a commit that did not happen is raised again, under the same
+  // id, when its touchpoints are processed again.
+  if (record.kind == ChangelogRecord::Kind::kCustomer) orphaned_.insert(record.customer);
 }
 
 void ChangelogReplay::Finish() {

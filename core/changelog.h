@@ -3,7 +3,8 @@
 // partition it is given, exactly as its previous owner left it.
 //
 // The owner of a partition writes, for each commit that touches it, every
-// changed customer's state (key: the customer id; no value: erased) and then
+// changed customer's state (key: the customer id; no value: erased), the
+// alerts it raised (and, later, that they were delivered), and then
 // a marker with the partition's state after the commit (next offset, event
 // time...), all stamped with the owner's epoch and the commit's sequence
 // number; only then is the commit made locally, so the local state is never
@@ -26,24 +27,21 @@
 // Compaction may remove a commit's marker (its epoch's latest stays) and
 // states superseded by later ones; what remains replays to the same state.
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <vector>
 
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "core/alerts.h"
 #include "core/customer_id.h"
 #include "core/customer_state.h"
 #include "core/state_store.h"
 
 namespace crm {
-
-// A commit in the changelog: the owner's epoch and its sequence number in
-// the epoch (0: the epoch's fence).
-struct ChangelogStamp {
-  std::uint64_t epoch = 0;
-  std::uint64_t seq = 0;
-  friend bool operator==(const ChangelogStamp&, const ChangelogStamp&) = default;
-};
 
 // A marker (or, at seq 0, a fence): the partition's state after commit `at`,
 // and the commit its epoch continues from (none: the partition's first epoch).
@@ -56,13 +54,16 @@ struct ChangelogMarker {
 
 // One record of a partition's changelog, as read back.
 struct ChangelogRecord {
-  enum class Kind { kCustomer, kFence, kMarker };
+  enum class Kind { kCustomer, kAlert, kFence, kMarker };
   Kind kind = Kind::kCustomer;
   std::int64_t offset = 0;  // in the changelog partition
   // kCustomer: the customer, their state (nullopt: erased) and its commit.
   CustomerId customer;
   std::optional<CustomerState> state;
-  ChangelogStamp stamp;
+  ChangelogStamp stamp;  // kCustomer, kAlert
+  // kAlert: an alert raised, to deliver (nullopt: delivered or withdrawn).
+  std::string alert_id;
+  std::optional<AlertEvent> alert;
   // kFence, kMarker.
   ChangelogMarker marker;
 };
@@ -71,8 +72,61 @@ struct ChangelogRecord {
 // erased), in changelog order, and the partition's state after it.
 struct ChangelogStep {
   std::vector<std::pair<CustomerId, std::optional<CustomerState>>> customers;
+  std::vector<std::pair<std::string, std::optional<AlertEvent>>> alerts;  // by alert id
   ChangelogMarker through;  // the marker or fence that made it certain
   std::int64_t offset = 0;  // of that marker or fence
+};
+
+// One partition's part of a commit, to write to its changelog: the changed
+// customers' states (null: erased), then `marker` (the partition's state
+// after the commit, at its epoch and sequence number; 0: the epoch's fence).
+struct ChangelogWrite {
+  std::int32_t partition = 0;
+  std::vector<std::pair<const CustomerId*, const CustomerState*>> customers;
+  // Alerts raised, to deliver (null: delivered or withdrawn since), by id.
+  std::vector<std::pair<std::string, const AlertEvent*>> alerts;
+  PartitionState marker;
+};
+
+// Where partitions' changelogs are written (port; Kafka in production).
+class ChangelogSink {
+ public:
+  virtual ~ChangelogSink() = default;
+  // Writes each partition's customers and then its marker, in that order,
+  // and returns once the brokers have acknowledged all of them: each
+  // marker's offset, by partition. On error none of them may be counted on.
+  virtual absl::StatusOr<std::map<std::int32_t, std::int64_t>> Write(
+      const std::vector<ChangelogWrite>& writes) = 0;
+};
+
+// Where partitions' changelogs are read from (port).
+class ChangelogSource {
+ public:
+  virtual ~ChangelogSource() = default;
+  // Calls `visit` with every record of `partition`'s changelog from offset
+  // `from` (nullopt: its start) up to its end as of the call, in order;
+  // stops at the first error `visit` returns.
+  virtual absl::Status Read(std::int32_t partition, std::optional<std::int64_t> from,
+                            const std::function<absl::Status(ChangelogRecord)>& visit) = 0;
+};
+
+// The partitions this instance is restoring from their changelogs now: a
+// lookup must not answer from a state still being rebuilt. Thread-safe.
+class RestoringPartitions {
+ public:
+  void Begin(std::int32_t partition);
+  void End(std::int32_t partition);
+  // OK when a lookup that found `state` (nullopt: nothing) for `id` may
+  // answer; UNAVAILABLE, naming why, while the answer may be about to change:
+  // the state's partition is being restored, or nothing was found while any
+  // partition is.
+  absl::Status CheckAnswer(const CustomerId& id, const std::optional<CustomerState>& state) const;
+  // UNAVAILABLE while any partition is being restored (a ranking of all).
+  absl::Status CheckAll() const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::multiset<std::int32_t> partitions_;  // guarded by mutex_
 };
 
 // Rebuilds a partition's state from its changelog (see the top of the file).

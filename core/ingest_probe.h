@@ -40,6 +40,12 @@ class IngestProbe {
   // The churn of each look a committed batch took (a touchpoint's or a due
   // one's), for the distribution of churn; a default body as for Visible.
   virtual void Looked(const std::vector<double>& churns) { (void)churns; }
+  // A partition being restored from its changelog: `records` more read;
+  // `done` at its end.
+  virtual void RestoreProgress(std::uint64_t records, bool done) {
+    (void)records;
+    (void)done;
+  }
 };
 
 // A probe that reports nowhere.

@@ -492,28 +492,32 @@ absl::StatusOr<bool> IngestProcessor::Erase(const CustomerId& id) {
                            .due_from = alert.next_evaluation,
                            .risk_from = alert.indexed_churn});
   }
-  std::optional<PartitionState> partition;
   if (alert.open && state.partition >= 0) {
     auto committed = CommittedPartition(state.partition);
     if (!committed.ok()) return committed.status();
-    partition = *committed;
-    if (partition->open_alerts > 0) --partition->open_alerts;
-    batch.partitions.emplace_back(state.partition, *partition);
+    PartitionState partition = *committed;
+    if (partition.open_alerts > 0) --partition.open_alerts;
+    batch.partitions.emplace_back(state.partition, partition);
   }
   auto pending = store_->PendingAlerts(std::numeric_limits<std::size_t>::max());
   if (!pending.ok()) return pending.status();
   for (const auto& [sequence, event] : *pending) {
-    if (event.customer_id == id) batch.outbox_removed.push_back(sequence);
+    if (event.customer_id == id) {
+      batch.outbox_removed.push_back(sequence);
+      AlertDelivered(event);  // withdrawn: closed in the changelog like a delivered one
+    }
   }
-  if (absl::Status status = store_->Commit(options_.topic, batch); !status.ok()) {
+  absl::Status status = changelog_.sink != nullptr ? WriteChangelog(batch) : absl::OkStatus();
+  if (status.ok()) status = store_->Commit(options_.topic, batch);
+  if (!status.ok()) {
     if (entry) population_.Replace(state.partition, std::nullopt, entry, nullptr);
     return status;
   }
   cache_.Erase(id);
   if (board_ != nullptr && entry) board_->Publish(population_.View());
-  if (partition) {
-    partitions_[state.partition] = *partition;
-    probe_->OpenAlerts(state.partition, partition->open_alerts);
+  for (const auto& [p, committed] : batch.partitions) {
+    partitions_[p] = committed;
+    probe_->OpenAlerts(p, committed.open_alerts);
   }
   return true;
 }
@@ -617,8 +621,10 @@ absl::Status IngestProcessor::Flush(std::unique_ptr<Chunk>& chunk, BatchResult& 
 
   // On failure the cache forgets the states the chunk took from it (they are
   // read again from the store, as committed) and the population goes back to
-  // the committed one.
-  if (absl::Status status = store_->Commit(options_.topic, batch); !status.ok()) {
+  // the committed one. With the changelog, the commit is written there first.
+  absl::Status status = changelog_.sink != nullptr ? WriteChangelog(batch) : absl::OkStatus();
+  if (status.ok()) status = store_->Commit(options_.topic, batch);
+  if (!status.ok()) {
     for (const Moved& m : moved) population_.Replace(m.partition, m.after, m.before, nullptr);
     next_alert_ = first_alert;
     return status;
@@ -648,6 +654,296 @@ absl::Status IngestProcessor::Flush(std::unique_ptr<Chunk>& chunk, BatchResult& 
                        std::make_move_iterator(c.alerts.end()));
   chunk = NewChunk(c.started, c.input);
   return absl::OkStatus();
+}
+
+void IngestProcessor::AlertDelivered(const AlertEvent& alert) {
+  std::lock_guard<std::mutex> lock(delivered_->mutex);
+  delivered_->alerts.push_back(alert);
+}
+
+absl::Status IngestProcessor::WriteChangelog(StateBatch& batch) {
+  std::map<std::int32_t, ChangelogWrite> writes;
+  std::unordered_map<CustomerId, std::int32_t> partition_of;
+  for (const auto& [id, state] : batch.customers) {
+    writes[state->partition].customers.emplace_back(id, state);
+    partition_of[*id] = state->partition;
+  }
+  for (const auto& [sequence, alert] : batch.outbox) {
+    if (auto p = partition_of.find(alert->customer_id); p != partition_of.end()) {
+      writes[p->second].alerts.emplace_back(alert->outcome.alert_id, alert);
+    }
+  }
+  // Alerts delivered since: their records are closed, in their customer's
+  // partition if this instance still owns it (else its new owner may deliver
+  // one again; the publisher's read-back of the topic catches most).
+  std::vector<AlertEvent> delivered;
+  {
+    std::lock_guard<std::mutex> lock(delivered_->mutex);
+    delivered.swap(delivered_->alerts);
+  }
+  for (const AlertEvent& alert : delivered) {
+    std::optional<std::int32_t> partition;
+    if (const CustomerState* cached = cache_.Find(alert.customer_id)) {
+      partition = cached->partition;
+    } else if (auto it = partition_of.find(alert.customer_id); it != partition_of.end()) {
+      partition = it->second;
+    } else {
+      auto stored = store_->Find(alert.customer_id);
+      if (!stored.ok()) return stored.status();
+      if (*stored) partition = (*stored)->partition;
+    }
+    if (partition && *partition >= 0 && assigned_.contains(*partition)) {
+      writes[*partition].alerts.emplace_back(alert.outcome.alert_id, nullptr);
+    }
+  }
+  for (const auto& [partition, id] : batch.erased) {
+    writes[partition].customers.emplace_back(id, nullptr);
+  }
+  for (const auto& [partition, state] : batch.partitions) writes[partition];
+  for (auto& [partition, write] : writes) {
+    auto it = std::find_if(batch.partitions.begin(), batch.partitions.end(),
+                           [p = partition](const auto& entry) { return entry.first == p; });
+    if (it == batch.partitions.end()) {
+      auto committed = CommittedPartition(partition);
+      if (!committed.ok()) return committed.status();
+      batch.partitions.emplace_back(partition, *committed);
+      it = std::prev(batch.partitions.end());
+    }
+    if (it->second.epoch == 0) {
+      // Not restored (a partition processed without an assignment): an
+      // epoch of its own, continuing nothing.
+      if (absl::Status started = StartEpoch(partition, std::nullopt); !started.ok()) {
+        return started;
+      }
+      const PartitionState& begun = partitions_.at(partition);
+      it->second.epoch = begun.epoch;
+      it->second.seq = begun.seq;
+      it->second.parent = begun.parent;
+    }
+    ++it->second.seq;
+    write.partition = partition;
+    write.marker = it->second;
+    write.marker.changelog_offset.reset();
+  }
+  std::vector<ChangelogWrite> all;
+  all.reserve(writes.size());
+  for (auto& [partition, write] : writes) all.push_back(std::move(write));
+  auto offsets = changelog_.sink->Write(all);
+  if (!offsets.ok()) {
+    // Closed at the next commit instead.
+    std::lock_guard<std::mutex> lock(delivered_->mutex);
+    delivered_->alerts.insert(delivered_->alerts.end(), delivered.begin(), delivered.end());
+    return offsets.status();
+  }
+  for (auto& [partition, state] : batch.partitions) {
+    if (auto offset = offsets->find(partition); offset != offsets->end()) {
+      state.changelog_offset = offset->second;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status IngestProcessor::StartEpoch(std::int32_t partition,
+                                         std::optional<ChangelogStamp> parent) {
+  auto committed = CommittedPartition(partition);
+  if (!committed.ok()) return committed.status();
+  PartitionState state = *committed;
+  state.epoch = changelog_.new_epoch();
+  state.seq = 0;
+  state.parent = parent;
+  ChangelogWrite fence{.partition = partition, .marker = state};
+  fence.marker.changelog_offset.reset();
+  auto offsets = changelog_.sink->Write({fence});
+  if (!offsets.ok()) return offsets.status();
+  state.changelog_offset = offsets->at(partition);
+  StateBatch batch;
+  batch.partitions.emplace_back(partition, state);
+  if (absl::Status s = store_->Commit(options_.topic, batch); !s.ok()) return s;
+  partitions_[partition] = state;
+  return absl::OkStatus();
+}
+
+absl::Status IngestProcessor::CommitRestored(
+    std::int32_t partition,
+    const std::vector<std::pair<CustomerId, std::optional<CustomerState>>>& customers,
+    const std::map<std::string, std::optional<AlertEvent>>& alerts,
+    std::map<std::string, std::uint64_t>& outbox, const ChangelogMarker& through,
+    std::int64_t offset) {
+  StateBatch batch;
+  // Alerts raised and not delivered join the outbox (once), those delivered
+  // since leave it.
+  const std::uint64_t first_alert = next_alert_;
+  std::map<std::string, std::uint64_t> added;
+  for (const auto& [alert_id, alert] : alerts) {
+    auto queued = outbox.find(alert_id);
+    if (alert && queued == outbox.end()) {
+      added[alert_id] = next_alert_;
+      batch.outbox.emplace_back(next_alert_++, &*alert);
+    } else if (!alert && queued != outbox.end()) {
+      batch.outbox_removed.push_back(queued->second);
+    }
+  }
+  std::vector<CustomerState> states;  // the restored ones, placed
+  states.reserve(customers.size());
+  struct Moved {
+    std::optional<PopulationEntry> before, after;
+  };
+  std::vector<Moved> moved;
+  for (const auto& [id, restored] : customers) {
+    auto before = store_->Get(partition, id);
+    if (!before.ok()) return before.status();
+    const AlertState no_alert;
+    const AlertState& was = *before ? (*before)->alert : no_alert;
+    const AlertState& now = restored ? restored->alert : no_alert;
+    if (was.next_evaluation != now.next_evaluation || was.indexed_churn != now.indexed_churn) {
+      batch.index.push_back({.partition = partition,
+                             .customer = &id,
+                             .due_from = was.next_evaluation,
+                             .due_to = now.next_evaluation,
+                             .risk_from = was.indexed_churn,
+                             .risk_to = now.indexed_churn});
+    }
+    std::optional<PopulationEntry> from =
+        *before ? PopulationEntryOf(**before) : std::optional<PopulationEntry>();
+    std::optional<PopulationEntry> to =
+        restored ? PopulationEntryOf(*restored) : std::optional<PopulationEntry>();
+    if (from != to) {
+      population_.Replace(partition, from, to, &batch.population);
+      moved.push_back({from, to});
+    }
+    if (restored) {
+      states.push_back(*restored);
+      states.back().partition = partition;
+      batch.customers.emplace_back(&id, &states.back());
+    } else if (*before) {
+      batch.erased.emplace_back(partition, &id);
+    }
+  }
+  PartitionState state = through.partition;
+  state.epoch = through.at.epoch;
+  state.seq = through.at.seq;
+  state.parent = through.parent;
+  state.changelog_offset = offset;
+  batch.partitions.emplace_back(partition, state);
+  if (state.watermark && (!latest_event_ || *state.watermark > *latest_event_)) {
+    batch.latest_event_time = state.watermark;
+  }
+  if (absl::Status s = store_->Commit(options_.topic, batch); !s.ok()) {
+    for (const Moved& m : moved) population_.Replace(partition, m.after, m.before, nullptr);
+    next_alert_ = first_alert;
+    return s;
+  }
+  for (const auto& [alert_id, alert] : alerts) {
+    if (!alert) outbox.erase(alert_id);
+  }
+  outbox.merge(added);
+  if (batch.latest_event_time) {
+    latest_event_ = batch.latest_event_time;
+    if (event_clock_ != nullptr) event_clock_->Observe(*latest_event_);
+  }
+  if (board_ != nullptr && !moved.empty()) board_->Publish(population_.View());
+  partitions_[partition] = state;
+  due_floor_.erase(partition);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<RestoreResult> IngestProcessor::RestorePartition(
+    std::int32_t partition, const std::function<void(std::uint64_t)>& progress) {
+  if (changelog_.source == nullptr || changelog_.sink == nullptr) {
+    return absl::FailedPreconditionError("RestorePartition without a changelog");
+  }
+  // What this process cached of the partition may be stale now.
+  cache_.Clear();
+  partitions_.erase(partition);
+  due_floor_.erase(partition);
+  auto local = CommittedPartition(partition);
+  if (!local.ok()) return local.status();
+  const std::optional<ChangelogStamp> at =
+      local->epoch != 0 ? std::optional<ChangelogStamp>(ChangelogStamp{local->epoch, local->seq})
+                        : std::nullopt;
+  ChangelogReplay replay(at);
+  RestoreResult result;
+  // Complete commits, applied a batch at a time: each batch ends at a marker.
+  constexpr std::size_t kCustomersPerCommit = 5000;
+  std::vector<std::pair<CustomerId, std::optional<CustomerState>>> applied;
+  std::map<std::string, std::optional<AlertEvent>> alerts;  // the latest of each
+  std::optional<ChangelogStep> last;
+  std::map<std::string, std::uint64_t> outbox;
+  {
+    auto pending = store_->PendingAlerts(std::numeric_limits<std::size_t>::max());
+    if (!pending.ok()) return pending.status();
+    for (const auto& [sequence, alert] : *pending) outbox[alert.outcome.alert_id] = sequence;
+  }
+  const auto commit = [&]() -> absl::Status {
+    if (!last) return absl::OkStatus();
+    // A customer written twice: the later state stands.
+    std::unordered_map<CustomerId, std::size_t> latest;
+    for (std::size_t i = 0; i < applied.size(); ++i) latest[applied[i].first] = i;
+    std::vector<std::pair<CustomerId, std::optional<CustomerState>>> unique;
+    unique.reserve(latest.size());
+    for (std::size_t i = 0; i < applied.size(); ++i) {
+      if (latest[applied[i].first] == i) unique.push_back(std::move(applied[i]));
+    }
+    applied.clear();
+    result.customers += unique.size();
+    absl::Status s = CommitRestored(partition, unique, alerts, outbox, last->through, last->offset);
+    alerts.clear();
+    last.reset();
+    return s;
+  };
+  const std::optional<std::int64_t> from =
+      local->changelog_offset ? std::optional<std::int64_t>(*local->changelog_offset + 1)
+                              : std::nullopt;
+  absl::Status read =
+      changelog_.source->Read(partition, from, [&](ChangelogRecord record) -> absl::Status {
+        ++result.records;
+        if (progress && result.records % 10'000 == 0) progress(result.records);
+        for (ChangelogStep& step : replay.Add(std::move(record))) {
+          ++result.commits;
+          for (auto& customer : step.customers) applied.push_back(std::move(customer));
+          for (auto& [alert_id, alert] : step.alerts) alerts[alert_id] = std::move(alert);
+          step.customers.clear();
+          step.alerts.clear();
+          last = std::move(step);
+          if (applied.size() >= kCustomersPerCommit) {
+            if (absl::Status s = commit(); !s.ok()) return s;
+          }
+        }
+        return absl::OkStatus();
+      });
+  if (!read.ok()) return read;
+  replay.Finish();
+  if (absl::Status s = commit(); !s.ok()) return s;
+  if (progress) progress(result.records);
+  result.dropped = replay.dropped();
+
+  // This owner's epoch, unless it wrote the latest commit itself and nothing
+  // needs writing again.
+  if (local->epoch != 0 && replay.at() == at && replay.orphaned().empty()) return result;
+  if (absl::Status s = StartEpoch(partition, replay.at()); !s.ok()) return s;
+  result.new_epoch = true;
+  if (!replay.orphaned().empty()) {
+    StateBatch batch;
+    std::vector<CustomerState> states;
+    states.reserve(replay.orphaned().size());
+    for (const CustomerId& id : replay.orphaned()) {
+      auto state = store_->Get(partition, id);
+      if (!state.ok()) return state.status();
+      if (*state) {
+        states.push_back(std::move(**state));
+        batch.customers.emplace_back(&id, &states.back());
+      } else {
+        batch.erased.emplace_back(partition, &id);
+      }
+    }
+    // The states are as committed: only the changelog and the marker move.
+    batch.partitions.emplace_back(partition, partitions_.at(partition));
+    if (absl::Status s = WriteChangelog(batch); !s.ok()) return s;
+    if (absl::Status s = store_->Commit(options_.topic, batch); !s.ok()) return s;
+    partitions_[partition] = batch.partitions.front().second;
+    result.rewritten = replay.orphaned().size();
+  }
+  return result;
 }
 
 }  // namespace crm

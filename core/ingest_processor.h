@@ -2,8 +2,10 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -14,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "core/alerts.h"
 #include "core/board.h"
+#include "core/changelog.h"
 #include "core/clock.h"
 #include "core/customer_state.h"
 #include "core/erasure.h"
@@ -60,6 +63,24 @@ struct AlertContext {
   // wall). Null: the event clock, on which each partition's looks are taken
   // as its own event time (its watermark) passes them, between its records.
   const Clock* clock = nullptr;
+};
+
+// Where the partitions' changelogs are written and read (core/changelog.h),
+// and where a new epoch's number comes from (unique: e.g. random).
+struct ChangelogContext {
+  ChangelogSink* sink = nullptr;
+  ChangelogSource* source = nullptr;
+  std::function<std::uint64_t()> new_epoch;
+};
+
+// What RestorePartition did.
+struct RestoreResult {
+  std::uint64_t records = 0;    // changelog records read
+  std::uint64_t commits = 0;    // complete commits applied
+  std::uint64_t customers = 0;  // customer states applied (erasures included)
+  std::uint64_t dropped = 0;    // records of incomplete or superseded commits
+  std::uint64_t rewritten = 0;  // customers written again (their latest record was dropped)
+  bool new_epoch = false;       // a fence was written: this owner's epoch began
 };
 
 struct IngestOptions {
@@ -122,6 +143,28 @@ class IngestProcessor {
   // purchase yet) are never alerted nor scheduled.
   void EnableAlerts(AlertContext context) { alerts_ = context; }
 
+  // From now on each commit is written to the changelog of each partition it
+  // touches, acknowledged, and only then committed to the store, so that the
+  // store is never ahead of the changelog (see core/changelog.h).
+  void EnableChangelog(ChangelogContext context) { changelog_ = std::move(context); }
+
+  // Tells the processor an alert reached the alerts topic: the changelog
+  // learns it at the next commit, so that a restored partition does not
+  // deliver it again. Thread-safe (the alert publisher's thread).
+  void AlertDelivered(const AlertEvent& alert);
+
+  // With the changelog: brings `partition`'s committed state up to the end of
+  // its changelog, read from just after the marker the store is at (from its
+  // start when the store has nothing of the partition), applying complete
+  // commits only, in batches that each leave the store at a marker; then
+  // begins this owner's epoch on it (a fence, and the customers whose latest
+  // record was dropped written again), unless this owner wrote the latest
+  // commit. Call when given the partition, before processing its records:
+  // they are then read from the restored offset. `progress`, if set, is told
+  // the records read so far now and then.
+  absl::StatusOr<RestoreResult> RestorePartition(
+      std::int32_t partition, const std::function<void(std::uint64_t)>& progress = nullptr);
+
   // On the wall clock: takes up to `limit` looks due at or before now, on the
   // assigned partitions, and commits them (no offsets move). On the event
   // clock looks are taken by Process and this does nothing.
@@ -165,6 +208,23 @@ class IngestProcessor {
   void MoveDueFloors(const Chunk& chunk);
   // Commits the chunk and starts a new one.
   absl::Status Flush(std::unique_ptr<Chunk>& chunk, BatchResult& result);
+  // Writes `batch` to the changelog: the next commit of each partition it
+  // touches (their states in `batch.partitions`, added where missing, get
+  // their sequence number and marker offset).
+  absl::Status WriteChangelog(StateBatch& batch);
+  // Begins an epoch of this owner on `partition`, continuing `parent`: writes
+  // its fence and commits the partition's state at it.
+  absl::Status StartEpoch(std::int32_t partition, std::optional<ChangelogStamp> parent);
+  // Commits restored customers of `partition`, and the partition's state at
+  // `through` (the marker at changelog offset `offset`).
+  // `alerts`: raised ones join the outbox, delivered ones leave it;
+  // `outbox` maps the outbox's alert ids to their sequence numbers.
+  absl::Status CommitRestored(
+      std::int32_t partition,
+      const std::vector<std::pair<CustomerId, std::optional<CustomerState>>>& customers,
+      const std::map<std::string, std::optional<AlertEvent>>& alerts,
+      std::map<std::string, std::uint64_t>& outbox, const ChangelogMarker& through,
+      std::int64_t offset);
   // Plans the next look of every customer of the chunk looked at since their
   // last plan, on the planning threads.
   void PlanLooks(Chunk& chunk);
@@ -177,6 +237,13 @@ class IngestProcessor {
   RejectSink* rejects_;
   PopulationBoard* board_;
   AlertContext alerts_;
+  ChangelogContext changelog_;
+  // Alerts delivered, not yet closed in the changelog (AlertDelivered).
+  struct Delivered {
+    std::mutex mutex;
+    std::vector<AlertEvent> alerts;  // guarded by mutex
+  };
+  std::unique_ptr<Delivered> delivered_ = std::make_unique<Delivered>();
   EventClock* event_clock_;
   std::optional<Timestamp> latest_event_;  // committed
   std::uint64_t next_alert_ = 0;           // outbox sequence

@@ -16,6 +16,14 @@
 
 namespace crm {
 
+// A commit in a partition's changelog (core/changelog.h): the owner's epoch
+// and its sequence number in the epoch (0: the epoch's fence).
+struct ChangelogStamp {
+  std::uint64_t epoch = 0;
+  std::uint64_t seq = 0;
+  friend bool operator==(const ChangelogStamp&, const ChangelogStamp&) = default;
+};
+
 // What is kept about one partition of the input topic, committed with the
 // states its records produced.
 struct PartitionState {
@@ -24,6 +32,13 @@ struct PartitionState {
   // progress, which drives its time index on the event clock.
   std::optional<Timestamp> watermark;
   std::uint64_t open_alerts = 0;  // customers of the partition with an open alert
+  // Its changelog (core/changelog.h): the owner's epoch (0: none yet), the
+  // latest commit's sequence number in it, the commit the epoch continues
+  // from, and the changelog offset of the marker this state is at.
+  std::uint64_t epoch = 0;
+  std::uint64_t seq = 0;
+  std::optional<ChangelogStamp> parent;
+  std::optional<std::int64_t> changelog_offset;
   friend bool operator==(const PartitionState&, const PartitionState&) = default;
 };
 

@@ -25,6 +25,10 @@ std::optional<Rejection> ValidateTouchpoint(const Touchpoint& tp, std::string_vi
   if (tp.customer_id.value().size() > limits.max_id_bytes) {
     return Reject(RejectReason::kOversized, "customer_id longer than max_id_bytes");
   }
+  if (tp.customer_id.value().front() == '\0') {
+    // Keys of the changelog's own records start so.
+    return Reject(RejectReason::kMalformed, "customer_id starts with a NUL byte");
+  }
   if (key != tp.customer_id.value()) {
     return Reject(RejectReason::kKeyMismatch, "Kafka key differs from customer_id");
   }

@@ -23,7 +23,7 @@ import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEPLOY = os.path.join(ROOT, "deploy")
-CONTRACT_TOPICS = ["crm.touchpoints", "crm.alerts", "crm.touchpoints.dlq"]
+CONTRACT_TOPICS = ["crm.touchpoints", "crm.alerts", "crm.touchpoints.dlq", "crm.state.changelog"]
 failures = []
 
 
@@ -131,6 +131,9 @@ def check_compose(build, image):
             fail(where, f"the topics service does not create {topic}")
     if f"--bootstrap-server {internal}" not in topics_script:
         fail(where, f"the topics service does not reach the broker at {internal}")
+    changelog_at = topics_script.find("crm.state.changelog")
+    if "cleanup.policy=compact" not in topics_script[changelog_at:]:
+        fail(where, "the changelog topic is not created compacted")
     if "{CRM_PARTITIONS}" not in topics_script or services["topics"]["environment"].get("CRM_PARTITIONS") != "6":
         fail(where, "the topics' partitions are not CRM_PARTITIONS, 6 by default")
 

@@ -149,6 +149,10 @@ ParsedOptions ParseServiceOptions(int argc, const char* const* argv) {
   AddFlag(app, env, "topic", o.topic, "Touchpoint topic");
   AddFlag(app, env, "alerts-topic", o.alerts_topic, "Alert topic");
   AddFlag(app, env, "dlq-topic", o.dlq_topic, "Dead-letter topic for rejected touchpoints");
+  AddFlag(app, env, "changelog-topic", o.changelog_topic,
+          "Compacted topic every state change is written to before it is committed, partitioned "
+          "as the input: a partition given to this instance is restored from it (with --brokers; "
+          "'none': no changelog)");
   AddFlag(app, env, "embedded-partitions", o.embedded_partitions,
           "Partitions per topic of the embedded broker")
       ->check(CLI::Range(1, 1024));
@@ -298,6 +302,7 @@ ParsedOptions ParseServiceOptions(int argc, const char* const* argv) {
     std::cerr << "crm-scored: --admin-identity needs --grpc-tls-client-ca (client certificates)\n";
     return {std::nullopt, 2};
   }
+  if (o.changelog_topic == "none") o.changelog_topic.clear();
   if (o.data_dir.empty()) {
     std::cerr << "crm-scored: --data-dir is empty\n";
     return {std::nullopt, 2};
@@ -311,10 +316,11 @@ std::string DescribeOptions(const ServiceOptions& o) {
       << " data-dir=" << o.data_dir << " grpc-listen=" << o.grpc_listen
       << " metrics-listen=" << o.metrics_listen
       << " model=" << (o.model_file.empty() ? "(built-in)" : o.model_file) << " topic=" << o.topic
-      << " dlq-topic=" << o.dlq_topic << " log-level=" << o.log_level
-      << " log-format=" << o.log_format << " cache-entries=" << o.cache_entries
-      << " planning-threads=" << o.planning_threads << " dedup-window=" << o.dedup_window
-      << " block-cache-mb=" << o.block_cache_mb
+      << " dlq-topic=" << o.dlq_topic
+      << " changelog-topic=" << (o.changelog_topic.empty() ? "(none)" : o.changelog_topic)
+      << " log-level=" << o.log_level << " log-format=" << o.log_format
+      << " cache-entries=" << o.cache_entries << " planning-threads=" << o.planning_threads
+      << " dedup-window=" << o.dedup_window << " block-cache-mb=" << o.block_cache_mb
       << " low-priority-compactions=" << (o.low_priority_compactions ? "true" : "false")
       << " sync-writes=" << (o.sync_writes ? "true" : "false") << " max-batch=" << o.max_batch
       << " poll-timeout-ms=" << o.poll_timeout_ms

@@ -23,6 +23,9 @@ struct ServiceOptions {
   std::string topic = "crm.touchpoints";
   std::string alerts_topic = "crm.alerts";
   std::string dlq_topic = "crm.touchpoints.dlq";
+  // Where partitions' states follow them between instances (with --brokers;
+  // empty: no changelog, each instance keeps what it built).
+  std::string changelog_topic = "crm.state.changelog";
   int embedded_partitions = 6;          // topics of the embedded broker
   std::string log_level = "info";       // debug, info, warn, error
   std::string log_format = "text";      // text, or json: one object a line

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <iostream>
 #include <optional>
+#include <random>
 #include <thread>
 
 #include "core/clock.h"
@@ -19,6 +20,7 @@
 #include "services/common/log.h"
 #include "services/grpc/scoring_service.h"
 #include "services/kafka/alert_publisher.h"
+#include "services/kafka/changelog_topic.h"
 #include "services/kafka/dead_letter_sink.h"
 #include "services/kafka/embedded_broker.h"
 #include "services/kafka/touchpoint_consumer.h"
@@ -170,7 +172,8 @@ int RunScoringApp(const ServiceOptions& options) {
   if (brokers.empty()) {
     std::vector<TopicSpec> topics = {{options.topic, options.embedded_partitions},
                                      {options.alerts_topic, options.embedded_partitions},
-                                     {options.dlq_topic, options.embedded_partitions}};
+                                     {options.dlq_topic, options.embedded_partitions},
+                                     {options.changelog_topic, options.embedded_partitions}};
     auto started = EmbeddedBroker::Start(topics);
     if (!started.ok()) return Fatal("embedded broker", started.status());
     broker = std::move(*started);
@@ -217,6 +220,29 @@ int RunScoringApp(const ServiceOptions& options) {
   ingest.planning_threads = options.planning_threads;
   IngestProcessor processor(ingest, db, &clock, metrics->get(), dead_letters->get(), &population,
                             &event_clock);
+  // The changelog, where partitions' states follow them between instances;
+  // not with the embedded broker, whose data ends with the process.
+  std::unique_ptr<KafkaChangelog> changelog;
+  if (!options.brokers.empty() && !options.changelog_topic.empty()) {
+    auto created = KafkaChangelog::Create({.brokers = brokers,
+                                           .topic = options.changelog_topic,
+                                           .group = options.group,
+                                           .properties = options.kafka});
+    if (!created.ok()) return Fatal("changelog", created.status());
+    changelog = std::move(*created);
+    processor.EnableChangelog(
+        {.sink = changelog.get(),
+         .source = changelog.get(),
+         .new_epoch =
+             [engine = std::make_shared<std::mt19937_64>(
+                  std::random_device()() ^ static_cast<std::uint64_t>(ToMicros(clock.Now())))] {
+               std::uint64_t epoch = 0;
+               while (epoch == 0) epoch = (*engine)();
+               return epoch;
+             }});
+    CRM_LOG(kInfo, kComponent) << "changelog " << options.changelog_topic
+                               << ": partitions given to this instance are restored from it";
+  }
   const AlertPolicy& alert_policy = options.alert_policy;
   processor.EnableAlerts({.scorers = &scorers,
                           .policy = &alert_policy,
@@ -232,6 +258,7 @@ int RunScoringApp(const ServiceOptions& options) {
   // customer against an empty population.
   AlertHub alert_hub;
   ErasureQueue erasures;
+  RestoringPartitions restoring;
   const bool auth_configured = !auth.admin_tokens.empty() || !auth.admin_identities.empty();
   const Authorizer authorizer(std::move(auth));
   ScoringServiceImpl service(db, &scorers, &population, query_clock,
@@ -239,7 +266,8 @@ int RunScoringApp(const ServiceOptions& options) {
                               .risk_precision = alert_policy.risk_precision,
                               .authorizer = &authorizer,
                               .erasures = &erasures,
-                              .wall_clock = &clock});
+                              .wall_clock = &clock,
+                              .restoring = &restoring});
   auto grpc_server =
       GrpcServer::Start(options.grpc_listen, &service,
                         {options.grpc_tls_cert, options.grpc_tls_key, options.grpc_tls_client_ca});
@@ -264,12 +292,14 @@ int RunScoringApp(const ServiceOptions& options) {
   consumer_options.poll_timeout_ms = options.poll_timeout_ms;
   consumer_options.rescore_interval_ms = options.rescore_interval_ms;
   consumer_options.rescore_batch = options.rescore_batch;
+  consumer_options.restore_from_changelog = changelog != nullptr;
   GrpcServer* server = grpc_server->get();
   auto consumer = TouchpointConsumer::Create(
       consumer_options, &processor, db, metrics->get(),
-      {.erasures = &erasures, .audit = audit->get(), .connected = [server](bool up) {
-         server->SetServing(kIngestHealth, up);
-       }});
+      {.erasures = &erasures,
+       .audit = audit->get(),
+       .connected = [server](bool up) { server->SetServing(kIngestHealth, up); },
+       .restoring = &restoring});
   if (!consumer.ok()) return Fatal("Kafka consumer", consumer.status());
 
   AlertPublisherOptions publisher_options;
@@ -278,6 +308,7 @@ int RunScoringApp(const ServiceOptions& options) {
   publisher_options.properties = options.kafka;
   auto publisher = AlertPublisher::Create(publisher_options, db, [&](const AlertEvent& alert) {
     alert_hub.Publish(alert);
+    if (changelog) processor.AlertDelivered(alert);
     CRM_LOG(kDebug, "alerts") << "delivered " << alert.outcome.alert_id << " for "
                               << alert.customer_id.value() << ": churn " << alert.churn << ", "
                               << alert.action;

@@ -48,10 +48,18 @@ Timestamp AsOf(const Clock& clock, bool has_as_of, const google::protobuf::Times
 
 // Loads one customer's committed state for a request naming `raw_id`:
 // INVALID_ARGUMENT for an empty id, NOT_FOUND for an unknown customer.
-grpc::Status LoadCustomer(StateStore& store, const std::string& raw_id, CustomerState* state) {
+// UNAVAILABLE while its partition (or, when unknown, any) is being restored.
+grpc::Status LoadCustomer(StateStore& store, const RestoringPartitions* restoring,
+                          const std::string& raw_id, CustomerState* state) {
   if (raw_id.empty()) return {grpc::StatusCode::INVALID_ARGUMENT, "customer_id is empty"};
-  auto stored = store.Find(CustomerId(raw_id));
+  const CustomerId id(raw_id);
+  auto stored = store.Find(id);
   if (!stored.ok()) return ToGrpc(stored.status());
+  if (restoring != nullptr) {
+    if (absl::Status answer = restoring->CheckAnswer(id, *stored); !answer.ok()) {
+      return ToGrpc(answer);
+    }
+  }
   if (!*stored) return {grpc::StatusCode::NOT_FOUND, "unknown customer " + raw_id};
   *state = std::move(**stored);
   return grpc::Status::OK;
@@ -83,7 +91,9 @@ grpc::Status ScoringServiceImpl::GetScores(const grpc::ServerContextBase& contex
     return allowed;
   }
   CustomerState state;
-  if (grpc::Status status = LoadCustomer(*store_, request.customer_id(), &state); !status.ok()) {
+  if (grpc::Status status =
+          LoadCustomer(*store_, options_.restoring, request.customer_id(), &state);
+      !status.ok()) {
     return status;
   }
   const Timestamp as_of = AsOf(*clock_, request.has_as_of(), request.as_of());
@@ -111,6 +121,11 @@ grpc::Status ScoringServiceImpl::BatchGetScores(
     const CustomerId id(raw_id);
     auto state = store_->Find(id);
     if (!state.ok()) return ToGrpc(state.status());
+    if (options_.restoring != nullptr) {
+      if (absl::Status answer = options_.restoring->CheckAnswer(id, *state); !answer.ok()) {
+        return ToGrpc(answer);
+      }
+    }
     if (!*state) {
       response->add_not_found(raw_id);
       continue;
@@ -131,6 +146,9 @@ grpc::Status ScoringServiceImpl::ListAtRiskCustomers(grpc::ServerContext* contex
   constexpr std::size_t kPage = 256;
   if (request->top_n() > kMaxTop) {
     return {grpc::StatusCode::INVALID_ARGUMENT, "top_n is at most 1000"};
+  }
+  if (options_.restoring != nullptr) {
+    if (absl::Status answer = options_.restoring->CheckAll(); !answer.ok()) return ToGrpc(answer);
   }
   const std::size_t top = request->top_n() == 0 ? kDefaultTop : request->top_n();
   const Timestamp now = clock_->Now();
@@ -217,7 +235,9 @@ grpc::Status ScoringServiceImpl::GetCustomerState(grpc::ServerContext* context,
     return allowed;
   }
   CustomerState state;
-  if (grpc::Status status = LoadCustomer(*store_, request->customer_id(), &state); !status.ok()) {
+  if (grpc::Status status =
+          LoadCustomer(*store_, options_.restoring, request->customer_id(), &state);
+      !status.ok()) {
     return status;
   }
   ToProto(CustomerId(request->customer_id()), state, response);

@@ -5,6 +5,7 @@
 
 #include "absl/status/statusor.h"
 #include "core/board.h"
+#include "core/changelog.h"
 #include "core/clock.h"
 #include "core/erasure.h"
 #include "core/population.h"
@@ -32,6 +33,9 @@ struct ScoringServiceOptions {
   const Clock* wall_clock = nullptr;  // stamps erasure requests (required with `erasures`)
   // How long EraseCustomer waits for the consumer thread to carry it out.
   std::chrono::milliseconds erase_timeout = std::chrono::seconds(30);
+  // Partitions being restored: lookups that may be about to change answer
+  // UNAVAILABLE meanwhile (null: none ever is).
+  const RestoringPartitions* restoring = nullptr;
 };
 
 // The lookups are served on gRPC's callback API, on gRPC's own threads, with

@@ -10,7 +10,8 @@ namespace crm {
 std::vector<TopicSpec> ContractTopics(int partitions) {
   return {{"crm.touchpoints", partitions},
           {"crm.alerts", partitions},
-          {"crm.touchpoints.dlq", partitions}};
+          {"crm.touchpoints.dlq", partitions},
+          {"crm.state.changelog", partitions}};
 }
 
 absl::StatusOr<std::unique_ptr<EmbeddedBroker>> EmbeddedBroker::Start(

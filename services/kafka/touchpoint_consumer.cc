@@ -46,6 +46,13 @@ class TouchpointConsumer::Callbacks final : public RdKafka::RebalanceCb, public 
     const bool cooperative = consumer->rebalance_protocol() == "COOPERATIVE";
     if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
       for (RdKafka::TopicPartition* partition : partitions) {
+        if (owner_->options_.restore_from_changelog &&
+            partition->topic() == owner_->options_.topic) {
+          if (absl::Status restored = owner_->Restore(partition->partition()); !restored.ok()) {
+            fatal_ = restored;
+            return;
+          }
+        }
         auto stored = owner_->store_->GetOffset(partition->topic(), partition->partition());
         if (!stored.ok()) {
           fatal_ = stored.status();
@@ -166,6 +173,47 @@ bool TouchpointConsumer::BrokersAnswer(int timeout_ms) {
       consumer_->metadata(/*all_topics=*/false, nullptr, &raw, timeout_ms);
   delete raw;
   return err == RdKafka::ERR_NO_ERROR;
+}
+
+absl::Status TouchpointConsumer::Restore(std::int32_t partition) {
+  const auto started = std::chrono::steady_clock::now();
+  auto last_log = started;
+  std::uint64_t reported = 0;
+  const std::string name = options_.topic + "[" + std::to_string(partition) + "]";
+  CRM_LOG(kInfo, kComponent) << "restoring " << name << " from its changelog";
+  struct Restoring {
+    RestoringPartitions* partitions;
+    std::int32_t partition;
+    ~Restoring() {
+      if (partitions != nullptr) partitions->End(partition);
+    }
+  } restoring{hooks_.restoring, partition};
+  if (hooks_.restoring != nullptr) hooks_.restoring->Begin(partition);
+  auto restored = processor_->RestorePartition(partition, [&](std::uint64_t records) {
+    probe_->RestoreProgress(records - reported, false);
+    reported = records;
+    if (std::chrono::steady_clock::now() - last_log > std::chrono::seconds(1)) {
+      last_log = std::chrono::steady_clock::now();
+      CRM_LOG(kInfo, kComponent) << "restoring " << name << ": " << records
+                                 << " changelog records read";
+    }
+  });
+  if (!restored.ok()) {
+    probe_->RestoreProgress(0, true);
+    return absl::Status(restored.status().code(),
+                        "restoring " + name + ": " + std::string(restored.status().message()));
+  }
+  probe_->RestoreProgress(restored->records - reported, true);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  CRM_LOG(kInfo, kComponent) << "restored " << name << " in " << seconds
+                             << " s: " << restored->records << " changelog records, "
+                             << restored->commits << " commits, " << restored->customers
+                             << " customer states applied, " << restored->dropped
+                             << " records of unfinished commits dropped, " << restored->rewritten
+                             << " customers written again"
+                             << (restored->new_epoch ? "; a new epoch begins" : "");
+  return absl::OkStatus();
 }
 
 void TouchpointConsumer::RollRejectLog() {

@@ -33,6 +33,9 @@ struct ConsumerOptions {
   // small round (about a millisecond) keeps touchpoints fresh meanwhile.
   int rescore_interval_ms = 100;
   std::size_t rescore_batch = 100;
+  // Each partition given to this instance is first restored from its
+  // changelog (IngestProcessor::RestorePartition), its records read after.
+  bool restore_from_changelog = false;
 };
 
 // What the consumer thread serves besides the input, and whom it tells of
@@ -44,6 +47,8 @@ struct ConsumerHooks {
   // Called on the consumer thread when the brokers become unreachable
   // (false) or reachable again (true).
   std::function<void(bool)> connected;
+  // Told which partitions are being restored from their changelogs.
+  RestoringPartitions* restoring = nullptr;
 };
 
 // The consumer-group member that feeds the IngestProcessor. A batch is what
@@ -82,6 +87,8 @@ class TouchpointConsumer {
   // Whether the brokers answer a metadata request within `timeout_ms`.
   bool BrokersAnswer(int timeout_ms);
   void SetConnected(bool connected);
+  // Restores `partition` from its changelog, with progress in the log and metrics.
+  absl::Status Restore(std::int32_t partition);
   // Starts a new second of rejection logging, logging how many went unlogged.
   void RollRejectLog();
 

@@ -114,6 +114,16 @@ PrometheusMetrics::PrometheusMetrics()
   model_info_family_ =
       &prometheus::BuildGauge().Name("crm_model_info").Help("1 for the model in use").Register(r);
   population_ = gauge("crm_population_customers", "Buyers the RFM scores are relative to");
+  restored_records_ = &prometheus::BuildCounter()
+                           .Name("crm_restore_records_total")
+                           .Help(
+                               "Changelog records read to restore partitions given to this "
+                               "instance")
+                           .Register(r)
+                           .Add({});
+  restoring_ = gauge("crm_restoring_partitions",
+                     "Partitions being restored from their changelog now (their touchpoints "
+                     "wait)");
   // The conventional name: restarts show as its changes.
   gauge("process_start_time_seconds", "When the process started, seconds since the epoch")
       ->Set(static_cast<double>(ToMicros(WallClock().Now())) / 1e6);
@@ -251,6 +261,11 @@ void PrometheusMetrics::Visible(const std::vector<Micros>& ages) {
     seconds.push_back(std::max(0.0, static_cast<double>(age.count()) / 1e6));
   }
   ObserveAll(*freshness_, freshness_bounds_, seconds);
+}
+
+void PrometheusMetrics::RestoreProgress(std::uint64_t records, bool done) {
+  restored_records_->Increment(static_cast<double>(records));
+  restoring_->Set(done ? 0 : 1);
 }
 
 void PrometheusMetrics::Looked(const std::vector<double>& churns) {

@@ -66,6 +66,7 @@ class PrometheusMetrics final : public IngestProbe {
   void BatchCommitted(std::size_t records, Micros latency) override;
   void Visible(const std::vector<Micros>& ages) override;
   void Looked(const std::vector<double>& churns) override;
+  void RestoreProgress(std::uint64_t records, bool done) override;
   void InputLag(std::int32_t partition, std::int64_t records) override;
   void AlertChanged(bool raised, std::string_view action, std::string_view segment) override;
   void Rescored(std::size_t looks) override;
@@ -122,6 +123,8 @@ class PrometheusMetrics final : public IngestProbe {
   prometheus::Gauge* scheduler_backlog_;
   prometheus::Gauge* scheduler_lag_;
   prometheus::Gauge* input_connected_;
+  prometheus::Counter* restored_records_;
+  prometheus::Gauge* restoring_;
 };
 
 }  // namespace crm

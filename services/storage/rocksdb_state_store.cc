@@ -313,15 +313,9 @@ absl::StatusOr<std::optional<PartitionState>> RocksDbStateStore::GetPartition(
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), OffsetKey(topic, partition), &value);
   if (s.IsNotFound()) return std::optional<PartitionState>();
   if (!s.ok()) return FromRocks(s, "reading a partition's offset");
-  internal::StoredPartition stored;
-  if (!stored.ParseFromString(value)) {
-    return absl::DataLossError("unreadable partition record in the data dir");
-  }
-  PartitionState state;
-  if (stored.has_next_offset()) state.next_offset = stored.next_offset();
-  if (stored.has_watermark_us()) state.watermark = FromMicros(stored.watermark_us());
-  state.open_alerts = stored.open_alerts();
-  return std::optional<PartitionState>(state);
+  auto state = DecodePartition(value);
+  if (!state.ok()) return absl::DataLossError("unreadable partition record in the data dir");
+  return std::optional<PartitionState>(*state);
 }
 
 absl::StatusOr<std::optional<Timestamp>> RocksDbStateStore::LoadLatestEventTime(
@@ -578,11 +572,7 @@ absl::Status RocksDbStateStore::Commit(const std::string& topic, const StateBatc
     writes.Put(EventTimeKey(topic), value);
   }
   for (const auto& [partition, state] : batch.partitions) {
-    internal::StoredPartition stored;
-    if (state.next_offset) stored.set_next_offset(*state.next_offset);
-    if (state.watermark) stored.set_watermark_us(ToMicros(*state.watermark));
-    stored.set_open_alerts(state.open_alerts);
-    writes.Put(OffsetKey(topic, partition), stored.SerializeAsString());
+    writes.Put(OffsetKey(topic, partition), EncodePartition(state));
   }
   if (!batch.outbox.empty()) FailPoint("commit-with-alert");
   if (FailPointFails("commit-error")) {

@@ -170,4 +170,36 @@ absl::StatusOr<CustomerState> DecodeState(std::string_view bytes) {
   return s;
 }
 
+std::string EncodePartition(const PartitionState& state) {
+  internal::StoredPartition stored;
+  if (state.next_offset) stored.set_next_offset(*state.next_offset);
+  if (state.watermark) stored.set_watermark_us(ToMicros(*state.watermark));
+  stored.set_open_alerts(state.open_alerts);
+  stored.set_epoch(state.epoch);
+  stored.set_seq(state.seq);
+  if (state.parent) {
+    stored.set_parent_epoch(state.parent->epoch);
+    stored.set_parent_seq(state.parent->seq);
+  }
+  if (state.changelog_offset) stored.set_changelog_offset(*state.changelog_offset);
+  return stored.SerializeAsString();
+}
+
+absl::StatusOr<PartitionState> DecodePartition(std::string_view bytes) {
+  internal::StoredPartition stored;
+  if (!stored.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return absl::DataLossError("unreadable partition record");
+  }
+  PartitionState state;
+  if (stored.has_next_offset()) state.next_offset = stored.next_offset();
+  if (stored.has_watermark_us()) state.watermark = FromMicros(stored.watermark_us());
+  state.open_alerts = stored.open_alerts();
+  state.epoch = stored.epoch();
+  state.seq = stored.seq();
+  if (stored.has_parent_epoch())
+    state.parent = ChangelogStamp{stored.parent_epoch(), stored.parent_seq()};
+  if (stored.has_changelog_offset()) state.changelog_offset = stored.changelog_offset();
+  return state;
+}
+
 }  // namespace crm

@@ -5,6 +5,7 @@
 
 #include "absl/status/statusor.h"
 #include "core/customer_state.h"
+#include "core/state_store.h"
 
 namespace crm {
 
@@ -13,5 +14,10 @@ std::string EncodeState(const CustomerState& state);
 
 // Parses what EncodeState wrote; DataLossError when the bytes are not a valid record.
 absl::StatusOr<CustomerState> DecodeState(std::string_view bytes);
+
+// A partition's state (crm.internal.StoredPartition): in the data dir, and as
+// the value of a changelog marker.
+std::string EncodePartition(const PartitionState& state);
+absl::StatusOr<PartitionState> DecodePartition(std::string_view bytes);
 
 }  // namespace crm

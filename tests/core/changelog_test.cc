@@ -75,6 +75,8 @@ class Log {
     switch (record.kind) {
       case Kind::kCustomer:
         return "c" + record.customer.value();
+      case Kind::kAlert:
+        return "a" + record.alert_id;
       case Kind::kFence:
         return "f" + std::to_string(record.marker.at.epoch);
       case Kind::kMarker:
@@ -248,6 +250,28 @@ TEST(ChangelogReplayTest,
         truth)
         << where;
   }
+}
+
+TEST(RestoringPartitionsTest, ALookupWaitsOnlyWhileItsAnswerMayChange) {
+  RestoringPartitions restoring;
+  const CustomerId id("c");
+  CustomerState on_two = StateWith(1);
+  on_two.partition = 2;
+  EXPECT_TRUE(restoring.CheckAnswer(id, std::nullopt).ok());
+  EXPECT_TRUE(restoring.CheckAll().ok());
+  restoring.Begin(2);
+  EXPECT_EQ(restoring.CheckAnswer(id, on_two).code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(restoring.CheckAnswer(id, std::nullopt).code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(restoring.CheckAll().code(), absl::StatusCode::kUnavailable);
+  CustomerState on_one = StateWith(1);
+  on_one.partition = 1;
+  EXPECT_TRUE(restoring.CheckAnswer(id, on_one).ok());  // another partition: it stands
+  restoring.Begin(2);  // given it again while restoring: two restores to end
+  restoring.End(2);
+  EXPECT_FALSE(restoring.CheckAnswer(id, on_two).ok());
+  restoring.End(2);
+  EXPECT_TRUE(restoring.CheckAnswer(id, on_two).ok());
+  EXPECT_TRUE(restoring.CheckAll().ok());
 }
 
 }  // namespace

@@ -21,6 +21,7 @@
 #include "tests/core/expect_same_state.h"
 #include "tests/core/test_touchpoints.h"
 #include "tests/fakes/fake_clock.h"
+#include "tests/fakes/memory_changelog.h"
 #include "tests/fakes/memory_state_store.h"
 #include "tests/fakes/recording_audit_log.h"
 #include "tests/fakes/recording_probe.h"
@@ -1125,6 +1126,199 @@ TEST_F(IngestAlertsTest, PlanningThreadsLeaveWhatPlanningAloneLeaves) {
   EXPECT_EQ(shared.risk(), alone.risk());
   ASSERT_FALSE(alone.outbox().empty());
   EXPECT_EQ(shared.outbox().size(), alone.outbox().size());
+}
+
+// With the changelog: a partition given to a new owner (an empty store) is
+// rebuilt from the changelog alone, exactly as its owner committed it.
+class IngestChangelogTest : public IngestAlertsTest {
+ protected:
+  IngestProcessor Owner(StateStore* store) {
+    IngestProcessor processor = Started(store);
+    processor.EnableChangelog(
+        {.sink = &changelog_, .source = &changelog_, .new_epoch = [this] { return ++epochs_; }});
+    return processor;
+  }
+  // Two partitions' customers, in three batches: steady buyers, one-off
+  // buyers, a duplicate, a rejected record.
+  static std::vector<std::vector<InputRecord>> Stream() {
+    struct Event {
+      double day;
+      std::int32_t partition;
+      std::string customer, id;
+      Type type;
+    };
+    std::vector<Event> events;
+    for (std::int32_t p : {0, 1}) {
+      const std::string steady = "steady-" + std::to_string(p);
+      for (int i = 0; i < 20; ++i) {
+        events.push_back({14.0 * i, p, steady, steady + std::to_string(i), Type::kPurchase});
+      }
+    }
+    for (int i = 0; i < 12; ++i) {
+      events.push_back({30.0 + 20 * i, i % 2, "once-" + std::to_string(i), "o", Type::kPurchase});
+    }
+    events.push_back({31, 0, "once-0", "o", Type::kPurchase});  // a duplicate
+    // Much later: the steady buyers are overdue, the time index has looks due.
+    events.push_back({700, 0, "late-0", "l", Type::kContact});
+    events.push_back({700, 1, "late-1", "l", Type::kContact});
+    std::stable_sort(events.begin(), events.end(),
+                     [](const Event& a, const Event& b) { return a.day < b.day; });
+    std::vector<InputRecord> all;
+    std::int64_t offsets[2] = {0, 0};
+    for (const Event& e : events) {
+      all.push_back(
+          Record(e.partition, offsets[e.partition]++, For(e.customer, e.type, e.id, e.day)));
+      if (all.size() == 25) all.push_back(Undecodable(1, offsets[1]++, "x", "garbage"));
+    }
+    const std::size_t third = all.size() / 3;
+    return {{all.begin(), all.begin() + third},
+            {all.begin() + third, all.begin() + 2 * third},
+            {all.begin() + 2 * third, all.end()}};
+  }
+  static void ExpectSamePartitions(MemoryStateStore& want, MemoryStateStore& got) {
+    ExpectSameStore(want, got);
+    EXPECT_EQ(got.LoadPopulation(kTopic).value(), want.LoadPopulation(kTopic).value());
+    EXPECT_EQ(got.due(), want.due());
+    EXPECT_EQ(got.risk(), want.risk());
+    for (const auto& [key, state] : want.partitions()) {
+      const PartitionState other = got.partitions().at(key);
+      EXPECT_EQ(other.next_offset, state.next_offset) << key.second;
+      EXPECT_EQ(other.watermark, state.watermark) << key.second;
+      EXPECT_EQ(other.open_alerts, state.open_alerts) << key.second;
+    }
+  }
+
+  testing::MemoryChangelog changelog_;
+  std::uint64_t epochs_ = 0;
+};
+
+TEST_F(IngestChangelogTest, APartitionMovesToAnEmptyStoreWholeAndGoesOnAsIfItHadNotMoved) {
+  const auto batches = Stream();
+  MemoryStateStore alone_store;  // the reference: one processor, no changelog
+  IngestProcessor alone = Started(&alone_store);
+  for (const auto& batch : batches) ASSERT_TRUE(alone.Process(batch).ok());
+
+  MemoryStateStore first_store;
+  IngestProcessor first = Owner(&first_store);
+  for (std::int32_t p : {0, 1}) ASSERT_TRUE(first.RestorePartition(p).ok());
+  ASSERT_TRUE(first.Process(batches[0]).ok());
+  ASSERT_TRUE(first.Process(batches[1]).ok());
+
+  MemoryStateStore second_store;
+  IngestProcessor second = Owner(&second_store);
+  for (std::int32_t p : {0, 1}) {
+    std::vector<std::uint64_t> progress;
+    const std::size_t written = changelog_.log(p).size();
+    auto restored = second.RestorePartition(p, [&](std::uint64_t n) { progress.push_back(n); });
+    ASSERT_TRUE(restored.ok()) << restored.status();
+    EXPECT_EQ(restored->records, written);  // all of it: the new store had nothing
+    EXPECT_GT(restored->customers, 0u);
+    EXPECT_EQ(restored->dropped, 0u);
+    EXPECT_TRUE(restored->new_epoch);
+    ASSERT_FALSE(progress.empty());
+    EXPECT_EQ(progress.back(), restored->records);
+  }
+  ExpectSamePartitions(first_store, second_store);
+  auto last = second.Process(batches[2]);
+  ASSERT_TRUE(last.ok()) << last.status();
+  EXPECT_FALSE(second_store.outbox().empty());  // the overdue steady buyers
+  ExpectSamePartitions(alone_store, second_store);
+  // Each alert as the lone processor raised it, once.
+  EXPECT_EQ(second_store.outbox().size(), alone_store.outbox().size());
+}
+
+TEST_F(IngestChangelogTest, ACommitCutShortIsNeitherRestoredNorLeftToHideTheStatesBeforeIt) {
+  const auto batches = Stream();
+  MemoryStateStore first_store;
+  IngestProcessor first = Owner(&first_store);
+  for (std::int32_t p : {0, 1}) ASSERT_TRUE(first.RestorePartition(p).ok());
+  ASSERT_TRUE(first.Process(batches[0]).ok());
+  changelog_.FailAfter(3);  // the owner dies three records into the next commit
+  EXPECT_FALSE(first.Process(batches[1]).ok());
+
+  MemoryStateStore second_store;
+  IngestProcessor second = Owner(&second_store);
+  std::uint64_t dropped = 0, rewritten = 0;
+  for (std::int32_t p : {0, 1}) {
+    auto restored = second.RestorePartition(p);
+    ASSERT_TRUE(restored.ok()) << restored.status();
+    dropped += restored->dropped;
+    rewritten += restored->rewritten;
+  }
+  EXPECT_EQ(dropped, 3u);
+  EXPECT_GT(rewritten, 0u);
+  ExpectSamePartitions(first_store, second_store);  // as of the last complete commit
+  // The dropped records' customers were written again: their latest record
+  // in the changelog is the new owner's, so compaction cannot keep the
+  // dropped one alone.
+  for (std::int32_t p : {0, 1}) {
+    const PartitionState& left = first_store.partitions().at({kTopic, p});
+    std::map<CustomerId, ChangelogStamp> latest;
+    for (const ChangelogRecord& record : changelog_.log(p)) {
+      if (record.kind == ChangelogRecord::Kind::kCustomer) latest[record.customer] = record.stamp;
+    }
+    for (const auto& [id, stamp] : latest) {
+      // Of a commit the first owner completed, or the new owner's.
+      EXPECT_TRUE(stamp.epoch != left.epoch || stamp.seq <= left.seq) << id.value();
+    }
+  }
+  // It goes on from there as a lone processor would.
+  ASSERT_TRUE(second.Process(batches[1]).ok());
+  ASSERT_TRUE(second.Process(batches[2]).ok());
+  MemoryStateStore alone_store;
+  IngestProcessor alone = Started(&alone_store);
+  for (const auto& batch : batches) ASSERT_TRUE(alone.Process(batch).ok());
+  ExpectSamePartitions(alone_store, second_store);
+  // And a third owner, from the changelog alone, agrees.
+  MemoryStateStore third_store;
+  IngestProcessor third = Owner(&third_store);
+  for (std::int32_t p : {0, 1}) ASSERT_TRUE(third.RestorePartition(p).ok());
+  ExpectSamePartitions(second_store, third_store);
+}
+
+TEST_F(IngestChangelogTest, AnOwnerGivenItsPartitionBackReadsOnlyWhatFollowsItsCheckpoint) {
+  const auto batches = Stream();
+  MemoryStateStore store;
+  {
+    IngestProcessor owner = Owner(&store);
+    for (std::int32_t p : {0, 1}) ASSERT_TRUE(owner.RestorePartition(p).ok());
+    for (const auto& batch : batches) ASSERT_TRUE(owner.Process(batch).ok());
+  }
+  const auto before = store.partitions();
+  IngestProcessor again = Owner(&store);
+  auto restored = again.RestorePartition(0);
+  ASSERT_TRUE(restored.ok()) << restored.status();
+  EXPECT_EQ(restored->records, 0u);
+  EXPECT_FALSE(restored->new_epoch);  // it wrote the latest commit itself
+  EXPECT_EQ(store.partitions(), before);
+}
+
+TEST_F(IngestChangelogTest, AnAlertNotYetDeliveredFollowsItsPartitionAndADeliveredOneDoesNot) {
+  const auto batches = Stream();
+  MemoryStateStore first_store;
+  IngestProcessor first = Owner(&first_store);
+  for (std::int32_t p : {0, 1}) ASSERT_TRUE(first.RestorePartition(p).ok());
+  for (const auto& batch : batches) ASSERT_TRUE(first.Process(batch).ok());
+  std::set<std::string> raised;
+  for (const auto& [sequence, alert] : first_store.outbox()) raised.insert(alert.outcome.alert_id);
+  ASSERT_EQ(raised.size(), 2u);  // the two overdue steady buyers
+  // One is delivered; the next commit closes it in the changelog.
+  const AlertEvent delivered = first_store.outbox().begin()->second;
+  first.AlertDelivered(delivered);
+  ASSERT_TRUE(first.Process({Record(0, 1000, For("later", Type::kContact, "x", 701))}).ok());
+
+  MemoryStateStore second_store;
+  IngestProcessor second = Owner(&second_store);
+  for (std::int32_t p : {0, 1}) ASSERT_TRUE(second.RestorePartition(p).ok());
+  std::set<std::string> pending;
+  for (const auto& [sequence, alert] : second_store.outbox()) {
+    pending.insert(alert.outcome.alert_id);
+  }
+  raised.erase(delivered.outcome.alert_id);
+  EXPECT_EQ(pending, raised);
+  // Restoring again (the same owner given its partitions back) adds none twice.
+  for (std::int32_t p : {0, 1}) ASSERT_TRUE(second.RestorePartition(p).ok());
+  EXPECT_EQ(second_store.outbox().size(), raised.size());
 }
 
 }  // namespace

@@ -197,6 +197,15 @@ TEST(ValidationTest, TheFirstProblemFoundIsReported) {
   EXPECT_EQ(ReasonFor(tp, ""), RejectReason::kMissingCustomerId);
 }
 
+// The changelog's own records (core/changelog.h) have keys starting with NUL.
+TEST(ValidationTest, ACustomerIdStartingWithNulIsMalformed) {
+  Touchpoint tp = MakeTouchpoint(Type::kPurchase, "e", 1);
+  tp.customer_id = CustomerId(std::string("\0fence/1", 8));
+  EXPECT_EQ(ReasonFor(tp, tp.customer_id.value()), RejectReason::kMalformed);
+  tp.customer_id = CustomerId(std::string("a\0b", 3));  // elsewhere, a NUL is a byte like others
+  EXPECT_EQ(ReasonFor(tp, tp.customer_id.value()), std::nullopt);
+}
+
 // ApplyTouchpoint indexes CustomerState::channels by the channel and REQUIRES
 // a validated touchpoint; RejectReason::kUnknownEnum covers "channel or type
 // unknown".

@@ -149,6 +149,19 @@ std::vector<std::string> ServiceArgs(const std::string& brokers,
           "--kafka",          "fetch.wait.max.ms=10"};
 }
 
+// The customer states a run's log says it restored from the changelog.
+std::uint64_t RestoredStates(const std::string& log) {
+  std::uint64_t states = 0;
+  constexpr std::string_view kCommits = " commits, ";
+  for (std::size_t at = log.find("consumer: restored "); at != std::string::npos;
+       at = log.find("consumer: restored ", at + 1)) {
+    const std::size_t commits = log.find(kCommits, at);
+    if (commits == std::string::npos) break;
+    states += std::stoull(log.substr(commits + kCommits.size()));
+  }
+  return states;
+}
+
 // What a run leaves: each customer's state and scores, and the alerts.
 struct Outcome {
   std::map<std::string, v1::CustomerState> states;
@@ -209,7 +222,10 @@ Outcome RunToTheEnd(const std::string& brokers, const std::filesystem::path& dat
   return outcome;
 }
 
-TEST(CrashTest, RandomKillsAndRestartsLeaveWhatACleanRunLeaves) {
+// Kills crm-scored at random moments; each next run is the same instance
+// (its data dir) or, with `replaced`, a new one on an empty data dir, which
+// is given the partitions with nothing but the changelog to restore them.
+void KillAndCompare(bool replaced) {
   const std::uint64_t seed = Seed();
   const int kills = Kills();
   std::cout << "seed=" << seed << " (set CRM_TEST_SEED to replay) kills=" << kills << "\n";
@@ -231,8 +247,11 @@ TEST(CrashTest, RandomKillsAndRestartsLeaveWhatACleanRunLeaves) {
   // The same stream, a part before each run, killed at a random moment.
   DevBroker broker = StartDevBroker(dir.path() / "broker.log");
   ASSERT_FALSE(broker.bootstrap.empty());
-  const auto data = dir.path() / "crashed";
+  const auto data_of = [&](int run) {
+    return replaced ? dir.path() / ("instance-" + std::to_string(run)) : dir.path() / "crashed";
+  };
   std::size_t produced = 0;
+  std::uint64_t restored_states = 0;  // by the new instances, as their logs say
   std::uniform_int_distribution<int> delay_ms(0, 80);
   // Records committed before each kill, read from where the next run resumed.
   const auto committed_before = [](const std::string& log) {
@@ -252,9 +271,10 @@ TEST(CrashTest, RandomKillsAndRestartsLeaveWhatACleanRunLeaves) {
         std::vector<v1::Touchpoint>(stream.begin() + static_cast<std::ptrdiff_t>(produced),
                                     stream.begin() + static_cast<std::ptrdiff_t>(part)));
     produced = part;
-    ChildProcess service(CRM_SCORED_BIN, ServiceArgs(broker.bootstrap, data),
+    ChildProcess service(CRM_SCORED_BIN, ServiceArgs(broker.bootstrap, data_of(kill)),
                          dir.path() / ("run" + std::to_string(kill) + ".log"));
     ASSERT_TRUE(service.WaitForLog("consumer: assigned", 60s)) << service.Log();
+    restored_states += RestoredStates(service.Log());
     // Was the previous run killed before it had committed all it was given?
     if (kill > 0) mid_stream += committed_before(service.Log()) < produced_at_kill;
     produced_at_kill = produced;
@@ -265,12 +285,20 @@ TEST(CrashTest, RandomKillsAndRestartsLeaveWhatACleanRunLeaves) {
       broker.bootstrap, std::vector<v1::Touchpoint>(
                             stream.begin() + static_cast<std::ptrdiff_t>(produced), stream.end()));
   const Outcome got =
-      RunToTheEnd(broker.bootstrap, data, dir.path() / "final.log", customers, unique);
+      RunToTheEnd(broker.bootstrap, data_of(kills), dir.path() / "final.log", customers, unique);
   {
     std::ifstream final_log(dir.path() / "final.log");
     std::stringstream text;
     text << final_log.rdbuf();
     mid_stream += committed_before(text.str()) < produced_at_kill;
+    restored_states += RestoredStates(text.str());
+    // A new instance has nothing but the changelog: the states come from it,
+    // and the touchpoints are read from the offsets restored with them, not
+    // again from the start.
+    if (replaced) {
+      EXPECT_GT(RestoredStates(text.str()), 0u) << text.str();
+      EXPECT_GT(committed_before(text.str()), 0u) << text.str();
+    }
   }
 
   // Zero differences.
@@ -317,11 +345,20 @@ TEST(CrashTest, RandomKillsAndRestartsLeaveWhatACleanRunLeaves) {
       ADD_FAILURE() << "alert " << id << " only after crashes: " << alert.ShortDebugString();
     }
   }
-  std::cout << "crash test: " << kills << " kills (" << mid_stream
-            << " before the run had committed all it was given), " << stream.size()
-            << " touchpoints (" << unique << " unique), " << want.states.size() << " customers, "
-            << want_alerts.size() << " alerts, " << differences << " differences\n";
+  std::cout << "crash test" << (replaced ? " (a new instance each time)" : "") << ": " << kills
+            << " kills (" << mid_stream << " before the run had committed all it was given), "
+            << stream.size() << " touchpoints (" << unique << " unique), " << want.states.size()
+            << " customers, " << want_alerts.size() << " alerts, " << restored_states
+            << " customer states restored from the changelog, " << differences << " differences\n";
   EXPECT_EQ(differences, 0);
+}
+
+TEST(CrashTest, RandomKillsAndRestartsLeaveWhatACleanRunLeaves) { KillAndCompare(false); }
+
+// A partition's state follows it to another instance through the changelog:
+// each run after a kill is a new instance on an empty data dir.
+TEST(CrashTest, KilledInstancesReplacedByNewOnesOnEmptyDataDirsLeaveWhatACleanRunLeaves) {
+  KillAndCompare(true);
 }
 
 }  // namespace

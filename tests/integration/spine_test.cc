@@ -347,7 +347,8 @@ class SpineTest : public ::testing::Test {
       const grpc::Status status = stub_->GetCustomerState(&context, request, &state);
       if (status.ok()) {
         states[request.customer_id()] = state;
-      } else {
+      } else if (status.error_code() != grpc::StatusCode::UNAVAILABLE) {
+        // (UNAVAILABLE: its partition is being restored after a restart.)
         EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND) << status.error_message();
       }
     }
