@@ -308,8 +308,10 @@ absl::Status TouchpointConsumer::Run() {
       if (BrokersAnswer(500)) SetConnected(true);
     }
     bool looks_waiting = false;
-    if (std::chrono::steady_clock::now() - last_rescore >
-        std::chrono::milliseconds(options_.rescore_interval_ms)) {
+    // Not while the brokers are away: with the changelog, a commit waits for
+    // them (the looks are taken once they are back).
+    if (connected_ && std::chrono::steady_clock::now() - last_rescore >
+                          std::chrono::milliseconds(options_.rescore_interval_ms)) {
       auto rescored = processor_->RescoreDue(options_.rescore_batch);
       if (!rescored.ok()) {
         result = rescored.status();
