@@ -14,9 +14,34 @@ void RestoringPartitions::End(std::int32_t partition) {
   if (auto it = partitions_.find(partition); it != partitions_.end()) partitions_.erase(it);
 }
 
+void RestoringPartitions::SetOwned(std::set<std::int32_t> owned, std::int32_t count) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  owned_ = std::move(owned);
+  count_ = count;
+}
+
+bool RestoringPartitions::OwnsAll() const {
+  if (!owned_) return true;
+  if (count_ <= 0) return false;
+  for (std::int32_t p = 0; p < count_; ++p) {
+    if (!owned_->contains(p)) return false;
+  }
+  return true;
+}
+
 absl::Status RestoringPartitions::CheckAnswer(const CustomerId& id,
                                               const std::optional<CustomerState>& state) const {
   std::lock_guard<std::mutex> lock(mutex_);
+  if (owned_ && state && !owned_->contains(state->partition)) {
+    return absl::UnavailableError(
+        "customer " + id.value() + "'s partition " + std::to_string(state->partition) +
+        " is not this instance's now (another owns it, or a rebalance is under way)");
+  }
+  if (!state && !OwnsAll()) {
+    return absl::UnavailableError("customer " + id.value() +
+                                  " is not on this instance's partitions; the instance that "
+                                  "owns theirs may know them");
+  }
   if (partitions_.empty()) return absl::OkStatus();
   if (state && partitions_.contains(state->partition)) {
     return absl::UnavailableError("customer " + id.value() + "'s partition " +
@@ -33,6 +58,10 @@ absl::Status RestoringPartitions::CheckAnswer(const CustomerId& id,
 
 absl::Status RestoringPartitions::CheckAll() const {
   std::lock_guard<std::mutex> lock(mutex_);
+  if (!OwnsAll()) {
+    return absl::UnavailableError(
+        "this instance owns only some partitions: its ranking would leave out the others'");
+  }
   if (partitions_.empty()) return absl::OkStatus();
   return absl::UnavailableError("a partition is being restored from its changelog; retry shortly");
 }

@@ -110,23 +110,35 @@ class ChangelogSource {
                             const std::function<absl::Status(ChangelogRecord)>& visit) = 0;
 };
 
-// The partitions this instance is restoring from their changelogs now: a
-// lookup must not answer from a state still being rebuilt. Thread-safe.
+// Which partitions this instance owns, and which it is restoring from their
+// changelogs now: a lookup must answer neither from a state still being
+// rebuilt nor from one its partition's new owner has moved on from.
+// Thread-safe.
 class RestoringPartitions {
  public:
   void Begin(std::int32_t partition);
   void End(std::int32_t partition);
+  // After each assignment: the partitions owned, of `count` (0: unknown).
+  // Before the first, every local state is taken as the instance's own.
+  void SetOwned(std::set<std::int32_t> owned, std::int32_t count);
   // OK when a lookup that found `state` (nullopt: nothing) for `id` may
-  // answer; UNAVAILABLE, naming why, while the answer may be about to change:
-  // the state's partition is being restored, or nothing was found while any
-  // partition is.
+  // answer; UNAVAILABLE, naming why, while the answer may be about to change
+  // (the state's partition is being restored, or nothing was found while any
+  // partition is) or is another instance's to give (the state's partition is
+  // owned elsewhere, or nothing was found and this instance does not own
+  // every partition).
   absl::Status CheckAnswer(const CustomerId& id, const std::optional<CustomerState>& state) const;
-  // UNAVAILABLE while any partition is being restored (a ranking of all).
+  // UNAVAILABLE while any partition is being restored or owned elsewhere (a
+  // ranking of all).
   absl::Status CheckAll() const;
 
  private:
+  bool OwnsAll() const;  // REQUIRES: mutex_ held
+
   mutable std::mutex mutex_;
-  std::multiset<std::int32_t> partitions_;  // guarded by mutex_
+  std::multiset<std::int32_t> partitions_;       // guarded by mutex_
+  std::optional<std::set<std::int32_t>> owned_;  // guarded by mutex_; nullopt: no assignment yet
+  std::int32_t count_ = 0;                       // guarded by mutex_
 };
 
 // Rebuilds a partition's state from its changelog (see the top of the file).

@@ -52,10 +52,12 @@ absl::StatusOr<ChangelogRecord> Decode(RdKafka::Message& message) {
   const bool fence = key.rfind(kFencePrefix, 0) == 0;
   if (fence || key.rfind(kCommitPrefix, 0) == 0) {
     auto state = DecodePartition(value);
-    if (!state.ok()) return absl::DataLossError("unreadable changelog marker at offset " +
-                                                std::to_string(message.offset()));
+    if (!state.ok())
+      return absl::DataLossError("unreadable changelog marker at offset " +
+                                 std::to_string(message.offset()));
     record.kind = fence ? ChangelogRecord::Kind::kFence : ChangelogRecord::Kind::kMarker;
-    record.marker = {.at = {state->epoch, state->seq}, .parent = state->parent, .partition = *state};
+    record.marker = {
+        .at = {state->epoch, state->seq}, .parent = state->parent, .partition = *state};
     return record;
   }
   // Without a stamp the record is of no epoch: the replay drops it.
@@ -78,8 +80,9 @@ absl::StatusOr<ChangelogRecord> Decode(RdKafka::Message& message) {
   record.customer = CustomerId(key);
   if (message.payload() != nullptr) {
     auto state = DecodeState(value);
-    if (!state.ok()) return absl::DataLossError("unreadable customer state in the changelog at offset " +
-                                                std::to_string(message.offset()));
+    if (!state.ok())
+      return absl::DataLossError("unreadable customer state in the changelog at offset " +
+                                 std::to_string(message.offset()));
     record.state = std::move(*state);
   }
   return record;
@@ -170,8 +173,8 @@ absl::StatusOr<std::map<std::int32_t, std::int64_t>> KafkaChangelog::Write(
       headers->add(kEpochHeader, BigEndian(write.marker.epoch));
       headers->add(kSeqHeader, BigEndian(write.marker.seq));
       const std::string value = state != nullptr ? EncodeState(*state) : std::string();
-      if (absl::Status s = produce(write.partition, id->value(), state != nullptr ? &value : nullptr,
-                                   headers, nullptr);
+      if (absl::Status s = produce(write.partition, id->value(),
+                                   state != nullptr ? &value : nullptr, headers, nullptr);
           !s.ok()) {
         return s;
       }
@@ -193,7 +196,8 @@ absl::StatusOr<std::map<std::int32_t, std::int64_t>> KafkaChangelog::Write(
       }
     }
     const std::string value = EncodePartition(write.marker);
-    if (absl::Status s = produce(write.partition, MarkerKey(write.marker), &value, nullptr, &marker_tag);
+    if (absl::Status s =
+            produce(write.partition, MarkerKey(write.marker), &value, nullptr, &marker_tag);
         !s.ok()) {
       return s;
     }
@@ -216,7 +220,8 @@ absl::Status KafkaChangelog::Read(std::int32_t partition, std::optional<std::int
                             options_.properties);
   if (!conf.ok()) return conf.status();
   std::string error;
-  std::unique_ptr<RdKafka::KafkaConsumer> consumer(RdKafka::KafkaConsumer::create(conf->get(), error));
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer(
+      RdKafka::KafkaConsumer::create(conf->get(), error));
   if (!consumer) return absl::InvalidArgumentError("changelog reader: " + error);
   struct Close {
     RdKafka::KafkaConsumer* consumer;

@@ -34,7 +34,8 @@ struct ChangelogTopicOptions {
 // in-sync replicas, in order. Used by the consumer thread only.
 class KafkaChangelog final : public ChangelogSink, public ChangelogSource {
  public:
-  static absl::StatusOr<std::unique_ptr<KafkaChangelog>> Create(const ChangelogTopicOptions& options);
+  static absl::StatusOr<std::unique_ptr<KafkaChangelog>> Create(
+      const ChangelogTopicOptions& options);
   ~KafkaChangelog() override;
 
   absl::StatusOr<std::map<std::int32_t, std::int64_t>> Write(

@@ -94,6 +94,16 @@ class TouchpointConsumer::Callbacks final : public RdKafka::RebalanceCb, public 
     } else {
       assigned_.clear();
     }
+    if (owner_->hooks_.restoring != nullptr) {
+      // How many partitions there are (asked only on an assignment: a revoke
+      // may run inside close(), where a broker request must not be made).
+      if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
+        if (const std::int32_t count = owner_->PartitionCount(consumer); count > 0) {
+          partition_count_ = count;
+        }
+      }
+      owner_->hooks_.restoring->SetOwned(assigned_, partition_count_);
+    }
     const std::vector<std::int32_t> ours(assigned_.begin(), assigned_.end());
     if (absl::Status set = owner_->processor_->SetAssignment(ours); !set.ok() && fatal_.ok()) {
       fatal_ = set;
@@ -128,7 +138,8 @@ class TouchpointConsumer::Callbacks final : public RdKafka::RebalanceCb, public 
   std::uint64_t generation_ = 0;
   absl::Status fatal_;
   bool brokers_down_ = false;
-  std::set<std::int32_t> assigned_;  // partitions of the input topic assigned now
+  std::set<std::int32_t> assigned_;   // partitions of the input topic assigned now
+  std::int32_t partition_count_ = 0;  // of the input topic, as last learnt
 };
 
 absl::StatusOr<std::unique_ptr<TouchpointConsumer>> TouchpointConsumer::Create(
@@ -166,6 +177,25 @@ absl::StatusOr<std::unique_ptr<TouchpointConsumer>> TouchpointConsumer::Create(
 }
 
 TouchpointConsumer::~TouchpointConsumer() = default;
+
+std::int32_t TouchpointConsumer::PartitionCount(RdKafka::KafkaConsumer* consumer) {
+  std::string error;
+  std::unique_ptr<RdKafka::Topic> topic(
+      RdKafka::Topic::create(consumer, options_.topic, nullptr, error));
+  if (!topic) return 0;
+  RdKafka::Metadata* raw = nullptr;
+  if (consumer->metadata(/*all_topics=*/false, topic.get(), &raw, 5000) != RdKafka::ERR_NO_ERROR) {
+    delete raw;
+    return 0;
+  }
+  std::unique_ptr<RdKafka::Metadata> metadata(raw);
+  for (const RdKafka::TopicMetadata* described : *metadata->topics()) {
+    if (described->topic() == options_.topic) {
+      return static_cast<std::int32_t>(described->partitions()->size());
+    }
+  }
+  return 0;
+}
 
 bool TouchpointConsumer::BrokersAnswer(int timeout_ms) {
   RdKafka::Metadata* raw = nullptr;

@@ -84,6 +84,8 @@ class TouchpointConsumer {
   void ReportLag();
   // The age of each record of a batch just committed, from its Kafka timestamp.
   void ReportFreshness(const std::vector<std::unique_ptr<RdKafka::Message>>& messages);
+  // The input topic's partition count, from the brokers (0: not known).
+  std::int32_t PartitionCount(RdKafka::KafkaConsumer* consumer);
   // Whether the brokers answer a metadata request within `timeout_ms`.
   bool BrokersAnswer(int timeout_ms);
   void SetConnected(bool connected);

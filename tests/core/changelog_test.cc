@@ -272,6 +272,19 @@ TEST(RestoringPartitionsTest, ALookupWaitsOnlyWhileItsAnswerMayChange) {
   restoring.End(2);
   EXPECT_TRUE(restoring.CheckAnswer(id, on_two).ok());
   EXPECT_TRUE(restoring.CheckAll().ok());
+
+  // Once assigned: another instance's partitions are its to answer for.
+  restoring.SetOwned({1}, 3);
+  EXPECT_TRUE(restoring.CheckAnswer(id, on_one).ok());
+  EXPECT_EQ(restoring.CheckAnswer(id, on_two).code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(restoring.CheckAnswer(id, std::nullopt).code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(restoring.CheckAll().code(), absl::StatusCode::kUnavailable);
+  restoring.SetOwned({0, 1, 2}, 3);  // all of them: an unknown customer is unknown
+  EXPECT_TRUE(restoring.CheckAnswer(id, std::nullopt).ok());
+  EXPECT_TRUE(restoring.CheckAnswer(id, on_two).ok());
+  EXPECT_TRUE(restoring.CheckAll().ok());
+  restoring.SetOwned({0, 1, 2}, 0);  // the count unknown: it may not be all
+  EXPECT_FALSE(restoring.CheckAnswer(id, std::nullopt).ok());
 }
 
 }  // namespace

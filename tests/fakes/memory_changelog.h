@@ -44,10 +44,10 @@ class MemoryChangelog final : public ChangelogSink, public ChangelogSource {
       }
       ChangelogMarker marker{.at = stamp, .parent = write.marker.parent, .partition = write.marker};
       offsets[write.partition] = static_cast<std::int64_t>(log.size());
-      log.push_back({.kind = stamp.seq == 0 ? ChangelogRecord::Kind::kFence
-                                            : ChangelogRecord::Kind::kMarker,
-                     .offset = offsets[write.partition],
-                     .marker = marker});
+      log.push_back(
+          {.kind = stamp.seq == 0 ? ChangelogRecord::Kind::kFence : ChangelogRecord::Kind::kMarker,
+           .offset = offsets[write.partition],
+           .marker = marker});
     }
     return offsets;
   }

@@ -169,17 +169,11 @@ struct Outcome {
   std::vector<v1::ChurnAlert> alerts;
 };
 
-// Runs crm-scored on `data` until every touchpoint is applied and the alerts
-// stop coming, and reads what it left.
-Outcome RunToTheEnd(const std::string& brokers, const std::filesystem::path& data,
-                    const std::filesystem::path& log, int customers, std::size_t unique) {
+// Reads what the service behind `stub` holds once it has applied `unique`
+// events, and the alerts on the topic once no more come for a while.
+Outcome ReadOutcome(v1::ScoringService::Stub& stub, const std::string& brokers,
+                    ChildProcess& service, int customers, std::size_t unique) {
   Outcome outcome;
-  ChildProcess service(CRM_SCORED_BIN, ServiceArgs(brokers, data), log);
-  const auto port = service.WaitForLog("gRPC listening on 127.0.0.1:", 30s);
-  EXPECT_TRUE(port) << service.Log();
-  if (!port) return outcome;
-  auto stub = v1::ScoringService::NewStub(
-      grpc::CreateChannel("127.0.0.1:" + *port, grpc::InsecureChannelCredentials()));
   const auto read_all = [&] {
     std::size_t applied = 0;
     for (int c = 0; c < customers; ++c) {
@@ -188,7 +182,7 @@ Outcome RunToTheEnd(const std::string& brokers, const std::filesystem::path& dat
       request.set_customer_id(id);
       v1::CustomerState state;
       grpc::ClientContext context;
-      if (stub->GetCustomerState(&context, request, &state).ok()) {
+      if (stub.GetCustomerState(&context, request, &state).ok()) {
         applied += state.events_applied();
         outcome.states[id] = state;
       }
@@ -205,9 +199,8 @@ Outcome RunToTheEnd(const std::string& brokers, const std::filesystem::path& dat
     request.set_customer_id(id);
     request.mutable_as_of()->set_seconds(kStart + kDays * kDaySeconds);
     grpc::ClientContext context;
-    EXPECT_TRUE(stub->GetCustomerScores(&context, request, &outcome.scores[id]).ok());
+    EXPECT_TRUE(stub.GetCustomerScores(&context, request, &outcome.scores[id]).ok());
   }
-  // The alerts, once no more come for a while.
   for (std::size_t seen = SIZE_MAX;;) {
     outcome.alerts.clear();
     for (const testing::TestRecord& record :
@@ -218,8 +211,89 @@ Outcome RunToTheEnd(const std::string& brokers, const std::filesystem::path& dat
     if (outcome.alerts.size() == seen) break;
     seen = outcome.alerts.size();
   }
+  return outcome;
+}
+
+// A gRPC stub on a service that logged its port.
+std::unique_ptr<v1::ScoringService::Stub> StubOf(ChildProcess& service) {
+  const auto port = service.WaitForLog("gRPC listening on 127.0.0.1:", 30s);
+  EXPECT_TRUE(port) << service.Log();
+  if (!port) return nullptr;
+  return v1::ScoringService::NewStub(
+      grpc::CreateChannel("127.0.0.1:" + *port, grpc::InsecureChannelCredentials()));
+}
+
+// Runs crm-scored on `data` until every touchpoint is applied and the alerts
+// stop coming, and reads what it left.
+Outcome RunToTheEnd(const std::string& brokers, const std::filesystem::path& data,
+                    const std::filesystem::path& log, int customers, std::size_t unique) {
+  ChildProcess service(CRM_SCORED_BIN, ServiceArgs(brokers, data), log);
+  auto stub = StubOf(service);
+  if (!stub) return {};
+  Outcome outcome = ReadOutcome(*stub, brokers, service, customers, unique);
   EXPECT_EQ(service.Stop(SIGTERM), 0) << service.Log();
   return outcome;
+}
+
+// What one crm-scored leaves of `stream`, alone on a broker of its own from
+// start to end, never stopped.
+Outcome CleanSinglePass(const std::filesystem::path& dir, const std::vector<v1::Touchpoint>& stream,
+                        int customers, std::size_t unique) {
+  DevBroker broker = StartDevBroker(dir / "clean-broker.log");
+  EXPECT_FALSE(broker.bootstrap.empty());
+  if (broker.bootstrap.empty()) return {};
+  testing::ProduceTouchpoints(broker.bootstrap, stream);
+  return RunToTheEnd(broker.bootstrap, dir / "clean", dir / "clean.log", customers, unique);
+}
+
+// The differences between two runs' outcomes, each reported: states, scores,
+// and the alerts (none twice on the topic; the segment left out: it ranks
+// against the population of the moment, which the interleaving of partitions
+// moves).
+int Differences(const Outcome& want, const Outcome& got) {
+  int differences = 0;
+  EXPECT_EQ(got.states.size(), want.states.size());
+  for (const auto& [id, state] : want.states) {
+    auto it = got.states.find(id);
+    if (it == got.states.end() || !MessageDifferencer::Equals(state, it->second)) {
+      ++differences;
+      ADD_FAILURE() << id << " state differs:\nclean " << state.ShortDebugString() << "\ngot "
+                    << (it == got.states.end() ? "(none)" : it->second.ShortDebugString());
+      continue;
+    }
+    if (!MessageDifferencer::Equals(want.scores.at(id), got.scores.at(id))) {
+      ++differences;
+      ADD_FAILURE() << id << " scores differ:\nclean " << want.scores.at(id).ShortDebugString()
+                    << "\ngot " << got.scores.at(id).ShortDebugString();
+    }
+  }
+  const auto keyed = [&](const std::vector<v1::ChurnAlert>& alerts) {
+    std::map<std::string, v1::ChurnAlert> by_id;
+    for (v1::ChurnAlert alert : alerts) {
+      alert.clear_segment();
+      EXPECT_TRUE(by_id.emplace(alert.alert_id(), alert).second)
+          << "alert " << alert.alert_id() << " on the topic twice";
+    }
+    return by_id;
+  };
+  const auto want_alerts = keyed(want.alerts);
+  const auto got_alerts = keyed(got.alerts);
+  for (const auto& [id, alert] : want_alerts) {
+    auto it = got_alerts.find(id);
+    if (it == got_alerts.end() || !MessageDifferencer::Equals(alert, it->second)) {
+      ++differences;
+      ADD_FAILURE() << "alert " << id << " differs or is missing:\nclean "
+                    << alert.ShortDebugString() << "\ngot "
+                    << (it == got_alerts.end() ? "(missing)" : it->second.ShortDebugString());
+    }
+  }
+  for (const auto& [id, alert] : got_alerts) {
+    if (!want_alerts.contains(id)) {
+      ++differences;
+      ADD_FAILURE() << "alert " << id << " only in the second run: " << alert.ShortDebugString();
+    }
+  }
+  return differences;
 }
 
 // Kills crm-scored at random moments; each next run is the same instance
@@ -236,11 +310,7 @@ void KillAndCompare(bool replaced) {
   const std::vector<v1::Touchpoint> stream = MakeStream(random, customers, &unique);
 
   // The clean single pass.
-  DevBroker clean_broker = StartDevBroker(dir.path() / "clean-broker.log");
-  ASSERT_FALSE(clean_broker.bootstrap.empty());
-  testing::ProduceTouchpoints(clean_broker.bootstrap, stream);
-  const Outcome want = RunToTheEnd(clean_broker.bootstrap, dir.path() / "clean",
-                                   dir.path() / "clean.log", customers, unique);
+  const Outcome want = CleanSinglePass(dir.path(), stream, customers, unique);
   ASSERT_EQ(want.states.size(), static_cast<std::size_t>(customers));
   ASSERT_FALSE(want.alerts.empty()) << "the stream should raise alerts";
 
@@ -278,6 +348,21 @@ void KillAndCompare(bool replaced) {
     // Was the previous run killed before it had committed all it was given?
     if (kill > 0) mid_stream += committed_before(service.Log()) < produced_at_kill;
     produced_at_kill = produced;
+    if (replaced && kill == 0) {
+      // Something committed before the first kill, for the next instances to
+      // restore (later kills may come before any commit of theirs).
+      auto stub = StubOf(service);
+      ASSERT_NE(stub, nullptr);
+      const auto until = std::chrono::steady_clock::now() + 60s;
+      for (bool committed = false; !committed && std::chrono::steady_clock::now() < until;) {
+        v1::GetCustomerStateRequest request;
+        request.set_customer_id(stream.front().customer_id());
+        v1::CustomerState state;
+        grpc::ClientContext context;
+        committed = stub->GetCustomerState(&context, request, &state).ok();
+        if (!committed) std::this_thread::sleep_for(20ms);
+      }
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms(random)));
     ASSERT_EQ(service.Stop(SIGKILL), 128 + SIGKILL);
   }
@@ -301,54 +386,12 @@ void KillAndCompare(bool replaced) {
     }
   }
 
-  // Zero differences.
-  int differences = 0;
-  ASSERT_EQ(got.states.size(), want.states.size());
-  for (const auto& [id, state] : want.states) {
-    if (!MessageDifferencer::Equals(state, got.states.at(id))) {
-      ++differences;
-      ADD_FAILURE() << id << " state differs:\nclean " << state.ShortDebugString() << "\ncrashed "
-                    << got.states.at(id).ShortDebugString();
-    }
-    if (!MessageDifferencer::Equals(want.scores.at(id), got.scores.at(id))) {
-      ++differences;
-      ADD_FAILURE() << id << " scores differ:\nclean " << want.scores.at(id).ShortDebugString()
-                    << "\ncrashed " << got.scores.at(id).ShortDebugString();
-    }
-  }
-  // Alerts: none twice on the topic, the same ones as the clean run. (The
-  // segment is left out: it ranks against the population of the moment, which
-  // the interleaving of partitions moves.)
-  const auto keyed = [&](const std::vector<v1::ChurnAlert>& alerts) {
-    std::map<std::string, v1::ChurnAlert> by_id;
-    for (v1::ChurnAlert alert : alerts) {
-      alert.clear_segment();
-      EXPECT_TRUE(by_id.emplace(alert.alert_id(), alert).second)
-          << "alert " << alert.alert_id() << " on the topic twice";
-    }
-    return by_id;
-  };
-  const auto want_alerts = keyed(want.alerts);
-  const auto got_alerts = keyed(got.alerts);
-  for (const auto& [id, alert] : want_alerts) {
-    auto it = got_alerts.find(id);
-    if (it == got_alerts.end() || !MessageDifferencer::Equals(alert, it->second)) {
-      ++differences;
-      ADD_FAILURE() << "alert " << id << " differs or is missing:\nclean "
-                    << alert.ShortDebugString() << "\ncrashed "
-                    << (it == got_alerts.end() ? "(missing)" : it->second.ShortDebugString());
-    }
-  }
-  for (const auto& [id, alert] : got_alerts) {
-    if (!want_alerts.contains(id)) {
-      ++differences;
-      ADD_FAILURE() << "alert " << id << " only after crashes: " << alert.ShortDebugString();
-    }
-  }
+  const int differences = Differences(want, got);
+  const std::size_t alerts = want.alerts.size();
   std::cout << "crash test" << (replaced ? " (a new instance each time)" : "") << ": " << kills
             << " kills (" << mid_stream << " before the run had committed all it was given), "
             << stream.size() << " touchpoints (" << unique << " unique), " << want.states.size()
-            << " customers, " << want_alerts.size() << " alerts, " << restored_states
+            << " customers, " << alerts << " alerts, " << restored_states
             << " customer states restored from the changelog, " << differences << " differences\n";
   EXPECT_EQ(differences, 0);
 }
@@ -359,6 +402,115 @@ TEST(CrashTest, RandomKillsAndRestartsLeaveWhatACleanRunLeaves) { KillAndCompare
 // each run after a kill is a new instance on an empty data dir.
 TEST(CrashTest, KilledInstancesReplacedByNewOnesOnEmptyDataDirsLeaveWhatACleanRunLeaves) {
   KillAndCompare(true);
+}
+
+// Scale-out: a second instance joins the group and is given partitions,
+// whose states it restores from the changelog; each instance answers for
+// its own partitions and names the others' as not its own (UNAVAILABLE, never
+// a stale state); then the second is killed mid-stream, and the first, given
+// its partitions back, restores what the second did: every state, score and
+// alert equals a clean single run's.
+TEST(CrashTest, AnInstanceJoinsThenIsKilledAndTheStatesOfItsPartitionsFollowThem) {
+  const std::uint64_t seed = Seed();
+  std::cout << "seed=" << seed << " (set CRM_TEST_SEED to replay)\n";
+  std::mt19937_64 random(seed);
+  TempDir dir;
+  std::size_t unique = 0;
+  const int customers = Customers(10);
+  const std::vector<v1::Touchpoint> stream = MakeStream(random, customers, &unique);
+  const std::size_t half = stream.size() / 2;
+  std::set<std::pair<std::string, std::string>> first_half;
+  for (std::size_t i = 0; i < half; ++i) {
+    first_half.emplace(stream[i].customer_id(), stream[i].event_id());
+  }
+
+  const Outcome want = CleanSinglePass(dir.path(), stream, customers, unique);
+  ASSERT_EQ(want.states.size(), static_cast<std::size_t>(customers));
+
+  DevBroker broker = StartDevBroker(dir.path() / "broker.log");
+  ASSERT_FALSE(broker.bootstrap.empty());
+  testing::ProduceTouchpoints(broker.bootstrap,
+                              std::vector<v1::Touchpoint>(stream.begin(), stream.begin() + half));
+  ChildProcess first(CRM_SCORED_BIN, ServiceArgs(broker.bootstrap, dir.path() / "first"),
+                     dir.path() / "first.log");
+  auto first_stub = StubOf(first);
+  ASSERT_NE(first_stub, nullptr);
+  // Each customer as the instances answer: events applied by whichever
+  // answers, and how many answered.
+  const auto ask = [&](v1::ScoringService::Stub& stub, const std::string& id,
+                       std::uint64_t* applied) {
+    v1::GetCustomerStateRequest request;
+    request.set_customer_id(id);
+    v1::CustomerState state;
+    grpc::ClientContext context;
+    const grpc::Status status = stub.GetCustomerState(&context, request, &state);
+    if (status.ok()) *applied = state.events_applied();
+    return status;
+  };
+  const auto applied_by = [&](v1::ScoringService::Stub& stub) {
+    std::uint64_t total = 0;
+    for (int c = 0; c < customers; ++c) {
+      std::uint64_t applied = 0;
+      if (ask(stub, "crash-" + std::to_string(c), &applied).ok()) total += applied;
+    }
+    return total;
+  };
+  auto until = std::chrono::steady_clock::now() + 60s;
+  while (applied_by(*first_stub) < first_half.size() && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(200ms);
+  }
+  ASSERT_EQ(applied_by(*first_stub), first_half.size()) << first.Log();
+
+  ChildProcess second(CRM_SCORED_BIN, ServiceArgs(broker.bootstrap, dir.path() / "second"),
+                      dir.path() / "second.log");
+  auto second_stub = StubOf(second);
+  ASSERT_NE(second_stub, nullptr);
+  ASSERT_TRUE(second.WaitForLog("consumer: restored crm.touchpoints[", 60s)) << second.Log();
+  // Once the group has settled: each customer answered by one instance, the
+  // other saying whose it is not; together, everything applied so far.
+  std::string split;
+  const auto settled = [&] {
+    std::uint64_t total = 0;
+    int by_first = 0, by_second = 0;
+    split.clear();
+    for (int c = 0; c < customers; ++c) {
+      const std::string id = "crash-" + std::to_string(c);
+      std::uint64_t applied = 0;
+      const grpc::Status a = ask(*first_stub, id, &applied);
+      const grpc::Status b = ask(*second_stub, id, &applied);
+      if (a.ok() == b.ok()) return false;
+      const grpc::Status& other = a.ok() ? b : a;
+      if (other.error_code() != grpc::StatusCode::UNAVAILABLE) return false;
+      split = other.error_message();
+      total += applied;
+      (a.ok() ? by_first : by_second) += 1;
+    }
+    return total == first_half.size() && by_first > 0 && by_second > 0;
+  };
+  until = std::chrono::steady_clock::now() + 60s;
+  while (!settled() && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(200ms);
+  }
+  ASSERT_TRUE(settled()) << first.Log() << second.Log();
+  EXPECT_NE(split.find("is not this instance's now"), std::string::npos) << split;
+  EXPECT_GT(RestoredStates(second.Log()), 0u) << second.Log();
+
+  // The rest of the stream, and the second instance killed while applying it.
+  testing::ProduceTouchpoints(broker.bootstrap,
+                              std::vector<v1::Touchpoint>(stream.begin() + half, stream.end()));
+  std::this_thread::sleep_for(
+      std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 300)(random)));
+  ASSERT_EQ(second.Stop(SIGKILL), 128 + SIGKILL);
+  const Outcome got = ReadOutcome(*first_stub, broker.bootstrap, first, customers, unique);
+  // The first instance took the second's partitions back from the changelog.
+  EXPECT_GE(RestoredStates(first.Log()), 1u) << first.Log();
+  const int differences = Differences(want, got);
+  std::cout << "scale-out: " << stream.size() << " touchpoints, " << customers << " customers, "
+            << want.alerts.size() << " alerts; the second instance restored "
+            << RestoredStates(second.Log()) << " states, the first " << RestoredStates(first.Log())
+            << " after the kill; " << differences << " differences\n";
+  EXPECT_EQ(differences, 0);
+  EXPECT_EQ(first.Stop(SIGTERM), 0) << first.Log();
 }
 
 }  // namespace

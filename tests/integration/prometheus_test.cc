@@ -175,9 +175,9 @@ TEST(PrometheusTest, ARealPrometheusScrapesTheServiceAndLoadsTheShippedRules) {
       return false;
     }
     const auto health = rule_health();
-    return health.size() == shipped_rules && std::none_of(health.begin(), health.end(), [](const auto& rule) {
-             return rule.second == "unknown";
-           });
+    return health.size() == shipped_rules &&
+           std::none_of(health.begin(), health.end(),
+                        [](const auto& rule) { return rule.second == "unknown"; });
   };
   const auto until = std::chrono::steady_clock::now() + 60s;
   while (!settled() && std::chrono::steady_clock::now() < until) {
