@@ -828,6 +828,7 @@ absl::Status IngestProcessor::CommitRestored(
   if (state.watermark && (!latest_event_ || *state.watermark > *latest_event_)) {
     batch.latest_event_time = state.watermark;
   }
+  if (!batch.outbox.empty() && changelog_.alerts_restored) changelog_.alerts_restored();
   if (absl::Status s = store_->Commit(options_.topic, batch); !s.ok()) {
     for (const Moved& m : moved) population_.Replace(partition, m.after, m.before, nullptr);
     next_alert_ = first_alert;

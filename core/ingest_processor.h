@@ -71,6 +71,9 @@ struct ChangelogContext {
   ChangelogSink* sink = nullptr;
   ChangelogSource* source = nullptr;
   std::function<std::uint64_t()> new_epoch;
+  // Called before restored alerts join the outbox (their previous owner may
+  // have delivered some: the publisher looks at the topic again). May be empty.
+  std::function<void()> alerts_restored;
 };
 
 // What RestorePartition did.

@@ -223,6 +223,7 @@ int RunScoringApp(const ServiceOptions& options) {
   // The changelog, where partitions' states follow them between instances;
   // not with the embedded broker, whose data ends with the process.
   std::unique_ptr<KafkaChangelog> changelog;
+  std::function<void()> recheck_alerts;  // set once the publisher is made
   if (!options.brokers.empty() && !options.changelog_topic.empty()) {
     auto created = KafkaChangelog::Create({.brokers = brokers,
                                            .topic = options.changelog_topic,
@@ -239,6 +240,10 @@ int RunScoringApp(const ServiceOptions& options) {
                std::uint64_t epoch = 0;
                while (epoch == 0) epoch = (*engine)();
                return epoch;
+             },
+         .alerts_restored =
+             [&recheck_alerts] {
+               if (recheck_alerts) recheck_alerts();
              }});
     CRM_LOG(kInfo, kComponent) << "changelog " << options.changelog_topic
                                << ": partitions given to this instance are restored from it";
@@ -314,6 +319,7 @@ int RunScoringApp(const ServiceOptions& options) {
                               << alert.action;
   });
   if (!publisher.ok()) return Fatal("alert producer", publisher.status());
+  recheck_alerts = [p = publisher->get()] { p->RecheckTopic(); };
   absl::Status publisher_status;
   std::thread publisher_thread([&] {
     pthread_setname_np(pthread_self(), "alert-publisher");

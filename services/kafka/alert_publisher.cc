@@ -134,6 +134,14 @@ absl::StatusOr<bool> AlertPublisher::DeliverOnce() {
   auto pending = store_->PendingAlerts(options_.batch);
   if (!pending.ok()) return pending.status();
   if (pending->empty()) return false;
+  // Read after the pending alerts: a restore asks before it adds its alerts.
+  if (const std::uint64_t wanted = recheck_.load(); wanted != rechecked_) {
+    if (absl::Status read = ReadBackTopic(); !read.ok()) {
+      CRM_LOG(kWarning, kComponent) << read.message() << "; retrying before delivering";
+      return false;
+    }
+    rechecked_ = wanted;
+  }
   std::string value;
   for (const auto& [sequence, alert] : *pending) {
     if (on_topic_.contains(alert.outcome.alert_id)) continue;

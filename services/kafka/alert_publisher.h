@@ -48,6 +48,10 @@ class AlertPublisher {
   // being away is waited out).
   absl::Status Run();
   void Stop() { stop_.store(true); }
+  // Reads the topic's tail again before the next delivery: alerts that join
+  // the outbox from elsewhere (a partition restored from its changelog) may
+  // have been delivered by their previous owner. Thread-safe.
+  void RecheckTopic() { recheck_.fetch_add(1); }
 
  private:
   class DeliveryReport;
@@ -61,7 +65,9 @@ class AlertPublisher {
   std::function<void(const AlertEvent&)> delivered_;
   std::unique_ptr<DeliveryReport> report_;
   std::unique_ptr<RdKafka::Producer> producer_;
-  std::set<std::string> on_topic_;  // alert ids known delivered, not yet acknowledged
+  std::set<std::string> on_topic_;         // alert ids known delivered, not yet acknowledged
+  std::atomic<std::uint64_t> recheck_{0};  // RecheckTopic calls
+  std::uint64_t rechecked_ = 0;            // of them, read back since
   std::atomic<bool> stop_{false};
 };
 
