@@ -1252,7 +1252,7 @@ TEST_F(IngestChangelogTest, ACommitCutShortIsNeitherRestoredNorLeftToHideTheStat
   // in the changelog is the new owner's, so compaction cannot keep the
   // dropped one alone.
   for (std::int32_t p : {0, 1}) {
-    const PartitionState& left = first_store.partitions().at({kTopic, p});
+    const PartitionState left = first_store.partitions().at({kTopic, p});
     std::map<CustomerId, ChangelogStamp> latest;
     for (const ChangelogRecord& record : changelog_.log(p)) {
       if (record.kind == ChangelogRecord::Kind::kCustomer) latest[record.customer] = record.stamp;
