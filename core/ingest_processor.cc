@@ -310,9 +310,9 @@ absl::StatusOr<Chunk::Dirty*> CustomerOf(Chunk& chunk, const CustomerId& id,
   // A state is kept under its partition: a cached one of another partition
   // (a producer that keyed the customer's touchpoints inconsistently) is not
   // this partition's.
-  const CustomerState* peek = cache.Find(id);
-  if (peek != nullptr && (peek->partition < 0 || peek->partition == partition_id)) {
-    customer.state = std::move(*cache.Lend(id));
+  CustomerState* cached = cache.Lend(id);
+  if (cached != nullptr && (cached->partition < 0 || cached->partition == partition_id)) {
+    customer.state = std::move(*cached);
     chunk.lent.push_back(id);
   } else {
     auto stored = store.Get(partition_id, id);
@@ -507,9 +507,7 @@ absl::StatusOr<bool> IngestProcessor::Erase(const CustomerId& id) {
       AlertDelivered(event);  // withdrawn: closed in the changelog like a delivered one
     }
   }
-  absl::Status status = changelog_.sink != nullptr ? WriteChangelog(batch) : absl::OkStatus();
-  if (status.ok()) status = store_->Commit(options_.topic, batch);
-  if (!status.ok()) {
+  if (absl::Status status = CommitDurably(batch); !status.ok()) {
     if (entry) population_.Replace(state.partition, std::nullopt, entry, nullptr);
     return status;
   }
@@ -621,10 +619,8 @@ absl::Status IngestProcessor::Flush(std::unique_ptr<Chunk>& chunk, BatchResult& 
 
   // On failure the cache forgets the states the chunk took from it (they are
   // read again from the store, as committed) and the population goes back to
-  // the committed one. With the changelog, the commit is written there first.
-  absl::Status status = changelog_.sink != nullptr ? WriteChangelog(batch) : absl::OkStatus();
-  if (status.ok()) status = store_->Commit(options_.topic, batch);
-  if (!status.ok()) {
+  // the committed one.
+  if (absl::Status status = CommitDurably(batch); !status.ok()) {
     for (const Moved& m : moved) population_.Replace(m.partition, m.after, m.before, nullptr);
     next_alert_ = first_alert;
     return status;
@@ -654,6 +650,13 @@ absl::Status IngestProcessor::Flush(std::unique_ptr<Chunk>& chunk, BatchResult& 
                        std::make_move_iterator(c.alerts.end()));
   chunk = NewChunk(c.started, c.input);
   return absl::OkStatus();
+}
+
+absl::Status IngestProcessor::CommitDurably(StateBatch& batch) {
+  if (changelog_.sink != nullptr) {
+    if (absl::Status written = WriteChangelog(batch); !written.ok()) return written;
+  }
+  return store_->Commit(options_.topic, batch);
 }
 
 void IngestProcessor::AlertDelivered(const AlertEvent& alert) {
@@ -939,8 +942,7 @@ absl::StatusOr<RestoreResult> IngestProcessor::RestorePartition(
     }
     // The states are as committed: only the changelog and the marker move.
     batch.partitions.emplace_back(partition, partitions_.at(partition));
-    if (absl::Status s = WriteChangelog(batch); !s.ok()) return s;
-    if (absl::Status s = store_->Commit(options_.topic, batch); !s.ok()) return s;
+    if (absl::Status s = CommitDurably(batch); !s.ok()) return s;
     partitions_[partition] = batch.partitions.front().second;
     result.rewritten = replay.orphaned().size();
   }

@@ -211,6 +211,9 @@ class IngestProcessor {
   void MoveDueFloors(const Chunk& chunk);
   // Commits the chunk and starts a new one.
   absl::Status Flush(std::unique_ptr<Chunk>& chunk, BatchResult& result);
+  // Commits `batch`: to the changelog first when there is one (WriteChangelog),
+  // then to the store.
+  absl::Status CommitDurably(StateBatch& batch);
   // Writes `batch` to the changelog: the next commit of each partition it
   // touches (their states in `batch.partitions`, added where missing, get
   // their sequence number and marker offset).

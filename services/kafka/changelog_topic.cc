@@ -168,21 +168,22 @@ absl::StatusOr<std::map<std::int32_t, std::int64_t>> KafkaChangelog::Write(
     }
   };
   for (const ChangelogWrite& write : writes) {
-    for (const auto& [id, state] : write.customers) {
+    // The commit's stamp, on each of its customers' and alerts' records.
+    const auto stamp = [&write] {
       RdKafka::Headers* headers = RdKafka::Headers::create();
       headers->add(kEpochHeader, BigEndian(write.marker.epoch));
       headers->add(kSeqHeader, BigEndian(write.marker.seq));
+      return headers;
+    };
+    for (const auto& [id, state] : write.customers) {
       const std::string value = state != nullptr ? EncodeState(*state) : std::string();
       if (absl::Status s = produce(write.partition, id->value(),
-                                   state != nullptr ? &value : nullptr, headers, nullptr);
+                                   state != nullptr ? &value : nullptr, stamp(), nullptr);
           !s.ok()) {
         return s;
       }
     }
     for (const auto& [alert_id, alert] : write.alerts) {
-      RdKafka::Headers* headers = RdKafka::Headers::create();
-      headers->add(kEpochHeader, BigEndian(write.marker.epoch));
-      headers->add(kSeqHeader, BigEndian(write.marker.seq));
       std::string value;
       if (alert != nullptr) {
         v1::ChurnAlert message;
@@ -190,7 +191,7 @@ absl::StatusOr<std::map<std::int32_t, std::int64_t>> KafkaChangelog::Write(
         value = message.SerializeAsString();
       }
       if (absl::Status s = produce(write.partition, std::string(kAlertPrefix) + alert_id,
-                                   alert != nullptr ? &value : nullptr, headers, nullptr);
+                                   alert != nullptr ? &value : nullptr, stamp(), nullptr);
           !s.ok()) {
         return s;
       }

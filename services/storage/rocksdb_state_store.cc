@@ -131,6 +131,24 @@ absl::Status FromRocks(const rocksdb::Status& s, std::string_view what) {
   return absl::InternalError(message);
 }
 
+// Calls `visit` with `it` at the first entry of each partition of `index`
+// ("t" or "r") in turn; `visit` may move `it` anywhere within that partition.
+absl::Status ForEachPartition(
+    rocksdb::DB& db, char index,
+    const std::function<absl::Status(std::int32_t, rocksdb::Iterator&)>& visit) {
+  const std::string all(1, index);
+  std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(rocksdb::ReadOptions()));
+  it->Seek(all);
+  while (it->Valid() && it->key().starts_with(all)) {
+    if (it->key().size() < 5) return absl::DataLossError("unreadable key in the data dir");
+    const std::int32_t partition = PartitionOfKey(it->key().ToStringView());
+    if (absl::Status s = visit(partition, *it); !s.ok()) return s;
+    if (partition == std::numeric_limits<std::int32_t>::max()) break;
+    it->Seek(IndexPrefix(index, partition + 1));
+  }
+  return it->status().ok() ? absl::OkStatus() : FromRocks(it->status(), "reading an index");
+}
+
 // Format 2 kept states by customer id alone ("c" + id); format 3 under their
 // partition ("s" + partition + id), the partition each state records. The
 // move is made in batches that each delete the old keys they rewrite, so an
@@ -244,19 +262,15 @@ absl::StatusOr<std::unique_ptr<RocksDbStateStore>> RocksDbStateStore::Open(
   }
   // The partitions holding states: one seek each.
   std::set<std::int32_t> partitions;
-  const std::string all(1, kCustomerPrefix);
-  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
-  for (it->Seek(all); it->Valid() && it->key().starts_with(all);) {
-    if (it->key().size() < 5) {
-      return absl::DataLossError("data dir " + options.path + " holds an unreadable state key");
-    }
-    const std::int32_t partition = PartitionOfKey(it->key().ToStringView());
-    partitions.insert(partition);
-    if (partition == std::numeric_limits<std::int32_t>::max()) break;
-    it->Seek(IndexPrefix(kCustomerPrefix, partition + 1));
+  if (absl::Status read = ForEachPartition(*db, kCustomerPrefix,
+                                           [&](std::int32_t partition, rocksdb::Iterator&) {
+                                             partitions.insert(partition);
+                                             return absl::OkStatus();
+                                           });
+      !read.ok()) {
+    return absl::Status(read.code(),
+                        "data dir " + options.path + ": " + std::string(read.message()));
   }
-  if (!it->status().ok()) return FromRocks(it->status(), "reading data dir " + options.path);
-  it.reset();
   return std::unique_ptr<RocksDbStateStore>(
       new RocksDbStateStore(std::move(db), options, std::move(partitions)));
 }
@@ -402,30 +416,6 @@ absl::StatusOr<std::vector<DueEntry>> RocksDbStateStore::Scheduled(
   if (!it->status().ok()) return FromRocks(it->status(), "reading the time index");
   return due;
 }
-
-namespace {
-
-// Calls `visit` with `it` at the first entry of each partition of `index`
-// ("t" or "r") in turn; `visit` may move `it` anywhere within that partition.
-absl::Status ForEachPartition(
-    rocksdb::DB& db, char index,
-    const std::function<absl::Status(std::int32_t, rocksdb::Iterator&)>& visit) {
-  const std::string all(1, index);
-  std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(rocksdb::ReadOptions()));
-  it->Seek(all);
-  while (it->Valid() && it->key().starts_with(all)) {
-    if (it->key().size() < kIndexHeader) {
-      return absl::DataLossError("unreadable index entry in the data dir");
-    }
-    const std::int32_t partition = PartitionOfKey(it->key().ToStringView());
-    if (absl::Status s = visit(partition, *it); !s.ok()) return s;
-    if (partition == std::numeric_limits<std::int32_t>::max()) break;
-    it->Seek(IndexPrefix(index, partition + 1));
-  }
-  return it->status().ok() ? absl::OkStatus() : FromRocks(it->status(), "reading an index");
-}
-
-}  // namespace
 
 absl::StatusOr<std::vector<RiskEntry>> RocksDbStateStore::Riskiest(
     const std::optional<RiskEntry>& after, std::size_t limit) {
