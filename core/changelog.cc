@@ -18,6 +18,7 @@ void RestoringPartitions::SetOwned(std::set<std::int32_t> owned, std::int32_t co
   std::lock_guard<std::mutex> lock(mutex_);
   owned_ = std::move(owned);
   count_ = count;
+  std::erase_if(progress_, [&](const auto& entry) { return !owned_->contains(entry.first); });
 }
 
 bool RestoringPartitions::OwnsAll() const {
@@ -64,6 +65,32 @@ absl::Status RestoringPartitions::CheckAll() const {
   }
   if (partitions_.empty()) return absl::OkStatus();
   return absl::UnavailableError("a partition is being restored from its changelog; retry shortly");
+}
+
+bool RestoringPartitions::Serves(std::int32_t partition) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return (!owned_ || owned_->contains(partition)) && !partitions_.contains(partition);
+}
+
+std::pair<std::optional<std::set<std::int32_t>>, std::int32_t> RestoringPartitions::Owned() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return {owned_, count_};
+}
+
+void RestoringPartitions::Committed(std::int32_t partition, Timestamp at) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  progress_[partition].committed_at = at;
+}
+
+void RestoringPartitions::SetLag(std::int32_t partition, std::int64_t lag) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  progress_[partition].lag = lag;
+}
+
+RestoringPartitions::Progress RestoringPartitions::ProgressOf(std::int32_t partition) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const auto it = progress_.find(partition);
+  return it == progress_.end() ? Progress{} : it->second;
 }
 
 ChangelogReplay::ChangelogReplay(std::optional<ChangelogStamp> local) : at_(local) {

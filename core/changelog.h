@@ -26,12 +26,14 @@
 // fence has ended, written after the commit the fence continues from.
 // Compaction may remove a commit's marker (its epoch's latest stays) and
 // states superseded by later ones; what remains replays to the same state.
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <set>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -132,6 +134,29 @@ class RestoringPartitions {
   // ranking of all).
   absl::Status CheckAll() const;
 
+  // Whether this instance answers for `partition` now: owned (or, before any
+  // assignment, taken as owned) and not being restored.
+  bool Serves(std::int32_t partition) const;
+  // The partitions owned (nullopt: no assignment yet), and of how many.
+  std::pair<std::optional<std::set<std::int32_t>>, std::int32_t> Owned() const;
+
+  // How current a partition's state is: touchpoints the brokers have that
+  // are not applied yet (-1: unknown), and when it was last brought up to
+  // date (a commit, or its assignment once restored).
+  struct Progress {
+    std::int64_t lag = -1;
+    std::optional<Timestamp> committed_at;
+  };
+  void Committed(std::int32_t partition, Timestamp at);
+  void SetLag(std::int32_t partition, std::int64_t lag);
+  Progress ProgressOf(std::int32_t partition) const;
+
+  // Set once an input record was seen on another partition than the
+  // configured partitioner gives its key: then whose an unknown customer
+  // would be cannot be told (the answer is UNAVAILABLE, not NOT_FOUND).
+  void SetPartitionerMismatch() { partitioner_mismatch_.store(true); }
+  bool partitioner_mismatch() const { return partitioner_mismatch_.load(); }
+
  private:
   bool OwnsAll() const;  // REQUIRES: mutex_ held
 
@@ -139,6 +164,8 @@ class RestoringPartitions {
   std::multiset<std::int32_t> partitions_;       // guarded by mutex_
   std::optional<std::set<std::int32_t>> owned_;  // guarded by mutex_; nullopt: no assignment yet
   std::int32_t count_ = 0;                       // guarded by mutex_
+  std::map<std::int32_t, Progress> progress_;    // guarded by mutex_
+  std::atomic<bool> partitioner_mismatch_{false};
 };
 
 // Rebuilds a partition's state from its changelog (see the top of the file).

@@ -106,12 +106,21 @@ absl::Status IngestProcessor::SetAssignment(const std::vector<std::int32_t>& par
     }
   }
   assigned_ = std::set<std::int32_t>(partitions.begin(), partitions.end());
+  population_.SetOwned(assigned_);
+  if (board_ != nullptr) board_->Publish(population_.View());
   for (std::int32_t p : assigned_) {
     auto state = CommittedPartition(p);
     if (!state.ok()) return state.status();
     probe_->OpenAlerts(p, state->open_alerts);
   }
   return absl::OkStatus();
+}
+
+void IngestProcessor::TakeRemotePopulation(RemotePopulationInbox& inbox) {
+  std::map<std::int32_t, std::vector<PopulationCell>> published = inbox.Take();
+  if (published.empty()) return;
+  for (const auto& [partition, cells] : published) population_.SetRemote(partition, cells);
+  if (board_ != nullptr) board_->Publish(population_.View());
 }
 
 void IngestProcessor::ClearCache() {

@@ -181,6 +181,15 @@ class IngestProcessor {
   // Forgets cached states (after a rebalance, the partitions' owner may change).
   void ClearCache();
 
+  // Scale-out: the population histograms of partitions other instances own,
+  // as published since the last call, take the place of what this instance
+  // stored of them; the view is republished when any came.
+  void TakeRemotePopulation(RemotePopulationInbox& inbox);
+  // The population histograms of one of this instance's partitions, to publish.
+  std::vector<PopulationCell> PopulationCells(std::int32_t partition) const {
+    return population_.Cells(partition);
+  }
+
   // Erases the customer (right to be forgotten), in one commit: their state,
   // their entries in the time and at-risk indexes, their open alert and the
   // alerts of theirs not yet delivered, and their place in the population.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
 namespace crm {
 namespace {
@@ -131,9 +132,50 @@ void Population::Restore(const PopulationCell& cell) {
 
 void Population::DropPartition(std::int32_t partition) { partitions_.erase(partition); }
 
+void Population::SetOwned(std::set<std::int32_t> owned) { owned_ = std::move(owned); }
+
+void Population::SetRemote(std::int32_t partition, const std::vector<PopulationCell>& cells) {
+  Axes& axes = remote_[partition];
+  axes = {};
+  for (const PopulationCell& cell : cells) {
+    if (cell.count > 0) axes[static_cast<int>(cell.axis)][cell.bucket] = cell.count;
+  }
+}
+
+void Population::ClearRemote(std::int32_t partition) { remote_.erase(partition); }
+
+std::vector<PopulationCell> Population::Cells(std::int32_t partition) const {
+  std::vector<PopulationCell> cells;
+  const auto it = partitions_.find(partition);
+  if (it == partitions_.end()) return cells;
+  for (int i = 0; i < kPopulationAxisCount; ++i) {
+    for (const auto& [bucket, count] : it->second[i]) {
+      cells.push_back({partition, static_cast<PopulationAxis>(i), bucket, count});
+    }
+  }
+  return cells;
+}
+
+const Population::Axes& Population::Source(std::int32_t partition, const Axes& local) const {
+  if (owned_ && !owned_->contains(partition)) {
+    if (const auto remote = remote_.find(partition); remote != remote_.end()) return remote->second;
+  }
+  return local;
+}
+
+std::set<std::int32_t> Population::Covered() const {
+  std::set<std::int32_t> covered;
+  for (const auto& [partition, axes] : partitions_) covered.insert(partition);
+  for (const auto& [partition, axes] : remote_) covered.insert(partition);
+  return covered;
+}
+
 std::int64_t Population::customers() const {
   std::int64_t total = 0;
-  for (const auto& [partition, axes] : partitions_) {
+  const Axes none;
+  for (const std::int32_t partition : Covered()) {
+    const auto local = partitions_.find(partition);
+    const Axes& axes = Source(partition, local == partitions_.end() ? none : local->second);
     for (const auto& [bucket, count] : axes[static_cast<int>(PopulationAxis::kFrequency)]) {
       total += count;
     }
@@ -141,11 +183,25 @@ std::int64_t Population::customers() const {
   return total;
 }
 
+void RemotePopulationInbox::Put(std::int32_t partition, std::vector<PopulationCell> cells) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  pending_[partition] = std::move(cells);
+}
+
+std::map<std::int32_t, std::vector<PopulationCell>> RemotePopulationInbox::Take() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return std::exchange(pending_, {});
+}
+
 std::shared_ptr<const PopulationView> Population::View() const {
   auto view = std::make_shared<PopulationView>();
+  view->partitions_ = static_cast<std::int32_t>(Covered().size());
   for (int i = 0; i < kPopulationAxisCount; ++i) {
     Histogram merged;
-    for (const auto& [partition, axes] : partitions_) {
+    const Axes none;
+    for (const std::int32_t partition : Covered()) {
+      const auto local = partitions_.find(partition);
+      const Axes& axes = Source(partition, local == partitions_.end() ? none : local->second);
       for (const auto& [bucket, count] : axes[i]) merged[bucket] += count;
     }
     PopulationView::Axis& axis = view->axes_[i];

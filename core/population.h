@@ -14,7 +14,9 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -59,6 +61,8 @@ struct PopulationCell {
 class PopulationView {
  public:
   std::int64_t customers() const { return customers_; }
+  // How many partitions' histograms it merges.
+  std::int32_t partitions() const { return partitions_; }
   // The 1-5 quintile score of `value` on `axis` (5 best: latest purchase,
   // most frequent, highest value, broadest); 0 when the population is empty.
   int Score(PopulationAxis axis, double value) const;
@@ -79,6 +83,7 @@ class PopulationView {
   };
   std::array<Axis, kPopulationAxisCount> axes_;
   std::int64_t customers_ = 0;
+  std::int32_t partitions_ = 0;
 };
 
 // The mutable population, one histogram set per partition. Not thread-safe:
@@ -96,6 +101,19 @@ class Population {
   // Forgets a partition (revoked from this instance).
   void DropPartition(std::int32_t partition);
 
+  // Scale-out: the partitions this instance owns, whose histograms are its
+  // own; another partition's come from its owner's last publication
+  // (SetRemote) when there is one, else from what was stored here.
+  void SetOwned(std::set<std::int32_t> owned);
+  // The histograms of `partition` as its owner published them (replacing any
+  // earlier publication).
+  void SetRemote(std::int32_t partition, const std::vector<PopulationCell>& cells);
+  void ClearRemote(std::int32_t partition);
+  // The cells of a partition's own histograms, to publish them.
+  std::vector<PopulationCell> Cells(std::int32_t partition) const;
+  // The partitions the view covers.
+  std::set<std::int32_t> Covered() const;
+
   std::int64_t customers() const;
   std::shared_ptr<const PopulationView> View() const;
 
@@ -105,7 +123,26 @@ class Population {
   void Add(std::int32_t partition, PopulationAxis axis, double value, int delta,
            std::vector<PopulationCell>* changed);
 
+  // The histograms a partition's view takes.
+  const Axes& Source(std::int32_t partition, const Axes& local) const;
+
   std::map<std::int32_t, Axes> partitions_;
+  std::map<std::int32_t, Axes> remote_;
+  std::optional<std::set<std::int32_t>> owned_;  // nullopt: every stored partition is ours
+};
+
+// Population publications of other instances, handed from the thread that
+// reads them to the ingest thread (IngestProcessor::TakeRemotePopulation).
+// Thread-safe.
+class RemotePopulationInbox {
+ public:
+  void Put(std::int32_t partition, std::vector<PopulationCell> cells);
+  // What was put since the last call, the latest per partition.
+  std::map<std::int32_t, std::vector<PopulationCell>> Take();
+
+ private:
+  std::mutex mutex_;
+  std::map<std::int32_t, std::vector<PopulationCell>> pending_;  // guarded by mutex_
 };
 
 // Where the ingest thread publishes the latest view and query threads read it.

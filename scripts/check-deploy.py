@@ -23,7 +23,8 @@ import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEPLOY = os.path.join(ROOT, "deploy")
-CONTRACT_TOPICS = ["crm.touchpoints", "crm.alerts", "crm.touchpoints.dlq", "crm.state.changelog"]
+CONTRACT_TOPICS = ["crm.touchpoints", "crm.alerts", "crm.touchpoints.dlq", "crm.state.changelog",
+                   "crm.cluster"]
 failures = []
 
 
@@ -134,6 +135,9 @@ def check_compose(build, image):
     changelog_at = topics_script.find("crm.state.changelog")
     if "cleanup.policy=compact" not in topics_script[changelog_at:]:
         fail(where, "the changelog topic is not created compacted")
+    cluster_at = topics_script.find("--topic crm.cluster")
+    if cluster_at < 0 or "cleanup.policy=compact" not in topics_script[cluster_at:]:
+        fail(where, "the cluster topic is not created compacted")
     if "{CRM_PARTITIONS}" not in topics_script or services["topics"]["environment"].get("CRM_PARTITIONS") != "6":
         fail(where, "the topics' partitions are not CRM_PARTITIONS, 6 by default")
 
@@ -241,8 +245,10 @@ def check_kubernetes(build, image):
 
     if not selects(spec["selector"]["matchLabels"]):
         fail(where, "the StatefulSet's selector does not select its pods")
-    if spec.get("replicas") != 1:
-        fail(where, "replicas is not 1: each instance holds the state of only its partitions")
+    # Scale-out: several pods share the partitions (6 by default: more pods
+    # than partitions would sit idle).
+    if not 2 <= spec.get("replicas", 1) <= 6:
+        fail(where, f"replicas is {spec.get('replicas', 1)}, not 2 to 6 (the input's partitions)")
     headless = objects.get(("Service", spec["serviceName"]))
     if not headless or headless["spec"].get("clusterIP") != "None":
         fail(where, f"the StatefulSet's service {spec['serviceName']} is not a headless Service")
@@ -278,6 +284,14 @@ def check_kubernetes(build, image):
     mounts = {m["name"]: m["mountPath"] for m in container.get("volumeMounts", [])}
     volumes = {v["name"]: v for v in pod.get("volumes", [])}
     env = {**image.env, **{e["name"]: e["value"] for e in container.get("env", []) if "value" in e}}
+    # Each pod is reached by the others at its name in the headless Service,
+    # on the gRPC port; Kubernetes expands $(POD_NAME) from the pod's name.
+    downward = {e["name"]: e["valueFrom"]["fieldRef"]["fieldPath"] for e in container.get("env", [])
+                if "fieldRef" in e.get("valueFrom", {})}
+    expected_address = f"$(POD_NAME).{spec['serviceName']}:{ports.get('grpc')}"
+    if downward.get("POD_NAME") != "metadata.name" or env.get("CRM_ADVERTISE_ADDRESS") != expected_address:
+        fail(where, f"CRM_ADVERTISE_ADDRESS is not {expected_address} with POD_NAME the pod's name")
+    env = {k: v.replace("$(POD_NAME)", f"{statefulset['metadata']['name']}-0") for k, v in env.items()}
     args = list(container.get("args", []))
     with tempfile.TemporaryDirectory() as scratch:
         for name, volume in volumes.items():
@@ -302,6 +316,8 @@ def check_kubernetes(build, image):
         return
     if config["brokers"] == "(embedded)":
         fail(where, "no brokers configured: the pod would start an embedded broker")
+    if config.get("cluster-topic") in (None, "(none)"):
+        fail(where, "no cluster topic: a lookup reaching a pod not owning the customer would fail")
     for key, port in [("grpc-listen", "grpc"), ("metrics-listen", "metrics")]:
         if not config[key].startswith("0.0.0.0:") or port_of(config[key]) != ports.get(port):
             fail(where, f"{key}={config[key]} is not the container port {port} on every interface")

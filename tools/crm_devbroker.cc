@@ -15,7 +15,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> extra_topics;
   CLI::App app(
       "crm-devbroker: runs an embedded Kafka broker (librdkafka's mock cluster) on loopback with "
-      "the topics crm.touchpoints, crm.alerts and crm.touchpoints.dlq, prints "
+      "the topics crm.touchpoints, crm.alerts, crm.touchpoints.dlq, crm.state.changelog (N "
+      "partitions each) and crm.cluster (one), prints "
       "bootstrap=HOST:PORT as its first line, and serves until SIGTERM. It keeps only about 5 MB "
       "per partition: size --partitions to the data you produce.",
       "crm-devbroker");

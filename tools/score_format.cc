@@ -75,6 +75,19 @@ std::string StrongestSentence(const google::protobuf::RepeatedPtrField<v1::Reaso
 
 }  // namespace
 
+std::string FreshnessLine(const v1::Freshness& f) {
+  std::string line = "answered by " + (f.served_by().empty() ? "this instance" : f.served_by());
+  if (f.forwarded()) line += " (forwarded)";
+  line += ", partition " + std::to_string(f.partition());
+  if (f.partition_count() > 0) line += " of " + std::to_string(f.partition_count());
+  line += f.lag() < 0 ? ", lag unknown" : ", " + std::to_string(f.lag()) + " touchpoints behind";
+  if (f.has_updated_at()) line += ", up to date at " + Time(f.updated_at());
+  if (f.partition_count() > 0 && f.population_partitions() < f.partition_count()) {
+    line += "; ranked against " + std::to_string(f.population_partitions()) + " partitions only";
+  }
+  return line + "\n";
+}
+
 std::string ScoresTable(const v1::CustomerScores& s) {
   const v1::Rfm& rfm = s.rfm();
   const std::string recency =
@@ -100,6 +113,7 @@ std::string ScoresTable(const v1::CustomerScores& s) {
       {"events applied", std::to_string(s.events_applied())},
       {"model", OrDash(s.model_version())},
   });
+  if (s.has_freshness()) out += FreshnessLine(s.freshness());
   out += "\nwhy this churn\n";
   if (s.reasons().empty()) {
     out += "  (no reason given)\n";

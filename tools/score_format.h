@@ -16,6 +16,11 @@ namespace crm {
 // it; "-" when none is).
 std::string ScoresTable(const v1::CustomerScores& scores);
 
+// How fresh an answer is, on one line: who answered (and whether the call
+// was forwarded), the partition, its lag and when it was last up to date,
+// and whether the population ranks left partitions out.
+std::string FreshnessLine(const v1::Freshness& freshness);
+
 // The at-risk list: rank, customer, churn, segment, stage, the strongest
 // reason towards churn.
 std::string AtRiskTable(const v1::ListAtRiskCustomersResponse& response);

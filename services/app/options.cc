@@ -153,6 +153,29 @@ ParsedOptions ParseServiceOptions(int argc, const char* const* argv) {
           "Compacted topic every state change is written to before it is committed, partitioned "
           "as the input: a partition given to this instance is restored from it (with --brokers; "
           "'none': no changelog)");
+  AddFlag(app, env, "cluster-topic", o.cluster_topic,
+          "Compacted topic where the group's instances publish the partitions they own, their "
+          "gRPC address and their partitions' population: a lookup reaching any instance is "
+          "forwarded to the owner (with --brokers; 'none': this instance answers alone)");
+  AddFlag(app, env, "advertise-address", o.advertise_address,
+          "HOST:PORT the other instances reach this one's gRPC service at (default: "
+          "--grpc-listen, with this host's name for a wildcard host)");
+  AddFlag(app, env, "instance-id", o.instance_id,
+          "This instance's name in the group (default: its advertised address)");
+  AddFlag(app, env, "partitioner", o.partitioner,
+          "How the producers partition touchpoints by customer id: librdkafka's "
+          "consistent_random (its default), consistent, murmur2_random (the Java client's "
+          "default), murmur2, fnv1a_random or fnv1a")
+      ->check(CLI::IsMember({"consistent_random", "consistent", "murmur2_random", "murmur2",
+                             "fnv1a_random", "fnv1a"}));
+  AddFlag(app, env, "cluster-heartbeat-ms", o.cluster_heartbeat_ms,
+          "How often this instance republishes its claim; one silent for 3 of these is taken "
+          "as gone")
+      ->check(CLI::Range(100, 60'000));
+  AddFlag(app, env, "peer-tls-ca", o.peer_tls_ca,
+          "With --grpc-tls-cert: the CA file the other instances' certificates are verified "
+          "against when a lookup is forwarded (default: the system's roots)")
+      ->check(CLI::ExistingFile);
   AddFlag(app, env, "embedded-partitions", o.embedded_partitions,
           "Partitions per topic of the embedded broker")
       ->check(CLI::Range(1, 1024));
@@ -303,6 +326,15 @@ ParsedOptions ParseServiceOptions(int argc, const char* const* argv) {
     return {std::nullopt, 2};
   }
   if (o.changelog_topic == "none") o.changelog_topic.clear();
+  if (o.cluster_topic == "none") o.cluster_topic.clear();
+  if (!o.peer_tls_ca.empty() && o.grpc_tls_cert.empty()) {
+    std::cerr << "crm-scored: --peer-tls-ca needs --grpc-tls-cert and --grpc-tls-key\n";
+    return {std::nullopt, 2};
+  }
+  if (!o.advertise_address.empty() && o.advertise_address.rfind(':') == std::string::npos) {
+    std::cerr << "crm-scored: --advertise-address '" << o.advertise_address << "' lacks :PORT\n";
+    return {std::nullopt, 2};
+  }
   if (o.data_dir.empty()) {
     std::cerr << "crm-scored: --data-dir is empty\n";
     return {std::nullopt, 2};
@@ -318,6 +350,11 @@ std::string DescribeOptions(const ServiceOptions& o) {
       << " model=" << (o.model_file.empty() ? "(built-in)" : o.model_file) << " topic=" << o.topic
       << " dlq-topic=" << o.dlq_topic
       << " changelog-topic=" << (o.changelog_topic.empty() ? "(none)" : o.changelog_topic)
+      << " cluster-topic=" << (o.cluster_topic.empty() ? "(none)" : o.cluster_topic)
+      << " advertise-address=" << (o.advertise_address.empty() ? "(listen)" : o.advertise_address)
+      << " instance-id=" << (o.instance_id.empty() ? "(address)" : o.instance_id)
+      << " partitioner=" << o.partitioner << " cluster-heartbeat-ms=" << o.cluster_heartbeat_ms
+      << (o.peer_tls_ca.empty() ? "" : " peer-tls-ca=" + o.peer_tls_ca)
       << " log-level=" << o.log_level << " log-format=" << o.log_format
       << " cache-entries=" << o.cache_entries << " planning-threads=" << o.planning_threads
       << " dedup-window=" << o.dedup_window << " block-cache-mb=" << o.block_cache_mb

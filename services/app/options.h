@@ -26,6 +26,20 @@ struct ServiceOptions {
   // Where partitions' states follow them between instances (with --brokers;
   // empty: no changelog, each instance keeps what it built).
   std::string changelog_topic = "crm.state.changelog";
+  // Scale-out (with --brokers; empty: this instance answers alone): the
+  // compacted topic where the group's instances say which partitions they
+  // own and where they are reached, and share their partitions' population.
+  std::string cluster_topic = "crm.cluster";
+  // Where the others reach this instance's gRPC service (empty: the listen
+  // address, with this host's name for a wildcard host), and its name in the
+  // group (empty: that address).
+  std::string advertise_address;
+  std::string instance_id;
+  // How the producers place a customer's touchpoints by key (librdkafka's
+  // default; murmur2_random is the Java client's).
+  std::string partitioner = "consistent_random";
+  int cluster_heartbeat_ms = 2000;      // the claim is republished this often
+  std::string peer_tls_ca;              // with TLS: the CA the others' certificates are signed by
   int embedded_partitions = 6;          // topics of the embedded broker
   std::string log_level = "info";       // debug, info, warn, error
   std::string log_format = "text";      // text, or json: one object a line

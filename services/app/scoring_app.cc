@@ -21,6 +21,7 @@
 #include "services/grpc/scoring_service.h"
 #include "services/kafka/alert_publisher.h"
 #include "services/kafka/changelog_topic.h"
+#include "services/kafka/cluster_topic.h"
 #include "services/kafka/dead_letter_sink.h"
 #include "services/kafka/embedded_broker.h"
 #include "services/kafka/touchpoint_consumer.h"
@@ -264,6 +265,18 @@ int RunScoringApp(const ServiceOptions& options) {
   AlertHub alert_hub;
   ErasureQueue erasures;
   RestoringPartitions restoring;
+  // Scale-out: the group's instances as the cluster topic tells them.
+  const bool clustered = !options.brokers.empty() && !options.cluster_topic.empty();
+  ClusterView cluster_view("", std::chrono::milliseconds(3 * options.cluster_heartbeat_ms + 1000));
+  RemotePopulationInbox remote_population;
+  auto peer_credentials =
+      PeerCredentials({options.grpc_tls_cert, options.grpc_tls_key, options.grpc_tls_client_ca},
+                      options.peer_tls_ca);
+  if (!peer_credentials.ok()) return Fatal("gRPC peers", peer_credentials.status());
+  const auto partition_of = [partitioner = options.partitioner](std::string_view key,
+                                                                std::int32_t count) {
+    return KafkaPartitionOf(partitioner, key, count);
+  };
   const bool auth_configured = !auth.admin_tokens.empty() || !auth.admin_identities.empty();
   const Authorizer authorizer(std::move(auth));
   ScoringServiceImpl service(db, &scorers, &population, query_clock,
@@ -272,7 +285,10 @@ int RunScoringApp(const ServiceOptions& options) {
                               .authorizer = &authorizer,
                               .erasures = &erasures,
                               .wall_clock = &clock,
-                              .restoring = &restoring});
+                              .restoring = &restoring,
+                              .cluster = clustered ? &cluster_view : nullptr,
+                              .partition_of = partition_of,
+                              .peer_credentials = *peer_credentials});
   auto grpc_server =
       GrpcServer::Start(options.grpc_listen, &service,
                         {options.grpc_tls_cert, options.grpc_tls_key, options.grpc_tls_client_ca});
@@ -288,6 +304,35 @@ int RunScoringApp(const ServiceOptions& options) {
   CRM_LOG(kInfo, kComponent) << "gRPC listening on " << HostOf(options.grpc_listen) << ":"
                              << (*grpc_server)->port();
 
+  std::unique_ptr<KafkaCluster> cluster;
+  if (clustered) {
+    std::string address = options.advertise_address;
+    if (address.empty()) {
+      std::string host = HostOf(options.grpc_listen);
+      if (host.empty() || host == "0.0.0.0" || host == "[::]" || host == "::") {
+        char name[256] = {};
+        gethostname(name, sizeof(name) - 1);
+        host = name;
+      }
+      address = host + ":" + std::to_string((*grpc_server)->port());
+    }
+    const std::string instance = options.instance_id.empty() ? address : options.instance_id;
+    cluster_view.SetSelf(instance);
+    auto created = KafkaCluster::Create({.brokers = brokers,
+                                         .topic = options.cluster_topic,
+                                         .group = options.group,
+                                         .instance = instance,
+                                         .address = address,
+                                         .properties = options.kafka,
+                                         .heartbeat_ms = options.cluster_heartbeat_ms},
+                                        &cluster_view, &remote_population);
+    if (!created.ok()) return Fatal("cluster", created.status());
+    cluster = std::move(*created);
+    CRM_LOG(kInfo, kComponent) << "cluster " << options.cluster_topic << ": instance " << instance
+                               << " reached at " << address
+                               << "; lookups of other instances' partitions are forwarded";
+  }
+
   ConsumerOptions consumer_options;
   consumer_options.brokers = brokers;
   consumer_options.group = options.group;
@@ -298,13 +343,17 @@ int RunScoringApp(const ServiceOptions& options) {
   consumer_options.rescore_interval_ms = options.rescore_interval_ms;
   consumer_options.rescore_batch = options.rescore_batch;
   consumer_options.restore_from_changelog = changelog != nullptr;
+  consumer_options.partitioner = options.partitioner;
+  consumer_options.population_publish_ms = options.cluster_heartbeat_ms;
   GrpcServer* server = grpc_server->get();
   auto consumer = TouchpointConsumer::Create(
       consumer_options, &processor, db, metrics->get(),
       {.erasures = &erasures,
        .audit = audit->get(),
        .connected = [server](bool up) { server->SetServing(kIngestHealth, up); },
-       .restoring = &restoring});
+       .restoring = &restoring,
+       .cluster = cluster.get(),
+       .remote_population = &remote_population});
   if (!consumer.ok()) return Fatal("Kafka consumer", consumer.status());
 
   AlertPublisherOptions publisher_options;
@@ -369,6 +418,7 @@ int RunScoringApp(const ServiceOptions& options) {
   alert_hub.Close();  // ends WatchAlerts streams before the server waits for them
   (*consumer)->Stop();
   consumer_thread.join();
+  cluster.reset();  // gone from the group's view at once
   (*publisher)->Stop();
   publisher_thread.join();
   if (!publisher_status.ok()) return Fatal("alert delivery stopped", publisher_status);

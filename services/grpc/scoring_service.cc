@@ -1,7 +1,9 @@
 #include "services/grpc/scoring_service.h"
 
+#include <grpcpp/create_channel.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/security/credentials.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server.h>
 #include <grpcpp/server_builder.h>
@@ -46,118 +48,313 @@ Timestamp AsOf(const Clock& clock, bool has_as_of, const google::protobuf::Times
   return has_as_of ? FromProtoTime(as_of) : clock.Now();
 }
 
-// Loads one customer's committed state for a request naming `raw_id`:
-// INVALID_ARGUMENT for an empty id, NOT_FOUND for an unknown customer.
-// UNAVAILABLE while its partition (or, when unknown, any) is being restored.
-grpc::Status LoadCustomer(StateStore& store, const RestoringPartitions* restoring,
-                          const std::string& raw_id, CustomerState* state) {
-  if (raw_id.empty()) return {grpc::StatusCode::INVALID_ARGUMENT, "customer_id is empty"};
-  const CustomerId id(raw_id);
-  auto stored = store.Find(id);
-  if (!stored.ok()) return ToGrpc(stored.status());
-  if (restoring != nullptr) {
-    if (absl::Status answer = restoring->CheckAnswer(id, *stored); !answer.ok()) {
-      return ToGrpc(answer);
-    }
-  }
-  if (!*stored) return {grpc::StatusCode::NOT_FOUND, "unknown customer " + raw_id};
-  *state = std::move(**stored);
-  return grpc::Status::OK;
+// The metadata key that marks a call one instance forwarded to another: it
+// is answered where it lands, never forwarded again.
+constexpr char kForwardedBy[] = "crm-forwarded-by";
+
+bool Forwarded(const grpc::ServerContextBase& context) {
+  return context.client_metadata().count(kForwardedBy) > 0;
+}
+
+grpc::Status Prefixed(const grpc::Status& status, const std::string& prefix) {
+  if (status.ok()) return status;
+  return {status.error_code(), prefix + status.error_message()};
 }
 
 }  // namespace
+
+struct ScoringServiceImpl::Route {
+  enum class Kind { kHere, kForward, kAnswered } kind = Kind::kAnswered;
+  grpc::Status status;                 // kAnswered: the answer (NOT_FOUND, UNAVAILABLE, …)
+  std::optional<CustomerState> state;  // kHere
+  std::int32_t partition = -1;
+  ClusterMember owner;  // kForward
+};
+
+// Where the answer for `raw_id` comes from: this instance's committed state
+// when it serves the customer's partition; the partition's owner when
+// another instance does (unless the call was forwarded already); else an
+// error that says why (INVALID_ARGUMENT for an empty id, NOT_FOUND for an
+// unknown customer, UNAVAILABLE while their partition is restored or has no
+// owner answering).
+ScoringServiceImpl::Route ScoringServiceImpl::Locate(const std::string& raw_id,
+                                                     bool forwarded) const {
+  Route route;
+  if (raw_id.empty()) {
+    route.status = {grpc::StatusCode::INVALID_ARGUMENT, "customer_id is empty"};
+    return route;
+  }
+  const CustomerId id(raw_id);
+  auto stored = store_->Find(id);
+  if (!stored.ok()) {
+    route.status = ToGrpc(stored.status());
+    return route;
+  }
+  const RestoringPartitions* restoring = options_.restoring;
+  if (*stored) route.partition = (*stored)->partition;
+  if (restoring != nullptr) {
+    const std::int32_t count = restoring->Owned().second;
+    if (route.partition < 0 && count > 0 && options_.partition_of) {
+      route.partition = options_.partition_of(raw_id, count);
+    }
+    const bool served = route.partition >= 0 && restoring->Serves(route.partition);
+    if (served && (*stored || !restoring->partitioner_mismatch())) {
+      if (!*stored) {
+        route.status = {grpc::StatusCode::NOT_FOUND, "unknown customer " + raw_id};
+        return route;
+      }
+      route.kind = Route::Kind::kHere;
+      route.state = std::move(**stored);
+      return route;
+    }
+    if (!served && !forwarded && options_.cluster != nullptr && route.partition >= 0) {
+      std::optional<ClusterMember> owner =
+          options_.cluster->OwnerOf(route.partition, WallClock().Now());
+      if (owner && owner->instance != options_.cluster->self()) {
+        route.kind = Route::Kind::kForward;
+        route.owner = std::move(*owner);
+        return route;
+      }
+    }
+    if (absl::Status answer = restoring->CheckAnswer(id, *stored); !answer.ok()) {
+      std::string why(answer.message());
+      if (options_.cluster != nullptr && !served) {
+        why += forwarded
+                   ? " (asked by another instance, which took this one for the owner)"
+                   : "; no instance claims partition " + std::to_string(route.partition) + " now";
+      }
+      route.status = {grpc::StatusCode::UNAVAILABLE, why};
+      return route;
+    }
+  }
+  if (!*stored) {
+    route.status = {grpc::StatusCode::NOT_FOUND, "unknown customer " + raw_id};
+    return route;
+  }
+  route.kind = Route::Kind::kHere;
+  route.state = std::move(**stored);
+  return route;
+}
+
+void ScoringServiceImpl::Stamp(std::int32_t partition, const PopulationView& population,
+                               v1::CustomerScores* scores) const {
+  v1::Freshness* freshness = scores->mutable_freshness();
+  if (options_.cluster != nullptr) freshness->set_served_by(options_.cluster->self());
+  freshness->set_partition(partition);
+  freshness->set_population_partitions(population.partitions());
+  if (options_.restoring == nullptr) {
+    freshness->set_lag(-1);
+    return;
+  }
+  const RestoringPartitions::Progress progress = options_.restoring->ProgressOf(partition);
+  freshness->set_lag(progress.lag);
+  if (progress.committed_at) {
+    const std::int64_t us = ToMicros(*progress.committed_at);
+    freshness->mutable_updated_at()->set_seconds(us / 1'000'000);
+    freshness->mutable_updated_at()->set_nanos(static_cast<std::int32_t>(us % 1'000'000) * 1000);
+  }
+  freshness->set_partition_count(options_.restoring->Owned().second);
+}
+
+std::shared_ptr<v1::ScoringService::Stub> ScoringServiceImpl::PeerStub(
+    const std::string& address) const {
+  std::lock_guard<std::mutex> lock(peers_mutex_);
+  std::shared_ptr<v1::ScoringService::Stub>& stub = peers_[address];
+  if (!stub) {
+    stub = v1::ScoringService::NewStub(grpc::CreateChannel(
+        address, options_.peer_credentials ? options_.peer_credentials
+                                           : grpc::InsecureChannelCredentials()));
+  }
+  return stub;
+}
+
+void ScoringServiceImpl::PrepareForward(const grpc::ServerContextBase& context,
+                                        grpc::ClientContext* forward) const {
+  forward->set_deadline(std::min(SystemDeadline(static_cast<int>(options_.forward_timeout.count())),
+                                 context.deadline()));
+  forward->AddMetadata(kForwardedBy,
+                       options_.cluster != nullptr ? options_.cluster->self() : "unknown");
+  const auto& metadata = context.client_metadata();
+  if (auto it = metadata.find("authorization"); it != metadata.end()) {
+    forward->AddMetadata("authorization", std::string(it->second.data(), it->second.size()));
+  }
+}
 
 grpc::ServerUnaryReactor* ScoringServiceImpl::GetCustomerScores(
     grpc::CallbackServerContext* context, const v1::GetCustomerScoresRequest* request,
     v1::CustomerScores* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(GetScores(*context, *request, response));
+  std::string who;
+  if (grpc::Status allowed = Authorize(*context, /*admin=*/false, &who); !allowed.ok()) {
+    reactor->Finish(allowed);
+    return reactor;
+  }
+  Route route = Locate(request->customer_id(), Forwarded(*context));
+  if (route.kind == Route::Kind::kForward) {
+    auto forward = std::make_shared<grpc::ClientContext>();
+    PrepareForward(*context, forward.get());
+    PeerStub(route.owner.address)
+        ->async()
+        ->GetCustomerScores(
+            forward.get(), request, response,
+            [reactor, response, forward, owner = route.owner](const grpc::Status& status) {
+              if (status.ok()) response->mutable_freshness()->set_forwarded(true);
+              reactor->Finish(Prefixed(status, "from " + owner.instance + ": "));
+            });
+    return reactor;
+  }
+  if (route.kind == Route::Kind::kAnswered) {
+    reactor->Finish(route.status);
+    return reactor;
+  }
+  const Timestamp as_of = AsOf(*clock_, request->has_as_of(), request->as_of());
+  const std::shared_ptr<const PopulationView> population = population_->Current();
+  ToProto(scorer_->Current()->Score(CustomerId(request->customer_id()), *route.state, as_of,
+                                    population.get()),
+          response);
+  Stamp(route.partition, *population, response);
+  reactor->Finish(grpc::Status::OK);
   return reactor;
 }
+
+namespace {
+
+// One BatchGetCustomerScores in flight: the answers of this instance and of
+// each owner forwarded to, put back in request order once the last is in.
+struct BatchJoin {
+  std::mutex mutex;
+  int left = 1;  // forwarded calls in flight, plus this instance's share
+  grpc::Status status;
+  std::map<std::string, v1::CustomerScores> found;
+  std::set<std::string> not_found;
+  grpc::ServerUnaryReactor* reactor = nullptr;
+  const v1::BatchGetCustomerScoresRequest* request = nullptr;
+  v1::BatchGetCustomerScoresResponse* response = nullptr;
+  // Each owner's share: its request, answer and call.
+  struct Share {
+    grpc::ClientContext context;
+    v1::BatchGetCustomerScoresRequest request;
+    v1::BatchGetCustomerScoresResponse response;
+    std::string instance;
+  };
+  std::vector<std::unique_ptr<Share>> shares;
+
+  // The end of one share (this instance's, or a forwarded one's).
+  void Done(std::shared_ptr<BatchJoin> self, const grpc::Status& share_status) {
+    std::unique_lock<std::mutex> lock(mutex);
+    if (!share_status.ok() && status.ok()) status = share_status;
+    if (--left > 0) return;
+    lock.unlock();
+    if (status.ok()) {
+      for (const std::string& id : request->customer_ids()) {
+        if (auto it = found.find(id); it != found.end()) {
+          *response->add_scores() = it->second;
+        } else {
+          response->add_not_found(id);
+        }
+      }
+    }
+    reactor->Finish(status);
+    self.reset();
+  }
+};
+
+}  // namespace
 
 grpc::ServerUnaryReactor* ScoringServiceImpl::BatchGetCustomerScores(
     grpc::CallbackServerContext* context, const v1::BatchGetCustomerScoresRequest* request,
     v1::BatchGetCustomerScoresResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(BatchGetScores(*context, *request, response));
+  std::string who;
+  if (grpc::Status allowed = Authorize(*context, /*admin=*/false, &who); !allowed.ok()) {
+    reactor->Finish(allowed);
+    return reactor;
+  }
+  if (request->customer_ids_size() > static_cast<int>(kMaxBatchIds)) {
+    reactor->Finish({grpc::StatusCode::INVALID_ARGUMENT, "at most 1000 customer_ids per call"});
+    return reactor;
+  }
+  const bool forwarded = Forwarded(*context);
+  const Timestamp as_of = AsOf(*clock_, request->has_as_of(), request->as_of());
+  const std::shared_ptr<const Scorer> scorer = scorer_->Current();
+  const std::shared_ptr<const PopulationView> population = population_->Current();
+  auto join = std::make_shared<BatchJoin>();
+  join->reactor = reactor;
+  join->request = request;
+  join->response = response;
+  std::map<std::string, BatchJoin::Share*> by_owner;
+  grpc::Status status;
+  for (const std::string& raw_id : request->customer_ids()) {
+    if (raw_id.empty()) {
+      status = {grpc::StatusCode::INVALID_ARGUMENT, "a customer_id is empty"};
+      break;
+    }
+    Route route = Locate(raw_id, forwarded);
+    if (route.kind == Route::Kind::kForward) {
+      BatchJoin::Share*& share = by_owner[route.owner.address];
+      if (share == nullptr) {
+        join->shares.push_back(std::make_unique<BatchJoin::Share>());
+        share = join->shares.back().get();
+        share->instance = route.owner.instance;
+        if (request->has_as_of()) *share->request.mutable_as_of() = request->as_of();
+      }
+      share->request.add_customer_ids(raw_id);
+      continue;
+    }
+    if (route.kind == Route::Kind::kAnswered) {
+      if (route.status.error_code() == grpc::StatusCode::NOT_FOUND) {
+        join->not_found.insert(raw_id);
+        continue;
+      }
+      status = route.status;
+      break;
+    }
+    v1::CustomerScores& scores = join->found[raw_id];
+    ToProto(scorer->Score(CustomerId(raw_id), *route.state, as_of, population.get()), &scores);
+    Stamp(route.partition, *population, &scores);
+  }
+  if (!status.ok()) {
+    reactor->Finish(status);
+    return reactor;
+  }
+  join->left += static_cast<int>(join->shares.size());
+  for (const auto& [address, share] : by_owner) {
+    PrepareForward(*context, &share->context);
+    PeerStub(address)->async()->BatchGetCustomerScores(
+        &share->context, &share->request, &share->response,
+        [join, share = share](const grpc::Status& forwarded_status) {
+          if (forwarded_status.ok()) {
+            std::lock_guard<std::mutex> lock(join->mutex);
+            for (v1::CustomerScores& scores : *share->response.mutable_scores()) {
+              scores.mutable_freshness()->set_forwarded(true);
+              join->found[scores.customer_id()] = std::move(scores);
+            }
+            for (const std::string& id : share->response.not_found()) join->not_found.insert(id);
+          }
+          join->Done(join, Prefixed(forwarded_status, "from " + share->instance + ": "));
+        });
+  }
+  join->Done(join, grpc::Status::OK);
   return reactor;
 }
 
-grpc::Status ScoringServiceImpl::GetScores(const grpc::ServerContextBase& context,
-                                           const v1::GetCustomerScoresRequest& request,
-                                           v1::CustomerScores* response) const {
-  std::string who;
-  if (grpc::Status allowed = Authorize(context, /*admin=*/false, &who); !allowed.ok()) {
-    return allowed;
-  }
-  CustomerState state;
-  if (grpc::Status status =
-          LoadCustomer(*store_, options_.restoring, request.customer_id(), &state);
-      !status.ok()) {
-    return status;
-  }
-  const Timestamp as_of = AsOf(*clock_, request.has_as_of(), request.as_of());
-  ToProto(scorer_->Current()->Score(CustomerId(request.customer_id()), state, as_of,
-                                    population_->Current().get()),
-          response);
-  return grpc::Status::OK;
-}
-
-grpc::Status ScoringServiceImpl::BatchGetScores(
-    const grpc::ServerContextBase& context, const v1::BatchGetCustomerScoresRequest& request,
-    v1::BatchGetCustomerScoresResponse* response) const {
-  std::string who;
-  if (grpc::Status allowed = Authorize(context, /*admin=*/false, &who); !allowed.ok()) {
-    return allowed;
-  }
-  if (request.customer_ids_size() > static_cast<int>(kMaxBatchIds)) {
-    return {grpc::StatusCode::INVALID_ARGUMENT, "at most 1000 customer_ids per call"};
-  }
-  const Timestamp as_of = AsOf(*clock_, request.has_as_of(), request.as_of());
-  const std::shared_ptr<const Scorer> scorer = scorer_->Current();
-  const std::shared_ptr<const PopulationView> population = population_->Current();
-  for (const std::string& raw_id : request.customer_ids()) {
-    if (raw_id.empty()) return {grpc::StatusCode::INVALID_ARGUMENT, "a customer_id is empty"};
-    const CustomerId id(raw_id);
-    auto state = store_->Find(id);
-    if (!state.ok()) return ToGrpc(state.status());
-    if (options_.restoring != nullptr) {
-      if (absl::Status answer = options_.restoring->CheckAnswer(id, *state); !answer.ok()) {
-        return ToGrpc(answer);
-      }
-    }
-    if (!*state) {
-      response->add_not_found(raw_id);
-      continue;
-    }
-    ToProto(scorer->Score(id, **state, as_of, population.get()), response->add_scores());
-  }
-  return grpc::Status::OK;
-}
-
-grpc::Status ScoringServiceImpl::ListAtRiskCustomers(grpc::ServerContext* context,
-                                                     const v1::ListAtRiskCustomersRequest* request,
-                                                     v1::ListAtRiskCustomersResponse* response) {
-  std::string who;
-  if (grpc::Status allowed = Authorize(*context, /*admin=*/false, &who); !allowed.ok()) {
-    return allowed;
-  }
-  constexpr std::uint32_t kDefaultTop = 100, kMaxTop = 1000;
+grpc::Status ScoringServiceImpl::RankLocally(grpc::ServerContext* context,
+                                             const v1::ListAtRiskCustomersRequest& request,
+                                             bool served_only,
+                                             v1::ListAtRiskCustomersResponse* response) const {
+  constexpr std::uint32_t kDefaultTop = 100;
   constexpr std::size_t kPage = 256;
-  if (request->top_n() > kMaxTop) {
-    return {grpc::StatusCode::INVALID_ARGUMENT, "top_n is at most 1000"};
-  }
-  if (options_.restoring != nullptr) {
-    if (absl::Status answer = options_.restoring->CheckAll(); !answer.ok()) return ToGrpc(answer);
-  }
-  const std::size_t top = request->top_n() == 0 ? kDefaultTop : request->top_n();
+  const std::size_t top = request.top_n() == 0 ? kDefaultTop : request.top_n();
   const Timestamp now = clock_->Now();
   const std::shared_ptr<const Scorer> scorer = scorer_->Current();
   const std::shared_ptr<const PopulationView> population = population_->Current();
+  const RestoringPartitions* restoring = options_.restoring;
   // The best so far, highest churn first (ties by id, as the index orders them).
-  std::vector<Scores> best;
-  const auto ranks_before = [](const Scores& a, const Scores& b) {
-    return a.churn != b.churn ? a.churn > b.churn : a.customer_id < b.customer_id;
+  std::vector<std::pair<Scores, std::int32_t>> best;
+  const auto ranks_before = [](const std::pair<Scores, std::int32_t>& a,
+                               const std::pair<Scores, std::int32_t>& b) {
+    return a.first.churn != b.first.churn ? a.first.churn > b.first.churn
+                                          : a.first.customer_id < b.first.customer_id;
   };
   std::optional<RiskEntry> after;
   for (bool more = true; more;) {
@@ -169,22 +366,116 @@ grpc::Status ScoringServiceImpl::ListAtRiskCustomers(grpc::ServerContext* contex
       // Nobody below this entry can be more at risk now than the last of the
       // best: a customer's current churn is within the precision of their
       // last look's, which is within half of it of their indexed churn.
-      if (best.size() == top && entry.churn + 1.5 * options_.risk_precision < best.back().churn) {
+      if (best.size() == top &&
+          entry.churn + 1.5 * options_.risk_precision < best.back().first.churn) {
         more = false;
         break;
       }
+      // Another owner's now: it ranks them.
+      if (served_only && restoring != nullptr && !restoring->Serves(entry.partition)) continue;
       auto state = store_->Get(entry.partition, entry.customer);
       if (!state.ok()) return ToGrpc(state.status());
       if (!*state) continue;  // erased since
       Scores scores = scorer->Score(entry.customer, **state, now, population.get());
-      if (!request->segment().empty() && scores.segment != request->segment()) continue;
-      best.insert(std::upper_bound(best.begin(), best.end(), scores, ranks_before),
-                  std::move(scores));
+      if (!request.segment().empty() && scores.segment != request.segment()) continue;
+      std::pair<Scores, std::int32_t> ranked(std::move(scores), entry.partition);
+      const auto at = std::upper_bound(best.begin(), best.end(), ranked, ranks_before);
+      best.insert(at, std::move(ranked));
       if (best.size() > top) best.pop_back();
     }
     if (!page->empty()) after = page->back();
   }
-  for (const Scores& scores : best) ToProto(scores, response->add_customers());
+  for (const auto& [scores, partition] : best) {
+    v1::CustomerScores* out = response->add_customers();
+    ToProto(scores, out);
+    Stamp(partition, *population, out);
+  }
+  if (restoring != nullptr) {
+    const auto [owned, count] = restoring->Owned();
+    for (std::int32_t p = 0; p < count; ++p) {
+      if (restoring->Serves(p)) response->add_partitions(p);
+    }
+  }
+  if (options_.cluster != nullptr) response->add_instances(options_.cluster->self());
+  return grpc::Status::OK;
+}
+
+grpc::Status ScoringServiceImpl::ListAtRiskCustomers(grpc::ServerContext* context,
+                                                     const v1::ListAtRiskCustomersRequest* request,
+                                                     v1::ListAtRiskCustomersResponse* response) {
+  std::string who;
+  if (grpc::Status allowed = Authorize(*context, /*admin=*/false, &who); !allowed.ok()) {
+    return allowed;
+  }
+  constexpr std::uint32_t kMaxTop = 1000;
+  if (request->top_n() > kMaxTop) {
+    return {grpc::StatusCode::INVALID_ARGUMENT, "top_n is at most 1000"};
+  }
+  // Asked by another instance: this one's partitions only, which it names.
+  if (Forwarded(*context)) return RankLocally(context, *request, true, response);
+  // Alone, or before any assignment (every local state taken as this
+  // instance's own): this instance's ranking, if it covers everything.
+  if (options_.cluster == nullptr || options_.restoring == nullptr ||
+      !options_.restoring->Owned().first) {
+    if (options_.restoring != nullptr) {
+      if (absl::Status answer = options_.restoring->CheckAll(); !answer.ok()) {
+        return ToGrpc(answer);
+      }
+    }
+    return RankLocally(context, *request, false, response);
+  }
+  // Every owner's ranking, merged: each partition ranked exactly once.
+  if (grpc::Status local = RankLocally(context, *request, true, response); !local.ok()) {
+    return local;
+  }
+  const std::int32_t count = options_.restoring->Owned().second;
+  std::set<std::int32_t> covered(response->partitions().begin(), response->partitions().end());
+  for (const ClusterMember& member : options_.cluster->Members(WallClock().Now())) {
+    if (member.instance == options_.cluster->self() || member.partitions.empty()) continue;
+    bool needed = false;
+    for (std::int32_t p : member.partitions) needed = needed || !covered.contains(p);
+    if (!needed) continue;
+    grpc::ClientContext forward;
+    PrepareForward(*context, &forward);
+    v1::ListAtRiskCustomersResponse theirs;
+    if (grpc::Status status =
+            PeerStub(member.address)->ListAtRiskCustomers(&forward, *request, &theirs);
+        !status.ok()) {
+      return Prefixed(status, "ranking of " + member.instance + ": ");
+    }
+    for (std::int32_t p : theirs.partitions()) {
+      if (!covered.insert(p).second) {
+        return {grpc::StatusCode::UNAVAILABLE,
+                "partition " + std::to_string(p) +
+                    " is ranked by two instances: a rebalance is under way; retry shortly"};
+      }
+    }
+    for (v1::CustomerScores& scores : *theirs.mutable_customers()) {
+      scores.mutable_freshness()->set_forwarded(true);
+      *response->add_customers() = std::move(scores);
+    }
+    response->add_instances(member.instance);
+  }
+  std::string missing;
+  for (std::int32_t p = 0; p < count; ++p) {
+    if (!covered.contains(p)) missing += (missing.empty() ? "" : ", ") + std::to_string(p);
+  }
+  if (count == 0 || !missing.empty()) {
+    return {grpc::StatusCode::UNAVAILABLE,
+            count == 0 ? std::string("no partition assigned yet; retry shortly")
+                       : "no instance ranks partitions " + missing +
+                             " now (being restored, or a rebalance is under way); retry shortly"};
+  }
+  auto& customers = *response->mutable_customers();
+  std::sort(customers.begin(), customers.end(),
+            [](const v1::CustomerScores& a, const v1::CustomerScores& b) {
+              return a.churn() != b.churn() ? a.churn() > b.churn()
+                                            : a.customer_id() < b.customer_id();
+            });
+  const int top = static_cast<int>(request->top_n() == 0 ? 100 : request->top_n());
+  while (customers.size() > top) customers.RemoveLast();
+  response->clear_partitions();
+  for (std::int32_t p = 0; p < count; ++p) response->add_partitions(p);
   return grpc::Status::OK;
 }
 
@@ -234,13 +525,15 @@ grpc::Status ScoringServiceImpl::GetCustomerState(grpc::ServerContext* context,
   if (grpc::Status allowed = Authorize(*context, /*admin=*/false, &who); !allowed.ok()) {
     return allowed;
   }
-  CustomerState state;
-  if (grpc::Status status =
-          LoadCustomer(*store_, options_.restoring, request->customer_id(), &state);
-      !status.ok()) {
-    return status;
+  Route route = Locate(request->customer_id(), Forwarded(*context));
+  if (route.kind == Route::Kind::kForward) {
+    grpc::ClientContext forward;
+    PrepareForward(*context, &forward);
+    return Prefixed(PeerStub(route.owner.address)->GetCustomerState(&forward, *request, response),
+                    "from " + route.owner.instance + ": ");
   }
-  ToProto(CustomerId(request->customer_id()), state, response);
+  if (route.kind == Route::Kind::kAnswered) return route.status;
+  ToProto(CustomerId(request->customer_id()), *route.state, response);
   return grpc::Status::OK;
 }
 
@@ -309,6 +602,24 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(const GrpcT
 }
 
 }  // namespace
+
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> PeerCredentials(
+    const GrpcTlsOptions& tls, const std::string& peer_ca_file) {
+  if (tls.cert_file.empty()) return grpc::InsecureChannelCredentials();
+  grpc::SslCredentialsOptions ssl;
+  auto cert = ReadPem(tls.cert_file, "TLS certificate");
+  if (!cert.ok()) return cert.status();
+  auto key = ReadPem(tls.key_file, "TLS key");
+  if (!key.ok()) return key.status();
+  ssl.pem_cert_chain = *cert;
+  ssl.pem_private_key = *key;
+  if (!peer_ca_file.empty()) {
+    auto ca = ReadPem(peer_ca_file, "peer CA");
+    if (!ca.ok()) return ca.status();
+    ssl.pem_root_certs = *ca;
+  }
+  return grpc::SslCredentials(ssl);
+}
 
 absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(const std::string& listen,
                                                               grpc::Service* service,

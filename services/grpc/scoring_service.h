@@ -1,12 +1,18 @@
 #pragma once
 
+#include <grpcpp/security/credentials.h>
+
+#include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "core/board.h"
 #include "core/changelog.h"
 #include "core/clock.h"
+#include "core/cluster.h"
 #include "core/erasure.h"
 #include "core/population.h"
 #include "core/scorer.h"
@@ -36,6 +42,19 @@ struct ScoringServiceOptions {
   // Partitions being restored: lookups that may be about to change answer
   // UNAVAILABLE meanwhile (null: none ever is).
   const RestoringPartitions* restoring = nullptr;
+  // Scale-out (null: this instance answers alone). The instances of the
+  // group and the partitions each owns: a lookup of a customer whose
+  // partition another instance owns is forwarded to it, and ListAtRisk
+  // merges every owner's ranking. `partition_of` gives the partition of a
+  // customer this instance does not know (their key's, by the producers'
+  // partitioner), of `count`.
+  const ClusterView* cluster = nullptr;
+  std::function<std::int32_t(std::string_view key, std::int32_t count)> partition_of;
+  // How this instance calls the others (null: in plaintext).
+  std::shared_ptr<grpc::ChannelCredentials> peer_credentials;
+  // The longest a forwarded call may take (less when the caller's deadline
+  // is nearer).
+  std::chrono::milliseconds forward_timeout = std::chrono::seconds(2);
 };
 
 // The lookups are served on gRPC's callback API, on gRPC's own threads, with
@@ -46,7 +65,8 @@ using ScoringServiceBase = v1::ScoringService::WithCallbackMethod_GetCustomerSco
     v1::ScoringService::WithCallbackMethod_BatchGetCustomerScores<v1::ScoringService::Service>>;
 
 // crm.v1.ScoringService on the committed state: a reader never sees part of a
-// batch. Called concurrently from gRPC's threads; holds no mutable state.
+// batch. Called concurrently from gRPC's threads; its only mutable state is
+// the cache of channels to the other instances.
 class ScoringServiceImpl final : public ScoringServiceBase {
  public:
   // The pointers must outlive the service. Each call scores with the model and
@@ -86,21 +106,30 @@ class ScoringServiceImpl final : public ScoringServiceBase {
                              v1::EraseCustomerResponse* response) override;
 
  private:
-  grpc::Status GetScores(const grpc::ServerContextBase& context,
-                         const v1::GetCustomerScoresRequest& request,
-                         v1::CustomerScores* response) const;
-  grpc::Status BatchGetScores(const grpc::ServerContextBase& context,
-                              const v1::BatchGetCustomerScoresRequest& request,
-                              v1::BatchGetCustomerScoresResponse* response) const;
   // OK when the caller may make this call (see Authorizer::Check).
   grpc::Status Authorize(const grpc::ServerContextBase& context, bool admin,
                          std::string* who) const;
+
+  struct Route;  // where a customer's answer comes from (scoring_service.cc)
+  Route Locate(const std::string& raw_id, bool forwarded) const;
+  void Stamp(std::int32_t partition, const PopulationView& population,
+             v1::CustomerScores* scores) const;
+  // A stub on another instance's service, its channel made once.
+  std::shared_ptr<v1::ScoringService::Stub> PeerStub(const std::string& address) const;
+  // A call's context for forwarding `context`'s call: the caller's
+  // credentials and deadline, marked as forwarded (answered where it lands).
+  void PrepareForward(const grpc::ServerContextBase& context, grpc::ClientContext* forward) const;
+  grpc::Status RankLocally(grpc::ServerContext* context,
+                           const v1::ListAtRiskCustomersRequest& request, bool served_only,
+                           v1::ListAtRiskCustomersResponse* response) const;
 
   StateStore* store_;
   const Board<Scorer>* scorer_;
   const PopulationBoard* population_;
   const Clock* clock_;
   ScoringServiceOptions options_;
+  mutable std::mutex peers_mutex_;
+  mutable std::map<std::string, std::shared_ptr<v1::ScoringService::Stub>> peers_;  // guarded
 };
 
 // TLS for the gRPC server: a certificate and key (PEM files), and optionally
@@ -111,6 +140,13 @@ struct GrpcTlsOptions {
   std::string key_file;
   std::string client_ca_file;  // empty: no client certificates
 };
+
+// How one instance calls another's service: in plaintext without a server
+// certificate; else over TLS, presenting this instance's certificate (for
+// mutual TLS) and verifying the other's against `peer_ca_file` (empty: the
+// system's roots).
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> PeerCredentials(
+    const GrpcTlsOptions& tls, const std::string& peer_ca_file);
 
 // The gRPC server: the scoring service, the standard health service and
 // server reflection.

@@ -11,7 +11,8 @@ std::vector<TopicSpec> ContractTopics(int partitions) {
   return {{"crm.touchpoints", partitions},
           {"crm.alerts", partitions},
           {"crm.touchpoints.dlq", partitions},
-          {"crm.state.changelog", partitions}};
+          {"crm.state.changelog", partitions},
+          {"crm.cluster", 1}};
 }
 
 absl::StatusOr<std::unique_ptr<EmbeddedBroker>> EmbeddedBroker::Start(

@@ -16,7 +16,8 @@ struct TopicSpec {
   int partitions = 6;
 };
 
-// The topics of CONTRACT.md with `partitions` partitions each.
+// The topics of CONTRACT.md with `partitions` partitions each, the changelog
+// likewise, and the cluster topic (one partition).
 std::vector<TopicSpec> ContractTopics(int partitions);
 
 // A Kafka-protocol broker on loopback, in this process: librdkafka's mock

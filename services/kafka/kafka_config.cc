@@ -1,5 +1,6 @@
 #include "services/kafka/kafka_config.h"
 
+#include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafkacpp.h>
 
 #include "absl/strings/str_cat.h"
@@ -72,6 +73,25 @@ bool IsSecretKafkaProperty(const std::string& key) {
     if (key.find(marker) != std::string::npos) return true;
   }
   return false;
+}
+
+bool IsKafkaPartitioner(const std::string& name) {
+  return name == "consistent_random" || name == "consistent" || name == "murmur2_random" ||
+         name == "murmur2" || name == "fnv1a_random" || name == "fnv1a";
+}
+
+std::int32_t KafkaPartitionOf(const std::string& partitioner, std::string_view key,
+                              std::int32_t count) {
+  // librdkafka's own functions: what its producers do, byte for byte.
+  if (partitioner.starts_with("murmur2")) {
+    return rd_kafka_msg_partitioner_murmur2(nullptr, key.data(), key.size(), count, nullptr,
+                                            nullptr);
+  }
+  if (partitioner.starts_with("fnv1a")) {
+    return rd_kafka_msg_partitioner_fnv1a(nullptr, key.data(), key.size(), count, nullptr, nullptr);
+  }
+  return rd_kafka_msg_partitioner_consistent(nullptr, key.data(), key.size(), count, nullptr,
+                                             nullptr);
 }
 
 }  // namespace crm

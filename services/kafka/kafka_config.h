@@ -1,8 +1,10 @@
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -34,6 +36,16 @@ absl::StatusOr<std::unique_ptr<RdKafka::Conf>> MakeKafkaConf(KafkaProperties def
 // Parses "KEY=VALUE" assignments (later ones win); InvalidArgument naming the
 // first one without '=' or with an empty key.
 absl::StatusOr<KafkaProperties> ParseKafkaAssignments(const std::vector<std::string>& assignments);
+
+// The names of librdkafka's partitioners that place a keyed record by its
+// key alone (the "_random" ones differ only for records without a key):
+// consistent_random (librdkafka's default), consistent, murmur2_random (the
+// Java client's default), murmur2, fnv1a_random, fnv1a.
+bool IsKafkaPartitioner(const std::string& name);
+// The partition that `partitioner` gives `key` among `count` (REQUIRES: a
+// name IsKafkaPartitioner accepts, count > 0).
+std::int32_t KafkaPartitionOf(const std::string& partitioner, std::string_view key,
+                              std::int32_t count);
 
 // True for properties whose values must never be logged (passwords, keys).
 bool IsSecretKafkaProperty(const std::string& key);

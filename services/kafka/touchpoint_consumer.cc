@@ -104,6 +104,17 @@ class TouchpointConsumer::Callbacks final : public RdKafka::RebalanceCb, public 
       }
       owner_->hooks_.restoring->SetOwned(assigned_, partition_count_);
     }
+    if (owner_->hooks_.restoring != nullptr && err == RdKafka::ERR__ASSIGN_PARTITIONS) {
+      const Timestamp now = WallClock().Now();
+      for (const RdKafka::TopicPartition* partition : partitions) {
+        if (partition->topic() == owner_->options_.topic) {
+          owner_->hooks_.restoring->Committed(partition->partition(), now);
+        }
+      }
+    }
+    // Restored by now: lookups may come here for these.
+    if (owner_->hooks_.cluster != nullptr)
+      owner_->hooks_.cluster->Claim(assigned_, partition_count_);
     const std::vector<std::int32_t> ours(assigned_.begin(), assigned_.end());
     if (absl::Status set = owner_->processor_->SetAssignment(ours); !set.ok() && fatal_.ok()) {
       fatal_ = set;
@@ -288,6 +299,30 @@ void TouchpointConsumer::ReportFreshness(
   if (!ages.empty()) probe_->Visible(ages);
 }
 
+void TouchpointConsumer::SharePopulation(bool publish) {
+  if (hooks_.remote_population != nullptr)
+    processor_->TakeRemotePopulation(*hooks_.remote_population);
+  if (!publish || hooks_.cluster == nullptr || hooks_.restoring == nullptr) return;
+  const auto [owned, count] = hooks_.restoring->Owned();
+  if (!owned) return;
+  for (std::int32_t partition : *owned) {
+    hooks_.cluster->PublishPopulation(partition, processor_->PopulationCells(partition));
+  }
+}
+
+void TouchpointConsumer::CheckPartitioner(const InputRecord& record, std::int32_t partition_count) {
+  if (partition_count <= 0 || record.key.empty() || partitioner_warned_) return;
+  const std::int32_t expected = KafkaPartitionOf(options_.partitioner, record.key, partition_count);
+  if (expected == record.partition) return;
+  partitioner_warned_ = true;
+  hooks_.restoring->SetPartitionerMismatch();
+  CRM_LOG(kWarning, kComponent)
+      << "the key of " << options_.topic << "[" << record.partition << "]@" << record.offset
+      << " belongs to partition " << expected << " by --partitioner " << options_.partitioner
+      << ": the producers use another partitioner; an unknown customer is answered UNAVAILABLE, "
+         "not NOT_FOUND, until this instance owns every partition";
+}
+
 void TouchpointConsumer::ReportLag() {
   std::vector<RdKafka::TopicPartition*> assigned;
   if (consumer_->assignment(assigned) != RdKafka::ERR_NO_ERROR) return;
@@ -300,7 +335,9 @@ void TouchpointConsumer::ReportLag() {
     }
     auto stored = store_->GetOffset(partition->topic(), partition->partition());
     const std::int64_t next = stored.ok() && *stored ? **stored : low;
-    probe_->InputLag(partition->partition(), std::max<std::int64_t>(0, high - next));
+    const std::int64_t lag = std::max<std::int64_t>(0, high - next);
+    probe_->InputLag(partition->partition(), lag);
+    if (hooks_.restoring != nullptr) hooks_.restoring->SetLag(partition->partition(), lag);
   }
   DeletePartitions(assigned);
 }
@@ -320,8 +357,15 @@ absl::Status TouchpointConsumer::Run() {
   absl::Status result;
 
   auto last_probe = last_lag_report;
+  auto last_population = last_lag_report;
   while (!stop_.load()) {
     RollRejectLog();
+    {
+      const bool publish = std::chrono::steady_clock::now() - last_population >
+                           std::chrono::milliseconds(options_.population_publish_ms);
+      if (publish) last_population = std::chrono::steady_clock::now();
+      SharePopulation(publish);
+    }
     // Erasures and the scheduler run on this thread: the single writer of
     // customer state.
     if (hooks_.erasures != nullptr && hooks_.audit != nullptr) {
@@ -396,6 +440,8 @@ absl::Status TouchpointConsumer::Run() {
 
     SetConnected(true);  // records came: the brokers answer
     records.reserve(messages.size());
+    const std::int32_t partition_count =
+        hooks_.restoring != nullptr ? hooks_.restoring->Owned().second : 0;
     for (const auto& message : messages) {
       InputRecord& record = records.emplace_back();
       record.partition = message->partition();
@@ -403,6 +449,7 @@ absl::Status TouchpointConsumer::Run() {
       if (const std::string* key = message->key()) record.key = *key;
       record.value = std::string_view(static_cast<const char*>(message->payload()), message->len());
       record.payload = DecodeTouchpoint(record.value, ContentType(*message));
+      CheckPartitioner(record, partition_count);
     }
     auto processed = processor_->Process(records);
     if (!processed.ok()) {
@@ -439,6 +486,11 @@ absl::Status TouchpointConsumer::Run() {
     }
     consumer_->commitAsync(commit);
     DeletePartitions(commit);
+    if (hooks_.restoring != nullptr) {
+      const Timestamp now = WallClock().Now();
+      for (const auto& [partition, next] : next_offsets)
+        hooks_.restoring->Committed(partition, now);
+    }
     if (std::chrono::steady_clock::now() - last_lag_report > std::chrono::seconds(1)) {
       ReportLag();
       last_lag_report = std::chrono::steady_clock::now();

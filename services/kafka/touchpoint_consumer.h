@@ -11,6 +11,7 @@
 #include "core/ingest_probe.h"
 #include "core/ingest_processor.h"
 #include "core/state_store.h"
+#include "services/kafka/cluster_topic.h"
 #include "services/kafka/kafka_config.h"
 
 namespace RdKafka {
@@ -36,6 +37,12 @@ struct ConsumerOptions {
   // Each partition given to this instance is first restored from its
   // changelog (IngestProcessor::RestorePartition), its records read after.
   bool restore_from_changelog = false;
+  // How the producers place a customer's touchpoints (IsKafkaPartitioner):
+  // each record is checked against it, as routing relies on it.
+  std::string partitioner = "consistent_random";
+  // How often each owned partition's population histograms are published
+  // to the cluster (with one).
+  int population_publish_ms = 2000;
 };
 
 // What the consumer thread serves besides the input, and whom it tells of
@@ -49,6 +56,11 @@ struct ConsumerHooks {
   std::function<void(bool)> connected;
   // Told which partitions are being restored from their changelogs.
   RestoringPartitions* restoring = nullptr;
+  // Scale-out: told the partitions owned after each rebalance (restored by
+  // then), given each owned partition's population every
+  // population_publish_ms, and asked for the others' between batches.
+  KafkaCluster* cluster = nullptr;
+  RemotePopulationInbox* remote_population = nullptr;
 };
 
 // The consumer-group member that feeds the IngestProcessor. A batch is what
@@ -82,6 +94,10 @@ class TouchpointConsumer {
   class Callbacks;
   TouchpointConsumer() = default;
   void ReportLag();
+  // Shares the owned partitions' population, takes the others'.
+  void SharePopulation(bool publish);
+  // Whether a record's partition is the one the partitioner gives its key.
+  void CheckPartitioner(const InputRecord& record, std::int32_t partition_count);
   // The age of each record of a batch just committed, from its Kafka timestamp.
   void ReportFreshness(const std::vector<std::unique_ptr<RdKafka::Message>>& messages);
   // The input topic's partition count, from the brokers (0: not known).
@@ -103,6 +119,7 @@ class TouchpointConsumer {
   // Rejections logged in the current second, and those left out of the log.
   std::chrono::steady_clock::time_point reject_window_{};
   int rejects_logged_ = 0;
+  bool partitioner_warned_ = false;
   std::uint64_t rejects_unlogged_ = 0;
   std::unique_ptr<Callbacks> callbacks_;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;

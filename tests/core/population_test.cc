@@ -349,5 +349,56 @@ TEST(LivePopulationTest, WithoutPositiveRevenueEveryoneIsC) {
   EXPECT_EQ(view->AbcSegment(10), "C");
 }
 
+// Scale-out: an instance owning partition 0 of two ranks against partition
+// 1's histograms as its owner published them, not the stale ones it stored
+// when it owned 1; its own partition's stay its own even when a publication
+// of it arrives. The view is then the one a single owner of both would have.
+TEST(LivePopulationTest, AnotherOwnersPublishedPartitionReplacesTheStaleOneStoredHere) {
+  Population whole;  // one instance owning both, up to date
+  for (int f = 1; f <= 10; ++f) whole.Replace(0, std::nullopt, WithFrequency(f), nullptr);
+  for (int f = 1; f <= 30; ++f) whole.Replace(1, std::nullopt, WithFrequency(100 + f), nullptr);
+
+  Population here;  // owns 0; stored 5 customers of 1 back when it owned it
+  for (int f = 1; f <= 10; ++f) here.Replace(0, std::nullopt, WithFrequency(f), nullptr);
+  for (int f = 1; f <= 5; ++f) here.Replace(1, std::nullopt, WithFrequency(100 + f), nullptr);
+  EXPECT_EQ(here.View()->customers(), 15);  // before any assignment: all its own
+  here.SetOwned({0});
+  EXPECT_EQ(here.View()->customers(), 15);  // nothing published yet: the stale ones stand in
+
+  here.SetRemote(1, whole.Cells(1));
+  // A publication of its own partition (its old owner's, late) changes nothing.
+  here.SetRemote(
+      0, {{0, PopulationAxis::kFrequency, PopulationBucket(PopulationAxis::kFrequency, 1), 99}});
+  const auto view = here.View();
+  const auto want = whole.View();
+  EXPECT_EQ(view->customers(), 40);
+  EXPECT_EQ(view->partitions(), 2);
+  EXPECT_EQ(here.customers(), 40);
+  for (double f : {0.0, 3.0, 10.0, 50.0, 115.0, 200.0}) {
+    EXPECT_DOUBLE_EQ(view->Rank(PopulationAxis::kFrequency, f),
+                     want->Rank(PopulationAxis::kFrequency, f))
+        << f;
+  }
+  for (double revenue : {10.0, 50.0, 1000.0}) {
+    EXPECT_EQ(view->AbcSegment(revenue), want->AbcSegment(revenue)) << revenue;
+  }
+  // Given partition 1 back: its own histograms again.
+  here.SetOwned({0, 1});
+  EXPECT_EQ(here.View()->customers(), 15);
+}
+
+// Publications handed between threads: the latest per partition, once.
+TEST(LivePopulationTest, TheInboxGivesTheLatestPublicationOfEachPartitionOnce) {
+  RemotePopulationInbox inbox;
+  inbox.Put(1, {{1, PopulationAxis::kFrequency, 2, 3}});
+  inbox.Put(1, {{1, PopulationAxis::kFrequency, 2, 7}});
+  inbox.Put(2, {});
+  auto taken = inbox.Take();
+  ASSERT_EQ(taken.size(), 2u);
+  ASSERT_EQ(taken.at(1).size(), 1u);
+  EXPECT_EQ(taken.at(1).front().count, 7);
+  EXPECT_TRUE(inbox.Take().empty());
+}
+
 }  // namespace
 }  // namespace crm

@@ -123,11 +123,10 @@ struct DevBroker {
   std::unique_ptr<ChildProcess> process;
   std::string bootstrap;
 };
-DevBroker StartDevBroker(const std::filesystem::path& log) {
+DevBroker StartDevBroker(const std::filesystem::path& log, int partitions = kPartitions) {
   DevBroker broker;
   broker.process = std::make_unique<ChildProcess>(
-      CRM_DEVBROKER_BIN, std::vector<std::string>{"--partitions", std::to_string(kPartitions)},
-      log);
+      CRM_DEVBROKER_BIN, std::vector<std::string>{"--partitions", std::to_string(partitions)}, log);
   const auto bootstrap = broker.process->WaitForLog("bootstrap=", 30s);
   EXPECT_TRUE(bootstrap) << broker.process->Log();
   if (bootstrap) broker.bootstrap = *bootstrap;
@@ -136,17 +135,30 @@ DevBroker StartDevBroker(const std::filesystem::path& log) {
 
 std::vector<std::string> ServiceArgs(const std::string& brokers,
                                      const std::filesystem::path& data) {
-  return {"--brokers",        brokers,
-          "--data-dir",       data.string(),
-          "--grpc-listen",    "127.0.0.1:0",
-          "--metrics-listen", "127.0.0.1:0",
-          "--group",          "crash-test",
-          "--clock",          "event",
-          "--max-batch",      "10",
-          "--sync-writes",    "true",
-          "--dedup-window",   "1024",
-          "--kafka",          "session.timeout.ms=6000",
-          "--kafka",          "fetch.wait.max.ms=10"};
+  return {"--brokers",
+          brokers,
+          "--data-dir",
+          data.string(),
+          "--grpc-listen",
+          "127.0.0.1:0",
+          "--metrics-listen",
+          "127.0.0.1:0",
+          "--group",
+          "crash-test",
+          "--clock",
+          "event",
+          "--max-batch",
+          "10",
+          "--sync-writes",
+          "true",
+          "--dedup-window",
+          "1024",
+          "--kafka",
+          "session.timeout.ms=6000",
+          "--kafka",
+          "fetch.wait.max.ms=10",
+          "--cluster-heartbeat-ms",
+          "500"};
 }
 
 // The customer states a run's log says it restored from the changelog.
@@ -172,7 +184,8 @@ struct Outcome {
 // Reads what the service behind `stub` holds once it has applied `unique`
 // events, and the alerts on the topic once no more come for a while.
 Outcome ReadOutcome(v1::ScoringService::Stub& stub, const std::string& brokers,
-                    ChildProcess& service, int customers, std::size_t unique) {
+                    ChildProcess& service, int customers, std::size_t unique,
+                    int partitions = kPartitions) {
   Outcome outcome;
   const auto read_all = [&] {
     std::size_t applied = 0;
@@ -199,12 +212,14 @@ Outcome ReadOutcome(v1::ScoringService::Stub& stub, const std::string& brokers,
     request.set_customer_id(id);
     request.mutable_as_of()->set_seconds(kStart + kDays * kDaySeconds);
     grpc::ClientContext context;
-    EXPECT_TRUE(stub.GetCustomerScores(&context, request, &outcome.scores[id]).ok());
+    v1::CustomerScores& scores = outcome.scores[id];
+    EXPECT_TRUE(stub.GetCustomerScores(&context, request, &scores).ok());
+    scores.clear_freshness();  // which instance answered, and how far behind it was
   }
   for (std::size_t seen = SIZE_MAX;;) {
     outcome.alerts.clear();
     for (const testing::TestRecord& record :
-         testing::ReadTopic(brokers, "crm.alerts", kPartitions, 2s)) {
+         testing::ReadTopic(brokers, "crm.alerts", partitions, 2s)) {
       v1::ChurnAlert& alert = outcome.alerts.emplace_back();
       EXPECT_TRUE(alert.ParseFromString(record.value));
     }
@@ -223,6 +238,17 @@ std::unique_ptr<v1::ScoringService::Stub> StubOf(ChildProcess& service) {
       grpc::CreateChannel("127.0.0.1:" + *port, grpc::InsecureChannelCredentials()));
 }
 
+// A customer's scores as of the end of the stream, as `stub`'s instance answers.
+grpc::Status ScoresOf(v1::ScoringService::Stub& stub, const std::string& id,
+                      v1::CustomerScores* scores) {
+  v1::GetCustomerScoresRequest request;
+  request.set_customer_id(id);
+  request.mutable_as_of()->set_seconds(kStart + kDays * kDaySeconds);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + 10s);
+  return stub.GetCustomerScores(&context, request, scores);
+}
+
 // Runs crm-scored on `data` until every touchpoint is applied and the alerts
 // stop coming, and reads what it left.
 Outcome RunToTheEnd(const std::string& brokers, const std::filesystem::path& data,
@@ -238,12 +264,18 @@ Outcome RunToTheEnd(const std::string& brokers, const std::filesystem::path& dat
 // What one crm-scored leaves of `stream`, alone on a broker of its own from
 // start to end, never stopped.
 Outcome CleanSinglePass(const std::filesystem::path& dir, const std::vector<v1::Touchpoint>& stream,
-                        int customers, std::size_t unique) {
-  DevBroker broker = StartDevBroker(dir / "clean-broker.log");
+                        int customers, std::size_t unique, int partitions = kPartitions) {
+  DevBroker broker = StartDevBroker(dir / "clean-broker.log", partitions);
   EXPECT_FALSE(broker.bootstrap.empty());
   if (broker.bootstrap.empty()) return {};
   testing::ProduceTouchpoints(broker.bootstrap, stream);
-  return RunToTheEnd(broker.bootstrap, dir / "clean", dir / "clean.log", customers, unique);
+  ChildProcess service(CRM_SCORED_BIN, ServiceArgs(broker.bootstrap, dir / "clean"),
+                       dir / "clean.log");
+  auto stub = StubOf(service);
+  if (!stub) return {};
+  Outcome outcome = ReadOutcome(*stub, broker.bootstrap, service, customers, unique, partitions);
+  EXPECT_EQ(service.Stop(SIGTERM), 0) << service.Log();
+  return outcome;
 }
 
 // The differences between two runs' outcomes, each reported: states, scores,
@@ -404,12 +436,12 @@ TEST(CrashTest, KilledInstancesReplacedByNewOnesOnEmptyDataDirsLeaveWhatACleanRu
   KillAndCompare(true);
 }
 
-// Scale-out: a second instance joins the group and is given partitions,
-// whose states it restores from the changelog; each instance answers for
-// its own partitions and names the others' as not its own (UNAVAILABLE, never
-// a stale state); then the second is killed mid-stream, and the first, given
-// its partitions back, restores what the second did: every state, score and
-// alert equals a clean single run's.
+// Scale-out, hand-over: a second instance joins the group and is given
+// partitions, whose states it restores from the changelog; each instance
+// answers every customer alike (the other's forwarded to it); then the
+// second is killed mid-stream, and the first, given its partitions back,
+// restores what the second did: every state, score and alert equals a clean
+// single run's.
 TEST(CrashTest, AnInstanceJoinsThenIsKilledAndTheStatesOfItsPartitionsFollowThem) {
   const std::uint64_t seed = Seed();
   std::cout << "seed=" << seed << " (set CRM_TEST_SEED to replay)\n";
@@ -473,33 +505,35 @@ TEST(CrashTest, AnInstanceJoinsThenIsKilledAndTheStatesOfItsPartitionsFollowThem
   auto second_stub = StubOf(second);
   ASSERT_NE(second_stub, nullptr);
   ASSERT_TRUE(second.WaitForLog("consumer: restored crm.touchpoints[", 60s)) << second.Log();
-  // Once the group has settled: each customer answered by one instance, the
-  // other saying whose it is not; together, everything applied so far.
-  std::string split;
+  // Once the group has settled: each customer answered by both instances,
+  // alike: by the owner of their partition, and by the other, which forwards
+  // to it; together, everything applied so far.
   const auto settled = [&] {
     std::uint64_t total = 0;
-    int by_first = 0, by_second = 0;
-    split.clear();
+    std::set<std::string> owners;
     for (int c = 0; c < customers; ++c) {
       const std::string id = "crash-" + std::to_string(c);
-      std::uint64_t applied = 0;
-      const grpc::Status a = ask(*first_stub, id, &applied);
-      const grpc::Status b = ask(*second_stub, id, &applied);
-      if (a.ok() == b.ok()) return false;
-      const grpc::Status& other = a.ok() ? b : a;
-      if (other.error_code() != grpc::StatusCode::UNAVAILABLE) return false;
-      split = other.error_message();
-      total += applied;
-      (a.ok() ? by_first : by_second) += 1;
+      v1::CustomerScores a, b;
+      if (!ScoresOf(*first_stub, id, &a).ok() || !ScoresOf(*second_stub, id, &b).ok()) {
+        return false;
+      }
+      if (a.freshness().forwarded() == b.freshness().forwarded() ||
+          a.freshness().served_by() != b.freshness().served_by()) {
+        return false;
+      }
+      owners.insert(a.freshness().served_by());
+      a.clear_freshness();
+      b.clear_freshness();
+      if (!MessageDifferencer::Equals(a, b)) return false;
+      total += a.events_applied();
     }
-    return total == first_half.size() && by_first > 0 && by_second > 0;
+    return total == first_half.size() && owners.size() == 2;
   };
   until = std::chrono::steady_clock::now() + 60s;
   while (!settled() && std::chrono::steady_clock::now() < until) {
     std::this_thread::sleep_for(200ms);
   }
   ASSERT_TRUE(settled()) << first.Log() << second.Log();
-  EXPECT_NE(split.find("is not this instance's now"), std::string::npos) << split;
   EXPECT_GT(RestoredStates(second.Log()), 0u) << second.Log();
 
   // The rest of the stream, and the second instance killed while applying it.
@@ -518,6 +552,164 @@ TEST(CrashTest, AnInstanceJoinsThenIsKilledAndTheStatesOfItsPartitionsFollowThem
             << " after the kill; " << differences << " differences\n";
   EXPECT_EQ(differences, 0);
   EXPECT_EQ(first.Stop(SIGTERM), 0) << first.Log();
+}
+
+// Scale-out: three instances share six partitions; one is SIGKILLed
+// mid-stream, its partitions move to the two others, which restore them from
+// the changelog; then every customer, asked of each survivor, has the state
+// and scores of a clean single run (none lost or doubled), answered by the
+// owner of their partition directly or forwarded to it, and the at-risk
+// ranking of either survivor merges both.
+TEST(CrashTest, ThreeInstancesOnSixPartitionsOneKilledAndEachSurvivorAnswersEveryCustomer) {
+  constexpr int kSix = 6;
+  const std::uint64_t seed = Seed();
+  std::cout << "seed=" << seed << " (set CRM_TEST_SEED to replay)\n";
+  std::mt19937_64 random(seed);
+  TempDir dir;
+  std::size_t unique = 0;
+  const int customers = Customers(30);
+  const std::vector<v1::Touchpoint> stream = MakeStream(random, customers, &unique);
+  const Outcome want = CleanSinglePass(dir.path(), stream, customers, unique, kSix);
+  ASSERT_EQ(want.states.size(), static_cast<std::size_t>(customers));
+
+  DevBroker broker = StartDevBroker(dir.path() / "broker.log", kSix);
+  ASSERT_FALSE(broker.bootstrap.empty());
+  std::vector<std::unique_ptr<ChildProcess>> instances;
+  std::vector<std::unique_ptr<v1::ScoringService::Stub>> stubs;
+  for (const char* name : {"a", "b", "c"}) {
+    instances.push_back(std::make_unique<ChildProcess>(
+        CRM_SCORED_BIN, ServiceArgs(broker.bootstrap, dir.path() / name),
+        dir.path() / (std::string(name) + ".log")));
+    stubs.push_back(StubOf(*instances.back()));
+    ASSERT_NE(stubs.back(), nullptr);
+  }
+  const auto logs = [&] {
+    std::string all;
+    for (const auto& instance : instances) all += instance->Log();
+    return all;
+  };
+  // The group settled: each instance's ranking merges all three.
+  const auto ranked_by = [&](v1::ScoringService::Stub& stub, v1::ListAtRiskCustomersResponse* out) {
+    v1::ListAtRiskCustomersRequest request;
+    request.set_top_n(20);
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + 10s);
+    return stub.ListAtRiskCustomers(&context, request, out);
+  };
+  auto until = std::chrono::steady_clock::now() + 90s;
+  for (bool all_three = false; !all_three && std::chrono::steady_clock::now() < until;) {
+    all_three = true;
+    for (auto& stub : stubs) {
+      v1::ListAtRiskCustomersResponse ranking;
+      all_three = all_three && ranked_by(*stub, &ranking).ok() && ranking.instances_size() == 3 &&
+                  ranking.partitions_size() == kSix;
+    }
+    if (!all_three) std::this_thread::sleep_for(200ms);
+  }
+  {
+    v1::ListAtRiskCustomersResponse ranking;
+    ASSERT_TRUE(ranked_by(*stubs[0], &ranking).ok()) << logs();
+    ASSERT_EQ(ranking.instances_size(), 3) << logs();
+  }
+
+  // Half the stream, applied by the three (asked through a); then the rest,
+  // and b killed while applying it.
+  const std::size_t half = stream.size() / 2;
+  std::set<std::pair<std::string, std::string>> first_half;
+  for (std::size_t i = 0; i < half; ++i) {
+    first_half.emplace(stream[i].customer_id(), stream[i].event_id());
+  }
+  testing::ProduceTouchpoints(broker.bootstrap,
+                              std::vector<v1::Touchpoint>(stream.begin(), stream.begin() + half));
+  const auto applied = [&] {
+    std::uint64_t total = 0;
+    for (int c = 0; c < customers; ++c) {
+      v1::CustomerScores scores;
+      if (ScoresOf(*stubs[0], "crash-" + std::to_string(c), &scores).ok()) {
+        total += scores.events_applied();
+      }
+    }
+    return total;
+  };
+  until = std::chrono::steady_clock::now() + 60s;
+  while (applied() < first_half.size() && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(200ms);
+  }
+  ASSERT_EQ(applied(), first_half.size()) << logs();
+  testing::ProduceTouchpoints(broker.bootstrap,
+                              std::vector<v1::Touchpoint>(stream.begin() + half, stream.end()));
+  std::this_thread::sleep_for(
+      std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 500)(random)));
+  ASSERT_EQ(instances[1]->Stop(SIGKILL), 128 + SIGKILL);
+
+  // Each survivor answers every customer: the same states and scores as the
+  // clean run (the population each ranks against is complete once the
+  // owners' histograms have been shared: waited for, up to a minute).
+  int differences = 0;
+  for (std::size_t survivor : {0u, 2u}) {
+    Outcome got;
+    std::set<std::string> served_by;
+    int forwarded = 0;
+    until = std::chrono::steady_clock::now() + 60s;
+    for (;;) {
+      got = ReadOutcome(*stubs[survivor], broker.bootstrap, *instances[survivor], customers, unique,
+                        kSix);
+      served_by.clear();
+      forwarded = 0;
+      bool same = got.scores.size() == want.scores.size();
+      for (const auto& [id, clean] : want.scores) {
+        const auto it = got.scores.find(id);
+        same = same && it != got.scores.end() && MessageDifferencer::Equals(it->second, clean);
+      }
+      if (same || std::chrono::steady_clock::now() > until) break;
+      std::this_thread::sleep_for(500ms);
+    }
+    differences += Differences(want, got);
+    // Who answered: both survivors (none by b), some directly, some
+    // forwarded; each answer saying how fresh it is.
+    for (const auto& [id, clean] : want.scores) {
+      v1::CustomerScores scores;
+      ASSERT_TRUE(ScoresOf(*stubs[survivor], id, &scores).ok()) << id;
+      served_by.insert(scores.freshness().served_by());
+      forwarded += scores.freshness().forwarded();
+      EXPECT_EQ(scores.freshness().partition_count(), kSix);
+      EXPECT_EQ(scores.freshness().population_partitions(), kSix);
+      EXPECT_GE(scores.freshness().lag(), 0);
+      EXPECT_TRUE(scores.freshness().has_updated_at());
+    }
+    EXPECT_EQ(served_by.size(), 2u) << logs();
+    EXPECT_GT(forwarded, 0);
+    EXPECT_LT(forwarded, customers);
+    v1::ListAtRiskCustomersResponse ranking;
+    ASSERT_TRUE(ranked_by(*stubs[survivor], &ranking).ok()) << logs();
+    EXPECT_EQ(ranking.instances_size(), 2);
+    EXPECT_EQ(ranking.partitions_size(), kSix);
+    for (int i = 1; i < ranking.customers_size(); ++i) {
+      EXPECT_GE(ranking.customers(i - 1).churn(), ranking.customers(i).churn());
+    }
+  }
+  // A customer nobody has seen: NOT_FOUND from their partition's owner (the
+  // partition computed as the producer's partitioner did: no record said
+  // otherwise), whichever survivor is asked.
+  for (std::size_t survivor : {0u, 2u}) {
+    v1::CustomerScores scores;
+    EXPECT_EQ(ScoresOf(*stubs[survivor], "nobody-" + std::to_string(seed), &scores).error_code(),
+              grpc::StatusCode::NOT_FOUND);
+    EXPECT_EQ(instances[survivor]->Log().find("the producers use another partitioner"),
+              std::string::npos);
+  }
+  // b's partitions were restored from the changelog by the survivors.
+  EXPECT_GT(RestoredStates(instances[0]->Log()) + RestoredStates(instances[2]->Log()), 0u)
+      << logs();
+  std::cout << "three instances: " << stream.size() << " touchpoints, " << customers
+            << " customers, " << want.alerts.size()
+            << " alerts; restored after the kill: " << RestoredStates(instances[0]->Log()) << " + "
+            << RestoredStates(instances[2]->Log()) << " states; " << differences
+            << " differences\n";
+  EXPECT_EQ(differences, 0);
+  for (std::size_t survivor : {0u, 2u}) {
+    EXPECT_EQ(instances[survivor]->Stop(SIGTERM), 0) << instances[survivor]->Log();
+  }
 }
 
 }  // namespace

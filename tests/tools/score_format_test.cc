@@ -89,5 +89,30 @@ TEST(ScoreFormatTest, TheAtRiskTableRanksAndAnAlertFitsOneLine) {
   EXPECT_EQ(back.SerializeAsString(), alert.SerializeAsString());
 }
 
+TEST(ScoreFormatTest, TheFreshnessLineSaysWhoAnsweredAndHowFarBehind) {
+  v1::Freshness f;
+  f.set_served_by("crm-scored-1");
+  f.set_forwarded(true);
+  f.set_partition(4);
+  f.set_partition_count(6);
+  f.set_lag(12);
+  f.set_population_partitions(6);
+  f.mutable_updated_at()->set_seconds(1'735'689'600);
+  EXPECT_EQ(FreshnessLine(f),
+            "answered by crm-scored-1 (forwarded), partition 4 of 6, 12 touchpoints behind, up to "
+            "date at 2025-01-01T00:00:00Z\n");
+  f.set_population_partitions(4);
+  f.set_lag(-1);
+  f.clear_updated_at();
+  f.set_forwarded(false);
+  EXPECT_EQ(FreshnessLine(f),
+            "answered by crm-scored-1, partition 4 of 6, lag unknown; ranked against 4 "
+            "partitions only\n");
+  v1::CustomerScores s;
+  s.set_customer_id("c1");
+  *s.mutable_freshness() = f;
+  EXPECT_NE(ScoresTable(s).find("answered by crm-scored-1"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace crm

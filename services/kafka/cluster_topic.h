@@ -1,0 +1,72 @@
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "core/cluster.h"
+#include "core/population.h"
+#include "services/kafka/kafka_config.h"
+
+namespace RdKafka {
+class KafkaConsumer;
+class Producer;
+}  // namespace RdKafka
+
+namespace crm {
+
+struct ClusterTopicOptions {
+  std::string brokers;
+  std::string topic = "crm.cluster";  // compacted; one partition is enough
+  std::string group = "crm-scored";  // the input's consumer group: instances of others are not ours
+  std::string instance;              // this instance's name, unique in the group
+  std::string address;               // where the others reach its gRPC service
+  KafkaProperties properties;        // --kafka, over the defaults
+  int heartbeat_ms = 2000;           // how often the claim is published again
+};
+
+// What the instances of a group tell each other (proto/crm/internal/
+// cluster.proto), on a compacted topic: each one's claim (address, the input
+// partitions it owns and has restored) under "member/<group>/<instance>",
+// republished every heartbeat and removed when it leaves; and each owned
+// partition's population histograms under "population/<group>/<partition>",
+// so that every instance ranks customers against the whole population.
+// A thread reads the topic from its start into a ClusterView and a
+// RemotePopulationInbox. Claim and PublishPopulation may be called from any
+// thread.
+class KafkaCluster {
+ public:
+  static absl::StatusOr<std::unique_ptr<KafkaCluster>> Create(const ClusterTopicOptions& options,
+                                                              ClusterView* view,
+                                                              RemotePopulationInbox* population);
+  // Leaves (a tombstone for the claim) and stops the reader.
+  ~KafkaCluster();
+
+  // This instance's partitions now (after an assignment, once restored).
+  void Claim(std::set<std::int32_t> partitions, std::int32_t partition_count);
+  void PublishPopulation(std::int32_t partition, const std::vector<PopulationCell>& cells);
+
+ private:
+  KafkaCluster() = default;
+  void Run();
+  void PublishClaim();
+  void Apply(const std::string& key, const std::string* value);
+
+  ClusterTopicOptions options_;
+  ClusterView* view_ = nullptr;
+  RemotePopulationInbox* population_ = nullptr;
+  Timestamp started_at_{};
+  std::mutex mutex_;
+  std::optional<ClusterMember> claim_;  // guarded by mutex_
+  std::unique_ptr<RdKafka::Producer> producer_;
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+}  // namespace crm
