@@ -1,5 +1,7 @@
 #include "core/cluster.h"
 
+#include <algorithm>
+
 namespace crm {
 
 void ClusterView::Update(ClusterMember member) {
@@ -28,6 +30,15 @@ std::optional<ClusterMember> ClusterView::OwnerOf(std::int32_t partition, Timest
   }
   if (owner == nullptr) return std::nullopt;
   return *owner;
+}
+
+std::int32_t ClusterView::PartitionCount(Timestamp now) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::int32_t count = 0;
+  for (const auto& [instance, member] : members_) {
+    if (Live(member, now)) count = std::max(count, member.partition_count);
+  }
+  return count;
 }
 
 std::vector<ClusterMember> ClusterView::Members(Timestamp now) const {

@@ -52,6 +52,9 @@ class ClusterView {
   // The live member claiming `partition`; when several do (a rebalance under
   // way, an old owner not heard of since), the latest to publish its claim.
   std::optional<ClusterMember> OwnerOf(std::int32_t partition, Timestamp now) const;
+  // The input's partition count as the live members last saw it (0: none
+  // said), for an instance not assigned any partition yet.
+  std::int32_t PartitionCount(Timestamp now) const;
   // The live members, this instance included when it published.
   std::vector<ClusterMember> Members(Timestamp now) const;
 

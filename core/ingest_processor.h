@@ -189,6 +189,9 @@ class IngestProcessor {
   std::vector<PopulationCell> PopulationCells(std::int32_t partition) const {
     return population_.Cells(partition);
   }
+  std::uint64_t PopulationVersion(std::int32_t partition) const {
+    return population_.Version(partition);
+  }
 
   // Erases the customer (right to be forgotten), in one commit: their state,
   // their entries in the time and at-risk indexes, their open alert and the

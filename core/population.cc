@@ -98,6 +98,7 @@ std::string PopulationView::AbcSegment(double revenue) const {
 
 void Population::Add(std::int32_t partition, PopulationAxis axis, double value, int delta,
                      std::vector<PopulationCell>* changed) {
+  ++versions_[partition];
   Histogram& histogram = partitions_[partition][static_cast<int>(axis)];
   const std::int64_t bucket = PopulationBucket(axis, value);
   std::int64_t& count = histogram[bucket];
@@ -122,6 +123,7 @@ void Population::Replace(std::int32_t partition, const std::optional<PopulationE
 }
 
 void Population::Restore(const PopulationCell& cell) {
+  ++versions_[cell.partition];
   Histogram& histogram = partitions_[cell.partition][static_cast<int>(cell.axis)];
   if (cell.count > 0) {
     histogram[cell.bucket] = cell.count;
@@ -130,7 +132,15 @@ void Population::Restore(const PopulationCell& cell) {
   }
 }
 
-void Population::DropPartition(std::int32_t partition) { partitions_.erase(partition); }
+void Population::DropPartition(std::int32_t partition) {
+  partitions_.erase(partition);
+  ++versions_[partition];
+}
+
+std::uint64_t Population::Version(std::int32_t partition) const {
+  const auto it = versions_.find(partition);
+  return it == versions_.end() ? 0 : it->second;
+}
 
 void Population::SetOwned(std::set<std::int32_t> owned) { owned_ = std::move(owned); }
 

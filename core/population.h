@@ -111,6 +111,8 @@ class Population {
   void ClearRemote(std::int32_t partition);
   // The cells of a partition's own histograms, to publish them.
   std::vector<PopulationCell> Cells(std::int32_t partition) const;
+  // Changes whenever the partition's own histograms do (0: never had any).
+  std::uint64_t Version(std::int32_t partition) const;
   // The partitions the view covers.
   std::set<std::int32_t> Covered() const;
 
@@ -128,6 +130,7 @@ class Population {
 
   std::map<std::int32_t, Axes> partitions_;
   std::map<std::int32_t, Axes> remote_;
+  std::map<std::int32_t, std::uint64_t> versions_;
   std::optional<std::set<std::int32_t>> owned_;  // nullopt: every stored partition is ours
 };
 

@@ -11,6 +11,7 @@
 #include <iostream>
 #include <optional>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "core/clock.h"
@@ -183,6 +184,10 @@ int RunScoringApp(const ServiceOptions& options) {
   }
 
   // Before the metrics, whose scrapes read them until the end.
+  // Scale-out: the group's instances as the cluster topic tells them.
+  const bool clustered = !options.brokers.empty() && !options.cluster_topic.empty();
+  ClusterView cluster_view("", std::chrono::milliseconds(3 * options.cluster_heartbeat_ms + 1000));
+  RemotePopulationInbox remote_population;
   WallClock clock;
   EventClock event_clock;
   const Clock* query_clock =
@@ -194,18 +199,28 @@ int RunScoringApp(const ServiceOptions& options) {
   CRM_LOG(kInfo, kComponent) << "metrics listening on http://" << HostOf(options.metrics_listen)
                              << ":" << (*metrics)->port() << "/metrics";
 
-  (*metrics)->OnScrape([db, m = metrics->get(), &population, query_clock] {
-    const StorageStats stats = db->Stats();
-    m->SetStorage(stats.live_data_bytes, stats.sst_files_bytes, stats.memtable_bytes,
-                  stats.estimated_keys);
-    m->SetPopulation(population.Current()->customers());
-    const Timestamp now = query_clock->Now();
-    if (auto due = db->ScheduleStats(now, 100'000); due.ok()) {
-      const double lag =
-          due->due > 0 && due->earliest ? DaysBetween(*due->earliest, now) * 86400 : 0;
-      m->SetScheduler(due->due, lag);
-    }
-  });
+  (*metrics)->OnScrape(
+      [db, m = metrics->get(), &population, query_clock, &cluster_view, clustered, &clock] {
+        if (clustered) {
+          const std::vector<ClusterMember> members = cluster_view.Members(clock.Now());
+          std::set<std::int32_t> claimed;
+          for (const ClusterMember& member : members) {
+            claimed.insert(member.partitions.begin(), member.partitions.end());
+          }
+          m->SetCluster(static_cast<std::int64_t>(members.size()),
+                        static_cast<std::int64_t>(claimed.size()));
+        }
+        const StorageStats stats = db->Stats();
+        m->SetStorage(stats.live_data_bytes, stats.sst_files_bytes, stats.memtable_bytes,
+                      stats.estimated_keys);
+        m->SetPopulation(population.Current()->customers());
+        const Timestamp now = query_clock->Now();
+        if (auto due = db->ScheduleStats(now, 100'000); due.ok()) {
+          const double lag =
+              due->due > 0 && due->earliest ? DaysBetween(*due->earliest, now) * 86400 : 0;
+          m->SetScheduler(due->due, lag);
+        }
+      });
   DeadLetterOptions dlq_options;
   dlq_options.brokers = brokers;
   dlq_options.topic = options.dlq_topic;
@@ -265,10 +280,6 @@ int RunScoringApp(const ServiceOptions& options) {
   AlertHub alert_hub;
   ErasureQueue erasures;
   RestoringPartitions restoring;
-  // Scale-out: the group's instances as the cluster topic tells them.
-  const bool clustered = !options.brokers.empty() && !options.cluster_topic.empty();
-  ClusterView cluster_view("", std::chrono::milliseconds(3 * options.cluster_heartbeat_ms + 1000));
-  RemotePopulationInbox remote_population;
   auto peer_credentials =
       PeerCredentials({options.grpc_tls_cert, options.grpc_tls_key, options.grpc_tls_client_ca},
                       options.peer_tls_ca);

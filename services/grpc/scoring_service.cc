@@ -93,11 +93,23 @@ ScoringServiceImpl::Route ScoringServiceImpl::Locate(const std::string& raw_id,
   const RestoringPartitions* restoring = options_.restoring;
   if (*stored) route.partition = (*stored)->partition;
   if (restoring != nullptr) {
-    const std::int32_t count = restoring->Owned().second;
+    const Timestamp now = WallClock().Now();
+    const auto [owned, owned_count] = restoring->Owned();
+    const std::int32_t count = owned_count > 0               ? owned_count
+                               : options_.cluster != nullptr ? options_.cluster->PartitionCount(now)
+                                                             : 0;
     if (route.partition < 0 && count > 0 && options_.partition_of) {
       route.partition = options_.partition_of(raw_id, count);
     }
-    const bool served = route.partition >= 0 && restoring->Serves(route.partition);
+    std::optional<ClusterMember> owner;
+    if (!forwarded && options_.cluster != nullptr && route.partition >= 0) {
+      owner = options_.cluster->OwnerOf(route.partition, now);
+      if (owner && owner->instance == options_.cluster->self()) owner.reset();
+    }
+    // Before its first assignment an instance takes every local state as
+    // its own, unless another instance claims the partition.
+    const bool served =
+        route.partition >= 0 && restoring->Serves(route.partition) && (owned || !owner);
     if (served && (*stored || !restoring->partitioner_mismatch())) {
       if (!*stored) {
         route.status = {grpc::StatusCode::NOT_FOUND, "unknown customer " + raw_id};
@@ -107,14 +119,10 @@ ScoringServiceImpl::Route ScoringServiceImpl::Locate(const std::string& raw_id,
       route.state = std::move(**stored);
       return route;
     }
-    if (!served && !forwarded && options_.cluster != nullptr && route.partition >= 0) {
-      std::optional<ClusterMember> owner =
-          options_.cluster->OwnerOf(route.partition, WallClock().Now());
-      if (owner && owner->instance != options_.cluster->self()) {
-        route.kind = Route::Kind::kForward;
-        route.owner = std::move(*owner);
-        return route;
-      }
+    if (!served && owner) {
+      route.kind = Route::Kind::kForward;
+      route.owner = std::move(*owner);
+      return route;
     }
     if (absl::Status answer = restoring->CheckAnswer(id, *stored); !answer.ok()) {
       std::string why(answer.message());
@@ -240,7 +248,7 @@ struct BatchJoin {
   std::vector<std::unique_ptr<Share>> shares;
 
   // The end of one share (this instance's, or a forwarded one's).
-  void Done(std::shared_ptr<BatchJoin> self, const grpc::Status& share_status) {
+  void Done(const grpc::Status& share_status) {
     std::unique_lock<std::mutex> lock(mutex);
     if (!share_status.ok() && status.ok()) status = share_status;
     if (--left > 0) return;
@@ -255,7 +263,6 @@ struct BatchJoin {
       }
     }
     reactor->Finish(status);
-    self.reset();
   }
 };
 
@@ -331,10 +338,10 @@ grpc::ServerUnaryReactor* ScoringServiceImpl::BatchGetCustomerScores(
             }
             for (const std::string& id : share->response.not_found()) join->not_found.insert(id);
           }
-          join->Done(join, Prefixed(forwarded_status, "from " + share->instance + ": "));
+          join->Done(Prefixed(forwarded_status, "from " + share->instance + ": "));
         });
   }
-  join->Done(join, grpc::Status::OK);
+  join->Done(grpc::Status::OK);
   return reactor;
 }
 

@@ -305,9 +305,25 @@ void TouchpointConsumer::SharePopulation(bool publish) {
   if (!publish || hooks_.cluster == nullptr || hooks_.restoring == nullptr) return;
   const auto [owned, count] = hooks_.restoring->Owned();
   if (!owned) return;
+  // The partitions whose histograms changed since their last publication;
+  // every one now and then (a reader may have lost an old record).
+  const auto now = std::chrono::steady_clock::now();
+  // A new assignment: another may have published ours meanwhile.
+  const bool all =
+      now - population_refreshed_ > std::chrono::seconds(30) || *owned != population_owned_;
+  population_owned_ = *owned;
+  if (all) population_refreshed_ = now;
   for (std::int32_t partition : *owned) {
+    const std::uint64_t version = processor_->PopulationVersion(partition);
+    auto published = population_published_.find(partition);
+    if (!all && published != population_published_.end() && published->second == version) {
+      continue;
+    }
     hooks_.cluster->PublishPopulation(partition, processor_->PopulationCells(partition));
+    population_published_[partition] = version;
   }
+  std::erase_if(population_published_,
+                [&](const auto& entry) { return !owned->contains(entry.first); });
 }
 
 void TouchpointConsumer::CheckPartitioner(const InputRecord& record, std::int32_t partition_count) {

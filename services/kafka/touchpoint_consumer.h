@@ -3,7 +3,9 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -120,6 +122,10 @@ class TouchpointConsumer {
   std::chrono::steady_clock::time_point reject_window_{};
   int rejects_logged_ = 0;
   bool partitioner_warned_ = false;
+  // Population versions last published, by partition, and when all were.
+  std::map<std::int32_t, std::uint64_t> population_published_;
+  std::chrono::steady_clock::time_point population_refreshed_{};
+  std::set<std::int32_t> population_owned_;
   std::uint64_t rejects_unlogged_ = 0;
   std::unique_ptr<Callbacks> callbacks_;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;

@@ -114,6 +114,10 @@ PrometheusMetrics::PrometheusMetrics()
   model_info_family_ =
       &prometheus::BuildGauge().Name("crm_model_info").Help("1 for the model in use").Register(r);
   population_ = gauge("crm_population_customers", "Buyers the RFM scores are relative to");
+  cluster_members_ =
+      gauge("crm_cluster_members", "Live instances of the group this one knows (itself included)");
+  cluster_partitions_ = gauge("crm_cluster_partitions_claimed",
+                              "Input partitions some live instance of the group claims");
   restored_records_ = &prometheus::BuildCounter()
                            .Name("crm_restore_records_total")
                            .Help(
@@ -190,6 +194,11 @@ void PrometheusMetrics::SetScheduler(std::uint64_t backlog, double lag_seconds) 
 }
 
 void PrometheusMetrics::ModelRejected() { model_rejected_->Increment(); }
+
+void PrometheusMetrics::SetCluster(std::int64_t members, std::int64_t partitions_claimed) {
+  cluster_members_->Set(static_cast<double>(members));
+  cluster_partitions_->Set(static_cast<double>(partitions_claimed));
+}
 
 void PrometheusMetrics::SetPopulation(std::int64_t customers) {
   population_->Set(static_cast<double>(customers));

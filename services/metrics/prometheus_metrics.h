@@ -44,6 +44,8 @@ namespace crm {
 //   crm_model_loads_total{result}               model files loaded / rejected
 //   crm_model_info{version}                     1 for the model in use
 //   crm_population_customers                    buyers the RFM scores rank against
+//   crm_cluster_members                         live instances of the group this one knows
+//   crm_cluster_partitions_claimed              input partitions some live instance claims
 //   process_start_time_seconds                  when the process started (restarts)
 //
 // The IngestProbe methods are called from the consumer thread; SetStorage from
@@ -79,6 +81,7 @@ class PrometheusMetrics final : public IngestProbe {
   void ModelLoaded(const std::string& version);
   void ModelRejected();
   void SetPopulation(std::int64_t customers);
+  void SetCluster(std::int64_t members, std::int64_t partitions_claimed);
   // The time index as of a scrape: looks due and not taken, and the age of the oldest.
   void SetScheduler(std::uint64_t backlog, double lag_seconds);
 
@@ -116,6 +119,8 @@ class PrometheusMetrics final : public IngestProbe {
   std::mutex model_mutex_;
   prometheus::Gauge* model_info_ = nullptr;  // guarded by model_mutex_
   prometheus::Gauge* population_;
+  prometheus::Gauge* cluster_members_;
+  prometheus::Gauge* cluster_partitions_;
   prometheus::Family<prometheus::Counter>* alerts_family_;
   prometheus::Counter* rescored_;
   std::map<std::int32_t, std::uint64_t> open_alerts_;  // consumer thread only

@@ -29,6 +29,8 @@ TEST(ClusterViewTest, EachPartitionsOwnerIsTheLiveMemberClaimingIt) {
   EXPECT_EQ(view.OwnerOf(0, kT0)->instance, "a");
   EXPECT_FALSE(view.OwnerOf(4, kT0)) << "nobody claims 4";
   EXPECT_EQ(view.Members(kT0).size(), 2u);
+  EXPECT_EQ(view.PartitionCount(kT0), 6);
+  EXPECT_EQ(view.PartitionCount(kT0 + seconds(6)), 0) << "nobody live to say";
 }
 
 // b was killed: its last claim stands until its successor claims the

@@ -387,6 +387,27 @@ TEST(LivePopulationTest, AnotherOwnersPublishedPartitionReplacesTheStaleOneStore
   EXPECT_EQ(here.View()->customers(), 15);
 }
 
+// What says whether a partition's histograms are to be published again.
+TEST(LivePopulationTest, APartitionsVersionMovesWithItsOwnHistogramsOnly) {
+  Population population;
+  EXPECT_EQ(population.Version(0), 0u);
+  population.Replace(0, std::nullopt, WithFrequency(2), nullptr);
+  const std::uint64_t after_one = population.Version(0);
+  EXPECT_GT(after_one, 0u);
+  population.Replace(1, std::nullopt, WithFrequency(2), nullptr);
+  population.SetRemote(0, {});
+  population.SetOwned({1});
+  (void)population.View();
+  EXPECT_EQ(population.Version(0), after_one) << "nothing of partition 0's own changed";
+  population.Replace(0, WithFrequency(2), WithFrequency(2), nullptr);
+  EXPECT_EQ(population.Version(0), after_one) << "the same buckets: no cell changed";
+  population.Restore({0, PopulationAxis::kFrequency, 7, 1});
+  EXPECT_GT(population.Version(0), after_one);
+  const std::uint64_t restored = population.Version(0);
+  population.DropPartition(0);
+  EXPECT_GT(population.Version(0), restored);
+}
+
 // Publications handed between threads: the latest per partition, once.
 TEST(LivePopulationTest, TheInboxGivesTheLatestPublicationOfEachPartitionOnce) {
   RemotePopulationInbox inbox;

@@ -27,6 +27,7 @@
 #include "crm/v1/scoring.grpc.pb.h"
 #include "tests/integration/service_process.h"
 #include "tests/integration/touchpoint_producer.h"
+#include "tools/scrape.h"
 
 namespace crm {
 namespace {
@@ -697,6 +698,20 @@ TEST(CrashTest, ThreeInstancesOnSixPartitionsOneKilledAndEachSurvivorAnswersEver
               grpc::StatusCode::NOT_FOUND);
     EXPECT_EQ(instances[survivor]->Log().find("the producers use another partitioner"),
               std::string::npos);
+  }
+  // A survivor's metrics: two live instances, every partition claimed.
+  {
+    const auto metrics = instances[0]->WaitForLog("metrics listening on http://", 1s);
+    ASSERT_TRUE(metrics);
+    const std::string url = "http://" + *metrics;
+    until = std::chrono::steady_clock::now() + 30s;
+    while (SumSamples(HttpGet(url).value_or(""), "crm_cluster_members") != 2 &&
+           std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(200ms);
+    }
+    const std::string page = HttpGet(url).value_or("");
+    EXPECT_EQ(SumSamples(page, "crm_cluster_members"), 2) << page;
+    EXPECT_EQ(SumSamples(page, "crm_cluster_partitions_claimed"), kSix) << page;
   }
   // b's partitions were restored from the changelog by the survivors.
   EXPECT_GT(RestoredStates(instances[0]->Log()) + RestoredStates(instances[2]->Log()), 0u)
