@@ -2,6 +2,9 @@
 
 #include <librdkafka/rdkafkacpp.h>
 
+#include <chrono>
+#include <map>
+
 #include "core/clock.h"
 #include "crm/internal/cluster.pb.h"
 #include "services/common/log.h"
@@ -53,11 +56,18 @@ absl::StatusOr<std::unique_ptr<KafkaCluster>> KafkaCluster::Create(
   }
   std::unique_ptr<RdKafka::Metadata> metadata(raw);
   std::vector<RdKafka::TopicPartition*> assignment;
+  std::map<std::int32_t, std::int64_t> ends;  // each partition's end when we started
   for (const RdKafka::TopicMetadata* t : *metadata->topics()) {
     if (t->topic() != options.topic || t->err() != RdKafka::ERR_NO_ERROR) continue;
     for (const RdKafka::PartitionMetadata* p : *t->partitions()) {
       assignment.push_back(RdKafka::TopicPartition::create(options.topic, p->id(),
                                                            RdKafka::Topic::OFFSET_BEGINNING));
+      std::int64_t low = 0, high = 0;
+      if (cluster->consumer_->query_watermark_offsets(options.topic, p->id(), &low, &high,
+                                                      10'000) == RdKafka::ERR_NO_ERROR &&
+          high > low) {
+        ends[p->id()] = high;
+      }
     }
   }
   if (assignment.empty()) {
@@ -70,6 +80,26 @@ absl::StatusOr<std::unique_ptr<KafkaCluster>> KafkaCluster::Create(
   for (RdKafka::TopicPartition* p : assignment) delete p;
   if (assigned != RdKafka::ERR_NO_ERROR) {
     return absl::InternalError("cluster assign: " + RdKafka::err2str(assigned));
+  }
+  // What the others said before this instance started, read before it
+  // serves: else it could forward to an instance whose leaving it has not
+  // read yet.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!ends.empty() && std::chrono::steady_clock::now() < deadline) {
+    std::unique_ptr<RdKafka::Message> message(cluster->consumer_->consume(100));
+    if (message->err() != RdKafka::ERR_NO_ERROR) continue;
+    if (message->key() != nullptr) {
+      std::string value(static_cast<const char*>(message->payload()), message->len());
+      cluster->Apply(*message->key(), message->payload() == nullptr ? nullptr : &value);
+    }
+    if (auto end = ends.find(message->partition());
+        end != ends.end() && message->offset() + 1 >= end->second) {
+      ends.erase(end);
+    }
+  }
+  if (!ends.empty()) {
+    CRM_LOG(kWarning, kComponent) << "cluster topic " << options.topic
+                                  << " not read to its end in 10 s: going on with what was read";
   }
   cluster->thread_ = std::thread([c = cluster.get()] { c->Run(); });
   return cluster;
