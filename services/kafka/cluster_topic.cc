@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <map>
+#include <optional>
 
 #include "core/clock.h"
 #include "crm/internal/cluster.pb.h"
@@ -84,13 +85,19 @@ absl::StatusOr<std::unique_ptr<KafkaCluster>> KafkaCluster::Create(
   // What the others said before this instance started, read before it
   // serves: else it could forward to an instance whose leaving it has not
   // read yet.
+  // Only each key's latest record is applied, once all are read: the view
+  // never shows a claim whose removal comes later in the topic.
+  std::map<std::string, std::optional<std::string>> latest;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (!ends.empty() && std::chrono::steady_clock::now() < deadline) {
     std::unique_ptr<RdKafka::Message> message(cluster->consumer_->consume(100));
     if (message->err() != RdKafka::ERR_NO_ERROR) continue;
     if (message->key() != nullptr) {
-      std::string value(static_cast<const char*>(message->payload()), message->len());
-      cluster->Apply(*message->key(), message->payload() == nullptr ? nullptr : &value);
+      latest[*message->key()] =
+          message->payload() == nullptr
+              ? std::nullopt
+              : std::optional<std::string>(
+                    std::string(static_cast<const char*>(message->payload()), message->len()));
     }
     if (auto end = ends.find(message->partition());
         end != ends.end() && message->offset() + 1 >= end->second) {
@@ -101,6 +108,7 @@ absl::StatusOr<std::unique_ptr<KafkaCluster>> KafkaCluster::Create(
     CRM_LOG(kWarning, kComponent) << "cluster topic " << options.topic
                                   << " not read to its end in 10 s: going on with what was read";
   }
+  for (const auto& [key, value] : latest) cluster->Apply(key, value ? &*value : nullptr);
   cluster->thread_ = std::thread([c = cluster.get()] { c->Run(); });
   return cluster;
 }
