@@ -101,15 +101,16 @@ ScoringServiceImpl::Route ScoringServiceImpl::Locate(const std::string& raw_id,
     if (route.partition < 0 && count > 0 && options_.partition_of) {
       route.partition = options_.partition_of(raw_id, count);
     }
+    bool served = route.partition >= 0 && restoring->Serves(route.partition);
+    // The claimed owner, looked up only when it may be needed: the partition
+    // is not served here, or no assignment came yet (every local state is
+    // then taken as this instance's own, unless another claims it).
     std::optional<ClusterMember> owner;
-    if (!forwarded && options_.cluster != nullptr && route.partition >= 0) {
+    if ((!served || !owned) && !forwarded && options_.cluster != nullptr && route.partition >= 0) {
       owner = options_.cluster->OwnerOf(route.partition, now);
       if (owner && owner->instance == options_.cluster->self()) owner.reset();
     }
-    // Before its first assignment an instance takes every local state as
-    // its own, unless another instance claims the partition.
-    const bool served =
-        route.partition >= 0 && restoring->Serves(route.partition) && (owned || !owner);
+    served = served && (owned || !owner);
     if (served && (*stored || !restoring->partitioner_mismatch())) {
       if (!*stored) {
         route.status = {grpc::StatusCode::NOT_FOUND, "unknown customer " + raw_id};
