@@ -8,6 +8,7 @@
 // ever a hint: the owner checks its own assignment before answering, so a
 // stale claim costs an UNAVAILABLE, never a wrong answer.
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -15,6 +16,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -29,6 +31,19 @@ struct ClusterMember {
   std::int32_t partition_count = 0;
   Timestamp published_at{};
 };
+
+// What a member record read from the cluster topic may hold: anyone who can
+// write to the topic can write one, so each is checked before it is trusted.
+inline constexpr std::size_t kMaxInstanceBytes = 256;
+inline constexpr std::size_t kMaxAddressBytes = 512;
+inline constexpr std::int32_t kMaxPartitionCount = 1 << 16;
+
+// Why `member`, read under the key of `key_instance`, is not to be trusted
+// (an empty string when it is): a payload naming another instance than its
+// key, an empty or oversized name or address, an address without a port, a
+// partition count outside [1, kMaxPartitionCount], a claimed partition
+// outside [0, partition_count).
+std::string ClusterMemberProblem(std::string_view key_instance, const ClusterMember& member);
 
 // Thread-safe: the cluster topic's reader updates it, gRPC threads read it.
 class ClusterView {
@@ -46,8 +61,18 @@ class ClusterView {
     std::lock_guard<std::mutex> lock(mutex_);
     self_ = std::move(self);
   }
-  void Update(ClusterMember member);
+  // Takes `member`'s claim, read at `now`: a publication time later than
+  // `now` (a clock ahead, or a forged record that would win every conflict)
+  // counts as `now`. A publication older than the one known is ignored.
+  // Members silent for longer than the ttl are forgotten on the way.
+  void Update(ClusterMember member, Timestamp now);
   void Remove(const std::string& instance);
+  // Forgets the members not heard of for longer than the ttl.
+  void Prune(Timestamp now);
+  // A record of the cluster topic was not trusted (see ClusterMemberProblem,
+  // PublishedCellsProblem); how many since the start, for the metrics.
+  void CountIgnoredRecord() { ignored_records_.fetch_add(1); }
+  std::uint64_t ignored_records() const { return ignored_records_.load(); }
 
   // The live member claiming `partition`; when several do (a rebalance under
   // way, an old owner not heard of since), the latest to publish its claim.
@@ -60,11 +85,13 @@ class ClusterView {
 
  private:
   bool Live(const ClusterMember& member, Timestamp now) const;
+  void PruneLocked(Timestamp now);
 
   mutable std::mutex mutex_;
   std::string self_;  // guarded by mutex_
   const Micros ttl_;
   std::map<std::string, ClusterMember> members_;  // guarded by mutex_
+  std::atomic<std::uint64_t> ignored_records_{0};
 };
 
 }  // namespace crm

@@ -59,6 +59,45 @@ double PopulationBucketValue(PopulationAxis axis, std::int64_t bucket) {
   return IsMoney(axis) ? MoneyValue(bucket) : static_cast<double>(bucket);
 }
 
+std::string PublishedCellsProblem(std::int32_t partition,
+                                  const std::vector<PopulationCell>& cells) {
+  if (cells.size() > kMaxPublishedCells) {
+    return std::to_string(cells.size()) + " cells, more than " + std::to_string(kMaxPublishedCells);
+  }
+  // The widest bucket each axis can hold: money up to 1e15 either way, days
+  // of years 1900-9999, and counts of transactions or products.
+  const std::int64_t money = MoneyBucket(1e15);
+  for (const PopulationCell& cell : cells) {
+    if (cell.partition != partition) return "a cell of partition " + std::to_string(cell.partition);
+    std::int64_t low = 0, high = 0;
+    switch (cell.axis) {
+      case PopulationAxis::kMonetary:
+      case PopulationAxis::kRevenue:
+        low = -money;
+        high = money;
+        break;
+      case PopulationAxis::kLastPurchaseDay:
+        low = -30'000;
+        high = 3'000'000;
+        break;
+      case PopulationAxis::kFrequency:
+      case PopulationAxis::kProductTypes:
+        high = 100'000'000;
+        break;
+      default:
+        return "an unknown axis";
+    }
+    if (cell.bucket < low || cell.bucket > high) {
+      return "bucket " + std::to_string(cell.bucket) + " outside [" + std::to_string(low) + ", " +
+             std::to_string(high) + "]";
+    }
+    if (cell.count < 0 || cell.count > kMaxCellCount) {
+      return "count " + std::to_string(cell.count) + " outside [0, 2^40]";
+    }
+  }
+  return "";
+}
+
 double PopulationView::Rank(PopulationAxis axis, double value) const {
   const Axis& a = axes_[static_cast<int>(axis)];
   if (customers_ == 0 || a.buckets.empty()) return 0;

@@ -56,6 +56,15 @@ struct PopulationCell {
   friend bool operator==(const PopulationCell&, const PopulationCell&) = default;
 };
 
+// Why cells another instance published for `partition` are not to be
+// trusted (an empty string when they are): more than kMaxPublishedCells, a
+// cell of another partition, an unknown axis, a bucket no value can fall in,
+// or a count outside [0, kMaxCellCount] (which keeps every sum of counts far
+// from overflowing).
+inline constexpr std::size_t kMaxPublishedCells = 1 << 20;
+inline constexpr std::int64_t kMaxCellCount = std::int64_t{1} << 40;
+std::string PublishedCellsProblem(std::int32_t partition, const std::vector<PopulationCell>& cells);
+
 // An immutable merged view of the population, for scoring: ranks are
 // mid-ranks (customers below plus half of those tied), in [0, 1].
 class PopulationView {

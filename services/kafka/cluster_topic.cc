@@ -17,6 +17,13 @@ constexpr std::string_view kComponent = "cluster";
 constexpr std::string_view kMemberKey = "member/";
 constexpr std::string_view kPopulationKey = "population/";
 
+// A name read from the topic, as the log shows it: at most 128 bytes (the
+// log escapes what it cannot show).
+std::string Shown(std::string_view name) {
+  constexpr std::size_t kShown = 128;
+  return name.size() <= kShown ? std::string(name) : std::string(name.substr(0, kShown)) + "…";
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<KafkaCluster>> KafkaCluster::Create(
@@ -149,7 +156,7 @@ void KafkaCluster::PublishClaim() {
     member.set_partition_count(claim_->partition_count);
     member.set_published_at_us(ToMicros(claim_->published_at));
     member.set_started_at_us(ToMicros(started_at_));
-    view_->Update(*claim_);  // this instance knows itself at once
+    view_->Update(*claim_, claim_->published_at);  // this instance knows itself at once
   }
   const std::string key = std::string(kMemberKey) + options_.group + "/" + options_.instance;
   std::string value = member.SerializeAsString();
@@ -191,38 +198,60 @@ void KafkaCluster::Apply(const std::string& key, const std::string* value) {
   if (key.starts_with(members)) {
     const std::string instance = key.substr(members.size());
     if (instance == options_.instance) return;  // known first-hand
-    internal::Member member;
     if (value == nullptr) {
       view_->Remove(instance);
-      CRM_LOG(kInfo, kComponent) << "instance " << instance << " left";
+      CRM_LOG(kInfo, kComponent) << "instance " << Shown(instance) << " left";
       return;
     }
+    internal::Member member;
     if (!member.ParseFromString(*value)) {
-      CRM_LOG(kWarning, kComponent) << "unreadable record " << key << " on " << options_.topic;
+      Ignore(key, "unreadable");
       return;
     }
-    view_->Update({.instance = member.instance(),
-                   .address = member.grpc_address(),
-                   .partitions = {member.partitions().begin(), member.partitions().end()},
-                   .partition_count = member.partition_count(),
-                   .published_at = FromMicros(member.published_at_us())});
+    ClusterMember claim{.instance = member.instance(),
+                        .address = member.grpc_address(),
+                        .partitions = {member.partitions().begin(), member.partitions().end()},
+                        .partition_count = member.partition_count(),
+                        .published_at = FromMicros(member.published_at_us())};
+    if (std::string problem = ClusterMemberProblem(instance, claim); !problem.empty()) {
+      Ignore(key, problem);
+      return;
+    }
+    view_->Update(std::move(claim), WallClock().Now());
   } else if (key.starts_with(populations) && value != nullptr) {
     internal::PopulationCells message;
     if (!message.ParseFromString(*value) || message.axes_size() != message.buckets_size() ||
         message.axes_size() != message.counts_size()) {
-      CRM_LOG(kWarning, kComponent) << "unreadable record " << key << " on " << options_.topic;
+      Ignore(key, "unreadable");
       return;
     }
     if (message.instance() == options_.instance) return;
+    if (key.substr(populations.size()) != std::to_string(message.partition())) {
+      Ignore(key, "its payload names another partition than its key");
+      return;
+    }
     std::vector<PopulationCell> cells;
-    cells.reserve(static_cast<std::size_t>(message.axes_size()));
-    for (int i = 0; i < message.axes_size(); ++i) {
-      if (message.axes(i) >= static_cast<std::uint32_t>(kPopulationAxisCount)) continue;
-      cells.push_back({message.partition(), static_cast<PopulationAxis>(message.axes(i)),
+    cells.reserve(std::min<std::size_t>(static_cast<std::size_t>(message.axes_size()),
+                                        kMaxPublishedCells + 1));
+    for (int i = 0; i < message.axes_size() && cells.size() <= kMaxPublishedCells; ++i) {
+      cells.push_back({message.partition(),
+                       message.axes(i) < static_cast<std::uint32_t>(kPopulationAxisCount)
+                           ? static_cast<PopulationAxis>(message.axes(i))
+                           : PopulationAxis{0xff},
                        message.buckets(i), message.counts(i)});
+    }
+    if (std::string problem = PublishedCellsProblem(message.partition(), cells); !problem.empty()) {
+      Ignore(key, problem);
+      return;
     }
     population_->Put(message.partition(), std::move(cells));
   }
+}
+
+void KafkaCluster::Ignore(const std::string& key, std::string_view why) {
+  view_->CountIgnoredRecord();
+  CRM_LOG(kWarning, kComponent) << "record " << Shown(key) << " on " << options_.topic
+                                << " ignored: " << why;
 }
 
 void KafkaCluster::Run() {
@@ -238,6 +267,7 @@ void KafkaCluster::Run() {
         std::chrono::milliseconds(options_.heartbeat_ms)) {
       last_heartbeat = std::chrono::steady_clock::now();
       PublishClaim();
+      view_->Prune(WallClock().Now());
     }
   }
 }

@@ -56,6 +56,8 @@ class KafkaCluster {
   void Run();
   void PublishClaim();
   void Apply(const std::string& key, const std::string* value);
+  // Counts (in the view) and logs a record not trusted, saying why.
+  void Ignore(const std::string& key, std::string_view why);
 
   ClusterTopicOptions options_;
   ClusterView* view_ = nullptr;
