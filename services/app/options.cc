@@ -187,6 +187,9 @@ ParsedOptions ParseServiceOptions(int argc, const char* const* argv) {
       ->check(CLI::IsMember({"text", "json"}));
   AddFlag(app, env, "cache-entries", o.cache_entries, "Customer states kept in memory")
       ->check(CLI::Range(std::size_t{0}, std::size_t{100'000'000}));
+  AddFlag(app, env, "max-watchers", o.max_watchers,
+          "WatchAlerts streams at once; one more is refused with RESOURCE_EXHAUSTED")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{100'000}));
   AddFlag(app, env, "planning-threads", o.planning_threads,
           "Threads besides the consumer's that plan customers' next looks at each commit "
           "(0: the consumer's alone)")
@@ -356,8 +359,9 @@ std::string DescribeOptions(const ServiceOptions& o) {
       << " partitioner=" << o.partitioner << " cluster-heartbeat-ms=" << o.cluster_heartbeat_ms
       << (o.peer_tls_ca.empty() ? "" : " peer-tls-ca=" + o.peer_tls_ca)
       << " log-level=" << o.log_level << " log-format=" << o.log_format
-      << " cache-entries=" << o.cache_entries << " planning-threads=" << o.planning_threads
-      << " dedup-window=" << o.dedup_window << " block-cache-mb=" << o.block_cache_mb
+      << " cache-entries=" << o.cache_entries << " max-watchers=" << o.max_watchers
+      << " planning-threads=" << o.planning_threads << " dedup-window=" << o.dedup_window
+      << " block-cache-mb=" << o.block_cache_mb
       << " low-priority-compactions=" << (o.low_priority_compactions ? "true" : "false")
       << " sync-writes=" << (o.sync_writes ? "true" : "false") << " max-batch=" << o.max_batch
       << " poll-timeout-ms=" << o.poll_timeout_ms

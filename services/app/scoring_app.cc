@@ -20,6 +20,7 @@
 #include "services/common/file_audit_log.h"
 #include "services/common/log.h"
 #include "services/grpc/scoring_service.h"
+#include "services/kafka/alert_feed.h"
 #include "services/kafka/alert_publisher.h"
 #include "services/kafka/changelog_topic.h"
 #include "services/kafka/cluster_topic.h"
@@ -192,6 +193,8 @@ int RunScoringApp(const ServiceOptions& options) {
   EventClock event_clock;
   const Clock* query_clock =
       options.clock == "event" ? static_cast<const Clock*>(&event_clock) : &clock;
+  // WatchAlerts' subscribers; before the metrics, whose scrapes count them.
+  AlertHub alert_hub({.max_subscribers = options.max_watchers});
   auto metrics = PrometheusMetrics::Start(options.metrics_listen);
   if (!metrics.ok()) return Fatal("metrics", metrics.status());
   RocksDbStateStore* db = store->get();
@@ -199,28 +202,29 @@ int RunScoringApp(const ServiceOptions& options) {
   CRM_LOG(kInfo, kComponent) << "metrics listening on http://" << HostOf(options.metrics_listen)
                              << ":" << (*metrics)->port() << "/metrics";
 
-  (*metrics)->OnScrape(
-      [db, m = metrics->get(), &population, query_clock, &cluster_view, clustered, &clock] {
-        if (clustered) {
-          const std::vector<ClusterMember> members = cluster_view.Members(clock.Now());
-          std::set<std::int32_t> claimed;
-          for (const ClusterMember& member : members) {
-            claimed.insert(member.partitions.begin(), member.partitions.end());
-          }
-          m->SetCluster(static_cast<std::int64_t>(members.size()),
-                        static_cast<std::int64_t>(claimed.size()));
-        }
-        const StorageStats stats = db->Stats();
-        m->SetStorage(stats.live_data_bytes, stats.sst_files_bytes, stats.memtable_bytes,
-                      stats.estimated_keys);
-        m->SetPopulation(population.Current()->customers());
-        const Timestamp now = query_clock->Now();
-        if (auto due = db->ScheduleStats(now, 100'000); due.ok()) {
-          const double lag =
-              due->due > 0 && due->earliest ? DaysBetween(*due->earliest, now) * 86400 : 0;
-          m->SetScheduler(due->due, lag);
-        }
-      });
+  (*metrics)->OnScrape([db, m = metrics->get(), &population, query_clock, &cluster_view, clustered,
+                        &clock, &alert_hub] {
+    m->SetWatchers(alert_hub.subscribers(), alert_hub.dropped());
+    if (clustered) {
+      const std::vector<ClusterMember> members = cluster_view.Members(clock.Now());
+      std::set<std::int32_t> claimed;
+      for (const ClusterMember& member : members) {
+        claimed.insert(member.partitions.begin(), member.partitions.end());
+      }
+      m->SetCluster(static_cast<std::int64_t>(members.size()),
+                    static_cast<std::int64_t>(claimed.size()), cluster_view.ignored_records());
+    }
+    const StorageStats stats = db->Stats();
+    m->SetStorage(stats.live_data_bytes, stats.sst_files_bytes, stats.memtable_bytes,
+                  stats.estimated_keys);
+    m->SetPopulation(population.Current()->customers());
+    const Timestamp now = query_clock->Now();
+    if (auto due = db->ScheduleStats(now, 100'000); due.ok()) {
+      const double lag =
+          due->due > 0 && due->earliest ? DaysBetween(*due->earliest, now) * 86400 : 0;
+      m->SetScheduler(due->due, lag);
+    }
+  });
   DeadLetterOptions dlq_options;
   dlq_options.brokers = brokers;
   dlq_options.topic = options.dlq_topic;
@@ -277,7 +281,12 @@ int RunScoringApp(const ServiceOptions& options) {
 
   // Served only once the population is loaded: a query before would rank the
   // customer against an empty population.
-  AlertHub alert_hub;
+  // WatchAlerts streams see every alert that reaches the topic, whichever
+  // instance delivered it: the hub is fed from the topic itself.
+  auto alert_feed = AlertFeed::Create(
+      {.brokers = brokers, .topic = options.alerts_topic, .properties = options.kafka},
+      [&alert_hub](const AlertEvent& alert) { alert_hub.Publish(alert); });
+  if (!alert_feed.ok()) return Fatal("alert feed", alert_feed.status());
   ErasureQueue erasures;
   RestoringPartitions restoring;
   auto peer_credentials =
@@ -372,7 +381,6 @@ int RunScoringApp(const ServiceOptions& options) {
   publisher_options.topic = options.alerts_topic;
   publisher_options.properties = options.kafka;
   auto publisher = AlertPublisher::Create(publisher_options, db, [&](const AlertEvent& alert) {
-    alert_hub.Publish(alert);
     if (changelog) processor.AlertDelivered(alert);
     CRM_LOG(kDebug, "alerts") << "delivered " << alert.outcome.alert_id << " for "
                               << alert.customer_id.value() << ": churn " << alert.churn << ", "

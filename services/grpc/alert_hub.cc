@@ -1,5 +1,7 @@
 #include "services/grpc/alert_hub.h"
 
+#include "services/codec/alert_codec.h"
+
 namespace crm {
 
 AlertHub::Subscription::~Subscription() {
@@ -7,52 +9,68 @@ AlertHub::Subscription::~Subscription() {
   hub_->subscribers_.erase(this);
 }
 
-std::optional<AlertEvent> AlertHub::Subscription::Next(std::chrono::milliseconds timeout) {
-  std::unique_lock lock(hub_->mutex_);
-  hub_->changed_.wait_for(lock, timeout, [&] { return !queue_.empty() || hub_->closed_; });
-  if (queue_.empty() || hub_->closed_) return std::nullopt;
-  AlertEvent alert = std::move(queue_.front());
+std::shared_ptr<const WatchedAlert> AlertHub::Subscription::Take() {
+  std::lock_guard lock(mutex_);
+  if (queue_.empty()) return nullptr;
+  std::shared_ptr<const WatchedAlert> alert = std::move(queue_.front());
   queue_.pop_front();
+  queued_bytes_ -= alert->bytes;
   return alert;
 }
 
-bool AlertHub::Subscription::closed() const {
-  std::lock_guard lock(hub_->mutex_);
-  return hub_->closed_;
-}
+bool AlertHub::Subscription::closed() const { return hub_->closed_.load(); }
 
 std::uint64_t AlertHub::Subscription::dropped() const {
-  std::lock_guard lock(hub_->mutex_);
+  std::lock_guard lock(mutex_);
   return dropped_;
 }
 
-std::unique_ptr<AlertHub::Subscription> AlertHub::Subscribe(std::size_t capacity) {
-  std::unique_ptr<Subscription> subscription(new Subscription(this, capacity));
+std::unique_ptr<AlertHub::Subscription> AlertHub::Subscribe(Filter filter,
+                                                            std::function<void()> ready) {
+  std::unique_ptr<Subscription> subscription(
+      new Subscription(this, std::move(filter), std::move(ready)));
   std::lock_guard lock(mutex_);
+  if (subscribers_.size() >= options_.max_subscribers) return nullptr;
   subscribers_.insert(subscription.get());
   return subscription;
 }
 
 void AlertHub::Publish(const AlertEvent& alert) {
-  {
-    std::lock_guard lock(mutex_);
-    for (Subscription* subscriber : subscribers_) {
-      if (subscriber->queue_.size() >= subscriber->capacity_) {
+  auto shared = std::make_shared<WatchedAlert>();
+  shared->event = alert;
+  ToProto(alert, &shared->message);
+  shared->bytes = shared->message.ByteSizeLong();
+  std::lock_guard lock(mutex_);
+  if (closed_.load()) return;
+  for (Subscription* subscriber : subscribers_) {
+    if (subscriber->filter_ && !subscriber->filter_(alert)) continue;
+    {
+      std::lock_guard queue_lock(subscriber->mutex_);
+      while (!subscriber->queue_.empty() &&
+             subscriber->queued_bytes_ + shared->bytes > options_.max_queued_bytes) {
+        subscriber->queued_bytes_ -= subscriber->queue_.front()->bytes;
         subscriber->queue_.pop_front();
         ++subscriber->dropped_;
+        dropped_.fetch_add(1);
       }
-      subscriber->queue_.push_back(alert);
+      subscriber->queue_.push_back(shared);
+      subscriber->queued_bytes_ += shared->bytes;
     }
+    if (subscriber->ready_) subscriber->ready_();
   }
-  changed_.notify_all();
 }
 
 void AlertHub::Close() {
-  {
-    std::lock_guard lock(mutex_);
-    closed_ = true;
+  std::lock_guard lock(mutex_);
+  if (closed_.exchange(true)) return;
+  for (Subscription* subscriber : subscribers_) {
+    if (subscriber->ready_) subscriber->ready_();
   }
-  changed_.notify_all();
+}
+
+std::size_t AlertHub::subscribers() const {
+  std::lock_guard lock(mutex_);
+  return subscribers_.size();
 }
 
 }  // namespace crm

@@ -1,54 +1,93 @@
 #pragma once
 
-#include <chrono>
-#include <condition_variable>
+#include <atomic>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <set>
 
 #include "core/alerts.h"
+#include "crm/v1/scoring.pb.h"
 
 namespace crm {
 
-// Fans delivered alerts out to live subscribers (WatchAlerts streams). Each
-// subscriber has a bounded queue: a subscriber too slow to keep up loses its
-// oldest alerts (counted in dropped()), never slowing delivery. Thread-safe.
+// One alert as the hub hands it out: encoded once, shared by every
+// subscriber's queue (never copied per subscriber).
+struct WatchedAlert {
+  AlertEvent event;
+  v1::ChurnAlert message;
+  std::size_t bytes = 0;  // the encoded message's size: what a queue counts
+};
+
+struct AlertHubOptions {
+  // Subscriptions at once; one more is refused (WatchAlerts: RESOURCE_EXHAUSTED).
+  std::size_t max_subscribers = 100;
+  // The most a subscriber's queue holds, in encoded bytes: a subscriber that
+  // does not keep up loses its oldest alerts, counted, and never slows the
+  // hub. The newest alert is always queued.
+  std::size_t max_queued_bytes = 4 << 20;
+};
+
+// Fans the alerts delivered to crm.alerts out to live subscribers
+// (WatchAlerts streams). Publish never waits for a subscriber: it encodes
+// the alert once, appends a shared pointer to each interested subscriber's
+// bounded queue and tells it. Thread-safe.
 class AlertHub {
  public:
+  // Whether a subscriber wants an alert (its filters).
+  using Filter = std::function<bool(const AlertEvent&)>;
+
   class Subscription {
    public:
+    // Unsubscribes; `ready` is never called once this returns.
     ~Subscription();
-    // The next alert, waiting up to `timeout`; nullopt on timeout or once the
-    // hub is closed.
-    std::optional<AlertEvent> Next(std::chrono::milliseconds timeout);
+    // The oldest alert queued and not taken yet (null: none).
+    std::shared_ptr<const WatchedAlert> Take();
+    // Whether the hub is closed (shutdown): nothing more will come. Lock-free,
+    // so `ready` may call it.
     bool closed() const;
+    // Alerts this subscriber lost because its queue was full.
     std::uint64_t dropped() const;
 
    private:
     friend class AlertHub;
-    explicit Subscription(AlertHub* hub, std::size_t capacity) : hub_(hub), capacity_(capacity) {}
-    AlertHub* hub_;
-    std::size_t capacity_;
-    std::deque<AlertEvent> queue_;  // guarded by hub_->mutex_
-    std::uint64_t dropped_ = 0;     // guarded by hub_->mutex_
+    Subscription(AlertHub* hub, Filter filter, std::function<void()> ready)
+        : hub_(hub), filter_(std::move(filter)), ready_(std::move(ready)) {}
+    AlertHub* const hub_;
+    const Filter filter_;
+    const std::function<void()> ready_;
+    mutable std::mutex mutex_;
+    std::deque<std::shared_ptr<const WatchedAlert>> queue_;  // guarded by mutex_
+    std::size_t queued_bytes_ = 0;                           // guarded by mutex_
+    std::uint64_t dropped_ = 0;                              // guarded by mutex_
   };
 
+  explicit AlertHub(AlertHubOptions options = {}) : options_(options) {}
   ~AlertHub() { Close(); }
 
+  // Subscribes to the alerts published from now on that `filter` (empty:
+  // every one) accepts. `ready` is called, from the publishing thread and
+  // with the hub's lock held, after an alert is queued and when the hub
+  // closes: it must not block nor call the hub (Take is fine). Null when
+  // max_subscribers are subscribed already.
   // REQUIRES: the subscription is destroyed before the hub.
-  std::unique_ptr<Subscription> Subscribe(std::size_t capacity = 10'000);
+  std::unique_ptr<Subscription> Subscribe(Filter filter, std::function<void()> ready);
   void Publish(const AlertEvent& alert);
-  // Ends every subscription (at shutdown).
+  // Ends every subscription (at shutdown): each is told, and closed() is true.
   void Close();
 
+  std::size_t subscribers() const;
+  // Alerts lost by all subscribers whose queue was full, since the start.
+  std::uint64_t dropped() const { return dropped_.load(); }
+
  private:
+  const AlertHubOptions options_;
   mutable std::mutex mutex_;
-  std::condition_variable changed_;
-  std::set<Subscription*> subscribers_;
-  bool closed_ = false;
+  std::set<Subscription*> subscribers_;  // guarded by mutex_
+  std::atomic<bool> closed_{false};      // set under mutex_, read without it
+  std::atomic<std::uint64_t> dropped_{0};
 };
 
 }  // namespace crm

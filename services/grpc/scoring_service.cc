@@ -17,6 +17,7 @@
 
 #include "services/codec/alert_codec.h"
 #include "services/codec/touchpoint_codec.h"
+#include "services/grpc/alert_watch.h"
 #include "services/grpc/scores_codec.h"
 
 namespace crm {
@@ -487,43 +488,30 @@ grpc::Status ScoringServiceImpl::ListAtRiskCustomers(grpc::ServerContext* contex
   return grpc::Status::OK;
 }
 
-grpc::Status ScoringServiceImpl::WatchAlerts(grpc::ServerContext* context,
-                                             const v1::WatchAlertsRequest* request,
-                                             grpc::ServerWriter<v1::ChurnAlert>* writer) {
+grpc::ServerWriteReactor<v1::ChurnAlert>* ScoringServiceImpl::WatchAlerts(
+    grpc::CallbackServerContext* context, const v1::WatchAlertsRequest* request) {
   std::string who;
   if (grpc::Status allowed = Authorize(*context, /*admin=*/false, &who); !allowed.ok()) {
-    return allowed;
+    return RefuseAlertWatch(allowed);
   }
-  if (options_.alerts == nullptr)
-    return {grpc::StatusCode::UNIMPLEMENTED, "alerts are not enabled"};
+  if (options_.alerts == nullptr) {
+    return RefuseAlertWatch({grpc::StatusCode::UNIMPLEMENTED, "alerts are not enabled"});
+  }
   if (!(request->min_churn() >= 0 && request->min_churn() <= 1)) {
-    return {grpc::StatusCode::INVALID_ARGUMENT, "min_churn must be in [0, 1]"};
+    return RefuseAlertWatch({grpc::StatusCode::INVALID_ARGUMENT, "min_churn must be in [0, 1]"});
   }
   static constexpr std::array<std::string_view, 5> kActions = {"", "WIN_BACK", "RETAIN", "DEVELOP",
                                                                "NONE"};
   if (std::find(kActions.begin(), kActions.end(), request->action()) == kActions.end()) {
-    return {grpc::StatusCode::INVALID_ARGUMENT,
-            "action must be WIN_BACK, RETAIN, DEVELOP, NONE or empty"};
+    return RefuseAlertWatch({grpc::StatusCode::INVALID_ARGUMENT,
+                             "action must be WIN_BACK, RETAIN, DEVELOP, NONE or empty"});
   }
-  const std::unique_ptr<AlertHub::Subscription> subscription = options_.alerts->Subscribe();
-  // The headers tell the caller that it is subscribed: alerts from now on reach it.
-  writer->SendInitialMetadata();
-  while (!context->IsCancelled()) {
-    std::optional<AlertEvent> alert = subscription->Next(std::chrono::milliseconds(200));
-    if (!alert) {
-      if (subscription->closed()) return {grpc::StatusCode::UNAVAILABLE, "shutting down"};
-      continue;
-    }
-    if ((!request->segment().empty() && alert->segment != request->segment()) ||
-        alert->churn < request->min_churn() ||
-        (!request->action().empty() && alert->action != request->action())) {
-      continue;
-    }
-    v1::ChurnAlert message;
-    ToProto(*alert, &message);
-    if (!writer->Write(message)) break;  // the client left
-  }
-  return grpc::Status::OK;
+  return StartAlertWatch(
+      options_.alerts, [segment = request->segment(), min_churn = request->min_churn(),
+                        action = request->action()](const AlertEvent& alert) {
+        return (segment.empty() || alert.segment == segment) && alert.churn >= min_churn &&
+               (action.empty() || alert.action == action);
+      });
 }
 
 grpc::Status ScoringServiceImpl::GetCustomerState(grpc::ServerContext* context,

@@ -59,10 +59,12 @@ struct ScoringServiceOptions {
 
 // The lookups are served on gRPC's callback API, on gRPC's own threads, with
 // no hand-over to the synchronous server's pool, whose threads come and go as
-// the load moves (BENCHMARKS.md, third round); the calls that wait (streams,
-// erasure) and the rarer reads stay synchronous.
+// the load moves (BENCHMARKS.md, third round); so is WatchAlerts, whose
+// streams would otherwise hold a thread each; erasure and the rarer reads
+// stay synchronous.
 using ScoringServiceBase = v1::ScoringService::WithCallbackMethod_GetCustomerScores<
-    v1::ScoringService::WithCallbackMethod_BatchGetCustomerScores<v1::ScoringService::Service>>;
+    v1::ScoringService::WithCallbackMethod_BatchGetCustomerScores<
+        v1::ScoringService::WithCallbackMethod_WatchAlerts<v1::ScoringService::Service>>>;
 
 // crm.v1.ScoringService on the committed state: a reader never sees part of a
 // batch. Called concurrently from gRPC's threads; its only mutable state is
@@ -95,8 +97,11 @@ class ScoringServiceImpl final : public ScoringServiceBase {
                                    v1::ListAtRiskCustomersResponse* response) override;
   // Alerts as they are delivered to crm.alerts, from the moment of the call,
   // filtered by segment (empty: all), minimum churn and action (empty: all).
-  grpc::Status WatchAlerts(grpc::ServerContext* context, const v1::WatchAlertsRequest* request,
-                           grpc::ServerWriter<v1::ChurnAlert>* writer) override;
+  // On the callback API (services/grpc/alert_watch.h): no thread per
+  // stream, at most the hub's max_subscribers at once, each with a queue
+  // bounded in bytes that a caller not reading cannot make block delivery.
+  grpc::ServerWriteReactor<v1::ChurnAlert>* WatchAlerts(
+      grpc::CallbackServerContext* context, const v1::WatchAlertsRequest* request) override;
   // Admin: forgets the customer (state, index entries, open and undelivered
   // alerts), recorded in the audit trail with the caller's name first;
   // erased = false when there was nothing to erase. Carried out by the

@@ -118,6 +118,21 @@ PrometheusMetrics::PrometheusMetrics()
       gauge("crm_cluster_members", "Live instances of the group this one knows (itself included)");
   cluster_partitions_ = gauge("crm_cluster_partitions_claimed",
                               "Input partitions some live instance of the group claims");
+  cluster_ignored_ = &prometheus::BuildCounter()
+                          .Name("crm_cluster_records_ignored_total")
+                          .Help(
+                              "Cluster topic records not trusted: unreadable, naming another "
+                              "instance or partition than their key, or out of bounds")
+                          .Register(r)
+                          .Add({});
+  watchers_ = gauge("crm_watchers", "WatchAlerts streams open");
+  watch_dropped_ = &prometheus::BuildCounter()
+                        .Name("crm_watch_dropped_total")
+                        .Help(
+                            "Alerts lost by WatchAlerts streams too slow to read them (their "
+                            "queue full)")
+                        .Register(r)
+                        .Add({});
   restored_records_ = &prometheus::BuildCounter()
                            .Name("crm_restore_records_total")
                            .Help(
@@ -195,9 +210,26 @@ void PrometheusMetrics::SetScheduler(std::uint64_t backlog, double lag_seconds) 
 
 void PrometheusMetrics::ModelRejected() { model_rejected_->Increment(); }
 
-void PrometheusMetrics::SetCluster(std::int64_t members, std::int64_t partitions_claimed) {
+namespace {
+
+// Brings `counter` up to `total`, a count kept elsewhere since the start.
+void Follow(prometheus::Counter& counter, std::uint64_t total) {
+  const double more = static_cast<double>(total) - counter.Value();
+  if (more > 0) counter.Increment(more);
+}
+
+}  // namespace
+
+void PrometheusMetrics::SetWatchers(std::size_t open, std::uint64_t dropped) {
+  watchers_->Set(static_cast<double>(open));
+  Follow(*watch_dropped_, dropped);
+}
+
+void PrometheusMetrics::SetCluster(std::int64_t members, std::int64_t partitions_claimed,
+                                   std::uint64_t records_ignored) {
   cluster_members_->Set(static_cast<double>(members));
   cluster_partitions_->Set(static_cast<double>(partitions_claimed));
+  Follow(*cluster_ignored_, records_ignored);
 }
 
 void PrometheusMetrics::SetPopulation(std::int64_t customers) {

@@ -46,6 +46,9 @@ namespace crm {
 //   crm_population_customers                    buyers the RFM scores rank against
 //   crm_cluster_members                         live instances of the group this one knows
 //   crm_cluster_partitions_claimed              input partitions some live instance claims
+//   crm_cluster_records_ignored_total           cluster topic records not trusted (forged, bad)
+//   crm_watchers                                WatchAlerts streams open
+//   crm_watch_dropped_total                     alerts a stream too slow to read lost
 //   process_start_time_seconds                  when the process started (restarts)
 //
 // The IngestProbe methods are called from the consumer thread; SetStorage from
@@ -81,7 +84,13 @@ class PrometheusMetrics final : public IngestProbe {
   void ModelLoaded(const std::string& version);
   void ModelRejected();
   void SetPopulation(std::int64_t customers);
-  void SetCluster(std::int64_t members, std::int64_t partitions_claimed);
+  // `records_ignored`: how many the cluster topic's reader has not trusted
+  // since the start (the counter follows it).
+  void SetCluster(std::int64_t members, std::int64_t partitions_claimed,
+                  std::uint64_t records_ignored);
+  // WatchAlerts streams open, and the alerts they lost since the start (the
+  // counter follows it).
+  void SetWatchers(std::size_t open, std::uint64_t dropped);
   // The time index as of a scrape: looks due and not taken, and the age of the oldest.
   void SetScheduler(std::uint64_t backlog, double lag_seconds);
 
@@ -121,6 +130,9 @@ class PrometheusMetrics final : public IngestProbe {
   prometheus::Gauge* population_;
   prometheus::Gauge* cluster_members_;
   prometheus::Gauge* cluster_partitions_;
+  prometheus::Counter* cluster_ignored_;
+  prometheus::Gauge* watchers_;
+  prometheus::Counter* watch_dropped_;
   prometheus::Family<prometheus::Counter>* alerts_family_;
   prometheus::Counter* rescored_;
   std::map<std::int32_t, std::uint64_t> open_alerts_;  // consumer thread only

@@ -26,6 +26,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using testing::ChildProcess;
+using testing::ProduceRecords;
 using testing::ProduceTouchpoints;
 using testing::TempDir;
 
@@ -188,6 +189,10 @@ TEST(AlertsTest, ABacklogOfDueLooksIsTakenWithoutPollsWaitingInBetween) {
 
 // WatchAlerts: two concurrent subscribers with different filters each get
 // what their filter lets through, as the alerts are delivered.
+// Two subscribers with their filters get what the service raises and what
+// another instance delivered to crm.alerts (the streams are fed from the
+// topic itself); a third that never reads holds nothing up; one more than
+// --max-watchers is refused.
 TEST(AlertsTest, WatchAlertsDeliversToTwoSubscribersWithTheirFilters) {
   TempDir dir;
   // One partition: on the event clock, a partition's own time moves its looks.
@@ -200,7 +205,8 @@ TEST(AlertsTest, WatchAlertsDeliversToTwoSubscribersWithTheirFilters) {
       CRM_SCORED_BIN,
       {"--brokers", brokers, "--data-dir", (dir.path() / "data").string(), "--grpc-listen",
        "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--group", "watch-test", "--clock",
-       "event", "--kafka", "session.timeout.ms=6000", "--kafka", "fetch.wait.max.ms=10"},
+       "event", "--kafka", "session.timeout.ms=6000", "--kafka", "fetch.wait.max.ms=10",
+       "--max-watchers", "3"},
       dir.path() / "service.log");
   const auto grpc_port = service.WaitForLog("gRPC listening on 127.0.0.1:", 30s);
   ASSERT_TRUE(grpc_port) << service.Log();
@@ -237,17 +243,39 @@ TEST(AlertsTest, WatchAlertsDeliversToTwoSubscribersWithTheirFilters) {
   v1::WatchAlertsRequest all;
   v1::WatchAlertsRequest valuable;
   valuable.set_action("WIN_BACK");
-  std::thread a([&] { watch(all, 2, &everything); });
+  std::thread a([&] { watch(all, 3, &everything); });
   std::thread b([&] { watch(valuable, 1, &win_back); });
   while (subscribed.load() < 2) std::this_thread::sleep_for(10ms);  // before any alert
+  // A third subscriber that never reads.
+  grpc::ClientContext idle_context;
+  auto idle = stub->WatchAlerts(&idle_context, all);
+  idle->WaitForInitialMetadata();
+  {  // one more than --max-watchers
+    grpc::ClientContext context;
+    auto reader = stub->WatchAlerts(&context, all);
+    v1::ChurnAlert alert;
+    EXPECT_FALSE(reader->Read(&alert));
+    EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  }
+  // An alert another instance of the group delivered, and a record that is
+  // no alert at all (skipped).
+  v1::ChurnAlert theirs;
+  theirs.set_alert_id("elsewhere-1");
+  theirs.set_customer_id("elsewhere");
+  theirs.set_churn(0.9);
+  theirs.set_recommended_action("RETAIN");
+  ProduceRecords(brokers, "crm.alerts",
+                 {{.key = "garbage", .value = "\xff\xff not an alert"},
+                  {.key = "elsewhere", .value = theirs.SerializeAsString()}});
   ProduceTouchpoints(brokers, buyers.ticker);
   a.join();
   b.join();
+  idle_context.TryCancel();
 
-  ASSERT_EQ(everything.size(), 2u) << service.Log();
+  ASSERT_EQ(everything.size(), 3u) << service.Log();
   std::set<std::string> customers;
   for (const v1::ChurnAlert& alert : everything) customers.insert(alert.customer_id());
-  EXPECT_EQ(customers, (std::set<std::string>{"small", "vip"}));
+  EXPECT_EQ(customers, (std::set<std::string>{"elsewhere", "small", "vip"}));
   ASSERT_EQ(win_back.size(), 1u) << service.Log();
   EXPECT_EQ(win_back.front().customer_id(), "vip");
   EXPECT_EQ(win_back.front().recommended_action(), "WIN_BACK");

@@ -2,58 +2,103 @@
 
 #include <gtest/gtest.h>
 
-#include <thread>
+#include <atomic>
+#include <string>
+#include <vector>
 
 namespace crm {
 namespace {
 
-using namespace std::chrono_literals;
-
-AlertEvent Alert(const std::string& id) {
+AlertEvent Alert(const std::string& id, const std::string& segment = "A") {
   AlertEvent alert;
   alert.outcome.alert_id = id;
+  alert.segment = segment;
   return alert;
 }
 
-TEST(AlertHubTest, EverySubscriberGetsEveryAlertInOrder) {
+// Everything queued for `subscription`, oldest first.
+std::vector<std::string> Drain(AlertHub::Subscription& subscription) {
+  std::vector<std::string> ids;
+  while (auto alert = subscription.Take()) ids.push_back(alert->event.outcome.alert_id);
+  return ids;
+}
+
+TEST(AlertHubTest, EverySubscriberGetsEveryAlertInOrderAndIsToldOfEach) {
   AlertHub hub;
-  auto a = hub.Subscribe();
-  auto b = hub.Subscribe();
+  int told_a = 0, told_b = 0;
+  auto a = hub.Subscribe({}, [&] { ++told_a; });
+  auto b = hub.Subscribe({}, [&] { ++told_b; });
   hub.Publish(Alert("1"));
   hub.Publish(Alert("2"));
+  EXPECT_EQ(told_a, 2);
+  EXPECT_EQ(told_b, 2);
   for (auto* subscription : {a.get(), b.get()}) {
-    EXPECT_EQ(subscription->Next(1s)->outcome.alert_id, "1");
-    EXPECT_EQ(subscription->Next(1s)->outcome.alert_id, "2");
-    EXPECT_EQ(subscription->Next(10ms), std::nullopt);
+    EXPECT_EQ(Drain(*subscription), (std::vector<std::string>{"1", "2"}));
   }
+}
+
+TEST(AlertHubTest, EachSubscriberOnlyGetsWhatItsFilterAccepts) {
+  AlertHub hub;
+  auto only_b = hub.Subscribe([](const AlertEvent& alert) { return alert.segment == "B"; }, {});
+  hub.Publish(Alert("1", "A"));
+  hub.Publish(Alert("2", "B"));
+  EXPECT_EQ(Drain(*only_b), (std::vector<std::string>{"2"}));
 }
 
 TEST(AlertHubTest, ASubscriberOnlySeesWhatCameAfterItSubscribed) {
   AlertHub hub;
   hub.Publish(Alert("before"));
-  auto late = hub.Subscribe();
-  EXPECT_EQ(late->Next(10ms), std::nullopt);
+  auto late = hub.Subscribe({}, {});
+  EXPECT_EQ(late->Take(), nullptr);
 }
 
-TEST(AlertHubTest, ASlowSubscriberLosesItsOldestAlertsNotTheHub) {
-  AlertHub hub;
-  auto slow = hub.Subscribe(/*capacity=*/2);
-  for (const char* id : {"1", "2", "3", "4"}) hub.Publish(Alert(id));
+// A subscriber that never takes (a caller that does not read) loses its
+// oldest alerts past its byte budget; the others lose nothing.
+TEST(AlertHubTest, ASlowSubscriberLosesItsOldestAlertsPastItsBytesNotTheHub) {
+  AlertEvent sample = Alert("0");
+  AlertHub probe;
+  auto measure = probe.Subscribe({}, {});
+  probe.Publish(sample);
+  const std::size_t bytes = measure->Take()->bytes;
+  ASSERT_GT(bytes, 0u);
+
+  AlertHub hub({.max_subscribers = 10, .max_queued_bytes = 2 * bytes});
+  auto slow = hub.Subscribe({}, {});
+  auto keen = hub.Subscribe({}, {});
+  std::vector<std::string> keen_got;
+  for (const char* id : {"1", "2", "3", "4"}) {
+    hub.Publish(Alert(id));
+    for (const std::string& got : Drain(*keen)) keen_got.push_back(got);
+  }
   EXPECT_EQ(slow->dropped(), 2u);
-  EXPECT_EQ(slow->Next(1s)->outcome.alert_id, "3");
-  EXPECT_EQ(slow->Next(1s)->outcome.alert_id, "4");
+  EXPECT_EQ(hub.dropped(), 2u);
+  EXPECT_EQ(Drain(*slow), (std::vector<std::string>{"3", "4"}));
+  EXPECT_EQ(keen->dropped(), 0u);
+  EXPECT_EQ(keen_got, (std::vector<std::string>{"1", "2", "3", "4"}));
 }
 
-TEST(AlertHubTest, CloseWakesAWaitingSubscriber) {
+TEST(AlertHubTest, OneSubscriberMoreThanTheMaximumIsRefusedUntilOneLeaves) {
+  AlertHub hub({.max_subscribers = 2});
+  auto a = hub.Subscribe({}, {});
+  auto b = hub.Subscribe({}, {});
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  EXPECT_EQ(hub.Subscribe({}, {}), nullptr);
+  EXPECT_EQ(hub.subscribers(), 2u);
+  a.reset();
+  EXPECT_NE(hub.Subscribe({}, {}), nullptr);
+}
+
+TEST(AlertHubTest, CloseTellsEverySubscriber) {
   AlertHub hub;
-  auto subscription = hub.Subscribe();
-  std::thread closer([&] {
-    std::this_thread::sleep_for(50ms);
-    hub.Close();
-  });
-  EXPECT_EQ(subscription->Next(30s), std::nullopt);  // woken by Close, not the timeout
+  std::atomic<int> told{0};
+  auto subscription = hub.Subscribe({}, [&] { ++told; });
+  EXPECT_FALSE(subscription->closed());
+  hub.Close();
+  EXPECT_EQ(told.load(), 1);
   EXPECT_TRUE(subscription->closed());
-  closer.join();
+  hub.Publish(Alert("after"));
+  EXPECT_EQ(subscription->Take(), nullptr) << "nothing is queued once closed";
 }
 
 }  // namespace
