@@ -736,10 +736,12 @@ absl::Status IngestProcessor::WriteChangelog(StateBatch& batch) {
     write.partition = partition;
     write.marker = it->second;
     write.marker.changelog_offset.reset();
+    write.marker.checkpoint_at.reset();
   }
   std::vector<ChangelogWrite> all;
   all.reserve(writes.size());
   for (auto& [partition, write] : writes) all.push_back(std::move(write));
+  const Timestamp written_at = clock_->Now();
   auto offsets = changelog_.sink->Write(all);
   if (!offsets.ok()) {
     // Closed at the next commit instead.
@@ -750,6 +752,7 @@ absl::Status IngestProcessor::WriteChangelog(StateBatch& batch) {
   for (auto& [partition, state] : batch.partitions) {
     if (auto offset = offsets->find(partition); offset != offsets->end()) {
       state.changelog_offset = offset->second;
+      state.checkpoint_at = written_at;
     }
   }
   return absl::OkStatus();
@@ -765,9 +768,12 @@ absl::Status IngestProcessor::StartEpoch(std::int32_t partition,
   state.parent = parent;
   ChangelogWrite fence{.partition = partition, .marker = state};
   fence.marker.changelog_offset.reset();
+  fence.marker.checkpoint_at.reset();
+  const Timestamp written_at = clock_->Now();
   auto offsets = changelog_.sink->Write({fence});
   if (!offsets.ok()) return offsets.status();
   state.changelog_offset = offsets->at(partition);
+  state.checkpoint_at = written_at;
   StateBatch batch;
   batch.partitions.emplace_back(partition, state);
   if (absl::Status s = store_->Commit(options_.topic, batch); !s.ok()) return s;
@@ -780,7 +786,7 @@ absl::Status IngestProcessor::CommitRestored(
     const std::vector<std::pair<CustomerId, std::optional<CustomerState>>>& customers,
     const std::map<std::string, std::optional<AlertEvent>>& alerts,
     std::map<std::string, std::uint64_t>& outbox, const ChangelogMarker& through,
-    std::int64_t offset) {
+    std::int64_t offset, Timestamp read_from) {
   StateBatch batch;
   // Alerts raised and not delivered join the outbox (once), those delivered
   // since leave it.
@@ -836,6 +842,9 @@ absl::Status IngestProcessor::CommitRestored(
   state.seq = through.at.seq;
   state.parent = through.parent;
   state.changelog_offset = offset;
+  // What follows the marker was read from `read_from` on: the complete
+  // commits after it (none) and what is written later.
+  state.checkpoint_at = read_from;
   batch.partitions.emplace_back(partition, state);
   if (state.watermark && (!latest_event_ || *state.watermark > *latest_event_)) {
     batch.latest_event_time = state.watermark;
@@ -860,6 +869,40 @@ absl::Status IngestProcessor::CommitRestored(
   return absl::OkStatus();
 }
 
+absl::Status IngestProcessor::DropUntrustedCheckpoint(std::int32_t partition, bool* dropped) {
+  *dropped = false;
+  auto local = CommittedPartition(partition);
+  if (!local.ok()) return local.status();
+  if (!local->changelog_offset) return absl::OkStatus();  // nothing to trust: read from the start
+  // A tombstone after the checkpoint is at least as recent as the
+  // checkpoint, and compaction keeps it for the retention after reaching
+  // it: while the checkpoint is younger than that (less a margin for the
+  // brokers' clocks), every erasure after it is still in the changelog.
+  const Micros trusted_for = changelog_.tombstone_retention * 9 / 10;
+  if (local->checkpoint_at && clock_->Now() < *local->checkpoint_at + trusted_for) {
+    return absl::OkStatus();
+  }
+  // The partition's customers' undelivered alerts go too: the changelog
+  // says again which are still to deliver (an erased customer's are not).
+  auto pending = store_->PendingAlerts(std::numeric_limits<std::size_t>::max());
+  if (!pending.ok()) return pending.status();
+  StateBatch batch;
+  for (const auto& [sequence, alert] : *pending) {
+    auto state = store_->Get(partition, alert.customer_id);
+    if (!state.ok()) return state.status();
+    if (*state) batch.outbox_removed.push_back(sequence);
+  }
+  if (!batch.outbox_removed.empty()) {
+    if (absl::Status s = store_->Commit(options_.topic, batch); !s.ok()) return s;
+  }
+  if (absl::Status s = store_->DropPartition(options_.topic, partition); !s.ok()) return s;
+  population_.DropPartition(partition);
+  if (board_ != nullptr) board_->Publish(population_.View());
+  partitions_.erase(partition);
+  *dropped = true;
+  return absl::OkStatus();
+}
+
 absl::StatusOr<RestoreResult> IngestProcessor::RestorePartition(
     std::int32_t partition, const std::function<void(std::uint64_t)>& progress) {
   if (changelog_.source == nullptr || changelog_.sink == nullptr) {
@@ -869,13 +912,15 @@ absl::StatusOr<RestoreResult> IngestProcessor::RestorePartition(
   cache_.Clear();
   partitions_.erase(partition);
   due_floor_.erase(partition);
+  RestoreResult result;
+  const Timestamp read_from = clock_->Now();
+  if (absl::Status s = DropUntrustedCheckpoint(partition, &result.from_start); !s.ok()) return s;
   auto local = CommittedPartition(partition);
   if (!local.ok()) return local.status();
   const std::optional<ChangelogStamp> at =
       local->epoch != 0 ? std::optional<ChangelogStamp>(ChangelogStamp{local->epoch, local->seq})
                         : std::nullopt;
   ChangelogReplay replay(at);
-  RestoreResult result;
   // Complete commits, applied a batch at a time: each batch ends at a marker.
   constexpr std::size_t kCustomersPerCommit = 5000;
   std::vector<std::pair<CustomerId, std::optional<CustomerState>>> applied;
@@ -899,7 +944,8 @@ absl::StatusOr<RestoreResult> IngestProcessor::RestorePartition(
     }
     applied.clear();
     result.customers += unique.size();
-    absl::Status s = CommitRestored(partition, unique, alerts, outbox, last->through, last->offset);
+    absl::Status s =
+        CommitRestored(partition, unique, alerts, outbox, last->through, last->offset, read_from);
     alerts.clear();
     last.reset();
     return s;

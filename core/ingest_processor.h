@@ -74,6 +74,11 @@ struct ChangelogContext {
   // Called before restored alerts join the outbox (their previous owner may
   // have delivered some: the publisher looks at the topic again). May be empty.
   std::function<void()> alerts_restored;
+  // How long the changelog topic keeps a tombstone after compaction reached
+  // it (its delete.retention.ms, Kafka's default 24 h): a local checkpoint
+  // older than 90 % of it is not trusted, since an erasure after it may be
+  // gone from the changelog (RestorePartition).
+  Micros tombstone_retention = std::chrono::hours(24);
 };
 
 // What RestorePartition did.
@@ -84,6 +89,9 @@ struct RestoreResult {
   std::uint64_t dropped = 0;    // records of incomplete or superseded commits
   std::uint64_t rewritten = 0;  // customers written again (their latest record was dropped)
   bool new_epoch = false;       // a fence was written: this owner's epoch began
+  // The local checkpoint was not trusted: the partition's local data was
+  // dropped and the changelog read from its start.
+  bool from_start = false;
 };
 
 struct IngestOptions {
@@ -158,7 +166,11 @@ class IngestProcessor {
 
   // With the changelog: brings `partition`'s committed state up to the end of
   // its changelog, read from just after the marker the store is at (from its
-  // start when the store has nothing of the partition), applying complete
+  // start when the store has nothing of the partition, or when that marker
+  // is not trusted: older than 90 % of the tombstone retention, or of unknown
+  // age — compaction may since have removed the tombstone of a customer
+  // erased after it, who would come back; the partition's local data, and
+  // its customers' undelivered alerts, are then dropped first), applying complete
   // commits only, in batches that each leave the store at a marker; then
   // begins this owner's epoch on it (a fence, and the customers whose latest
   // record was dropped written again), unless this owner wrote the latest
@@ -242,7 +254,10 @@ class IngestProcessor {
       const std::vector<std::pair<CustomerId, std::optional<CustomerState>>>& customers,
       const std::map<std::string, std::optional<AlertEvent>>& alerts,
       std::map<std::string, std::uint64_t>& outbox, const ChangelogMarker& through,
-      std::int64_t offset);
+      std::int64_t offset, Timestamp read_from);
+  // Whether `partition`'s local checkpoint can be replayed from (see
+  // RestorePartition); else drops what the store holds of the partition.
+  absl::Status DropUntrustedCheckpoint(std::int32_t partition, bool* dropped);
   // Plans the next look of every customer of the chunk looked at since their
   // last plan, on the planning threads.
   void PlanLooks(Chunk& chunk);

@@ -39,6 +39,11 @@ struct PartitionState {
   std::uint64_t seq = 0;
   std::optional<ChangelogStamp> parent;
   std::optional<std::int64_t> changelog_offset;
+  // When that marker became this store's checkpoint (the wall clock before
+  // it was written, or before the restore that reached it was read): every
+  // record after it in the changelog, tombstones included, is at least this
+  // recent (see IngestProcessor::RestorePartition). Nullopt: unknown.
+  std::optional<Timestamp> checkpoint_at;
   friend bool operator==(const PartitionState&, const PartitionState&) = default;
 };
 

@@ -153,6 +153,11 @@ ParsedOptions ParseServiceOptions(int argc, const char* const* argv) {
           "Compacted topic every state change is written to before it is committed, partitioned "
           "as the input: a partition given to this instance is restored from it (with --brokers; "
           "'none': no changelog)");
+  AddFlag(app, env, "changelog-delete-retention-ms", o.changelog_delete_retention_ms,
+          "The changelog topic's delete.retention.ms (set both alike): a local checkpoint older "
+          "than 90 % of it is not replayed from, since an erasure's tombstone after it may be "
+          "compacted away; the partition is then restored from the changelog's start")
+      ->check(CLI::Range(std::int64_t{60'000}, std::int64_t{365} * 86'400'000));
   AddFlag(app, env, "cluster-topic", o.cluster_topic,
           "Compacted topic where the group's instances publish the partitions they own, their "
           "gRPC address and their partitions' population: a lookup reaching any instance is "
@@ -353,6 +358,7 @@ std::string DescribeOptions(const ServiceOptions& o) {
       << " model=" << (o.model_file.empty() ? "(built-in)" : o.model_file) << " topic=" << o.topic
       << " dlq-topic=" << o.dlq_topic
       << " changelog-topic=" << (o.changelog_topic.empty() ? "(none)" : o.changelog_topic)
+      << " changelog-delete-retention-ms=" << o.changelog_delete_retention_ms
       << " cluster-topic=" << (o.cluster_topic.empty() ? "(none)" : o.cluster_topic)
       << " advertise-address=" << (o.advertise_address.empty() ? "(listen)" : o.advertise_address)
       << " instance-id=" << (o.instance_id.empty() ? "(address)" : o.instance_id)

@@ -26,6 +26,9 @@ struct ServiceOptions {
   // Where partitions' states follow them between instances (with --brokers;
   // empty: no changelog, each instance keeps what it built).
   std::string changelog_topic = "crm.state.changelog";
+  // The changelog topic's delete.retention.ms: local checkpoints older than
+  // 90 % of it are not replayed from (the partition is restored whole).
+  std::int64_t changelog_delete_retention_ms = 86'400'000;
   // Scale-out (with --brokers; empty: this instance answers alone): the
   // compacted topic where the group's instances say which partitions they
   // own and where they are reached, and share their partitions' population.

@@ -264,7 +264,8 @@ int RunScoringApp(const ServiceOptions& options) {
          .alerts_restored =
              [&recheck_alerts] {
                if (recheck_alerts) recheck_alerts();
-             }});
+             },
+         .tombstone_retention = std::chrono::milliseconds(options.changelog_delete_retention_ms)});
     CRM_LOG(kInfo, kComponent) << "changelog " << options.changelog_topic
                                << ": partitions given to this instance are restored from it";
   }

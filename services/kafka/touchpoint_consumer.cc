@@ -253,7 +253,11 @@ absl::Status TouchpointConsumer::Restore(std::int32_t partition) {
                              << " customer states applied, " << restored->dropped
                              << " records of unfinished commits dropped, " << restored->rewritten
                              << " customers written again"
-                             << (restored->new_epoch ? "; a new epoch begins" : "");
+                             << (restored->new_epoch ? "; a new epoch begins" : "")
+                             << (restored->from_start
+                                     ? "; from the changelog's start: the local checkpoint was "
+                                       "older than the tombstone retention allows trusting"
+                                     : "");
   return absl::OkStatus();
 }
 

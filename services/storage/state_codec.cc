@@ -182,6 +182,7 @@ std::string EncodePartition(const PartitionState& state) {
     stored.set_parent_seq(state.parent->seq);
   }
   if (state.changelog_offset) stored.set_changelog_offset(*state.changelog_offset);
+  if (state.checkpoint_at) stored.set_checkpoint_at_us(ToMicros(*state.checkpoint_at));
   return stored.SerializeAsString();
 }
 
@@ -199,6 +200,7 @@ absl::StatusOr<PartitionState> DecodePartition(std::string_view bytes) {
   if (stored.has_parent_epoch())
     state.parent = ChangelogStamp{stored.parent_epoch(), stored.parent_seq()};
   if (stored.has_changelog_offset()) state.changelog_offset = stored.changelog_offset();
+  if (stored.has_checkpoint_at_us()) state.checkpoint_at = FromMicros(stored.checkpoint_at_us());
   return state;
 }
 

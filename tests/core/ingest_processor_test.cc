@@ -1293,6 +1293,60 @@ TEST_F(IngestChangelogTest, AnOwnerGivenItsPartitionBackReadsOnlyWhatFollowsItsC
   EXPECT_EQ(store.partitions(), before);
 }
 
+// A owns the partitions; they move to B, who erases a customer; then to C
+// (whose fence closes the segment holding the tombstone), and compaction
+// removes the tombstone once its retention passed. When they come back to
+// A, its checkpoint is older than that retention: A drops what it held and
+// restores from the changelog's start. The customer stays erased; replaying
+// from the checkpoint would have brought them back, since nothing after it
+// says they were erased any more.
+TEST_F(IngestChangelogTest, AnOldCheckpointIsNotReplayedFromSoAnErasedCustomerStaysErased) {
+  const auto batches = Stream();
+  const CustomerId erased("steady-0");
+  MemoryStateStore a_store;
+  {
+    IngestProcessor a = Owner(&a_store);
+    for (std::int32_t p : {0, 1}) ASSERT_TRUE(a.RestorePartition(p).ok());
+    for (const auto& batch : batches) ASSERT_TRUE(a.Process(batch).ok());
+  }
+  ASSERT_TRUE(a_store.Find(erased).value());
+  MemoryStateStore b_store;
+  IngestProcessor b = Owner(&b_store);
+  for (std::int32_t p : {0, 1}) ASSERT_TRUE(b.RestorePartition(p).ok());
+  ASSERT_TRUE(b.SetAssignment({0, 1}).ok());
+  ASSERT_TRUE(b.Erase(erased).value());
+  MemoryStateStore c_store;
+  IngestProcessor c = Owner(&c_store);
+  for (std::int32_t p : {0, 1}) ASSERT_TRUE(c.RestorePartition(p).ok());
+  ASSERT_FALSE(c_store.Find(erased).value());
+  const std::size_t before_compaction = changelog_.log(0).size();
+  changelog_.Compact(0);
+  ASSERT_LT(changelog_.log(0).size(), before_compaction);
+  for (const ChangelogRecord& record : changelog_.log(0)) {
+    ASSERT_FALSE(record.kind == ChangelogRecord::Kind::kCustomer && record.customer == erased &&
+                 !record.state)
+        << "the tombstone is gone";
+  }
+
+  IngestProcessor a_again = Owner(&a_store);
+  clock_.Set(clock_.Now() + std::chrono::hours(22));  // 90 % of the 24 h default, passed
+  for (std::int32_t p : {0, 1}) {
+    auto restored = a_again.RestorePartition(p);
+    ASSERT_TRUE(restored.ok()) << restored.status();
+    EXPECT_TRUE(restored->from_start) << p;
+  }
+  EXPECT_FALSE(a_store.Find(erased).value()) << "erased, and still erased";
+  ExpectSamePartitions(c_store, a_store);
+  // A checkpoint that recent is trusted again: nothing to read, nothing dropped.
+  const Timestamp later = clock_.Now();
+  IngestProcessor a_third = Owner(&a_store);
+  clock_.Set(later);
+  auto again = a_third.RestorePartition(0);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_FALSE(again->from_start);
+  EXPECT_EQ(again->records, 0u);
+}
+
 TEST_F(IngestChangelogTest, AnAlertNotYetDeliveredFollowsItsPartitionAndADeliveredOneDoesNot) {
   const auto batches = Stream();
   MemoryStateStore first_store;

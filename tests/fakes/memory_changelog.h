@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -21,6 +22,8 @@ class MemoryChangelog final : public ChangelogSink, public ChangelogSource {
     std::map<std::int32_t, std::int64_t> offsets;
     for (const ChangelogWrite& write : writes) {
       std::vector<ChangelogRecord>& log = logs_[write.partition];
+      // The next offset: past the last record (compaction leaves gaps).
+      const auto next = [&log] { return log.empty() ? std::int64_t{0} : log.back().offset + 1; };
       const ChangelogStamp stamp{write.marker.epoch, write.marker.seq};
       for (const auto& [id, state] : write.customers) {
         if (fail_after_ && (*fail_after_)-- == 0) {
@@ -28,7 +31,7 @@ class MemoryChangelog final : public ChangelogSink, public ChangelogSource {
           return absl::UnavailableError("injected changelog failure");
         }
         ChangelogRecord record{.kind = ChangelogRecord::Kind::kCustomer,
-                               .offset = static_cast<std::int64_t>(log.size()),
+                               .offset = next(),
                                .customer = *id,
                                .stamp = stamp};
         if (state != nullptr) record.state = *state;
@@ -36,14 +39,14 @@ class MemoryChangelog final : public ChangelogSink, public ChangelogSource {
       }
       for (const auto& [alert_id, alert] : write.alerts) {
         ChangelogRecord record{.kind = ChangelogRecord::Kind::kAlert,
-                               .offset = static_cast<std::int64_t>(log.size()),
+                               .offset = next(),
                                .stamp = stamp,
                                .alert_id = alert_id};
         if (alert != nullptr) record.alert = *alert;
         log.push_back(std::move(record));
       }
       ChangelogMarker marker{.at = stamp, .parent = write.marker.parent, .partition = write.marker};
-      offsets[write.partition] = static_cast<std::int64_t>(log.size());
+      offsets[write.partition] = next();
       log.push_back(
           {.kind = stamp.seq == 0 ? ChangelogRecord::Kind::kFence : ChangelogRecord::Kind::kMarker,
            .offset = offsets[write.partition],
@@ -60,6 +63,43 @@ class MemoryChangelog final : public ChangelogSink, public ChangelogSource {
       if (absl::Status s = visit(record); !s.ok()) return s;
     }
     return absl::OkStatus();
+  }
+
+  // What Kafka's compaction may do to `partition`'s log: before its latest
+  // fence (Kafka never cleans the active segment; a new owner's fence
+  // follows a hand-over), only each key's latest record stays (a customer's,
+  // an alert's, an epoch's marker, an epoch's fence), and tombstones past
+  // their retention are removed. Offsets do not change.
+  void Compact(std::int32_t partition) {
+    std::vector<ChangelogRecord>& log = logs_[partition];
+    std::size_t horizon = 0;
+    for (std::size_t i = 0; i < log.size(); ++i) {
+      if (log[i].kind == ChangelogRecord::Kind::kFence) horizon = i;
+    }
+    const auto key = [](const ChangelogRecord& record) {
+      switch (record.kind) {
+        case ChangelogRecord::Kind::kCustomer:
+          return "c" + record.customer.value();
+        case ChangelogRecord::Kind::kAlert:
+          return "a" + record.alert_id;
+        case ChangelogRecord::Kind::kFence:
+          return "f" + std::to_string(record.marker.at.epoch);
+        case ChangelogRecord::Kind::kMarker:
+          break;
+      }
+      return "m" + std::to_string(record.marker.at.epoch);
+    };
+    std::map<std::string, std::size_t> latest;
+    for (std::size_t i = 0; i < horizon; ++i) latest[key(log[i])] = i;
+    std::vector<ChangelogRecord> kept;
+    for (std::size_t i = 0; i < log.size(); ++i) {
+      const ChangelogRecord& record = log[i];
+      const bool tombstone = (record.kind == ChangelogRecord::Kind::kCustomer && !record.state) ||
+                             (record.kind == ChangelogRecord::Kind::kAlert && !record.alert);
+      if (i < horizon && (latest[key(record)] != i || tombstone)) continue;
+      kept.push_back(record);
+    }
+    log = std::move(kept);
   }
 
   // The next Write fails after `records` more customer records.
