@@ -601,8 +601,26 @@ grpc::Status ScoringServiceImpl::EraseCustomer(grpc::ServerContext* context,
   if (options_.erasures == nullptr) {
     return {grpc::StatusCode::UNIMPLEMENTED, "erasure is not enabled"};
   }
+  // Routed like a lookup: the owner of the customer's partition erases them.
+  Route route = Locate(request->customer_id(), Forwarded(*context));
+  if (route.kind == Route::Kind::kForward) {
+    grpc::ClientContext forward;
+    PrepareForward(*context, &forward);
+    forward.set_deadline(
+        std::min(SystemDeadline(static_cast<int>(options_.erase_timeout.count()) + 1000),
+                 context->deadline()));
+    return Prefixed(PeerStub(route.owner.address)->EraseCustomer(&forward, *request, response),
+                    route.owner.instance);
+  }
+  // Unknown here on a partition served here: the consumer thread says
+  // whether there is anything to erase. Any other answer (UNAVAILABLE: no
+  // owner now, or being restored) stands.
+  if (route.kind == Route::Kind::kAnswered &&
+      route.status.error_code() != grpc::StatusCode::NOT_FOUND) {
+    return route.status;
+  }
   std::future<absl::StatusOr<bool>> done = options_.erasures->Submit(
-      {CustomerId(request->customer_id()), who, options_.wall_clock->Now()});
+      {CustomerId(request->customer_id()), who, options_.wall_clock->Now(), route.partition});
   if (done.wait_for(options_.erase_timeout) != std::future_status::ready) {
     return {grpc::StatusCode::UNAVAILABLE,
             "the erasure was not carried out in time (is ingestion running?); retrying is safe"};

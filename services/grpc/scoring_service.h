@@ -109,9 +109,12 @@ class ScoringServiceImpl final : public ScoringServiceBase {
                            grpc::ServerWriter<v1::ChurnAlert>* writer) override;
   // Admin: forgets the customer (state, index entries, open and undelivered
   // alerts), recorded in the audit trail with the caller's name first;
-  // erased = false when there was nothing to erase. Carried out by the
-  // consumer thread; UNAVAILABLE when it did not within the erase timeout
-  // (the request may still be carried out: retrying is safe).
+  // erased = false when there was nothing to erase. Routed like a lookup:
+  // carried out by the consumer thread of the instance that owns the
+  // customer's partition (forwarded to it when that is another), UNAVAILABLE
+  // when no instance owns it now or it is being restored, or when the owner
+  // did not carry it out within the erase timeout (the request may still be
+  // carried out: retrying is safe).
   grpc::Status EraseCustomer(grpc::ServerContext* context, const v1::EraseCustomerRequest* request,
                              v1::EraseCustomerResponse* response) override;
 
