@@ -30,29 +30,28 @@ bool RestoringPartitions::OwnsAll() const {
   return true;
 }
 
-absl::Status RestoringPartitions::CheckAnswer(const CustomerId& id,
+absl::Status RestoringPartitions::CheckAnswer(const CustomerId& /*id*/,
                                               const std::optional<CustomerState>& state) const {
   std::lock_guard<std::mutex> lock(mutex_);
   if (owned_ && state && !owned_->contains(state->partition)) {
     return absl::UnavailableError(
-        "customer " + id.value() + "'s partition " + std::to_string(state->partition) +
+        "the customer's partition " + std::to_string(state->partition) +
         " is not this instance's now (another owns it, or a rebalance is under way)");
   }
   if (!state && !OwnsAll()) {
-    return absl::UnavailableError("customer " + id.value() +
-                                  " is not on this instance's partitions; the instance that "
-                                  "owns theirs may know them");
+    return absl::UnavailableError(
+        "the customer is not on this instance's partitions; the instance that "
+        "owns theirs may know them");
   }
   if (partitions_.empty()) return absl::OkStatus();
   if (state && partitions_.contains(state->partition)) {
-    return absl::UnavailableError("customer " + id.value() + "'s partition " +
-                                  std::to_string(state->partition) +
+    return absl::UnavailableError("the customer's partition " + std::to_string(state->partition) +
                                   " is being restored from its changelog; retry shortly");
   }
   if (!state) {
-    return absl::UnavailableError("customer " + id.value() +
-                                  " is not known yet: a partition is being restored from its "
-                                  "changelog; retry shortly");
+    return absl::UnavailableError(
+        "the customer is not known yet: a partition is being restored from its "
+        "changelog; retry shortly");
   }
   return absl::OkStatus();
 }

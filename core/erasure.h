@@ -4,6 +4,7 @@
 // thread and carried out by the consumer thread (the only writer of customer
 // state), and the audit trail they leave.
 
+#include <cstdint>
 #include <future>
 #include <mutex>
 #include <string>
@@ -18,11 +19,13 @@
 namespace crm {
 
 // One erasure asked for: which customer, by whom (an identity or a token's
-// name, never a secret), and when.
+// name, never a secret), and when; and the customer's input partition as the
+// caller routed it (-1: unknown), which must be this instance's.
 struct ErasureRequest {
   CustomerId customer;
   std::string requested_by;
   Timestamp requested_at{};
+  std::int32_t partition = -1;
 };
 
 // What the audit trail keeps of an erasure: the request alone, no other

@@ -106,6 +106,7 @@ absl::Status IngestProcessor::SetAssignment(const std::vector<std::int32_t>& par
     }
   }
   assigned_ = std::set<std::int32_t>(partitions.begin(), partitions.end());
+  assignment_known_ = true;
   population_.SetOwned(assigned_);
   if (board_ != nullptr) board_->Publish(population_.View());
   for (std::int32_t p : assigned_) {
@@ -529,8 +530,27 @@ absl::StatusOr<bool> IngestProcessor::Erase(const CustomerId& id) {
   return true;
 }
 
+absl::Status IngestProcessor::CheckOwned(const ErasureRequest& request) {
+  if (!assignment_known_) return absl::OkStatus();
+  std::int32_t partition = request.partition;
+  if (partition < 0) {
+    auto stored = store_->Find(request.customer);
+    if (!stored.ok()) return stored.status();
+    if (!*stored) return absl::OkStatus();  // nothing of theirs here to write
+    partition = (*stored)->partition;
+  }
+  if (partition < 0 || assigned_.contains(partition)) return absl::OkStatus();
+  return absl::UnavailableError("partition " + std::to_string(partition) +
+                                " is not this instance's now (a rebalance moved it); retry: the "
+                                "erasure goes to its owner");
+}
+
 absl::Status IngestProcessor::TakeErasures(ErasureQueue& queue, AuditLog& audit) {
   for (ErasureQueue::Pending& pending : queue.TakeAll()) {
+    if (absl::Status owned = CheckOwned(pending.request); !owned.ok()) {
+      pending.done.set_value(absl::UnavailableError(owned.message()));
+      continue;
+    }
     if (absl::Status recorded = audit.Record(pending.request); !recorded.ok()) {
       pending.done.set_value(absl::UnavailableError("the audit log refused the erasure: " +
                                                     std::string(recorded.message())));

@@ -213,8 +213,11 @@ class IngestProcessor {
   absl::StatusOr<bool> Erase(const CustomerId& id);
 
   // Carries out every request of `queue`, each recorded in `audit` before it
-  // commits (a request that cannot be recorded is refused). Returns an error
-  // only when a commit failed: the caller must stop, as for Process.
+  // commits (a request that cannot be recorded is refused). Once an
+  // assignment is known (SetAssignment), a request for a customer of a
+  // partition not assigned here is refused (Unavailable, nothing recorded nor
+  // written): its owner erases them. Returns an error only when a commit
+  // failed: the caller must stop, as for Process.
   absl::Status TakeErasures(ErasureQueue& queue, AuditLog& audit);
 
   const IngestOptions& options() const { return options_; }
@@ -289,6 +292,10 @@ class IngestProcessor {
   // at all until it is due.
   std::map<std::int32_t, Timestamp> due_floor_;
   std::set<std::int32_t> assigned_;
+  bool assignment_known_ = false;  // SetAssignment was called: assigned_ is the truth
+  // OK when `request`'s customer belongs to a partition this instance owns
+  // (or no assignment is known yet); Unavailable otherwise.
+  absl::Status CheckOwned(const ErasureRequest& request);
   std::unique_ptr<ParallelLoop> planners_;
 };
 

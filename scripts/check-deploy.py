@@ -267,8 +267,19 @@ def check_kubernetes(build, image):
         for port in service["spec"]["ports"]:
             if port["targetPort"] not in ports:
                 fail(where, f"Service {service['metadata']['name']} targets no container port {port['targetPort']}")
+    # The probes ask the gRPC health service on the gRPC port: Kubernetes'
+    # gRPC probe in plaintext, or crm-score health (over TLS, Kubernetes'
+    # probe speaking plaintext only), checked against the config below.
+    probe_commands = []
     for probe in ["startupProbe", "readinessProbe", "livenessProbe"]:
-        if container.get(probe, {}).get("grpc", {}).get("port") != ports.get("grpc"):
+        spec_of = container.get(probe, {})
+        command = spec_of.get("exec", {}).get("command", [])
+        if spec_of.get("grpc", {}).get("port") == ports.get("grpc"):
+            probe_commands.append(None)
+        elif (command[:1] == ["crm-score"] and command[-1:] == ["health"] and
+              f"localhost:{ports.get('grpc')}" in command):
+            probe_commands.append(command)
+        else:
             fail(where, f"the {probe} is not the gRPC health service on port {ports.get('grpc')}")
     security = pod.get("securityContext", {})
     if security.get("runAsUser") != image.uid or not security.get("runAsNonRoot"):
@@ -294,6 +305,18 @@ def check_kubernetes(build, image):
     env = {k: v.replace("$(POD_NAME)", f"{statefulset['metadata']['name']}-0") for k, v in env.items()}
     args = list(container.get("args", []))
     with tempfile.TemporaryDirectory() as scratch:
+        # Secrets are referenced by name, never committed: each mounted one
+        # stands here as a directory of placeholders (a token line, which is
+        # also an existing file for a certificate path), made for each path
+        # of it the configuration names.
+        secret_dirs = {}
+        for name, volume in volumes.items():
+            if "secret" not in volume:
+                continue
+            if ("Secret", volume["secret"]["secretName"]) in objects:
+                fail(where, f"the Secret {volume['secret']['secretName']} is committed with its values")
+            secret_dirs[mounts[name]] = os.path.join(scratch, "secret-" + name)
+            os.makedirs(secret_dirs[mounts[name]])
         for name, volume in volumes.items():
             if "configMap" not in volume:
                 continue
@@ -304,6 +327,11 @@ def check_kubernetes(build, image):
             for key, text in config_map["data"].items():
                 path = os.path.join(mounts[name], key)
                 local = os.path.join(scratch, key)
+                for mount, placeholder in secret_dirs.items():
+                    for secret_file in re.findall(rf'"{re.escape(mount)}/([^"/]+)"', text):
+                        with open(os.path.join(placeholder, secret_file), "w") as out:
+                            out.write("placeholder:0123456789abcdef0123456789abcdef\n")
+                    text = text.replace(f'"{mount}/', f'"{placeholder}/')
                 open(local, "w").write(text)
                 args = [local if arg == path else arg for arg in args]
                 overridden = [k for k in ["data-dir", "grpc-listen", "metrics-listen"]
@@ -318,6 +346,20 @@ def check_kubernetes(build, image):
         fail(where, "no brokers configured: the pod would start an embedded broker")
     if config.get("cluster-topic") in (None, "(none)"):
         fail(where, "no cluster topic: a lookup reaching a pod not owning the customer would fail")
+    # Reached from the network: TLS, every call authenticated, readers and
+    # admins apart, the peers verified against the CA.
+    if config.get("grpc-tls") != "on":
+        fail(where, "gRPC is not over TLS")
+    if config.get("grpc-auth") != "all":
+        fail(where, "reads are open: grpc-auth is not all")
+    for key in ["reader-token-file", "admin-token-file"]:
+        if config.get(key) in (None, "(none)"):
+            fail(where, f"no {key}")
+    if "peer-tls-ca" not in config:
+        fail(where, "no peer-tls-ca: the other pods' certificates would be checked against public roots")
+    for command in probe_commands:
+        if command is not None and "--tls-ca" not in command:
+            fail(where, f"the probe {command} does not speak TLS")
     for key, port in [("grpc-listen", "grpc"), ("metrics-listen", "metrics")]:
         if not config[key].startswith("0.0.0.0:") or port_of(config[key]) != ports.get(port):
             fail(where, f"{key}={config[key]} is not the container port {port} on every interface")

@@ -115,6 +115,15 @@ absl::StatusOr<AlertPolicy> BuildAlertPolicy(AlertPolicy policy, double cooldown
   return policy;
 }
 
+// Whether `listen` (HOST:PORT) is bound to a loopback address only.
+bool IsLoopbackListen(const std::string& listen) {
+  std::string host = listen.substr(0, listen.rfind(':'));
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
 }  // namespace
 
 ParsedOptions ParseServiceOptions(int argc, const char* const* argv) {
@@ -257,9 +266,25 @@ ParsedOptions ParseServiceOptions(int argc, const char* const* argv) {
           "Client certificate identity (common name or subject alternative name) authorised "
           "for admin RPCs (repeatable)")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  AddFlag(app, env, "reader-token-file", o.reader_token_file,
+          "Bearer tokens of readers, one NAME:TOKEN a line: with --grpc-auth all they read "
+          "(lookups, rankings, alerts); only admin credentials erase")
+      ->check(CLI::ExistingFile);
+  AddFlag(app, env, "reader-identity", o.reader_identities,
+          "Client certificate identity (common name or subject alternative name) of a reader "
+          "(repeatable)")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   AddFlag(app, env, "grpc-auth", o.grpc_auth,
-          "Which RPCs need an authorised caller: admin (EraseCustomer) or all")
+          "Which RPCs need an authorised caller: admin (EraseCustomer needs an admin; reads are "
+          "open) or all (reads need a reader or an admin)")
       ->check(CLI::IsMember({"admin", "all"}));
+  // A flag without a value (also "allow-insecure-listen = true" in the
+  // config file, CRM_ALLOW_INSECURE_LISTEN=true in the environment).
+  env.push_back({"--allow-insecure-listen", "CRM_ALLOW_INSECURE_LISTEN"});
+  app.add_flag("--allow-insecure-listen", o.allow_insecure_listen,
+               "Accept bearer tokens or --grpc-auth all on a plaintext gRPC listener that is not "
+               "loopback (refused otherwise: credentials would cross the network in the clear) "
+               "[env CRM_ALLOW_INSECURE_LISTEN]");
   AddFlag(app, env, "audit-log", o.audit_log,
           "Append-only audit trail of erasures (empty: audit.log in the data dir)");
   AddFlag(app, env, "risk-precision", policy.risk_precision,
@@ -333,6 +358,20 @@ ParsedOptions ParseServiceOptions(int argc, const char* const* argv) {
     std::cerr << "crm-scored: --admin-identity needs --grpc-tls-client-ca (client certificates)\n";
     return {std::nullopt, 2};
   }
+  if (!o.reader_identities.empty() && o.grpc_tls_client_ca.empty()) {
+    std::cerr << "crm-scored: --reader-identity needs --grpc-tls-client-ca (client certificates)\n";
+    return {std::nullopt, 2};
+  }
+  const bool credentials = !o.admin_token_file.empty() || !o.reader_token_file.empty();
+  if ((credentials || o.grpc_auth == "all") && o.grpc_tls_cert.empty() &&
+      !IsLoopbackListen(o.grpc_listen) && !o.allow_insecure_listen) {
+    std::cerr << "crm-scored: --grpc-listen " << o.grpc_listen
+              << " is not loopback and has no TLS: "
+              << (credentials ? "bearer tokens" : "--grpc-auth all's credentials")
+              << " would cross the network in the clear; add --grpc-tls-cert and --grpc-tls-key, "
+                 "listen on 127.0.0.1, or pass --allow-insecure-listen\n";
+    return {std::nullopt, 2};
+  }
   if (o.changelog_topic == "none") o.changelog_topic.clear();
   if (o.cluster_topic == "none") o.cluster_topic.clear();
   if (!o.peer_tls_ca.empty() && o.grpc_tls_cert.empty()) {
@@ -384,6 +423,9 @@ std::string DescribeOptions(const ServiceOptions& o) {
       << " grpc-auth=" << o.grpc_auth
       << " admin-token-file=" << (o.admin_token_file.empty() ? "(none)" : o.admin_token_file);
   for (const std::string& identity : o.admin_identities) out << " admin-identity=" << identity;
+  out << " reader-token-file=" << (o.reader_token_file.empty() ? "(none)" : o.reader_token_file);
+  for (const std::string& identity : o.reader_identities) out << " reader-identity=" << identity;
+  if (o.allow_insecure_listen) out << " allow-insecure-listen=true";
   out << " audit-log=" << (o.audit_log.empty() ? "(data dir)" : o.audit_log);
   out << " risk-precision=" << o.alert_policy.risk_precision << " channel-cost=";
   for (int c = 1; c < kChannelCount; ++c) {

@@ -68,12 +68,19 @@ struct ServiceOptions {
   // --channel-cost, --risk-precision.
   AlertPolicy alert_policy;
   // gRPC TLS (--grpc-tls-cert, --grpc-tls-key, --grpc-tls-client-ca) and who
-  // may call what (--admin-token-file, --admin-identity, --grpc-auth).
+  // may call what (--admin-token-file, --admin-identity, --reader-token-file,
+  // --reader-identity, --grpc-auth).
   std::string grpc_tls_cert, grpc_tls_key, grpc_tls_client_ca;
   std::string admin_token_file;
   std::vector<std::string> admin_identities;
+  std::string reader_token_file;  // readers read, under --grpc-auth all; admins read too
+  std::vector<std::string> reader_identities;
   std::string grpc_auth = "admin";  // admin: only admin RPCs need a caller; all: every RPC
-  std::string audit_log;            // empty: <data-dir>/audit.log
+  // Tokens or --grpc-auth all on a plaintext listener that is not loopback
+  // are refused at start unless this is set (credentials would cross the
+  // network in the clear).
+  bool allow_insecure_listen = false;
+  std::string audit_log;  // empty: <data-dir>/audit.log
   // --check-config: validate the configuration (model and token files too),
   // print it and exit instead of running.
   bool check_config = false;

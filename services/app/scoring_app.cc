@@ -13,6 +13,7 @@
 #include <random>
 #include <set>
 #include <thread>
+#include <tuple>
 
 #include "core/clock.h"
 #include "core/ingest_processor.h"
@@ -134,14 +135,18 @@ int RunScoringApp(const ServiceOptions& options) {
   // Who may call what: a bad token file is bad configuration too.
   AuthOptions auth;
   auth.admin_identities = options.admin_identities;
+  auth.reader_identities = options.reader_identities;
   auth.all_rpcs = options.grpc_auth == "all";
-  if (!options.admin_token_file.empty()) {
-    auto tokens = ReadTokenFile(options.admin_token_file);
-    if (!tokens.ok()) {
-      std::cerr << "crm-scored: --admin-token-file: " << tokens.status().message() << "\n";
+  for (const auto& [flag, file, tokens] :
+       {std::tuple{"--admin-token-file", &options.admin_token_file, &auth.admin_tokens},
+        std::tuple{"--reader-token-file", &options.reader_token_file, &auth.reader_tokens}}) {
+    if (file->empty()) continue;
+    auto read = ReadTokenFile(*file);
+    if (!read.ok()) {
+      std::cerr << "crm-scored: " << flag << ": " << read.status().message() << "\n";
       return 2;
     }
-    auth.admin_tokens = std::move(*tokens);
+    *tokens = std::move(*read);
   }
   if (options.check_config) {
     std::cout << "crm-scored: configuration valid: " << DescribeOptions(options) << "\n";
@@ -321,7 +326,9 @@ int RunScoringApp(const ServiceOptions& options) {
                                                                       : "over TLS, client "
                                                                         "certificates verified")
                              << "; admin calls need "
-                             << (auth_configured ? "an authorised caller" : "credentials none has");
+                             << (auth_configured ? "an admin" : "credentials none has")
+                             << "; reads are "
+                             << (options.grpc_auth == "all" ? "for readers and admins" : "open");
   CRM_LOG(kInfo, kComponent) << "gRPC listening on " << HostOf(options.grpc_listen) << ":"
                              << (*grpc_server)->port();
 

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <optional>
 
 namespace crm {
 namespace {
@@ -57,13 +58,24 @@ absl::StatusOr<std::vector<AuthOptions::Token>> ReadTokenFile(const std::string&
   return tokens;
 }
 
-grpc::Status Authorizer::Check(const grpc::ServerContextBase& context, bool admin,
+grpc::Status Authorizer::Check(const grpc::ServerContextBase& context, Role role,
                                std::string* who) const {
-  if (!admin && !options_.all_rpcs) {
+  if (role == Role::kReader && !options_.all_rpcs) {
     *who = "anonymous";
     return grpc::Status::OK;
   }
+  // The strongest role the caller's credentials give, and its name.
+  std::optional<Role> held;
   bool presented = false;
+  const auto hold = [&](Role given, std::string name) {
+    if (!held || (*held == Role::kReader && given == Role::kAdmin)) {
+      held = given;
+      *who = std::move(name);
+    }
+  };
+  const auto listed = [](const std::vector<std::string>& identities, const std::string& identity) {
+    return std::find(identities.begin(), identities.end(), identity) != identities.end();
+  };
   // A mutual-TLS client certificate, verified by the TLS layer.
   if (const std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
       auth != nullptr && auth->IsPeerAuthenticated()) {
@@ -74,11 +86,8 @@ grpc::Status Authorizer::Check(const grpc::ServerContextBase& context, bool admi
     for (const grpc::string_ref& name : names) {
       presented = true;
       const std::string identity(name.data(), name.size());
-      if (std::find(options_.admin_identities.begin(), options_.admin_identities.end(), identity) !=
-          options_.admin_identities.end()) {
-        *who = "mtls:" + identity;
-        return grpc::Status::OK;
-      }
+      if (listed(options_.admin_identities, identity)) hold(Role::kAdmin, "mtls:" + identity);
+      if (listed(options_.reader_identities, identity)) hold(Role::kReader, "mtls:" + identity);
     }
   }
   // A bearer token.
@@ -90,11 +99,16 @@ grpc::Status Authorizer::Check(const grpc::ServerContextBase& context, bool admi
     presented = true;
     const std::string_view secret = value.substr(kBearer.size());
     for (const AuthOptions::Token& token : options_.admin_tokens) {
-      if (SameSecret(secret, token.secret)) {
-        *who = "token:" + token.name;
-        return grpc::Status::OK;
-      }
+      if (SameSecret(secret, token.secret)) hold(Role::kAdmin, "token:" + token.name);
     }
+    for (const AuthOptions::Token& token : options_.reader_tokens) {
+      if (SameSecret(secret, token.secret)) hold(Role::kReader, "token:" + token.name);
+    }
+  }
+  if (held && (*held == Role::kAdmin || role == Role::kReader)) return grpc::Status::OK;
+  if (held) {
+    return {grpc::StatusCode::PERMISSION_DENIED,
+            "the caller (" + *who + ") may read but not make this call: it needs an admin"};
   }
   if (!presented) {
     return {grpc::StatusCode::UNAUTHENTICATED,

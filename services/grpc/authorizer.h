@@ -12,8 +12,12 @@ class Status;
 
 namespace crm {
 
-// Who may call what. Admin RPCs (EraseCustomer) always need an authorised
-// caller; the others only with `all_rpcs`.
+// What a call needs of its caller: a reader reads (lookups, rankings,
+// alerts); an admin reads too, and erases.
+enum class Role { kReader, kAdmin };
+
+// Who may call what. Admin RPCs (EraseCustomer) always need an admin; the
+// others need a reader or an admin only with `all_rpcs`.
 struct AuthOptions {
   // Bearer tokens ("authorization: Bearer <token>"), each with the name that
   // stands for it in the audit trail and the logs (the token itself never does).
@@ -22,9 +26,11 @@ struct AuthOptions {
     std::string secret;
   };
   std::vector<Token> admin_tokens;
+  std::vector<Token> reader_tokens;  // read only (--reader-token-file)
   // Identities of mutual-TLS client certificates (a common name or a subject
-  // alternative name) authorised for admin RPCs.
+  // alternative name) authorised for admin RPCs, and for reads only.
   std::vector<std::string> admin_identities;
+  std::vector<std::string> reader_identities;
   bool all_rpcs = false;  // every RPC, not only the admin ones, needs an authorised caller
 };
 
@@ -39,10 +45,12 @@ class Authorizer {
  public:
   explicit Authorizer(AuthOptions options) : options_(std::move(options)) {}
 
-  // OK, with the caller's name in `*who` ("token:NAME", "mtls:IDENTITY", or
-  // "anonymous" for an open RPC); UNAUTHENTICATED without credentials,
-  // PERMISSION_DENIED with credentials not authorised.
-  grpc::Status Check(const grpc::ServerContextBase& context, bool admin, std::string* who) const;
+  // OK when the caller holds `role` (an admin holds both), with the caller's
+  // name in `*who` ("token:NAME", "mtls:IDENTITY", or "anonymous" for a read
+  // without `all_rpcs`); UNAUTHENTICATED without credentials,
+  // PERMISSION_DENIED with credentials not authorised for `role` (a reader's
+  // on an admin RPC among them).
+  grpc::Status Check(const grpc::ServerContextBase& context, Role role, std::string* who) const;
 
  private:
   AuthOptions options_;

@@ -9,8 +9,8 @@
 #include <grpcpp/server_builder.h>
 
 #include <algorithm>
-#include <array>
 #include <chrono>
+#include <condition_variable>
 #include <fstream>
 #include <future>
 #include <sstream>
@@ -18,25 +18,12 @@
 #include "services/codec/alert_codec.h"
 #include "services/codec/touchpoint_codec.h"
 #include "services/grpc/alert_watch.h"
+#include "services/grpc/grpc_status.h"
+#include "services/grpc/requests.h"
 #include "services/grpc/scores_codec.h"
 
 namespace crm {
 namespace {
-
-constexpr std::size_t kMaxBatchIds = 1000;
-
-grpc::Status ToGrpc(const absl::Status& status) {
-  switch (status.code()) {
-    case absl::StatusCode::kOk:
-      return grpc::Status::OK;
-    case absl::StatusCode::kUnavailable:
-      return {grpc::StatusCode::UNAVAILABLE, std::string(status.message())};
-    case absl::StatusCode::kDataLoss:
-      return {grpc::StatusCode::DATA_LOSS, std::string(status.message())};
-    default:
-      return {grpc::StatusCode::INTERNAL, std::string(status.message())};
-  }
-}
 
 // gRPC deadlines are system_clock time points; "now" comes from the one clock file.
 std::chrono::system_clock::time_point SystemDeadline(int from_now_ms) {
@@ -45,6 +32,7 @@ std::chrono::system_clock::time_point SystemDeadline(int from_now_ms) {
           (WallClock().Now() + std::chrono::milliseconds(from_now_ms)).time_since_epoch()));
 }
 
+// REQUIRES: `as_of` passed ValidateAsOf (its conversion cannot overflow).
 Timestamp AsOf(const Clock& clock, bool has_as_of, const google::protobuf::Timestamp& as_of) {
   return has_as_of ? FromProtoTime(as_of) : clock.Now();
 }
@@ -57,12 +45,22 @@ bool Forwarded(const grpc::ServerContextBase& context) {
   return context.client_metadata().count(kForwardedBy) > 0;
 }
 
-grpc::Status Prefixed(const grpc::Status& status, const std::string& prefix) {
+// A peer's answer, said to come from `instance` (a name read from the
+// cluster topic: quoted, cut), its message bounded.
+grpc::Status Prefixed(const grpc::Status& status, const std::string& instance) {
   if (status.ok()) return status;
-  return {status.error_code(), prefix + status.error_message()};
+  return BoundedStatus(
+      {status.error_code(), "from " + Quoted(instance) + ": " + status.error_message()});
 }
 
 }  // namespace
+
+template <typename Request>
+grpc::Status ScoringServiceImpl::Admit(const grpc::ServerContextBase& context, Role role,
+                                       const Request& request, std::string* who) const {
+  if (grpc::Status allowed = Authorize(context, role, who); !allowed.ok()) return allowed;
+  return ToGrpc(Validate(request));
+}
 
 struct ScoringServiceImpl::Route {
   enum class Kind { kHere, kForward, kAnswered } kind = Kind::kAnswered;
@@ -75,16 +73,12 @@ struct ScoringServiceImpl::Route {
 // Where the answer for `raw_id` comes from: this instance's committed state
 // when it serves the customer's partition; the partition's owner when
 // another instance does (unless the call was forwarded already); else an
-// error that says why (INVALID_ARGUMENT for an empty id, NOT_FOUND for an
-// unknown customer, UNAVAILABLE while their partition is restored or has no
-// owner answering).
+// error that says why (NOT_FOUND for an unknown customer, UNAVAILABLE
+// while their partition is restored or has no owner answering).
+// REQUIRES: `raw_id` passed ValidateCustomerId.
 ScoringServiceImpl::Route ScoringServiceImpl::Locate(const std::string& raw_id,
                                                      bool forwarded) const {
   Route route;
-  if (raw_id.empty()) {
-    route.status = {grpc::StatusCode::INVALID_ARGUMENT, "customer_id is empty"};
-    return route;
-  }
   const CustomerId id(raw_id);
   auto stored = store_->Find(id);
   if (!stored.ok()) {
@@ -114,7 +108,7 @@ ScoringServiceImpl::Route ScoringServiceImpl::Locate(const std::string& raw_id,
     served = served && (owned || !owner);
     if (served && (*stored || !restoring->partitioner_mismatch())) {
       if (!*stored) {
-        route.status = {grpc::StatusCode::NOT_FOUND, "unknown customer " + raw_id};
+        route.status = {grpc::StatusCode::NOT_FOUND, "unknown customer " + Quoted(raw_id)};
         return route;
       }
       route.kind = Route::Kind::kHere;
@@ -133,12 +127,12 @@ ScoringServiceImpl::Route ScoringServiceImpl::Locate(const std::string& raw_id,
                    ? " (asked by another instance, which took this one for the owner)"
                    : "; no instance claims partition " + std::to_string(route.partition) + " now";
       }
-      route.status = {grpc::StatusCode::UNAVAILABLE, why};
+      route.status = BoundedStatus({grpc::StatusCode::UNAVAILABLE, why});
       return route;
     }
   }
   if (!*stored) {
-    route.status = {grpc::StatusCode::NOT_FOUND, "unknown customer " + raw_id};
+    route.status = {grpc::StatusCode::NOT_FOUND, "unknown customer " + Quoted(raw_id)};
     return route;
   }
   route.kind = Route::Kind::kHere;
@@ -195,8 +189,8 @@ grpc::ServerUnaryReactor* ScoringServiceImpl::GetCustomerScores(
     v1::CustomerScores* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   std::string who;
-  if (grpc::Status allowed = Authorize(*context, /*admin=*/false, &who); !allowed.ok()) {
-    reactor->Finish(allowed);
+  if (grpc::Status admitted = Admit(*context, Role::kReader, *request, &who); !admitted.ok()) {
+    reactor->Finish(admitted);
     return reactor;
   }
   Route route = Locate(request->customer_id(), Forwarded(*context));
@@ -209,7 +203,7 @@ grpc::ServerUnaryReactor* ScoringServiceImpl::GetCustomerScores(
             forward.get(), request, response,
             [reactor, response, forward, owner = route.owner](const grpc::Status& status) {
               if (status.ok()) response->mutable_freshness()->set_forwarded(true);
-              reactor->Finish(Prefixed(status, "from " + owner.instance + ": "));
+              reactor->Finish(Prefixed(status, owner.instance));
             });
     return reactor;
   }
@@ -275,12 +269,8 @@ grpc::ServerUnaryReactor* ScoringServiceImpl::BatchGetCustomerScores(
     v1::BatchGetCustomerScoresResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   std::string who;
-  if (grpc::Status allowed = Authorize(*context, /*admin=*/false, &who); !allowed.ok()) {
-    reactor->Finish(allowed);
-    return reactor;
-  }
-  if (request->customer_ids_size() > static_cast<int>(kMaxBatchIds)) {
-    reactor->Finish({grpc::StatusCode::INVALID_ARGUMENT, "at most 1000 customer_ids per call"});
+  if (grpc::Status admitted = Admit(*context, Role::kReader, *request, &who); !admitted.ok()) {
+    reactor->Finish(admitted);
     return reactor;
   }
   const bool forwarded = Forwarded(*context);
@@ -294,10 +284,6 @@ grpc::ServerUnaryReactor* ScoringServiceImpl::BatchGetCustomerScores(
   std::map<std::string, BatchJoin::Share*> by_owner;
   grpc::Status status;
   for (const std::string& raw_id : request->customer_ids()) {
-    if (raw_id.empty()) {
-      status = {grpc::StatusCode::INVALID_ARGUMENT, "a customer_id is empty"};
-      break;
-    }
     Route route = Locate(raw_id, forwarded);
     if (route.kind == Route::Kind::kForward) {
       BatchJoin::Share*& share = by_owner[route.owner.address];
@@ -340,7 +326,7 @@ grpc::ServerUnaryReactor* ScoringServiceImpl::BatchGetCustomerScores(
             }
             for (const std::string& id : share->response.not_found()) join->not_found.insert(id);
           }
-          join->Done(Prefixed(forwarded_status, "from " + share->instance + ": "));
+          join->Done(Prefixed(forwarded_status, share->instance));
         });
   }
   join->Done(grpc::Status::OK);
@@ -365,6 +351,14 @@ grpc::Status ScoringServiceImpl::RankLocally(grpc::ServerContext* context,
     return a.first.churn != b.first.churn ? a.first.churn > b.first.churn
                                           : a.first.customer_id < b.first.customer_id;
   };
+  // The bounds of this call's work: candidates scored, and time (within
+  // the caller's deadline, leaving a fifth of what remains to answer).
+  const auto remaining = context->deadline() - SystemDeadline(0);
+  const auto budget = remaining < options_.rank_budget * 5 / 4
+                          ? std::chrono::duration_cast<std::chrono::milliseconds>(remaining) * 4 / 5
+                          : std::chrono::milliseconds(options_.rank_budget);
+  const auto until = std::chrono::steady_clock::now() + budget;
+  std::size_t scored = 0;
   std::optional<RiskEntry> after;
   for (bool more = true; more;) {
     if (context->IsCancelled()) return {grpc::StatusCode::CANCELLED, "cancelled"};
@@ -372,6 +366,16 @@ grpc::Status ScoringServiceImpl::RankLocally(grpc::ServerContext* context,
     if (!page.ok()) return ToGrpc(page.status());
     more = page->size() == kPage;
     for (const RiskEntry& entry : *page) {
+      if (scored >= options_.rank_max_candidates || std::chrono::steady_clock::now() >= until) {
+        response->set_partial(true);
+        response->set_partial_reason(
+            scored >= options_.rank_max_candidates
+                ? "stopped after " + std::to_string(scored) + " candidates scored"
+                : "stopped after " + std::to_string(budget.count()) + " ms (" +
+                      std::to_string(scored) + " candidates scored)");
+        more = false;
+        break;
+      }
       // Nobody below this entry can be more at risk now than the last of the
       // best: a customer's current churn is within the precision of their
       // last look's, which is within half of it of their indexed churn.
@@ -386,6 +390,7 @@ grpc::Status ScoringServiceImpl::RankLocally(grpc::ServerContext* context,
       if (!state.ok()) return ToGrpc(state.status());
       if (!*state) continue;  // erased since
       Scores scores = scorer->Score(entry.customer, **state, now, population.get());
+      ++scored;
       if (!request.segment().empty() && scores.segment != request.segment()) continue;
       std::pair<Scores, std::int32_t> ranked(std::move(scores), entry.partition);
       const auto at = std::upper_bound(best.begin(), best.end(), ranked, ranks_before);
@@ -413,12 +418,8 @@ grpc::Status ScoringServiceImpl::ListAtRiskCustomers(grpc::ServerContext* contex
                                                      const v1::ListAtRiskCustomersRequest* request,
                                                      v1::ListAtRiskCustomersResponse* response) {
   std::string who;
-  if (grpc::Status allowed = Authorize(*context, /*admin=*/false, &who); !allowed.ok()) {
-    return allowed;
-  }
-  constexpr std::uint32_t kMaxTop = 1000;
-  if (request->top_n() > kMaxTop) {
-    return {grpc::StatusCode::INVALID_ARGUMENT, "top_n is at most 1000"};
+  if (grpc::Status admitted = Admit(*context, Role::kReader, *request, &who); !admitted.ok()) {
+    return admitted;
   }
   // Asked by another instance: this one's partitions only, which it names.
   if (Forwarded(*context)) return RankLocally(context, *request, true, response);
@@ -439,41 +440,19 @@ grpc::Status ScoringServiceImpl::ListAtRiskCustomers(grpc::ServerContext* contex
   }
   const std::int32_t count = options_.restoring->Owned().second;
   std::set<std::int32_t> covered(response->partitions().begin(), response->partitions().end());
-  for (const ClusterMember& member : options_.cluster->Members(WallClock().Now())) {
-    if (member.instance == options_.cluster->self() || member.partitions.empty()) continue;
-    bool needed = false;
-    for (std::int32_t p : member.partitions) needed = needed || !covered.contains(p);
-    if (!needed) continue;
-    grpc::ClientContext forward;
-    PrepareForward(*context, &forward);
-    v1::ListAtRiskCustomersResponse theirs;
-    if (grpc::Status status =
-            PeerStub(member.address)->ListAtRiskCustomers(&forward, *request, &theirs);
-        !status.ok()) {
-      return Prefixed(status, "ranking of " + member.instance + ": ");
-    }
-    for (std::int32_t p : theirs.partitions()) {
-      if (!covered.insert(p).second) {
-        return {grpc::StatusCode::UNAVAILABLE,
-                "partition " + std::to_string(p) +
-                    " is ranked by two instances: a rebalance is under way; retry shortly"};
-      }
-    }
-    for (v1::CustomerScores& scores : *theirs.mutable_customers()) {
-      scores.mutable_freshness()->set_forwarded(true);
-      *response->add_customers() = std::move(scores);
-    }
-    response->add_instances(member.instance);
+  if (grpc::Status peers = RankOnPeers(context, *request, &covered, response); !peers.ok()) {
+    return peers;
   }
   std::string missing;
   for (std::int32_t p = 0; p < count; ++p) {
     if (!covered.contains(p)) missing += (missing.empty() ? "" : ", ") + std::to_string(p);
   }
   if (count == 0 || !missing.empty()) {
-    return {grpc::StatusCode::UNAVAILABLE,
-            count == 0 ? std::string("no partition assigned yet; retry shortly")
-                       : "no instance ranks partitions " + missing +
-                             " now (being restored, or a rebalance is under way); retry shortly"};
+    return BoundedStatus(
+        {grpc::StatusCode::UNAVAILABLE,
+         count == 0 ? std::string("no partition assigned yet; retry shortly")
+                    : "no instance ranks partitions " + missing +
+                          " now (being restored, or a rebalance is under way); retry shortly"});
   }
   auto& customers = *response->mutable_customers();
   std::sort(customers.begin(), customers.end(),
@@ -488,23 +467,79 @@ grpc::Status ScoringServiceImpl::ListAtRiskCustomers(grpc::ServerContext* contex
   return grpc::Status::OK;
 }
 
+grpc::Status ScoringServiceImpl::RankOnPeers(grpc::ServerContext* context,
+                                             const v1::ListAtRiskCustomersRequest& request,
+                                             std::set<std::int32_t>* covered,
+                                             v1::ListAtRiskCustomersResponse* response) const {
+  // One call per other owner, all in flight at once, each with the forward
+  // deadline; the answers are merged once the last is in.
+  struct Ask {
+    ClusterMember member;
+    grpc::ClientContext context;
+    v1::ListAtRiskCustomersResponse answer;
+    grpc::Status status;
+  };
+  std::vector<std::unique_ptr<Ask>> asks;
+  for (const ClusterMember& member : options_.cluster->Members(WallClock().Now())) {
+    if (member.instance == options_.cluster->self() || member.partitions.empty()) continue;
+    bool needed = false;
+    for (std::int32_t p : member.partitions) needed = needed || !covered->contains(p);
+    if (!needed) continue;
+    asks.push_back(std::make_unique<Ask>());
+    asks.back()->member = member;
+  }
+  std::mutex mutex;
+  std::condition_variable answered;
+  std::size_t left = asks.size();
+  for (const std::unique_ptr<Ask>& ask : asks) {
+    PrepareForward(*context, &ask->context);
+    Ask* in_flight = ask.get();
+    PeerStub(ask->member.address)
+        ->async()
+        ->ListAtRiskCustomers(&ask->context, &request, &ask->answer,
+                              [in_flight, &mutex, &answered, &left](grpc::Status status) {
+                                std::lock_guard<std::mutex> lock(mutex);
+                                in_flight->status = std::move(status);
+                                if (--left == 0) answered.notify_all();
+                              });
+  }
+  {
+    // Every call ends by its deadline (the forward timeout at most).
+    std::unique_lock<std::mutex> lock(mutex);
+    answered.wait(lock, [&left] { return left == 0; });
+  }
+  for (const std::unique_ptr<Ask>& ask : asks) {
+    if (!ask->status.ok()) return Prefixed(ask->status, ask->member.instance);
+    for (std::int32_t p : ask->answer.partitions()) {
+      if (!covered->insert(p).second) {
+        return {grpc::StatusCode::UNAVAILABLE,
+                "partition " + std::to_string(p) +
+                    " is ranked by two instances: a rebalance is under way; retry shortly"};
+      }
+    }
+    for (v1::CustomerScores& scores : *ask->answer.mutable_customers()) {
+      scores.mutable_freshness()->set_forwarded(true);
+      *response->add_customers() = std::move(scores);
+    }
+    if (ask->answer.partial() && !response->partial()) {
+      response->set_partial(true);
+      response->set_partial_reason(
+          "ranking of " + Quoted(ask->member.instance) + ": " +
+          Quoted(ask->answer.partial_reason(), kMaxStatusMessageBytes / 4));
+    }
+    response->add_instances(ask->member.instance);
+  }
+  return grpc::Status::OK;
+}
+
 grpc::ServerWriteReactor<v1::ChurnAlert>* ScoringServiceImpl::WatchAlerts(
     grpc::CallbackServerContext* context, const v1::WatchAlertsRequest* request) {
   std::string who;
-  if (grpc::Status allowed = Authorize(*context, /*admin=*/false, &who); !allowed.ok()) {
-    return RefuseAlertWatch(allowed);
+  if (grpc::Status admitted = Admit(*context, Role::kReader, *request, &who); !admitted.ok()) {
+    return RefuseAlertWatch(admitted);
   }
   if (options_.alerts == nullptr) {
     return RefuseAlertWatch({grpc::StatusCode::UNIMPLEMENTED, "alerts are not enabled"});
-  }
-  if (!(request->min_churn() >= 0 && request->min_churn() <= 1)) {
-    return RefuseAlertWatch({grpc::StatusCode::INVALID_ARGUMENT, "min_churn must be in [0, 1]"});
-  }
-  static constexpr std::array<std::string_view, 5> kActions = {"", "WIN_BACK", "RETAIN", "DEVELOP",
-                                                               "NONE"};
-  if (std::find(kActions.begin(), kActions.end(), request->action()) == kActions.end()) {
-    return RefuseAlertWatch({grpc::StatusCode::INVALID_ARGUMENT,
-                             "action must be WIN_BACK, RETAIN, DEVELOP, NONE or empty"});
   }
   return StartAlertWatch(
       options_.alerts, [segment = request->segment(), min_churn = request->min_churn(),
@@ -518,25 +553,25 @@ grpc::Status ScoringServiceImpl::GetCustomerState(grpc::ServerContext* context,
                                                   const v1::GetCustomerStateRequest* request,
                                                   v1::CustomerState* response) {
   std::string who;
-  if (grpc::Status allowed = Authorize(*context, /*admin=*/false, &who); !allowed.ok()) {
-    return allowed;
+  if (grpc::Status admitted = Admit(*context, Role::kReader, *request, &who); !admitted.ok()) {
+    return admitted;
   }
   Route route = Locate(request->customer_id(), Forwarded(*context));
   if (route.kind == Route::Kind::kForward) {
     grpc::ClientContext forward;
     PrepareForward(*context, &forward);
     return Prefixed(PeerStub(route.owner.address)->GetCustomerState(&forward, *request, response),
-                    "from " + route.owner.instance + ": ");
+                    route.owner.instance);
   }
   if (route.kind == Route::Kind::kAnswered) return route.status;
   ToProto(CustomerId(request->customer_id()), *route.state, response);
   return grpc::Status::OK;
 }
 
-grpc::Status ScoringServiceImpl::Authorize(const grpc::ServerContextBase& context, bool admin,
+grpc::Status ScoringServiceImpl::Authorize(const grpc::ServerContextBase& context, Role role,
                                            std::string* who) const {
-  if (options_.authorizer != nullptr) return options_.authorizer->Check(context, admin, who);
-  if (!admin) {
+  if (options_.authorizer != nullptr) return options_.authorizer->Check(context, role, who);
+  if (role == Role::kReader) {
     *who = "anonymous";
     return grpc::Status::OK;
   }
@@ -548,17 +583,32 @@ grpc::Status ScoringServiceImpl::EraseCustomer(grpc::ServerContext* context,
                                                const v1::EraseCustomerRequest* request,
                                                v1::EraseCustomerResponse* response) {
   std::string who;
-  if (grpc::Status allowed = Authorize(*context, /*admin=*/true, &who); !allowed.ok()) {
-    return allowed;
-  }
-  if (request->customer_id().empty()) {
-    return {grpc::StatusCode::INVALID_ARGUMENT, "customer_id is empty"};
+  if (grpc::Status admitted = Admit(*context, Role::kAdmin, *request, &who); !admitted.ok()) {
+    return admitted;
   }
   if (options_.erasures == nullptr) {
     return {grpc::StatusCode::UNIMPLEMENTED, "erasure is not enabled"};
   }
+  // Routed like a lookup: the owner of the customer's partition erases them.
+  Route route = Locate(request->customer_id(), Forwarded(*context));
+  if (route.kind == Route::Kind::kForward) {
+    grpc::ClientContext forward;
+    PrepareForward(*context, &forward);
+    forward.set_deadline(
+        std::min(SystemDeadline(static_cast<int>(options_.erase_timeout.count()) + 1000),
+                 context->deadline()));
+    return Prefixed(PeerStub(route.owner.address)->EraseCustomer(&forward, *request, response),
+                    route.owner.instance);
+  }
+  // Unknown here on a partition served here: the consumer thread says
+  // whether there is anything to erase. Any other answer (UNAVAILABLE: no
+  // owner now, or being restored) stands.
+  if (route.kind == Route::Kind::kAnswered &&
+      route.status.error_code() != grpc::StatusCode::NOT_FOUND) {
+    return route.status;
+  }
   std::future<absl::StatusOr<bool>> done = options_.erasures->Submit(
-      {CustomerId(request->customer_id()), who, options_.wall_clock->Now()});
+      {CustomerId(request->customer_id()), who, options_.wall_clock->Now(), route.partition});
   if (done.wait_for(options_.erase_timeout) != std::future_status::ready) {
     return {grpc::StatusCode::UNAVAILABLE,
             "the erasure was not carried out in time (is ingestion running?); retrying is safe"};
@@ -619,7 +669,8 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> PeerCredentials(
 
 absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(const std::string& listen,
                                                               grpc::Service* service,
-                                                              const GrpcTlsOptions& tls) {
+                                                              const GrpcTlsOptions& tls,
+                                                              const GrpcServerLimits& limits) {
   auto credentials = Credentials(tls);
   if (!credentials.ok()) return credentials.status();
   grpc::EnableDefaultHealthCheckService(true);
@@ -628,6 +679,17 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(const std::string&
   grpc::ServerBuilder builder;
   builder.AddListeningPort(listen, *credentials, &server->port_);
   builder.RegisterService(service);
+  builder.SetMaxReceiveMessageSize(limits.max_receive_message_bytes);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, limits.max_concurrent_streams);
+  builder.AddChannelArgument(GRPC_ARG_MAX_METADATA_SIZE, limits.max_metadata_bytes);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+                             limits.min_client_ping_interval_ms);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 2);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, limits.keepalive_time_ms);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, limits.keepalive_timeout_ms);
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(EdgeInterceptorFactory());
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   server->server_ = builder.BuildAndStart();
   if (!server->server_ || server->port_ == 0) {
     return absl::UnavailableError("cannot listen for gRPC on " + listen);

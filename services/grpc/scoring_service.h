@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -55,6 +56,12 @@ struct ScoringServiceOptions {
   // The longest a forwarded call may take (less when the caller's deadline
   // is nearer).
   std::chrono::milliseconds forward_timeout = std::chrono::seconds(2);
+  // ListAtRiskCustomers' bounds on one instance's work: at most this many
+  // customers scored, for at most this long (less when the caller's deadline
+  // is nearer). When either is reached the answer is the best of those
+  // scored, flagged `partial` with the reason.
+  std::size_t rank_max_candidates = 100'000;
+  std::chrono::milliseconds rank_budget = std::chrono::seconds(5);
 };
 
 // The lookups are served on gRPC's callback API, on gRPC's own threads, with
@@ -91,7 +98,10 @@ class ScoringServiceImpl final : public ScoringServiceBase {
   // of one ABC segment or all, with their scores: read down the at-risk index
   // (each customer's churn at a recent look, which the time index keeps
   // within 1.5 × risk_precision of the current one) and re-scored, until no
-  // customer left in the index could rank. Prospects are never at risk.
+  // customer left in the index could rank, or a bound of the options is
+  // reached (the answer is then flagged `partial`). Prospects are never at
+  // risk. In a cluster every other owner is asked at once, each within the
+  // forward timeout; one not answering in time makes the call UNAVAILABLE.
   grpc::Status ListAtRiskCustomers(grpc::ServerContext* context,
                                    const v1::ListAtRiskCustomersRequest* request,
                                    v1::ListAtRiskCustomersResponse* response) override;
@@ -104,16 +114,23 @@ class ScoringServiceImpl final : public ScoringServiceBase {
       grpc::CallbackServerContext* context, const v1::WatchAlertsRequest* request) override;
   // Admin: forgets the customer (state, index entries, open and undelivered
   // alerts), recorded in the audit trail with the caller's name first;
-  // erased = false when there was nothing to erase. Carried out by the
-  // consumer thread; UNAVAILABLE when it did not within the erase timeout
-  // (the request may still be carried out: retrying is safe).
+  // erased = false when there was nothing to erase. Routed like a lookup:
+  // carried out by the consumer thread of the instance that owns the
+  // customer's partition (forwarded to it when that is another), UNAVAILABLE
+  // when no instance owns it now or it is being restored, or when the owner
+  // did not carry it out within the erase timeout (the request may still be
+  // carried out: retrying is safe).
   grpc::Status EraseCustomer(grpc::ServerContext* context, const v1::EraseCustomerRequest* request,
                              v1::EraseCustomerResponse* response) override;
 
  private:
-  // OK when the caller may make this call (see Authorizer::Check).
-  grpc::Status Authorize(const grpc::ServerContextBase& context, bool admin,
-                         std::string* who) const;
+  // The one gate of every RPC: OK when the caller holds `role` (see
+  // Authorizer::Check; its name in `*who`) and `request` is valid
+  // (services/grpc/requests.h); else the status to answer.
+  template <typename Request>
+  grpc::Status Admit(const grpc::ServerContextBase& context, Role role, const Request& request,
+                     std::string* who) const;
+  grpc::Status Authorize(const grpc::ServerContextBase& context, Role role, std::string* who) const;
 
   struct Route;  // where a customer's answer comes from (scoring_service.cc)
   Route Locate(const std::string& raw_id, bool forwarded) const;
@@ -126,6 +143,12 @@ class ScoringServiceImpl final : public ScoringServiceBase {
   void PrepareForward(const grpc::ServerContextBase& context, grpc::ClientContext* forward) const;
   grpc::Status RankLocally(grpc::ServerContext* context,
                            const v1::ListAtRiskCustomersRequest& request, bool served_only,
+                           v1::ListAtRiskCustomersResponse* response) const;
+  // The rankings of the other owners of partitions not in `covered`, asked
+  // at once; merged into `response` (`covered` grows by their partitions).
+  grpc::Status RankOnPeers(grpc::ServerContext* context,
+                           const v1::ListAtRiskCustomersRequest& request,
+                           std::set<std::int32_t>* covered,
                            v1::ListAtRiskCustomersResponse* response) const;
 
   StateStore* store_;
@@ -153,15 +176,29 @@ struct GrpcTlsOptions {
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> PeerCredentials(
     const GrpcTlsOptions& tls, const std::string& peer_ca_file);
 
+// What one gRPC server accepts of its clients.
+struct GrpcServerLimits {
+  int max_receive_message_bytes = 1 << 20;  // a request (1000 ids of 256 bytes fit)
+  int max_concurrent_streams = 256;         // calls in flight per connection
+  int max_metadata_bytes = 16 * 1024;       // a request's headers
+  // Keepalive enforcement: a client pinging more often than this (without
+  // data) is sent GOAWAY after 2 such pings; idle clients are pinged this
+  // often by the server, and dropped when they do not answer in time.
+  int min_client_ping_interval_ms = 10'000;
+  int keepalive_time_ms = 60'000;
+  int keepalive_timeout_ms = 20'000;
+};
+
 // The gRPC server: the scoring service, the standard health service and
-// server reflection.
+// server reflection, with the edge interceptor (grpc_status.h) and `limits`.
 class GrpcServer {
  public:
   // Listens on `listen` ("HOST:PORT"; port 0 picks one), with TLS when
   // `tls` has a certificate; an unreadable file is InvalidArgument naming it.
   static absl::StatusOr<std::unique_ptr<GrpcServer>> Start(const std::string& listen,
                                                            grpc::Service* service,
-                                                           const GrpcTlsOptions& tls = {});
+                                                           const GrpcTlsOptions& tls = {},
+                                                           const GrpcServerLimits& limits = {});
   ~GrpcServer();
 
   int port() const { return port_; }

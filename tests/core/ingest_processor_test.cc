@@ -951,6 +951,34 @@ TEST_F(IngestAlertsTest, AnErasureForgetsEverythingOfTheCustomerInOneCommit) {
   EXPECT_EQ(State(store_, "steady")->events_applied, 1u);
 }
 
+// Erasure reaches the owner: an instance refuses to erase a customer of a
+// partition it does not own now (even one whose state it still holds from
+// before a rebalance), answering neither true nor false, and writes nothing.
+TEST_F(IngestAlertsTest, AnErasureOfACustomerOfAnotherInstancesPartitionIsRefused) {
+  clock_.Set(Day(10));
+  IngestProcessor processor(IngestOptions{}, &store_, &clock_, &probe_, &sink_);
+  ASSERT_TRUE(processor.Load().ok());
+  ASSERT_TRUE(processor
+                  .Process({Record(0, 0, For("mine", Type::kPurchase, "m1", 1)),
+                            Record(1, 0, For("theirs", Type::kPurchase, "t1", 1))})
+                  .ok());
+  ASSERT_TRUE(processor.SetAssignment({0}).ok());  // partition 1 moved to another instance
+  ErasureQueue queue;
+  RecordingAuditLog audit;
+  auto stale = queue.Submit({CustomerId("theirs"), "ops", Day(2)});
+  auto unknown = queue.Submit({CustomerId("never-seen"), "ops", Day(2), /*partition=*/1});
+  auto mine = queue.Submit({CustomerId("mine"), "ops", Day(2), /*partition=*/0});
+  ASSERT_TRUE(processor.TakeErasures(queue, audit).ok());
+  const absl::StatusOr<bool> stale_answer = stale.get();
+  EXPECT_EQ(stale_answer.status().code(), absl::StatusCode::kUnavailable) << stale_answer.status();
+  EXPECT_EQ(unknown.get().status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(mine.get().value(), true);
+  ASSERT_EQ(audit.records.size(), 1u);  // only the erasure carried out
+  EXPECT_EQ(audit.records.front().customer, CustomerId("mine"));
+  EXPECT_TRUE(State(store_, "theirs").has_value());  // not this instance's to write
+  EXPECT_FALSE(State(store_, "mine").has_value());
+}
+
 // The heart of exactly-once alerts: every look, and so every alert, is a
 // function of each partition's records alone. The same stream (late events
 // and duplicates included) processed in one batch, in random batches with

@@ -738,5 +738,109 @@ TEST(CrashTest, ThreeInstancesOnSixPartitionsOneKilledAndEachSurvivorAnswersEver
   }
 }
 
+// Erasure reaches the owner: two instances share the partitions; a customer
+// is erased through the instance that does not own them. The call is
+// forwarded to the owner (erased = true), after which neither instance knows
+// them and no ranking lists them.
+TEST(ClusterErasureTest, AnErasureAskedOfANonOwnerIsCarriedOutByTheOwner) {
+  constexpr int kFour = 4;
+  constexpr char kToken[] = "0123456789abcdef-ops-token";
+  TempDir dir;
+  std::ofstream(dir.path() / "tokens") << "ops:" << kToken << "\n";
+  DevBroker broker = StartDevBroker(dir.path() / "broker.log", kFour);
+  ASSERT_FALSE(broker.bootstrap.empty());
+  // Steady buyers gone silent, each seen again (a contact) at day 500: every
+  // one is at risk, on each partition.
+  constexpr int kCustomers = 12;
+  std::vector<v1::Touchpoint> stream;
+  for (int c = 0; c < kCustomers; ++c) {
+    const std::string customer = "erase-" + std::to_string(c);
+    for (int i = 0; i < 20; ++i) {
+      stream.push_back(testing::DayTouchpoint(customer, customer + "-p" + std::to_string(i), 14 * i,
+                                              v1::PURCHASE, 40));
+    }
+    stream.push_back(testing::DayTouchpoint(customer, customer + "-c", 500, v1::CONTACT, 0));
+  }
+  testing::ProduceTouchpoints(broker.bootstrap, stream);
+  std::vector<std::unique_ptr<ChildProcess>> instances;
+  std::vector<std::unique_ptr<v1::ScoringService::Stub>> stubs;
+  for (const char* name : {"a", "b"}) {
+    std::vector<std::string> args = ServiceArgs(broker.bootstrap, dir.path() / name);
+    args.insert(args.end(), {"--admin-token-file", (dir.path() / "tokens").string()});
+    instances.push_back(std::make_unique<ChildProcess>(CRM_SCORED_BIN, args,
+                                                       dir.path() / (std::string(name) + ".log")));
+    stubs.push_back(StubOf(*instances.back()));
+    ASSERT_NE(stubs.back(), nullptr);
+  }
+  const auto logs = [&] { return instances[0]->Log() + instances[1]->Log(); };
+  const auto ranking = [&](v1::ScoringService::Stub& stub, v1::ListAtRiskCustomersResponse* out) {
+    v1::ListAtRiskCustomersRequest request;
+    request.set_top_n(1000);
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + 10s);
+    return stub.ListAtRiskCustomers(&context, request, out);
+  };
+  const auto listed = [&](v1::ScoringService::Stub& stub) {
+    std::set<std::string> ids;
+    v1::ListAtRiskCustomersResponse response;
+    if (ranking(stub, &response).ok() && response.instances_size() == 2 &&
+        response.partitions_size() == kFour) {
+      for (const v1::CustomerScores& scores : response.customers()) {
+        ids.insert(scores.customer_id());
+      }
+    }
+    return ids;
+  };
+  // Settled: both instances own partitions, every customer applied and ranked.
+  const auto until = std::chrono::steady_clock::now() + 120s;
+  while ((listed(*stubs[0]).size() != kCustomers || listed(*stubs[1]).size() != kCustomers) &&
+         std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(250ms);
+  }
+  ASSERT_EQ(listed(*stubs[0]).size(), static_cast<std::size_t>(kCustomers)) << logs();
+  ASSERT_EQ(listed(*stubs[1]).size(), static_cast<std::size_t>(kCustomers)) << logs();
+  // A customer a forwards to b: b owns them.
+  std::string victim;
+  for (int c = 0; c < kCustomers && victim.empty(); ++c) {
+    v1::CustomerScores scores;
+    const std::string id = "erase-" + std::to_string(c);
+    ASSERT_TRUE(ScoresOf(*stubs[0], id, &scores).ok()) << id << logs();
+    if (scores.freshness().forwarded()) victim = id;
+  }
+  ASSERT_FALSE(victim.empty()) << "a owns every partition: " << logs();
+
+  const auto erase = [&](v1::ScoringService::Stub& stub, bool* erased) {
+    v1::EraseCustomerRequest request;
+    request.set_customer_id(victim);
+    v1::EraseCustomerResponse response;
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + 60s);
+    context.AddMetadata("authorization", std::string("Bearer ") + kToken);
+    const grpc::Status status = stub.EraseCustomer(&context, request, &response);
+    *erased = response.erased();
+    return status;
+  };
+  bool erased = false;
+  const grpc::Status status = erase(*stubs[0], &erased);
+  ASSERT_TRUE(status.ok()) << status.error_message() << logs();
+  EXPECT_TRUE(erased) << logs();
+  for (auto& stub : stubs) {
+    v1::CustomerScores scores;
+    EXPECT_EQ(ScoresOf(*stub, victim, &scores).error_code(), grpc::StatusCode::NOT_FOUND);
+    const std::set<std::string> ids = listed(*stub);
+    EXPECT_EQ(ids.size(), static_cast<std::size_t>(kCustomers - 1)) << logs();
+    EXPECT_FALSE(ids.contains(victim));
+  }
+  // Asked again, of either: the owner says there is nothing left to erase.
+  for (auto& stub : stubs) {
+    ASSERT_TRUE(erase(*stub, &erased).ok()) << logs();
+    EXPECT_FALSE(erased);
+  }
+  // The audit trail is the owner's: b's.
+  EXPECT_NE(testing::ReadFile(dir.path() / "b" / "audit.log").find(victim), std::string::npos);
+  EXPECT_EQ(testing::ReadFile(dir.path() / "a" / "audit.log").find(victim), std::string::npos);
+  for (auto& instance : instances) EXPECT_EQ(instance->Stop(SIGTERM), 0) << instance->Log();
+}
+
 }  // namespace
 }  // namespace crm

@@ -8,6 +8,8 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -33,6 +35,7 @@ using testing::WaitApplied;
 using testing::kDaySeconds;
 constexpr std::int64_t kStart = testing::kTestEpochSeconds;
 constexpr char kToken[] = "0123456789abcdef-ops-token";
+constexpr char kReaderToken[] = "0123456789abcdef-desk-token";
 
 v1::Touchpoint Event(const std::string& customer, const std::string& id, int day,
                      v1::TouchpointType type = v1::PURCHASE, double amount = 40) {
@@ -106,7 +109,7 @@ std::unique_ptr<v1::ScoringService::Stub> TlsStub(const std::string& address,
 // name, and no secret reaches the logs or the metrics.
 TEST(SecurityTest, TlsTokensAndClientCertificatesGuardAdminCalls) {
   TempDir dir;
-  MakeCertificates(dir.path(), {"ops-admin", "intruder"});
+  MakeCertificates(dir.path(), {"ops-admin", "intruder", "desk-reader"});
   std::ofstream(dir.path() / "tokens") << "# admin tokens\nops:" << kToken << "\n";
   auto broker = EmbeddedBroker::Start(ContractTopics(1));
   ASSERT_TRUE(broker.ok()) << broker.status();
@@ -172,23 +175,98 @@ TEST(SecurityTest, TlsTokensAndClientCertificatesGuardAdminCalls) {
   EXPECT_NE(service.process->Log().find("kafka.ssl.key.password=****"), std::string::npos);
   EXPECT_EQ(service.process->Stop(SIGTERM), 0) << service.process->Log();
 
-  // --grpc-auth all: reads need an authorised caller too. Kafka security
-  // settings pass from the config file to librdkafka, their secrets masked.
+  // --grpc-auth all: reads need a reader or an admin; erasure, an admin.
+  // Kafka security settings pass from the config file to librdkafka, their
+  // secrets masked.
+  std::ofstream(dir.path() / "readers") << "desk:" << kReaderToken << "\n";
   std::ofstream(dir.path() / "crm.toml")
       << "grpc-auth = \"all\"\n"
+      << "reader-identity = [\"desk-reader\"]\n"
       << "kafka = [\"sasl.username=crm\", \"sasl.password=config-SECRET-never-logged\", "
          "\"sasl.mechanism=PLAIN\"]\n";
   std::vector<std::string> all = tls;  // its --kafka adds to the file's list
-  all.insert(all.end(), {"--config", (dir.path() / "crm.toml").string()});
+  all.insert(all.end(), {"--config", (dir.path() / "crm.toml").string(), "--reader-token-file",
+                         (dir.path() / "readers").string()});
   service = StartService((*broker)->bootstrap(), dir.path() / "data", dir.path() / "all.log", all);
   auto closed = TlsStub(service.grpc, dir.path());
-  EXPECT_EQ(ScoresStatus(*closed, "c3"), grpc::StatusCode::UNAUTHENTICATED);
-  EXPECT_EQ(ScoresStatus(*closed, "c3", kToken), grpc::StatusCode::OK);
+  auto reader_certificate = TlsStub(service.grpc, dir.path(), "desk-reader");
+  auto admin_certificate = TlsStub(service.grpc, dir.path(), "ops-admin");
+  // Every RPC kind, by a caller holding a token (or none) on `stub`.
+  const auto calls = [](v1::ScoringService::Stub& stub, const std::string& token) {
+    const auto prepare = [&](grpc::ClientContext& context) {
+      context.set_deadline(std::chrono::system_clock::now() + 10s);
+      if (!token.empty()) context.AddMetadata("authorization", "Bearer " + token);
+    };
+    std::map<std::string, grpc::StatusCode> codes;
+    codes["get"] = ScoresStatus(stub, "c3", token);
+    {
+      v1::BatchGetCustomerScoresRequest request;
+      request.add_customer_ids("c3");
+      v1::BatchGetCustomerScoresResponse response;
+      grpc::ClientContext context;
+      prepare(context);
+      codes["batch"] = stub.BatchGetCustomerScores(&context, request, &response).error_code();
+    }
+    {
+      v1::GetCustomerStateRequest request;
+      request.set_customer_id("c3");
+      v1::CustomerState response;
+      grpc::ClientContext context;
+      prepare(context);
+      codes["state"] = stub.GetCustomerState(&context, request, &response).error_code();
+    }
+    {
+      v1::ListAtRiskCustomersRequest request;
+      v1::ListAtRiskCustomersResponse response;
+      grpc::ClientContext context;
+      prepare(context);
+      codes["at-risk"] = stub.ListAtRiskCustomers(&context, request, &response).error_code();
+    }
+    {
+      // Admitted: the stream stays open (no alert comes) until its
+      // deadline; refused: it ends at once with the refusal.
+      v1::WatchAlertsRequest request;
+      grpc::ClientContext context;
+      prepare(context);
+      context.set_deadline(std::chrono::system_clock::now() + 2s);
+      auto reader = stub.WatchAlerts(&context, request);
+      v1::ChurnAlert alert;
+      while (reader->Read(&alert)) {
+      }
+      const grpc::Status status = reader->Finish();
+      codes["watch"] = status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED
+                           ? grpc::StatusCode::OK
+                           : status.error_code();
+    }
+    codes["erase"] = Erase(stub, "nobody-at-all", token, nullptr).error_code();
+    return codes;
+  };
+  using Codes = std::map<std::string, grpc::StatusCode>;
+  const auto all_but_erase = [](grpc::StatusCode reads, grpc::StatusCode erase) {
+    return Codes{{"get", reads},     {"batch", reads}, {"state", reads},
+                 {"at-risk", reads}, {"watch", reads}, {"erase", erase}};
+  };
+  using grpc::StatusCode;
+  EXPECT_EQ(calls(*closed, ""),
+            all_but_erase(StatusCode::UNAUTHENTICATED, StatusCode::UNAUTHENTICATED));
+  EXPECT_EQ(calls(*closed, "not-the-token-at-all"),
+            all_but_erase(StatusCode::PERMISSION_DENIED, StatusCode::PERMISSION_DENIED));
+  EXPECT_EQ(calls(*closed, kReaderToken),
+            all_but_erase(StatusCode::OK, StatusCode::PERMISSION_DENIED));
+  EXPECT_EQ(calls(*reader_certificate, ""),
+            all_but_erase(StatusCode::OK, StatusCode::PERMISSION_DENIED));
+  auto intruder_certificate = TlsStub(service.grpc, dir.path(), "intruder");
+  EXPECT_EQ(calls(*intruder_certificate, ""),
+            all_but_erase(StatusCode::PERMISSION_DENIED, StatusCode::PERMISSION_DENIED));
+  // Admins read too, and erase (nothing to erase here: erased = false).
+  EXPECT_EQ(calls(*closed, kToken), all_but_erase(StatusCode::OK, StatusCode::OK));
+  EXPECT_EQ(calls(*admin_certificate, ""), all_but_erase(StatusCode::OK, StatusCode::OK));
   const std::string log = service.process->Log();
   EXPECT_NE(log.find("kafka.sasl.username=crm"), std::string::npos) << log;
   EXPECT_NE(log.find("kafka.sasl.password=****"), std::string::npos) << log;
   EXPECT_EQ(log.find("config-SECRET-never-logged"), std::string::npos) << log;
   EXPECT_EQ(HttpGet(service.metrics).value_or("").find("SECRET"), std::string::npos);
+  EXPECT_EQ(log.find(kReaderToken), std::string::npos) << log;
   EXPECT_EQ(service.process->Stop(SIGTERM), 0) << service.process->Log();
 }
 
@@ -263,6 +341,82 @@ TEST(ErasureTest, AnErasedCustomerIsGoneFromEverythingAndStaysGone) {
   EXPECT_EQ(Erase(*stub, "kept", kToken, nullptr).error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_EQ(ScoresStatus(*stub, "kept"), grpc::StatusCode::OK);
+  EXPECT_EQ(service.process->Stop(SIGTERM), 0) << service.process->Log();
+}
+
+// The gRPC edge refuses what it cannot serve, before any work and with a
+// short answer: a time that overflows, ids too long or not UTF-8, unknown
+// filter values. The service keeps serving the good calls.
+TEST(EdgeTest, BadRequestsAreInvalidArgumentWithShortMessages) {
+  TempDir dir;
+  std::ofstream(dir.path() / "tokens") << "ops:" << kToken << "\n";
+  auto broker = EmbeddedBroker::Start(ContractTopics(1));
+  ASSERT_TRUE(broker.ok()) << broker.status();
+  ProduceTouchpoints((*broker)->bootstrap(), {Event("c1", "e1", 1)});
+  RunningService service =
+      StartService((*broker)->bootstrap(), dir.path() / "data", dir.path() / "service.log",
+                   {"--admin-token-file", (dir.path() / "tokens").string()});
+  auto stub = v1::ScoringService::NewStub(
+      grpc::CreateChannel(service.grpc, grpc::InsecureChannelCredentials()));
+  ASSERT_TRUE(WaitApplied(*stub, "c1", 1)) << service.process->Log();
+  const std::string long_id(100'000, 'x');
+  const std::string not_utf8 = "c1\xff\xfe";
+  const auto expect_invalid = [](const grpc::Status& status, const std::string& what) {
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << what << ": " << status.error_message();
+    EXPECT_LT(status.error_message().size(), 1024u) << what;
+    EXPECT_EQ(status.error_message().find(std::string(300, 'x')), std::string::npos) << what;
+  };
+  const auto scores = [&](const std::string& id, std::optional<std::int64_t> as_of_seconds) {
+    v1::GetCustomerScoresRequest request;
+    request.set_customer_id(id);
+    if (as_of_seconds) request.mutable_as_of()->set_seconds(*as_of_seconds);
+    v1::CustomerScores response;
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + 10s);
+    return stub->GetCustomerScores(&context, request, &response);
+  };
+  expect_invalid(scores("c1", 100'000'000'000'000'000LL), "as_of 1e17 s");
+  expect_invalid(scores("c1", -100'000'000'000'000'000LL), "as_of -1e17 s");
+  expect_invalid(scores(long_id, std::nullopt), "100 kB id");
+  expect_invalid(scores(not_utf8, std::nullopt), "id not UTF-8");
+  {
+    v1::BatchGetCustomerScoresRequest request;
+    request.add_customer_ids("c1");
+    request.add_customer_ids(long_id);
+    v1::BatchGetCustomerScoresResponse response;
+    grpc::ClientContext context;
+    expect_invalid(stub->BatchGetCustomerScores(&context, request, &response), "batch, long id");
+  }
+  {
+    v1::GetCustomerStateRequest request;
+    request.set_customer_id(not_utf8);
+    v1::CustomerState response;
+    grpc::ClientContext context;
+    expect_invalid(stub->GetCustomerState(&context, request, &response), "state, not UTF-8");
+  }
+  {
+    v1::ListAtRiskCustomersRequest request;
+    request.set_segment("Q");
+    v1::ListAtRiskCustomersResponse response;
+    grpc::ClientContext context;
+    expect_invalid(stub->ListAtRiskCustomers(&context, request, &response), "segment Q");
+  }
+  {
+    v1::WatchAlertsRequest request;
+    request.set_segment("Q");
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + 10s);
+    auto reader = stub->WatchAlerts(&context, request);
+    v1::ChurnAlert alert;
+    EXPECT_FALSE(reader->Read(&alert));
+    expect_invalid(reader->Finish(), "watch segment Q");
+  }
+  expect_invalid(Erase(*stub, long_id, kToken, nullptr), "erase, long id");
+  expect_invalid(Erase(*stub, not_utf8, kToken, nullptr), "erase, not UTF-8");
+  // The good calls are still answered.
+  EXPECT_TRUE(scores("c1", kStart + 10 * kDaySeconds).ok());
+  EXPECT_EQ(scores("c2", std::nullopt).error_code(), grpc::StatusCode::NOT_FOUND);
   EXPECT_EQ(service.process->Stop(SIGTERM), 0) << service.process->Log();
 }
 

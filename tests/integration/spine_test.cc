@@ -679,6 +679,45 @@ TEST(ServiceFlagsTest, CheckConfigValidatesWithoutRunning) {
   EXPECT_EQ(bad_config.Log().find("configuration valid"), std::string::npos) << bad_config.Log();
 }
 
+// Bearer tokens or --grpc-auth all on a plaintext listener that is not
+// loopback: refused at start and by --check-config (exit 2, one line), unless
+// --allow-insecure-listen says so; on loopback, or with TLS, accepted.
+TEST(ServiceFlagsTest, CredentialsInPlaintextOffLoopbackAreRefused) {
+  TempDir dir;
+  const std::string tokens = (dir.path() / "tokens").string();
+  std::ofstream(tokens) << "ops:0123456789abcdef-ops-token\n";
+  const std::string data = (dir.path() / "data").string();
+  const std::vector<std::vector<std::string>> refused = {
+      {"--grpc-listen", "0.0.0.0:0", "--admin-token-file", tokens},
+      {"--grpc-listen", "[::]:0", "--reader-token-file", tokens},
+      {"--grpc-listen", "10.1.2.3:50051", "--grpc-auth", "all"},
+      {"--check-config", "--grpc-listen", "0.0.0.0:50051", "--admin-token-file", tokens},
+      {"--check-config", "--grpc-listen", "0.0.0.0:50051", "--grpc-auth", "all"}};
+  int run = 0;
+  for (std::vector<std::string> args : refused) {
+    args.insert(args.end(), {"--data-dir", data, "--metrics-listen", "127.0.0.1:0"});
+    ChildProcess service(CRM_SCORED_BIN, args, dir.path() / ("refused" + std::to_string(run++)));
+    EXPECT_EQ(service.Wait(30s), 2) << args[1] << ": " << service.Log();
+    const std::string log = service.Log();
+    EXPECT_EQ(std::count(log.begin(), log.end(), '\n'), 1) << log;
+    EXPECT_NE(log.find("crm-scored: --grpc-listen "), std::string::npos) << log;
+    EXPECT_NE(log.find("--allow-insecure-listen"), std::string::npos) << log;
+  }
+  EXPECT_FALSE(std::filesystem::exists(data)) << "a refused configuration opened the state";
+  const std::vector<std::vector<std::string>> accepted = {
+      {"--grpc-listen", "0.0.0.0:50051", "--admin-token-file", tokens, "--allow-insecure-listen"},
+      {"--grpc-listen", "127.0.0.1:50051", "--admin-token-file", tokens, "--grpc-auth", "all"},
+      {"--grpc-listen", "localhost:50051", "--reader-token-file", tokens},
+      {"--grpc-listen", "0.0.0.0:50051"},
+      {"--grpc-listen", "0.0.0.0:50051", "--grpc-auth", "all", "--grpc-tls-cert", tokens,
+       "--grpc-tls-key", tokens}};  // read only at start, not by --check-config
+  for (std::vector<std::string> args : accepted) {
+    args.insert(args.end(), {"--check-config", "--data-dir", data});
+    ChildProcess service(CRM_SCORED_BIN, args, dir.path() / ("accepted" + std::to_string(run++)));
+    EXPECT_EQ(service.Wait(30s), 0) << args[1] << " " << args.size() << ": " << service.Log();
+  }
+}
+
 TEST(ServiceFlagsTest, HelpSaysWhatItDoes) {
   TempDir dir;
   ChildProcess service(CRM_SCORED_BIN, {"--help"}, dir.path() / "help.log");

@@ -1,0 +1,178 @@
+#include "services/grpc/requests.h"
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+
+namespace crm {
+namespace {
+
+// 1900-01-01T00:00:00Z and 9999-12-31T23:59:59Z.
+constexpr std::int64_t kMinAsOfSeconds = -2'208'988'800LL;
+constexpr std::int64_t kMaxAsOfSeconds = 253'402'300'799LL;
+
+// The length of the UTF-8 sequence at the start of `text`, 0 when it is not
+// well formed.
+std::size_t SequenceLength(std::string_view text) {
+  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
+  const unsigned char lead = byte(0);
+  if (lead < 0x80) return 1;
+  std::size_t length = 0;
+  unsigned char low = 0x80, high = 0xBF;  // the second byte's range
+  if (lead >= 0xC2 && lead <= 0xDF) {
+    length = 2;
+  } else if (lead >= 0xE0 && lead <= 0xEF) {
+    length = 3;
+    if (lead == 0xE0) low = 0xA0;   // overlong
+    if (lead == 0xED) high = 0x9F;  // surrogates
+  } else if (lead >= 0xF0 && lead <= 0xF4) {
+    length = 4;
+    if (lead == 0xF0) low = 0x90;   // overlong
+    if (lead == 0xF4) high = 0x8F;  // above U+10FFFF
+  } else {
+    return 0;
+  }
+  if (text.size() < length) return 0;
+  if (byte(1) < low || byte(1) > high) return 0;
+  for (std::size_t i = 2; i < length; ++i) {
+    if (byte(i) < 0x80 || byte(i) > 0xBF) return 0;
+  }
+  return length;
+}
+
+absl::Status Invalid(std::string message) { return absl::InvalidArgumentError(std::move(message)); }
+
+}  // namespace
+
+bool IsUtf8(std::string_view text) {
+  while (!text.empty()) {
+    const std::size_t length = SequenceLength(text);
+    if (length == 0) return false;
+    text.remove_prefix(length);
+  }
+  return true;
+}
+
+std::string Quoted(std::string_view text, std::size_t max_bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out = "\"";
+  std::size_t shown = 0;
+  while (shown < text.size()) {
+    const std::string_view rest = text.substr(shown);
+    std::size_t length = SequenceLength(rest);
+    if (shown + std::max<std::size_t>(length, 1) > max_bytes) break;
+    const unsigned char c = static_cast<unsigned char>(rest[0]);
+    if (length == 0) {  // not UTF-8: the byte, escaped
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 0xF];
+      length = 1;
+    } else if (length > 1) {
+      out.append(rest.substr(0, length));
+    } else if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c < 0x20 || c == 0x7F) {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 0xF];
+    } else {
+      out += static_cast<char>(c);
+    }
+    shown += length;
+  }
+  out += '"';
+  if (shown < text.size()) out += "… (" + std::to_string(text.size()) + " bytes)";
+  return out;
+}
+
+absl::Status ValidateCustomerId(std::string_view id, std::string_view field) {
+  const std::string name(field);
+  if (id.empty()) return Invalid(name + " is empty");
+  if (id.size() > kMaxCustomerIdBytes) {
+    return Invalid(name + " is " + std::to_string(id.size()) + " bytes long, at most " +
+                   std::to_string(kMaxCustomerIdBytes) + " are accepted: " + Quoted(id));
+  }
+  if (!IsUtf8(id)) return Invalid(name + " is not valid UTF-8: " + Quoted(id));
+  return absl::OkStatus();
+}
+
+absl::Status ValidateAsOf(const google::protobuf::Timestamp& as_of) {
+  if (as_of.seconds() < kMinAsOfSeconds || as_of.seconds() > kMaxAsOfSeconds) {
+    return Invalid("as_of (" + std::to_string(as_of.seconds()) +
+                   " s) is outside the years 1900-9999");
+  }
+  if (as_of.nanos() < 0 || as_of.nanos() > 999'999'999) {
+    return Invalid("as_of.nanos (" + std::to_string(as_of.nanos()) + ") is outside [0, 1e9)");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateSegmentFilter(std::string_view segment) {
+  if (segment.empty() || segment == "A" || segment == "B" || segment == "C") {
+    return absl::OkStatus();
+  }
+  return Invalid("segment " + Quoted(segment) + " is unknown: A, B, C or empty (every segment)");
+}
+
+absl::Status Validate(const v1::GetCustomerScoresRequest& request) {
+  if (absl::Status id = ValidateCustomerId(request.customer_id()); !id.ok()) return id;
+  if (request.has_as_of()) return ValidateAsOf(request.as_of());
+  return absl::OkStatus();
+}
+
+absl::Status Validate(const v1::BatchGetCustomerScoresRequest& request) {
+  if (request.customer_ids_size() > kMaxBatchIds) {
+    return Invalid("at most " + std::to_string(kMaxBatchIds) + " customer_ids per call, not " +
+                   std::to_string(request.customer_ids_size()));
+  }
+  for (int i = 0; i < request.customer_ids_size(); ++i) {
+    if (absl::Status id =
+            ValidateCustomerId(request.customer_ids(i), "customer_ids[" + std::to_string(i) + "]");
+        !id.ok()) {
+      return id;
+    }
+  }
+  if (request.has_as_of()) return ValidateAsOf(request.as_of());
+  return absl::OkStatus();
+}
+
+absl::Status Validate(const v1::GetCustomerStateRequest& request) {
+  return ValidateCustomerId(request.customer_id());
+}
+
+absl::Status Validate(const v1::ListAtRiskCustomersRequest& request) {
+  if (request.top_n() > kMaxTopN) {
+    return Invalid("top_n is at most " + std::to_string(kMaxTopN) + ", not " +
+                   std::to_string(request.top_n()));
+  }
+  return ValidateSegmentFilter(request.segment());
+}
+
+absl::Status Validate(const v1::WatchAlertsRequest& request) {
+  if (!(request.min_churn() >= 0 && request.min_churn() <= 1)) {
+    return Invalid("min_churn must be in [0, 1]");
+  }
+  if (absl::Status segment = ValidateSegmentFilter(request.segment()); !segment.ok()) {
+    return segment;
+  }
+  static constexpr std::array<std::string_view, 5> kActions = {"", "WIN_BACK", "RETAIN", "DEVELOP",
+                                                               "NONE"};
+  if (std::find(kActions.begin(), kActions.end(), request.action()) == kActions.end()) {
+    return Invalid("action " + Quoted(request.action()) +
+                   " is unknown: WIN_BACK, RETAIN, DEVELOP, NONE or empty");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Validate(const v1::EraseCustomerRequest& request) {
+  return ValidateCustomerId(request.customer_id());
+}
+
+}  // namespace crm

@@ -1,0 +1,57 @@
+#pragma once
+
+// What the gRPC edge accepts: each request is checked by one pure function
+// before any work is done, and what it says about a bad value never echoes
+// the value whole. Thread-safe (no state).
+
+#include <google/protobuf/timestamp.pb.h>
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "crm/v1/scoring.pb.h"
+
+namespace crm {
+
+// The longest customer_id accepted, in bytes (CONTRACT.md, "Access").
+inline constexpr std::size_t kMaxCustomerIdBytes = 256;
+// The most customer_ids in one BatchGetCustomerScores.
+inline constexpr int kMaxBatchIds = 1000;
+// The most customers one ListAtRiskCustomers may ask for.
+inline constexpr std::uint32_t kMaxTopN = 1000;
+
+// Whether `text` is well-formed UTF-8 (no overlong forms, no surrogates,
+// nothing above U+10FFFF).
+bool IsUtf8(std::string_view text);
+
+// `text` fit to be shown in a status or a log line: at most `max_bytes` of
+// it (cut on a character boundary, "…" and its full size appended when cut),
+// control characters, quotes, backslashes and bytes that are not UTF-8
+// escaped (\n, \x1b, …), in double quotes.
+std::string Quoted(std::string_view text, std::size_t max_bytes = 48);
+
+// OK, or InvalidArgument naming `field` (e.g. "customer_id", "customer_ids[3]")
+// when `id` is empty, longer than kMaxCustomerIdBytes or not UTF-8.
+absl::Status ValidateCustomerId(std::string_view id, std::string_view field = "customer_id");
+
+// OK, or InvalidArgument when `as_of` is outside the years 1900-9999 (UTC)
+// or its nanos outside [0, 1e9): every time accepted converts to Timestamp
+// without overflow.
+absl::Status ValidateAsOf(const google::protobuf::Timestamp& as_of);
+
+// OK, or InvalidArgument when `segment` is not one of the ABC segments
+// ("A", "B", "C") nor empty (every segment).
+absl::Status ValidateSegmentFilter(std::string_view segment);
+
+// One check per request: OK, or InvalidArgument saying which field is bad
+// and why (the value quoted, cut).
+absl::Status Validate(const v1::GetCustomerScoresRequest& request);
+absl::Status Validate(const v1::BatchGetCustomerScoresRequest& request);
+absl::Status Validate(const v1::GetCustomerStateRequest& request);
+absl::Status Validate(const v1::ListAtRiskCustomersRequest& request);
+absl::Status Validate(const v1::WatchAlertsRequest& request);
+absl::Status Validate(const v1::EraseCustomerRequest& request);
+
+}  // namespace crm

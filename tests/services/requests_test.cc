@@ -1,0 +1,141 @@
+#include "services/grpc/requests.h"
+
+#include <gtest/gtest.h>
+
+#include "services/grpc/grpc_status.h"
+
+namespace crm {
+namespace {
+
+google::protobuf::Timestamp Seconds(std::int64_t seconds, std::int32_t nanos = 0) {
+  google::protobuf::Timestamp time;
+  time.set_seconds(seconds);
+  time.set_nanos(nanos);
+  return time;
+}
+
+TEST(RequestsTest, Utf8IsCheckedStrictly) {
+  EXPECT_TRUE(IsUtf8(""));
+  EXPECT_TRUE(IsUtf8("c-42"));
+  EXPECT_TRUE(IsUtf8("Zoë 東京 \xF0\x9F\x98\x80"));
+  EXPECT_FALSE(IsUtf8("\xff"));
+  EXPECT_FALSE(IsUtf8("ab\xC3"));               // cut in the middle of a character
+  EXPECT_FALSE(IsUtf8("\xC0\xAF"));             // overlong '/'
+  EXPECT_FALSE(IsUtf8("\xE0\x80\xAF"));         // overlong, 3 bytes
+  EXPECT_FALSE(IsUtf8("\xED\xA0\x80"));         // a surrogate
+  EXPECT_FALSE(IsUtf8("\xF4\x90\x80\x80"));     // above U+10FFFF
+  EXPECT_FALSE(IsUtf8(std::string("a\x80z")));  // a lone continuation byte
+}
+
+TEST(RequestsTest, QuotedIsShortPrintableAndSaysItWasCut) {
+  EXPECT_EQ(Quoted("c1"), "\"c1\"");
+  EXPECT_EQ(Quoted("a\nb\x1b[31m\"\\"), "\"a\\nb\\x1b[31m\\\"\\\\\"");
+  EXPECT_EQ(Quoted("\xff\xfe"), "\"\\xff\\xfe\"");
+  const std::string quoted = Quoted(std::string(100'000, 'x'));
+  EXPECT_LT(quoted.size(), 100u);
+  EXPECT_NE(quoted.find("(100000 bytes)"), std::string::npos) << quoted;
+  // Never cut inside a character.
+  EXPECT_TRUE(IsUtf8(Quoted(std::string(40, 'a') + "東京東京東京", 48)));
+}
+
+TEST(RequestsTest, CustomerIdsAreBoundedNonEmptyUtf8) {
+  EXPECT_TRUE(ValidateCustomerId("c-1").ok());
+  EXPECT_TRUE(ValidateCustomerId(std::string(kMaxCustomerIdBytes, 'x')).ok());
+  EXPECT_TRUE(ValidateCustomerId("Zoë").ok());
+  for (const std::string& bad :
+       {std::string(), std::string(kMaxCustomerIdBytes + 1, 'x'), std::string("c\xff")}) {
+    const absl::Status status = ValidateCustomerId(bad);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << bad.size();
+    EXPECT_LT(status.message().size(), 200u) << status.message();
+  }
+  const absl::Status long_id = ValidateCustomerId(std::string(100'000, 'x'));
+  EXPECT_NE(long_id.message().find("100000 bytes long"), std::string::npos) << long_id;
+  EXPECT_NE(ValidateCustomerId("", "customer_ids[3]").message().find("customer_ids[3]"),
+            std::string::npos);
+}
+
+TEST(RequestsTest, AsOfIsWithinTheYears1900To9999) {
+  EXPECT_TRUE(ValidateAsOf(Seconds(0)).ok());
+  EXPECT_TRUE(ValidateAsOf(Seconds(-2'208'988'800)).ok());                // 1900-01-01T00:00:00Z
+  EXPECT_TRUE(ValidateAsOf(Seconds(253'402'300'799, 999'999'999)).ok());  // 9999-12-31 end
+  EXPECT_EQ(ValidateAsOf(Seconds(-2'208'988'801)).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ValidateAsOf(Seconds(253'402'300'800)).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ValidateAsOf(Seconds(100'000'000'000'000'000)).code(),
+            absl::StatusCode::kInvalidArgument);  // 1e17 s: would overflow in micros
+  EXPECT_EQ(ValidateAsOf(Seconds(0, -1)).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ValidateAsOf(Seconds(0, 1'000'000'000)).code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(RequestsTest, EachRequestIsValidatedWhole) {
+  v1::GetCustomerScoresRequest get;
+  get.set_customer_id("c1");
+  EXPECT_TRUE(Validate(get).ok());
+  *get.mutable_as_of() = Seconds(100'000'000'000'000'000);
+  EXPECT_EQ(Validate(get).code(), absl::StatusCode::kInvalidArgument);
+
+  v1::BatchGetCustomerScoresRequest batch;
+  EXPECT_TRUE(Validate(batch).ok());
+  batch.add_customer_ids("c1");
+  batch.add_customer_ids("c\xff");
+  const absl::Status bad_batch = Validate(batch);
+  EXPECT_EQ(bad_batch.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(bad_batch.message().find("customer_ids[1]"), std::string::npos) << bad_batch;
+  batch.clear_customer_ids();
+  for (int i = 0; i <= kMaxBatchIds; ++i) batch.add_customer_ids("c");
+  EXPECT_EQ(Validate(batch).code(), absl::StatusCode::kInvalidArgument);
+
+  v1::GetCustomerStateRequest state;
+  EXPECT_EQ(Validate(state).code(), absl::StatusCode::kInvalidArgument);
+  v1::EraseCustomerRequest erase;
+  erase.set_customer_id(std::string(300, 'x'));
+  EXPECT_EQ(Validate(erase).code(), absl::StatusCode::kInvalidArgument);
+
+  v1::ListAtRiskCustomersRequest at_risk;
+  for (const char* segment : {"", "A", "B", "C"}) {
+    at_risk.set_segment(segment);
+    EXPECT_TRUE(Validate(at_risk).ok()) << segment;
+  }
+  for (const char* segment : {"Q", "a", "AB", " A"}) {
+    at_risk.set_segment(segment);
+    EXPECT_EQ(Validate(at_risk).code(), absl::StatusCode::kInvalidArgument) << segment;
+  }
+  at_risk.set_segment("");
+  at_risk.set_top_n(kMaxTopN + 1);
+  EXPECT_EQ(Validate(at_risk).code(), absl::StatusCode::kInvalidArgument);
+
+  v1::WatchAlertsRequest watch;
+  EXPECT_TRUE(Validate(watch).ok());
+  watch.set_segment("Q");
+  EXPECT_EQ(Validate(watch).code(), absl::StatusCode::kInvalidArgument);
+  watch.set_segment("A");
+  watch.set_action("WIN_BACK");
+  EXPECT_TRUE(Validate(watch).ok());
+  watch.set_action("SELL_EVERYTHING");
+  EXPECT_EQ(Validate(watch).code(), absl::StatusCode::kInvalidArgument);
+  watch.set_action("");
+  watch.set_min_churn(1.5);
+  EXPECT_EQ(Validate(watch).code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(GrpcStatusTest, EveryAbslCodeMapsToTheGrpcCodeOfTheSameName) {
+  // The canonical codes share their numbers: each maps to its own.
+  for (int code = 0; code <= 16; ++code) {
+    const absl::Status status(static_cast<absl::StatusCode>(code), code == 0 ? "" : "why");
+    EXPECT_EQ(static_cast<int>(ToGrpc(status).error_code()), code) << status;
+  }
+  EXPECT_EQ(ToGrpc(absl::NotFoundError("x")).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(ToGrpc(absl::InvalidArgumentError("x")).error_message(), "x");
+}
+
+TEST(GrpcStatusTest, MessagesAreBoundedToOnePrintableLine) {
+  const grpc::Status big = ToGrpc(absl::InternalError(std::string(100'000, 'y')));
+  EXPECT_EQ(big.error_code(), grpc::StatusCode::INTERNAL);
+  EXPECT_LE(big.error_message().size(), kMaxStatusMessageBytes);
+  const grpc::Status lines = BoundedStatus({grpc::StatusCode::UNAVAILABLE, "a\nb\x1b"});
+  EXPECT_EQ(lines.error_message().find('\n'), std::string::npos);
+  EXPECT_EQ(lines.error_message().find('\x1b'), std::string::npos);
+  EXPECT_EQ(lines.error_code(), grpc::StatusCode::UNAVAILABLE);
+}
+
+}  // namespace
+}  // namespace crm
