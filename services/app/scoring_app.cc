@@ -35,7 +35,8 @@ namespace {
 
 constexpr std::string_view kComponent = "crm-scored";
 // The health service's name for ingestion: NOT_SERVING while the brokers are
-// away (queries are still answered: the server itself stays SERVING).
+// away or the disk is full (queries are still answered: the server itself
+// stays SERVING).
 const std::string kIngestHealth = "crm.v1.Ingest";
 
 int Fatal(std::string_view what, const absl::Status& status) {
@@ -361,7 +362,7 @@ int RunScoringApp(const ServiceOptions& options) {
       consumer_options, &processor, db, metrics->get(),
       {.erasures = &erasures,
        .audit = audit->get(),
-       .connected = [server](bool up) { server->SetServing(kIngestHealth, up); },
+       .ingesting = [server](bool up) { server->SetServing(kIngestHealth, up); },
        .restoring = &restoring,
        .cluster = cluster.get(),
        .remote_population = &remote_population});

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <map>
 #include <set>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -14,6 +15,8 @@
 
 namespace crm {
 namespace {
+
+using namespace std::chrono_literals;
 
 constexpr std::string_view kComponent = "consumer";
 constexpr int kRejectsLoggedPerSecond = 20;
@@ -281,7 +284,46 @@ void TouchpointConsumer::SetConnected(bool connected) {
         << "brokers unreachable: ingest paused, queries answered from the state";
   }
   probe_->InputConnected(connected);
-  if (hooks_.connected) hooks_.connected(connected);
+  ReportIngesting();
+}
+
+void TouchpointConsumer::SetStorageFull(bool full) {
+  if (full == storage_full_) return;
+  storage_full_ = full;
+  if (full) {
+    storage_retry_ =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.storage_retry_ms);
+    CRM_LOG(kError, kComponent)
+        << "the disk is full: ingestion paused, queries answered from the state; the commit is "
+           "tried again every "
+        << options_.storage_retry_ms << " ms until space returns";
+  } else {
+    CRM_LOG(kInfo, kComponent) << "space again: the commit succeeded, ingestion resumed";
+  }
+  probe_->StorageFull(full);
+  ReportIngesting();
+}
+
+void TouchpointConsumer::ReportIngesting() {
+  const bool ingesting = connected_ && !storage_full_;
+  if (ingesting == ingesting_) return;
+  ingesting_ = ingesting;
+  if (hooks_.ingesting) hooks_.ingesting(ingesting);
+}
+
+void TouchpointConsumer::Rewind() {
+  std::vector<RdKafka::TopicPartition*> assigned;
+  if (consumer_->assignment(assigned) != RdKafka::ERR_NO_ERROR) return;
+  for (RdKafka::TopicPartition* partition : assigned) {
+    auto stored = store_->GetOffset(partition->topic(), partition->partition());
+    partition->set_offset(stored.ok() && *stored ? **stored : RdKafka::Topic::OFFSET_BEGINNING);
+    if (RdKafka::ErrorCode err = consumer_->seek(*partition, 5000); err != RdKafka::ERR_NO_ERROR) {
+      // Not fetching yet: its position is its stored offset already.
+      CRM_LOG(kDebug, kComponent) << "seek " << partition->topic() << "[" << partition->partition()
+                                  << "]: " << RdKafka::err2str(err);
+    }
+  }
+  DeletePartitions(assigned);
 }
 
 void TouchpointConsumer::ReportFreshness(
@@ -376,6 +418,18 @@ absl::Status TouchpointConsumer::Run() {
   auto last_population = last_lag_report;
   while (!stop_.load()) {
     RollRejectLog();
+    if (storage_full_) {
+      // Paused for a full disk: the failed commit's records are read again
+      // from the stored offsets when its retry is due.
+      const auto now = std::chrono::steady_clock::now();
+      if (now < storage_retry_) {
+        std::this_thread::sleep_for(
+            std::min<std::chrono::steady_clock::duration>(storage_retry_ - now, 100ms));
+        continue;
+      }
+      storage_retry_ = now + std::chrono::milliseconds(options_.storage_retry_ms);
+      Rewind();
+    }
     {
       const bool publish = std::chrono::steady_clock::now() - last_population >
                            std::chrono::milliseconds(options_.population_publish_ms);
@@ -386,7 +440,9 @@ absl::Status TouchpointConsumer::Run() {
     // customer state.
     if (hooks_.erasures != nullptr && hooks_.audit != nullptr) {
       if (absl::Status erased = processor_->TakeErasures(*hooks_.erasures, *hooks_.audit);
-          !erased.ok()) {
+          IsStorageFull(erased)) {
+        SetStorageFull(true);  // the erasure was answered with the error
+      } else if (!erased.ok()) {
         result = erased;
         break;
       }
@@ -403,10 +459,15 @@ absl::Status TouchpointConsumer::Run() {
     if (connected_ && std::chrono::steady_clock::now() - last_rescore >
                           std::chrono::milliseconds(options_.rescore_interval_ms)) {
       auto rescored = processor_->RescoreDue(options_.rescore_batch);
+      if (IsStorageFull(rescored.status())) {
+        SetStorageFull(true);
+        continue;
+      }
       if (!rescored.ok()) {
         result = rescored.status();
         break;
       }
+      if (rescored->rescored > 0) SetStorageFull(false);
       // A full batch: more may be due; look again after this poll, which
       // then takes only what is already fetched.
       looks_waiting = rescored->rescored >= options_.rescore_batch;
@@ -468,10 +529,17 @@ absl::Status TouchpointConsumer::Run() {
       CheckPartitioner(record, partition_count);
     }
     auto processed = processor_->Process(records);
+    if (IsStorageFull(processed.status())) {
+      // Nothing of the part that failed counts: its records are read again
+      // at the retry (Rewind), which tells when space is back.
+      SetStorageFull(true);
+      continue;
+    }
     if (!processed.ok()) {
       result = processed.status();
       break;
     }
+    SetStorageFull(false);
     ReportFreshness(messages);
     // Each rejection is counted and on the dead-letter topic; the log gets
     // the first ones of each second and a count of the others.

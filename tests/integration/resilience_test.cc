@@ -1,0 +1,149 @@
+// What the environment can do to a running instance, on the real stack: a
+// full disk, a poisoned changelog record, brokers down at start. Each pauses
+// or costs what it must and no more: reads go on, nothing is lost or doubled.
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <thread>
+
+#include "crm/v1/scoring.grpc.pb.h"
+#include "services/kafka/embedded_broker.h"
+#include "tests/integration/service_process.h"
+#include "tests/integration/touchpoint_producer.h"
+#include "tools/grpc_health.h"
+#include "tools/scrape.h"
+
+namespace crm {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::ChildProcess;
+using testing::ProduceTouchpoints;
+using testing::RunningService;
+using testing::TempDir;
+
+v1::Touchpoint Event(const std::string& customer, const std::string& id, int day) {
+  return testing::DayTouchpoint(customer, id, day, v1::PURCHASE, 40);
+}
+
+// Waits until `condition` holds; false at the deadline.
+bool WaitFor(const std::function<bool()>& condition, std::chrono::seconds deadline = 60s) {
+  const auto until = std::chrono::steady_clock::now() + deadline;
+  while (!condition() && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(100ms);
+  }
+  return condition();
+}
+
+// crm-scored as StartService starts it, with `env` ("NAME=VALUE") set.
+RunningService StartWithEnvironment(const std::vector<std::string>& env, const std::string& brokers,
+                                    const std::filesystem::path& data,
+                                    const std::filesystem::path& log,
+                                    const std::vector<std::string>& extra = {}) {
+  std::vector<std::string> args = env;
+  args.insert(args.end(), {CRM_SCORED_BIN, "--brokers", brokers, "--data-dir", data.string(),
+                           "--grpc-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0",
+                           "--clock", "event", "--group", "resilience-test", "--kafka",
+                           "session.timeout.ms=6000", "--kafka", "fetch.wait.max.ms=10"});
+  args.insert(args.end(), extra.begin(), extra.end());
+  RunningService service;
+  service.process = std::make_unique<ChildProcess>("/usr/bin/env", args, log);
+  const auto metrics = service.process->WaitForLog("metrics listening on http://127.0.0.1:", 30s);
+  const auto grpc = service.process->WaitForLog("gRPC listening on 127.0.0.1:", 30s);
+  EXPECT_TRUE(metrics && grpc) << service.process->Log();
+  const auto port = [](const std::string& rest) {
+    return rest.substr(0, rest.find_first_not_of("0123456789"));
+  };
+  if (metrics) service.metrics = "http://127.0.0.1:" + port(*metrics) + "/metrics";
+  if (grpc) service.grpc = "127.0.0.1:" + port(*grpc);
+  return service;
+}
+
+// The touchpoints applied to `customer` (nullopt: the lookup failed).
+std::optional<std::uint64_t> Applied(v1::ScoringService::Stub& stub, const std::string& customer) {
+  v1::GetCustomerStateRequest request;
+  request.set_customer_id(customer);
+  v1::CustomerState state;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + 10s);
+  if (!stub.GetCustomerState(&context, request, &state).ok()) return std::nullopt;
+  return state.events_applied();
+}
+
+HealthState IngestHealth(const std::shared_ptr<grpc::Channel>& channel) {
+  return CheckHealth(channel, "crm.v1.Ingest").value_or(HealthState::kUnknown);
+}
+
+std::size_t Count(const std::string& text, const std::string& what) {
+  std::size_t count = 0;
+  for (std::size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) {
+    ++count;
+  }
+  return count;
+}
+
+// The disk fills up mid-stream (a fault injected at the storage adapter:
+// every commit fails with RocksDB's NoSpace while a file exists): ingestion
+// pauses (health crm.v1.Ingest NOT_SERVING, crm_storage_full 1, one log
+// line), reads are answered from the state, and once space returns the
+// commit is retried and every touchpoint is applied exactly once.
+TEST(StorageFullTest, AFullDiskPausesIngestionKeepsReadsAndResumesWithNothingLostOrDoubled) {
+  TempDir dir;
+  auto broker = EmbeddedBroker::Start(ContractTopics(2));
+  ASSERT_TRUE(broker.ok()) << broker.status();
+  constexpr int kCustomers = 5;
+  std::vector<v1::Touchpoint> before, during;
+  for (int i = 0; i < 50; ++i) {
+    before.push_back(Event("c" + std::to_string(i % kCustomers), "b" + std::to_string(i), i));
+    during.push_back(Event("c" + std::to_string(i % kCustomers), "d" + std::to_string(i), 50 + i));
+  }
+  ProduceTouchpoints((*broker)->bootstrap(), before);
+  const auto full = dir.path() / "disk-full";
+  RunningService service =
+      StartWithEnvironment({"CRM_FAIL_POINTS=commit-no-space@" + full.string()},
+                           (*broker)->bootstrap(), dir.path() / "data", dir.path() / "service.log");
+  auto channel = grpc::CreateChannel(service.grpc, grpc::InsecureChannelCredentials());
+  auto stub = v1::ScoringService::NewStub(channel);
+  const auto total = [&] {
+    std::uint64_t sum = 0;
+    for (int c = 0; c < kCustomers; ++c) sum += Applied(*stub, "c" + std::to_string(c)).value_or(0);
+    return sum;
+  };
+  ASSERT_TRUE(WaitFor([&] { return total() == 50; })) << service.process->Log();
+  EXPECT_EQ(IngestHealth(channel), HealthState::kServing);
+  EXPECT_EQ(SumSamples(HttpGet(service.metrics).value_or(""), "crm_storage_full"), 0);
+
+  // The disk is full: the next commit fails, ingestion pauses.
+  std::ofstream(full) << "full\n";
+  ProduceTouchpoints((*broker)->bootstrap(), during);
+  ASSERT_TRUE(WaitFor([&] { return IngestHealth(channel) == HealthState::kNotServing; }))
+      << service.process->Log();
+  EXPECT_EQ(SumSamples(HttpGet(service.metrics).value_or(""), "crm_storage_full"), 1);
+  EXPECT_EQ(CheckHealth(channel).value_or(HealthState::kUnknown), HealthState::kServing);
+  // Retried while full (each retry reads the records again and fails) ...
+  ASSERT_TRUE(WaitFor([&] {
+    return SumSamples(HttpGet(service.metrics).value_or(""), "crm_touchpoints_consumed_total") >=
+           50 + 2 * 50;
+  })) << service.process->Log();
+  // ... and meanwhile reads are answered, from the state as last committed.
+  EXPECT_EQ(total(), 50u);
+  EXPECT_EQ(Count(service.process->Log(), "the disk is full"), 1u) << service.process->Log();
+  EXPECT_EQ(service.process->Wait(200ms), -1) << "the process stays up";
+
+  // Space returns: the retry succeeds, ingestion resumes.
+  std::filesystem::remove(full);
+  ASSERT_TRUE(WaitFor([&] { return total() >= 100; })) << service.process->Log();
+  ASSERT_TRUE(WaitFor([&] { return IngestHealth(channel) == HealthState::kServing; }));
+  EXPECT_EQ(SumSamples(HttpGet(service.metrics).value_or(""), "crm_storage_full"), 0);
+  for (int c = 0; c < kCustomers; ++c) {
+    EXPECT_EQ(Applied(*stub, "c" + std::to_string(c)), 20u) << "c" << c << ": each once";
+  }
+  EXPECT_NE(service.process->Log().find("ingestion resumed"), std::string::npos);
+  EXPECT_EQ(service.process->Stop(SIGTERM), 0) << service.process->Log();
+}
+
+}  // namespace
+}  // namespace crm
