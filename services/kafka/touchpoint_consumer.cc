@@ -47,11 +47,20 @@ class TouchpointConsumer::Callbacks final : public RdKafka::RebalanceCb, public 
                     std::vector<RdKafka::TopicPartition*>& partitions) override {
     ++generation_;
     const bool cooperative = consumer->rebalance_protocol() == "COOPERATIVE";
+    std::vector<RdKafka::TopicPartition*> unrestored;  // assigned, not consumed
     if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
       for (RdKafka::TopicPartition* partition : partitions) {
         if (owner_->options_.restore_from_changelog &&
             partition->topic() == owner_->options_.topic) {
-          if (absl::Status restored = owner_->Restore(partition->partition()); !restored.ok()) {
+          failed_.erase(partition->partition());
+          absl::Status restored = owner_->Restore(partition->partition());
+          if (absl::IsDataLoss(restored)) {
+            // This partition only: owned (its customers answered UNAVAILABLE
+            // here, not elsewhere), not consumed, until a new assignment.
+            owner_->RestoreFailed(partition->partition(), restored);
+            failed_.insert(partition->partition());
+            unrestored.push_back(partition);
+          } else if (!restored.ok()) {
             fatal_ = restored;
             return;
           }
@@ -75,6 +84,11 @@ class TouchpointConsumer::Callbacks final : public RdKafka::RebalanceCb, public 
       } else if (RdKafka::ErrorCode e = consumer->assign(partitions); e != RdKafka::ERR_NO_ERROR) {
         fatal_ = absl::InternalError("assign: " + RdKafka::err2str(e));
       }
+      if (!unrestored.empty()) {
+        if (RdKafka::ErrorCode e = consumer->pause(unrestored); e != RdKafka::ERR_NO_ERROR) {
+          fatal_ = absl::InternalError("pause: " + RdKafka::err2str(e));
+        }
+      }
     } else {
       CRM_LOG(kInfo, kComponent) << "revoked " << partitions.size() << " partitions";
       if (cooperative) {
@@ -92,10 +106,14 @@ class TouchpointConsumer::Callbacks final : public RdKafka::RebalanceCb, public 
       }
     } else if (cooperative) {
       for (const RdKafka::TopicPartition* partition : partitions) {
-        if (partition->topic() == owner_->options_.topic) assigned_.erase(partition->partition());
+        if (partition->topic() == owner_->options_.topic) {
+          assigned_.erase(partition->partition());
+          failed_.erase(partition->partition());
+        }
       }
     } else {
       assigned_.clear();
+      failed_.clear();
     }
     if (owner_->hooks_.restoring != nullptr) {
       // How many partitions there are (asked only on an assignment: a revoke
@@ -118,7 +136,11 @@ class TouchpointConsumer::Callbacks final : public RdKafka::RebalanceCb, public 
     // Restored by now: lookups may come here for these.
     if (owner_->hooks_.cluster != nullptr)
       owner_->hooks_.cluster->Claim(assigned_, partition_count_);
-    const std::vector<std::int32_t> ours(assigned_.begin(), assigned_.end());
+    // The processor looks at the partitions it consumes only.
+    std::vector<std::int32_t> ours;
+    for (std::int32_t p : assigned_) {
+      if (!failed_.contains(p)) ours.push_back(p);
+    }
     if (absl::Status set = owner_->processor_->SetAssignment(ours); !set.ok() && fatal_.ok()) {
       fatal_ = set;
     }
@@ -153,6 +175,7 @@ class TouchpointConsumer::Callbacks final : public RdKafka::RebalanceCb, public 
   absl::Status fatal_;
   bool brokers_down_ = false;
   std::set<std::int32_t> assigned_;   // partitions of the input topic assigned now
+  std::set<std::int32_t> failed_;     // of those, the ones whose restore failed (paused)
   std::int32_t partition_count_ = 0;  // of the input topic, as last learnt
 };
 
@@ -258,6 +281,16 @@ absl::Status TouchpointConsumer::Restore(std::int32_t partition) {
                              << " customers written again"
                              << (restored->new_epoch ? "; a new epoch begins" : "");
   return absl::OkStatus();
+}
+
+void TouchpointConsumer::RestoreFailed(std::int32_t partition, const absl::Status& why) {
+  probe_->RestoreFailed();
+  if (hooks_.restoring != nullptr) hooks_.restoring->Fail(partition, std::string(why.message()));
+  CRM_LOG(kError, kComponent)
+      << "cannot restore " << options_.topic << "[" << partition
+      << "] from its changelog: " << why.message()
+      << "; its customers are answered UNAVAILABLE and its touchpoints wait, the other "
+         "partitions go on (repair: README, \"A bad changelog record\")";
 }
 
 void TouchpointConsumer::RollRejectLog() {

@@ -122,6 +122,9 @@ class TouchpointConsumer {
   void Rewind();
   // Restores `partition` from its changelog, with progress in the log and metrics.
   absl::Status Restore(std::int32_t partition);
+  // `partition` could not be restored (`why`): counted, logged, and its
+  // customers answered UNAVAILABLE until its next assignment.
+  void RestoreFailed(std::int32_t partition, const absl::Status& why);
   // Starts a new second of rejection logging, logging how many went unlogged.
   void RollRejectLog();
 

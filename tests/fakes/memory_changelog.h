@@ -62,6 +62,14 @@ class MemoryChangelog final : public ChangelogSink, public ChangelogSource {
     return absl::OkStatus();
   }
 
+  // Appends `record` to `partition`'s changelog as any producer could (a
+  // poisoned record, an operator's tombstone), at the next offset.
+  void Append(std::int32_t partition, ChangelogRecord record) {
+    std::vector<ChangelogRecord>& log = logs_[partition];
+    record.offset = static_cast<std::int64_t>(log.size());
+    log.push_back(std::move(record));
+  }
+
   // The next Write fails after `records` more customer records.
   void FailAfter(int records) { fail_after_ = records; }
   const std::vector<ChangelogRecord>& log(std::int32_t partition) { return logs_[partition]; }

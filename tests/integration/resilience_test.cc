@@ -11,6 +11,7 @@
 
 #include "crm/v1/scoring.grpc.pb.h"
 #include "services/kafka/embedded_broker.h"
+#include "services/kafka/kafka_config.h"
 #include "tests/integration/service_process.h"
 #include "tests/integration/touchpoint_producer.h"
 #include "tools/grpc_health.h"
@@ -21,8 +22,10 @@ namespace {
 
 using namespace std::chrono_literals;
 using testing::ChildProcess;
+using testing::ProduceRecords;
 using testing::ProduceTouchpoints;
 using testing::RunningService;
+using testing::StartService;
 using testing::TempDir;
 
 v1::Touchpoint Event(const std::string& customer, const std::string& id, int day) {
@@ -143,6 +146,90 @@ TEST(StorageFullTest, AFullDiskPausesIngestionKeepsReadsAndResumesWithNothingLos
   }
   EXPECT_NE(service.process->Log().find("ingestion resumed"), std::string::npos);
   EXPECT_EQ(service.process->Stop(SIGTERM), 0) << service.process->Log();
+}
+
+grpc::Status Lookup(v1::ScoringService::Stub& stub, const std::string& customer) {
+  v1::GetCustomerStateRequest request;
+  request.set_customer_id(customer);
+  v1::CustomerState state;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + 10s);
+  return stub.GetCustomerState(&context, request, &state);
+}
+
+// A garbage record on crm.state.changelog, in the partition of a customer:
+// the instance that restores that partition answers its customers
+// UNAVAILABLE naming it, counts it in crm_partition_restore_failures_total,
+// and goes on serving and ingesting the other partition; the operator's
+// repair (a tombstone of the bad key, then a restart) brings it back.
+TEST(ChangelogPoisonTest, ABadChangelogRecordCostsOnePartitionNotTheInstance) {
+  TempDir dir;
+  constexpr int kPartitions = 2;
+  auto broker = EmbeddedBroker::Start(ContractTopics(kPartitions));
+  ASSERT_TRUE(broker.ok()) << broker.status();
+  const std::string brokers = (*broker)->bootstrap();
+  // Customers by the partition their key goes to.
+  std::vector<std::string> on[kPartitions];
+  for (int c = 0; on[0].size() < 3 || on[1].size() < 3; ++c) {
+    const std::string id = "c" + std::to_string(c);
+    on[KafkaPartitionOf("consistent_random", id, kPartitions)].push_back(id);
+  }
+  std::vector<v1::Touchpoint> touchpoints;
+  for (int p = 0; p < kPartitions; ++p) {
+    for (const std::string& id : on[p]) {
+      for (int i = 0; i < 4; ++i) touchpoints.push_back(Event(id, id + "-" + std::to_string(i), i));
+    }
+  }
+  ProduceTouchpoints(brokers, touchpoints);
+  {
+    RunningService first = StartService(brokers, dir.path() / "first", dir.path() / "first.log");
+    auto stub = v1::ScoringService::NewStub(
+        grpc::CreateChannel(first.grpc, grpc::InsecureChannelCredentials()));
+    for (int p = 0; p < kPartitions; ++p) {
+      for (const std::string& id : on[p]) ASSERT_TRUE(testing::WaitApplied(*stub, id, 4)) << id;
+    }
+    EXPECT_EQ(first.process->Stop(SIGTERM), 0) << first.process->Log();
+  }
+  // The poison: a record of the customer's key that is no customer state.
+  ProduceRecords(brokers, "crm.state.changelog",
+                 {{.key = on[0][0], .value = std::string("\xff\xff\xff garbage \x01")}});
+
+  const auto data = dir.path() / "second";
+  RunningService second = StartService(brokers, data, dir.path() / "second.log");
+  auto stub = v1::ScoringService::NewStub(
+      grpc::CreateChannel(second.grpc, grpc::InsecureChannelCredentials()));
+  // The other partition is restored and served.
+  for (const std::string& id : on[1]) ASSERT_TRUE(testing::WaitApplied(*stub, id, 4)) << id;
+  ASSERT_TRUE(WaitFor([&] {
+    return SumSamples(HttpGet(second.metrics).value_or(""),
+                      "crm_partition_restore_failures_total") == 1;
+  })) << second.process->Log();
+  for (const std::string& id : on[0]) {
+    const grpc::Status status = Lookup(*stub, id);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << id;
+    EXPECT_NE(status.error_message().find("partition 0"), std::string::npos)
+        << status.error_message();
+  }
+  EXPECT_NE(second.process->Log().find("cannot restore crm.touchpoints[0] from its changelog"),
+            std::string::npos)
+      << second.process->Log();
+  // Ingestion goes on for the other partition; the process is alive.
+  ProduceTouchpoints(brokers, {Event(on[1][0], "later", 10)});
+  ASSERT_TRUE(testing::WaitApplied(*stub, on[1][0], 5)) << second.process->Log();
+  EXPECT_EQ(second.process->Wait(200ms), -1);
+  EXPECT_EQ(second.process->Stop(SIGTERM), 0) << second.process->Log();
+
+  // The repair (README, "A bad changelog record"): a tombstone of the bad
+  // key, then a restart: the partition is restored whole.
+  ProduceRecords(brokers, "crm.state.changelog", {{.key = on[0][0], .value = ""}});
+  RunningService repaired = StartService(brokers, data, dir.path() / "repaired.log");
+  auto again = v1::ScoringService::NewStub(
+      grpc::CreateChannel(repaired.grpc, grpc::InsecureChannelCredentials()));
+  for (const std::string& id : on[0]) {
+    ASSERT_TRUE(testing::WaitApplied(*again, id, 4)) << id << repaired.process->Log();
+  }
+  EXPECT_TRUE(testing::WaitApplied(*again, on[1][0], 5));
+  EXPECT_EQ(repaired.process->Stop(SIGTERM), 0) << repaired.process->Log();
 }
 
 }  // namespace
