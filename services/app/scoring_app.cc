@@ -330,14 +330,42 @@ int RunScoringApp(const ServiceOptions& options) {
     }
     const std::string instance = options.instance_id.empty() ? address : options.instance_id;
     cluster_view.SetSelf(instance);
-    auto created = KafkaCluster::Create({.brokers = brokers,
-                                         .topic = options.cluster_topic,
-                                         .group = options.group,
-                                         .instance = instance,
-                                         .address = address,
-                                         .properties = options.kafka,
-                                         .heartbeat_ms = options.cluster_heartbeat_ms},
-                                        &cluster_view, &remote_population);
+    const ClusterTopicOptions cluster_options{.brokers = brokers,
+                                              .topic = options.cluster_topic,
+                                              .group = options.group,
+                                              .instance = instance,
+                                              .address = address,
+                                              .properties = options.kafka,
+                                              .heartbeat_ms = options.cluster_heartbeat_ms};
+    auto created = KafkaCluster::Create(cluster_options, &cluster_view, &remote_population);
+    // Brokers down at start: the state on disk is served meanwhile (ingest
+    // NOT_SERVING), and the group, the changelog and this topic are joined
+    // when they come.
+    for (bool waited = false; absl::IsUnavailable(created.status()); waited = true) {
+      if (!waited) {
+        (*grpc_server)->SetServing(kIngestHealth, false);
+        (*metrics)->InputConnected(false);
+      }
+      CRM_LOG(kWarning, kComponent)
+          << created.status().message()
+          << ": the brokers do not answer; reads are answered from the data dir, ingestion waits; "
+             "retrying";
+      const timespec no_wait{0, 0};
+      if (const int signal = sigtimedwait(&signals, nullptr, &no_wait);
+          signal == SIGTERM || signal == SIGINT) {
+        CRM_LOG(kInfo, kComponent) << "stopping before the brokers came";
+        (*grpc_server)->SetServing(false);
+        (*grpc_server)->Shutdown(2000);
+        if (absl::Status flushed = (*store)->Flush(); !flushed.ok()) return Fatal("flush", flushed);
+        return 0;
+      }
+      created = KafkaCluster::Create(cluster_options, &cluster_view, &remote_population);
+      if (created.ok()) {
+        CRM_LOG(kInfo, kComponent) << "brokers reachable: joining the group";
+        (*grpc_server)->SetServing(kIngestHealth, true);
+        (*metrics)->InputConnected(true);
+      }
+    }
     if (!created.ok()) return Fatal("cluster", created.status());
     cluster = std::move(*created);
     CRM_LOG(kInfo, kComponent) << "cluster " << options.cluster_topic << ": instance " << instance

@@ -232,5 +232,59 @@ TEST(ChangelogPoisonTest, ABadChangelogRecordCostsOnePartitionNotTheInstance) {
   EXPECT_EQ(repaired.process->Stop(SIGTERM), 0) << repaired.process->Log();
 }
 
+// The brokers are down when the service starts: it starts anyway with what
+// it has on disk, answers reads from it (ingest NOT_SERVING in health,
+// crm_input_connected 0), and joins the cluster topic, the group and the
+// changelog when the brokers come, ingesting what they hold.
+TEST(BrokersDownAtStartTest, TheServiceStartsOnItsDataDirAndJoinsWhenTheBrokersCome) {
+  TempDir dir;
+  auto broker = EmbeddedBroker::Start(ContractTopics(2));
+  ASSERT_TRUE(broker.ok()) << broker.status();
+  const std::string brokers = (*broker)->bootstrap();
+  std::vector<v1::Touchpoint> before, after;
+  for (int i = 0; i < 20; ++i) {
+    before.push_back(Event("c" + std::to_string(i % 4), "b" + std::to_string(i), i));
+    after.push_back(Event("c" + std::to_string(i % 4), "a" + std::to_string(i), 20 + i));
+  }
+  ProduceTouchpoints(brokers, before);
+  const auto data = dir.path() / "data";
+  const std::vector<std::string> reconnect = {"--kafka", "reconnect.backoff.max.ms=500"};
+  {
+    RunningService first = StartService(brokers, data, dir.path() / "first.log", reconnect);
+    auto stub = v1::ScoringService::NewStub(
+        grpc::CreateChannel(first.grpc, grpc::InsecureChannelCredentials()));
+    for (int c = 0; c < 4; ++c)
+      ASSERT_TRUE(testing::WaitApplied(*stub, "c" + std::to_string(c), 5));
+    EXPECT_EQ(first.process->Stop(SIGTERM), 0) << first.process->Log();
+  }
+
+  ASSERT_TRUE((*broker)->SetReachable(false).ok());
+  RunningService service = StartService(brokers, data, dir.path() / "service.log", reconnect);
+  ASSERT_FALSE(service.grpc.empty());
+  auto channel = grpc::CreateChannel(service.grpc, grpc::InsecureChannelCredentials());
+  auto stub = v1::ScoringService::NewStub(channel);
+  // Past the point where it used to give up ("no metadata", exit 1), alive.
+  ASSERT_TRUE(service.process->WaitForLog("the brokers do not answer", 60s))
+      << service.process->Log();
+  EXPECT_EQ(service.process->Wait(1s), -1) << service.process->Log();
+  EXPECT_EQ(IngestHealth(channel), HealthState::kNotServing);
+  EXPECT_EQ(CheckHealth(channel).value_or(HealthState::kUnknown), HealthState::kServing);
+  EXPECT_EQ(SumSamples(HttpGet(service.metrics).value_or(""), "crm_input_connected"), 0);
+  for (int c = 0; c < 4; ++c) {
+    EXPECT_EQ(Applied(*stub, "c" + std::to_string(c)), 5u) << "c" << c << ", from the data dir";
+  }
+
+  // The brokers come: it joins, and ingests what they hold.
+  ASSERT_TRUE((*broker)->SetReachable(true).ok());
+  ProduceTouchpoints(brokers, after);
+  for (int c = 0; c < 4; ++c) {
+    ASSERT_TRUE(testing::WaitApplied(*stub, "c" + std::to_string(c), 10)) << service.process->Log();
+  }
+  ASSERT_TRUE(WaitFor([&] { return IngestHealth(channel) == HealthState::kServing; }));
+  EXPECT_EQ(SumSamples(HttpGet(service.metrics).value_or(""), "crm_input_connected"), 1);
+  for (int c = 0; c < 4; ++c) EXPECT_EQ(Applied(*stub, "c" + std::to_string(c)), 10u);
+  EXPECT_EQ(service.process->Stop(SIGTERM), 0) << service.process->Log();
+}
+
 }  // namespace
 }  // namespace crm
