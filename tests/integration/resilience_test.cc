@@ -126,10 +126,11 @@ TEST(StorageFullTest, AFullDiskPausesIngestionKeepsReadsAndResumesWithNothingLos
       << service.process->Log();
   EXPECT_EQ(SumSamples(HttpGet(service.metrics).value_or(""), "crm_storage_full"), 1);
   EXPECT_EQ(CheckHealth(channel).value_or(HealthState::kUnknown), HealthState::kServing);
-  // Retried while full (each retry reads the records again and fails) ...
+  // Retried while full: more records read than were produced, so some were
+  // read again (each retry reads what is not committed, and fails) ...
   ASSERT_TRUE(WaitFor([&] {
-    return SumSamples(HttpGet(service.metrics).value_or(""), "crm_touchpoints_consumed_total") >=
-           50 + 2 * 50;
+    return SumSamples(HttpGet(service.metrics).value_or(""), "crm_touchpoints_consumed_total") >
+           50 + 50;
   })) << service.process->Log();
   // ... and meanwhile reads are answered, from the state as last committed.
   EXPECT_EQ(total(), 50u);
