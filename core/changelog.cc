@@ -7,6 +7,12 @@ namespace crm {
 void RestoringPartitions::Begin(std::int32_t partition) {
   std::lock_guard<std::mutex> lock(mutex_);
   partitions_.insert(partition);
+  failed_.erase(partition);
+}
+
+void RestoringPartitions::Fail(std::int32_t partition, std::string why) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  failed_[partition] = std::move(why);
 }
 
 void RestoringPartitions::End(std::int32_t partition) {
@@ -19,6 +25,7 @@ void RestoringPartitions::SetOwned(std::set<std::int32_t> owned, std::int32_t co
   owned_ = std::move(owned);
   count_ = count;
   std::erase_if(progress_, [&](const auto& entry) { return !owned_->contains(entry.first); });
+  std::erase_if(failed_, [&](const auto& entry) { return !owned_->contains(entry.first); });
 }
 
 bool RestoringPartitions::OwnsAll() const {
@@ -43,6 +50,21 @@ absl::Status RestoringPartitions::CheckAnswer(const CustomerId& /*id*/,
         "the customer is not on this instance's partitions; the instance that "
         "owns theirs may know them");
   }
+  if (!failed_.empty()) {
+    if (state && failed_.contains(state->partition)) {
+      return absl::UnavailableError(
+          "the customer's partition " + std::to_string(state->partition) +
+          " could not be restored from its changelog (" + failed_.at(state->partition) +
+          "); it is served again once an operator repairs it");
+    }
+    if (!state) {
+      return absl::UnavailableError(
+          "the customer is not known here, but partition " +
+          std::to_string(failed_.begin()->first) +
+          ", which may hold them, could not be restored from its changelog (" +
+          failed_.begin()->second + ")");
+    }
+  }
   if (partitions_.empty()) return absl::OkStatus();
   if (state && partitions_.contains(state->partition)) {
     return absl::UnavailableError("the customer's partition " + std::to_string(state->partition) +
@@ -62,13 +84,19 @@ absl::Status RestoringPartitions::CheckAll() const {
     return absl::UnavailableError(
         "this instance owns only some partitions: its ranking would leave out the others'");
   }
+  if (!failed_.empty()) {
+    return absl::UnavailableError("partition " + std::to_string(failed_.begin()->first) +
+                                  " could not be restored from its changelog: a ranking would "
+                                  "leave out its customers");
+  }
   if (partitions_.empty()) return absl::OkStatus();
   return absl::UnavailableError("a partition is being restored from its changelog; retry shortly");
 }
 
 bool RestoringPartitions::Serves(std::int32_t partition) const {
   std::lock_guard<std::mutex> lock(mutex_);
-  return (!owned_ || owned_->contains(partition)) && !partitions_.contains(partition);
+  return (!owned_ || owned_->contains(partition)) && !partitions_.contains(partition) &&
+         !failed_.contains(partition);
 }
 
 std::pair<std::optional<std::set<std::int32_t>>, std::int32_t> RestoringPartitions::Owned() const {
@@ -152,6 +180,8 @@ std::vector<ChangelogStep> ChangelogReplay::Add(ChangelogRecord record) {
       at_ = fence.at;
       break;
     }
+    case ChangelogRecord::Kind::kUnreadable:
+      break;  // the reader's to judge (see IngestProcessor::RestorePartition)
     case ChangelogRecord::Kind::kMarker:
       if (!Valid(record.marker.at)) {
         ++dropped_;  // a marker of an ended epoch, past its end

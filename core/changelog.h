@@ -33,6 +33,7 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -56,7 +57,10 @@ struct ChangelogMarker {
 
 // One record of a partition's changelog, as read back.
 struct ChangelogRecord {
-  enum class Kind { kCustomer, kAlert, kFence, kMarker };
+  // kUnreadable: a customer's record whose state cannot be decoded (a
+  // poisoned record): only its key (`customer`) and offset are known. A
+  // later record of the same customer supersedes it, as compaction would.
+  enum class Kind { kCustomer, kAlert, kFence, kMarker, kUnreadable };
   Kind kind = Kind::kCustomer;
   std::int64_t offset = 0;  // in the changelog partition
   // kCustomer: the customer, their state (nullopt: erased) and its commit.
@@ -130,12 +134,18 @@ class RestoringPartitions {
   // owned elsewhere, or nothing was found and this instance does not own
   // every partition).
   absl::Status CheckAnswer(const CustomerId& id, const std::optional<CustomerState>& state) const;
-  // UNAVAILABLE while any partition is being restored or owned elsewhere (a
-  // ranking of all).
+  // UNAVAILABLE while any partition is being restored, could not be, or is
+  // owned elsewhere (a ranking of all).
   absl::Status CheckAll() const;
 
+  // `partition` could not be restored from its changelog (`why`: which
+  // record): until its next Begin (a new assignment), lookups of its
+  // customers answer UNAVAILABLE naming it and why, and so does a lookup that
+  // finds nothing (the customer may be among them).
+  void Fail(std::int32_t partition, std::string why);
+
   // Whether this instance answers for `partition` now: owned (or, before any
-  // assignment, taken as owned) and not being restored.
+  // assignment, taken as owned), not being restored and not failed.
   bool Serves(std::int32_t partition) const;
   // The partitions owned (nullopt: no assignment yet), and of how many.
   std::pair<std::optional<std::set<std::int32_t>>, std::int32_t> Owned() const;
@@ -165,6 +175,7 @@ class RestoringPartitions {
   std::optional<std::set<std::int32_t>> owned_;  // guarded by mutex_; nullopt: no assignment yet
   std::int32_t count_ = 0;                       // guarded by mutex_
   std::map<std::int32_t, Progress> progress_;    // guarded by mutex_
+  std::map<std::int32_t, std::string> failed_;   // guarded by mutex_: why, by partition
   std::atomic<bool> partitioner_mismatch_{false};
 };
 

@@ -46,6 +46,12 @@ class IngestProbe {
     (void)records;
     (void)done;
   }
+  // A partition's changelog could not be restored (an unreadable or
+  // inconsistent record): the partition is left out, the others go on.
+  virtual void RestoreFailed() {}
+  // Writes fail for want of space (true): ingestion is paused until a retry
+  // succeeds (false).
+  virtual void StorageFull(bool full) { (void)full; }
 };
 
 // A probe that reports nowhere.

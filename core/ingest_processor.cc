@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <string>
+#include <string_view>
 #include <utility>
 
 namespace crm {
@@ -12,6 +14,26 @@ namespace {
 // usually not due yet), more as a partition's looks come due.
 constexpr std::size_t kFirstDuePage = 8;
 constexpr std::size_t kDuePage = 256;
+
+// `text` from outside (a key read back from Kafka), for a message: at most 64
+// bytes, bytes other than printable ASCII as \xNN.
+std::string Printable(std::string_view text) {
+  constexpr std::size_t kMax = 64;
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (std::size_t i = 0; i < text.size() && i < kMax; ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
+      out += static_cast<char>(c);
+    } else {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 0xf];
+    }
+  }
+  if (text.size() > kMax) out += "...";
+  return out;
+}
 
 }  // namespace
 
@@ -973,10 +995,40 @@ absl::StatusOr<RestoreResult> IngestProcessor::RestorePartition(
   const std::optional<std::int64_t> from =
       local->changelog_offset ? std::optional<std::int64_t>(*local->changelog_offset + 1)
                               : std::nullopt;
+  // Customers whose latest record cannot be restored: unreadable, or of
+  // another partition (its offset, and why).
+  std::map<CustomerId, std::pair<std::int64_t, std::string>> poisoned;
+  // A partition that cannot be restored keeps nothing of this restore: its
+  // next one reads the changelog from the start.
+  const auto give_up = [&](absl::Status status) -> absl::Status {
+    if (!absl::IsDataLoss(status)) return status;
+    if (absl::Status dropped = store_->DropPartition(options_.topic, partition); !dropped.ok()) {
+      return dropped;
+    }
+    population_.DropPartition(partition);
+    if (board_ != nullptr) board_->Publish(population_.View());
+    cache_.Clear();
+    partitions_.erase(partition);
+    due_floor_.erase(partition);
+    return status;
+  };
   absl::Status read =
       changelog_.source->Read(partition, from, [&](ChangelogRecord record) -> absl::Status {
         ++result.records;
         if (progress && result.records % 10'000 == 0) progress(result.records);
+        if (record.kind == ChangelogRecord::Kind::kUnreadable) {
+          poisoned[record.customer] = {record.offset, "unreadable"};
+          return absl::OkStatus();
+        }
+        if (record.kind == ChangelogRecord::Kind::kCustomer) {
+          if (record.state && record.state->partition >= 0 &&
+              record.state->partition != partition) {
+            poisoned[record.customer] = {
+                record.offset, "a state of partition " + std::to_string(record.state->partition)};
+            return absl::OkStatus();
+          }
+          poisoned.erase(record.customer);  // a later record of theirs supersedes a bad one
+        }
         for (ChangelogStep& step : replay.Add(std::move(record))) {
           ++result.commits;
           for (auto& customer : step.customers) applied.push_back(std::move(customer));
@@ -990,9 +1042,16 @@ absl::StatusOr<RestoreResult> IngestProcessor::RestorePartition(
         }
         return absl::OkStatus();
       });
-  if (!read.ok()) return read;
+  if (!read.ok()) return give_up(read);
   replay.Finish();
   if (absl::Status s = commit(); !s.ok()) return s;
+  if (!poisoned.empty()) {
+    const auto& [id, bad] = *poisoned.begin();
+    return give_up(absl::DataLossError(
+        std::to_string(poisoned.size()) + " customer record(s) of the changelog cannot be " +
+        "restored, the first at offset " + std::to_string(bad.first) + " (key " +
+        Printable(id.value()) + ": " + bad.second + ")"));
+  }
   if (progress) progress(result.records);
   result.dropped = replay.dropped();
 

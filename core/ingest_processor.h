@@ -176,7 +176,11 @@ class IngestProcessor {
   // record was dropped written again), unless this owner wrote the latest
   // commit. Call when given the partition, before processing its records:
   // they are then read from the restored offset. `progress`, if set, is told
-  // the records read so far now and then.
+  // the records read so far now and then. DataLoss when a record cannot be
+  // restored (undecodable, or a customer's state of another partition, not
+  // superseded by a later record of the same customer; or the records after
+  // the local marker are gone): the partition's local state is then dropped,
+  // so that its next restore reads the changelog from its start.
   absl::StatusOr<RestoreResult> RestorePartition(
       std::int32_t partition, const std::function<void(std::uint64_t)>& progress = nullptr);
 

@@ -9,12 +9,27 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/cord.h"
 #include "core/alerts.h"
 #include "core/customer_id.h"
 #include "core/customer_state.h"
 #include "core/population.h"
 
 namespace crm {
+
+// The error a StateStore returns when a write failed for want of space (a
+// full disk): RESOURCE_EXHAUSTED, marked so that IsStorageFull tells it from
+// any other. Unlike other write errors it is expected to pass: the caller may
+// retry the same write once space returns (nothing of the failed one counts).
+inline constexpr char kStorageFullPayload[] = "crm.storage_full";
+inline absl::Status StorageFullError(const std::string& message) {
+  absl::Status status = absl::ResourceExhaustedError(message);
+  status.SetPayload(kStorageFullPayload, absl::Cord("1"));
+  return status;
+}
+inline bool IsStorageFull(const absl::Status& status) {
+  return absl::IsResourceExhausted(status) && status.GetPayload(kStorageFullPayload).has_value();
+}
 
 // A commit in a partition's changelog (core/changelog.h): the owner's epoch
 // and its sequence number in the epoch (0: the epoch's fence).
@@ -165,6 +180,7 @@ class StateStore {
   virtual absl::StatusOr<std::optional<std::uint64_t>> LastPendingAlert() = 0;
 
   // Removes the outbox's alerts up to sequence number `through`, delivered.
+  // A StorageFullError when the disk is full, as for Commit.
   virtual absl::Status AckAlerts(std::uint64_t through) = 0;
 
   // Find's work: the state of `id` under whichever partition holds it.
@@ -172,7 +188,9 @@ class StateStore {
                                                               std::optional<std::int32_t> hint) = 0;
 
   // Makes `batch` durable atomically (for `topic`'s offsets). On error nothing
-  // of the batch is visible, and the caller must not advance past it.
+  // of the batch is visible, and the caller must not advance past it; a
+  // StorageFullError (IsStorageFull) when the disk is full: the same batch
+  // may be committed again later.
   virtual absl::Status Commit(const std::string& topic, const StateBatch& batch) = 0;
 };
 

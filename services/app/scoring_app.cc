@@ -37,7 +37,8 @@ namespace {
 
 constexpr std::string_view kComponent = "crm-scored";
 // The health service's name for ingestion: NOT_SERVING while the brokers are
-// away (queries are still answered: the server itself stays SERVING).
+// away or the disk is full (queries are still answered: the server itself
+// stays SERVING).
 const std::string kIngestHealth = "crm.v1.Ingest";
 
 int Fatal(std::string_view what, const absl::Status& status) {
@@ -346,14 +347,42 @@ int RunScoringApp(const ServiceOptions& options) {
     }
     const std::string instance = options.instance_id.empty() ? address : options.instance_id;
     cluster_view.SetSelf(instance);
-    auto created = KafkaCluster::Create({.brokers = brokers,
-                                         .topic = options.cluster_topic,
-                                         .group = options.group,
-                                         .instance = instance,
-                                         .address = address,
-                                         .properties = options.kafka,
-                                         .heartbeat_ms = options.cluster_heartbeat_ms},
-                                        &cluster_view, &remote_population);
+    const ClusterTopicOptions cluster_options{.brokers = brokers,
+                                              .topic = options.cluster_topic,
+                                              .group = options.group,
+                                              .instance = instance,
+                                              .address = address,
+                                              .properties = options.kafka,
+                                              .heartbeat_ms = options.cluster_heartbeat_ms};
+    auto created = KafkaCluster::Create(cluster_options, &cluster_view, &remote_population);
+    // Brokers down at start: the state on disk is served meanwhile (ingest
+    // NOT_SERVING), and the group, the changelog and this topic are joined
+    // when they come.
+    for (bool waited = false; absl::IsUnavailable(created.status()); waited = true) {
+      if (!waited) {
+        (*grpc_server)->SetServing(kIngestHealth, false);
+        (*metrics)->InputConnected(false);
+      }
+      CRM_LOG(kWarning, kComponent)
+          << created.status().message()
+          << ": the brokers do not answer; reads are answered from the data dir, ingestion waits; "
+             "retrying";
+      const timespec no_wait{0, 0};
+      if (const int signal = sigtimedwait(&signals, nullptr, &no_wait);
+          signal == SIGTERM || signal == SIGINT) {
+        CRM_LOG(kInfo, kComponent) << "stopping before the brokers came";
+        (*grpc_server)->SetServing(false);
+        (*grpc_server)->Shutdown(2000);
+        if (absl::Status flushed = (*store)->Flush(); !flushed.ok()) return Fatal("flush", flushed);
+        return 0;
+      }
+      created = KafkaCluster::Create(cluster_options, &cluster_view, &remote_population);
+      if (created.ok()) {
+        CRM_LOG(kInfo, kComponent) << "brokers reachable: joining the group";
+        (*grpc_server)->SetServing(kIngestHealth, true);
+        (*metrics)->InputConnected(true);
+      }
+    }
     if (!created.ok()) return Fatal("cluster", created.status());
     cluster = std::move(*created);
     CRM_LOG(kInfo, kComponent) << "cluster " << options.cluster_topic << ": instance " << instance
@@ -378,7 +407,7 @@ int RunScoringApp(const ServiceOptions& options) {
       consumer_options, &processor, db, metrics->get(),
       {.erasures = &erasures,
        .audit = audit->get(),
-       .connected = [server](bool up) { server->SetServing(kIngestHealth, up); },
+       .ingesting = [server](bool up) { server->SetServing(kIngestHealth, up); },
        .restoring = &restoring,
        .cluster = cluster.get(),
        .remote_population = &remote_population});

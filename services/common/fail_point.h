@@ -18,7 +18,10 @@ void FailPoint(std::string_view name);
 
 // The same, but instead of ending the process it returns true on that pass
 // (false otherwise), for the caller to fail as the environment could make it:
-// "commit-error" (storage: a commit fails as a full or broken disk would).
+// "commit-error" (storage: a commit fails as a broken disk would),
+// "commit-no-space" (storage: a commit fails as on a full disk). Armed as
+// NAME@PATH, a point fails on every pass while the file PATH exists (a fault
+// that a test starts and clears).
 bool FailPointFails(std::string_view name);
 
 inline constexpr int kFailPointExitCode = 86;

@@ -173,9 +173,16 @@ absl::StatusOr<bool> AlertPublisher::DeliverOnce() {
   FailPoint("alert-delivered");
   for (const auto& [sequence, alert] : *pending) {
     if (delivered_) delivered_(alert);
-    on_topic_.erase(alert.outcome.alert_id);
   }
-  if (absl::Status acked = store_->AckAlerts(pending->back().first); !acked.ok()) return acked;
+  if (absl::Status acked = store_->AckAlerts(pending->back().first); IsStorageFull(acked)) {
+    // On the topic, still in the outbox: acknowledged once space returns,
+    // never produced again meanwhile (they stay known as on the topic).
+    CRM_LOG(kWarning, kComponent) << acked.message() << "; acknowledging again later";
+    return false;
+  } else if (!acked.ok()) {
+    return acked;
+  }
+  for (const auto& [sequence, alert] : *pending) on_topic_.erase(alert.outcome.alert_id);
   return true;
 }
 

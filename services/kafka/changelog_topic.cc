@@ -43,7 +43,8 @@ std::optional<std::uint64_t> HeaderNumber(const RdKafka::Headers* headers, const
   return std::nullopt;
 }
 
-// A changelog record as written by Write; DataLossError when it is not one.
+// A changelog record as written by Write (kUnreadable: a customer's record
+// whose state cannot be decoded); DataLossError when it is not one at all.
 absl::StatusOr<ChangelogRecord> Decode(RdKafka::Message& message) {
   ChangelogRecord record;
   record.offset = message.offset();
@@ -80,9 +81,11 @@ absl::StatusOr<ChangelogRecord> Decode(RdKafka::Message& message) {
   record.customer = CustomerId(key);
   if (message.payload() != nullptr) {
     auto state = DecodeState(value);
-    if (!state.ok())
-      return absl::DataLossError("unreadable customer state in the changelog at offset " +
-                                 std::to_string(message.offset()));
+    if (!state.ok()) {
+      // Poisoned: the reader decides (a later record of the key may supersede it).
+      record.kind = ChangelogRecord::Kind::kUnreadable;
+      return record;
+    }
     record.state = std::move(*state);
   }
   return record;

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <map>
 #include <set>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -14,6 +15,8 @@
 
 namespace crm {
 namespace {
+
+using namespace std::chrono_literals;
 
 constexpr std::string_view kComponent = "consumer";
 constexpr int kRejectsLoggedPerSecond = 20;
@@ -44,11 +47,20 @@ class TouchpointConsumer::Callbacks final : public RdKafka::RebalanceCb, public 
                     std::vector<RdKafka::TopicPartition*>& partitions) override {
     ++generation_;
     const bool cooperative = consumer->rebalance_protocol() == "COOPERATIVE";
+    std::vector<RdKafka::TopicPartition*> unrestored;  // assigned, not consumed
     if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
       for (RdKafka::TopicPartition* partition : partitions) {
         if (owner_->options_.restore_from_changelog &&
             partition->topic() == owner_->options_.topic) {
-          if (absl::Status restored = owner_->Restore(partition->partition()); !restored.ok()) {
+          failed_.erase(partition->partition());
+          absl::Status restored = owner_->Restore(partition->partition());
+          if (absl::IsDataLoss(restored)) {
+            // This partition only: owned (its customers answered UNAVAILABLE
+            // here, not elsewhere), not consumed, until a new assignment.
+            owner_->RestoreFailed(partition->partition(), restored);
+            failed_.insert(partition->partition());
+            unrestored.push_back(partition);
+          } else if (!restored.ok()) {
             fatal_ = restored;
             return;
           }
@@ -72,6 +84,11 @@ class TouchpointConsumer::Callbacks final : public RdKafka::RebalanceCb, public 
       } else if (RdKafka::ErrorCode e = consumer->assign(partitions); e != RdKafka::ERR_NO_ERROR) {
         fatal_ = absl::InternalError("assign: " + RdKafka::err2str(e));
       }
+      if (!unrestored.empty()) {
+        if (RdKafka::ErrorCode e = consumer->pause(unrestored); e != RdKafka::ERR_NO_ERROR) {
+          fatal_ = absl::InternalError("pause: " + RdKafka::err2str(e));
+        }
+      }
     } else {
       CRM_LOG(kInfo, kComponent) << "revoked " << partitions.size() << " partitions";
       if (cooperative) {
@@ -89,10 +106,14 @@ class TouchpointConsumer::Callbacks final : public RdKafka::RebalanceCb, public 
       }
     } else if (cooperative) {
       for (const RdKafka::TopicPartition* partition : partitions) {
-        if (partition->topic() == owner_->options_.topic) assigned_.erase(partition->partition());
+        if (partition->topic() == owner_->options_.topic) {
+          assigned_.erase(partition->partition());
+          failed_.erase(partition->partition());
+        }
       }
     } else {
       assigned_.clear();
+      failed_.clear();
     }
     if (owner_->hooks_.restoring != nullptr) {
       // How many partitions there are (asked only on an assignment: a revoke
@@ -115,7 +136,11 @@ class TouchpointConsumer::Callbacks final : public RdKafka::RebalanceCb, public 
     // Restored by now: lookups may come here for these.
     if (owner_->hooks_.cluster != nullptr)
       owner_->hooks_.cluster->Claim(assigned_, partition_count_);
-    const std::vector<std::int32_t> ours(assigned_.begin(), assigned_.end());
+    // The processor looks at the partitions it consumes only.
+    std::vector<std::int32_t> ours;
+    for (std::int32_t p : assigned_) {
+      if (!failed_.contains(p)) ours.push_back(p);
+    }
     if (absl::Status set = owner_->processor_->SetAssignment(ours); !set.ok() && fatal_.ok()) {
       fatal_ = set;
     }
@@ -150,6 +175,7 @@ class TouchpointConsumer::Callbacks final : public RdKafka::RebalanceCb, public 
   absl::Status fatal_;
   bool brokers_down_ = false;
   std::set<std::int32_t> assigned_;   // partitions of the input topic assigned now
+  std::set<std::int32_t> failed_;     // of those, the ones whose restore failed (paused)
   std::int32_t partition_count_ = 0;  // of the input topic, as last learnt
 };
 
@@ -261,6 +287,16 @@ absl::Status TouchpointConsumer::Restore(std::int32_t partition) {
   return absl::OkStatus();
 }
 
+void TouchpointConsumer::RestoreFailed(std::int32_t partition, const absl::Status& why) {
+  probe_->RestoreFailed();
+  if (hooks_.restoring != nullptr) hooks_.restoring->Fail(partition, std::string(why.message()));
+  CRM_LOG(kError, kComponent)
+      << "cannot restore " << options_.topic << "[" << partition
+      << "] from its changelog: " << why.message()
+      << "; its customers are answered UNAVAILABLE and its touchpoints wait, the other "
+         "partitions go on (repair: README, \"A bad changelog record\")";
+}
+
 void TouchpointConsumer::RollRejectLog() {
   const auto now = std::chrono::steady_clock::now();
   if (now - reject_window_ < std::chrono::seconds(1)) return;
@@ -285,7 +321,46 @@ void TouchpointConsumer::SetConnected(bool connected) {
         << "brokers unreachable: ingest paused, queries answered from the state";
   }
   probe_->InputConnected(connected);
-  if (hooks_.connected) hooks_.connected(connected);
+  ReportIngesting();
+}
+
+void TouchpointConsumer::SetStorageFull(bool full) {
+  if (full == storage_full_) return;
+  storage_full_ = full;
+  if (full) {
+    storage_retry_ =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.storage_retry_ms);
+    CRM_LOG(kError, kComponent)
+        << "the disk is full: ingestion paused, queries answered from the state; the commit is "
+           "tried again every "
+        << options_.storage_retry_ms << " ms until space returns";
+  } else {
+    CRM_LOG(kInfo, kComponent) << "space again: the commit succeeded, ingestion resumed";
+  }
+  probe_->StorageFull(full);
+  ReportIngesting();
+}
+
+void TouchpointConsumer::ReportIngesting() {
+  const bool ingesting = connected_ && !storage_full_;
+  if (ingesting == ingesting_) return;
+  ingesting_ = ingesting;
+  if (hooks_.ingesting) hooks_.ingesting(ingesting);
+}
+
+void TouchpointConsumer::Rewind() {
+  std::vector<RdKafka::TopicPartition*> assigned;
+  if (consumer_->assignment(assigned) != RdKafka::ERR_NO_ERROR) return;
+  for (RdKafka::TopicPartition* partition : assigned) {
+    auto stored = store_->GetOffset(partition->topic(), partition->partition());
+    partition->set_offset(stored.ok() && *stored ? **stored : RdKafka::Topic::OFFSET_BEGINNING);
+    if (RdKafka::ErrorCode err = consumer_->seek(*partition, 5000); err != RdKafka::ERR_NO_ERROR) {
+      // Not fetching yet: its position is its stored offset already.
+      CRM_LOG(kDebug, kComponent) << "seek " << partition->topic() << "[" << partition->partition()
+                                  << "]: " << RdKafka::err2str(err);
+    }
+  }
+  DeletePartitions(assigned);
 }
 
 void TouchpointConsumer::ReportFreshness(
@@ -380,6 +455,18 @@ absl::Status TouchpointConsumer::Run() {
   auto last_population = last_lag_report;
   while (!stop_.load()) {
     RollRejectLog();
+    if (storage_full_) {
+      // Paused for a full disk: the failed commit's records are read again
+      // from the stored offsets when its retry is due.
+      const auto now = std::chrono::steady_clock::now();
+      if (now < storage_retry_) {
+        std::this_thread::sleep_for(
+            std::min<std::chrono::steady_clock::duration>(storage_retry_ - now, 100ms));
+        continue;
+      }
+      storage_retry_ = now + std::chrono::milliseconds(options_.storage_retry_ms);
+      Rewind();
+    }
     {
       const bool publish = std::chrono::steady_clock::now() - last_population >
                            std::chrono::milliseconds(options_.population_publish_ms);
@@ -390,7 +477,9 @@ absl::Status TouchpointConsumer::Run() {
     // customer state.
     if (hooks_.erasures != nullptr && hooks_.audit != nullptr) {
       if (absl::Status erased = processor_->TakeErasures(*hooks_.erasures, *hooks_.audit);
-          !erased.ok()) {
+          IsStorageFull(erased)) {
+        SetStorageFull(true);  // the erasure was answered with the error
+      } else if (!erased.ok()) {
         result = erased;
         break;
       }
@@ -407,10 +496,15 @@ absl::Status TouchpointConsumer::Run() {
     if (connected_ && std::chrono::steady_clock::now() - last_rescore >
                           std::chrono::milliseconds(options_.rescore_interval_ms)) {
       auto rescored = processor_->RescoreDue(options_.rescore_batch);
+      if (IsStorageFull(rescored.status())) {
+        SetStorageFull(true);
+        continue;
+      }
       if (!rescored.ok()) {
         result = rescored.status();
         break;
       }
+      if (rescored->rescored > 0) SetStorageFull(false);
       // A full batch: more may be due; look again after this poll, which
       // then takes only what is already fetched.
       looks_waiting = rescored->rescored >= options_.rescore_batch;
@@ -472,10 +566,17 @@ absl::Status TouchpointConsumer::Run() {
       CheckPartitioner(record, partition_count);
     }
     auto processed = processor_->Process(records);
+    if (IsStorageFull(processed.status())) {
+      // Nothing of the part that failed counts: its records are read again
+      // at the retry (Rewind), which tells when space is back.
+      SetStorageFull(true);
+      continue;
+    }
     if (!processed.ok()) {
       result = processed.status();
       break;
     }
+    SetStorageFull(false);
     ReportFreshness(messages);
     // Each rejection is counted and on the dead-letter topic; the log gets
     // the first ones of each second and a count of the others.

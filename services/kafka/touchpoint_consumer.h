@@ -45,6 +45,9 @@ struct ConsumerOptions {
   // How often each owned partition's population histograms are published
   // to the cluster (with one).
   int population_publish_ms = 2000;
+  // While the disk is full, how often the commit that found it full is tried
+  // again (its records read again from the stored offsets).
+  int storage_retry_ms = 2000;
 };
 
 // What the consumer thread serves besides the input, and whom it tells of
@@ -53,9 +56,9 @@ struct ConsumerHooks {
   // Erasure requests, carried out between batches, recorded in `audit` first.
   ErasureQueue* erasures = nullptr;
   AuditLog* audit = nullptr;
-  // Called on the consumer thread when the brokers become unreachable
-  // (false) or reachable again (true).
-  std::function<void(bool)> connected;
+  // Called on the consumer thread when ingestion stops (false: the brokers
+  // are unreachable, or the disk is full) or goes on again (true).
+  std::function<void(bool)> ingesting;
   // Told which partitions are being restored from their changelogs.
   RestoringPartitions* restoring = nullptr;
   // Scale-out: told the partitions owned after each rebalance (restored by
@@ -88,7 +91,10 @@ class TouchpointConsumer {
   // error (a storage failure, a fatal Kafka error), returned as is; nothing
   // past the last committed batch is then considered done. Brokers going
   // away are waited out: consumption resumes from the stored offsets when
-  // they come back.
+  // they come back. So is a full disk (a commit failing with
+  // IsStorageFull): ingestion pauses, and every storage_retry_ms the records
+  // not committed are read again from the stored offsets and their commit
+  // tried again, until one succeeds.
   absl::Status Run();
   void Stop() { stop_.store(true); }
 
@@ -107,8 +113,18 @@ class TouchpointConsumer {
   // Whether the brokers answer a metadata request within `timeout_ms`.
   bool BrokersAnswer(int timeout_ms);
   void SetConnected(bool connected);
+  // Enters (true) or leaves (false) the pause for a full disk.
+  void SetStorageFull(bool full);
+  // Tells the ingesting hook whether ingestion goes on, when that changed.
+  void ReportIngesting();
+  // Moves every assigned partition back to its stored offset: the records
+  // read past it are read again.
+  void Rewind();
   // Restores `partition` from its changelog, with progress in the log and metrics.
   absl::Status Restore(std::int32_t partition);
+  // `partition` could not be restored (`why`): counted, logged, and its
+  // customers answered UNAVAILABLE until its next assignment.
+  void RestoreFailed(std::int32_t partition, const absl::Status& why);
   // Starts a new second of rejection logging, logging how many went unlogged.
   void RollRejectLog();
 
@@ -118,6 +134,10 @@ class TouchpointConsumer {
   IngestProbe* probe_ = nullptr;
   ConsumerHooks hooks_;
   bool connected_ = true;  // consumer thread only
+  bool ingesting_ = true;  // as last told to hooks_.ingesting; consumer thread only
+  // Paused for a full disk, and when the failed commit is tried again.
+  bool storage_full_ = false;
+  std::chrono::steady_clock::time_point storage_retry_{};
   // Rejections logged in the current second, and those left out of the log.
   std::chrono::steady_clock::time_point reject_window_{};
   int rejects_logged_ = 0;

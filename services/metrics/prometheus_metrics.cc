@@ -171,6 +171,16 @@ PrometheusMetrics::PrometheusMetrics()
       gauge("crm_input_connected",
             "1 while the brokers of the touchpoint topic answer, 0 while they do not");
   input_connected_->Set(1);
+  restore_failures_ = &prometheus::BuildCounter()
+                           .Name("crm_partition_restore_failures_total")
+                           .Help(
+                               "Partitions left out because their changelog held an unreadable or "
+                               "inconsistent record (their customers are answered UNAVAILABLE)")
+                           .Register(r)
+                           .Add({});
+  storage_full_ = gauge("crm_storage_full",
+                        "1 while state writes fail for want of disk space (ingestion paused, "
+                        "reads answered), 0 otherwise");
 }
 
 void PrometheusMetrics::ModelLoaded(const std::string& version) {
@@ -202,6 +212,10 @@ void PrometheusMetrics::OpenAlerts(std::int32_t partition, std::uint64_t open) {
 }
 
 void PrometheusMetrics::InputConnected(bool connected) { input_connected_->Set(connected ? 1 : 0); }
+
+void PrometheusMetrics::RestoreFailed() { restore_failures_->Increment(); }
+
+void PrometheusMetrics::StorageFull(bool full) { storage_full_->Set(full ? 1 : 0); }
 
 void PrometheusMetrics::SetScheduler(std::uint64_t backlog, double lag_seconds) {
   scheduler_backlog_->Set(static_cast<double>(backlog));

@@ -41,6 +41,8 @@ namespace crm {
 //   crm_scheduler_backlog                       looks due now and not yet taken
 //   crm_scheduler_lag_seconds                   how late the oldest of them is
 //   crm_input_connected                         1 while the input's brokers answer
+//   crm_storage_full                            1 while writes fail for want of space
+//   crm_partition_restore_failures_total        partitions whose changelog could not be restored
 //   crm_model_loads_total{result}               model files loaded / rejected
 //   crm_model_info{version}                     1 for the model in use
 //   crm_population_customers                    buyers the RFM scores rank against
@@ -77,6 +79,8 @@ class PrometheusMetrics final : public IngestProbe {
   void Rescored(std::size_t looks) override;
   void OpenAlerts(std::int32_t partition, std::uint64_t open) override;
   void InputConnected(bool connected) override;
+  void RestoreFailed() override;
+  void StorageFull(bool full) override;
 
   void SetStorage(std::uint64_t live_data_bytes, std::uint64_t sst_files_bytes,
                   std::uint64_t memtable_bytes, std::uint64_t estimated_keys);
@@ -142,6 +146,8 @@ class PrometheusMetrics final : public IngestProbe {
   prometheus::Gauge* input_connected_;
   prometheus::Counter* restored_records_;
   prometheus::Gauge* restoring_;
+  prometheus::Counter* restore_failures_;
+  prometheus::Gauge* storage_full_;
 };
 
 }  // namespace crm

@@ -120,8 +120,15 @@ RiskEntry RiskEntryOf(std::string_view key) {
           CustomerId(std::string(key.substr(kIndexHeader))), PartitionOfKey(key)};
 }
 
+// Whether `s` says the disk is full (RocksDB's NoSpace, or an IO error with
+// the system's ENOSPC text where a layer lost the subcode).
+bool IsNoSpace(const rocksdb::Status& s) {
+  return s.IsNoSpace() || (s.IsIOError() && s.ToString().find("No space") != std::string::npos);
+}
+
 absl::Status FromRocks(const rocksdb::Status& s, std::string_view what) {
   std::string message = std::string(what) + ": " + s.ToString();
+  if (IsNoSpace(s)) return StorageFullError(message);
   if (s.IsCorruption()) return absl::DataLossError(message);
   if (s.IsIOError() && s.ToString().find("lock") != std::string::npos) {
     return absl::FailedPreconditionError(message + " (is another crm-scored using this data dir?)");
@@ -383,10 +390,23 @@ absl::StatusOr<std::optional<std::uint64_t>> RocksDbStateStore::LastPendingAlert
 absl::Status RocksDbStateStore::AckAlerts(std::uint64_t through) {
   rocksdb::WriteBatch batch;
   batch.DeleteRange(OutboxKey(0), OutboxKey(through + 1));
+  return Write(batch, "acknowledging delivered alerts");
+}
+
+absl::Status RocksDbStateStore::Write(rocksdb::WriteBatch& batch, std::string_view what) {
+  // After a write failed for want of space RocksDB refuses every write (its
+  // background error) until told to resume: tried again before each write,
+  // it succeeds once space has returned.
+  if (no_space_.load()) {
+    if (rocksdb::Status resumed = db_->Resume(); !resumed.ok()) return FromRocks(resumed, what);
+    no_space_.store(false);
+  }
   rocksdb::WriteOptions write;
   write.sync = options_.sync_writes;
   rocksdb::Status s = db_->Write(write, &batch);
-  return s.ok() ? absl::OkStatus() : FromRocks(s, "acknowledging delivered alerts");
+  if (s.ok()) return absl::OkStatus();
+  if (IsNoSpace(s)) no_space_.store(true);
+  return FromRocks(s, what);
 }
 
 absl::StatusOr<std::vector<DueEntry>> RocksDbStateStore::Scheduled(
@@ -569,17 +589,18 @@ absl::Status RocksDbStateStore::Commit(const std::string& topic, const StateBatc
     return absl::UnavailableError(
         "committing state batch: injected write failure (CRM_FAIL_POINTS)");
   }
+  if (FailPointFails("commit-no-space")) {
+    return FromRocks(rocksdb::Status::NoSpace("injected (CRM_FAIL_POINTS)"),
+                     "committing state batch");
+  }
   rocksdb::WriteBatch sorted;
   writes.WriteTo(sorted);
-  rocksdb::WriteOptions write;
-  write.sync = options_.sync_writes;
   {
     // Known before the states are visible, so that Find never misses one.
     std::lock_guard<std::mutex> lock(partitions_mutex_);
     for (const auto& [id, state] : batch.customers) partitions_.insert(state->partition);
   }
-  rocksdb::Status s = db_->Write(write, &sorted);
-  return s.ok() ? absl::OkStatus() : FromRocks(s, "committing state batch");
+  return Write(sorted, "committing state batch");
 }
 
 absl::Status RocksDbStateStore::Flush() {

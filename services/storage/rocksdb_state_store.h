@@ -2,6 +2,7 @@
 
 #include <rocksdb/options.h>
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -9,6 +10,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -16,6 +18,7 @@
 
 namespace rocksdb {
 class DB;
+class WriteBatch;
 }  // namespace rocksdb
 
 namespace crm {
@@ -114,11 +117,15 @@ class RocksDbStateStore final : public StateStore {
   // The partitions that hold states (Find reads each: a point read its bloom
   // filters make cheap where the customer is not).
   std::vector<std::int32_t> StatePartitions() const;
+  // Writes `batch` (resuming RocksDB first after a write that found the disk
+  // full); errors name `what`.
+  absl::Status Write(rocksdb::WriteBatch& batch, std::string_view what);
 
   std::unique_ptr<rocksdb::DB> db_;
   RocksDbOptions options_;
   mutable std::mutex partitions_mutex_;
   std::set<std::int32_t> partitions_;  // guarded by partitions_mutex_
+  std::atomic<bool> no_space_{false};  // a write failed for want of space
 };
 
 }  // namespace crm

@@ -74,6 +74,7 @@ class Log {
   static std::string KeyOf(const ChangelogRecord& record) {
     switch (record.kind) {
       case Kind::kCustomer:
+      case Kind::kUnreadable:
         return "c" + record.customer.value();
       case Kind::kAlert:
         return "a" + record.alert_id;
@@ -285,6 +286,39 @@ TEST(RestoringPartitionsTest, ALookupWaitsOnlyWhileItsAnswerMayChange) {
   EXPECT_TRUE(restoring.CheckAll().ok());
   restoring.SetOwned({0, 1, 2}, 0);  // the count unknown: it may not be all
   EXPECT_FALSE(restoring.CheckAnswer(id, std::nullopt).ok());
+}
+
+TEST(RestoringPartitionsTest,
+     APartitionThatCouldNotBeRestoredIsUnavailableNamedUntilItsNextRestore) {
+  RestoringPartitions restoring;
+  restoring.SetOwned({0, 1}, 2);
+  const CustomerId id("c");
+  CustomerState on_zero = StateWith(1), on_one = StateWith(1);
+  on_zero.partition = 0;
+  on_one.partition = 1;
+  restoring.Begin(1);
+  restoring.End(1);
+  restoring.Fail(1, "an unreadable record at offset 7");
+  EXPECT_FALSE(restoring.Serves(1));
+  EXPECT_TRUE(restoring.Serves(0));
+  const absl::Status failed = restoring.CheckAnswer(id, on_one);
+  EXPECT_EQ(failed.code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(failed.message().find("partition 1"), std::string::npos) << failed;
+  EXPECT_NE(failed.message().find("offset 7"), std::string::npos) << failed;
+  EXPECT_TRUE(restoring.CheckAnswer(id, on_zero).ok());  // the other partition is served
+  // Not found: the customer may be the failed partition's.
+  EXPECT_EQ(restoring.CheckAnswer(id, std::nullopt).code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(restoring.CheckAll().code(), absl::StatusCode::kUnavailable);
+  // Given again (after a repair): restored anew, and served once it is.
+  restoring.Begin(1);
+  restoring.End(1);
+  EXPECT_TRUE(restoring.CheckAnswer(id, on_one).ok());
+  EXPECT_TRUE(restoring.CheckAll().ok());
+  // A failed partition given to another instance is no longer this one's concern.
+  restoring.Fail(1, "again");
+  restoring.SetOwned({0}, 2);
+  restoring.SetOwned({0, 1}, 2);
+  EXPECT_TRUE(restoring.CheckAnswer(id, on_one).ok());
 }
 
 }  // namespace

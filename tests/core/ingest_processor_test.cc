@@ -1304,6 +1304,60 @@ TEST_F(IngestChangelogTest, ACommitCutShortIsNeitherRestoredNorLeftToHideTheStat
   ExpectSamePartitions(second_store, third_store);
 }
 
+TEST_F(IngestChangelogTest, ARecordThatCannotBeRestoredCostsItsPartitionOnlyUntilSuperseded) {
+  const auto batches = Stream();
+  MemoryStateStore first_store;
+  IngestProcessor first = Owner(&first_store);
+  for (std::int32_t p : {0, 1}) ASSERT_TRUE(first.RestorePartition(p).ok());
+  for (const auto& batch : batches) ASSERT_TRUE(first.Process(batch).ok());
+  // A poisoned record of a customer of partition 0.
+  const std::int64_t poisoned_at = static_cast<std::int64_t>(changelog_.log(0).size());
+  changelog_.Append(
+      0, {.kind = ChangelogRecord::Kind::kUnreadable, .customer = CustomerId("steady-0")});
+
+  MemoryStateStore second_store;
+  IngestProcessor second = Owner(&second_store);
+  auto failed = second.RestorePartition(0);
+  ASSERT_EQ(failed.status().code(), absl::StatusCode::kDataLoss) << failed.status();
+  EXPECT_NE(failed.status().message().find("offset " + std::to_string(poisoned_at)),
+            std::string::npos)
+      << failed.status();
+  EXPECT_NE(failed.status().message().find("steady-0"), std::string::npos) << failed.status();
+  // Nothing of it is kept (its next restore reads the changelog from the start) ...
+  EXPECT_TRUE(second_store.states().empty());
+  EXPECT_FALSE(second_store.GetPartition(kTopic, 0).value().has_value());
+  // ... and the other partition is restored as ever.
+  ASSERT_TRUE(second.RestorePartition(1).ok());
+  for (const auto& [id, state] : first_store.states()) {
+    if (state.partition != 1) continue;
+    SCOPED_TRACE(id.value());
+    ASSERT_TRUE(second_store.states().contains(id));
+    ExpectSameState(state, second_store.states().at(id));
+  }
+
+  // The operator's repair: a tombstone of the key supersedes the bad record
+  // (as compaction would); the customer is restored as of their latest
+  // readable record.
+  changelog_.Append(0,
+                    {.kind = ChangelogRecord::Kind::kCustomer, .customer = CustomerId("steady-0")});
+  auto repaired = second.RestorePartition(0);
+  ASSERT_TRUE(repaired.ok()) << repaired.status();
+  ExpectSamePartitions(first_store, second_store);
+
+  // A customer's state of another partition in this one's changelog is as bad.
+  CustomerState elsewhere = first_store.states().at(CustomerId("steady-1"));
+  changelog_.Append(0, {.kind = ChangelogRecord::Kind::kCustomer,
+                        .customer = CustomerId("steady-1"),
+                        .state = elsewhere,
+                        .stamp = changelog_.log(0).back().stamp});
+  MemoryStateStore third_store;
+  IngestProcessor third = Owner(&third_store);
+  auto inconsistent = third.RestorePartition(0);
+  EXPECT_EQ(inconsistent.status().code(), absl::StatusCode::kDataLoss) << inconsistent.status();
+  EXPECT_NE(inconsistent.status().message().find("partition 1"), std::string::npos)
+      << inconsistent.status();
+}
+
 TEST_F(IngestChangelogTest, AnOwnerGivenItsPartitionBackReadsOnlyWhatFollowsItsCheckpoint) {
   const auto batches = Stream();
   MemoryStateStore store;

@@ -79,6 +79,7 @@ class MemoryChangelog final : public ChangelogSink, public ChangelogSource {
     const auto key = [](const ChangelogRecord& record) {
       switch (record.kind) {
         case ChangelogRecord::Kind::kCustomer:
+        case ChangelogRecord::Kind::kUnreadable:  // a customer's key all the same
           return "c" + record.customer.value();
         case ChangelogRecord::Kind::kAlert:
           return "a" + record.alert_id;
@@ -100,6 +101,14 @@ class MemoryChangelog final : public ChangelogSink, public ChangelogSource {
       kept.push_back(record);
     }
     log = std::move(kept);
+  }
+
+  // Appends `record` to `partition`'s changelog as any producer could (a
+  // poisoned record, an operator's tombstone), at the next offset.
+  void Append(std::int32_t partition, ChangelogRecord record) {
+    std::vector<ChangelogRecord>& log = logs_[partition];
+    record.offset = log.empty() ? 0 : log.back().offset + 1;
+    log.push_back(std::move(record));
   }
 
   // The next Write fails after `records` more customer records.
