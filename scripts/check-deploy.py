@@ -352,7 +352,7 @@ def check_kubernetes(build, image):
         fail(where, "gRPC is not over TLS")
     if config.get("grpc-auth") != "all":
         fail(where, "reads are open: grpc-auth is not all")
-    for key in ["reader-token-file", "admin-token-file"]:
+    for key in ["reader-token-file", "admin-token-file", "cluster-token-file"]:
         if config.get(key) in (None, "(none)"):
             fail(where, f"no {key}")
     if "peer-tls-ca" not in config:

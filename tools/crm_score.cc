@@ -135,6 +135,9 @@ int AtRisk(const Client& client, std::uint32_t top, const std::string& segment, 
     return Failed("at-risk", status);
   }
   std::cout << (json ? crm::ToJson(response, false) + "\n" : crm::AtRiskTable(response));
+  if (response.partial()) {
+    std::cerr << "crm-score: at-risk: partial ranking (" << response.partial_reason() << ")\n";
+  }
   return 0;
 }
 

@@ -188,7 +188,7 @@ ParsedOptions ParseServiceOptions(int argc, const char* const* argv) {
       ->check(CLI::Range(100, 60'000));
   AddFlag(app, env, "peer-tls-ca", o.peer_tls_ca,
           "With --grpc-tls-cert: the CA file the other instances' certificates are verified "
-          "against when a lookup is forwarded (default: the system's roots)")
+          "against when a call is forwarded (required with TLS in a cluster)")
       ->check(CLI::ExistingFile);
   AddFlag(app, env, "embedded-partitions", o.embedded_partitions,
           "Partitions per topic of the embedded broker")
@@ -278,6 +278,16 @@ ParsedOptions ParseServiceOptions(int argc, const char* const* argv) {
           "Which RPCs need an authorised caller: admin (EraseCustomer needs an admin; reads are "
           "open) or all (reads need a reader or an admin)")
       ->check(CLI::IsMember({"admin", "all"}));
+  AddFlag(app, env, "cluster-token-file", o.cluster_token_file,
+          "The secret the instances of a cluster share, NAME:TOKEN or TOKEN (the same file on "
+          "every instance): a call forwarded to the owner carries it, with the caller's name "
+          "and role, in place of the caller's credentials, which never leave the instance they "
+          "reached")
+      ->check(CLI::ExistingFile);
+  env.push_back({"--allow-insecure-peers", "CRM_ALLOW_INSECURE_PEERS"});
+  app.add_flag("--allow-insecure-peers", o.allow_insecure_peers,
+               "Forward calls in plaintext to instances not on loopback (refused otherwise: their "
+               "identity cannot be verified) [env CRM_ALLOW_INSECURE_PEERS]");
   // A flag without a value (also "allow-insecure-listen = true" in the
   // config file, CRM_ALLOW_INSECURE_LISTEN=true in the environment).
   env.push_back({"--allow-insecure-listen", "CRM_ALLOW_INSECURE_LISTEN"});
@@ -378,6 +388,13 @@ ParsedOptions ParseServiceOptions(int argc, const char* const* argv) {
     std::cerr << "crm-scored: --peer-tls-ca needs --grpc-tls-cert and --grpc-tls-key\n";
     return {std::nullopt, 2};
   }
+  if (!o.brokers.empty() && !o.cluster_topic.empty() && !o.grpc_tls_cert.empty() &&
+      o.peer_tls_ca.empty()) {
+    std::cerr << "crm-scored: --peer-tls-ca is required with --grpc-tls-cert in a cluster "
+                 "(--cluster-topic): the other instances are verified against it, never against "
+                 "public roots\n";
+    return {std::nullopt, 2};
+  }
   if (!o.advertise_address.empty() && o.advertise_address.rfind(':') == std::string::npos) {
     std::cerr << "crm-scored: --advertise-address '" << o.advertise_address << "' lacks :PORT\n";
     return {std::nullopt, 2};
@@ -426,6 +443,8 @@ std::string DescribeOptions(const ServiceOptions& o) {
   out << " reader-token-file=" << (o.reader_token_file.empty() ? "(none)" : o.reader_token_file);
   for (const std::string& identity : o.reader_identities) out << " reader-identity=" << identity;
   if (o.allow_insecure_listen) out << " allow-insecure-listen=true";
+  out << " cluster-token-file=" << (o.cluster_token_file.empty() ? "(none)" : o.cluster_token_file);
+  if (o.allow_insecure_peers) out << " allow-insecure-peers=true";
   out << " audit-log=" << (o.audit_log.empty() ? "(data dir)" : o.audit_log);
   out << " risk-precision=" << o.alert_policy.risk_precision << " channel-cost=";
   for (int c = 1; c < kChannelCount; ++c) {

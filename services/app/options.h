@@ -80,6 +80,12 @@ struct ServiceOptions {
   // are refused at start unless this is set (credentials would cross the
   // network in the clear).
   bool allow_insecure_listen = false;
+  // Scale-out: the secret the instances share to authenticate the calls they
+  // forward to each other (empty: a forwarded call is an anonymous one), and
+  // whether calls may be forwarded in plaintext to instances not on loopback
+  // (with TLS, the others are verified against --peer-tls-ca, required then).
+  std::string cluster_token_file;
+  bool allow_insecure_peers = false;
   std::string audit_log;  // empty: <data-dir>/audit.log
   // --check-config: validate the configuration (model and token files too),
   // print it and exit instead of running.

@@ -149,6 +149,15 @@ int RunScoringApp(const ServiceOptions& options) {
     }
     *tokens = std::move(*read);
   }
+  if (!options.cluster_token_file.empty()) {
+    auto read = ReadTokenFile(options.cluster_token_file);
+    if (!read.ok()) {
+      std::cerr << "crm-scored: --cluster-token-file: " << read.status().message() << "\n";
+      return 2;
+    }
+    auth.cluster_token = read->front().secret;
+  }
+  const std::string cluster_token = auth.cluster_token;
   if (options.check_config) {
     std::cout << "crm-scored: configuration valid: " << DescribeOptions(options) << "\n";
     return 0;
@@ -306,16 +315,20 @@ int RunScoringApp(const ServiceOptions& options) {
   };
   const bool auth_configured = !auth.admin_tokens.empty() || !auth.admin_identities.empty();
   const Authorizer authorizer(std::move(auth));
-  ScoringServiceImpl service(db, &scorers, &population, query_clock,
-                             {.alerts = &alert_hub,
-                              .risk_precision = alert_policy.risk_precision,
-                              .authorizer = &authorizer,
-                              .erasures = &erasures,
-                              .wall_clock = &clock,
-                              .restoring = &restoring,
-                              .cluster = clustered ? &cluster_view : nullptr,
-                              .partition_of = partition_of,
-                              .peer_credentials = *peer_credentials});
+  ScoringServiceImpl service(
+      db, &scorers, &population, query_clock,
+      {.alerts = &alert_hub,
+       .risk_precision = alert_policy.risk_precision,
+       .authorizer = &authorizer,
+       .erasures = &erasures,
+       .wall_clock = &clock,
+       .restoring = &restoring,
+       .cluster = clustered ? &cluster_view : nullptr,
+       .partition_of = partition_of,
+       .peer_credentials = *peer_credentials,
+       .peers_verified = !options.grpc_tls_cert.empty() && !options.peer_tls_ca.empty(),
+       .insecure_peers = options.allow_insecure_peers,
+       .cluster_token = cluster_token});
   auto grpc_server =
       GrpcServer::Start(options.grpc_listen, &service,
                         {options.grpc_tls_cert, options.grpc_tls_key, options.grpc_tls_client_ca});
@@ -388,6 +401,13 @@ int RunScoringApp(const ServiceOptions& options) {
     CRM_LOG(kInfo, kComponent) << "cluster " << options.cluster_topic << ": instance " << instance
                                << " reached at " << address
                                << "; lookups of other instances' partitions are forwarded";
+    if (cluster_token.empty() && (auth_configured || options.grpc_auth == "all")) {
+      CRM_LOG(kWarning, kComponent)
+          << "no --cluster-token-file: calls forwarded to another instance carry no "
+             "credentials, so "
+          << (options.grpc_auth == "all" ? "reads and erasures" : "erasures")
+          << " of customers another instance owns are refused there";
+    }
   }
 
   ConsumerOptions consumer_options;

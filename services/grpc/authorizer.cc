@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <fstream>
 #include <optional>
+#include <string_view>
 
 namespace crm {
 namespace {
@@ -60,6 +61,35 @@ absl::StatusOr<std::vector<AuthOptions::Token>> ReadTokenFile(const std::string&
 
 grpc::Status Authorizer::Check(const grpc::ServerContextBase& context, Role role,
                                std::string* who) const {
+  const auto& metadata = context.client_metadata();
+  const auto value_of = [&metadata](const char* key) -> std::optional<std::string_view> {
+    const auto it = metadata.find(key);
+    if (it == metadata.end()) return std::nullopt;
+    return std::string_view(it->second.data(), it->second.size());
+  };
+  // Forwarded by another instance: the peer authenticates, not the caller
+  // (whose credentials never leave the instance they reached).
+  if (const auto by = value_of(kForwardedByKey); by && !options_.cluster_token.empty()) {
+    const auto token = value_of(kClusterTokenKey);
+    if (!token || !SameSecret(*token, options_.cluster_token)) {
+      return {grpc::StatusCode::UNAUTHENTICATED,
+              "a call forwarded by another instance needs the cluster token"};
+    }
+    const auto granted = value_of(kForwardedRoleKey);
+    if (role == Role::kAdmin && granted != std::string_view("admin")) {
+      return {grpc::StatusCode::PERMISSION_DENIED,
+              "the forwarding instance did not authorise the caller for this call"};
+    }
+    const auto cut = [](std::string_view text) {
+      std::string out;
+      for (char c : text.substr(0, 128)) {
+        out += (c > 0x20 && c < 0x7F) ? c : '?';
+      }
+      return out;
+    };
+    *who = cut(value_of(kForwardedForKey).value_or("anonymous")) + " via " + cut(*by);
+    return grpc::Status::OK;
+  }
   if (role == Role::kReader && !options_.all_rpcs) {
     *who = "anonymous";
     return grpc::Status::OK;
@@ -91,7 +121,6 @@ grpc::Status Authorizer::Check(const grpc::ServerContextBase& context, Role role
     }
   }
   // A bearer token.
-  const auto& metadata = context.client_metadata();
   for (auto [it, end] = metadata.equal_range("authorization"); it != end; ++it) {
     const std::string_view value(it->second.data(), it->second.size());
     constexpr std::string_view kBearer = "Bearer ";

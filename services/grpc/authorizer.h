@@ -32,7 +32,20 @@ struct AuthOptions {
   std::vector<std::string> admin_identities;
   std::vector<std::string> reader_identities;
   bool all_rpcs = false;  // every RPC, not only the admin ones, needs an authorised caller
+  // The secret the instances of a cluster share (--cluster-token-file): a
+  // call another instance forwards carries it in place of the caller's
+  // credentials, with the caller's name and role (empty: forwarded calls are
+  // taken as anonymous ones).
+  std::string cluster_token;
 };
+
+// The metadata of a call one instance forwards to another: who forwards it
+// (answered where it lands, never forwarded again), the cluster token, and
+// the caller's name and role as the forwarding instance authorised them.
+inline constexpr char kForwardedByKey[] = "crm-forwarded-by";
+inline constexpr char kClusterTokenKey[] = "crm-cluster-token";
+inline constexpr char kForwardedForKey[] = "crm-forwarded-for";
+inline constexpr char kForwardedRoleKey[] = "crm-forwarded-role";
 
 // Reads a token file: one token a line, "NAME:TOKEN" or a bare TOKEN (named
 // "token-<line>"); blank lines and lines starting with '#' are skipped.
@@ -49,7 +62,10 @@ class Authorizer {
   // name in `*who` ("token:NAME", "mtls:IDENTITY", or "anonymous" for a read
   // without `all_rpcs`); UNAUTHENTICATED without credentials,
   // PERMISSION_DENIED with credentials not authorised for `role` (a reader's
-  // on an admin RPC among them).
+  // on an admin RPC among them). A forwarded call (kForwardedByKey) is
+  // authorised by the cluster token alone, for the role the forwarding
+  // instance granted, its caller named "NAME via INSTANCE"; without a
+  // cluster token configured it is an anonymous call.
   grpc::Status Check(const grpc::ServerContextBase& context, Role role, std::string* who) const;
 
  private:

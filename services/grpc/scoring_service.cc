@@ -37,12 +37,26 @@ Timestamp AsOf(const Clock& clock, bool has_as_of, const google::protobuf::Times
   return has_as_of ? FromProtoTime(as_of) : clock.Now();
 }
 
-// The metadata key that marks a call one instance forwarded to another: it
-// is answered where it lands, never forwarded again.
-constexpr char kForwardedBy[] = "crm-forwarded-by";
-
+// Whether another instance forwarded the call: it is answered where it
+// lands, never forwarded again.
 bool Forwarded(const grpc::ServerContextBase& context) {
-  return context.client_metadata().count(kForwardedBy) > 0;
+  return context.client_metadata().count(kForwardedByKey) > 0;
+}
+
+// `text` as a metadata value: printable ASCII (others become '?'), cut.
+std::string MetadataValue(std::string_view text) {
+  std::string out;
+  for (char c : text.substr(0, 256)) out += (c >= 0x20 && c < 0x7F) ? c : '?';
+  return out;
+}
+
+// Whether `address` (HOST:PORT) is on this machine's loopback interface.
+bool LoopbackAddress(const std::string& address) {
+  std::string host = address.substr(0, address.rfind(':'));
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
 }
 
 // A peer's answer, said to come from `instance` (a name read from the
@@ -115,6 +129,10 @@ ScoringServiceImpl::Route ScoringServiceImpl::Locate(const std::string& raw_id,
       route.state = std::move(**stored);
       return route;
     }
+    if (!served && owner && !PeerVerified(owner->address)) {
+      route.status = Unverified(*owner);
+      return route;
+    }
     if (!served && owner) {
       route.kind = Route::Kind::kForward;
       route.owner = std::move(*owner);
@@ -172,15 +190,32 @@ std::shared_ptr<v1::ScoringService::Stub> ScoringServiceImpl::PeerStub(
   return stub;
 }
 
-void ScoringServiceImpl::PrepareForward(const grpc::ServerContextBase& context,
+bool ScoringServiceImpl::PeerVerified(const std::string& address) const {
+  return options_.peers_verified || options_.insecure_peers || LoopbackAddress(address);
+}
+
+grpc::Status ScoringServiceImpl::Unverified(const ClusterMember& member) const {
+  return BoundedStatus({grpc::StatusCode::UNAVAILABLE,
+                        "the owner " + Quoted(member.instance) + " at " + Quoted(member.address) +
+                            " cannot be verified (plaintext, not loopback): nothing is forwarded "
+                            "to it; serve gRPC over TLS with --peer-tls-ca, or pass "
+                            "--allow-insecure-peers"});
+}
+
+void ScoringServiceImpl::PrepareForward(const grpc::ServerContextBase& context, Role role,
+                                        const std::string& who,
                                         grpc::ClientContext* forward) const {
   forward->set_deadline(std::min(SystemDeadline(static_cast<int>(options_.forward_timeout.count())),
                                  context.deadline()));
-  forward->AddMetadata(kForwardedBy,
-                       options_.cluster != nullptr ? options_.cluster->self() : "unknown");
-  const auto& metadata = context.client_metadata();
-  if (auto it = metadata.find("authorization"); it != metadata.end()) {
-    forward->AddMetadata("authorization", std::string(it->second.data(), it->second.size()));
+  // The caller's credentials stay here: this instance vouches for the caller
+  // with the cluster token, naming them and the role it granted.
+  forward->AddMetadata(kForwardedByKey,
+                       MetadataValue(options_.cluster != nullptr ? options_.cluster->self()
+                                                                 : std::string("unknown")));
+  forward->AddMetadata(kForwardedForKey, MetadataValue(who));
+  forward->AddMetadata(kForwardedRoleKey, role == Role::kAdmin ? "admin" : "reader");
+  if (!options_.cluster_token.empty()) {
+    forward->AddMetadata(kClusterTokenKey, options_.cluster_token);
   }
 }
 
@@ -196,7 +231,7 @@ grpc::ServerUnaryReactor* ScoringServiceImpl::GetCustomerScores(
   Route route = Locate(request->customer_id(), Forwarded(*context));
   if (route.kind == Route::Kind::kForward) {
     auto forward = std::make_shared<grpc::ClientContext>();
-    PrepareForward(*context, forward.get());
+    PrepareForward(*context, Role::kReader, who, forward.get());
     PeerStub(route.owner.address)
         ->async()
         ->GetCustomerScores(
@@ -314,7 +349,7 @@ grpc::ServerUnaryReactor* ScoringServiceImpl::BatchGetCustomerScores(
   }
   join->left += static_cast<int>(join->shares.size());
   for (const auto& [address, share] : by_owner) {
-    PrepareForward(*context, &share->context);
+    PrepareForward(*context, Role::kReader, who, &share->context);
     PeerStub(address)->async()->BatchGetCustomerScores(
         &share->context, &share->request, &share->response,
         [join, share = share](const grpc::Status& forwarded_status) {
@@ -440,7 +475,7 @@ grpc::Status ScoringServiceImpl::ListAtRiskCustomers(grpc::ServerContext* contex
   }
   const std::int32_t count = options_.restoring->Owned().second;
   std::set<std::int32_t> covered(response->partitions().begin(), response->partitions().end());
-  if (grpc::Status peers = RankOnPeers(context, *request, &covered, response); !peers.ok()) {
+  if (grpc::Status peers = RankOnPeers(context, who, *request, &covered, response); !peers.ok()) {
     return peers;
   }
   std::string missing;
@@ -467,7 +502,7 @@ grpc::Status ScoringServiceImpl::ListAtRiskCustomers(grpc::ServerContext* contex
   return grpc::Status::OK;
 }
 
-grpc::Status ScoringServiceImpl::RankOnPeers(grpc::ServerContext* context,
+grpc::Status ScoringServiceImpl::RankOnPeers(grpc::ServerContext* context, const std::string& who,
                                              const v1::ListAtRiskCustomersRequest& request,
                                              std::set<std::int32_t>* covered,
                                              v1::ListAtRiskCustomersResponse* response) const {
@@ -485,6 +520,7 @@ grpc::Status ScoringServiceImpl::RankOnPeers(grpc::ServerContext* context,
     bool needed = false;
     for (std::int32_t p : member.partitions) needed = needed || !covered->contains(p);
     if (!needed) continue;
+    if (!PeerVerified(member.address)) return Unverified(member);
     asks.push_back(std::make_unique<Ask>());
     asks.back()->member = member;
   }
@@ -492,7 +528,7 @@ grpc::Status ScoringServiceImpl::RankOnPeers(grpc::ServerContext* context,
   std::condition_variable answered;
   std::size_t left = asks.size();
   for (const std::unique_ptr<Ask>& ask : asks) {
-    PrepareForward(*context, &ask->context);
+    PrepareForward(*context, Role::kReader, who, &ask->context);
     Ask* in_flight = ask.get();
     PeerStub(ask->member.address)
         ->async()
@@ -559,7 +595,7 @@ grpc::Status ScoringServiceImpl::GetCustomerState(grpc::ServerContext* context,
   Route route = Locate(request->customer_id(), Forwarded(*context));
   if (route.kind == Route::Kind::kForward) {
     grpc::ClientContext forward;
-    PrepareForward(*context, &forward);
+    PrepareForward(*context, Role::kReader, who, &forward);
     return Prefixed(PeerStub(route.owner.address)->GetCustomerState(&forward, *request, response),
                     route.owner.instance);
   }
@@ -593,7 +629,7 @@ grpc::Status ScoringServiceImpl::EraseCustomer(grpc::ServerContext* context,
   Route route = Locate(request->customer_id(), Forwarded(*context));
   if (route.kind == Route::Kind::kForward) {
     grpc::ClientContext forward;
-    PrepareForward(*context, &forward);
+    PrepareForward(*context, Role::kAdmin, who, &forward);
     forward.set_deadline(
         std::min(SystemDeadline(static_cast<int>(options_.erase_timeout.count()) + 1000),
                  context->deadline()));

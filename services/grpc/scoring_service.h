@@ -51,8 +51,15 @@ struct ScoringServiceOptions {
   // partitioner), of `count`.
   const ClusterView* cluster = nullptr;
   std::function<std::int32_t(std::string_view key, std::int32_t count)> partition_of;
-  // How this instance calls the others (null: in plaintext).
+  // How this instance calls the others (null: in plaintext), and whether
+  // that verifies them: TLS against the operator's CA (--peer-tls-ca).
+  // Unverified, a call is forwarded only to a loopback address, or to any
+  // with `insecure_peers` (--allow-insecure-peers).
   std::shared_ptr<grpc::ChannelCredentials> peer_credentials;
+  bool peers_verified = false;
+  bool insecure_peers = false;
+  // Sent with every forwarded call (--cluster-token-file; see AuthOptions).
+  std::string cluster_token;
   // The longest a forwarded call may take (less when the caller's deadline
   // is nearer).
   std::chrono::milliseconds forward_timeout = std::chrono::seconds(2);
@@ -138,15 +145,22 @@ class ScoringServiceImpl final : public ScoringServiceBase {
              v1::CustomerScores* scores) const;
   // A stub on another instance's service, its channel made once.
   std::shared_ptr<v1::ScoringService::Stub> PeerStub(const std::string& address) const;
-  // A call's context for forwarding `context`'s call: the caller's
-  // credentials and deadline, marked as forwarded (answered where it lands).
-  void PrepareForward(const grpc::ServerContextBase& context, grpc::ClientContext* forward) const;
+  // A call's context for forwarding `context`'s call, made by `who` with
+  // `role`: its deadline (the forward timeout at most), marked as forwarded
+  // (answered where it lands), with the cluster token and the caller's name
+  // and role in place of the caller's credentials, which are never sent on.
+  void PrepareForward(const grpc::ServerContextBase& context, Role role, const std::string& who,
+                      grpc::ClientContext* forward) const;
+  // Whether calls may be forwarded to `address`: a peer verified by TLS, on
+  // loopback, or any with `insecure_peers`.
+  bool PeerVerified(const std::string& address) const;
+  grpc::Status Unverified(const ClusterMember& member) const;
   grpc::Status RankLocally(grpc::ServerContext* context,
                            const v1::ListAtRiskCustomersRequest& request, bool served_only,
                            v1::ListAtRiskCustomersResponse* response) const;
   // The rankings of the other owners of partitions not in `covered`, asked
   // at once; merged into `response` (`covered` grows by their partitions).
-  grpc::Status RankOnPeers(grpc::ServerContext* context,
+  grpc::Status RankOnPeers(grpc::ServerContext* context, const std::string& who,
                            const v1::ListAtRiskCustomersRequest& request,
                            std::set<std::int32_t>* covered,
                            v1::ListAtRiskCustomersResponse* response) const;

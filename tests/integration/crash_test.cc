@@ -738,15 +738,24 @@ TEST(CrashTest, ThreeInstancesOnSixPartitionsOneKilledAndEachSurvivorAnswersEver
   }
 }
 
-// Erasure reaches the owner: two instances share the partitions; a customer
-// is erased through the instance that does not own them. The call is
-// forwarded to the owner (erased = true), after which neither instance knows
-// them and no ranking lists them.
+// Erasure reaches the owner, and callers' credentials stay where they were
+// presented: two instances share the partitions, every call needs a
+// credential (--grpc-auth all), and each instance knows only its own reader
+// and admin tokens; they share a cluster token. A customer is erased through
+// the instance that does not own them, with that instance's admin token:
+// the owner carries it out (erased = true) on the forwarding instance's word,
+// after which neither instance knows them and no ranking lists them. A call
+// claiming to be forwarded without the cluster token is refused.
 TEST(ClusterErasureTest, AnErasureAskedOfANonOwnerIsCarriedOutByTheOwner) {
   constexpr int kFour = 4;
-  constexpr char kToken[] = "0123456789abcdef-ops-token";
+  const std::vector<std::string> names = {"a", "b"};
+  const std::map<std::string, std::string> admin = {{"a", "0123456789abcdef-admin-of-a"},
+                                                    {"b", "0123456789abcdef-admin-of-b"}};
+  const std::map<std::string, std::string> reader = {{"a", "0123456789abcdef-reader-of-a"},
+                                                     {"b", "0123456789abcdef-reader-of-b"}};
+  constexpr char kClusterToken[] = "0123456789abcdef-shared-by-a-and-b";
   TempDir dir;
-  std::ofstream(dir.path() / "tokens") << "ops:" << kToken << "\n";
+  std::ofstream(dir.path() / "cluster") << "pods:" << kClusterToken << "\n";
   DevBroker broker = StartDevBroker(dir.path() / "broker.log", kFour);
   ASSERT_FALSE(broker.bootstrap.empty());
   // Steady buyers gone silent, each seen again (a contact) at day 500: every
@@ -764,82 +773,192 @@ TEST(ClusterErasureTest, AnErasureAskedOfANonOwnerIsCarriedOutByTheOwner) {
   testing::ProduceTouchpoints(broker.bootstrap, stream);
   std::vector<std::unique_ptr<ChildProcess>> instances;
   std::vector<std::unique_ptr<v1::ScoringService::Stub>> stubs;
-  for (const char* name : {"a", "b"}) {
+  for (const std::string& name : names) {
+    std::ofstream(dir.path() / ("admins-" + name))
+        << "ops-" << name << ":" << admin.at(name) << "\n";
+    std::ofstream(dir.path() / ("readers-" + name))
+        << "desk-" << name << ":" << reader.at(name) << "\n";
     std::vector<std::string> args = ServiceArgs(broker.bootstrap, dir.path() / name);
-    args.insert(args.end(), {"--admin-token-file", (dir.path() / "tokens").string()});
-    instances.push_back(std::make_unique<ChildProcess>(CRM_SCORED_BIN, args,
-                                                       dir.path() / (std::string(name) + ".log")));
+    args.insert(args.end(), {"--grpc-auth", "all", "--admin-token-file",
+                             (dir.path() / ("admins-" + name)).string(), "--reader-token-file",
+                             (dir.path() / ("readers-" + name)).string(), "--cluster-token-file",
+                             (dir.path() / "cluster").string()});
+    instances.push_back(
+        std::make_unique<ChildProcess>(CRM_SCORED_BIN, args, dir.path() / (name + ".log")));
     stubs.push_back(StubOf(*instances.back()));
     ASSERT_NE(stubs.back(), nullptr);
   }
   const auto logs = [&] { return instances[0]->Log() + instances[1]->Log(); };
-  const auto ranking = [&](v1::ScoringService::Stub& stub, v1::ListAtRiskCustomersResponse* out) {
+  // Each instance is asked with its own tokens only.
+  const auto as = [](const std::string& token) {
+    return [token](grpc::ClientContext& context) {
+      context.set_deadline(std::chrono::system_clock::now() + 10s);
+      context.AddMetadata("authorization", "Bearer " + token);
+    };
+  };
+  const auto scores_of = [&](std::size_t i, const std::string& id, v1::CustomerScores* scores) {
+    v1::GetCustomerScoresRequest request;
+    request.set_customer_id(id);
+    grpc::ClientContext context;
+    as(reader.at(names[i]))(context);
+    return stubs[i]->GetCustomerScores(&context, request, scores);
+  };
+  const auto listed = [&](std::size_t i) {
+    std::set<std::string> ids;
     v1::ListAtRiskCustomersRequest request;
     request.set_top_n(1000);
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + 10s);
-    return stub.ListAtRiskCustomers(&context, request, out);
-  };
-  const auto listed = [&](v1::ScoringService::Stub& stub) {
-    std::set<std::string> ids;
     v1::ListAtRiskCustomersResponse response;
-    if (ranking(stub, &response).ok() && response.instances_size() == 2 &&
-        response.partitions_size() == kFour) {
+    grpc::ClientContext context;
+    as(reader.at(names[i]))(context);
+    if (stubs[i]->ListAtRiskCustomers(&context, request, &response).ok() &&
+        response.instances_size() == 2 && response.partitions_size() == kFour) {
       for (const v1::CustomerScores& scores : response.customers()) {
         ids.insert(scores.customer_id());
       }
     }
     return ids;
   };
-  // Settled: both instances own partitions, every customer applied and ranked.
+  // Settled: both instances own partitions, every customer applied and
+  // ranked (each instance's ranking merges the other's, asked on its word).
   const auto until = std::chrono::steady_clock::now() + 120s;
-  while ((listed(*stubs[0]).size() != kCustomers || listed(*stubs[1]).size() != kCustomers) &&
+  while ((listed(0).size() != kCustomers || listed(1).size() != kCustomers) &&
          std::chrono::steady_clock::now() < until) {
     std::this_thread::sleep_for(250ms);
   }
-  ASSERT_EQ(listed(*stubs[0]).size(), static_cast<std::size_t>(kCustomers)) << logs();
-  ASSERT_EQ(listed(*stubs[1]).size(), static_cast<std::size_t>(kCustomers)) << logs();
+  ASSERT_EQ(listed(0).size(), static_cast<std::size_t>(kCustomers)) << logs();
+  ASSERT_EQ(listed(1).size(), static_cast<std::size_t>(kCustomers)) << logs();
   // A customer a forwards to b: b owns them.
   std::string victim;
   for (int c = 0; c < kCustomers && victim.empty(); ++c) {
     v1::CustomerScores scores;
     const std::string id = "erase-" + std::to_string(c);
-    ASSERT_TRUE(ScoresOf(*stubs[0], id, &scores).ok()) << id << logs();
+    ASSERT_TRUE(scores_of(0, id, &scores).ok()) << id << logs();
     if (scores.freshness().forwarded()) victim = id;
   }
   ASSERT_FALSE(victim.empty()) << "a owns every partition: " << logs();
 
-  const auto erase = [&](v1::ScoringService::Stub& stub, bool* erased) {
+  const auto erase = [&](std::size_t i, const std::string& token, bool* erased) {
     v1::EraseCustomerRequest request;
     request.set_customer_id(victim);
     v1::EraseCustomerResponse response;
     grpc::ClientContext context;
+    as(token)(context);
     context.set_deadline(std::chrono::system_clock::now() + 60s);
-    context.AddMetadata("authorization", std::string("Bearer ") + kToken);
-    const grpc::Status status = stub.EraseCustomer(&context, request, &response);
+    const grpc::Status status = stubs[i]->EraseCustomer(&context, request, &response);
     *erased = response.erased();
     return status;
   };
   bool erased = false;
-  const grpc::Status status = erase(*stubs[0], &erased);
+  // A reader of a may not; a call posing as forwarded, without the cluster
+  // token or with a wrong one, is refused by the owner.
+  EXPECT_EQ(erase(0, reader.at("a"), &erased).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  for (const std::string& token : {std::string(), std::string("0123456789abcdef-forged")}) {
+    v1::EraseCustomerRequest request;
+    request.set_customer_id(victim);
+    v1::EraseCustomerResponse response;
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + 10s);
+    context.AddMetadata("crm-forwarded-by", "a");
+    context.AddMetadata("crm-forwarded-for", "token:ops-a");
+    context.AddMetadata("crm-forwarded-role", "admin");
+    if (!token.empty()) context.AddMetadata("crm-cluster-token", token);
+    EXPECT_EQ(stubs[1]->EraseCustomer(&context, request, &response).error_code(),
+              grpc::StatusCode::UNAUTHENTICATED);
+  }
+  const grpc::Status status = erase(0, admin.at("a"), &erased);
   ASSERT_TRUE(status.ok()) << status.error_message() << logs();
   EXPECT_TRUE(erased) << logs();
-  for (auto& stub : stubs) {
+  for (std::size_t i : {0u, 1u}) {
     v1::CustomerScores scores;
-    EXPECT_EQ(ScoresOf(*stub, victim, &scores).error_code(), grpc::StatusCode::NOT_FOUND);
-    const std::set<std::string> ids = listed(*stub);
+    EXPECT_EQ(scores_of(i, victim, &scores).error_code(), grpc::StatusCode::NOT_FOUND);
+    const std::set<std::string> ids = listed(i);
     EXPECT_EQ(ids.size(), static_cast<std::size_t>(kCustomers - 1)) << logs();
     EXPECT_FALSE(ids.contains(victim));
   }
   // Asked again, of either: the owner says there is nothing left to erase.
-  for (auto& stub : stubs) {
-    ASSERT_TRUE(erase(*stub, &erased).ok()) << logs();
+  for (std::size_t i : {0u, 1u}) {
+    ASSERT_TRUE(erase(i, admin.at(names[i]), &erased).ok()) << logs();
     EXPECT_FALSE(erased);
   }
-  // The audit trail is the owner's: b's.
-  EXPECT_NE(testing::ReadFile(dir.path() / "b" / "audit.log").find(victim), std::string::npos);
+  // The audit trail is the owner's, naming the caller and the instance that
+  // vouched for them; a's token never reached b.
+  const std::string audit = testing::ReadFile(dir.path() / "b" / "audit.log");
+  EXPECT_NE(audit.find("token:ops-a via "), std::string::npos) << audit;
   EXPECT_EQ(testing::ReadFile(dir.path() / "a" / "audit.log").find(victim), std::string::npos);
   for (auto& instance : instances) EXPECT_EQ(instance->Stop(SIGTERM), 0) << instance->Log();
+}
+
+// Forwarded calls go only to peers whose identity can be verified: in
+// plaintext, to instances on loopback only (unless --allow-insecure-peers).
+// b listens on every interface and advertises this host's name: a does not
+// forward to it (UNAVAILABLE, saying why), while b forwards to a on loopback.
+TEST(ClusterPeersTest, InPlaintextCallsAreForwardedToLoopbackPeersOnly) {
+  constexpr int kTwo = 2;
+  TempDir dir;
+  DevBroker broker = StartDevBroker(dir.path() / "broker.log", kTwo);
+  ASSERT_FALSE(broker.bootstrap.empty());
+  constexpr int kCustomers = 8;
+  std::vector<v1::Touchpoint> stream;
+  for (int c = 0; c < kCustomers; ++c) {
+    const std::string customer = "peer-" + std::to_string(c);
+    stream.push_back(testing::DayTouchpoint(customer, customer + "-p", 1, v1::PURCHASE, 40));
+  }
+  testing::ProduceTouchpoints(broker.bootstrap, stream);
+  ChildProcess a(CRM_SCORED_BIN, ServiceArgs(broker.bootstrap, dir.path() / "a"),
+                 dir.path() / "a.log");
+  std::vector<std::string> wide = ServiceArgs(broker.bootstrap, dir.path() / "b");
+  const auto listen = std::find(wide.begin(), wide.end(), "--grpc-listen");
+  ASSERT_NE(listen, wide.end());
+  *(listen + 1) = "0.0.0.0:0";
+  ChildProcess b(CRM_SCORED_BIN, wide, dir.path() / "b.log");
+  auto stub_a = StubOf(a);
+  ASSERT_NE(stub_a, nullptr);
+  const auto b_port = b.WaitForLog("gRPC listening on 0.0.0.0:", 30s);
+  ASSERT_TRUE(b_port) << b.Log();
+  auto stub_b = v1::ScoringService::NewStub(
+      grpc::CreateChannel("127.0.0.1:" + b_port->substr(0, b_port->find_first_not_of("0123456789")),
+                          grpc::InsecureChannelCredentials()));
+  const auto ranking = [](v1::ScoringService::Stub& stub, v1::ListAtRiskCustomersResponse* out) {
+    v1::ListAtRiskCustomersRequest request;
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + 10s);
+    return stub.ListAtRiskCustomers(&context, request, out);
+  };
+  // Settled: each owns a partition, and b's ranking merges a's (b forwards
+  // to a, on loopback).
+  const auto until = std::chrono::steady_clock::now() + 120s;
+  for (;;) {
+    v1::ListAtRiskCustomersResponse merged;
+    if (ranking(*stub_b, &merged).ok() && merged.instances_size() == 2) break;
+    ASSERT_LT(std::chrono::steady_clock::now(), until) << a.Log() << b.Log();
+    std::this_thread::sleep_for(250ms);
+  }
+  // a forwards nothing to b, whose address is not loopback.
+  v1::ListAtRiskCustomersResponse response;
+  const grpc::Status merged = ranking(*stub_a, &response);
+  EXPECT_EQ(merged.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_NE(merged.error_message().find("cannot be verified"), std::string::npos)
+      << merged.error_message();
+  int refused = 0, answered = 0;
+  for (int c = 0; c < kCustomers; ++c) {
+    v1::CustomerScores scores;
+    const grpc::Status status = ScoresOf(*stub_a, "peer-" + std::to_string(c), &scores);
+    if (status.ok()) {
+      ++answered;
+      EXPECT_FALSE(scores.freshness().forwarded());
+    } else {
+      ++refused;
+      EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
+      EXPECT_NE(status.error_message().find("cannot be verified"), std::string::npos)
+          << status.error_message();
+    }
+    // b answers every one (a's through a, on loopback).
+    EXPECT_TRUE(ScoresOf(*stub_b, "peer-" + std::to_string(c), &scores).ok());
+  }
+  EXPECT_GT(refused, 0);
+  EXPECT_GT(answered, 0);
+  EXPECT_EQ(a.Stop(SIGTERM), 0) << a.Log();
+  EXPECT_EQ(b.Stop(SIGTERM), 0) << b.Log();
 }
 
 }  // namespace

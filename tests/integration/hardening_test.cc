@@ -125,6 +125,8 @@ TEST(SecurityTest, TlsTokensAndClientCertificatesGuardAdminCalls) {
                                         (dir.path() / "tokens").string(),
                                         "--admin-identity",
                                         "ops-admin",
+                                        "--peer-tls-ca",
+                                        (dir.path() / "ca.pem").string(),
                                         "--kafka",
                                         "ssl.key.password=kafka-SECRET-never-logged"};
   RunningService service =

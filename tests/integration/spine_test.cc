@@ -583,6 +583,9 @@ TEST(ServiceFlagsTest, BadFlagsExitWithTwoAndOneLine) {
       {"--admin-token-file", short_token.string()},
       {"--grpc-tls-cert", cert.string()},  // without its key
       {"--admin-identity", "ops"},         // without client certificates
+      // TLS in a cluster without the CA the other instances are verified against
+      {"--brokers", "127.0.0.1:1", "--grpc-tls-cert", cert.string(), "--grpc-tls-key",
+       cert.string()},
       {"--grpc-auth", "nobody"}};
   int run = 0;
   for (const auto& args : bad) {
