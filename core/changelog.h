@@ -46,6 +46,20 @@
 
 namespace crm {
 
+// A changelog write that was not acknowledged (the brokers away, a timeout):
+// UNAVAILABLE, marked so that IsChangelogUnacknowledged tells it from other
+// errors. Part of it may be in the changelog all the same.
+inline constexpr char kChangelogUnacknowledgedPayload[] = "crm.changelog_unacknowledged";
+inline absl::Status ChangelogUnacknowledged(const absl::Status& cause) {
+  absl::Status status = absl::UnavailableError(cause.message());
+  status.SetPayload(kChangelogUnacknowledgedPayload, absl::Cord("1"));
+  return status;
+}
+inline bool IsChangelogUnacknowledged(const absl::Status& status) {
+  return absl::IsUnavailable(status) &&
+         status.GetPayload(kChangelogUnacknowledgedPayload).has_value();
+}
+
 // A marker (or, at seq 0, a fence): the partition's state after commit `at`,
 // and the commit its epoch continues from (none: the partition's first epoch).
 struct ChangelogMarker {

@@ -8,6 +8,7 @@
 #include <future>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -28,14 +29,27 @@ struct ErasureRequest {
   std::int32_t partition = -1;
 };
 
-// What the audit trail keeps of an erasure: the request alone, no other
-// personal data (port; an append-only file in production).
+// How an erasure asked for ended.
+enum class ErasureOutcome {
+  kErased,          // durable: fsynced here and acknowledged by the changelog
+  kNothingToErase,  // the customer was not known (a fence was set all the same)
+  kRefused,         // not this instance's customer: nothing written
+  kFailed,          // not made durable (the changelog or the store failed): retry
+};
+std::string_view ErasureOutcomeName(ErasureOutcome outcome);  // "erased", …
+
+// What the audit trail keeps of an erasure: the request and its outcome, no
+// other personal data (port; an append-only file in production).
 class AuditLog {
  public:
   virtual ~AuditLog() = default;
   // Returns once the record is durable. Called before the erasure commits,
   // so that no erasure ever happens unrecorded.
   virtual absl::Status Record(const ErasureRequest& request) = 0;
+  // Records how `request` ended (`detail`: why, for kRefused and kFailed;
+  // bounded by the caller). Returns once durable.
+  virtual absl::Status RecordOutcome(const ErasureRequest& request, ErasureOutcome outcome,
+                                     std::string_view detail) = 0;
 };
 
 // Erasure requests waiting for the consumer thread. Thread-safe.

@@ -18,6 +18,8 @@ class IngestProbe {
   virtual void Consumed(std::uint64_t records) = 0;
   virtual void Applied(TouchpointType type) = 0;
   virtual void DuplicateSkipped() = 0;
+  // A touchpoint dropped: its customer was erased after it occurred.
+  virtual void ErasedSkipped() {}
   virtual void Rejected(RejectReason reason) = 0;
   // One batch applied and committed: its size and the time from first decode to durable.
   virtual void BatchCommitted(std::size_t records, Micros latency) = 0;

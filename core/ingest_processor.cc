@@ -10,6 +10,14 @@
 namespace crm {
 namespace {
 
+// Whether `touchpoint` occurred before its customer was erased (an erasure
+// fence of its partition), so that it must not bring them back.
+bool ErasedAfter(const PartitionState& partition, const Touchpoint& touchpoint) {
+  if (partition.erasure_fences.empty()) return false;
+  const auto fence = partition.erasure_fences.find(EventIdHash(touchpoint.customer_id.value()));
+  return fence != partition.erasure_fences.end() && touchpoint.occurred_at <= fence->second;
+}
+
 // Time index entries read from the store at once: few at first (the first is
 // usually not due yet), more as a partition's looks come due.
 constexpr std::size_t kFirstDuePage = 8;
@@ -418,6 +426,7 @@ absl::Status IngestProcessor::TakeDueLooks(std::unique_ptr<Chunk>& chunk, std::i
 }
 
 absl::StatusOr<BatchResult> IngestProcessor::Process(const std::vector<InputRecord>& records) {
+  if (absl::Status s = Resync(); !s.ok()) return s;
   const Timestamp started = clock_->Now();
   BatchResult result;
   std::unique_ptr<Chunk> chunk = NewChunk(started, &records);
@@ -446,6 +455,15 @@ absl::StatusOr<BatchResult> IngestProcessor::Process(const std::vector<InputReco
     if (auto rejection = ValidateTouchpoint(touchpoint, record.key, started, options_.validation)) {
       probe_->Rejected(rejection->reason);
       chunk->rejected.push_back({i, std::move(*rejection)});
+      advance(**p);
+      continue;
+    }
+
+    // Of a customer erased after it occurred, arriving late: dropped (not
+    // applied, not sent to the dead-letter topic), its offset passed over.
+    if (ErasedAfter((*p)->state, touchpoint)) {
+      ++result.erased;
+      probe_->ErasedSkipped();
       advance(**p);
       continue;
     }
@@ -504,43 +522,67 @@ absl::StatusOr<BatchResult> IngestProcessor::Process(const std::vector<InputReco
 }
 
 absl::StatusOr<bool> IngestProcessor::Erase(const CustomerId& id) {
-  CustomerState state;
+  return Erase({.customer = id, .requested_at = clock_->Now()});
+}
+
+absl::StatusOr<bool> IngestProcessor::Erase(const ErasureRequest& request) {
+  const CustomerId& id = request.customer;
+  std::optional<CustomerState> known;
   if (const CustomerState* cached = cache_.Find(id)) {
-    state = *cached;
+    known = *cached;
   } else {
-    auto stored = store_->Find(id);
+    auto stored = store_->Find(
+        id, request.partition >= 0 ? std::optional<std::int32_t>(request.partition) : std::nullopt);
     if (!stored.ok()) return stored.status();
-    if (!*stored) return false;
-    state = std::move(**stored);
+    known = std::move(*stored);
   }
+  // Where the fence goes: the customer's partition, or the one the caller
+  // routed by for a customer not known yet (their touchpoints may still be
+  // on their way).
+  const std::int32_t partition = known ? known->partition : request.partition;
+  if (!known && partition < 0) return false;
   StateBatch batch;
-  if (state.partition >= 0) batch.erased.emplace_back(state.partition, &id);
-  const std::optional<PopulationEntry> entry = PopulationEntryOf(state);
-  if (entry) population_.Replace(state.partition, entry, std::nullopt, &batch.population);
-  const AlertState& alert = state.alert;
-  if (alert.next_evaluation || alert.indexed_churn) {
-    batch.index.push_back({.partition = state.partition,
-                           .customer = &id,
-                           .due_from = alert.next_evaluation,
-                           .risk_from = alert.indexed_churn});
+  batch.sync = true;
+  std::optional<PopulationEntry> entry;
+  if (known) {
+    if (partition >= 0) batch.erased.emplace_back(partition, &id);
+    entry = PopulationEntryOf(*known);
+    if (entry) population_.Replace(partition, entry, std::nullopt, &batch.population);
+    const AlertState& alert = known->alert;
+    if (alert.next_evaluation || alert.indexed_churn) {
+      batch.index.push_back({.partition = partition,
+                             .customer = &id,
+                             .due_from = alert.next_evaluation,
+                             .risk_from = alert.indexed_churn});
+    }
   }
-  if (alert.open && state.partition >= 0) {
-    auto committed = CommittedPartition(state.partition);
+  if (partition >= 0) {
+    auto committed = CommittedPartition(partition);
     if (!committed.ok()) return committed.status();
-    PartitionState partition = *committed;
-    if (partition.open_alerts > 0) --partition.open_alerts;
-    batch.partitions.emplace_back(state.partition, partition);
+    PartitionState state = *committed;
+    if (known && known->alert.open && state.open_alerts > 0) --state.open_alerts;
+    AddErasureFence(state, EventIdHash(id.value()), request.requested_at);
+    batch.partitions.emplace_back(partition, std::move(state));
   }
+  std::vector<AlertEvent> withdrawn;
   auto pending = store_->PendingAlerts(std::numeric_limits<std::size_t>::max());
   if (!pending.ok()) return pending.status();
   for (const auto& [sequence, event] : *pending) {
     if (event.customer_id == id) {
       batch.outbox_removed.push_back(sequence);
+      withdrawn.push_back(event);
       AlertDelivered(event);  // withdrawn: closed in the changelog like a delivered one
     }
   }
   if (absl::Status status = CommitDurably(batch); !status.ok()) {
-    if (entry) population_.Replace(state.partition, std::nullopt, entry, nullptr);
+    if (entry) population_.Replace(partition, std::nullopt, entry, nullptr);
+    // Still in the outbox: not closed at the next commit either.
+    std::lock_guard<std::mutex> lock(delivered_->mutex);
+    std::erase_if(delivered_->alerts, [&](const AlertEvent& alert) {
+      return std::any_of(withdrawn.begin(), withdrawn.end(), [&](const AlertEvent& w) {
+        return w.outcome.alert_id == alert.outcome.alert_id;
+      });
+    });
     return status;
   }
   cache_.Erase(id);
@@ -549,7 +591,21 @@ absl::StatusOr<bool> IngestProcessor::Erase(const CustomerId& id) {
     partitions_[p] = committed;
     probe_->OpenAlerts(p, committed.open_alerts);
   }
-  return true;
+  return known.has_value();
+}
+
+void IngestProcessor::AddErasureFence(PartitionState& state, std::uint64_t id_hash,
+                                      Timestamp erased_at) const {
+  const Timestamp now = clock_->Now();
+  std::erase_if(state.erasure_fences,
+                [&](const auto& fence) { return fence.second + options_.erasure_fence_ttl < now; });
+  Timestamp& at = state.erasure_fences[id_hash];
+  at = std::max(at, erased_at);
+  while (state.erasure_fences.size() > kMaxErasureFences) {
+    state.erasure_fences.erase(
+        std::min_element(state.erasure_fences.begin(), state.erasure_fences.end(),
+                         [](const auto& a, const auto& b) { return a.second < b.second; }));
+  }
 }
 
 absl::Status IngestProcessor::CheckOwned(const ErasureRequest& request) {
@@ -578,14 +634,50 @@ absl::Status IngestProcessor::TakeErasures(ErasureQueue& queue, AuditLog& audit)
                                                     std::string(recorded.message())));
       continue;
     }
-    absl::StatusOr<bool> erased = Erase(pending.request.customer);
-    pending.done.set_value(erased);
-    if (!erased.ok()) return erased.status();
+    absl::StatusOr<bool> erased = false;
+    if (absl::Status resynced = Resync(); !resynced.ok()) {
+      erased = resynced;
+    } else {
+      erased = Erase(pending.request);
+    }
+    if (erased.ok()) {
+      // The erasure is durable: an outcome that cannot be recorded does not
+      // undo it (its request is in the trail).
+      (void)audit.RecordOutcome(
+          pending.request, *erased ? ErasureOutcome::kErased : ErasureOutcome::kNothingToErase, "");
+      pending.done.set_value(erased);
+      continue;
+    }
+    const absl::Status failed = erased.status();
+    (void)audit.RecordOutcome(pending.request, ErasureOutcome::kFailed,
+                              std::string(failed.message().substr(0, 512)));
+    if (IsChangelogUnacknowledged(failed) || IsStorageFull(failed)) {
+      // Nothing erased here; the brokers or the disk will be back. What the
+      // changelog may have kept of it is settled before the next commit.
+      pending.done.set_value(absl::UnavailableError("the erasure could not be made durable (" +
+                                                    std::string(failed.message()) +
+                                                    "); nothing was erased: retry"));
+      if (IsStorageFull(failed)) return failed;
+      continue;
+    }
+    pending.done.set_value(failed);
+    return failed;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status IngestProcessor::Resync() {
+  while (!unsure_.empty()) {
+    const std::int32_t partition = *unsure_.begin();
+    auto restored = RestorePartition(partition);
+    if (!restored.ok()) return restored.status();
+    unsure_.erase(partition);
   }
   return absl::OkStatus();
 }
 
 absl::StatusOr<BatchResult> IngestProcessor::RescoreDue(std::size_t limit) {
+  if (absl::Status s = Resync(); !s.ok()) return s;
   BatchResult result;
   if (alerts_.scorers == nullptr || alerts_.clock == nullptr) return result;
   const Timestamp now = alerts_.clock->Now();
@@ -705,7 +797,15 @@ absl::Status IngestProcessor::Flush(std::unique_ptr<Chunk>& chunk, BatchResult& 
 
 absl::Status IngestProcessor::CommitDurably(StateBatch& batch) {
   if (changelog_.sink != nullptr) {
-    if (absl::Status written = WriteChangelog(batch); !written.ok()) return written;
+    if (absl::Status written = WriteChangelog(batch); !written.ok()) {
+      // Part of the commit may be in the changelog, even its marker (an
+      // acknowledgement lost): each partition it touched is read again from
+      // the local checkpoint, and fenced, before its next commit (Resync).
+      for (const auto& [partition, state] : batch.partitions) unsure_.insert(partition);
+      for (const auto& [id, state] : batch.customers) unsure_.insert(state->partition);
+      for (const auto& [partition, id] : batch.erased) unsure_.insert(partition);
+      return ChangelogUnacknowledged(written);
+    }
   }
   return store_->Commit(options_.topic, batch);
 }

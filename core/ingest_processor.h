@@ -53,6 +53,7 @@ struct BatchResult {
   std::vector<RejectedRecord> rejected;
   std::vector<AlertEvent> alerts;  // with EnableAlerts
   std::size_t rescored = 0;        // looks taken from the time index
+  std::size_t erased = 0;          // dropped: their customer was erased after they occurred
 };
 
 // What alert evaluation needs: the model in use and the policy.
@@ -105,6 +106,9 @@ struct IngestOptions {
   // Threads besides the caller's that plan customers' next looks (the costly
   // part of a look) at each commit; 0 plans them on the caller's thread.
   int planning_threads = 0;
+  // How long an erasure fence is kept: the input topic's retention, past
+  // which no touchpoint from before the erasure can arrive any more.
+  Micros erasure_fence_ttl = std::chrono::hours(24 * 7);
 };
 
 // Applies batches of input records to customer state, exactly once: changed
@@ -215,9 +219,20 @@ class IngestProcessor {
   // Returns false when the customer is unknown (nothing to erase); an error
   // when the commit failed (nothing is erased then).
   absl::StatusOr<bool> Erase(const CustomerId& id);
+  // The same for `request`: the commit is fsynced (StateBatch::sync) and,
+  // with the changelog, acknowledged by it before it returns; and it sets an
+  // erasure fence (PartitionState::erasure_fences) at `request.requested_at`
+  // on the customer's partition, or on `request.partition` for a customer
+  // not known yet, so that their touchpoints that occurred before it and
+  // arrive later are dropped. A changelog that did not acknowledge it is an
+  // error IsChangelogUnacknowledged tells.
+  absl::StatusOr<bool> Erase(const ErasureRequest& request);
 
   // Carries out every request of `queue`, each recorded in `audit` before it
-  // commits (a request that cannot be recorded is refused). Once an
+  // commits (a request that cannot be recorded is refused) and its outcome
+  // after. A request the changelog did not acknowledge, or the disk could not
+  // take, is answered Unavailable (nothing erased: retrying is safe) and the
+  // caller goes on (a full disk is returned, to pause as for Process). Once an
   // assignment is known (SetAssignment), a request for a customer of a
   // partition not assigned here is refused (Unavailable, nothing recorded nor
   // written): its owner erases them. Returns an error only when a commit
@@ -262,6 +277,14 @@ class IngestProcessor {
       const std::map<std::string, std::optional<AlertEvent>>& alerts,
       std::map<std::string, std::uint64_t>& outbox, const ChangelogMarker& through,
       std::int64_t offset, Timestamp read_from);
+  // Reads again, from the local checkpoint, the partitions whose last
+  // changelog write was not acknowledged (unsure_), and begins a new epoch
+  // on them: what the changelog kept of that write becomes the truth here
+  // too, or is fenced off. Before any commit.
+  absl::Status Resync();
+  // Adds a fence for `id_hash` at `erased_at` to `state`, forgetting those
+  // past erasure_fence_ttl (and the oldest beyond kMaxErasureFences).
+  void AddErasureFence(PartitionState& state, std::uint64_t id_hash, Timestamp erased_at) const;
   // Whether `partition`'s local checkpoint can be replayed from (see
   // RestorePartition); else drops what the store holds of the partition.
   absl::Status DropUntrustedCheckpoint(std::int32_t partition, bool* dropped);
@@ -296,6 +319,7 @@ class IngestProcessor {
   // at all until it is due.
   std::map<std::int32_t, Timestamp> due_floor_;
   std::set<std::int32_t> assigned_;
+  std::set<std::int32_t> unsure_;  // their last changelog write unacknowledged (Resync)
   bool assignment_known_ = false;  // SetAssignment was called: assigned_ is the truth
   // OK when `request`'s customer belongs to a partition this instance owns
   // (or no assignment is known yet); Unavailable otherwise.

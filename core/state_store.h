@@ -2,6 +2,7 @@
 
 #include <compare>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -41,6 +42,10 @@ struct ChangelogStamp {
 
 // What is kept about one partition of the input topic, committed with the
 // states its records produced.
+// The most erasure fences a partition keeps (the oldest go first): 64 KiB
+// of them in each changelog marker at worst.
+inline constexpr std::size_t kMaxErasureFences = 4096;
+
 struct PartitionState {
   std::optional<std::int64_t> next_offset;  // the next offset to read; nullopt: none read yet
   // The latest event time applied from this partition: its event-time
@@ -59,6 +64,12 @@ struct PartitionState {
   // record after it in the changelog, tombstones included, is at least this
   // recent (see IngestProcessor::RestorePartition). Nullopt: unknown.
   std::optional<Timestamp> checkpoint_at;
+  // Erasure fences: the customers of the partition erased lately, by the
+  // hash of their id (EventIdHash: the id itself is not kept), with the
+  // moment of their erasure. A touchpoint of theirs that occurred before it
+  // and arrives after it is dropped (IngestProcessor). Kept for
+  // IngestOptions::erasure_fence_ttl, and at most kMaxErasureFences.
+  std::map<std::uint64_t, Timestamp> erasure_fences;
   friend bool operator==(const PartitionState&, const PartitionState&) = default;
 };
 
@@ -107,6 +118,9 @@ struct StateBatch {
   // alerts withdrawn.
   std::vector<std::pair<std::int32_t, const CustomerId*>> erased;
   std::vector<std::uint64_t> outbox_removed;
+  // Made durable on disk before Commit returns (fsynced), whatever the
+  // store's default: an erasure is answered only once it is.
+  bool sync = false;
 };
 
 // The durable home of customer state and input offsets (port; RocksDB in

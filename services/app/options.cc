@@ -167,6 +167,10 @@ ParsedOptions ParseServiceOptions(int argc, const char* const* argv) {
           "than 90 % of it is not replayed from, since an erasure's tombstone after it may be "
           "compacted away; the partition is then restored from the changelog's start")
       ->check(CLI::Range(std::int64_t{60'000}, std::int64_t{365} * 86'400'000));
+  AddFlag(app, env, "erasure-fence-days", o.erasure_fence_days,
+          "How long an erased customer's touchpoints that occurred before the erasure are "
+          "dropped when they arrive late: the input topic's retention")
+      ->check(CLI::Range(1, 3650));
   AddFlag(app, env, "cluster-topic", o.cluster_topic,
           "Compacted topic where the group's instances publish the partitions they own, their "
           "gRPC address and their partitions' population: a lookup reaching any instance is "
@@ -415,6 +419,7 @@ std::string DescribeOptions(const ServiceOptions& o) {
       << " dlq-topic=" << o.dlq_topic
       << " changelog-topic=" << (o.changelog_topic.empty() ? "(none)" : o.changelog_topic)
       << " changelog-delete-retention-ms=" << o.changelog_delete_retention_ms
+      << " erasure-fence-days=" << o.erasure_fence_days
       << " cluster-topic=" << (o.cluster_topic.empty() ? "(none)" : o.cluster_topic)
       << " advertise-address=" << (o.advertise_address.empty() ? "(listen)" : o.advertise_address)
       << " instance-id=" << (o.instance_id.empty() ? "(address)" : o.instance_id)

@@ -29,6 +29,8 @@ struct ServiceOptions {
   // The changelog topic's delete.retention.ms: local checkpoints older than
   // 90 % of it are not replayed from (the partition is restored whole).
   std::int64_t changelog_delete_retention_ms = 86'400'000;
+  // How long erasure fences are kept: the input topic's retention.
+  int erasure_fence_days = 7;
   // Scale-out (with --brokers; empty: this instance answers alone): the
   // compacted topic where the group's instances say which partitions they
   // own and where they are reached, and share their partitions' population.

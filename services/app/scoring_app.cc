@@ -253,6 +253,7 @@ int RunScoringApp(const ServiceOptions& options) {
   ingest.limits.dedup_window = options.dedup_window;
   ingest.cache_entries = options.cache_entries;
   ingest.planning_threads = options.planning_threads;
+  ingest.erasure_fence_ttl = std::chrono::hours(24) * options.erasure_fence_days;
   IngestProcessor processor(ingest, db, &clock, metrics->get(), dead_letters->get(), &population,
                             &event_clock);
   // The changelog, where partitions' states follow them between instances;

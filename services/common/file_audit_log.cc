@@ -23,18 +23,39 @@ absl::StatusOr<std::unique_ptr<FileAuditLog>> FileAuditLog::Open(const std::stri
 FileAuditLog::~FileAuditLog() { ::close(fd_); }
 
 absl::Status FileAuditLog::Record(const ErasureRequest& request) {
-  const std::string line =
+  if (absl::Status s =
+          Append("{\"at\":" + JsonString(IsoTime(request.requested_at)) +
+                 ",\"event\":\"erase\",\"customer_id\":" + JsonString(request.customer.value()) +
+                 ",\"requested_by\":" + JsonString(request.requested_by) + "}\n");
+      !s.ok()) {
+    return s;
+  }
+  CRM_LOG(kInfo, "audit") << "erase customer_id=" << request.customer.value()
+                          << " requested_by=" << request.requested_by
+                          << " at=" << IsoTime(request.requested_at);
+  return absl::OkStatus();
+}
+
+absl::Status FileAuditLog::RecordOutcome(const ErasureRequest& request, ErasureOutcome outcome,
+                                         std::string_view detail) {
+  std::string line =
       "{\"at\":" + JsonString(IsoTime(request.requested_at)) +
-      ",\"event\":\"erase\",\"customer_id\":" + JsonString(request.customer.value()) +
-      ",\"requested_by\":" + JsonString(request.requested_by) + "}\n";
+      ",\"event\":\"erase-outcome\",\"customer_id\":" + JsonString(request.customer.value()) +
+      ",\"outcome\":" + JsonString(ErasureOutcomeName(outcome));
+  if (!detail.empty()) line += ",\"detail\":" + JsonString(detail);
+  if (absl::Status s = Append(line + "}\n"); !s.ok()) return s;
+  CRM_LOG(kInfo, "audit") << "erase customer_id=" << request.customer.value()
+                          << " outcome=" << ErasureOutcomeName(outcome)
+                          << (detail.empty() ? "" : " detail=") << detail;
+  return absl::OkStatus();
+}
+
+absl::Status FileAuditLog::Append(const std::string& line) {
   std::lock_guard lock(mutex_);
   if (::write(fd_, line.data(), line.size()) != static_cast<ssize_t>(line.size()) ||
       ::fsync(fd_) != 0) {
     return absl::UnavailableError("cannot write audit log " + path_ + ": " + std::strerror(errno));
   }
-  CRM_LOG(kInfo, "audit") << "erase customer_id=" << request.customer.value()
-                          << " requested_by=" << request.requested_by
-                          << " at=" << IsoTime(request.requested_at);
   return absl::OkStatus();
 }
 

@@ -10,7 +10,11 @@
 namespace crm {
 
 // The audit trail as an append-only file of JSON lines, each fsynced before
-// Record returns: {"at":"…","event":"erase","customer_id":"…","requested_by":"…"}.
+// Record or RecordOutcome returns: the request,
+// {"at":"…","event":"erase","customer_id":"…","requested_by":"…"}, then its
+// outcome, {"at":"…","event":"erase-outcome","customer_id":"…",
+// "outcome":"erased|nothing-to-erase|refused|failed"[,"detail":"…"]} (`at`:
+// when it was asked).
 // Thread-safe.
 class FileAuditLog final : public AuditLog {
  public:
@@ -19,8 +23,12 @@ class FileAuditLog final : public AuditLog {
   ~FileAuditLog() override;
 
   absl::Status Record(const ErasureRequest& request) override;
+  absl::Status RecordOutcome(const ErasureRequest& request, ErasureOutcome outcome,
+                             std::string_view detail) override;
 
  private:
+  // Appends `line` and fsyncs.
+  absl::Status Append(const std::string& line);
   FileAuditLog(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
   std::mutex mutex_;
   int fd_;

@@ -57,6 +57,13 @@ PrometheusMetrics::PrometheusMetrics()
                      .Help("Touchpoints skipped because their event id was already applied")
                      .Register(r)
                      .Add({});
+  erased_skipped_ = &prometheus::BuildCounter()
+                         .Name("crm_touchpoints_erased_total")
+                         .Help(
+                             "Touchpoints dropped because their customer was erased after they "
+                             "occurred (an erasure fence)")
+                         .Register(r)
+                         .Add({});
   auto& rejected = prometheus::BuildCounter()
                        .Name("crm_touchpoints_rejected_total")
                        .Help("Records rejected to the dead-letter topic, by reason")
@@ -284,6 +291,7 @@ void PrometheusMetrics::Applied(TouchpointType type) {
   applied_[static_cast<std::size_t>(type)]->Increment();
 }
 void PrometheusMetrics::DuplicateSkipped() { duplicates_->Increment(); }
+void PrometheusMetrics::ErasedSkipped() { erased_skipped_->Increment(); }
 void PrometheusMetrics::Rejected(RejectReason reason) {
   rejected_[static_cast<std::size_t>(reason)]->Increment();
 }

@@ -28,6 +28,7 @@ namespace crm {
 //   crm_touchpoints_consumed_total              records read from the input topic
 //   crm_touchpoints_applied_total{type}         touchpoints applied to state
 //   crm_touchpoints_duplicates_total            skipped: event id already applied
+//   crm_touchpoints_erased_total                dropped: their customer erased after they occurred
 //   crm_touchpoints_rejected_total{reason}      rejected to the dead-letter topic
 //   crm_consumer_lag{partition}                 records not yet committed
 //   crm_apply_batch_seconds                     batch decode → durable commit
@@ -69,6 +70,7 @@ class PrometheusMetrics final : public IngestProbe {
   void Consumed(std::uint64_t records) override;
   void Applied(TouchpointType type) override;
   void DuplicateSkipped() override;
+  void ErasedSkipped() override;
   void Rejected(RejectReason reason) override;
   void BatchCommitted(std::size_t records, Micros latency) override;
   void Visible(const std::vector<Micros>& ages) override;
@@ -113,6 +115,7 @@ class PrometheusMetrics final : public IngestProbe {
   prometheus::Counter* consumed_;
   std::array<prometheus::Counter*, kTouchpointTypeCount> applied_{};
   prometheus::Counter* duplicates_;
+  prometheus::Counter* erased_skipped_;
   std::array<prometheus::Counter*, kRejectReasonCount> rejected_{};
   prometheus::Family<prometheus::Gauge>* lag_family_;
   std::map<std::int32_t, prometheus::Gauge*> lag_;  // consumer thread only

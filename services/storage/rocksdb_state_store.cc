@@ -393,7 +393,8 @@ absl::Status RocksDbStateStore::AckAlerts(std::uint64_t through) {
   return Write(batch, "acknowledging delivered alerts");
 }
 
-absl::Status RocksDbStateStore::Write(rocksdb::WriteBatch& batch, std::string_view what) {
+absl::Status RocksDbStateStore::Write(rocksdb::WriteBatch& batch, std::string_view what,
+                                      bool sync) {
   // After a write failed for want of space RocksDB refuses every write (its
   // background error) until told to resume: tried again before each write,
   // it succeeds once space has returned.
@@ -402,7 +403,7 @@ absl::Status RocksDbStateStore::Write(rocksdb::WriteBatch& batch, std::string_vi
     no_space_.store(false);
   }
   rocksdb::WriteOptions write;
-  write.sync = options_.sync_writes;
+  write.sync = options_.sync_writes || sync;
   rocksdb::Status s = db_->Write(write, &batch);
   if (s.ok()) return absl::OkStatus();
   if (IsNoSpace(s)) no_space_.store(true);
@@ -600,7 +601,7 @@ absl::Status RocksDbStateStore::Commit(const std::string& topic, const StateBatc
     std::lock_guard<std::mutex> lock(partitions_mutex_);
     for (const auto& [id, state] : batch.customers) partitions_.insert(state->partition);
   }
-  return Write(sorted, "committing state batch");
+  return Write(sorted, "committing state batch", batch.sync);
 }
 
 absl::Status RocksDbStateStore::Flush() {

@@ -119,7 +119,8 @@ class RocksDbStateStore final : public StateStore {
   std::vector<std::int32_t> StatePartitions() const;
   // Writes `batch` (resuming RocksDB first after a write that found the disk
   // full); errors name `what`.
-  absl::Status Write(rocksdb::WriteBatch& batch, std::string_view what);
+  // `sync`: fsynced whatever --sync-writes says (StateBatch::sync).
+  absl::Status Write(rocksdb::WriteBatch& batch, std::string_view what, bool sync = false);
 
   std::unique_ptr<rocksdb::DB> db_;
   RocksDbOptions options_;

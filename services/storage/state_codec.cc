@@ -183,6 +183,10 @@ std::string EncodePartition(const PartitionState& state) {
   }
   if (state.changelog_offset) stored.set_changelog_offset(*state.changelog_offset);
   if (state.checkpoint_at) stored.set_checkpoint_at_us(ToMicros(*state.checkpoint_at));
+  for (const auto& [hash, erased_at] : state.erasure_fences) {
+    stored.add_fence_hashes(hash);
+    stored.add_fence_erased_at_us(ToMicros(erased_at));
+  }
   return stored.SerializeAsString();
 }
 
@@ -201,6 +205,13 @@ absl::StatusOr<PartitionState> DecodePartition(std::string_view bytes) {
     state.parent = ChangelogStamp{stored.parent_epoch(), stored.parent_seq()};
   if (stored.has_changelog_offset()) state.changelog_offset = stored.changelog_offset();
   if (stored.has_checkpoint_at_us()) state.checkpoint_at = FromMicros(stored.checkpoint_at_us());
+  if (stored.fence_hashes_size() != stored.fence_erased_at_us_size() ||
+      static_cast<std::size_t>(stored.fence_hashes_size()) > kMaxErasureFences) {
+    return absl::DataLossError("partition record: erasure fences are not pairs, or too many");
+  }
+  for (int i = 0; i < stored.fence_hashes_size(); ++i) {
+    state.erasure_fences[stored.fence_hashes(i)] = FromMicros(stored.fence_erased_at_us(i));
+  }
   return state;
 }
 

@@ -945,10 +945,65 @@ TEST_F(IngestAlertsTest, AnErasureForgetsEverythingOfTheCustomerInOneCommit) {
   ASSERT_TRUE(restarted.Load().ok());
   EXPECT_EQ(reloaded.Current()->customers(), 1);
 
+  // The erasure is durable before it is answered: its commit was fsynced.
+  EXPECT_EQ(store_.synced_commits(), 1);
+  ASSERT_EQ(audit.outcomes.size(), 2u);  // the refused one was never recorded
+  EXPECT_EQ(audit.outcomes[0].outcome, ErasureOutcome::kErased);
+  EXPECT_EQ(audit.outcomes[1].outcome, ErasureOutcome::kNothingToErase);
+
+  // A touchpoint of theirs that occurred before the erasure and arrives
+  // after it (Kafka lag) is dropped, its offset passed over: they stay erased.
+  auto late = processor.Process({Record(0, offset++, For("steady", Type::kContact, "n1", 700))});
+  ASSERT_TRUE(late.ok()) << late.status();
+  EXPECT_EQ(late->erased, 1u);
+  EXPECT_EQ(late->applied, 0u);
+  EXPECT_EQ(probe_.erased, 1u);
+  EXPECT_FALSE(State(store_, "steady").has_value());
+  EXPECT_EQ(store_.partitions().at({kTopic, 0}).next_offset, offset);
   // New touchpoints after the erasure start a new, unrelated history.
+  clock_.Set(Day(1003));
   ASSERT_TRUE(
-      processor.Process({Record(0, offset++, For("steady", Type::kContact, "n1", 700))}).ok());
+      processor.Process({Record(0, offset++, For("steady", Type::kContact, "n2", 1002.5))}).ok());
   EXPECT_EQ(State(store_, "steady")->events_applied, 1u);
+}
+
+// A customer erased before their touchpoints were read (still in Kafka lag)
+// is not created by them: the fence is set on the partition the request was
+// routed by; touchpoints after the erasure are applied; and fences older
+// than the input's retention are forgotten.
+TEST_F(IngestProcessorTest, AnErasureFenceDropsTheLaggingTouchpointsOfACustomerNotYetKnown) {
+  clock_.Set(Day(100));
+  IngestOptions options;
+  options.erasure_fence_ttl = std::chrono::hours(24 * 7);
+  IngestProcessor processor(options, &store_, &clock_, &probe_, &sink_);
+  ASSERT_TRUE(processor.Load().ok());
+  auto erased = processor.Erase({.customer = CustomerId("lagging"),
+                                 .requested_by = "ops",
+                                 .requested_at = Day(99),
+                                 .partition = 2});
+  ASSERT_TRUE(erased.ok()) << erased.status();
+  EXPECT_FALSE(*erased);  // nothing to erase yet
+  EXPECT_EQ(store_.partitions().at({kTopic, 2}).erasure_fences.size(), 1u);
+  auto result = processor.Process({Record(2, 0, For("lagging", Type::kPurchase, "l1", 98)),
+                                   Record(2, 1, For("lagging", Type::kContact, "l2", 99)),
+                                   Record(2, 2, For("other", Type::kContact, "o1", 98))});
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->erased, 2u);
+  EXPECT_EQ(result->applied, 1u);
+  EXPECT_FALSE(State(store_, "lagging").has_value());
+  ASSERT_TRUE(processor.Process({Record(2, 3, For("lagging", Type::kContact, "l3", 99.5))}).ok());
+  EXPECT_EQ(State(store_, "lagging")->events_applied, 1u);
+  // A week and more later, another erasure on the partition forgets the old fence.
+  clock_.Set(Day(110));
+  ASSERT_TRUE(processor
+                  .Erase({.customer = CustomerId("other"),
+                          .requested_by = "ops",
+                          .requested_at = Day(110),
+                          .partition = 2})
+                  .value());
+  const auto& fences = store_.partitions().at({kTopic, 2}).erasure_fences;
+  ASSERT_EQ(fences.size(), 1u);
+  EXPECT_EQ(fences.begin()->first, EventIdHash("other"));
 }
 
 // Erasure reaches the owner: an instance refuses to erase a customer of a
@@ -1427,6 +1482,51 @@ TEST_F(IngestChangelogTest, AnOldCheckpointIsNotReplayedFromSoAnErasedCustomerSt
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_FALSE(again->from_start);
   EXPECT_EQ(again->records, 0u);
+}
+
+// An erasure the changelog did not acknowledge (the brokers gone after its
+// tombstone, before its marker) is answered UNAVAILABLE and recorded as
+// failed, and the processor goes on: before the next commit the partition
+// is read again and fenced, so that commit's marker, of the same sequence
+// number, does not vouch for the tombstone. A
+// replica rebuilt from the changelog alone agrees with the local store;
+// asked again, the erasure is carried out.
+TEST_F(IngestChangelogTest, AnErasureTheChangelogDidNotAcknowledgeIsAnsweredNotFatal) {
+  const auto batches = Stream();
+  const CustomerId customer("steady-0");
+  MemoryStateStore store;
+  IngestProcessor owner = Owner(&store);
+  for (std::int32_t p : {0, 1}) ASSERT_TRUE(owner.RestorePartition(p).ok());
+  ASSERT_TRUE(owner.Process(batches[0]).ok());
+  ASSERT_TRUE(owner.Process(batches[1]).ok());
+  ErasureQueue queue;
+  RecordingAuditLog audit;
+  changelog_.FailAtMarker();
+  auto failed = queue.Submit({customer, "ops", clock_.Now(), 0});
+  ASSERT_TRUE(owner.TakeErasures(queue, audit).ok());  // not fatal
+  EXPECT_EQ(failed.get().status().code(), absl::StatusCode::kUnavailable);
+  ASSERT_EQ(audit.outcomes.size(), 1u);
+  EXPECT_EQ(audit.outcomes[0].outcome, ErasureOutcome::kFailed);
+  EXPECT_TRUE(store.Find(customer).value());
+  const ChangelogRecord& dangling = changelog_.log(0).back();
+  ASSERT_EQ(dangling.kind, ChangelogRecord::Kind::kCustomer);
+  ASSERT_FALSE(dangling.state) << "the tombstone, without its marker";
+
+  // The next commit on the partition: another customer's erasure.
+  auto other = queue.Submit({CustomerId("once-0"), "ops", clock_.Now(), 0});
+  ASSERT_TRUE(owner.TakeErasures(queue, audit).ok());
+  EXPECT_EQ(other.get().value(), true);
+  MemoryStateStore replica_store;
+  IngestProcessor replica = Owner(&replica_store);
+  for (std::int32_t p : {0, 1}) ASSERT_TRUE(replica.RestorePartition(p).ok());
+  EXPECT_TRUE(replica_store.Find(customer).value());
+  ExpectSamePartitions(store, replica_store);
+
+  auto again = queue.Submit({customer, "ops", clock_.Now(), 0});
+  ASSERT_TRUE(owner.TakeErasures(queue, audit).ok());
+  EXPECT_EQ(again.get().value(), true);
+  EXPECT_FALSE(store.Find(customer).value());
+  ASSERT_TRUE(owner.Process(batches[2]).ok());  // and ingestion goes on
 }
 
 TEST_F(IngestChangelogTest, AnAlertNotYetDeliveredFollowsItsPartitionAndADeliveredOneDoesNot) {

@@ -45,6 +45,10 @@ class MemoryChangelog final : public ChangelogSink, public ChangelogSource {
         if (alert != nullptr) record.alert = *alert;
         log.push_back(std::move(record));
       }
+      if (fail_at_marker_) {
+        fail_at_marker_ = false;
+        return absl::UnavailableError("injected changelog failure before a marker");
+      }
       ChangelogMarker marker{.at = stamp, .parent = write.marker.parent, .partition = write.marker};
       offsets[write.partition] = next();
       log.push_back(
@@ -113,12 +117,16 @@ class MemoryChangelog final : public ChangelogSink, public ChangelogSource {
 
   // The next Write fails after `records` more customer records.
   void FailAfter(int records) { fail_after_ = records; }
+  // The next Write fails just before its (first) marker: its records are in
+  // the log, its commit is not.
+  void FailAtMarker() { fail_at_marker_ = true; }
   const std::vector<ChangelogRecord>& log(std::int32_t partition) { return logs_[partition]; }
   int reads() const { return reads_; }
 
  private:
   std::map<std::int32_t, std::vector<ChangelogRecord>> logs_;
   std::optional<int> fail_after_;
+  bool fail_at_marker_ = false;
   int reads_ = 0;
 };
 

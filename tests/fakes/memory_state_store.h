@@ -165,7 +165,14 @@ class MemoryStateStore final : public StateStore {
       partitions_.insert_or_assign({topic, partition}, state);
     }
     ++commits_;
+    if (batch.sync) ++synced_commits_;
     return absl::OkStatus();
+  }
+
+  // Successful commits asked to be fsynced (StateBatch::sync).
+  int synced_commits() const {
+    absl::MutexLock lock(&mutex_);
+    return synced_commits_;
   }
 
   // Successful commits so far.
@@ -242,6 +249,7 @@ class MemoryStateStore final : public StateStore {
   std::set<std::tuple<double, CustomerId, std::int32_t>> risk_ ABSL_GUARDED_BY(mutex_);
   std::map<std::uint64_t, AlertEvent> outbox_ ABSL_GUARDED_BY(mutex_);
   int commits_ ABSL_GUARDED_BY(mutex_) = 0;
+  int synced_commits_ ABSL_GUARDED_BY(mutex_) = 0;
   int scheduled_reads_ ABSL_GUARDED_BY(mutex_) = 0;
 };
 

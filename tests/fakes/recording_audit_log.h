@@ -1,5 +1,7 @@
 #pragma once
 
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -16,6 +18,19 @@ class RecordingAuditLog final : public AuditLog {
     records.push_back(request);
     return absl::OkStatus();
   }
+  absl::Status RecordOutcome(const ErasureRequest& request, ErasureOutcome outcome,
+                             std::string_view detail) override {
+    if (fail) return absl::UnavailableError("injected audit failure");
+    outcomes.push_back({request.customer, outcome, std::string(detail)});
+    return absl::OkStatus();
+  }
+
+  struct Outcome {
+    CustomerId customer;
+    ErasureOutcome outcome;
+    std::string detail;
+  };
+  std::vector<Outcome> outcomes;
 
   bool fail = false;
   std::vector<ErasureRequest> records;

@@ -21,6 +21,7 @@ class RecordingProbe final : public IngestProbe {
   void Consumed(std::uint64_t records) override { consumed += records; }
   void Applied(TouchpointType type) override { ++applied[type]; }
   void DuplicateSkipped() override { ++duplicates; }
+  void ErasedSkipped() override { ++erased; }
   void Rejected(RejectReason reason) override { ++rejected[reason]; }
   void BatchCommitted(std::size_t records, Micros) override {
     ++batches;
@@ -52,6 +53,7 @@ class RecordingProbe final : public IngestProbe {
 
   std::uint64_t consumed = 0;
   std::uint64_t duplicates = 0;
+  std::uint64_t erased = 0;
   std::uint64_t batches = 0;            // BatchCommitted calls
   std::uint64_t committed_records = 0;  // records over those batches
   std::map<TouchpointType, int> applied;

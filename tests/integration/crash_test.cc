@@ -924,12 +924,23 @@ TEST(ClusterPeersTest, InPlaintextCallsAreForwardedToLoopbackPeersOnly) {
     context.set_deadline(std::chrono::system_clock::now() + 10s);
     return stub.ListAtRiskCustomers(&context, request, out);
   };
-  // Settled: each owns a partition, and b's ranking merges a's (b forwards
-  // to a, on loopback).
+  // Settled: each owns a partition, b's ranking merges a's (b forwards to
+  // a, on loopback), and every customer's touchpoint is applied (b answers
+  // each one).
+  const auto every_customer_answered = [&] {
+    for (int c = 0; c < kCustomers; ++c) {
+      v1::CustomerScores scores;
+      if (!ScoresOf(*stub_b, "peer-" + std::to_string(c), &scores).ok()) return false;
+    }
+    return true;
+  };
   const auto until = std::chrono::steady_clock::now() + 120s;
   for (;;) {
     v1::ListAtRiskCustomersResponse merged;
-    if (ranking(*stub_b, &merged).ok() && merged.instances_size() == 2) break;
+    if (ranking(*stub_b, &merged).ok() && merged.instances_size() == 2 &&
+        every_customer_answered()) {
+      break;
+    }
     ASSERT_LT(std::chrono::steady_clock::now(), until) << a.Log() << b.Log();
     std::this_thread::sleep_for(250ms);
   }
