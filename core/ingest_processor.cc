@@ -582,7 +582,9 @@ absl::Status IngestProcessor::Flush(std::unique_ptr<Chunk>& chunk, BatchResult& 
                                          rejected.rejection);
       if (!sent.ok()) return sent;
     }
-    if (absl::Status flushed = rejects_->Flush(); !flushed.ok()) return flushed;
+    absl::StatusOr<std::uint64_t> passed_over = rejects_->Flush();
+    if (!passed_over.ok()) return passed_over.status();
+    if (*passed_over > 0) probe_->DeadLetterFailed(*passed_over);
   }
 
   PlanLooks(c);

@@ -229,12 +229,12 @@ TEST_F(IngestProcessorTest, RejectedRecordsGoToTheSinkAreCountedAndTheirOffsetsA
   EXPECT_EQ(sink_.flushed[0].offset, 6);
   EXPECT_EQ(sink_.flushed[0].value, "future bytes");
   EXPECT_EQ(sink_.flushed[0].rejection.reason, RejectReason::kBadTimestamp);
-  EXPECT_FALSE(sink_.flushed[0].rejection.detail.empty());
+  EXPECT_FALSE(sink_.flushed[0].rejection.detail().empty());
   EXPECT_EQ(sink_.flushed[1].offset, 7);
   EXPECT_EQ(sink_.flushed[1].key, "a");
   EXPECT_EQ(sink_.flushed[1].value, garbage);
   EXPECT_EQ(sink_.flushed[1].rejection.reason, RejectReason::kMalformed);
-  EXPECT_EQ(sink_.flushed[1].rejection.detail, "not protobuf nor JSON");
+  EXPECT_EQ(sink_.flushed[1].rejection.detail(), "not protobuf nor JSON");
   EXPECT_EQ(sink_.flushed[2].partition, 1);
   EXPECT_EQ(sink_.flushed[2].offset, 8);
   EXPECT_EQ(sink_.flushed[2].key, "someone-else");
@@ -260,6 +260,19 @@ TEST_F(IngestProcessorTest, ABatchOfRejectsOnlyStillAdvancesItsOffsets) {
   EXPECT_EQ(sink_.flushed.size(), 2u);
   EXPECT_EQ(Offset(store_, 3), 43);
   EXPECT_TRUE(store_.states().empty());
+}
+
+// A record the sink passes over (refused for itself even in its minimal
+// form) is counted and its offset advances like any other rejection's.
+TEST_F(IngestProcessorTest, ARejectTheSinkPassesOverIsCountedAndItsOffsetAdvances) {
+  IngestProcessor processor = MakeProcessor(&store_);
+  sink_.pass_over = 1;
+  auto result = processor.Process(
+      {Undecodable(2, 10, "k", "x"), Record(2, 11, For("a", Type::kContact, "1", 1))});
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(probe_.dead_letter_failures, 1u);
+  EXPECT_EQ(Offset(store_, 2), 12);
+  EXPECT_EQ(State(store_, "a")->events_applied, 1u);
 }
 
 TEST_F(IngestProcessorTest, WithoutASinkRejectsAreOnlyCounted) {

@@ -28,8 +28,8 @@ std::optional<RejectReason> ReasonFor(const Touchpoint& tp, std::string_view key
                                       const ValidationLimits& limits = ValidationLimits{}) {
   auto rejection = ValidateTouchpoint(tp, key, kNow, limits);
   if (!rejection) return std::nullopt;
-  EXPECT_FALSE(rejection->detail.empty()) << "a rejection explains itself";
-  EXPECT_EQ(rejection->detail.find('\n'), std::string::npos) << "the detail is one line";
+  EXPECT_FALSE(rejection->detail().empty()) << "a rejection explains itself";
+  EXPECT_EQ(rejection->detail().find('\n'), std::string::npos) << "the detail is one line";
   return rejection->reason;
 }
 
