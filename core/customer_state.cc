@@ -82,6 +82,9 @@ void DedupWindow::Insert(std::uint64_t hash, std::size_t capacity) {
     next_ = ring_.size() % capacity;
     return;
   }
+  // Full: a ring lowered to exactly its size before it wrapped has next_ at
+  // its end, where the oldest is at 0.
+  if (next_ >= capacity) next_ = 0;
   ring_[next_] = hash;
   next_ = (next_ + 1) % capacity;
 }

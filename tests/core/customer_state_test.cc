@@ -429,6 +429,21 @@ TEST_F(CustomerStateTest, EmptyProductIsNotTracked) {
 // per byte, xor it in, then multiply by the prime 1099511628211 (0x100000001b3)
 // modulo 2^64. For "a" (0x61): 0xcbf29ce484222325 ^ 0x61 = 0xcbf29ce484222344,
 // times 0x100000001b3 mod 2^64 = 0xaf63dc4c8601ec8c. The values are persisted.
+// The window lowered to exactly the number of ids held, before it wrapped
+// (a smaller --dedup-window at a restart): the next id replaces the oldest,
+// inside the ring (it was written past its end).
+TEST(DedupWindowTest, LoweredToItsSizeBeforeWrappingForgetsTheOldest) {
+  DedupWindow window;
+  for (std::uint64_t h = 1; h <= 3; ++h) window.Insert(h, 128);
+  window.Insert(4, 3);
+  ASSERT_EQ(window.ring().size(), 3u);
+  EXPECT_FALSE(window.Contains(1));
+  for (std::uint64_t h = 2; h <= 4; ++h) EXPECT_TRUE(window.Contains(h)) << h;
+  window.Insert(5, 3);
+  EXPECT_FALSE(window.Contains(2));
+  EXPECT_TRUE(window.Contains(5));
+}
+
 TEST(EventIdHashTest, IsStableFnv1a64) {
   EXPECT_EQ(EventIdHash(""), 14695981039346656037ULL);
   EXPECT_EQ(EventIdHash("a"), 0xaf63dc4c8601ec8cULL);
