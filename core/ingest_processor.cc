@@ -76,7 +76,7 @@ IngestProcessor::IngestProcessor(IngestOptions options, StateStore* store, const
       rejects_(rejects),
       board_(population),
       event_clock_(event_clock),
-      cache_(options_.cache_entries),
+      cache_(options_.cache_entries, options_.cache_bytes),
       planners_(std::make_unique<ParallelLoop>(options_.planning_threads, "planner")) {}
 
 IngestProcessor::~IngestProcessor() = default;
@@ -451,9 +451,17 @@ absl::StatusOr<BatchResult> IngestProcessor::Process(const std::vector<InputReco
       // A look due before this touchpoint is taken first.
       looks->TakeDue(touchpoint.customer_id, **customer, part, touchpoint.occurred_at);
     }
-    if (ApplyTouchpoint(touchpoint, options_.limits, state) == ApplyOutcome::kDuplicate) {
+    const ApplyOutcome outcome = ApplyTouchpoint(touchpoint, options_.limits, state);
+    if (outcome == ApplyOutcome::kDuplicate) {
       ++result.duplicates;
       probe_->DuplicateSkipped();
+    } else if (outcome == ApplyOutcome::kTooLarge) {
+      Rejection rejection(RejectReason::kStateTooLarge,
+                          "the customer's state would exceed max_state_bytes (" +
+                              std::to_string(options_.limits.max_state_bytes) + "; " +
+                              std::to_string(StateBytes(state)) + " held)");
+      probe_->Rejected(rejection.reason);
+      chunk->rejected.push_back({i, std::move(rejection)});
     } else {
       state.partition = record.partition;
       ++result.applied;

@@ -24,8 +24,9 @@ enum class RejectReason : std::uint8_t {
   kBadSatisfaction,    // outside 0-10, or a survey without one
   kMissingConsent,     // consent touchpoint without consent_granted or channel
   kOversized,          // a field, the attributes or the record over its limit
+  kStateTooLarge,      // would take the customer's state past StateLimits::max_state_bytes
 };
-inline constexpr int kRejectReasonCount = 10;
+inline constexpr int kRejectReasonCount = 11;
 
 std::string_view RejectReasonName(RejectReason reason);  // "malformed", "key_mismatch", …
 

@@ -275,6 +275,36 @@ TEST_F(IngestProcessorTest, ARejectTheSinkPassesOverIsCountedAndItsOffsetAdvance
   EXPECT_EQ(State(store_, "a")->events_applied, 1u);
 }
 
+// A touchpoint that would take its customer's state past max_state_bytes is
+// rejected (state_too_large, to the sink, counted), the stored state stays as
+// it was, and the offset moves on.
+TEST_F(IngestProcessorTest, ATouchpointPastTheStateCapIsRejectedAndTheStateStaysAsItWas) {
+  IngestOptions options;
+  options.limits.max_state_bytes = 8 * 1024;
+  IngestProcessor processor = MakeProcessor(&store_, options);
+  Touchpoint profile = For("a", Type::kProfile, "p1", 1);
+  profile.attributes = {{"note", std::string(1000, 'n')}, {"city", "Lyon"}};
+  ASSERT_TRUE(processor.Process({Record(0, 0, profile)}).ok());
+  const CustomerState before = *State(store_, "a");
+
+  Touchpoint big = For("a", Type::kProfile, "p2", 2);
+  for (int i = 0; i < 8; ++i) big.attributes["f" + std::to_string(i)] = std::string(1000, 'v');
+  auto result =
+      processor.Process({Record(0, 1, big), Record(0, 2, For("b", Type::kContact, "c", 2))});
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_EQ(result->rejected.size(), 1u);
+  EXPECT_EQ(result->rejected[0].index, 0u);
+  EXPECT_EQ(result->rejected[0].rejection.reason, RejectReason::kStateTooLarge);
+  EXPECT_EQ(RejectReasonName(RejectReason::kStateTooLarge), "state_too_large");
+  EXPECT_EQ(probe_.rejected[RejectReason::kStateTooLarge], 1);
+  ASSERT_EQ(sink_.flushed.size(), 1u);
+  EXPECT_EQ(sink_.flushed[0].offset, 1);
+  EXPECT_EQ(result->applied, 1u);  // "b"'s
+  EXPECT_EQ(Offset(store_, 0), 3);
+  testing::ExpectSameState(before, *State(store_, "a"));
+  EXPECT_EQ(State(store_, "a")->profile.size(), 2u);
+}
+
 TEST_F(IngestProcessorTest, WithoutASinkRejectsAreOnlyCounted) {
   IngestProcessor processor(IngestOptions{}, &store_, &clock_, &probe_, /*rejects=*/nullptr);
   auto result = processor.Process(

@@ -229,6 +229,7 @@ TEST(ValidationTest, ReasonNamesAreStable) {
   EXPECT_EQ(RejectReasonName(RejectReason::kBadSatisfaction), "bad_satisfaction");
   EXPECT_EQ(RejectReasonName(RejectReason::kMissingConsent), "missing_consent");
   EXPECT_EQ(RejectReasonName(RejectReason::kOversized), "oversized");
+  EXPECT_EQ(RejectReasonName(RejectReason::kStateTooLarge), "state_too_large");
 }
 
 TEST(ValidationTest, ReasonNamesAreDistinctSnakeCaseMetricLabels) {
