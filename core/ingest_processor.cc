@@ -462,6 +462,8 @@ absl::StatusOr<BatchResult> IngestProcessor::Process(const std::vector<InputReco
                               std::to_string(StateBytes(state)) + " held)");
       probe_->Rejected(rejection.reason);
       chunk->rejected.push_back({i, std::move(rejection)});
+      // A customer this touchpoint would have created: nothing to write.
+      if (state.events_applied == 0) chunk->dirty.erase(touchpoint.customer_id);
     } else {
       state.partition = record.partition;
       ++result.applied;

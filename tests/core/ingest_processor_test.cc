@@ -303,6 +303,16 @@ TEST_F(IngestProcessorTest, ATouchpointPastTheStateCapIsRejectedAndTheStateStays
   EXPECT_EQ(Offset(store_, 0), 3);
   testing::ExpectSameState(before, *State(store_, "a"));
   EXPECT_EQ(State(store_, "a")->profile.size(), 2u);
+
+  // A new customer whose first touchpoint is too large is not created.
+  Touchpoint first = big;
+  first.customer_id = CustomerId("new");
+  result = processor.Process({Record(0, 3, first)});
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_EQ(result->rejected.size(), 1u);
+  EXPECT_EQ(result->rejected[0].rejection.reason, RejectReason::kStateTooLarge);
+  EXPECT_FALSE(State(store_, "new").has_value());
+  EXPECT_EQ(Offset(store_, 0), 4);
 }
 
 TEST_F(IngestProcessorTest, WithoutASinkRejectsAreOnlyCounted) {
