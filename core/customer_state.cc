@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string>
+#include <utility>
 
 namespace crm {
 namespace {
@@ -82,6 +84,9 @@ void DedupWindow::Insert(std::uint64_t hash, std::size_t capacity) {
     next_ = ring_.size() % capacity;
     return;
   }
+  // Full: a ring lowered to exactly its size before it wrapped has next_ at
+  // its end, where the oldest is at 0.
+  if (next_ >= capacity) next_ = 0;
   ring_[next_] = hash;
   next_ = (next_ + 1) % capacity;
 }
@@ -101,8 +106,34 @@ std::uint64_t EventIdHash(std::string_view event_id) {
   return hash;
 }
 
-ApplyOutcome ApplyTouchpoint(const Touchpoint& tp, const StateLimits& limits,
-                             CustomerState& state) {
+namespace {
+
+// Per map node: the red-black tree's colour and three links, and the
+// allocator's header.
+constexpr std::size_t kMapNodeOverheadBytes = 32 + 16;
+
+// What a std::string keeps on the heap (libstdc++: 15 bytes inline).
+std::size_t HeapBytes(const std::string& text) { return text.size() > 15 ? text.size() + 1 : 0; }
+
+// The most that applying `tp` can add to StateBytes: a new map node for its
+// product and for each attribute, their strings, and a few bytes for a
+// purchase day, a complaint time, a satisfaction sample and an event id.
+std::size_t GrowthBound(const Touchpoint& tp) {
+  std::size_t bound = 64;
+  if (!tp.product.empty()) {
+    bound += kMapNodeOverheadBytes + sizeof(std::pair<const std::string, ProductStats>) +
+             HeapBytes(tp.product);
+  }
+  if (tp.type == TouchpointType::kProfile) {
+    for (const auto& [key, value] : tp.attributes) {
+      bound += kMapNodeOverheadBytes + sizeof(std::pair<const std::string, ProfileField>) +
+               HeapBytes(key) + HeapBytes(value);
+    }
+  }
+  return bound;
+}
+
+ApplyOutcome ApplyUnbounded(const Touchpoint& tp, const StateLimits& limits, CustomerState& state) {
   const std::uint64_t id_hash = EventIdHash(tp.event_id);
   if (state.recent_events.Contains(id_hash)) return ApplyOutcome::kDuplicate;
   state.recent_events.Insert(id_hash, limits.dedup_window);
@@ -200,6 +231,41 @@ ApplyOutcome ApplyTouchpoint(const Touchpoint& tp, const StateLimits& limits,
       break;  // rejected by validation; never reaches here
   }
   return ApplyOutcome::kApplied;
+}
+
+}  // namespace
+
+std::size_t StateBytes(const CustomerState& state) {
+  std::size_t bytes = sizeof(CustomerState);
+  bytes += state.purchase_days.size() * sizeof(std::int32_t);
+  bytes += state.recent_complaints.size() * sizeof(Timestamp);
+  bytes += state.recent_satisfaction.size() * sizeof(SatisfactionSample);
+  bytes += state.recent_events.ring().size() * sizeof(std::uint64_t);
+  bytes += HeapBytes(state.alert.last_segment);
+  for (const auto& [product, stats] : state.products) {
+    bytes += kMapNodeOverheadBytes + sizeof(std::pair<const std::string, ProductStats>) +
+             HeapBytes(product);
+  }
+  for (const auto& [key, field] : state.profile) {
+    bytes += kMapNodeOverheadBytes + sizeof(std::pair<const std::string, ProfileField>) +
+             HeapBytes(key) + HeapBytes(field.value);
+  }
+  return bytes;
+}
+
+ApplyOutcome ApplyTouchpoint(const Touchpoint& tp, const StateLimits& limits,
+                             CustomerState& state) {
+  if (limits.max_state_bytes == 0) return ApplyUnbounded(tp, limits, state);
+  const std::size_t before = StateBytes(state);
+  if (before + GrowthBound(tp) <= limits.max_state_bytes) return ApplyUnbounded(tp, limits, state);
+  // Near the cap: applied to a copy, kept only if within it (or no larger).
+  CustomerState candidate = state;
+  const ApplyOutcome outcome = ApplyUnbounded(tp, limits, candidate);
+  if (outcome == ApplyOutcome::kDuplicate) return outcome;
+  const std::size_t after = StateBytes(candidate);
+  if (after > limits.max_state_bytes && after > before) return ApplyOutcome::kTooLarge;
+  state = std::move(candidate);
+  return outcome;
 }
 
 }  // namespace crm

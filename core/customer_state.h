@@ -28,6 +28,13 @@ struct StateLimits {
   std::size_t recent_complaints = 16;
   // Profile attributes kept per customer.
   std::size_t max_profile_fields = 64;
+  // The most one customer's state may hold, as StateBytes counts it: a
+  // touchpoint that would take it past this (and grow it) is not applied
+  // (ApplyOutcome::kTooLarge). The bounds above allow ~150 kB (64 profile
+  // fields of 2 KiB, 64 products), far beyond any real customer's few kB,
+  // and purchase days are unbounded; 64 KiB keeps a cache of 100,000 states
+  // under ~6.5 GB at worst. 0: no cap.
+  std::size_t max_state_bytes = 64 * 1024;
 };
 
 // Mean lives, in days, of the two fading activity counters kept per channel:
@@ -151,12 +158,23 @@ struct CustomerState {
 // Stable across builds and platforms: it is persisted.
 std::uint64_t EventIdHash(std::string_view event_id);
 
-enum class ApplyOutcome { kApplied, kDuplicate };
+// The bytes `state` occupies in memory: the struct itself, the heap bytes of
+// its vectors, its strings (past the small-string buffer) and its map nodes
+// (value, tree links and the allocator's header). Counted from sizes, not
+// capacities, so that it depends only on the state's content: the same state
+// read back from storage or rebuilt by a replay gives the same answer (a
+// vector's spare capacity, at most its size again, is left out).
+std::size_t StateBytes(const CustomerState& state);
+
+enum class ApplyOutcome { kApplied, kDuplicate, kTooLarge };
 
 // Applies one touchpoint to its customer's state.
 // REQUIRES: `touchpoint` passed ValidateTouchpoint.
 // Returns kDuplicate, and leaves `state` unchanged, when its event id is in the
-// customer's dedup window; kApplied otherwise.
+// customer's dedup window; kTooLarge, and leaves `state` unchanged, when the
+// touchpoint would take StateBytes(state) past limits.max_state_bytes (a
+// touchpoint that does not grow the state is applied even past it); kApplied
+// otherwise.
 ApplyOutcome ApplyTouchpoint(const Touchpoint& touchpoint, const StateLimits& limits,
                              CustomerState& state);
 

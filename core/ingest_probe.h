@@ -42,6 +42,9 @@ class IngestProbe {
   // The churn of each look a committed batch took (a touchpoint's or a due
   // one's), for the distribution of churn; a default body as for Visible.
   virtual void Looked(const std::vector<double>& churns) { (void)churns; }
+  // Rejected records that could not be put on the dead-letter topic even
+  // cut down to a minimal record, and were passed over (RejectSink::Flush).
+  virtual void DeadLetterFailed(std::uint64_t records) { (void)records; }
   // A partition being restored from its changelog: `records` more read;
   // `done` at its end.
   virtual void RestoreProgress(std::uint64_t records, bool done) {

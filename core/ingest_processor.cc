@@ -106,7 +106,7 @@ IngestProcessor::IngestProcessor(IngestOptions options, StateStore* store, const
       rejects_(rejects),
       board_(population),
       event_clock_(event_clock),
-      cache_(options_.cache_entries),
+      cache_(options_.cache_entries, options_.cache_bytes),
       planners_(std::make_unique<ParallelLoop>(options_.planning_threads, "planner")) {}
 
 IngestProcessor::~IngestProcessor() = default;
@@ -492,9 +492,19 @@ absl::StatusOr<BatchResult> IngestProcessor::Process(const std::vector<InputReco
       // A look due before this touchpoint is taken first.
       looks->TakeDue(touchpoint.customer_id, **customer, part, touchpoint.occurred_at);
     }
-    if (ApplyTouchpoint(touchpoint, options_.limits, state) == ApplyOutcome::kDuplicate) {
+    const ApplyOutcome outcome = ApplyTouchpoint(touchpoint, options_.limits, state);
+    if (outcome == ApplyOutcome::kDuplicate) {
       ++result.duplicates;
       probe_->DuplicateSkipped();
+    } else if (outcome == ApplyOutcome::kTooLarge) {
+      Rejection rejection(RejectReason::kStateTooLarge,
+                          "the customer's state would exceed max_state_bytes (" +
+                              std::to_string(options_.limits.max_state_bytes) + "; " +
+                              std::to_string(StateBytes(state)) + " held)");
+      probe_->Rejected(rejection.reason);
+      chunk->rejected.push_back({i, std::move(rejection)});
+      // A customer this touchpoint would have created: nothing to write.
+      if (state.events_applied == 0) chunk->dirty.erase(touchpoint.customer_id);
     } else {
       state.partition = record.partition;
       ++result.applied;
@@ -716,7 +726,9 @@ absl::Status IngestProcessor::Flush(std::unique_ptr<Chunk>& chunk, BatchResult& 
                                          rejected.rejection);
       if (!sent.ok()) return sent;
     }
-    if (absl::Status flushed = rejects_->Flush(); !flushed.ok()) return flushed;
+    absl::StatusOr<std::uint64_t> passed_over = rejects_->Flush();
+    if (!passed_over.ok()) return passed_over.status();
+    if (*passed_over > 0) probe_->DeadLetterFailed(*passed_over);
   }
 
   PlanLooks(c);

@@ -100,6 +100,8 @@ struct IngestOptions {
   StateLimits limits;
   ValidationLimits validation;
   std::size_t cache_entries = 100'000;  // customers' states kept in memory
+  // The most bytes those states may hold (StateBytes); 0: bounded by entries only.
+  std::size_t cache_bytes = 512ull << 20;
   // Customers changed by one commit at most: a larger poll batch, or a jump of
   // event time that makes many customers due at once, is committed in parts.
   std::size_t max_customers_per_commit = 10'000;

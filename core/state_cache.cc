@@ -1,12 +1,21 @@
 #include "core/state_cache.h"
 
 namespace crm {
+namespace {
+
+// An entry's bytes: its state's, its id's, and the list node and the index
+// entry that hold it.
+std::size_t EntryBytes(const CustomerId& id, const CustomerState& state) {
+  return StateBytes(state) + 2 * id.value().size() + 96;
+}
+
+}  // namespace
 
 const CustomerState* StateCache::Find(const CustomerId& id) {
   auto it = index_.find(id);
   if (it == index_.end()) return nullptr;
   lru_.splice(lru_.begin(), lru_, it->second);
-  return &it->second->second;
+  return &it->second->state;
 }
 
 CustomerState* StateCache::Lend(const CustomerId& id) {
@@ -14,17 +23,31 @@ CustomerState* StateCache::Lend(const CustomerId& id) {
 }
 
 void StateCache::Put(const CustomerId& id, CustomerState state) {
-  if (capacity_ == 0) return;
-  auto it = index_.find(id);
-  if (it != index_.end()) {
-    it->second->second = std::move(state);
-    lru_.splice(lru_.begin(), lru_, it->second);
+  if (max_entries_ == 0) return;
+  const std::size_t bytes = EntryBytes(id, state);
+  if (max_bytes_ > 0 && bytes > max_bytes_) {  // would empty the cache and still not fit
+    Erase(id);
     return;
   }
-  lru_.emplace_front(id, std::move(state));
-  index_.emplace(id, lru_.begin());
-  if (index_.size() > capacity_) {
-    index_.erase(lru_.back().first);
+  auto it = index_.find(id);
+  if (it != index_.end()) {
+    bytes_ -= it->second->bytes;
+    it->second->state = std::move(state);
+    it->second->bytes = bytes;
+    lru_.splice(lru_.begin(), lru_, it->second);
+  } else {
+    lru_.push_front(Entry{id, std::move(state), bytes});
+    index_.emplace(id, lru_.begin());
+  }
+  bytes_ += bytes;
+  Evict();
+}
+
+void StateCache::Evict() {
+  while (!lru_.empty() &&
+         (index_.size() > max_entries_ || (max_bytes_ > 0 && bytes_ > max_bytes_))) {
+    bytes_ -= lru_.back().bytes;
+    index_.erase(lru_.back().id);
     lru_.pop_back();
   }
 }
@@ -32,6 +55,7 @@ void StateCache::Put(const CustomerId& id, CustomerState state) {
 void StateCache::Erase(const CustomerId& id) {
   auto it = index_.find(id);
   if (it == index_.end()) return;
+  bytes_ -= it->second->bytes;
   lru_.erase(it->second);
   index_.erase(it);
 }
@@ -39,6 +63,7 @@ void StateCache::Erase(const CustomerId& id) {
 void StateCache::Clear() {
   index_.clear();
   lru_.clear();
+  bytes_ = 0;
 }
 
 }  // namespace crm

@@ -12,25 +12,41 @@ namespace crm {
 
 // A bounded least-recently-used map of committed customer states, so that the
 // hot path never reads storage for a customer seen recently. Holds only states
-// that are durable. Not thread-safe: owned by the consumer thread.
+// that are durable. Bounded twice: by entries, and by bytes (each entry's
+// StateBytes and its id's), whichever is reached first. Not thread-safe: owned
+// by the consumer thread.
 class StateCache {
  public:
-  explicit StateCache(std::size_t capacity) : capacity_(capacity) {}
+  // At most `max_entries` states and `max_bytes` bytes (0: no bound by bytes).
+  explicit StateCache(std::size_t max_entries, std::size_t max_bytes = 0)
+      : max_entries_(max_entries), max_bytes_(max_bytes) {}
 
   // The cached state, or nullptr; marks it most recently used.
   const CustomerState* Find(const CustomerId& id);
   // The same, to move the state out while it is worked on; the caller must
   // then Put it back or Erase it.
   CustomerState* Lend(const CustomerId& id);
-  // Inserts or replaces, evicting the least recently used past capacity.
+  // Inserts or replaces, then evicts the least recently used until both
+  // bounds hold. A state larger than max_bytes alone is not kept (nor its
+  // former entry), and evicts nothing.
   void Put(const CustomerId& id, CustomerState state);
   void Erase(const CustomerId& id);
   void Clear();
   std::size_t size() const { return index_.size(); }
+  // The bytes held, as counted when each state was put.
+  std::size_t bytes() const { return bytes_; }
 
  private:
-  using Entry = std::pair<CustomerId, CustomerState>;
-  std::size_t capacity_;
+  struct Entry {
+    CustomerId id;
+    CustomerState state;
+    std::size_t bytes = 0;  // counted by Put
+  };
+  void Evict();
+
+  std::size_t max_entries_;
+  std::size_t max_bytes_;
+  std::size_t bytes_ = 0;
   std::list<Entry> lru_;  // most recent first
   std::unordered_map<CustomerId, std::list<Entry>::iterator> index_;
 };

@@ -12,10 +12,9 @@ Rejection Reject(RejectReason reason, std::string detail) { return {reason, std:
 
 std::string_view RejectReasonName(RejectReason reason) {
   static constexpr std::array<std::string_view, kRejectReasonCount> kNames = {
-      "malformed",        "missing_customer_id", "key_mismatch",
-      "missing_event_id", "bad_timestamp",       "unknown_enum",
-      "bad_amount",       "bad_satisfaction",    "missing_consent",
-      "oversized"};
+      "malformed",       "missing_customer_id", "key_mismatch",   "missing_event_id",
+      "bad_timestamp",   "unknown_enum",        "bad_amount",     "bad_satisfaction",
+      "missing_consent", "oversized",           "state_too_large"};
   return kNames[static_cast<std::size_t>(reason)];
 }
 

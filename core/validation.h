@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/bounded_text.h"
 #include "core/time.h"
 #include "core/touchpoint.h"
 
@@ -23,14 +24,31 @@ enum class RejectReason : std::uint8_t {
   kBadSatisfaction,    // outside 0-10, or a survey without one
   kMissingConsent,     // consent touchpoint without consent_granted or channel
   kOversized,          // a field, the attributes or the record over its limit
+  kStateTooLarge,      // would take the customer's state past StateLimits::max_state_bytes
 };
-inline constexpr int kRejectReasonCount = 10;
+inline constexpr int kRejectReasonCount = 11;
 
 std::string_view RejectReasonName(RejectReason reason);  // "malformed", "key_mismatch", …
 
-struct Rejection {
+// The longest detail a rejection carries, escaped and cut included.
+inline constexpr std::size_t kMaxRejectionDetailBytes = 1024;
+
+// Why one record was rejected. The detail may quote the input (a parser's
+// error names what it read), so it is bounded once, here, before it goes
+// anywhere (the dead-letter header, a log line): BoundedText of what it is
+// given, at most kMaxRejectionDetailBytes, one line, control characters and
+// invalid UTF-8 escaped. Only `reason` is open: any value of it is valid.
+class Rejection {
+ public:
+  Rejection(RejectReason reason, std::string_view detail)
+      : reason(reason), detail_(BoundedText(detail, kMaxRejectionDetailBytes)) {}
+
+  const std::string& detail() const { return detail_; }
+
   RejectReason reason;
-  std::string detail;  // one line, for logs and the dead-letter header
+
+ private:
+  std::string detail_;
 };
 
 // What a touchpoint must satisfy before it may touch state.

@@ -205,6 +205,13 @@ ParsedOptions ParseServiceOptions(int argc, const char* const* argv) {
       ->check(CLI::IsMember({"text", "json"}));
   AddFlag(app, env, "cache-entries", o.cache_entries, "Customer states kept in memory")
       ->check(CLI::Range(std::size_t{0}, std::size_t{100'000'000}));
+  AddFlag(app, env, "cache-mb", o.cache_mb,
+          "MiB the cached customer states may hold, as estimated (0: bounded by entries only)")
+      ->check(CLI::Range(std::size_t{0}, std::size_t{1 << 20}));
+  AddFlag(app, env, "max-state-kb", o.max_state_kb,
+          "KiB one customer's state may hold; a touchpoint that would exceed it is rejected "
+          "(state_too_large; 0: no cap)")
+      ->check(CLI::Range(std::size_t{0}, std::size_t{1 << 20}));
   AddFlag(app, env, "max-watchers", o.max_watchers,
           "WatchAlerts streams at once; one more is refused with RESOURCE_EXHAUSTED")
       ->check(CLI::Range(std::size_t{1}, std::size_t{100'000}));
@@ -426,7 +433,8 @@ std::string DescribeOptions(const ServiceOptions& o) {
       << " partitioner=" << o.partitioner << " cluster-heartbeat-ms=" << o.cluster_heartbeat_ms
       << (o.peer_tls_ca.empty() ? "" : " peer-tls-ca=" + o.peer_tls_ca)
       << " log-level=" << o.log_level << " log-format=" << o.log_format
-      << " cache-entries=" << o.cache_entries << " max-watchers=" << o.max_watchers
+      << " cache-entries=" << o.cache_entries << " cache-mb=" << o.cache_mb
+      << " max-state-kb=" << o.max_state_kb << " max-watchers=" << o.max_watchers
       << " planning-threads=" << o.planning_threads << " dedup-window=" << o.dedup_window
       << " block-cache-mb=" << o.block_cache_mb
       << " low-priority-compactions=" << (o.low_priority_compactions ? "true" : "false")

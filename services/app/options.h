@@ -49,6 +49,8 @@ struct ServiceOptions {
   std::string log_level = "info";       // debug, info, warn, error
   std::string log_format = "text";      // text, or json: one object a line
   std::size_t cache_entries = 100'000;  // customer states kept in memory
+  std::size_t cache_mb = 512;           // the bytes those states may hold (0: entries only)
+  std::size_t max_state_kb = 64;        // one customer's state at most (0: no cap)
   std::size_t max_watchers = 100;       // WatchAlerts streams at once
   int planning_threads = 0;             // besides the consumer's, for next-look planning
   std::size_t dedup_window = 128;       // event ids remembered per customer

@@ -252,6 +252,8 @@ int RunScoringApp(const ServiceOptions& options) {
   ingest.topic = options.topic;
   ingest.limits.dedup_window = options.dedup_window;
   ingest.cache_entries = options.cache_entries;
+  ingest.cache_bytes = options.cache_mb << 20;
+  ingest.limits.max_state_bytes = options.max_state_kb << 10;
   ingest.planning_threads = options.planning_threads;
   ingest.erasure_fence_ttl = std::chrono::hours(24) * options.erasure_fence_days;
   IngestProcessor processor(ingest, db, &clock, metrics->get(), dead_letters->get(), &population,

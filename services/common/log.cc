@@ -6,6 +6,7 @@
 #include <ctime>
 #include <mutex>
 
+#include "core/bounded_text.h"
 #include "core/clock.h"
 
 namespace crm {
@@ -96,6 +97,12 @@ void LogLine(LogLevel level, std::string_view component, std::string_view messag
   char stamp[32];
   std::strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
   if (g_format.load(std::memory_order_relaxed) == LogFormat::kJson) {
+    std::string cut;
+    if (message.size() > kMaxLogMessageBytes) {  // JsonString escapes the rest
+      cut.assign(message.substr(0, kMaxLogMessageBytes - 64));
+      cut += "...[cut, " + std::to_string(message.size()) + " bytes]";
+      message = cut;
+    }
     char ts[48];
     std::snprintf(ts, sizeof ts, "%s.%03dZ", stamp, static_cast<int>(millis));
     const std::string line = "{\"ts\":\"" + std::string(ts) + "\",\"level\":\"" + LevelName(level) +
@@ -106,10 +113,13 @@ void LogLine(LogLevel level, std::string_view component, std::string_view messag
     std::fflush(stderr);
     return;
   }
+  // What came from outside (ids, details, names) may be anywhere in a
+  // message: escaped and bounded here, so that no caller can forget it.
+  const std::string safe_component = BoundedText(component, kMaxLogMessageBytes);
+  const std::string safe_message = BoundedText(message, kMaxLogMessageBytes);
   std::lock_guard<std::mutex> lock(g_write_mutex);
-  std::fprintf(stderr, "%s.%03dZ %-5s %.*s: %.*s\n", stamp, static_cast<int>(millis),
-               LevelName(level), static_cast<int>(component.size()), component.data(),
-               static_cast<int>(message.size()), message.data());
+  std::fprintf(stderr, "%s.%03dZ %-5s %s: %s\n", stamp, static_cast<int>(millis), LevelName(level),
+               safe_component.c_str(), safe_message.c_str());
   std::fflush(stderr);
 }
 

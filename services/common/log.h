@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -23,8 +24,16 @@ enum class LogFormat { kText, kJson };
 // Call before threads start.
 void SetLogFormat(LogFormat format);
 
+// The longest message a line carries; a longer one is cut, saying so.
+inline constexpr std::size_t kMaxLogMessageBytes = 8 * 1024;
+
 // Writes one line to stderr: "<UTC time> <LEVEL> <component>: <message>", or
-// its JSON object. Thread-safe; lines from different threads never interleave.
+// its JSON object. Whatever the message holds, the line is one line: in text,
+// the component and message are BoundedText (core/bounded_text.h: control
+// characters, a backslash and invalid UTF-8 escaped, cut at
+// kMaxLogMessageBytes); in JSON, the message is cut at kMaxLogMessageBytes and
+// JsonString escapes it. Thread-safe; lines from different threads never
+// interleave.
 void LogLine(LogLevel level, std::string_view component, std::string_view message);
 
 // `text` as a JSON string literal, quotes included: control characters

@@ -3,6 +3,9 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
+#include <cstdint>
+#include <vector>
+
 #include "services/kafka/kafka_config.h"
 
 namespace crm {
@@ -63,6 +66,13 @@ absl::Status EmbeddedBroker::SetReachable(bool reachable) {
     }
   }
   return absl::OkStatus();
+}
+
+void EmbeddedBroker::RefuseProduceRequests(int requests) {
+  std::vector<rd_kafka_resp_err_t> errors(static_cast<std::size_t>(requests),
+                                          RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE);
+  constexpr std::int16_t kProduceApiKey = 0;  // the Kafka protocol's
+  rd_kafka_mock_push_request_errors_array(cluster_, kProduceApiKey, errors.size(), errors.data());
 }
 
 EmbeddedBroker::~EmbeddedBroker() {

@@ -39,6 +39,11 @@ class EmbeddedBroker {
   // broker crash looks to clients) or up again, data kept. For tests.
   absl::Status SetReachable(bool reachable);
 
+  // The next `requests` Produce requests are answered "message size too
+  // large", as a topic whose max.message.bytes is below a record's size
+  // answers. For tests.
+  void RefuseProduceRequests(int requests);
+
  private:
   EmbeddedBroker() = default;
   rd_kafka_s* handle_ = nullptr;  // owns the mock cluster

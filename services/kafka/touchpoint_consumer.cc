@@ -591,7 +591,7 @@ absl::Status TouchpointConsumer::Run() {
       CRM_LOG(kWarning, kComponent)
           << "rejected " << options_.topic << "[" << record.partition << "]@" << record.offset
           << " (" << RejectReasonName(rejected.rejection.reason)
-          << "): " << rejected.rejection.detail;
+          << "): " << rejected.rejection.detail();
     }
 
     // Kafka's own committed offsets serve lag monitoring only.

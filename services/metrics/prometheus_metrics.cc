@@ -72,6 +72,14 @@ PrometheusMetrics::PrometheusMetrics()
     rejected_[reason] = &rejected.Add(
         {{"reason", std::string(RejectReasonName(static_cast<RejectReason>(reason)))}});
   }
+  dead_letter_failures_ =
+      &prometheus::BuildCounter()
+           .Name("crm_dead_letter_failures_total")
+           .Help(
+               "Rejected records passed over because not even a minimal dead-letter record "
+               "could be produced")
+           .Register(r)
+           .Add({});
   lag_family_ = &prometheus::BuildGauge()
                      .Name("crm_consumer_lag")
                      .Help("Records of a partition not yet applied and committed")
@@ -324,6 +332,10 @@ void PrometheusMetrics::Visible(const std::vector<Micros>& ages) {
     seconds.push_back(std::max(0.0, static_cast<double>(age.count()) / 1e6));
   }
   ObserveAll(*freshness_, freshness_bounds_, seconds);
+}
+
+void PrometheusMetrics::DeadLetterFailed(std::uint64_t records) {
+  dead_letter_failures_->Increment(static_cast<double>(records));
 }
 
 void PrometheusMetrics::RestoreProgress(std::uint64_t records, bool done) {

@@ -30,7 +30,8 @@ namespace crm {
 //   crm_touchpoints_duplicates_total            skipped: event id already applied
 //   crm_touchpoints_erased_total                dropped: their customer erased after they occurred
 //   crm_touchpoints_rejected_total{reason}      rejected to the dead-letter topic
-//   crm_consumer_lag{partition}                 records not yet committed
+//   crm_dead_letter_failures_total              rejected, and passed over without a dead-letter
+//   record crm_consumer_lag{partition}                 records not yet committed
 //   crm_apply_batch_seconds                     batch decode → durable commit
 //   crm_apply_batch_records                     records per batch
 //   crm_score_freshness_seconds                 a record's Kafka timestamp → its commit
@@ -72,6 +73,7 @@ class PrometheusMetrics final : public IngestProbe {
   void DuplicateSkipped() override;
   void ErasedSkipped() override;
   void Rejected(RejectReason reason) override;
+  void DeadLetterFailed(std::uint64_t records) override;
   void BatchCommitted(std::size_t records, Micros latency) override;
   void Visible(const std::vector<Micros>& ages) override;
   void Looked(const std::vector<double>& churns) override;
@@ -117,6 +119,7 @@ class PrometheusMetrics final : public IngestProbe {
   prometheus::Counter* duplicates_;
   prometheus::Counter* erased_skipped_;
   std::array<prometheus::Counter*, kRejectReasonCount> rejected_{};
+  prometheus::Counter* dead_letter_failures_;
   prometheus::Family<prometheus::Gauge>* lag_family_;
   std::map<std::int32_t, prometheus::Gauge*> lag_;  // consumer thread only
   prometheus::Histogram* batch_seconds_;

@@ -152,12 +152,12 @@ TrainingLog ReadTrainingLog(std::istream& in, const std::function<void(std::uint
     if (progress && log.lines % 100000 == 0) progress(log.lines);
     auto decoded = DecodeTouchpoint(line, "application/json");
     if (const auto* rejection = std::get_if<Rejection>(&decoded)) {
-      fail(rejection->detail);
+      fail(rejection->detail());
       continue;
     }
     Touchpoint& tp = std::get<Touchpoint>(decoded);
     if (auto rejection = ValidateTouchpoint(tp, tp.customer_id.value(), far_future, limits)) {
-      fail(rejection->detail);
+      fail(rejection->detail());
       continue;
     }
     if (!tp.product.empty()) {

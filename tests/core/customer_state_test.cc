@@ -429,6 +429,112 @@ TEST_F(CustomerStateTest, EmptyProductIsNotTracked) {
 // per byte, xor it in, then multiply by the prime 1099511628211 (0x100000001b3)
 // modulo 2^64. For "a" (0x61): 0xcbf29ce484222325 ^ 0x61 = 0xcbf29ce484222344,
 // times 0x100000001b3 mod 2^64 = 0xaf63dc4c8601ec8c. The values are persisted.
+// --- Bytes: the estimate and the cap ----------------------------------------
+
+TEST(StateBytesTest, CountsTheHeapBehindStringsMapsAndVectors) {
+  CustomerState state;
+  const std::size_t empty = StateBytes(state);
+  EXPECT_EQ(empty, sizeof(CustomerState));
+
+  state.purchase_days = {1, 2, 3};
+  EXPECT_EQ(StateBytes(state), empty + 3 * sizeof(std::int32_t));
+  state.purchase_days.clear();
+
+  state.profile["city"] = ProfileField{"Lyon", Day(1)};  // both inline: a node only
+  const std::size_t node = StateBytes(state) - empty;
+  EXPECT_GE(node, sizeof(std::pair<const std::string, ProfileField>) + 32);
+  state.profile["note"] = ProfileField{std::string(2000, 'n'), Day(1)};
+  EXPECT_GE(StateBytes(state), empty + 2 * node + 2000);  // the value's heap counted
+  EXPECT_LE(StateBytes(state), empty + 2 * node + 2001);
+  state.products[std::string(100, 'p')] = ProductStats{};
+  EXPECT_GE(StateBytes(state), empty + 2 * node + 2000 + 100);
+
+  // The content alone decides: a copy (exact capacities) counts the same.
+  state.purchase_days.reserve(1000);
+  const CustomerState copy = state;
+  EXPECT_EQ(StateBytes(copy), StateBytes(state));
+}
+
+TEST(StateBytesTest, TheIssuesWorstCaseIsOverTheDefaultCap) {
+  // 64 profile fields of 1 KiB keys and values, 64 products of 256 bytes:
+  // what the per-field bounds alone allow.
+  CustomerState state;
+  for (int i = 0; i < 64; ++i) {
+    std::string key(1024, 'k');
+    key.replace(0, 4, std::to_string(1000 + i));
+    state.profile[key] = ProfileField{std::string(1024, 'v'), Day(1)};
+    std::string product(256, 'p');
+    product.replace(0, 4, std::to_string(1000 + i));
+    state.products[product] = ProductStats{};
+  }
+  EXPECT_GT(StateBytes(state), 140'000u);
+  EXPECT_GT(StateBytes(state), StateLimits{}.max_state_bytes);
+}
+
+TEST_F(CustomerStateTest, ATouchpointPastTheCapIsRefusedAndLeavesTheStateUnchanged) {
+  limits_.max_state_bytes = 16 * 1024;
+  // Profile touchpoints of 4 new 1 KiB fields each, until one is refused.
+  int applied = 0;
+  ApplyOutcome outcome = ApplyOutcome::kApplied;
+  for (int i = 0; i < 64 && outcome == ApplyOutcome::kApplied; ++i) {
+    Touchpoint tp = MakeTouchpoint(Type::kProfile, "p" + std::to_string(i), 1 + i);
+    for (int f = 0; f < 4; ++f) {
+      tp.attributes["field" + std::to_string(i * 4 + f)] = std::string(1024, 'v');
+    }
+    const CustomerState before = state_;
+    outcome = Apply(tp);
+    if (outcome == ApplyOutcome::kApplied) {
+      ++applied;
+      continue;
+    }
+    EXPECT_EQ(outcome, ApplyOutcome::kTooLarge);
+    ExpectSameState(before, state_);  // nothing of it applied: fields, event id, counts
+    EXPECT_EQ(state_.events_applied, static_cast<std::uint64_t>(applied));
+  }
+  ASSERT_EQ(outcome, ApplyOutcome::kTooLarge);
+  EXPECT_GE(applied, 2);
+  EXPECT_LE(StateBytes(state_), limits_.max_state_bytes);
+
+  // What does not grow the state still applies: an existing field replaced by
+  // a value of the same size, and a duplicate is still a duplicate.
+  Touchpoint same = MakeTouchpoint(Type::kProfile, "same", 100);
+  same.attributes["field0"] = std::string(1024, 'w');
+  limits_.max_state_bytes = StateBytes(state_) + 8;           // no room for one more event id
+  limits_.dedup_window = state_.recent_events.ring().size();  // the ring full: no growth
+  EXPECT_EQ(Apply(same), ApplyOutcome::kApplied);
+  EXPECT_EQ(state_.profile.at("field0").value, std::string(1024, 'w'));
+  EXPECT_EQ(Apply(same), ApplyOutcome::kDuplicate);
+  // And a growing one is refused however small.
+  Touchpoint product = MakeTouchpoint(Type::kContact, "c", 101);
+  product.product = std::string(64, 'n');
+  EXPECT_EQ(Apply(product), ApplyOutcome::kTooLarge);
+}
+
+TEST_F(CustomerStateTest, ZeroMaxStateBytesIsNoCap) {
+  limits_.max_state_bytes = 0;
+  for (int i = 0; i < 40; ++i) {
+    Touchpoint tp = MakeTouchpoint(Type::kProfile, "p" + std::to_string(i), 1 + i);
+    tp.attributes["field" + std::to_string(i)] = std::string(2048, 'v');
+    ASSERT_EQ(Apply(tp), ApplyOutcome::kApplied) << i;
+  }
+  EXPECT_GT(StateBytes(state_), 80'000u);
+}
+
+// The window lowered to exactly the number of ids held, before it wrapped
+// (a smaller --dedup-window at a restart): the next id replaces the oldest,
+// inside the ring (it was written past its end).
+TEST(DedupWindowTest, LoweredToItsSizeBeforeWrappingForgetsTheOldest) {
+  DedupWindow window;
+  for (std::uint64_t h = 1; h <= 3; ++h) window.Insert(h, 128);
+  window.Insert(4, 3);
+  ASSERT_EQ(window.ring().size(), 3u);
+  EXPECT_FALSE(window.Contains(1));
+  for (std::uint64_t h = 2; h <= 4; ++h) EXPECT_TRUE(window.Contains(h)) << h;
+  window.Insert(5, 3);
+  EXPECT_FALSE(window.Contains(2));
+  EXPECT_TRUE(window.Contains(5));
+}
+
 TEST(EventIdHashTest, IsStableFnv1a64) {
   EXPECT_EQ(EventIdHash(""), 14695981039346656037ULL);
   EXPECT_EQ(EventIdHash("a"), 0xaf63dc4c8601ec8cULL);

@@ -229,12 +229,12 @@ TEST_F(IngestProcessorTest, RejectedRecordsGoToTheSinkAreCountedAndTheirOffsetsA
   EXPECT_EQ(sink_.flushed[0].offset, 6);
   EXPECT_EQ(sink_.flushed[0].value, "future bytes");
   EXPECT_EQ(sink_.flushed[0].rejection.reason, RejectReason::kBadTimestamp);
-  EXPECT_FALSE(sink_.flushed[0].rejection.detail.empty());
+  EXPECT_FALSE(sink_.flushed[0].rejection.detail().empty());
   EXPECT_EQ(sink_.flushed[1].offset, 7);
   EXPECT_EQ(sink_.flushed[1].key, "a");
   EXPECT_EQ(sink_.flushed[1].value, garbage);
   EXPECT_EQ(sink_.flushed[1].rejection.reason, RejectReason::kMalformed);
-  EXPECT_EQ(sink_.flushed[1].rejection.detail, "not protobuf nor JSON");
+  EXPECT_EQ(sink_.flushed[1].rejection.detail(), "not protobuf nor JSON");
   EXPECT_EQ(sink_.flushed[2].partition, 1);
   EXPECT_EQ(sink_.flushed[2].offset, 8);
   EXPECT_EQ(sink_.flushed[2].key, "someone-else");
@@ -260,6 +260,59 @@ TEST_F(IngestProcessorTest, ABatchOfRejectsOnlyStillAdvancesItsOffsets) {
   EXPECT_EQ(sink_.flushed.size(), 2u);
   EXPECT_EQ(Offset(store_, 3), 43);
   EXPECT_TRUE(store_.states().empty());
+}
+
+// A record the sink passes over (refused for itself even in its minimal
+// form) is counted and its offset advances like any other rejection's.
+TEST_F(IngestProcessorTest, ARejectTheSinkPassesOverIsCountedAndItsOffsetAdvances) {
+  IngestProcessor processor = MakeProcessor(&store_);
+  sink_.pass_over = 1;
+  auto result = processor.Process(
+      {Undecodable(2, 10, "k", "x"), Record(2, 11, For("a", Type::kContact, "1", 1))});
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(probe_.dead_letter_failures, 1u);
+  EXPECT_EQ(Offset(store_, 2), 12);
+  EXPECT_EQ(State(store_, "a")->events_applied, 1u);
+}
+
+// A touchpoint that would take its customer's state past max_state_bytes is
+// rejected (state_too_large, to the sink, counted), the stored state stays as
+// it was, and the offset moves on.
+TEST_F(IngestProcessorTest, ATouchpointPastTheStateCapIsRejectedAndTheStateStaysAsItWas) {
+  IngestOptions options;
+  options.limits.max_state_bytes = 8 * 1024;
+  IngestProcessor processor = MakeProcessor(&store_, options);
+  Touchpoint profile = For("a", Type::kProfile, "p1", 1);
+  profile.attributes = {{"note", std::string(1000, 'n')}, {"city", "Lyon"}};
+  ASSERT_TRUE(processor.Process({Record(0, 0, profile)}).ok());
+  const CustomerState before = *State(store_, "a");
+
+  Touchpoint big = For("a", Type::kProfile, "p2", 2);
+  for (int i = 0; i < 8; ++i) big.attributes["f" + std::to_string(i)] = std::string(1000, 'v');
+  auto result =
+      processor.Process({Record(0, 1, big), Record(0, 2, For("b", Type::kContact, "c", 2))});
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_EQ(result->rejected.size(), 1u);
+  EXPECT_EQ(result->rejected[0].index, 0u);
+  EXPECT_EQ(result->rejected[0].rejection.reason, RejectReason::kStateTooLarge);
+  EXPECT_EQ(RejectReasonName(RejectReason::kStateTooLarge), "state_too_large");
+  EXPECT_EQ(probe_.rejected[RejectReason::kStateTooLarge], 1);
+  ASSERT_EQ(sink_.flushed.size(), 1u);
+  EXPECT_EQ(sink_.flushed[0].offset, 1);
+  EXPECT_EQ(result->applied, 1u);  // "b"'s
+  EXPECT_EQ(Offset(store_, 0), 3);
+  testing::ExpectSameState(before, *State(store_, "a"));
+  EXPECT_EQ(State(store_, "a")->profile.size(), 2u);
+
+  // A new customer whose first touchpoint is too large is not created.
+  Touchpoint first = big;
+  first.customer_id = CustomerId("new");
+  result = processor.Process({Record(0, 3, first)});
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_EQ(result->rejected.size(), 1u);
+  EXPECT_EQ(result->rejected[0].rejection.reason, RejectReason::kStateTooLarge);
+  EXPECT_FALSE(State(store_, "new").has_value());
+  EXPECT_EQ(Offset(store_, 0), 4);
 }
 
 TEST_F(IngestProcessorTest, WithoutASinkRejectsAreOnlyCounted) {

@@ -77,6 +77,56 @@ TEST(StateCacheTest, PutReplacesAndMarksTheEntryMostRecentlyUsed) {
   EXPECT_EQ(cache.Find(Id("a"))->events_applied, 10u);
 }
 
+CustomerState WithNote(std::size_t bytes) {
+  CustomerState state;
+  state.profile["note"] = ProfileField{std::string(bytes, 'n'), Timestamp{}};
+  return state;
+}
+
+TEST(StateCacheTest, EvictsByBytesBeforeEntries) {
+  const std::size_t one = StateBytes(WithNote(10'000));
+  StateCache cache(/*max_entries=*/100, /*max_bytes=*/3 * one + 1000);
+  cache.Put(Id("a"), WithNote(10'000));
+  cache.Put(Id("b"), WithNote(10'000));
+  cache.Put(Id("c"), WithNote(10'000));
+  EXPECT_EQ(cache.size(), 3u);
+  EXPECT_GE(cache.bytes(), 3 * one);
+  EXPECT_LE(cache.bytes(), 3 * one + 1000);
+
+  cache.Put(Id("d"), WithNote(10'000));  // over by bytes: "a", the oldest, goes
+  EXPECT_EQ(cache.size(), 3u);
+  EXPECT_FALSE(Holds(cache, "a"));
+  // A big one makes room for itself: two go.
+  cache.Put(Id("e"), WithNote(20'000));
+  EXPECT_EQ(cache.size(), 2u);
+  EXPECT_FALSE(Holds(cache, "b"));
+  EXPECT_FALSE(Holds(cache, "c"));
+  EXPECT_TRUE(Holds(cache, "d"));
+  EXPECT_TRUE(Holds(cache, "e"));
+  EXPECT_LE(cache.bytes(), 3 * one + 1000);
+
+  // Replacing counts the new size, not both.
+  cache.Put(Id("d"), WithNote(10));
+  EXPECT_LT(cache.bytes(), 2 * one + 1000);
+  // One state over the bound alone is not kept, and evicts nothing.
+  cache.Put(Id("huge"), WithNote(100'000));
+  EXPECT_FALSE(Holds(cache, "huge"));
+  EXPECT_EQ(cache.size(), 2u);
+  cache.Erase(Id("d"));
+  cache.Erase(Id("e"));
+  EXPECT_EQ(cache.bytes(), 0u);
+  cache.Put(Id("f"), WithNote(10));
+  cache.Clear();
+  EXPECT_EQ(cache.bytes(), 0u);
+}
+
+TEST(StateCacheTest, ZeroMaxBytesBoundsByEntriesOnly) {
+  StateCache cache(/*max_entries=*/2, /*max_bytes=*/0);
+  cache.Put(Id("a"), WithNote(1'000'000));
+  cache.Put(Id("b"), WithNote(1'000'000));
+  EXPECT_EQ(cache.size(), 2u);
+}
+
 TEST(StateCacheTest, EraseAndClearForget) {
   StateCache cache(4);
   cache.Put(Id("a"), WithEvents(1));

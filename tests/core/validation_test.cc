@@ -28,8 +28,8 @@ std::optional<RejectReason> ReasonFor(const Touchpoint& tp, std::string_view key
                                       const ValidationLimits& limits = ValidationLimits{}) {
   auto rejection = ValidateTouchpoint(tp, key, kNow, limits);
   if (!rejection) return std::nullopt;
-  EXPECT_FALSE(rejection->detail.empty()) << "a rejection explains itself";
-  EXPECT_EQ(rejection->detail.find('\n'), std::string::npos) << "the detail is one line";
+  EXPECT_FALSE(rejection->detail().empty()) << "a rejection explains itself";
+  EXPECT_EQ(rejection->detail().find('\n'), std::string::npos) << "the detail is one line";
   return rejection->reason;
 }
 
@@ -229,6 +229,7 @@ TEST(ValidationTest, ReasonNamesAreStable) {
   EXPECT_EQ(RejectReasonName(RejectReason::kBadSatisfaction), "bad_satisfaction");
   EXPECT_EQ(RejectReasonName(RejectReason::kMissingConsent), "missing_consent");
   EXPECT_EQ(RejectReasonName(RejectReason::kOversized), "oversized");
+  EXPECT_EQ(RejectReasonName(RejectReason::kStateTooLarge), "state_too_large");
 }
 
 TEST(ValidationTest, ReasonNamesAreDistinctSnakeCaseMetricLabels) {

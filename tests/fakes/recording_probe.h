@@ -23,6 +23,7 @@ class RecordingProbe final : public IngestProbe {
   void DuplicateSkipped() override { ++duplicates; }
   void ErasedSkipped() override { ++erased; }
   void Rejected(RejectReason reason) override { ++rejected[reason]; }
+  void DeadLetterFailed(std::uint64_t records) override { dead_letter_failures += records; }
   void BatchCommitted(std::size_t records, Micros) override {
     ++batches;
     committed_records += records;
@@ -53,6 +54,7 @@ class RecordingProbe final : public IngestProbe {
 
   std::uint64_t consumed = 0;
   std::uint64_t duplicates = 0;
+  std::uint64_t dead_letter_failures = 0;
   std::uint64_t erased = 0;
   std::uint64_t batches = 0;            // BatchCommitted calls
   std::uint64_t committed_records = 0;  // records over those batches

@@ -3,9 +3,11 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "core/reject_sink.h"
 #include "core/validation.h"
 
@@ -13,7 +15,8 @@ namespace crm::testing {
 
 // A RejectSink that keeps what it was sent: `queued` until Flush, then
 // `flushed` (the records a real sink would have made durable). Flush fails
-// with UnavailableError, keeping the queue, while `fail_flush` is set. Like the
+// with UnavailableError, keeping the queue, while `fail_flush` is set; reports
+// `pass_over` records passed over (then resets it). Like the
 // port, used from one thread; read the public fields.
 class RecordingRejectSink final : public RejectSink {
  public:
@@ -31,15 +34,16 @@ class RecordingRejectSink final : public RejectSink {
     return absl::OkStatus();
   }
 
-  absl::Status Flush() override {
+  absl::StatusOr<std::uint64_t> Flush() override {
     ++flush_calls;
     if (fail_flush) return absl::UnavailableError("injected flush failure");
     flushed.insert(flushed.end(), queued.begin(), queued.end());
     queued.clear();
-    return absl::OkStatus();
+    return std::exchange(pass_over, 0);
   }
 
   bool fail_flush = false;
+  std::uint64_t pass_over = 0;  // what the next Flush reports as passed over
   int flush_calls = 0;
   std::vector<Sent> queued;
   std::vector<Sent> flushed;

@@ -6,7 +6,9 @@
 // little-endian length and that many bytes of value (the last record takes
 // what is left), applied in order to a fresh world: a crash reproduces from
 // its input alone. Built by scripts/fuzz.sh (clang-14, -fsanitize=fuzzer,
-// address, undefined).
+// address, undefined). JSON records are reached by the flag or by a leading
+// '{' (seeds *.json); every rejection's detail is checked to be bounded and
+// free of control characters.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -21,6 +23,7 @@
 #include "core/board.h"
 #include "core/ingest_processor.h"
 #include "core/scorer.h"
+#include "core/validation.h"
 #include "services/codec/touchpoint_codec.h"
 #include "services/storage/state_codec.h"
 #include "tests/core/test_touchpoints.h"
@@ -75,6 +78,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     record.offset = world.offset++;
     record.value = value;
     record.payload = DecodeTouchpoint(value, (flags & 1) != 0 ? "application/json" : "");
+    if (const auto* rejection = std::get_if<Rejection>(&record.payload)) {
+      // A detail goes into a header and the log whatever the input: bounded, one line.
+      const std::string& detail = rejection->detail();
+      if (detail.size() > kMaxRejectionDetailBytes) Fail("a rejection detail over its bound");
+      for (const char c : detail) {
+        const auto byte = static_cast<unsigned char>(c);
+        if (byte < 0x20 || byte == 0x7f) Fail("a control character in a rejection detail");
+      }
+    }
     const Touchpoint* touchpoint = std::get_if<Touchpoint>(&record.payload);
     if (touchpoint != nullptr) {
       record.key = touchpoint->customer_id.value();

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "crm/v1/scoring.grpc.pb.h"
+#include "services/kafka/dead_letter_sink.h"
 #include "services/kafka/embedded_broker.h"
 #include "tests/integration/service_process.h"
 #include "tests/integration/touchpoint_producer.h"
@@ -666,6 +667,191 @@ TEST(PoisonInputTest, EveryKindOfBadRecordGoesToTheDeadLetterTopicAndIsPassedOve
   EXPECT_EQ(testing::ReadTopic((*broker)->bootstrap(), "crm.touchpoints.dlq", 1, 2s).size(),
             expected_bad);
   EXPECT_EQ(service.process->Stop(SIGTERM), 0) << service.process->Log();
+}
+
+// Every byte of `text` but the line ends is printable: no raw control
+// character (an escape code, a forged line) came through.
+bool PrintableLines(const std::string& text) {
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (c != '\n' && (byte < 0x20 || byte == 0x7f)) return false;
+  }
+  return true;
+}
+
+// The record of the dead-letter topic for source offset `offset`, if any.
+std::optional<testing::TestRecord> DeadLetterOf(const std::vector<testing::TestRecord>& dead,
+                                                std::int64_t offset) {
+  for (const testing::TestRecord& record : dead) {
+    const auto it = record.headers.find("crm.source.offset");
+    if (it != record.headers.end() && it->second == std::to_string(offset)) return record;
+  }
+  return std::nullopt;
+}
+
+// One JSON record whose parse error is as long as the record (a 600 kB unknown
+// field name) once stopped ingestion for good: its error went whole into the
+// dead-letter header, the record outgrew the broker's message size, and the
+// service exited on it at every restart. Another's error carried a newline and
+// an escape code into the text log. Now each detail is one bounded line, the
+// records are on the dead-letter topic, and what follows them is applied.
+TEST(PoisonInputTest, AHugeOrHostileJsonErrorIsBoundedAndIngestionGoesOn) {
+  TempDir dir;
+  auto broker = EmbeddedBroker::Start(ContractTopics(1));
+  ASSERT_TRUE(broker.ok()) << broker.status();
+  const auto valid = [](int n) {
+    v1::Touchpoint m = Event("good", "ok" + std::to_string(n), 10);
+    return testing::TestRecord{m.customer_id(), m.SerializeAsString(), {}};
+  };
+  const std::string huge_name(600'000, 'f');
+  const std::string huge =
+      R"({"event_id": "j1", "customer_id": "good", ")" + huge_name + R"(": 1})";
+  const std::string hostile =
+      R"({"event_id": "j2", "customer_id": "good", "evil
+FAKE ERROR[2J": 1})";
+  const std::vector<testing::TestRecord> records = {
+      valid(0),
+      {"good", huge, {{"content-type", "application/json"}}},
+      valid(1),
+      {"good", hostile, {}},
+      valid(2)};
+  testing::ProduceRecords((*broker)->bootstrap(), "crm.touchpoints", records);
+
+  RunningService service =
+      StartService((*broker)->bootstrap(), dir.path() / "data", dir.path() / "service.log");
+  auto channel = grpc::CreateChannel(service.grpc, grpc::InsecureChannelCredentials());
+  auto stub = v1::ScoringService::NewStub(channel);
+  ASSERT_TRUE(WaitApplied(*stub, "good", 3)) << service.process->Log().substr(0, 4096);
+
+  std::vector<testing::TestRecord> dead;
+  const auto until = std::chrono::steady_clock::now() + 30s;
+  while (dead.size() < 2 && std::chrono::steady_clock::now() < until) {
+    dead = testing::ReadTopic((*broker)->bootstrap(), "crm.touchpoints.dlq", 1, 2s);
+  }
+  ASSERT_EQ(dead.size(), 2u);
+  for (const std::int64_t offset : {1, 3}) {
+    const auto record = DeadLetterOf(dead, offset);
+    ASSERT_TRUE(record.has_value()) << offset;
+    EXPECT_EQ(record->headers.at("crm.reason"), "malformed");
+    const std::string& detail = record->headers.at("crm.detail");
+    EXPECT_LE(detail.size(), 1024u) << offset;
+    EXPECT_TRUE(detail.starts_with("invalid JSON touchpoint")) << detail;
+    EXPECT_EQ(detail.find('\n'), std::string::npos) << detail;
+    EXPECT_TRUE(PrintableLines(detail)) << detail;
+    EXPECT_FALSE(record->headers.contains("crm.dead.letter.error")) << "the full record fits";
+  }
+  const auto first = DeadLetterOf(dead, 1);
+  EXPECT_EQ(first->value, huge.substr(0, 512 * 1024));  // the original, cut as before
+  EXPECT_EQ(first->headers.at("crm.original.value.bytes"), std::to_string(huge.size()));
+  EXPECT_NE(first->headers.at("crm.detail").find("fffff"), std::string::npos);
+  // The hostile name is in the detail, escaped.
+  const std::string second = DeadLetterOf(dead, 3)->headers.at("crm.detail");
+  EXPECT_NE(second.find("evil\\nFAKE ERROR\\x1b[2J\\x07"), std::string::npos) << second;
+
+  const auto lag_zero = [&] {
+    return SumSamples(HttpGet(service.metrics).value_or(""), "crm_consumer_lag") == 0;
+  };
+  const auto lag_until = std::chrono::steady_clock::now() + 30s;
+  while (!lag_zero() && std::chrono::steady_clock::now() < lag_until) {
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_TRUE(lag_zero());
+  const std::string page = HttpGet(service.metrics).value_or("");
+  EXPECT_EQ(SumSamples(page, "crm_touchpoints_rejected_total{reason=\"malformed\"}"), 2);
+  EXPECT_EQ(SumSamples(page, "crm_dead_letter_failures_total"), 0);
+  EXPECT_NE(page.find("crm_dead_letter_failures_total"), std::string::npos);
+  EXPECT_EQ(CheckHealth(channel).value_or(HealthState::kUnknown), HealthState::kServing);
+
+  // The log names both rejections on one bounded line each, nothing raw.
+  ASSERT_TRUE(service.process->WaitForLog("rejected crm.touchpoints[0]@3", 10s));
+  const std::string log = service.process->Log();
+  EXPECT_TRUE(PrintableLines(log));
+  EXPECT_EQ(log.find("\nFAKE ERROR"), std::string::npos);
+  std::istringstream lines(log);
+  for (std::string line; std::getline(lines, line);) {
+    EXPECT_LE(line.size(), 2048u) << line.substr(0, 200);
+  }
+  EXPECT_EQ(service.process->Stop(SIGTERM), 0) << service.process->Log().substr(0, 4096);
+}
+
+// A dead-letter record refused for itself (too large for the producer's
+// message.max.bytes, or for the broker) is replaced by a minimal one; when
+// even that is refused, the record is passed over and counted, never retried.
+// A broker that is away is not a refusal: Flush fails and nothing is passed
+// over, so the offsets do not move.
+TEST(DeadLetterSinkTest, ARecordRefusedForItselfIsSentMinimalOrPassedOverNeverRetried) {
+  auto broker = EmbeddedBroker::Start(ContractTopics(1));
+  ASSERT_TRUE(broker.ok()) << broker.status();
+  const auto sink_with = [&](const std::string& message_max_bytes) {
+    DeadLetterOptions options;
+    options.brokers = (*broker)->bootstrap();
+    options.flush_timeout_ms = 3000;
+    if (!message_max_bytes.empty()) options.properties["message.max.bytes"] = message_max_bytes;
+    auto sink = KafkaDeadLetterSink::Create(options);
+    EXPECT_TRUE(sink.ok()) << sink.status();
+    return std::move(*sink);
+  };
+  const std::string big(50'000, 'v');
+  {  // Over the producer's message.max.bytes: the minimal record fits.
+    auto sink = sink_with("20000");
+    ASSERT_TRUE(sink->Send(0, 7, "k7", big, Rejection(RejectReason::kOversized, "big")).ok());
+    auto passed_over = sink->Flush();
+    ASSERT_TRUE(passed_over.ok()) << passed_over.status();
+    EXPECT_EQ(*passed_over, 0u);
+  }
+  {  // Refused by the broker: the minimal record goes after it.
+    auto sink = sink_with("");
+    (*broker)->RefuseProduceRequests(1);
+    ASSERT_TRUE(sink->Send(0, 8, "k8", big, Rejection(RejectReason::kMalformed, "refused")).ok());
+    auto passed_over = sink->Flush();
+    ASSERT_TRUE(passed_over.ok()) << passed_over.status();
+    EXPECT_EQ(*passed_over, 0u);
+  }
+  {  // Not even the headers fit: passed over, counted; the next record goes.
+    auto sink = sink_with("1000");
+    const Rejection long_detail(RejectReason::kMalformed, std::string(2000, 'd'));
+    ASSERT_TRUE(sink->Send(0, 9, "k9", "tiny", long_detail).ok());
+    ASSERT_TRUE(sink->Send(0, 10, "k10", "v", Rejection(RejectReason::kMalformed, "x")).ok());
+    auto passed_over = sink->Flush();
+    ASSERT_TRUE(passed_over.ok()) << passed_over.status();
+    EXPECT_EQ(*passed_over, 1u);
+    passed_over = sink->Flush();  // counted once
+    ASSERT_TRUE(passed_over.ok()) << passed_over.status();
+    EXPECT_EQ(*passed_over, 0u);
+  }
+  std::vector<testing::TestRecord> dead;
+  const auto until = std::chrono::steady_clock::now() + 30s;
+  while (dead.size() < 3 && std::chrono::steady_clock::now() < until) {
+    dead = testing::ReadTopic((*broker)->bootstrap(), "crm.touchpoints.dlq", 1, 2s);
+  }
+  ASSERT_EQ(dead.size(), 3u);
+  for (const std::int64_t offset : {7, 8}) {
+    const auto record = DeadLetterOf(dead, offset);
+    ASSERT_TRUE(record.has_value()) << offset;
+    EXPECT_EQ(record->key, "k" + std::to_string(offset));
+    EXPECT_EQ(record->headers.at("crm.truncated"), "true");
+    EXPECT_EQ(record->headers.at("crm.original.value.bytes"), "50000");
+    EXPECT_NE(record->headers.at("crm.dead.letter.error").find("too large"), std::string::npos)
+        << record->headers.at("crm.dead.letter.error");
+    EXPECT_FALSE(record->value.empty());
+    EXPECT_LE(record->value.size(), 4096u);
+    EXPECT_EQ(record->value, big.substr(0, record->value.size()));
+  }
+  EXPECT_FALSE(DeadLetterOf(dead, 9).has_value());
+  ASSERT_TRUE(DeadLetterOf(dead, 10).has_value());
+  EXPECT_EQ(DeadLetterOf(dead, 10)->value, "v");
+
+  // The brokers away: not the record's fault, so Flush fails and nothing is
+  // passed over (the caller keeps its offsets).
+  {
+    auto sink = sink_with("");
+    ASSERT_TRUE((*broker)->SetReachable(false).ok());
+    ASSERT_TRUE(sink->Send(0, 11, "k11", "v", Rejection(RejectReason::kMalformed, "x")).ok());
+    auto passed_over = sink->Flush();
+    EXPECT_FALSE(passed_over.ok());
+    EXPECT_EQ(passed_over.status().code(), absl::StatusCode::kUnavailable);
+    ASSERT_TRUE((*broker)->SetReachable(true).ok());
+  }
 }
 
 // A data dir the service cannot trust is refused with one clear line and

@@ -43,5 +43,36 @@ TEST(LogTest, AJsonLineIsOneObjectWithTheTimeLevelComponentAndMessage) {
   EXPECT_EQ(ts.back(), 'Z');
 }
 
+TEST(LogTest, ATextLineEscapesWhatCameFromOutsideAndStaysOneLine) {
+  ::testing::internal::CaptureStderr();
+  LogLine(LogLevel::kWarning, "consumer",
+          "rejected (malformed): field \"evil\nFAKE ERROR line\x1b[2J\x07\" \xff");
+  const std::string line = ::testing::internal::GetCapturedStderr();
+  ASSERT_FALSE(line.empty());
+  EXPECT_EQ(line.find('\n'), line.size() - 1) << line;  // one line
+  for (std::size_t i = 0; i + 1 < line.size(); ++i) {
+    const auto byte = static_cast<unsigned char>(line[i]);
+    EXPECT_FALSE(byte < 0x20 || byte == 0x7f) << "raw control byte at " << i << ": " << line;
+  }
+  EXPECT_NE(line.find(" WARN  consumer: rejected (malformed): field \"evil\\nFAKE ERROR "
+                      "line\\x1b[2J\\x07\" \\xff\n"),
+            std::string::npos)
+      << line;
+}
+
+TEST(LogTest, ALongMessageIsCutInBothFormats) {
+  const std::string huge(600'000, 'n');
+  for (const LogFormat format : {LogFormat::kText, LogFormat::kJson}) {
+    SetLogFormat(format);
+    ::testing::internal::CaptureStderr();
+    LogLine(LogLevel::kInfo, "consumer", huge);
+    const std::string line = ::testing::internal::GetCapturedStderr();
+    SetLogFormat(LogFormat::kText);
+    EXPECT_LE(line.size(), kMaxLogMessageBytes + 200);
+    EXPECT_NE(line.find("...[cut, 600000 bytes]"), std::string::npos);
+    EXPECT_EQ(line.find('\n'), line.size() - 1);
+  }
+}
+
 }  // namespace
 }  // namespace crm

@@ -48,7 +48,7 @@ std::optional<RejectReason> ReasonOf(const std::variant<Touchpoint, Rejection>& 
 
 // The fields of ValidMessage(), decoded.
 void ExpectValidTouchpoint(const std::variant<Touchpoint, Rejection>& decoded) {
-  ASSERT_TRUE(std::holds_alternative<Touchpoint>(decoded)) << std::get<Rejection>(decoded).detail;
+  ASSERT_TRUE(std::holds_alternative<Touchpoint>(decoded)) << std::get<Rejection>(decoded).detail();
   const Touchpoint& tp = std::get<Touchpoint>(decoded);
   EXPECT_EQ(tp.event_id, "e1");
   EXPECT_EQ(tp.customer_id, CustomerId("c1"));
@@ -186,7 +186,7 @@ TEST(TouchpointCodecTest, ToProtoThenFromProtoRoundTrips) {
   EXPECT_TRUE(message.has_consent_granted());
 
   auto back = FromProto(message);
-  ASSERT_TRUE(std::holds_alternative<Touchpoint>(back)) << std::get<Rejection>(back).detail;
+  ASSERT_TRUE(std::holds_alternative<Touchpoint>(back)) << std::get<Rejection>(back).detail();
   const Touchpoint& got = std::get<Touchpoint>(back);
   EXPECT_EQ(got.event_id, tp.event_id);
   EXPECT_EQ(got.customer_id, tp.customer_id);

@@ -1,0 +1,23 @@
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace crm {
+
+// `text` made safe to store, log or echo whatever it holds: one line of
+// printable text no longer than `max_bytes`.
+//  - A backslash is doubled; newline, carriage return and tab become `\n`,
+//    `\r`, `\t`; any other control character (below 0x20, and 0x7f: ESC
+//    included) and every byte not part of valid UTF-8 becomes `\xHH`. Valid
+//    UTF-8 above ASCII is kept as it is.
+//  - When the escaped text is longer than `max_bytes`, it is cut at a
+//    character boundary (never inside an escape or a UTF-8 sequence) and ends
+//    with "...[cut, N bytes]", N the length of `text`; the result, marker
+//    included, is at most `max_bytes` long.
+// Reads at most about `max_bytes` characters of `text`, however long it is.
+// REQUIRES: max_bytes >= 64 (room for the marker).
+std::string BoundedText(std::string_view text, std::size_t max_bytes);
+
+}  // namespace crm
