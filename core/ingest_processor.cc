@@ -646,7 +646,8 @@ absl::Status IngestProcessor::TakeErasures(ErasureQueue& queue, AuditLog& audit)
     }
     absl::StatusOr<bool> erased = false;
     if (absl::Status resynced = Resync(); !resynced.ok()) {
-      erased = resynced;
+      // The changelog cannot be read back yet (the brokers still away).
+      erased = ChangelogUnacknowledged(resynced);
     } else {
       erased = Erase(pending.request);
     }

@@ -324,6 +324,22 @@ TEST(ErasureTest, AnErasedCustomerIsGoneFromEverythingAndStaysGone) {
   EXPECT_NE(service.process->Log().find("audit: erase customer_id=gone requested_by=token:token-1"),
             std::string::npos)
       << service.process->Log();
+  // The audit trail holds the request, then its outcome.
+  const std::string trail = ReadFile(dir.path() / "data" / "audit.log");
+  EXPECT_NE(trail.find("\"event\":\"erase\",\"customer_id\":\"gone\""), std::string::npos) << trail;
+  EXPECT_NE(trail.find("\"event\":\"erase-outcome\",\"customer_id\":\"gone\",\"outcome\":"
+                       "\"erased\""),
+            std::string::npos)
+      << trail;
+  // Touchpoints of theirs that occurred before the erasure and arrive after
+  // it (Kafka lag, a late source) do not bring them back; the ticker's next
+  // event, behind them on the one partition, says they were read.
+  ProduceTouchpoints((*broker)->bootstrap(),
+                     {Event("gone", "late-1", 300), Event("gone", "late-2", 301, v1::CONTACT),
+                      Event("ticker", "t-after", 502, v1::CONTACT)});
+  ASSERT_TRUE(WaitApplied(*stub, "ticker", 48)) << service.process->Log();
+  EXPECT_EQ(ScoresStatus(*stub, "gone"), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(SumSamples(HttpGet(service.metrics).value_or(""), "crm_touchpoints_erased_total"), 2);
   EXPECT_EQ(service.process->Stop(SIGTERM), 0) << service.process->Log();
 
   // After a restart: still gone, the population still without them.
@@ -344,6 +360,72 @@ TEST(ErasureTest, AnErasedCustomerIsGoneFromEverythingAndStaysGone) {
   EXPECT_EQ(Erase(*stub, "kept", kToken, nullptr).error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_EQ(ScoresStatus(*stub, "kept"), grpc::StatusCode::OK);
+  EXPECT_EQ(service.process->Stop(SIGTERM), 0) << service.process->Log();
+}
+
+// An erasure asked while the brokers are away cannot be made durable (the
+// changelog does not acknowledge it): it is answered UNAVAILABLE, recorded as
+// failed, and the service goes on answering reads; once the brokers are
+// back the same request erases the customer.
+TEST(ErasureTest, DuringABrokerOutageAnErasureIsUnavailableAndTheServiceGoesOn) {
+  TempDir dir;
+  std::ofstream(dir.path() / "tokens") << kToken << "\n";
+  auto broker = EmbeddedBroker::Start(ContractTopics(1));
+  ASSERT_TRUE(broker.ok()) << broker.status();
+  ProduceTouchpoints((*broker)->bootstrap(),
+                     {Event("gone", "g1", 1), Event("gone", "g2", 15), Event("kept", "k1", 2)});
+  RunningService service =
+      StartService((*broker)->bootstrap(), dir.path() / "data", dir.path() / "service.log",
+                   {"--admin-token-file", (dir.path() / "tokens").string(), "--kafka",
+                    "reconnect.backoff.max.ms=500", "--kafka", "socket.timeout.ms=2000", "--kafka",
+                    "message.timeout.ms=3000"});
+  auto channel = grpc::CreateChannel(service.grpc, grpc::InsecureChannelCredentials());
+  auto stub = v1::ScoringService::NewStub(channel);
+  ASSERT_TRUE(WaitApplied(*stub, "gone", 2)) << service.process->Log();
+  ASSERT_TRUE(WaitApplied(*stub, "kept", 1)) << service.process->Log();
+  const auto ingest_is = [&](HealthState want) {
+    const auto until = std::chrono::steady_clock::now() + 60s;
+    while (CheckHealth(channel, "crm.v1.Ingest").value_or(HealthState::kUnknown) != want &&
+           std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(100ms);
+    }
+    return CheckHealth(channel, "crm.v1.Ingest").value_or(HealthState::kUnknown) == want;
+  };
+
+  ASSERT_TRUE((*broker)->SetReachable(false).ok());
+  ASSERT_TRUE(ingest_is(HealthState::kNotServing)) << service.process->Log();
+  bool erased = true;
+  const grpc::Status away = Erase(*stub, "gone", kToken, &erased);
+  EXPECT_EQ(away.error_code(), grpc::StatusCode::UNAVAILABLE) << away.error_message();
+  EXPECT_EQ(ScoresStatus(*stub, "gone"), grpc::StatusCode::OK) << "nothing was erased";
+  EXPECT_EQ(ScoresStatus(*stub, "kept"), grpc::StatusCode::OK);
+  EXPECT_NE(ReadFile(dir.path() / "data" / "audit.log").find("\"outcome\":\"failed\""),
+            std::string::npos);
+
+  ASSERT_TRUE((*broker)->SetReachable(true).ok());
+  ASSERT_TRUE(ingest_is(HealthState::kServing)) << service.process->Log();
+  // Retrying is safe: the same request erases them now.
+  const auto until = std::chrono::steady_clock::now() + 60s;
+  grpc::Status back;
+  do {
+    back = Erase(*stub, "gone", kToken, &erased);
+    if (back.ok()) break;
+    std::this_thread::sleep_for(500ms);
+  } while (std::chrono::steady_clock::now() < until);
+  ASSERT_TRUE(back.ok()) << back.error_message() << service.process->Log();
+  EXPECT_TRUE(erased);
+  // Answers as soon as no rebalance (the brokers' return may cause one) is under way.
+  const auto settled = [&](const std::string& customer) {
+    const auto deadline = std::chrono::steady_clock::now() + 60s;
+    grpc::StatusCode code = ScoresStatus(*stub, customer);
+    while (code == grpc::StatusCode::UNAVAILABLE && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(200ms);
+      code = ScoresStatus(*stub, customer);
+    }
+    return code;
+  };
+  EXPECT_EQ(settled("gone"), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(settled("kept"), grpc::StatusCode::OK) << service.process->Log();
   EXPECT_EQ(service.process->Stop(SIGTERM), 0) << service.process->Log();
 }
 
