@@ -6,6 +6,14 @@
 
 namespace crm {
 
+// The length of the well-formed UTF-8 sequence at the start of `text` (no
+// overlong form, no surrogate, nothing above U+10FFFF); 0 when there is
+// none. REQUIRES: `text` is not empty.
+std::size_t Utf8Length(std::string_view text);
+
+// Whether all of `text` is well-formed UTF-8.
+bool IsUtf8(std::string_view text);
+
 // `text` made safe to store, log or echo whatever it holds: one line of
 // printable text no longer than `max_bytes`.
 //  - A backslash is doubled; newline, carriage return and tab become `\n`,

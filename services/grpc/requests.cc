@@ -4,6 +4,8 @@
 #include <array>
 #include <cstdint>
 
+#include "core/bounded_text.h"
+
 namespace crm {
 namespace {
 
@@ -11,47 +13,9 @@ namespace {
 constexpr std::int64_t kMinAsOfSeconds = -2'208'988'800LL;
 constexpr std::int64_t kMaxAsOfSeconds = 253'402'300'799LL;
 
-// The length of the UTF-8 sequence at the start of `text`, 0 when it is not
-// well formed.
-std::size_t SequenceLength(std::string_view text) {
-  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
-  const unsigned char lead = byte(0);
-  if (lead < 0x80) return 1;
-  std::size_t length = 0;
-  unsigned char low = 0x80, high = 0xBF;  // the second byte's range
-  if (lead >= 0xC2 && lead <= 0xDF) {
-    length = 2;
-  } else if (lead >= 0xE0 && lead <= 0xEF) {
-    length = 3;
-    if (lead == 0xE0) low = 0xA0;   // overlong
-    if (lead == 0xED) high = 0x9F;  // surrogates
-  } else if (lead >= 0xF0 && lead <= 0xF4) {
-    length = 4;
-    if (lead == 0xF0) low = 0x90;   // overlong
-    if (lead == 0xF4) high = 0x8F;  // above U+10FFFF
-  } else {
-    return 0;
-  }
-  if (text.size() < length) return 0;
-  if (byte(1) < low || byte(1) > high) return 0;
-  for (std::size_t i = 2; i < length; ++i) {
-    if (byte(i) < 0x80 || byte(i) > 0xBF) return 0;
-  }
-  return length;
-}
-
 absl::Status Invalid(std::string message) { return absl::InvalidArgumentError(std::move(message)); }
 
 }  // namespace
-
-bool IsUtf8(std::string_view text) {
-  while (!text.empty()) {
-    const std::size_t length = SequenceLength(text);
-    if (length == 0) return false;
-    text.remove_prefix(length);
-  }
-  return true;
-}
 
 std::string Quoted(std::string_view text, std::size_t max_bytes) {
   static constexpr char kHex[] = "0123456789abcdef";
@@ -59,7 +23,7 @@ std::string Quoted(std::string_view text, std::size_t max_bytes) {
   std::size_t shown = 0;
   while (shown < text.size()) {
     const std::string_view rest = text.substr(shown);
-    std::size_t length = SequenceLength(rest);
+    std::size_t length = Utf8Length(rest);
     if (shown + std::max<std::size_t>(length, 1) > max_bytes) break;
     const unsigned char c = static_cast<unsigned char>(rest[0]);
     if (length == 0) {  // not UTF-8: the byte, escaped

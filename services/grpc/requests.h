@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "absl/status/status.h"
+#include "core/bounded_text.h"  // IsUtf8
 #include "crm/v1/scoring.pb.h"
 
 namespace crm {
@@ -21,10 +22,6 @@ inline constexpr std::size_t kMaxCustomerIdBytes = 256;
 inline constexpr int kMaxBatchIds = 1000;
 // The most customers one ListAtRiskCustomers may ask for.
 inline constexpr std::uint32_t kMaxTopN = 1000;
-
-// Whether `text` is well-formed UTF-8 (no overlong forms, no surrogates,
-// nothing above U+10FFFF).
-bool IsUtf8(std::string_view text);
 
 // `text` fit to be shown in a status or a log line: at most `max_bytes` of
 // it (cut on a character boundary, "…" and its full size appended when cut),
