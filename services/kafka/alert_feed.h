@@ -22,7 +22,9 @@ struct AlertFeedOptions {
   std::string brokers;
   std::string topic = "crm.alerts";
   KafkaProperties properties;     // --kafka, over the defaults
-  int start_timeout_ms = 10'000;  // how long Create waits to find the topic's ends
+  // How long Create waits to find the topic's ends before going on (the
+  // brokers away at start: the thread keeps trying).
+  int start_timeout_ms = 3000;
 };
 
 // Reads every alert that reaches the alerts topic, whichever instance of the
