@@ -44,7 +44,7 @@ for library in "${libraries[@]}"; do
   if [ -z "$package" ]; then
     echo "check-dockerfile: $library is loaded but no package owns it" >&2
     failed=1
-  elif ! grep -qx -- "$package" <<<"$runtime" && ! printf '%s\n' "${base[@]}" | grep -qx -- "$package"; then
+  elif ! grep -qx -- "$package" <<<"$runtime" && [[ " ${base[*]} " != *" $package "* ]]; then
     echo "check-dockerfile: $library of $package is loaded but missing from the runtime stage" >&2
     failed=1
   fi
