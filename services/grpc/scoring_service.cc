@@ -59,10 +59,33 @@ bool LoopbackAddress(const std::string& address) {
   return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
 }
 
+// Whether `instance` can be checked against a certificate as gRPC checks a
+// hostname: a DNS name or an IP address, optionally with a port (the default
+// instance name is the advertised HOST:PORT). Anything else (spaces, control
+// or non-ASCII bytes, a NUL that would cut the name short) is never sent
+// to the TLS layer.
+bool CertificateName(std::string_view instance) {
+  if (instance.empty() || instance.size() > kMaxInstanceBytes) return false;
+  return std::all_of(instance.begin(), instance.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == ':' || c == '[' || c == ']';
+  });
+}
+
 // A peer's answer, said to come from `instance` (a name read from the
-// cluster topic: quoted, cut), its message bounded.
+// cluster topic: quoted, cut), its message bounded. A TLS handshake that
+// failed on the certificate's name (gRPC's "Peer name ... is not in peer
+// certificate") says so plainly: nothing reached the peer.
 grpc::Status Prefixed(const grpc::Status& status, const std::string& instance) {
   if (status.ok()) return status;
+  if (status.error_code() == grpc::StatusCode::UNAVAILABLE &&
+      status.error_message().find("is not in peer certificate") != std::string::npos) {
+    return BoundedStatus(
+        {grpc::StatusCode::UNAVAILABLE,
+         "the peer's certificate does not match the instance " + Quoted(instance) +
+             " it claims to be (its subject alternative names must list that name, its "
+             "--instance-id): nothing was forwarded to it"});
+  }
   return BoundedStatus(
       {status.error_code(), "from " + Quoted(instance) + ": " + status.error_message()});
 }
@@ -129,7 +152,7 @@ ScoringServiceImpl::Route ScoringServiceImpl::Locate(const std::string& raw_id,
       route.state = std::move(**stored);
       return route;
     }
-    if (!served && owner && !PeerVerified(owner->address)) {
+    if (!served && owner && !PeerVerified(*owner)) {
       route.status = Unverified(*owner);
       return route;
     }
@@ -179,22 +202,36 @@ void ScoringServiceImpl::Stamp(std::int32_t partition, const PopulationView& pop
 }
 
 std::shared_ptr<v1::ScoringService::Stub> ScoringServiceImpl::PeerStub(
-    const std::string& address) const {
+    const ClusterMember& member) const {
   std::lock_guard<std::mutex> lock(peers_mutex_);
-  std::shared_ptr<v1::ScoringService::Stub>& stub = peers_[address];
+  std::shared_ptr<v1::ScoringService::Stub>& stub = peers_[{member.address, member.instance}];
   if (!stub) {
-    stub = v1::ScoringService::NewStub(grpc::CreateChannel(
-        address, options_.peer_credentials ? options_.peer_credentials
-                                           : grpc::InsecureChannelCredentials()));
+    grpc::ChannelArguments args;
+    // gRPC checks the certificate against this name instead of the
+    // address's host: the peer must prove it is the instance it claims.
+    // REQUIRES (PeerVerified): the name is a CertificateName.
+    if (options_.peers_verified) args.SetSslTargetNameOverride(member.instance);
+    stub = v1::ScoringService::NewStub(grpc::CreateCustomChannel(
+        member.address,
+        options_.peer_credentials ? options_.peer_credentials : grpc::InsecureChannelCredentials(),
+        args));
   }
   return stub;
 }
 
-bool ScoringServiceImpl::PeerVerified(const std::string& address) const {
-  return options_.peers_verified || options_.insecure_peers || LoopbackAddress(address);
+bool ScoringServiceImpl::PeerVerified(const ClusterMember& member) const {
+  if (options_.peers_verified) return CertificateName(member.instance);
+  return options_.insecure_peers || LoopbackAddress(member.address);
 }
 
 grpc::Status ScoringServiceImpl::Unverified(const ClusterMember& member) const {
+  if (options_.peers_verified) {
+    return BoundedStatus({grpc::StatusCode::UNAVAILABLE,
+                          "the owner " + Quoted(member.instance) + " at " + Quoted(member.address) +
+                              " cannot be verified: its instance name cannot be a certificate's "
+                              "name (letters, digits, '-', '.', '_', ':', '[', ']'); nothing is "
+                              "forwarded to it"});
+  }
   return BoundedStatus({grpc::StatusCode::UNAVAILABLE,
                         "the owner " + Quoted(member.instance) + " at " + Quoted(member.address) +
                             " cannot be verified (plaintext, not loopback): nothing is forwarded "
@@ -232,7 +269,7 @@ grpc::ServerUnaryReactor* ScoringServiceImpl::GetCustomerScores(
   if (route.kind == Route::Kind::kForward) {
     auto forward = std::make_shared<grpc::ClientContext>();
     PrepareForward(*context, Role::kReader, who, forward.get());
-    PeerStub(route.owner.address)
+    PeerStub(route.owner)
         ->async()
         ->GetCustomerScores(
             forward.get(), request, response,
@@ -274,7 +311,7 @@ struct BatchJoin {
     grpc::ClientContext context;
     v1::BatchGetCustomerScoresRequest request;
     v1::BatchGetCustomerScoresResponse response;
-    std::string instance;
+    ClusterMember owner;
   };
   std::vector<std::unique_ptr<Share>> shares;
 
@@ -316,16 +353,16 @@ grpc::ServerUnaryReactor* ScoringServiceImpl::BatchGetCustomerScores(
   join->reactor = reactor;
   join->request = request;
   join->response = response;
-  std::map<std::string, BatchJoin::Share*> by_owner;
+  std::map<std::pair<std::string, std::string>, BatchJoin::Share*> by_owner;  // address, instance
   grpc::Status status;
   for (const std::string& raw_id : request->customer_ids()) {
     Route route = Locate(raw_id, forwarded);
     if (route.kind == Route::Kind::kForward) {
-      BatchJoin::Share*& share = by_owner[route.owner.address];
+      BatchJoin::Share*& share = by_owner[{route.owner.address, route.owner.instance}];
       if (share == nullptr) {
         join->shares.push_back(std::make_unique<BatchJoin::Share>());
         share = join->shares.back().get();
-        share->instance = route.owner.instance;
+        share->owner = route.owner;
         if (request->has_as_of()) *share->request.mutable_as_of() = request->as_of();
       }
       share->request.add_customer_ids(raw_id);
@@ -348,21 +385,24 @@ grpc::ServerUnaryReactor* ScoringServiceImpl::BatchGetCustomerScores(
     return reactor;
   }
   join->left += static_cast<int>(join->shares.size());
-  for (const auto& [address, share] : by_owner) {
+  for (const auto& [owner, share] : by_owner) {
     PrepareForward(*context, Role::kReader, who, &share->context);
-    PeerStub(address)->async()->BatchGetCustomerScores(
-        &share->context, &share->request, &share->response,
-        [join, share = share](const grpc::Status& forwarded_status) {
-          if (forwarded_status.ok()) {
-            std::lock_guard<std::mutex> lock(join->mutex);
-            for (v1::CustomerScores& scores : *share->response.mutable_scores()) {
-              scores.mutable_freshness()->set_forwarded(true);
-              join->found[scores.customer_id()] = std::move(scores);
-            }
-            for (const std::string& id : share->response.not_found()) join->not_found.insert(id);
-          }
-          join->Done(Prefixed(forwarded_status, share->instance));
-        });
+    PeerStub(share->owner)
+        ->async()
+        ->BatchGetCustomerScores(
+            &share->context, &share->request, &share->response,
+            [join, share = share](const grpc::Status& forwarded_status) {
+              if (forwarded_status.ok()) {
+                std::lock_guard<std::mutex> lock(join->mutex);
+                for (v1::CustomerScores& scores : *share->response.mutable_scores()) {
+                  scores.mutable_freshness()->set_forwarded(true);
+                  join->found[scores.customer_id()] = std::move(scores);
+                }
+                for (const std::string& id : share->response.not_found())
+                  join->not_found.insert(id);
+              }
+              join->Done(Prefixed(forwarded_status, share->owner.instance));
+            });
   }
   join->Done(grpc::Status::OK);
   return reactor;
@@ -520,7 +560,7 @@ grpc::Status ScoringServiceImpl::RankOnPeers(grpc::ServerContext* context, const
     bool needed = false;
     for (std::int32_t p : member.partitions) needed = needed || !covered->contains(p);
     if (!needed) continue;
-    if (!PeerVerified(member.address)) return Unverified(member);
+    if (!PeerVerified(member)) return Unverified(member);
     asks.push_back(std::make_unique<Ask>());
     asks.back()->member = member;
   }
@@ -530,7 +570,7 @@ grpc::Status ScoringServiceImpl::RankOnPeers(grpc::ServerContext* context, const
   for (const std::unique_ptr<Ask>& ask : asks) {
     PrepareForward(*context, Role::kReader, who, &ask->context);
     Ask* in_flight = ask.get();
-    PeerStub(ask->member.address)
+    PeerStub(ask->member)
         ->async()
         ->ListAtRiskCustomers(&ask->context, &request, &ask->answer,
                               [in_flight, &mutex, &answered, &left](grpc::Status status) {
@@ -596,7 +636,7 @@ grpc::Status ScoringServiceImpl::GetCustomerState(grpc::ServerContext* context,
   if (route.kind == Route::Kind::kForward) {
     grpc::ClientContext forward;
     PrepareForward(*context, Role::kReader, who, &forward);
-    return Prefixed(PeerStub(route.owner.address)->GetCustomerState(&forward, *request, response),
+    return Prefixed(PeerStub(route.owner)->GetCustomerState(&forward, *request, response),
                     route.owner.instance);
   }
   if (route.kind == Route::Kind::kAnswered) return route.status;
@@ -633,7 +673,7 @@ grpc::Status ScoringServiceImpl::EraseCustomer(grpc::ServerContext* context,
     forward.set_deadline(
         std::min(SystemDeadline(static_cast<int>(options_.erase_timeout.count()) + 1000),
                  context->deadline()));
-    return Prefixed(PeerStub(route.owner.address)->EraseCustomer(&forward, *request, response),
+    return Prefixed(PeerStub(route.owner)->EraseCustomer(&forward, *request, response),
                     route.owner.instance);
   }
   // Unknown here on a partition served here: the consumer thread says

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <utility>
 
 #include "absl/status/statusor.h"
 #include "core/board.h"
@@ -52,9 +53,12 @@ struct ScoringServiceOptions {
   const ClusterView* cluster = nullptr;
   std::function<std::int32_t(std::string_view key, std::int32_t count)> partition_of;
   // How this instance calls the others (null: in plaintext), and whether
-  // that verifies them: TLS against the operator's CA (--peer-tls-ca).
-  // Unverified, a call is forwarded only to a loopback address, or to any
-  // with `insecure_peers` (--allow-insecure-peers).
+  // that verifies them: TLS against the operator's CA (--peer-tls-ca), the
+  // certificate naming the instance the cluster record claims (its
+  // ClusterMember::instance, checked as gRPC checks a hostname: a DNS or IP
+  // subject alternative name, or the common name). Unverified, a call is
+  // forwarded only to a loopback address, or to any with `insecure_peers`
+  // (--allow-insecure-peers).
   std::shared_ptr<grpc::ChannelCredentials> peer_credentials;
   bool peers_verified = false;
   bool insecure_peers = false;
@@ -143,17 +147,20 @@ class ScoringServiceImpl final : public ScoringServiceBase {
   Route Locate(const std::string& raw_id, bool forwarded) const;
   void Stamp(std::int32_t partition, const PopulationView& population,
              v1::CustomerScores* scores) const;
-  // A stub on another instance's service, its channel made once.
-  std::shared_ptr<v1::ScoringService::Stub> PeerStub(const std::string& address) const;
+  // A stub on `member`'s service, its channel made once per (address,
+  // instance): with verified peers, the channel's TLS handshake fails unless
+  // the certificate names `member.instance`.
+  std::shared_ptr<v1::ScoringService::Stub> PeerStub(const ClusterMember& member) const;
   // A call's context for forwarding `context`'s call, made by `who` with
   // `role`: its deadline (the forward timeout at most), marked as forwarded
   // (answered where it lands), with the cluster token and the caller's name
   // and role in place of the caller's credentials, which are never sent on.
   void PrepareForward(const grpc::ServerContextBase& context, Role role, const std::string& who,
                       grpc::ClientContext* forward) const;
-  // Whether calls may be forwarded to `address`: a peer verified by TLS, on
-  // loopback, or any with `insecure_peers`.
-  bool PeerVerified(const std::string& address) const;
+  // Whether calls may be forwarded to `member`: a peer verified by TLS (its
+  // instance name one a certificate can hold), on loopback, or any with
+  // `insecure_peers`.
+  bool PeerVerified(const ClusterMember& member) const;
   grpc::Status Unverified(const ClusterMember& member) const;
   grpc::Status RankLocally(grpc::ServerContext* context,
                            const v1::ListAtRiskCustomersRequest& request, bool served_only,
@@ -171,7 +178,9 @@ class ScoringServiceImpl final : public ScoringServiceBase {
   const Clock* clock_;
   ScoringServiceOptions options_;
   mutable std::mutex peers_mutex_;
-  mutable std::map<std::string, std::shared_ptr<v1::ScoringService::Stub>> peers_;  // guarded
+  // By (address, instance); guarded by peers_mutex_.
+  mutable std::map<std::pair<std::string, std::string>, std::shared_ptr<v1::ScoringService::Stub>>
+      peers_;
 };
 
 // TLS for the gRPC server: a certificate and key (PEM files), and optionally

@@ -972,5 +972,116 @@ TEST(ClusterPeersTest, InPlaintextCallsAreForwardedToLoopbackPeersOnly) {
   EXPECT_EQ(b.Stop(SIGTERM), 0) << b.Log();
 }
 
+// Over TLS, a call is forwarded only to a peer whose certificate (signed by
+// --peer-tls-ca) names the instance its cluster record claims. a's
+// certificate names "a"; b's, signed by the same CA, names "not-b" (and
+// 127.0.0.1, the address b advertises): a forwards nothing to b
+// (UNAVAILABLE, saying the certificate does not match), while b forwards to a.
+TEST(ClusterPeersTest, OverTlsCallsAreForwardedOnlyToPeersWhoseCertificateNamesThem) {
+  constexpr int kTwo = 2;
+  TempDir dir;
+  std::ofstream(dir.path() / "certs.sh")
+      << "set -e; cd '" << dir.path().string() << "'\n"
+      << "key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:prime256v1 -out $1; }\n"
+      << "key ca.key; openssl req -x509 -new -key ca.key -out ca.pem -days 2 -subj /CN=test-ca\n"
+      << "cert() {\n"
+      << "  key $1.key; openssl req -new -key $1.key -out $1.csr -subj /CN=$2\n"
+      << "  printf 'subjectAltName=%s\\n' \"$3\" > $1.ext\n"
+      << "  openssl x509 -req -in $1.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \\\n"
+      << "    -extfile $1.ext -out $1.pem\n"
+      << "}\n"
+      << "cert a a DNS:a,DNS:localhost\n"
+      << "cert b not-b DNS:not-b,DNS:localhost,IP:127.0.0.1\n";
+  ChildProcess openssl("/bin/bash", {(dir.path() / "certs.sh").string()}, dir.path() / "certs.log");
+  ASSERT_EQ(openssl.Wait(60s), 0) << openssl.Log();
+  DevBroker broker = StartDevBroker(dir.path() / "broker.log", kTwo);
+  ASSERT_FALSE(broker.bootstrap.empty());
+  constexpr int kCustomers = 8;
+  std::vector<v1::Touchpoint> stream;
+  for (int c = 0; c < kCustomers; ++c) {
+    const std::string customer = "tls-" + std::to_string(c);
+    stream.push_back(testing::DayTouchpoint(customer, customer + "-p", 1, v1::PURCHASE, 40));
+  }
+  testing::ProduceTouchpoints(broker.bootstrap, stream);
+  std::map<std::string, std::unique_ptr<ChildProcess>> instances;
+  std::map<std::string, std::unique_ptr<v1::ScoringService::Stub>> stubs;
+  for (const std::string name : {"a", "b"}) {
+    std::vector<std::string> args = ServiceArgs(broker.bootstrap, dir.path() / name);
+    args.insert(args.end(),
+                {"--instance-id", name, "--grpc-tls-cert", (dir.path() / (name + ".pem")).string(),
+                 "--grpc-tls-key", (dir.path() / (name + ".key")).string(), "--peer-tls-ca",
+                 (dir.path() / "ca.pem").string()});
+    instances[name] =
+        std::make_unique<ChildProcess>(CRM_SCORED_BIN, args, dir.path() / (name + ".log"));
+    const auto port = instances[name]->WaitForLog("gRPC listening on 127.0.0.1:", 60s);
+    ASSERT_TRUE(port) << instances[name]->Log();
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = testing::ReadFile(dir.path() / "ca.pem");
+    grpc::ChannelArguments channel;
+    channel.SetSslTargetNameOverride("localhost");
+    stubs[name] = v1::ScoringService::NewStub(
+        grpc::CreateCustomChannel("127.0.0.1:" + *port, grpc::SslCredentials(ssl), channel));
+  }
+  ChildProcess& a = *instances["a"];
+  ChildProcess& b = *instances["b"];
+  const auto ranking = [](v1::ScoringService::Stub& stub, v1::ListAtRiskCustomersResponse* out) {
+    v1::ListAtRiskCustomersRequest request;
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + 10s);
+    return stub.ListAtRiskCustomers(&context, request, out);
+  };
+  // a forwards nothing to b, whose certificate names another instance.
+  const auto mismatch = [](const grpc::Status& status) {
+    return status.error_code() == grpc::StatusCode::UNAVAILABLE &&
+           status.error_message().find("certificate does not match") != std::string::npos;
+  };
+  // Settled: each owns a partition, b's ranking merges a's (b forwards to
+  // a, whose certificate names it), b answers every customer, and a knows
+  // b's claim (a answers each customer, or refuses to forward).
+  const auto every_customer_answered = [&] {
+    for (int c = 0; c < kCustomers; ++c) {
+      v1::CustomerScores scores;
+      if (!ScoresOf(*stubs["b"], "tls-" + std::to_string(c), &scores).ok()) return false;
+      const grpc::Status status = ScoresOf(*stubs["a"], "tls-" + std::to_string(c), &scores);
+      if (!status.ok() && !mismatch(status)) return false;
+    }
+    return true;
+  };
+  const auto until = std::chrono::steady_clock::now() + 180s;
+  for (;;) {
+    v1::ListAtRiskCustomersResponse merged;
+    if (ranking(*stubs["b"], &merged).ok() && merged.instances_size() == 2 &&
+        every_customer_answered()) {
+      break;
+    }
+    ASSERT_LT(std::chrono::steady_clock::now(), until) << a.Log() << b.Log();
+    std::this_thread::sleep_for(250ms);
+  }
+  v1::ListAtRiskCustomersResponse response;
+  const grpc::Status merged = ranking(*stubs["a"], &response);
+  EXPECT_TRUE(mismatch(merged)) << merged.error_code() << " " << merged.error_message();
+  int refused = 0, answered = 0, forwarded = 0;
+  for (int c = 0; c < kCustomers; ++c) {
+    const std::string id = "tls-" + std::to_string(c);
+    v1::CustomerScores scores;
+    const grpc::Status status = ScoresOf(*stubs["a"], id, &scores);
+    if (status.ok()) {
+      ++answered;
+      EXPECT_FALSE(scores.freshness().forwarded());
+    } else {
+      ++refused;
+      EXPECT_TRUE(mismatch(status)) << status.error_code() << " " << status.error_message();
+    }
+    // b answers every one (a's forwarded to a).
+    ASSERT_TRUE(ScoresOf(*stubs["b"], id, &scores).ok()) << id;
+    if (scores.freshness().forwarded()) ++forwarded;
+  }
+  EXPECT_GT(refused, 0);
+  EXPECT_GT(answered, 0);
+  EXPECT_EQ(forwarded, answered);
+  EXPECT_EQ(a.Stop(SIGTERM), 0) << a.Log();
+  EXPECT_EQ(b.Stop(SIGTERM), 0) << b.Log();
+}
+
 }  // namespace
 }  // namespace crm

@@ -1,5 +1,6 @@
 // The scoring service over the in-memory store, its methods called directly
-// (no server): what a ranking does when its work reaches a bound.
+// (no server): what a ranking does when its work reaches a bound, and
+// which peers a lookup is forwarded to.
 #include "services/grpc/scoring_service.h"
 
 #include <grpcpp/server_context.h>
@@ -8,6 +9,9 @@
 #include <deque>
 #include <string>
 
+#include "core/changelog.h"
+#include "core/clock.h"
+#include "core/cluster.h"
 #include "core/customer_state.h"
 #include "tests/core/test_touchpoints.h"
 #include "tests/fakes/fake_clock.h"
@@ -71,6 +75,53 @@ TEST(ScoringServiceTest, ARankingThatReachesItsCandidateBoundIsFlaggedPartial) {
   EXPECT_FALSE(response.partial());
   EXPECT_TRUE(response.partial_reason().empty());
   EXPECT_EQ(response.customers_size(), 20);
+}
+
+// A cluster record whose instance name no certificate can hold (a NUL that
+// would cut it short in the TLS layer, a space, a line break, a non-ASCII or
+// wildcard character): with peers verified by TLS, a lookup its partition
+// would send there is not forwarded (UNAVAILABLE, saying why), and nothing
+// crashes.
+TEST(ScoringServiceTest, AnOwnerWhoseNameNoCertificateCanHoldIsNeverForwardedTo) {
+  testing::MemoryStateStore store;
+  Board<Scorer> scorers(std::make_shared<const Scorer>(Model{}));
+  PopulationBoard population;
+  testing::FakeClock clock(Day(400));
+  RestoringPartitions restoring;
+  restoring.SetOwned({0}, 2);
+  ClusterView cluster("a", std::chrono::hours(1));
+  const Timestamp now = WallClock().Now();
+  cluster.Update({.instance = "a",
+                  .address = "127.0.0.1:1",
+                  .partitions = {0},
+                  .partition_count = 2,
+                  .published_at = now},
+                 now);
+  ScoringServiceOptions options;
+  options.restoring = &restoring;
+  options.cluster = &cluster;
+  options.partition_of = [](std::string_view, std::int32_t) { return 1; };
+  options.peers_verified = true;
+  ScoringServiceImpl service(&store, &scorers, &population, &clock, options);
+  for (const std::string& name :
+       {std::string("b\0evil", 6), std::string("two words"), std::string("b\nx"),
+        std::string("caf\xC3\xA9"), std::string("*.b"), std::string(300, 'b')}) {
+    cluster.Update({.instance = name,
+                    .address = "127.0.0.1:1",
+                    .partitions = {1},
+                    .partition_count = 2,
+                    .published_at = now},
+                   now);
+    v1::GetCustomerStateRequest request;
+    request.set_customer_id("x");
+    v1::CustomerState state;
+    grpc::ServerContext context;
+    const grpc::Status status = service.GetCustomerState(&context, &request, &state);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
+    EXPECT_NE(status.error_message().find("cannot be a certificate's name"), std::string::npos)
+        << status.error_message();
+    cluster.Remove(name);
+  }
 }
 
 }  // namespace
