@@ -204,6 +204,12 @@ void ScoringServiceImpl::Stamp(std::int32_t partition, const PopulationView& pop
 std::shared_ptr<v1::ScoringService::Stub> ScoringServiceImpl::PeerStub(
     const ClusterMember& member) const {
   std::lock_guard<std::mutex> lock(peers_mutex_);
+  // Bounded: members come and go (and records naming peers are only hints);
+  // past the bound the channels are made again as they are needed.
+  constexpr std::size_t kMaxPeerChannels = 256;
+  if (peers_.size() >= kMaxPeerChannels && !peers_.contains({member.address, member.instance})) {
+    peers_.clear();
+  }
   std::shared_ptr<v1::ScoringService::Stub>& stub = peers_[{member.address, member.instance}];
   if (!stub) {
     grpc::ChannelArguments args;
