@@ -40,6 +40,25 @@ std::size_t SequenceLength(std::string_view text) {
   return length;
 }
 
+// The code point of the well-formed sequence of `length` bytes at the start
+// of `text`.
+char32_t CodePoint(std::string_view text, std::size_t length) {
+  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
+  if (length == 1) return byte(0);
+  char32_t code = byte(0) & (0x7F >> length);
+  for (std::size_t i = 1; i < length; ++i) code = code << 6 | (byte(i) & 0x3F);
+  return code;
+}
+
+// Whether `code` is a control character (C0, DEL, C1), ends a line (U+2028,
+// U+2029) or reorders the text shown after it (the bidi controls): what a
+// terminal or a log viewer would act on rather than show.
+bool Unprintable(char32_t code) {
+  return code < 0x20 || (code >= 0x7F && code <= 0x9F) || code == 0x2028 || code == 0x2029 ||
+         code == 0x200E || code == 0x200F || (code >= 0x202A && code <= 0x202E) ||
+         (code >= 0x2066 && code <= 0x2069);
+}
+
 absl::Status Invalid(std::string message) { return absl::InvalidArgumentError(std::move(message)); }
 
 }  // namespace
@@ -48,6 +67,15 @@ bool IsUtf8(std::string_view text) {
   while (!text.empty()) {
     const std::size_t length = SequenceLength(text);
     if (length == 0) return false;
+    text.remove_prefix(length);
+  }
+  return true;
+}
+
+bool IsPrintable(std::string_view text) {
+  while (!text.empty()) {
+    const std::size_t length = SequenceLength(text);
+    if (length == 0 || Unprintable(CodePoint(text, length))) return false;
     text.remove_prefix(length);
   }
   return true;
@@ -68,7 +96,12 @@ std::string Quoted(std::string_view text, std::size_t max_bytes) {
       out += kHex[c & 0xF];
       length = 1;
     } else if (length > 1) {
-      out.append(rest.substr(0, length));
+      if (const char32_t code = CodePoint(rest, length); Unprintable(code)) {
+        out += "\\u";
+        for (int shift = 12; shift >= 0; shift -= 4) out += kHex[(code >> shift) & 0xF];
+      } else {
+        out.append(rest.substr(0, length));
+      }
     } else if (c == '"' || c == '\\') {
       out += '\\';
       out += static_cast<char>(c);

@@ -26,10 +26,18 @@ inline constexpr std::uint32_t kMaxTopN = 1000;
 // nothing above U+10FFFF).
 bool IsUtf8(std::string_view text);
 
+// Whether `text` is well-formed UTF-8 free of what a terminal or a log viewer
+// acts on rather than shows: control characters (C0, DEL, C1), the line and
+// paragraph separators (U+2028, U+2029) and the bidi controls (U+200E,
+// U+200F, U+202A-U+202E, U+2066-U+2069).
+bool IsPrintable(std::string_view text);
+
 // `text` fit to be shown in a status or a log line: at most `max_bytes` of
 // it (cut on a character boundary, "…" and its full size appended when cut),
-// control characters, quotes, backslashes and bytes that are not UTF-8
-// escaped (\n, \x1b, …), in double quotes.
+// quotes, backslashes, bytes that are not UTF-8 and what IsPrintable refuses
+// escaped (\n, \x1b, \xff, \u202e, …), in double quotes. The result is
+// printable (IsPrintable) and up to 4 times the bytes shown long (an escape
+// takes at most 4 bytes per byte), plus 34.
 std::string Quoted(std::string_view text, std::size_t max_bytes = 48);
 
 // OK, or InvalidArgument naming `field` (e.g. "customer_id", "customer_ids[3]")
