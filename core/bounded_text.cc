@@ -36,6 +36,14 @@ std::size_t AppendEscaped(std::string_view text, std::string& out) {
     out += "\\\\";
     return 1;
   }
+  if (length > 1) {
+    if (const char32_t code = Utf8CodePoint(text, length); IsUnprintable(code)) {
+      char escaped[7];
+      std::snprintf(escaped, sizeof escaped, "\\u%04x", static_cast<unsigned>(code));
+      out += escaped;
+      return length;
+    }
+  }
   out.append(text.substr(0, length));
   return length;
 }
@@ -65,6 +73,29 @@ std::size_t Utf8Length(std::string_view text) {
   }
   if (code < min || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) return 0;
   return length;
+}
+
+char32_t Utf8CodePoint(std::string_view text, std::size_t length) {
+  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
+  if (length == 1) return byte(0);
+  char32_t code = byte(0) & (0x7F >> length);
+  for (std::size_t i = 1; i < length; ++i) code = code << 6 | (byte(i) & 0x3F);
+  return code;
+}
+
+bool IsUnprintable(char32_t code) {
+  return code < 0x20 || (code >= 0x7F && code <= 0x9F) || code == 0x2028 || code == 0x2029 ||
+         code == 0x200E || code == 0x200F || (code >= 0x202A && code <= 0x202E) ||
+         (code >= 0x2066 && code <= 0x2069);
+}
+
+bool IsPrintable(std::string_view text) {
+  while (!text.empty()) {
+    const std::size_t length = Utf8Length(text);
+    if (length == 0 || IsUnprintable(Utf8CodePoint(text, length))) return false;
+    text.remove_prefix(length);
+  }
+  return true;
 }
 
 bool IsUtf8(std::string_view text) {

@@ -2,6 +2,7 @@
 
 #include <grpcpp/support/interceptor.h>
 
+#include <algorithm>
 #include <string>
 
 #include "services/grpc/requests.h"
@@ -52,12 +53,7 @@ grpc::StatusCode GrpcCode(absl::StatusCode code) {
 
 // Whether `message` is one line of printable text within the bound already.
 bool Bounded(const std::string& message) {
-  if (message.size() > kMaxStatusMessageBytes) return false;
-  for (char c : message) {
-    const unsigned char u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7F) return false;
-  }
-  return IsUtf8(message);
+  return message.size() <= kMaxStatusMessageBytes && IsPrintable(message);
 }
 
 class EdgeInterceptor final : public grpc::experimental::Interceptor {
@@ -103,10 +99,20 @@ grpc::Status ToGrpc(const absl::Status& status) {
 }
 
 grpc::Status BoundedStatus(const grpc::Status& status) {
-  if (Bounded(status.error_message())) return status;
-  // Quoted escapes and cuts; its quotes are dropped, the bound kept.
-  std::string message = Quoted(status.error_message(), kMaxStatusMessageBytes - 64);
-  return {status.error_code(), message, status.error_details()};
+  const std::string& text = status.error_message();
+  if (Bounded(text)) return status;
+  // Quoted escapes and cuts, but an escape is up to 4 bytes per byte shown:
+  // the most of `text` whose quoted form fits (an empty cut always does).
+  std::size_t fits = 0, over = std::min(text.size(), kMaxStatusMessageBytes) + 1;
+  while (over - fits > 1) {
+    const std::size_t middle = fits + (over - fits) / 2;
+    if (Quoted(text, middle).size() <= kMaxStatusMessageBytes) {
+      fits = middle;
+    } else {
+      over = middle;
+    }
+  }
+  return {status.error_code(), Quoted(text, fits), status.error_details()};
 }
 
 std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> EdgeInterceptorFactory() {

@@ -21,8 +21,10 @@ inline constexpr std::size_t kMaxStatusMessageBytes = 1024;
 // name) and its message, bounded as BoundedStatus says.
 grpc::Status ToGrpc(const absl::Status& status);
 
-// `status` with its message cut to kMaxStatusMessageBytes on one line
-// (control characters escaped); the code is kept.
+// `status` as it is when its message is at most kMaxStatusMessageBytes and
+// printable (IsPrintable, core/bounded_text.h); otherwise its message
+// Quoted (escaped, in quotes), cut to fit kMaxStatusMessageBytes. The code is
+// kept.
 grpc::Status BoundedStatus(const grpc::Status& status);
 
 // A server interceptor for every call of the server: a request that cannot be

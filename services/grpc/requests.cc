@@ -32,7 +32,12 @@ std::string Quoted(std::string_view text, std::size_t max_bytes) {
       out += kHex[c & 0xF];
       length = 1;
     } else if (length > 1) {
-      out.append(rest.substr(0, length));
+      if (const char32_t code = Utf8CodePoint(rest, length); IsUnprintable(code)) {
+        out += "\\u";
+        for (int shift = 12; shift >= 0; shift -= 4) out += kHex[(code >> shift) & 0xF];
+      } else {
+        out.append(rest.substr(0, length));
+      }
     } else if (c == '"' || c == '\\') {
       out += '\\';
       out += static_cast<char>(c);

@@ -11,7 +11,7 @@
 #include <string_view>
 
 #include "absl/status/status.h"
-#include "core/bounded_text.h"  // IsUtf8
+#include "core/bounded_text.h"  // IsUtf8, IsPrintable
 #include "crm/v1/scoring.pb.h"
 
 namespace crm {
@@ -25,8 +25,10 @@ inline constexpr std::uint32_t kMaxTopN = 1000;
 
 // `text` fit to be shown in a status or a log line: at most `max_bytes` of
 // it (cut on a character boundary, "…" and its full size appended when cut),
-// control characters, quotes, backslashes and bytes that are not UTF-8
-// escaped (\n, \x1b, …), in double quotes.
+// quotes, backslashes, bytes that are not UTF-8 and what IsPrintable refuses
+// escaped (\n, \x1b, \xff, \u202e, …), in double quotes. The result is
+// printable (IsPrintable) and up to 4 times the bytes shown long (an escape
+// takes at most 4 bytes per byte), plus 34.
 std::string Quoted(std::string_view text, std::size_t max_bytes = 48);
 
 // OK, or InvalidArgument naming `field` (e.g. "customer_id", "customer_ids[3]")

@@ -35,6 +35,15 @@ TEST(BoundedTextTest, EscapesControlCharactersBackslashesAndInvalidUtf8) {
   EXPECT_EQ(BoundedText("a\xe2\x82", 64), "a\\xe2\\x82");  // a sequence cut short
 }
 
+// What a terminal acts on though it is valid UTF-8: a C1 control (U+009B
+// works as an escape), a line separator, a bidi override.
+TEST(BoundedTextTest, EscapesC1SeparatorsAndBidiControls) {
+  EXPECT_EQ(BoundedText("a\u202eb\xc2\x9b" "c\u2028d", 1024), "a\\u202eb\\u009bc\\u2028d");
+  EXPECT_TRUE(IsPrintable(BoundedText("x\u2066y\xc2\x85z", 1024)));
+  EXPECT_FALSE(IsPrintable("x\u2066y"));
+  EXPECT_TRUE(IsPrintable("caf\u00e9"));
+}
+
 TEST(BoundedTextTest, CutsLongTextWithinTheBoundSayingSo) {
   const std::string huge(600'000, 'n');
   const std::string cut = BoundedText(huge, 1024);

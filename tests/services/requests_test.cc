@@ -38,6 +38,23 @@ TEST(RequestsTest, QuotedIsShortPrintableAndSaysItWasCut) {
   EXPECT_TRUE(IsUtf8(Quoted(std::string(40, 'a') + "東京東京東京", 48)));
 }
 
+// Found by request_fuzzer: C1 controls (U+009B is a terminal's CSI, U+0085 a
+// line break), the line separators and the bidi controls passed through
+// Quoted and BoundedStatus as they came.
+TEST(RequestsTest, QuotedEscapesWhatATerminalActsOn) {
+  EXPECT_EQ(Quoted("a\xc2\x9b[2Jb"), "\"a\\u009b[2Jb\"");
+  EXPECT_EQ(Quoted("\xc2\x85\xe2\x80\xa8\xe2\x80\xa9"), "\"\\u0085\\u2028\\u2029\"");
+  EXPECT_EQ(Quoted("evil\xe2\x80\xaetxt.exe"), "\"evil\\u202etxt.exe\"");
+  EXPECT_EQ(Quoted("Zoë 東京"), "\"Zoë 東京\"");  // printable characters are kept
+  EXPECT_TRUE(IsPrintable("Zoë 東京 \xF0\x9F\x98\x80"));
+  for (const char* bad : {"a\n", "\x7f", "\xc2\x9b", "\xe2\x80\xa8", "\xe2\x81\xa6", "\xff"}) {
+    EXPECT_FALSE(IsPrintable(bad)) << Quoted(bad);
+  }
+  const grpc::Status status =
+      BoundedStatus({grpc::StatusCode::INTERNAL, "x\xc2\x85y\xe2\x80\xaez"});
+  EXPECT_TRUE(IsPrintable(status.error_message())) << status.error_message();
+}
+
 TEST(RequestsTest, CustomerIdsAreBoundedNonEmptyUtf8) {
   EXPECT_TRUE(ValidateCustomerId("c-1").ok());
   EXPECT_TRUE(ValidateCustomerId(std::string(kMaxCustomerIdBytes, 'x')).ok());
@@ -135,6 +152,23 @@ TEST(GrpcStatusTest, MessagesAreBoundedToOnePrintableLine) {
   EXPECT_EQ(lines.error_message().find('\n'), std::string::npos);
   EXPECT_EQ(lines.error_message().find('\x1b'), std::string::npos);
   EXPECT_EQ(lines.error_code(), grpc::StatusCode::UNAVAILABLE);
+}
+
+// Found by request_fuzzer: a long message of control bytes was quoted 960
+// bytes deep, each byte escaped to 4, and went out at nearly 4 KiB.
+TEST(GrpcStatusTest, EscapedMessagesStayWithinTheBound) {
+  for (const std::string& text :
+       {std::string(1100, '\x01'), std::string(300, '\x1b'), std::string(2000, '\xff'),
+        "\n" + std::string(5000, 'y'), std::string(1000, '\x1b') + std::string(1000, 'z')}) {
+    const grpc::Status status = BoundedStatus({grpc::StatusCode::INTERNAL, text});
+    EXPECT_LE(status.error_message().size(), kMaxStatusMessageBytes) << text.size();
+    EXPECT_GT(status.error_message().size(), kMaxStatusMessageBytes - 16) << text.size();
+    EXPECT_TRUE(IsPrintable(status.error_message()));
+    EXPECT_NE(status.error_message().find("(" + std::to_string(text.size()) + " bytes)"),
+              std::string::npos)
+        << status.error_message();
+    EXPECT_LE(ToGrpc(absl::InternalError(text)).error_message().size(), kMaxStatusMessageBytes);
+  }
 }
 
 }  // namespace
