@@ -18,6 +18,7 @@
 #include "services/common/fail_point.h"
 #include "services/kafka/embedded_broker.h"
 #include "tests/integration/service_process.h"
+#include "tests/integration/test_cluster.h"
 #include "tests/integration/touchpoint_producer.h"
 #include "tools/scrape.h"
 
@@ -54,7 +55,7 @@ std::vector<v1::ChurnAlert> ReadAlerts(const std::string& brokers, std::chrono::
 TEST(AlertsTest, ASilentSteadyBuyerIsAlertedOnceWithNoEventOfTheirOwn) {
   TempDir dir;
   // One partition: on the event clock, a partition's own time moves its looks.
-  auto broker = EmbeddedBroker::Start(ContractTopics(1));
+  auto broker = testing::TestKafka::Start(ContractTopics(1));
   ASSERT_TRUE(broker.ok()) << broker.status();
   const std::string brokers = (*broker)->bootstrap();
 
@@ -67,12 +68,14 @@ TEST(AlertsTest, ASilentSteadyBuyerIsAlertedOnceWithNoEventOfTheirOwn) {
   }
   ProduceTouchpoints(brokers, steady);
 
-  ChildProcess service(CRM_SCORED_BIN,
-                       {"--brokers", brokers, "--data-dir", (dir.path() / "data").string(),
-                        "--grpc-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0",
-                        "--group", "alerts-test", "--clock", "event", "--log-level", "debug",
-                        "--kafka", "session.timeout.ms=6000", "--kafka", "fetch.wait.max.ms=10"},
-                       dir.path() / "service.log");
+  ChildProcess service(
+      CRM_SCORED_BIN,
+      testing::WithTestKafka({"--brokers", brokers, "--data-dir", (dir.path() / "data").string(),
+                              "--grpc-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0",
+                              "--group", "alerts-test", "--clock", "event", "--log-level", "debug",
+                              "--kafka", "session.timeout.ms=6000", "--kafka",
+                              "fetch.wait.max.ms=10"}),
+      dir.path() / "service.log");
   const auto metrics_port = service.WaitForLog("metrics listening on http://127.0.0.1:", 30s);
   ASSERT_TRUE(metrics_port) << service.Log();
   const auto grpc_port = service.WaitForLog("gRPC listening on 127.0.0.1:", 30s);
@@ -133,7 +136,7 @@ TEST(AlertsTest, ASilentSteadyBuyerIsAlertedOnceWithNoEventOfTheirOwn) {
 // minutes).
 TEST(AlertsTest, ABacklogOfDueLooksIsTakenWithoutPollsWaitingInBetween) {
   TempDir dir;
-  auto broker = EmbeddedBroker::Start(ContractTopics(1));
+  auto broker = testing::TestKafka::Start(ContractTopics(1));
   ASSERT_TRUE(broker.ok()) << broker.status();
   const std::string brokers = (*broker)->bootstrap();
   constexpr int kCustomers = 30;
@@ -147,26 +150,26 @@ TEST(AlertsTest, ABacklogOfDueLooksIsTakenWithoutPollsWaitingInBetween) {
   ProduceTouchpoints(brokers, history);
 
   ChildProcess service(CRM_SCORED_BIN,
-                       {"--brokers",
-                        brokers,
-                        "--data-dir",
-                        (dir.path() / "data").string(),
-                        "--grpc-listen",
-                        "127.0.0.1:0",
-                        "--metrics-listen",
-                        "127.0.0.1:0",
-                        "--group",
-                        "backlog-test",
-                        "--poll-timeout-ms",
-                        "5000",
-                        "--rescore-interval-ms",
-                        "1",
-                        "--rescore-batch",
-                        "1",
-                        "--kafka",
-                        "session.timeout.ms=6000",
-                        "--kafka",
-                        "fetch.wait.max.ms=10"},
+                       testing::WithTestKafka({"--brokers",
+                                               brokers,
+                                               "--data-dir",
+                                               (dir.path() / "data").string(),
+                                               "--grpc-listen",
+                                               "127.0.0.1:0",
+                                               "--metrics-listen",
+                                               "127.0.0.1:0",
+                                               "--group",
+                                               "backlog-test",
+                                               "--poll-timeout-ms",
+                                               "5000",
+                                               "--rescore-interval-ms",
+                                               "1",
+                                               "--rescore-batch",
+                                               "1",
+                                               "--kafka",
+                                               "session.timeout.ms=6000",
+                                               "--kafka",
+                                               "fetch.wait.max.ms=10"}),
                        dir.path() / "service.log");
   const auto metrics_port = service.WaitForLog("metrics listening on http://127.0.0.1:", 30s);
   ASSERT_TRUE(metrics_port) << service.Log();
@@ -196,17 +199,18 @@ TEST(AlertsTest, ABacklogOfDueLooksIsTakenWithoutPollsWaitingInBetween) {
 TEST(AlertsTest, WatchAlertsDeliversToTwoSubscribersWithTheirFilters) {
   TempDir dir;
   // One partition: on the event clock, a partition's own time moves its looks.
-  auto broker = EmbeddedBroker::Start(ContractTopics(1));
+  auto broker = testing::TestKafka::Start(ContractTopics(1));
   ASSERT_TRUE(broker.ok()) << broker.status();
   const std::string brokers = (*broker)->bootstrap();
   const testing::SilentBuyers buyers = testing::VipAndSmall();
   ProduceTouchpoints(brokers, buyers.history);
   ChildProcess service(
       CRM_SCORED_BIN,
-      {"--brokers", brokers, "--data-dir", (dir.path() / "data").string(), "--grpc-listen",
-       "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--group", "watch-test", "--clock",
-       "event", "--kafka", "session.timeout.ms=6000", "--kafka", "fetch.wait.max.ms=10",
-       "--max-watchers", "3"},
+      testing::WithTestKafka({"--brokers", brokers, "--data-dir", (dir.path() / "data").string(),
+                              "--grpc-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0",
+                              "--group", "watch-test", "--clock", "event", "--kafka",
+                              "session.timeout.ms=6000", "--kafka", "fetch.wait.max.ms=10",
+                              "--max-watchers", "3"}),
       dir.path() / "service.log");
   const auto grpc_port = service.WaitForLog("gRPC listening on 127.0.0.1:", 30s);
   ASSERT_TRUE(grpc_port) << service.Log();
@@ -290,15 +294,10 @@ TEST(AlertsTest, WatchAlertsDeliversToTwoSubscribersWithTheirFilters) {
 // The crm-scored command line of these tests, on `data` and the event clock.
 std::vector<std::string> ServiceArgs(const std::string& brokers, const std::string& data,
                                      const std::string& group) {
-  return {"--brokers",        brokers,
-          "--data-dir",       data,
-          "--grpc-listen",    "127.0.0.1:0",
-          "--metrics-listen", "127.0.0.1:0",
-          "--group",          group,
-          "--clock",          "event",
-          "--log-level",      "debug",
-          "--kafka",          "session.timeout.ms=6000",
-          "--kafka",          "fetch.wait.max.ms=10"};
+  return testing::WithTestKafka({"--brokers", brokers, "--data-dir", data, "--grpc-listen",
+                                 "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--group", group,
+                                 "--clock", "event", "--log-level", "debug", "--kafka",
+                                 "session.timeout.ms=6000", "--kafka", "fetch.wait.max.ms=10"});
 }
 
 // crm-scored with CRM_FAIL_POINTS set, through env(1).
@@ -315,7 +314,7 @@ std::unique_ptr<ChildProcess> StartWithFailPoints(const std::string& fail_points
 // each crossing is on crm.alerts exactly once.
 TEST(AlertsTest, EachCrossingReachesTheTopicOnceAcrossCrashesAroundCommitAndDelivery) {
   TempDir dir;
-  auto broker = EmbeddedBroker::Start(ContractTopics(1));
+  auto broker = testing::TestKafka::Start(ContractTopics(1));
   ASSERT_TRUE(broker.ok()) << broker.status();
   const std::string brokers = (*broker)->bootstrap();
   std::vector<v1::Touchpoint> touchpoints;
@@ -364,7 +363,7 @@ TEST(AlertsTest, EachCrossingReachesTheTopicOnceAcrossCrashesAroundCommitAndDeli
 // customer's current scores would: the same customers, in the same order.
 TEST(AlertsTest, ListAtRiskMatchesABruteForceRankingOfEveryCustomer) {
   TempDir dir;
-  auto broker = EmbeddedBroker::Start(ContractTopics(1));
+  auto broker = testing::TestKafka::Start(ContractTopics(1));
   ASSERT_TRUE(broker.ok()) << broker.status();
   const std::string brokers = (*broker)->bootstrap();
   // 60 buyers of varied rhythm, value and last purchase, complaints for some,

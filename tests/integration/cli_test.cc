@@ -12,6 +12,7 @@
 #include "crm/v1/scoring.grpc.pb.h"
 #include "services/kafka/embedded_broker.h"
 #include "tests/integration/service_process.h"
+#include "tests/integration/test_cluster.h"
 #include "tests/integration/touchpoint_producer.h"
 
 namespace crm {
@@ -45,7 +46,7 @@ std::vector<Message> JsonLines(const std::string& text) {
 TEST(CliTest, GetAtRiskWatchAndEraseOnTheRealService) {
   TempDir dir;
   // One partition: on the event clock, a partition's own time moves its looks.
-  auto broker = EmbeddedBroker::Start(ContractTopics(1));
+  auto broker = testing::TestKafka::Start(ContractTopics(1));
   ASSERT_TRUE(broker.ok()) << broker.status();
   const std::string brokers = (*broker)->bootstrap();
   const testing::SilentBuyers buyers = testing::VipAndSmall();

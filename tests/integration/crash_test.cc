@@ -25,7 +25,9 @@
 #include <thread>
 
 #include "crm/v1/scoring.grpc.pb.h"
+#include "services/kafka/embedded_broker.h"
 #include "tests/integration/service_process.h"
+#include "tests/integration/test_cluster.h"
 #include "tests/integration/touchpoint_producer.h"
 #include "tools/scrape.h"
 
@@ -120,12 +122,21 @@ std::vector<v1::Touchpoint> MakeStream(std::mt19937_64& random, int customers,
 }
 
 // A standalone crm-devbroker, as a developer would run one.
+// On an external cluster (CRM_TEST_BROKERS), topics of the test's own there.
 struct DevBroker {
   std::unique_ptr<ChildProcess> process;
+  std::unique_ptr<testing::TestKafka> external;
   std::string bootstrap;
 };
 DevBroker StartDevBroker(const std::filesystem::path& log, int partitions = kPartitions) {
   DevBroker broker;
+  if (testing::OnExternalKafka()) {
+    auto external = testing::TestKafka::Start(ContractTopics(partitions));
+    EXPECT_TRUE(external.ok()) << external.status();
+    if (external.ok()) broker.external = *std::move(external);
+    if (broker.external) broker.bootstrap = broker.external->bootstrap();
+    return broker;
+  }
   broker.process = std::make_unique<ChildProcess>(
       CRM_DEVBROKER_BIN, std::vector<std::string>{"--partitions", std::to_string(partitions)}, log);
   const auto bootstrap = broker.process->WaitForLog("bootstrap=", 30s);
@@ -136,30 +147,30 @@ DevBroker StartDevBroker(const std::filesystem::path& log, int partitions = kPar
 
 std::vector<std::string> ServiceArgs(const std::string& brokers,
                                      const std::filesystem::path& data) {
-  return {"--brokers",
-          brokers,
-          "--data-dir",
-          data.string(),
-          "--grpc-listen",
-          "127.0.0.1:0",
-          "--metrics-listen",
-          "127.0.0.1:0",
-          "--group",
-          "crash-test",
-          "--clock",
-          "event",
-          "--max-batch",
-          "10",
-          "--sync-writes",
-          "true",
-          "--dedup-window",
-          "1024",
-          "--kafka",
-          "session.timeout.ms=6000",
-          "--kafka",
-          "fetch.wait.max.ms=10",
-          "--cluster-heartbeat-ms",
-          "500"};
+  return testing::WithTestKafka({"--brokers",
+                                 brokers,
+                                 "--data-dir",
+                                 data.string(),
+                                 "--grpc-listen",
+                                 "127.0.0.1:0",
+                                 "--metrics-listen",
+                                 "127.0.0.1:0",
+                                 "--group",
+                                 "crash-test",
+                                 "--clock",
+                                 "event",
+                                 "--max-batch",
+                                 "10",
+                                 "--sync-writes",
+                                 "true",
+                                 "--dedup-window",
+                                 "1024",
+                                 "--kafka",
+                                 "session.timeout.ms=6000",
+                                 "--kafka",
+                                 "fetch.wait.max.ms=10",
+                                 "--cluster-heartbeat-ms",
+                                 "500"});
 }
 
 // The customer states a run's log says it restored from the changelog.
@@ -505,7 +516,9 @@ TEST(CrashTest, AnInstanceJoinsThenIsKilledAndTheStatesOfItsPartitionsFollowThem
                       dir.path() / "second.log");
   auto second_stub = StubOf(second);
   ASSERT_NE(second_stub, nullptr);
-  ASSERT_TRUE(second.WaitForLog("consumer: restored crm.touchpoints[", 60s)) << second.Log();
+  ASSERT_TRUE(
+      second.WaitForLog("consumer: restored " + testing::TestTopic("crm.touchpoints") + "[", 60s))
+      << second.Log();
   // Once the group has settled: each customer answered by both instances,
   // alike: by the owner of their partition, and by the other, which forwards
   // to it; together, everything applied so far.

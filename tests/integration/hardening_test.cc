@@ -17,6 +17,7 @@
 #include "services/kafka/dead_letter_sink.h"
 #include "services/kafka/embedded_broker.h"
 #include "tests/integration/service_process.h"
+#include "tests/integration/test_cluster.h"
 #include "tests/integration/touchpoint_producer.h"
 #include "tools/grpc_health.h"
 #include "tools/scrape.h"
@@ -112,7 +113,7 @@ TEST(SecurityTest, TlsTokensAndClientCertificatesGuardAdminCalls) {
   TempDir dir;
   MakeCertificates(dir.path(), {"ops-admin", "intruder", "desk-reader"});
   std::ofstream(dir.path() / "tokens") << "# admin tokens\nops:" << kToken << "\n";
-  auto broker = EmbeddedBroker::Start(ContractTopics(1));
+  auto broker = testing::TestKafka::Start(ContractTopics(1));
   ASSERT_TRUE(broker.ok()) << broker.status();
   ProduceTouchpoints((*broker)->bootstrap(),
                      {Event("c1", "e1", 1), Event("c2", "e2", 2), Event("c3", "e3", 3)});
@@ -278,7 +279,7 @@ TEST(SecurityTest, TlsTokensAndClientCertificatesGuardAdminCalls) {
 TEST(ErasureTest, AnErasedCustomerIsGoneFromEverythingAndStaysGone) {
   TempDir dir;
   std::ofstream(dir.path() / "tokens") << kToken << "\n";
-  auto broker = EmbeddedBroker::Start(ContractTopics(1));
+  auto broker = testing::TestKafka::Start(ContractTopics(1));
   ASSERT_TRUE(broker.ok()) << broker.status();
   std::vector<v1::Touchpoint> touchpoints;
   for (int i = 0; i < 20; ++i) {  // two steady buyers, silent after day 266
@@ -435,7 +436,7 @@ TEST(ErasureTest, DuringABrokerOutageAnErasureIsUnavailableAndTheServiceGoesOn) 
 TEST(EdgeTest, BadRequestsAreInvalidArgumentWithShortMessages) {
   TempDir dir;
   std::ofstream(dir.path() / "tokens") << "ops:" << kToken << "\n";
-  auto broker = EmbeddedBroker::Start(ContractTopics(1));
+  auto broker = testing::TestKafka::Start(ContractTopics(1));
   ASSERT_TRUE(broker.ok()) << broker.status();
   ProduceTouchpoints((*broker)->bootstrap(), {Event("c1", "e1", 1)});
   RunningService service =
@@ -509,8 +510,9 @@ TEST(EdgeTest, BadRequestsAreInvalidArgumentWithShortMessages) {
 // ingestion reports itself NOT_SERVING in health and in a metric, and when
 // the broker is back every touchpoint is applied once.
 TEST(BrokerLossTest, QueriesGoOnWhileTheBrokerIsAwayAndNothingIsLostWhenItReturns) {
+  if (testing::OnExternalKafka()) GTEST_SKIP() << "takes the broker down: the mock's SetReachable";
   TempDir dir;
-  auto broker = EmbeddedBroker::Start(ContractTopics(2));
+  auto broker = testing::TestKafka::Start(ContractTopics(2));
   ASSERT_TRUE(broker.ok()) << broker.status();
   std::vector<v1::Touchpoint> before, after;
   for (int i = 0; i < 100; ++i) {
@@ -575,7 +577,7 @@ TEST(BrokerLossTest, QueriesGoOnWhileTheBrokerIsAwayAndNothingIsLostWhenItReturn
 // are applied; nothing crashes.
 TEST(PoisonInputTest, EveryKindOfBadRecordGoesToTheDeadLetterTopicAndIsPassedOver) {
   TempDir dir;
-  auto broker = EmbeddedBroker::Start(ContractTopics(1));
+  auto broker = testing::TestKafka::Start(ContractTopics(1));
   ASSERT_TRUE(broker.ok()) << broker.status();
   const auto proto = [](v1::Touchpoint m) {
     testing::TestRecord record;
@@ -699,7 +701,7 @@ TEST(PoisonInputTest, EveryKindOfBadRecordGoesToTheDeadLetterTopicAndIsPassedOve
     ASSERT_LT(offset, static_cast<std::int64_t>(records.size()));
     const auto& [original, reason] = records[static_cast<std::size_t>(offset)];
     EXPECT_EQ(record.headers.at("crm.reason"), reason) << "offset " << offset;
-    EXPECT_EQ(record.headers.at("crm.source.topic"), "crm.touchpoints");
+    EXPECT_EQ(record.headers.at("crm.source.topic"), testing::TestTopic("crm.touchpoints"));
     EXPECT_EQ(record.headers.at("crm.source.partition"), "0");
     EXPECT_FALSE(record.headers.at("crm.detail").empty());
     if (original.value.size() <= 512 * 1024) {
@@ -734,8 +736,9 @@ TEST(PoisonInputTest, EveryKindOfBadRecordGoesToTheDeadLetterTopicAndIsPassedOve
       << service.process->Log();
   const std::string log = service.process->Log();
   std::size_t named = 0;
-  for (std::size_t at = log.find("rejected crm.touchpoints["); at != std::string::npos;
-       at = log.find("rejected crm.touchpoints[", at + 1)) {
+  const std::string rejected = "rejected " + testing::TestTopic("crm.touchpoints") + "[";
+  for (std::size_t at = log.find(rejected); at != std::string::npos;
+       at = log.find(rejected, at + 1)) {
     ++named;
   }
   EXPECT_LE(named, 40u);  // at most 20 a second, over at most two seconds
@@ -779,7 +782,7 @@ std::optional<testing::TestRecord> DeadLetterOf(const std::vector<testing::TestR
 // records are on the dead-letter topic, and what follows them is applied.
 TEST(PoisonInputTest, AHugeOrHostileJsonErrorIsBoundedAndIngestionGoesOn) {
   TempDir dir;
-  auto broker = EmbeddedBroker::Start(ContractTopics(1));
+  auto broker = testing::TestKafka::Start(ContractTopics(1));
   ASSERT_TRUE(broker.ok()) << broker.status();
   const auto valid = [](int n) {
     v1::Touchpoint m = Event("good", "ok" + std::to_string(n), 10);
@@ -845,7 +848,8 @@ FAKE ERROR[2J": 1})";
   EXPECT_EQ(CheckHealth(channel).value_or(HealthState::kUnknown), HealthState::kServing);
 
   // The log names both rejections on one bounded line each, nothing raw.
-  ASSERT_TRUE(service.process->WaitForLog("rejected crm.touchpoints[0]@3", 10s));
+  ASSERT_TRUE(service.process->WaitForLog(
+      "rejected " + testing::TestTopic("crm.touchpoints") + "[0]@3", 10s));
   const std::string log = service.process->Log();
   EXPECT_TRUE(PrintableLines(log));
   EXPECT_EQ(log.find("\nFAKE ERROR"), std::string::npos);
@@ -862,7 +866,10 @@ FAKE ERROR[2J": 1})";
 // A broker that is away is not a refusal: Flush fails and nothing is passed
 // over, so the offsets do not move.
 TEST(DeadLetterSinkTest, ARecordRefusedForItselfIsSentMinimalOrPassedOverNeverRetried) {
-  auto broker = EmbeddedBroker::Start(ContractTopics(1));
+  if (testing::OnExternalKafka()) {
+    GTEST_SKIP() << "needs the mock's RefuseProduceRequests and SetReachable";
+  }
+  auto broker = testing::TestKafka::Start(ContractTopics(1));
   ASSERT_TRUE(broker.ok()) << broker.status();
   const auto sink_with = [&](const std::string& message_max_bytes) {
     DeadLetterOptions options;
@@ -941,13 +948,14 @@ TEST(DeadLetterSinkTest, ARecordRefusedForItselfIsSentMinimalOrPassedOverNeverRe
 // offsets move, and the restart applies everything exactly once.
 TEST(StorageFaultTest, BadDataDirsAreRefusedAndAFailedWriteLosesNothing) {
   TempDir dir;
-  auto broker = EmbeddedBroker::Start(ContractTopics(1));
+  auto broker = testing::TestKafka::Start(ContractTopics(1));
   ASSERT_TRUE(broker.ok()) << broker.status();
   const auto refused = [&](const std::filesystem::path& data, const std::string& why) {
-    ChildProcess service(CRM_SCORED_BIN,
-                         {"--brokers", (*broker)->bootstrap(), "--data-dir", data.string(),
-                          "--grpc-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"},
-                         dir.path() / (data.filename().string() + ".log"));
+    ChildProcess service(
+        CRM_SCORED_BIN,
+        testing::WithTestKafka({"--brokers", (*broker)->bootstrap(), "--data-dir", data.string(),
+                                "--grpc-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"}),
+        dir.path() / (data.filename().string() + ".log"));
     EXPECT_EQ(service.Wait(30s), 1) << service.Log();
     EXPECT_NE(service.Log().find(why), std::string::npos) << service.Log();
     EXPECT_NE(service.Log().find(data.string()), std::string::npos) << service.Log();
@@ -1033,7 +1041,7 @@ TEST(StorageFaultTest, BadDataDirsAreRefusedAndAFailedWriteLosesNothing) {
                                      "session.timeout.ms=6000",
                                      "--kafka",
                                      "fetch.wait.max.ms=10"};
-    ChildProcess failing("/usr/bin/env", args, dir.path() / "w2.log");
+    ChildProcess failing("/usr/bin/env", testing::WithTestKafka(args), dir.path() / "w2.log");
     EXPECT_EQ(failing.Wait(60s), 1) << failing.Log();
     EXPECT_NE(
         failing.Log().find("ingestion stopped: committing state batch: injected write failure"),

@@ -21,6 +21,7 @@
 #include "services/kafka/embedded_broker.h"
 #include "services/model/model_file.h"
 #include "tests/integration/service_process.h"
+#include "tests/integration/test_cluster.h"
 #include "tests/integration/touchpoint_producer.h"
 #include "tools/scrape.h"
 
@@ -107,7 +108,7 @@ TEST(CdnowModelsTest, TrainedModelServedOnStreamedCalibrationPurchases) {
   EXPECT_EQ(model->churn.horizon_days, 273);  // weeks 40-78
 
   // 2. The calibration purchases, through Kafka, into crm-scored on that model.
-  auto broker = EmbeddedBroker::Start(ContractTopics(kPartitions));
+  auto broker = testing::TestKafka::Start(ContractTopics(kPartitions));
   ASSERT_TRUE(broker.ok()) << broker.status();
   std::map<int, std::set<int>> days;  // customer → distinct calibration purchase days
   std::set<int> customers;
@@ -133,11 +134,11 @@ TEST(CdnowModelsTest, TrainedModelServedOnStreamedCalibrationPurchases) {
   const auto start_service = [&](const std::string& log) {
     auto started = std::make_unique<ChildProcess>(
         CRM_SCORED_BIN,
-        std::vector<std::string>{"--brokers", (*broker)->bootstrap(), "--data-dir",
-                                 (dir.path() / "data").string(), "--grpc-listen", "127.0.0.1:0",
-                                 "--metrics-listen", "127.0.0.1:0", "--group", "models-test",
-                                 "--model", model_path.string(), "--kafka",
-                                 "session.timeout.ms=6000", "--kafka", "fetch.wait.max.ms=10"},
+        testing::WithTestKafka(std::vector<std::string>{
+            "--brokers", (*broker)->bootstrap(), "--data-dir", (dir.path() / "data").string(),
+            "--grpc-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--group",
+            "models-test", "--model", model_path.string(), "--kafka", "session.timeout.ms=6000",
+            "--kafka", "fetch.wait.max.ms=10"}),
         dir.path() / log);
     auto port = started->WaitForLog("gRPC listening on 127.0.0.1:", 30s);
     EXPECT_TRUE(port) << started->Log();
@@ -243,14 +244,15 @@ TEST(ModelReloadTest, ChangedFileAndSighupReloadAndABadFileKeepsTheModelInUse) {
   TempDir dir;
   const auto model_path = dir.path() / "model.json";
   WriteFile(model_path, R"({"version": "reload-1"})");
-  auto broker = EmbeddedBroker::Start(ContractTopics(1));
+  auto broker = testing::TestKafka::Start(ContractTopics(1));
   ASSERT_TRUE(broker.ok()) << broker.status();
   ChildProcess service(
       CRM_SCORED_BIN,
-      {"--brokers", (*broker)->bootstrap(), "--data-dir", (dir.path() / "data").string(),
-       "--grpc-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--group", "reload-test",
-       "--clock", "event", "--model", model_path.string(), "--kafka", "session.timeout.ms=6000",
-       "--kafka", "fetch.wait.max.ms=10"},
+      testing::WithTestKafka({"--brokers", (*broker)->bootstrap(), "--data-dir",
+                              (dir.path() / "data").string(), "--grpc-listen", "127.0.0.1:0",
+                              "--metrics-listen", "127.0.0.1:0", "--group", "reload-test",
+                              "--clock", "event", "--model", model_path.string(), "--kafka",
+                              "session.timeout.ms=6000", "--kafka", "fetch.wait.max.ms=10"}),
       dir.path() / "service.log");
   const auto metrics_port = service.WaitForLog("metrics listening on http://127.0.0.1:", 30s);
   auto grpc_port = service.WaitForLog("gRPC listening on 127.0.0.1:", 30s);

@@ -20,6 +20,7 @@
 
 #include "services/kafka/embedded_broker.h"
 #include "tests/integration/service_process.h"
+#include "tests/integration/test_cluster.h"
 #include "tests/integration/touchpoint_producer.h"
 #include "tools/scrape.h"
 
@@ -117,7 +118,7 @@ TEST(PrometheusTest, ARealPrometheusScrapesTheServiceAndLoadsTheShippedRules) {
       testing::Run(dir, kPromtool, {"check", "config", kShipped + "/prometheus.yml"});
   ASSERT_EQ(config_check.exit_code, 0) << config_check.output;
 
-  auto broker = EmbeddedBroker::Start(ContractTopics(1));
+  auto broker = testing::TestKafka::Start(ContractTopics(1));
   ASSERT_TRUE(broker.ok()) << broker.status();
   const testing::SilentBuyers buyers = testing::VipAndSmall();
   testing::ProduceTouchpoints((*broker)->bootstrap(), buyers.history);

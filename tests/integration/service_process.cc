@@ -8,6 +8,8 @@
 #include <sstream>
 #include <thread>
 
+#include "tests/integration/test_cluster.h"
+
 namespace crm::testing {
 
 using namespace std::chrono_literals;
@@ -25,7 +27,7 @@ RunningService StartService(const std::string& brokers, const std::filesystem::p
                                    "--kafka",          "fetch.wait.max.ms=10"};
   args.insert(args.end(), extra.begin(), extra.end());
   RunningService service;
-  service.process = std::make_unique<ChildProcess>(CRM_SCORED_BIN, args, log);
+  service.process = std::make_unique<ChildProcess>(CRM_SCORED_BIN, WithTestKafka(args), log);
   const auto metrics = service.process->WaitForLog("metrics listening on http://127.0.0.1:", 30s);
   const auto grpc = service.process->WaitForLog("gRPC listening on 127.0.0.1:", 30s);
   EXPECT_TRUE(metrics && grpc) << service.process->Log();

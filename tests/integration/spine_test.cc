@@ -23,6 +23,7 @@
 #include "crm/v1/scoring.grpc.pb.h"
 #include "services/kafka/embedded_broker.h"
 #include "tests/integration/service_process.h"
+#include "tests/integration/test_cluster.h"
 #include "tools/grpc_health.h"
 
 namespace crm {
@@ -229,8 +230,8 @@ std::map<std::string, std::string> ReadDeadLetters(const std::string& brokers,
       RdKafka::KafkaConsumer::create(conf.get(), error));
   std::vector<RdKafka::TopicPartition*> partitions;
   for (int p = 0; p < kPartitions; ++p) {
-    partitions.push_back(RdKafka::TopicPartition::create("crm.touchpoints.dlq", p,
-                                                         RdKafka::Topic::OFFSET_BEGINNING));
+    partitions.push_back(RdKafka::TopicPartition::create(testing::TestTopic("crm.touchpoints.dlq"),
+                                                         p, RdKafka::Topic::OFFSET_BEGINNING));
   }
   consumer->assign(partitions);
   RdKafka::TopicPartition::destroy(partitions);
@@ -244,7 +245,7 @@ std::map<std::string, std::string> ReadDeadLetters(const std::string& brokers,
       headers[header.key()] =
           std::string(static_cast<const char*>(header.value()), header.value_size());
     }
-    EXPECT_EQ(headers["crm.source.topic"], "crm.touchpoints");
+    EXPECT_EQ(headers["crm.source.topic"], testing::TestTopic("crm.touchpoints"));
     EXPECT_FALSE(headers["crm.detail"].empty());
     reasons[headers["crm.source.partition"] + "@" + headers["crm.source.offset"]] =
         headers["crm.reason"];
@@ -290,7 +291,7 @@ class Producer {
     }
     RdKafka::ErrorCode err;
     do {
-      err = producer_->produce("crm.touchpoints", RdKafka::Topic::PARTITION_UA,
+      err = producer_->produce(testing::TestTopic("crm.touchpoints"), RdKafka::Topic::PARTITION_UA,
                                RdKafka::Producer::RK_MSG_COPY, value.data(), value.size(),
                                key.data(), key.size(), 0, headers, nullptr);
       if (err == RdKafka::ERR__QUEUE_FULL) producer_->poll(10);
@@ -308,7 +309,7 @@ class Producer {
 class SpineTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto broker = EmbeddedBroker::Start(ContractTopics(kPartitions));
+    auto broker = testing::TestKafka::Start(ContractTopics(kPartitions));
     ASSERT_TRUE(broker.ok()) << broker.status();
     broker_ = std::move(*broker);
     seed_ = static_cast<std::uint32_t>(std::random_device{}());
@@ -325,8 +326,8 @@ class SpineTest : public ::testing::Test {
         // only atomic offsets keep the counts exact.
         "--dedup-window", "1", "--max-batch", "200", "--kafka", "session.timeout.ms=6000",
         "--kafka", "heartbeat.interval.ms=500", "--kafka", "fetch.wait.max.ms=10"};
-    auto service =
-        std::make_unique<ChildProcess>(CRM_SCORED_BIN, args, dir_.path() / (name + ".log"));
+    auto service = std::make_unique<ChildProcess>(CRM_SCORED_BIN, testing::WithTestKafka(args),
+                                                  dir_.path() / (name + ".log"));
     auto port = service->WaitForLog("gRPC listening on 127.0.0.1:", 30s);
     EXPECT_TRUE(port) << service->Log();
     if (!port) return nullptr;
@@ -417,7 +418,7 @@ class SpineTest : public ::testing::Test {
   }
 
   TempDir dir_;
-  std::unique_ptr<EmbeddedBroker> broker_;
+  std::unique_ptr<testing::TestKafka> broker_;
   std::uint32_t seed_ = 0;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::ScoringService::Stub> stub_;
@@ -508,8 +509,9 @@ TEST_F(SpineTest, EveryEventAppliedExactlyOnceAcrossCleanStopAndCrash) {
   {
     ChildProcess second_instance(
         CRM_SCORED_BIN,
-        {"--brokers", broker_->bootstrap(), "--data-dir", (dir_.path() / "data").string(),
-         "--grpc-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"},
+        testing::WithTestKafka({"--brokers", broker_->bootstrap(), "--data-dir",
+                                (dir_.path() / "data").string(), "--grpc-listen", "127.0.0.1:0",
+                                "--metrics-listen", "127.0.0.1:0"}),
         dir_.path() / "locked.log");
     EXPECT_EQ(second_instance.Wait(30s), 1);
     EXPECT_NE(second_instance.Log().find("another crm-scored"), std::string::npos)

@@ -5,6 +5,8 @@
 
 #include <memory>
 
+#include "tests/integration/test_cluster.h"
+
 namespace crm::testing {
 
 SilentBuyers VipAndSmall() {
@@ -42,15 +44,16 @@ void ProduceTouchpoints(const std::string& brokers,
   conf->set("linger.ms", "5", error);
   std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(conf.get(), error));
   ASSERT_NE(producer, nullptr) << error;
+  const std::string topic = TestTopic("crm.touchpoints");
   std::string value;
   for (const v1::Touchpoint& m : touchpoints) {
     m.SerializeToString(&value);
     const std::string& key = m.customer_id();
     RdKafka::ErrorCode err;
     do {
-      err = producer->produce("crm.touchpoints", RdKafka::Topic::PARTITION_UA,
-                              RdKafka::Producer::RK_MSG_COPY, value.data(), value.size(),
-                              key.data(), key.size(), 0, nullptr, nullptr);
+      err = producer->produce(topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
+                              value.data(), value.size(), key.data(), key.size(), 0, nullptr,
+                              nullptr);
       if (err == RdKafka::ERR__QUEUE_FULL) producer->poll(10);
     } while (err == RdKafka::ERR__QUEUE_FULL);
     ASSERT_EQ(err, RdKafka::ERR_NO_ERROR) << RdKafka::err2str(err);
@@ -70,10 +73,10 @@ void ProduceRecords(const std::string& brokers, const std::string& topic,
   for (const TestRecord& record : records) {
     RdKafka::Headers* headers = RdKafka::Headers::create();
     for (const auto& [name, value] : record.headers) headers->add(name, value);
-    const RdKafka::ErrorCode err =
-        producer->produce(topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
-                          const_cast<char*>(record.value.data()), record.value.size(),
-                          record.key.data(), record.key.size(), 0, headers, nullptr);
+    const RdKafka::ErrorCode err = producer->produce(
+        TestTopic(topic), RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
+        const_cast<char*>(record.value.data()), record.value.size(), record.key.data(),
+        record.key.size(), 0, headers, nullptr);
     if (err != RdKafka::ERR_NO_ERROR) delete headers;  // owned by the message once produced
     ASSERT_EQ(err, RdKafka::ERR_NO_ERROR) << RdKafka::err2str(err);
     producer->poll(0);
@@ -81,8 +84,9 @@ void ProduceRecords(const std::string& brokers, const std::string& topic,
   ASSERT_EQ(producer->flush(30'000), RdKafka::ERR_NO_ERROR);
 }
 
-std::vector<TestRecord> ReadTopic(const std::string& brokers, const std::string& topic,
+std::vector<TestRecord> ReadTopic(const std::string& brokers, const std::string& contract_topic,
                                   int partitions, std::chrono::milliseconds wait) {
+  const std::string topic = TestTopic(contract_topic);
   std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
   std::string error;
   conf->set("bootstrap.servers", brokers, error);
@@ -90,6 +94,19 @@ std::vector<TestRecord> ReadTopic(const std::string& brokers, const std::string&
   conf->set("enable.auto.commit", "false", error);
   std::unique_ptr<RdKafka::KafkaConsumer> consumer(
       RdKafka::KafkaConsumer::create(conf.get(), error));
+  if (OnExternalKafka()) {  // every partition the cluster gave the topic
+    std::unique_ptr<RdKafka::Topic> handle(
+        RdKafka::Topic::create(consumer.get(), topic, nullptr, error));
+    RdKafka::Metadata* metadata = nullptr;
+    if (handle != nullptr &&
+        consumer->metadata(false, handle.get(), &metadata, 5000) == RdKafka::ERR_NO_ERROR) {
+      if (metadata->topics()->size() == 1) {
+        partitions = std::max<int>(
+            partitions, static_cast<int>(metadata->topics()->front()->partitions()->size()));
+      }
+    }
+    delete metadata;
+  }
   std::vector<RdKafka::TopicPartition*> assignment;
   for (int p = 0; p < partitions; ++p) {
     assignment.push_back(

@@ -28,6 +28,9 @@ struct SilentBuyers {
 };
 SilentBuyers VipAndSmall();
 
+// Topic names are those of the contract (crm.touchpoints, …), resolved by
+// TestTopic (test_cluster.h) to the test's own on an external cluster.
+
 // Produces `touchpoints` to crm.touchpoints on `brokers` as protobuf, key =
 // customer id, with an idempotent producer, and waits until all are
 // acknowledged (a gtest failure otherwise).
@@ -47,8 +50,9 @@ struct TestRecord {
 void ProduceRecords(const std::string& brokers, const std::string& topic,
                     const std::vector<TestRecord>& records);
 
-// Every record of partitions 0 to `partitions` - 1 of `topic`, read from the
-// beginning for `wait`.
+// Every record of partitions 0 to `partitions` - 1 of `topic` (on an
+// external cluster: of every partition it has), read from the beginning for
+// `wait`.
 std::vector<TestRecord> ReadTopic(const std::string& brokers, const std::string& topic,
                                   int partitions, std::chrono::milliseconds wait);
 
