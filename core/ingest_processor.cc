@@ -7,6 +7,8 @@
 #include <string_view>
 #include <utility>
 
+#include "core/bounded_text.h"
+
 namespace crm {
 namespace {
 
@@ -22,26 +24,6 @@ bool ErasedAfter(const PartitionState& partition, const Touchpoint& touchpoint) 
 // usually not due yet), more as a partition's looks come due.
 constexpr std::size_t kFirstDuePage = 8;
 constexpr std::size_t kDuePage = 256;
-
-// `text` from outside (a key read back from Kafka), for a message: at most 64
-// bytes, bytes other than printable ASCII as \xNN.
-std::string Printable(std::string_view text) {
-  constexpr std::size_t kMax = 64;
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (std::size_t i = 0; i < text.size() && i < kMax; ++i) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c >= 0x20 && c < 0x7f && c != '\\') {
-      out += static_cast<char>(c);
-    } else {
-      out += "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 0xf];
-    }
-  }
-  if (text.size() > kMax) out += "...";
-  return out;
-}
 
 }  // namespace
 
@@ -1163,7 +1145,7 @@ absl::StatusOr<RestoreResult> IngestProcessor::RestorePartition(
     return give_up(absl::DataLossError(
         std::to_string(poisoned.size()) + " customer record(s) of the changelog cannot be " +
         "restored, the first at offset " + std::to_string(bad.first) + " (key " +
-        Printable(id.value()) + ": " + bad.second + ")"));
+        BoundedText(id.value(), 96) + ": " + bad.second + ")"));
   }
   if (progress) progress(result.records);
   result.dropped = replay.dropped();
