@@ -52,10 +52,10 @@ absl::Status RestoringPartitions::CheckAnswer(const CustomerId& /*id*/,
   }
   if (!failed_.empty()) {
     if (state && failed_.contains(state->partition)) {
-      return absl::UnavailableError(
-          "the customer's partition " + std::to_string(state->partition) +
-          " could not be restored from its changelog (" + failed_.at(state->partition) +
-          "); it is served again once an operator repairs it");
+      return absl::UnavailableError("the customer's partition " + std::to_string(state->partition) +
+                                    " could not be restored from its changelog (" +
+                                    failed_.at(state->partition) +
+                                    "); it is served again once an operator repairs it");
     }
     if (!state) {
       return absl::UnavailableError(

@@ -21,7 +21,7 @@ namespace crm {
 struct AlertFeedOptions {
   std::string brokers;
   std::string topic = "crm.alerts";
-  KafkaProperties properties;     // --kafka, over the defaults
+  KafkaProperties properties;  // --kafka, over the defaults
   // How long Create waits to find the topic's ends before going on (the
   // brokers away at start: the thread keeps trying).
   int start_timeout_ms = 3000;

@@ -38,7 +38,10 @@ TEST(BoundedTextTest, EscapesControlCharactersBackslashesAndInvalidUtf8) {
 // What a terminal acts on though it is valid UTF-8: a C1 control (U+009B
 // works as an escape), a line separator, a bidi override.
 TEST(BoundedTextTest, EscapesC1SeparatorsAndBidiControls) {
-  EXPECT_EQ(BoundedText("a\u202eb\xc2\x9b" "c\u2028d", 1024), "a\\u202eb\\u009bc\\u2028d");
+  EXPECT_EQ(BoundedText("a\u202eb\xc2\x9b"
+                        "c\u2028d",
+                        1024),
+            "a\\u202eb\\u009bc\\u2028d");
   EXPECT_TRUE(IsPrintable(BoundedText("x\u2066y\xc2\x85z", 1024)));
   EXPECT_FALSE(IsPrintable("x\u2066y"));
   EXPECT_TRUE(IsPrintable("caf\u00e9"));

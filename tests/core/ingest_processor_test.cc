@@ -1054,7 +1054,8 @@ TEST_F(IngestProcessorTest, AnErasureFenceDropsTheLaggingTouchpointsOfACustomerN
                           .requested_at = Day(110),
                           .partition = 2})
                   .value());
-  const auto fences = store_.partitions().at({kTopic, 2}).erasure_fences;  // a copy: partitions() is one
+  const auto fences =
+      store_.partitions().at({kTopic, 2}).erasure_fences;  // a copy: partitions() is one
   ASSERT_EQ(fences.size(), 1u);
   EXPECT_EQ(fences.begin()->first, EventIdHash("other"));
 }
