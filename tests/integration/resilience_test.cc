@@ -42,31 +42,6 @@ bool WaitFor(const std::function<bool()>& condition, std::chrono::seconds deadli
   return condition();
 }
 
-// crm-scored as StartService starts it, with `env` ("NAME=VALUE") set.
-RunningService StartWithEnvironment(const std::vector<std::string>& env, const std::string& brokers,
-                                    const std::filesystem::path& data,
-                                    const std::filesystem::path& log,
-                                    const std::vector<std::string>& extra = {}) {
-  std::vector<std::string> args = env;
-  args.insert(args.end(), {CRM_SCORED_BIN, "--brokers", brokers, "--data-dir", data.string(),
-                           "--grpc-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0",
-                           "--clock", "event", "--group", "resilience-test", "--kafka",
-                           "session.timeout.ms=6000", "--kafka", "fetch.wait.max.ms=10"});
-  args.insert(args.end(), extra.begin(), extra.end());
-  RunningService service;
-  service.process =
-      std::make_unique<ChildProcess>("/usr/bin/env", testing::WithTestKafka(args), log);
-  const auto metrics = service.process->WaitForLog("metrics listening on http://127.0.0.1:", 30s);
-  const auto grpc = service.process->WaitForLog("gRPC listening on 127.0.0.1:", 30s);
-  EXPECT_TRUE(metrics && grpc) << service.process->Log();
-  const auto port = [](const std::string& rest) {
-    return rest.substr(0, rest.find_first_not_of("0123456789"));
-  };
-  if (metrics) service.metrics = "http://127.0.0.1:" + port(*metrics) + "/metrics";
-  if (grpc) service.grpc = "127.0.0.1:" + port(*grpc);
-  return service;
-}
-
 // The touchpoints applied to `customer` (nullopt: the lookup failed).
 std::optional<std::uint64_t> Applied(v1::ScoringService::Stub& stub, const std::string& customer) {
   v1::GetCustomerStateRequest request;
@@ -108,8 +83,8 @@ TEST(StorageFullTest, AFullDiskPausesIngestionKeepsReadsAndResumesWithNothingLos
   ProduceTouchpoints((*broker)->bootstrap(), before);
   const auto full = dir.path() / "disk-full";
   RunningService service =
-      StartWithEnvironment({"CRM_FAIL_POINTS=commit-no-space@" + full.string()},
-                           (*broker)->bootstrap(), dir.path() / "data", dir.path() / "service.log");
+      StartService((*broker)->bootstrap(), dir.path() / "data", dir.path() / "service.log", {},
+                   "resilience-test", {"CRM_FAIL_POINTS=commit-no-space@" + full.string()});
   auto channel = grpc::CreateChannel(service.grpc, grpc::InsecureChannelCredentials());
   auto stub = v1::ScoringService::NewStub(channel);
   const auto total = [&] {

@@ -16,7 +16,7 @@ using namespace std::chrono_literals;
 
 RunningService StartService(const std::string& brokers, const std::filesystem::path& data,
                             const std::filesystem::path& log, std::vector<std::string> extra,
-                            const std::string& group) {
+                            const std::string& group, const std::vector<std::string>& env) {
   std::vector<std::string> args = {"--brokers",        brokers,
                                    "--data-dir",       data.string(),
                                    "--grpc-listen",    "127.0.0.1:0",
@@ -27,7 +27,15 @@ RunningService StartService(const std::string& brokers, const std::filesystem::p
                                    "--kafka",          "fetch.wait.max.ms=10"};
   args.insert(args.end(), extra.begin(), extra.end());
   RunningService service;
-  service.process = std::make_unique<ChildProcess>(CRM_SCORED_BIN, WithTestKafka(args), log);
+  args = WithTestKafka(args);
+  if (env.empty()) {
+    service.process = std::make_unique<ChildProcess>(CRM_SCORED_BIN, args, log);
+  } else {  // through env(1)
+    std::vector<std::string> with_env = env;
+    with_env.push_back(CRM_SCORED_BIN);
+    with_env.insert(with_env.end(), args.begin(), args.end());
+    service.process = std::make_unique<ChildProcess>("/usr/bin/env", with_env, log);
+  }
   const auto metrics = service.process->WaitForLog("metrics listening on http://127.0.0.1:", 30s);
   const auto grpc = service.process->WaitForLog("gRPC listening on 127.0.0.1:", 30s);
   EXPECT_TRUE(metrics && grpc) << service.process->Log();

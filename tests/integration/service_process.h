@@ -21,9 +21,11 @@ struct RunningService {
   std::string grpc;     // "127.0.0.1:PORT"
   std::string metrics;  // "http://127.0.0.1:PORT/metrics"
 };
+// `env` ("NAME=VALUE", e.g. fail points) is set for it alone.
 RunningService StartService(const std::string& brokers, const std::filesystem::path& data,
                             const std::filesystem::path& log, std::vector<std::string> extra = {},
-                            const std::string& group = "hardening-test");
+                            const std::string& group = "hardening-test",
+                            const std::vector<std::string>& env = {});
 
 // A program run to its end by Run: its exit code (-1: still running after a
 // minute) and everything it wrote, stdout and stderr.
