@@ -17,6 +17,7 @@
 
 #include "core/clock.h"
 #include "core/ingest_processor.h"
+#include "core/partition_ownership.h"
 #include "core/scorer.h"
 #include "services/common/file_audit_log.h"
 #include "services/common/log.h"
@@ -307,7 +308,7 @@ int RunScoringApp(const ServiceOptions& options) {
       [&alert_hub](const AlertEvent& alert) { alert_hub.Publish(alert); });
   if (!alert_feed.ok()) return Fatal("alert feed", alert_feed.status());
   ErasureQueue erasures;
-  RestoringPartitions restoring;
+  PartitionOwnership restoring;
   auto peer_credentials =
       PeerCredentials({options.grpc_tls_cert, options.grpc_tls_key, options.grpc_tls_client_ca},
                       options.peer_tls_ca);

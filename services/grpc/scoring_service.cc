@@ -122,7 +122,7 @@ ScoringServiceImpl::Route ScoringServiceImpl::Locate(const std::string& raw_id,
     route.status = ToGrpc(stored.status());
     return route;
   }
-  const RestoringPartitions* restoring = options_.restoring;
+  const PartitionOwnership* restoring = options_.restoring;
   if (*stored) route.partition = (*stored)->partition;
   if (restoring != nullptr) {
     const Timestamp now = WallClock().Now();
@@ -191,7 +191,7 @@ void ScoringServiceImpl::Stamp(std::int32_t partition, const PopulationView& pop
     freshness->set_lag(-1);
     return;
   }
-  const RestoringPartitions::Progress progress = options_.restoring->ProgressOf(partition);
+  const PartitionOwnership::Progress progress = options_.restoring->ProgressOf(partition);
   freshness->set_lag(progress.lag);
   if (progress.committed_at) {
     const std::int64_t us = ToMicros(*progress.committed_at);
@@ -424,7 +424,7 @@ grpc::Status ScoringServiceImpl::RankLocally(grpc::ServerContext* context,
   const Timestamp now = clock_->Now();
   const std::shared_ptr<const Scorer> scorer = scorer_->Current();
   const std::shared_ptr<const PopulationView> population = population_->Current();
-  const RestoringPartitions* restoring = options_.restoring;
+  const PartitionOwnership* restoring = options_.restoring;
   // The best so far, highest churn first (ties by id, as the index orders them).
   std::vector<std::pair<Scores, std::int32_t>> best;
   const auto ranks_before = [](const std::pair<Scores, std::int32_t>& a,

@@ -16,6 +16,7 @@
 #include "core/clock.h"
 #include "core/cluster.h"
 #include "core/erasure.h"
+#include "core/partition_ownership.h"
 #include "core/population.h"
 #include "core/scorer.h"
 #include "core/state_store.h"
@@ -43,7 +44,7 @@ struct ScoringServiceOptions {
   std::chrono::milliseconds erase_timeout = std::chrono::seconds(30);
   // Partitions being restored: lookups that may be about to change answer
   // UNAVAILABLE meanwhile (null: none ever is).
-  const RestoringPartitions* restoring = nullptr;
+  const PartitionOwnership* restoring = nullptr;
   // Scale-out (null: this instance answers alone). The instances of the
   // group and the partitions each owns: a lookup of a customer whose
   // partition another instance owns is forwarded to it, and ListAtRisk

@@ -249,7 +249,7 @@ absl::Status TouchpointConsumer::Restore(std::int32_t partition) {
   const std::string name = options_.topic + "[" + std::to_string(partition) + "]";
   CRM_LOG(kInfo, kComponent) << "restoring " << name << " from its changelog";
   struct Restoring {
-    RestoringPartitions* partitions;
+    PartitionOwnership* partitions;
     std::int32_t partition;
     ~Restoring() {
       if (partitions != nullptr) partitions->End(partition);

@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "core/ingest_probe.h"
 #include "core/ingest_processor.h"
+#include "core/partition_ownership.h"
 #include "core/state_store.h"
 #include "services/kafka/cluster_topic.h"
 #include "services/kafka/kafka_config.h"
@@ -60,7 +61,7 @@ struct ConsumerHooks {
   // are unreachable, or the disk is full) or goes on again (true).
   std::function<void(bool)> ingesting;
   // Told which partitions are being restored from their changelogs.
-  RestoringPartitions* restoring = nullptr;
+  PartitionOwnership* restoring = nullptr;
   // Scale-out: told the partitions owned after each rebalance (restored by
   // then), given each owned partition's population every
   // population_publish_ms, and asked for the others' between batches.

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "core/partition_ownership.h"
+
 namespace crm {
 namespace {
 
@@ -253,8 +255,8 @@ TEST(ChangelogReplayTest,
   }
 }
 
-TEST(RestoringPartitionsTest, ALookupWaitsOnlyWhileItsAnswerMayChange) {
-  RestoringPartitions restoring;
+TEST(PartitionOwnershipTest, ALookupWaitsOnlyWhileItsAnswerMayChange) {
+  PartitionOwnership restoring;
   const CustomerId id("c");
   CustomerState on_two = StateWith(1);
   on_two.partition = 2;
@@ -288,9 +290,9 @@ TEST(RestoringPartitionsTest, ALookupWaitsOnlyWhileItsAnswerMayChange) {
   EXPECT_FALSE(restoring.CheckAnswer(id, std::nullopt).ok());
 }
 
-TEST(RestoringPartitionsTest,
+TEST(PartitionOwnershipTest,
      APartitionThatCouldNotBeRestoredIsUnavailableNamedUntilItsNextRestore) {
-  RestoringPartitions restoring;
+  PartitionOwnership restoring;
   restoring.SetOwned({0, 1}, 2);
   const CustomerId id("c");
   CustomerState on_zero = StateWith(1), on_one = StateWith(1);

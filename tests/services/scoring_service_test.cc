@@ -13,6 +13,7 @@
 #include "core/clock.h"
 #include "core/cluster.h"
 #include "core/customer_state.h"
+#include "core/partition_ownership.h"
 #include "tests/core/test_touchpoints.h"
 #include "tests/fakes/fake_clock.h"
 #include "tests/fakes/memory_state_store.h"
@@ -87,7 +88,7 @@ TEST(ScoringServiceTest, AnOwnerWhoseNameNoCertificateCanHoldIsNeverForwardedTo)
   Board<Scorer> scorers(std::make_shared<const Scorer>(Model{}));
   PopulationBoard population;
   testing::FakeClock clock(Day(400));
-  RestoringPartitions restoring;
+  PartitionOwnership restoring;
   restoring.SetOwned({0}, 2);
   ClusterView cluster("a", std::chrono::hours(1));
   const Timestamp now = WallClock().Now();

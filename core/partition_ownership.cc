@@ -1,0 +1,123 @@
+#include "core/partition_ownership.h"
+
+#include <utility>
+
+namespace crm {
+
+void PartitionOwnership::Begin(std::int32_t partition) {
+  absl::MutexLock lock(&mutex_);
+  partitions_.insert(partition);
+  failed_.erase(partition);
+}
+
+void PartitionOwnership::Fail(std::int32_t partition, std::string why) {
+  absl::MutexLock lock(&mutex_);
+  failed_[partition] = std::move(why);
+}
+
+void PartitionOwnership::End(std::int32_t partition) {
+  absl::MutexLock lock(&mutex_);
+  if (auto it = partitions_.find(partition); it != partitions_.end()) partitions_.erase(it);
+}
+
+void PartitionOwnership::SetOwned(std::set<std::int32_t> owned, std::int32_t count) {
+  absl::MutexLock lock(&mutex_);
+  owned_ = std::move(owned);
+  count_ = count;
+  std::erase_if(progress_, [&](const auto& entry) { return !owned_->contains(entry.first); });
+  std::erase_if(failed_, [&](const auto& entry) { return !owned_->contains(entry.first); });
+}
+
+bool PartitionOwnership::OwnsAll() const {
+  if (!owned_) return true;
+  if (count_ <= 0) return false;
+  for (std::int32_t p = 0; p < count_; ++p) {
+    if (!owned_->contains(p)) return false;
+  }
+  return true;
+}
+
+absl::Status PartitionOwnership::CheckAnswer(const CustomerId& /*id*/,
+                                             const std::optional<CustomerState>& state) const {
+  absl::MutexLock lock(&mutex_);
+  if (owned_ && state && !owned_->contains(state->partition)) {
+    return absl::UnavailableError(
+        "the customer's partition " + std::to_string(state->partition) +
+        " is not this instance's now (another owns it, or a rebalance is under way)");
+  }
+  if (!state && !OwnsAll()) {
+    return absl::UnavailableError(
+        "the customer is not on this instance's partitions; the instance that "
+        "owns theirs may know them");
+  }
+  if (!failed_.empty()) {
+    if (state && failed_.contains(state->partition)) {
+      return absl::UnavailableError("the customer's partition " + std::to_string(state->partition) +
+                                    " could not be restored from its changelog (" +
+                                    failed_.at(state->partition) +
+                                    "); it is served again once an operator repairs it");
+    }
+    if (!state) {
+      return absl::UnavailableError(
+          "the customer is not known here, but partition " +
+          std::to_string(failed_.begin()->first) +
+          ", which may hold them, could not be restored from its changelog (" +
+          failed_.begin()->second + ")");
+    }
+  }
+  if (partitions_.empty()) return absl::OkStatus();
+  if (state && partitions_.contains(state->partition)) {
+    return absl::UnavailableError("the customer's partition " + std::to_string(state->partition) +
+                                  " is being restored from its changelog; retry shortly");
+  }
+  if (!state) {
+    return absl::UnavailableError(
+        "the customer is not known yet: a partition is being restored from its "
+        "changelog; retry shortly");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PartitionOwnership::CheckAll() const {
+  absl::MutexLock lock(&mutex_);
+  if (!OwnsAll()) {
+    return absl::UnavailableError(
+        "this instance owns only some partitions: its ranking would leave out the others'");
+  }
+  if (!failed_.empty()) {
+    return absl::UnavailableError("partition " + std::to_string(failed_.begin()->first) +
+                                  " could not be restored from its changelog: a ranking would "
+                                  "leave out its customers");
+  }
+  if (partitions_.empty()) return absl::OkStatus();
+  return absl::UnavailableError("a partition is being restored from its changelog; retry shortly");
+}
+
+bool PartitionOwnership::Serves(std::int32_t partition) const {
+  absl::MutexLock lock(&mutex_);
+  return (!owned_ || owned_->contains(partition)) && !partitions_.contains(partition) &&
+         !failed_.contains(partition);
+}
+
+std::pair<std::optional<std::set<std::int32_t>>, std::int32_t> PartitionOwnership::Owned() const {
+  absl::MutexLock lock(&mutex_);
+  return {owned_, count_};
+}
+
+void PartitionOwnership::Committed(std::int32_t partition, Timestamp at) {
+  absl::MutexLock lock(&mutex_);
+  progress_[partition].committed_at = at;
+}
+
+void PartitionOwnership::SetLag(std::int32_t partition, std::int64_t lag) {
+  absl::MutexLock lock(&mutex_);
+  progress_[partition].lag = lag;
+}
+
+PartitionOwnership::Progress PartitionOwnership::ProgressOf(std::int32_t partition) const {
+  absl::MutexLock lock(&mutex_);
+  const auto it = progress_.find(partition);
+  return it == progress_.end() ? Progress{} : it->second;
+}
+
+}  // namespace crm
