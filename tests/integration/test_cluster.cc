@@ -76,10 +76,10 @@ int Partitions(rd_kafka_t* client, const std::string& topic) {
   return partitions;
 }
 
-// Creates `topics` (their names as on the cluster) through the Admin API;
-// an error naming the first that failed.
+// Creates `topics` (their names as on the cluster) with `configs` (by
+// index) through the Admin API; an error naming the first that failed.
 absl::Status CreateTopics(rd_kafka_t* client, const std::vector<TopicSpec>& topics,
-                          const std::vector<bool>& compacted) {
+                          const std::vector<std::map<std::string, std::string>>& configs) {
   char error[512];
   std::vector<rd_kafka_NewTopic_t*> requests;
   for (std::size_t i = 0; i < topics.size(); ++i) {
@@ -89,8 +89,16 @@ absl::Status CreateTopics(rd_kafka_t* client, const std::vector<TopicSpec>& topi
       rd_kafka_NewTopic_destroy_array(requests.data(), requests.size());
       return absl::InvalidArgumentError(absl::StrCat(topics[i].name, ": ", error));
     }
-    if (compacted[i]) rd_kafka_NewTopic_set_config(request, "cleanup.policy", "compact");
     requests.push_back(request);
+    for (const auto& [name, value] : configs[i]) {
+      if (const rd_kafka_resp_err_t err =
+              rd_kafka_NewTopic_set_config(request, name.c_str(), value.c_str());
+          err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        rd_kafka_NewTopic_destroy_array(requests.data(), requests.size());
+        return absl::InvalidArgumentError(
+            absl::StrCat(topics[i].name, " ", name, "=", value, ": ", rd_kafka_err2str(err)));
+      }
+    }
   }
   Options options(rd_kafka_AdminOptions_new(client, RD_KAFKA_ADMIN_OP_CREATETOPICS),
                   &rd_kafka_AdminOptions_destroy);
@@ -150,7 +158,8 @@ bool OnExternalKafka() {
 }
 
 absl::StatusOr<std::unique_ptr<TestKafka>> TestKafka::Start(const std::vector<TopicSpec>& topics,
-                                                            int brokers) {
+                                                            int brokers,
+                                                            const TopicConfigs& configs) {
   std::unique_ptr<TestKafka> kafka(new TestKafka());
   if (!OnExternalKafka()) {
     auto embedded = EmbeddedBroker::Start(topics, brokers);
@@ -163,15 +172,21 @@ absl::StatusOr<std::unique_ptr<TestKafka>> TestKafka::Start(const std::vector<To
     const std::string prefix = absl::StrCat("crmtest.", TestName(), ".", suffix, ".");
     kafka->group_suffix_ = "." + suffix;
     std::vector<TopicSpec> named;
-    std::vector<bool> compacted;
+    std::vector<std::map<std::string, std::string>> named_configs;
     for (const TopicSpec& topic : topics) {
       kafka->topics_[topic.name] = prefix + topic.name;
       named.push_back({prefix + topic.name, topic.partitions});
-      compacted.push_back(Compacted(topic.name));
+      std::map<std::string, std::string> config;
+      if (Compacted(topic.name)) config["cleanup.policy"] = "compact";
+      if (const auto it = configs.find(topic.name); it != configs.end()) {
+        for (const auto& [name, value] : it->second) config.insert_or_assign(name, value);
+      }
+      named_configs.push_back(std::move(config));
     }
     auto client = Client(kafka->bootstrap_);
     if (!client.ok()) return client.status();
-    if (const absl::Status created = CreateTopics(client->get(), named, compacted); !created.ok()) {
+    if (const absl::Status created = CreateTopics(client->get(), named, named_configs);
+        !created.ok()) {
       std::cout << "test Kafka: " << created.message()
                 << "; the topics are auto-created instead, with the broker's default partition "
                    "count and policy\n";

@@ -32,10 +32,17 @@ namespace crm::testing {
 // it. For the test's thread only.
 class TestKafka {
  public:
+  // Topic configurations a test asks for, by contract topic name
+  // (e.g. {"crm.state.changelog", {{"delete.retention.ms", "100"}}}).
+  using TopicConfigs = std::map<std::string, std::map<std::string, std::string>>;
+
   // `topics` (normally ContractTopics(n)) on `brokers` embedded brokers, or on
   // the cluster of CRM_TEST_BROKERS; an error when neither can be had.
+  // `configs` are set on the topics an external cluster creates (the mock
+  // has no topic configurations: it never compacts nor deletes).
   static absl::StatusOr<std::unique_ptr<TestKafka>> Start(const std::vector<TopicSpec>& topics,
-                                                          int brokers = 1);
+                                                          int brokers = 1,
+                                                          const TopicConfigs& configs = {});
   ~TestKafka();
   TestKafka(const TestKafka&) = delete;
   TestKafka& operator=(const TestKafka&) = delete;
