@@ -8,7 +8,7 @@
 
 #include "crm/v1/scoring.pb.h"
 #include "services/codec/alert_codec.h"
-#include "services/storage/state_codec.h"
+#include "services/codec/state_codec.h"
 
 namespace crm {
 namespace {

@@ -13,7 +13,7 @@
 #include "crm/internal/stored_state.pb.h"
 #include "services/codec/alert_codec.h"
 #include "services/common/fail_point.h"
-#include "services/storage/state_codec.h"
+#include "services/codec/state_codec.h"
 
 namespace crm {
 namespace {

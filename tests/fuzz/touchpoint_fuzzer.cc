@@ -25,7 +25,7 @@
 #include "core/scorer.h"
 #include "core/validation.h"
 #include "services/codec/touchpoint_codec.h"
-#include "services/storage/state_codec.h"
+#include "services/codec/state_codec.h"
 #include "tests/core/test_touchpoints.h"
 #include "tests/fakes/fake_clock.h"
 #include "tests/fakes/memory_state_store.h"

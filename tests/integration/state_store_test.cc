@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "services/storage/rocksdb_state_store.h"
-#include "services/storage/state_codec.h"
+#include "services/codec/state_codec.h"
 #include "tools/child_process.h"
 
 namespace crm {

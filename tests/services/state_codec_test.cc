@@ -1,4 +1,4 @@
-#include "services/storage/state_codec.h"
+#include "services/codec/state_codec.h"
 
 #include <gtest/gtest.h>
 

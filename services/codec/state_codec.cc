@@ -1,4 +1,4 @@
-#include "services/storage/state_codec.h"
+#include "services/codec/state_codec.h"
 
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
