@@ -9,18 +9,17 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cmath>
-#include <condition_variable>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
 #include <map>
-#include <mutex>
 #include <random>
 #include <sstream>
 #include <thread>
 #include <unordered_set>
 
+#include "absl/synchronization/notification.h"
 #include "bench/kafka_bench.h"
 #include "bench/workload.h"
 #include "crm/v1/scoring.grpc.pb.h"
@@ -384,10 +383,7 @@ class LookupCaller {
 
   void Start() { Send(); }
   // Blocks until the caller's last call is answered.
-  void Wait() {
-    std::unique_lock lock(mutex_);
-    done_.wait(lock, [this] { return finished_; });
-  }
+  void Wait() { finished_.WaitForNotification(); }
   std::vector<double>& samples() { return samples_; }
   std::int64_t errors() const { return errors_; }
 
@@ -405,9 +401,7 @@ class LookupCaller {
     samples_.push_back(std::chrono::duration<double, std::micro>(now - sent_).count());
     if (!status.ok()) ++errors_;
     if (now < until_) return Send();
-    const std::lock_guard lock(mutex_);
-    finished_ = true;
-    done_.notify_all();
+    finished_.Notify();
   }
 
   v1::ScoringService::Stub* stub_;
@@ -421,9 +415,7 @@ class LookupCaller {
   SteadyClock::time_point sent_;
   std::vector<double> samples_;
   std::int64_t errors_ = 0;
-  std::mutex mutex_;
-  std::condition_variable done_;
-  bool finished_ = false;
+  absl::Notification finished_;
 };
 
 LookupResult Lookups(const Service& service, const std::vector<std::string>& customers, int callers,

@@ -2,11 +2,10 @@
 
 #include <grpcpp/generic/generic_stub.h>
 
-#include <condition_variable>
-#include <mutex>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/synchronization/notification.h"
 
 namespace crm {
 
@@ -42,21 +41,14 @@ absl::StatusOr<HealthState> CheckHealth(const std::shared_ptr<grpc::Channel>& ch
   grpc::GenericStub generic(channel);
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + timeout);
-  std::mutex mutex;
-  std::condition_variable done_signal;
-  bool done = false;
-  grpc::Status status;
+  absl::Notification done;
+  grpc::Status status;  // written before done is notified
   generic.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request,
                     &response, [&](grpc::Status s) {
-                      std::lock_guard<std::mutex> lock(mutex);
                       status = std::move(s);
-                      done = true;
-                      done_signal.notify_one();
+                      done.Notify();
                     });
-  {
-    std::unique_lock<std::mutex> lock(mutex);
-    done_signal.wait(lock, [&] { return done; });
-  }
+  done.WaitForNotification();
   if (!status.ok()) {
     return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
   }

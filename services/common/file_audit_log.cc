@@ -51,7 +51,7 @@ absl::Status FileAuditLog::RecordOutcome(const ErasureRequest& request, ErasureO
 }
 
 absl::Status FileAuditLog::Append(const std::string& line) {
-  std::lock_guard lock(mutex_);
+  absl::MutexLock lock(&mutex_);
   if (::write(fd_, line.data(), line.size()) != static_cast<ssize_t>(line.size()) ||
       ::fsync(fd_) != 0) {
     return absl::UnavailableError("cannot write audit log " + path_ + ": " + std::strerror(errno));

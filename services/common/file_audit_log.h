@@ -1,10 +1,11 @@
 #pragma once
 
 #include <memory>
-#include <mutex>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "core/erasure.h"
 
 namespace crm {
@@ -30,7 +31,7 @@ class FileAuditLog final : public AuditLog {
   // Appends `line` and fsyncs.
   absl::Status Append(const std::string& line);
   FileAuditLog(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
-  std::mutex mutex_;
+  absl::Mutex mutex_;  // one line written and fsynced at a time
   int fd_;
   std::string path_;
 };

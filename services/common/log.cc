@@ -4,8 +4,9 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
-#include <mutex>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "core/bounded_text.h"
 #include "core/clock.h"
 
@@ -14,7 +15,7 @@ namespace {
 
 std::atomic<LogLevel> g_level{LogLevel::kInfo};
 std::atomic<LogFormat> g_format{LogFormat::kText};
-std::mutex g_write_mutex;
+absl::Mutex g_write_mutex(absl::kConstInit);  // one line on stderr at a time
 
 const char* LevelName(LogLevel level) {
   switch (level) {
@@ -82,7 +83,7 @@ void LogLine(LogLevel level, std::string_view component, std::string_view messag
     const std::string line = "{\"ts\":\"" + std::string(ts) + "\",\"level\":\"" + LevelName(level) +
                              "\",\"component\":" + JsonString(component) +
                              ",\"msg\":" + JsonString(message) + "}\n";
-    std::lock_guard<std::mutex> lock(g_write_mutex);
+    absl::MutexLock lock(&g_write_mutex);
     std::fwrite(line.data(), 1, line.size(), stderr);
     std::fflush(stderr);
     return;
@@ -91,7 +92,7 @@ void LogLine(LogLevel level, std::string_view component, std::string_view messag
   // message: escaped and bounded here, so that no caller can forget it.
   const std::string safe_component = BoundedText(component, kMaxLogMessageBytes);
   const std::string safe_message = BoundedText(message, kMaxLogMessageBytes);
-  std::lock_guard<std::mutex> lock(g_write_mutex);
+  absl::MutexLock lock(&g_write_mutex);
   std::fprintf(stderr, "%s.%03dZ %-5s %s: %s\n", stamp, static_cast<int>(millis), LevelName(level),
                safe_component.c_str(), safe_message.c_str());
   std::fflush(stderr);

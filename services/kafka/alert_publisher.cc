@@ -2,9 +2,10 @@
 
 #include <librdkafka/rdkafkacpp.h>
 
-#include <mutex>
 #include <thread>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "services/codec/alert_codec.h"
 #include "services/common/fail_point.h"
 #include "services/common/log.h"
@@ -20,7 +21,7 @@ constexpr std::string_view kComponent = "alerts";
 class AlertPublisher::DeliveryReport final : public RdKafka::DeliveryReportCb {
  public:
   void dr_cb(RdKafka::Message& message) override {
-    std::lock_guard lock(mutex_);
+    absl::MutexLock lock(&mutex_);
     auto* id = static_cast<std::string*>(message.msg_opaque());
     if (message.err() == RdKafka::ERR_NO_ERROR) {
       delivered_.insert(*id);
@@ -31,20 +32,20 @@ class AlertPublisher::DeliveryReport final : public RdKafka::DeliveryReportCb {
     delete id;
   }
   std::set<std::string> TakeDelivered() {
-    std::lock_guard lock(mutex_);
+    absl::MutexLock lock(&mutex_);
     return std::exchange(delivered_, {});
   }
   int TakeFailures(std::string* error) {
-    std::lock_guard lock(mutex_);
+    absl::MutexLock lock(&mutex_);
     *error = last_error_;
     return std::exchange(failures_, 0);
   }
 
  private:
-  std::mutex mutex_;
-  std::set<std::string> delivered_;
-  int failures_ = 0;
-  std::string last_error_;
+  absl::Mutex mutex_;
+  std::set<std::string> delivered_ ABSL_GUARDED_BY(mutex_);
+  int failures_ ABSL_GUARDED_BY(mutex_) = 0;
+  std::string last_error_ ABSL_GUARDED_BY(mutex_);
 };
 
 absl::StatusOr<std::unique_ptr<AlertPublisher>> AlertPublisher::Create(

@@ -8,6 +8,8 @@
 
 #include <algorithm>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "core/clock.h"
 
 namespace crm {
@@ -19,20 +21,20 @@ class PrometheusMetrics::Refreshing final : public prometheus::Collectable {
       : registry_(std::move(registry)) {}
   std::vector<prometheus::MetricFamily> Collect() const override {
     {
-      std::lock_guard<std::mutex> lock(mutex_);
+      absl::MutexLock lock(&mutex_);
       if (refresh_) refresh_();
     }
     return registry_->Collect();
   }
   void Set(std::function<void()> refresh) {
-    std::lock_guard<std::mutex> lock(mutex_);
+    absl::MutexLock lock(&mutex_);
     refresh_ = std::move(refresh);
   }
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
-  mutable std::mutex mutex_;
-  std::function<void()> refresh_;
+  mutable absl::Mutex mutex_;
+  std::function<void()> refresh_ ABSL_GUARDED_BY(mutex_);
 };
 
 PrometheusMetrics::PrometheusMetrics()
@@ -199,7 +201,7 @@ PrometheusMetrics::PrometheusMetrics()
 }
 
 void PrometheusMetrics::ModelLoaded(const std::string& version) {
-  std::lock_guard lock(model_mutex_);
+  absl::MutexLock lock(&model_mutex_);
   model_loaded_->Increment();
   if (model_info_ != nullptr) model_info_family_->Remove(model_info_);
   model_info_ = &model_info_family_->Add({{"version", version}});

@@ -5,10 +5,11 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "core/ingest_probe.h"
 
 namespace prometheus {
@@ -135,8 +136,8 @@ class PrometheusMetrics final : public IngestProbe {
   prometheus::Counter* model_loaded_;
   prometheus::Counter* model_rejected_;
   prometheus::Family<prometheus::Gauge>* model_info_family_;
-  std::mutex model_mutex_;
-  prometheus::Gauge* model_info_ = nullptr;  // guarded by model_mutex_
+  absl::Mutex model_mutex_;
+  prometheus::Gauge* model_info_ ABSL_GUARDED_BY(model_mutex_) = nullptr;
   prometheus::Gauge* population_;
   prometheus::Gauge* cluster_members_;
   prometheus::Gauge* cluster_partitions_;

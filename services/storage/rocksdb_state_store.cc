@@ -205,7 +205,7 @@ RocksDbStateStore::RocksDbStateStore(std::unique_ptr<rocksdb::DB> db, RocksDbOpt
     : db_(std::move(db)), options_(std::move(options)), partitions_(std::move(partitions)) {}
 
 std::vector<std::int32_t> RocksDbStateStore::StatePartitions() const {
-  std::lock_guard<std::mutex> lock(partitions_mutex_);
+  absl::MutexLock lock(&partitions_mutex_);
   return {partitions_.begin(), partitions_.end()};
 }
 
@@ -323,7 +323,7 @@ absl::Status RocksDbStateStore::DropPartition(const std::string& topic, std::int
   write.sync = options_.sync_writes;
   rocksdb::Status s = db_->Write(write, &batch);
   if (!s.ok()) return FromRocks(s, "dropping a partition's state");
-  std::lock_guard<std::mutex> lock(partitions_mutex_);
+  absl::MutexLock lock(&partitions_mutex_);
   partitions_.erase(partition);
   return absl::OkStatus();
 }
@@ -598,7 +598,7 @@ absl::Status RocksDbStateStore::Commit(const std::string& topic, const StateBatc
   writes.WriteTo(sorted);
   {
     // Known before the states are visible, so that Find never misses one.
-    std::lock_guard<std::mutex> lock(partitions_mutex_);
+    absl::MutexLock lock(&partitions_mutex_);
     for (const auto& [id, state] : batch.customers) partitions_.insert(state->partition);
   }
   return Write(sorted, "committing state batch", batch.sync);

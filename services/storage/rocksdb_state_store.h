@@ -6,14 +6,15 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "core/state_store.h"
 
 namespace rocksdb {
@@ -124,8 +125,8 @@ class RocksDbStateStore final : public StateStore {
 
   std::unique_ptr<rocksdb::DB> db_;
   RocksDbOptions options_;
-  mutable std::mutex partitions_mutex_;
-  std::set<std::int32_t> partitions_;  // guarded by partitions_mutex_
+  mutable absl::Mutex partitions_mutex_;
+  std::set<std::int32_t> partitions_ ABSL_GUARDED_BY(partitions_mutex_);
   std::atomic<bool> no_space_{false};  // a write failed for want of space
 };
 
