@@ -22,10 +22,11 @@ void PartitionOwnership::End(std::int32_t partition) {
 
 void PartitionOwnership::SetOwned(std::set<std::int32_t> owned, std::int32_t count) {
   absl::MutexLock lock(&mutex_);
+  const auto elsewhere = [&owned](const auto& entry) { return !owned.contains(entry.first); };
+  std::erase_if(progress_, elsewhere);
+  std::erase_if(failed_, elsewhere);
   owned_ = std::move(owned);
   count_ = count;
-  std::erase_if(progress_, [&](const auto& entry) { return !owned_->contains(entry.first); });
-  std::erase_if(failed_, [&](const auto& entry) { return !owned_->contains(entry.first); });
 }
 
 bool PartitionOwnership::OwnsAll() const {
