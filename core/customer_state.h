@@ -14,7 +14,7 @@
 namespace crm {
 
 // Bounds on what one customer's state may hold, so that a very active customer
-// costs bounded memory and disk. Defaults are documented in README.md.
+// costs bounded memory and disk. Defaults are documented in docs/configuration.md.
 struct StateLimits {
   // Distinct event ids remembered per customer for duplicate detection. A
   // duplicate that arrives after this many newer distinct events of the same

@@ -92,7 +92,7 @@ BgNbdHistory PurchaseHistoryOf(const CustomerState& state, Timestamp as_of,
 double LifetimeValue(const BgNbdHistory& history, double expected_spend,
                      const PurchaseModel& purchase, const ValueParams& value);
 
-// Churn features, in this order (see the README's "Scores" section).
+// Churn features, in this order (see docs/scores-and-models.md, "Scores").
 inline constexpr std::array<std::string_view, 17> kChurnFeatureNames = {
     "log_expected_purchases",  // log(0.05 + E[transactions in the horizon])
     "p_alive",                 // BG/NBD probability alive

@@ -39,7 +39,7 @@ struct RocksDbOptions {
   bool sync_writes = false;
   // Compactions run at the lowest CPU priority (nice 19), so that on a small
   // machine they take what the consumer thread leaves rather than stall it
-  // (BENCHMARKS.md, third round); writes slow down on their own if they fall
+  // (docs/benchmarks-history.md, third round); writes slow down on their own if they fall
   // far behind. Flushes keep the normal priority. Process-wide.
   bool low_priority_compactions = true;
   // Told how many states were moved so far when a data dir of an earlier

@@ -236,7 +236,7 @@ TEST_F(ScorerTest, ConsentAndProfileAreNotChannelUse) {
   EXPECT_EQ(PreferredChannel(consent_only), Channel::kUnspecified);
 }
 
-// README and the code count a campaign response as one touchpoint on its
+// docs/scores-and-models.md and the code count a campaign response as one touchpoint on its
 // channel; core/scorer.h's comment on PreferredChannel says it counts double.
 TEST_F(ScorerTest, CampaignResponsesCountAsOneTouchpointEach) {
   Touch(1, Channel::kPhone);

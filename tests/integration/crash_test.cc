@@ -506,7 +506,7 @@ TEST(CrashTest, AnInstanceJoinsThenIsKilledAndTheStatesOfItsPartitionsFollowThem
   ASSERT_EQ(applied_by(*first_stub), first_half.size()) << first.Log();
   // Its alerts delivered before the second joins. (An alert still to deliver
   // when its partition changes hands may reach the topic twice, from its old
-  // owner and from its new one: README, "The changelog".)
+  // owner and from its new one: docs/architecture.md, "The changelog".)
   for (std::size_t seen = SIZE_MAX, now = 0;; seen = now) {
     now = testing::ReadTopic(broker.bootstrap, "crm.alerts", kPartitions, 2s).size();
     if (now == seen) break;

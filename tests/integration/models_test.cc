@@ -79,7 +79,7 @@ TEST(CdnowModelsTest, TrainedModelServedOnStreamedCalibrationPurchases) {
   const std::vector<Row> rows = ReadSample();
   ASSERT_EQ(rows.size(), 6919u) << kSample;
 
-  // 1. The converter and crm-train, as the README runs them.
+  // 1. The converter and crm-train, as docs/scores-and-models.md runs them.
   const auto jsonl = dir.path() / "sample.jsonl";
   {
     ChildProcess convert(

@@ -198,8 +198,8 @@ TEST(ChangelogPoisonTest, ABadChangelogRecordCostsOnePartitionNotTheInstance) {
   EXPECT_EQ(second.process->Wait(200ms), -1);
   EXPECT_EQ(second.process->Stop(SIGTERM), 0) << second.process->Log();
 
-  // The repair (README, "A bad changelog record"): a tombstone of the bad
-  // key, then a restart: the partition is restored whole.
+  // The repair (docs/architecture.md, "A bad changelog record"): a tombstone
+  // of the bad key, then a restart: the partition is restored whole.
   ProduceRecords(brokers, "crm.state.changelog", {{.key = on[0][0], .value = ""}});
   RunningService repaired = StartService(brokers, data, dir.path() / "repaired.log");
   auto again = v1::ScoringService::NewStub(
