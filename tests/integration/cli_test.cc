@@ -8,12 +8,14 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "crm/v1/scoring.grpc.pb.h"
 #include "services/kafka/embedded_broker.h"
 #include "tests/integration/service_process.h"
 #include "tests/integration/test_cluster.h"
 #include "tests/integration/touchpoint_producer.h"
+#include "tools/scrape.h"
 
 namespace crm {
 namespace {
@@ -110,7 +112,15 @@ TEST(CliTest, GetAtRiskWatchAndEraseOnTheRealService) {
   // watch: subscribed before the alerts are raised, two alerts as JSON lines.
   ChildProcess watch(CRM_SCORE_BIN, with({"watch", "--count", "2", "--json"}),
                      dir.path() / "watch.log");
-  ASSERT_TRUE(watch.WaitForLog("crm-score: watching alerts", 30s)) << watch.Log();
+  // Subscribed once the service counts a watcher.
+  const auto watchers = [&] {
+    return SumSamples(HttpGet(service.metrics).value_or(""), "crm_watchers");
+  };
+  for (const auto until = std::chrono::steady_clock::now() + 30s;
+       watchers() < 1 && std::chrono::steady_clock::now() < until;) {
+    std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_EQ(watchers(), 1) << watch.Log();
   testing::ProduceTouchpoints(brokers, buyers.ticker);
   ASSERT_EQ(watch.Wait(60s), 0) << watch.Log() << service.process->Log();
   const std::vector<v1::ChurnAlert> alerts = JsonLines<v1::ChurnAlert>(watch.Log());

@@ -12,6 +12,7 @@
 #include <google/protobuf/util/message_differencer.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
+#include <rocksdb/db.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -25,6 +26,7 @@
 #include <thread>
 
 #include "crm/v1/scoring.grpc.pb.h"
+#include "services/codec/state_codec.h"
 #include "services/kafka/embedded_broker.h"
 #include "tests/integration/service_process.h"
 #include "tests/integration/test_cluster.h"
@@ -173,17 +175,41 @@ std::vector<std::string> ServiceArgs(const std::string& brokers,
                                  "500"});
 }
 
-// The customer states a run's log says it restored from the changelog.
-std::uint64_t RestoredStates(const std::string& log) {
-  std::uint64_t states = 0;
-  constexpr std::string_view kCommits = " commits, ";
-  for (std::size_t at = log.find("consumer: restored "); at != std::string::npos;
-       at = log.find("consumer: restored ", at + 1)) {
-    const std::size_t commits = log.find(kCommits, at);
-    if (commits == std::string::npos) break;
-    states += std::stoull(log.substr(commits + kCommits.size()));
+// The value of `metric` (summed over its labels) on the running `service`'s
+// /metrics, learnt from the address it listens on; -1 when it cannot be read.
+double Metric(ChildProcess& service, std::string_view metric) {
+  const auto address = service.WaitForLog("metrics listening on http://", 30s);
+  if (!address) return -1;
+  const auto page = HttpGet("http://" + address->substr(0, address->find_first_of(" \n")));
+  return page ? SumSamples(*page, metric) : -1;
+}
+
+// Changelog records `service` has read to restore partitions so far.
+std::uint64_t RestoredRecords(ChildProcess& service) {
+  return static_cast<std::uint64_t>(std::max(0.0, Metric(service, "crm_restore_records_total")));
+}
+
+// The touchpoints a data dir (of a killed service) has committed: the sum of
+// its partitions' next offsets, read as they are on disk (read-only, so that
+// the next run recovers the data dir itself: RocksDbStateStore's layout).
+std::size_t CommittedIn(const std::filesystem::path& data) {
+  rocksdb::DB* opened = nullptr;
+  const rocksdb::Status status = rocksdb::DB::OpenForReadOnly({}, data.string(), &opened);
+  EXPECT_TRUE(status.ok()) << status.ToString();
+  if (!status.ok()) return 0;
+  const std::unique_ptr<rocksdb::DB> db(opened);
+  std::size_t committed = 0;
+  for (int partition = 0; partition < kPartitions; ++partition) {
+    std::string key = "o" + testing::TestTopic("crm.touchpoints") + '\0';
+    for (int shift = 24; shift >= 0; shift -= 8) key += static_cast<char>(partition >> shift);
+    std::string value;
+    if (db->Get({}, key, &value).IsNotFound()) continue;
+    const auto state = DecodePartition(value);
+    EXPECT_TRUE(state.ok()) << state.status();
+    if (state.ok() && state->next_offset)
+      committed += static_cast<std::size_t>(*state->next_offset);
   }
-  return states;
+  return committed;
 }
 
 // What a run leaves: each customer's state and scores, and the alerts.
@@ -191,6 +217,10 @@ struct Outcome {
   std::map<std::string, v1::CustomerState> states;
   std::map<std::string, v1::CustomerScores> scores;
   std::vector<v1::ChurnAlert> alerts;
+  // As the run's metrics said before it stopped: changelog records read to
+  // restore, and touchpoints read from the input.
+  std::uint64_t restored_records = 0;
+  std::size_t consumed = 0;
 };
 
 // Reads what the service behind `stub` holds once it has applied `unique`
@@ -269,6 +299,9 @@ Outcome RunToTheEnd(const std::string& brokers, const std::filesystem::path& dat
   auto stub = StubOf(service);
   if (!stub) return {};
   Outcome outcome = ReadOutcome(*stub, brokers, service, customers, unique);
+  outcome.restored_records = RestoredRecords(service);
+  outcome.consumed =
+      static_cast<std::size_t>(std::max(0.0, Metric(service, "crm_touchpoints_consumed_total")));
   EXPECT_EQ(service.Stop(SIGTERM), 0) << service.Log();
   return outcome;
 }
@@ -365,19 +398,11 @@ void KillAndCompare(bool replaced) {
     return replaced ? dir.path() / ("instance-" + std::to_string(run)) : dir.path() / "crashed";
   };
   std::size_t produced = 0;
-  std::uint64_t restored_states = 0;  // by the new instances, as their logs say
+  std::uint64_t restored_records = 0;  // changelog records the runs read, as their metrics say
   std::uniform_int_distribution<int> delay_ms(0, 80);
-  // Records committed before each kill, read from where the next run resumed.
-  const auto committed_before = [](const std::string& log) {
-    std::size_t committed = 0;
-    for (std::size_t at = log.find("from stored offset "); at != std::string::npos;
-         at = log.find("from stored offset ", at + 1)) {
-      committed += std::stoull(log.substr(at + std::strlen("from stored offset ")));
-    }
-    return committed;
-  };
+  // Kills that landed before the run had committed all it was given, as its
+  // data dir says once it is dead.
   int mid_stream = 0;
-  std::size_t produced_at_kill = 0;
   for (int kill = 0; kill < kills; ++kill) {
     const std::size_t part = std::min(stream.size(), produced + stream.size() / (kills + 1) + 1);
     testing::ProduceTouchpoints(
@@ -387,11 +412,13 @@ void KillAndCompare(bool replaced) {
     produced = part;
     ChildProcess service(CRM_SCORED_BIN, ServiceArgs(broker.bootstrap, data_of(kill)),
                          dir.path() / ("run" + std::to_string(kill) + ".log"));
-    ASSERT_TRUE(service.WaitForLog("consumer: assigned", 60s)) << service.Log();
-    restored_states += RestoredStates(service.Log());
-    // Was the previous run killed before it had committed all it was given?
-    if (kill > 0) mid_stream += committed_before(service.Log()) < produced_at_kill;
-    produced_at_kill = produced;
+    // Killed once it is at work: reading touchpoints (its part at least is new).
+    for (const auto until = std::chrono::steady_clock::now() + 60s;
+         Metric(service, "crm_touchpoints_consumed_total") <= 0 &&
+         std::chrono::steady_clock::now() < until;) {
+      std::this_thread::sleep_for(5ms);
+    }
+    ASSERT_GT(Metric(service, "crm_touchpoints_consumed_total"), 0) << service.Log();
     if (replaced && kill == 0) {
       // Something committed before the first kill, for the next instances to
       // restore (later kills may come before any commit of theirs).
@@ -408,35 +435,34 @@ void KillAndCompare(bool replaced) {
       }
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms(random)));
+    restored_records += RestoredRecords(service);
     ASSERT_EQ(service.Stop(SIGKILL), 128 + SIGKILL);
+    mid_stream += CommittedIn(data_of(kill)) < produced;
   }
   testing::ProduceTouchpoints(
       broker.bootstrap, std::vector<v1::Touchpoint>(
                             stream.begin() + static_cast<std::ptrdiff_t>(produced), stream.end()));
   const Outcome got =
       RunToTheEnd(broker.bootstrap, data_of(kills), dir.path() / "final.log", customers, unique);
-  {
-    std::ifstream final_log(dir.path() / "final.log");
-    std::stringstream text;
-    text << final_log.rdbuf();
-    mid_stream += committed_before(text.str()) < produced_at_kill;
-    restored_states += RestoredStates(text.str());
-    // A new instance has nothing but the changelog: the states come from it,
-    // and the touchpoints are read from the offsets restored with them, not
-    // again from the start.
-    if (replaced) {
-      EXPECT_GT(RestoredStates(text.str()), 0u) << text.str();
-      EXPECT_GT(committed_before(text.str()), 0u) << text.str();
-    }
+  restored_records += got.restored_records;
+  // A new instance has nothing but the changelog: the states come from it,
+  // and the touchpoints are read from the offsets restored with them, not
+  // again from the start.
+  if (replaced) {
+    EXPECT_GT(got.restored_records, 0u);
+    EXPECT_LT(got.consumed, stream.size());
   }
+  // The crashes this test is about: some runs died with work in hand (each
+  // given a new part, killed 0-80 ms after it began reading it).
+  EXPECT_GT(mid_stream, 0) << "no kill landed before its run had committed all it was given";
 
   const int differences = Differences(want, got);
   const std::size_t alerts = want.alerts.size();
   std::cout << "crash test" << (replaced ? " (a new instance each time)" : "") << ": " << kills
             << " kills (" << mid_stream << " before the run had committed all it was given), "
             << stream.size() << " touchpoints (" << unique << " unique), " << want.states.size()
-            << " customers, " << alerts << " alerts, " << restored_states
-            << " customer states restored from the changelog, " << differences << " differences\n";
+            << " customers, " << alerts << " alerts, " << restored_records
+            << " changelog records read to restore, " << differences << " differences\n";
   EXPECT_EQ(differences, 0);
 }
 
@@ -516,9 +542,6 @@ TEST(CrashTest, AnInstanceJoinsThenIsKilledAndTheStatesOfItsPartitionsFollowThem
                       dir.path() / "second.log");
   auto second_stub = StubOf(second);
   ASSERT_NE(second_stub, nullptr);
-  ASSERT_TRUE(
-      second.WaitForLog("consumer: restored " + testing::TestTopic("crm.touchpoints") + "[", 60s))
-      << second.Log();
   // Once the group has settled: each customer answered by both instances,
   // alike: by the owner of their partition, and by the other, which forwards
   // to it; together, everything applied so far.
@@ -548,33 +571,27 @@ TEST(CrashTest, AnInstanceJoinsThenIsKilledAndTheStatesOfItsPartitionsFollowThem
     std::this_thread::sleep_for(200ms);
   }
   ASSERT_TRUE(settled()) << first.Log() << second.Log();
-  EXPECT_GT(RestoredStates(second.Log()), 0u) << second.Log();
+  const std::uint64_t restored_by_second = RestoredRecords(second);
+  EXPECT_GT(restored_by_second, 0u) << second.Log();
 
   // The rest of the stream, and the second instance killed while applying it.
   testing::ProduceTouchpoints(broker.bootstrap,
                               std::vector<v1::Touchpoint>(stream.begin() + half, stream.end()));
   std::this_thread::sleep_for(
       std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 300)(random)));
-  const auto restores = [](const std::string& log) {
-    std::size_t count = 0;
-    for (std::size_t at = log.find("consumer: restored "); at != std::string::npos;
-         at = log.find("consumer: restored ", at + 1)) {
-      ++count;
-    }
-    return count;
-  };
-  const std::size_t restores_before_kill = restores(first.Log());
+  const std::uint64_t restored_before_kill = RestoredRecords(first);
   ASSERT_EQ(second.Stop(SIGKILL), 128 + SIGKILL);
   const Outcome got = ReadOutcome(*first_stub, broker.bootstrap, first, customers, unique);
   // The first instance took the second's partitions back from the changelog
   // (with the states the second committed meanwhile, if it had committed any
   // before the kill: it may have been killed first).
-  EXPECT_GT(restores(first.Log()), restores_before_kill) << first.Log();
+  EXPECT_GT(RestoredRecords(first), restored_before_kill) << first.Log();
   const int differences = Differences(want, got);
   std::cout << "scale-out: " << stream.size() << " touchpoints, " << customers << " customers, "
-            << want.alerts.size() << " alerts; the second instance restored "
-            << RestoredStates(second.Log()) << " states, the first " << RestoredStates(first.Log())
-            << " after the kill; " << differences << " differences\n";
+            << want.alerts.size()
+            << " alerts; changelog records read to restore: " << restored_by_second
+            << " by the second instance, " << RestoredRecords(first) - restored_before_kill
+            << " by the first after the kill; " << differences << " differences\n";
   EXPECT_EQ(differences, 0);
   EXPECT_EQ(first.Stop(SIGTERM), 0) << first.Log();
 }
@@ -665,6 +682,10 @@ TEST(CrashTest, ThreeInstancesOnSixPartitionsOneKilledAndEachSurvivorAnswersEver
                               std::vector<v1::Touchpoint>(stream.begin() + half, stream.end()));
   std::this_thread::sleep_for(
       std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 500)(random)));
+  const auto survivors_restored = [&] {
+    return RestoredRecords(*instances[0]) + RestoredRecords(*instances[2]);
+  };
+  const std::uint64_t restored_before_kill = survivors_restored();
   ASSERT_EQ(instances[1]->Stop(SIGKILL), 128 + SIGKILL);
 
   // Each survivor answers every customer: the same states and scores as the
@@ -738,12 +759,11 @@ TEST(CrashTest, ThreeInstancesOnSixPartitionsOneKilledAndEachSurvivorAnswersEver
     EXPECT_EQ(SumSamples(page, "crm_cluster_partitions_claimed"), kSix) << page;
   }
   // b's partitions were restored from the changelog by the survivors.
-  EXPECT_GT(RestoredStates(instances[0]->Log()) + RestoredStates(instances[2]->Log()), 0u)
-      << logs();
+  const std::uint64_t restored_after_kill = survivors_restored() - restored_before_kill;
+  EXPECT_GT(restored_after_kill, 0u) << logs();
   std::cout << "three instances: " << stream.size() << " touchpoints, " << customers
-            << " customers, " << want.alerts.size()
-            << " alerts; restored after the kill: " << RestoredStates(instances[0]->Log()) << " + "
-            << RestoredStates(instances[2]->Log()) << " states; " << differences
+            << " customers, " << want.alerts.size() << " alerts; " << restored_after_kill
+            << " changelog records read to restore after the kill; " << differences
             << " differences\n";
   EXPECT_EQ(differences, 0);
   for (std::size_t survivor : {0u, 2u}) {
