@@ -6,7 +6,7 @@
 namespace crm {
 namespace {
 
-Rejection Reject(RejectReason reason, std::string detail) { return {reason, std::move(detail)}; }
+Rejection Reject(RejectReason reason, std::string_view detail) { return {reason, detail}; }
 
 }  // namespace
 

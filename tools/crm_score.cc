@@ -195,7 +195,8 @@ int Health(const Client& client, const std::string& service) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+// What may escape is what ends the process anyway (allocation failure).
+int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   Connection connection;
   CLI::App app(
       "crm-score: crm-scored's gRPC API for people. Looks a customer up (get), lists the "

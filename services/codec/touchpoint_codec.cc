@@ -19,7 +19,7 @@ bool LooksLikeJson(std::string_view value) {
   return false;
 }
 
-Rejection Malformed(std::string detail) { return {RejectReason::kMalformed, std::move(detail)}; }
+Rejection Malformed(std::string_view detail) { return {RejectReason::kMalformed, detail}; }
 
 }  // namespace
 
