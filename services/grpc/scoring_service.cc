@@ -50,28 +50,6 @@ std::string MetadataValue(std::string_view text) {
   return out;
 }
 
-// Whether `address` (HOST:PORT) is on this machine's loopback interface.
-bool LoopbackAddress(const std::string& address) {
-  std::string host = address.substr(0, address.rfind(':'));
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
-}
-
-// Whether `instance` can be checked against a certificate as gRPC checks a
-// hostname: a DNS name or an IP address, optionally with a port (the default
-// instance name is the advertised HOST:PORT). Anything else (spaces, control
-// or non-ASCII bytes, a NUL that would cut the name short) is never sent
-// to the TLS layer.
-bool CertificateName(std::string_view instance) {
-  if (instance.empty() || instance.size() > kMaxInstanceBytes) return false;
-  return std::all_of(instance.begin(), instance.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '.' || c == '_' || c == ':' || c == '[' || c == ']';
-  });
-}
-
 // A peer's answer, said to come from `instance` (a name read from the
 // cluster topic: quoted, cut), its message bounded. A TLS handshake that
 // failed on the certificate's name (gRPC's "Peer name ... is not in peer
@@ -97,88 +75,6 @@ grpc::Status ScoringServiceImpl::Admit(const grpc::ServerContextBase& context, R
                                        const Request& request, std::string* who) const {
   if (grpc::Status allowed = Authorize(context, role, who); !allowed.ok()) return allowed;
   return ToGrpc(Validate(request));
-}
-
-struct ScoringServiceImpl::Route {
-  enum class Kind { kHere, kForward, kAnswered } kind = Kind::kAnswered;
-  grpc::Status status;                 // kAnswered: the answer (NOT_FOUND, UNAVAILABLE, …)
-  std::optional<CustomerState> state;  // kHere
-  std::int32_t partition = -1;
-  ClusterMember owner;  // kForward
-};
-
-// Where the answer for `raw_id` comes from: this instance's committed state
-// when it serves the customer's partition; the partition's owner when
-// another instance does (unless the call was forwarded already); else an
-// error that says why (NOT_FOUND for an unknown customer, UNAVAILABLE
-// while their partition is restored or has no owner answering).
-// REQUIRES: `raw_id` passed ValidateCustomerId.
-ScoringServiceImpl::Route ScoringServiceImpl::Locate(const std::string& raw_id,
-                                                     bool forwarded) const {
-  Route route;
-  const CustomerId id(raw_id);
-  auto stored = store_->Find(id);
-  if (!stored.ok()) {
-    route.status = ToGrpc(stored.status());
-    return route;
-  }
-  const PartitionOwnership* restoring = options_.restoring;
-  if (*stored) route.partition = (*stored)->partition;
-  if (restoring != nullptr) {
-    const Timestamp now = WallClock().Now();
-    const auto [owned, owned_count] = restoring->Owned();
-    const std::int32_t count = owned_count > 0               ? owned_count
-                               : options_.cluster != nullptr ? options_.cluster->PartitionCount(now)
-                                                             : 0;
-    if (route.partition < 0 && count > 0 && options_.partition_of) {
-      route.partition = options_.partition_of(raw_id, count);
-    }
-    bool served = route.partition >= 0 && restoring->Serves(route.partition);
-    // The claimed owner, looked up only when it may be needed: the partition
-    // is not served here, or no assignment came yet (every local state is
-    // then taken as this instance's own, unless another claims it).
-    std::optional<ClusterMember> owner;
-    if ((!served || !owned) && !forwarded && options_.cluster != nullptr && route.partition >= 0) {
-      owner = options_.cluster->OwnerOf(route.partition, now);
-      if (owner && owner->instance == options_.cluster->self()) owner.reset();
-    }
-    served = served && (owned || !owner);
-    if (served && (*stored || !restoring->partitioner_mismatch())) {
-      if (!*stored) {
-        route.status = {grpc::StatusCode::NOT_FOUND, "unknown customer " + Quoted(raw_id)};
-        return route;
-      }
-      route.kind = Route::Kind::kHere;
-      route.state = std::move(**stored);
-      return route;
-    }
-    if (!served && owner && !PeerVerified(*owner)) {
-      route.status = Unverified(*owner);
-      return route;
-    }
-    if (!served && owner) {
-      route.kind = Route::Kind::kForward;
-      route.owner = std::move(*owner);
-      return route;
-    }
-    if (absl::Status answer = restoring->CheckAnswer(id, *stored); !answer.ok()) {
-      std::string why(answer.message());
-      if (options_.cluster != nullptr && !served) {
-        why += forwarded
-                   ? " (asked by another instance, which took this one for the owner)"
-                   : "; no instance claims partition " + std::to_string(route.partition) + " now";
-      }
-      route.status = BoundedStatus({grpc::StatusCode::UNAVAILABLE, why});
-      return route;
-    }
-  }
-  if (!*stored) {
-    route.status = {grpc::StatusCode::NOT_FOUND, "unknown customer " + Quoted(raw_id)};
-    return route;
-  }
-  route.kind = Route::Kind::kHere;
-  route.state = std::move(**stored);
-  return route;
 }
 
 void ScoringServiceImpl::Stamp(std::int32_t partition, const PopulationView& population,
@@ -225,26 +121,6 @@ std::shared_ptr<v1::ScoringService::Stub> ScoringServiceImpl::PeerStub(
   return stub;
 }
 
-bool ScoringServiceImpl::PeerVerified(const ClusterMember& member) const {
-  if (options_.peers_verified) return CertificateName(member.instance);
-  return options_.insecure_peers || LoopbackAddress(member.address);
-}
-
-grpc::Status ScoringServiceImpl::Unverified(const ClusterMember& member) const {
-  if (options_.peers_verified) {
-    return BoundedStatus({grpc::StatusCode::UNAVAILABLE,
-                          "the owner " + Quoted(member.instance) + " at " + Quoted(member.address) +
-                              " cannot be verified: its instance name cannot be a certificate's "
-                              "name (letters, digits, '-', '.', '_', ':', '[', ']'); nothing is "
-                              "forwarded to it"});
-  }
-  return BoundedStatus({grpc::StatusCode::UNAVAILABLE,
-                        "the owner " + Quoted(member.instance) + " at " + Quoted(member.address) +
-                            " cannot be verified (plaintext, not loopback): nothing is forwarded "
-                            "to it; serve gRPC over TLS with --peer-tls-ca, or pass "
-                            "--allow-insecure-peers"});
-}
-
 void ScoringServiceImpl::PrepareForward(const grpc::ServerContextBase& context, Role role,
                                         const std::string& who,
                                         grpc::ClientContext* forward) const {
@@ -271,7 +147,7 @@ grpc::ServerUnaryReactor* ScoringServiceImpl::GetCustomerScores(
     reactor->Finish(admitted);
     return reactor;
   }
-  Route route = Locate(request->customer_id(), Forwarded(*context));
+  Route route = router_.Locate(*store_, request->customer_id(), Forwarded(*context));
   if (route.kind == Route::Kind::kForward) {
     auto forward = std::make_shared<grpc::ClientContext>();
     PrepareForward(*context, Role::kReader, who, forward.get());
@@ -286,7 +162,7 @@ grpc::ServerUnaryReactor* ScoringServiceImpl::GetCustomerScores(
     return reactor;
   }
   if (route.kind == Route::Kind::kAnswered) {
-    reactor->Finish(route.status);
+    reactor->Finish(ToGrpc(route.status));
     return reactor;
   }
   const Timestamp as_of = AsOf(*clock_, request->has_as_of(), request->as_of());
@@ -362,7 +238,7 @@ grpc::ServerUnaryReactor* ScoringServiceImpl::BatchGetCustomerScores(
   std::map<std::pair<std::string, std::string>, BatchJoin::Share*> by_owner;  // address, instance
   grpc::Status status;
   for (const std::string& raw_id : request->customer_ids()) {
-    Route route = Locate(raw_id, forwarded);
+    Route route = router_.Locate(*store_, raw_id, forwarded);
     if (route.kind == Route::Kind::kForward) {
       BatchJoin::Share*& share = by_owner[{route.owner.address, route.owner.instance}];
       if (share == nullptr) {
@@ -375,11 +251,11 @@ grpc::ServerUnaryReactor* ScoringServiceImpl::BatchGetCustomerScores(
       continue;
     }
     if (route.kind == Route::Kind::kAnswered) {
-      if (route.status.error_code() == grpc::StatusCode::NOT_FOUND) {
+      if (absl::IsNotFound(route.status)) {
         join->not_found.insert(raw_id);
         continue;
       }
-      status = route.status;
+      status = ToGrpc(route.status);
       break;
     }
     v1::CustomerScores& scores = join->found[raw_id];
@@ -416,6 +292,7 @@ grpc::ServerUnaryReactor* ScoringServiceImpl::BatchGetCustomerScores(
 
 grpc::Status ScoringServiceImpl::RankLocally(grpc::ServerContext* context,
                                              const v1::ListAtRiskCustomersRequest& request,
+                                             const PartitionOwnership::Snapshot* ownership,
                                              bool served_only,
                                              v1::ListAtRiskCustomersResponse* response) const {
   constexpr std::uint32_t kDefaultTop = 100;
@@ -424,7 +301,6 @@ grpc::Status ScoringServiceImpl::RankLocally(grpc::ServerContext* context,
   const Timestamp now = clock_->Now();
   const std::shared_ptr<const Scorer> scorer = scorer_->Current();
   const std::shared_ptr<const PopulationView> population = population_->Current();
-  const PartitionOwnership* restoring = options_.restoring;
   // The best so far, highest churn first (ties by id, as the index orders them).
   std::vector<std::pair<Scores, std::int32_t>> best;
   const auto ranks_before = [](const std::pair<Scores, std::int32_t>& a,
@@ -466,7 +342,7 @@ grpc::Status ScoringServiceImpl::RankLocally(grpc::ServerContext* context,
         break;
       }
       // Another owner's now: it ranks them.
-      if (served_only && restoring != nullptr && !restoring->Serves(entry.partition)) continue;
+      if (served_only && ownership != nullptr && !ownership->Serves(entry.partition)) continue;
       auto state = store_->Get(entry.partition, entry.customer);
       if (!state.ok()) return ToGrpc(state.status());
       if (!*state) continue;  // erased since
@@ -485,10 +361,9 @@ grpc::Status ScoringServiceImpl::RankLocally(grpc::ServerContext* context,
     ToProto(scores, out);
     Stamp(partition, *population, out);
   }
-  if (restoring != nullptr) {
-    const auto [owned, count] = restoring->Owned();
-    for (std::int32_t p = 0; p < count; ++p) {
-      if (restoring->Serves(p)) response->add_partitions(p);
+  if (ownership != nullptr) {
+    for (std::int32_t p = 0; p < ownership->count; ++p) {
+      if (ownership->Serves(p)) response->add_partitions(p);
     }
   }
   if (options_.cluster != nullptr) response->add_instances(options_.cluster->self());
@@ -502,24 +377,25 @@ grpc::Status ScoringServiceImpl::ListAtRiskCustomers(grpc::ServerContext* contex
   if (grpc::Status admitted = Admit(*context, Role::kReader, *request, &who); !admitted.ok()) {
     return admitted;
   }
+  // One view of the ownership for the whole ranking: the partitions it
+  // filters by are the ones it names.
+  const std::optional<PartitionOwnership::Snapshot> ownership = router_.Ownership();
+  const PartitionOwnership::Snapshot* owned = ownership ? &*ownership : nullptr;
   // Asked by another instance: this one's partitions only, which it names.
-  if (Forwarded(*context)) return RankLocally(context, *request, true, response);
+  if (Forwarded(*context)) return RankLocally(context, *request, owned, true, response);
   // Alone, or before any assignment (every local state taken as this
   // instance's own): this instance's ranking, if it covers everything.
-  if (options_.cluster == nullptr || options_.restoring == nullptr ||
-      !options_.restoring->Owned().first) {
-    if (options_.restoring != nullptr) {
-      if (absl::Status answer = options_.restoring->CheckAll(); !answer.ok()) {
-        return ToGrpc(answer);
-      }
+  if (options_.cluster == nullptr || owned == nullptr || !owned->owned) {
+    if (owned != nullptr) {
+      if (absl::Status answer = owned->CheckAll(); !answer.ok()) return ToGrpc(answer);
     }
-    return RankLocally(context, *request, false, response);
+    return RankLocally(context, *request, owned, false, response);
   }
   // Every owner's ranking, merged: each partition ranked exactly once.
-  if (grpc::Status local = RankLocally(context, *request, true, response); !local.ok()) {
+  if (grpc::Status local = RankLocally(context, *request, owned, true, response); !local.ok()) {
     return local;
   }
-  const std::int32_t count = options_.restoring->Owned().second;
+  const std::int32_t count = owned->count;
   std::set<std::int32_t> covered(response->partitions().begin(), response->partitions().end());
   if (grpc::Status peers = RankOnPeers(context, who, *request, &covered, response); !peers.ok()) {
     return peers;
@@ -561,12 +437,13 @@ grpc::Status ScoringServiceImpl::RankOnPeers(grpc::ServerContext* context, const
     grpc::Status status;
   };
   std::vector<std::unique_ptr<Ask>> asks;
-  for (const ClusterMember& member : options_.cluster->Members(WallClock().Now())) {
-    if (member.instance == options_.cluster->self() || member.partitions.empty()) continue;
+  const ClusterSnapshot cluster = ClusterSnapshot::Of(*options_.cluster, wall_clock_.Now());
+  for (const ClusterMember& member : cluster.members) {
+    if (member.instance == cluster.self || member.partitions.empty()) continue;
     bool needed = false;
     for (std::int32_t p : member.partitions) needed = needed || !covered->contains(p);
     if (!needed) continue;
-    if (!PeerVerified(member)) return Unverified(member);
+    if (!router_.policy().Verified(member)) return ToGrpc(router_.policy().Unverified(member));
     asks.push_back(std::make_unique<Ask>());
     asks.back()->member = member;
   }
@@ -638,14 +515,14 @@ grpc::Status ScoringServiceImpl::GetCustomerState(grpc::ServerContext* context,
   if (grpc::Status admitted = Admit(*context, Role::kReader, *request, &who); !admitted.ok()) {
     return admitted;
   }
-  Route route = Locate(request->customer_id(), Forwarded(*context));
+  Route route = router_.Locate(*store_, request->customer_id(), Forwarded(*context));
   if (route.kind == Route::Kind::kForward) {
     grpc::ClientContext forward;
     PrepareForward(*context, Role::kReader, who, &forward);
     return Prefixed(PeerStub(route.owner)->GetCustomerState(&forward, *request, response),
                     route.owner.instance);
   }
-  if (route.kind == Route::Kind::kAnswered) return route.status;
+  if (route.kind == Route::Kind::kAnswered) return ToGrpc(route.status);
   ToProto(CustomerId(request->customer_id()), *route.state, response);
   return grpc::Status::OK;
 }
@@ -672,7 +549,7 @@ grpc::Status ScoringServiceImpl::EraseCustomer(grpc::ServerContext* context,
     return {grpc::StatusCode::UNIMPLEMENTED, "erasure is not enabled"};
   }
   // Routed like a lookup: the owner of the customer's partition erases them.
-  Route route = Locate(request->customer_id(), Forwarded(*context));
+  Route route = router_.Locate(*store_, request->customer_id(), Forwarded(*context));
   if (route.kind == Route::Kind::kForward) {
     grpc::ClientContext forward;
     PrepareForward(*context, Role::kAdmin, who, &forward);
@@ -685,9 +562,8 @@ grpc::Status ScoringServiceImpl::EraseCustomer(grpc::ServerContext* context,
   // Unknown here on a partition served here: the consumer thread says
   // whether there is anything to erase. Any other answer (UNAVAILABLE: no
   // owner now, or being restored) stands.
-  if (route.kind == Route::Kind::kAnswered &&
-      route.status.error_code() != grpc::StatusCode::NOT_FOUND) {
-    return route.status;
+  if (route.kind == Route::Kind::kAnswered && !absl::IsNotFound(route.status)) {
+    return ToGrpc(route.status);
   }
   std::future<absl::StatusOr<bool>> done = options_.erasures->Submit(
       {CustomerId(request->customer_id()), who, options_.wall_clock->Now(), route.partition});

@@ -23,6 +23,7 @@
 #include "crm/v1/scoring.grpc.pb.h"
 #include "services/grpc/alert_hub.h"
 #include "services/grpc/authorizer.h"
+#include "services/grpc/peer_router.h"
 
 namespace grpc {
 class Server;
@@ -38,8 +39,9 @@ struct ScoringServiceOptions {
   double risk_precision = 0.02;
   // Who may call what; null: every RPC is open but the admin ones, refused.
   const Authorizer* authorizer = nullptr;
-  ErasureQueue* erasures = nullptr;   // null: EraseCustomer is UNIMPLEMENTED
-  const Clock* wall_clock = nullptr;  // stamps erasure requests (required with `erasures`)
+  ErasureQueue* erasures = nullptr;  // null: EraseCustomer is UNIMPLEMENTED
+  // "Now" of erasure requests and of the cluster's records (null: `clock`).
+  const Clock* wall_clock = nullptr;
   // How long EraseCustomer waits for the consumer thread to carry it out.
   std::chrono::milliseconds erase_timeout = std::chrono::seconds(30);
   // Partitions being restored: lookups that may be about to change answer
@@ -95,7 +97,18 @@ class ScoringServiceImpl final : public ScoringServiceBase {
   ScoringServiceImpl(StateStore* store, const Board<Scorer>* scorer,
                      const PopulationBoard* population, const Clock* clock,
                      ScoringServiceOptions options = {})
-      : store_(store), scorer_(scorer), population_(population), clock_(clock), options_(options) {}
+      : store_(store),
+        scorer_(scorer),
+        population_(population),
+        clock_(clock),
+        options_(options),
+        wall_clock_(options.wall_clock != nullptr ? *options.wall_clock : *clock),
+        router_({.ownership = options.restoring,
+                 .cluster = options.cluster,
+                 .partition_of = options.partition_of,
+                 .policy = {.peers_verified = options.peers_verified,
+                            .insecure_peers = options.insecure_peers}},
+                wall_clock_) {}
 
   grpc::ServerUnaryReactor* GetCustomerScores(grpc::CallbackServerContext* context,
                                               const v1::GetCustomerScoresRequest* request,
@@ -144,8 +157,6 @@ class ScoringServiceImpl final : public ScoringServiceBase {
                      std::string* who) const;
   grpc::Status Authorize(const grpc::ServerContextBase& context, Role role, std::string* who) const;
 
-  struct Route;  // where a customer's answer comes from (scoring_service.cc)
-  Route Locate(const std::string& raw_id, bool forwarded) const;
   void Stamp(std::int32_t partition, const PopulationView& population,
              v1::CustomerScores* scores) const;
   // A stub on `member`'s service, its channel made once per (address,
@@ -158,13 +169,9 @@ class ScoringServiceImpl final : public ScoringServiceBase {
   // and role in place of the caller's credentials, which are never sent on.
   void PrepareForward(const grpc::ServerContextBase& context, Role role, const std::string& who,
                       grpc::ClientContext* forward) const;
-  // Whether calls may be forwarded to `member`: a peer verified by TLS (its
-  // instance name one a certificate can hold), on loopback, or any with
-  // `insecure_peers`.
-  bool PeerVerified(const ClusterMember& member) const;
-  grpc::Status Unverified(const ClusterMember& member) const;
   grpc::Status RankLocally(grpc::ServerContext* context,
-                           const v1::ListAtRiskCustomersRequest& request, bool served_only,
+                           const v1::ListAtRiskCustomersRequest& request,
+                           const PartitionOwnership::Snapshot* ownership, bool served_only,
                            v1::ListAtRiskCustomersResponse* response) const;
   // The rankings of the other owners of partitions not in `covered`, asked
   // at once; merged into `response` (`covered` grows by their partitions).
@@ -178,6 +185,8 @@ class ScoringServiceImpl final : public ScoringServiceBase {
   const PopulationBoard* population_;
   const Clock* clock_;
   ScoringServiceOptions options_;
+  const Clock& wall_clock_;
+  const PeerRouter router_;
   mutable std::mutex peers_mutex_;
   // By (address, instance); guarded by peers_mutex_.
   mutable std::map<std::pair<std::string, std::string>, std::shared_ptr<v1::ScoringService::Stub>>
