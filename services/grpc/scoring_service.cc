@@ -19,7 +19,6 @@
 #include "services/codec/touchpoint_codec.h"
 #include "services/grpc/alert_watch.h"
 #include "services/grpc/grpc_status.h"
-#include "services/grpc/requests.h"
 #include "services/grpc/scores_codec.h"
 
 namespace crm {
@@ -35,12 +34,6 @@ std::chrono::system_clock::time_point SystemDeadline(int from_now_ms) {
 // REQUIRES: `as_of` passed ValidateAsOf (its conversion cannot overflow).
 Timestamp AsOf(const Clock& clock, bool has_as_of, const google::protobuf::Timestamp& as_of) {
   return has_as_of ? FromProtoTime(as_of) : clock.Now();
-}
-
-// Whether another instance forwarded the call: it is answered where it
-// lands, never forwarded again.
-bool Forwarded(const grpc::ServerContextBase& context) {
-  return context.client_metadata().count(kForwardedByKey) > 0;
 }
 
 // `text` as a metadata value: printable ASCII (others become '?'), cut.
@@ -69,13 +62,6 @@ grpc::Status Prefixed(const grpc::Status& status, const std::string& instance) {
 }
 
 }  // namespace
-
-template <typename Request>
-grpc::Status ScoringServiceImpl::Admit(const grpc::ServerContextBase& context, Role role,
-                                       const Request& request, std::string* who) const {
-  if (grpc::Status allowed = Authorize(context, role, who); !allowed.ok()) return allowed;
-  return ToGrpc(Validate(request));
-}
 
 void ScoringServiceImpl::Stamp(std::int32_t partition, const PopulationView& population,
                                v1::CustomerScores* scores) const {
@@ -121,9 +107,8 @@ std::shared_ptr<v1::ScoringService::Stub> ScoringServiceImpl::PeerStub(
   return stub;
 }
 
-void ScoringServiceImpl::PrepareForward(const grpc::ServerContextBase& context, Role role,
-                                        const std::string& who,
-                                        grpc::ClientContext* forward) const {
+void ScoringServiceImpl::PrepareForward(const grpc::ServerContextBase& context,
+                                        const Caller& caller, grpc::ClientContext* forward) const {
   forward->set_deadline(std::min(SystemDeadline(static_cast<int>(options_.forward_timeout.count())),
                                  context.deadline()));
   // The caller's credentials stay here: this instance vouches for the caller
@@ -131,8 +116,8 @@ void ScoringServiceImpl::PrepareForward(const grpc::ServerContextBase& context, 
   forward->AddMetadata(kForwardedByKey,
                        MetadataValue(options_.cluster != nullptr ? options_.cluster->self()
                                                                  : std::string("unknown")));
-  forward->AddMetadata(kForwardedForKey, MetadataValue(who));
-  forward->AddMetadata(kForwardedRoleKey, role == Role::kAdmin ? "admin" : "reader");
+  forward->AddMetadata(kForwardedForKey, MetadataValue(caller.name));
+  forward->AddMetadata(kForwardedRoleKey, caller.role == Role::kAdmin ? "admin" : "reader");
   if (!options_.cluster_token.empty()) {
     forward->AddMetadata(kClusterTokenKey, options_.cluster_token);
   }
@@ -142,15 +127,15 @@ grpc::ServerUnaryReactor* ScoringServiceImpl::GetCustomerScores(
     grpc::CallbackServerContext* context, const v1::GetCustomerScoresRequest* request,
     v1::CustomerScores* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  std::string who;
-  if (grpc::Status admitted = Admit(*context, Role::kReader, *request, &who); !admitted.ok()) {
+  Caller caller;
+  if (grpc::Status admitted = admission_.Admit(*context, *request, &caller); !admitted.ok()) {
     reactor->Finish(admitted);
     return reactor;
   }
-  Route route = router_.Locate(*store_, request->customer_id(), Forwarded(*context));
+  Route route = router_.Locate(*store_, request->customer_id(), caller.forwarded);
   if (route.kind == Route::Kind::kForward) {
     auto forward = std::make_shared<grpc::ClientContext>();
-    PrepareForward(*context, Role::kReader, who, forward.get());
+    PrepareForward(*context, caller, forward.get());
     PeerStub(route.owner)
         ->async()
         ->GetCustomerScores(
@@ -222,12 +207,12 @@ grpc::ServerUnaryReactor* ScoringServiceImpl::BatchGetCustomerScores(
     grpc::CallbackServerContext* context, const v1::BatchGetCustomerScoresRequest* request,
     v1::BatchGetCustomerScoresResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  std::string who;
-  if (grpc::Status admitted = Admit(*context, Role::kReader, *request, &who); !admitted.ok()) {
+  Caller caller;
+  if (grpc::Status admitted = admission_.Admit(*context, *request, &caller); !admitted.ok()) {
     reactor->Finish(admitted);
     return reactor;
   }
-  const bool forwarded = Forwarded(*context);
+  const bool forwarded = caller.forwarded;
   const Timestamp as_of = AsOf(*clock_, request->has_as_of(), request->as_of());
   const std::shared_ptr<const Scorer> scorer = scorer_->Current();
   const std::shared_ptr<const PopulationView> population = population_->Current();
@@ -268,7 +253,7 @@ grpc::ServerUnaryReactor* ScoringServiceImpl::BatchGetCustomerScores(
   }
   join->left += static_cast<int>(join->shares.size());
   for (const auto& [owner, share] : by_owner) {
-    PrepareForward(*context, Role::kReader, who, &share->context);
+    PrepareForward(*context, caller, &share->context);
     PeerStub(share->owner)
         ->async()
         ->BatchGetCustomerScores(
@@ -373,8 +358,8 @@ grpc::Status ScoringServiceImpl::RankLocally(grpc::ServerContext* context,
 grpc::Status ScoringServiceImpl::ListAtRiskCustomers(grpc::ServerContext* context,
                                                      const v1::ListAtRiskCustomersRequest* request,
                                                      v1::ListAtRiskCustomersResponse* response) {
-  std::string who;
-  if (grpc::Status admitted = Admit(*context, Role::kReader, *request, &who); !admitted.ok()) {
+  Caller caller;
+  if (grpc::Status admitted = admission_.Admit(*context, *request, &caller); !admitted.ok()) {
     return admitted;
   }
   // One view of the ownership for the whole ranking: the partitions it
@@ -382,7 +367,7 @@ grpc::Status ScoringServiceImpl::ListAtRiskCustomers(grpc::ServerContext* contex
   const std::optional<PartitionOwnership::Snapshot> ownership = router_.Ownership();
   const PartitionOwnership::Snapshot* owned = ownership ? &*ownership : nullptr;
   // Asked by another instance: this one's partitions only, which it names.
-  if (Forwarded(*context)) return RankLocally(context, *request, owned, true, response);
+  if (caller.forwarded) return RankLocally(context, *request, owned, true, response);
   // Alone, or before any assignment (every local state taken as this
   // instance's own): this instance's ranking, if it covers everything.
   if (options_.cluster == nullptr || owned == nullptr || !owned->owned) {
@@ -397,7 +382,8 @@ grpc::Status ScoringServiceImpl::ListAtRiskCustomers(grpc::ServerContext* contex
   }
   const std::int32_t count = owned->count;
   std::set<std::int32_t> covered(response->partitions().begin(), response->partitions().end());
-  if (grpc::Status peers = RankOnPeers(context, who, *request, &covered, response); !peers.ok()) {
+  if (grpc::Status peers = RankOnPeers(context, caller, *request, &covered, response);
+      !peers.ok()) {
     return peers;
   }
   std::string missing;
@@ -424,7 +410,7 @@ grpc::Status ScoringServiceImpl::ListAtRiskCustomers(grpc::ServerContext* contex
   return grpc::Status::OK;
 }
 
-grpc::Status ScoringServiceImpl::RankOnPeers(grpc::ServerContext* context, const std::string& who,
+grpc::Status ScoringServiceImpl::RankOnPeers(grpc::ServerContext* context, const Caller& caller,
                                              const v1::ListAtRiskCustomersRequest& request,
                                              std::set<std::int32_t>* covered,
                                              v1::ListAtRiskCustomersResponse* response) const {
@@ -451,7 +437,7 @@ grpc::Status ScoringServiceImpl::RankOnPeers(grpc::ServerContext* context, const
   std::condition_variable answered;
   std::size_t left = asks.size();
   for (const std::unique_ptr<Ask>& ask : asks) {
-    PrepareForward(*context, Role::kReader, who, &ask->context);
+    PrepareForward(*context, caller, &ask->context);
     Ask* in_flight = ask.get();
     PeerStub(ask->member)
         ->async()
@@ -493,8 +479,8 @@ grpc::Status ScoringServiceImpl::RankOnPeers(grpc::ServerContext* context, const
 
 grpc::ServerWriteReactor<v1::ChurnAlert>* ScoringServiceImpl::WatchAlerts(
     grpc::CallbackServerContext* context, const v1::WatchAlertsRequest* request) {
-  std::string who;
-  if (grpc::Status admitted = Admit(*context, Role::kReader, *request, &who); !admitted.ok()) {
+  Caller caller;
+  if (grpc::Status admitted = admission_.Admit(*context, *request, &caller); !admitted.ok()) {
     return RefuseAlertWatch(admitted);
   }
   if (options_.alerts == nullptr) {
@@ -511,14 +497,14 @@ grpc::ServerWriteReactor<v1::ChurnAlert>* ScoringServiceImpl::WatchAlerts(
 grpc::Status ScoringServiceImpl::GetCustomerState(grpc::ServerContext* context,
                                                   const v1::GetCustomerStateRequest* request,
                                                   v1::CustomerState* response) {
-  std::string who;
-  if (grpc::Status admitted = Admit(*context, Role::kReader, *request, &who); !admitted.ok()) {
+  Caller caller;
+  if (grpc::Status admitted = admission_.Admit(*context, *request, &caller); !admitted.ok()) {
     return admitted;
   }
-  Route route = router_.Locate(*store_, request->customer_id(), Forwarded(*context));
+  Route route = router_.Locate(*store_, request->customer_id(), caller.forwarded);
   if (route.kind == Route::Kind::kForward) {
     grpc::ClientContext forward;
-    PrepareForward(*context, Role::kReader, who, &forward);
+    PrepareForward(*context, caller, &forward);
     return Prefixed(PeerStub(route.owner)->GetCustomerState(&forward, *request, response),
                     route.owner.instance);
   }
@@ -527,32 +513,21 @@ grpc::Status ScoringServiceImpl::GetCustomerState(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status ScoringServiceImpl::Authorize(const grpc::ServerContextBase& context, Role role,
-                                           std::string* who) const {
-  if (options_.authorizer != nullptr) return options_.authorizer->Check(context, role, who);
-  if (role == Role::kReader) {
-    *who = "anonymous";
-    return grpc::Status::OK;
-  }
-  return {grpc::StatusCode::PERMISSION_DENIED,
-          "admin calls are refused: no admin token file nor client identity is configured"};
-}
-
 grpc::Status ScoringServiceImpl::EraseCustomer(grpc::ServerContext* context,
                                                const v1::EraseCustomerRequest* request,
                                                v1::EraseCustomerResponse* response) {
-  std::string who;
-  if (grpc::Status admitted = Admit(*context, Role::kAdmin, *request, &who); !admitted.ok()) {
+  Caller caller;
+  if (grpc::Status admitted = admission_.Admit(*context, *request, &caller); !admitted.ok()) {
     return admitted;
   }
   if (options_.erasures == nullptr) {
     return {grpc::StatusCode::UNIMPLEMENTED, "erasure is not enabled"};
   }
   // Routed like a lookup: the owner of the customer's partition erases them.
-  Route route = router_.Locate(*store_, request->customer_id(), Forwarded(*context));
+  Route route = router_.Locate(*store_, request->customer_id(), caller.forwarded);
   if (route.kind == Route::Kind::kForward) {
     grpc::ClientContext forward;
-    PrepareForward(*context, Role::kAdmin, who, &forward);
+    PrepareForward(*context, caller, &forward);
     forward.set_deadline(
         std::min(SystemDeadline(static_cast<int>(options_.erase_timeout.count()) + 1000),
                  context->deadline()));
@@ -565,8 +540,9 @@ grpc::Status ScoringServiceImpl::EraseCustomer(grpc::ServerContext* context,
   if (route.kind == Route::Kind::kAnswered && !absl::IsNotFound(route.status)) {
     return ToGrpc(route.status);
   }
-  std::future<absl::StatusOr<bool>> done = options_.erasures->Submit(
-      {CustomerId(request->customer_id()), who, options_.wall_clock->Now(), route.partition});
+  std::future<absl::StatusOr<bool>> done =
+      options_.erasures->Submit({CustomerId(request->customer_id()), caller.name,
+                                 options_.wall_clock->Now(), route.partition});
   if (done.wait_for(options_.erase_timeout) != std::future_status::ready) {
     return {grpc::StatusCode::UNAVAILABLE,
             "the erasure was not carried out in time (is ingestion running?); retrying is safe"};

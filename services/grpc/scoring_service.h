@@ -21,6 +21,7 @@
 #include "core/scorer.h"
 #include "core/state_store.h"
 #include "crm/v1/scoring.grpc.pb.h"
+#include "services/grpc/admission.h"
 #include "services/grpc/alert_hub.h"
 #include "services/grpc/authorizer.h"
 #include "services/grpc/peer_router.h"
@@ -103,6 +104,7 @@ class ScoringServiceImpl final : public ScoringServiceBase {
         clock_(clock),
         options_(options),
         wall_clock_(options.wall_clock != nullptr ? *options.wall_clock : *clock),
+        admission_(options.authorizer),
         router_({.ownership = options.restoring,
                  .cluster = options.cluster,
                  .partition_of = options.partition_of,
@@ -149,25 +151,17 @@ class ScoringServiceImpl final : public ScoringServiceBase {
                              v1::EraseCustomerResponse* response) override;
 
  private:
-  // The one gate of every RPC: OK when the caller holds `role` (see
-  // Authorizer::Check; its name in `*who`) and `request` is valid
-  // (services/grpc/requests.h); else the status to answer.
-  template <typename Request>
-  grpc::Status Admit(const grpc::ServerContextBase& context, Role role, const Request& request,
-                     std::string* who) const;
-  grpc::Status Authorize(const grpc::ServerContextBase& context, Role role, std::string* who) const;
-
   void Stamp(std::int32_t partition, const PopulationView& population,
              v1::CustomerScores* scores) const;
   // A stub on `member`'s service, its channel made once per (address,
   // instance): with verified peers, the channel's TLS handshake fails unless
   // the certificate names `member.instance`.
   std::shared_ptr<v1::ScoringService::Stub> PeerStub(const ClusterMember& member) const;
-  // A call's context for forwarding `context`'s call, made by `who` with
-  // `role`: its deadline (the forward timeout at most), marked as forwarded
+  // A call's context for forwarding `context`'s call, made by `caller`: its
+  // deadline (the forward timeout at most), marked as forwarded
   // (answered where it lands), with the cluster token and the caller's name
   // and role in place of the caller's credentials, which are never sent on.
-  void PrepareForward(const grpc::ServerContextBase& context, Role role, const std::string& who,
+  void PrepareForward(const grpc::ServerContextBase& context, const Caller& caller,
                       grpc::ClientContext* forward) const;
   grpc::Status RankLocally(grpc::ServerContext* context,
                            const v1::ListAtRiskCustomersRequest& request,
@@ -175,7 +169,7 @@ class ScoringServiceImpl final : public ScoringServiceBase {
                            v1::ListAtRiskCustomersResponse* response) const;
   // The rankings of the other owners of partitions not in `covered`, asked
   // at once; merged into `response` (`covered` grows by their partitions).
-  grpc::Status RankOnPeers(grpc::ServerContext* context, const std::string& who,
+  grpc::Status RankOnPeers(grpc::ServerContext* context, const Caller& caller,
                            const v1::ListAtRiskCustomersRequest& request,
                            std::set<std::int32_t>* covered,
                            v1::ListAtRiskCustomersResponse* response) const;
@@ -186,6 +180,7 @@ class ScoringServiceImpl final : public ScoringServiceBase {
   const Clock* clock_;
   ScoringServiceOptions options_;
   const Clock& wall_clock_;
+  const Admission admission_;
   const PeerRouter router_;
   mutable std::mutex peers_mutex_;
   // By (address, instance); guarded by peers_mutex_.
