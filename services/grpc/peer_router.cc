@@ -132,6 +132,16 @@ Route DecideRoute(const RouteQuestion& question, const PartitionOwnership::Snaps
   return stored ? Here(*stored) : NotFound(question.raw_id, route.partition);
 }
 
+bool NeedsCluster(const RouteQuestion& question, const PartitionOwnership::Snapshot& ownership,
+                  const PartitionOf& partition_of) {
+  if (ownership.count <= 0) return true;
+  if (question.forwarded) return false;
+  const std::int32_t partition = question.stored ? question.stored->partition
+                                 : partition_of  ? partition_of(question.raw_id, ownership.count)
+                                                 : -1;
+  return partition >= 0 && (!ownership.owned || !ownership.Serves(partition));
+}
+
 std::optional<std::int32_t> PeerRouter::Hint(std::string_view raw_id) const {
   const std::int32_t count = hint_count_.load(std::memory_order_relaxed);
   if (count <= 0 || !options_.partition_of) return std::nullopt;
@@ -157,16 +167,20 @@ Route PeerRouter::Locate(StateStore& store, const std::string& raw_id, bool forw
   }
   // Taken after the read: a partition revoked since is seen as revoked.
   const std::optional<PartitionOwnership::Snapshot> ownership = Ownership();
+  const RouteQuestion question{.raw_id = raw_id, .stored = *stored, .forwarded = forwarded};
   std::optional<ClusterSnapshot> cluster;
+  if (ownership && options_.cluster != nullptr) {
+    // Served here (the usual case): the cluster is not read at all.
+    cluster =
+        NeedsCluster(question, *ownership, options_.partition_of) ? Cluster() : ClusterSnapshot();
+  }
   if (ownership) {
-    cluster = Cluster();
     const std::int32_t count = ownership->count > 0 ? ownership->count
                                : cluster            ? cluster->PartitionCount()
                                                     : 0;
     hint_count_.store(count, std::memory_order_relaxed);
   }
-  return DecideRoute({.raw_id = raw_id, .stored = *stored, .forwarded = forwarded},
-                     ownership ? &*ownership : nullptr, cluster ? &*cluster : nullptr,
+  return DecideRoute(question, ownership ? &*ownership : nullptr, cluster ? &*cluster : nullptr,
                      options_.partition_of, options_.policy);
 }
 

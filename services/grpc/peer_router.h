@@ -95,6 +95,15 @@ Route DecideRoute(const RouteQuestion& question, const PartitionOwnership::Snaps
                   const ClusterSnapshot* cluster, const PartitionOf& partition_of,
                   const PeerPolicy& policy);
 
+// Whether DecideRoute, given `ownership`, reads anything of the cluster for
+// `question`: the partition count when the ownership does not know it, the
+// partition's claimed owner when the partition is not served here or no
+// assignment came yet (and the call was not forwarded). When it does not,
+// DecideRoute answers the same with an empty ClusterSnapshot: a lookup
+// served here takes no snapshot of the cluster.
+bool NeedsCluster(const RouteQuestion& question, const PartitionOwnership::Snapshot& ownership,
+                  const PartitionOf& partition_of);
+
 // Routes lookups on the live ownership and cluster. Thread-safe.
 class PeerRouter {
  public:
@@ -111,7 +120,8 @@ class PeerRouter {
   // One read of `store` for `raw_id`, the partition of their key tried first
   // (the hinted single read: at most one partition holds a customer), then
   // DecideRoute on one snapshot of the ownership and one of the cluster, both
-  // taken after the read. REQUIRES: `raw_id` passed ValidateCustomerId.
+  // taken after the read (the cluster's only when NeedsCluster). REQUIRES:
+  // `raw_id` passed ValidateCustomerId.
   Route Locate(StateStore& store, const std::string& raw_id, bool forwarded) const;
   // The partition of `raw_id`'s key tried first by Locate (nullopt: no hint,
   // before any partition count is known).

@@ -277,5 +277,56 @@ TEST_F(RouterTest, TheDecisionIsAPureFunctionOfItsSnapshots) {
             Route::Kind::kHere);
 }
 
+// A lookup served here takes no snapshot of the cluster: wherever
+// NeedsCluster says no, the decision on an empty cluster snapshot is the
+// decision on the full one.
+TEST(PeerRouterTest, WhereTheClusterIsNotNeededItChangesNoDecision) {
+  const Timestamp now = Day(400);
+  ClusterSnapshot full{
+      .self = "a",
+      .members = {Member("a", "127.0.0.1:1", {0}, now), Member("b", "127.0.0.1:2", {1}, now)}};
+  const ClusterSnapshot empty;
+  const PartitionOf partition_of = [](std::string_view key, std::int32_t) {
+    return key.starts_with("k0") ? 0 : 1;
+  };
+  int skipped = 0;
+  for (const std::optional<std::set<std::int32_t>>& owned :
+       {std::optional<std::set<std::int32_t>>(), std::optional<std::set<std::int32_t>>({0}),
+        std::optional<std::set<std::int32_t>>({0, 1})}) {
+    for (std::int32_t count : {0, 2}) {
+      for (bool restoring : {false, true}) {
+        for (bool failed : {false, true}) {
+          for (bool mismatch : {false, true}) {
+            for (bool forwarded : {false, true}) {
+              for (std::optional<std::int32_t> stored_on :
+                   {std::optional<std::int32_t>(), std::optional<std::int32_t>(0),
+                    std::optional<std::int32_t>(1)}) {
+                PartitionOwnership::Snapshot ownership{.owned = owned, .count = count};
+                if (restoring) ownership.restoring.insert(0);
+                if (failed) ownership.failed[1] = "bad";
+                ownership.partitioner_mismatch = mismatch;
+                const std::optional<CustomerState> stored =
+                    stored_on ? std::optional<CustomerState>(StateOn(*stored_on)) : std::nullopt;
+                const std::string id = stored_on == 0 ? "k0-x" : "k1-x";
+                const RouteQuestion question{
+                    .raw_id = id, .stored = stored, .forwarded = forwarded};
+                if (NeedsCluster(question, ownership, partition_of)) continue;
+                ++skipped;
+                const Route with = DecideRoute(question, &ownership, &full, partition_of, {});
+                const Route without = DecideRoute(question, &ownership, &empty, partition_of, {});
+                EXPECT_EQ(with.kind, without.kind);
+                EXPECT_EQ(with.status, without.status);
+                EXPECT_EQ(with.partition, without.partition);
+                EXPECT_EQ(with.owner.instance, without.owner.instance);
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  EXPECT_GT(skipped, 0);
+}
+
 }  // namespace
 }  // namespace crm
