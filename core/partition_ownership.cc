@@ -29,19 +29,18 @@ void PartitionOwnership::SetOwned(std::set<std::int32_t> owned, std::int32_t cou
   count_ = count;
 }
 
-bool PartitionOwnership::OwnsAll() const {
-  if (!owned_) return true;
-  if (count_ <= 0) return false;
-  for (std::int32_t p = 0; p < count_; ++p) {
-    if (!owned_->contains(p)) return false;
+bool PartitionOwnership::Snapshot::OwnsAll() const {
+  if (!owned) return true;
+  if (count <= 0) return false;
+  for (std::int32_t p = 0; p < count; ++p) {
+    if (!owned->contains(p)) return false;
   }
   return true;
 }
 
-absl::Status PartitionOwnership::CheckAnswer(const CustomerId& /*id*/,
-                                             const std::optional<CustomerState>& state) const {
-  absl::MutexLock lock(&mutex_);
-  if (owned_ && state && !owned_->contains(state->partition)) {
+absl::Status PartitionOwnership::Snapshot::CheckAnswer(
+    const std::optional<CustomerState>& state) const {
+  if (owned && state && !owned->contains(state->partition)) {
     return absl::UnavailableError(
         "the customer's partition " + std::to_string(state->partition) +
         " is not this instance's now (another owns it, or a rebalance is under way)");
@@ -51,23 +50,22 @@ absl::Status PartitionOwnership::CheckAnswer(const CustomerId& /*id*/,
         "the customer is not on this instance's partitions; the instance that "
         "owns theirs may know them");
   }
-  if (!failed_.empty()) {
-    if (state && failed_.contains(state->partition)) {
+  if (!failed.empty()) {
+    if (state && failed.contains(state->partition)) {
       return absl::UnavailableError("the customer's partition " + std::to_string(state->partition) +
                                     " could not be restored from its changelog (" +
-                                    failed_.at(state->partition) +
+                                    failed.at(state->partition) +
                                     "); it is served again once an operator repairs it");
     }
     if (!state) {
       return absl::UnavailableError(
-          "the customer is not known here, but partition " +
-          std::to_string(failed_.begin()->first) +
+          "the customer is not known here, but partition " + std::to_string(failed.begin()->first) +
           ", which may hold them, could not be restored from its changelog (" +
-          failed_.begin()->second + ")");
+          failed.begin()->second + ")");
     }
   }
-  if (partitions_.empty()) return absl::OkStatus();
-  if (state && partitions_.contains(state->partition)) {
+  if (restoring.empty()) return absl::OkStatus();
+  if (state && restoring.contains(state->partition)) {
     return absl::UnavailableError("the customer's partition " + std::to_string(state->partition) +
                                   " is being restored from its changelog; retry shortly");
   }
@@ -79,25 +77,43 @@ absl::Status PartitionOwnership::CheckAnswer(const CustomerId& /*id*/,
   return absl::OkStatus();
 }
 
-absl::Status PartitionOwnership::CheckAll() const {
-  absl::MutexLock lock(&mutex_);
+absl::Status PartitionOwnership::Snapshot::CheckAll() const {
   if (!OwnsAll()) {
     return absl::UnavailableError(
         "this instance owns only some partitions: its ranking would leave out the others'");
   }
-  if (!failed_.empty()) {
-    return absl::UnavailableError("partition " + std::to_string(failed_.begin()->first) +
+  if (!failed.empty()) {
+    return absl::UnavailableError("partition " + std::to_string(failed.begin()->first) +
                                   " could not be restored from its changelog: a ranking would "
                                   "leave out its customers");
   }
-  if (partitions_.empty()) return absl::OkStatus();
+  if (restoring.empty()) return absl::OkStatus();
   return absl::UnavailableError("a partition is being restored from its changelog; retry shortly");
 }
 
+bool PartitionOwnership::Snapshot::Serves(std::int32_t partition) const {
+  return (!owned || owned->contains(partition)) && !restoring.contains(partition) &&
+         !failed.contains(partition);
+}
+
+absl::Status PartitionOwnership::CheckAnswer(const CustomerId& /*id*/,
+                                             const std::optional<CustomerState>& state) const {
+  return TakeSnapshot().CheckAnswer(state);
+}
+
+absl::Status PartitionOwnership::CheckAll() const { return TakeSnapshot().CheckAll(); }
+
 bool PartitionOwnership::Serves(std::int32_t partition) const {
+  return TakeSnapshot().Serves(partition);
+}
+
+PartitionOwnership::Snapshot PartitionOwnership::TakeSnapshot() const {
   absl::MutexLock lock(&mutex_);
-  return (!owned_ || owned_->contains(partition)) && !partitions_.contains(partition) &&
-         !failed_.contains(partition);
+  return {.owned = owned_,
+          .count = count_,
+          .restoring = partitions_,
+          .failed = failed_,
+          .partitioner_mismatch = partitioner_mismatch_.load()};
 }
 
 std::pair<std::optional<std::set<std::int32_t>>, std::int32_t> PartitionOwnership::Owned() const {

@@ -53,6 +53,26 @@ class PartitionOwnership {
   // The partitions owned (nullopt: no assignment yet), and of how many.
   std::pair<std::optional<std::set<std::int32_t>>, std::int32_t> Owned() const;
 
+  // Everything a lookup's routing reads, at one instant (taken under one
+  // lock): a decision made from one snapshot never mixes two assignments, as
+  // reading Owned, Serves and CheckAnswer one after the other could (a
+  // rebalance between them). Its methods are those of the same names above,
+  // as of the snapshot.
+  struct Snapshot {
+    std::optional<std::set<std::int32_t>> owned;  // nullopt: no assignment yet
+    std::int32_t count = 0;                       // of how many (0: unknown)
+    std::multiset<std::int32_t> restoring;        // being restored now
+    std::map<std::int32_t, std::string> failed;   // could not be restored: why
+    bool partitioner_mismatch = false;
+
+    bool Serves(std::int32_t partition) const;
+    absl::Status CheckAnswer(const std::optional<CustomerState>& state) const;
+    absl::Status CheckAll() const;
+    // Every partition owned (true before any assignment).
+    bool OwnsAll() const;
+  };
+  Snapshot TakeSnapshot() const;
+
   // How current a partition's state is: touchpoints the brokers have that
   // are not applied yet (-1: unknown), and when it was last brought up to
   // date (a commit, or its assignment once restored).
@@ -71,8 +91,6 @@ class PartitionOwnership {
   bool partitioner_mismatch() const { return partitioner_mismatch_.load(); }
 
  private:
-  bool OwnsAll() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
-
   mutable absl::Mutex mutex_;
   std::multiset<std::int32_t> partitions_ ABSL_GUARDED_BY(mutex_);
   std::optional<std::set<std::int32_t>> owned_

@@ -5,12 +5,12 @@
 namespace crm {
 
 AlertHub::Subscription::~Subscription() {
-  std::lock_guard lock(hub_->mutex_);
+  absl::MutexLock lock(&hub_->mutex_);
   hub_->subscribers_.erase(this);
 }
 
 std::shared_ptr<const WatchedAlert> AlertHub::Subscription::Take() {
-  std::lock_guard lock(mutex_);
+  absl::MutexLock lock(&mutex_);
   if (queue_.empty()) return nullptr;
   std::shared_ptr<const WatchedAlert> alert = std::move(queue_.front());
   queue_.pop_front();
@@ -21,7 +21,7 @@ std::shared_ptr<const WatchedAlert> AlertHub::Subscription::Take() {
 bool AlertHub::Subscription::closed() const { return hub_->closed_.load(); }
 
 std::uint64_t AlertHub::Subscription::dropped() const {
-  std::lock_guard lock(mutex_);
+  absl::MutexLock lock(&mutex_);
   return dropped_;
 }
 
@@ -29,7 +29,7 @@ std::unique_ptr<AlertHub::Subscription> AlertHub::Subscribe(Filter filter,
                                                             std::function<void()> ready) {
   std::unique_ptr<Subscription> subscription(
       new Subscription(this, std::move(filter), std::move(ready)));
-  std::lock_guard lock(mutex_);
+  absl::MutexLock lock(&mutex_);
   if (subscribers_.size() >= options_.max_subscribers) return nullptr;
   subscribers_.insert(subscription.get());
   return subscription;
@@ -40,12 +40,12 @@ void AlertHub::Publish(const AlertEvent& alert) {
   shared->event = alert;
   ToProto(alert, &shared->message);
   shared->bytes = shared->message.ByteSizeLong();
-  std::lock_guard lock(mutex_);
+  absl::MutexLock lock(&mutex_);
   if (closed_.load()) return;
   for (Subscription* subscriber : subscribers_) {
     if (subscriber->filter_ && !subscriber->filter_(alert)) continue;
     {
-      std::lock_guard queue_lock(subscriber->mutex_);
+      absl::MutexLock queue_lock(&subscriber->mutex_);
       while (!subscriber->queue_.empty() &&
              subscriber->queued_bytes_ + shared->bytes > options_.max_queued_bytes) {
         subscriber->queued_bytes_ -= subscriber->queue_.front()->bytes;
@@ -61,7 +61,7 @@ void AlertHub::Publish(const AlertEvent& alert) {
 }
 
 void AlertHub::Close() {
-  std::lock_guard lock(mutex_);
+  absl::MutexLock lock(&mutex_);
   if (closed_.exchange(true)) return;
   for (Subscription* subscriber : subscribers_) {
     if (subscriber->ready_) subscriber->ready_();
@@ -69,7 +69,7 @@ void AlertHub::Close() {
 }
 
 std::size_t AlertHub::subscribers() const {
-  std::lock_guard lock(mutex_);
+  absl::MutexLock lock(&mutex_);
   return subscribers_.size();
 }
 

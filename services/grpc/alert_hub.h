@@ -5,9 +5,10 @@
 #include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <set>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "core/alerts.h"
 #include "crm/v1/scoring.pb.h"
 
@@ -58,10 +59,10 @@ class AlertHub {
     AlertHub* const hub_;
     const Filter filter_;
     const std::function<void()> ready_;
-    mutable std::mutex mutex_;
-    std::deque<std::shared_ptr<const WatchedAlert>> queue_;  // guarded by mutex_
-    std::size_t queued_bytes_ = 0;                           // guarded by mutex_
-    std::uint64_t dropped_ = 0;                              // guarded by mutex_
+    mutable absl::Mutex mutex_;
+    std::deque<std::shared_ptr<const WatchedAlert>> queue_ ABSL_GUARDED_BY(mutex_);
+    std::size_t queued_bytes_ ABSL_GUARDED_BY(mutex_) = 0;
+    std::uint64_t dropped_ ABSL_GUARDED_BY(mutex_) = 0;
   };
 
   explicit AlertHub(AlertHubOptions options = {}) : options_(options) {}
@@ -84,9 +85,9 @@ class AlertHub {
 
  private:
   const AlertHubOptions options_;
-  mutable std::mutex mutex_;
-  std::set<Subscription*> subscribers_;  // guarded by mutex_
-  std::atomic<bool> closed_{false};      // set under mutex_, read without it
+  mutable absl::Mutex mutex_;
+  std::set<Subscription*> subscribers_ ABSL_GUARDED_BY(mutex_);
+  std::atomic<bool> closed_{false};  // set under mutex_, read without it
   std::atomic<std::uint64_t> dropped_{0};
 };
 

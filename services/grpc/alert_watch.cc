@@ -1,7 +1,9 @@
 #include "services/grpc/alert_watch.h"
 
 #include <atomic>
-#include <mutex>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 
 namespace crm {
 namespace {
@@ -23,7 +25,7 @@ class AlertWatch final : public grpc::ServerWriteReactor<v1::ChurnAlert> {
 
   void OnWriteDone(bool ok) override {
     {
-      std::lock_guard lock(mutex_);
+      absl::MutexLock lock(&mutex_);
       writing_ = nullptr;
     }
     if (!ok) {  // the caller left, or the call was cancelled
@@ -48,7 +50,7 @@ class AlertWatch final : public grpc::ServerWriteReactor<v1::ChurnAlert> {
     if (!started_.load()) return;
     const WatchedAlert* next = nullptr;
     {
-      std::lock_guard lock(mutex_);
+      absl::MutexLock lock(&mutex_);
       if (writing_ != nullptr || finished_) return;
       writing_ = subscription_->Take();
       if (writing_ == nullptr && !subscription_->closed()) return;
@@ -64,7 +66,7 @@ class AlertWatch final : public grpc::ServerWriteReactor<v1::ChurnAlert> {
   // Finishes the stream once, whoever asks first.
   void End(const grpc::Status& status) {
     {
-      std::lock_guard lock(mutex_);
+      absl::MutexLock lock(&mutex_);
       if (finished_) return;
       finished_ = true;
     }
@@ -73,9 +75,9 @@ class AlertWatch final : public grpc::ServerWriteReactor<v1::ChurnAlert> {
 
   std::unique_ptr<AlertHub::Subscription> subscription_;
   std::atomic<bool> started_{false};
-  std::mutex mutex_;
-  std::shared_ptr<const WatchedAlert> writing_;  // guarded by mutex_: the write in flight
-  bool finished_ = false;                        // guarded by mutex_
+  absl::Mutex mutex_;
+  std::shared_ptr<const WatchedAlert> writing_ ABSL_GUARDED_BY(mutex_);  // the write in flight
+  bool finished_ ABSL_GUARDED_BY(mutex_) = false;
 };
 
 class RefusedWatch final : public grpc::ServerWriteReactor<v1::ChurnAlert> {

@@ -91,7 +91,8 @@ TEST(ScoringServiceTest, AnOwnerWhoseNameNoCertificateCanHoldIsNeverForwardedTo)
   PartitionOwnership restoring;
   restoring.SetOwned({0}, 2);
   ClusterView cluster("a", std::chrono::hours(1));
-  const Timestamp now = WallClock().Now();
+  const WallClock wall_clock;  // the cluster's records are stamped in real time
+  const Timestamp now = wall_clock.Now();
   cluster.Update({.instance = "a",
                   .address = "127.0.0.1:1",
                   .partitions = {0},
@@ -103,6 +104,7 @@ TEST(ScoringServiceTest, AnOwnerWhoseNameNoCertificateCanHoldIsNeverForwardedTo)
   options.cluster = &cluster;
   options.partition_of = [](std::string_view, std::int32_t) { return 1; };
   options.peers_verified = true;
+  options.wall_clock = &wall_clock;
   ScoringServiceImpl service(&store, &scorers, &population, &clock, options);
   for (const std::string& name :
        {std::string("b\0evil", 6), std::string("two words"), std::string("b\nx"),
