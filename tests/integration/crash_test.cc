@@ -958,8 +958,8 @@ TEST(ClusterPeersTest, InPlaintextCallsAreForwardedToLoopbackPeersOnly) {
     return stub.ListAtRiskCustomers(&context, request, out);
   };
   // Settled: each owns a partition, b's ranking merges a's (b forwards to
-  // a, on loopback), and every customer's touchpoint is applied (b answers
-  // each one).
+  // a, on loopback), every customer's touchpoint is applied (b answers each
+  // one), and a has read b's claim.
   const auto every_customer_answered = [&] {
     for (int c = 0; c < kCustomers; ++c) {
       v1::CustomerScores scores;
@@ -971,7 +971,7 @@ TEST(ClusterPeersTest, InPlaintextCallsAreForwardedToLoopbackPeersOnly) {
   for (;;) {
     v1::ListAtRiskCustomersResponse merged;
     if (ranking(*stub_b, &merged).ok() && merged.instances_size() == 2 &&
-        every_customer_answered()) {
+        every_customer_answered() && Metric(a, "crm_cluster_members") == 2) {
       break;
     }
     ASSERT_LT(std::chrono::steady_clock::now(), until) << a.Log() << b.Log();
