@@ -16,6 +16,7 @@
 #include <tuple>
 
 #include "core/clock.h"
+#include "core/ingest_loop.h"
 #include "core/ingest_processor.h"
 #include "core/partition_ownership.h"
 #include "core/scorer.h"
@@ -88,6 +89,23 @@ void ReloadModel(const std::string& path, Board<Scorer>& scorers, PrometheusMetr
   metrics.ModelLoaded(model->version);
   scorers.Publish(std::make_shared<const Scorer>(std::move(*model)));
 }
+
+// What the ingest loop reports: its lines go to the log as the consumer's,
+// and whether it ingests to the health service.
+class ConsumerListener final : public IngestListener {
+ public:
+  explicit ConsumerListener(GrpcServer* server) : server_(server) {}
+  void IngestingChanged(bool ingesting) override { server_->SetServing(kIngestHealth, ingesting); }
+  void Log(Severity severity, std::string_view message) override {
+    const LogLevel level = severity == Severity::kError     ? LogLevel::kError
+                           : severity == Severity::kWarning ? LogLevel::kWarning
+                                                            : LogLevel::kInfo;
+    if (LogEnabled(level)) LogLine(level, "consumer", message);
+  }
+
+ private:
+  GrpcServer* server_;
+};
 
 }  // namespace
 
@@ -371,7 +389,7 @@ int RunScoringApp(const ServiceOptions& options) {
                                               .address = address,
                                               .properties = options.kafka,
                                               .heartbeat_ms = options.cluster_heartbeat_ms};
-    auto created = KafkaCluster::Create(cluster_options, &cluster_view, &remote_population);
+    auto created = KafkaCluster::Create(cluster_options, clock, &cluster_view, &remote_population);
     // Brokers down at start: the state on disk is served meanwhile (ingest
     // NOT_SERVING), and the group, the changelog and this topic are joined
     // when they come.
@@ -393,7 +411,7 @@ int RunScoringApp(const ServiceOptions& options) {
         if (absl::Status flushed = (*store)->Flush(); !flushed.ok()) return Fatal("flush", flushed);
         return 0;
       }
-      created = KafkaCluster::Create(cluster_options, &cluster_view, &remote_population);
+      created = KafkaCluster::Create(cluster_options, clock, &cluster_view, &remote_population);
       if (created.ok()) {
         CRM_LOG(kInfo, kComponent) << "brokers reachable: joining the group";
         (*grpc_server)->SetServing(kIngestHealth, true);
@@ -419,23 +437,29 @@ int RunScoringApp(const ServiceOptions& options) {
   consumer_options.group = options.group;
   consumer_options.topic = options.topic;
   consumer_options.properties = options.kafka;
-  consumer_options.max_batch = options.max_batch;
-  consumer_options.poll_timeout_ms = options.poll_timeout_ms;
-  consumer_options.rescore_interval_ms = options.rescore_interval_ms;
-  consumer_options.rescore_batch = options.rescore_batch;
-  consumer_options.restore_from_changelog = changelog != nullptr;
-  consumer_options.partitioner = options.partitioner;
-  consumer_options.population_publish_ms = options.cluster_heartbeat_ms;
-  GrpcServer* server = grpc_server->get();
-  auto consumer = TouchpointConsumer::Create(
-      consumer_options, &processor, db, metrics->get(),
-      {.erasures = &erasures,
-       .audit = audit->get(),
-       .ingesting = [server](bool up) { server->SetServing(kIngestHealth, up); },
-       .restoring = &restoring,
-       .cluster = cluster.get(),
-       .remote_population = &remote_population});
+  auto consumer = TouchpointConsumer::Create(consumer_options, db);
   if (!consumer.ok()) return Fatal("Kafka consumer", consumer.status());
+  IngestLoopOptions loop_options;
+  loop_options.topic = options.topic;
+  loop_options.max_batch = options.max_batch;
+  loop_options.poll_timeout_ms = options.poll_timeout_ms;
+  loop_options.rescore_interval_ms = options.rescore_interval_ms;
+  loop_options.rescore_batch = options.rescore_batch;
+  loop_options.restore_from_changelog = changelog != nullptr;
+  loop_options.population_publish_ms = options.cluster_heartbeat_ms;
+  ConsumerListener consumer_listener(grpc_server->get());
+  const KafkaKeyPartitioner partitioner(options.partitioner);
+  IngestLoop ingest_loop(loop_options, consumer->get(),
+                         {.processor = &processor,
+                          .probe = metrics->get(),
+                          .clock = &clock,
+                          .listener = &consumer_listener,
+                          .erasures = &erasures,
+                          .audit = audit->get(),
+                          .ownership = &restoring,
+                          .cluster = cluster.get(),
+                          .remote_population = &remote_population,
+                          .partitioner = &partitioner});
 
   AlertPublisherOptions publisher_options;
   publisher_options.brokers = brokers;
@@ -459,7 +483,7 @@ int RunScoringApp(const ServiceOptions& options) {
   absl::Status consumer_status;
   std::thread consumer_thread([&] {
     pthread_setname_np(pthread_self(), "consumer");
-    consumer_status = (*consumer)->Run();
+    consumer_status = ingest_loop.Run();
     kill(getpid(), SIGUSR1);  // wake the main thread whatever the outcome
   });
 
@@ -496,7 +520,7 @@ int RunScoringApp(const ServiceOptions& options) {
   }
   (*grpc_server)->SetServing(false);
   alert_hub.Close();  // ends WatchAlerts streams before the server waits for them
-  (*consumer)->Stop();
+  ingest_loop.Stop();
   consumer_thread.join();
   cluster.reset();  // gone from the group's view at once
   (*publisher)->Stop();

@@ -27,13 +27,15 @@ std::string Shown(std::string_view name) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<KafkaCluster>> KafkaCluster::Create(
-    const ClusterTopicOptions& options, ClusterView* view, RemotePopulationInbox* population) {
+    const ClusterTopicOptions& options, const Clock& clock, ClusterView* view,
+    RemotePopulationInbox* population) {
   if (options.brokers.empty()) return absl::InvalidArgumentError("cluster: no brokers given");
   std::unique_ptr<KafkaCluster> cluster(new KafkaCluster());
   cluster->options_ = options;
+  cluster->clock_ = &clock;
   cluster->view_ = view;
   cluster->population_ = population;
-  cluster->started_at_ = WallClock().Now();
+  cluster->started_at_ = clock.Now();
   auto producer_conf = MakeKafkaConf({{"bootstrap.servers", options.brokers},
                                       {"client.id", "crm-scored-cluster"},
                                       {"compression.type", "lz4"},
@@ -135,7 +137,7 @@ KafkaCluster::~KafkaCluster() {
 
 void KafkaCluster::Claim(std::set<std::int32_t> partitions, std::int32_t partition_count) {
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    absl::MutexLock lock(&mutex_);
     claim_ = ClusterMember{.instance = options_.instance,
                            .address = options_.address,
                            .partitions = std::move(partitions),
@@ -147,9 +149,9 @@ void KafkaCluster::Claim(std::set<std::int32_t> partitions, std::int32_t partiti
 void KafkaCluster::PublishClaim() {
   internal::Member member;
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    absl::MutexLock lock(&mutex_);
     if (!claim_) return;
-    claim_->published_at = WallClock().Now();
+    claim_->published_at = clock_->Now();
     member.set_instance(claim_->instance);
     member.set_grpc_address(claim_->address);
     for (std::int32_t p : claim_->partitions) member.add_partitions(p);
@@ -179,7 +181,7 @@ void KafkaCluster::PublishPopulation(std::int32_t partition,
     message.add_buckets(cell.bucket);
     message.add_counts(cell.count);
   }
-  message.set_published_at_us(ToMicros(WallClock().Now()));
+  message.set_published_at_us(ToMicros(clock_->Now()));
   const std::string key =
       std::string(kPopulationKey) + options_.group + "/" + std::to_string(partition);
   std::string value = message.SerializeAsString();
@@ -217,7 +219,7 @@ void KafkaCluster::Apply(const std::string& key, const std::string* value) {
       Ignore(key, problem);
       return;
     }
-    view_->Update(std::move(claim), WallClock().Now());
+    view_->Update(std::move(claim), clock_->Now());
   } else if (key.starts_with(populations) && value != nullptr) {
     internal::PopulationCells message;
     if (!message.ParseFromString(*value) || message.axes_size() != message.buckets_size() ||
@@ -267,7 +269,7 @@ void KafkaCluster::Run() {
         std::chrono::milliseconds(options_.heartbeat_ms)) {
       last_heartbeat = std::chrono::steady_clock::now();
       PublishClaim();
-      view_->Prune(WallClock().Now());
+      view_->Prune(clock_->Now());
     }
   }
 }
