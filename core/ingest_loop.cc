@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <sstream>
 #include <thread>
 #include <utility>
@@ -225,7 +226,7 @@ void IngestLoop::SharePopulation(bool publish) {
     ports_.processor->TakeRemotePopulation(*ports_.remote_population);
   }
   if (!publish || ports_.cluster == nullptr || ports_.ownership == nullptr) return;
-  const auto [owned, count] = ports_.ownership->Owned();
+  const std::optional<std::set<std::int32_t>> owned = ports_.ownership->Owned().first;
   if (!owned) return;
   // The partitions whose histograms changed since their last publication;
   // every one now and then (a reader may have lost an old record), and all
