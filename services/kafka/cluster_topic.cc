@@ -97,8 +97,8 @@ absl::StatusOr<std::unique_ptr<KafkaCluster>> KafkaCluster::Create(
   // Only each key's latest record is applied, once all are read: the view
   // never shows a claim whose removal comes later in the topic.
   std::map<std::string, std::optional<std::string>> latest;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!ends.empty() && std::chrono::steady_clock::now() < deadline) {
+  const Timestamp deadline = clock.Now() + std::chrono::seconds(10);
+  while (!ends.empty() && clock.Now() < deadline) {
     std::unique_ptr<RdKafka::Message> message(cluster->consumer_->consume(100));
     if (message->err() != RdKafka::ERR_NO_ERROR) continue;
     if (message->key() != nullptr) {
@@ -257,7 +257,7 @@ void KafkaCluster::Ignore(const std::string& key, std::string_view why) {
 }
 
 void KafkaCluster::Run() {
-  auto last_heartbeat = std::chrono::steady_clock::now();
+  Timestamp last_heartbeat = clock_->Now();
   while (!stop_.load()) {
     std::unique_ptr<RdKafka::Message> message(consumer_->consume(100));
     if (message->err() == RdKafka::ERR_NO_ERROR && message->key() != nullptr) {
@@ -265,11 +265,13 @@ void KafkaCluster::Run() {
       Apply(*message->key(), message->payload() == nullptr ? nullptr : &value);
     }
     producer_->poll(0);
-    if (std::chrono::steady_clock::now() - last_heartbeat >
-        std::chrono::milliseconds(options_.heartbeat_ms)) {
-      last_heartbeat = std::chrono::steady_clock::now();
+    // Due after heartbeat_ms, or at once if the clock went back.
+    if (const Timestamp now = clock_->Now();
+        now - last_heartbeat > std::chrono::milliseconds(options_.heartbeat_ms) ||
+        now < last_heartbeat) {
+      last_heartbeat = now;
       PublishClaim();
-      view_->Prune(clock_->Now());
+      view_->Prune(now);
     }
   }
 }
