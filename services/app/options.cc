@@ -8,6 +8,8 @@
 #include <optional>
 #include <sstream>
 
+#include "absl/status/status.h"
+
 namespace crm {
 namespace {
 
@@ -124,24 +126,16 @@ bool IsLoopbackListen(const std::string& listen) {
   return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
 }
 
-}  // namespace
+// What some flags are read into before they become part of ServiceOptions.
+struct FlagInputs {
+  std::vector<std::string> kafka;  // --kafka KEY=VALUE, of the environment and the command line
+  double cooldown_days = 14;
+  std::vector<std::string> segment_thresholds, channel_costs;
+};
 
-ParsedOptions ParseServiceOptions(int argc, const char* const* argv) {
-  ServiceOptions o;
-  std::vector<std::string> kafka;
-  std::vector<EnvBinding> env = {{"--config", "CRM_CONFIG"}};
-  CLI::App app(
-      "crm-scored: reads customer touchpoints from Kafka, keeps each customer's state in "
-      "RocksDB exactly once, and serves live churn and appetence scores over gRPC, with "
-      "Prometheus metrics. With no --brokers it starts an embedded Kafka broker.",
-      "crm-scored");
-  app.set_config("--config", "", "Read flags from this file (TOML: flag = value) [env CRM_CONFIG]")
-      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
-  app.allow_config_extras(CLI::config_extras_mode::error);
-  app.add_flag("--check-config", o.check_config,
-               "Validate the configuration (flags, environment, config file, model and token "
-               "files), print it as it would run and exit: 0 valid, 2 not")
-      ->configurable(false);
+// The input, the changelog and the cluster.
+void AddSourceFlags(CLI::App& app, std::vector<EnvBinding>& env, ServiceOptions& o,
+                    FlagInputs& in) {
   AddFlag(app, env, "brokers", o.brokers,
           "Kafka bootstrap servers HOST:PORT[,...]; empty: embedded");
   AddFlag(app, env, "group", o.group, "Kafka consumer group");
@@ -150,7 +144,7 @@ ParsedOptions ParseServiceOptions(int argc, const char* const* argv) {
   AddFlag(app, env, "metrics-listen", o.metrics_listen, "Prometheus /metrics address HOST:PORT");
   AddFlag(app, env, "model", o.model_file, "Model file (empty: built-in model)")
       ->check(CLI::ExistingFile);
-  AddFlag(app, env, "kafka", kafka,
+  AddFlag(app, env, "kafka", in.kafka,
           "librdkafka property KEY=VALUE (repeatable), e.g. "
           "session.timeout.ms=6000 or SASL settings")
       ->type_name("KEY=VALUE")
@@ -197,6 +191,10 @@ ParsedOptions ParseServiceOptions(int argc, const char* const* argv) {
   AddFlag(app, env, "embedded-partitions", o.embedded_partitions,
           "Partitions per topic of the embedded broker")
       ->check(CLI::Range(1, 1024));
+}
+
+// Logging, the state, the cache and the ingest schedule.
+void AddEngineFlags(CLI::App& app, std::vector<EnvBinding>& env, ServiceOptions& o) {
   AddFlag(app, env, "log-level", o.log_level, "Lowest log level written")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
   AddFlag(app, env, "log-format", o.log_format,
@@ -243,25 +241,31 @@ ParsedOptions ParseServiceOptions(int argc, const char* const* argv) {
           "What 'now' is for queries without as_of: wall (the system clock) or event (the "
           "latest event time applied, for replays of history)")
       ->check(CLI::IsMember({"wall", "event"}));
+}
+
+// When alerts are raised and cleared, and what they recommend.
+void AddAlertFlags(CLI::App& app, std::vector<EnvBinding>& env, ServiceOptions& o, FlagInputs& in) {
   AlertPolicy& policy = o.alert_policy;
-  double cooldown_days = 14;
-  std::vector<std::string> segment_thresholds, channel_costs;
   AddFlag(app, env, "alert-raise", policy.defaults.raise,
           "Churn at or above which an at-risk alert is raised");
   AddFlag(app, env, "alert-clear", policy.defaults.clear,
           "Churn below which an open alert clears (below --alert-raise: no flapping)");
-  AddFlag(app, env, "alert-cooldown-days", cooldown_days,
+  AddFlag(app, env, "alert-cooldown-days", in.cooldown_days,
           "Days after an alert before another may be raised for the same customer");
-  AddFlag(app, env, "alert-segment", segment_thresholds,
+  AddFlag(app, env, "alert-segment", in.segment_thresholds,
           "Thresholds of one ABC segment, SEGMENT=RAISE:CLEAR[:COOLDOWN_DAYS] (repeatable), "
           "e.g. A=0.6:0.4")
       ->type_name("SEG=R:C[:D]")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-  AddFlag(app, env, "channel-cost", channel_costs,
+  AddFlag(app, env, "channel-cost", in.channel_costs,
           "Relative cost of one contact on a channel, CHANNEL=COST (repeatable), e.g. "
           "PHONE=4; the recommended channel weighs use against cost")
       ->type_name("CHANNEL=COST")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+}
+
+// TLS and who may call what.
+void AddAccessFlags(CLI::App& app, std::vector<EnvBinding>& env, ServiceOptions& o) {
   AddFlag(app, env, "grpc-tls-cert", o.grpc_tls_cert, "gRPC TLS certificate (PEM); empty: no TLS")
       ->check(CLI::ExistingFile);
   AddFlag(app, env, "grpc-tls-key", o.grpc_tls_key, "gRPC TLS private key (PEM)")
@@ -308,10 +312,12 @@ ParsedOptions ParseServiceOptions(int argc, const char* const* argv) {
                "[env CRM_ALLOW_INSECURE_LISTEN]");
   AddFlag(app, env, "audit-log", o.audit_log,
           "Append-only audit trail of erasures (empty: audit.log in the data dir)");
-  AddFlag(app, env, "risk-precision", policy.risk_precision,
-          "A customer is looked at again once their churn moved this much: the at-risk "
-          "ranking is this close to the truth");
+}
 
+// Parses the environment and `argv` into `app`'s options; an exit code when
+// the service should not run (0 after --help, 2 on an error, reported).
+std::optional<int> ParseArguments(CLI::App& app, int argc, const char* const* argv,
+                                  const std::vector<EnvBinding>& env) {
   try {
     std::vector<std::string> args = WithEnvironment(argc, argv, env);
     std::reverse(args.begin() + 1, args.end());  // CLI11 takes them last first
@@ -319,7 +325,7 @@ ParsedOptions ParseServiceOptions(int argc, const char* const* argv) {
     app.parse(args);
   } catch (const CLI::CallForHelp& e) {
     std::cout << app.help();
-    return {std::nullopt, 0};
+    return 0;
   } catch (const CLI::ConfigError& e) {
     // CLI11 says "INI was not able to parse KEY": name the file and the key.
     std::string what = e.what();
@@ -329,11 +335,18 @@ ParsedOptions ParseServiceOptions(int argc, const char* const* argv) {
              app.get_config_ptr()->as<std::string>() + " (its keys are the flags of --help)";
     }
     std::cerr << "crm-scored: " << what << "\n";
-    return {std::nullopt, 2};
+    return 2;
   } catch (const CLI::ParseError& e) {
     std::cerr << "crm-scored: " << e.what() << " (see --help)\n";
-    return {std::nullopt, 2};
+    return 2;
   }
+  return std::nullopt;
+}
+
+// The Kafka properties of the config file, then of `kafka` (the environment's
+// and the command line's); an error names the bad one.
+absl::StatusOr<KafkaProperties> KafkaPropertiesOf(const CLI::App& app,
+                                                  std::vector<std::string> kafka) {
   // Kafka properties add up key by key: the config file's first, then those
   // of the environment and the command line, which win (CLI11 alone would
   // drop the whole list of the file as soon as one --kafka is given).
@@ -345,73 +358,108 @@ ParsedOptions ParseServiceOptions(int argc, const char* const* argv) {
         }
       }
     } catch (const CLI::Error& e) {
-      std::cerr << "crm-scored: " << e.what() << "\n";
-      return {std::nullopt, 2};
+      return absl::InvalidArgumentError(e.what());
     }
   }
-  auto properties = ParseKafkaAssignments(kafka);
-  if (!properties.ok()) {
-    std::cerr << "crm-scored: " << properties.status().message() << "\n";
-    return {std::nullopt, 2};
-  }
-  o.kafka = std::move(*properties);
+  return ParseKafkaAssignments(kafka);
+}
+
+// The listen and advertised addresses and the data dir; an error names the flag.
+absl::Status CheckAddresses(const ServiceOptions& o) {
   for (const std::string* address : {&o.grpc_listen, &o.metrics_listen}) {
     if (address->rfind(':') == std::string::npos) {
-      std::cerr << "crm-scored: listen address '" << *address << "' lacks :PORT\n";
-      return {std::nullopt, 2};
+      return absl::InvalidArgumentError("listen address '" + *address + "' lacks :PORT");
     }
   }
-  auto built = BuildAlertPolicy(o.alert_policy, cooldown_days, segment_thresholds, channel_costs);
-  if (!built.ok()) {
-    std::cerr << "crm-scored: " << built.status().message() << "\n";
-    return {std::nullopt, 2};
-  }
-  o.alert_policy = std::move(*built);
+  return absl::OkStatus();
+}
+
+// TLS, credentials and the cluster's peers go together as the flags' help
+// says; `o`'s "none" topics are cleared on the way. An error names the flags.
+absl::Status CheckSecurity(ServiceOptions& o) {
+  auto bad = [](std::string message) { return absl::InvalidArgumentError(std::move(message)); };
   if (o.grpc_tls_cert.empty() != o.grpc_tls_key.empty()) {
-    std::cerr << "crm-scored: --grpc-tls-cert and --grpc-tls-key go together\n";
-    return {std::nullopt, 2};
+    return bad("--grpc-tls-cert and --grpc-tls-key go together");
   }
   if (!o.grpc_tls_client_ca.empty() && o.grpc_tls_cert.empty()) {
-    std::cerr << "crm-scored: --grpc-tls-client-ca needs --grpc-tls-cert and --grpc-tls-key\n";
-    return {std::nullopt, 2};
+    return bad("--grpc-tls-client-ca needs --grpc-tls-cert and --grpc-tls-key");
   }
   if (!o.admin_identities.empty() && o.grpc_tls_client_ca.empty()) {
-    std::cerr << "crm-scored: --admin-identity needs --grpc-tls-client-ca (client certificates)\n";
-    return {std::nullopt, 2};
+    return bad("--admin-identity needs --grpc-tls-client-ca (client certificates)");
   }
   if (!o.reader_identities.empty() && o.grpc_tls_client_ca.empty()) {
-    std::cerr << "crm-scored: --reader-identity needs --grpc-tls-client-ca (client certificates)\n";
-    return {std::nullopt, 2};
+    return bad("--reader-identity needs --grpc-tls-client-ca (client certificates)");
   }
   const bool credentials = !o.admin_token_file.empty() || !o.reader_token_file.empty();
   if ((credentials || o.grpc_auth == "all") && o.grpc_tls_cert.empty() &&
       !IsLoopbackListen(o.grpc_listen) && !o.allow_insecure_listen) {
-    std::cerr << "crm-scored: --grpc-listen " << o.grpc_listen
-              << " is not loopback and has no TLS: "
-              << (credentials ? "bearer tokens" : "--grpc-auth all's credentials")
-              << " would cross the network in the clear; add --grpc-tls-cert and --grpc-tls-key, "
-                 "listen on 127.0.0.1, or pass --allow-insecure-listen\n";
-    return {std::nullopt, 2};
+    return bad("--grpc-listen " + o.grpc_listen + " is not loopback and has no TLS: " +
+               (credentials ? "bearer tokens" : "--grpc-auth all's credentials") +
+               " would cross the network in the clear; add --grpc-tls-cert and --grpc-tls-key, "
+               "listen on 127.0.0.1, or pass --allow-insecure-listen");
   }
   if (o.changelog_topic == "none") o.changelog_topic.clear();
   if (o.cluster_topic == "none") o.cluster_topic.clear();
   if (!o.peer_tls_ca.empty() && o.grpc_tls_cert.empty()) {
-    std::cerr << "crm-scored: --peer-tls-ca needs --grpc-tls-cert and --grpc-tls-key\n";
-    return {std::nullopt, 2};
+    return bad("--peer-tls-ca needs --grpc-tls-cert and --grpc-tls-key");
   }
   if (!o.brokers.empty() && !o.cluster_topic.empty() && !o.grpc_tls_cert.empty() &&
       o.peer_tls_ca.empty()) {
-    std::cerr << "crm-scored: --peer-tls-ca is required with --grpc-tls-cert in a cluster "
-                 "(--cluster-topic): the other instances are verified against it, never against "
-                 "public roots\n";
-    return {std::nullopt, 2};
+    return bad(
+        "--peer-tls-ca is required with --grpc-tls-cert in a cluster (--cluster-topic): the other "
+        "instances are verified against it, never against public roots");
   }
   if (!o.advertise_address.empty() && o.advertise_address.rfind(':') == std::string::npos) {
-    std::cerr << "crm-scored: --advertise-address '" << o.advertise_address << "' lacks :PORT\n";
-    return {std::nullopt, 2};
+    return bad("--advertise-address '" + o.advertise_address + "' lacks :PORT");
   }
-  if (o.data_dir.empty()) {
-    std::cerr << "crm-scored: --data-dir is empty\n";
+  if (o.data_dir.empty()) return bad("--data-dir is empty");
+  return absl::OkStatus();
+}
+
+// What the parsed flags add up to, checked; an error names the flag.
+absl::Status Complete(const CLI::App& app, FlagInputs& in, ServiceOptions& o) {
+  auto properties = KafkaPropertiesOf(app, std::move(in.kafka));
+  if (!properties.ok()) return properties.status();
+  o.kafka = std::move(*properties);
+  if (absl::Status addresses = CheckAddresses(o); !addresses.ok()) return addresses;
+  auto built =
+      BuildAlertPolicy(o.alert_policy, in.cooldown_days, in.segment_thresholds, in.channel_costs);
+  if (!built.ok()) return built.status();
+  o.alert_policy = std::move(*built);
+  return CheckSecurity(o);
+}
+
+}  // namespace
+
+ParsedOptions ParseServiceOptions(int argc, const char* const* argv) {
+  ServiceOptions o;
+  FlagInputs in;
+  std::vector<EnvBinding> env = {{"--config", "CRM_CONFIG"}};
+  CLI::App app(
+      "crm-scored: reads customer touchpoints from Kafka, keeps each customer's state in "
+      "RocksDB exactly once, and serves live churn and appetence scores over gRPC, with "
+      "Prometheus metrics. With no --brokers it starts an embedded Kafka broker.",
+      "crm-scored");
+  app.set_config("--config", "", "Read flags from this file (TOML: flag = value) [env CRM_CONFIG]")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  app.allow_config_extras(CLI::config_extras_mode::error);
+  app.add_flag("--check-config", o.check_config,
+               "Validate the configuration (flags, environment, config file, model and token "
+               "files), print it as it would run and exit: 0 valid, 2 not")
+      ->configurable(false);
+  AddSourceFlags(app, env, o, in);
+  AddEngineFlags(app, env, o);
+  AddAlertFlags(app, env, o, in);
+  AddAccessFlags(app, env, o);
+  // Last in --help, after the access flags.
+  AddFlag(app, env, "risk-precision", o.alert_policy.risk_precision,
+          "A customer is looked at again once their churn moved this much: the at-risk "
+          "ranking is this close to the truth");
+  if (std::optional<int> exit_code = ParseArguments(app, argc, argv, env)) {
+    return {std::nullopt, *exit_code};
+  }
+  if (absl::Status complete = Complete(app, in, o); !complete.ok()) {
+    std::cerr << "crm-scored: " << complete.message() << "\n";
     return {std::nullopt, 2};
   }
   return {std::move(o), 0};

@@ -1,7 +1,5 @@
 #include "services/app/scoring_app.h"
 
-#include <google/protobuf/stubs/logging.h>
-#include <grpc/support/log.h>
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
@@ -16,9 +14,12 @@
 #include <tuple>
 
 #include "core/clock.h"
+#include "core/ingest_loop.h"
 #include "core/ingest_processor.h"
 #include "core/partition_ownership.h"
 #include "core/scorer.h"
+#include "services/app/model_reloader.h"
+#include "services/app/process.h"
 #include "services/common/file_audit_log.h"
 #include "services/common/log.h"
 #include "services/grpc/scoring_service.h"
@@ -47,101 +48,146 @@ int Fatal(std::string_view what, const absl::Status& status) {
   return 1;
 }
 
-LogLevel ParseLevel(const std::string& level) {
-  if (level == "debug") return LogLevel::kDebug;
-  if (level == "warn") return LogLevel::kWarning;
-  if (level == "error") return LogLevel::kError;
-  return LogLevel::kInfo;
-}
-
 std::string HostOf(const std::string& listen) { return listen.substr(0, listen.rfind(':')); }
 
-// What identifies a version of the model file on disk, to notice it changed.
-struct FileStamp {
-  std::filesystem::file_time_type modified{};
-  std::uintmax_t size = 0;
-  bool operator==(const FileStamp&) const = default;
-};
-std::optional<FileStamp> StampOf(const std::string& path) {
-  std::error_code error;
-  FileStamp stamp;
-  stamp.modified = std::filesystem::last_write_time(path, error);
-  if (error) return std::nullopt;
-  stamp.size = std::filesystem::file_size(path, error);
-  if (error) return std::nullopt;
-  return stamp;
-}
-
-// Loads and validates the model file and puts it in use; a bad file is
-// logged and counted, and the model in use stays.
-void ReloadModel(const std::string& path, Board<Scorer>& scorers, PrometheusMetrics& metrics) {
-  absl::StatusOr<Model> model = LoadModelFile(path);
-  const std::string current = scorers.Current()->model().version;
-  if (!model.ok()) {
-    metrics.ModelRejected();
-    CRM_LOG(kError, kComponent) << "model rejected, keeping version " << current << ": "
-                                << model.status().message();
-    return;
+// What the ingest loop reports: its lines go to the log as the consumer's,
+// and whether it ingests to the health service.
+class ConsumerListener final : public IngestListener {
+ public:
+  explicit ConsumerListener(GrpcServer* server) : server_(server) {}
+  void IngestingChanged(bool ingesting) override { server_->SetServing(kIngestHealth, ingesting); }
+  void Log(Severity severity, std::string_view message) override {
+    const LogLevel level = severity == Severity::kError     ? LogLevel::kError
+                           : severity == Severity::kWarning ? LogLevel::kWarning
+                                                            : LogLevel::kInfo;
+    if (LogEnabled(level)) LogLine(level, "consumer", message);
   }
-  CRM_LOG(kInfo, kComponent) << "model version " << model->version << " loaded from " << path
-                             << " (was " << current << ")";
-  metrics.ModelLoaded(model->version);
-  scorers.Publish(std::make_shared<const Scorer>(std::move(*model)));
+
+ private:
+  GrpcServer* server_;
+};
+
+// crm-scored's parts, built in order by Build (each step may end the process
+// with an exit code), run by Run and stopped by Shutdown in the order that
+// loses nothing. Members are declared in the order they are built, so that
+// they are destroyed in reverse. Used from the main thread.
+class ScoringApp {
+ public:
+  ScoringApp(const ServiceOptions& options, const sigset_t& signals)
+      : options_(options),
+        signals_(signals),
+        clustered_(!options.brokers.empty() && !options.cluster_topic.empty()),
+        cluster_view_("", std::chrono::milliseconds(3 * options.cluster_heartbeat_ms + 1000)),
+        query_clock_(options.clock == "event" ? static_cast<const Clock*>(&event_clock_) : &clock_),
+        alert_hub_({.max_subscribers = options.max_watchers}) {}
+
+  // Builds every part; an exit code when the service must not run (2: bad
+  // configuration, 1: a fatal error, 0: --check-config, or a stop before
+  // the brokers came).
+  std::optional<int> Build();
+  // Runs until a signal to stop or a thread's fatal error, then shuts down;
+  // returns the exit code.
+  int Run();
+
+ private:
+  std::optional<int> Configure();
+  std::optional<int> ReadCredentials();
+  std::optional<int> OpenState();
+  std::optional<int> StartMetrics();
+  std::optional<int> BuildIngest();
+  std::optional<int> EnableChangelog();
+  std::optional<int> StartServing();
+  std::optional<int> JoinCluster();
+  // KafkaCluster::Create until the brokers answer or a stop signal (the exit
+  // code then).
+  std::optional<int> WaitForCluster(const ClusterTopicOptions& cluster_options);
+  std::optional<int> BuildConsumer();
+  // Until a stop: SIGHUP reloads the model file, and so does a change of the
+  // file, checked every 2 s. Returns the signal that ended it.
+  int WaitForStop();
+  // Stops every part in the order that loses nothing, after `signal_number`
+  // (SIGUSR1: a thread ended); returns the exit code.
+  int Shutdown(int signal_number);
+
+  const ServiceOptions& options_;
+  const sigset_t signals_;
+  const bool clustered_;  // scale-out: the group's instances as the cluster topic tells them
+  Model model_;
+  std::optional<FileStamp> model_stamp_;
+  AuthOptions auth_;
+  std::string cluster_token_;
+  bool auth_configured_ = false;
+  std::unique_ptr<Board<Scorer>> scorers_;
+  PopulationBoard population_;
+  std::unique_ptr<RocksDbStateStore> store_;
+  std::unique_ptr<FileAuditLog> audit_;
+  std::unique_ptr<EmbeddedBroker> broker_;
+  std::string brokers_;
+  // Before the metrics, whose scrapes read them until the end.
+  ClusterView cluster_view_;
+  RemotePopulationInbox remote_population_;
+  WallClock clock_;
+  EventClock event_clock_;
+  const Clock* query_clock_;
+  AlertHub alert_hub_;  // WatchAlerts' subscribers; scrapes count them
+  std::unique_ptr<PrometheusMetrics> metrics_;
+  std::unique_ptr<ModelReloader> reloader_;
+  std::unique_ptr<KafkaDeadLetterSink> dead_letters_;
+  std::unique_ptr<IngestProcessor> processor_;
+  std::unique_ptr<AlertPublisher> publisher_;
+  std::unique_ptr<KafkaChangelog> changelog_;
+  std::unique_ptr<AlertFeed> alert_feed_;
+  ErasureQueue erasures_;
+  PartitionOwnership ownership_;
+  std::unique_ptr<Authorizer> authorizer_;
+  std::unique_ptr<ScoringServiceImpl> service_;
+  std::unique_ptr<GrpcServer> grpc_server_;
+  std::unique_ptr<KafkaCluster> cluster_;
+  std::unique_ptr<TouchpointConsumer> consumer_;
+  std::unique_ptr<ConsumerListener> consumer_listener_;
+  std::unique_ptr<KafkaKeyPartitioner> partitioner_;
+  std::unique_ptr<IngestLoop> ingest_loop_;
+  // The threads Run starts, joined by Shutdown, and how they ended.
+  absl::Status publisher_status_, consumer_status_;
+  std::thread publisher_thread_, consumer_thread_;
+};
+
+std::optional<int> ScoringApp::Build() {
+  for (auto step : {&ScoringApp::Configure, &ScoringApp::OpenState, &ScoringApp::StartMetrics,
+                    &ScoringApp::BuildIngest, &ScoringApp::StartServing, &ScoringApp::JoinCluster,
+                    &ScoringApp::BuildConsumer}) {
+    if (std::optional<int> exit_code = (this->*step)()) return exit_code;
+  }
+  return std::nullopt;
 }
 
-}  // namespace
-
-int RunScoringApp(const ServiceOptions& options) {
-  SetLogLevel(ParseLevel(options.log_level));
-  SetLogFormat(options.log_format == "json" ? LogFormat::kJson : LogFormat::kText);
-  // libprotobuf reports each record it cannot parse (invalid UTF-8, …) on
-  // stderr; those records are rejected and counted already: its lines go to
-  // the debug level, so that a stream of bad input cannot flood the log.
-  google::protobuf::SetLogHandler(
-      [](google::protobuf::LogLevel level, const char* file, int line, const std::string& message) {
-        if (level >= google::protobuf::LOGLEVEL_FATAL) {
-          CRM_LOG(kError, "protobuf") << file << ":" << line << ": " << message;
-        } else {
-          CRM_LOG(kDebug, "protobuf") << file << ":" << line << ": " << message;
-        }
-      });
-  // gRPC's own lines, through the same log (levels and format).
-  gpr_set_log_function([](gpr_log_func_args* args) {
-    const LogLevel level = args->severity == GPR_LOG_SEVERITY_ERROR  ? LogLevel::kError
-                           : args->severity == GPR_LOG_SEVERITY_INFO ? LogLevel::kInfo
-                                                                     : LogLevel::kDebug;
-    if (LogEnabled(level)) LogLine(level, "grpc", args->message);
-  });
-  // Signals are taken by sigwait() below; every thread started from here on
-  // inherits the mask. SIGUSR1 is how the consumer thread reports its end.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGUSR1);
-  sigaddset(&signals, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-
+std::optional<int> ScoringApp::Configure() {
   // A bad model file at start is bad configuration: one line, exit code 2.
-  Model model;
-  std::optional<FileStamp> model_stamp;
-  if (!options.model_file.empty()) {
-    model_stamp = StampOf(options.model_file);
-    absl::StatusOr<Model> loaded = LoadModelFile(options.model_file);
+  if (!options_.model_file.empty()) {
+    model_stamp_ = StampOf(options_.model_file);
+    absl::StatusOr<Model> loaded = LoadModelFile(options_.model_file);
     if (!loaded.ok()) {
       std::cerr << "crm-scored: --model: " << loaded.status().message() << "\n";
       return 2;
     }
-    model = std::move(*loaded);
+    model_ = std::move(*loaded);
   }
-  // Who may call what: a bad token file is bad configuration too.
-  AuthOptions auth;
-  auth.admin_identities = options.admin_identities;
-  auth.reader_identities = options.reader_identities;
-  auth.all_rpcs = options.grpc_auth == "all";
+  if (std::optional<int> exit_code = ReadCredentials()) return exit_code;
+  if (options_.check_config) {
+    std::cout << "crm-scored: configuration valid: " << DescribeOptions(options_) << "\n";
+    return 0;
+  }
+  return std::nullopt;
+}
+
+// Who may call what: a bad token file is bad configuration too.
+std::optional<int> ScoringApp::ReadCredentials() {
+  auth_.admin_identities = options_.admin_identities;
+  auth_.reader_identities = options_.reader_identities;
+  auth_.all_rpcs = options_.grpc_auth == "all";
   for (const auto& [flag, file, tokens] :
-       {std::tuple{"--admin-token-file", &options.admin_token_file, &auth.admin_tokens},
-        std::tuple{"--reader-token-file", &options.reader_token_file, &auth.reader_tokens}}) {
+       {std::tuple{"--admin-token-file", &options_.admin_token_file, &auth_.admin_tokens},
+        std::tuple{"--reader-token-file", &options_.reader_token_file, &auth_.reader_tokens}}) {
     if (file->empty()) continue;
     auto read = ReadTokenFile(*file);
     if (!read.ok()) {
@@ -150,30 +196,29 @@ int RunScoringApp(const ServiceOptions& options) {
     }
     *tokens = std::move(*read);
   }
-  if (!options.cluster_token_file.empty()) {
-    auto read = ReadTokenFile(options.cluster_token_file);
+  if (!options_.cluster_token_file.empty()) {
+    auto read = ReadTokenFile(options_.cluster_token_file);
     if (!read.ok()) {
       std::cerr << "crm-scored: --cluster-token-file: " << read.status().message() << "\n";
       return 2;
     }
-    auth.cluster_token = read->front().secret;
+    auth_.cluster_token = read->front().secret;
   }
-  const std::string cluster_token = auth.cluster_token;
-  if (options.check_config) {
-    std::cout << "crm-scored: configuration valid: " << DescribeOptions(options) << "\n";
-    return 0;
-  }
-  CRM_LOG(kInfo, kComponent) << "starting: " << DescribeOptions(options);
-  CRM_LOG(kInfo, kComponent) << "model version " << model.version
-                             << (options.model_file.empty() ? " (built-in)" : "");
-  Board<Scorer> scorers(std::make_shared<const Scorer>(std::move(model)));
-  PopulationBoard population;
+  cluster_token_ = auth_.cluster_token;
+  auth_configured_ = !auth_.admin_tokens.empty() || !auth_.admin_identities.empty();
+  return std::nullopt;
+}
 
+std::optional<int> ScoringApp::OpenState() {
+  CRM_LOG(kInfo, kComponent) << "starting: " << DescribeOptions(options_);
+  CRM_LOG(kInfo, kComponent) << "model version " << model_.version
+                             << (options_.model_file.empty() ? " (built-in)" : "");
+  scorers_ = std::make_unique<Board<Scorer>>(std::make_shared<const Scorer>(std::move(model_)));
   RocksDbOptions db_options;
-  db_options.path = options.data_dir;
-  db_options.block_cache_mb = options.block_cache_mb;
-  db_options.low_priority_compactions = options.low_priority_compactions;
-  db_options.sync_writes = options.sync_writes;
+  db_options.path = options_.data_dir;
+  db_options.block_cache_mb = options_.block_cache_mb;
+  db_options.low_priority_compactions = options_.low_priority_compactions;
+  db_options.sync_writes = options_.sync_writes;
   db_options.progress = [](std::uint64_t moved, bool done) {
     CRM_LOG(kInfo, "state") << (done ? "moved to state format " : "moving to state format ")
                             << kStateFormatVersion << " (states under their partition): " << moved
@@ -181,333 +226,353 @@ int RunScoringApp(const ServiceOptions& options) {
   };
   auto store = RocksDbStateStore::Open(db_options);
   if (!store.ok()) return Fatal("state", store.status());
+  store_ = std::move(*store);
   auto audit = FileAuditLog::Open(
-      options.audit_log.empty() ? (std::filesystem::path(options.data_dir) / "audit.log").string()
-                                : options.audit_log);
+      options_.audit_log.empty() ? (std::filesystem::path(options_.data_dir) / "audit.log").string()
+                                 : options_.audit_log);
   if (!audit.ok()) return Fatal("audit log", audit.status());
+  audit_ = std::move(*audit);
 
-  std::unique_ptr<EmbeddedBroker> broker;
-  std::string brokers = options.brokers;
-  if (brokers.empty()) {
-    std::vector<TopicSpec> topics = {{options.topic, options.embedded_partitions},
-                                     {options.alerts_topic, options.embedded_partitions},
-                                     {options.dlq_topic, options.embedded_partitions},
-                                     {options.changelog_topic, options.embedded_partitions}};
+  brokers_ = options_.brokers;
+  if (brokers_.empty()) {
+    std::vector<TopicSpec> topics = {{options_.topic, options_.embedded_partitions},
+                                     {options_.alerts_topic, options_.embedded_partitions},
+                                     {options_.dlq_topic, options_.embedded_partitions},
+                                     {options_.changelog_topic, options_.embedded_partitions}};
     auto started = EmbeddedBroker::Start(topics);
     if (!started.ok()) return Fatal("embedded broker", started.status());
-    broker = std::move(*started);
-    brokers = broker->bootstrap();
-    CRM_LOG(kInfo, kComponent) << "embedded broker bootstrap=" << brokers;
+    broker_ = std::move(*started);
+    brokers_ = broker_->bootstrap();
+    CRM_LOG(kInfo, kComponent) << "embedded broker bootstrap=" << brokers_;
   }
+  return std::nullopt;
+}
 
-  // Before the metrics, whose scrapes read them until the end.
-  // Scale-out: the group's instances as the cluster topic tells them.
-  const bool clustered = !options.brokers.empty() && !options.cluster_topic.empty();
-  ClusterView cluster_view("", std::chrono::milliseconds(3 * options.cluster_heartbeat_ms + 1000));
-  RemotePopulationInbox remote_population;
-  WallClock clock;
-  EventClock event_clock;
-  const Clock* query_clock =
-      options.clock == "event" ? static_cast<const Clock*>(&event_clock) : &clock;
-  // WatchAlerts' subscribers; before the metrics, whose scrapes count them.
-  AlertHub alert_hub({.max_subscribers = options.max_watchers});
-  auto metrics = PrometheusMetrics::Start(options.metrics_listen);
+std::optional<int> ScoringApp::StartMetrics() {
+  auto metrics = PrometheusMetrics::Start(options_.metrics_listen);
   if (!metrics.ok()) return Fatal("metrics", metrics.status());
-  RocksDbStateStore* db = store->get();
-  (*metrics)->ModelLoaded(scorers.Current()->model().version);
-  CRM_LOG(kInfo, kComponent) << "metrics listening on http://" << HostOf(options.metrics_listen)
-                             << ":" << (*metrics)->port() << "/metrics";
-
-  (*metrics)->OnScrape([db, m = metrics->get(), &population, query_clock, &cluster_view, clustered,
-                        &clock, &alert_hub] {
-    m->SetWatchers(alert_hub.subscribers(), alert_hub.dropped());
-    if (clustered) {
-      const std::vector<ClusterMember> members = cluster_view.Members(clock.Now());
+  metrics_ = std::move(*metrics);
+  metrics_->ModelLoaded(scorers_->Current()->model().version);
+  CRM_LOG(kInfo, kComponent) << "metrics listening on http://" << HostOf(options_.metrics_listen)
+                             << ":" << metrics_->port() << "/metrics";
+  reloader_ = std::make_unique<ModelReloader>(options_.model_file, model_stamp_, scorers_.get(),
+                                              metrics_.get());
+  metrics_->OnScrape([this, m = metrics_.get(), db = store_.get()] {
+    m->SetWatchers(alert_hub_.subscribers(), alert_hub_.dropped());
+    if (clustered_) {
+      const std::vector<ClusterMember> members = cluster_view_.Members(clock_.Now());
       std::set<std::int32_t> claimed;
       for (const ClusterMember& member : members) {
         claimed.insert(member.partitions.begin(), member.partitions.end());
       }
       m->SetCluster(static_cast<std::int64_t>(members.size()),
-                    static_cast<std::int64_t>(claimed.size()), cluster_view.ignored_records());
+                    static_cast<std::int64_t>(claimed.size()), cluster_view_.ignored_records());
     }
     const StorageStats stats = db->Stats();
     m->SetStorage(stats.live_data_bytes, stats.sst_files_bytes, stats.memtable_bytes,
                   stats.estimated_keys);
-    m->SetPopulation(population.Current()->customers());
-    const Timestamp now = query_clock->Now();
+    m->SetPopulation(population_.Current()->customers());
+    const Timestamp now = query_clock_->Now();
     if (auto due = db->ScheduleStats(now, 100'000); due.ok()) {
       const double lag =
           due->due > 0 && due->earliest ? DaysBetween(*due->earliest, now) * 86400 : 0;
       m->SetScheduler(due->due, lag);
     }
   });
+  return std::nullopt;
+}
+
+std::optional<int> ScoringApp::BuildIngest() {
   DeadLetterOptions dlq_options;
-  dlq_options.brokers = brokers;
-  dlq_options.topic = options.dlq_topic;
-  dlq_options.source_topic = options.topic;
-  dlq_options.properties = options.kafka;
+  dlq_options.brokers = brokers_;
+  dlq_options.topic = options_.dlq_topic;
+  dlq_options.source_topic = options_.topic;
+  dlq_options.properties = options_.kafka;
   auto dead_letters = KafkaDeadLetterSink::Create(dlq_options);
   if (!dead_letters.ok()) return Fatal("dead-letter producer", dead_letters.status());
+  dead_letters_ = std::move(*dead_letters);
 
   IngestOptions ingest;
-  ingest.topic = options.topic;
-  ingest.limits.dedup_window = options.dedup_window;
-  ingest.cache_entries = options.cache_entries;
-  ingest.cache_bytes = options.cache_mb << 20;
-  ingest.limits.max_state_bytes = options.max_state_kb << 10;
-  ingest.planning_threads = options.planning_threads;
-  ingest.erasure_fence_ttl = std::chrono::hours(24) * options.erasure_fence_days;
-  IngestProcessor processor(ingest, db, &clock, metrics->get(), dead_letters->get(), &population,
-                            &event_clock);
-  // The changelog, where partitions' states follow them between instances;
-  // not with the embedded broker, whose data ends with the process.
-  std::unique_ptr<KafkaChangelog> changelog;
-  std::function<void()> recheck_alerts;  // set once the publisher is made
-  if (!options.brokers.empty() && !options.changelog_topic.empty()) {
-    auto created = KafkaChangelog::Create({.brokers = brokers,
-                                           .topic = options.changelog_topic,
-                                           .group = options.group,
-                                           .properties = options.kafka});
-    if (!created.ok()) return Fatal("changelog", created.status());
-    changelog = std::move(*created);
-    processor.EnableChangelog(
-        {.sink = changelog.get(),
-         .source = changelog.get(),
-         .new_epoch =
-             [engine = std::make_shared<std::mt19937_64>(
-                  std::random_device()() ^ static_cast<std::uint64_t>(ToMicros(clock.Now())))] {
-               std::uint64_t epoch = 0;
-               while (epoch == 0) epoch = (*engine)();
-               return epoch;
-             },
-         .alerts_restored =
-             [&recheck_alerts] {
-               if (recheck_alerts) recheck_alerts();
-             },
-         .tombstone_retention = std::chrono::milliseconds(options.changelog_delete_retention_ms)});
-    CRM_LOG(kInfo, kComponent) << "changelog " << options.changelog_topic
-                               << ": partitions given to this instance are restored from it";
+  ingest.topic = options_.topic;
+  ingest.limits.dedup_window = options_.dedup_window;
+  ingest.cache_entries = options_.cache_entries;
+  ingest.cache_bytes = options_.cache_mb << 20;
+  ingest.limits.max_state_bytes = options_.max_state_kb << 10;
+  ingest.planning_threads = options_.planning_threads;
+  ingest.erasure_fence_ttl = std::chrono::hours(24) * options_.erasure_fence_days;
+  processor_ = std::make_unique<IngestProcessor>(ingest, store_.get(), &clock_, metrics_.get(),
+                                                 dead_letters_.get(), &population_, &event_clock_);
+  // The alerts' way out, made before the changelog, which asks it to look at
+  // the topic again when restored alerts join the outbox.
+  const bool with_changelog = !options_.brokers.empty() && !options_.changelog_topic.empty();
+  AlertPublisherOptions publisher_options;
+  publisher_options.brokers = brokers_;
+  publisher_options.topic = options_.alerts_topic;
+  publisher_options.properties = options_.kafka;
+  auto publisher = AlertPublisher::Create(
+      publisher_options, store_.get(),
+      [processor = processor_.get(), with_changelog](const AlertEvent& alert) {
+        if (with_changelog) processor->AlertDelivered(alert);
+        CRM_LOG(kDebug, "alerts") << "delivered " << alert.outcome.alert_id << " for "
+                                  << alert.customer_id.value() << ": churn " << alert.churn << ", "
+                                  << alert.action;
+      });
+  if (!publisher.ok()) return Fatal("alert producer", publisher.status());
+  publisher_ = std::move(*publisher);
+  if (with_changelog) {
+    if (std::optional<int> exit_code = EnableChangelog()) return exit_code;
   }
-  const AlertPolicy& alert_policy = options.alert_policy;
-  processor.EnableAlerts({.scorers = &scorers,
-                          .policy = &alert_policy,
-                          .clock = options.clock == "event" ? nullptr : &clock});
-  if (absl::Status loaded = processor.Load(); !loaded.ok()) {
-    return Fatal("population", loaded);
-  }
-  CRM_LOG(kInfo, kComponent) << "population: " << population.Current()->customers()
-                             << " buyers; latest event time " << IsoTime(event_clock.Now())
-                             << "; queries use the " << options.clock << " clock";
+  processor_->EnableAlerts({.scorers = scorers_.get(),
+                            .policy = &options_.alert_policy,
+                            .clock = options_.clock == "event" ? nullptr : &clock_});
+  if (absl::Status loaded = processor_->Load(); !loaded.ok()) return Fatal("population", loaded);
+  CRM_LOG(kInfo, kComponent) << "population: " << population_.Current()->customers()
+                             << " buyers; latest event time " << IsoTime(event_clock_.Now())
+                             << "; queries use the " << options_.clock << " clock";
+  return std::nullopt;
+}
 
-  // Served only once the population is loaded: a query before would rank the
-  // customer against an empty population.
+// The changelog, where partitions' states follow them between instances;
+// not with the embedded broker, whose data ends with the process.
+std::optional<int> ScoringApp::EnableChangelog() {
+  auto created = KafkaChangelog::Create({.brokers = brokers_,
+                                         .topic = options_.changelog_topic,
+                                         .group = options_.group,
+                                         .properties = options_.kafka});
+  if (!created.ok()) return Fatal("changelog", created.status());
+  changelog_ = std::move(*created);
+  processor_->EnableChangelog(
+      {.sink = changelog_.get(),
+       .source = changelog_.get(),
+       .new_epoch =
+           [engine = std::make_shared<std::mt19937_64>(
+                std::random_device()() ^ static_cast<std::uint64_t>(ToMicros(clock_.Now())))] {
+             std::uint64_t epoch = 0;
+             while (epoch == 0) epoch = (*engine)();
+             return epoch;
+           },
+       .alerts_restored = [publisher = publisher_.get()] { publisher->RecheckTopic(); },
+       .tombstone_retention = std::chrono::milliseconds(options_.changelog_delete_retention_ms)});
+  CRM_LOG(kInfo, kComponent) << "changelog " << options_.changelog_topic
+                             << ": partitions given to this instance are restored from it";
+  return std::nullopt;
+}
+
+// Served only once the population is loaded: a query before would rank the
+// customer against an empty population.
+std::optional<int> ScoringApp::StartServing() {
   // WatchAlerts streams see every alert that reaches the topic, whichever
   // instance delivered it: the hub is fed from the topic itself.
   auto alert_feed = AlertFeed::Create(
-      {.brokers = brokers, .topic = options.alerts_topic, .properties = options.kafka},
-      [&alert_hub](const AlertEvent& alert) { alert_hub.Publish(alert); });
+      {.brokers = brokers_, .topic = options_.alerts_topic, .properties = options_.kafka},
+      [this](const AlertEvent& alert) { alert_hub_.Publish(alert); });
   if (!alert_feed.ok()) return Fatal("alert feed", alert_feed.status());
-  ErasureQueue erasures;
-  PartitionOwnership restoring;
+  alert_feed_ = std::move(*alert_feed);
   auto peer_credentials =
-      PeerCredentials({options.grpc_tls_cert, options.grpc_tls_key, options.grpc_tls_client_ca},
-                      options.peer_tls_ca);
+      PeerCredentials({options_.grpc_tls_cert, options_.grpc_tls_key, options_.grpc_tls_client_ca},
+                      options_.peer_tls_ca);
   if (!peer_credentials.ok()) return Fatal("gRPC peers", peer_credentials.status());
-  const auto partition_of = [partitioner = options.partitioner](std::string_view key,
-                                                                std::int32_t count) {
+  const auto partition_of = [partitioner = options_.partitioner](std::string_view key,
+                                                                 std::int32_t count) {
     return KafkaPartitionOf(partitioner, key, count);
   };
-  const bool auth_configured = !auth.admin_tokens.empty() || !auth.admin_identities.empty();
-  const Authorizer authorizer(std::move(auth));
-  ScoringServiceImpl service(
-      db, &scorers, &population, query_clock,
-      {.alerts = &alert_hub,
-       .risk_precision = alert_policy.risk_precision,
-       .authorizer = &authorizer,
-       .erasures = &erasures,
-       .wall_clock = &clock,
-       .restoring = &restoring,
-       .cluster = clustered ? &cluster_view : nullptr,
-       .partition_of = partition_of,
-       .peer_credentials = *peer_credentials,
-       .peers_verified = !options.grpc_tls_cert.empty() && !options.peer_tls_ca.empty(),
-       .insecure_peers = options.allow_insecure_peers,
-       .cluster_token = cluster_token});
-  auto grpc_server =
-      GrpcServer::Start(options.grpc_listen, &service,
-                        {options.grpc_tls_cert, options.grpc_tls_key, options.grpc_tls_client_ca});
+  authorizer_ = std::make_unique<Authorizer>(std::move(auth_));
+  service_ = std::make_unique<ScoringServiceImpl>(
+      store_.get(), scorers_.get(), &population_, query_clock_,
+      ScoringServiceOptions{
+          .alerts = &alert_hub_,
+          .risk_precision = options_.alert_policy.risk_precision,
+          .authorizer = authorizer_.get(),
+          .erasures = &erasures_,
+          .wall_clock = &clock_,
+          .restoring = &ownership_,
+          .cluster = clustered_ ? &cluster_view_ : nullptr,
+          .partition_of = partition_of,
+          .peer_credentials = *peer_credentials,
+          .peers_verified = !options_.grpc_tls_cert.empty() && !options_.peer_tls_ca.empty(),
+          .insecure_peers = options_.allow_insecure_peers,
+          .cluster_token = cluster_token_});
+  auto grpc_server = GrpcServer::Start(
+      options_.grpc_listen, service_.get(),
+      {options_.grpc_tls_cert, options_.grpc_tls_key, options_.grpc_tls_client_ca});
   if (!grpc_server.ok()) return Fatal("gRPC", grpc_server.status());
-  (*grpc_server)->SetServing(kIngestHealth, true);
+  grpc_server_ = std::move(*grpc_server);
+  grpc_server_->SetServing(kIngestHealth, true);
   CRM_LOG(kInfo, kComponent) << "gRPC "
-                             << (options.grpc_tls_cert.empty()        ? "in plaintext"
-                                 : options.grpc_tls_client_ca.empty() ? "over TLS"
-                                                                      : "over TLS, client "
-                                                                        "certificates verified")
+                             << (options_.grpc_tls_cert.empty()        ? "in plaintext"
+                                 : options_.grpc_tls_client_ca.empty() ? "over TLS"
+                                                                       : "over TLS, client "
+                                                                         "certificates verified")
                              << "; admin calls need "
-                             << (auth_configured ? "an admin" : "credentials none has")
+                             << (auth_configured_ ? "an admin" : "credentials none has")
                              << "; reads are "
-                             << (options.grpc_auth == "all" ? "for readers and admins" : "open");
-  CRM_LOG(kInfo, kComponent) << "gRPC listening on " << HostOf(options.grpc_listen) << ":"
-                             << (*grpc_server)->port();
+                             << (options_.grpc_auth == "all" ? "for readers and admins" : "open");
+  CRM_LOG(kInfo, kComponent) << "gRPC listening on " << HostOf(options_.grpc_listen) << ":"
+                             << grpc_server_->port();
+  return std::nullopt;
+}
 
-  std::unique_ptr<KafkaCluster> cluster;
-  if (clustered) {
-    std::string address = options.advertise_address;
-    if (address.empty()) {
-      std::string host = HostOf(options.grpc_listen);
-      if (host.empty() || host == "0.0.0.0" || host == "[::]" || host == "::") {
-        char name[256] = {};
-        gethostname(name, sizeof(name) - 1);
-        host = name;
-      }
-      address = host + ":" + std::to_string((*grpc_server)->port());
+std::optional<int> ScoringApp::JoinCluster() {
+  if (!clustered_) return std::nullopt;
+  std::string address = options_.advertise_address;
+  if (address.empty()) {
+    std::string host = HostOf(options_.grpc_listen);
+    if (host.empty() || host == "0.0.0.0" || host == "[::]" || host == "::") {
+      char name[256] = {};
+      gethostname(name, sizeof(name) - 1);
+      host = name;
     }
-    const std::string instance = options.instance_id.empty() ? address : options.instance_id;
-    cluster_view.SetSelf(instance);
-    const ClusterTopicOptions cluster_options{.brokers = brokers,
-                                              .topic = options.cluster_topic,
-                                              .group = options.group,
-                                              .instance = instance,
-                                              .address = address,
-                                              .properties = options.kafka,
-                                              .heartbeat_ms = options.cluster_heartbeat_ms};
-    auto created = KafkaCluster::Create(cluster_options, &cluster_view, &remote_population);
-    // Brokers down at start: the state on disk is served meanwhile (ingest
-    // NOT_SERVING), and the group, the changelog and this topic are joined
-    // when they come.
-    for (bool waited = false; absl::IsUnavailable(created.status()); waited = true) {
-      if (!waited) {
-        (*grpc_server)->SetServing(kIngestHealth, false);
-        (*metrics)->InputConnected(false);
-      }
-      CRM_LOG(kWarning, kComponent)
-          << created.status().message()
-          << ": the brokers do not answer; reads are answered from the data dir, ingestion waits; "
-             "retrying";
-      const timespec no_wait{0, 0};
-      if (const int signal = sigtimedwait(&signals, nullptr, &no_wait);
-          signal == SIGTERM || signal == SIGINT) {
-        CRM_LOG(kInfo, kComponent) << "stopping before the brokers came";
-        (*grpc_server)->SetServing(false);
-        (*grpc_server)->Shutdown(2000);
-        if (absl::Status flushed = (*store)->Flush(); !flushed.ok()) return Fatal("flush", flushed);
-        return 0;
-      }
-      created = KafkaCluster::Create(cluster_options, &cluster_view, &remote_population);
-      if (created.ok()) {
-        CRM_LOG(kInfo, kComponent) << "brokers reachable: joining the group";
-        (*grpc_server)->SetServing(kIngestHealth, true);
-        (*metrics)->InputConnected(true);
-      }
+    address = host + ":" + std::to_string(grpc_server_->port());
+  }
+  const std::string instance = options_.instance_id.empty() ? address : options_.instance_id;
+  cluster_view_.SetSelf(instance);
+  if (std::optional<int> exit_code =
+          WaitForCluster({.brokers = brokers_,
+                          .topic = options_.cluster_topic,
+                          .group = options_.group,
+                          .instance = instance,
+                          .address = address,
+                          .properties = options_.kafka,
+                          .heartbeat_ms = options_.cluster_heartbeat_ms})) {
+    return exit_code;
+  }
+  CRM_LOG(kInfo, kComponent) << "cluster " << options_.cluster_topic << ": instance " << instance
+                             << " reached at " << address
+                             << "; lookups of other instances' partitions are forwarded";
+  if (cluster_token_.empty() && (auth_configured_ || options_.grpc_auth == "all")) {
+    CRM_LOG(kWarning, kComponent)
+        << "no --cluster-token-file: calls forwarded to another instance carry no "
+           "credentials, so "
+        << (options_.grpc_auth == "all" ? "reads and erasures" : "erasures")
+        << " of customers another instance owns are refused there";
+  }
+  return std::nullopt;
+}
+
+std::optional<int> ScoringApp::WaitForCluster(const ClusterTopicOptions& cluster_options) {
+  auto created = KafkaCluster::Create(cluster_options, clock_, &cluster_view_, &remote_population_);
+  // Brokers down at start: the state on disk is served meanwhile (ingest
+  // NOT_SERVING), and the group, the changelog and this topic are joined
+  // when they come.
+  for (bool waited = false; absl::IsUnavailable(created.status()); waited = true) {
+    if (!waited) {
+      grpc_server_->SetServing(kIngestHealth, false);
+      metrics_->InputConnected(false);
     }
-    if (!created.ok()) return Fatal("cluster", created.status());
-    cluster = std::move(*created);
-    CRM_LOG(kInfo, kComponent) << "cluster " << options.cluster_topic << ": instance " << instance
-                               << " reached at " << address
-                               << "; lookups of other instances' partitions are forwarded";
-    if (cluster_token.empty() && (auth_configured || options.grpc_auth == "all")) {
-      CRM_LOG(kWarning, kComponent)
-          << "no --cluster-token-file: calls forwarded to another instance carry no "
-             "credentials, so "
-          << (options.grpc_auth == "all" ? "reads and erasures" : "erasures")
-          << " of customers another instance owns are refused there";
+    CRM_LOG(kWarning, kComponent)
+        << created.status().message()
+        << ": the brokers do not answer; reads are answered from the data dir, ingestion waits; "
+           "retrying";
+    const timespec no_wait{0, 0};
+    if (const int signal = sigtimedwait(&signals_, nullptr, &no_wait);
+        signal == SIGTERM || signal == SIGINT) {
+      CRM_LOG(kInfo, kComponent) << "stopping before the brokers came";
+      grpc_server_->SetServing(false);
+      grpc_server_->Shutdown(2000);
+      if (absl::Status flushed = store_->Flush(); !flushed.ok()) return Fatal("flush", flushed);
+      return 0;
+    }
+    created = KafkaCluster::Create(cluster_options, clock_, &cluster_view_, &remote_population_);
+    if (created.ok()) {
+      CRM_LOG(kInfo, kComponent) << "brokers reachable: joining the group";
+      grpc_server_->SetServing(kIngestHealth, true);
+      metrics_->InputConnected(true);
     }
   }
+  if (!created.ok()) return Fatal("cluster", created.status());
+  cluster_ = std::move(*created);
+  return std::nullopt;
+}
 
-  ConsumerOptions consumer_options;
-  consumer_options.brokers = brokers;
-  consumer_options.group = options.group;
-  consumer_options.topic = options.topic;
-  consumer_options.properties = options.kafka;
-  consumer_options.max_batch = options.max_batch;
-  consumer_options.poll_timeout_ms = options.poll_timeout_ms;
-  consumer_options.rescore_interval_ms = options.rescore_interval_ms;
-  consumer_options.rescore_batch = options.rescore_batch;
-  consumer_options.restore_from_changelog = changelog != nullptr;
-  consumer_options.partitioner = options.partitioner;
-  consumer_options.population_publish_ms = options.cluster_heartbeat_ms;
-  GrpcServer* server = grpc_server->get();
-  auto consumer = TouchpointConsumer::Create(
-      consumer_options, &processor, db, metrics->get(),
-      {.erasures = &erasures,
-       .audit = audit->get(),
-       .ingesting = [server](bool up) { server->SetServing(kIngestHealth, up); },
-       .restoring = &restoring,
-       .cluster = cluster.get(),
-       .remote_population = &remote_population});
+std::optional<int> ScoringApp::BuildConsumer() {
+  auto consumer = TouchpointConsumer::Create({.brokers = brokers_,
+                                              .group = options_.group,
+                                              .topic = options_.topic,
+                                              .properties = options_.kafka},
+                                             store_.get());
   if (!consumer.ok()) return Fatal("Kafka consumer", consumer.status());
+  consumer_ = std::move(*consumer);
+  consumer_listener_ = std::make_unique<ConsumerListener>(grpc_server_.get());
+  partitioner_ = std::make_unique<KafkaKeyPartitioner>(options_.partitioner);
+  ingest_loop_ = std::make_unique<IngestLoop>(
+      IngestLoopOptions{.topic = options_.topic,
+                        .poll_timeout_ms = options_.poll_timeout_ms,
+                        .max_batch = options_.max_batch,
+                        .rescore_interval_ms = options_.rescore_interval_ms,
+                        .rescore_batch = options_.rescore_batch,
+                        .restore_from_changelog = changelog_ != nullptr,
+                        .population_publish_ms = options_.cluster_heartbeat_ms},
+      consumer_.get(),
+      IngestLoopPorts{.processor = processor_.get(),
+                      .probe = metrics_.get(),
+                      .clock = &clock_,
+                      .listener = consumer_listener_.get(),
+                      .erasures = &erasures_,
+                      .audit = audit_.get(),
+                      .ownership = &ownership_,
+                      .cluster = cluster_.get(),
+                      .remote_population = &remote_population_,
+                      .partitioner = partitioner_.get()});
+  return std::nullopt;
+}
 
-  AlertPublisherOptions publisher_options;
-  publisher_options.brokers = brokers;
-  publisher_options.topic = options.alerts_topic;
-  publisher_options.properties = options.kafka;
-  auto publisher = AlertPublisher::Create(publisher_options, db, [&](const AlertEvent& alert) {
-    if (changelog) processor.AlertDelivered(alert);
-    CRM_LOG(kDebug, "alerts") << "delivered " << alert.outcome.alert_id << " for "
-                              << alert.customer_id.value() << ": churn " << alert.churn << ", "
-                              << alert.action;
-  });
-  if (!publisher.ok()) return Fatal("alert producer", publisher.status());
-  recheck_alerts = [p = publisher->get()] { p->RecheckTopic(); };
-  absl::Status publisher_status;
-  std::thread publisher_thread([&] {
+int ScoringApp::Run() {
+  publisher_thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "alert-publisher");
-    publisher_status = (*publisher)->Run();
-    if (!publisher_status.ok()) kill(getpid(), SIGUSR1);
+    publisher_status_ = publisher_->Run();
+    if (!publisher_status_.ok()) kill(getpid(), SIGUSR1);
   });
-
-  absl::Status consumer_status;
-  std::thread consumer_thread([&] {
+  consumer_thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "consumer");
-    consumer_status = (*consumer)->Run();
+    consumer_status_ = ingest_loop_->Run();
     kill(getpid(), SIGUSR1);  // wake the main thread whatever the outcome
   });
+  return Shutdown(WaitForStop());
+}
 
-  // Until a stop: SIGHUP reloads the model file, and so does a change of the
-  // file, checked every 2 s.
-  int signal_number = 0;
+int ScoringApp::WaitForStop() {
   const timespec poll_interval{2, 0};
   for (;;) {
-    signal_number = sigtimedwait(&signals, nullptr, &poll_interval);
+    const int signal_number = sigtimedwait(&signals_, nullptr, &poll_interval);
     if (signal_number == SIGHUP) {
-      if (options.model_file.empty()) {
-        CRM_LOG(kInfo, kComponent) << "SIGHUP: no --model file to reload";
-        continue;
-      }
-      CRM_LOG(kInfo, kComponent) << "SIGHUP: reloading " << options.model_file;
-      model_stamp = StampOf(options.model_file);
-      ReloadModel(options.model_file, scorers, **metrics);
-      continue;
-    }
-    if (signal_number > 0) break;
-    if (!options.model_file.empty()) {
-      std::optional<FileStamp> stamp = StampOf(options.model_file);
-      if (stamp && stamp != model_stamp) {
-        model_stamp = stamp;
-        CRM_LOG(kInfo, kComponent) << options.model_file << " changed: reloading";
-        ReloadModel(options.model_file, scorers, **metrics);
-      }
+      reloader_->Reload();
+    } else if (signal_number > 0) {
+      return signal_number;
+    } else {
+      reloader_->ReloadIfChanged();
     }
   }
-  const bool stopped_by_signal = signal_number != SIGUSR1;
-  if (stopped_by_signal) {
+}
+
+int ScoringApp::Shutdown(int signal_number) {
+  if (signal_number != SIGUSR1) {
     CRM_LOG(kInfo, kComponent) << "received " << (signal_number == SIGINT ? "SIGINT" : "SIGTERM")
                                << ", stopping";
   }
-  (*grpc_server)->SetServing(false);
-  alert_hub.Close();  // ends WatchAlerts streams before the server waits for them
-  (*consumer)->Stop();
-  consumer_thread.join();
-  cluster.reset();  // gone from the group's view at once
-  (*publisher)->Stop();
-  publisher_thread.join();
-  if (!publisher_status.ok()) return Fatal("alert delivery stopped", publisher_status);
-  (*grpc_server)->Shutdown(2000);
-
-  if (!consumer_status.ok()) return Fatal("ingestion stopped", consumer_status);
-  if (absl::Status flushed = (*store)->Flush(); !flushed.ok()) return Fatal("flush", flushed);
+  // In order: nothing new served, nothing more read, the cluster told, the
+  // alerts delivered, the calls in flight answered; the state flushed last.
+  grpc_server_->SetServing(false);
+  alert_hub_.Close();  // ends WatchAlerts streams before the server waits for them
+  ingest_loop_->Stop();
+  consumer_thread_.join();
+  cluster_.reset();  // gone from the group's view at once
+  publisher_->Stop();
+  publisher_thread_.join();
+  if (!publisher_status_.ok()) return Fatal("alert delivery stopped", publisher_status_);
+  grpc_server_->Shutdown(2000);
+  if (!consumer_status_.ok()) return Fatal("ingestion stopped", consumer_status_);
+  if (absl::Status flushed = store_->Flush(); !flushed.ok()) return Fatal("flush", flushed);
   CRM_LOG(kInfo, kComponent) << "stopped cleanly";
   return 0;
+}
+
+}  // namespace
+
+int RunScoringApp(const ServiceOptions& options) {
+  InstallLogging(options);
+  ScoringApp app(options, BlockSignals());
+  if (std::optional<int> exit_code = app.Build()) return *exit_code;
+  return app.Run();
 }
 
 }  // namespace crm

@@ -27,13 +27,15 @@ std::string Shown(std::string_view name) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<KafkaCluster>> KafkaCluster::Create(
-    const ClusterTopicOptions& options, ClusterView* view, RemotePopulationInbox* population) {
+    const ClusterTopicOptions& options, const Clock& clock, ClusterView* view,
+    RemotePopulationInbox* population) {
   if (options.brokers.empty()) return absl::InvalidArgumentError("cluster: no brokers given");
   std::unique_ptr<KafkaCluster> cluster(new KafkaCluster());
   cluster->options_ = options;
+  cluster->clock_ = &clock;
   cluster->view_ = view;
   cluster->population_ = population;
-  cluster->started_at_ = WallClock().Now();
+  cluster->started_at_ = clock.Now();
   auto producer_conf = MakeKafkaConf({{"bootstrap.servers", options.brokers},
                                       {"client.id", "crm-scored-cluster"},
                                       {"compression.type", "lz4"},
@@ -95,8 +97,8 @@ absl::StatusOr<std::unique_ptr<KafkaCluster>> KafkaCluster::Create(
   // Only each key's latest record is applied, once all are read: the view
   // never shows a claim whose removal comes later in the topic.
   std::map<std::string, std::optional<std::string>> latest;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!ends.empty() && std::chrono::steady_clock::now() < deadline) {
+  const Timestamp deadline = clock.Now() + std::chrono::seconds(10);
+  while (!ends.empty() && clock.Now() < deadline) {
     std::unique_ptr<RdKafka::Message> message(cluster->consumer_->consume(100));
     if (message->err() != RdKafka::ERR_NO_ERROR) continue;
     if (message->key() != nullptr) {
@@ -135,7 +137,7 @@ KafkaCluster::~KafkaCluster() {
 
 void KafkaCluster::Claim(std::set<std::int32_t> partitions, std::int32_t partition_count) {
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    absl::MutexLock lock(&mutex_);
     claim_ = ClusterMember{.instance = options_.instance,
                            .address = options_.address,
                            .partitions = std::move(partitions),
@@ -147,9 +149,9 @@ void KafkaCluster::Claim(std::set<std::int32_t> partitions, std::int32_t partiti
 void KafkaCluster::PublishClaim() {
   internal::Member member;
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    absl::MutexLock lock(&mutex_);
     if (!claim_) return;
-    claim_->published_at = WallClock().Now();
+    claim_->published_at = clock_->Now();
     member.set_instance(claim_->instance);
     member.set_grpc_address(claim_->address);
     for (std::int32_t p : claim_->partitions) member.add_partitions(p);
@@ -179,7 +181,7 @@ void KafkaCluster::PublishPopulation(std::int32_t partition,
     message.add_buckets(cell.bucket);
     message.add_counts(cell.count);
   }
-  message.set_published_at_us(ToMicros(WallClock().Now()));
+  message.set_published_at_us(ToMicros(clock_->Now()));
   const std::string key =
       std::string(kPopulationKey) + options_.group + "/" + std::to_string(partition);
   std::string value = message.SerializeAsString();
@@ -217,7 +219,7 @@ void KafkaCluster::Apply(const std::string& key, const std::string* value) {
       Ignore(key, problem);
       return;
     }
-    view_->Update(std::move(claim), WallClock().Now());
+    view_->Update(std::move(claim), clock_->Now());
   } else if (key.starts_with(populations) && value != nullptr) {
     internal::PopulationCells message;
     if (!message.ParseFromString(*value) || message.axes_size() != message.buckets_size() ||
@@ -255,7 +257,7 @@ void KafkaCluster::Ignore(const std::string& key, std::string_view why) {
 }
 
 void KafkaCluster::Run() {
-  auto last_heartbeat = std::chrono::steady_clock::now();
+  Timestamp last_heartbeat = clock_->Now();
   while (!stop_.load()) {
     std::unique_ptr<RdKafka::Message> message(consumer_->consume(100));
     if (message->err() == RdKafka::ERR_NO_ERROR && message->key() != nullptr) {
@@ -263,11 +265,13 @@ void KafkaCluster::Run() {
       Apply(*message->key(), message->payload() == nullptr ? nullptr : &value);
     }
     producer_->poll(0);
-    if (std::chrono::steady_clock::now() - last_heartbeat >
-        std::chrono::milliseconds(options_.heartbeat_ms)) {
-      last_heartbeat = std::chrono::steady_clock::now();
+    // Due after heartbeat_ms, or at once if the clock went back.
+    if (const Timestamp now = clock_->Now();
+        now - last_heartbeat > std::chrono::milliseconds(options_.heartbeat_ms) ||
+        now < last_heartbeat) {
+      last_heartbeat = now;
       PublishClaim();
-      view_->Prune(WallClock().Now());
+      view_->Prune(now);
     }
   }
 }

@@ -2,14 +2,17 @@
 
 #include <atomic>
 #include <memory>
-#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "core/clock.h"
 #include "core/cluster.h"
+#include "core/ingest_loop.h"
 #include "core/population.h"
 #include "services/kafka/kafka_config.h"
 
@@ -39,17 +42,19 @@ struct ClusterTopicOptions {
 // A thread reads the topic from its start into a ClusterView and a
 // RemotePopulationInbox. Claim and PublishPopulation may be called from any
 // thread.
-class KafkaCluster {
+class KafkaCluster final : public PopulationExchange {
  public:
+  // `clock` (the wall clock: claims are stamped with it, and the others'
+  // judged by it), `view` and `population` must outlive the cluster.
   static absl::StatusOr<std::unique_ptr<KafkaCluster>> Create(const ClusterTopicOptions& options,
-                                                              ClusterView* view,
+                                                              const Clock& clock, ClusterView* view,
                                                               RemotePopulationInbox* population);
   // Leaves (a tombstone for the claim) and stops the reader.
-  ~KafkaCluster();
+  ~KafkaCluster() override;
 
   // This instance's partitions now (after an assignment, once restored).
-  void Claim(std::set<std::int32_t> partitions, std::int32_t partition_count);
-  void PublishPopulation(std::int32_t partition, const std::vector<PopulationCell>& cells);
+  void Claim(std::set<std::int32_t> partitions, std::int32_t partition_count) override;
+  void PublishPopulation(std::int32_t partition, const std::vector<PopulationCell>& cells) override;
 
  private:
   KafkaCluster() = default;
@@ -60,11 +65,12 @@ class KafkaCluster {
   void Ignore(const std::string& key, std::string_view why);
 
   ClusterTopicOptions options_;
+  const Clock* clock_ = nullptr;
   ClusterView* view_ = nullptr;
   RemotePopulationInbox* population_ = nullptr;
   Timestamp started_at_{};
-  std::mutex mutex_;
-  std::optional<ClusterMember> claim_;  // guarded by mutex_
+  absl::Mutex mutex_;
+  std::optional<ClusterMember> claim_ ABSL_GUARDED_BY(mutex_);
   std::unique_ptr<RdKafka::Producer> producer_;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
   std::atomic<bool> stop_{false};
