@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/check.h"
 #include "core/ingest_state.h"
 #include "core/partition_handover.h"
 #include "core/state_store.h"
@@ -32,13 +33,13 @@ std::string_view ErasureOutcomeName(ErasureOutcome outcome) {
 std::future<absl::StatusOr<bool>> ErasureQueue::Submit(ErasureRequest request) {
   Pending pending{std::move(request), {}};
   std::future<absl::StatusOr<bool>> done = pending.done.get_future();
-  std::lock_guard lock(mutex_);
+  absl::MutexLock lock(&mutex_);
   pending_.push_back(std::move(pending));
   return done;
 }
 
 std::vector<ErasureQueue::Pending> ErasureQueue::TakeAll() {
-  std::lock_guard lock(mutex_);
+  absl::MutexLock lock(&mutex_);
   return std::exchange(pending_, {});
 }
 
@@ -87,7 +88,10 @@ absl::StatusOr<bool> Eraser::Erase(const ErasureRequest& request) {
     auto committed = state_->Partition(partition);
     if (!committed.ok()) return committed.status();
     PartitionState state = *committed;
-    if (known && known->alert.open && state.open_alerts > 0) --state.open_alerts;
+    if (known && known->alert.open) {
+      CRM_DCHECK(state.open_alerts > 0);  // their open alert is counted
+      if (state.open_alerts > 0) --state.open_alerts;
+    }
     AddFence(state, EventIdHash(id.value()), request.requested_at);
     batch.partitions.emplace_back(partition, std::move(state));
   }

@@ -6,7 +6,6 @@
 
 #include <cstdint>
 #include <future>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -14,6 +13,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "core/clock.h"
 #include "core/customer_id.h"
 #include "core/time.h"
@@ -64,12 +64,12 @@ class ErasureQueue {
   };
 
   // Queues `request`; its outcome arrives on the future.
-  std::future<absl::StatusOr<bool>> Submit(ErasureRequest request);
+  std::future<absl::StatusOr<bool>> Submit(ErasureRequest request) ABSL_LOCKS_EXCLUDED(mutex_);
   // The requests queued so far, oldest first; the queue is left empty.
-  std::vector<Pending> TakeAll();
+  std::vector<Pending> TakeAll() ABSL_LOCKS_EXCLUDED(mutex_);
 
  private:
-  std::mutex mutex_;
+  absl::Mutex mutex_;
   std::vector<Pending> pending_ ABSL_GUARDED_BY(mutex_);
 };
 

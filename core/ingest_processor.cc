@@ -5,6 +5,8 @@
 #include <utility>
 #include <variant>
 
+#include "core/check.h"
+
 namespace crm {
 
 IngestProcessor::IngestProcessor(IngestOptions options, StateStore* store, const Clock* clock,
@@ -225,6 +227,7 @@ absl::Status IngestProcessor::ApplyToCustomer(PendingCommit& pending,
       pending.latest_event = touchpoint.occurred_at;
     }
     if (looking) {
+      CRM_DCHECK(state.last_seen.has_value());  // set by the touchpoint applied
       // As of their latest event, or their latest look if later (a late
       // touchpoint): a customer's looks never go back in time.
       const Timestamp at =
@@ -258,6 +261,7 @@ absl::StatusOr<BatchResult> IngestProcessor::RescoreDue(std::size_t limit) {
 
 absl::Status IngestProcessor::SendRejects(const PendingCommit& pending) {
   if (rejects_ == nullptr || pending.rejected.empty()) return absl::OkStatus();
+  CRM_CHECK(pending.input != nullptr);  // records were rejected from it
   for (const RejectedRecord& rejected : pending.rejected) {
     const InputRecord& record = (*pending.input)[rejected.index];
     absl::Status sent = rejects_->Send(record.partition, record.offset, record.key, record.value,

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "core/check.h"
+
 namespace crm {
 namespace {
 
@@ -39,6 +41,11 @@ void Reschedule(const CustomerId& id, AlertState& alert, PendingCommit::Partitio
 
 LookScheduler::LookScheduler(IngestState* state, int planning_threads)
     : state_(state), planners_(std::make_unique<ParallelLoop>(planning_threads, "planner")) {}
+
+void LookScheduler::Enable(AlertContext context) {
+  CRM_CHECK(context.scorers == nullptr || context.policy != nullptr);
+  context_ = context;
+}
 
 void LookScheduler::Look(PendingCommit& pending, const CustomerId& id,
                          PendingCommit::Customer& customer, PendingCommit::Partition& partition,
@@ -75,8 +82,10 @@ void LookScheduler::Look(PendingCommit& pending, const CustomerId& id,
   if (outcome.transition == AlertTransition::kNone) return;
   if (outcome.transition == AlertTransition::kRaised) {
     ++partition.state.open_alerts;
-  } else if (partition.state.open_alerts > 0) {
-    --partition.state.open_alerts;
+  } else {
+    // A clear follows its raise, counted in the same partition.
+    CRM_DCHECK(partition.state.open_alerts > 0);
+    if (partition.state.open_alerts > 0) --partition.state.open_alerts;
   }
   const Scores scores = scorer.Score(id, state, at, population);
   AlertEvent& event = pending.alerts.emplace_back();

@@ -47,7 +47,8 @@ class LookScheduler {
   LookScheduler(IngestState* state, int planning_threads);
 
   // From now on customers are looked at (IngestProcessor::EnableAlerts).
-  void Enable(AlertContext context) { context_ = context; }
+  // REQUIRES: scorers come with a policy.
+  void Enable(AlertContext context);
   bool enabled() const { return context_.scorers != nullptr; }
   // Looks are taken as each partition's event time passes them (Process).
   bool on_event_clock() const { return enabled() && context_.clock == nullptr; }

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "core/bounded_text.h"
+#include "core/check.h"
 
 namespace crm {
 
@@ -29,6 +30,11 @@ struct PartitionHandOver::Restoring {
 
 PartitionHandOver::PartitionHandOver(IngestState* state, LookScheduler* looks, const Clock* clock)
     : state_(state), looks_(looks), clock_(clock) {}
+
+void PartitionHandOver::Enable(ChangelogContext context) {
+  CRM_CHECK(context.sink == nullptr || (context.source != nullptr && context.new_epoch));
+  changelog_ = std::move(context);
+}
 
 absl::Status PartitionHandOver::Commit(StateBatch& batch) {
   if (changelog_.sink != nullptr) {
@@ -132,7 +138,9 @@ absl::Status PartitionHandOver::WriteChangelog(StateBatch& batch) {
       if (absl::Status started = StartEpoch(partition, std::nullopt); !started.ok()) {
         return started;
       }
-      const PartitionState& begun = state_->partitions.at(partition);
+      const auto begun_at = state_->partitions.find(partition);
+      CRM_CHECK(begun_at != state_->partitions.end());  // StartEpoch committed it
+      const PartitionState& begun = begun_at->second;
       it->second.epoch = begun.epoch;
       it->second.seq = begun.seq;
       it->second.parent = begun.parent;
@@ -177,7 +185,9 @@ absl::Status PartitionHandOver::StartEpoch(std::int32_t partition,
   const Timestamp written_at = clock_->Now();
   auto offsets = changelog_.sink->Write({fence});
   if (!offsets.ok()) return offsets.status();
-  state.changelog_offset = offsets->at(partition);
+  const auto offset = offsets->find(partition);
+  CRM_CHECK(offset != offsets->end());  // the sink acknowledged every write
+  state.changelog_offset = offset->second;
   state.checkpoint_at = written_at;
   StateBatch batch;
   batch.partitions.emplace_back(partition, state);
@@ -408,7 +418,9 @@ absl::Status PartitionHandOver::RewriteOrphaned(std::int32_t partition,
     }
   }
   // The states are as committed: only the changelog and the marker move.
-  batch.partitions.emplace_back(partition, state_->partitions.at(partition));
+  const auto committed = state_->partitions.find(partition);
+  CRM_CHECK(committed != state_->partitions.end());  // StartEpoch committed it
+  batch.partitions.emplace_back(partition, committed->second);
   if (absl::Status s = Commit(batch); !s.ok()) return s;
   state_->partitions[partition] = batch.partitions.front().second;
   return absl::OkStatus();

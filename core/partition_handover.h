@@ -71,7 +71,8 @@ class PartitionHandOver {
   PartitionHandOver(IngestState* state, LookScheduler* looks, const Clock* clock);
 
   // From now on commits go through the changelog (IngestProcessor::EnableChangelog).
-  void Enable(ChangelogContext context) { changelog_ = std::move(context); }
+  // REQUIRES: a sink comes with a source and new_epoch.
+  void Enable(ChangelogContext context);
 
   // Commits `batch`: to the changelog first when there is one (its
   // partitions' states, added where missing, get their sequence number and
