@@ -8,16 +8,40 @@
 #include "core/check.h"
 
 namespace crm {
+namespace {
+
+// What each choice of IngestMode points at; null for the alternative
+// without a port.
+RejectSink* DeadLetterSink(const IngestMode& mode) {
+  const auto* dead_letters = std::get_if<DeadLetters>(&mode.rejects);
+  if (dead_letters == nullptr) return nullptr;
+  CRM_CHECK(dead_letters->sink != nullptr);
+  return dead_letters->sink;
+}
+PopulationBoard* PopulationBoardOf(const IngestMode& mode) {
+  const auto* published = std::get_if<PublishedPopulation>(&mode.population);
+  if (published == nullptr) return nullptr;
+  CRM_CHECK(published->board != nullptr);
+  return published->board;
+}
+EventClock* FedClock(const IngestMode& mode) {
+  const auto* fed = std::get_if<FeedEventClock>(&mode.event_clock);
+  if (fed == nullptr) return nullptr;
+  CRM_CHECK(fed->clock != nullptr);
+  return fed->clock;
+}
+
+}  // namespace
 
 IngestProcessor::IngestProcessor(IngestOptions options, StateStore* store, const Clock* clock,
-                                 IngestProbe* probe, RejectSink* rejects,
-                                 PopulationBoard* population, EventClock* event_clock)
+                                 IngestProbe* probe, IngestMode mode)
     : options_(std::move(options)),
       clock_(clock),
       probe_(probe),
-      rejects_(rejects),
+      rejects_(DeadLetterSink(mode)),
       state_(std::make_unique<IngestState>(store, options_.topic, options_.cache_entries,
-                                           options_.cache_bytes, probe, population, event_clock)),
+                                           options_.cache_bytes, probe, PopulationBoardOf(mode),
+                                           FedClock(mode))),
       looks_(std::make_unique<LookScheduler>(state_.get(), options_.planning_threads)),
       handover_(std::make_unique<PartitionHandOver>(state_.get(), looks_.get(), clock)),
       eraser_(std::make_unique<Eraser>(state_.get(), handover_.get(), clock,

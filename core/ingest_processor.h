@@ -12,6 +12,7 @@
 #include "core/clock.h"
 #include "core/erasure.h"
 #include "core/ingest_batch.h"
+#include "core/ingest_mode.h"
 #include "core/ingest_probe.h"
 #include "core/ingest_state.h"
 #include "core/look_scheduler.h"
@@ -71,14 +72,12 @@ struct IngestOptions {
 // Used by the consumer thread only.
 class IngestProcessor {
  public:
-  // The pointers must outlive the processor. `clock` is the wall clock (for
-  // validation and latency); `rejects` may be null (rejected records are then
-  // only counted); `population` too (the population is then kept but not
-  // published); `event_clock` too (told the latest event time applied, after
-  // each commit).
+  // The pointers, and those of `mode`, must outlive the processor. `clock`
+  // is the wall clock (for validation and latency); `mode` says where
+  // rejected records, the population and the latest event time go besides
+  // the store (core/ingest_mode.h).
   IngestProcessor(IngestOptions options, StateStore* store, const Clock* clock, IngestProbe* probe,
-                  RejectSink* rejects, PopulationBoard* population = nullptr,
-                  EventClock* event_clock = nullptr);
+                  IngestMode mode = {});
   ~IngestProcessor();
   IngestProcessor(IngestProcessor&&) noexcept;
 

@@ -257,8 +257,10 @@ int RunScoringApp(const ServiceOptions& options) {
   ingest.limits.max_state_bytes = options.max_state_kb << 10;
   ingest.planning_threads = options.planning_threads;
   ingest.erasure_fence_ttl = std::chrono::hours(24) * options.erasure_fence_days;
-  IngestProcessor processor(ingest, db, &clock, metrics->get(), dead_letters->get(), &population,
-                            &event_clock);
+  IngestProcessor processor(ingest, db, &clock, metrics->get(),
+                            {.rejects = DeadLetters{dead_letters->get()},
+                             .population = PublishedPopulation{&population},
+                             .event_clock = FeedEventClock{&event_clock}});
   // The changelog, where partitions' states follow them between instances;
   // not with the embedded broker, whose data ends with the process.
   std::unique_ptr<KafkaChangelog> changelog;

@@ -25,7 +25,9 @@ namespace {
 TEST_F(IngestAlertsTest, AnErasureForgetsEverythingOfTheCustomerInOneCommit) {
   PopulationBoard population;
   clock_.Set(Day(1000));
-  IngestProcessor processor(IngestOptions{}, &store_, &clock_, &probe_, &sink_, &population);
+  IngestProcessor processor(
+      IngestOptions{}, &store_, &clock_, &probe_,
+      {.rejects = DeadLetters{&sink_}, .population = PublishedPopulation{&population}});
   Enable(processor);
   ASSERT_TRUE(processor.Load().ok());
   std::int64_t offset = 0;
@@ -74,7 +76,9 @@ TEST_F(IngestAlertsTest, AnErasureForgetsEverythingOfTheCustomerInOneCommit) {
   EXPECT_EQ(population.Current()->customers(), 1);
   // The population as stored agrees: a restart ranks against the one buyer left.
   PopulationBoard reloaded;
-  IngestProcessor restarted(IngestOptions{}, &store_, &clock_, &probe_, &sink_, &reloaded);
+  IngestProcessor restarted(
+      IngestOptions{}, &store_, &clock_, &probe_,
+      {.rejects = DeadLetters{&sink_}, .population = PublishedPopulation{&reloaded}});
   ASSERT_TRUE(restarted.Load().ok());
   EXPECT_EQ(reloaded.Current()->customers(), 1);
 
@@ -108,7 +112,7 @@ TEST_F(IngestProcessorTest, AnErasureFenceDropsTheLaggingTouchpointsOfACustomerN
   clock_.Set(Day(100));
   IngestOptions options;
   options.erasure_fence_ttl = std::chrono::hours(24 * 7);
-  IngestProcessor processor(options, &store_, &clock_, &probe_, &sink_);
+  IngestProcessor processor(options, &store_, &clock_, &probe_, {.rejects = DeadLetters{&sink_}});
   ASSERT_TRUE(processor.Load().ok());
   auto erased = processor.Erase({.customer = CustomerId("lagging"),
                                  .requested_by = "ops",
@@ -145,7 +149,8 @@ TEST_F(IngestProcessorTest, AnErasureFenceDropsTheLaggingTouchpointsOfACustomerN
 // before a rebalance), answering neither true nor false, and writes nothing.
 TEST_F(IngestAlertsTest, AnErasureOfACustomerOfAnotherInstancesPartitionIsRefused) {
   clock_.Set(Day(10));
-  IngestProcessor processor(IngestOptions{}, &store_, &clock_, &probe_, &sink_);
+  IngestProcessor processor(IngestOptions{}, &store_, &clock_, &probe_,
+                            {.rejects = DeadLetters{&sink_}});
   ASSERT_TRUE(processor.Load().ok());
   ASSERT_TRUE(processor
                   .Process({Record(0, 0, For("mine", Type::kPurchase, "m1", 1)),

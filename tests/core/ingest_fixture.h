@@ -93,7 +93,8 @@ inline InputRecord Undecodable(std::int32_t partition, std::int64_t offset, std:
 class IngestProcessorTest : public ::testing::Test {
  protected:
   IngestProcessor MakeProcessor(StateStore* store, IngestOptions options = IngestOptions{}) {
-    return IngestProcessor(std::move(options), store, &clock_, &probe_, &sink_);
+    return IngestProcessor(std::move(options), store, &clock_, &probe_,
+                           {.rejects = DeadLetters{&sink_}});
   }
   static std::optional<std::int64_t> Offset(StateStore& store, std::int32_t partition) {
     auto offset = store.GetOffset(kTopic, partition);

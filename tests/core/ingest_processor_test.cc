@@ -231,7 +231,8 @@ TEST_F(IngestProcessorTest, ATouchpointPastTheStateCapIsRejectedAndTheStateStays
 }
 
 TEST_F(IngestProcessorTest, WithoutASinkRejectsAreOnlyCounted) {
-  IngestProcessor processor(IngestOptions{}, &store_, &clock_, &probe_, /*rejects=*/nullptr);
+  IngestProcessor processor(IngestOptions{}, &store_, &clock_, &probe_,
+                            {.rejects = CountRejects{}});
   auto result = processor.Process(
       {Undecodable(0, 0, "a", "x"), Record(0, 1, For("a", Type::kContact, "1", 1))});
   ASSERT_TRUE(result.ok()) << result.status();
@@ -368,7 +369,9 @@ std::vector<PopulationCell> Cells(StateStore& store) {
 
 TEST_F(IngestProcessorTest, ACommittedBatchPublishesThePopulationOfItsBuyers) {
   PopulationBoard board;
-  IngestProcessor processor(IngestOptions{}, &store_, &clock_, &probe_, &sink_, &board);
+  IngestProcessor processor(
+      IngestOptions{}, &store_, &clock_, &probe_,
+      {.rejects = DeadLetters{&sink_}, .population = PublishedPopulation{&board}});
   ASSERT_TRUE(processor.Load().ok());
   EXPECT_EQ(board.Current()->customers(), 0);
   EXPECT_TRUE(Cells(store_).empty());
@@ -413,7 +416,9 @@ TEST_F(IngestProcessorTest, ACommittedBatchPublishesThePopulationOfItsBuyers) {
 
   // A new processor on the same store (a restart) publishes the same view.
   PopulationBoard reloaded;
-  IngestProcessor restarted(IngestOptions{}, &store_, &clock_, &probe_, &sink_, &reloaded);
+  IngestProcessor restarted(
+      IngestOptions{}, &store_, &clock_, &probe_,
+      {.rejects = DeadLetters{&sink_}, .population = PublishedPopulation{&reloaded}});
   EXPECT_EQ(reloaded.Current()->customers(), 0);
   ASSERT_TRUE(restarted.Load().ok());
   EXPECT_EQ(Read(*reloaded.Current()), Read(*moved));
@@ -441,7 +446,9 @@ TEST_F(IngestProcessorTest, AFailedCommitLeavesThePopulationAsCommitted) {
   MemoryStateStore clean;
   PopulationBoard clean_board;
   {
-    IngestProcessor processor(IngestOptions{}, &clean, &clock_, &probe_, &sink_, &clean_board);
+    IngestProcessor processor(
+        IngestOptions{}, &clean, &clock_, &probe_,
+        {.rejects = DeadLetters{&sink_}, .population = PublishedPopulation{&clean_board}});
     ASSERT_TRUE(processor.Load().ok());
     for (const auto& batch : batches) ASSERT_TRUE(processor.Process(batch).ok());
   }
@@ -450,7 +457,9 @@ TEST_F(IngestProcessorTest, AFailedCommitLeavesThePopulationAsCommitted) {
   MemoryStateStore inner;
   FaultyStateStore faulty(&inner, /*fail_commit=*/2);
   PopulationBoard board;
-  IngestProcessor processor(IngestOptions{}, &faulty, &clock_, &probe_, &sink_, &board);
+  IngestProcessor processor(
+      IngestOptions{}, &faulty, &clock_, &probe_,
+      {.rejects = DeadLetters{&sink_}, .population = PublishedPopulation{&board}});
   ASSERT_TRUE(processor.Load().ok());
   ASSERT_TRUE(processor.Process(batches[0]).ok());
   const auto committed = board.Current();
@@ -478,8 +487,9 @@ TEST_F(IngestProcessorTest, TheEventClockFollowsTheLatestAppliedEventTime) {
   EXPECT_EQ(event_clock.Now(), FromMicros(0));  // the epoch until an event
   MemoryStateStore inner;
   FaultyStateStore faulty(&inner, /*fail_commit=*/2);
-  IngestProcessor processor(IngestOptions{}, &faulty, &clock_, &probe_, &sink_, nullptr,
-                            &event_clock);
+  IngestProcessor processor(
+      IngestOptions{}, &faulty, &clock_, &probe_,
+      {.rejects = DeadLetters{&sink_}, .event_clock = FeedEventClock{&event_clock}});
   ASSERT_TRUE(processor.Load().ok());
   EXPECT_EQ(event_clock.Now(), FromMicros(0));
 
@@ -505,8 +515,9 @@ TEST_F(IngestProcessorTest, TheEventClockFollowsTheLatestAppliedEventTime) {
 
   // A restart on the same store starts from the committed latest time.
   EventClock restarted_clock;
-  IngestProcessor restarted(IngestOptions{}, &inner, &clock_, &probe_, &sink_, nullptr,
-                            &restarted_clock);
+  IngestProcessor restarted(
+      IngestOptions{}, &inner, &clock_, &probe_,
+      {.rejects = DeadLetters{&sink_}, .event_clock = FeedEventClock{&restarted_clock}});
   ASSERT_TRUE(restarted.Load().ok());
   EXPECT_EQ(restarted_clock.Now(), Day(55));
 }
