@@ -161,7 +161,7 @@ void BM_ProcessBatch(benchmark::State& s) {
   testing::RecordingProbe probe;
   Board<Scorer> scorers(std::make_shared<const Scorer>(Model{}));
   const AlertPolicy policy;
-  IngestProcessor processor(IngestOptions{}, &store, &clock, &probe, nullptr);
+  IngestProcessor processor(IngestOptions{}, &store, &clock, &probe, {.rejects = CountRejects{}});
   if (!processor.Load().ok()) s.SkipWithError("load");
   processor.EnableAlerts({.scorers = &scorers, .policy = &policy, .clock = &clock});
   std::vector<InputRecord> records(batch);

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "core/alert_event.h"
 #include "core/customer_id.h"
 #include "core/customer_state.h"
 #include "core/scorer.h"
@@ -49,27 +50,6 @@ struct AlertPolicy {
 // [0, 1], clear not below raise, a negative cooldown, a cost not positive, a
 // risk precision outside (0, 1]).
 absl::Status ValidateAlertPolicy(const AlertPolicy& policy);
-
-enum class AlertTransition : std::uint8_t { kNone, kRaised, kCleared };
-
-struct AlertOutcome {
-  AlertTransition transition = AlertTransition::kNone;
-  std::string alert_id;       // of the alert raised or cleared
-  double previous_churn = 0;  // at the evaluation before this one
-};
-
-// An alert raised or cleared, with what to do about it.
-struct AlertEvent {
-  CustomerId customer_id;
-  AlertOutcome outcome;
-  Timestamp at{};
-  double churn = 0;
-  std::string segment;
-  std::string action;                       // RecommendedAction
-  Channel channel = Channel::kUnspecified;  // RecommendedChannel; none: not for marketing
-  std::vector<ScoreReason> reasons;
-  std::string model_version;
-};
 
 // The id of the `n`-th alert (1-based) raised for `id`: the same on every
 // replay of the same history, distinct for every customer and crossing.

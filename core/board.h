@@ -1,8 +1,10 @@
 #pragma once
 
 #include <memory>
-#include <mutex>
 #include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 
 namespace crm {
 
@@ -15,19 +17,19 @@ class Board {
   explicit Board(std::shared_ptr<const T> initial = std::make_shared<T>())
       : current_(std::move(initial)) {}
 
-  void Publish(std::shared_ptr<const T> next) {
-    std::lock_guard lock(mutex_);
+  void Publish(std::shared_ptr<const T> next) ABSL_LOCKS_EXCLUDED(mutex_) {
+    absl::MutexLock lock(&mutex_);
     current_ = std::move(next);
   }
   // Never null.
-  std::shared_ptr<const T> Current() const {
-    std::lock_guard lock(mutex_);
+  std::shared_ptr<const T> Current() const ABSL_LOCKS_EXCLUDED(mutex_) {
+    absl::MutexLock lock(&mutex_);
     return current_;
   }
 
  private:
-  mutable std::mutex mutex_;
-  std::shared_ptr<const T> current_;
+  mutable absl::Mutex mutex_;
+  std::shared_ptr<const T> current_ ABSL_GUARDED_BY(mutex_);
 };
 
 }  // namespace crm

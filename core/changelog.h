@@ -37,7 +37,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "core/alerts.h"
+#include "core/alert_event.h"
 #include "core/customer_id.h"
 #include "core/customer_state.h"
 #include "core/state_store.h"

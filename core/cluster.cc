@@ -28,7 +28,7 @@ std::string ClusterMemberProblem(std::string_view key_instance, const ClusterMem
 }
 
 void ClusterView::Update(ClusterMember member, Timestamp now) {
-  std::lock_guard<std::mutex> lock(mutex_);
+  absl::MutexLock lock(&mutex_);
   member.published_at = std::min(member.published_at, now);
   PruneLocked(now);
   ClusterMember& known = members_[member.instance];
@@ -38,12 +38,12 @@ void ClusterView::Update(ClusterMember member, Timestamp now) {
 }
 
 void ClusterView::Remove(const std::string& instance) {
-  std::lock_guard<std::mutex> lock(mutex_);
+  absl::MutexLock lock(&mutex_);
   members_.erase(instance);
 }
 
 void ClusterView::Prune(Timestamp now) {
-  std::lock_guard<std::mutex> lock(mutex_);
+  absl::MutexLock lock(&mutex_);
   PruneLocked(now);
 }
 
@@ -56,7 +56,7 @@ bool ClusterView::Live(const ClusterMember& member, Timestamp now) const {
 }
 
 std::optional<ClusterMember> ClusterView::OwnerOf(std::int32_t partition, Timestamp now) const {
-  std::lock_guard<std::mutex> lock(mutex_);
+  absl::MutexLock lock(&mutex_);
   const ClusterMember* owner = nullptr;
   for (const auto& [instance, member] : members_) {
     if (!Live(member, now) || !member.partitions.contains(partition)) continue;
@@ -67,7 +67,7 @@ std::optional<ClusterMember> ClusterView::OwnerOf(std::int32_t partition, Timest
 }
 
 std::int32_t ClusterView::PartitionCount(Timestamp now) const {
-  std::lock_guard<std::mutex> lock(mutex_);
+  absl::MutexLock lock(&mutex_);
   std::int32_t count = 0;
   for (const auto& [instance, member] : members_) {
     if (Live(member, now)) count = std::max(count, member.partition_count);
@@ -76,7 +76,7 @@ std::int32_t ClusterView::PartitionCount(Timestamp now) const {
 }
 
 std::vector<ClusterMember> ClusterView::Members(Timestamp now) const {
-  std::lock_guard<std::mutex> lock(mutex_);
+  absl::MutexLock lock(&mutex_);
   std::vector<ClusterMember> live;
   for (const auto& [instance, member] : members_) {
     if (Live(member, now)) live.push_back(member);

@@ -12,7 +12,6 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -20,6 +19,8 @@
 #include <utility>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "core/time.h"
 
 namespace crm {
@@ -54,11 +55,11 @@ class ClusterView {
 
   // This instance's name (once its gRPC port is known).
   std::string self() const {
-    std::lock_guard<std::mutex> lock(mutex_);
+    absl::MutexLock lock(&mutex_);
     return self_;
   }
   void SetSelf(std::string self) {
-    std::lock_guard<std::mutex> lock(mutex_);
+    absl::MutexLock lock(&mutex_);
     self_ = std::move(self);
   }
   // Takes `member`'s claim, read at `now`: a publication time later than
@@ -85,12 +86,12 @@ class ClusterView {
 
  private:
   bool Live(const ClusterMember& member, Timestamp now) const;
-  void PruneLocked(Timestamp now);
+  void PruneLocked(Timestamp now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
 
-  mutable std::mutex mutex_;
-  std::string self_;  // guarded by mutex_
+  mutable absl::Mutex mutex_;
+  std::string self_ ABSL_GUARDED_BY(mutex_);
   const Micros ttl_;
-  std::map<std::string, ClusterMember> members_;  // guarded by mutex_
+  std::map<std::string, ClusterMember> members_ ABSL_GUARDED_BY(mutex_);
   std::atomic<std::uint64_t> ignored_records_{0};
 };
 

@@ -2,11 +2,10 @@
 
 // The right to be forgotten: requests to erase a customer, taken from any
 // thread and carried out by the consumer thread (the only writer of customer
-// state), and the audit trail they leave.
+// state, through Eraser), and the audit trail they leave.
 
 #include <cstdint>
 #include <future>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -14,6 +13,8 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "core/clock.h"
 #include "core/customer_id.h"
 #include "core/time.h"
 
@@ -63,13 +64,51 @@ class ErasureQueue {
   };
 
   // Queues `request`; its outcome arrives on the future.
-  std::future<absl::StatusOr<bool>> Submit(ErasureRequest request);
+  std::future<absl::StatusOr<bool>> Submit(ErasureRequest request) ABSL_LOCKS_EXCLUDED(mutex_);
   // The requests queued so far, oldest first; the queue is left empty.
-  std::vector<Pending> TakeAll();
+  std::vector<Pending> TakeAll() ABSL_LOCKS_EXCLUDED(mutex_);
 
  private:
-  std::mutex mutex_;
+  absl::Mutex mutex_;
   std::vector<Pending> pending_ ABSL_GUARDED_BY(mutex_);
+};
+
+struct IngestState;
+class PartitionHandOver;
+struct PartitionState;
+struct Touchpoint;
+
+// Whether `touchpoint` occurred before its customer was erased (an erasure
+// fence of `partition`), so that it must not bring them back.
+bool ErasedAfter(const PartitionState& partition, const Touchpoint& touchpoint);
+
+// Carries out erasures, on the consumer thread (IngestProcessor::Erase and
+// TakeErasures say what each does).
+//
+// Invariant: an erasure is answered only once durable (fsynced and, with a
+// changelog, acknowledged by it), and leaves a fence on the customer's
+// partition so that none of their touchpoints from before it brings them
+// back; an erasure that failed leaves everything as it was.
+class Eraser {
+ public:
+  // The pointers must outlive the eraser. Fences are kept for `fence_ttl`.
+  Eraser(IngestState* state, PartitionHandOver* handover, const Clock* clock, Micros fence_ttl);
+
+  absl::StatusOr<bool> Erase(const ErasureRequest& request);
+  absl::Status TakeErasures(ErasureQueue& queue, AuditLog& audit);
+
+ private:
+  // OK when `request`'s customer belongs to a partition this instance owns
+  // (or no assignment is known yet); Unavailable otherwise.
+  absl::Status CheckOwned(const ErasureRequest& request);
+  // Adds a fence for `id_hash` at `erased_at` to `state`, forgetting those
+  // past fence_ttl (and the oldest beyond kMaxErasureFences).
+  void AddFence(PartitionState& state, std::uint64_t id_hash, Timestamp erased_at) const;
+
+  IngestState* state_;
+  PartitionHandOver* handover_;
+  const Clock* clock_;
+  Micros fence_ttl_;
 };
 
 }  // namespace crm

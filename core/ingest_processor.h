@@ -1,99 +1,29 @@
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <functional>
-#include <map>
 #include <memory>
-#include <mutex>
-#include <optional>
-#include <set>
 #include <string>
-#include <unordered_map>
-#include <variant>
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "core/alerts.h"
-#include "core/board.h"
-#include "core/changelog.h"
+#include "core/alert_event.h"
 #include "core/clock.h"
-#include "core/customer_state.h"
 #include "core/erasure.h"
+#include "core/ingest_batch.h"
+#include "core/ingest_mode.h"
 #include "core/ingest_probe.h"
-#include "core/parallel_loop.h"
+#include "core/ingest_state.h"
+#include "core/look_scheduler.h"
+#include "core/partition_handover.h"
+#include "core/pending_commit.h"
 #include "core/population.h"
 #include "core/reject_sink.h"
-#include "core/scorer.h"
-#include "core/state_cache.h"
 #include "core/state_store.h"
-#include "core/touchpoint.h"
 #include "core/validation.h"
 
 namespace crm {
-
-// One record read from the input topic, decoded at the service's edge: a
-// touchpoint, or the reason it could not be decoded.
-struct InputRecord {
-  std::int32_t partition = 0;
-  std::int64_t offset = 0;
-  std::string key;
-  std::string_view value;  // the original bytes, valid while the batch is processed
-  std::variant<Touchpoint, Rejection> payload;
-};
-
-struct RejectedRecord {
-  std::size_t index = 0;  // into the batch passed to Process
-  Rejection rejection;
-};
-
-struct BatchResult {
-  std::size_t applied = 0;
-  std::size_t duplicates = 0;
-  std::vector<RejectedRecord> rejected;
-  std::vector<AlertEvent> alerts;  // with EnableAlerts
-  std::size_t rescored = 0;        // looks taken from the time index
-  std::size_t erased = 0;          // dropped: their customer was erased after they occurred
-};
-
-// What alert evaluation needs: the model in use and the policy.
-struct AlertContext {
-  const Board<Scorer>* scorers = nullptr;
-  const AlertPolicy* policy = nullptr;
-  // The wall clock, up to which RescoreDue takes the looks due (--clock
-  // wall). Null: the event clock, on which each partition's looks are taken
-  // as its own event time (its watermark) passes them, between its records.
-  const Clock* clock = nullptr;
-};
-
-// Where the partitions' changelogs are written and read (core/changelog.h),
-// and where a new epoch's number comes from (unique: e.g. random).
-struct ChangelogContext {
-  ChangelogSink* sink = nullptr;
-  ChangelogSource* source = nullptr;
-  std::function<std::uint64_t()> new_epoch;
-  // Called before restored alerts join the outbox (their previous owner may
-  // have delivered some: the publisher looks at the topic again). May be empty.
-  std::function<void()> alerts_restored;
-  // How long the changelog topic keeps a tombstone after compaction reached
-  // it (its delete.retention.ms, Kafka's default 24 h): a local checkpoint
-  // older than 90 % of it is not trusted, since an erasure after it may be
-  // gone from the changelog (RestorePartition).
-  Micros tombstone_retention = std::chrono::hours(24);
-};
-
-// What RestorePartition did.
-struct RestoreResult {
-  std::uint64_t records = 0;    // changelog records read
-  std::uint64_t commits = 0;    // complete commits applied
-  std::uint64_t customers = 0;  // customer states applied (erasures included)
-  std::uint64_t dropped = 0;    // records of incomplete or superseded commits
-  std::uint64_t rewritten = 0;  // customers written again (their latest record was dropped)
-  bool new_epoch = false;       // a fence was written: this owner's epoch began
-  // The local checkpoint was not trusted: the partition's local data was
-  // dropped and the changelog read from its start.
-  bool from_start = false;
-};
 
 struct IngestOptions {
   std::string topic = "crm.touchpoints";  // whose offsets are committed
@@ -108,6 +38,8 @@ struct IngestOptions {
   // Threads besides the caller's that plan customers' next looks (the costly
   // part of a look) at each commit; 0 plans them on the caller's thread.
   int planning_threads = 0;
+  // Called first on each planning thread (the service names it there).
+  std::function<void()> planner_started;
   // How long an erasure fence is kept: the input topic's retention, past
   // which no touchpoint from before the erasure can arrive any more.
   Micros erasure_fence_ttl = std::chrono::hours(24 * 7);
@@ -129,17 +61,25 @@ struct IngestOptions {
 // function of the partition's records alone: the same whatever the poll
 // batches, crashes and restarts.
 //
+// A coordinator of rooms, each holding one invariant: the pending commit
+// (core/pending_commit.h: a commit seen whole or not at all), the look
+// scheduler (core/look_scheduler.h: the time index), the partition hand-over
+// (core/partition_handover.h: the store never ahead of the changelog) and
+// erasure (core/erasure.h), sharing the committed state (core/ingest_state.h).
+// One touchpoint: Process → Apply (validation, erasure fences, the looks its
+// partition's time passed) → ApplyToCustomer (its customer's working state
+// in the pending commit, and their look) → Commit (dead letters, looks
+// planned, PendingCommit::Batch, PartitionHandOver::Commit).
+//
 // Used by the consumer thread only.
 class IngestProcessor {
  public:
-  // The pointers must outlive the processor. `clock` is the wall clock (for
-  // validation and latency); `rejects` may be null (rejected records are then
-  // only counted); `population` too (the population is then kept but not
-  // published); `event_clock` too (told the latest event time applied, after
-  // each commit).
+  // The pointers, and those of `mode`, must outlive the processor. `clock`
+  // is the wall clock (for validation and latency); `mode` says where
+  // rejected records, the population and the latest event time go besides
+  // the store (core/ingest_mode.h).
   IngestProcessor(IngestOptions options, StateStore* store, const Clock* clock, IngestProbe* probe,
-                  RejectSink* rejects, PopulationBoard* population = nullptr,
-                  EventClock* event_clock = nullptr);
+                  IngestMode mode = {});
   ~IngestProcessor();
   IngestProcessor(IngestProcessor&&) noexcept;
 
@@ -158,12 +98,12 @@ class IngestProcessor {
   // alert is raised or cleared (AlertEvents in the result; raised ones also go
   // to the store's outbox), all in the commit of the change. Prospects (no
   // purchase yet) are never alerted nor scheduled.
-  void EnableAlerts(AlertContext context) { alerts_ = context; }
+  void EnableAlerts(AlertContext context);
 
   // From now on each commit is written to the changelog of each partition it
   // touches, acknowledged, and only then committed to the store, so that the
   // store is never ahead of the changelog (see core/changelog.h).
-  void EnableChangelog(ChangelogContext context) { changelog_ = std::move(context); }
+  void EnableChangelog(ChangelogContext context);
 
   // Tells the processor an alert reached the alerts topic: the changelog
   // learns it at the next commit, so that a restored partition does not
@@ -208,12 +148,8 @@ class IngestProcessor {
   // stored of them; the view is republished when any came.
   void TakeRemotePopulation(RemotePopulationInbox& inbox);
   // The population histograms of one of this instance's partitions, to publish.
-  std::vector<PopulationCell> PopulationCells(std::int32_t partition) const {
-    return population_.Cells(partition);
-  }
-  std::uint64_t PopulationVersion(std::int32_t partition) const {
-    return population_.Version(partition);
-  }
+  std::vector<PopulationCell> PopulationCells(std::int32_t partition) const;
+  std::uint64_t PopulationVersion(std::int32_t partition) const;
 
   // Erases the customer (right to be forgotten), in one commit: their state,
   // their entries in the time and at-risk indexes, their open alert and the
@@ -243,90 +179,38 @@ class IngestProcessor {
 
   const IngestOptions& options() const { return options_; }
 
-  struct Chunk;  // one commit in the making (ingest_processor.cc)
-
  private:
-  // A new chunk for the records of `input` (may be null), validated at `started`.
-  std::unique_ptr<Chunk> NewChunk(Timestamp started, const std::vector<InputRecord>* input);
-  // The partition's state as committed, read once from the store.
-  absl::StatusOr<PartitionState> CommittedPartition(std::int32_t partition);
-  // Takes every look due at or before `until` on `partition`, in time order,
-  // committing when the chunk is full; `budget` (may be null) bounds them.
-  absl::Status TakeDueLooks(std::unique_ptr<Chunk>& chunk, std::int32_t partition, Timestamp until,
-                            std::size_t* budget, BatchResult& result);
-  // After the chunk's commit: where each partition's committed time index
-  // may start now.
-  void MoveDueFloors(const Chunk& chunk);
-  // Commits the chunk and starts a new one.
-  absl::Status Flush(std::unique_ptr<Chunk>& chunk, BatchResult& result);
-  // Commits `batch`: to the changelog first when there is one (WriteChangelog),
-  // then to the store.
-  absl::Status CommitDurably(StateBatch& batch);
-  // Writes `batch` to the changelog: the next commit of each partition it
-  // touches (their states in `batch.partitions`, added where missing, get
-  // their sequence number and marker offset).
-  absl::Status WriteChangelog(StateBatch& batch);
-  // Begins an epoch of this owner on `partition`, continuing `parent`: writes
-  // its fence and commits the partition's state at it.
-  absl::Status StartEpoch(std::int32_t partition, std::optional<ChangelogStamp> parent);
-  // Commits restored customers of `partition`, and the partition's state at
-  // `through` (the marker at changelog offset `offset`).
-  // `alerts`: raised ones join the outbox, delivered ones leave it;
-  // `outbox` maps the outbox's alert ids to their sequence numbers.
-  absl::Status CommitRestored(
-      std::int32_t partition,
-      const std::vector<std::pair<CustomerId, std::optional<CustomerState>>>& customers,
-      const std::map<std::string, std::optional<AlertEvent>>& alerts,
-      std::map<std::string, std::uint64_t>& outbox, const ChangelogMarker& through,
-      std::int64_t offset, Timestamp read_from);
-  // Reads again, from the local checkpoint, the partitions whose last
-  // changelog write was not acknowledged (unsure_), and begins a new epoch
-  // on them: what the changelog kept of that write becomes the truth here
-  // too, or is fenced off. Before any commit.
-  absl::Status Resync();
-  // Adds a fence for `id_hash` at `erased_at` to `state`, forgetting those
-  // past erasure_fence_ttl (and the oldest beyond kMaxErasureFences).
-  void AddErasureFence(PartitionState& state, std::uint64_t id_hash, Timestamp erased_at) const;
-  // Whether `partition`'s local checkpoint can be replayed from (see
-  // RestorePartition); else drops what the store holds of the partition.
-  absl::Status DropUntrustedCheckpoint(std::int32_t partition, bool* dropped);
-  // Plans the next look of every customer of the chunk looked at since their
-  // last plan, on the planning threads.
-  void PlanLooks(Chunk& chunk);
-  bool event_clock_looks() const { return alerts_.scorers != nullptr && alerts_.clock == nullptr; }
+  // A new pending commit for the records of `input` (may be null), validated at `started`.
+  std::unique_ptr<PendingCommit> NewPending(Timestamp started,
+                                            const std::vector<InputRecord>* input) const;
+  // Applies `record` (the `index`-th of the batch) to the pending commit.
+  absl::Status Apply(std::unique_ptr<PendingCommit>& pending, std::size_t index,
+                     const InputRecord& record, BatchResult& result);
+  // Applies the valid touchpoint of `record` to its customer, `part` being
+  // the pending commit's view of its partition at `partition_time`.
+  absl::Status ApplyToCustomer(PendingCommit& pending, PendingCommit::Partition& part,
+                               std::size_t index, const InputRecord& record,
+                               Timestamp partition_time, BatchResult& result);
+  // Takes every look due at or before `until` on `partition` (LookScheduler),
+  // committing whenever the pending commit is full.
+  absl::Status TakeDueLooks(std::unique_ptr<PendingCommit>& pending, std::int32_t partition,
+                            Timestamp until, std::size_t* budget, BatchResult& result);
+  // Commits the pending commit (its rejected records to the reject sink
+  // first, its looks planned) and starts a new one.
+  absl::Status Commit(std::unique_ptr<PendingCommit>& pending, BatchResult& result);
+  // Sends the pending commit's rejected records to the reject sink.
+  absl::Status SendRejects(const PendingCommit& pending);
 
   IngestOptions options_;
-  StateStore* store_;
   const Clock* clock_;
   IngestProbe* probe_;
   RejectSink* rejects_;
-  PopulationBoard* board_;
-  AlertContext alerts_;
-  ChangelogContext changelog_;
-  // Alerts delivered, not yet closed in the changelog (AlertDelivered).
-  struct Delivered {
-    std::mutex mutex;
-    std::vector<AlertEvent> alerts;  // guarded by mutex
-  };
-  std::unique_ptr<Delivered> delivered_ = std::make_unique<Delivered>();
-  EventClock* event_clock_;
-  std::optional<Timestamp> latest_event_;  // committed
-  std::uint64_t next_alert_ = 0;           // outbox sequence
-  StateCache cache_;
-  Population population_;
-  std::map<std::int32_t, PartitionState> partitions_;  // committed, as read or written
-  // Per partition, a time no committed time-index entry is earlier than (as
-  // learnt from the reads and commits since the cache was last cleared):
-  // reads start there, past the deletions of looks taken, and are not made
-  // at all until it is due.
-  std::map<std::int32_t, Timestamp> due_floor_;
-  std::set<std::int32_t> assigned_;
-  std::set<std::int32_t> unsure_;  // their last changelog write unacknowledged (Resync)
-  bool assignment_known_ = false;  // SetAssignment was called: assigned_ is the truth
-  // OK when `request`'s customer belongs to a partition this instance owns
-  // (or no assignment is known yet); Unavailable otherwise.
-  absl::Status CheckOwned(const ErasureRequest& request);
-  std::unique_ptr<ParallelLoop> planners_;
+  // The rooms, each with its invariant; behind pointers so that the
+  // processor moves while they point at each other.
+  std::unique_ptr<IngestState> state_;
+  std::unique_ptr<LookScheduler> looks_;
+  std::unique_ptr<PartitionHandOver> handover_;
+  std::unique_ptr<Eraser> eraser_;
 };
 
 }  // namespace crm

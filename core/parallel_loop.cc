@@ -1,16 +1,15 @@
 #include "core/parallel_loop.h"
 
-#include <pthread.h>
-
 #include <algorithm>
+#include <utility>
 
 namespace crm {
 
-ParallelLoop::ParallelLoop(int workers, const std::string& name) {
+ParallelLoop::ParallelLoop(int workers, std::function<void()> started) {
   threads_.reserve(static_cast<std::size_t>(std::max(workers, 0)));
   for (int i = 0; i < workers; ++i) {
-    threads_.emplace_back([this, name] {
-      pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
+    threads_.emplace_back([this, started] {
+      if (started) started();
       Work();
     });
   }
@@ -18,10 +17,10 @@ ParallelLoop::ParallelLoop(int workers, const std::string& name) {
 
 ParallelLoop::~ParallelLoop() {
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    absl::MutexLock lock(&mutex_);
     stop_ = true;
   }
-  wake_.notify_all();
+  wake_.SignalAll();
   for (std::thread& thread : threads_) thread.join();
 }
 
@@ -36,17 +35,17 @@ void ParallelLoop::Run(std::size_t n, const std::function<void(std::size_t)>& bo
     return;
   }
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    absl::MutexLock lock(&mutex_);
     body_ = &body;
     n_ = n;
     next_.store(0);
     busy_ = workers();
     ++generation_;
   }
-  wake_.notify_all();
+  wake_.SignalAll();
   Take(body, n);
-  std::unique_lock<std::mutex> lock(mutex_);
-  done_.wait(lock, [this] { return busy_ == 0; });
+  absl::MutexLock lock(&mutex_);
+  while (busy_ != 0) done_.Wait(&mutex_);
   body_ = nullptr;
 }
 
@@ -56,8 +55,8 @@ void ParallelLoop::Work() {
     const std::function<void(std::size_t)>* body = nullptr;
     std::size_t n = 0;
     {
-      std::unique_lock<std::mutex> lock(mutex_);
-      wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
+      absl::MutexLock lock(&mutex_);
+      while (!stop_ && generation_ == seen) wake_.Wait(&mutex_);
       if (stop_) return;
       seen = generation_;
       body = body_;
@@ -65,10 +64,10 @@ void ParallelLoop::Work() {
     }
     Take(*body, n);
     {
-      std::lock_guard<std::mutex> lock(mutex_);
+      absl::MutexLock lock(&mutex_);
       --busy_;
     }
-    done_.notify_one();
+    done_.Signal();
   }
 }
 

@@ -1,14 +1,14 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <mutex>
-#include <string>
 #include <thread>
 #include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 
 namespace crm {
 
@@ -16,8 +16,9 @@ namespace crm {
 // of its own, kept for the next loop. With no worker, Run is a plain loop.
 class ParallelLoop {
  public:
-  // `name` names the workers' threads (at most 15 characters).
-  ParallelLoop(int workers, const std::string& name);
+  // Each worker calls `started` (may be empty) first: e.g. to name its
+  // thread, which is the platform's business, not core's.
+  ParallelLoop(int workers, std::function<void()> started = {});
   ~ParallelLoop();
   ParallelLoop(const ParallelLoop&) = delete;
   ParallelLoop& operator=(const ParallelLoop&) = delete;
@@ -28,20 +29,22 @@ class ParallelLoop {
   // and returns when all have returned. Loops shorter than `min_parallel`
   // stay on the calling thread. `body` must not throw. One Run at a time.
   void Run(std::size_t n, const std::function<void(std::size_t)>& body,
-           std::size_t min_parallel = 16);
+           std::size_t min_parallel = 16) ABSL_LOCKS_EXCLUDED(mutex_);
 
  private:
-  void Work();
+  void Work() ABSL_LOCKS_EXCLUDED(mutex_);
   void Take(const std::function<void(std::size_t)>& body, std::size_t n);
 
-  std::mutex mutex_;
-  std::condition_variable wake_, done_;
-  const std::function<void(std::size_t)>* body_ = nullptr;  // the running loop's
-  std::size_t n_ = 0;
+  absl::Mutex mutex_;
+  absl::CondVar wake_;  // a new loop, or stop_
+  absl::CondVar done_;  // busy_ reached 0
+  const std::function<void(std::size_t)>* body_ ABSL_GUARDED_BY(mutex_) =
+      nullptr;  // the running loop's
+  std::size_t n_ ABSL_GUARDED_BY(mutex_) = 0;
   std::atomic<std::size_t> next_{0};
-  int busy_ = 0;                  // workers still in the running loop
-  std::uint64_t generation_ = 0;  // of the running loop
-  bool stop_ = false;
+  int busy_ ABSL_GUARDED_BY(mutex_) = 0;                  // workers still in the running loop
+  std::uint64_t generation_ ABSL_GUARDED_BY(mutex_) = 0;  // of the running loop
+  bool stop_ ABSL_GUARDED_BY(mutex_) = false;
   std::vector<std::thread> threads_;
 };
 

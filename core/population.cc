@@ -233,12 +233,12 @@ std::int64_t Population::customers() const {
 }
 
 void RemotePopulationInbox::Put(std::int32_t partition, std::vector<PopulationCell> cells) {
-  std::lock_guard<std::mutex> lock(mutex_);
+  absl::MutexLock lock(&mutex_);
   pending_[partition] = std::move(cells);
 }
 
 std::map<std::int32_t, std::vector<PopulationCell>> RemotePopulationInbox::Take() {
-  std::lock_guard<std::mutex> lock(mutex_);
+  absl::MutexLock lock(&mutex_);
   return std::exchange(pending_, {});
 }
 

@@ -14,12 +14,13 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "core/board.h"
 #include "core/customer_state.h"
 
@@ -148,13 +149,13 @@ class Population {
 // Thread-safe.
 class RemotePopulationInbox {
  public:
-  void Put(std::int32_t partition, std::vector<PopulationCell> cells);
+  void Put(std::int32_t partition, std::vector<PopulationCell> cells) ABSL_LOCKS_EXCLUDED(mutex_);
   // What was put since the last call, the latest per partition.
-  std::map<std::int32_t, std::vector<PopulationCell>> Take();
+  std::map<std::int32_t, std::vector<PopulationCell>> Take() ABSL_LOCKS_EXCLUDED(mutex_);
 
  private:
-  std::mutex mutex_;
-  std::map<std::int32_t, std::vector<PopulationCell>> pending_;  // guarded by mutex_
+  absl::Mutex mutex_;
+  std::map<std::int32_t, std::vector<PopulationCell>> pending_ ABSL_GUARDED_BY(mutex_);
 };
 
 // Where the ingest thread publishes the latest view and query threads read it.

@@ -12,6 +12,7 @@
 #include "core/features.h"
 #include "core/model.h"
 #include "core/population.h"
+#include "core/score_reason.h"
 #include "core/time.h"
 #include "core/touchpoint.h"
 
@@ -29,12 +30,6 @@ struct RfmValues {
   double revenue = 0;  // purchases minus returns
   std::uint32_t product_types = 0;
   int t_score = 0;  // 1-5 breadth of products bought against the population
-};
-
-struct ScoreReason {
-  std::string code;
-  std::string sentence;
-  double weight = 0;
 };
 
 // The propensity to buy one product of the model, and why.

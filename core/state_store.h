@@ -11,7 +11,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/cord.h"
-#include "core/alerts.h"
+#include "core/alert_event.h"
+#include "core/changelog_stamp.h"
 #include "core/customer_id.h"
 #include "core/customer_state.h"
 #include "core/population.h"
@@ -31,14 +32,6 @@ inline absl::Status StorageFullError(const std::string& message) {
 inline bool IsStorageFull(const absl::Status& status) {
   return absl::IsResourceExhausted(status) && status.GetPayload(kStorageFullPayload).has_value();
 }
-
-// A commit in a partition's changelog (core/changelog.h): the owner's epoch
-// and its sequence number in the epoch (0: the epoch's fence).
-struct ChangelogStamp {
-  std::uint64_t epoch = 0;
-  std::uint64_t seq = 0;
-  friend bool operator==(const ChangelogStamp&, const ChangelogStamp&) = default;
-};
 
 // What is kept about one partition of the input topic, committed with the
 // states its records produced.

@@ -299,9 +299,13 @@ std::optional<int> ScoringApp::BuildIngest() {
   ingest.cache_bytes = options_.cache_mb << 20;
   ingest.limits.max_state_bytes = options_.max_state_kb << 10;
   ingest.planning_threads = options_.planning_threads;
+  ingest.planner_started = [] { pthread_setname_np(pthread_self(), "planner"); };
   ingest.erasure_fence_ttl = std::chrono::hours(24) * options_.erasure_fence_days;
-  processor_ = std::make_unique<IngestProcessor>(ingest, store_.get(), &clock_, metrics_.get(),
-                                                 dead_letters_.get(), &population_, &event_clock_);
+  processor_ =
+      std::make_unique<IngestProcessor>(ingest, store_.get(), &clock_, metrics_.get(),
+                                        IngestMode{.rejects = DeadLetters{dead_letters_.get()},
+                                                   .population = PublishedPopulation{&population_},
+                                                   .event_clock = FeedEventClock{&event_clock_}});
   // The alerts' way out, made before the changelog, which asks it to look at
   // the topic again when restored alerts join the outbox.
   const bool with_changelog = !options_.brokers.empty() && !options_.changelog_topic.empty();

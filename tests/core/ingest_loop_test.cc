@@ -289,7 +289,7 @@ class IngestLoopTest : public ::testing::Test {
     return loop.Run();
   }
   IngestProcessor MakeProcessor(StateStore* store) {
-    IngestProcessor processor(IngestOptions{}, store, &clock_, &probe_, nullptr);
+    IngestProcessor processor(IngestOptions{}, store, &clock_, &probe_, IngestMode{});
     EXPECT_TRUE(processor.Load().ok());
     return processor;
   }

@@ -40,7 +40,9 @@ using namespace crm;
 struct World {
   World()
       : scorers(std::make_shared<const Scorer>(Model{})),
-        processor(IngestOptions{}, &store, &clock, &probe, &rejects, &population) {
+        processor(
+            IngestOptions{}, &store, &clock, &probe,
+            {.rejects = DeadLetters{&rejects}, .population = PublishedPopulation{&population}}) {
     processor.EnableAlerts({.scorers = &scorers, .policy = &policy, .clock = nullptr});
     if (!processor.Load().ok()) __builtin_trap();
   }

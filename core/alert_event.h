@@ -1,0 +1,39 @@
+#pragma once
+
+// An alert raised or cleared, as the ingest commits it, the outbox keeps it
+// and the changelog carries it: plain data, apart from the policy that
+// decides it (core/alerts.h), so that the storage port needs no scorer.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/customer_id.h"
+#include "core/score_reason.h"
+#include "core/time.h"
+#include "core/touchpoint.h"
+
+namespace crm {
+
+enum class AlertTransition : std::uint8_t { kNone, kRaised, kCleared };
+
+struct AlertOutcome {
+  AlertTransition transition = AlertTransition::kNone;
+  std::string alert_id;       // of the alert raised or cleared
+  double previous_churn = 0;  // at the evaluation before this one
+};
+
+// An alert raised or cleared, with what to do about it.
+struct AlertEvent {
+  CustomerId customer_id;
+  AlertOutcome outcome;
+  Timestamp at{};
+  double churn = 0;
+  std::string segment;
+  std::string action;                       // RecommendedAction
+  Channel channel = Channel::kUnspecified;  // RecommendedChannel; none: not for marketing
+  std::vector<ScoreReason> reasons;
+  std::string model_version;
+};
+
+}  // namespace crm

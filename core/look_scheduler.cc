@@ -1,0 +1,223 @@
+#include "core/look_scheduler.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "core/check.h"
+
+namespace crm {
+namespace {
+
+// Time index entries read from the store at once: few at first (the first is
+// usually not due yet), more as a partition's looks come due.
+constexpr std::size_t kFirstDuePage = 8;
+constexpr std::size_t kDuePage = 256;
+
+// The next look of a customer just looked at (the look is their alert
+// state's evaluated_at), planned against `customer.plan`: pure, so that
+// customers are planned on any thread.
+void PlanNextLook(const Scorer& scorer, double precision, PendingCommit::Customer& customer) {
+  CustomerState& state = customer.state;
+  const ChurnCurve curve(scorer, state);
+  const auto horizon = std::chrono::duration_cast<Micros>(
+      std::chrono::duration<double, std::ratio<86400>>(scorer.model().churn.horizon_days));
+  state.alert.next_evaluation =
+      NextEvaluation([&](Timestamp t) { return curve.At(t); }, *state.alert.evaluated_at,
+                     state.alert, *customer.plan, precision, horizon);
+  customer.plan = nullptr;
+}
+
+void Reschedule(const CustomerId& id, AlertState& alert, PendingCommit::Partition& partition,
+                std::optional<Timestamp> next) {
+  if (alert.next_evaluation) partition.due.erase(DueEntry{*alert.next_evaluation, id});
+  alert.next_evaluation = next;
+  if (next) partition.due.insert(DueEntry{*next, id});
+}
+
+}  // namespace
+
+LookScheduler::LookScheduler(IngestState* state, int planning_threads,
+                             std::function<void()> started)
+    : state_(state),
+      planners_(std::make_unique<ParallelLoop>(planning_threads, std::move(started))) {}
+
+void LookScheduler::Enable(AlertContext context) {
+  CRM_CHECK(context.scorers == nullptr || context.policy != nullptr);
+  context_ = context;
+}
+
+void LookScheduler::Look(PendingCommit& pending, const CustomerId& id,
+                         PendingCommit::Customer& customer, PendingCommit::Partition& partition,
+                         Timestamp at) {
+  const AlertPolicy& policy = *context_.policy;
+  CustomerState& state = customer.state;
+  AlertState& alert = state.alert;
+  if (state.purchase_days.empty()) {
+    customer.plan = nullptr;
+    Reschedule(id, alert, partition, std::nullopt);
+    return;
+  }
+  const Scorer& scorer = *pending.scorer;
+  const PopulationView* population = pending.view.get();
+  // The churn and segment alone on every look; the full scores only for an alert.
+  const double churn = scorer.Churn(state, at);
+  pending.look_churns.push_back(churn);
+  const std::string segment =
+      population != nullptr ? population->AbcSegment(state.purchase_amount - state.return_amount)
+                            : "";
+  const AlertOutcome outcome = EvaluateAlert(id, churn, segment, at, policy, alert);
+  if (!alert.indexed_churn ||
+      std::fabs(churn - *alert.indexed_churn) >= policy.risk_precision / 2) {
+    alert.indexed_churn = churn;
+  }
+  alert.evaluated_at = at;
+  alert.last_segment = segment;
+  const AlertThresholds& thresholds = policy.For(segment);
+  // The next look is planned at the commit, with the other customers' (on
+  // the planning threads), or before anything needs it.
+  Reschedule(id, alert, partition, std::nullopt);
+  if (customer.plan == nullptr) partition.unplanned.emplace_back(id, &customer);
+  customer.plan = &thresholds;
+  if (outcome.transition == AlertTransition::kNone) return;
+  if (outcome.transition == AlertTransition::kRaised) {
+    ++partition.state.open_alerts;
+  } else {
+    // A clear follows its raise, counted in the same partition.
+    CRM_DCHECK(partition.state.open_alerts > 0);
+    if (partition.state.open_alerts > 0) --partition.state.open_alerts;
+  }
+  const Scores scores = scorer.Score(id, state, at, population);
+  AlertEvent& event = pending.alerts.emplace_back();
+  event.customer_id = id;
+  event.outcome = outcome;
+  event.at = at;
+  event.churn = scores.churn;
+  event.segment = scores.segment;
+  event.action = RecommendedAction(scores.quadrant, scores.churn, thresholds);
+  event.channel = RecommendedChannel(state, policy);
+  event.reasons = scores.reasons;
+  event.model_version = scores.model_version;
+}
+
+void LookScheduler::TakeDue(PendingCommit& pending, const CustomerId& id,
+                            PendingCommit::Customer& customer, PendingCommit::Partition& partition,
+                            Timestamp until) {
+  // A look is planned later than the look that plans it.
+  if (customer.plan != nullptr && until > *customer.state.alert.evaluated_at) {
+    Plan(pending, id, customer, partition);
+  }
+  while (customer.state.alert.next_evaluation && *customer.state.alert.next_evaluation <= until) {
+    Look(pending, id, customer, partition, *customer.state.alert.next_evaluation);
+    ++pending.looks_due;
+    if (customer.plan != nullptr) Plan(pending, id, customer, partition);
+  }
+}
+
+void LookScheduler::Plan(PendingCommit& pending, const CustomerId& id,
+                         PendingCommit::Customer& customer, PendingCommit::Partition& partition) {
+  PlanNextLook(*pending.scorer, context_.policy->risk_precision, customer);
+  Reschedule(id, customer.state.alert, partition, customer.state.alert.next_evaluation);
+}
+
+void LookScheduler::PlanPartition(PendingCommit& pending, PendingCommit::Partition& partition) {
+  for (const auto& [id, customer] : partition.unplanned) {
+    if (customer->plan != nullptr) Plan(pending, id, *customer, partition);
+  }
+  partition.unplanned.clear();
+}
+
+absl::StatusOr<std::optional<DueEntry>> LookScheduler::NextDue(PendingCommit& pending,
+                                                               std::int32_t partition,
+                                                               PendingCommit::Partition& part,
+                                                               Timestamp until) {
+  // The earliest committed entry not superseded by the pending commit.
+  while (true) {
+    while (!part.committed.empty() && pending.customers.contains(part.committed.front().customer)) {
+      part.committed.pop_front();
+    }
+    if (!part.committed.empty() || part.exhausted) break;
+    const auto floor = due_floor_.find(partition);
+    const Timestamp not_before = floor == due_floor_.end() ? Timestamp::min() : floor->second;
+    if (!part.fetched_until && not_before > until) break;  // nothing committed is due
+    const std::size_t size = part.fetched_until ? kDuePage : kFirstDuePage;
+    auto page = state_->store->Scheduled(partition, part.fetched_until, not_before, size);
+    if (!page.ok()) return page.status();
+    if (page->size() < size) part.exhausted = true;
+    if (!page->empty()) part.fetched_until = page->back();
+    part.committed.insert(part.committed.end(), page->begin(), page->end());
+  }
+  const DueEntry* next = nullptr;
+  if (!part.committed.empty()) next = &part.committed.front();
+  if (!part.due.empty() && (next == nullptr || *part.due.begin() < *next)) {
+    next = &*part.due.begin();
+  }
+  if (next == nullptr || next->at > until) return std::nullopt;
+  const DueEntry entry = *next;
+  if (!part.committed.empty() && next == &part.committed.front()) part.committed.pop_front();
+  return entry;
+}
+
+absl::StatusOr<bool> LookScheduler::TakeDue(PendingCommit& pending, std::int32_t partition,
+                                            Timestamp until, std::size_t* budget,
+                                            std::size_t max_customers) {
+  for (;;) {
+    if (budget != nullptr && *budget == 0) return true;
+    if (pending.customers.size() >= max_customers) return false;
+    auto p = pending.PartitionOf(partition);
+    if (!p.ok()) return p.status();
+    PendingCommit::Partition& part = **p;
+    PlanPartition(pending, part);
+    auto next = NextDue(pending, partition, part, until);
+    if (!next.ok()) return next.status();
+    if (!*next) return true;
+    const DueEntry& entry = **next;
+    auto customer = pending.CustomerOf(entry.customer, partition, part, /*known_only=*/true);
+    if (!customer.ok()) return customer.status();
+    if (*customer == nullptr || (*customer)->state.alert.next_evaluation != entry.at) {
+      // An entry no state backs (an erased customer, a look already moved): drop it.
+      pending.stale_due.emplace_back(partition, entry);
+      continue;
+    }
+    Look(pending, entry.customer, **customer, part, entry.at);
+    ++pending.looks_due;
+    if (budget != nullptr) --*budget;
+  }
+}
+
+void LookScheduler::PlanAll(PendingCommit& pending) {
+  std::vector<PendingCommit::Customer*> unplanned;
+  for (auto& [id, customer] : pending.customers) {
+    if (customer.plan != nullptr) unplanned.push_back(&customer);
+  }
+  if (unplanned.empty()) return;
+  const Scorer& scorer = *pending.scorer;
+  const double precision = context_.policy->risk_precision;
+  planners_->Run(unplanned.size(),
+                 [&](std::size_t i) { PlanNextLook(scorer, precision, *unplanned[i]); });
+}
+
+void LookScheduler::Committed(const PendingCommit& pending) {
+  // What is left of the committed entries the commit read from: they come in
+  // order, and those before the first left were taken, or superseded by the
+  // commit's customers.
+  for (const auto& [partition, part] : pending.partitions) {
+    if (!part.committed.empty()) {
+      due_floor_[partition] = part.committed.front().at;
+    } else if (part.exhausted) {
+      due_floor_[partition] = Timestamp::max();
+    } else if (part.fetched_until) {
+      due_floor_[partition] = part.fetched_until->at;
+    }
+  }
+  // The commit's customers' entries, written or kept.
+  for (const auto& [id, customer] : pending.customers) {
+    const std::optional<Timestamp>& due = customer.state.alert.next_evaluation;
+    const auto floor = due_floor_.find(customer.partition);
+    if (due && floor != due_floor_.end()) floor->second = std::min(floor->second, *due);
+  }
+}
+
+}  // namespace crm

@@ -1,0 +1,138 @@
+#include "core/pending_commit.h"
+
+#include <iterator>
+#include <utility>
+
+namespace crm {
+
+PendingCommit::PendingCommit(IngestState* state, Timestamp started,
+                             const std::vector<InputRecord>* input,
+                             std::shared_ptr<const Scorer> scorer,
+                             std::shared_ptr<const PopulationView> view)
+    : ingest(state),
+      started(started),
+      input(input),
+      scorer(std::move(scorer)),
+      view(std::move(view)),
+      latest_event(state->latest_event) {}
+
+PendingCommit::~PendingCommit() {
+  if (committed_) return;
+  for (const CustomerId& id : lent_) ingest->cache.Erase(id);
+}
+
+absl::StatusOr<PendingCommit::Partition*> PendingCommit::PartitionOf(std::int32_t partition) {
+  auto it = partitions.find(partition);
+  if (it != partitions.end()) return &it->second;
+  auto state = ingest->Partition(partition);
+  if (!state.ok()) return state.status();
+  Partition& p = partitions[partition];
+  p.state = *std::move(state);
+  return &p;
+}
+
+absl::StatusOr<PendingCommit::Customer*> PendingCommit::CustomerOf(const CustomerId& id,
+                                                                   std::int32_t partition_id,
+                                                                   Partition& partition,
+                                                                   bool known_only) {
+  auto it = customers.find(id);
+  if (it != customers.end()) return &it->second;
+  Customer customer;
+  // A state is kept under its partition: a cached one of another partition
+  // (a producer that keyed the customer's touchpoints inconsistently) is not
+  // this partition's.
+  CustomerState* cached = ingest->cache.Lend(id);
+  if (cached != nullptr && (cached->partition < 0 || cached->partition == partition_id)) {
+    customer.state = std::move(*cached);
+    lent_.push_back(id);
+  } else {
+    auto stored = ingest->store->Get(partition_id, id);
+    if (!stored.ok()) return stored.status();
+    if (*stored) {
+      customer.state = std::move(**stored);
+    } else if (known_only) {
+      return nullptr;
+    }
+  }
+  customer.partition = partition_id;
+  customer.population_before = PopulationEntryOf(customer.state);
+  customer.due_before = customer.state.alert.next_evaluation;
+  customer.risk_before = customer.state.alert.indexed_churn;
+  // From now on the commit's entry stands for the customer in the time index.
+  if (customer.due_before) partition.due.insert(DueEntry{*customer.due_before, id});
+  return &customers.emplace(id, std::move(customer)).first->second;
+}
+
+StateBatch PendingCommit::Batch() {
+  StateBatch batch;
+  batch.customers.reserve(customers.size());
+  moved_.clear();
+  for (const auto& [id, customer] : customers) {
+    batch.customers.emplace_back(&id, &customer.state);
+    std::optional<PopulationEntry> after = PopulationEntryOf(customer.state);
+    if (after != customer.population_before) {
+      ingest->population.Replace(customer.partition, customer.population_before, after,
+                                 &batch.population);
+      moved_.push_back({customer.partition, customer.population_before, after});
+    }
+    const AlertState& alert = customer.state.alert;
+    const std::optional<double> risk = alert.indexed_churn;
+    if (alert.next_evaluation != customer.due_before || risk != customer.risk_before) {
+      batch.index.push_back({.partition = customer.partition,
+                             .customer = &id,
+                             .due_from = customer.due_before,
+                             .due_to = alert.next_evaluation,
+                             .risk_from = customer.risk_before,
+                             .risk_to = risk});
+    }
+  }
+  for (const auto& [partition, entry] : stale_due) {
+    batch.index.push_back(
+        {.partition = partition, .customer = &entry.customer, .due_from = entry.at});
+  }
+  for (const auto& [partition, part] : partitions) {
+    if (part.state != ingest->partitions[partition]) {
+      batch.partitions.emplace_back(partition, part.state);
+    }
+  }
+  if (latest_event != ingest->latest_event) batch.latest_event_time = latest_event;
+  first_alert_ = ingest->next_alert;
+  for (const AlertEvent& alert : alerts) {
+    if (alert.outcome.transition == AlertTransition::kRaised) {
+      batch.outbox.emplace_back(ingest->next_alert++, &alert);
+    }
+  }
+  return batch;
+}
+
+void PendingCommit::Rollback() {
+  for (const Moved& m : moved_) ingest->population.Replace(m.partition, m.after, m.before, nullptr);
+  moved_.clear();
+  ingest->next_alert = first_alert_;
+}
+
+void PendingCommit::Committed(const StateBatch& batch, BatchResult& result) {
+  IngestProbe& probe = *ingest->probe;
+  if (!moved_.empty()) ingest->PublishPopulation();
+  ingest->SetLatestEvent(latest_event);
+  for (const auto& [partition, state] : batch.partitions) {
+    PartitionState& committed = ingest->partitions[partition];
+    if (state.open_alerts != committed.open_alerts) probe.OpenAlerts(partition, state.open_alerts);
+    committed = state;
+  }
+  for (auto& [id, customer] : customers) ingest->cache.Put(id, std::move(customer.state));
+  committed_ = true;
+  for (const AlertEvent& alert : alerts) {
+    probe.AlertChanged(alert.outcome.transition == AlertTransition::kRaised, alert.action,
+                       alert.segment);
+  }
+  if (looks_due > 0) probe.Rescored(looks_due);
+  if (!look_churns.empty()) probe.Looked(look_churns);
+  result.rescored += looks_due;
+  result.rejected.insert(result.rejected.end(), std::make_move_iterator(rejected.begin()),
+                         std::make_move_iterator(rejected.end()));
+  result.alerts.insert(result.alerts.end(), std::make_move_iterator(alerts.begin()),
+                       std::make_move_iterator(alerts.end()));
+}
+
+}  // namespace crm

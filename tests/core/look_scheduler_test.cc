@@ -1,0 +1,480 @@
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+#include "tests/core/ingest_fixture.h"
+
+// The looks (LookScheduler, through IngestProcessor): alerts raised and cleared, the time
+// index, the planning threads.
+
+namespace crm {
+namespace ingest_test {
+namespace {
+
+TEST_F(IngestAlertsTest, ASilentSteadyBuyerIsAlertedOnceWithNoEventOfTheirOwn) {
+  IngestProcessor processor = Started(&store_);
+  std::int64_t offset = 0;
+  auto first = processor.Process(SteadyBuyer("steady", offset));
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_TRUE(first->alerts.empty());  // right after a purchase: not at risk
+  const CustomerState stored = *store_.Find(CustomerId("steady")).value();
+  ASSERT_TRUE(stored.alert.next_evaluation);
+  const Timestamp next = *stored.alert.next_evaluation;
+  EXPECT_GT(next, Day(266));
+  // The time index holds the look, under the customer's partition.
+  EXPECT_EQ(
+      store_.due(),
+      (std::map<std::int32_t, std::set<DueEntry>>{{0, {DueEntry{next, CustomerId("steady")}}}}));
+  // The wall clock's scheduler does nothing on the event clock.
+  auto idle = processor.RescoreDue(100);
+  ASSERT_TRUE(idle.ok());
+  EXPECT_EQ(idle->rescored, 0u);
+
+  // Someone else's touchpoints on the same partition move its time on, past
+  // looks (churn rising) and then past the raise threshold.
+  std::vector<InputRecord> ticker;
+  for (int day = 267; day <= 500; day += 3) {
+    ticker.push_back(
+        Record(0, offset++, For("other", Type::kContact, "o" + std::to_string(day), day)));
+  }
+  const std::size_t looks_before = probe_.rescored;
+  auto moved = processor.Process(ticker);
+  ASSERT_TRUE(moved.ok()) << moved.status();
+  EXPECT_GE(moved->rescored, 2u);  // looks as churn moved, then the crossing
+  ASSERT_EQ(moved->alerts.size(), 1u);
+  const AlertEvent& alert = moved->alerts.front();
+  EXPECT_EQ(alert.customer_id, CustomerId("steady"));
+  EXPECT_EQ(alert.outcome.transition, AlertTransition::kRaised);
+  EXPECT_EQ(alert.outcome.alert_id, AlertId(CustomerId("steady"), 1));
+  EXPECT_GE(alert.churn, policy_.defaults.raise);
+  EXPECT_LT(alert.outcome.previous_churn, policy_.defaults.raise);
+  EXPECT_FALSE(alert.reasons.empty());
+  EXPECT_EQ(alert.channel, Channel::kUnspecified);  // never consented: not for marketing
+  // Raised as of the moment it was due, which the partition's time passed.
+  const CustomerState alerted = *store_.Find(CustomerId("steady")).value();
+  EXPECT_TRUE(alerted.alert.open);
+  EXPECT_EQ(alerted.alert.raised_at, alert.at);
+  EXPECT_GT(alert.at, Day(266 + 14));
+  EXPECT_LE(alert.at, Day(500));
+  EXPECT_EQ(probe_.alerts_raised, std::vector<std::string>{alert.action + "/" + alert.segment});
+  EXPECT_TRUE(probe_.alerts_cleared.empty());
+  EXPECT_EQ(probe_.rescored - looks_before, moved->rescored);
+  // Every look's churn went to the probe: one per purchase and the due ones
+  // between them, then the due ones the ticker passed (a prospect's
+  // touchpoints take none), the crossing's among them.
+  ASSERT_EQ(probe_.looked.size(), 20 + first->rescored + moved->rescored);
+  EXPECT_NE(std::find(probe_.looked.begin(), probe_.looked.end(), alert.churn),
+            probe_.looked.end());
+  EXPECT_EQ(probe_.open_alerts, (std::map<std::int32_t, std::uint64_t>{{0, 1}}));
+  EXPECT_EQ(store_.partitions().at({kTopic, 0}).open_alerts, 1u);
+  EXPECT_EQ(store_.partitions().at({kTopic, 0}).watermark, Day(498));  // the last ticker's
+  // The other customer is a prospect: never alerted, never scheduled, never ranked.
+  EXPECT_EQ(store_.Find(CustomerId("other")).value()->alert, AlertState{});
+  EXPECT_EQ(store_.risk(),
+            (std::vector<RiskEntry>{{*alerted.alert.indexed_churn, CustomerId("steady")}}));
+
+  // The raised alert waits in the outbox, committed with the state, until acknowledged.
+  auto pending = store_.PendingAlerts(10);
+  ASSERT_TRUE(pending.ok());
+  ASSERT_EQ(pending->size(), 1u);
+  EXPECT_EQ(pending->front().first, 0u);
+  EXPECT_EQ(pending->front().second.outcome.alert_id, alert.outcome.alert_id);
+  EXPECT_EQ(store_.LastPendingAlert().value(), std::optional<std::uint64_t>(0));
+  ASSERT_TRUE(store_.AckAlerts(0).ok());
+  EXPECT_TRUE(store_.PendingAlerts(10).value().empty());
+  EXPECT_EQ(store_.LastPendingAlert().value(), std::nullopt);
+}
+
+TEST_F(IngestAlertsTest, AnotherPartitionsTimeDoesNotMoveThisOnesLooks) {
+  IngestProcessor processor = Started(&store_);
+  std::int64_t offset = 0;
+  ASSERT_TRUE(processor.Process(SteadyBuyer("steady", offset, /*partition=*/0)).ok());
+  auto other = processor.Process({Record(1, 0, For("other", Type::kContact, "o1", 900))});
+  ASSERT_TRUE(other.ok());
+  EXPECT_TRUE(other->alerts.empty());
+  EXPECT_EQ(other->rescored, 0u);
+  // Partition 0's own time does.
+  auto own = processor.Process({Record(0, offset, For("other0", Type::kContact, "p1", 900))});
+  ASSERT_TRUE(own.ok());
+  EXPECT_EQ(own->alerts.size(), 1u);
+}
+
+TEST_F(IngestAlertsTest, AFailedCommitRaisesNothingAndTheReplayRaisesTheSameAlertOnce) {
+  MemoryStateStore inner;
+  FaultyStateStore faulty(&inner, /*fail_commit=*/2);  // the commit that raises it
+  IngestProcessor processor = Started(&faulty);
+  std::int64_t offset = 0;
+  ASSERT_TRUE(processor.Process(SteadyBuyer("steady", offset)).ok());
+  const std::vector<InputRecord> ticker = {
+      Record(0, offset, For("other", Type::kContact, "o1", 900))};
+  EXPECT_FALSE(processor.Process(ticker).ok());
+  EXPECT_FALSE(inner.Find(CustomerId("steady")).value()->alert.open);
+  EXPECT_TRUE(inner.PendingAlerts(10).value().empty());
+
+  // A fresh processor on the committed store (as after a crash) replays the
+  // record from the committed offset and raises the same alert, once.
+  ASSERT_EQ(inner.GetOffset(kTopic, 0).value(), std::optional<std::int64_t>(offset));
+  IngestProcessor restarted = Started(&inner);
+  auto replayed = restarted.Process(ticker);
+  ASSERT_TRUE(replayed.ok()) << replayed.status();
+  ASSERT_EQ(replayed->alerts.size(), 1u);
+  EXPECT_EQ(replayed->alerts.front().outcome.alert_id, AlertId(CustomerId("steady"), 1));
+  auto pending = inner.PendingAlerts(10);
+  ASSERT_TRUE(pending.ok());
+  ASSERT_EQ(pending->size(), 1u);
+  EXPECT_EQ(pending->front().second.outcome.alert_id, AlertId(CustomerId("steady"), 1));
+}
+
+// A silent steady buyer's churn crosses 0.7 around day 325; a contact on day
+// 330 brings it from about 0.78 down to 0.56, and silence raises it above 0.7
+// again by day 336: it hovers around the raise threshold.
+TEST_F(IngestAlertsTest, HoveringAroundTheThresholdRaisesOnceUntilItClears) {
+  const auto raised_and_cleared = [&](double clear) {
+    MemoryStateStore store;
+    policy_.defaults.clear = clear;
+    policy_.defaults.cooldown = Micros(0);
+    IngestProcessor processor = Started(&store);
+    std::int64_t offset = 0;
+    std::vector<InputRecord> records = SteadyBuyer("steady", offset);
+    for (int day = 267; day <= 420; ++day) {  // time moves on, one day at a time
+      records.push_back(
+          Record(0, offset++, For("other", Type::kContact, "o" + std::to_string(day), day)));
+      if (day == 330)
+        records.push_back(Record(0, offset++, For("steady", Type::kContact, "c", day)));
+    }
+    records.push_back(Record(0, offset++, For("steady", Type::kPurchase, "back", 421)));
+    auto result = processor.Process(records);
+    EXPECT_TRUE(result.ok()) << result.status();
+    std::pair<int, int> counts;
+    for (const AlertEvent& alert : result->alerts) {
+      (alert.outcome.transition == AlertTransition::kRaised ? counts.first : counts.second)++;
+    }
+    return counts;
+  };
+  // With the clear threshold above the dip, the contact clears the alert and
+  // silence raises another: the trajectory does hover.
+  EXPECT_EQ(raised_and_cleared(0.6), std::make_pair(2, 2));
+  // Below it (the default 0.5), one alert, cleared once the customer buys again.
+  EXPECT_EQ(raised_and_cleared(0.5), std::make_pair(1, 1));
+}
+
+TEST_F(IngestAlertsTest, AnOptOutIsNeverRecommendedAndAllOutIsNotForMarketing) {
+  IngestProcessor processor = Started(&store_);
+  std::int64_t offset = 0;
+  const auto consent = [&](const std::string& customer, Channel channel, bool granted, double day) {
+    Touchpoint tp = MakeTouchpoint(
+        Type::kConsent,
+        customer + "-consent-" + std::string(ChannelName(channel)) + std::to_string(day), day,
+        channel);
+    tp.customer_id = CustomerId(customer);
+    tp.consent_granted = granted;
+    return Record(0, offset++, tp);
+  };
+  std::vector<InputRecord> records = SteadyBuyer("some", offset);
+  std::vector<InputRecord> none = SteadyBuyer("none", offset);
+  records.insert(records.end(), none.begin(), none.end());
+  for (const std::string customer : {"some", "none"}) {
+    records.push_back(consent(customer, Channel::kEmail, true, 10));
+    records.push_back(consent(customer, Channel::kSms, true, 10));
+    records.push_back(consent(customer, Channel::kEmail, false, 200));  // out
+  }
+  records.push_back(consent("none", Channel::kSms, false, 201));  // all out
+  records.push_back(Record(0, offset++, For("ticker", Type::kContact, "t", 700)));
+  auto result = processor.Process(records);
+  ASSERT_TRUE(result.ok()) << result.status();
+  std::map<std::string, Channel> channel;
+  for (const AlertEvent& alert : result->alerts) channel[alert.customer_id.value()] = alert.channel;
+  ASSERT_EQ(channel.size(), 2u);
+  EXPECT_EQ(channel.at("some"), Channel::kSms);  // e-mail is cheaper, but they opted out
+  EXPECT_EQ(channel.at("none"), Channel::kUnspecified);
+}
+
+TEST_F(IngestAlertsTest, OnTheWallClockLooksAreTakenAsOfTheirDueTimeUpToNow) {
+  IngestProcessor processor = OnTheWallClock(&store_, Day(267));
+  std::int64_t offset = 0;
+  ASSERT_TRUE(processor.Process(SteadyBuyer("steady", offset)).ok());
+  const Timestamp due = *store_.Find(CustomerId("steady")).value()->alert.next_evaluation;
+  auto early = processor.RescoreDue(100);
+  ASSERT_TRUE(early.ok());
+  EXPECT_EQ(early->rescored, 0u);  // not due yet
+  clock_.Set(Day(700));
+  auto one = processor.RescoreDue(1);  // the budget: one look
+  ASSERT_TRUE(one.ok()) << one.status();
+  EXPECT_EQ(one->rescored, 1u);
+  const CustomerState looked = *store_.Find(CustomerId("steady")).value();
+  EXPECT_EQ(looked.alert.evaluated_at, due);  // as of when it was due, not now
+  auto rest = processor.RescoreDue(1000);
+  ASSERT_TRUE(rest.ok());
+  EXPECT_GE(rest->rescored, 1u);
+  ASSERT_EQ(rest->alerts.size(), 1u);
+  EXPECT_LT(rest->alerts.front().at, Day(700));
+  EXPECT_GT(*store_.Find(CustomerId("steady")).value()->alert.next_evaluation, Day(700));
+}
+
+// "b" buys every 10 days but its touchpoints arrive late, behind "a"'s every
+// 14 days on the same partition: by the time b's purchase of day 190 comes,
+// the partition's time (266) has passed b's silence and alerted them. The late
+// purchase is looked at as of b's latest look, not back in time: b stays at
+// risk (silent since day 190, usually every 10), and is alerted once.
+// The time index is read from where its live entries start (past the looks
+// taken, which RocksDB keeps as deletions until compaction) and not at all
+// while nothing is due; a commit that plans a look sooner than all the others
+// moves that start back.
+TEST_F(IngestAlertsTest, TheTimeIndexIsReadFromItsFirstLiveEntryAndOnlyWhenALookIsDue) {
+  IngestProcessor processor = OnTheWallClock(&store_, Day(267));
+  std::int64_t offset = 0;
+  ASSERT_TRUE(processor.Process(SteadyBuyer("steady", offset)).ok());
+  const Timestamp steady_due = *store_.Find(CustomerId("steady")).value()->alert.next_evaluation;
+  ASSERT_TRUE(processor.RescoreDue(100).ok());  // reads the index: not due
+  const int reads = store_.scheduled_reads();
+  EXPECT_GT(reads, 0);
+  for (int i = 0; i < 3; ++i) {
+    auto idle = processor.RescoreDue(100);
+    ASSERT_TRUE(idle.ok());
+    EXPECT_EQ(idle->rescored, 0u);
+  }
+  EXPECT_EQ(store_.scheduled_reads(), reads);  // the first live entry is not due yet
+
+  // A brisk buyer's next look comes before the steady one's.
+  std::vector<InputRecord> brisk;
+  for (int i = 0; i < 10; ++i) {
+    brisk.push_back(
+        Record(0, offset++, For("brisk", Type::kPurchase, "b" + std::to_string(i), 248 + 2 * i)));
+  }
+  ASSERT_TRUE(processor.Process(brisk).ok());
+  const Timestamp brisk_due = *store_.Find(CustomerId("brisk")).value()->alert.next_evaluation;
+  ASSERT_LT(brisk_due, steady_due);
+  clock_.Set(brisk_due + (steady_due - brisk_due) / 2);
+  auto round = processor.RescoreDue(100);
+  ASSERT_TRUE(round.ok()) << round.status();
+  EXPECT_GE(round->rescored, 1u);  // brisk's, and those that follow before now
+  const CustomerState looked = *store_.Find(CustomerId("brisk")).value();
+  EXPECT_GE(looked.alert.evaluated_at, brisk_due);
+  EXPECT_GT(looked.alert.next_evaluation, clock_.Now());
+  EXPECT_EQ(store_.Find(CustomerId("steady")).value()->alert.next_evaluation, steady_due);
+  EXPECT_GT(store_.scheduled_reads(), reads);
+
+  // Past both, from a processor that knows nothing of the index: the same looks.
+  IngestProcessor fresh = OnTheWallClock(&store_, steady_due + Days(1));
+  ASSERT_TRUE(fresh.SetAssignment({0}).ok());
+  auto late = fresh.RescoreDue(100);
+  ASSERT_TRUE(late.ok()) << late.status();
+  EXPECT_GE(late->rescored, 1u);
+  EXPECT_EQ(store_.Find(CustomerId("steady")).value()->alert.evaluated_at, steady_due);
+}
+
+TEST_F(IngestAlertsTest, ALateTouchpointNeverTakesALookBackInTime) {
+  IngestProcessor processor = Started(&store_);
+  std::int64_t offset = 0;
+  std::vector<InputRecord> records;
+  for (int i = 0; i < 20; ++i) {
+    records.push_back(
+        Record(0, offset++, For("a", Type::kPurchase, "a" + std::to_string(i), 14 * i)));
+    records.push_back(
+        Record(0, offset++, For("b", Type::kPurchase, "b" + std::to_string(i), 10 * i)));
+  }
+  for (int day = 266; day <= 500; day += 2) {
+    records.push_back(
+        Record(0, offset++, For("t", Type::kContact, "t" + std::to_string(day), day)));
+  }
+  auto result = processor.Process(records);
+  ASSERT_TRUE(result.ok()) << result.status();
+  std::multiset<std::string> raised;
+  for (const AlertEvent& alert : result->alerts) {
+    EXPECT_EQ(alert.outcome.transition, AlertTransition::kRaised) << alert.customer_id.value();
+    raised.insert(alert.outcome.alert_id);
+  }
+  EXPECT_EQ(raised,
+            (std::multiset<std::string>{AlertId(CustomerId("a"), 1), AlertId(CustomerId("b"), 1)}));
+}
+
+// The heart of exactly-once alerts: every look, and so every alert, is a
+// function of each partition's records alone. The same stream (late events
+// and duplicates included) processed in one batch, in random batches with
+// small commits, and with crashes (a failed commit, then a fresh processor
+// replaying from the committed offsets) leaves the same states, the same
+// indexes and the same alerts.
+TEST_F(IngestAlertsTest, TheSameStreamGivesTheSameLooksWhateverTheBatchesAndCrashes) {
+  clock_.Set(Day(2000));
+  std::mt19937 random(20261201);
+  // Four customers per partition, two partitions, a year and a half of
+  // purchases, contacts, complaints and surveys; one in twenty late by up to
+  // 30 days, one in twenty-five sent twice.
+  std::map<std::int32_t, std::vector<InputRecord>> by_partition;
+  std::map<std::int32_t, std::int64_t> offsets;
+  const std::array<Type, 4> types = {Type::kPurchase, Type::kContact, Type::kComplaint,
+                                     Type::kSurvey};
+  for (int i = 0; i < 600; ++i) {
+    const std::int32_t partition = static_cast<std::int32_t>(random() % 2);
+    const std::string customer = "c" + std::to_string(partition) + std::to_string(random() % 4);
+    double day = i * 0.9;
+    if (random() % 20 == 0) day -= static_cast<double>(random() % 30);
+    const Type type = random() % 3 == 0 ? Type::kPurchase : types[random() % types.size()];
+    InputRecord record = Record(partition, offsets[partition]++,
+                                For(customer, type, "e" + std::to_string(i), std::max(0.0, day)));
+    by_partition[partition].push_back(record);
+    if (random() % 25 == 0) {
+      record.offset = offsets[partition]++;
+      by_partition[partition].push_back(record);
+    }
+  }
+  // The records from the committed offsets on, interleaved as a consumer may
+  // see them: each partition in order, the partitions in random turns.
+  const auto interleaved = [&](StateStore& store) {
+    std::vector<InputRecord> stream;
+    std::map<std::int32_t, std::size_t> next;
+    for (auto& [partition, records] : by_partition) {
+      const std::optional<std::int64_t> committed = Offset(store, partition);
+      while (next[partition] < records.size() && committed &&
+             records[next[partition]].offset < *committed) {
+        ++next[partition];
+      }
+    }
+    for (bool more = true; more;) {
+      more = false;
+      const std::int32_t partition = static_cast<std::int32_t>(random() % 2);
+      if (next[partition] < by_partition[partition].size()) {
+        stream.push_back(by_partition[partition][next[partition]++]);
+      }
+      for (auto& [p, records] : by_partition) more = more || next[p] < records.size();
+    }
+    return stream;
+  };
+
+  // What a run leaves: states, indexes, the alerts of the outbox.
+  struct Outcome {
+    std::map<CustomerId, CustomerState> states;
+    std::map<std::int32_t, std::set<DueEntry>> due;
+    std::vector<RiskEntry> risk;
+    std::vector<std::tuple<std::string, std::string, Timestamp, double, std::string>> alerts;
+  };
+  const auto outcome_of = [](const MemoryStateStore& store) {
+    Outcome o{store.states(), store.due(), store.risk(), {}};
+    // The segment is relative to the whole population, which the interleaving
+    // of partitions and the commits move; the rest must not depend on them.
+    for (auto& [id, state] : o.states) state.alert.last_segment.clear();
+    for (const auto& [sequence, a] : store.outbox()) {
+      o.alerts.emplace_back(a.customer_id.value(), a.outcome.alert_id, a.at, a.churn, a.action);
+    }
+    std::sort(o.alerts.begin(), o.alerts.end());
+    return o;
+  };
+
+  MemoryStateStore single;
+  {
+    IngestProcessor processor = MakeProcessor(&single);
+    Enable(processor);
+    ASSERT_TRUE(processor.Load().ok());
+    ASSERT_TRUE(processor.Process(interleaved(single)).ok());
+  }
+  const Outcome want = outcome_of(single);
+  ASSERT_FALSE(want.alerts.empty());  // the stream exercises alerts at all
+
+  for (int run = 0; run < 6; ++run) {
+    SCOPED_TRACE("run " + std::to_string(run));
+    MemoryStateStore store;
+    IngestOptions options;
+    options.max_customers_per_commit = 1 + random() % 4;
+    int crashes = 0;
+    for (;;) {
+      // A processor lives until an injected commit failure (a crash).
+      FaultyStateStore faulty(&store, run % 2 == 0 ? 1 + static_cast<int>(random() % 200) : 0);
+      IngestProcessor processor = MakeProcessor(&faulty, options);
+      Enable(processor);
+      ASSERT_TRUE(processor.Load().ok());
+      // Resume every partition from its committed offset, as the consumer does.
+      const std::vector<InputRecord> rest = interleaved(store);
+      bool crashed = false;
+      for (std::size_t begin = 0; begin < rest.size() && !crashed;) {
+        const std::size_t size = 1 + random() % 50;
+        std::vector<InputRecord> batch(
+            rest.begin() + static_cast<std::ptrdiff_t>(begin),
+            rest.begin() + static_cast<std::ptrdiff_t>(std::min(rest.size(), begin + size)));
+        crashed = !processor.Process(batch).ok();
+        begin += batch.size();
+      }
+      if (!crashed) break;
+      ++crashes;
+      ASSERT_LT(crashes, 1000);
+    }
+    if (run % 2 == 0) {
+      EXPECT_GT(crashes, 0);
+    }
+    const Outcome got = outcome_of(store);
+    ASSERT_EQ(got.states.size(), want.states.size());
+    for (const auto& [id, state] : want.states) {
+      SCOPED_TRACE(id.value());
+      ExpectSameState(state, got.states.at(id));
+    }
+    EXPECT_EQ(got.due, want.due);
+    EXPECT_EQ(got.risk, want.risk);
+    EXPECT_EQ(got.alerts, want.alerts);
+  }
+}
+
+// The next looks of a commit are planned on the planning threads: the states,
+// indexes and alerts must be those of planning on the consumer's thread alone,
+// on the wall clock both when touchpoints come (in commits large enough to
+// be shared out) and when due looks are taken, several a round.
+TEST_F(IngestAlertsTest, PlanningThreadsLeaveWhatPlanningAloneLeaves) {
+  std::mt19937 random(20261202);
+  std::vector<InputRecord> records;
+  for (int i = 0; i < 3000; ++i) {
+    const std::string customer = "c" + std::to_string(random() % 300);
+    const Type type = random() % 2 == 0 ? Type::kPurchase : Type::kContact;
+    records.push_back(Record(static_cast<std::int32_t>(random() % 3), i,
+                             For(customer, type, "e" + std::to_string(i), i * 0.1)));
+  }
+  const auto run = [&](int threads, MemoryStateStore& store) {
+    clock_.Set(Day(300));
+    IngestOptions options;
+    options.planning_threads = threads;
+    IngestProcessor processor = MakeProcessor(&store, options);
+    Enable(processor, &clock_);
+    ASSERT_TRUE(processor.Load().ok());
+    for (std::size_t begin = 0; begin < records.size(); begin += 500) {
+      const std::vector<InputRecord> batch(
+          records.begin() + static_cast<std::ptrdiff_t>(begin),
+          records.begin() + static_cast<std::ptrdiff_t>(std::min(records.size(), begin + 500)));
+      ASSERT_TRUE(processor.Process(batch).ok());
+    }
+    // A year of silence, its looks taken in rounds.
+    clock_.Set(Day(700));
+    std::size_t rescored = 0;
+    for (int round = 0; round < 1000; ++round) {
+      auto result = processor.RescoreDue(50);
+      ASSERT_TRUE(result.ok()) << result.status();
+      rescored += result->rescored;
+      if (result->rescored == 0) break;
+    }
+    EXPECT_GT(rescored, 300u);  // every customer was looked at again, most more than once
+  };
+  MemoryStateStore alone, shared;
+  run(0, alone);
+  run(3, shared);
+  const auto states = alone.states();
+  ASSERT_GT(states.size(), 290u);
+  EXPECT_EQ(shared.states().size(), states.size());
+  for (const auto& [id, state] : states) {
+    SCOPED_TRACE(id.value());
+    ExpectSameState(state, shared.states().at(id));
+  }
+  EXPECT_EQ(shared.due(), alone.due());
+  EXPECT_EQ(shared.risk(), alone.risk());
+  ASSERT_FALSE(alone.outbox().empty());
+  EXPECT_EQ(shared.outbox().size(), alone.outbox().size());
+}
+
+}  // namespace
+}  // namespace ingest_test
+}  // namespace crm
