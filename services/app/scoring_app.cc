@@ -249,7 +249,7 @@ std::optional<int> ScoringApp::OpenState() {
 }
 
 std::optional<int> ScoringApp::StartMetrics() {
-  auto metrics = PrometheusMetrics::Start(options_.metrics_listen);
+  auto metrics = PrometheusMetrics::Start(options_.metrics_listen, clock_);
   if (!metrics.ok()) return Fatal("metrics", metrics.status());
   metrics_ = std::move(*metrics);
   metrics_->ModelLoaded(scorers_->Current()->model().version);

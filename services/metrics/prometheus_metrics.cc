@@ -14,6 +14,14 @@
 
 namespace crm {
 
+prometheus::Counter* Counter(prometheus::Registry& r, const char* name, const char* help) {
+  return &prometheus::BuildCounter().Name(name).Help(help).Register(r).Add({});
+}
+
+prometheus::Gauge* Gauge(prometheus::Registry& r, const char* name, const char* help) {
+  return &prometheus::BuildGauge().Name(name).Help(help).Register(r).Add({});
+}
+
 // The registry, refreshed by a hook before each collection.
 class PrometheusMetrics::Refreshing final : public prometheus::Collectable {
  public:
@@ -37,15 +45,17 @@ class PrometheusMetrics::Refreshing final : public prometheus::Collectable {
   std::function<void()> refresh_ ABSL_GUARDED_BY(mutex_);
 };
 
-PrometheusMetrics::PrometheusMetrics()
+PrometheusMetrics::PrometheusMetrics(const Clock& clock)
     : registry_(std::make_shared<prometheus::Registry>()),
       collectable_(std::make_shared<Refreshing>(registry_)) {
-  auto& r = *registry_;
-  consumed_ = &prometheus::BuildCounter()
-                   .Name("crm_touchpoints_consumed_total")
-                   .Help("Records read from the touchpoint topic")
-                   .Register(r)
-                   .Add({});
+  RegisterInput(*registry_);
+  RegisterCommits(*registry_);
+  RegisterServing(*registry_, clock);
+}
+
+void PrometheusMetrics::RegisterInput(prometheus::Registry& r) {
+  consumed_ =
+      Counter(r, "crm_touchpoints_consumed_total", "Records read from the touchpoint topic");
   auto& applied = prometheus::BuildCounter()
                       .Name("crm_touchpoints_applied_total")
                       .Help("Touchpoints applied to customer state, by type")
@@ -54,18 +64,11 @@ PrometheusMetrics::PrometheusMetrics()
     applied_[t] =
         &applied.Add({{"type", std::string(TouchpointTypeName(static_cast<TouchpointType>(t)))}});
   }
-  duplicates_ = &prometheus::BuildCounter()
-                     .Name("crm_touchpoints_duplicates_total")
-                     .Help("Touchpoints skipped because their event id was already applied")
-                     .Register(r)
-                     .Add({});
-  erased_skipped_ = &prometheus::BuildCounter()
-                         .Name("crm_touchpoints_erased_total")
-                         .Help(
-                             "Touchpoints dropped because their customer was erased after they "
-                             "occurred (an erasure fence)")
-                         .Register(r)
-                         .Add({});
+  duplicates_ = Counter(r, "crm_touchpoints_duplicates_total",
+                        "Touchpoints skipped because their event id was already applied");
+  erased_skipped_ = Counter(r, "crm_touchpoints_erased_total",
+                            "Touchpoints dropped because their customer was erased after they "
+                            "occurred (an erasure fence)");
   auto& rejected = prometheus::BuildCounter()
                        .Name("crm_touchpoints_rejected_total")
                        .Help("Records rejected to the dead-letter topic, by reason")
@@ -75,17 +78,20 @@ PrometheusMetrics::PrometheusMetrics()
         {{"reason", std::string(RejectReasonName(static_cast<RejectReason>(reason)))}});
   }
   dead_letter_failures_ =
-      &prometheus::BuildCounter()
-           .Name("crm_dead_letter_failures_total")
-           .Help(
-               "Rejected records passed over because not even a minimal dead-letter record "
-               "could be produced")
-           .Register(r)
-           .Add({});
+      Counter(r, "crm_dead_letter_failures_total",
+              "Rejected records passed over because not even a minimal dead-letter record "
+              "could be produced");
   lag_family_ = &prometheus::BuildGauge()
                      .Name("crm_consumer_lag")
                      .Help("Records of a partition not yet applied and committed")
                      .Register(r);
+  input_connected_ =
+      Gauge(r, "crm_input_connected",
+            "1 while the brokers of the touchpoint topic answer, 0 while they do not");
+  input_connected_->Set(1);
+}
+
+void PrometheusMetrics::RegisterCommits(prometheus::Registry& r) {
   batch_seconds_ = &prometheus::BuildHistogram()
                         .Name("crm_apply_batch_seconds")
                         .Help("Time from decoding a batch to its durable commit")
@@ -115,13 +121,32 @@ PrometheusMetrics::PrometheusMetrics()
                         .Help("Records per applied batch")
                         .Register(r)
                         .Add({}, prometheus::Histogram::BucketBoundaries{1, 10, 100, 1000, 5000});
-  auto gauge = [&](const char* name, const char* help) {
-    return &prometheus::BuildGauge().Name(name).Help(help).Register(r).Add({});
-  };
-  live_data_bytes_ = gauge("crm_state_live_data_bytes", "Estimated live data in the state store");
-  sst_files_bytes_ = gauge("crm_state_sst_files_bytes", "Size of the state store's table files");
-  memtable_bytes_ = gauge("crm_state_memtable_bytes", "Size of the state store's memtables");
-  estimated_keys_ = gauge("crm_state_estimated_keys", "Estimated keys in the state store");
+  live_data_bytes_ =
+      Gauge(r, "crm_state_live_data_bytes", "Estimated live data in the state store");
+  sst_files_bytes_ = Gauge(r, "crm_state_sst_files_bytes", "Size of the state store's table files");
+  memtable_bytes_ = Gauge(r, "crm_state_memtable_bytes", "Size of the state store's memtables");
+  estimated_keys_ = Gauge(r, "crm_state_estimated_keys", "Estimated keys in the state store");
+  restored_records_ = Counter(r, "crm_restore_records_total",
+                              "Changelog records read to restore partitions given to this "
+                              "instance");
+  restoring_ = Gauge(r, "crm_restoring_partitions",
+                     "Partitions being restored from their changelog now (their touchpoints "
+                     "wait)");
+  rescored_ = Counter(r, "crm_rescored_total",
+                      "Looks at customers taken because the time index said they were due");
+  scheduler_backlog_ =
+      Gauge(r, "crm_scheduler_backlog", "Looks of the time index due now and not yet taken");
+  scheduler_lag_ = Gauge(r, "crm_scheduler_lag_seconds",
+                         "How long ago the oldest look of the time index not yet taken was due");
+  restore_failures_ = Counter(r, "crm_partition_restore_failures_total",
+                              "Partitions left out because their changelog held an unreadable or "
+                              "inconsistent record (their customers are answered UNAVAILABLE)");
+  storage_full_ = Gauge(r, "crm_storage_full",
+                        "1 while state writes fail for want of disk space (ingestion paused, "
+                        "reads answered), 0 otherwise");
+}
+
+void PrometheusMetrics::RegisterServing(prometheus::Registry& r, const Clock& clock) {
   auto& loads = prometheus::BuildCounter()
                     .Name("crm_model_loads_total")
                     .Help("Model files loaded, or rejected (the model in use stays)")
@@ -130,39 +155,21 @@ PrometheusMetrics::PrometheusMetrics()
   model_rejected_ = &loads.Add({{"result", "rejected"}});
   model_info_family_ =
       &prometheus::BuildGauge().Name("crm_model_info").Help("1 for the model in use").Register(r);
-  population_ = gauge("crm_population_customers", "Buyers the RFM scores are relative to");
-  cluster_members_ =
-      gauge("crm_cluster_members", "Live instances of the group this one knows (itself included)");
-  cluster_partitions_ = gauge("crm_cluster_partitions_claimed",
+  population_ = Gauge(r, "crm_population_customers", "Buyers the RFM scores are relative to");
+  cluster_members_ = Gauge(r, "crm_cluster_members",
+                           "Live instances of the group this one knows (itself included)");
+  cluster_partitions_ = Gauge(r, "crm_cluster_partitions_claimed",
                               "Input partitions some live instance of the group claims");
-  cluster_ignored_ = &prometheus::BuildCounter()
-                          .Name("crm_cluster_records_ignored_total")
-                          .Help(
-                              "Cluster topic records not trusted: unreadable, naming another "
-                              "instance or partition than their key, or out of bounds")
-                          .Register(r)
-                          .Add({});
-  watchers_ = gauge("crm_watchers", "WatchAlerts streams open");
-  watch_dropped_ = &prometheus::BuildCounter()
-                        .Name("crm_watch_dropped_total")
-                        .Help(
-                            "Alerts lost by WatchAlerts streams too slow to read them (their "
-                            "queue full)")
-                        .Register(r)
-                        .Add({});
-  restored_records_ = &prometheus::BuildCounter()
-                           .Name("crm_restore_records_total")
-                           .Help(
-                               "Changelog records read to restore partitions given to this "
-                               "instance")
-                           .Register(r)
-                           .Add({});
-  restoring_ = gauge("crm_restoring_partitions",
-                     "Partitions being restored from their changelog now (their touchpoints "
-                     "wait)");
+  cluster_ignored_ = Counter(r, "crm_cluster_records_ignored_total",
+                             "Cluster topic records not trusted: unreadable, naming another "
+                             "instance or partition than their key, or out of bounds");
+  watchers_ = Gauge(r, "crm_watchers", "WatchAlerts streams open");
+  watch_dropped_ = Counter(r, "crm_watch_dropped_total",
+                           "Alerts lost by WatchAlerts streams too slow to read them (their "
+                           "queue full)");
   // The conventional name: restarts show as its changes.
-  gauge("process_start_time_seconds", "When the process started, seconds since the epoch")
-      ->Set(static_cast<double>(ToMicros(WallClock().Now())) / 1e6);
+  Gauge(r, "process_start_time_seconds", "When the process started, seconds since the epoch")
+      ->Set(static_cast<double>(ToMicros(clock.Now())) / 1e6);
   alerts_family_ = &prometheus::BuildCounter()
                         .Name("crm_alerts_total")
                         .Help("At-risk alerts raised or cleared, by action and segment")
@@ -174,30 +181,7 @@ PrometheusMetrics::PrometheusMetrics()
       alerts_family_->Add({{"transition", "raised"}, {"action", action}, {"segment", segment}});
     }
   }
-  rescored_ = &prometheus::BuildCounter()
-                   .Name("crm_rescored_total")
-                   .Help("Looks at customers taken because the time index said they were due")
-                   .Register(r)
-                   .Add({});
-  open_alerts_total_ = gauge("crm_alerts_open", "Customers with an open at-risk alert");
-  scheduler_backlog_ =
-      gauge("crm_scheduler_backlog", "Looks of the time index due now and not yet taken");
-  scheduler_lag_ = gauge("crm_scheduler_lag_seconds",
-                         "How long ago the oldest look of the time index not yet taken was due");
-  input_connected_ =
-      gauge("crm_input_connected",
-            "1 while the brokers of the touchpoint topic answer, 0 while they do not");
-  input_connected_->Set(1);
-  restore_failures_ = &prometheus::BuildCounter()
-                           .Name("crm_partition_restore_failures_total")
-                           .Help(
-                               "Partitions left out because their changelog held an unreadable or "
-                               "inconsistent record (their customers are answered UNAVAILABLE)")
-                           .Register(r)
-                           .Add({});
-  storage_full_ = gauge("crm_storage_full",
-                        "1 while state writes fail for want of disk space (ingestion paused, "
-                        "reads answered), 0 otherwise");
+  open_alerts_total_ = Gauge(r, "crm_alerts_open", "Customers with an open at-risk alert");
 }
 
 void PrometheusMetrics::ModelLoaded(const std::string& version) {
@@ -270,8 +254,8 @@ void PrometheusMetrics::SetPopulation(std::int64_t customers) {
 PrometheusMetrics::~PrometheusMetrics() = default;
 
 absl::StatusOr<std::unique_ptr<PrometheusMetrics>> PrometheusMetrics::Start(
-    const std::string& listen) {
-  std::unique_ptr<PrometheusMetrics> metrics(new PrometheusMetrics());
+    const std::string& listen, const Clock& clock) {
+  std::unique_ptr<PrometheusMetrics> metrics(new PrometheusMetrics(clock));
   try {  // civetweb reports a busy port by throwing; convert at the edge
     // A connection that sends nothing is dropped after 2 s, so that a stop
     // never waits on an idle scraper (civetweb's default is 30 s).
@@ -284,8 +268,8 @@ absl::StatusOr<std::unique_ptr<PrometheusMetrics>> PrometheusMetrics::Start(
   return metrics;
 }
 
-std::unique_ptr<PrometheusMetrics> PrometheusMetrics::Unserved() {
-  return std::unique_ptr<PrometheusMetrics>(new PrometheusMetrics());
+std::unique_ptr<PrometheusMetrics> PrometheusMetrics::Unserved(const Clock& clock) {
+  return std::unique_ptr<PrometheusMetrics>(new PrometheusMetrics(clock));
 }
 
 int PrometheusMetrics::port() const {

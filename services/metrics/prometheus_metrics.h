@@ -10,6 +10,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "core/clock.h"
 #include "core/ingest_probe.h"
 
 namespace prometheus {
@@ -60,10 +61,12 @@ namespace crm {
 // any thread; scraping happens on the exposer's threads.
 class PrometheusMetrics final : public IngestProbe {
  public:
-  // Starts serving /metrics on `listen` ("HOST:PORT"; port 0 picks one).
-  static absl::StatusOr<std::unique_ptr<PrometheusMetrics>> Start(const std::string& listen);
+  // Starts serving /metrics on `listen` ("HOST:PORT"; port 0 picks one);
+  // `clock` says when the process started.
+  static absl::StatusOr<std::unique_ptr<PrometheusMetrics>> Start(const std::string& listen,
+                                                                  const Clock& clock);
   // Metrics without an HTTP endpoint (tests, tools).
-  static std::unique_ptr<PrometheusMetrics> Unserved();
+  static std::unique_ptr<PrometheusMetrics> Unserved(const Clock& clock);
   ~PrometheusMetrics() override;
 
   // The bound port, 0 when unserved.
@@ -110,7 +113,13 @@ class PrometheusMetrics final : public IngestProbe {
 
  private:
   class Refreshing;
-  PrometheusMetrics();
+  explicit PrometheusMetrics(const Clock& clock);
+  // The metrics of the input (the touchpoint topic, rejections), of the
+  // commits (batches, looks, restores, the state store) and of serving
+  // (model, population, cluster, watchers, alerts): registered in `r`.
+  void RegisterInput(prometheus::Registry& r);
+  void RegisterCommits(prometheus::Registry& r);
+  void RegisterServing(prometheus::Registry& r, const Clock& clock);
   std::shared_ptr<prometheus::Registry> registry_;
   std::shared_ptr<Refreshing> collectable_;
   std::unique_ptr<prometheus::Exposer> exposer_;

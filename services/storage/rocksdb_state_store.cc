@@ -12,113 +12,12 @@
 
 #include "crm/internal/stored_state.pb.h"
 #include "services/codec/alert_codec.h"
-#include "services/common/fail_point.h"
 #include "services/codec/state_codec.h"
+#include "services/common/fail_point.h"
+#include "services/storage/state_keys.h"
 
 namespace crm {
 namespace {
-
-constexpr char kCustomerPrefix = 's';
-constexpr char kFormat2CustomerPrefix = 'c';  // "c" + customer id
-constexpr char kOffsetPrefix = 'o';
-constexpr char kPopulationPrefix = 'p';
-constexpr char kEventTimePrefix = 'e';
-constexpr char kDuePrefix = 't';
-constexpr char kRiskPrefix = 'r';
-constexpr char kOutboxPrefix = 'a';
-constexpr std::string_view kFormatKey = "m:format";
-
-void AppendBigEndian(std::string& out, std::uint64_t value, int bytes) {
-  for (int i = bytes - 1; i >= 0; --i) out.push_back(static_cast<char>((value >> (8 * i)) & 0xff));
-}
-
-std::string CustomerKey(std::int32_t partition, const CustomerId& id) {
-  std::string key;
-  key.reserve(id.value().size() + 5);
-  key.push_back(kCustomerPrefix);
-  AppendBigEndian(key, static_cast<std::uint32_t>(partition), 4);
-  key.append(id.value());
-  return key;
-}
-
-std::string OffsetKey(const std::string& topic, std::int32_t partition) {
-  std::string key(1, kOffsetPrefix);
-  key.append(topic);
-  key.push_back('\0');
-  AppendBigEndian(key, static_cast<std::uint32_t>(partition), 4);
-  return key;
-}
-
-std::string PopulationPrefix(const std::string& topic) {
-  std::string key(1, kPopulationPrefix);
-  key.append(topic);
-  key.push_back('\0');
-  return key;
-}
-
-// Buckets are stored with their sign bit flipped so that keys sort as buckets do.
-std::string PopulationKey(const std::string& topic, const PopulationCell& cell) {
-  std::string key = PopulationPrefix(topic);
-  AppendBigEndian(key, static_cast<std::uint32_t>(cell.partition), 4);
-  key.push_back(static_cast<char>(cell.axis));
-  AppendBigEndian(key, static_cast<std::uint64_t>(cell.bucket) ^ (1ULL << 63), 8);
-  return key;
-}
-
-std::string EventTimeKey(const std::string& topic) { return kEventTimePrefix + topic; }
-
-std::uint64_t ReadBigEndian(std::string_view bytes) {
-  std::uint64_t value = 0;
-  for (unsigned char c : bytes) value = (value << 8) | c;
-  return value;
-}
-
-// The prefix of one partition's entries in an index ("t" or "r").
-std::string IndexPrefix(char index, std::int32_t partition) {
-  std::string key(1, index);
-  AppendBigEndian(key, static_cast<std::uint32_t>(partition), 4);
-  return key;
-}
-
-// Times are stored with their sign bit flipped so that keys sort as times do.
-std::string DueKey(std::int32_t partition, Timestamp at, const CustomerId& id) {
-  std::string key = IndexPrefix(kDuePrefix, partition);
-  AppendBigEndian(key, static_cast<std::uint64_t>(ToMicros(at)) ^ (1ULL << 63), 8);
-  key.append(id.value());
-  return key;
-}
-
-// A non-negative double's bits sort as it does; inverted, highest first.
-std::string RiskKey(std::int32_t partition, double churn, const CustomerId& id) {
-  std::string key = IndexPrefix(kRiskPrefix, partition);
-  AppendBigEndian(key, ~std::bit_cast<std::uint64_t>(std::max(0.0, churn)), 8);
-  key.append(id.value());
-  return key;
-}
-
-// The first key after every key that starts with `prefix` (which is not all 0xff).
-std::string PrefixEnd(std::string prefix) {
-  while (!prefix.empty() && static_cast<unsigned char>(prefix.back()) == 0xff) prefix.pop_back();
-  if (!prefix.empty()) prefix.back() = static_cast<char>(prefix.back() + 1);
-  return prefix;
-}
-
-// Index keys: prefix (1) + partition (4) + 8 bytes + customer id.
-constexpr std::size_t kIndexHeader = 13;
-
-DueEntry DueEntryOf(std::string_view key) {
-  return {FromMicros(static_cast<std::int64_t>(ReadBigEndian(key.substr(5, 8)) ^ (1ULL << 63))),
-          CustomerId(std::string(key.substr(kIndexHeader)))};
-}
-
-std::int32_t PartitionOfKey(std::string_view key) {
-  return static_cast<std::int32_t>(ReadBigEndian(key.substr(1, 4)));
-}
-
-RiskEntry RiskEntryOf(std::string_view key) {
-  return {std::bit_cast<double>(~ReadBigEndian(key.substr(5, 8))),
-          CustomerId(std::string(key.substr(kIndexHeader))), PartitionOfKey(key)};
-}
 
 // Whether `s` says the disk is full (RocksDB's NoSpace, or an IO error with
 // the system's ENOSPC text where a layer lost the subcode).
@@ -348,16 +247,6 @@ absl::StatusOr<std::optional<Timestamp>> RocksDbStateStore::LoadLatestEventTime(
   if (value.size() != 8) return absl::DataLossError("stored event time is not 8 bytes");
   return std::optional<Timestamp>(FromMicros(static_cast<std::int64_t>(ReadBigEndian(value))));
 }
-
-namespace {
-
-std::string OutboxKey(std::uint64_t sequence) {
-  std::string key(1, kOutboxPrefix);
-  AppendBigEndian(key, sequence, 8);
-  return key;
-}
-
-}  // namespace
 
 absl::StatusOr<std::vector<std::pair<std::uint64_t, AlertEvent>>> RocksDbStateStore::PendingAlerts(
     std::size_t limit) {

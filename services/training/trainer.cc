@@ -171,6 +171,134 @@ TrainingLog ReadTrainingLog(std::istream& in, const std::function<void(std::uint
   return log;
 }
 
+namespace {
+
+// Fits BG/NBD and Gamma-Gamma on the customers of `groups` (null: none)
+// who bought before `as_of`, into `model` and `report`.
+absl::Status FitPurchases(std::initializer_list<const std::vector<Example>*> groups,
+                          Timestamp as_of, Model& model, TrainReport& report) {
+  std::vector<BgNbdHistory> histories;
+  std::vector<SpendHistory> spends;
+  for (const std::vector<Example>* group : groups) {
+    if (group == nullptr) continue;
+    for (const Example& e : *group) {
+      if (e.state.purchase_days.empty()) continue;
+      const BgNbdHistory h = PurchaseHistoryOf(e.state, as_of, model.purchase);
+      histories.push_back(h);
+      const std::size_t days = e.state.purchase_days.size();
+      if (days > 1) {
+        spends.push_back({h.x, (e.state.purchase_amount - e.state.first_day_amount) /
+                                   static_cast<double>(days - 1)});
+      }
+    }
+  }
+  if (histories.empty())
+    return absl::InvalidArgumentError("no purchase before the calibration end");
+  absl::StatusOr<BgNbdFit> bgnbd = FitBgNbd(histories);
+  if (!bgnbd.ok()) return bgnbd.status();
+  report.bgnbd = *bgnbd;
+  report.bgnbd_customers = static_cast<std::int64_t>(histories.size());
+  model.purchase.bgnbd = bgnbd->params;
+  absl::StatusOr<GammaGammaFit> gamma_gamma = FitGammaGamma(spends);
+  if (!gamma_gamma.ok()) return gamma_gamma.status();
+  report.gamma_gamma = *gamma_gamma;
+  model.purchase.gamma_gamma = gamma_gamma->params;
+  return absl::OkStatus();
+}
+
+// Fits the churn model on `all` (their `facts`), into `model`, and
+// evaluates it on `held` (from the evaluation log when `evaluation_log`):
+// `report.churn`, and the held-out customers' facts in `held_facts`.
+absl::Status FitChurn(const std::vector<Example>& all, const std::vector<CustomerFacts>& facts,
+                      const std::vector<Example>& held, bool evaluation_log, Timestamp as_of,
+                      const TrainOptions& options, Model& model, TrainReport& report,
+                      std::vector<CustomerFacts>& held_facts) {
+  const double horizon = model.churn.horizon_days;
+  std::vector<std::vector<double>> rows;
+  std::vector<int> labels;
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    rows.push_back(ChurnFeatures(facts[i]));
+    labels.push_back(all[i].churned ? 1 : 0);
+  }
+  absl::StatusOr<LogisticModel> churn = FitNamed(kChurnFeatureNames, rows, labels, options.l2);
+  if (!churn.ok()) return churn.status();
+  model.churn.logistic = *churn;
+
+  ChurnReport& cr = report.churn;
+  cr.horizon_days = horizon;
+  cr.train_customers = static_cast<std::int64_t>(all.size());
+  cr.evaluation_customers = static_cast<std::int64_t>(held.size());
+  cr.evaluated_on =
+      evaluation_log ? "the evaluation log" : "customers held out of the fit (by id hash)";
+  std::vector<double> predicted, recency, fewer_expected, no_purchase;
+  std::vector<int> held_labels;
+  for (const Example& e : held) {
+    held_facts.push_back(FactsOf(e.state, as_of, model));
+    const CustomerFacts& f = held_facts.back();
+    const std::vector<double> features = ChurnFeatures(f);
+    predicted.push_back(
+        EvaluateLogistic(model.churn.logistic, kChurnFeatureNames, features).probability);
+    recency.push_back(f.has_purchase ? f.recency_days : f.tenure_days);
+    fewer_expected.push_back(-f.expected_purchases);
+    no_purchase.push_back(f.p_no_purchase);
+    held_labels.push_back(e.churned ? 1 : 0);
+  }
+  cr.base_rate = static_cast<double>(std::count(held_labels.begin(), held_labels.end(), 1)) /
+                 static_cast<double>(held_labels.size());
+  cr.auc = Auc(predicted, held_labels);
+  cr.auc_recency = Auc(recency, held_labels);
+  cr.auc_expected_purchases = Auc(fewer_expected, held_labels);
+  cr.auc_p_no_purchase = Auc(no_purchase, held_labels);
+  cr.log_loss = LogLoss(predicted, held_labels);
+  cr.calibration = CalibrationTable(predicted, held_labels, 10);
+  return absl::OkStatus();
+}
+
+// Fits an appetence model per product with enough buyers in the horizon
+// among `all`, evaluated on `held`, into `model` and `report`.
+absl::Status FitAppetence(const std::vector<Example>& all, const std::vector<CustomerFacts>& facts,
+                          const std::vector<Example>& held,
+                          const std::vector<CustomerFacts>& held_facts, Timestamp as_of,
+                          const TrainOptions& options, Model& model, TrainReport& report) {
+  std::map<std::string, std::int64_t, std::less<>> buyers;
+  for (const Example& e : all) {
+    for (const std::string& product : e.bought) ++buyers[product];
+  }
+  for (const auto& [product, count] : buyers) {
+    if (count < options.min_product_buyers) continue;
+    AppetenceModel offer;
+    offer.product = product;
+    if (auto category = model.catalogue.find(product); category != model.catalogue.end()) {
+      offer.category = category->second;
+    }
+    std::vector<std::vector<double>> offer_rows;
+    std::vector<int> offer_labels;
+    for (std::size_t i = 0; i < all.size(); ++i) {
+      offer_rows.push_back(
+          AppetenceFeatures(facts[i], ProductFactsOf(all[i].state, as_of, offer, model)));
+      offer_labels.push_back(all[i].bought.contains(product) ? 1 : 0);
+    }
+    absl::StatusOr<LogisticModel> fit =
+        FitNamed(kAppetenceFeatureNames, offer_rows, offer_labels, options.l2);
+    if (!fit.ok()) return fit.status();
+    offer.logistic = *fit;
+    std::vector<double> scores;
+    std::vector<int> bought;
+    for (std::size_t i = 0; i < held.size(); ++i) {
+      const std::vector<double> features =
+          AppetenceFeatures(held_facts[i], ProductFactsOf(held[i].state, as_of, offer, model));
+      scores.push_back(
+          EvaluateLogistic(offer.logistic, kAppetenceFeatureNames, features).probability);
+      bought.push_back(held[i].bought.contains(product) ? 1 : 0);
+    }
+    report.appetence.push_back({product, count, Auc(scores, bought)});
+    model.appetence.push_back(std::move(offer));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<Trained> Train(const TrainingLog& train, const TrainingLog* evaluate,
                               const TrainOptions& options) {
   if (!train.last_event) return absl::InvalidArgumentError("the training log has no touchpoint");
@@ -210,32 +338,11 @@ absl::StatusOr<Trained> Train(const TrainingLog& train, const TrainingLog* evalu
 
   // Purchase models, on every training customer who bought in calibration
   // (the held-out ones too when there is no evaluation log: they are not labels).
-  std::vector<BgNbdHistory> histories;
-  std::vector<SpendHistory> spends;
-  for (const auto* group : {&all, &held}) {
-    if (group == &held && evaluate != nullptr) continue;
-    for (const Example& e : *group) {
-      if (e.state.purchase_days.empty()) continue;
-      const BgNbdHistory h = PurchaseHistoryOf(e.state, as_of, model.purchase);
-      histories.push_back(h);
-      const std::size_t days = e.state.purchase_days.size();
-      if (days > 1) {
-        spends.push_back({h.x, (e.state.purchase_amount - e.state.first_day_amount) /
-                                   static_cast<double>(days - 1)});
-      }
-    }
+  if (absl::Status fitted =
+          FitPurchases({&all, evaluate == nullptr ? &held : nullptr}, as_of, model, report);
+      !fitted.ok()) {
+    return fitted;
   }
-  if (histories.empty())
-    return absl::InvalidArgumentError("no purchase before the calibration end");
-  absl::StatusOr<BgNbdFit> bgnbd = FitBgNbd(histories);
-  if (!bgnbd.ok()) return bgnbd.status();
-  report.bgnbd = *bgnbd;
-  report.bgnbd_customers = static_cast<std::int64_t>(histories.size());
-  model.purchase.bgnbd = bgnbd->params;
-  absl::StatusOr<GammaGammaFit> gamma_gamma = FitGammaGamma(spends);
-  if (!gamma_gamma.ok()) return gamma_gamma.status();
-  report.gamma_gamma = *gamma_gamma;
-  model.purchase.gamma_gamma = gamma_gamma->params;
 
   // Value quadrant thresholds: the medians of the training customers.
   std::vector<CustomerFacts> facts;
@@ -249,80 +356,17 @@ absl::StatusOr<Trained> Train(const TrainingLog& train, const TrainingLog* evalu
   model.value.profitability_threshold = Median(profits);
   model.value.potential_threshold = Median(potentials);
 
-  // Churn.
-  std::vector<std::vector<double>> rows;
-  std::vector<int> labels;
-  for (std::size_t i = 0; i < all.size(); ++i) {
-    rows.push_back(ChurnFeatures(facts[i]));
-    labels.push_back(all[i].churned ? 1 : 0);
-  }
-  absl::StatusOr<LogisticModel> churn = FitNamed(kChurnFeatureNames, rows, labels, options.l2);
-  if (!churn.ok()) return churn.status();
-  model.churn.logistic = *churn;
-
-  ChurnReport& cr = report.churn;
-  cr.horizon_days = horizon;
-  cr.train_customers = static_cast<std::int64_t>(all.size());
-  cr.evaluation_customers = static_cast<std::int64_t>(held.size());
-  cr.evaluated_on =
-      evaluate != nullptr ? "the evaluation log" : "customers held out of the fit (by id hash)";
-  std::vector<double> predicted, recency, fewer_expected, no_purchase;
-  std::vector<int> held_labels;
+  // Churn, then appetence; each evaluated on the held-out customers.
   std::vector<CustomerFacts> held_facts;
-  for (const Example& e : held) {
-    held_facts.push_back(FactsOf(e.state, as_of, model));
-    const CustomerFacts& f = held_facts.back();
-    const std::vector<double> features = ChurnFeatures(f);
-    predicted.push_back(
-        EvaluateLogistic(model.churn.logistic, kChurnFeatureNames, features).probability);
-    recency.push_back(f.has_purchase ? f.recency_days : f.tenure_days);
-    fewer_expected.push_back(-f.expected_purchases);
-    no_purchase.push_back(f.p_no_purchase);
-    held_labels.push_back(e.churned ? 1 : 0);
+  if (absl::Status fitted = FitChurn(all, facts, held, evaluate != nullptr, as_of, options, model,
+                                     report, held_facts);
+      !fitted.ok()) {
+    return fitted;
   }
-  cr.base_rate = static_cast<double>(std::count(held_labels.begin(), held_labels.end(), 1)) /
-                 static_cast<double>(held_labels.size());
-  cr.auc = Auc(predicted, held_labels);
-  cr.auc_recency = Auc(recency, held_labels);
-  cr.auc_expected_purchases = Auc(fewer_expected, held_labels);
-  cr.auc_p_no_purchase = Auc(no_purchase, held_labels);
-  cr.log_loss = LogLoss(predicted, held_labels);
-  cr.calibration = CalibrationTable(predicted, held_labels, 10);
-
-  // Appetence, per product with enough buyers in the horizon.
-  std::map<std::string, std::int64_t, std::less<>> buyers;
-  for (const Example& e : all) {
-    for (const std::string& product : e.bought) ++buyers[product];
-  }
-  for (const auto& [product, count] : buyers) {
-    if (count < options.min_product_buyers) continue;
-    AppetenceModel offer;
-    offer.product = product;
-    if (auto category = model.catalogue.find(product); category != model.catalogue.end()) {
-      offer.category = category->second;
-    }
-    std::vector<std::vector<double>> offer_rows;
-    std::vector<int> offer_labels;
-    for (std::size_t i = 0; i < all.size(); ++i) {
-      offer_rows.push_back(
-          AppetenceFeatures(facts[i], ProductFactsOf(all[i].state, as_of, offer, model)));
-      offer_labels.push_back(all[i].bought.contains(product) ? 1 : 0);
-    }
-    absl::StatusOr<LogisticModel> fit =
-        FitNamed(kAppetenceFeatureNames, offer_rows, offer_labels, options.l2);
-    if (!fit.ok()) return fit.status();
-    offer.logistic = *fit;
-    std::vector<double> scores;
-    std::vector<int> bought;
-    for (std::size_t i = 0; i < held.size(); ++i) {
-      const std::vector<double> features =
-          AppetenceFeatures(held_facts[i], ProductFactsOf(held[i].state, as_of, offer, model));
-      scores.push_back(
-          EvaluateLogistic(offer.logistic, kAppetenceFeatureNames, features).probability);
-      bought.push_back(held[i].bought.contains(product) ? 1 : 0);
-    }
-    report.appetence.push_back({product, count, Auc(scores, bought)});
-    model.appetence.push_back(std::move(offer));
+  if (absl::Status fitted =
+          FitAppetence(all, facts, held, held_facts, as_of, options, model, report);
+      !fitted.ok()) {
+    return fitted;
   }
 
   if (absl::Status valid = ValidateModel(model); !valid.ok()) {

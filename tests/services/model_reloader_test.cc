@@ -7,6 +7,7 @@
 #include <string>
 
 #include "core/board.h"
+#include "core/clock.h"
 #include "core/model.h"
 #include "core/scorer.h"
 #include "services/metrics/prometheus_metrics.h"
@@ -27,7 +28,8 @@ class ModelReloaderTest : public ::testing::Test {
 
   const std::string path_ = ::testing::TempDir() + "/model_reloader_test.json";
   Board<Scorer> scorers_{std::make_shared<const Scorer>(Model{})};
-  std::unique_ptr<PrometheusMetrics> metrics_ = PrometheusMetrics::Unserved();
+  WallClock clock_;
+  std::unique_ptr<PrometheusMetrics> metrics_ = PrometheusMetrics::Unserved(clock_);
 };
 
 TEST_F(ModelReloaderTest, AChangedFileIsPutInUseAndAnUnchangedOneIsNotReadAgain) {

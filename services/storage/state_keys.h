@@ -1,0 +1,66 @@
+// The layout of the state store's keys in RocksDB (see RocksDbStateStore):
+// every integer big-endian and every time or bucket with its sign bit
+// flipped, so that keys sort as the values they hold do.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "core/customer_id.h"
+#include "core/population.h"
+#include "core/state_store.h"
+#include "core/time.h"
+
+namespace crm {
+
+// The first byte of each kind of key.
+constexpr char kCustomerPrefix = 's';
+constexpr char kFormat2CustomerPrefix = 'c';  // "c" + customer id
+constexpr char kOffsetPrefix = 'o';
+constexpr char kPopulationPrefix = 'p';
+constexpr char kEventTimePrefix = 'e';
+constexpr char kDuePrefix = 't';
+constexpr char kRiskPrefix = 'r';
+constexpr char kOutboxPrefix = 'a';
+constexpr std::string_view kFormatKey = "m:format";
+// Index keys: prefix (1) + partition (4) + 8 bytes + customer id.
+constexpr std::size_t kIndexHeader = 13;
+
+void AppendBigEndian(std::string& out, std::uint64_t value, int bytes);
+
+std::string CustomerKey(std::int32_t partition, const CustomerId& id);
+
+std::string OffsetKey(const std::string& topic, std::int32_t partition);
+
+std::string PopulationPrefix(const std::string& topic);
+
+// Buckets are stored with their sign bit flipped so that keys sort as buckets do.
+std::string PopulationKey(const std::string& topic, const PopulationCell& cell);
+
+std::string EventTimeKey(const std::string& topic);
+
+std::uint64_t ReadBigEndian(std::string_view bytes);
+
+// The prefix of one partition's entries in an index ("t" or "r").
+std::string IndexPrefix(char index, std::int32_t partition);
+
+// Times are stored with their sign bit flipped so that keys sort as times do.
+std::string DueKey(std::int32_t partition, Timestamp at, const CustomerId& id);
+
+// A non-negative double's bits sort as it does; inverted, highest first.
+std::string RiskKey(std::int32_t partition, double churn, const CustomerId& id);
+
+// The first key after every key that starts with `prefix` (which is not all 0xff).
+std::string PrefixEnd(std::string prefix);
+
+DueEntry DueEntryOf(std::string_view key);
+
+std::int32_t PartitionOfKey(std::string_view key);
+
+RiskEntry RiskEntryOf(std::string_view key);
+
+std::string OutboxKey(std::uint64_t sequence);
+
+}  // namespace crm
