@@ -1,9 +1,10 @@
 #include "core/bounded_text.h"
 
 #include <algorithm>
-#include <cassert>
 #include <cstdint>
 #include <cstdio>
+
+#include "core/check.h"
 
 namespace crm {
 namespace {
@@ -108,7 +109,7 @@ bool IsUtf8(std::string_view text) {
 }
 
 std::string BoundedText(std::string_view text, std::size_t max_bytes) {
-  assert(max_bytes >= 64);
+  CRM_CHECK(max_bytes >= 64);
   const std::string marker = "...[cut, " + std::to_string(text.size()) + " bytes]";
   const std::size_t keep = max_bytes - marker.size();  // when cut
   std::string out;

@@ -364,7 +364,7 @@ void IngestLoop::RestoreFailed(std::int32_t partition, const absl::Status& why) 
       << "cannot restore " << options_.topic << "[" << partition
       << "] from its changelog: " << why.message()
       << "; its customers are answered UNAVAILABLE and its touchpoints wait, the other "
-         "partitions go on (repair: README, \"A bad changelog record\")";
+         "partitions go on (repair: docs/architecture.md, \"A bad changelog record\")";
 }
 
 absl::StatusOr<std::set<std::int32_t>> IngestLoop::Prepare(const std::vector<std::int32_t>& given) {

@@ -78,15 +78,109 @@ int WriteHistory(const std::string& path, int customers, std::uint64_t seed, dou
   return out.flush() ? 0 : 1;
 }
 
-}  // namespace
+// A table of two customers of each persona, their scores as of
+// `simulated_now` as the service behind `stub` answers them.
+std::string CustomerTable(crm::v1::ScoringService::Stub& stub,
+                          const crm::demo::Population& population, crm::Timestamp simulated_now) {
+  std::ostringstream view;
+  char line[512];
+  std::snprintf(line, sizeof(line), "\n%-18s %6s %7s %4s %4s %-11s %-8s %5s %5s %-17s %s\n",
+                "customer", "events", "recency", "RFMT", "ABC", "lifecycle", "channel", "churn",
+                "alive", "best offer", "why churn");
+  view << line;
+  for (int p = 0; p < crm::demo::kPersonaCount; ++p) {
+    for (int i = 0; i < 2; ++i) {
+      const std::string id = population.CustomerOf(static_cast<crm::demo::Persona>(p), i);
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(1));
+      crm::v1::GetCustomerScoresRequest request;
+      request.set_customer_id(id);
+      crm::ToProtoTime(simulated_now, request.mutable_as_of());
+      crm::v1::CustomerScores scores;
+      const grpc::Status status = stub.GetCustomerScores(&context, request, &scores);
+      if (!status.ok()) {
+        std::snprintf(line, sizeof(line), "%-20s %s\n", id.c_str(),
+                      status.error_code() == grpc::StatusCode::NOT_FOUND
+                          ? "not yet seen"
+                          : status.error_message().c_str());
+      } else {
+        const crm::v1::Rfm& rfm = scores.rfm();
+        const std::string rfmt = std::to_string(rfm.r_score()) + std::to_string(rfm.f_score()) +
+                                 std::to_string(rfm.m_score()) + std::to_string(rfm.t_score());
+        std::string offer = "-";
+        double best = -1;
+        for (const auto& [product, p] : scores.appetence()) {
+          if (p > best) {
+            best = p;
+            char text[64];
+            std::snprintf(text, sizeof(text), "%s %.2f", product.c_str(), p);
+            offer = text;
+          }
+        }
+        std::string why;  // the strongest reason raising the churn
+        for (const crm::v1::Reason& reason : scores.reasons()) {
+          if (reason.weight() > 0) {
+            why = reason.sentence();
+            break;
+          }
+        }
+        std::snprintf(line, sizeof(line),
+                      "%-18s %6llu %7.1f %4s %4s %-11s %-8s %5.2f %5.2f %-17s %s\n", id.c_str(),
+                      static_cast<unsigned long long>(scores.events_applied()), rfm.recency_days(),
+                      rfmt.c_str(), scores.segment().c_str(), scores.lifecycle_stage().c_str(),
+                      scores.preferred_channel() == crm::v1::CHANNEL_UNSPECIFIED
+                          ? "-"
+                          : crm::v1::Channel_Name(scores.preferred_channel()).c_str(),
+                      scores.churn(), scores.p_alive(), offer.c_str(), why.c_str());
+      }
+      view << line;
+    }
+  }
+  return view.str();
+}
 
-// What may escape is what ends the process anyway (allocation failure).
-int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
-  std::string brokers, topic = "crm.touchpoints", grpc_address, metrics_url;
+// crm-demo's flags.
+struct Flags {
+  std::string brokers, topic = "crm.touchpoints", grpc_address, metrics_url, history_out;
   double rate = 200, duration_s = 0, history_days = 365, duplicate_rate = 0.01;
   int customers = 2000;
   std::uint64_t seed = 1;
   std::vector<std::string> kafka;
+};
+
+void AddFlags(CLI::App& app, Flags& f) {
+  app.add_option("--brokers", f.brokers, "Kafka bootstrap servers (required unless --history-out)")
+      ->envname("CRM_BROKERS");
+  app.add_option("--history-out", f.history_out,
+                 "Write the population's --history-days of touchpoints as JSON lines to this "
+                 "file ('-': stdout), for crm-train, and exit; no Kafka");
+  app.add_option("--topic", f.topic, "Touchpoint topic")->capture_default_str();
+  app.add_option("--rate", f.rate, "Touchpoints per second")
+      ->check(CLI::Range(1.0, 1e6))
+      ->capture_default_str();
+  app.add_option("--customers", f.customers, "Customers")
+      ->check(CLI::Range(10, 10'000'000))
+      ->capture_default_str();
+  app.add_option("--duration", f.duration_s, "Seconds to run (0: until SIGINT/SIGTERM)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--seed", f.seed, "Random seed")->capture_default_str();
+  app.add_option("--history-days", f.history_days, "Simulated days before now to start at")
+      ->check(CLI::Range(1.0, 3650.0))
+      ->capture_default_str();
+  app.add_option("--duplicate-rate", f.duplicate_rate, "Share of events re-sent with the same id")
+      ->check(CLI::Range(0.0, 0.5))
+      ->capture_default_str();
+  app.add_option("--grpc", f.grpc_address, "crm-scored gRPC address, for the view");
+  app.add_option("--metrics", f.metrics_url, "crm-scored metrics URL, for the view");
+  app.add_option("--kafka", f.kafka, "librdkafka property KEY=VALUE (repeatable)");
+}
+
+}  // namespace
+
+// What may escape is what ends the process anyway (allocation failure).
+int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
+  Flags f;
   CLI::App app(
       "crm-demo: produces a live multichannel customer population (loyal, declining, "
       "complaining, new and occasional customers: purchases, web/kiosk/mobile visits, phone "
@@ -95,64 +189,40 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
       "allows until it catches up with the present. With --grpc and --metrics it redraws the "
       "service's throughput and a few customers' scores every second.",
       "crm-demo");
-  std::string history_out;
-  app.add_option("--brokers", brokers, "Kafka bootstrap servers (required unless --history-out)")
-      ->envname("CRM_BROKERS");
-  app.add_option("--history-out", history_out,
-                 "Write the population's --history-days of touchpoints as JSON lines to this "
-                 "file ('-': stdout), for crm-train, and exit; no Kafka");
-  app.add_option("--topic", topic, "Touchpoint topic")->capture_default_str();
-  app.add_option("--rate", rate, "Touchpoints per second")
-      ->check(CLI::Range(1.0, 1e6))
-      ->capture_default_str();
-  app.add_option("--customers", customers, "Customers")
-      ->check(CLI::Range(10, 10'000'000))
-      ->capture_default_str();
-  app.add_option("--duration", duration_s, "Seconds to run (0: until SIGINT/SIGTERM)")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
-  app.add_option("--seed", seed, "Random seed")->capture_default_str();
-  app.add_option("--history-days", history_days, "Simulated days before now to start at")
-      ->check(CLI::Range(1.0, 3650.0))
-      ->capture_default_str();
-  app.add_option("--duplicate-rate", duplicate_rate, "Share of events re-sent with the same id")
-      ->check(CLI::Range(0.0, 0.5))
-      ->capture_default_str();
-  app.add_option("--grpc", grpc_address, "crm-scored gRPC address, for the view");
-  app.add_option("--metrics", metrics_url, "crm-scored metrics URL, for the view");
-  app.add_option("--kafka", kafka, "librdkafka property KEY=VALUE (repeatable)");
+  AddFlags(app, f);
   if (auto exit_code = crm::ParseCommandLine(app, argc, argv)) return *exit_code;
-  if (!history_out.empty()) {
-    return WriteHistory(history_out, customers, seed, duplicate_rate, history_days);
+  if (!f.history_out.empty()) {
+    return WriteHistory(f.history_out, f.customers, f.seed, f.duplicate_rate, f.history_days);
   }
-  if (brokers.empty()) {
+  if (f.brokers.empty()) {
     std::cerr << "crm-demo: --brokers is required (or CRM_BROKERS), unless --history-out\n";
     return 2;
   }
 
-  auto made = crm::MakeProducer(brokers, kafka, nullptr);
+  auto made = crm::MakeProducer(f.brokers, f.kafka, nullptr);
   if (!made.ok()) {
     std::cerr << "crm-demo: " << made.status().message() << "\n";
     return 2;
   }
   std::unique_ptr<RdKafka::Producer> producer = std::move(*made);
   std::unique_ptr<crm::v1::ScoringService::Stub> stub;
-  if (!grpc_address.empty()) {
+  if (!f.grpc_address.empty()) {
     stub = crm::v1::ScoringService::NewStub(
-        grpc::CreateChannel(grpc_address, grpc::InsecureChannelCredentials()));
+        grpc::CreateChannel(f.grpc_address, grpc::InsecureChannelCredentials()));
   }
 
   signal(SIGINT, OnSignal);
   signal(SIGTERM, OnSignal);
   crm::WallClock clock;
   crm::demo::PopulationOptions options;
-  options.customers = customers;
-  options.seed = seed;
-  options.duplicate_rate = duplicate_rate;
-  options.start = clock.Now() - std::chrono::duration_cast<crm::Micros>(
-                                    std::chrono::duration<double, std::ratio<86400>>(history_days));
+  options.customers = f.customers;
+  options.seed = f.seed;
+  options.duplicate_rate = f.duplicate_rate;
+  options.start =
+      clock.Now() - std::chrono::duration_cast<crm::Micros>(
+                        std::chrono::duration<double, std::ratio<86400>>(f.history_days));
   crm::demo::Population population(options);
-  std::cerr << "crm-demo: seed " << seed << ", " << customers << " customers, " << rate
+  std::cerr << "crm-demo: seed " << f.seed << ", " << f.customers << " customers, " << f.rate
             << " touchpoints/s, simulated time from " << Date(options.start) << "\n";
 
   const bool tty = isatty(STDOUT_FILENO) != 0;
@@ -168,8 +238,8 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   while (!g_stop.load()) {
     const auto now = std::chrono::steady_clock::now();
     const double elapsed = std::chrono::duration<double>(now - started).count();
-    if (duration_s > 0 && elapsed >= duration_s) break;
-    const auto target = static_cast<std::uint64_t>(elapsed * rate);
+    if (f.duration_s > 0 && elapsed >= f.duration_s) break;
+    const auto target = static_cast<std::uint64_t>(elapsed * f.rate);
     while (produced < target) {
       if (!pending) pending = population.Next();
       if (pending->occurred_at > clock.Now()) break;  // caught up: real time from here
@@ -178,7 +248,7 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
       message.SerializeToString(&bytes);
       const std::string& key = pending->customer_id.value();
       RdKafka::ErrorCode err =
-          producer->produce(topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
+          producer->produce(f.topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
                             bytes.data(), bytes.size(), key.data(), key.size(), 0, nullptr);
       if (err == RdKafka::ERR__QUEUE_FULL) {
         producer->poll(10);
@@ -199,7 +269,7 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
       std::ostringstream view;
       if (tty) view << "\033[2J\033[H";
       const std::optional<std::string> page =
-          metrics_url.empty() ? std::nullopt : crm::HttpGet(metrics_url);
+          f.metrics_url.empty() ? std::nullopt : crm::HttpGet(f.metrics_url);
       // Sums every sample of `metric`; -1 without a page.
       const auto sum = [&](const char* metric) {
         return page ? crm::SumSamples(*page, metric) : -1;
@@ -217,61 +287,7 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
       }
       view << "\n";
       if (stub) {
-        char line[512];
-        std::snprintf(line, sizeof(line), "\n%-18s %6s %7s %4s %4s %-11s %-8s %5s %5s %-17s %s\n",
-                      "customer", "events", "recency", "RFMT", "ABC", "lifecycle", "channel",
-                      "churn", "alive", "best offer", "why churn");
-        view << line;
-        for (int p = 0; p < crm::demo::kPersonaCount; ++p) {
-          for (int i = 0; i < 2; ++i) {
-            const std::string id = population.CustomerOf(static_cast<crm::demo::Persona>(p), i);
-            grpc::ClientContext context;
-            context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(1));
-            crm::v1::GetCustomerScoresRequest request;
-            request.set_customer_id(id);
-            crm::ToProtoTime(simulated_now, request.mutable_as_of());
-            crm::v1::CustomerScores scores;
-            const grpc::Status status = stub->GetCustomerScores(&context, request, &scores);
-            if (!status.ok()) {
-              std::snprintf(line, sizeof(line), "%-20s %s\n", id.c_str(),
-                            status.error_code() == grpc::StatusCode::NOT_FOUND
-                                ? "not yet seen"
-                                : status.error_message().c_str());
-            } else {
-              const crm::v1::Rfm& rfm = scores.rfm();
-              const std::string rfmt =
-                  std::to_string(rfm.r_score()) + std::to_string(rfm.f_score()) +
-                  std::to_string(rfm.m_score()) + std::to_string(rfm.t_score());
-              std::string offer = "-";
-              double best = -1;
-              for (const auto& [product, p] : scores.appetence()) {
-                if (p > best) {
-                  best = p;
-                  char text[64];
-                  std::snprintf(text, sizeof(text), "%s %.2f", product.c_str(), p);
-                  offer = text;
-                }
-              }
-              std::string why;  // the strongest reason raising the churn
-              for (const crm::v1::Reason& reason : scores.reasons()) {
-                if (reason.weight() > 0) {
-                  why = reason.sentence();
-                  break;
-                }
-              }
-              std::snprintf(line, sizeof(line),
-                            "%-18s %6llu %7.1f %4s %4s %-11s %-8s %5.2f %5.2f %-17s %s\n",
-                            id.c_str(), static_cast<unsigned long long>(scores.events_applied()),
-                            rfm.recency_days(), rfmt.c_str(), scores.segment().c_str(),
-                            scores.lifecycle_stage().c_str(),
-                            scores.preferred_channel() == crm::v1::CHANNEL_UNSPECIFIED
-                                ? "-"
-                                : crm::v1::Channel_Name(scores.preferred_channel()).c_str(),
-                            scores.churn(), scores.p_alive(), offer.c_str(), why.c_str());
-            }
-            view << line;
-          }
-        }
+        view << CustomerTable(*stub, population, simulated_now);
       }
       std::cout << view.str() << std::flush;
       last_view = now;

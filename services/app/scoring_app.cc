@@ -389,7 +389,7 @@ std::optional<int> ScoringApp::StartServing() {
           .authorizer = authorizer_.get(),
           .erasures = &erasures_,
           .wall_clock = &clock_,
-          .restoring = &ownership_,
+          .ownership = &ownership_,
           .cluster = clustered_ ? &cluster_view_ : nullptr,
           .partition_of = partition_of,
           .peer_credentials = *peer_credentials,

@@ -32,9 +32,10 @@ struct ScoringServiceOptions {
   const Clock* wall_clock = nullptr;
   // How long EraseCustomer waits for the consumer thread to carry it out.
   std::chrono::milliseconds erase_timeout = std::chrono::seconds(30);
-  // Partitions being restored: lookups that may be about to change answer
-  // UNAVAILABLE meanwhile (null: none ever is).
-  const PartitionOwnership* restoring = nullptr;
+  // Which partitions this instance owns and serves: a lookup that may be
+  // about to change, or is another instance's, answers UNAVAILABLE (null:
+  // every partition is this instance's, always served).
+  const PartitionOwnership* ownership = nullptr;
   // Scale-out (null: this instance answers alone). The instances of the
   // group and the partitions each owns: a lookup of a customer whose
   // partition another instance owns is forwarded to it, and ListAtRisk

@@ -10,18 +10,18 @@ void ScoringParts::Stamp(std::int32_t partition, const PopulationView& populatio
   if (options->cluster != nullptr) freshness->set_served_by(options->cluster->self());
   freshness->set_partition(partition);
   freshness->set_population_partitions(population_view.partitions());
-  if (options->restoring == nullptr) {
+  if (options->ownership == nullptr) {
     freshness->set_lag(-1);
     return;
   }
-  const PartitionOwnership::Progress progress = options->restoring->ProgressOf(partition);
+  const PartitionOwnership::Progress progress = options->ownership->ProgressOf(partition);
   freshness->set_lag(progress.lag);
   if (progress.committed_at) {
     const std::int64_t us = ToMicros(*progress.committed_at);
     freshness->mutable_updated_at()->set_seconds(us / 1'000'000);
     freshness->mutable_updated_at()->set_nanos(static_cast<std::int32_t>(us % 1'000'000) * 1000);
   }
-  freshness->set_partition_count(options->restoring->Owned().second);
+  freshness->set_partition_count(options->ownership->Owned().second);
 }
 
 Timestamp ScoringParts::AsOf(bool has_as_of, const google::protobuf::Timestamp& as_of) const {

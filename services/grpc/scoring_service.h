@@ -25,7 +25,7 @@ namespace crm {
 
 // The lookups are served on gRPC's callback API, on gRPC's own threads, with
 // no hand-over to the synchronous server's pool, whose threads come and go as
-// the load moves (BENCHMARKS.md, third round); so is WatchAlerts, whose
+// the load moves (docs/benchmarks-history.md, third round); so is WatchAlerts, whose
 // streams would otherwise hold a thread each; erasure and the rarer reads
 // stay synchronous.
 using ScoringServiceBase = v1::ScoringService::WithCallbackMethod_GetCustomerScores<
@@ -44,7 +44,7 @@ class ScoringServiceImpl final : public ScoringServiceBase {
                      ScoringServiceOptions options = {})
       : options_(std::move(options)),
         wall_clock_(options_.wall_clock != nullptr ? options_.wall_clock : clock),
-        router_({.ownership = options_.restoring,
+        router_({.ownership = options_.ownership,
                  .cluster = options_.cluster,
                  .partition_of = options_.partition_of,
                  .policy = {.peers_verified = options_.peers_verified,

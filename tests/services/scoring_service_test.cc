@@ -100,7 +100,7 @@ TEST(ScoringServiceTest, AnOwnerWhoseNameNoCertificateCanHoldIsNeverForwardedTo)
                   .published_at = now},
                  now);
   ScoringServiceOptions options;
-  options.restoring = &restoring;
+  options.ownership = &restoring;
   options.cluster = &cluster;
   options.partition_of = [](std::string_view, std::int32_t) { return 1; };
   options.peers_verified = true;
