@@ -657,7 +657,8 @@ int Run(const Options& options) {
 }  // namespace
 }  // namespace crm::bench
 
-int main(int argc, char** argv) {
+// What may escape is what ends the process anyway (allocation failure).
+int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   crm::bench::Options options;
   CLI::App app(
       "crm-bench: measures crm-scored against the limits of its own parts, in one run on this "

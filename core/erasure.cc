@@ -173,7 +173,7 @@ absl::Status Eraser::TakeErasures(ErasureQueue& queue, AuditLog& audit) {
       pending.done.set_value(erased);
       continue;
     }
-    const absl::Status failed = erased.status();
+    absl::Status failed = erased.status();
     (void)audit.RecordOutcome(pending.request, ErasureOutcome::kFailed,
                               std::string(failed.message().substr(0, 512)));
     if (IsChangelogUnacknowledged(failed) || IsStorageFull(failed)) {

@@ -40,9 +40,8 @@ void Reschedule(const CustomerId& id, AlertState& alert, PendingCommit::Partitio
 }  // namespace
 
 LookScheduler::LookScheduler(IngestState* state, int planning_threads,
-                             std::function<void()> started)
-    : state_(state),
-      planners_(std::make_unique<ParallelLoop>(planning_threads, std::move(started))) {}
+                             const std::function<void()>& started)
+    : state_(state), planners_(std::make_unique<ParallelLoop>(planning_threads, started)) {}
 
 void LookScheduler::Enable(AlertContext context) {
   CRM_CHECK(context.scorers == nullptr || context.policy != nullptr);

@@ -46,7 +46,8 @@ class LookScheduler {
   // `state` must outlive the scheduler; `planning_threads` besides the
   // caller's plan the next looks at commit, each calling `started` (may be
   // empty) first.
-  LookScheduler(IngestState* state, int planning_threads, std::function<void()> started = {});
+  LookScheduler(IngestState* state, int planning_threads,
+                const std::function<void()>& started = {});
 
   // From now on customers are looked at (IngestProcessor::EnableAlerts).
   // REQUIRES: scorers come with a policy.

@@ -5,7 +5,7 @@
 
 namespace crm {
 
-ParallelLoop::ParallelLoop(int workers, std::function<void()> started) {
+ParallelLoop::ParallelLoop(int workers, const std::function<void()>& started) {
   threads_.reserve(static_cast<std::size_t>(std::max(workers, 0)));
   for (int i = 0; i < workers; ++i) {
     threads_.emplace_back([this, started] {

@@ -18,7 +18,7 @@ class ParallelLoop {
  public:
   // Each worker calls `started` (may be empty) first: e.g. to name its
   // thread, which is the platform's business, not core's.
-  ParallelLoop(int workers, std::function<void()> started = {});
+  ParallelLoop(int workers, const std::function<void()>& started = {});
   ~ParallelLoop();
   ParallelLoop(const ParallelLoop&) = delete;
   ParallelLoop& operator=(const ParallelLoop&) = delete;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# clang-tidy (.clang-tidy, warnings as errors) on the C++ sources of core/,
+# clang-tidy (.clang-tidy: every warning an error) on the C++ sources of core/,
 # services/, tools/ and bench/ that changed since BASE (a commit; default:
 # the files of the last 24 hours of commits, or of HEAD alone), compiled as
 # build-clang compiles them (scripts/check-threads.sh makes it).
@@ -18,7 +18,6 @@ if ((${#files[@]} == 0)); then
 fi
 echo "tidy: ${#files[@]} file(s) changed since $(git rev-parse --short "$base")" >&2
 status=0
-output="$(run-clang-tidy-14 -quiet -p build-clang -j "$(nproc)" -warnings-as-errors='*' \
-  "${files[@]}" 2>&1)" || status=$?
+output="$(run-clang-tidy-14 -quiet -p build-clang -j "$(nproc)" "${files[@]}" 2>&1)" || status=$?
 grep -v '^Suppressed\|^Use -header-filter\|warnings\? generated\|^clang-tidy-14 ' <<<"$output" || true
 exit "$status"

@@ -377,7 +377,7 @@ absl::Status CheckAddresses(const ServiceOptions& o) {
 // TLS, credentials and the cluster's peers go together as the flags' help
 // says; `o`'s "none" topics are cleared on the way. An error names the flags.
 absl::Status CheckSecurity(ServiceOptions& o) {
-  auto bad = [](std::string message) { return absl::InvalidArgumentError(std::move(message)); };
+  auto bad = [](const std::string& message) { return absl::InvalidArgumentError(message); };
   if (o.grpc_tls_cert.empty() != o.grpc_tls_key.empty()) {
     return bad("--grpc-tls-cert and --grpc-tls-key go together");
   }

@@ -13,7 +13,7 @@ namespace {
 constexpr std::int64_t kMinAsOfSeconds = -2'208'988'800LL;
 constexpr std::int64_t kMaxAsOfSeconds = 253'402'300'799LL;
 
-absl::Status Invalid(std::string message) { return absl::InvalidArgumentError(std::move(message)); }
+absl::Status Invalid(const std::string& message) { return absl::InvalidArgumentError(message); }
 
 }  // namespace
 
