@@ -219,56 +219,14 @@ class FirstPartition final : public KeyPartitioner {
 };
 
 // A store whose commits fail as on a full disk while `full` is set.
-class FullDiskStore final : public StateStore {
+class FullDiskStore final : public testing::ForwardingStateStore {
  public:
-  explicit FullDiskStore(StateStore* inner) : inner_(inner) {}
-  absl::StatusOr<std::optional<CustomerState>> Get(std::int32_t partition,
-                                                   const CustomerId& id) override {
-    return inner_->Get(partition, id);
-  }
-  absl::StatusOr<std::optional<CustomerState>> Locate(const CustomerId& id,
-                                                      std::optional<std::int32_t> hint) override {
-    return inner_->Find(id, hint);
-  }
-  absl::Status DropPartition(const std::string& topic, std::int32_t partition) override {
-    return inner_->DropPartition(topic, partition);
-  }
-  absl::StatusOr<std::optional<PartitionState>> GetPartition(const std::string& topic,
-                                                             std::int32_t partition) override {
-    return inner_->GetPartition(topic, partition);
-  }
-  absl::StatusOr<std::optional<Timestamp>> LoadLatestEventTime(const std::string& topic) override {
-    return inner_->LoadLatestEventTime(topic);
-  }
-  absl::StatusOr<std::vector<PopulationCell>> LoadPopulation(const std::string& topic) override {
-    return inner_->LoadPopulation(topic);
-  }
-  absl::StatusOr<std::vector<DueEntry>> Scheduled(std::int32_t partition,
-                                                  const std::optional<DueEntry>& after,
-                                                  Timestamp not_before,
-                                                  std::size_t limit) override {
-    return inner_->Scheduled(partition, after, not_before, limit);
-  }
-  absl::StatusOr<std::vector<RiskEntry>> Riskiest(const std::optional<RiskEntry>& after,
-                                                  std::size_t limit) override {
-    return inner_->Riskiest(after, limit);
-  }
-  absl::StatusOr<std::vector<std::pair<std::uint64_t, AlertEvent>>> PendingAlerts(
-      std::size_t limit) override {
-    return inner_->PendingAlerts(limit);
-  }
-  absl::StatusOr<std::optional<std::uint64_t>> LastPendingAlert() override {
-    return inner_->LastPendingAlert();
-  }
-  absl::Status AckAlerts(std::uint64_t through) override { return inner_->AckAlerts(through); }
+  explicit FullDiskStore(StateStore* inner) : ForwardingStateStore(inner) {}
   absl::Status Commit(const std::string& topic, const StateBatch& batch) override {
     if (full) return StorageFullError("no space left on device");
-    return inner_->Commit(topic, batch);
+    return ForwardingStateStore::Commit(topic, batch);
   }
   bool full = false;
-
- private:
-  StateStore* inner_;
 };
 
 class IngestLoopTest : public ::testing::Test {

@@ -253,14 +253,12 @@ class MemoryStateStore final : public StateStore {
   int scheduled_reads_ ABSL_GUARDED_BY(mutex_) = 0;
 };
 
-// Wraps a store and fails its Nth Commit (1-based, counting every attempt)
-// with UnavailableError, passing nothing of that batch to the wrapped store
-// (LevelDB's ErrorEnv): proves that a failed commit advances nothing. Other
-// commits and every read go through. Thread-safe if `inner` is.
-class FaultyStateStore final : public StateStore {
+// A store that passes every call to `inner` (REQUIRES: it outlives this
+// one): the base of the stores that fail on purpose, each overriding only
+// what it makes fail. Thread-safe if `inner` is.
+class ForwardingStateStore : public StateStore {
  public:
-  // REQUIRES: `inner` outlives this store.
-  FaultyStateStore(StateStore* inner, int fail_commit) : inner_(inner), fail_commit_(fail_commit) {}
+  explicit ForwardingStateStore(StateStore* inner) : inner_(inner) {}
 
   absl::StatusOr<std::optional<CustomerState>> Get(std::int32_t partition,
                                                    const CustomerId& id) override {
@@ -311,11 +309,29 @@ class FaultyStateStore final : public StateStore {
   absl::Status AckAlerts(std::uint64_t through) override { return inner_->AckAlerts(through); }
 
   absl::Status Commit(const std::string& topic, const StateBatch& batch) override {
+    return inner_->Commit(topic, batch);
+  }
+
+ private:
+  StateStore* const inner_;
+};
+
+// Wraps a store and fails its Nth Commit (1-based, counting every attempt)
+// with UnavailableError, passing nothing of that batch to the wrapped store
+// (LevelDB's ErrorEnv): proves that a failed commit advances nothing. Other
+// commits and every read go through. Thread-safe if `inner` is.
+class FaultyStateStore final : public ForwardingStateStore {
+ public:
+  // REQUIRES: `inner` outlives this store.
+  FaultyStateStore(StateStore* inner, int fail_commit)
+      : ForwardingStateStore(inner), fail_commit_(fail_commit) {}
+
+  absl::Status Commit(const std::string& topic, const StateBatch& batch) override {
     {
       absl::MutexLock lock(&mutex_);
       if (++attempts_ == fail_commit_) return absl::UnavailableError("injected commit failure");
     }
-    return inner_->Commit(topic, batch);
+    return ForwardingStateStore::Commit(topic, batch);
   }
 
   // Commit calls so far, the failed one included.
@@ -325,7 +341,6 @@ class FaultyStateStore final : public StateStore {
   }
 
  private:
-  StateStore* const inner_;
   const int fail_commit_;
   mutable absl::Mutex mutex_;
   int attempts_ ABSL_GUARDED_BY(mutex_) = 0;
