@@ -7,8 +7,8 @@
 
 #include "core/customer_state.h"
 #include "crm/v1/touchpoint.pb.h"
-#include "services/codec/touchpoint_codec.h"
 #include "services/codec/state_codec.h"
+#include "services/codec/touchpoint_codec.h"
 #include "tools/demo/population.h"
 
 namespace crm::bench {

@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "services/storage/rocksdb_state_store.h"
 #include "services/codec/state_codec.h"
+#include "services/storage/rocksdb_state_store.h"
 #include "tools/child_process.h"
 
 namespace crm {
