@@ -24,6 +24,7 @@
 #include "tests/fakes/memory_changelog.h"
 #include "tests/fakes/memory_state_store.h"
 #include "tests/fakes/recording_audit_log.h"
+#include "tests/fakes/recording_probe.h"
 
 namespace crm {
 namespace {
@@ -157,31 +158,6 @@ class ScriptedSource final : public TouchpointSource {
   std::vector<InputRecord> last_;
 };
 
-// An IngestProbe keeping what the loop reports.
-class LoopProbe final : public IngestProbe {
- public:
-  void Consumed(std::uint64_t) override {}
-  void Applied(TouchpointType) override {}
-  void DuplicateSkipped() override {}
-  void Rejected(RejectReason) override {}
-  void BatchCommitted(std::size_t, Micros) override {}
-  void InputLag(std::int32_t partition, std::int64_t records) override { lag[partition] = records; }
-  void AlertChanged(bool, std::string_view, std::string_view) override {}
-  void Rescored(std::size_t) override {}
-  void OpenAlerts(std::int32_t, std::uint64_t) override {}
-  void InputConnected(bool now) override { connected.push_back(now); }
-  void Visible(const std::vector<Micros>& ages) override {
-    visible.insert(visible.end(), ages.begin(), ages.end());
-  }
-  void RestoreFailed() override { ++restores_failed; }
-  void StorageFull(bool full) override { storage_full.push_back(full); }
-
-  std::map<std::int32_t, std::int64_t> lag;
-  std::vector<bool> connected, storage_full;
-  std::vector<Micros> visible;
-  int restores_failed = 0;
-};
-
 class RecordingListener final : public IngestListener {
  public:
   void IngestingChanged(bool now) override { ingesting.push_back(now); }
@@ -259,7 +235,7 @@ class IngestLoopTest : public ::testing::Test {
 
   FakeClock clock_{Day(100)};
   ScriptedSource source_{&clock_, 300ms};
-  LoopProbe probe_;
+  testing::RecordingProbe probe_;
   RecordingListener listener_;
   ErasureQueue erasures_;
   RecordingAuditLog audit_;
@@ -401,7 +377,7 @@ TEST_F(IngestLoopTest, UnreachableBrokersPauseIngestionUntilOneAnswers) {
   ASSERT_TRUE(RunLoop(processor).ok());
 
   EXPECT_EQ(listener_.ingesting, (std::vector<bool>{false, true}));
-  EXPECT_EQ(probe_.connected, (std::vector<bool>{false, true}));
+  EXPECT_EQ(probe_.connected_changes, (std::vector<bool>{false, true}));
   EXPECT_GE(source_.probes, 2);
   EXPECT_EQ(listener_.Count("brokers unreachable"), 1);
   EXPECT_EQ(listener_.Count("brokers reachable again"), 1);

@@ -37,11 +37,22 @@ class RecordingProbe final : public IngestProbe {
   void OpenAlerts(std::int32_t partition, std::uint64_t open) override {
     open_alerts[partition] = open;
   }
-  void InputConnected(bool now) override { connected = now; }
+  void InputConnected(bool now) override {
+    connected = now;
+    connected_changes.push_back(now);
+  }
+  void Visible(const std::vector<Micros>& ages) override {
+    visible.insert(visible.end(), ages.begin(), ages.end());
+  }
+  void RestoreFailed() override { ++restores_failed; }
+  void StorageFull(bool full) override { storage_full.push_back(full); }
   void Looked(const std::vector<double>& churns) override {
     looked.insert(looked.end(), churns.begin(), churns.end());
   }
   bool connected = true;
+  std::vector<bool> connected_changes, storage_full;  // every value told, in order
+  std::vector<Micros> visible;                        // every age told
+  int restores_failed = 0;
   std::vector<double> looked;  // the churn of every look of the committed batches
 
   std::vector<std::string> alerts_raised, alerts_cleared;  // "ACTION/SEGMENT"
