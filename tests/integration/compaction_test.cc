@@ -23,20 +23,12 @@ namespace {
 
 using namespace std::chrono_literals;
 using testing::RunningService;
+using testing::ScoresStatus;
 using testing::StartService;
 using testing::TempDir;
 using testing::WaitApplied;
 
 constexpr char kToken[] = "0123456789abcdef-ops-token";
-
-grpc::StatusCode ScoresStatus(v1::ScoringService::Stub& stub, const std::string& customer) {
-  v1::GetCustomerScoresRequest request;
-  request.set_customer_id(customer);
-  v1::CustomerScores scores;
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + 10s);
-  return stub.GetCustomerScores(&context, request, &scores).error_code();
-}
 
 std::unique_ptr<v1::ScoringService::Stub> StubOf(const RunningService& service) {
   return v1::ScoringService::NewStub(

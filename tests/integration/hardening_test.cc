@@ -30,6 +30,7 @@ using testing::ChildProcess;
 using testing::ProduceTouchpoints;
 using testing::ReadFile;
 using testing::RunningService;
+using testing::ScoresStatus;
 using testing::StartService;
 using testing::TempDir;
 using testing::WaitApplied;
@@ -55,17 +56,6 @@ grpc::Status Erase(v1::ScoringService::Stub& stub, const std::string& customer,
   const grpc::Status status = stub.EraseCustomer(&context, request, &response);
   if (erased != nullptr) *erased = response.erased();
   return status;
-}
-
-grpc::StatusCode ScoresStatus(v1::ScoringService::Stub& stub, const std::string& customer,
-                              const std::string& token = "") {
-  v1::GetCustomerScoresRequest request;
-  request.set_customer_id(customer);
-  v1::CustomerScores scores;
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + 10s);
-  if (!token.empty()) context.AddMetadata("authorization", "Bearer " + token);
-  return stub.GetCustomerScores(&context, request, &scores).error_code();
 }
 
 // A CA, a server certificate for localhost and 127.0.0.1, and client

@@ -64,6 +64,17 @@ std::string ReadFile(const std::filesystem::path& path) {
   return text.str();
 }
 
+grpc::StatusCode ScoresStatus(v1::ScoringService::Stub& stub, const std::string& customer,
+                              const std::string& token) {
+  v1::GetCustomerScoresRequest request;
+  request.set_customer_id(customer);
+  v1::CustomerScores scores;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + 10s);
+  if (!token.empty()) context.AddMetadata("authorization", "Bearer " + token);
+  return stub.GetCustomerScores(&context, request, &scores).error_code();
+}
+
 bool WaitApplied(v1::ScoringService::Stub& stub, const std::string& customer, std::uint64_t events,
                  const std::function<void(grpc::ClientContext&)>& authorise) {
   const auto until = std::chrono::steady_clock::now() + 60s;

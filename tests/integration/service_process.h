@@ -39,6 +39,11 @@ ToolRun Run(const TempDir& dir, const std::string& binary, const std::vector<std
 // The whole content of the file at `path` ("" when it cannot be read).
 std::string ReadFile(const std::filesystem::path& path);
 
+// The status GetCustomerScores answers for `customer` (with `token` as a
+// bearer credential, if any), within 10 s.
+grpc::StatusCode ScoresStatus(v1::ScoringService::Stub& stub, const std::string& customer,
+                              const std::string& token = "");
+
 // Waits until `customer` has `events` touchpoints applied; false at the deadline.
 bool WaitApplied(v1::ScoringService::Stub& stub, const std::string& customer, std::uint64_t events,
                  const std::function<void(grpc::ClientContext&)>& authorise = {});
