@@ -126,8 +126,8 @@ void BM_NextEvaluation(benchmark::State& s) {
     // As a look leaves it: evaluated (an alert raised if at risk), then planned.
     const ChurnCurve curve(scorer, state);
     AlertState alert;
-    EvaluateAlert(CustomerId("c"), curve.At(corpus.end), "", corpus.end, policy, alert);
-    benchmark::DoNotOptimize(NextEvaluation(
+    UpdateAlert(CustomerId("c"), curve.At(corpus.end), "", corpus.end, policy, alert);
+    benchmark::DoNotOptimize(NextLook(
         [&](Timestamp t) {
           ++evaluations;
           return curve.At(t);

@@ -20,7 +20,7 @@ enum class AlertTransition : std::uint8_t { kNone, kRaised, kCleared };
 struct AlertOutcome {
   AlertTransition transition = AlertTransition::kNone;
   std::string alert_id;       // of the alert raised or cleared
-  double previous_churn = 0;  // at the evaluation before this one
+  double previous_churn = 0;  // at the look before this one
 };
 
 // An alert raised or cleared, with what to do about it.

@@ -56,8 +56,8 @@ std::string AlertId(const CustomerId& id, std::uint64_t n) {
   return text;
 }
 
-AlertOutcome EvaluateAlert(const CustomerId& id, double churn, std::string_view segment,
-                           Timestamp now, const AlertPolicy& policy, AlertState& state) {
+AlertOutcome UpdateAlert(const CustomerId& id, double churn, std::string_view segment,
+                         Timestamp now, const AlertPolicy& policy, AlertState& state) {
   const AlertThresholds& t = policy.For(segment);
   AlertOutcome outcome;
   outcome.previous_churn = state.last_churn;
@@ -112,9 +112,9 @@ Channel RecommendedChannel(const CustomerState& state, const AlertPolicy& policy
   return best;
 }
 
-Timestamp NextEvaluation(const std::function<double(Timestamp)>& churn_at, Timestamp now,
-                         const AlertState& state, const AlertThresholds& thresholds,
-                         double precision, Micros horizon) {
+Timestamp NextLook(const std::function<double(Timestamp)>& churn_at, Timestamp now,
+                   const AlertState& state, const AlertThresholds& thresholds, double precision,
+                   Micros horizon) {
   const Timestamp cooled =
       !state.open && state.raised_at ? *state.raised_at + thresholds.cooldown : now;
   // Whether a look at `t`, whose churn is `churn`, would change anything.

@@ -55,10 +55,10 @@ absl::Status ValidateAlertPolicy(const AlertPolicy& policy);
 // replay of the same history, distinct for every customer and crossing.
 std::string AlertId(const CustomerId& id, std::uint64_t n);
 
-// Re-evaluates the customer's alert on a new churn score at `now`, under the
+// Updates the customer's alert on the churn of a look at `now`, under the
 // thresholds of their segment; updates `state`.
-AlertOutcome EvaluateAlert(const CustomerId& id, double churn, std::string_view segment,
-                           Timestamp now, const AlertPolicy& policy, AlertState& state);
+AlertOutcome UpdateAlert(const CustomerId& id, double churn, std::string_view segment,
+                         Timestamp now, const AlertPolicy& policy, AlertState& state);
 
 // WIN_BACK for a valuable customer (desirable or mature quadrant) at risk
 // (churn at or above `raise`), RETAIN for one below it, DEVELOP for an
@@ -80,8 +80,8 @@ Channel RecommendedChannel(const CustomerState& state, const AlertPolicy& policy
 // way with silence; now +
 // horizon when nothing happens before. A pure function of its arguments, so
 // a replay schedules the same looks.
-Timestamp NextEvaluation(const std::function<double(Timestamp)>& churn_at, Timestamp now,
-                         const AlertState& state, const AlertThresholds& thresholds,
-                         double precision, Micros horizon);
+Timestamp NextLook(const std::function<double(Timestamp)>& churn_at, Timestamp now,
+                   const AlertState& state, const AlertThresholds& thresholds, double precision,
+                   Micros horizon);
 
 }  // namespace crm

@@ -101,10 +101,10 @@ struct AlertState {
   bool open = false;
   std::uint64_t raised = 0;            // alerts raised so far; numbers the next alert id
   std::optional<Timestamp> raised_at;  // of the latest alert raised
-  double last_churn = 0;               // at the latest evaluation
-  std::string last_segment;            // at the latest evaluation
-  std::optional<Timestamp> evaluated_at;
-  std::optional<Timestamp> next_evaluation;  // in the time index
+  double last_churn = 0;               // at the latest look
+  std::string last_segment;            // at the latest look
+  std::optional<Timestamp> looked_at;
+  std::optional<Timestamp> next_look;  // in the time index
   // The churn the customer is ranked by in the at-risk index: the churn of a
   // recent look, moved only when a look differs from it by half the risk
   // precision or more (fewer index writes).

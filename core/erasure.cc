@@ -77,10 +77,10 @@ absl::StatusOr<bool> Eraser::Erase(const ErasureRequest& request) {
     entry = PopulationEntryOf(*known);
     if (entry) state_->population.Replace(partition, entry, std::nullopt, &batch.population);
     const AlertState& alert = known->alert;
-    if (alert.next_evaluation || alert.indexed_churn) {
+    if (alert.next_look || alert.indexed_churn) {
       batch.index.push_back({.partition = partition,
                              .customer = &id,
-                             .due_from = alert.next_evaluation,
+                             .due_from = alert.next_look,
                              .risk_from = alert.indexed_churn});
     }
   }

@@ -35,7 +35,7 @@ struct BatchResult {
   std::size_t duplicates = 0;
   std::vector<RejectedRecord> rejected;
   std::vector<AlertEvent> alerts;  // with EnableAlerts
-  std::size_t rescored = 0;        // looks taken from the time index
+  std::size_t looks_taken = 0;     // looks taken from the time index
   std::size_t erased = 0;          // dropped: their customer was erased after they occurred
 };
 

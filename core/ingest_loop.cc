@@ -50,7 +50,7 @@ bool IngestLoop::Elapsed(Timestamp last, Micros interval) const {
 absl::Status IngestLoop::Run() {
   if (absl::Status started = source_->Start(this); !started.ok()) return started;
   const Timestamp now = ports_.clock->Now();
-  last_lag_report_ = last_rescore_ = last_probe_ = last_population_ = now;
+  last_lag_report_ = last_look_round_ = last_probe_ = last_population_ = now;
   absl::Status result;
   SourceBatch batch;
   while (!stop_.load() && Turn(batch, result)) {
@@ -108,7 +108,7 @@ bool IngestLoop::BeforePoll(bool& looks_waiting, absl::Status& result) {
     last_probe_ = ports_.clock->Now();
     if (source_->BrokersAnswer(500)) SetConnected(true);
   }
-  return RescoreRound(looks_waiting, result);
+  return LookRound(looks_waiting, result);
 }
 
 absl::Status IngestLoop::TakeErasures() {
@@ -121,26 +121,26 @@ absl::Status IngestLoop::TakeErasures() {
   return erased;
 }
 
-bool IngestLoop::RescoreRound(bool& looks_waiting, absl::Status& result) {
+bool IngestLoop::LookRound(bool& looks_waiting, absl::Status& result) {
   // Not while the brokers are away: with the changelog, a commit waits for
   // them (the looks are taken once they are back).
-  if (!connected_ || !Elapsed(last_rescore_, Milliseconds(options_.rescore_interval_ms))) {
+  if (!connected_ || !Elapsed(last_look_round_, Milliseconds(options_.look_interval_ms))) {
     return true;
   }
-  auto rescored = ports_.processor->RescoreDue(options_.rescore_batch);
-  if (IsStorageFull(rescored.status())) {
+  auto looks_taken = ports_.processor->TakeDueLooks(options_.look_batch);
+  if (IsStorageFull(looks_taken.status())) {
     SetStorageFull(true);
     return false;
   }
-  if (!rescored.ok()) {
-    result = rescored.status();
+  if (!looks_taken.ok()) {
+    result = looks_taken.status();
     return false;
   }
-  if (rescored->rescored > 0) SetStorageFull(false);
+  if (looks_taken->looks_taken > 0) SetStorageFull(false);
   // A full batch: more may be due; look again after this poll, which then
   // takes only what is already fetched.
-  looks_waiting = rescored->rescored >= options_.rescore_batch;
-  if (!looks_waiting) last_rescore_ = ports_.clock->Now();
+  looks_waiting = looks_taken->looks_taken >= options_.look_batch;
+  if (!looks_waiting) last_look_round_ = ports_.clock->Now();
   return true;
 }
 

@@ -60,11 +60,11 @@ struct IngestLoopOptions {
   int poll_timeout_ms = 100;              // longest wait for the first record of a batch
   std::size_t max_batch = 5000;           // records per commit at most
   // Looks due on the wall clock are taken between batches, in rounds this
-  // often at most, of this many at most (see IngestProcessor::RescoreDue).
+  // often at most, of this many at most (see IngestProcessor::TakeDueLooks).
   // While a backlog of looks lasts, a round runs between every two polls: a
   // small round (about a millisecond) keeps touchpoints fresh meanwhile.
-  int rescore_interval_ms = 100;
-  std::size_t rescore_batch = 100;
+  int look_interval_ms = 100;
+  std::size_t look_batch = 100;
   // Each partition given to this instance is first restored from its
   // changelog (IngestProcessor::RestorePartition), its records read after.
   bool restore_from_changelog = false;
@@ -94,7 +94,7 @@ struct IngestLoopPorts {
 
 // Runs the consumer thread: polls the source and applies each batch through
 // the IngestProcessor, committed before the next poll; between batches it
-// takes the erasures requested, the looks due (rescore rounds), the others'
+// takes the erasures requested, the looks due (look rounds), the others'
 // population and publishes this instance's, and waits out brokers that went
 // away and a disk that is full. On each rebalance (AssignmentListener) it
 // restores the partitions given from their changelogs and tells the
@@ -127,12 +127,12 @@ class IngestLoop final : public AssignmentListener {
   // Returns false when the loop must end (`result` says why).
   bool Turn(SourceBatch& batch, absl::Status& result);
   // Before the poll: the pause for a full disk, the population, erasures,
-  // connectivity and a rescore round. False: skip the poll this turn.
+  // connectivity and a look round. False: skip the poll this turn.
   // Sets `looks_waiting` when more looks are due than a round took.
   bool BeforePoll(bool& looks_waiting, absl::Status& result);
   absl::Status TakeErasures();
-  // A rescore round when due; false: skip the poll this turn.
-  bool RescoreRound(bool& looks_waiting, absl::Status& result);
+  // A look round when due; false: skip the poll this turn.
+  bool LookRound(bool& looks_waiting, absl::Status& result);
   // Applies and commits a batch polled; false: skip the rest of the turn.
   bool ApplyBatch(const SourceBatch& batch, absl::Status& result);
   void LogRejections(const std::vector<InputRecord>& records, const BatchResult& processed);
@@ -169,7 +169,7 @@ class IngestLoop final : public AssignmentListener {
   bool storage_full_ = false;
   Timestamp storage_retry_{};
   // When each periodic task last ran.
-  Timestamp last_lag_report_{}, last_rescore_{}, last_probe_{}, last_population_{};
+  Timestamp last_lag_report_{}, last_look_round_{}, last_probe_{}, last_population_{};
   // Rejections logged in the current second, and those left out of the log.
   Timestamp reject_window_{};
   int rejects_logged_ = 0;

@@ -29,7 +29,7 @@ class IngestProbe {
   // the action recommended and the customer's segment.
   virtual void AlertChanged(bool raised, std::string_view action, std::string_view segment) = 0;
   // Looks taken because they were due in the time index.
-  virtual void Rescored(std::size_t looks) = 0;
+  virtual void LooksTaken(std::size_t looks) = 0;
   // Customers of `partition` with an open alert, as committed (0 once the
   // partition is no longer assigned here).
   virtual void OpenAlerts(std::int32_t partition, std::uint64_t open) = 0;
@@ -69,7 +69,7 @@ class NullIngestProbe final : public IngestProbe {
   void BatchCommitted(std::size_t, Micros) override {}
   void InputLag(std::int32_t, std::int64_t) override {}
   void AlertChanged(bool, std::string_view, std::string_view) override {}
-  void Rescored(std::size_t) override {}
+  void LooksTaken(std::size_t) override {}
   void OpenAlerts(std::int32_t, std::uint64_t) override {}
   void InputConnected(bool) override {}
 };

@@ -256,7 +256,7 @@ absl::Status IngestProcessor::ApplyToCustomer(PendingCommit& pending,
       // As of their latest event, or their latest look if later (a late
       // touchpoint): a customer's looks never go back in time.
       const Timestamp at =
-          std::max(*state.last_seen, state.alert.evaluated_at.value_or(*state.last_seen));
+          std::max(*state.last_seen, state.alert.looked_at.value_or(*state.last_seen));
       looks_->Look(pending, touchpoint.customer_id, **customer, part, at);
       // A late touchpoint may leave a look already passed by the partition.
       if (looks_->on_event_clock()) {
@@ -269,7 +269,7 @@ absl::Status IngestProcessor::ApplyToCustomer(PendingCommit& pending,
   return absl::OkStatus();
 }
 
-absl::StatusOr<BatchResult> IngestProcessor::RescoreDue(std::size_t limit) {
+absl::StatusOr<BatchResult> IngestProcessor::TakeDueLooks(std::size_t limit) {
   if (absl::Status s = handover_->Resync(); !s.ok()) return s;
   BatchResult result;
   const Clock* wall = looks_->context().clock;

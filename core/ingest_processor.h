@@ -133,9 +133,9 @@ class IngestProcessor {
   // On the wall clock: takes up to `limit` looks due at or before now, on the
   // assigned partitions, and commits them (no offsets move). On the event
   // clock looks are taken by Process and this does nothing.
-  absl::StatusOr<BatchResult> RescoreDue(std::size_t limit);
+  absl::StatusOr<BatchResult> TakeDueLooks(std::size_t limit);
 
-  // The partitions this instance owns now (after a rebalance): RescoreDue
+  // The partitions this instance owns now (after a rebalance): TakeDueLooks
   // looks at these only. Forgets cached states and partition progress, which
   // are read again from the store. (Process adds the partitions it sees.)
   absl::Status SetAssignment(const std::vector<std::int32_t>& partitions);

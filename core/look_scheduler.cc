@@ -17,23 +17,22 @@ constexpr std::size_t kFirstDuePage = 8;
 constexpr std::size_t kDuePage = 256;
 
 // The next look of a customer just looked at (the look is their alert
-// state's evaluated_at), planned against `customer.plan`: pure, so that
+// state's looked_at), planned against `customer.plan`: pure, so that
 // customers are planned on any thread.
 void PlanNextLook(const Scorer& scorer, double precision, PendingCommit::Customer& customer) {
   CustomerState& state = customer.state;
   const ChurnCurve curve(scorer, state);
   const auto horizon = std::chrono::duration_cast<Micros>(
       std::chrono::duration<double, std::ratio<86400>>(scorer.model().churn.horizon_days));
-  state.alert.next_evaluation =
-      NextEvaluation([&](Timestamp t) { return curve.At(t); }, *state.alert.evaluated_at,
-                     state.alert, *customer.plan, precision, horizon);
+  state.alert.next_look = NextLook([&](Timestamp t) { return curve.At(t); }, *state.alert.looked_at,
+                                   state.alert, *customer.plan, precision, horizon);
   customer.plan = nullptr;
 }
 
 void Reschedule(const CustomerId& id, AlertState& alert, PendingCommit::Partition& partition,
                 std::optional<Timestamp> next) {
-  if (alert.next_evaluation) partition.due.erase(DueEntry{*alert.next_evaluation, id});
-  alert.next_evaluation = next;
+  if (alert.next_look) partition.due.erase(DueEntry{*alert.next_look, id});
+  alert.next_look = next;
   if (next) partition.due.insert(DueEntry{*next, id});
 }
 
@@ -67,12 +66,12 @@ void LookScheduler::Look(PendingCommit& pending, const CustomerId& id,
   const std::string segment =
       population != nullptr ? population->AbcSegment(state.purchase_amount - state.return_amount)
                             : "";
-  const AlertOutcome outcome = EvaluateAlert(id, churn, segment, at, policy, alert);
+  const AlertOutcome outcome = UpdateAlert(id, churn, segment, at, policy, alert);
   if (!alert.indexed_churn ||
       std::fabs(churn - *alert.indexed_churn) >= policy.risk_precision / 2) {
     alert.indexed_churn = churn;
   }
-  alert.evaluated_at = at;
+  alert.looked_at = at;
   alert.last_segment = segment;
   const AlertThresholds& thresholds = policy.For(segment);
   // The next look is planned at the commit, with the other customers' (on
@@ -105,11 +104,11 @@ void LookScheduler::TakeDue(PendingCommit& pending, const CustomerId& id,
                             PendingCommit::Customer& customer, PendingCommit::Partition& partition,
                             Timestamp until) {
   // A look is planned later than the look that plans it.
-  if (customer.plan != nullptr && until > *customer.state.alert.evaluated_at) {
+  if (customer.plan != nullptr && until > *customer.state.alert.looked_at) {
     Plan(pending, id, customer, partition);
   }
-  while (customer.state.alert.next_evaluation && *customer.state.alert.next_evaluation <= until) {
-    Look(pending, id, customer, partition, *customer.state.alert.next_evaluation);
+  while (customer.state.alert.next_look && *customer.state.alert.next_look <= until) {
+    Look(pending, id, customer, partition, *customer.state.alert.next_look);
     ++pending.looks_due;
     if (customer.plan != nullptr) Plan(pending, id, customer, partition);
   }
@@ -118,7 +117,7 @@ void LookScheduler::TakeDue(PendingCommit& pending, const CustomerId& id,
 void LookScheduler::Plan(PendingCommit& pending, const CustomerId& id,
                          PendingCommit::Customer& customer, PendingCommit::Partition& partition) {
   PlanNextLook(*pending.scorer, context_.policy->risk_precision, customer);
-  Reschedule(id, customer.state.alert, partition, customer.state.alert.next_evaluation);
+  Reschedule(id, customer.state.alert, partition, customer.state.alert.next_look);
 }
 
 void LookScheduler::PlanPartition(PendingCommit& pending, PendingCommit::Partition& partition) {
@@ -175,7 +174,7 @@ absl::StatusOr<bool> LookScheduler::TakeDue(PendingCommit& pending, std::int32_t
     const DueEntry& entry = **next;
     auto customer = pending.CustomerOf(entry.customer, partition, part, /*known_only=*/true);
     if (!customer.ok()) return customer.status();
-    if (*customer == nullptr || (*customer)->state.alert.next_evaluation != entry.at) {
+    if (*customer == nullptr || (*customer)->state.alert.next_look != entry.at) {
       // An entry no state backs (an erased customer, a look already moved): drop it.
       pending.stale_due.emplace_back(partition, entry);
       continue;
@@ -213,7 +212,7 @@ void LookScheduler::Committed(const PendingCommit& pending) {
   }
   // The commit's customers' entries, written or kept.
   for (const auto& [id, customer] : pending.customers) {
-    const std::optional<Timestamp>& due = customer.state.alert.next_evaluation;
+    const std::optional<Timestamp>& due = customer.state.alert.next_look;
     const auto floor = due_floor_.find(customer.partition);
     if (due && floor != due_floor_.end()) floor->second = std::min(floor->second, *due);
   }

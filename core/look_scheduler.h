@@ -1,6 +1,6 @@
 #pragma once
 
-// The looks at customers: when a customer's churn is evaluated again (their
+// The looks at customers: when a customer's churn is looked at again (their
 // alert raised or cleared, their place in the at-risk index moved), and the
 // time index that holds each one's next look.
 
@@ -22,11 +22,11 @@
 
 namespace crm {
 
-// What alert evaluation needs: the model in use and the policy.
+// What a look needs: the model in use and the policy.
 struct AlertContext {
   const Board<Scorer>* scorers = nullptr;
   const AlertPolicy* policy = nullptr;
-  // The wall clock, up to which RescoreDue takes the looks due (--clock
+  // The wall clock, up to which TakeDueLooks takes the looks due (--clock
   // wall). Null: the event clock, on which each partition's looks are taken
   // as its own event time (its watermark) passes them, between its records.
   const Clock* clock = nullptr;

@@ -56,7 +56,7 @@ absl::StatusOr<PendingCommit::Customer*> PendingCommit::CustomerOf(const Custome
   }
   customer.partition = partition_id;
   customer.population_before = PopulationEntryOf(customer.state);
-  customer.due_before = customer.state.alert.next_evaluation;
+  customer.due_before = customer.state.alert.next_look;
   customer.risk_before = customer.state.alert.indexed_churn;
   // From now on the commit's entry stands for the customer in the time index.
   if (customer.due_before) partition.due.insert(DueEntry{*customer.due_before, id});
@@ -77,11 +77,11 @@ StateBatch PendingCommit::Batch() {
     }
     const AlertState& alert = customer.state.alert;
     const std::optional<double> risk = alert.indexed_churn;
-    if (alert.next_evaluation != customer.due_before || risk != customer.risk_before) {
+    if (alert.next_look != customer.due_before || risk != customer.risk_before) {
       batch.index.push_back({.partition = customer.partition,
                              .customer = &id,
                              .due_from = customer.due_before,
-                             .due_to = alert.next_evaluation,
+                             .due_to = alert.next_look,
                              .risk_from = customer.risk_before,
                              .risk_to = risk});
     }
@@ -126,9 +126,9 @@ void PendingCommit::Committed(const StateBatch& batch, BatchResult& result) {
     probe.AlertChanged(alert.outcome.transition == AlertTransition::kRaised, alert.action,
                        alert.segment);
   }
-  if (looks_due > 0) probe.Rescored(looks_due);
+  if (looks_due > 0) probe.LooksTaken(looks_due);
   if (!look_churns.empty()) probe.Looked(look_churns);
-  result.rescored += looks_due;
+  result.looks_taken += looks_due;
   result.rejected.insert(result.rejected.end(), std::make_move_iterator(rejected.begin()),
                          std::make_move_iterator(rejected.end()));
   result.alerts.insert(result.alerts.end(), std::make_move_iterator(alerts.begin()),

@@ -229,11 +229,11 @@ void AddEngineFlags(CLI::App& app, std::vector<EnvBinding>& env, ServiceOptions&
   AddFlag(app, env, "poll-timeout-ms", o.poll_timeout_ms,
           "Longest wait of a poll for its first record (also how soon a stop is seen)")
       ->check(CLI::Range(1, 10'000));
-  AddFlag(app, env, "rescore-interval-ms", o.rescore_interval_ms,
+  AddFlag(app, env, "rescore-interval-ms", o.look_interval_ms,
           "Looks due on the wall clock are taken in rounds this often at most (while more "
           "are due than one round takes, a round runs between every two polls)")
       ->check(CLI::Range(1, 3'600'000));
-  AddFlag(app, env, "rescore-batch", o.rescore_batch,
+  AddFlag(app, env, "rescore-batch", o.look_batch,
           "Looks taken per round (and per commit) at most: the longest pause a round adds "
           "between two polls")
       ->check(CLI::Range(std::size_t{1}, std::size_t{100'000}));
@@ -487,9 +487,9 @@ std::string DescribeOptions(const ServiceOptions& o) {
       << " block-cache-mb=" << o.block_cache_mb
       << " low-priority-compactions=" << (o.low_priority_compactions ? "true" : "false")
       << " sync-writes=" << (o.sync_writes ? "true" : "false") << " max-batch=" << o.max_batch
-      << " poll-timeout-ms=" << o.poll_timeout_ms
-      << " rescore-interval-ms=" << o.rescore_interval_ms << " rescore-batch=" << o.rescore_batch
-      << " clock=" << o.clock << " alert-raise=" << o.alert_policy.defaults.raise
+      << " poll-timeout-ms=" << o.poll_timeout_ms << " rescore-interval-ms=" << o.look_interval_ms
+      << " rescore-batch=" << o.look_batch << " clock=" << o.clock
+      << " alert-raise=" << o.alert_policy.defaults.raise
       << " alert-clear=" << o.alert_policy.defaults.clear << " alert-cooldown-days="
       << std::chrono::duration<double, std::ratio<86400>>(o.alert_policy.defaults.cooldown).count();
   for (const auto& [segment, t] : o.alert_policy.by_segment) {

@@ -61,8 +61,8 @@ struct ServiceOptions {
   int poll_timeout_ms = 100;             // longest wait of a poll for its first record
   // Looks due on the wall clock: a round this often at most, of this many
   // looks at most (while more wait, a round between every two polls).
-  int rescore_interval_ms = 100;
-  std::size_t rescore_batch = 100;
+  int look_interval_ms = 100;
+  std::size_t look_batch = 100;
   // "Now" for queries without as_of: "wall" (the system clock) or "event"
   // (the latest event time applied: replays of history, tests).
   std::string clock = "wall";

@@ -89,8 +89,8 @@ std::string EncodeState(const CustomerState& s) {
   SetOptional(s.alert.raised_at, [&](std::int64_t v) { alert->set_raised_at_us(v); });
   alert->set_last_churn(s.alert.last_churn);
   alert->set_last_segment(s.alert.last_segment);
-  SetOptional(s.alert.evaluated_at, [&](std::int64_t v) { alert->set_evaluated_at_us(v); });
-  SetOptional(s.alert.next_evaluation, [&](std::int64_t v) { alert->set_next_evaluation_us(v); });
+  SetOptional(s.alert.looked_at, [&](std::int64_t v) { alert->set_looked_at_us(v); });
+  SetOptional(s.alert.next_look, [&](std::int64_t v) { alert->set_next_look_us(v); });
   if (s.alert.indexed_churn) alert->set_indexed_churn(*s.alert.indexed_churn);
   const auto& ring = s.recent_events.ring();
   m.mutable_recent_event_hashes()->Add(ring.begin(), ring.end());
@@ -160,10 +160,10 @@ absl::StatusOr<CustomerState> DecodeState(std::string_view bytes) {
   if (alert.has_raised_at_us()) s.alert.raised_at = FromMicros(alert.raised_at_us());
   s.alert.last_churn = alert.last_churn();
   s.alert.last_segment = alert.last_segment();
-  if (alert.has_evaluated_at_us()) s.alert.evaluated_at = FromMicros(alert.evaluated_at_us());
+  if (alert.has_looked_at_us()) s.alert.looked_at = FromMicros(alert.looked_at_us());
   if (alert.has_indexed_churn()) s.alert.indexed_churn = alert.indexed_churn();
-  if (alert.has_next_evaluation_us()) {
-    s.alert.next_evaluation = FromMicros(alert.next_evaluation_us());
+  if (alert.has_next_look_us()) {
+    s.alert.next_look = FromMicros(alert.next_look_us());
   }
   s.recent_events.Restore({m.recent_event_hashes().begin(), m.recent_event_hashes().end()},
                           m.recent_event_next());

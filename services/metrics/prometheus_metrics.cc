@@ -132,8 +132,8 @@ void PrometheusMetrics::RegisterCommits(prometheus::Registry& r) {
   restoring_ = Gauge(r, "crm_restoring_partitions",
                      "Partitions being restored from their changelog now (their touchpoints "
                      "wait)");
-  rescored_ = Counter(r, "crm_rescored_total",
-                      "Looks at customers taken because the time index said they were due");
+  looks_taken_ = Counter(r, "crm_rescored_total",
+                         "Looks at customers taken because the time index said they were due");
   scheduler_backlog_ =
       Gauge(r, "crm_scheduler_backlog", "Looks of the time index due now and not yet taken");
   scheduler_lag_ = Gauge(r, "crm_scheduler_lag_seconds",
@@ -201,8 +201,8 @@ void PrometheusMetrics::AlertChanged(bool raised, std::string_view action,
       .Increment();
 }
 
-void PrometheusMetrics::Rescored(std::size_t looks) {
-  rescored_->Increment(static_cast<double>(looks));
+void PrometheusMetrics::LooksTaken(std::size_t looks) {
+  looks_taken_->Increment(static_cast<double>(looks));
 }
 
 void PrometheusMetrics::OpenAlerts(std::int32_t partition, std::uint64_t open) {

@@ -84,7 +84,7 @@ class PrometheusMetrics final : public IngestProbe {
   void RestoreProgress(std::uint64_t records, bool done) override;
   void InputLag(std::int32_t partition, std::int64_t records) override;
   void AlertChanged(bool raised, std::string_view action, std::string_view segment) override;
-  void Rescored(std::size_t looks) override;
+  void LooksTaken(std::size_t looks) override;
   void OpenAlerts(std::int32_t partition, std::uint64_t open) override;
   void InputConnected(bool connected) override;
   void RestoreFailed() override;
@@ -154,7 +154,7 @@ class PrometheusMetrics final : public IngestProbe {
   prometheus::Gauge* watchers_;
   prometheus::Counter* watch_dropped_;
   prometheus::Family<prometheus::Counter>* alerts_family_;
-  prometheus::Counter* rescored_;
+  prometheus::Counter* looks_taken_;
   std::map<std::int32_t, std::uint64_t> open_alerts_;  // consumer thread only
   prometheus::Gauge* open_alerts_total_;
   prometheus::Gauge* scheduler_backlog_;

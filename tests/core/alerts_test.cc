@@ -18,14 +18,14 @@ using Type = TouchpointType;
 
 const CustomerId kCustomer("c1");
 
-// --- EvaluateAlert -----------------------------------------------------------
+// --- UpdateAlert -----------------------------------------------------------
 
-TEST(EvaluateAlertTest, RaisesAtTheThresholdAndClearsBelowTheLowerOne) {
+TEST(UpdateAlertTest, RaisesAtTheThresholdAndClearsBelowTheLowerOne) {
   const AlertPolicy policy;  // raise 0.7, clear 0.5
   AlertState state;
-  EXPECT_EQ(EvaluateAlert(kCustomer, 0.69, "A", Day(0), policy, state).transition,
+  EXPECT_EQ(UpdateAlert(kCustomer, 0.69, "A", Day(0), policy, state).transition,
             AlertTransition::kNone);
-  const AlertOutcome raised = EvaluateAlert(kCustomer, 0.7, "A", Day(1), policy, state);
+  const AlertOutcome raised = UpdateAlert(kCustomer, 0.7, "A", Day(1), policy, state);
   EXPECT_EQ(raised.transition, AlertTransition::kRaised);
   EXPECT_EQ(raised.alert_id, AlertId(kCustomer, 1));
   EXPECT_DOUBLE_EQ(raised.previous_churn, 0.69);
@@ -33,11 +33,11 @@ TEST(EvaluateAlertTest, RaisesAtTheThresholdAndClearsBelowTheLowerOne) {
   EXPECT_EQ(state.raised, 1u);
   EXPECT_EQ(state.raised_at, Day(1));
   // Between the thresholds the alert stays open, and nothing is said.
-  EXPECT_EQ(EvaluateAlert(kCustomer, 0.55, "A", Day(2), policy, state).transition,
+  EXPECT_EQ(UpdateAlert(kCustomer, 0.55, "A", Day(2), policy, state).transition,
             AlertTransition::kNone);
-  EXPECT_EQ(EvaluateAlert(kCustomer, 0.9, "A", Day(3), policy, state).transition,
+  EXPECT_EQ(UpdateAlert(kCustomer, 0.9, "A", Day(3), policy, state).transition,
             AlertTransition::kNone);
-  const AlertOutcome cleared = EvaluateAlert(kCustomer, 0.49, "A", Day(4), policy, state);
+  const AlertOutcome cleared = UpdateAlert(kCustomer, 0.49, "A", Day(4), policy, state);
   EXPECT_EQ(cleared.transition, AlertTransition::kCleared);
   EXPECT_EQ(cleared.alert_id, AlertId(kCustomer, 1));  // the alert it closes
   EXPECT_DOUBLE_EQ(cleared.previous_churn, 0.9);
@@ -45,13 +45,13 @@ TEST(EvaluateAlertTest, RaisesAtTheThresholdAndClearsBelowTheLowerOne) {
   EXPECT_DOUBLE_EQ(state.last_churn, 0.49);
 }
 
-TEST(EvaluateAlertTest, ACustomerOscillatingAroundTheThresholdDoesNotFlap) {
+TEST(UpdateAlertTest, ACustomerOscillatingAroundTheThresholdDoesNotFlap) {
   const AlertPolicy policy;
   AlertState state;
   int raised = 0, cleared = 0;
   for (int day = 0; day < 100; ++day) {
     const double churn = day % 2 == 0 ? 0.68 : 0.72;  // around raise, never below clear
-    const AlertOutcome outcome = EvaluateAlert(kCustomer, churn, "B", Day(day), policy, state);
+    const AlertOutcome outcome = UpdateAlert(kCustomer, churn, "B", Day(day), policy, state);
     raised += outcome.transition == AlertTransition::kRaised;
     cleared += outcome.transition == AlertTransition::kCleared;
   }
@@ -59,32 +59,32 @@ TEST(EvaluateAlertTest, ACustomerOscillatingAroundTheThresholdDoesNotFlap) {
   EXPECT_EQ(cleared, 0);
 }
 
-TEST(EvaluateAlertTest, TheCooldownHoldsBackASecondAlertThenLetsItThrough) {
+TEST(UpdateAlertTest, TheCooldownHoldsBackASecondAlertThenLetsItThrough) {
   AlertPolicy policy;
   policy.defaults.cooldown = std::chrono::days(14);
   AlertState state;
-  ASSERT_EQ(EvaluateAlert(kCustomer, 0.8, "A", Day(0), policy, state).transition,
+  ASSERT_EQ(UpdateAlert(kCustomer, 0.8, "A", Day(0), policy, state).transition,
             AlertTransition::kRaised);
-  ASSERT_EQ(EvaluateAlert(kCustomer, 0.1, "A", Day(2), policy, state).transition,
+  ASSERT_EQ(UpdateAlert(kCustomer, 0.1, "A", Day(2), policy, state).transition,
             AlertTransition::kCleared);
   // At risk again 5 days after the first alert: too soon.
-  EXPECT_EQ(EvaluateAlert(kCustomer, 0.9, "A", Day(5), policy, state).transition,
+  EXPECT_EQ(UpdateAlert(kCustomer, 0.9, "A", Day(5), policy, state).transition,
             AlertTransition::kNone);
   EXPECT_FALSE(state.open);
   // Still at risk when the cooldown has passed: the second alert.
-  const AlertOutcome second = EvaluateAlert(kCustomer, 0.9, "A", Day(14), policy, state);
+  const AlertOutcome second = UpdateAlert(kCustomer, 0.9, "A", Day(14), policy, state);
   EXPECT_EQ(second.transition, AlertTransition::kRaised);
   EXPECT_EQ(second.alert_id, AlertId(kCustomer, 2));
   EXPECT_EQ(state.raised, 2u);
 }
 
-TEST(EvaluateAlertTest, EachSegmentHasItsOwnThresholds) {
+TEST(UpdateAlertTest, EachSegmentHasItsOwnThresholds) {
   AlertPolicy policy;
   policy.by_segment["A"] = AlertThresholds{.raise = 0.4, .clear = 0.2};
   AlertState a, c;
-  EXPECT_EQ(EvaluateAlert(kCustomer, 0.45, "A", Day(0), policy, a).transition,
+  EXPECT_EQ(UpdateAlert(kCustomer, 0.45, "A", Day(0), policy, a).transition,
             AlertTransition::kRaised);
-  EXPECT_EQ(EvaluateAlert(kCustomer, 0.45, "C", Day(0), policy, c).transition,
+  EXPECT_EQ(UpdateAlert(kCustomer, 0.45, "C", Day(0), policy, c).transition,
             AlertTransition::kNone);  // C uses the defaults
   EXPECT_EQ(&policy.For("B"), &policy.defaults);
 }
@@ -186,25 +186,24 @@ TEST(NextEvaluationTest, ChurnMovingByThePrecisionIsALookToo) {
   const AlertThresholds t;  // raise 0.7: reached on day 70
   AlertState state;
   state.last_churn = Ramp(Day(20));  // 0.2 at this look
-  const Timestamp next = NextEvaluation(Ramp, Day(20), state, t, 0.05, std::chrono::days(365));
+  const Timestamp next = NextLook(Ramp, Day(20), state, t, 0.05, std::chrono::days(365));
   EXPECT_GE(next, Day(25));  // 0.25: moved by 0.05
   EXPECT_LE(next, Day(25) + std::chrono::hours(1));
   // Falling churn counts as much as rising.
   const auto falling = [](Timestamp at) { return 0.6 - Ramp(at); };  // below raise: no alert
   state.last_churn = falling(Day(20));
-  const Timestamp down = NextEvaluation(falling, Day(20), state, t, 0.05, std::chrono::days(365));
+  const Timestamp down = NextLook(falling, Day(20), state, t, 0.05, std::chrono::days(365));
   EXPECT_GE(down, Day(25));
   EXPECT_LE(down, Day(25) + std::chrono::hours(1));
   // A flat churn needs no look before the horizon.
   const auto flat = [](Timestamp) { return 0.3; };
   state.last_churn = 0.3;
-  EXPECT_EQ(NextEvaluation(flat, Day(20), state, t, 0.05, std::chrono::days(30)), Day(50));
+  EXPECT_EQ(NextLook(flat, Day(20), state, t, 0.05, std::chrono::days(30)), Day(50));
 }
 
 TEST(NextEvaluationTest, WhenSilenceAloneWouldRaiseTheAlert) {
   const AlertThresholds t;  // raise 0.7: reached on day 70
-  const Timestamp next =
-      NextEvaluation(Ramp, Day(0), AlertState{}, t, kOff, std::chrono::days(365));
+  const Timestamp next = NextLook(Ramp, Day(0), AlertState{}, t, kOff, std::chrono::days(365));
   EXPECT_GE(next, Day(70));
   EXPECT_LE(next, Day(70) + std::chrono::hours(1));
 }
@@ -227,7 +226,7 @@ TEST(NextEvaluationTest, FindsTheHourOfChangeOnChurnShapedCurvesInFewLooks) {
       AlertState state;
       state.last_churn = churn_at(Day(100));
       evaluations = 0;
-      const Timestamp next = NextEvaluation(churn_at, Day(100), state, t, precision, horizon);
+      const Timestamp next = NextLook(churn_at, Day(100), state, t, precision, horizon);
       curves += 1;
       EXPECT_LE(evaluations, 12) << "steepness " << steepness << ", midpoint " << midpoint;
       const auto changes = [&](Timestamp at) {
@@ -246,8 +245,8 @@ TEST(NextEvaluationTest, FindsTheHourOfChangeOnChurnShapedCurvesInFewLooks) {
 TEST(NextEvaluationTest, NothingBeforeTheHorizonMeansLookAgainThen) {
   const AlertThresholds t;
   const auto flat = [](Timestamp) { return 0.3; };
-  EXPECT_EQ(NextEvaluation(flat, Day(10), AlertState{}, t, kOff, std::chrono::days(30)), Day(40));
-  EXPECT_EQ(NextEvaluation(Ramp, Day(0), AlertState{}, t, kOff, std::chrono::days(30)), Day(30));
+  EXPECT_EQ(NextLook(flat, Day(10), AlertState{}, t, kOff, std::chrono::days(30)), Day(40));
+  EXPECT_EQ(NextLook(Ramp, Day(0), AlertState{}, t, kOff, std::chrono::days(30)), Day(30));
 }
 
 TEST(NextEvaluationTest, AnOpenAlertIsDueWhenItWouldClear) {
@@ -255,10 +254,10 @@ TEST(NextEvaluationTest, AnOpenAlertIsDueWhenItWouldClear) {
   AlertState open;
   open.open = true;
   const auto falling = [](Timestamp at) { return 1 - Ramp(at); };  // below 0.5 after day 50
-  const Timestamp next = NextEvaluation(falling, Day(0), open, t, kOff, std::chrono::days(365));
+  const Timestamp next = NextLook(falling, Day(0), open, t, kOff, std::chrono::days(365));
   EXPECT_GT(next, Day(50));
   EXPECT_LE(next, Day(50) + std::chrono::hours(1));
-  EXPECT_EQ(NextEvaluation(Ramp, Day(0), open, t, kOff, std::chrono::days(365)),
+  EXPECT_EQ(NextLook(Ramp, Day(0), open, t, kOff, std::chrono::days(365)),
             Day(365));  // rising: never clears by silence
 }
 
@@ -268,9 +267,9 @@ TEST(NextEvaluationTest, NoSoonerThanTheCooldownAllows) {
   AlertState cooling;
   cooling.raised = 1;
   cooling.raised_at = Day(80);  // cleared since: due when the cooldown ends, at risk already
-  EXPECT_EQ(NextEvaluation(Ramp, Day(85), cooling, t, kOff, std::chrono::days(365)), Day(94));
+  EXPECT_EQ(NextLook(Ramp, Day(85), cooling, t, kOff, std::chrono::days(365)), Day(94));
   cooling.raised_at = Day(0);  // cooldown long over: the ramp's own crossing
-  const Timestamp next = NextEvaluation(Ramp, Day(20), cooling, t, kOff, std::chrono::days(365));
+  const Timestamp next = NextLook(Ramp, Day(20), cooling, t, kOff, std::chrono::days(365));
   EXPECT_GE(next, Day(70));
   EXPECT_LE(next, Day(70) + std::chrono::hours(1));
 }
@@ -295,7 +294,7 @@ TEST(NextEvaluationTest, ASteadyBuyerGoneSilentIsDueWhenChurnCrossesTheThreshold
   const Timestamp last_purchase = Day(14.0 * 19);
   ASSERT_LT(churn_at(last_purchase), t.raise);  // not at risk right after buying
   const Timestamp next =
-      NextEvaluation(churn_at, last_purchase, AlertState{}, t, kOff, std::chrono::days(365));
+      NextLook(churn_at, last_purchase, AlertState{}, t, kOff, std::chrono::days(365));
   EXPECT_GT(next, last_purchase + std::chrono::days(14));  // silence within the rhythm is fine
   EXPECT_LT(next, last_purchase + std::chrono::days(365));
   EXPECT_GE(churn_at(next), t.raise);

@@ -28,17 +28,17 @@ TEST_F(IngestAlertsTest, ASilentSteadyBuyerIsAlertedOnceWithNoEventOfTheirOwn) {
   ASSERT_TRUE(first.ok()) << first.status();
   EXPECT_TRUE(first->alerts.empty());  // right after a purchase: not at risk
   const CustomerState stored = *store_.Find(CustomerId("steady")).value();
-  ASSERT_TRUE(stored.alert.next_evaluation);
-  const Timestamp next = *stored.alert.next_evaluation;
+  ASSERT_TRUE(stored.alert.next_look);
+  const Timestamp next = *stored.alert.next_look;
   EXPECT_GT(next, Day(266));
   // The time index holds the look, under the customer's partition.
   EXPECT_EQ(
       store_.due(),
       (std::map<std::int32_t, std::set<DueEntry>>{{0, {DueEntry{next, CustomerId("steady")}}}}));
   // The wall clock's scheduler does nothing on the event clock.
-  auto idle = processor.RescoreDue(100);
+  auto idle = processor.TakeDueLooks(100);
   ASSERT_TRUE(idle.ok());
-  EXPECT_EQ(idle->rescored, 0u);
+  EXPECT_EQ(idle->looks_taken, 0u);
 
   // Someone else's touchpoints on the same partition move its time on, past
   // looks (churn rising) and then past the raise threshold.
@@ -47,10 +47,10 @@ TEST_F(IngestAlertsTest, ASilentSteadyBuyerIsAlertedOnceWithNoEventOfTheirOwn) {
     ticker.push_back(
         Record(0, offset++, For("other", Type::kContact, "o" + std::to_string(day), day)));
   }
-  const std::size_t looks_before = probe_.rescored;
+  const std::size_t looks_before = probe_.looks_taken;
   auto moved = processor.Process(ticker);
   ASSERT_TRUE(moved.ok()) << moved.status();
-  EXPECT_GE(moved->rescored, 2u);  // looks as churn moved, then the crossing
+  EXPECT_GE(moved->looks_taken, 2u);  // looks as churn moved, then the crossing
   ASSERT_EQ(moved->alerts.size(), 1u);
   const AlertEvent& alert = moved->alerts.front();
   EXPECT_EQ(alert.customer_id, CustomerId("steady"));
@@ -68,11 +68,11 @@ TEST_F(IngestAlertsTest, ASilentSteadyBuyerIsAlertedOnceWithNoEventOfTheirOwn) {
   EXPECT_LE(alert.at, Day(500));
   EXPECT_EQ(probe_.alerts_raised, std::vector<std::string>{alert.action + "/" + alert.segment});
   EXPECT_TRUE(probe_.alerts_cleared.empty());
-  EXPECT_EQ(probe_.rescored - looks_before, moved->rescored);
+  EXPECT_EQ(probe_.looks_taken - looks_before, moved->looks_taken);
   // Every look's churn went to the probe: one per purchase and the due ones
   // between them, then the due ones the ticker passed (a prospect's
   // touchpoints take none), the crossing's among them.
-  ASSERT_EQ(probe_.looked.size(), 20 + first->rescored + moved->rescored);
+  ASSERT_EQ(probe_.looked.size(), 20 + first->looks_taken + moved->looks_taken);
   EXPECT_NE(std::find(probe_.looked.begin(), probe_.looked.end(), alert.churn),
             probe_.looked.end());
   EXPECT_EQ(probe_.open_alerts, (std::map<std::int32_t, std::uint64_t>{{0, 1}}));
@@ -102,7 +102,7 @@ TEST_F(IngestAlertsTest, AnotherPartitionsTimeDoesNotMoveThisOnesLooks) {
   auto other = processor.Process({Record(1, 0, For("other", Type::kContact, "o1", 900))});
   ASSERT_TRUE(other.ok());
   EXPECT_TRUE(other->alerts.empty());
-  EXPECT_EQ(other->rescored, 0u);
+  EXPECT_EQ(other->looks_taken, 0u);
   // Partition 0's own time does.
   auto own = processor.Process({Record(0, offset, For("other0", Type::kContact, "p1", 900))});
   ASSERT_TRUE(own.ok());
@@ -203,22 +203,22 @@ TEST_F(IngestAlertsTest, OnTheWallClockLooksAreTakenAsOfTheirDueTimeUpToNow) {
   IngestProcessor processor = OnTheWallClock(&store_, Day(267));
   std::int64_t offset = 0;
   ASSERT_TRUE(processor.Process(SteadyBuyer("steady", offset)).ok());
-  const Timestamp due = *store_.Find(CustomerId("steady")).value()->alert.next_evaluation;
-  auto early = processor.RescoreDue(100);
+  const Timestamp due = *store_.Find(CustomerId("steady")).value()->alert.next_look;
+  auto early = processor.TakeDueLooks(100);
   ASSERT_TRUE(early.ok());
-  EXPECT_EQ(early->rescored, 0u);  // not due yet
+  EXPECT_EQ(early->looks_taken, 0u);  // not due yet
   clock_.Set(Day(700));
-  auto one = processor.RescoreDue(1);  // the budget: one look
+  auto one = processor.TakeDueLooks(1);  // the budget: one look
   ASSERT_TRUE(one.ok()) << one.status();
-  EXPECT_EQ(one->rescored, 1u);
+  EXPECT_EQ(one->looks_taken, 1u);
   const CustomerState looked = *store_.Find(CustomerId("steady")).value();
-  EXPECT_EQ(looked.alert.evaluated_at, due);  // as of when it was due, not now
-  auto rest = processor.RescoreDue(1000);
+  EXPECT_EQ(looked.alert.looked_at, due);  // as of when it was due, not now
+  auto rest = processor.TakeDueLooks(1000);
   ASSERT_TRUE(rest.ok());
-  EXPECT_GE(rest->rescored, 1u);
+  EXPECT_GE(rest->looks_taken, 1u);
   ASSERT_EQ(rest->alerts.size(), 1u);
   EXPECT_LT(rest->alerts.front().at, Day(700));
-  EXPECT_GT(*store_.Find(CustomerId("steady")).value()->alert.next_evaluation, Day(700));
+  EXPECT_GT(*store_.Find(CustomerId("steady")).value()->alert.next_look, Day(700));
 }
 
 // "b" buys every 10 days but its touchpoints arrive late, behind "a"'s every
@@ -234,14 +234,14 @@ TEST_F(IngestAlertsTest, TheTimeIndexIsReadFromItsFirstLiveEntryAndOnlyWhenALook
   IngestProcessor processor = OnTheWallClock(&store_, Day(267));
   std::int64_t offset = 0;
   ASSERT_TRUE(processor.Process(SteadyBuyer("steady", offset)).ok());
-  const Timestamp steady_due = *store_.Find(CustomerId("steady")).value()->alert.next_evaluation;
-  ASSERT_TRUE(processor.RescoreDue(100).ok());  // reads the index: not due
+  const Timestamp steady_due = *store_.Find(CustomerId("steady")).value()->alert.next_look;
+  ASSERT_TRUE(processor.TakeDueLooks(100).ok());  // reads the index: not due
   const int reads = store_.scheduled_reads();
   EXPECT_GT(reads, 0);
   for (int i = 0; i < 3; ++i) {
-    auto idle = processor.RescoreDue(100);
+    auto idle = processor.TakeDueLooks(100);
     ASSERT_TRUE(idle.ok());
-    EXPECT_EQ(idle->rescored, 0u);
+    EXPECT_EQ(idle->looks_taken, 0u);
   }
   EXPECT_EQ(store_.scheduled_reads(), reads);  // the first live entry is not due yet
 
@@ -252,25 +252,25 @@ TEST_F(IngestAlertsTest, TheTimeIndexIsReadFromItsFirstLiveEntryAndOnlyWhenALook
         Record(0, offset++, For("brisk", Type::kPurchase, "b" + std::to_string(i), 248 + 2 * i)));
   }
   ASSERT_TRUE(processor.Process(brisk).ok());
-  const Timestamp brisk_due = *store_.Find(CustomerId("brisk")).value()->alert.next_evaluation;
+  const Timestamp brisk_due = *store_.Find(CustomerId("brisk")).value()->alert.next_look;
   ASSERT_LT(brisk_due, steady_due);
   clock_.Set(brisk_due + (steady_due - brisk_due) / 2);
-  auto round = processor.RescoreDue(100);
+  auto round = processor.TakeDueLooks(100);
   ASSERT_TRUE(round.ok()) << round.status();
-  EXPECT_GE(round->rescored, 1u);  // brisk's, and those that follow before now
+  EXPECT_GE(round->looks_taken, 1u);  // brisk's, and those that follow before now
   const CustomerState looked = *store_.Find(CustomerId("brisk")).value();
-  EXPECT_GE(looked.alert.evaluated_at, brisk_due);
-  EXPECT_GT(looked.alert.next_evaluation, clock_.Now());
-  EXPECT_EQ(store_.Find(CustomerId("steady")).value()->alert.next_evaluation, steady_due);
+  EXPECT_GE(looked.alert.looked_at, brisk_due);
+  EXPECT_GT(looked.alert.next_look, clock_.Now());
+  EXPECT_EQ(store_.Find(CustomerId("steady")).value()->alert.next_look, steady_due);
   EXPECT_GT(store_.scheduled_reads(), reads);
 
   // Past both, from a processor that knows nothing of the index: the same looks.
   IngestProcessor fresh = OnTheWallClock(&store_, steady_due + Days(1));
   ASSERT_TRUE(fresh.SetAssignment({0}).ok());
-  auto late = fresh.RescoreDue(100);
+  auto late = fresh.TakeDueLooks(100);
   ASSERT_TRUE(late.ok()) << late.status();
-  EXPECT_GE(late->rescored, 1u);
-  EXPECT_EQ(store_.Find(CustomerId("steady")).value()->alert.evaluated_at, steady_due);
+  EXPECT_GE(late->looks_taken, 1u);
+  EXPECT_EQ(store_.Find(CustomerId("steady")).value()->alert.looked_at, steady_due);
 }
 
 TEST_F(IngestAlertsTest, ALateTouchpointNeverTakesALookBackInTime) {
@@ -450,14 +450,14 @@ TEST_F(IngestAlertsTest, PlanningThreadsLeaveWhatPlanningAloneLeaves) {
     }
     // A year of silence, its looks taken in rounds.
     clock_.Set(Day(700));
-    std::size_t rescored = 0;
+    std::size_t looks_taken = 0;
     for (int round = 0; round < 1000; ++round) {
-      auto result = processor.RescoreDue(50);
+      auto result = processor.TakeDueLooks(50);
       ASSERT_TRUE(result.ok()) << result.status();
-      rescored += result->rescored;
-      if (result->rescored == 0) break;
+      looks_taken += result->looks_taken;
+      if (result->looks_taken == 0) break;
     }
-    EXPECT_GT(rescored, 300u);  // every customer was looked at again, most more than once
+    EXPECT_GT(looks_taken, 300u);  // every customer was looked at again, most more than once
   };
   MemoryStateStore alone, shared;
   run(0, alone);

@@ -33,7 +33,7 @@ class RecordingProbe final : public IngestProbe {
     (raised ? alerts_raised : alerts_cleared)
         .push_back(std::string(action) + "/" + std::string(segment));
   }
-  void Rescored(std::size_t looks) override { rescored += looks; }
+  void LooksTaken(std::size_t looks) override { looks_taken += looks; }
   void OpenAlerts(std::int32_t partition, std::uint64_t open) override {
     open_alerts[partition] = open;
   }
@@ -56,7 +56,7 @@ class RecordingProbe final : public IngestProbe {
   std::vector<double> looked;  // the churn of every look of the committed batches
 
   std::vector<std::string> alerts_raised, alerts_cleared;  // "ACTION/SEGMENT"
-  std::size_t rescored = 0;
+  std::size_t looks_taken = 0;
   std::map<std::int32_t, std::uint64_t> open_alerts;  // the last value per partition
 
   // Sums over the per-key counters.

@@ -66,8 +66,8 @@ CustomerState FullyPopulated() {
   s.alert.raised_at = At(7);
   s.alert.last_churn = 0.75;
   s.alert.last_segment = "A";
-  s.alert.evaluated_at = At(8);
-  s.alert.next_evaluation = At(9);
+  s.alert.looked_at = At(8);
+  s.alert.next_look = At(9);
   s.alert.indexed_churn = 0.7;
   // Capacity 4, five ids: the ring has wrapped and its next slot is 1.
   for (const char* id : {"a", "b", "c", "d", "e"}) s.recent_events.Insert(EventIdHash(id), 4);
@@ -213,8 +213,8 @@ TEST(StateCodecTest, TheAlertStateRoundTrips) {
   s.alert.raised_at = FromMicros(1'767'000'000'000'000);
   s.alert.last_churn = 0.8125;
   s.alert.last_segment = "B";
-  s.alert.evaluated_at = FromMicros(1'767'000'000'000'001);
-  s.alert.next_evaluation = FromMicros(1'768'000'000'000'000);
+  s.alert.looked_at = FromMicros(1'767'000'000'000'001);
+  s.alert.next_look = FromMicros(1'768'000'000'000'000);
   auto decoded = DecodeState(EncodeState(s));
   ASSERT_TRUE(decoded.ok()) << decoded.status();
   EXPECT_EQ(decoded->alert, s.alert);
