@@ -36,4 +36,13 @@ struct AlertEvent {
   std::string model_version;
 };
 
+// Hears of each alert of the outbox once it is on the alerts topic, from the
+// alert publisher's thread (a port: the Kafka adapter delivers, the core and
+// the metrics listen).
+class AlertDeliveryListener {
+ public:
+  virtual ~AlertDeliveryListener() = default;
+  virtual void AlertDelivered(const AlertEvent& alert) = 0;
+};
+
 }  // namespace crm

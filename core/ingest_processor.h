@@ -72,7 +72,7 @@ struct IngestOptions {
 // planned, PendingCommit::Batch, PartitionHandOver::Commit).
 //
 // Used by the consumer thread only.
-class IngestProcessor {
+class IngestProcessor final : public AlertDeliveryListener {
  public:
   // The pointers, and those of `mode`, must outlive the processor. `clock`
   // is the wall clock (for validation and latency); `mode` says where
@@ -108,7 +108,7 @@ class IngestProcessor {
   // Tells the processor an alert reached the alerts topic: the changelog
   // learns it at the next commit, so that a restored partition does not
   // deliver it again. Thread-safe (the alert publisher's thread).
-  void AlertDelivered(const AlertEvent& alert);
+  void AlertDelivered(const AlertEvent& alert) override;
 
   // With the changelog: brings `partition`'s committed state up to the end of
   // its changelog, read from just after the marker the store is at (from its

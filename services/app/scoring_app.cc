@@ -313,14 +313,10 @@ std::optional<int> ScoringApp::BuildIngest() {
   publisher_options.brokers = brokers_;
   publisher_options.topic = options_.alerts_topic;
   publisher_options.properties = options_.kafka;
-  auto publisher = AlertPublisher::Create(
-      publisher_options, store_.get(),
-      [processor = processor_.get(), with_changelog](const AlertEvent& alert) {
-        if (with_changelog) processor->AlertDelivered(alert);
-        CRM_LOG(kDebug, "alerts") << "delivered " << alert.outcome.alert_id << " for "
-                                  << alert.customer_id.value() << ": churn " << alert.churn << ", "
-                                  << alert.action;
-      });
+  std::vector<AlertDeliveryListener*> delivery_listeners = {metrics_.get()};
+  if (with_changelog) delivery_listeners.push_back(processor_.get());
+  auto publisher =
+      AlertPublisher::Create(publisher_options, store_.get(), std::move(delivery_listeners));
   if (!publisher.ok()) return Fatal("alert producer", publisher.status());
   publisher_ = std::move(*publisher);
   if (with_changelog) {

@@ -50,7 +50,7 @@ class AlertPublisher::DeliveryReport final : public RdKafka::DeliveryReportCb {
 
 absl::StatusOr<std::unique_ptr<AlertPublisher>> AlertPublisher::Create(
     const AlertPublisherOptions& options, StateStore* store,
-    std::function<void(const AlertEvent&)> delivered) {
+    std::vector<AlertDeliveryListener*> listeners) {
   KafkaProperties properties = {{"bootstrap.servers", options.brokers},
                                 {"enable.idempotence", "true"},
                                 {"linger.ms", "5"},
@@ -60,7 +60,7 @@ absl::StatusOr<std::unique_ptr<AlertPublisher>> AlertPublisher::Create(
   std::unique_ptr<AlertPublisher> publisher(new AlertPublisher());
   publisher->options_ = options;
   publisher->store_ = store;
-  publisher->delivered_ = std::move(delivered);
+  publisher->listeners_ = std::move(listeners);
   publisher->report_ = std::make_unique<DeliveryReport>();
   std::string error;
   if ((*conf)->set("dr_cb", publisher->report_.get(), error) != RdKafka::Conf::CONF_OK) {
@@ -173,7 +173,10 @@ absl::StatusOr<bool> AlertPublisher::DeliverOnce() {
   // Every pending alert of this round is on the topic: acknowledge them all.
   FailPoint("alert-delivered");
   for (const auto& [sequence, alert] : *pending) {
-    if (delivered_) delivered_(alert);
+    CRM_LOG(kDebug, kComponent) << "delivered " << alert.outcome.alert_id << " for "
+                                << alert.customer_id.value() << ": churn " << alert.churn << ", "
+                                << alert.action;
+    for (AlertDeliveryListener* listener : listeners_) listener->AlertDelivered(alert);
   }
   if (absl::Status acked = store_->AckAlerts(pending->back().first); IsStorageFull(acked)) {
     // On the topic, still in the outbox: acknowledged once space returns,

@@ -1,14 +1,14 @@
 #pragma once
 
 #include <atomic>
-#include <functional>
 #include <memory>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "core/alerts.h"
+#include "core/alert_event.h"
 #include "core/state_store.h"
 #include "services/kafka/kafka_config.h"
 
@@ -37,11 +37,11 @@ struct AlertPublisherOptions {
 // twice: with deterministic alert ids, each crossing reaches the topic once.
 class AlertPublisher {
  public:
-  // `delivered` (may be empty) hears of every alert delivered, from Run's
-  // thread. `store` must outlive the publisher.
+  // `listeners` hear of every alert delivered, from Run's thread, before it
+  // leaves the outbox. `store` and the listeners must outlive the publisher.
   static absl::StatusOr<std::unique_ptr<AlertPublisher>> Create(
       const AlertPublisherOptions& options, StateStore* store,
-      std::function<void(const AlertEvent&)> delivered);
+      std::vector<AlertDeliveryListener*> listeners);
   ~AlertPublisher();
 
   // Delivers until Stop(); returns an error only when the store fails (Kafka
@@ -62,7 +62,7 @@ class AlertPublisher {
 
   AlertPublisherOptions options_;
   StateStore* store_ = nullptr;
-  std::function<void(const AlertEvent&)> delivered_;
+  std::vector<AlertDeliveryListener*> listeners_;
   std::unique_ptr<DeliveryReport> report_;
   std::unique_ptr<RdKafka::Producer> producer_;
   std::set<std::string> on_topic_;         // alert ids known delivered, not yet acknowledged

@@ -88,6 +88,13 @@ void PrometheusMetrics::RegisterInput(prometheus::Registry& r) {
   input_connected_ =
       Gauge(r, "crm_input_connected",
             "1 while the brokers of the touchpoint topic answer, 0 while they do not");
+  input_disconnects_ =
+      Counter(r, "crm_input_disconnects_total",
+              "Times every broker of the touchpoint topic stopped answering (at start too)");
+  alerts_delivered_ =
+      Counter(r, "crm_alerts_delivered_total",
+              "Alerts that left the outbox known to be on the alerts topic (sent by this "
+              "process, or found there after a restart)");
   input_connected_->Set(1);
 }
 
@@ -212,7 +219,12 @@ void PrometheusMetrics::OpenAlerts(std::int32_t partition, std::uint64_t open) {
   open_alerts_total_->Set(static_cast<double>(total));
 }
 
-void PrometheusMetrics::InputConnected(bool connected) { input_connected_->Set(connected ? 1 : 0); }
+void PrometheusMetrics::InputConnected(bool connected) {
+  input_connected_->Set(connected ? 1 : 0);
+  if (connected_.exchange(connected ? 1 : 0) != 0 && !connected) input_disconnects_->Increment();
+}
+
+void PrometheusMetrics::AlertDelivered(const AlertEvent&) { alerts_delivered_->Increment(); }
 
 void PrometheusMetrics::RestoreFailed() { restore_failures_->Increment(); }
 

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -10,6 +11,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "core/alert_event.h"
 #include "core/clock.h"
 #include "core/ingest_probe.h"
 
@@ -45,6 +47,8 @@ namespace crm {
 //   crm_scheduler_backlog                       looks due now and not yet taken
 //   crm_scheduler_lag_seconds                   how late the oldest of them is
 //   crm_input_connected                         1 while the input's brokers answer
+//   crm_input_disconnects_total                 times every broker of the input stopped answering
+//   crm_alerts_delivered_total                  alerts out of the outbox, known on the alerts topic
 //   crm_storage_full                            1 while writes fail for want of space
 //   crm_partition_restore_failures_total        partitions whose changelog could not be restored
 //   crm_model_loads_total{result}               model files loaded / rejected
@@ -59,7 +63,7 @@ namespace crm {
 //
 // The IngestProbe methods are called from the consumer thread; SetStorage from
 // any thread; scraping happens on the exposer's threads.
-class PrometheusMetrics final : public IngestProbe {
+class PrometheusMetrics final : public IngestProbe, public AlertDeliveryListener {
  public:
   // Starts serving /metrics on `listen` ("HOST:PORT"; port 0 picks one);
   // `clock` says when the process started.
@@ -89,6 +93,8 @@ class PrometheusMetrics final : public IngestProbe {
   void InputConnected(bool connected) override;
   void RestoreFailed() override;
   void StorageFull(bool full) override;
+  // From the alert publisher's thread.
+  void AlertDelivered(const AlertEvent& alert) override;
 
   void SetStorage(std::uint64_t live_data_bytes, std::uint64_t sst_files_bytes,
                   std::uint64_t memtable_bytes, std::uint64_t estimated_keys);
@@ -160,6 +166,9 @@ class PrometheusMetrics final : public IngestProbe {
   prometheus::Gauge* scheduler_backlog_;
   prometheus::Gauge* scheduler_lag_;
   prometheus::Gauge* input_connected_;
+  prometheus::Counter* input_disconnects_;
+  std::atomic<int> connected_{-1};  // -1: not known yet; the consumer and app threads
+  prometheus::Counter* alerts_delivered_;
   prometheus::Counter* restored_records_;
   prometheus::Gauge* restoring_;
   prometheus::Counter* restore_failures_;

@@ -307,7 +307,9 @@ TEST(ModelReloadTest, ChangedFileAndSighupReloadAndABadFileKeepsTheModelInUse) {
 
   // A bad file: refused, logged, counted; reload-2 stays, even on SIGHUP.
   WriteFile(model_path, R"({"version": "reload-3", "purchase": {"time_unit": "fortnight"}})");
-  EXPECT_TRUE(service.WaitForLog("model rejected, keeping version reload-2", 30s)) << service.Log();
+  ASSERT_TRUE(testing::WaitForMetric(metrics, "crm_model_loads_total{result=\"rejected\"}", 1))
+      << service.Log();
+  EXPECT_TRUE(service.WaitForLog("model rejected, keeping version reload-2", 10s)) << service.Log();
   ASSERT_EQ(kill(service.pid(), SIGHUP), 0);
   const auto until = std::chrono::steady_clock::now() + 30s;
   while (SumSamples(scrape(), "crm_model_loads_total{result=\"rejected\"}") < 2 &&

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "tests/integration/test_cluster.h"
+#include "tools/scrape.h"
 
 namespace crm::testing {
 
@@ -90,6 +91,15 @@ bool WaitApplied(v1::ScoringService::Stub& stub, const std::string& customer, st
     std::this_thread::sleep_for(50ms);
   }
   return false;
+}
+
+bool WaitForMetric(const std::string& url, const std::string& series, double at_least) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  for (;;) {
+    if (SumSamples(HttpGet(url).value_or(""), series) >= at_least) return true;
+    if (std::chrono::steady_clock::now() >= until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
 }
 
 }  // namespace crm::testing

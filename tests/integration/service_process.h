@@ -48,4 +48,8 @@ grpc::StatusCode ScoresStatus(v1::ScoringService::Stub& stub, const std::string&
 bool WaitApplied(v1::ScoringService::Stub& stub, const std::string& customer, std::uint64_t events,
                  const std::function<void(grpc::ClientContext&)>& authorise = {});
 
+// Waits until the sum of `series` on the metrics page at `url` reaches `at_least`;
+// false at the deadline (60 s).
+bool WaitForMetric(const std::string& url, const std::string& series, double at_least);
+
 }  // namespace crm::testing
