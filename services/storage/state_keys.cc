@@ -1,7 +1,8 @@
 #include "services/storage/state_keys.h"
 
-#include <algorithm>
 #include <bit>
+
+#include "core/check.h"
 
 namespace crm {
 
@@ -65,10 +66,13 @@ std::string DueKey(std::int32_t partition, Timestamp at, const CustomerId& id) {
   return key;
 }
 
-// A non-negative double's bits sort as it does; inverted, highest first.
+// A non-negative double's bits sort as it does; inverted, highest first. A
+// churn is a probability: anything else (NaN included) is a scorer's bug.
 std::string RiskKey(std::int32_t partition, double churn, const CustomerId& id) {
+  CRM_CHECK(churn >= 0 && churn <= 1);
   std::string key = IndexPrefix(kRiskPrefix, partition);
-  AppendBigEndian(key, ~std::bit_cast<std::uint64_t>(std::max(0.0, churn)), 8);
+  // + 0.0 turns -0.0, whose sign bit would sort it last, into 0.0.
+  AppendBigEndian(key, ~std::bit_cast<std::uint64_t>(churn + 0.0), 8);
   key.append(id.value());
   return key;
 }

@@ -49,7 +49,7 @@ std::string IndexPrefix(char index, std::int32_t partition);
 // Times are stored with their sign bit flipped so that keys sort as times do.
 std::string DueKey(std::int32_t partition, Timestamp at, const CustomerId& id);
 
-// A non-negative double's bits sort as it does; inverted, highest first.
+// Highest churn first; `churn` must be a probability (crashes otherwise).
 std::string RiskKey(std::int32_t partition, double churn, const CustomerId& id);
 
 // The first key after every key that starts with `prefix` (which is not all 0xff).
