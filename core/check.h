@@ -7,8 +7,9 @@
 //
 // CRM_CHECK(condition): on a false condition, prints the file,
 // line and condition to stderr and aborts, in every build.
-// CRM_DCHECK(condition): the same in debug builds only (NDEBUG unset); in
-// others the condition is not evaluated.
+// CRM_DCHECK(condition): the same in debug builds (NDEBUG unset) and in the
+// sanitizer builds (CRM_DCHECK_ON, scripts/sanitize.sh); in others the
+// condition is not evaluated.
 
 #include <cstdio>
 #include <cstdlib>
@@ -30,7 +31,7 @@ namespace crm::check_internal {
     }                                                              \
   } while (false)
 
-#ifdef NDEBUG
+#if defined(NDEBUG) && !defined(CRM_DCHECK_ON)
 #define CRM_DCHECK(condition) \
   do {                        \
   } while (false && (condition))
