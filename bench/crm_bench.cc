@@ -522,6 +522,131 @@ void Footprint(const Options& options, const fs::path& dir, int customers, Repor
              static_cast<double>(DirectoryBytes(service.data_dir(), ".sst")) / n, "B");
 }
 
+// Fails unless the topic holds every record of the workload, none dropped.
+void CheckTopicWhole(const Broker& broker, int partitions, std::size_t touchpoints) {
+  auto producer = Take(MakeBenchProducer(broker.bootstrap, 0), "producer");
+  const Watermarks marks = Take(QueryWatermarks(*producer, kTopic, partitions), "watermarks");
+  for (int p = 0; p < partitions; ++p) {
+    if (marks.low[p] != 0) {
+      Fail("the broker dropped the oldest batches of partition " + std::to_string(p) +
+           ": use more --partitions");
+    }
+  }
+  if (marks.total() != static_cast<std::int64_t>(touchpoints)) {
+    Fail("the topic holds " + std::to_string(marks.total()) + " records, not " +
+         std::to_string(touchpoints));
+  }
+}
+
+// What crm-scored's phases are measured against: the bare consumer's and the
+// bare RocksDB loop's rates (0: not measured).
+struct Ceilings {
+  double raw_rate = 0, storage_rate = 0;
+};
+
+// The phases that run crm-scored on the produced workload: ingest,
+// freshness, lookups.
+void ServicePhases(const Options& options, const Broker& broker, const fs::path& dir,
+                   const Workload& workload, int partitions, Ceilings ceilings, Report& report) {
+  Service service(options, broker, dir, "scored");
+  auto offsets =
+      Take(GroupOffsets::Create(broker.bootstrap, kGroup, kTopic, partitions), "group offsets");
+  std::cerr << "ingest: crm-scored drains the topic\n";
+  const IngestResult ingest =
+      WaitForIngest(*offsets, service, 0, static_cast<std::int64_t>(options.touchpoints), "ingest");
+  if (Wants(options, "ingest")) {
+    report.Add("ingest", "records_per_s", ingest.rate, "/s");
+    report.Add("ingest", "cpu_us_per_record", ingest.cpu_us_per_record, "us");
+    const double rejected = service.Metric("crm_touchpoints_rejected_total");
+    report.Add("ingest", "rejected", rejected, "");
+    if (rejected != 0) Fail("crm-scored rejected touchpoints of the workload:\n" + service.Log());
+    if (ceilings.storage_rate > 0) {
+      report.Add("ingest", "ratio_to_storage", ingest.rate / ceilings.storage_rate, "");
+    }
+    if (ceilings.raw_rate > 0) {
+      report.Add("ingest", "ratio_to_raw", ingest.rate / ceilings.raw_rate, "");
+    }
+  }
+  std::int64_t consumed = static_cast<std::int64_t>(options.touchpoints);
+  if (Wants(options, "freshness") || Wants(options, "lookups")) {
+    const auto [looks, seconds] = WaitForLooks(service);
+    report.Add("ingest", "catch_up_looks", looks, "");
+    report.Add("ingest", "catch_up_looks_seconds", seconds, "s");
+  }
+  if (Wants(options, "freshness")) {
+    for (double rate : options.freshness_rates) {
+      const std::string run = std::to_string(static_cast<int>(rate / 1000)) + "k";
+      std::cerr << "freshness: probes at " << rate << " touchpoints/s offered\n";
+      LoadGenerator load(broker.bootstrap, kTopic, workload.customers, rate, options.seed + 1);
+      Check(load.Start(), "load");
+      const Summary summary = Freshness(options, broker, service, options.seconds, run,
+                                        dir / ("freshness-" + run + ".csv"));
+      load.Stop();
+      report.Add("freshness", run + "_offered_per_s", load.achieved_rate(), "/s");
+      ReportSummary(report, "freshness", run + "_", summary);
+      consumed += load.produced() + static_cast<std::int64_t>(summary.count);
+      WaitForIngest(*offsets, service, 0, consumed, "freshness backlog");
+    }
+  }
+  if (Wants(options, "lookups")) {
+    std::cerr << "lookups: " << options.lookup_callers << " callers while ingesting "
+              << options.lookup_ingest_rate << "/s\n";
+    LoadGenerator load(broker.bootstrap, kTopic, workload.customers, options.lookup_ingest_rate,
+                       options.seed + 2);
+    Check(load.Start(), "load");
+    const LookupResult lookups =
+        Lookups(service, workload.customers, options.lookup_callers, options.seconds);
+    load.Stop();
+    report.Add("lookups", "ingest_offered_per_s", load.achieved_rate(), "/s");
+    report.Add("lookups", "calls_per_s", lookups.rate, "/s");
+    ReportSummary(report, "lookups", "", lookups.latency);
+    report.Add("lookups", "errors", static_cast<double>(lookups.errors), "");
+    if (lookups.errors > 0) Fail("lookups failed: see the errors above");
+    consumed += load.produced();
+    WaitForIngest(*offsets, service, 0, consumed, "lookup backlog");
+  }
+  if (service.Stop() != 0) Fail("crm-scored did not stop cleanly:\n" + service.Log());
+}
+
+// The phases on the produced stream: raw, storage, ingest, freshness, lookups.
+void StreamPhases(const Options& options, const fs::path& dir, Report& report) {
+  std::cerr << "generating the workload\n";
+  const Workload workload =
+      MakeWorkload(options.touchpoints, options.customers, options.seed, Wants(options, "storage"));
+  report.Add("workload", "record_bytes_mean", workload.mean_record_bytes, "B");
+  report.Add("workload", "customers_seen", static_cast<double>(workload.customers.size()), "");
+  const int partitions =
+      options.partitions > 0
+          ? options.partitions
+          : std::max(6, static_cast<int>(std::ceil(static_cast<double>(options.touchpoints) *
+                                                   (workload.mean_record_bytes + 70) /
+                                                   kBytesPerPartition)));
+  report.Add("workload", "partitions", partitions, "");
+  Broker broker = StartBroker(options, dir, partitions);
+  std::cerr << "producing " << options.touchpoints << " touchpoints to " << partitions
+            << " partitions\n";
+  Check(ProduceAll(broker.bootstrap, kTopic, workload.records), "producing");
+  CheckTopicWhole(broker, partitions, options.touchpoints);
+  double raw_rate = 0, ceiling_rate = 0;
+  if (Wants(options, "raw")) {
+    std::cerr << "raw: a bare consumer drains the topic\n";
+    const DrainResult drain = Take(
+        Drain(broker.bootstrap, kTopic, partitions, static_cast<std::int64_t>(options.touchpoints)),
+        "raw drain");
+    raw_rate = drain.rate();
+    report.Add("raw", "records_per_s", raw_rate, "/s");
+    report.Add("raw", "cpu_us_per_record", drain.cpu_us_per_record, "us");
+  }
+  if (Wants(options, "storage")) {
+    std::cerr << "storage: the bare RocksDB loop\n";
+    ceiling_rate = StorageCeiling(workload, dir, report);
+  }
+  if (Wants(options, "ingest") || Wants(options, "freshness") || Wants(options, "lookups")) {
+    ServicePhases(options, broker, dir, workload, partitions, {raw_rate, ceiling_rate}, report);
+  }
+  broker.process->Stop(SIGTERM);
+}
+
 int Run(const Options& options) {
   fs::path dir = options.work_dir;
   if (dir.empty()) {
@@ -537,112 +662,7 @@ int Run(const Options& options) {
   const bool needs_stream = Wants(options, "raw") || Wants(options, "storage") ||
                             Wants(options, "ingest") || Wants(options, "freshness") ||
                             Wants(options, "lookups");
-  if (needs_stream) {
-    std::cerr << "generating the workload\n";
-    const Workload workload = MakeWorkload(options.touchpoints, options.customers, options.seed,
-                                           Wants(options, "storage"));
-    report.Add("workload", "record_bytes_mean", workload.mean_record_bytes, "B");
-    report.Add("workload", "customers_seen", static_cast<double>(workload.customers.size()), "");
-    const int partitions =
-        options.partitions > 0
-            ? options.partitions
-            : std::max(6, static_cast<int>(std::ceil(static_cast<double>(options.touchpoints) *
-                                                     (workload.mean_record_bytes + 70) /
-                                                     kBytesPerPartition)));
-    report.Add("workload", "partitions", partitions, "");
-    Broker broker = StartBroker(options, dir, partitions);
-    std::cerr << "producing " << options.touchpoints << " touchpoints to " << partitions
-              << " partitions\n";
-    Check(ProduceAll(broker.bootstrap, kTopic, workload.records), "producing");
-    {
-      auto producer = Take(MakeBenchProducer(broker.bootstrap, 0), "producer");
-      const Watermarks marks = Take(QueryWatermarks(*producer, kTopic, partitions), "watermarks");
-      for (int p = 0; p < partitions; ++p) {
-        if (marks.low[p] != 0) {
-          Fail("the broker dropped the oldest batches of partition " + std::to_string(p) +
-               ": use more --partitions");
-        }
-      }
-      if (marks.total() != static_cast<std::int64_t>(options.touchpoints)) {
-        Fail("the topic holds " + std::to_string(marks.total()) + " records, not " +
-             std::to_string(options.touchpoints));
-      }
-    }
-    double raw_rate = 0, ceiling_rate = 0;
-    if (Wants(options, "raw")) {
-      std::cerr << "raw: a bare consumer drains the topic\n";
-      const DrainResult drain = Take(Drain(broker.bootstrap, kTopic, partitions,
-                                           static_cast<std::int64_t>(options.touchpoints)),
-                                     "raw drain");
-      raw_rate = drain.rate();
-      report.Add("raw", "records_per_s", raw_rate, "/s");
-      report.Add("raw", "cpu_us_per_record", drain.cpu_us_per_record, "us");
-    }
-    if (Wants(options, "storage")) {
-      std::cerr << "storage: the bare RocksDB loop\n";
-      ceiling_rate = StorageCeiling(workload, dir, report);
-    }
-    if (Wants(options, "ingest") || Wants(options, "freshness") || Wants(options, "lookups")) {
-      Service service(options, broker, dir, "scored");
-      auto offsets =
-          Take(GroupOffsets::Create(broker.bootstrap, kGroup, kTopic, partitions), "group offsets");
-      std::cerr << "ingest: crm-scored drains the topic\n";
-      const IngestResult ingest = WaitForIngest(
-          *offsets, service, 0, static_cast<std::int64_t>(options.touchpoints), "ingest");
-      if (Wants(options, "ingest")) {
-        report.Add("ingest", "records_per_s", ingest.rate, "/s");
-        report.Add("ingest", "cpu_us_per_record", ingest.cpu_us_per_record, "us");
-        const double rejected = service.Metric("crm_touchpoints_rejected_total");
-        report.Add("ingest", "rejected", rejected, "");
-        if (rejected != 0)
-          Fail("crm-scored rejected touchpoints of the workload:\n" + service.Log());
-        if (ceiling_rate > 0) {
-          report.Add("ingest", "ratio_to_storage", ingest.rate / ceiling_rate, "");
-        }
-        if (raw_rate > 0) report.Add("ingest", "ratio_to_raw", ingest.rate / raw_rate, "");
-      }
-      std::int64_t consumed = static_cast<std::int64_t>(options.touchpoints);
-      if (Wants(options, "freshness") || Wants(options, "lookups")) {
-        const auto [looks, seconds] = WaitForLooks(service);
-        report.Add("ingest", "catch_up_looks", looks, "");
-        report.Add("ingest", "catch_up_looks_seconds", seconds, "s");
-      }
-      if (Wants(options, "freshness")) {
-        for (double rate : options.freshness_rates) {
-          const std::string run = std::to_string(static_cast<int>(rate / 1000)) + "k";
-          std::cerr << "freshness: probes at " << rate << " touchpoints/s offered\n";
-          LoadGenerator load(broker.bootstrap, kTopic, workload.customers, rate, options.seed + 1);
-          Check(load.Start(), "load");
-          const Summary summary = Freshness(options, broker, service, options.seconds, run,
-                                            dir / ("freshness-" + run + ".csv"));
-          load.Stop();
-          report.Add("freshness", run + "_offered_per_s", load.achieved_rate(), "/s");
-          ReportSummary(report, "freshness", run + "_", summary);
-          consumed += load.produced() + static_cast<std::int64_t>(summary.count);
-          WaitForIngest(*offsets, service, 0, consumed, "freshness backlog");
-        }
-      }
-      if (Wants(options, "lookups")) {
-        std::cerr << "lookups: " << options.lookup_callers << " callers while ingesting "
-                  << options.lookup_ingest_rate << "/s\n";
-        LoadGenerator load(broker.bootstrap, kTopic, workload.customers, options.lookup_ingest_rate,
-                           options.seed + 2);
-        Check(load.Start(), "load");
-        const LookupResult lookups =
-            Lookups(service, workload.customers, options.lookup_callers, options.seconds);
-        load.Stop();
-        report.Add("lookups", "ingest_offered_per_s", load.achieved_rate(), "/s");
-        report.Add("lookups", "calls_per_s", lookups.rate, "/s");
-        ReportSummary(report, "lookups", "", lookups.latency);
-        report.Add("lookups", "errors", static_cast<double>(lookups.errors), "");
-        if (lookups.errors > 0) Fail("lookups failed: see the errors above");
-        consumed += load.produced();
-        WaitForIngest(*offsets, service, 0, consumed, "lookup backlog");
-      }
-      if (service.Stop() != 0) Fail("crm-scored did not stop cleanly:\n" + service.Log());
-    }
-    broker.process->Stop(SIGTERM);
-  }
+  if (needs_stream) StreamPhases(options, dir, report);
   if (Wants(options, "footprint")) {
     for (int customers : options.footprint_customers) {
       std::cerr << "footprint: " << customers << " customers\n";

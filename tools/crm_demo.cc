@@ -176,6 +176,94 @@ void AddFlags(CLI::App& app, Flags& f) {
   app.add_option("--kafka", f.kafka, "librdkafka property KEY=VALUE (repeatable)");
 }
 
+// The live run: produces the population's touchpoints as they come due, and
+// redraws the view (throughput, alerts, a few customers) every few seconds.
+class LiveRun {
+ public:
+  LiveRun(const Flags& flags, RdKafka::Producer& producer, crm::v1::ScoringService::Stub* stub,
+          crm::demo::Population& population, crm::Timestamp start)
+      : flags_(flags),
+        producer_(producer),
+        stub_(stub),
+        population_(population),
+        simulated_now_(start),
+        last_view_(std::chrono::steady_clock::now()) {}
+
+  // Produces up to `target` touchpoints in all, none later than `now`; false
+  // on a produce error (said on stderr).
+  bool Produce(std::uint64_t target, crm::Timestamp now) {
+    while (produced_ < target) {
+      if (!pending_) pending_ = population_.Next();
+      if (pending_->occurred_at > now) break;  // caught up: real time from here
+      message_.Clear();
+      crm::ToProto(*pending_, &message_);
+      message_.SerializeToString(&bytes_);
+      const std::string& key = pending_->customer_id.value();
+      const RdKafka::ErrorCode err = producer_.produce(
+          flags_.topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY, bytes_.data(),
+          bytes_.size(), key.data(), key.size(), 0, nullptr);
+      if (err == RdKafka::ERR__QUEUE_FULL) {
+        producer_.poll(10);
+        break;
+      }
+      if (err != RdKafka::ERR_NO_ERROR) {
+        std::cerr << "crm-demo: produce: " << RdKafka::err2str(err) << "\n";
+        return false;
+      }
+      simulated_now_ = std::max(simulated_now_, pending_->occurred_at);
+      pending_.reset();
+      ++produced_;
+    }
+    return true;
+  }
+
+  // Redraws the view when its time has come (every second on a terminal,
+  // every five otherwise).
+  void RedrawWhenDue(std::chrono::steady_clock::time_point now) {
+    const double since_view = std::chrono::duration<double>(now - last_view_).count();
+    if (since_view < (tty_ ? 1.0 : 5.0)) return;
+    std::ostringstream view;
+    if (tty_) view << "\033[2J\033[H";
+    const std::optional<std::string> page =
+        flags_.metrics_url.empty() ? std::nullopt : crm::HttpGet(flags_.metrics_url);
+    // Sums every sample of `metric`; -1 without a page.
+    const auto sum = [&](const char* metric) { return page ? crm::SumSamples(*page, metric) : -1; };
+    const double applied = sum("crm_touchpoints_applied_total");
+    view << "crm-demo  simulated " << Date(simulated_now_) << "   produced " << produced_ << " ("
+         << static_cast<int>(static_cast<double>(produced_ - produced_at_view_) / since_view)
+         << "/s)";
+    if (applied >= 0) {
+      view << "   applied " << static_cast<std::uint64_t>(applied);
+      if (applied_at_view_ >= 0) {
+        view << " (" << static_cast<int>((applied - applied_at_view_) / since_view) << "/s)";
+      }
+      view << "   at-risk alerts open " << static_cast<std::uint64_t>(sum("crm_alerts_open"));
+    }
+    view << "\n";
+    if (stub_ != nullptr) view << CustomerTable(*stub_, population_, simulated_now_);
+    std::cout << view.str() << std::flush;
+    last_view_ = now;
+    produced_at_view_ = produced_;
+    applied_at_view_ = applied;
+  }
+
+  std::uint64_t produced() const { return produced_; }
+
+ private:
+  const Flags& flags_;
+  RdKafka::Producer& producer_;
+  crm::v1::ScoringService::Stub* stub_;
+  crm::demo::Population& population_;
+  const bool tty_ = isatty(STDOUT_FILENO) != 0;
+  crm::Timestamp simulated_now_;
+  std::optional<crm::Touchpoint> pending_;
+  crm::v1::Touchpoint message_;
+  std::string bytes_;
+  std::uint64_t produced_ = 0, produced_at_view_ = 0;
+  double applied_at_view_ = -1;
+  std::chrono::steady_clock::time_point last_view_;
+};
+
 }  // namespace
 
 // What may escape is what ends the process anyway (allocation failure).
@@ -225,78 +313,18 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   std::cerr << "crm-demo: seed " << f.seed << ", " << f.customers << " customers, " << f.rate
             << " touchpoints/s, simulated time from " << Date(options.start) << "\n";
 
-  const bool tty = isatty(STDOUT_FILENO) != 0;
+  LiveRun run(f, *producer, stub.get(), population, options.start);
   const auto started = std::chrono::steady_clock::now();
-  auto last_view = started;
-  std::uint64_t produced = 0, produced_at_view = 0;
-  double applied_at_view = -1;
-  crm::Timestamp simulated_now = options.start;
-  std::optional<crm::Touchpoint> pending;
-  crm::v1::Touchpoint message;
-  std::string bytes;
-
   while (!g_stop.load()) {
     const auto now = std::chrono::steady_clock::now();
     const double elapsed = std::chrono::duration<double>(now - started).count();
     if (f.duration_s > 0 && elapsed >= f.duration_s) break;
-    const auto target = static_cast<std::uint64_t>(elapsed * f.rate);
-    while (produced < target) {
-      if (!pending) pending = population.Next();
-      if (pending->occurred_at > clock.Now()) break;  // caught up: real time from here
-      message.Clear();
-      crm::ToProto(*pending, &message);
-      message.SerializeToString(&bytes);
-      const std::string& key = pending->customer_id.value();
-      RdKafka::ErrorCode err =
-          producer->produce(f.topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
-                            bytes.data(), bytes.size(), key.data(), key.size(), 0, nullptr);
-      if (err == RdKafka::ERR__QUEUE_FULL) {
-        producer->poll(10);
-        break;
-      }
-      if (err != RdKafka::ERR_NO_ERROR) {
-        std::cerr << "crm-demo: produce: " << RdKafka::err2str(err) << "\n";
-        return 1;
-      }
-      simulated_now = std::max(simulated_now, pending->occurred_at);
-      pending.reset();
-      ++produced;
-    }
+    if (!run.Produce(static_cast<std::uint64_t>(elapsed * f.rate), clock.Now())) return 1;
     producer->poll(0);
-
-    const double since_view = std::chrono::duration<double>(now - last_view).count();
-    if (since_view >= (tty ? 1.0 : 5.0)) {
-      std::ostringstream view;
-      if (tty) view << "\033[2J\033[H";
-      const std::optional<std::string> page =
-          f.metrics_url.empty() ? std::nullopt : crm::HttpGet(f.metrics_url);
-      // Sums every sample of `metric`; -1 without a page.
-      const auto sum = [&](const char* metric) {
-        return page ? crm::SumSamples(*page, metric) : -1;
-      };
-      const double applied = sum("crm_touchpoints_applied_total");
-      view << "crm-demo  simulated " << Date(simulated_now) << "   produced " << produced << " ("
-           << static_cast<int>(static_cast<double>(produced - produced_at_view) / since_view)
-           << "/s)";
-      if (applied >= 0) {
-        view << "   applied " << static_cast<std::uint64_t>(applied);
-        if (applied_at_view >= 0) {
-          view << " (" << static_cast<int>((applied - applied_at_view) / since_view) << "/s)";
-        }
-        view << "   at-risk alerts open " << static_cast<std::uint64_t>(sum("crm_alerts_open"));
-      }
-      view << "\n";
-      if (stub) {
-        view << CustomerTable(*stub, population, simulated_now);
-      }
-      std::cout << view.str() << std::flush;
-      last_view = now;
-      produced_at_view = produced;
-      applied_at_view = applied;
-    }
+    run.RedrawWhenDue(now);
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   producer->flush(10'000);
-  std::cerr << "crm-demo: produced " << produced << " touchpoints\n";
+  std::cerr << "crm-demo: produced " << run.produced() << " touchpoints\n";
   return 0;
 }
