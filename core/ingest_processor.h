@@ -80,7 +80,7 @@ class IngestProcessor final : public AlertDeliveryListener {
   // the store (core/ingest_mode.h).
   IngestProcessor(IngestOptions options, StateStore* store, const Clock* clock, IngestProbe* probe,
                   IngestMode mode = {});
-  ~IngestProcessor();
+  ~IngestProcessor() override;
   IngestProcessor(IngestProcessor&&) noexcept;
 
   // Loads the committed population and latest event time from the store and
