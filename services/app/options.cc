@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "absl/status/status.h"
+#include "core/segment.h"
 
 namespace crm {
 namespace {
@@ -77,6 +78,10 @@ absl::StatusOr<AlertPolicy> BuildAlertPolicy(AlertPolicy policy, double cooldown
     const auto assignment = SplitAssignment(text);
     const std::string bad = "--alert-segment '" + text + "': expected SEGMENT=RAISE:CLEAR[:DAYS]";
     if (!assignment) return absl::InvalidArgumentError(bad);
+    const std::optional<Segment> segment = ParseSegment(assignment->first);
+    if (!segment || *segment == Segment::kNone) {
+      return absl::InvalidArgumentError(bad + " (SEGMENT is A, B or C)");
+    }
     std::vector<std::optional<double>> numbers;
     std::istringstream fields(assignment->second);
     for (std::string field; std::getline(fields, field, ':');)
@@ -92,7 +97,7 @@ absl::StatusOr<AlertPolicy> BuildAlertPolicy(AlertPolicy policy, double cooldown
       if (*numbers[2] < 0) return absl::InvalidArgumentError(bad + " (negative cooldown)");
       thresholds.cooldown = FromDays(*numbers[2]);
     }
-    policy.by_segment[assignment->first] = thresholds;
+    policy.by_segment[*segment] = thresholds;
   }
   for (const std::string& text : costs) {
     const auto assignment = SplitAssignment(text);
@@ -493,7 +498,7 @@ std::string DescribeOptions(const ServiceOptions& o) {
       << " alert-clear=" << o.alert_policy.defaults.clear << " alert-cooldown-days="
       << std::chrono::duration<double, std::ratio<86400>>(o.alert_policy.defaults.cooldown).count();
   for (const auto& [segment, t] : o.alert_policy.by_segment) {
-    out << " alert-segment." << segment << "=" << t.raise << ":" << t.clear << ":"
+    out << " alert-segment." << SegmentName(segment) << "=" << t.raise << ":" << t.clear << ":"
         << std::chrono::duration<double, std::ratio<86400>>(t.cooldown).count();
   }
   out << " grpc-tls=" << (o.grpc_tls_cert.empty() ? "off" : "on")

@@ -319,7 +319,7 @@ std::optional<int> ScoringApp::BuildIngest() {
         if (with_changelog) processor->AlertDelivered(alert);
         CRM_LOG(kDebug, "alerts") << "delivered " << alert.outcome.alert_id << " for "
                                   << alert.customer_id.value() << ": churn " << alert.churn << ", "
-                                  << alert.action;
+                                  << RecommendedActionName(alert.action);
       });
   if (!publisher.ok()) return Fatal("alert producer", publisher.status());
   publisher_ = std::move(*publisher);
