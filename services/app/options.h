@@ -6,6 +6,9 @@
 #include <vector>
 
 #include "core/alerts.h"
+#include "core/clock.h"
+#include "services/common/log.h"
+#include "services/grpc/authorizer.h"
 #include "services/kafka/kafka_config.h"
 
 namespace crm {
@@ -43,17 +46,17 @@ struct ServiceOptions {
   // How the producers place a customer's touchpoints by key (librdkafka's
   // default; murmur2_random is the Java client's).
   std::string partitioner = "consistent_random";
-  int cluster_heartbeat_ms = 2000;      // the claim is republished this often
-  std::string peer_tls_ca;              // with TLS: the CA the others' certificates are signed by
-  int embedded_partitions = 6;          // topics of the embedded broker
-  std::string log_level = "info";       // debug, info, warn, error
-  std::string log_format = "text";      // text, or json: one object a line
-  std::size_t cache_entries = 100'000;  // customer states kept in memory
-  std::size_t cache_mb = 512;           // the bytes those states may hold (0: entries only)
-  std::size_t max_state_kb = 64;        // one customer's state at most (0: no cap)
-  std::size_t max_watchers = 100;       // WatchAlerts streams at once
-  int planning_threads = 0;             // besides the consumer's, for next-look planning
-  std::size_t dedup_window = 128;       // event ids remembered per customer
+  int cluster_heartbeat_ms = 2000;       // the claim is republished this often
+  std::string peer_tls_ca;               // with TLS: the CA the others' certificates are signed by
+  int embedded_partitions = 6;           // topics of the embedded broker
+  LogLevel log_level = LogLevel::kInfo;  // debug, info, warn, error
+  LogFormat log_format = LogFormat::kText;  // text, or json: one object a line
+  std::size_t cache_entries = 100'000;      // customer states kept in memory
+  std::size_t cache_mb = 512;               // the bytes those states may hold (0: entries only)
+  std::size_t max_state_kb = 64;            // one customer's state at most (0: no cap)
+  std::size_t max_watchers = 100;           // WatchAlerts streams at once
+  int planning_threads = 0;                 // besides the consumer's, for next-look planning
+  std::size_t dedup_window = 128;           // event ids remembered per customer
   std::size_t block_cache_mb = 64;
   bool low_priority_compactions = true;  // RocksDB compactions at nice 19
   bool sync_writes = false;              // fsync the WAL on each commit
@@ -63,9 +66,9 @@ struct ServiceOptions {
   // looks at most (while more wait, a round between every two polls).
   int look_interval_ms = 100;
   std::size_t look_batch = 100;
-  // "Now" for queries without as_of: "wall" (the system clock) or "event"
-  // (the latest event time applied: replays of history, tests).
-  std::string clock = "wall";
+  // "Now" for queries without as_of: wall (the system clock) or event (the
+  // latest event time applied: replays of history, tests).
+  ClockMode clock = ClockMode::kWall;
   // When churn raises and clears at-risk alerts, what they recommend, and how
   // close the at-risk index stays to each customer's current churn:
   // --alert-raise, --alert-clear, --alert-cooldown-days, --alert-segment,
@@ -79,7 +82,7 @@ struct ServiceOptions {
   std::vector<std::string> admin_identities;
   std::string reader_token_file;  // readers read, under --grpc-auth all; admins read too
   std::vector<std::string> reader_identities;
-  std::string grpc_auth = "admin";  // admin: only admin RPCs need a caller; all: every RPC
+  GrpcAuth grpc_auth = GrpcAuth::kAdmin;  // admin: only admin RPCs need a caller; all: every RPC
   // Tokens or --grpc-auth all on a plaintext listener that is not loopback
   // are refused at start unless this is set (credentials would cross the
   // network in the clear).

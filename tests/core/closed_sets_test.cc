@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/clock.h"
 #include "core/recommended_action.h"
 #include "core/scorer.h"
 #include "core/segment.h"
@@ -68,6 +69,15 @@ TEST(LifecycleStageTest, EveryNameParsesBack) {
   EXPECT_EQ(LifecycleStageName(LifecycleStage::kMaturity), "MATURITY");
   for (std::string_view name : {"", "prospect", "LOST", "MATURE"}) {
     EXPECT_EQ(ParseLifecycleStage(name), std::nullopt) << name;
+  }
+}
+
+TEST(ClockModeTest, EveryNameParsesBack) {
+  ExpectRoundTrip(kClockModes, ClockModeName, ParseClockMode);
+  EXPECT_EQ(ClockModeName(ClockMode::kWall), "wall");
+  EXPECT_EQ(ClockModeName(ClockMode::kEvent), "event");
+  for (std::string_view name : {"", "WALL", "sundial", "event "}) {
+    EXPECT_EQ(ParseClockMode(name), std::nullopt) << name;
   }
 }
 
