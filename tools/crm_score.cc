@@ -15,6 +15,7 @@
 #include "core/recommended_action.h"
 #include "core/segment.h"
 #include "crm/v1/scoring.grpc.pb.h"
+#include "services/common/defaults.h"
 #include "tools/command_line.h"
 #include "tools/grpc_health.h"
 #include "tools/score_format.h"
@@ -39,7 +40,7 @@ std::vector<std::string> ActionNames() {
 }
 
 struct Connection {
-  std::string server = "127.0.0.1:50051";
+  std::string server = std::string(crm::kDefaultGrpcListen);
   std::string token_file;         // the bearer token, alone in the file
   std::string tls_ca;             // set: TLS, the server's certificate checked against this CA
   std::string tls_cert, tls_key;  // a client certificate (mutual TLS)

@@ -7,6 +7,8 @@
 
 #include "core/alerts.h"
 #include "core/clock.h"
+#include "core/ingest_loop.h"
+#include "services/common/defaults.h"
 #include "services/common/log.h"
 #include "services/grpc/authorizer.h"
 #include "services/kafka/kafka_config.h"
@@ -16,19 +18,19 @@ namespace crm {
 // Everything crm-scored can be told, from flags, CRM_* environment variables
 // or the --config file (flags win over both). Defaults are the ones below.
 struct ServiceOptions {
-  std::string brokers;                  // empty: start an embedded broker
-  std::string group = "crm-scored";     // consumer group
-  std::string data_dir = "./crm-data";  // RocksDB state
-  std::string grpc_listen = "127.0.0.1:50051";
-  std::string metrics_listen = "127.0.0.1:9464";
+  std::string brokers;                             // empty: start an embedded broker
+  std::string group = std::string(kDefaultGroup);  // consumer group
+  std::string data_dir = "./crm-data";             // RocksDB state
+  std::string grpc_listen = std::string(kDefaultGrpcListen);
+  std::string metrics_listen = std::string(kDefaultMetricsListen);
   std::string model_file;  // empty: built-in model
   KafkaProperties kafka;   // --kafka KEY=VALUE, repeatable
-  std::string topic = "crm.touchpoints";
-  std::string alerts_topic = "crm.alerts";
-  std::string dlq_topic = "crm.touchpoints.dlq";
+  std::string topic = std::string(kDefaultTouchpointTopic);
+  std::string alerts_topic = std::string(kDefaultAlertsTopic);
+  std::string dlq_topic = std::string(kDefaultDeadLetterTopic);
   // Where partitions' states follow them between instances (with --brokers;
   // empty: no changelog, each instance keeps what it built).
-  std::string changelog_topic = "crm.state.changelog";
+  std::string changelog_topic = std::string(kDefaultChangelogTopic);
   // The changelog topic's delete.retention.ms: local checkpoints older than
   // 90 % of it are not replayed from (the partition is restored whole).
   std::int64_t changelog_delete_retention_ms = 86'400'000;
@@ -37,7 +39,7 @@ struct ServiceOptions {
   // Scale-out (with --brokers; empty: this instance answers alone): the
   // compacted topic where the group's instances say which partitions they
   // own and where they are reached, and share their partitions' population.
-  std::string cluster_topic = "crm.cluster";
+  std::string cluster_topic = std::string(kDefaultClusterTopic);
   // Where the others reach this instance's gRPC service (empty: the listen
   // address, with this host's name for a wildcard host), and its name in the
   // group (empty: that address).
@@ -58,14 +60,15 @@ struct ServiceOptions {
   int planning_threads = 0;                 // besides the consumer's, for next-look planning
   std::size_t dedup_window = 128;           // event ids remembered per customer
   std::size_t block_cache_mb = 64;
-  bool low_priority_compactions = true;  // RocksDB compactions at nice 19
-  bool sync_writes = false;              // fsync the WAL on each commit
-  std::size_t max_batch = 5000;          // records per commit at most
-  int poll_timeout_ms = 100;             // longest wait of a poll for its first record
+  bool low_priority_compactions = true;                   // RocksDB compactions at nice 19
+  bool sync_writes = false;                               // fsync the WAL on each commit
+  std::size_t max_batch = IngestLoopOptions{}.max_batch;  // records per commit at most
+  int poll_timeout_ms =
+      IngestLoopOptions{}.poll_timeout_ms;  // longest wait of a poll for its first record
   // Looks due on the wall clock: a round this often at most, of this many
   // looks at most (while more wait, a round between every two polls).
-  int look_interval_ms = 100;
-  std::size_t look_batch = 100;
+  int look_interval_ms = IngestLoopOptions{}.look_interval_ms;
+  std::size_t look_batch = IngestLoopOptions{}.look_batch;
   // "Now" for queries without as_of: wall (the system clock) or event (the
   // latest event time applied: replays of history, tests).
   ClockMode clock = ClockMode::kWall;
