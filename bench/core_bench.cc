@@ -126,7 +126,7 @@ void BM_NextEvaluation(benchmark::State& s) {
     // As a look leaves it: evaluated (an alert raised if at risk), then planned.
     const ChurnCurve curve(scorer, state);
     AlertState alert;
-    UpdateAlert(CustomerId("c"), curve.At(corpus.end), "", corpus.end, policy, alert);
+    UpdateAlert(CustomerId("c"), curve.At(corpus.end), Segment::kNone, corpus.end, policy, alert);
     benchmark::DoNotOptimize(NextLook(
         [&](Timestamp t) {
           ++evaluations;

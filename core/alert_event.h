@@ -9,7 +9,9 @@
 #include <vector>
 
 #include "core/customer_id.h"
+#include "core/recommended_action.h"
 #include "core/score_reason.h"
+#include "core/segment.h"
 #include "core/time.h"
 #include "core/touchpoint.h"
 
@@ -29,8 +31,8 @@ struct AlertEvent {
   AlertOutcome outcome;
   Timestamp at{};
   double churn = 0;
-  std::string segment;
-  std::string action;                       // RecommendedAction
+  Segment segment = Segment::kNone;
+  RecommendedAction action = RecommendedAction::kNone;  // RecommendAction
   Channel channel = Channel::kUnspecified;  // RecommendedChannel; none: not for marketing
   std::vector<ScoreReason> reasons;
   std::string model_version;

@@ -21,7 +21,7 @@ absl::Status CheckThresholds(const AlertThresholds& t, const std::string& where)
 
 }  // namespace
 
-const AlertThresholds& AlertPolicy::For(std::string_view segment) const {
+const AlertThresholds& AlertPolicy::For(Segment segment) const {
   auto it = by_segment.find(segment);
   return it == by_segment.end() ? defaults : it->second;
 }
@@ -29,7 +29,8 @@ const AlertThresholds& AlertPolicy::For(std::string_view segment) const {
 absl::Status ValidateAlertPolicy(const AlertPolicy& policy) {
   if (absl::Status s = CheckThresholds(policy.defaults, "alert policy"); !s.ok()) return s;
   for (const auto& [segment, thresholds] : policy.by_segment) {
-    if (absl::Status s = CheckThresholds(thresholds, "alert policy of segment " + segment);
+    if (absl::Status s = CheckThresholds(
+            thresholds, "alert policy of segment " + std::string(SegmentName(segment)));
         !s.ok()) {
       return s;
     }
@@ -56,8 +57,8 @@ std::string AlertId(const CustomerId& id, std::uint64_t n) {
   return text;
 }
 
-AlertOutcome UpdateAlert(const CustomerId& id, double churn, std::string_view segment,
-                         Timestamp now, const AlertPolicy& policy, AlertState& state) {
+AlertOutcome UpdateAlert(const CustomerId& id, double churn, Segment segment, Timestamp now,
+                         const AlertPolicy& policy, AlertState& state) {
   const AlertThresholds& t = policy.For(segment);
   AlertOutcome outcome;
   outcome.previous_churn = state.last_churn;
@@ -81,18 +82,18 @@ AlertOutcome UpdateAlert(const CustomerId& id, double churn, std::string_view se
   return outcome;
 }
 
-std::string_view RecommendedAction(ValueQuadrant quadrant, double churn,
-                                   const AlertThresholds& thresholds) {
+RecommendedAction RecommendAction(ValueQuadrant quadrant, double churn,
+                                  const AlertThresholds& thresholds) {
   switch (quadrant) {
     case ValueQuadrant::kDesirable:
     case ValueQuadrant::kMature:
-      return churn >= thresholds.raise ? "WIN_BACK" : "RETAIN";
+      return churn >= thresholds.raise ? RecommendedAction::kWinBack : RecommendedAction::kRetain;
     case ValueQuadrant::kUnderDeveloped:
-      return "DEVELOP";
+      return RecommendedAction::kDevelop;
     case ValueQuadrant::kUndesirable:
-      return "NONE";
+      return RecommendedAction::kNone;
   }
-  return "NONE";
+  return RecommendedAction::kNone;
 }
 
 Channel RecommendedChannel(const CustomerState& state, const AlertPolicy& policy) {

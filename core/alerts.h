@@ -18,7 +18,9 @@
 #include "core/alert_event.h"
 #include "core/customer_id.h"
 #include "core/customer_state.h"
+#include "core/recommended_action.h"
 #include "core/scorer.h"
+#include "core/segment.h"
 #include "core/time.h"
 #include "core/touchpoint.h"
 
@@ -34,7 +36,7 @@ struct AlertThresholds {
 
 struct AlertPolicy {
   AlertThresholds defaults;
-  std::map<std::string, AlertThresholds, std::less<>> by_segment;  // by ABC letter
+  std::map<Segment, AlertThresholds> by_segment;
   // The relative cost of one contact on each channel (indexed by Channel),
   // for the recommended channel; must be positive.
   std::array<double, kChannelCount> channel_cost = {1, 4, 0.5, 0.5, 2, 3, 0.2, 10, 2, 0.3};
@@ -43,7 +45,7 @@ struct AlertPolicy {
   // the churn of each customer's last look) stays this close to the truth.
   double risk_precision = 0.02;
 
-  const AlertThresholds& For(std::string_view segment) const;
+  const AlertThresholds& For(Segment segment) const;
 };
 
 // OK, or InvalidArgument naming the first bad value (thresholds outside
@@ -57,14 +59,14 @@ std::string AlertId(const CustomerId& id, std::uint64_t n);
 
 // Updates the customer's alert on the churn of a look at `now`, under the
 // thresholds of their segment; updates `state`.
-AlertOutcome UpdateAlert(const CustomerId& id, double churn, std::string_view segment,
-                         Timestamp now, const AlertPolicy& policy, AlertState& state);
+AlertOutcome UpdateAlert(const CustomerId& id, double churn, Segment segment, Timestamp now,
+                         const AlertPolicy& policy, AlertState& state);
 
 // WIN_BACK for a valuable customer (desirable or mature quadrant) at risk
 // (churn at or above `raise`), RETAIN for one below it, DEVELOP for an
 // under-developed one, NONE for an undesirable one (the strategy is to let go).
-std::string_view RecommendedAction(ValueQuadrant quadrant, double churn,
-                                   const AlertThresholds& thresholds);
+RecommendedAction RecommendAction(ValueQuadrant quadrant, double churn,
+                                  const AlertThresholds& thresholds);
 
 // The channel to reach the customer on: among the channels they consented to
 // (an explicit, latest consent), the one that maximises (contacts + 1) /

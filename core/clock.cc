@@ -13,4 +13,16 @@ void EventClock::Observe(Timestamp t) {
   }
 }
 
+std::string_view ClockModeName(ClockMode mode) {
+  static constexpr std::array<std::string_view, kClockModes.size()> kNames = {"wall", "event"};
+  return kNames[static_cast<std::size_t>(mode)];
+}
+
+std::optional<ClockMode> ParseClockMode(std::string_view name) {
+  for (ClockMode mode : kClockModes) {
+    if (ClockModeName(mode) == name) return mode;
+  }
+  return std::nullopt;
+}
+
 }  // namespace crm

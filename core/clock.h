@@ -1,7 +1,10 @@
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
+#include <optional>
+#include <string_view>
 
 #include "core/time.h"
 
@@ -14,6 +17,16 @@ class Clock {
   virtual ~Clock() = default;
   virtual Timestamp Now() const = 0;
 };
+
+// Which clock "now" is for queries without as_of (--clock): kWall, the
+// system clock (WallClock), or kEvent, the latest event time applied
+// (EventClock).
+enum class ClockMode : std::uint8_t { kWall, kEvent };
+inline constexpr std::array<ClockMode, 2> kClockModes = {ClockMode::kWall, ClockMode::kEvent};
+// "wall" or "event", as --clock spells it.
+std::string_view ClockModeName(ClockMode mode);
+// The mode ClockModeName names; nullopt for any other text.
+std::optional<ClockMode> ParseClockMode(std::string_view name);
 
 // The system's real-time clock; the only place that reads it (clock.cc).
 class WallClock final : public Clock {

@@ -241,7 +241,6 @@ std::size_t StateBytes(const CustomerState& state) {
   bytes += state.recent_complaints.size() * sizeof(Timestamp);
   bytes += state.recent_satisfaction.size() * sizeof(SatisfactionSample);
   bytes += state.recent_events.ring().size() * sizeof(std::uint64_t);
-  bytes += HeapBytes(state.alert.last_segment);
   for (const auto& [product, stats] : state.products) {
     bytes += kMapNodeOverheadBytes + sizeof(std::pair<const std::string, ProductStats>) +
              HeapBytes(product);

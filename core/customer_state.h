@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/segment.h"
 #include "core/time.h"
 #include "core/touchpoint.h"
 
@@ -99,10 +100,10 @@ class DedupWindow {
 // core/alerts.h), kept with their state so that both commit together.
 struct AlertState {
   bool open = false;
-  std::uint64_t raised = 0;            // alerts raised so far; numbers the next alert id
-  std::optional<Timestamp> raised_at;  // of the latest alert raised
-  double last_churn = 0;               // at the latest look
-  std::string last_segment;            // at the latest look
+  std::uint64_t raised = 0;               // alerts raised so far; numbers the next alert id
+  std::optional<Timestamp> raised_at;     // of the latest alert raised
+  double last_churn = 0;                  // at the latest look
+  Segment last_segment = Segment::kNone;  // at the latest look
   std::optional<Timestamp> looked_at;
   std::optional<Timestamp> next_look;  // in the time index
   // The churn the customer is ranked by in the at-risk index: the churn of a

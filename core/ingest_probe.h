@@ -4,6 +4,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/recommended_action.h"
+#include "core/segment.h"
 #include "core/time.h"
 #include "core/touchpoint.h"
 #include "core/validation.h"
@@ -27,7 +29,7 @@ class IngestProbe {
   virtual void InputLag(std::int32_t partition, std::int64_t records) = 0;
   // An alert raised (kRaised) or cleared (kCleared) by a committed batch, with
   // the action recommended and the customer's segment.
-  virtual void AlertChanged(bool raised, std::string_view action, std::string_view segment) = 0;
+  virtual void AlertChanged(bool raised, RecommendedAction action, Segment segment) = 0;
   // Looks taken because they were due in the time index.
   virtual void LooksTaken(std::size_t looks) = 0;
   // Customers of `partition` with an open alert, as committed (0 once the
@@ -68,7 +70,7 @@ class NullIngestProbe final : public IngestProbe {
   void Rejected(RejectReason) override {}
   void BatchCommitted(std::size_t, Micros) override {}
   void InputLag(std::int32_t, std::int64_t) override {}
-  void AlertChanged(bool, std::string_view, std::string_view) override {}
+  void AlertChanged(bool, RecommendedAction, Segment) override {}
   void LooksTaken(std::size_t) override {}
   void OpenAlerts(std::int32_t, std::uint64_t) override {}
   void InputConnected(bool) override {}

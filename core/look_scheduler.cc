@@ -63,9 +63,9 @@ void LookScheduler::Look(PendingCommit& pending, const CustomerId& id,
   // The churn and segment alone on every look; the full scores only for an alert.
   const double churn = scorer.Churn(state, at);
   pending.look_churns.push_back(churn);
-  const std::string segment =
-      population != nullptr ? population->AbcSegment(state.purchase_amount - state.return_amount)
-                            : "";
+  const Segment segment = population != nullptr
+                              ? population->AbcSegment(state.purchase_amount - state.return_amount)
+                              : Segment::kNone;
   const AlertOutcome outcome = UpdateAlert(id, churn, segment, at, policy, alert);
   if (!alert.indexed_churn ||
       std::fabs(churn - *alert.indexed_churn) >= policy.risk_precision / 2) {
@@ -94,7 +94,7 @@ void LookScheduler::Look(PendingCommit& pending, const CustomerId& id,
   event.at = at;
   event.churn = scores.churn;
   event.segment = scores.segment;
-  event.action = RecommendedAction(scores.quadrant, scores.churn, thresholds);
+  event.action = RecommendAction(scores.quadrant, scores.churn, thresholds);
   event.channel = RecommendedChannel(state, policy);
   event.reasons = scores.reasons;
   event.model_version = scores.model_version;

@@ -115,11 +115,11 @@ int PopulationView::Score(PopulationAxis axis, double value) const {
   return 1 + std::min(4, static_cast<int>(Rank(axis, value) * 5));
 }
 
-std::string PopulationView::AbcSegment(double revenue) const {
-  if (customers_ == 0) return "";
+Segment PopulationView::AbcSegment(double revenue) const {
+  if (customers_ == 0) return Segment::kNone;
   const Axis& a = axes_[static_cast<int>(PopulationAxis::kRevenue)];
   const std::int64_t bucket = PopulationBucket(PopulationAxis::kRevenue, revenue);
-  if (bucket <= 0 || a.total_revenue <= 0) return "C";
+  if (bucket <= 0 || a.total_revenue <= 0) return Segment::kC;
   const auto it = std::lower_bound(a.buckets.begin(), a.buckets.end(), bucket);
   // Revenue of the customers strictly above this revenue's bucket, as a share
   // (the first bucket found is above it when nobody has this revenue).
@@ -130,9 +130,9 @@ std::string PopulationView::AbcSegment(double revenue) const {
     if (*it != bucket) above += MoneyValue(*it) * static_cast<double>(a.counts[i]);
   }
   const double share = above / a.total_revenue;
-  if (share < 0.80) return "A";
-  if (share < 0.95) return "B";
-  return "C";
+  if (share < 0.80) return Segment::kA;
+  if (share < 0.95) return Segment::kB;
+  return Segment::kC;
 }
 
 void Population::Add(std::int32_t partition, PopulationAxis axis, double value, int delta,

@@ -23,6 +23,7 @@
 #include "absl/synchronization/mutex.h"
 #include "core/board.h"
 #include "core/customer_state.h"
+#include "core/segment.h"
 
 namespace crm {
 
@@ -76,10 +77,10 @@ class PopulationView {
   // The 1-5 quintile score of `value` on `axis` (5 best: latest purchase,
   // most frequent, highest value, broadest); 0 when the population is empty.
   int Score(PopulationAxis axis, double value) const;
-  // The ABC segment of `revenue`: "A" when the customers at or above it make
-  // the top 80 % of the revenue, "B" the next 15 %, "C" the rest (and anyone
-  // with no positive revenue); "" when the population is empty.
-  std::string AbcSegment(double revenue) const;
+  // The ABC segment of `revenue`: kA when the customers at or above it make
+  // the top 80 % of the revenue, kB the next 15 %, kC the rest (and anyone
+  // with no positive revenue); kNone when the population is empty.
+  Segment AbcSegment(double revenue) const;
   double Rank(PopulationAxis axis, double value) const;
 
  private:

@@ -14,6 +14,13 @@ std::string_view LifecycleStageName(LifecycleStage stage) {
   return kNames[static_cast<std::size_t>(stage)];
 }
 
+std::optional<LifecycleStage> ParseLifecycleStage(std::string_view name) {
+  for (LifecycleStage stage : kLifecycleStages) {
+    if (LifecycleStageName(stage) == name) return stage;
+  }
+  return std::nullopt;
+}
+
 Channel PreferredChannel(const CustomerState& state) {
   Channel best = Channel::kUnspecified;
   std::uint64_t best_count = 0;
@@ -61,6 +68,13 @@ std::string_view ValueQuadrantName(ValueQuadrant q) {
   static constexpr std::array<std::string_view, 4> kNames = {"DESIRABLE", "UNDER_DEVELOPED",
                                                              "MATURE", "UNDESIRABLE"};
   return kNames[static_cast<std::size_t>(q)];
+}
+
+std::optional<ValueQuadrant> ParseValueQuadrant(std::string_view name) {
+  for (ValueQuadrant q : kValueQuadrants) {
+    if (ValueQuadrantName(q) == name) return q;
+  }
+  return std::nullopt;
 }
 
 std::string_view ValueStrategy(ValueQuadrant q) {
@@ -159,8 +173,6 @@ Scores Scorer::Score(const CustomerId& id, const CustomerState& state, Timestamp
   scores.past_profitability = facts.past_profitability;
   scores.clv = facts.clv;
   scores.quadrant = QuadrantOf(facts.past_profitability, facts.clv, model_.value);
-  scores.value_quadrant = ValueQuadrantName(scores.quadrant);
-  scores.value_strategy = ValueStrategy(scores.quadrant);
 
   const std::vector<double> churn_features = ChurnFeatures(facts);
   const LogisticScore churn =

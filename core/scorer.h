@@ -3,6 +3,7 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -13,13 +14,19 @@
 #include "core/model.h"
 #include "core/population.h"
 #include "core/score_reason.h"
+#include "core/segment.h"
 #include "core/time.h"
 #include "core/touchpoint.h"
 
 namespace crm {
 
 enum class LifecycleStage : std::uint8_t { kProspect, kDevelopment, kMaturity, kDecline };
+inline constexpr std::array<LifecycleStage, 4> kLifecycleStages = {
+    LifecycleStage::kProspect, LifecycleStage::kDevelopment, LifecycleStage::kMaturity,
+    LifecycleStage::kDecline};
 std::string_view LifecycleStageName(LifecycleStage stage);  // "PROSPECT", …
+// The stage LifecycleStageName names; nullopt for any other text.
+std::optional<LifecycleStage> ParseLifecycleStage(std::string_view name);
 
 struct RfmValues {
   double recency_days = -1;                   // -1: never bought
@@ -41,7 +48,12 @@ struct AppetenceScore {
 
 // The value matrix of the course notes: current profitability × potential.
 enum class ValueQuadrant : std::uint8_t { kDesirable, kUnderDeveloped, kMature, kUndesirable };
+inline constexpr std::array<ValueQuadrant, 4> kValueQuadrants = {
+    ValueQuadrant::kDesirable, ValueQuadrant::kUnderDeveloped, ValueQuadrant::kMature,
+    ValueQuadrant::kUndesirable};
 std::string_view ValueQuadrantName(ValueQuadrant q);  // "DESIRABLE", …
+// The quadrant ValueQuadrantName names; nullopt for any other text.
+std::optional<ValueQuadrant> ParseValueQuadrant(std::string_view name);
 // The strategy each quadrant implies: RETAIN (desirable), DEVELOP
 // (under-developed: cross- and up-sell), RATIONALISE (mature: serve at lower
 // cost), ABANDON (undesirable).
@@ -62,10 +74,8 @@ struct Scores {
   RfmValues rfm;
   double past_profitability = 0;
   double clv = 0;  // the potential: discounted future margin
-  std::string segment;
-  ValueQuadrant quadrant = ValueQuadrant::kUndesirable;
-  std::string value_quadrant;
-  std::string value_strategy;
+  Segment segment = Segment::kNone;
+  ValueQuadrant quadrant = ValueQuadrant::kUndesirable;  // its strategy: ValueStrategy(quadrant)
   LifecycleStage lifecycle_stage = LifecycleStage::kProspect;
   Channel preferred_channel = Channel::kUnspecified;
   std::vector<ScoreReason> reasons;
@@ -84,7 +94,7 @@ class Scorer {
   // Time-dependent values (recency, probability alive, churn) are measured at
   // `as_of`; events later than `as_of` are still part of the aggregates. The
   // RFM/FRAT scores and the ABC segment are relative to `population` (0 and
-  // "" without one).
+  // Segment::kNone without one).
   Scores Score(const CustomerId& id, const CustomerState& state, Timestamp as_of,
                const PopulationView* population = nullptr) const;
 

@@ -18,6 +18,7 @@
 #include "core/clock.h"
 #include "crm/v1/scoring.grpc.pb.h"
 #include "services/codec/touchpoint_codec.h"
+#include "services/common/defaults.h"
 #include "tools/command_line.h"
 #include "tools/demo/population.h"
 #include "tools/scrape.h"
@@ -141,7 +142,8 @@ std::string CustomerTable(crm::v1::ScoringService::Stub& stub,
 
 // crm-demo's flags.
 struct Flags {
-  std::string brokers, topic = "crm.touchpoints", grpc_address, metrics_url, history_out;
+  std::string brokers, topic = std::string(crm::kDefaultTouchpointTopic), grpc_address, metrics_url,
+                       history_out;
   double rate = 200, duration_s = 0, history_days = 365, duplicate_rate = 0.01;
   int customers = 2000;
   std::uint64_t seed = 1;

@@ -8,17 +8,39 @@
 #include <memory>
 #include <optional>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "absl/status/status.h"
+#include "core/recommended_action.h"
+#include "core/segment.h"
 #include "crm/v1/scoring.grpc.pb.h"
+#include "services/common/defaults.h"
 #include "tools/command_line.h"
 #include "tools/grpc_health.h"
 #include "tools/score_format.h"
 
 namespace {
 
+// The names a filter flag accepts: the ABC segments, the recommended actions.
+std::vector<std::string> SegmentNames() {
+  std::vector<std::string> names;
+  for (crm::Segment segment : crm::kSegments) {
+    if (segment != crm::Segment::kNone) names.emplace_back(crm::SegmentName(segment));
+  }
+  return names;
+}
+
+std::vector<std::string> ActionNames() {
+  std::vector<std::string> names;
+  for (crm::RecommendedAction action : crm::kRecommendedActions) {
+    names.emplace_back(crm::RecommendedActionName(action));
+  }
+  return names;
+}
+
 struct Connection {
-  std::string server = "127.0.0.1:50051";
+  std::string server = std::string(crm::kDefaultGrpcListen);
   std::string token_file;         // the bearer token, alone in the file
   std::string tls_ca;             // set: TLS, the server's certificate checked against this CA
   std::string tls_cert, tls_key;  // a client certificate (mutual TLS)
@@ -240,7 +262,7 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
   at_risk->add_option("--segment", segment, "Only this ABC segment (A, B or C)")
-      ->check(CLI::IsMember({"A", "B", "C"}));
+      ->check(CLI::IsMember(SegmentNames()));
   at_risk->add_flag("--json", json, "The ListAtRiskCustomersResponse message as JSON");
 
   crm::v1::WatchAlertsRequest watch_request;
@@ -250,9 +272,9 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   CLI::App* watch = app.add_subcommand(
       "watch", "Follows the alerts as they are delivered, one a line, until Ctrl-C or --count");
   watch->add_option("--segment", segment, "Only this ABC segment")
-      ->check(CLI::IsMember({"A", "B", "C"}));
+      ->check(CLI::IsMember(SegmentNames()));
   watch->add_option("--action", action, "Only this recommended action")
-      ->check(CLI::IsMember({"WIN_BACK", "RETAIN", "DEVELOP", "NONE"}));
+      ->check(CLI::IsMember(ActionNames()));
   watch->add_option("--min-churn", min_churn, "Only alerts at or above this churn")
       ->check(CLI::Range(0.0, 1.0));
   watch->add_option("--count", count, "Stop after this many alerts (0: never)");

@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "crm/v1/touchpoint.pb.h"
+#include "services/common/defaults.h"
 #include "tools/command_line.h"
 
 namespace {
@@ -25,7 +26,7 @@ class DeliveryCounter final : public RdKafka::DeliveryReportCb {
 
 // What may escape is what ends the process anyway (allocation failure).
 int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
-  std::string brokers, topic = "crm.touchpoints", file, format = "proto";
+  std::string brokers, topic = std::string(crm::kDefaultTouchpointTopic), file, format = "proto";
   std::vector<std::string> kafka;
   bool strict = false;
   CLI::App app(

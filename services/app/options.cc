@@ -9,6 +9,8 @@
 #include <sstream>
 
 #include "absl/status/status.h"
+#include "core/check.h"
+#include "core/segment.h"
 
 namespace crm {
 namespace {
@@ -77,6 +79,10 @@ absl::StatusOr<AlertPolicy> BuildAlertPolicy(AlertPolicy policy, double cooldown
     const auto assignment = SplitAssignment(text);
     const std::string bad = "--alert-segment '" + text + "': expected SEGMENT=RAISE:CLEAR[:DAYS]";
     if (!assignment) return absl::InvalidArgumentError(bad);
+    const std::optional<Segment> segment = ParseSegment(assignment->first);
+    if (!segment || *segment == Segment::kNone) {
+      return absl::InvalidArgumentError(bad + " (SEGMENT is A, B or C)");
+    }
     std::vector<std::optional<double>> numbers;
     std::istringstream fields(assignment->second);
     for (std::string field; std::getline(fields, field, ':');)
@@ -92,7 +98,7 @@ absl::StatusOr<AlertPolicy> BuildAlertPolicy(AlertPolicy policy, double cooldown
       if (*numbers[2] < 0) return absl::InvalidArgumentError(bad + " (negative cooldown)");
       thresholds.cooldown = FromDays(*numbers[2]);
     }
-    policy.by_segment[assignment->first] = thresholds;
+    policy.by_segment[*segment] = thresholds;
   }
   for (const std::string& text : costs) {
     const auto assignment = SplitAssignment(text);
@@ -131,7 +137,29 @@ struct FlagInputs {
   std::vector<std::string> kafka;  // --kafka KEY=VALUE, of the environment and the command line
   double cooldown_days = 14;
   std::vector<std::string> segment_thresholds, channel_costs;
+  // The modes by name, parsed into ServiceOptions by Complete; the defaults
+  // are ServiceOptions'.
+  std::string log_level = std::string(LogLevelName(ServiceOptions{}.log_level));
+  std::string log_format = std::string(LogFormatName(ServiceOptions{}.log_format));
+  std::string clock = std::string(ClockModeName(ServiceOptions{}.clock));
+  std::string grpc_auth = std::string(GrpcAuthName(ServiceOptions{}.grpc_auth));
 };
+
+// The names of every value of a closed set, for CLI::IsMember.
+template <typename Enum, std::size_t N, typename NameFn>
+std::vector<std::string> NamesOf(const std::array<Enum, N>& values, NameFn name) {
+  std::vector<std::string> names;
+  for (Enum value : values) names.emplace_back(name(value));
+  return names;
+}
+
+// The value `text` names; `text` passed its CLI::IsMember check.
+template <typename ParseFn>
+auto ParsedName(const std::string& text, ParseFn parse) {
+  const auto value = parse(text);
+  CRM_CHECK(value.has_value());
+  return *value;
+}
 
 // The input, the changelog and the cluster.
 void AddSourceFlags(CLI::App& app, std::vector<EnvBinding>& env, ServiceOptions& o,
@@ -194,13 +222,14 @@ void AddSourceFlags(CLI::App& app, std::vector<EnvBinding>& env, ServiceOptions&
 }
 
 // Logging, the state, the cache and the ingest schedule.
-void AddEngineFlags(CLI::App& app, std::vector<EnvBinding>& env, ServiceOptions& o) {
-  AddFlag(app, env, "log-level", o.log_level, "Lowest log level written")
-      ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
-  AddFlag(app, env, "log-format", o.log_format,
+void AddEngineFlags(CLI::App& app, std::vector<EnvBinding>& env, ServiceOptions& o,
+                    FlagInputs& in) {
+  AddFlag(app, env, "log-level", in.log_level, "Lowest log level written")
+      ->check(CLI::IsMember(NamesOf(kLogLevels, LogLevelName)));
+  AddFlag(app, env, "log-format", in.log_format,
           "How log lines are written: text, or json (one object a line: ts, level, component, "
           "msg)")
-      ->check(CLI::IsMember({"text", "json"}));
+      ->check(CLI::IsMember(NamesOf(kLogFormats, LogFormatName)));
   AddFlag(app, env, "cache-entries", o.cache_entries, "Customer states kept in memory")
       ->check(CLI::Range(std::size_t{0}, std::size_t{100'000'000}));
   AddFlag(app, env, "cache-mb", o.cache_mb,
@@ -237,10 +266,10 @@ void AddEngineFlags(CLI::App& app, std::vector<EnvBinding>& env, ServiceOptions&
           "Looks taken per round (and per commit) at most: the longest pause a round adds "
           "between two polls")
       ->check(CLI::Range(std::size_t{1}, std::size_t{100'000}));
-  AddFlag(app, env, "clock", o.clock,
+  AddFlag(app, env, "clock", in.clock,
           "What 'now' is for queries without as_of: wall (the system clock) or event (the "
           "latest event time applied, for replays of history)")
-      ->check(CLI::IsMember({"wall", "event"}));
+      ->check(CLI::IsMember(NamesOf(kClockModes, ClockModeName)));
 }
 
 // When alerts are raised and cleared, and what they recommend.
@@ -265,7 +294,8 @@ void AddAlertFlags(CLI::App& app, std::vector<EnvBinding>& env, ServiceOptions& 
 }
 
 // TLS and who may call what.
-void AddAccessFlags(CLI::App& app, std::vector<EnvBinding>& env, ServiceOptions& o) {
+void AddAccessFlags(CLI::App& app, std::vector<EnvBinding>& env, ServiceOptions& o,
+                    FlagInputs& in) {
   AddFlag(app, env, "grpc-tls-cert", o.grpc_tls_cert, "gRPC TLS certificate (PEM); empty: no TLS")
       ->check(CLI::ExistingFile);
   AddFlag(app, env, "grpc-tls-key", o.grpc_tls_key, "gRPC TLS private key (PEM)")
@@ -289,10 +319,10 @@ void AddAccessFlags(CLI::App& app, std::vector<EnvBinding>& env, ServiceOptions&
           "Client certificate identity (common name or subject alternative name) of a reader "
           "(repeatable)")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-  AddFlag(app, env, "grpc-auth", o.grpc_auth,
+  AddFlag(app, env, "grpc-auth", in.grpc_auth,
           "Which RPCs need an authorised caller: admin (EraseCustomer needs an admin; reads are "
           "open) or all (reads need a reader or an admin)")
-      ->check(CLI::IsMember({"admin", "all"}));
+      ->check(CLI::IsMember(NamesOf(kGrpcAuths, GrpcAuthName)));
   AddFlag(app, env, "cluster-token-file", o.cluster_token_file,
           "The secret the instances of a cluster share, NAME:TOKEN or TOKEN (the same file on "
           "every instance): a call forwarded to the owner carries it, with the caller's name "
@@ -391,7 +421,7 @@ absl::Status CheckSecurity(ServiceOptions& o) {
     return bad("--reader-identity needs --grpc-tls-client-ca (client certificates)");
   }
   const bool credentials = !o.admin_token_file.empty() || !o.reader_token_file.empty();
-  if ((credentials || o.grpc_auth == "all") && o.grpc_tls_cert.empty() &&
+  if ((credentials || o.grpc_auth == GrpcAuth::kAll) && o.grpc_tls_cert.empty() &&
       !IsLoopbackListen(o.grpc_listen) && !o.allow_insecure_listen) {
     return bad("--grpc-listen " + o.grpc_listen + " is not loopback and has no TLS: " +
                (credentials ? "bearer tokens" : "--grpc-auth all's credentials") +
@@ -418,6 +448,10 @@ absl::Status CheckSecurity(ServiceOptions& o) {
 
 // What the parsed flags add up to, checked; an error names the flag.
 absl::Status Complete(const CLI::App& app, FlagInputs& in, ServiceOptions& o) {
+  o.log_level = ParsedName(in.log_level, ParseLogLevel);
+  o.log_format = ParsedName(in.log_format, ParseLogFormat);
+  o.clock = ParsedName(in.clock, ParseClockMode);
+  o.grpc_auth = ParsedName(in.grpc_auth, ParseGrpcAuth);
   auto properties = KafkaPropertiesOf(app, std::move(in.kafka));
   if (!properties.ok()) return properties.status();
   o.kafka = std::move(*properties);
@@ -448,9 +482,9 @@ ParsedOptions ParseServiceOptions(int argc, const char* const* argv) {
                "files), print it as it would run and exit: 0 valid, 2 not")
       ->configurable(false);
   AddSourceFlags(app, env, o, in);
-  AddEngineFlags(app, env, o);
+  AddEngineFlags(app, env, o, in);
   AddAlertFlags(app, env, o, in);
-  AddAccessFlags(app, env, o);
+  AddAccessFlags(app, env, o, in);
   // Last in --help, after the access flags.
   AddFlag(app, env, "risk-precision", o.alert_policy.risk_precision,
           "A customer is looked at again once their churn moved this much: the at-risk "
@@ -480,7 +514,7 @@ std::string DescribeOptions(const ServiceOptions& o) {
       << " instance-id=" << (o.instance_id.empty() ? "(address)" : o.instance_id)
       << " partitioner=" << o.partitioner << " cluster-heartbeat-ms=" << o.cluster_heartbeat_ms
       << (o.peer_tls_ca.empty() ? "" : " peer-tls-ca=" + o.peer_tls_ca)
-      << " log-level=" << o.log_level << " log-format=" << o.log_format
+      << " log-level=" << LogLevelName(o.log_level) << " log-format=" << LogFormatName(o.log_format)
       << " cache-entries=" << o.cache_entries << " cache-mb=" << o.cache_mb
       << " max-state-kb=" << o.max_state_kb << " max-watchers=" << o.max_watchers
       << " planning-threads=" << o.planning_threads << " dedup-window=" << o.dedup_window
@@ -488,17 +522,17 @@ std::string DescribeOptions(const ServiceOptions& o) {
       << " low-priority-compactions=" << (o.low_priority_compactions ? "true" : "false")
       << " sync-writes=" << (o.sync_writes ? "true" : "false") << " max-batch=" << o.max_batch
       << " poll-timeout-ms=" << o.poll_timeout_ms << " rescore-interval-ms=" << o.look_interval_ms
-      << " rescore-batch=" << o.look_batch << " clock=" << o.clock
+      << " rescore-batch=" << o.look_batch << " clock=" << ClockModeName(o.clock)
       << " alert-raise=" << o.alert_policy.defaults.raise
       << " alert-clear=" << o.alert_policy.defaults.clear << " alert-cooldown-days="
       << std::chrono::duration<double, std::ratio<86400>>(o.alert_policy.defaults.cooldown).count();
   for (const auto& [segment, t] : o.alert_policy.by_segment) {
-    out << " alert-segment." << segment << "=" << t.raise << ":" << t.clear << ":"
+    out << " alert-segment." << SegmentName(segment) << "=" << t.raise << ":" << t.clear << ":"
         << std::chrono::duration<double, std::ratio<86400>>(t.cooldown).count();
   }
   out << " grpc-tls=" << (o.grpc_tls_cert.empty() ? "off" : "on")
       << (o.grpc_tls_client_ca.empty() ? "" : " grpc-tls-client-ca=" + o.grpc_tls_client_ca)
-      << " grpc-auth=" << o.grpc_auth
+      << " grpc-auth=" << GrpcAuthName(o.grpc_auth)
       << " admin-token-file=" << (o.admin_token_file.empty() ? "(none)" : o.admin_token_file);
   for (const std::string& identity : o.admin_identities) out << " admin-identity=" << identity;
   out << " reader-token-file=" << (o.reader_token_file.empty() ? "(none)" : o.reader_token_file);

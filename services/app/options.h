@@ -6,6 +6,11 @@
 #include <vector>
 
 #include "core/alerts.h"
+#include "core/clock.h"
+#include "core/ingest_loop.h"
+#include "services/common/defaults.h"
+#include "services/common/log.h"
+#include "services/grpc/authorizer.h"
 #include "services/kafka/kafka_config.h"
 
 namespace crm {
@@ -13,19 +18,19 @@ namespace crm {
 // Everything crm-scored can be told, from flags, CRM_* environment variables
 // or the --config file (flags win over both). Defaults are the ones below.
 struct ServiceOptions {
-  std::string brokers;                  // empty: start an embedded broker
-  std::string group = "crm-scored";     // consumer group
-  std::string data_dir = "./crm-data";  // RocksDB state
-  std::string grpc_listen = "127.0.0.1:50051";
-  std::string metrics_listen = "127.0.0.1:9464";
+  std::string brokers;                             // empty: start an embedded broker
+  std::string group = std::string(kDefaultGroup);  // consumer group
+  std::string data_dir = "./crm-data";             // RocksDB state
+  std::string grpc_listen = std::string(kDefaultGrpcListen);
+  std::string metrics_listen = std::string(kDefaultMetricsListen);
   std::string model_file;  // empty: built-in model
   KafkaProperties kafka;   // --kafka KEY=VALUE, repeatable
-  std::string topic = "crm.touchpoints";
-  std::string alerts_topic = "crm.alerts";
-  std::string dlq_topic = "crm.touchpoints.dlq";
+  std::string topic = std::string(kDefaultTouchpointTopic);
+  std::string alerts_topic = std::string(kDefaultAlertsTopic);
+  std::string dlq_topic = std::string(kDefaultDeadLetterTopic);
   // Where partitions' states follow them between instances (with --brokers;
   // empty: no changelog, each instance keeps what it built).
-  std::string changelog_topic = "crm.state.changelog";
+  std::string changelog_topic = std::string(kDefaultChangelogTopic);
   // The changelog topic's delete.retention.ms: local checkpoints older than
   // 90 % of it are not replayed from (the partition is restored whole).
   std::int64_t changelog_delete_retention_ms = 86'400'000;
@@ -34,7 +39,7 @@ struct ServiceOptions {
   // Scale-out (with --brokers; empty: this instance answers alone): the
   // compacted topic where the group's instances say which partitions they
   // own and where they are reached, and share their partitions' population.
-  std::string cluster_topic = "crm.cluster";
+  std::string cluster_topic = std::string(kDefaultClusterTopic);
   // Where the others reach this instance's gRPC service (empty: the listen
   // address, with this host's name for a wildcard host), and its name in the
   // group (empty: that address).
@@ -43,29 +48,30 @@ struct ServiceOptions {
   // How the producers place a customer's touchpoints by key (librdkafka's
   // default; murmur2_random is the Java client's).
   std::string partitioner = "consistent_random";
-  int cluster_heartbeat_ms = 2000;      // the claim is republished this often
-  std::string peer_tls_ca;              // with TLS: the CA the others' certificates are signed by
-  int embedded_partitions = 6;          // topics of the embedded broker
-  std::string log_level = "info";       // debug, info, warn, error
-  std::string log_format = "text";      // text, or json: one object a line
-  std::size_t cache_entries = 100'000;  // customer states kept in memory
-  std::size_t cache_mb = 512;           // the bytes those states may hold (0: entries only)
-  std::size_t max_state_kb = 64;        // one customer's state at most (0: no cap)
-  std::size_t max_watchers = 100;       // WatchAlerts streams at once
-  int planning_threads = 0;             // besides the consumer's, for next-look planning
-  std::size_t dedup_window = 128;       // event ids remembered per customer
+  int cluster_heartbeat_ms = 2000;       // the claim is republished this often
+  std::string peer_tls_ca;               // with TLS: the CA the others' certificates are signed by
+  int embedded_partitions = 6;           // topics of the embedded broker
+  LogLevel log_level = LogLevel::kInfo;  // debug, info, warn, error
+  LogFormat log_format = LogFormat::kText;  // text, or json: one object a line
+  std::size_t cache_entries = 100'000;      // customer states kept in memory
+  std::size_t cache_mb = 512;               // the bytes those states may hold (0: entries only)
+  std::size_t max_state_kb = 64;            // one customer's state at most (0: no cap)
+  std::size_t max_watchers = 100;           // WatchAlerts streams at once
+  int planning_threads = 0;                 // besides the consumer's, for next-look planning
+  std::size_t dedup_window = 128;           // event ids remembered per customer
   std::size_t block_cache_mb = 64;
-  bool low_priority_compactions = true;  // RocksDB compactions at nice 19
-  bool sync_writes = false;              // fsync the WAL on each commit
-  std::size_t max_batch = 5000;          // records per commit at most
-  int poll_timeout_ms = 100;             // longest wait of a poll for its first record
+  bool low_priority_compactions = true;                   // RocksDB compactions at nice 19
+  bool sync_writes = false;                               // fsync the WAL on each commit
+  std::size_t max_batch = IngestLoopOptions{}.max_batch;  // records per commit at most
+  int poll_timeout_ms =
+      IngestLoopOptions{}.poll_timeout_ms;  // longest wait of a poll for its first record
   // Looks due on the wall clock: a round this often at most, of this many
   // looks at most (while more wait, a round between every two polls).
-  int look_interval_ms = 100;
-  std::size_t look_batch = 100;
-  // "Now" for queries without as_of: "wall" (the system clock) or "event"
-  // (the latest event time applied: replays of history, tests).
-  std::string clock = "wall";
+  int look_interval_ms = IngestLoopOptions{}.look_interval_ms;
+  std::size_t look_batch = IngestLoopOptions{}.look_batch;
+  // "Now" for queries without as_of: wall (the system clock) or event (the
+  // latest event time applied: replays of history, tests).
+  ClockMode clock = ClockMode::kWall;
   // When churn raises and clears at-risk alerts, what they recommend, and how
   // close the at-risk index stays to each customer's current churn:
   // --alert-raise, --alert-clear, --alert-cooldown-days, --alert-segment,
@@ -79,7 +85,7 @@ struct ServiceOptions {
   std::vector<std::string> admin_identities;
   std::string reader_token_file;  // readers read, under --grpc-auth all; admins read too
   std::vector<std::string> reader_identities;
-  std::string grpc_auth = "admin";  // admin: only admin RPCs need a caller; all: every RPC
+  GrpcAuth grpc_auth = GrpcAuth::kAdmin;  // admin: only admin RPCs need a caller; all: every RPC
   // Tokens or --grpc-auth all on a plaintext listener that is not loopback
   // are refused at start unless this is set (credentials would cross the
   // network in the clear).

@@ -9,21 +9,11 @@
 #include "services/common/log.h"
 
 namespace crm {
-namespace {
-
-LogLevel ParseLevel(const std::string& level) {
-  if (level == "debug") return LogLevel::kDebug;
-  if (level == "warn") return LogLevel::kWarning;
-  if (level == "error") return LogLevel::kError;
-  return LogLevel::kInfo;
-}
-
-}  // namespace
 
 // The log's level and format, and the libraries' lines routed through it.
 void InstallLogging(const ServiceOptions& options) {
-  SetLogLevel(ParseLevel(options.log_level));
-  SetLogFormat(options.log_format == "json" ? LogFormat::kJson : LogFormat::kText);
+  SetLogLevel(options.log_level);
+  SetLogFormat(options.log_format);
   // libprotobuf reports each record it cannot parse (invalid UTF-8, …) on
   // stderr; those records are rejected and counted already: its lines go to
   // the debug level, so that a stream of bad input cannot flood the log.

@@ -78,7 +78,8 @@ class ScoringApp {
         signals_(signals),
         clustered_(!options.brokers.empty() && !options.cluster_topic.empty()),
         cluster_view_("", std::chrono::milliseconds(3 * options.cluster_heartbeat_ms + 1000)),
-        query_clock_(options.clock == "event" ? static_cast<const Clock*>(&event_clock_) : &clock_),
+        query_clock_(options.clock == ClockMode::kEvent ? static_cast<const Clock*>(&event_clock_)
+                                                        : &clock_),
         alert_hub_({.max_subscribers = options.max_watchers}) {}
 
   // Builds every part; an exit code when the service must not run (2: bad
@@ -184,7 +185,7 @@ std::optional<int> ScoringApp::Configure() {
 std::optional<int> ScoringApp::ReadCredentials() {
   auth_.admin_identities = options_.admin_identities;
   auth_.reader_identities = options_.reader_identities;
-  auth_.all_rpcs = options_.grpc_auth == "all";
+  auth_.all_rpcs = options_.grpc_auth == GrpcAuth::kAll;
   for (const auto& [flag, file, tokens] :
        {std::tuple{"--admin-token-file", &options_.admin_token_file, &auth_.admin_tokens},
         std::tuple{"--reader-token-file", &options_.reader_token_file, &auth_.reader_tokens}}) {
@@ -324,11 +325,11 @@ std::optional<int> ScoringApp::BuildIngest() {
   }
   processor_->EnableAlerts({.scorers = scorers_.get(),
                             .policy = &options_.alert_policy,
-                            .clock = options_.clock == "event" ? nullptr : &clock_});
+                            .clock = options_.clock == ClockMode::kEvent ? nullptr : &clock_});
   if (absl::Status loaded = processor_->Load(); !loaded.ok()) return Fatal("population", loaded);
   CRM_LOG(kInfo, kComponent) << "population: " << population_.Current()->customers()
                              << " buyers; latest event time " << IsoTime(event_clock_.Now())
-                             << "; queries use the " << options_.clock << " clock";
+                             << "; queries use the " << ClockModeName(options_.clock) << " clock";
   return std::nullopt;
 }
 
@@ -406,7 +407,8 @@ std::optional<int> ScoringApp::StartServing() {
                              << "; admin calls need "
                              << (auth_configured_ ? "an admin" : "credentials none has")
                              << "; reads are "
-                             << (options_.grpc_auth == "all" ? "for readers and admins" : "open");
+                             << (options_.grpc_auth == GrpcAuth::kAll ? "for readers and admins"
+                                                                      : "open");
   CRM_LOG(kInfo, kComponent) << "gRPC listening on " << HostOf(options_.grpc_listen) << ":"
                              << grpc_server_->port();
   return std::nullopt;
@@ -439,11 +441,11 @@ std::optional<int> ScoringApp::JoinCluster() {
   CRM_LOG(kInfo, kComponent) << "cluster " << options_.cluster_topic << ": instance " << instance
                              << " reached at " << address
                              << "; lookups of other instances' partitions are forwarded";
-  if (cluster_token_.empty() && (auth_configured_ || options_.grpc_auth == "all")) {
+  if (cluster_token_.empty() && (auth_configured_ || options_.grpc_auth == GrpcAuth::kAll)) {
     CRM_LOG(kWarning, kComponent)
         << "no --cluster-token-file: calls forwarded to another instance carry no "
            "credentials, so "
-        << (options_.grpc_auth == "all" ? "reads and erasures" : "erasures")
+        << (options_.grpc_auth == GrpcAuth::kAll ? "reads and erasures" : "erasures")
         << " of customers another instance owns are refused there";
   }
   return std::nullopt;

@@ -1,5 +1,6 @@
 #include "services/codec/alert_codec.h"
 
+#include "core/bounded_text.h"
 #include "services/codec/touchpoint_codec.h"
 
 namespace crm {
@@ -16,14 +17,25 @@ void ToProto(const AlertEvent& alert, v1::ChurnAlert* out) {
     r->set_sentence(reason.sentence);
     r->set_weight(reason.weight);
   }
-  out->set_recommended_action(alert.action);
+  out->set_recommended_action(std::string(RecommendedActionName(alert.action)));
   out->set_recommended_channel(static_cast<v1::Channel>(alert.channel));
   out->set_model_version(alert.model_version);
-  out->set_segment(alert.segment);
+  out->set_segment(std::string(SegmentName(alert.segment)));
   out->set_for_marketing(alert.channel != Channel::kUnspecified);
 }
 
-AlertEvent FromProto(const v1::ChurnAlert& alert) {
+absl::StatusOr<AlertEvent> FromProto(const v1::ChurnAlert& alert) {
+  const std::optional<Segment> segment = ParseSegment(alert.segment());
+  if (!segment) {
+    return absl::InvalidArgumentError("alert names an unknown segment '" +
+                                      BoundedText(alert.segment(), 64) + "'");
+  }
+  const std::optional<RecommendedAction> action =
+      ParseRecommendedAction(alert.recommended_action());
+  if (!action) {
+    return absl::InvalidArgumentError("alert names an unknown recommended action '" +
+                                      BoundedText(alert.recommended_action(), 64) + "'");
+  }
   AlertEvent out;
   out.customer_id = CustomerId(alert.customer_id());
   out.outcome.transition = AlertTransition::kRaised;
@@ -31,8 +43,8 @@ AlertEvent FromProto(const v1::ChurnAlert& alert) {
   out.outcome.previous_churn = alert.previous_churn();
   out.at = FromProtoTime(alert.raised_at());
   out.churn = alert.churn();
-  out.segment = alert.segment();
-  out.action = alert.recommended_action();
+  out.segment = *segment;
+  out.action = *action;
   const int channel = alert.recommended_channel();
   out.channel = channel > 0 && channel < kChannelCount ? static_cast<Channel>(channel)
                                                        : Channel::kUnspecified;

@@ -3,6 +3,7 @@
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 
+#include "core/bounded_text.h"
 #include "crm/internal/stored_state.pb.h"
 
 namespace crm {
@@ -88,7 +89,7 @@ std::string EncodeState(const CustomerState& s) {
   alert->set_raised(s.alert.raised);
   SetOptional(s.alert.raised_at, [&](std::int64_t v) { alert->set_raised_at_us(v); });
   alert->set_last_churn(s.alert.last_churn);
-  alert->set_last_segment(s.alert.last_segment);
+  alert->set_last_segment(std::string(SegmentName(s.alert.last_segment)));
   SetOptional(s.alert.looked_at, [&](std::int64_t v) { alert->set_looked_at_us(v); });
   SetOptional(s.alert.next_look, [&](std::int64_t v) { alert->set_next_look_us(v); });
   if (s.alert.indexed_churn) alert->set_indexed_churn(*s.alert.indexed_churn);
@@ -159,7 +160,12 @@ absl::StatusOr<CustomerState> DecodeState(std::string_view bytes) {
   s.alert.raised = alert.raised();
   if (alert.has_raised_at_us()) s.alert.raised_at = FromMicros(alert.raised_at_us());
   s.alert.last_churn = alert.last_churn();
-  s.alert.last_segment = alert.last_segment();
+  const std::optional<Segment> segment = ParseSegment(alert.last_segment());
+  if (!segment) {
+    return absl::DataLossError("stored customer record names an unknown segment '" +
+                               BoundedText(alert.last_segment(), 64) + "'");
+  }
+  s.alert.last_segment = *segment;
   if (alert.has_looked_at_us()) s.alert.looked_at = FromMicros(alert.looked_at_us());
   if (alert.has_indexed_churn()) s.alert.indexed_churn = alert.indexed_churn();
   if (alert.has_next_look_us()) {

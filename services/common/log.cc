@@ -107,4 +107,29 @@ std::string IsoTime(Timestamp t) {
   return text;
 }
 
+std::string_view LogLevelName(LogLevel level) {
+  static constexpr std::array<std::string_view, kLogLevels.size()> kNames = {"debug", "info",
+                                                                             "warn", "error"};
+  return kNames[static_cast<std::size_t>(level)];
+}
+
+std::optional<LogLevel> ParseLogLevel(std::string_view name) {
+  for (LogLevel level : kLogLevels) {
+    if (LogLevelName(level) == name) return level;
+  }
+  return std::nullopt;
+}
+
+std::string_view LogFormatName(LogFormat format) {
+  static constexpr std::array<std::string_view, kLogFormats.size()> kNames = {"text", "json"};
+  return kNames[static_cast<std::size_t>(format)];
+}
+
+std::optional<LogFormat> ParseLogFormat(std::string_view name) {
+  for (LogFormat format : kLogFormats) {
+    if (LogFormatName(format) == name) return format;
+  }
+  return std::nullopt;
+}
+
 }  // namespace crm

@@ -1,6 +1,8 @@
 #pragma once
 
+#include <array>
 #include <cstddef>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -10,6 +12,13 @@
 namespace crm {
 
 enum class LogLevel { kDebug, kInfo, kWarning, kError };
+inline constexpr std::array<LogLevel, 4> kLogLevels = {LogLevel::kDebug, LogLevel::kInfo,
+                                                       LogLevel::kWarning, LogLevel::kError};
+// "debug", "info", "warn" or "error", as --log-level spells it (a line says
+// DEBUG, INFO, WARN or ERROR).
+std::string_view LogLevelName(LogLevel level);
+// The level LogLevelName names; nullopt for any other text.
+std::optional<LogLevel> ParseLogLevel(std::string_view name);
 
 // "2026-11-23T01:02:03Z": `t` in UTC, to the second.
 std::string IsoTime(Timestamp t);
@@ -21,6 +30,11 @@ bool LogEnabled(LogLevel level);
 // How a line is written: text (default) or one JSON object a line, for a log
 // shipper: {"ts":"<UTC time>","level":"INFO","component":"...","msg":"..."}.
 enum class LogFormat { kText, kJson };
+inline constexpr std::array<LogFormat, 2> kLogFormats = {LogFormat::kText, LogFormat::kJson};
+// "text" or "json", as --log-format spells it.
+std::string_view LogFormatName(LogFormat format);
+// The format LogFormatName names; nullopt for any other text.
+std::optional<LogFormat> ParseLogFormat(std::string_view name);
 // Call before threads start.
 void SetLogFormat(LogFormat format);
 

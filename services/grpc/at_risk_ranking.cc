@@ -57,6 +57,9 @@ grpc::Status RankLocally(const ScoringParts& parts, grpc::ServerContext* context
   const std::chrono::milliseconds budget = Budget(parts, *context);
   const Timestamp until = parts.wall_clock->Now() + budget;
   std::size_t scored = 0;
+  // Validated: a name of a segment, or empty for every segment.
+  const std::optional<Segment> segment =
+      request.segment().empty() ? std::nullopt : ParseSegment(request.segment());
   std::optional<RiskEntry> after;
   for (bool more = true; more;) {
     if (context->IsCancelled()) return {grpc::StatusCode::CANCELLED, "cancelled"};
@@ -89,7 +92,7 @@ grpc::Status RankLocally(const ScoringParts& parts, grpc::ServerContext* context
       if (!*state) continue;  // erased since
       Scores scores = scorer->Score(entry.customer, **state, now, population.get());
       ++scored;
-      if (!request.segment().empty() && scores.segment != request.segment()) continue;
+      if (segment && scores.segment != *segment) continue;
       Ranked ranked(std::move(scores), entry.partition);
       best.insert(std::upper_bound(best.begin(), best.end(), ranked, RanksBefore),
                   std::move(ranked));

@@ -146,4 +146,16 @@ grpc::Status Authorizer::Check(const grpc::ServerContextBase& context, Role role
   return {grpc::StatusCode::PERMISSION_DENIED, "the caller is not authorised for this call"};
 }
 
+std::string_view GrpcAuthName(GrpcAuth auth) {
+  static constexpr std::array<std::string_view, kGrpcAuths.size()> kNames = {"admin", "all"};
+  return kNames[static_cast<std::size_t>(auth)];
+}
+
+std::optional<GrpcAuth> ParseGrpcAuth(std::string_view name) {
+  for (GrpcAuth auth : kGrpcAuths) {
+    if (GrpcAuthName(auth) == name) return auth;
+  }
+  return std::nullopt;
+}
+
 }  // namespace crm

@@ -1,6 +1,10 @@
 #pragma once
 
+#include <array>
+#include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -15,6 +19,15 @@ namespace crm {
 // What a call needs of its caller: a reader reads (lookups, rankings,
 // alerts); an admin reads too, and erases.
 enum class Role { kReader, kAdmin };
+
+// Which RPCs need an authorised caller (--grpc-auth): kAdmin, only the admin
+// ones (reads are open); kAll, every one (AuthOptions::all_rpcs).
+enum class GrpcAuth : std::uint8_t { kAdmin, kAll };
+inline constexpr std::array<GrpcAuth, 2> kGrpcAuths = {GrpcAuth::kAdmin, GrpcAuth::kAll};
+// "admin" or "all", as --grpc-auth spells it.
+std::string_view GrpcAuthName(GrpcAuth auth);
+// The mode GrpcAuthName names; nullopt for any other text.
+std::optional<GrpcAuth> ParseGrpcAuth(std::string_view name);
 
 // Who may call what. Admin RPCs (EraseCustomer) always need an admin; the
 // others need a reader or an admin only with `all_rpcs`.

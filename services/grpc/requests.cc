@@ -5,6 +5,8 @@
 #include <cstdint>
 
 #include "core/bounded_text.h"
+#include "core/recommended_action.h"
+#include "core/segment.h"
 
 namespace crm {
 namespace {
@@ -84,9 +86,7 @@ absl::Status ValidateAsOf(const google::protobuf::Timestamp& as_of) {
 }
 
 absl::Status ValidateSegmentFilter(std::string_view segment) {
-  if (segment.empty() || segment == "A" || segment == "B" || segment == "C") {
-    return absl::OkStatus();
-  }
+  if (ParseSegment(segment)) return absl::OkStatus();
   return Invalid("segment " + Quoted(segment) + " is unknown: A, B, C or empty (every segment)");
 }
 
@@ -131,9 +131,7 @@ absl::Status Validate(const v1::WatchAlertsRequest& request) {
   if (absl::Status segment = ValidateSegmentFilter(request.segment()); !segment.ok()) {
     return segment;
   }
-  static constexpr std::array<std::string_view, 5> kActions = {"", "WIN_BACK", "RETAIN", "DEVELOP",
-                                                               "NONE"};
-  if (std::find(kActions.begin(), kActions.end(), request.action()) == kActions.end()) {
+  if (!request.action().empty() && !ParseRecommendedAction(request.action())) {
     return Invalid("action " + Quoted(request.action()) +
                    " is unknown: WIN_BACK, RETAIN, DEVELOP, NONE or empty");
   }

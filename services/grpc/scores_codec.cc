@@ -35,8 +35,8 @@ void ToProto(const Scores& scores, v1::CustomerScores* out) {
   rfm->set_product_types(scores.rfm.product_types);
   rfm->set_t_score(scores.rfm.t_score);
   out->set_clv(scores.clv);
-  out->set_segment(scores.segment);
-  out->set_value_quadrant(scores.value_quadrant);
+  out->set_segment(std::string(SegmentName(scores.segment)));
+  out->set_value_quadrant(std::string(ValueQuadrantName(scores.quadrant)));
   out->set_lifecycle_stage(std::string(LifecycleStageName(scores.lifecycle_stage)));
   out->set_preferred_channel(static_cast<v1::Channel>(scores.preferred_channel));
   AddReasons(scores.reasons, out->mutable_reasons());
@@ -45,7 +45,7 @@ void ToProto(const Scores& scores, v1::CustomerScores* out) {
   out->set_expected_purchases(scores.expected_purchases);
   out->set_expected_spend(scores.expected_spend);
   out->set_past_profitability(scores.past_profitability);
-  out->set_value_strategy(scores.value_strategy);
+  out->set_value_strategy(std::string(ValueStrategy(scores.quadrant)));
   out->set_churn_horizon_days(scores.churn_horizon_days);
   for (const AppetenceScore& appetence : scores.appetence_details) {
     v1::Appetence* a = out->add_appetence_details();

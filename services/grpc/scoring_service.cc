@@ -81,10 +81,12 @@ grpc::ServerWriteReactor<v1::ChurnAlert>* ScoringServiceImpl::WatchAlerts(
     return RefuseAlertWatch({grpc::StatusCode::UNIMPLEMENTED, "alerts are not enabled"});
   }
   return StartAlertWatch(
-      options_.alerts, [segment = request->segment(), min_churn = request->min_churn(),
-                        action = request->action()](const AlertEvent& alert) {
-        return (segment.empty() || alert.segment == segment) && alert.churn >= min_churn &&
-               (action.empty() || alert.action == action);
+      options_.alerts,
+      [segment = request->segment().empty() ? std::nullopt : ParseSegment(request->segment()),
+       min_churn = request->min_churn(),
+       action = ParseRecommendedAction(request->action())](const AlertEvent& alert) {
+        return (!segment || alert.segment == *segment) && alert.churn >= min_churn &&
+               (!action || alert.action == *action);
       });
 }
 

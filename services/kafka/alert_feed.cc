@@ -84,15 +84,20 @@ void AlertFeed::Run() {
     std::unique_ptr<RdKafka::Message> message(consumer_->consume(100));
     if (message->err() != RdKafka::ERR_NO_ERROR) continue;
     v1::ChurnAlert alert;
-    if (!alert.ParseFromArray(message->payload(), static_cast<int>(message->len()))) {
+    absl::StatusOr<AlertEvent> event = absl::InvalidArgumentError("not a ChurnAlert");
+    if (alert.ParseFromArray(message->payload(), static_cast<int>(message->len()))) {
+      event = FromProto(alert);
+    }
+    if (!event.ok()) {
       if (unreadable_.fetch_add(1) == 0) {
         CRM_LOG(kWarning, kComponent)
             << "a record of " << options_.topic << "[" << message->partition() << "] at offset "
-            << message->offset() << " is not a ChurnAlert: skipped (logged once)";
+            << message->offset() << " is unreadable (" << event.status().message()
+            << "): skipped (logged once)";
       }
       continue;
     }
-    listener_(FromProto(alert));
+    listener_(*std::move(event));
   }
 }
 

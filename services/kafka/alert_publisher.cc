@@ -175,7 +175,7 @@ absl::StatusOr<bool> AlertPublisher::DeliverOnce() {
   for (const auto& [sequence, alert] : *pending) {
     CRM_LOG(kDebug, kComponent) << "delivered " << alert.outcome.alert_id << " for "
                                 << alert.customer_id.value() << ": churn " << alert.churn << ", "
-                                << alert.action;
+                                << RecommendedActionName(alert.action);
     for (AlertDeliveryListener* listener : listeners_) listener->AlertDelivered(alert);
   }
   if (absl::Status acked = store_->AckAlerts(pending->back().first); IsStorageFull(acked)) {

@@ -73,7 +73,13 @@ absl::StatusOr<ChangelogRecord> Decode(RdKafka::Message& message) {
         return absl::DataLossError("unreadable alert in the changelog at offset " +
                                    std::to_string(message.offset()));
       }
-      record.alert = FromProto(alert);
+      absl::StatusOr<AlertEvent> event = FromProto(alert);
+      if (!event.ok()) {
+        return absl::DataLossError("unreadable alert in the changelog at offset " +
+                                   std::to_string(message.offset()) + ": " +
+                                   std::string(event.status().message()));
+      }
+      record.alert = *std::move(event);
     }
     return record;
   }

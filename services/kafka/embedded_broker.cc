@@ -6,16 +6,17 @@
 #include <cstdint>
 #include <vector>
 
+#include "services/common/defaults.h"
 #include "services/kafka/kafka_config.h"
 
 namespace crm {
 
 std::vector<TopicSpec> ContractTopics(int partitions) {
-  return {{"crm.touchpoints", partitions},
-          {"crm.alerts", partitions},
-          {"crm.touchpoints.dlq", partitions},
-          {"crm.state.changelog", partitions},
-          {"crm.cluster", 1}};
+  return {{std::string(kDefaultTouchpointTopic), partitions},
+          {std::string(kDefaultAlertsTopic), partitions},
+          {std::string(kDefaultDeadLetterTopic), partitions},
+          {std::string(kDefaultChangelogTopic), partitions},
+          {std::string(kDefaultClusterTopic), 1}};
 }
 
 absl::StatusOr<std::unique_ptr<EmbeddedBroker>> EmbeddedBroker::Start(

@@ -14,6 +14,11 @@
 
 namespace crm {
 
+// The label of `segment` on crm_alerts_total: its name, "-" for none.
+std::string SegmentLabel(Segment segment) {
+  return segment == Segment::kNone ? "-" : std::string(SegmentName(segment));
+}
+
 prometheus::Counter* Counter(prometheus::Registry& r, const char* name, const char* help) {
   return &prometheus::BuildCounter().Name(name).Help(help).Register(r).Add({});
 }
@@ -183,9 +188,12 @@ void PrometheusMetrics::RegisterServing(prometheus::Registry& r, const Clock& cl
                         .Register(r);
   // Raised alerts of every action and segment exist from the start at 0, so
   // that a rate over them is 0, not absent, before the first alert.
-  for (const char* action : {"WIN_BACK", "RETAIN", "DEVELOP", "NONE"}) {
-    for (const char* segment : {"A", "B", "C"}) {
-      alerts_family_->Add({{"transition", "raised"}, {"action", action}, {"segment", segment}});
+  for (RecommendedAction action : kRecommendedActions) {
+    for (Segment segment : kSegments) {
+      if (segment == Segment::kNone) continue;
+      alerts_family_->Add({{"transition", "raised"},
+                           {"action", std::string(RecommendedActionName(action))},
+                           {"segment", SegmentLabel(segment)}});
     }
   }
   open_alerts_total_ = Gauge(r, "crm_alerts_open", "Customers with an open at-risk alert");
@@ -199,12 +207,11 @@ void PrometheusMetrics::ModelLoaded(const std::string& version) {
   model_info_->Set(1);
 }
 
-void PrometheusMetrics::AlertChanged(bool raised, std::string_view action,
-                                     std::string_view segment) {
+void PrometheusMetrics::AlertChanged(bool raised, RecommendedAction action, Segment segment) {
   alerts_family_
       ->Add({{"transition", raised ? "raised" : "cleared"},
-             {"action", std::string(action)},
-             {"segment", segment.empty() ? "-" : std::string(segment)}})
+             {"action", std::string(RecommendedActionName(action))},
+             {"segment", SegmentLabel(segment)}})
       .Increment();
 }
 

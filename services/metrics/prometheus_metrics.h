@@ -87,7 +87,7 @@ class PrometheusMetrics final : public IngestProbe, public AlertDeliveryListener
   void Looked(const std::vector<double>& churns) override;
   void RestoreProgress(std::uint64_t records, bool done) override;
   void InputLag(std::int32_t partition, std::int64_t records) override;
-  void AlertChanged(bool raised, std::string_view action, std::string_view segment) override;
+  void AlertChanged(bool raised, RecommendedAction action, Segment segment) override;
   void LooksTaken(std::size_t looks) override;
   void OpenAlerts(std::int32_t partition, std::uint64_t open) override;
   void InputConnected(bool connected) override;

@@ -261,7 +261,12 @@ absl::StatusOr<std::vector<std::pair<std::uint64_t, AlertEvent>>> RocksDbStateSt
         !alert.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
       return absl::DataLossError("unreadable alert in the outbox of the data dir");
     }
-    pending.emplace_back(ReadBigEndian(key.substr(1)), FromProto(alert));
+    absl::StatusOr<AlertEvent> event = FromProto(alert);
+    if (!event.ok()) {
+      return absl::DataLossError("unreadable alert in the outbox of the data dir: " +
+                                 std::string(event.status().message()));
+    }
+    pending.emplace_back(ReadBigEndian(key.substr(1)), *std::move(event));
   }
   if (!it->status().ok()) return FromRocks(it->status(), "reading the alert outbox");
   return pending;

@@ -23,9 +23,9 @@ const CustomerId kCustomer("c1");
 TEST(UpdateAlertTest, RaisesAtTheThresholdAndClearsBelowTheLowerOne) {
   const AlertPolicy policy;  // raise 0.7, clear 0.5
   AlertState state;
-  EXPECT_EQ(UpdateAlert(kCustomer, 0.69, "A", Day(0), policy, state).transition,
+  EXPECT_EQ(UpdateAlert(kCustomer, 0.69, Segment::kA, Day(0), policy, state).transition,
             AlertTransition::kNone);
-  const AlertOutcome raised = UpdateAlert(kCustomer, 0.7, "A", Day(1), policy, state);
+  const AlertOutcome raised = UpdateAlert(kCustomer, 0.7, Segment::kA, Day(1), policy, state);
   EXPECT_EQ(raised.transition, AlertTransition::kRaised);
   EXPECT_EQ(raised.alert_id, AlertId(kCustomer, 1));
   EXPECT_DOUBLE_EQ(raised.previous_churn, 0.69);
@@ -33,11 +33,11 @@ TEST(UpdateAlertTest, RaisesAtTheThresholdAndClearsBelowTheLowerOne) {
   EXPECT_EQ(state.raised, 1u);
   EXPECT_EQ(state.raised_at, Day(1));
   // Between the thresholds the alert stays open, and nothing is said.
-  EXPECT_EQ(UpdateAlert(kCustomer, 0.55, "A", Day(2), policy, state).transition,
+  EXPECT_EQ(UpdateAlert(kCustomer, 0.55, Segment::kA, Day(2), policy, state).transition,
             AlertTransition::kNone);
-  EXPECT_EQ(UpdateAlert(kCustomer, 0.9, "A", Day(3), policy, state).transition,
+  EXPECT_EQ(UpdateAlert(kCustomer, 0.9, Segment::kA, Day(3), policy, state).transition,
             AlertTransition::kNone);
-  const AlertOutcome cleared = UpdateAlert(kCustomer, 0.49, "A", Day(4), policy, state);
+  const AlertOutcome cleared = UpdateAlert(kCustomer, 0.49, Segment::kA, Day(4), policy, state);
   EXPECT_EQ(cleared.transition, AlertTransition::kCleared);
   EXPECT_EQ(cleared.alert_id, AlertId(kCustomer, 1));  // the alert it closes
   EXPECT_DOUBLE_EQ(cleared.previous_churn, 0.9);
@@ -51,7 +51,8 @@ TEST(UpdateAlertTest, ACustomerOscillatingAroundTheThresholdDoesNotFlap) {
   int raised = 0, cleared = 0;
   for (int day = 0; day < 100; ++day) {
     const double churn = day % 2 == 0 ? 0.68 : 0.72;  // around raise, never below clear
-    const AlertOutcome outcome = UpdateAlert(kCustomer, churn, "B", Day(day), policy, state);
+    const AlertOutcome outcome =
+        UpdateAlert(kCustomer, churn, Segment::kB, Day(day), policy, state);
     raised += outcome.transition == AlertTransition::kRaised;
     cleared += outcome.transition == AlertTransition::kCleared;
   }
@@ -63,16 +64,16 @@ TEST(UpdateAlertTest, TheCooldownHoldsBackASecondAlertThenLetsItThrough) {
   AlertPolicy policy;
   policy.defaults.cooldown = std::chrono::days(14);
   AlertState state;
-  ASSERT_EQ(UpdateAlert(kCustomer, 0.8, "A", Day(0), policy, state).transition,
+  ASSERT_EQ(UpdateAlert(kCustomer, 0.8, Segment::kA, Day(0), policy, state).transition,
             AlertTransition::kRaised);
-  ASSERT_EQ(UpdateAlert(kCustomer, 0.1, "A", Day(2), policy, state).transition,
+  ASSERT_EQ(UpdateAlert(kCustomer, 0.1, Segment::kA, Day(2), policy, state).transition,
             AlertTransition::kCleared);
   // At risk again 5 days after the first alert: too soon.
-  EXPECT_EQ(UpdateAlert(kCustomer, 0.9, "A", Day(5), policy, state).transition,
+  EXPECT_EQ(UpdateAlert(kCustomer, 0.9, Segment::kA, Day(5), policy, state).transition,
             AlertTransition::kNone);
   EXPECT_FALSE(state.open);
   // Still at risk when the cooldown has passed: the second alert.
-  const AlertOutcome second = UpdateAlert(kCustomer, 0.9, "A", Day(14), policy, state);
+  const AlertOutcome second = UpdateAlert(kCustomer, 0.9, Segment::kA, Day(14), policy, state);
   EXPECT_EQ(second.transition, AlertTransition::kRaised);
   EXPECT_EQ(second.alert_id, AlertId(kCustomer, 2));
   EXPECT_EQ(state.raised, 2u);
@@ -80,13 +81,13 @@ TEST(UpdateAlertTest, TheCooldownHoldsBackASecondAlertThenLetsItThrough) {
 
 TEST(UpdateAlertTest, EachSegmentHasItsOwnThresholds) {
   AlertPolicy policy;
-  policy.by_segment["A"] = AlertThresholds{.raise = 0.4, .clear = 0.2};
+  policy.by_segment[Segment::kA] = AlertThresholds{.raise = 0.4, .clear = 0.2};
   AlertState a, c;
-  EXPECT_EQ(UpdateAlert(kCustomer, 0.45, "A", Day(0), policy, a).transition,
+  EXPECT_EQ(UpdateAlert(kCustomer, 0.45, Segment::kA, Day(0), policy, a).transition,
             AlertTransition::kRaised);
-  EXPECT_EQ(UpdateAlert(kCustomer, 0.45, "C", Day(0), policy, c).transition,
+  EXPECT_EQ(UpdateAlert(kCustomer, 0.45, Segment::kC, Day(0), policy, c).transition,
             AlertTransition::kNone);  // C uses the defaults
-  EXPECT_EQ(&policy.For("B"), &policy.defaults);
+  EXPECT_EQ(&policy.For(Segment::kB), &policy.defaults);
 }
 
 TEST(AlertIdTest, SameOnEveryReplayDistinctPerCustomerAndCrossing) {
@@ -104,7 +105,7 @@ TEST(AlertPolicyTest, Validation) {
   inverted.defaults = {.raise = 0.5, .clear = 0.6};
   EXPECT_FALSE(ValidateAlertPolicy(inverted).ok());
   AlertPolicy out_of_range;
-  out_of_range.by_segment["A"] = {.raise = 1.2, .clear = 0.5};
+  out_of_range.by_segment[Segment::kA] = {.raise = 1.2, .clear = 0.5};
   const absl::Status status = ValidateAlertPolicy(out_of_range);
   EXPECT_FALSE(status.ok());
   EXPECT_NE(std::string(status.message()).find("segment A"), std::string::npos);
@@ -118,11 +119,11 @@ TEST(AlertPolicyTest, Validation) {
 
 TEST(RecommendedActionTest, FromTheValueQuadrantAndTheRisk) {
   const AlertThresholds t;  // raise 0.7
-  EXPECT_EQ(RecommendedAction(ValueQuadrant::kDesirable, 0.8, t), "WIN_BACK");
-  EXPECT_EQ(RecommendedAction(ValueQuadrant::kMature, 0.7, t), "WIN_BACK");
-  EXPECT_EQ(RecommendedAction(ValueQuadrant::kDesirable, 0.6, t), "RETAIN");
-  EXPECT_EQ(RecommendedAction(ValueQuadrant::kUnderDeveloped, 0.9, t), "DEVELOP");
-  EXPECT_EQ(RecommendedAction(ValueQuadrant::kUndesirable, 0.9, t), "NONE");
+  EXPECT_EQ(RecommendAction(ValueQuadrant::kDesirable, 0.8, t), RecommendedAction::kWinBack);
+  EXPECT_EQ(RecommendAction(ValueQuadrant::kMature, 0.7, t), RecommendedAction::kWinBack);
+  EXPECT_EQ(RecommendAction(ValueQuadrant::kDesirable, 0.6, t), RecommendedAction::kRetain);
+  EXPECT_EQ(RecommendAction(ValueQuadrant::kUnderDeveloped, 0.9, t), RecommendedAction::kDevelop);
+  EXPECT_EQ(RecommendAction(ValueQuadrant::kUndesirable, 0.9, t), RecommendedAction::kNone);
 }
 
 class RecommendedChannelTest : public ::testing::Test {

@@ -342,7 +342,7 @@ constexpr std::array<PopulationAxis, kPopulationAxisCount> kAxes = {
 struct ViewReadings {
   std::int64_t customers = 0;
   std::vector<double> ranks;
-  std::vector<std::string> segments;
+  std::vector<Segment> segments;
   friend bool operator==(const ViewReadings&, const ViewReadings&) = default;
 };
 ViewReadings Read(const PopulationView& view) {

@@ -66,7 +66,9 @@ TEST_F(IngestAlertsTest, ASilentSteadyBuyerIsAlertedOnceWithNoEventOfTheirOwn) {
   EXPECT_EQ(alerted.alert.raised_at, alert.at);
   EXPECT_GT(alert.at, Day(266 + 14));
   EXPECT_LE(alert.at, Day(500));
-  EXPECT_EQ(probe_.alerts_raised, std::vector<std::string>{alert.action + "/" + alert.segment});
+  EXPECT_EQ(probe_.alerts_raised,
+            std::vector<std::string>{std::string(RecommendedActionName(alert.action)) + "/" +
+                                     std::string(SegmentName(alert.segment))});
   EXPECT_TRUE(probe_.alerts_cleared.empty());
   EXPECT_EQ(probe_.looks_taken - looks_before, moved->looks_taken);
   // Every look's churn went to the probe: one per purchase and the due ones
@@ -356,13 +358,13 @@ TEST_F(IngestAlertsTest, TheSameStreamGivesTheSameLooksWhateverTheBatchesAndCras
     std::map<CustomerId, CustomerState> states;
     std::map<std::int32_t, std::set<DueEntry>> due;
     std::vector<RiskEntry> risk;
-    std::vector<std::tuple<std::string, std::string, Timestamp, double, std::string>> alerts;
+    std::vector<std::tuple<std::string, std::string, Timestamp, double, RecommendedAction>> alerts;
   };
   const auto outcome_of = [](const MemoryStateStore& store) {
     Outcome o{store.states(), store.due(), store.risk(), {}};
     // The segment is relative to the whole population, which the interleaving
     // of partitions and the commits move; the rest must not depend on them.
-    for (auto& [id, state] : o.states) state.alert.last_segment.clear();
+    for (auto& [id, state] : o.states) state.alert.last_segment = Segment::kNone;
     for (const auto& [sequence, a] : store.outbox()) {
       o.alerts.emplace_back(a.customer_id.value(), a.outcome.alert_id, a.at, a.churn, a.action);
     }

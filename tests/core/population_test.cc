@@ -131,9 +131,9 @@ TEST(LivePopulationTest, AnEmptyPopulationScoresNothing) {
     EXPECT_EQ(view->Score(axis, 5), 0);
     EXPECT_EQ(view->Rank(axis, 5), 0);
   }
-  EXPECT_EQ(view->AbcSegment(100), "");
+  EXPECT_EQ(view->AbcSegment(100), Segment::kNone);
   EXPECT_EQ(PopulationView().customers(), 0);
-  EXPECT_EQ(PopulationView().AbcSegment(100), "");
+  EXPECT_EQ(PopulationView().AbcSegment(100), Segment::kNone);
 }
 
 TEST(LivePopulationTest, RanksAreMidRanks) {
@@ -215,7 +215,7 @@ TEST(LivePopulationTest, RemovingTheLastCustomerErasesTheCells) {
   EXPECT_EQ(changed[2].bucket, PopulationBucket(PopulationAxis::kMonetary, 12.5));
   EXPECT_EQ(population.customers(), 0);
   EXPECT_EQ(population.View()->customers(), 0);
-  EXPECT_EQ(population.View()->AbcSegment(37.5), "");
+  EXPECT_EQ(population.View()->AbcSegment(37.5), Segment::kNone);
 }
 
 TEST(LivePopulationTest, AValueInTheSameBucketChangesNoCell) {
@@ -312,7 +312,9 @@ TEST(LivePopulationTest, AbcSegmentsOnAParetoLikePopulation) {
   // Total 1000. Revenue strictly above each customer: 400 → 0 %, 300 → 40 %,
   // 150 → 70 % (A, under 80 %), 140 → 85 % (B, under 95 %), then 99 %+ (C).
   const std::vector<double> revenues = {400, 300, 150, 140, 3, 2, 2, 1, 1, 1};
-  const std::vector<std::string> want = {"A", "A", "A", "B", "C", "C", "C", "C", "C", "C"};
+  const std::vector<Segment> want = {Segment::kA, Segment::kA, Segment::kA, Segment::kB,
+                                     Segment::kC, Segment::kC, Segment::kC, Segment::kC,
+                                     Segment::kC, Segment::kC};
   Population population;
   for (double r : revenues) population.Replace(0, std::nullopt, WithRevenue(r), nullptr);
   population.Replace(1, std::nullopt, WithRevenue(-40), nullptr);  // a net refund
@@ -322,10 +324,10 @@ TEST(LivePopulationTest, AbcSegmentsOnAParetoLikePopulation) {
   for (std::size_t i = 0; i < revenues.size(); ++i) {
     EXPECT_EQ(view->AbcSegment(revenues[i]), want[i]) << revenues[i];
   }
-  EXPECT_EQ(view->AbcSegment(0), "C");
-  EXPECT_EQ(view->AbcSegment(-40), "C");
-  EXPECT_EQ(view->AbcSegment(1e-9), "C");
-  EXPECT_EQ(view->AbcSegment(5000), "A");  // above everyone
+  EXPECT_EQ(view->AbcSegment(0), Segment::kC);
+  EXPECT_EQ(view->AbcSegment(-40), Segment::kC);
+  EXPECT_EQ(view->AbcSegment(1e-9), Segment::kC);
+  EXPECT_EQ(view->AbcSegment(5000), Segment::kA);  // above everyone
 }
 
 // A revenue between two customers' buckets: the customers above it are those
@@ -335,9 +337,9 @@ TEST(LivePopulationTest, AbcSegmentOfARevenueNoCustomerHas) {
   Population population;
   for (double r : revenues) population.Replace(0, std::nullopt, WithRevenue(r), nullptr);
   const auto view = population.View();
-  EXPECT_EQ(view->AbcSegment(200), "A");  // 700 above: 70 %
-  EXPECT_EQ(view->AbcSegment(145), "B");  // 850 above: 85 %
-  EXPECT_EQ(view->AbcSegment(50), "C");   // 990 above: 99 %
+  EXPECT_EQ(view->AbcSegment(200), Segment::kA);  // 700 above: 70 %
+  EXPECT_EQ(view->AbcSegment(145), Segment::kB);  // 850 above: 85 %
+  EXPECT_EQ(view->AbcSegment(50), Segment::kC);   // 990 above: 99 %
 }
 
 TEST(LivePopulationTest, WithoutPositiveRevenueEveryoneIsC) {
@@ -345,8 +347,8 @@ TEST(LivePopulationTest, WithoutPositiveRevenueEveryoneIsC) {
   population.Replace(0, std::nullopt, WithRevenue(0), nullptr);
   population.Replace(0, std::nullopt, WithRevenue(-5), nullptr);
   const auto view = population.View();
-  EXPECT_EQ(view->AbcSegment(0), "C");
-  EXPECT_EQ(view->AbcSegment(10), "C");
+  EXPECT_EQ(view->AbcSegment(0), Segment::kC);
+  EXPECT_EQ(view->AbcSegment(10), Segment::kC);
 }
 
 // Scale-out: an instance owning partition 0 of two ranks against partition

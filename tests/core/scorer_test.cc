@@ -287,8 +287,7 @@ TEST_F(ScorerTest, ScoreFillsTheModelBasedValues) {
   EXPECT_GT(scores.clv, 0);
   const ValueQuadrant q = QuadrantOf(scores.past_profitability, scores.clv, model.value);
   EXPECT_EQ(scores.quadrant, q);
-  EXPECT_EQ(scores.value_quadrant, ValueQuadrantName(q));
-  EXPECT_EQ(scores.value_strategy, ValueStrategy(q));
+  EXPECT_EQ(scores.quadrant, q);
   EXPECT_GT(scores.churn, 0);
   EXPECT_LT(scores.churn, 1);
   const LogisticScore churn = EvaluateLogistic(model.churn.logistic, kChurnFeatureNames,
@@ -339,17 +338,17 @@ TEST_F(ScorerTest, TheQuadrantUsesTheModelsThresholds) {
   };
   const Scores desirable = quadrant_with(60, base.clv);  // both exactly at the threshold
   EXPECT_EQ(desirable.quadrant, ValueQuadrant::kDesirable);
-  EXPECT_EQ(desirable.value_quadrant, "DESIRABLE");
-  EXPECT_EQ(desirable.value_strategy, "RETAIN");
+  EXPECT_EQ(ValueQuadrantName(desirable.quadrant), "DESIRABLE");
+  EXPECT_EQ(ValueStrategy(desirable.quadrant), "RETAIN");
   const Scores mature = quadrant_with(60, base.clv * 1.001);
-  EXPECT_EQ(mature.value_quadrant, "MATURE");
-  EXPECT_EQ(mature.value_strategy, "RATIONALISE");
+  EXPECT_EQ(ValueQuadrantName(mature.quadrant), "MATURE");
+  EXPECT_EQ(ValueStrategy(mature.quadrant), "RATIONALISE");
   const Scores developing = quadrant_with(60.01, base.clv);
-  EXPECT_EQ(developing.value_quadrant, "UNDER_DEVELOPED");
-  EXPECT_EQ(developing.value_strategy, "DEVELOP");
+  EXPECT_EQ(ValueQuadrantName(developing.quadrant), "UNDER_DEVELOPED");
+  EXPECT_EQ(ValueStrategy(developing.quadrant), "DEVELOP");
   const Scores undesirable = quadrant_with(60.01, base.clv * 1.001);
-  EXPECT_EQ(undesirable.value_quadrant, "UNDESIRABLE");
-  EXPECT_EQ(undesirable.value_strategy, "ABANDON");
+  EXPECT_EQ(ValueQuadrantName(undesirable.quadrant), "UNDESIRABLE");
+  EXPECT_EQ(ValueStrategy(undesirable.quadrant), "ABANDON");
 }
 
 TEST_F(ScorerTest, RfmScoresAndTheAbcSegmentAreRelativeToThePopulation) {
@@ -374,13 +373,13 @@ TEST_F(ScorerTest, RfmScoresAndTheAbcSegmentAreRelativeToThePopulation) {
   EXPECT_EQ(best.rfm.f_score, 5);
   EXPECT_EQ(best.rfm.m_score, 5);
   EXPECT_EQ(best.rfm.t_score, 5);
-  EXPECT_EQ(best.segment, "A");  // nothing above
+  EXPECT_EQ(best.segment, Segment::kA);  // nothing above
   const Scores worst = scorer_.Score(CustomerId("c1"), customers[0], Day(30), view.get());
   EXPECT_EQ(worst.rfm.r_score, 1);
   EXPECT_EQ(worst.rfm.f_score, 1);
   EXPECT_EQ(worst.rfm.m_score, 1);
   EXPECT_EQ(worst.rfm.t_score, 1);
-  EXPECT_EQ(worst.segment, "C");  // 3840 of 3850 above
+  EXPECT_EQ(worst.segment, Segment::kC);  // 3840 of 3850 above
   for (int k = 1; k <= 10; ++k) {
     SCOPED_TRACE(k);
     const Scores s = scorer_.Score(CustomerId("c"), customers[k - 1], Day(30), view.get());
@@ -395,7 +394,9 @@ TEST_F(ScorerTest, RfmScoresAndTheAbcSegmentAreRelativeToThePopulation) {
   // Revenue 10 k², 3850 in all; above customer k: Σ_{j>k} 10 j². k = 6 has
   // 2940 above (76 %: A), k = 5 3300 (86 %: B), k = 4 3550 (92 %: B), k = 3
   // 3710 (96 %: C).
-  const std::vector<std::string> abc = {"C", "C", "C", "B", "B", "A", "A", "A", "A", "A"};
+  const std::vector<Segment> abc = {Segment::kC, Segment::kC, Segment::kC, Segment::kB,
+                                    Segment::kB, Segment::kA, Segment::kA, Segment::kA,
+                                    Segment::kA, Segment::kA};
   for (int k = 1; k <= 10; ++k) {
     EXPECT_EQ(scorer_.Score(CustomerId("c"), customers[k - 1], Day(30), view.get()).segment,
               abc[k - 1])
@@ -408,12 +409,12 @@ TEST_F(ScorerTest, RfmScoresAndTheAbcSegmentAreRelativeToThePopulation) {
   EXPECT_EQ(alone.rfm.f_score, 0);
   EXPECT_EQ(alone.rfm.m_score, 0);
   EXPECT_EQ(alone.rfm.t_score, 0);
-  EXPECT_EQ(alone.segment, "");
+  EXPECT_EQ(alone.segment, Segment::kNone);
   Touch(1, Channel::kWeb);
   const Scores prospect = scorer_.Score(CustomerId("c1"), state_, Day(30), view.get());
   EXPECT_EQ(prospect.rfm.r_score, 0);
   EXPECT_EQ(prospect.rfm.f_score, 0);
-  EXPECT_EQ(prospect.segment, "C");  // no revenue
+  EXPECT_EQ(prospect.segment, Segment::kC);  // no revenue
 }
 
 TEST_F(ScorerTest, ChurnRisesAsACustomerGoesSilent) {

@@ -29,9 +29,10 @@ class RecordingProbe final : public IngestProbe {
     committed_records += records;
   }
   void InputLag(std::int32_t partition, std::int64_t records) override { lag[partition] = records; }
-  void AlertChanged(bool raised, std::string_view action, std::string_view segment) override {
+  void AlertChanged(bool raised, RecommendedAction action, Segment segment) override {
     (raised ? alerts_raised : alerts_cleared)
-        .push_back(std::string(action) + "/" + std::string(segment));
+        .push_back(std::string(RecommendedActionName(action)) + "/" +
+                   std::string(SegmentName(segment)));
   }
   void LooksTaken(std::size_t looks) override { looks_taken += looks; }
   void OpenAlerts(std::int32_t partition, std::uint64_t open) override {

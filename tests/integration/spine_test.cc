@@ -578,6 +578,7 @@ TEST(ServiceFlagsTest, BadFlagsExitWithTwoAndOneLine) {
       {"--alert-raise", "0.4"},  // not above --alert-clear's 0.5
       {"--alert-segment", "A=0.9"},
       {"--alert-segment", "A=0.5:0.6"},
+      {"--alert-segment", "D=0.8:0.4"},  // no such segment
       {"--channel-cost", "PIGEON=1"},
       {"--channel-cost", "EMAIL=0"},
       {"--risk-precision", "0"},

@@ -50,5 +50,14 @@ TEST(AdmissionTest, TheCallerIsCheckedBeforeTheRequest) {
       << invalid.error_message();
 }
 
+TEST(GrpcAuthTest, EveryNameParsesBack) {
+  for (GrpcAuth auth : kGrpcAuths) EXPECT_EQ(ParseGrpcAuth(GrpcAuthName(auth)), auth);
+  EXPECT_EQ(GrpcAuthName(GrpcAuth::kAdmin), "admin");
+  EXPECT_EQ(GrpcAuthName(GrpcAuth::kAll), "all");
+  for (std::string_view name : {"", "ALL", "nobody", "reader"}) {
+    EXPECT_EQ(ParseGrpcAuth(name), std::nullopt) << name;
+  }
+}
+
 }  // namespace
 }  // namespace crm

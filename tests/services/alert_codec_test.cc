@@ -1,5 +1,6 @@
 #include "services/codec/alert_codec.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 namespace crm {
@@ -11,8 +12,8 @@ TEST(AlertCodecTest, RoundTripsARaisedAlert) {
   alert.outcome = {AlertTransition::kRaised, AlertId(CustomerId("c1"), 2), 0.25};
   alert.at = FromMicros(1'767'000'000'123'000);
   alert.churn = 0.8125;
-  alert.segment = "A";
-  alert.action = "WIN_BACK";
+  alert.segment = Segment::kA;
+  alert.action = RecommendedAction::kWinBack;
   alert.channel = Channel::kEmail;
   alert.reasons = {{"PURCHASE_RECENCY", "no purchase for 94 days, usually every 21", 1.5}};
   alert.model_version = "v7";
@@ -20,14 +21,18 @@ TEST(AlertCodecTest, RoundTripsARaisedAlert) {
   ToProto(alert, &message);
   EXPECT_TRUE(message.for_marketing());
   EXPECT_EQ(message.recommended_channel(), v1::EMAIL);
-  const AlertEvent back = FromProto(message);
+  EXPECT_EQ(message.segment(), "A");
+  EXPECT_EQ(message.recommended_action(), "WIN_BACK");
+  const absl::StatusOr<AlertEvent> decoded = FromProto(message);
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  const AlertEvent& back = *decoded;
   EXPECT_EQ(back.customer_id, alert.customer_id);
   EXPECT_EQ(back.outcome.alert_id, alert.outcome.alert_id);
   EXPECT_EQ(back.outcome.previous_churn, 0.25);
   EXPECT_EQ(back.at, alert.at);
   EXPECT_EQ(back.churn, alert.churn);
-  EXPECT_EQ(back.segment, "A");
-  EXPECT_EQ(back.action, "WIN_BACK");
+  EXPECT_EQ(back.segment, Segment::kA);
+  EXPECT_EQ(back.action, RecommendedAction::kWinBack);
   EXPECT_EQ(back.channel, Channel::kEmail);
   ASSERT_EQ(back.reasons.size(), 1u);
   EXPECT_EQ(back.reasons[0].sentence, alert.reasons[0].sentence);
@@ -42,7 +47,52 @@ TEST(AlertCodecTest, NoConsentedChannelIsNotForMarketing) {
   ToProto(alert, &message);
   EXPECT_FALSE(message.for_marketing());
   message.set_recommended_channel(static_cast<v1::Channel>(99));  // unknown on the wire
-  EXPECT_EQ(FromProto(message).channel, Channel::kUnspecified);
+  const absl::StatusOr<AlertEvent> back = FromProto(message);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->channel, Channel::kUnspecified);
+}
+
+TEST(AlertCodecTest, EverySegmentAndActionTravelsByItsName) {
+  for (Segment segment : kSegments) {
+    for (RecommendedAction action : kRecommendedActions) {
+      AlertEvent alert;
+      alert.segment = segment;
+      alert.action = action;
+      v1::ChurnAlert message;
+      ToProto(alert, &message);
+      EXPECT_EQ(message.segment(), SegmentName(segment));
+      EXPECT_EQ(message.recommended_action(), RecommendedActionName(action));
+      const absl::StatusOr<AlertEvent> back = FromProto(message);
+      ASSERT_TRUE(back.ok()) << back.status();
+      EXPECT_EQ(back->segment, segment);
+      EXPECT_EQ(back->action, action);
+    }
+  }
+}
+
+TEST(AlertCodecTest, AnUnknownSegmentOrActionIsRefused) {
+  AlertEvent alert;
+  alert.segment = Segment::kB;
+  alert.action = RecommendedAction::kRetain;
+  v1::ChurnAlert message;
+  ToProto(alert, &message);
+
+  v1::ChurnAlert bad_segment = message;
+  bad_segment.set_segment("D");
+  absl::StatusOr<AlertEvent> back = FromProto(bad_segment);
+  EXPECT_EQ(back.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(back.status().message(), ::testing::HasSubstr("unknown segment 'D'"));
+
+  v1::ChurnAlert bad_action = message;
+  bad_action.set_recommended_action("win_back");  // names are case-sensitive
+  back = FromProto(bad_action);
+  EXPECT_EQ(back.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(back.status().message(),
+              ::testing::HasSubstr("unknown recommended action 'win_back'"));
+
+  v1::ChurnAlert no_action = message;
+  no_action.clear_recommended_action();
+  EXPECT_FALSE(FromProto(no_action).ok());
 }
 
 }  // namespace

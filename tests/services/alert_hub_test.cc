@@ -9,7 +9,7 @@
 namespace crm {
 namespace {
 
-AlertEvent Alert(const std::string& id, const std::string& segment = "A") {
+AlertEvent Alert(const std::string& id, Segment segment = Segment::kA) {
   AlertEvent alert;
   alert.outcome.alert_id = id;
   alert.segment = segment;
@@ -39,9 +39,10 @@ TEST(AlertHubTest, EverySubscriberGetsEveryAlertInOrderAndIsToldOfEach) {
 
 TEST(AlertHubTest, EachSubscriberOnlyGetsWhatItsFilterAccepts) {
   AlertHub hub;
-  auto only_b = hub.Subscribe([](const AlertEvent& alert) { return alert.segment == "B"; }, {});
-  hub.Publish(Alert("1", "A"));
-  hub.Publish(Alert("2", "B"));
+  auto only_b =
+      hub.Subscribe([](const AlertEvent& alert) { return alert.segment == Segment::kB; }, {});
+  hub.Publish(Alert("1", Segment::kA));
+  hub.Publish(Alert("2", Segment::kB));
   EXPECT_EQ(Drain(*only_b), (std::vector<std::string>{"2"}));
 }
 

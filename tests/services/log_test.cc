@@ -7,6 +7,21 @@
 namespace crm {
 namespace {
 
+// The flag names of the level and the format parse back, and only they.
+TEST(LogNamesTest, EveryLevelAndFormatNameParsesBack) {
+  for (LogLevel level : kLogLevels) EXPECT_EQ(ParseLogLevel(LogLevelName(level)), level);
+  EXPECT_EQ(LogLevelName(LogLevel::kWarning), "warn");
+  EXPECT_EQ(LogLevelName(LogLevel::kDebug), "debug");
+  for (LogFormat format : kLogFormats) EXPECT_EQ(ParseLogFormat(LogFormatName(format)), format);
+  EXPECT_EQ(LogFormatName(LogFormat::kJson), "json");
+  for (std::string_view name : {"", "WARN", "warning", "INFO", "trace"}) {
+    EXPECT_EQ(ParseLogLevel(name), std::nullopt) << name;
+  }
+  for (std::string_view name : {"", "JSON", "xml"}) {
+    EXPECT_EQ(ParseLogFormat(name), std::nullopt) << name;
+  }
+}
+
 TEST(JsonStringTest, EscapesWhatJsonNeedsAndKeepsValidUtf8) {
   EXPECT_EQ(JsonString(""), "\"\"");
   EXPECT_EQ(JsonString("a \"b\" \\ c"), "\"a \\\"b\\\" \\\\ c\"");

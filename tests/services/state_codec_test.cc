@@ -8,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "core/customer_state.h"
+#include "core/segment.h"
 #include "core/time.h"
 #include "core/touchpoint.h"
 #include "crm/internal/stored_state.pb.h"
@@ -65,7 +66,7 @@ CustomerState FullyPopulated() {
   s.alert.raised = 2;
   s.alert.raised_at = At(7);
   s.alert.last_churn = 0.75;
-  s.alert.last_segment = "A";
+  s.alert.last_segment = Segment::kA;
   s.alert.looked_at = At(8);
   s.alert.next_look = At(9);
   s.alert.indexed_churn = 0.7;
@@ -154,6 +155,29 @@ TEST(StateCodecTest, AnUnknownChannelIsDataLoss) {
   EXPECT_EQ(decoded.status().code(), absl::StatusCode::kDataLoss);
 }
 
+// The segment is stored as its name ("" for none, as before the enum): every
+// name reads back, anything else is refused rather than taken for none.
+TEST(StateCodecTest, TheSegmentIsStoredByNameAndAnUnknownOneIsDataLoss) {
+  for (Segment segment : kSegments) {
+    CustomerState s;
+    s.alert.last_segment = segment;
+    const std::string bytes = EncodeState(s);
+    internal::StoredCustomer stored;
+    ASSERT_TRUE(stored.ParseFromString(bytes));
+    EXPECT_EQ(stored.alert().last_segment(), SegmentName(segment));
+    auto decoded = DecodeState(bytes);
+    ASSERT_TRUE(decoded.ok()) << decoded.status();
+    EXPECT_EQ(decoded->alert.last_segment, segment);
+  }
+  internal::StoredCustomer stored;
+  stored.mutable_alert()->set_last_segment("Z");
+  auto decoded = DecodeState(stored.SerializeAsString());
+  ASSERT_FALSE(decoded.ok());
+  EXPECT_EQ(decoded.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(decoded.status().message().find("unknown segment 'Z'"), std::string::npos)
+      << decoded.status();
+}
+
 TEST(StateCodecTest, FadingCountersAndTheFirstDayAmountRoundTrip) {
   CustomerState s = FullyPopulated();
   s.first_day_amount = 321.125;
@@ -212,7 +236,7 @@ TEST(StateCodecTest, TheAlertStateRoundTrips) {
   s.alert.raised = 3;
   s.alert.raised_at = FromMicros(1'767'000'000'000'000);
   s.alert.last_churn = 0.8125;
-  s.alert.last_segment = "B";
+  s.alert.last_segment = Segment::kB;
   s.alert.looked_at = FromMicros(1'767'000'000'000'001);
   s.alert.next_look = FromMicros(1'768'000'000'000'000);
   auto decoded = DecodeState(EncodeState(s));

@@ -1,0 +1,22 @@
+#include "core/recommended_action.h"
+
+namespace crm {
+namespace {
+
+constexpr std::array<std::string_view, kRecommendedActions.size()> kActionNames = {
+    "WIN_BACK", "RETAIN", "DEVELOP", "NONE"};
+
+}  // namespace
+
+std::string_view RecommendedActionName(RecommendedAction action) {
+  return kActionNames[static_cast<std::size_t>(action)];
+}
+
+std::optional<RecommendedAction> ParseRecommendedAction(std::string_view name) {
+  for (RecommendedAction action : kRecommendedActions) {
+    if (RecommendedActionName(action) == name) return action;
+  }
+  return std::nullopt;
+}
+
+}  // namespace crm

@@ -1,0 +1,21 @@
+#include "core/segment.h"
+
+namespace crm {
+namespace {
+
+constexpr std::array<std::string_view, kSegments.size()> kSegmentNames = {"", "A", "B", "C"};
+
+}  // namespace
+
+std::string_view SegmentName(Segment segment) {
+  return kSegmentNames[static_cast<std::size_t>(segment)];
+}
+
+std::optional<Segment> ParseSegment(std::string_view name) {
+  for (Segment segment : kSegments) {
+    if (SegmentName(segment) == name) return segment;
+  }
+  return std::nullopt;
+}
+
+}  // namespace crm
