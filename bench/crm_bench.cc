@@ -23,6 +23,7 @@
 #include "bench/kafka_bench.h"
 #include "bench/workload.h"
 #include "crm/v1/scoring.grpc.pb.h"
+#include "services/common/defaults.h"
 #include "services/storage/rocksdb_state_store.h"
 #include "tools/child_process.h"
 #include "tools/command_line.h"
@@ -34,7 +35,7 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 namespace fs = std::filesystem;
-const std::string kTopic = "crm.touchpoints";
+const std::string kTopic{kDefaultTouchpointTopic};
 const std::string kGroup = "crm-bench-scored";
 // Payload bytes per partition of the broker: under the mock broker's ~5 MB.
 constexpr double kBytesPerPartition = 3.0 * (1 << 20);

@@ -15,6 +15,7 @@
 #include "core/erasure.h"
 #include "core/ingest_probe.h"
 #include "core/ingest_processor.h"
+#include "core/input_topic.h"
 #include "core/partition_ownership.h"
 #include "core/population.h"
 #include "core/touchpoint_source.h"
@@ -56,9 +57,9 @@ class IngestListener {
 };
 
 struct IngestLoopOptions {
-  std::string topic = "crm.touchpoints";  // the input's name, in the log
-  int poll_timeout_ms = 100;              // longest wait for the first record of a batch
-  std::size_t max_batch = 5000;           // records per commit at most
+  std::string topic{kDefaultTouchpointTopic};  // the input's name, in the log
+  int poll_timeout_ms = 100;                   // longest wait for the first record of a batch
+  std::size_t max_batch = 5000;                // records per commit at most
   // Looks due on the wall clock are taken between batches, in rounds this
   // often at most, of this many at most (see IngestProcessor::TakeDueLooks).
   // While a backlog of looks lasts, a round runs between every two polls: a

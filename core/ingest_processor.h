@@ -15,6 +15,7 @@
 #include "core/ingest_mode.h"
 #include "core/ingest_probe.h"
 #include "core/ingest_state.h"
+#include "core/input_topic.h"
 #include "core/look_scheduler.h"
 #include "core/partition_handover.h"
 #include "core/pending_commit.h"
@@ -26,7 +27,7 @@
 namespace crm {
 
 struct IngestOptions {
-  std::string topic = "crm.touchpoints";  // whose offsets are committed
+  std::string topic{kDefaultTouchpointTopic};  // whose offsets are committed
   StateLimits limits;
   ValidationLimits validation;
   std::size_t cache_entries = 100'000;  // customers' states kept in memory

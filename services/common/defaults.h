@@ -6,9 +6,10 @@
 
 #include <string_view>
 
+#include "core/input_topic.h"
+
 namespace crm {
 
-inline constexpr std::string_view kDefaultTouchpointTopic = "crm.touchpoints";
 inline constexpr std::string_view kDefaultAlertsTopic = "crm.alerts";
 inline constexpr std::string_view kDefaultDeadLetterTopic = "crm.touchpoints.dlq";
 inline constexpr std::string_view kDefaultChangelogTopic = "crm.state.changelog";

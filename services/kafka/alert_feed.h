@@ -10,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "core/alerts.h"
+#include "services/common/defaults.h"
 #include "services/kafka/kafka_config.h"
 
 namespace RdKafka {
@@ -20,7 +21,7 @@ namespace crm {
 
 struct AlertFeedOptions {
   std::string brokers;
-  std::string topic = "crm.alerts";
+  std::string topic{kDefaultAlertsTopic};
   KafkaProperties properties;  // --kafka, over the defaults
   // How long Create waits to find the topic's ends before going on (the
   // brokers away at start: the thread keeps trying).

@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "core/alert_event.h"
 #include "core/state_store.h"
+#include "services/common/defaults.h"
 #include "services/kafka/kafka_config.h"
 
 namespace RdKafka {
@@ -20,7 +21,7 @@ namespace crm {
 
 struct AlertPublisherOptions {
   std::string brokers;
-  std::string topic = "crm.alerts";
+  std::string topic{kDefaultAlertsTopic};
   KafkaProperties properties;  // applied last
   int poll_interval_ms = 100;  // between looks at an empty outbox
   std::size_t batch = 500;     // alerts per flush

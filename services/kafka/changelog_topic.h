@@ -6,6 +6,7 @@
 
 #include "absl/status/statusor.h"
 #include "core/changelog.h"
+#include "services/common/defaults.h"
 #include "services/kafka/kafka_config.h"
 
 namespace RdKafka {
@@ -16,7 +17,7 @@ namespace crm {
 
 struct ChangelogTopicOptions {
   std::string brokers;
-  std::string topic = "crm.state.changelog";  // compacted, partitioned as the input topic
+  std::string topic{kDefaultChangelogTopic};  // compacted, partitioned as the input topic
   std::string group = "crm-scored";           // the readers' group id gets ".changelog"
   KafkaProperties properties;                 // --kafka, over the defaults
   // How long a read may go without a record before it fails.

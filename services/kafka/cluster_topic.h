@@ -14,6 +14,7 @@
 #include "core/cluster.h"
 #include "core/ingest_loop.h"
 #include "core/population.h"
+#include "services/common/defaults.h"
 #include "services/kafka/kafka_config.h"
 
 namespace RdKafka {
@@ -25,7 +26,7 @@ namespace crm {
 
 struct ClusterTopicOptions {
   std::string brokers;
-  std::string topic = "crm.cluster";  // compacted; one partition is enough
+  std::string topic{kDefaultClusterTopic};  // compacted; one partition is enough
   std::string group = "crm-scored";  // the input's consumer group: instances of others are not ours
   std::string instance;              // this instance's name, unique in the group
   std::string address;               // where the others reach its gRPC service

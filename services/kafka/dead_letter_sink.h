@@ -6,6 +6,7 @@
 
 #include "absl/status/statusor.h"
 #include "core/reject_sink.h"
+#include "services/common/defaults.h"
 #include "services/kafka/kafka_config.h"
 
 namespace RdKafka {
@@ -16,9 +17,9 @@ namespace crm {
 
 struct DeadLetterOptions {
   std::string brokers;
-  std::string topic = "crm.touchpoints.dlq";
-  std::string source_topic = "crm.touchpoints";  // named in each record's headers
-  KafkaProperties properties;                    // applied last
+  std::string topic{kDefaultDeadLetterTopic};
+  std::string source_topic{kDefaultTouchpointTopic};  // named in each record's headers
+  KafkaProperties properties;                         // applied last
   int flush_timeout_ms = 10'000;
   // Longer originals are copied up to this many bytes, with headers saying
   // so: a record too large for the dead-letter topic must not stop ingestion.

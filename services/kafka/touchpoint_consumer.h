@@ -13,6 +13,7 @@
 #include "core/ingest_loop.h"
 #include "core/state_store.h"
 #include "core/touchpoint_source.h"
+#include "services/common/defaults.h"
 #include "services/kafka/kafka_config.h"
 
 namespace RdKafka {
@@ -23,10 +24,10 @@ class Message;
 namespace crm {
 
 struct ConsumerOptions {
-  std::string brokers;                    // bootstrap.servers; required
-  std::string group = "crm-scored";       // group.id
-  std::string topic = "crm.touchpoints";  // input
-  KafkaProperties properties;             // any librdkafka property; applied last, so it wins
+  std::string brokers;                         // bootstrap.servers; required
+  std::string group = "crm-scored";            // group.id
+  std::string topic{kDefaultTouchpointTopic};  // input
+  KafkaProperties properties;                  // any librdkafka property; applied last, so it wins
 };
 
 // The input as a consumer-group member (the TouchpointSource of the ingest
