@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <optional>
 #include <string>
@@ -8,10 +9,14 @@
 #include "core/alerts.h"
 #include "core/clock.h"
 #include "core/ingest_loop.h"
+#include "core/ingest_processor.h"
 #include "services/common/defaults.h"
 #include "services/common/log.h"
+#include "services/grpc/alert_hub.h"
 #include "services/grpc/authorizer.h"
+#include "services/kafka/cluster_topic.h"
 #include "services/kafka/kafka_config.h"
+#include "services/storage/rocksdb_state_store.h"
 
 namespace crm {
 
@@ -35,7 +40,9 @@ struct ServiceOptions {
   // 90 % of it are not replayed from (the partition is restored whole).
   std::int64_t changelog_delete_retention_ms = 86'400'000;
   // How long erasure fences are kept: the input topic's retention.
-  int erasure_fence_days = 7;
+  int erasure_fence_days = static_cast<int>(
+      std::chrono::duration_cast<std::chrono::hours>(IngestOptions{}.erasure_fence_ttl).count() /
+      24);
   // Scale-out (with --brokers; empty: this instance answers alone): the
   // compacted topic where the group's instances say which partitions they
   // own and where they are reached, and share their partitions' population.
@@ -48,18 +55,22 @@ struct ServiceOptions {
   // How the producers place a customer's touchpoints by key (librdkafka's
   // default; murmur2_random is the Java client's).
   std::string partitioner = "consistent_random";
-  int cluster_heartbeat_ms = 2000;       // the claim is republished this often
+  // The claim is republished this often.
+  int cluster_heartbeat_ms = ClusterTopicOptions{}.heartbeat_ms;
   std::string peer_tls_ca;               // with TLS: the CA the others' certificates are signed by
   int embedded_partitions = 6;           // topics of the embedded broker
   LogLevel log_level = LogLevel::kInfo;  // debug, info, warn, error
   LogFormat log_format = LogFormat::kText;  // text, or json: one object a line
-  std::size_t cache_entries = 100'000;      // customer states kept in memory
-  std::size_t cache_mb = 512;               // the bytes those states may hold (0: entries only)
-  std::size_t max_state_kb = 64;            // one customer's state at most (0: no cap)
-  std::size_t max_watchers = 100;           // WatchAlerts streams at once
-  int planning_threads = 0;                 // besides the consumer's, for next-look planning
-  std::size_t dedup_window = 128;           // event ids remembered per customer
-  std::size_t block_cache_mb = 64;
+  // Customer states kept in memory, and the bytes they may hold (0: entries only).
+  std::size_t cache_entries = IngestOptions{}.cache_entries;
+  std::size_t cache_mb = IngestOptions{}.cache_bytes >> 20;
+  // One customer's state at most (0: no cap).
+  std::size_t max_state_kb = StateLimits{}.max_state_bytes >> 10;
+  std::size_t max_watchers = AlertHubOptions{}.max_subscribers;  // WatchAlerts streams at once
+  int planning_threads = IngestOptions{}.planning_threads;  // besides the consumer's, for planning
+  // Event ids remembered per customer.
+  std::size_t dedup_window = StateLimits{}.dedup_window;
+  std::size_t block_cache_mb = RocksDbOptions{}.block_cache_mb;
   bool low_priority_compactions = true;                   // RocksDB compactions at nice 19
   bool sync_writes = false;                               // fsync the WAL on each commit
   std::size_t max_batch = IngestLoopOptions{}.max_batch;  // records per commit at most
