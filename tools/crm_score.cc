@@ -25,6 +25,7 @@ namespace {
 // The names a filter flag accepts: the ABC segments, the recommended actions.
 std::vector<std::string> SegmentNames() {
   std::vector<std::string> names;
+  names.reserve(crm::kSegments.size());
   for (crm::Segment segment : crm::kSegments) {
     if (segment != crm::Segment::kNone) names.emplace_back(crm::SegmentName(segment));
   }
@@ -33,6 +34,7 @@ std::vector<std::string> SegmentNames() {
 
 std::vector<std::string> ActionNames() {
   std::vector<std::string> names;
+  names.reserve(crm::kRecommendedActions.size());
   for (crm::RecommendedAction action : crm::kRecommendedActions) {
     names.emplace_back(crm::RecommendedActionName(action));
   }

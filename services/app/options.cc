@@ -149,6 +149,7 @@ struct FlagInputs {
 template <typename Enum, std::size_t N, typename NameFn>
 std::vector<std::string> NamesOf(const std::array<Enum, N>& values, NameFn name) {
   std::vector<std::string> names;
+  names.reserve(N);
   for (Enum value : values) names.emplace_back(name(value));
   return names;
 }
