@@ -1,5 +1,7 @@
 #include "core/clock.h"
 
+#include "core/closed_set.h"
+
 namespace crm {
 
 Timestamp WallClock::Now() const {
@@ -19,10 +21,7 @@ std::string_view ClockModeName(ClockMode mode) {
 }
 
 std::optional<ClockMode> ParseClockMode(std::string_view name) {
-  for (ClockMode mode : kClockModes) {
-    if (ClockModeName(mode) == name) return mode;
-  }
-  return std::nullopt;
+  return ParseByName(kClockModes, ClockModeName, name);
 }
 
 }  // namespace crm

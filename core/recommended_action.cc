@@ -1,5 +1,7 @@
 #include "core/recommended_action.h"
 
+#include "core/closed_set.h"
+
 namespace crm {
 namespace {
 
@@ -13,10 +15,7 @@ std::string_view RecommendedActionName(RecommendedAction action) {
 }
 
 std::optional<RecommendedAction> ParseRecommendedAction(std::string_view name) {
-  for (RecommendedAction action : kRecommendedActions) {
-    if (RecommendedActionName(action) == name) return action;
-  }
-  return std::nullopt;
+  return ParseByName(kRecommendedActions, RecommendedActionName, name);
 }
 
 }  // namespace crm

@@ -4,6 +4,7 @@
 #include <array>
 #include <cmath>
 
+#include "core/closed_set.h"
 #include "core/features.h"
 
 namespace crm {
@@ -15,10 +16,7 @@ std::string_view LifecycleStageName(LifecycleStage stage) {
 }
 
 std::optional<LifecycleStage> ParseLifecycleStage(std::string_view name) {
-  for (LifecycleStage stage : kLifecycleStages) {
-    if (LifecycleStageName(stage) == name) return stage;
-  }
-  return std::nullopt;
+  return ParseByName(kLifecycleStages, LifecycleStageName, name);
 }
 
 Channel PreferredChannel(const CustomerState& state) {
@@ -71,10 +69,7 @@ std::string_view ValueQuadrantName(ValueQuadrant q) {
 }
 
 std::optional<ValueQuadrant> ParseValueQuadrant(std::string_view name) {
-  for (ValueQuadrant q : kValueQuadrants) {
-    if (ValueQuadrantName(q) == name) return q;
-  }
-  return std::nullopt;
+  return ParseByName(kValueQuadrants, ValueQuadrantName, name);
 }
 
 std::string_view ValueStrategy(ValueQuadrant q) {

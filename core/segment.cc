@@ -1,5 +1,7 @@
 #include "core/segment.h"
 
+#include "core/closed_set.h"
+
 namespace crm {
 namespace {
 
@@ -12,10 +14,7 @@ std::string_view SegmentName(Segment segment) {
 }
 
 std::optional<Segment> ParseSegment(std::string_view name) {
-  for (Segment segment : kSegments) {
-    if (SegmentName(segment) == name) return segment;
-  }
-  return std::nullopt;
+  return ParseByName(kSegments, SegmentName, name);
 }
 
 }  // namespace crm

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "core/closed_set.h"
 #include "core/recommended_action.h"
 #include "core/segment.h"
 #include "crm/v1/scoring.grpc.pb.h"
@@ -22,21 +23,12 @@
 
 namespace {
 
-// The names a filter flag accepts: the ABC segments, the recommended actions.
+// The names the --segment filter accepts: the ABC segments.
 std::vector<std::string> SegmentNames() {
   std::vector<std::string> names;
   names.reserve(crm::kSegments.size());
   for (crm::Segment segment : crm::kSegments) {
     if (segment != crm::Segment::kNone) names.emplace_back(crm::SegmentName(segment));
-  }
-  return names;
-}
-
-std::vector<std::string> ActionNames() {
-  std::vector<std::string> names;
-  names.reserve(crm::kRecommendedActions.size());
-  for (crm::RecommendedAction action : crm::kRecommendedActions) {
-    names.emplace_back(crm::RecommendedActionName(action));
   }
   return names;
 }
@@ -276,7 +268,7 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   watch->add_option("--segment", segment, "Only this ABC segment")
       ->check(CLI::IsMember(SegmentNames()));
   watch->add_option("--action", action, "Only this recommended action")
-      ->check(CLI::IsMember(ActionNames()));
+      ->check(CLI::IsMember(crm::NamesOf(crm::kRecommendedActions, crm::RecommendedActionName)));
   watch->add_option("--min-churn", min_churn, "Only alerts at or above this churn")
       ->check(CLI::Range(0.0, 1.0));
   watch->add_option("--count", count, "Stop after this many alerts (0: never)");

@@ -10,6 +10,7 @@
 
 #include "absl/status/status.h"
 #include "core/check.h"
+#include "core/closed_set.h"
 #include "core/segment.h"
 
 namespace crm {
@@ -144,15 +145,6 @@ struct FlagInputs {
   std::string clock = std::string(ClockModeName(ServiceOptions{}.clock));
   std::string grpc_auth = std::string(GrpcAuthName(ServiceOptions{}.grpc_auth));
 };
-
-// The names of every value of a closed set, for CLI::IsMember.
-template <typename Enum, std::size_t N, typename NameFn>
-std::vector<std::string> NamesOf(const std::array<Enum, N>& values, NameFn name) {
-  std::vector<std::string> names;
-  names.reserve(N);
-  for (Enum value : values) names.emplace_back(name(value));
-  return names;
-}
 
 // The value `text` names; `text` passed its CLI::IsMember check.
 template <typename ParseFn>

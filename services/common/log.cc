@@ -9,6 +9,7 @@
 #include "absl/synchronization/mutex.h"
 #include "core/bounded_text.h"
 #include "core/clock.h"
+#include "core/closed_set.h"
 
 namespace crm {
 namespace {
@@ -114,10 +115,7 @@ std::string_view LogLevelName(LogLevel level) {
 }
 
 std::optional<LogLevel> ParseLogLevel(std::string_view name) {
-  for (LogLevel level : kLogLevels) {
-    if (LogLevelName(level) == name) return level;
-  }
-  return std::nullopt;
+  return ParseByName(kLogLevels, LogLevelName, name);
 }
 
 std::string_view LogFormatName(LogFormat format) {
@@ -126,10 +124,7 @@ std::string_view LogFormatName(LogFormat format) {
 }
 
 std::optional<LogFormat> ParseLogFormat(std::string_view name) {
-  for (LogFormat format : kLogFormats) {
-    if (LogFormatName(format) == name) return format;
-  }
-  return std::nullopt;
+  return ParseByName(kLogFormats, LogFormatName, name);
 }
 
 }  // namespace crm

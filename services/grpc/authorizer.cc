@@ -9,6 +9,8 @@
 #include <optional>
 #include <string_view>
 
+#include "core/closed_set.h"
+
 namespace crm {
 namespace {
 
@@ -152,10 +154,7 @@ std::string_view GrpcAuthName(GrpcAuth auth) {
 }
 
 std::optional<GrpcAuth> ParseGrpcAuth(std::string_view name) {
-  for (GrpcAuth auth : kGrpcAuths) {
-    if (GrpcAuthName(auth) == name) return auth;
-  }
-  return std::nullopt;
+  return ParseByName(kGrpcAuths, GrpcAuthName, name);
 }
 
 }  // namespace crm
