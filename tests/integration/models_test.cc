@@ -311,11 +311,8 @@ TEST(ModelReloadTest, ChangedFileAndSighupReloadAndABadFileKeepsTheModelInUse) {
       << service.Log();
   EXPECT_TRUE(service.WaitForLog("model rejected, keeping version reload-2", 10s)) << service.Log();
   ASSERT_EQ(kill(service.pid(), SIGHUP), 0);
-  const auto until = std::chrono::steady_clock::now() + 30s;
-  while (SumSamples(scrape(), "crm_model_loads_total{result=\"rejected\"}") < 2 &&
-         std::chrono::steady_clock::now() < until) {
-    std::this_thread::sleep_for(50ms);
-  }
+  // The count is checked below.
+  testing::WaitForMetric(metrics, "crm_model_loads_total{result=\"rejected\"}", 2);
   const std::string page = scrape();
   EXPECT_EQ(SumSamples(page, "crm_model_loads_total{result=\"rejected\"}"), 2) << page;
   EXPECT_EQ(SumSamples(page, "crm_model_info{version=\"reload-2\"}"), 1) << page;
