@@ -81,6 +81,11 @@ double ParetoNbdExpectedTransactions(const ParetoNbdParams& p, const ParetoNbdHi
   return ParetoNbdProbabilityAlive(p, h) * ExpectedIfAlive(p, h, t);
 }
 
+double ParetoNbdExpectedTransactionsIfAlive(const ParetoNbdParams& p, const ParetoNbdHistory& h,
+                                            double t) {
+  return ExpectedIfAlive(p, h, t);
+}
+
 double ParetoNbdProbabilityNoTransaction(const ParetoNbdParams& p, const ParetoNbdHistory& h,
                                          double t) {
   return NoTransaction(p, h, t, TermsOf(p, h).log_sum);

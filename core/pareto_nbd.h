@@ -29,6 +29,12 @@ double ParetoNbdProbabilityAlive(const ParetoNbdParams& p, const ParetoNbdHistor
 // (its limit (r + x)(β + T) / (α + T) ln((β + T + t) / (β + T)) at s = 1).
 double ParetoNbdExpectedTransactions(const ParetoNbdParams& p, const ParetoNbdHistory& h, double t);
 
+// E[Y(t) | alive at T, x, T]: the expectation above without its P(alive)
+// factor, so that many horizons cost one P(alive) (the CLV's steps);
+// ParetoNbdExpectedTransactions is P(alive) times this, to the bit.
+double ParetoNbdExpectedTransactionsIfAlive(const ParetoNbdParams& p, const ParetoNbdHistory& h,
+                                            double t);
+
 // P(no transaction in the next `t` units | x, t_x, T): the likelihood of the
 // same history observed for T + t over its likelihood observed for T (the
 // likelihood of (x, t_x, T) is the probability of no transaction after t_x

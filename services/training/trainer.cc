@@ -332,6 +332,7 @@ absl::StatusOr<Trained> Train(const TrainingLog& train, const TrainingLog* evalu
   model.version = options.version;
   model.purchase.time_unit = options.time_unit;
   model.purchase.merge_same_day = options.merge_same_day;
+  model.purchase.kind = PurchaseModelKind::kBgNbd;  // the model fitted here
   model.value = options.value;
   model.catalogue = train.catalogue;
   model.churn.horizon_days = horizon;
