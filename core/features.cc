@@ -72,15 +72,32 @@ BgNbdHistory PurchaseHistoryOf(const CustomerState& state, Timestamp as_of,
   return h;
 }
 
+PurchaseOutlook PurchaseOutlookOf(const PurchaseModel& model, const BgNbdHistory& history,
+                                  double t) {
+  if (model.kind == PurchaseModelKind::kParetoNbd) {
+    const ParetoNbdOutlook o = ParetoNbdOutlookOf(model.pareto_nbd, history, t);
+    return {o.p_alive, o.expected_transactions, o.p_no_transaction};
+  }
+  const BgNbdOutlook o = BgNbdOutlookOf(model.bgnbd, history, t);
+  return {o.p_alive, o.expected_transactions, o.p_no_transaction};
+}
+
 double LifetimeValue(const BgNbdHistory& history, double expected_spend,
                      const PurchaseModel& purchase, const ValueParams& value) {
   const double unit = DaysPerUnit(purchase.time_unit);
+  const bool pareto = purchase.kind == PurchaseModelKind::kParetoNbd;
+  const double p_alive = pareto ? ParetoNbdProbabilityAlive(purchase.pareto_nbd, history) : 0;
+  const auto expected_by = [&](double days) {
+    return pareto ? p_alive * ParetoNbdExpectedTransactionsIfAlive(purchase.pareto_nbd, history,
+                                                                   days / unit)
+                  : BgNbdExpectedTransactions(purchase.bgnbd, history, days / unit);
+  };
   const int steps = std::max(1, static_cast<int>(std::ceil(value.clv_horizon_days / kClvStepDays)));
   const double step_days = value.clv_horizon_days / steps;
   double total = 0, previous = 0;
   for (int i = 1; i <= steps; ++i) {
     const double days = step_days * i;
-    const double expected = BgNbdExpectedTransactions(purchase.bgnbd, history, days / unit);
+    const double expected = expected_by(days);
     const double discount = std::pow(1 + value.annual_discount_rate, -days / 365.25);
     total += (expected - previous) * discount;
     previous = expected;
@@ -126,8 +143,8 @@ void AddTimedFacts(const CustomerState& state, Timestamp as_of, const Model& mod
     f.recency_days = std::max(0.0, DaysBetween(*state.last_purchase, as_of));
     f.tenure_days = f.history.T * unit;
     if ((needs & kNeedBgNbd) != 0) {
-      const BgNbdOutlook outlook =
-          BgNbdOutlookOf(purchase.bgnbd, f.history, model.churn.horizon_days / unit);
+      const PurchaseOutlook outlook =
+          PurchaseOutlookOf(purchase, f.history, model.churn.horizon_days / unit);
       f.p_alive = outlook.p_alive;
       f.expected_purchases = outlook.expected_transactions;
       f.p_no_purchase = outlook.p_no_transaction;

@@ -15,6 +15,7 @@
 #include "core/bgnbd.h"
 #include "core/customer_state.h"
 #include "core/model.h"
+#include "core/pareto_nbd.h"
 #include "core/time.h"
 #include "core/touchpoint.h"
 
@@ -36,7 +37,7 @@ struct CustomerFacts {
   BgNbdHistory history;            // (x, t_x, T) in the model's time unit
   double p_alive = 0;              // 0 for a prospect, who has not started buying
   double expected_purchases = 0;   // E[transactions] over the churn horizon; 0 for a prospect
-  double p_no_purchase = 1;        // BG/NBD P(no transaction over the churn horizon)
+  double p_no_purchase = 1;        // P(no transaction over the churn horizon)
   double monetary = 0;             // revenue net of returns per transaction
   double repeat_spend = 0;         // mean gross value of the repeat transactions
   double expected_spend = 0;       // Gamma-Gamma E[spend per transaction]
@@ -87,15 +88,26 @@ void AddTimedFacts(const CustomerState& state, Timestamp as_of, const Model& mod
 BgNbdHistory PurchaseHistoryOf(const CustomerState& state, Timestamp as_of,
                                const PurchaseModel& model);
 
+// What the purchase model `model.kind` selects says of a history over the
+// next `t` units of the model's time unit.
+struct PurchaseOutlook {
+  double p_alive = 1;
+  double expected_transactions = 0;
+  double p_no_transaction = 1;
+};
+PurchaseOutlook PurchaseOutlookOf(const PurchaseModel& model, const BgNbdHistory& history,
+                                  double t);
+
 // CLV: margin × Σ over the horizon, in 30-day steps, of the expected
-// transactions of each step × the expected spend, discounted to `as_of`.
+// transactions of each step (under the model `purchase.kind` selects) × the
+// expected spend, discounted to `as_of`.
 double LifetimeValue(const BgNbdHistory& history, double expected_spend,
                      const PurchaseModel& purchase, const ValueParams& value);
 
 // Churn features, in this order (see docs/scores-and-models.md, "Scores").
 inline constexpr std::array<std::string_view, 17> kChurnFeatureNames = {
     "log_expected_purchases",  // log(0.05 + E[transactions in the horizon])
-    "p_alive",                 // BG/NBD probability alive
+    "p_alive",                 // probability alive (BG/NBD or Pareto/NBD)
     "recency_vs_rhythm",       // days since the last purchase / usual days between (≤ 10)
     "log_recency_days",        // log(1 + days since the last purchase)
     "log_transactions",        // log(1 + transactions)

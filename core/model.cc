@@ -37,6 +37,23 @@ absl::Status CheckLogistic(const LogisticModel& model,
 std::string_view TimeUnitName(TimeUnit unit) { return unit == TimeUnit::kDay ? "day" : "week"; }
 double DaysPerUnit(TimeUnit unit) { return unit == TimeUnit::kDay ? 1 : 7; }
 
+std::string_view PurchaseModelKindName(PurchaseModelKind kind) {
+  switch (kind) {
+    case PurchaseModelKind::kBgNbd:
+      return "BG_NBD";
+    case PurchaseModelKind::kParetoNbd:
+      return "PARETO_NBD";
+  }
+  return "BG_NBD";
+}
+
+std::optional<PurchaseModelKind> PurchaseModelKindFromName(std::string_view name) {
+  for (PurchaseModelKind kind : {PurchaseModelKind::kBgNbd, PurchaseModelKind::kParetoNbd}) {
+    if (name == PurchaseModelKindName(kind)) return kind;
+  }
+  return std::nullopt;
+}
+
 ChurnModel Model::DefaultChurnModel() {
   // Hand-set until a trained model is loaded: the signs and rough sizes the
   // literature and the course notes give (fewer expected purchases, a broken
@@ -65,6 +82,10 @@ absl::Status ValidateModel(const Model& model) {
     return absl::InvalidArgumentError("bgnbd: r, alpha, a and b must be positive numbers");
   }
   if (bg.a == 1) return absl::InvalidArgumentError("bgnbd: a = 1 has no closed form");
+  const ParetoNbdParams& pn = model.purchase.pareto_nbd;
+  if (!Positive(pn.r) || !Positive(pn.alpha) || !Positive(pn.s) || !Positive(pn.beta)) {
+    return absl::InvalidArgumentError("pareto_nbd: r, alpha, s and beta must be positive numbers");
+  }
   const GammaGammaParams& gg = model.purchase.gamma_gamma;
   if (!Positive(gg.p) || !Positive(gg.gamma) || !(std::isfinite(gg.q) && gg.q > 1)) {
     return absl::InvalidArgumentError(

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -8,6 +9,7 @@
 #include "absl/status/status.h"
 #include "core/bgnbd.h"
 #include "core/gamma_gamma.h"
+#include "core/pareto_nbd.h"
 
 namespace crm {
 
@@ -29,17 +31,33 @@ enum class TimeUnit : std::uint8_t { kDay, kWeek };
 std::string_view TimeUnitName(TimeUnit unit);  // "day", "week"
 double DaysPerUnit(TimeUnit unit);             // 1, 7
 
-// The buy-till-you-die purchase models: BG/NBD for the number of future
-// transactions and whether the customer is still alive, Gamma-Gamma for the
-// value of a transaction.
+// Which buy-till-you-die model gives P(alive), the expected purchases, the
+// probability of no purchase and the CLV's transactions.
+enum class PurchaseModelKind : std::uint8_t {
+  kBgNbd,      // BG/NBD: a customer drops out only at a transaction
+  kParetoNbd,  // Pareto/NBD: a customer may drop out at any time
+};
+// "BG_NBD", "PARETO_NBD": the values of the model file's purchase.model.
+std::string_view PurchaseModelKindName(PurchaseModelKind kind);
+// The kind of a name above; nullopt for any other text.
+std::optional<PurchaseModelKind> PurchaseModelKindFromName(std::string_view name);
+
+// The buy-till-you-die purchase models: BG/NBD or Pareto/NBD (`kind`) for the
+// number of future transactions and whether the customer is still alive,
+// Gamma-Gamma for the value of a transaction.
 struct PurchaseModel {
   TimeUnit time_unit = TimeUnit::kWeek;
   // Purchases on the same UTC calendar day count as one transaction (the
   // convention of the literature); otherwise every purchase is one.
   bool merge_same_day = true;
+  // Built in: Pareto/NBD, under which a one-time buyer who has been silent for
+  // long is probably gone (BG/NBD holds anyone without a repeat purchase alive
+  // for sure). A model file's purchase section defaults to BG_NBD.
+  PurchaseModelKind kind = PurchaseModelKind::kParetoNbd;
   // Published CDNOW estimates (Fader, Hardie & Lee 2005; Fader & Hardie 2013)
-  // until a trained model is loaded.
+  // until a trained model is loaded; both are validated, `kind` says which is used.
   BgNbdParams bgnbd{.r = 0.243, .alpha = 4.414, .a = 0.793, .b = 2.426};
+  ParetoNbdParams pareto_nbd{.r = 0.553, .alpha = 10.578, .s = 0.606, .beta = 11.669};
   GammaGammaParams gamma_gamma{.p = 6.25, .q = 3.74, .gamma = 15.44};
 };
 

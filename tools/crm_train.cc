@@ -1,4 +1,4 @@
-// crm-train: fits the scoring model (BG/NBD, Gamma-Gamma, churn and appetence
+// crm-train: fits the scoring model (BG/NBD, Pareto/NBD, Gamma-Gamma, churn and appetence
 // weights) on a historical touchpoint log and writes the model file that
 // crm-scored loads with --model.
 #include <chrono>
@@ -49,15 +49,16 @@ std::optional<crm::training::TrainingLog> Read(const std::string& path, const ch
 
 int Run(int argc, char** argv) {
   std::string input, evaluate, output, calibration_end, time_unit = "week";
+  std::string purchase_model = "bg-nbd";
   crm::training::TrainOptions options;
   bool no_merge = false, report_json = false;
   CLI::App app(
       "crm-train: fits the scoring model on a historical touchpoint log (JSON lines, as "
       "crm-touch reads). Customers' states as of --calibration-end are the inputs; whether they "
       "bought (churn) and what (appetence) in the following --horizon-days are the labels. "
-      "Fits BG/NBD and Gamma-Gamma by maximum likelihood (NLopt) and the churn and appetence "
-      "weights by regularised logistic regression, prints a report (text, or JSON with "
-      "--report-json) and writes the model file crm-scored loads with --model.",
+      "Fits BG/NBD, Pareto/NBD and Gamma-Gamma by maximum likelihood (NLopt) and the churn and "
+      "appetence weights by regularised logistic regression, prints a report (text, or JSON "
+      "with --report-json) and writes the model file crm-scored loads with --model.",
       "crm-train");
   app.add_option("--input", input, "Touchpoint log to train on ('-': stdin)")->required();
   app.add_option("--evaluate", evaluate,
@@ -68,6 +69,11 @@ int Run(int argc, char** argv) {
       ->required();
   app.add_option("--time-unit", time_unit, "Unit of the purchase model's parameters")
       ->check(CLI::IsMember({"day", "week"}))
+      ->capture_default_str();
+  app.add_option("--purchase-model", purchase_model,
+                 "Purchase model the written file selects, and the churn and appetence weights "
+                 "are fitted on (both are fitted and reported)")
+      ->check(CLI::IsMember({"bg-nbd", "pareto-nbd"}))
       ->capture_default_str();
   app.add_flag("--no-merge-same-day", no_merge,
                "Count every purchase as a transaction (default: same-day purchases are one)");
@@ -105,6 +111,8 @@ int Run(int argc, char** argv) {
   options.calibration_end = *end;
   options.time_unit = time_unit == "day" ? crm::TimeUnit::kDay : crm::TimeUnit::kWeek;
   options.merge_same_day = !no_merge;
+  options.purchase_model = purchase_model == "pareto-nbd" ? crm::PurchaseModelKind::kParetoNbd
+                                                          : crm::PurchaseModelKind::kBgNbd;
   if (options.version.empty()) {
     std::cerr << "crm-train: --model-version is empty\n";
     return 2;

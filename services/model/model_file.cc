@@ -5,10 +5,14 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/bounded_text.h"
 #include "crm/v1/model.pb.h"
 
 namespace crm {
 namespace {
+
+// An unknown value quoted back in an error is cut to this.
+constexpr std::size_t kMaxEchoedBytes = 64;
 
 LogisticModel FromProto(const v1::LogisticParameters& m) {
   LogisticModel out;
@@ -38,7 +42,25 @@ absl::StatusOr<Model> FromProto(const v1::ScoringModel& m) {
                                         p.time_unit() + "\"");
     }
     model.purchase.merge_same_day = p.merge_same_day();
-    model.purchase.bgnbd = {p.bgnbd().r(), p.bgnbd().alpha(), p.bgnbd().a(), p.bgnbd().b()};
+    if (p.model().empty()) {
+      model.purchase.kind = PurchaseModelKind::kBgNbd;
+    } else if (auto kind = PurchaseModelKindFromName(p.model())) {
+      model.purchase.kind = *kind;
+    } else {
+      return absl::InvalidArgumentError(
+          "purchase.model must be \"BG_NBD\" or \"PARETO_NBD\", not \"" +
+          BoundedText(p.model(), kMaxEchoedBytes) + "\"");
+    }
+    // The selected model's parameters are required (absent, they are zeros and
+    // fail validation); the other's keep the built-in ones when left out.
+    const bool pareto = model.purchase.kind == PurchaseModelKind::kParetoNbd;
+    if (!pareto || p.has_bgnbd()) {
+      model.purchase.bgnbd = {p.bgnbd().r(), p.bgnbd().alpha(), p.bgnbd().a(), p.bgnbd().b()};
+    }
+    if (pareto || p.has_pareto_nbd()) {
+      const v1::ParetoNbdParameters& pn = p.pareto_nbd();
+      model.purchase.pareto_nbd = {pn.r(), pn.alpha(), pn.s(), pn.beta()};
+    }
     model.purchase.gamma_gamma = {p.gamma_gamma().p(), p.gamma_gamma().q(),
                                   p.gamma_gamma().gamma()};
   }
@@ -108,6 +130,11 @@ std::string ModelToJson(const Model& model, std::string_view description) {
   p->mutable_bgnbd()->set_alpha(model.purchase.bgnbd.alpha);
   p->mutable_bgnbd()->set_a(model.purchase.bgnbd.a);
   p->mutable_bgnbd()->set_b(model.purchase.bgnbd.b);
+  p->set_model(std::string(PurchaseModelKindName(model.purchase.kind)));
+  p->mutable_pareto_nbd()->set_r(model.purchase.pareto_nbd.r);
+  p->mutable_pareto_nbd()->set_alpha(model.purchase.pareto_nbd.alpha);
+  p->mutable_pareto_nbd()->set_s(model.purchase.pareto_nbd.s);
+  p->mutable_pareto_nbd()->set_beta(model.purchase.pareto_nbd.beta);
   p->mutable_gamma_gamma()->set_p(model.purchase.gamma_gamma.p);
   p->mutable_gamma_gamma()->set_q(model.purchase.gamma_gamma.q);
   p->mutable_gamma_gamma()->set_gamma(model.purchase.gamma_gamma.gamma);

@@ -4,7 +4,9 @@
 #include <cmath>
 #include <exception>
 #include <limits>
+#include <map>
 #include <numeric>
+#include <tuple>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -113,6 +115,43 @@ absl::StatusOr<BgNbdFit> FitBgNbd(std::span<const BgNbdHistory> histories) {
   return BgNbdFit{{fit.params[0], fit.params[1], fit.params[2], fit.params[3]},
                   fit.log_likelihood,
                   fit.evaluations};
+}
+
+namespace {
+
+// Distinct histories and how many customers share each.
+std::vector<std::pair<BgNbdHistory, double>> Grouped(std::span<const BgNbdHistory> histories) {
+  std::map<std::tuple<double, double, double>, double> counts;
+  for (const BgNbdHistory& h : histories) counts[{h.x, h.t_x, h.T}] += 1;
+  std::vector<std::pair<BgNbdHistory, double>> out;
+  out.reserve(counts.size());
+  for (const auto& [key, count] : counts) {
+    out.push_back({{std::get<0>(key), std::get<1>(key), std::get<2>(key)}, count});
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<ParetoNbdFit> FitParetoNbd(std::span<const BgNbdHistory> histories) {
+  if (histories.empty()) return absl::InvalidArgumentError("FitParetoNbd: no histories");
+  for (const BgNbdHistory& h : histories) {
+    if (!(h.x >= 0 && h.t_x >= 0 && h.t_x <= h.T)) {
+      return absl::InvalidArgumentError("FitParetoNbd: a history has x < 0 or t_x outside [0, T]");
+    }
+  }
+  const std::vector<std::pair<BgNbdHistory, double>> grouped = Grouped(histories);
+  const auto log_likelihood = [&grouped](std::span<const double> v) {
+    const ParetoNbdParams params{v[0], v[1], v[2], v[3]};
+    double sum = 0;
+    for (const auto& [h, count] : grouped) sum += count * ParetoNbdLogLikelihood(params, h);
+    return sum;
+  };
+  const FitResult fit = MaximizePositive(log_likelihood, {{1, 1, 1, 1}, {0.5, 10, 0.5, 10}});
+  if (!fit.ok) return absl::InternalError("FitParetoNbd: optimiser failed: " + fit.message);
+  return ParetoNbdFit{{fit.params[0], fit.params[1], fit.params[2], fit.params[3]},
+                      fit.log_likelihood,
+                      fit.evaluations};
 }
 
 absl::StatusOr<GammaGammaFit> FitGammaGamma(std::span<const SpendHistory> customers) {

@@ -8,9 +8,10 @@
 #include "absl/status/statusor.h"
 #include "core/bgnbd.h"
 #include "core/gamma_gamma.h"
+#include "core/pareto_nbd.h"
 
 // Offline model fitting: maximum-likelihood estimation of the customer models
-// of core/ (BG/NBD, Gamma-Gamma), a regularised logistic regression, and the
+// of core/ (BG/NBD, Pareto/NBD, Gamma-Gamma), a regularised logistic regression, and the
 // metrics used to judge a ranking (AUC, calibration). Runs in the training
 // tool, never on the event path. All functions are pure and thread-compatible;
 // NLopt exceptions are caught here and become absl::Status values.
@@ -43,6 +44,19 @@ struct BgNbdFit {
 // `histories`. Returns InvalidArgument for no histories or one with x < 0 or
 // t_x outside [0, T]; Internal if the optimiser fails.
 absl::StatusOr<BgNbdFit> FitBgNbd(std::span<const BgNbdHistory> histories);
+
+struct ParetoNbdFit {
+  ParetoNbdParams params;
+  double log_likelihood = 0;  // summed over the histories
+  int evaluations = 0;
+};
+
+// Maximum likelihood of the Pareto/NBD model (the sum of
+// ParetoNbdLogLikelihood) over `histories`, which are first grouped by
+// identical (x, t_x, T) so each distinct history costs one likelihood.
+// Returns InvalidArgument for no histories or one with x < 0 or t_x outside
+// [0, T]; Internal if the optimiser fails.
+absl::StatusOr<ParetoNbdFit> FitParetoNbd(std::span<const BgNbdHistory> histories);
 
 // A customer's spend: x repeat transactions of mean value m_x.
 struct SpendHistory {

@@ -173,8 +173,8 @@ TrainingLog ReadTrainingLog(std::istream& in, const std::function<void(std::uint
 
 namespace {
 
-// Fits BG/NBD and Gamma-Gamma on the customers of `groups` (null: none)
-// who bought before `as_of`, into `model` and `report`.
+// Fits BG/NBD, Pareto/NBD and Gamma-Gamma on the customers of `groups`
+// (null: none) who bought before `as_of`, into `model` and `report`.
 absl::Status FitPurchases(std::initializer_list<const std::vector<Example>*> groups,
                           Timestamp as_of, Model& model, TrainReport& report) {
   std::vector<BgNbdHistory> histories;
@@ -199,6 +199,10 @@ absl::Status FitPurchases(std::initializer_list<const std::vector<Example>*> gro
   report.bgnbd = *bgnbd;
   report.bgnbd_customers = static_cast<std::int64_t>(histories.size());
   model.purchase.bgnbd = bgnbd->params;
+  absl::StatusOr<ParetoNbdFit> pareto_nbd = FitParetoNbd(histories);
+  if (!pareto_nbd.ok()) return pareto_nbd.status();
+  report.pareto_nbd = *pareto_nbd;
+  model.purchase.pareto_nbd = pareto_nbd->params;
   absl::StatusOr<GammaGammaFit> gamma_gamma = FitGammaGamma(spends);
   if (!gamma_gamma.ok()) return gamma_gamma.status();
   report.gamma_gamma = *gamma_gamma;
@@ -297,6 +301,34 @@ absl::Status FitAppetence(const std::vector<Example>& all, const std::vector<Cus
   return absl::OkStatus();
 }
 
+// The churn AUCs on each purchase model: the selected one's from
+// `report.churn`, the other's by fitting the churn weights again on a copy of
+// `model` that selects it (`model` itself is left as it is).
+absl::Status ComparePurchaseModels(const std::vector<Example>& all,
+                                   const std::vector<Example>& held, bool evaluation_log,
+                                   Timestamp as_of, const TrainOptions& options, const Model& model,
+                                   TrainReport& report) {
+  const auto aucs_of = [](const ChurnReport& churn) {
+    return PurchaseModelAucs{churn.auc, churn.auc_expected_purchases, churn.auc_p_no_purchase};
+  };
+  const bool pareto = model.purchase.kind == PurchaseModelKind::kParetoNbd;
+  (pareto ? report.pareto_nbd_aucs : report.bgnbd_aucs) = aucs_of(report.churn);
+  Model other = model;
+  other.purchase.kind = pareto ? PurchaseModelKind::kBgNbd : PurchaseModelKind::kParetoNbd;
+  std::vector<CustomerFacts> facts;
+  facts.reserve(all.size());
+  for (const Example& e : all) facts.push_back(FactsOf(e.state, as_of, other, false));
+  TrainReport scratch;
+  std::vector<CustomerFacts> held_facts;
+  if (absl::Status fitted =
+          FitChurn(all, facts, held, evaluation_log, as_of, options, other, scratch, held_facts);
+      !fitted.ok()) {
+    return fitted;
+  }
+  (pareto ? report.bgnbd_aucs : report.pareto_nbd_aucs) = aucs_of(scratch.churn);
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<Trained> Train(const TrainingLog& train, const TrainingLog* evaluate,
@@ -332,6 +364,8 @@ absl::StatusOr<Trained> Train(const TrainingLog& train, const TrainingLog* evalu
   model.version = options.version;
   model.purchase.time_unit = options.time_unit;
   model.purchase.merge_same_day = options.merge_same_day;
+  model.purchase.kind = options.purchase_model;
+  report.purchase_model = options.purchase_model;
   model.value = options.value;
   model.catalogue = train.catalogue;
   model.churn.horizon_days = horizon;
@@ -368,6 +402,11 @@ absl::StatusOr<Trained> Train(const TrainingLog& train, const TrainingLog* evalu
       !fitted.ok()) {
     return fitted;
   }
+  if (absl::Status compared =
+          ComparePurchaseModels(all, held, evaluate != nullptr, as_of, options, model, report);
+      !compared.ok()) {
+    return compared;
+  }
 
   if (absl::Status valid = ValidateModel(model); !valid.ok()) {
     return absl::InternalError("the trained model does not validate: " +
@@ -379,9 +418,20 @@ absl::StatusOr<Trained> Train(const TrainingLog& train, const TrainingLog* evalu
 std::string ReportText(const TrainReport& r) {
   std::ostringstream out;
   const BgNbdParams& bg = r.bgnbd.params;
+  const ParetoNbdParams& pn = r.pareto_nbd.params;
+  const bool pareto = r.purchase_model == PurchaseModelKind::kParetoNbd;
   out << "BG/NBD (" << r.bgnbd_customers << " customers): r=" << Number(bg.r)
       << " alpha=" << Number(bg.alpha) << " a=" << Number(bg.a) << " b=" << Number(bg.b)
-      << " log-likelihood=" << Number(r.bgnbd.log_likelihood) << "\n";
+      << " log-likelihood=" << Number(r.bgnbd.log_likelihood) << (pareto ? "" : " (selected)")
+      << "\n  churn AUC " << Number(r.bgnbd_aucs.churn) << " (expected purchases "
+      << Number(r.bgnbd_aucs.expected_purchases) << ", P(no purchase) "
+      << Number(r.bgnbd_aucs.p_no_purchase) << ")\n";
+  out << "Pareto/NBD (" << r.bgnbd_customers << " customers): r=" << Number(pn.r)
+      << " alpha=" << Number(pn.alpha) << " s=" << Number(pn.s) << " beta=" << Number(pn.beta)
+      << " log-likelihood=" << Number(r.pareto_nbd.log_likelihood) << (pareto ? " (selected)" : "")
+      << "\n  churn AUC " << Number(r.pareto_nbd_aucs.churn) << " (expected purchases "
+      << Number(r.pareto_nbd_aucs.expected_purchases) << ", P(no purchase) "
+      << Number(r.pareto_nbd_aucs.p_no_purchase) << ")\n";
   const GammaGammaParams& gg = r.gamma_gamma.params;
   out << "Gamma-Gamma (" << r.gamma_gamma.customers << " repeat customers): p=" << Number(gg.p)
       << " q=" << Number(gg.q) << " gamma=" << Number(gg.gamma)
@@ -390,10 +440,11 @@ std::string ReportText(const TrainReport& r) {
   out << "Churn (no purchase within " << Number(c.horizon_days) << " days): trained on "
       << c.train_customers << " customers, measured on " << c.evaluation_customers << " ("
       << c.evaluated_on << "), churn rate " << Number(c.base_rate) << "\n"
-      << "  AUC " << Number(c.auc) << " (baselines: recency " << Number(c.auc_recency)
-      << ", BG/NBD expected purchases " << Number(c.auc_expected_purchases)
-      << ", BG/NBD P(no purchase) " << Number(c.auc_p_no_purchase) << "), log loss "
-      << Number(c.log_loss) << "\n"
+      << "  AUC " << Number(c.auc) << " (baselines: recency " << Number(c.auc_recency) << ", "
+      << (pareto ? "Pareto/NBD" : "BG/NBD") << " expected purchases "
+      << Number(c.auc_expected_purchases) << ", " << (pareto ? "Pareto/NBD" : "BG/NBD")
+      << " P(no purchase) " << Number(c.auc_p_no_purchase) << "), log loss " << Number(c.log_loss)
+      << "\n"
       << "  calibration: mean predicted -> observed (customers)\n";
   for (const CalibrationBin& bin : c.calibration) {
     out << "    " << Number(bin.mean_predicted) << " -> " << Number(bin.observed_rate) << " ("
@@ -411,10 +462,21 @@ std::string ReportJson(const TrainReport& r) {
   const BgNbdParams& bg = r.bgnbd.params;
   const GammaGammaParams& gg = r.gamma_gamma.params;
   const ChurnReport& c = r.churn;
+  const ParetoNbdParams& pn = r.pareto_nbd.params;
+  const auto aucs = [](const PurchaseModelAucs& a) {
+    return ", \"churn_auc\": " + Number(a.churn) +
+           ", \"auc_expected_purchases\": " + Number(a.expected_purchases) +
+           ", \"auc_p_no_purchase\": " + Number(a.p_no_purchase);
+  };
   out << "{\"bgnbd\": {\"r\": " << Number(bg.r) << ", \"alpha\": " << Number(bg.alpha)
       << ", \"a\": " << Number(bg.a) << ", \"b\": " << Number(bg.b)
       << ", \"log_likelihood\": " << Number(r.bgnbd.log_likelihood)
-      << ", \"customers\": " << r.bgnbd_customers << "},\n"
+      << ", \"customers\": " << r.bgnbd_customers << aucs(r.bgnbd_aucs) << "},\n"
+      << " \"pareto_nbd\": {\"r\": " << Number(pn.r) << ", \"alpha\": " << Number(pn.alpha)
+      << ", \"s\": " << Number(pn.s) << ", \"beta\": " << Number(pn.beta)
+      << ", \"log_likelihood\": " << Number(r.pareto_nbd.log_likelihood)
+      << ", \"customers\": " << r.bgnbd_customers << aucs(r.pareto_nbd_aucs) << "},\n"
+      << " \"purchase_model\": " << Quoted(PurchaseModelKindName(r.purchase_model)) << ",\n"
       << " \"gamma_gamma\": {\"p\": " << Number(gg.p) << ", \"q\": " << Number(gg.q)
       << ", \"gamma\": " << Number(gg.gamma)
       << ", \"log_likelihood\": " << Number(r.gamma_gamma.log_likelihood)

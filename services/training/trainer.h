@@ -45,6 +45,9 @@ struct TrainOptions {
   Timestamp calibration_end{};
   TimeUnit time_unit = TimeUnit::kWeek;
   bool merge_same_day = true;
+  // The purchase model the written model selects, and the churn and
+  // appetence weights are fitted on; both are fitted and reported.
+  PurchaseModelKind purchase_model = PurchaseModelKind::kBgNbd;
   // Labels look this far past the calibration end; 0: to the log's last day.
   double horizon_days = 0;
   double l2 = 1e-3;  // logistic penalty, on standardised features
@@ -65,8 +68,8 @@ struct ChurnReport {
   double base_rate = 0;               // share of evaluation customers who churned
   double auc = 0;                     // the churn model
   double auc_recency = 0;             // baseline: days since the last purchase
-  double auc_expected_purchases = 0;  // baseline: fewer BG/NBD expected purchases
-  double auc_p_no_purchase = 0;       // baseline: BG/NBD P(no purchase in the horizon)
+  double auc_expected_purchases = 0;  // baseline: fewer expected purchases (selected model)
+  double auc_p_no_purchase = 0;       // baseline: P(no purchase in the horizon) (selected model)
   double log_loss = 0;                // on the evaluation customers
   std::vector<CalibrationBin> calibration;
   std::string evaluated_on;  // "evaluation log" or "held-out 20 % of the customers"
@@ -78,9 +81,21 @@ struct AppetenceReport {
   double auc = 0;           // on the evaluation customers
 };
 
+// What the churn model reaches on one purchase model's features, on the
+// evaluation customers.
+struct PurchaseModelAucs {
+  double churn = 0;               // the churn model, its weights fitted on this model
+  double expected_purchases = 0;  // baseline: fewer expected purchases
+  double p_no_purchase = 0;       // baseline: P(no purchase in the horizon)
+};
+
 struct TrainReport {
+  PurchaseModelKind purchase_model = PurchaseModelKind::kBgNbd;  // the one selected
   BgNbdFit bgnbd;
-  std::int64_t bgnbd_customers = 0;
+  std::int64_t bgnbd_customers = 0;  // also Pareto/NBD's: the same histories
+  PurchaseModelAucs bgnbd_aucs;
+  ParetoNbdFit pareto_nbd;
+  PurchaseModelAucs pareto_nbd_aucs;
   GammaGammaFit gamma_gamma;
   ChurnReport churn;
   std::vector<AppetenceReport> appetence;
@@ -96,8 +111,10 @@ struct Trained {
 absl::StatusOr<Trained> Train(const TrainingLog& train, const TrainingLog* evaluate,
                               const TrainOptions& options);
 
-// The report as text for people, and as JSON (keys bgnbd{r, alpha, a, b,
-// log_likelihood, …}, gamma_gamma{p, q, gamma, …}, churn{auc, …}, appetence[…]).
+// The report as text for people, and as JSON (keys purchase_model,
+// bgnbd{r, alpha, a, b, log_likelihood, churn_auc, …}, pareto_nbd{r, alpha, s,
+// beta, log_likelihood, churn_auc, …}, gamma_gamma{p, q, gamma, …},
+// churn{auc, …}, appetence[…]).
 std::string ReportText(const TrainReport& report);
 std::string ReportJson(const TrainReport& report);
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -11,8 +12,10 @@
 #include "core/customer_state.h"
 #include "core/gamma_gamma.h"
 #include "core/model.h"
+#include "core/pareto_nbd.h"
 #include "core/time.h"
 #include "core/touchpoint.h"
+#include "tests/core/bgnbd_model.h"
 #include "tests/core/test_touchpoints.h"
 
 namespace crm {
@@ -152,7 +155,7 @@ TEST(FactsOfTest, AProspectHasNoPurchaseFactsButATenure) {
 TEST(FactsOfTest, RecencyRhythmTenureAndTheBgNbdQuantities) {
   StateBuilder b;
   b.Purchase(0.5, 10).Purchase(0.75, 20).Purchase(14, 40).Purchase(28.5, 50);
-  const Model model;
+  const Model model = BuiltInBgNbdModel();
   const CustomerFacts f = FactsOf(b.state(), Day(35), model);
   EXPECT_TRUE(f.has_purchase);
   EXPECT_EQ(f.transactions, 3u);  // distinct days
@@ -177,7 +180,7 @@ TEST(FactsOfTest, RecencyRhythmTenureAndTheBgNbdQuantities) {
 TEST(FactsOfTest, ExpectedPurchasesUseTheChurnHorizonInTheModelsUnit) {
   StateBuilder b;
   b.Purchase(0).Purchase(10).Purchase(20);
-  Model model;
+  Model model = BuiltInBgNbdModel();
   model.churn.horizon_days = 60;
   model.purchase.time_unit = TimeUnit::kDay;
   const CustomerFacts f = FactsOf(b.state(), Day(30), model);
@@ -235,26 +238,32 @@ TEST(FactsOfTest, PastProfitabilityIsMarginTimesNetRevenue) {
   EXPECT_DOUBLE_EQ(f.monetary, 175);
 }
 
-// Σ over 30-day steps of the increments of E[Y(t)], discounted at the end of
-// each step, computed independently of LifetimeValue.
-double ClvByHand(const BgNbdParams& bg, const BgNbdHistory& h, double spend, double margin,
+// Σ over 30-day steps of the increments of E[Y(t)] (`expected` of a horizon
+// in the model's unit), discounted at the end of each step, computed
+// independently of LifetimeValue.
+double ClvByHand(const std::function<double(double)>& expected, double spend, double margin,
                  double rate, double horizon_days, double days_per_unit) {
   const int steps = static_cast<int>(std::ceil(horizon_days / 30));
   double total = 0;
   for (int i = 1; i <= steps; ++i) {
     const double end = horizon_days * i / steps;
     const double start = horizon_days * (i - 1) / steps;
-    const double increment = BgNbdExpectedTransactions(bg, h, end / days_per_unit) -
-                             BgNbdExpectedTransactions(bg, h, start / days_per_unit);
+    const double increment = expected(end / days_per_unit) - expected(start / days_per_unit);
     total += increment / std::pow(1 + rate, end / 365.25);
   }
   return margin * spend * total;
 }
 
+double ClvByHand(const BgNbdParams& bg, const BgNbdHistory& h, double spend, double margin,
+                 double rate, double horizon_days, double days_per_unit) {
+  return ClvByHand([&](double t) { return BgNbdExpectedTransactions(bg, h, t); }, spend, margin,
+                   rate, horizon_days, days_per_unit);
+}
+
 TEST(FactsOfTest, ClvIsTheDiscountedMarginOfTheExpectedPurchases) {
   StateBuilder b;
   b.Purchase(0, 30).Purchase(20, 50).Purchase(41, 70).Purchase(60, 40);
-  const Model model;
+  const Model model = BuiltInBgNbdModel();
   const CustomerFacts f = FactsOf(b.state(), Day(75), model);
   ASSERT_GT(f.expected_spend, 0);
   const double want =
@@ -271,7 +280,7 @@ TEST(FactsOfTest, ClvIsTheDiscountedMarginOfTheExpectedPurchases) {
 
 TEST(FactsOfTest, UndiscountedClvIsMarginTimesSpendTimesExpectedPurchasesOverTheHorizon) {
   const BgNbdHistory h{3, 10, 14};
-  PurchaseModel purchase;
+  const PurchaseModel purchase = BuiltInBgNbdModel().purchase;
   for (double horizon : {1.0, 29.0, 30.0, 31.0, 100.0, 365.0, 730.0}) {
     SCOPED_TRACE(horizon);
     ValueParams value;
@@ -287,6 +296,40 @@ TEST(FactsOfTest, UndiscountedClvIsMarginTimesSpendTimesExpectedPurchasesOverThe
   value.clv_horizon_days = 500;
   EXPECT_NEAR(LifetimeValue(h, 25, purchase, value),
               ClvByHand(purchase.bgnbd, h, 25, value.margin, 0.2, 500, 7), 1e-9);
+}
+
+TEST(FactsOfTest, TheBuiltInParetoNbdGivesThePurchaseQuantitiesAndTheClv) {
+  StateBuilder b;
+  b.Purchase(0, 30).Purchase(20, 50).Purchase(41, 70).Purchase(60, 40);
+  const Model model;  // built in: Pareto/NBD
+  ASSERT_EQ(model.purchase.kind, PurchaseModelKind::kParetoNbd);
+  const CustomerFacts f = FactsOf(b.state(), Day(75), model);
+  const ParetoNbdParams& pn = model.purchase.pareto_nbd;
+  const BgNbdHistory h{3, 60.0 / 7, 75.0 / 7};
+  EXPECT_DOUBLE_EQ(f.p_alive, ParetoNbdProbabilityAlive(pn, h));
+  EXPECT_DOUBLE_EQ(f.expected_purchases, ParetoNbdExpectedTransactions(pn, h, 90.0 / 7));
+  EXPECT_DOUBLE_EQ(f.p_no_purchase, ParetoNbdProbabilityNoTransaction(pn, h, 90.0 / 7));
+  EXPECT_NE(f.p_alive, BgNbdProbabilityAlive(model.purchase.bgnbd, h));
+  const double want = ClvByHand([&](double t) { return ParetoNbdExpectedTransactions(pn, h, t); },
+                                f.expected_spend, model.value.margin,
+                                model.value.annual_discount_rate, model.value.clv_horizon_days, 7);
+  EXPECT_GT(want, 0);
+  EXPECT_NEAR(f.clv, want, 1e-9 * want);
+}
+
+TEST(FactsOfTest, TheSelectedPurchaseModelGivesTheOutlook) {
+  const BgNbdHistory h{2, 30.43, 38.86};
+  PurchaseModel purchase;
+  purchase.kind = PurchaseModelKind::kBgNbd;
+  const PurchaseOutlook bg = PurchaseOutlookOf(purchase, h, 39);
+  EXPECT_EQ(bg.p_alive, BgNbdProbabilityAlive(purchase.bgnbd, h));
+  EXPECT_EQ(bg.expected_transactions, BgNbdExpectedTransactions(purchase.bgnbd, h, 39));
+  EXPECT_EQ(bg.p_no_transaction, BgNbdProbabilityNoTransaction(purchase.bgnbd, h, 39));
+  purchase.kind = PurchaseModelKind::kParetoNbd;
+  const PurchaseOutlook pn = PurchaseOutlookOf(purchase, h, 39);
+  EXPECT_EQ(pn.p_alive, ParetoNbdProbabilityAlive(purchase.pareto_nbd, h));
+  EXPECT_EQ(pn.expected_transactions, ParetoNbdExpectedTransactions(purchase.pareto_nbd, h, 39));
+  EXPECT_EQ(pn.p_no_transaction, ParetoNbdProbabilityNoTransaction(purchase.pareto_nbd, h, 39));
 }
 
 TEST(FactsOfTest, ComplaintsCountOnlyInTheLast90DaysAndNotAfterAsOf) {

@@ -23,6 +23,7 @@
 #include "core/population.h"
 #include "core/touchpoint.h"
 #include "core/validation.h"
+#include "tests/core/bgnbd_model.h"
 #include "tests/core/expect_same_state.h"
 #include "tests/core/test_touchpoints.h"
 #include "tests/fakes/fake_clock.h"
@@ -113,10 +114,11 @@ class IngestProcessorTest : public ::testing::Test {
   MemoryStateStore store_;
 };
 
-// Alerts on the built-in model, on the event clock unless told otherwise.
+// Alerts on the built-in model with BG/NBD (the trajectories below are worked
+// out on it), on the event clock unless told otherwise.
 class IngestAlertsTest : public IngestProcessorTest {
  protected:
-  IngestAlertsTest() : scorers_(std::make_shared<const Scorer>(Model{})) {}
+  IngestAlertsTest() : scorers_(std::make_shared<const Scorer>(BuiltInBgNbdModel())) {}
 
   void Enable(IngestProcessor& processor, const Clock* wall = nullptr) {
     processor.EnableAlerts({.scorers = &scorers_, .policy = &policy_, .clock = wall});

@@ -17,6 +17,7 @@
 #include "core/population.h"
 #include "core/time.h"
 #include "core/touchpoint.h"
+#include "tests/core/bgnbd_model.h"
 #include "tests/core/test_touchpoints.h"
 
 namespace crm {
@@ -52,7 +53,7 @@ class ScorerTest : public ::testing::Test {
   }
 
   CustomerState state_;
-  Scorer scorer_{Model{}};
+  Scorer scorer_{BuiltInBgNbdModel()};
 
  private:
   std::string NextId() { return "e" + std::to_string(next_id_++); }
@@ -295,7 +296,7 @@ TEST_F(ScorerTest, ScoreFillsTheModelBasedValues) {
   EXPECT_DOUBLE_EQ(scores.churn, churn.probability);
   EXPECT_EQ(scores.model_version, "builtin-1");
 
-  Model other;
+  Model other = BuiltInBgNbdModel();
   other.version = "m-7";
   other.churn.horizon_days = 30;
   const Scores versioned = Scorer(other).Score(CustomerId("c1"), state_, Day(70));
@@ -303,6 +304,21 @@ TEST_F(ScorerTest, ScoreFillsTheModelBasedValues) {
   EXPECT_DOUBLE_EQ(versioned.churn_horizon_days, 30);
   EXPECT_DOUBLE_EQ(versioned.expected_purchases,
                    BgNbdExpectedTransactions(other.purchase.bgnbd, h, 30.0 / 7));
+}
+
+// The ask: with the built-in model, silence means something. A
+// customer who bought once, a year ago, is probably gone (BG/NBD, which only
+// lets a customer drop out at a repeat purchase, held them alive for sure).
+TEST(BuiltInModelTest, AOneTimeBuyerOfAYearAgoIsProbablyNotAlive) {
+  CustomerState state;
+  Touchpoint tp = MakeTouchpoint(Type::kPurchase, "once", 0);
+  tp.amount = 40;
+  ApplyTouchpoint(tp, StateLimits{}, state);
+  const Scores scores = Scorer(Model{}).Score(CustomerId("c1"), state, Day(364));
+  EXPECT_LT(scores.p_alive, 0.5);
+  EXPECT_GT(scores.p_alive, 0);
+  // A week after the purchase they were still likely alive.
+  EXPECT_GT(Scorer(Model{}).Score(CustomerId("c1"), state, Day(7)).p_alive, 0.9);
 }
 
 TEST(QuadrantOfTest, ThresholdsAreInclusive) {
@@ -331,7 +347,7 @@ TEST_F(ScorerTest, TheQuadrantUsesTheModelsThresholds) {
   ASSERT_DOUBLE_EQ(base.past_profitability, 60);
   ASSERT_GT(base.clv, 0);
   const auto quadrant_with = [&](double profitability, double potential) {
-    Model model;
+    Model model = BuiltInBgNbdModel();  // as scorer_'s
     model.value.profitability_threshold = profitability;
     model.value.potential_threshold = potential;
     return Scorer(model).Score(CustomerId("c1"), state_, Day(30));

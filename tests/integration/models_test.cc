@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "core/bgnbd.h"
+#include "core/pareto_nbd.h"
 #include "crm/v1/scoring.grpc.pb.h"
 #include "services/kafka/embedded_broker.h"
 #include "services/model/model_file.h"
@@ -74,7 +75,10 @@ bool Within(double got, double want, double relative) {
   return std::fabs(got - want) <= relative * std::fabs(want);
 }
 
-TEST(CdnowModelsTest, TrainedModelServedOnStreamedCalibrationPurchases) {
+// Trains on the sample with `--purchase-model purchase_model`, serves the
+// model file and checks every customer's scores against the closed forms of
+// the model it selects.
+void TrainAndServe(const std::string& purchase_model, PurchaseModelKind kind) {
   TempDir dir;
   const std::vector<Row> rows = ReadSample();
   ASSERT_EQ(rows.size(), 6919u) << kSample;
@@ -90,9 +94,21 @@ TEST(CdnowModelsTest, TrainedModelServedOnStreamedCalibrationPurchases) {
   {
     ChildProcess train(CRM_TRAIN_BIN,
                        {"--input", jsonl.string(), "--calibration-end", "1997-09-30", "--time-unit",
-                        "week", "--model-version", "cdnow-test", "--output", model_path.string()},
+                        "week", "--model-version", "cdnow-test", "--output", model_path.string(),
+                        "--purchase-model", purchase_model, "--report-json"},
                        dir.path() / "train.log");
     ASSERT_EQ(train.Wait(120s), 0) << train.Log();
+    // Both fits reported; the keys of before kept.
+    const std::string report = train.Log();
+    for (const std::string& key : std::vector<std::string>{
+             "{\"bgnbd\": {\"r\": ", "\"pareto_nbd\": {\"r\": ", "\"gamma_gamma\": {\"p\": ",
+             "\"churn\": {\"auc\": ", "\"appetence\": [",
+             "\"purchase_model\": \"" + std::string(PurchaseModelKindName(kind)) + "\""}) {
+      EXPECT_NE(report.find(key), std::string::npos) << key << "\n" << report;
+    }
+    const std::size_t pareto_at = report.find("\"pareto_nbd\"");
+    EXPECT_NE(report.find("\"churn_auc\": "), std::string::npos) << report;
+    EXPECT_NE(report.find("\"churn_auc\": ", pareto_at), std::string::npos) << report;
   }
   absl::StatusOr<Model> model = LoadModelFile(model_path.string());
   ASSERT_TRUE(model.ok()) << model.status();
@@ -105,6 +121,12 @@ TEST(CdnowModelsTest, TrainedModelServedOnStreamedCalibrationPurchases) {
   EXPECT_TRUE(Within(gg.p, 6.25, 0.005)) << gg.p;
   EXPECT_TRUE(Within(gg.q, 3.74, 0.005)) << gg.q;
   EXPECT_TRUE(Within(gg.gamma, 15.44, 0.005)) << gg.gamma;
+  const ParetoNbdParams& pn = model->purchase.pareto_nbd;
+  EXPECT_TRUE(Within(pn.r, 0.553, 0.01)) << pn.r;
+  EXPECT_TRUE(Within(pn.alpha, 10.578, 0.01)) << pn.alpha;
+  EXPECT_TRUE(Within(pn.s, 0.606, 0.01)) << pn.s;
+  EXPECT_TRUE(Within(pn.beta, 11.669, 0.01)) << pn.beta;
+  EXPECT_EQ(model->purchase.kind, kind);
   EXPECT_EQ(model->churn.horizon_days, 273);  // weeks 40-78
 
   // 2. The calibration purchases, through Kafka, into crm-scored on that model.
@@ -189,11 +211,18 @@ TEST(CdnowModelsTest, TrainedModelServedOnStreamedCalibrationPurchases) {
     const BgNbdHistory h{static_cast<double>(purchase_days.size() - 1),
                          (*purchase_days.rbegin() - *purchase_days.begin()) / 7.0,
                          (end_day - *purchase_days.begin()) / 7.0};
-    const double p_alive = BgNbdProbabilityAlive(bg, h);
-    const double expected = BgNbdExpectedTransactions(bg, h, horizon_weeks);
+    const bool pareto = kind == PurchaseModelKind::kParetoNbd;
+    const double p_alive = pareto ? ParetoNbdProbabilityAlive(pn, h) : BgNbdProbabilityAlive(bg, h);
+    const double expected = pareto ? ParetoNbdExpectedTransactions(pn, h, horizon_weeks)
+                                   : BgNbdExpectedTransactions(bg, h, horizon_weeks);
     ASSERT_NEAR(s.p_alive(), p_alive, 1e-9 * std::max(1.0, p_alive)) << s.customer_id();
     ASSERT_NEAR(s.expected_purchases(), expected, 1e-9 * std::max(1.0, expected))
         << s.customer_id();
+    // CDNOW's cohort first bought in Q1 1997: one-time buyers have been silent
+    // for 26 weeks or more, which Pareto/NBD (not BG/NBD) reads as likely gone.
+    if (pareto && h.x == 0) {
+      EXPECT_LT(s.p_alive(), 0.5) << s.customer_id();
+    }
     EXPECT_EQ(s.rfm().frequency(), purchase_days.size()) << s.customer_id();
     EXPECT_EQ(s.model_version(), "cdnow-test");
     // Ranked against the population of every buyer streamed in.
@@ -221,6 +250,17 @@ TEST(CdnowModelsTest, TrainedModelServedOnStreamedCalibrationPurchases) {
   }
   EXPECT_NE(service->Log().find("population: 2357 buyers"), std::string::npos) << service->Log();
   EXPECT_EQ(service->Stop(SIGTERM), 0) << service->Log();
+}
+
+TEST(CdnowModelsTest, TrainedModelServedOnStreamedCalibrationPurchases) {
+  TrainAndServe("bg-nbd", PurchaseModelKind::kBgNbd);
+}
+
+// The same on the model file crm-train writes selecting Pareto/NBD: what the
+// service streams is Pareto/NBD's closed forms, and one-time buyers long
+// silent are no longer held alive for sure.
+TEST(CdnowModelsTest, TrainedParetoNbdModelServedOnStreamedCalibrationPurchases) {
+  TrainAndServe("pareto-nbd", PurchaseModelKind::kParetoNbd);
 }
 
 }  // namespace

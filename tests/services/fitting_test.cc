@@ -104,6 +104,31 @@ TEST_F(CdnowFitTest, FitBgNbdReproducesThePublishedEstimates) {
   EXPECT_GT(fit->evaluations, 0);
 }
 
+TEST_F(CdnowFitTest, ParetoNbdLikelihoodAtThePublishedEstimates) {
+  // Fader, Hardie & Lee (2005): LL = -9595.0 at r = 0.553, α = 10.578, s = 0.606, β = 11.669.
+  const ParetoNbdParams published{.r = 0.553, .alpha = 10.578, .s = 0.606, .beta = 11.669};
+  double ll = 0;
+  for (const BgNbdHistory& h : calibration_->histories) ll += ParetoNbdLogLikelihood(published, h);
+  EXPECT_NEAR(ll, -9595.0, 0.1);
+}
+
+TEST_F(CdnowFitTest, FitParetoNbdReproducesThePublishedEstimates) {
+  const absl::StatusOr<ParetoNbdFit> fit = FitParetoNbd(calibration_->histories);
+  ASSERT_TRUE(fit.ok()) << fit.status();
+  ExpectWithinRelative(fit->params.r, 0.553, 0.01);
+  ExpectWithinRelative(fit->params.alpha, 10.578, 0.01);
+  ExpectWithinRelative(fit->params.s, 0.606, 0.01);
+  ExpectWithinRelative(fit->params.beta, 11.669, 0.01);
+  ExpectWithinRelative(fit->log_likelihood, -9595.0, 0.01);
+  // The published figures are rounded: the optimum is no worse than they are.
+  double at_published = 0;
+  for (const BgNbdHistory& h : calibration_->histories) {
+    at_published += ParetoNbdLogLikelihood({0.553, 10.578, 0.606, 11.669}, h);
+  }
+  EXPECT_GE(fit->log_likelihood, at_published - 1e-6);
+  EXPECT_GT(fit->evaluations, 0);
+}
+
 TEST_F(CdnowFitTest, FitGammaGammaOnRepeatTransactionsReproducesThePublishedEstimates) {
   const absl::StatusOr<GammaGammaFit> fit = FitGammaGamma(calibration_->repeat_spend);
   ASSERT_TRUE(fit.ok()) << fit.status();
@@ -121,6 +146,8 @@ TEST(FitTest, RejectsEmptyInput) {
   EXPECT_EQ(FitGammaGamma(no_repeat).status().code(), absl::StatusCode::kInvalidArgument);
   const std::vector<BgNbdHistory> bad{{1, 5, 3}};  // t_x > T
   EXPECT_EQ(FitBgNbd(bad).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(FitParetoNbd({}).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(FitParetoNbd(bad).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(FitTest, MaximizePositiveFindsAKnownOptimum) {

@@ -25,6 +25,8 @@ Model FullModel() {
   m.purchase.time_unit = TimeUnit::kDay;
   m.purchase.merge_same_day = false;
   m.purchase.bgnbd = {.r = 0.51, .alpha = 6.25, .a = 0.7, .b = 2.1};
+  m.purchase.kind = PurchaseModelKind::kParetoNbd;
+  m.purchase.pareto_nbd = {.r = 0.61, .alpha = 9.5, .s = 0.75, .beta = 12.25};
   m.purchase.gamma_gamma = {.p = 3.3, .q = 4.5, .gamma = 20.125};
   m.value = {.margin = 0.45,
              .annual_discount_rate = 0.07,
@@ -71,6 +73,11 @@ void ExpectSameModel(const Model& want, const Model& got) {
   EXPECT_EQ(got.purchase.bgnbd.alpha, want.purchase.bgnbd.alpha);
   EXPECT_EQ(got.purchase.bgnbd.a, want.purchase.bgnbd.a);
   EXPECT_EQ(got.purchase.bgnbd.b, want.purchase.bgnbd.b);
+  EXPECT_EQ(got.purchase.kind, want.purchase.kind);
+  EXPECT_EQ(got.purchase.pareto_nbd.r, want.purchase.pareto_nbd.r);
+  EXPECT_EQ(got.purchase.pareto_nbd.alpha, want.purchase.pareto_nbd.alpha);
+  EXPECT_EQ(got.purchase.pareto_nbd.s, want.purchase.pareto_nbd.s);
+  EXPECT_EQ(got.purchase.pareto_nbd.beta, want.purchase.pareto_nbd.beta);
   EXPECT_EQ(got.purchase.gamma_gamma.p, want.purchase.gamma_gamma.p);
   EXPECT_EQ(got.purchase.gamma_gamma.q, want.purchase.gamma_gamma.q);
   EXPECT_EQ(got.purchase.gamma_gamma.gamma, want.purchase.gamma_gamma.gamma);
@@ -206,6 +213,65 @@ TEST(ModelFileTest, RejectsABadTimeUnit) {
   })");
   ASSERT_TRUE(day.ok()) << day.status();
   EXPECT_EQ(day->purchase.time_unit, TimeUnit::kDay);
+}
+
+TEST(ModelFileTest, ThePurchaseModelIsSelectedByName) {
+  // Left out: BG/NBD, as every file written before Pareto/NBD; the Pareto/NBD
+  // parameters keep the built-in ones.
+  const std::string bg_only = R"({
+    "version": "v1",
+    "purchase": {"time_unit": "week", "merge_same_day": true,
+                 "bgnbd": {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426},
+                 "gamma_gamma": {"p": 6.25, "q": 3.74, "gamma": 15.44}}
+  })";
+  auto bg = ParseModelJson(bg_only);
+  ASSERT_TRUE(bg.ok()) << bg.status();
+  EXPECT_EQ(bg->purchase.kind, PurchaseModelKind::kBgNbd);
+  EXPECT_EQ(bg->purchase.pareto_nbd.r, PurchaseModel{}.pareto_nbd.r);
+  // PARETO_NBD with its parameters; BG/NBD's may be left out.
+  auto pareto = ParseModelJson(R"({
+    "version": "v1",
+    "purchase": {"time_unit": "week", "merge_same_day": true, "model": "PARETO_NBD",
+                 "pareto_nbd": {"r": 0.553, "alpha": 10.578, "s": 0.606, "beta": 11.669},
+                 "gamma_gamma": {"p": 6.25, "q": 3.74, "gamma": 15.44}}
+  })");
+  ASSERT_TRUE(pareto.ok()) << pareto.status();
+  EXPECT_EQ(pareto->purchase.kind, PurchaseModelKind::kParetoNbd);
+  EXPECT_EQ(pareto->purchase.pareto_nbd.beta, 11.669);
+  EXPECT_EQ(pareto->purchase.bgnbd.r, PurchaseModel{}.bgnbd.r);
+  // Written and read back, the selection stays.
+  auto again = ParseModelJson(ModelToJson(*pareto, ""));
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->purchase.kind, PurchaseModelKind::kParetoNbd);
+  auto bg_again = ParseModelJson(ModelToJson(*bg, ""));
+  ASSERT_TRUE(bg_again.ok()) << bg_again.status();
+  EXPECT_EQ(bg_again->purchase.kind, PurchaseModelKind::kBgNbd);
+}
+
+TEST(ModelFileTest, RejectsAnUnknownPurchaseModelOrMissingParameters) {
+  ExpectRejected(R"({
+    "version": "v1",
+    "purchase": {"time_unit": "week", "merge_same_day": true, "model": "PARETO",
+                 "pareto_nbd": {"r": 0.553, "alpha": 10.578, "s": 0.606, "beta": 11.669},
+                 "gamma_gamma": {"p": 6.25, "q": 3.74, "gamma": 15.44}}
+  })",
+                 "purchase.model must be \"BG_NBD\" or \"PARETO_NBD\", not \"PARETO\"");
+  // The selected model's parameters are required.
+  ExpectRejected(R"({
+    "version": "v1",
+    "purchase": {"time_unit": "week", "merge_same_day": true, "model": "PARETO_NBD",
+                 "bgnbd": {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426},
+                 "gamma_gamma": {"p": 6.25, "q": 3.74, "gamma": 15.44}}
+  })",
+                 "pareto_nbd");
+  ExpectRejected(FullModelJsonWith([](Model& m) { m.purchase.pareto_nbd.s = 0; }), "pareto_nbd");
+  // An unknown value is echoed bounded: one short line, whatever it holds.
+  const auto long_value = ParseModelJson(R"({"version": "v1", "purchase": {"time_unit": "week",
+      "model": ")" + std::string(5000, 'X') +
+                                         R"(\n"}})");
+  ASSERT_FALSE(long_value.ok());
+  EXPECT_LT(long_value.status().message().size(), 200u) << long_value.status().message();
+  EXPECT_EQ(std::string(long_value.status().message()).find('\n'), std::string::npos);
 }
 
 TEST(ModelFileTest, RejectsAnUnknownFeatureName) {
