@@ -9,11 +9,13 @@
 #include <vector>
 
 #include "core/customer_id.h"
+#include "core/lifecycle_stage.h"
 #include "core/recommended_action.h"
 #include "core/score_reason.h"
 #include "core/segment.h"
 #include "core/time.h"
 #include "core/touchpoint.h"
+#include "core/value_quadrant.h"
 
 namespace crm {
 
@@ -36,6 +38,12 @@ struct AlertEvent {
   Channel channel = Channel::kUnspecified;  // RecommendedChannel; none: not for marketing
   std::vector<ScoreReason> reasons;
   std::string model_version;
+  // The customer's value and stage at the look (Scores).
+  double value_at_risk = 0;
+  double clv = 0;
+  ValueQuadrant quadrant = ValueQuadrant::kUndesirable;
+  LifecycleStage lifecycle_stage = LifecycleStage::kProspect;
+  double p_alive = 0;
 };
 
 // Hears of each alert of the outbox once it is on the alerts topic, from the

@@ -82,8 +82,15 @@ AlertOutcome UpdateAlert(const CustomerId& id, double churn, Segment segment, Ti
   return outcome;
 }
 
-RecommendedAction RecommendAction(ValueQuadrant quadrant, double churn,
+RecommendedAction RecommendAction(ValueQuadrant quadrant, LifecycleStage stage, double churn,
                                   const AlertThresholds& thresholds) {
+  const bool valuable = quadrant == ValueQuadrant::kDesirable || quadrant == ValueQuadrant::kMature;
+  if (stage == LifecycleStage::kLost) {
+    return valuable ? RecommendedAction::kReactivate : RecommendedAction::kNone;
+  }
+  if (stage == LifecycleStage::kDevelopment && churn >= thresholds.raise) {
+    return RecommendedAction::kOnboard;
+  }
   switch (quadrant) {
     case ValueQuadrant::kDesirable:
     case ValueQuadrant::kMature:
@@ -96,12 +103,25 @@ RecommendedAction RecommendAction(ValueQuadrant quadrant, double churn,
   return RecommendedAction::kNone;
 }
 
-Channel RecommendedChannel(const CustomerState& state, const AlertPolicy& policy) {
+bool IsPersonalChannel(Channel channel) {
+  return channel == Channel::kPhone || channel == Channel::kFaceToFace;
+}
+
+Channel RecommendedChannel(const CustomerState& state, double value_at_risk,
+                           const AlertPolicy& policy) {
+  bool personal_only = false;
+  if (value_at_risk >= policy.personal_contact_value) {
+    for (int c = 1; c < kChannelCount; ++c) {
+      personal_only = personal_only || (IsPersonalChannel(static_cast<Channel>(c)) &&
+                                        state.channels[c].consent == true);
+    }
+  }
   Channel best = Channel::kUnspecified;
   double best_value = 0;
   for (int c = 1; c < kChannelCount; ++c) {
     const ChannelStats& channel = state.channels[c];
     if (channel.consent != true) continue;
+    if (personal_only && !IsPersonalChannel(static_cast<Channel>(c))) continue;
     const double value = (static_cast<double>(channel.contacts) + 1) / policy.channel_cost[c];
     const bool cheaper_tie =
         value == best_value && policy.channel_cost[c] < policy.channel_cost[static_cast<int>(best)];

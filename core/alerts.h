@@ -44,6 +44,10 @@ struct AlertPolicy {
   // has moved this much since their last look: the at-risk index (ranked by
   // the churn of each customer's last look) stays this close to the truth.
   double risk_precision = 0.02;
+  // From this value at risk (currency units) a customer is worth a personal
+  // contact: their recommended channel is a personal one (phone, face to
+  // face) when they consented to one.
+  double personal_contact_value = 100;
 
   const AlertThresholds& For(Segment segment) const;
 };
@@ -62,16 +66,25 @@ std::string AlertId(const CustomerId& id, std::uint64_t n);
 AlertOutcome UpdateAlert(const CustomerId& id, double churn, Segment segment, Timestamp now,
                          const AlertPolicy& policy, AlertState& state);
 
-// WIN_BACK for a valuable customer (desirable or mature quadrant) at risk
-// (churn at or above `raise`), RETAIN for one below it, DEVELOP for an
-// under-developed one, NONE for an undesirable one (the strategy is to let go).
-RecommendedAction RecommendAction(ValueQuadrant quadrant, double churn,
+// For a lost customer: REACTIVATE when valuable (profitable so far: the
+// desirable or mature quadrant), NONE otherwise. For a customer at risk
+// (churn at or above `raise`) still in development: ONBOARD. Otherwise
+// WIN_BACK for a valuable customer at risk, RETAIN for one below it, DEVELOP
+// for an under-developed one, NONE for an undesirable one (the strategy is to
+// let go).
+RecommendedAction RecommendAction(ValueQuadrant quadrant, LifecycleStage stage, double churn,
                                   const AlertThresholds& thresholds);
+
+// Phone and face to face: the channels of a personal contact.
+bool IsPersonalChannel(Channel channel);
 
 // The channel to reach the customer on: among the channels they consented to
 // (an explicit, latest consent), the one that maximises (contacts + 1) /
-// cost; kUnspecified when they consented to none (not for marketing).
-Channel RecommendedChannel(const CustomerState& state, const AlertPolicy& policy);
+// cost — among the personal ones first when `value_at_risk` is at least
+// policy.personal_contact_value; kUnspecified when they consented to none (not
+// for marketing).
+Channel RecommendedChannel(const CustomerState& state, double value_at_risk,
+                           const AlertPolicy& policy);
 
 // When the customer deserves a new look with no new event of theirs: the
 // earliest moment in (now, now + horizon] at which `churn_at` (their churn as

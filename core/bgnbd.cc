@@ -56,6 +56,10 @@ double BgNbdExpectedTransactions(const BgNbdParams& p, const BgNbdHistory& h, do
   return ExpectedTransactions(p, h, t, OddsDead(p, h), QuietIfAlive(p, h, t));
 }
 
+double BgNbdExpectedTransactionsIfAlive(const BgNbdParams& p, const BgNbdHistory& h, double t) {
+  return ExpectedTransactions(p, h, t, 0, QuietIfAlive(p, h, t));
+}
+
 double BgNbdProbabilityNoTransaction(const BgNbdParams& p, const BgNbdHistory& h, double t) {
   return NoTransaction(BgNbdProbabilityAlive(p, h), QuietIfAlive(p, h, t));
 }

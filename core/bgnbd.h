@@ -21,6 +21,8 @@ double BgNbdProbabilityAlive(const BgNbdParams& p, const BgNbdHistory& h);
 
 // E[Y(t) | x, t_x, T]: expected transactions in the next `t` units, eq. (10).
 double BgNbdExpectedTransactions(const BgNbdParams& p, const BgNbdHistory& h, double t);
+// The same, knowing the customer is alive: E[Y(t)] = P(alive) × this.
+double BgNbdExpectedTransactionsIfAlive(const BgNbdParams& p, const BgNbdHistory& h, double t);
 
 // P(no transaction in the next `t` units | x, t_x, T): a customer who is
 // alive drops out only at a transaction, so this is

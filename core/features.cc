@@ -82,15 +82,13 @@ PurchaseOutlook PurchaseOutlookOf(const PurchaseModel& model, const BgNbdHistory
   return {o.p_alive, o.expected_transactions, o.p_no_transaction};
 }
 
-double LifetimeValue(const BgNbdHistory& history, double expected_spend,
-                     const PurchaseModel& purchase, const ValueParams& value) {
+double ClvIfActive(const BgNbdHistory& history, double expected_spend,
+                   const PurchaseModel& purchase, const ValueParams& value) {
   const double unit = DaysPerUnit(purchase.time_unit);
   const bool pareto = purchase.kind == PurchaseModelKind::kParetoNbd;
-  const double p_alive = pareto ? ParetoNbdProbabilityAlive(purchase.pareto_nbd, history) : 0;
   const auto expected_by = [&](double days) {
-    return pareto ? p_alive * ParetoNbdExpectedTransactionsIfAlive(purchase.pareto_nbd, history,
-                                                                   days / unit)
-                  : BgNbdExpectedTransactions(purchase.bgnbd, history, days / unit);
+    return pareto ? ParetoNbdExpectedTransactionsIfAlive(purchase.pareto_nbd, history, days / unit)
+                  : BgNbdExpectedTransactionsIfAlive(purchase.bgnbd, history, days / unit);
   };
   const int steps = std::max(1, static_cast<int>(std::ceil(value.clv_horizon_days / kClvStepDays)));
   const double step_days = value.clv_horizon_days / steps;
@@ -150,7 +148,15 @@ void AddTimedFacts(const CustomerState& state, Timestamp as_of, const Model& mod
       f.p_no_purchase = outlook.p_no_transaction;
     }
     if ((needs & kNeedValue) != 0) {
-      f.clv = LifetimeValue(f.history, f.expected_spend, purchase, model.value);
+      // Net of returns: the share of what the customer bought that they kept.
+      const double kept =
+          state.purchase_amount > 0
+              ? std::clamp(1 - state.return_amount / state.purchase_amount, 0.0, 1.0)
+              : 1.0;
+      f.clv_if_active = kept * ClvIfActive(f.history, f.expected_spend, purchase, model.value);
+      const double p_alive =
+          (needs & kNeedBgNbd) != 0 ? f.p_alive : PurchaseOutlookOf(purchase, f.history, 0).p_alive;
+      f.clv = p_alive * f.clv_if_active;
     }
   } else if (state.first_seen) {
     f.tenure_days = std::max(0.0, DaysBetween(*state.first_seen, as_of));

@@ -43,8 +43,11 @@ struct CustomerFacts {
   double expected_spend = 0;       // Gamma-Gamma E[spend per transaction]
   double revenue = 0;              // purchases minus returns
   double past_profitability = 0;   // margin × revenue
-  double clv = 0;                  // discounted margin of the expected purchases; 0 for a prospect
-  int complaints_recent = 0;       // in the last kComplaintWindowDays
+  // The discounted margin of the purchases expected over the CLV horizon if
+  // the customer is still active, net of their returns; 0 for a prospect.
+  double clv_if_active = 0;
+  double clv = 0;             // P(alive) × clv_if_active: the potential; 0 for a prospect
+  int complaints_recent = 0;  // in the last kComplaintWindowDays
   std::optional<double> days_since_complaint;
   std::optional<std::int32_t> latest_satisfaction;
   double contact_decline = 0;  // 0 (steady or rising) to 1 (stopped), worst channel
@@ -67,7 +70,7 @@ CustomerFacts FactsOf(const CustomerState& state, Timestamp as_of, const Model& 
 // in groups; a caller that reads only some asks for those (the others keep
 // what they had). FactsOf is the two steps with every group.
 inline constexpr unsigned kNeedBgNbd = 1;            // p_alive, expected_purchases, p_no_purchase
-inline constexpr unsigned kNeedValue = 2;            // clv
+inline constexpr unsigned kNeedValue = 2;            // clv_if_active, clv
 inline constexpr unsigned kNeedRecentPurchases = 4;  // transactions_90d, transactions_180d
 inline constexpr unsigned kNeedComplaints = 8;       // complaints_recent, days_since_complaint
 inline constexpr unsigned kNeedSatisfaction = 16;    // latest_satisfaction
@@ -98,11 +101,12 @@ struct PurchaseOutlook {
 PurchaseOutlook PurchaseOutlookOf(const PurchaseModel& model, const BgNbdHistory& history,
                                   double t);
 
-// CLV: margin × Σ over the horizon, in 30-day steps, of the expected
-// transactions of each step (under the model `purchase.kind` selects) × the
-// expected spend, discounted to `as_of`.
-double LifetimeValue(const BgNbdHistory& history, double expected_spend,
-                     const PurchaseModel& purchase, const ValueParams& value);
+// The CLV of a customer known to be alive: margin × Σ over the horizon, in
+// 30-day steps, of the transactions expected of each step if alive (under the
+// model `purchase.kind` selects) × the expected spend, discounted to `as_of`.
+// The CLV is P(alive) × this.
+double ClvIfActive(const BgNbdHistory& history, double expected_spend,
+                   const PurchaseModel& purchase, const ValueParams& value);
 
 // Churn features, in this order (see docs/scores-and-models.md, "Scores").
 inline constexpr std::array<std::string_view, 17> kChurnFeatureNames = {

@@ -92,10 +92,15 @@ void LookScheduler::Look(PendingCommit& pending, const CustomerId& id,
   event.customer_id = id;
   event.outcome = outcome;
   event.at = at;
-  event.churn = scores.churn;
+  event.churn = churn;
   event.segment = scores.segment;
-  event.action = RecommendAction(scores.quadrant, scores.churn, thresholds);
-  event.channel = RecommendedChannel(state, policy);
+  event.action = RecommendAction(scores.quadrant, scores.lifecycle_stage, churn, thresholds);
+  event.channel = RecommendedChannel(state, scores.value_at_risk, policy);
+  event.value_at_risk = scores.value_at_risk;
+  event.clv = scores.clv;
+  event.quadrant = scores.quadrant;
+  event.lifecycle_stage = scores.lifecycle_stage;
+  event.p_alive = scores.p_alive;
   event.reasons = scores.reasons;
   event.model_version = scores.model_version;
 }

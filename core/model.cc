@@ -104,10 +104,18 @@ absl::Status ValidateModel(const Model& model) {
   if (!std::isfinite(v.profitability_threshold) || !std::isfinite(v.potential_threshold)) {
     return absl::InvalidArgumentError("value: quadrant thresholds must be finite numbers");
   }
+  const auto cost = [](double c) { return std::isfinite(c) && c >= 0; };
+  if (!std::all_of(v.contact_cost.begin(), v.contact_cost.end(), cost) || !cost(v.return_cost) ||
+      !cost(v.complaint_cost)) {
+    return absl::InvalidArgumentError("value: costs to serve must be finite numbers >= 0");
+  }
   const LifecycleParams& l = model.lifecycle;
   if (l.maturity_min_transactions < 1 || !Positive(l.decline_rhythm_factor) ||
       !(l.decline_min_days >= 0) || !(l.single_purchase_decline_days >= 0)) {
     return absl::InvalidArgumentError("lifecycle: thresholds must be positive");
+  }
+  if (!(l.lost_p_alive >= 0 && l.lost_p_alive < 1)) {
+    return absl::InvalidArgumentError("lifecycle: lost_p_alive must be in [0, 1)");
   }
   if (!Positive(model.churn.horizon_days) || model.churn.horizon_days > 3660) {
     return absl::InvalidArgumentError("churn: horizon_days must be in (0, 3660]");

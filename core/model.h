@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <map>
 #include <optional>
 #include <string>
@@ -10,6 +11,7 @@
 #include "core/bgnbd.h"
 #include "core/gamma_gamma.h"
 #include "core/pareto_nbd.h"
+#include "core/touchpoint.h"
 
 namespace crm {
 
@@ -24,6 +26,9 @@ struct LifecycleParams {
   double decline_min_days = 30;
   // A single-purchase customer is in decline after this many days.
   double single_purchase_decline_days = 90;
+  // A customer is lost (held gone by the purchase model, no longer merely
+  // leaving) when their probability of being alive falls below this, in [0, 1).
+  double lost_p_alive = 0.1;
 };
 
 // The unit of time the purchase models were fitted in.
@@ -70,6 +75,13 @@ struct ValueParams {
   // purchases net of returns) and potential (the CLV) at these thresholds.
   double profitability_threshold = 50;
   double potential_threshold = 50;
+  // The cost to serve: a cost per contact on each channel (indexed by
+  // Channel: every touchpoint on it but consent and profile changes, from
+  // handling a purchase to answering a call), per return and per complaint,
+  // in currency units, each >= 0.
+  std::array<double, kChannelCount> contact_cost = {0, 4, 0.1, 0.1, 0.5, 1.5, 0.1, 8, 1, 0.1};
+  double return_cost = 5;
+  double complaint_cost = 10;
 };
 
 // A logistic score: P = 1 / (1 + exp(-(intercept + Σ w_i (f_i - mean_i)))).

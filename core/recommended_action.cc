@@ -6,7 +6,7 @@ namespace crm {
 namespace {
 
 constexpr std::array<std::string_view, kRecommendedActions.size()> kActionNames = {
-    "WIN_BACK", "RETAIN", "DEVELOP", "NONE"};
+    "WIN_BACK", "RETAIN", "DEVELOP", "REACTIVATE", "ONBOARD", "NONE"};
 
 }  // namespace
 

@@ -12,15 +12,23 @@
 namespace crm {
 
 // kWinBack: a valuable customer at risk; kRetain: a valuable one not yet at
-// risk; kDevelop: an under-developed one; kNone: nothing (let go).
-enum class RecommendedAction : std::uint8_t { kWinBack, kRetain, kDevelop, kNone };
+// risk; kDevelop: an under-developed one; kReactivate: a valuable customer
+// already lost; kOnboard: a new customer at risk; kNone: nothing (let go).
+enum class RecommendedAction : std::uint8_t {
+  kWinBack,
+  kRetain,
+  kDevelop,
+  kReactivate,
+  kOnboard,
+  kNone
+};
 
 // Every action, in the order of the enum.
-inline constexpr std::array<RecommendedAction, 4> kRecommendedActions = {
-    RecommendedAction::kWinBack, RecommendedAction::kRetain, RecommendedAction::kDevelop,
-    RecommendedAction::kNone};
+inline constexpr std::array<RecommendedAction, 6> kRecommendedActions = {
+    RecommendedAction::kWinBack,    RecommendedAction::kRetain,  RecommendedAction::kDevelop,
+    RecommendedAction::kReactivate, RecommendedAction::kOnboard, RecommendedAction::kNone};
 
-// "WIN_BACK", "RETAIN", "DEVELOP" or "NONE".
+// "WIN_BACK", "RETAIN", "DEVELOP", "REACTIVATE", "ONBOARD" or "NONE".
 std::string_view RecommendedActionName(RecommendedAction action);
 
 // The action RecommendedActionName names; nullopt for any other text

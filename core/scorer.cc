@@ -4,20 +4,9 @@
 #include <array>
 #include <cmath>
 
-#include "core/closed_set.h"
 #include "core/features.h"
 
 namespace crm {
-
-std::string_view LifecycleStageName(LifecycleStage stage) {
-  static constexpr std::array<std::string_view, 4> kNames = {"PROSPECT", "DEVELOPMENT", "MATURITY",
-                                                             "DECLINE"};
-  return kNames[static_cast<std::size_t>(stage)];
-}
-
-std::optional<LifecycleStage> ParseLifecycleStage(std::string_view name) {
-  return ParseByName(kLifecycleStages, LifecycleStageName, name);
-}
 
 Channel PreferredChannel(const CustomerState& state) {
   Channel best = Channel::kUnspecified;
@@ -37,8 +26,10 @@ Channel PreferredChannel(const CustomerState& state) {
   return best;
 }
 
-LifecycleStage Lifecycle(const CustomerState& state, Timestamp as_of, const LifecycleParams& p) {
+LifecycleStage Lifecycle(const CustomerState& state, Timestamp as_of, double p_alive,
+                         const LifecycleParams& p) {
   if (state.purchase_days.empty() || !state.last_purchase) return LifecycleStage::kProspect;
+  if (p_alive < p.lost_p_alive) return LifecycleStage::kLost;
   const double idle_days = std::max(0.0, DaysBetween(*state.last_purchase, as_of));
   const std::size_t transactions = state.purchase_days.size();
   if (transactions == 1) {
@@ -55,27 +46,28 @@ LifecycleStage Lifecycle(const CustomerState& state, Timestamp as_of, const Life
              : LifecycleStage::kDevelopment;
 }
 
+double CostToServe(const CustomerState& state, const ValueParams& value) {
+  double cost = 0;
+  for (int c = 1; c < kChannelCount; ++c) {
+    cost += static_cast<double>(state.channels[c].contacts) * value.contact_cost[c];
+  }
+  return cost + static_cast<double>(state.returns) * value.return_cost +
+         static_cast<double>(state.complaints) * value.complaint_cost;
+}
+
+std::vector<Channel> ContactableChannels(const CustomerState& state) {
+  std::vector<Channel> channels;
+  for (int c = 1; c < kChannelCount; ++c) {
+    if (state.channels[c].consent.value_or(false)) channels.push_back(static_cast<Channel>(c));
+  }
+  return channels;
+}
+
 ValueQuadrant QuadrantOf(double past_profitability, double potential, const ValueParams& p) {
   const bool profitable = past_profitability >= p.profitability_threshold;
   const bool promising = potential >= p.potential_threshold;
   if (profitable) return promising ? ValueQuadrant::kDesirable : ValueQuadrant::kMature;
   return promising ? ValueQuadrant::kUnderDeveloped : ValueQuadrant::kUndesirable;
-}
-
-std::string_view ValueQuadrantName(ValueQuadrant q) {
-  static constexpr std::array<std::string_view, 4> kNames = {"DESIRABLE", "UNDER_DEVELOPED",
-                                                             "MATURE", "UNDESIRABLE"};
-  return kNames[static_cast<std::size_t>(q)];
-}
-
-std::optional<ValueQuadrant> ParseValueQuadrant(std::string_view name) {
-  return ParseByName(kValueQuadrants, ValueQuadrantName, name);
-}
-
-std::string_view ValueStrategy(ValueQuadrant q) {
-  static constexpr std::array<std::string_view, 4> kStrategies = {"RETAIN", "DEVELOP",
-                                                                  "RATIONALISE", "ABANDON"};
-  return kStrategies[static_cast<std::size_t>(q)];
 }
 
 namespace {
@@ -168,13 +160,21 @@ Scores Scorer::Score(const CustomerId& id, const CustomerState& state, Timestamp
   scores.past_profitability = facts.past_profitability;
   scores.clv = facts.clv;
   scores.quadrant = QuadrantOf(facts.past_profitability, facts.clv, model_.value);
+  scores.cost_to_serve = CostToServe(state, model_.value);
+  scores.lifetime_value = facts.past_profitability - scores.cost_to_serve + facts.clv;
+  scores.contactable_channels = ContactableChannels(state);
+  scores.latest_satisfaction = facts.latest_satisfaction;
+  scores.complaints_90d = static_cast<std::uint32_t>(facts.complaints_recent);
 
-  const std::vector<double> churn_features = ChurnFeatures(facts);
-  const LogisticScore churn =
-      EvaluateLogistic(model_.churn.logistic, kChurnFeatureNames, churn_features);
-  scores.churn = churn.probability;
   scores.churn_horizon_days = model_.churn.horizon_days;
-  scores.reasons = Reasons(churn, model_, [&](std::size_t f) { return ChurnReason(f, facts); });
+  if (facts.has_purchase) {  // a prospect has nothing to lose yet
+    const std::vector<double> churn_features = ChurnFeatures(facts);
+    const LogisticScore churn =
+        EvaluateLogistic(model_.churn.logistic, kChurnFeatureNames, churn_features);
+    scores.churn = churn.probability;
+    scores.value_at_risk = churn.probability * facts.clv_if_active;
+    scores.reasons = Reasons(churn, model_, [&](std::size_t f) { return ChurnReason(f, facts); });
+  }
 
   for (const AppetenceModel& offer : model_.appetence) {
     const ProductFacts product = ProductFactsOf(state, as_of, offer, model_);
@@ -188,7 +188,7 @@ Scores Scorer::Score(const CustomerId& id, const CustomerState& state, Timestamp
          })});
   }
 
-  scores.lifecycle_stage = Lifecycle(state, as_of, model_.lifecycle);
+  scores.lifecycle_stage = Lifecycle(state, as_of, facts.p_alive, model_.lifecycle);
   scores.preferred_channel = PreferredChannel(state);
   return scores;
 }

@@ -11,22 +11,16 @@
 #include "core/customer_id.h"
 #include "core/customer_state.h"
 #include "core/features.h"
+#include "core/lifecycle_stage.h"
 #include "core/model.h"
 #include "core/population.h"
 #include "core/score_reason.h"
 #include "core/segment.h"
 #include "core/time.h"
 #include "core/touchpoint.h"
+#include "core/value_quadrant.h"
 
 namespace crm {
-
-enum class LifecycleStage : std::uint8_t { kProspect, kDevelopment, kMaturity, kDecline };
-inline constexpr std::array<LifecycleStage, 4> kLifecycleStages = {
-    LifecycleStage::kProspect, LifecycleStage::kDevelopment, LifecycleStage::kMaturity,
-    LifecycleStage::kDecline};
-std::string_view LifecycleStageName(LifecycleStage stage);  // "PROSPECT", …
-// The stage LifecycleStageName names; nullopt for any other text.
-std::optional<LifecycleStage> ParseLifecycleStage(std::string_view name);
 
 struct RfmValues {
   double recency_days = -1;                   // -1: never bought
@@ -46,25 +40,16 @@ struct AppetenceScore {
   std::vector<ScoreReason> reasons;
 };
 
-// The value matrix of the course notes: current profitability × potential.
-enum class ValueQuadrant : std::uint8_t { kDesirable, kUnderDeveloped, kMature, kUndesirable };
-inline constexpr std::array<ValueQuadrant, 4> kValueQuadrants = {
-    ValueQuadrant::kDesirable, ValueQuadrant::kUnderDeveloped, ValueQuadrant::kMature,
-    ValueQuadrant::kUndesirable};
-std::string_view ValueQuadrantName(ValueQuadrant q);  // "DESIRABLE", …
-// The quadrant ValueQuadrantName names; nullopt for any other text.
-std::optional<ValueQuadrant> ParseValueQuadrant(std::string_view name);
-// The strategy each quadrant implies: RETAIN (desirable), DEVELOP
-// (under-developed: cross- and up-sell), RATIONALISE (mature: serve at lower
-// cost), ABANDON (undesirable).
-std::string_view ValueStrategy(ValueQuadrant q);
+// The quadrant of the value matrix: profitable when past_profitability is at
+// least p.profitability_threshold, promising when the potential is at least
+// p.potential_threshold.
 ValueQuadrant QuadrantOf(double past_profitability, double potential, const ValueParams& p);
 
 // A customer's scores as of one moment.
 struct Scores {
   CustomerId customer_id;
   Timestamp as_of{};
-  double churn = 0;
+  std::optional<double> churn;  // unset for a prospect: nothing bought, nothing to lose
   double churn_horizon_days = 0;
   double p_alive = 0;
   double expected_purchases = 0;  // over the churn horizon
@@ -73,11 +58,18 @@ struct Scores {
   std::vector<AppetenceScore> appetence_details;  // in model order
   RfmValues rfm;
   double past_profitability = 0;
-  double clv = 0;  // the potential: discounted future margin
+  double clv = 0;  // the potential: discounted future margin, net of returns
+  // churn × the CLV if the customer stays active: the margin lost if they go.
+  double value_at_risk = 0;
+  double cost_to_serve = 0;   // contacts by channel, returns, complaints (ValueParams)
+  double lifetime_value = 0;  // past_profitability - cost_to_serve + clv
   Segment segment = Segment::kNone;
   ValueQuadrant quadrant = ValueQuadrant::kUndesirable;  // its strategy: ValueStrategy(quadrant)
   LifecycleStage lifecycle_stage = LifecycleStage::kProspect;
   Channel preferred_channel = Channel::kUnspecified;
+  std::vector<Channel> contactable_channels;  // consent in force, in Channel order
+  std::optional<std::int32_t> latest_satisfaction;
+  std::uint32_t complaints_90d = 0;
   std::vector<ScoreReason> reasons;
   std::uint64_t events_applied = 0;
   std::string model_version;
@@ -131,6 +123,18 @@ class ChurnCurve {
 // when the customer has no channel activity.
 Channel PreferredChannel(const CustomerState& state);
 
-LifecycleStage Lifecycle(const CustomerState& state, Timestamp as_of, const LifecycleParams& p);
+// PROSPECT without a purchase; LOST when `p_alive` (the purchase model's, as
+// of `as_of`) is below p.lost_p_alive; DECLINE when silent for longer than
+// the customer's rhythm allows; MATURITY from p.maturity_min_transactions;
+// DEVELOPMENT otherwise.
+LifecycleStage Lifecycle(const CustomerState& state, Timestamp as_of, double p_alive,
+                         const LifecycleParams& p);
+
+// What serving the customer cost: their contacts on each channel, returns and
+// complaints, at the costs of `value`.
+double CostToServe(const CustomerState& state, const ValueParams& value);
+
+// The channels whose consent is in force (the latest stated is a grant).
+std::vector<Channel> ContactableChannels(const CustomerState& state);
 
 }  // namespace crm

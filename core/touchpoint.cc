@@ -12,6 +12,13 @@ std::string_view ChannelName(Channel channel) {
   return index < kNames.size() ? kNames[index] : "UNKNOWN";
 }
 
+std::optional<Channel> ParseChannel(std::string_view name) {
+  for (int c = 0; c < kChannelCount; ++c) {
+    if (ChannelName(static_cast<Channel>(c)) == name) return static_cast<Channel>(c);
+  }
+  return std::nullopt;
+}
+
 std::string_view TouchpointTypeName(TouchpointType type) {
   static constexpr std::array<std::string_view, kTouchpointTypeCount> kNames = {
       "TOUCHPOINT_TYPE_UNSPECIFIED", "CONTACT", "PURCHASE",     "RETURN", "COMPLAINT", "SURVEY",

@@ -41,7 +41,10 @@ enum class TouchpointType : std::uint8_t {
 };
 inline constexpr int kTouchpointTypeCount = 10;
 
-std::string_view ChannelName(Channel channel);          // "PHONE", …
+std::string_view ChannelName(Channel channel);  // "PHONE", …
+// The channel ChannelName names (kUnspecified for "CHANNEL_UNSPECIFIED");
+// nullopt for any other text.
+std::optional<Channel> ParseChannel(std::string_view name);
 std::string_view TouchpointTypeName(TouchpointType t);  // "PURCHASE", …
 
 // One customer touchpoint, decoded from the wire at the service's edge.

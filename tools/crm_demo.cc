@@ -132,10 +132,36 @@ std::string CustomerTable(crm::v1::ScoringService::Stub& stub,
                       scores.preferred_channel() == crm::v1::CHANNEL_UNSPECIFIED
                           ? "-"
                           : crm::v1::Channel_Name(scores.preferred_channel()).c_str(),
-                      scores.churn(), scores.p_alive(), offer.c_str(), why.c_str());
+                      scores.churn(), scores.p_alive(), offer.c_str(),
+                      scores.has_churn() ? why.c_str() : "(prospect: no churn)");
       }
       view << line;
     }
+  }
+  return view.str();
+}
+
+// The customers with the most value at risk now (churn at or above the alert
+// threshold; lost customers left out), with the reason that weighs most.
+std::string AtRiskView(crm::v1::ScoringService::Stub& stub) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  crm::v1::ListAtRiskCustomersRequest request;
+  request.set_top_n(5);
+  request.set_order_by(crm::v1::AT_RISK_ORDER_VALUE_AT_RISK);
+  crm::v1::ListAtRiskCustomersResponse response;
+  if (!stub.ListAtRiskCustomers(&context, request, &response).ok()) return "";
+  std::ostringstream view;
+  char line[512];
+  std::snprintf(line, sizeof(line), "\nmost value at risk\n%-18s %9s %5s %-15s %-11s %s\n",
+                "customer", "at risk", "churn", "quadrant", "lifecycle", "why churn");
+  view << line;
+  for (const crm::v1::CustomerScores& s : response.customers()) {
+    const std::string why = s.reasons().empty() ? "-" : s.reasons(0).sentence();
+    std::snprintf(line, sizeof(line), "%-18s %9.2f %5.2f %-15s %-11s %s\n", s.customer_id().c_str(),
+                  s.value_at_risk(), s.churn(), s.value_quadrant().c_str(),
+                  s.lifecycle_stage().c_str(), why.c_str());
+    view << line;
   }
   return view.str();
 }
@@ -242,7 +268,9 @@ class LiveRun {
       view << "   at-risk alerts open " << static_cast<std::uint64_t>(sum("crm_alerts_open"));
     }
     view << "\n";
-    if (stub_ != nullptr) view << CustomerTable(*stub_, population_, simulated_now_);
+    if (stub_ != nullptr) {
+      view << CustomerTable(*stub_, population_, simulated_now_) << AtRiskView(*stub_);
+    }
     std::cout << view.str() << std::flush;
     last_view_ = now;
     produced_at_view_ = produced_;

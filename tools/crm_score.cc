@@ -15,6 +15,7 @@
 #include "core/closed_set.h"
 #include "core/recommended_action.h"
 #include "core/segment.h"
+#include "core/value_quadrant.h"
 #include "crm/v1/scoring.grpc.pb.h"
 #include "services/common/defaults.h"
 #include "tools/command_line.h"
@@ -140,10 +141,7 @@ int Get(const Client& client, const std::string& id, const std::string& as_of, b
   return 0;
 }
 
-int AtRisk(const Client& client, std::uint32_t top, const std::string& segment, bool json) {
-  crm::v1::ListAtRiskCustomersRequest request;
-  request.set_top_n(top);
-  request.set_segment(segment);
+int AtRisk(const Client& client, crm::v1::ListAtRiskCustomersRequest request, bool json) {
   crm::v1::ListAtRiskCustomersResponse response;
   auto context = client.Context();
   if (grpc::Status status = client.stub().ListAtRiskCustomers(context.get(), request, &response);
@@ -241,7 +239,7 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
       ->check(CLI::Range(0.001, 3600.0))
       ->capture_default_str();
 
-  std::string id, as_of, segment;
+  std::string id, as_of, segment, action;
   bool json = false;
   CLI::App* get = app.add_subcommand(
       "get", "One customer's scores: churn, value, segment, stage, RFM, why, appetence");
@@ -250,17 +248,31 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   get->add_flag("--json", json, "The CustomerScores message as JSON");
 
   std::uint32_t top = 20;
-  CLI::App* at_risk =
-      app.add_subcommand("at-risk", "The customers most likely to churn now, highest first");
+  std::string order = "churn", quadrant;
+  bool include_lost = false;
+  CLI::App* at_risk = app.add_subcommand(
+      "at-risk",
+      "The customers most at risk now (most likely to churn, or with the most value "
+      "at risk), highest first; lost customers left out unless --include-lost");
   at_risk->add_option("--top", top, "How many (1-1000)")
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
   at_risk->add_option("--segment", segment, "Only this ABC segment (A, B or C)")
       ->check(CLI::IsMember(SegmentNames()));
+  at_risk
+      ->add_option("--order", order,
+                   "churn, or value-at-risk (among the customers at risk: churn at or above "
+                   "the alert threshold)")
+      ->check(CLI::IsMember({"churn", "value-at-risk"}))
+      ->capture_default_str();
+  at_risk->add_option("--quadrant", quadrant, "Only this value quadrant")
+      ->check(CLI::IsMember(crm::NamesOf(crm::kValueQuadrants, crm::ValueQuadrantName)));
+  at_risk->add_option("--action", action, "Only this recommended action")
+      ->check(CLI::IsMember(crm::NamesOf(crm::kRecommendedActions, crm::RecommendedActionName)));
+  at_risk->add_flag("--include-lost", include_lost, "Lost customers (stage LOST) too");
   at_risk->add_flag("--json", json, "The ListAtRiskCustomersResponse message as JSON");
 
   crm::v1::WatchAlertsRequest watch_request;
-  std::string action;
   double min_churn = 0;
   std::uint64_t count = 0;
   CLI::App* watch = app.add_subcommand(
@@ -292,7 +304,17 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   if (!client) return 2;
   if (*health) return Health(*client, health_service);
   if (*get) return Get(*client, id, as_of, json);
-  if (*at_risk) return AtRisk(*client, top, segment, json);
+  if (*at_risk) {
+    crm::v1::ListAtRiskCustomersRequest request;
+    request.set_top_n(top);
+    request.set_segment(segment);
+    request.set_order_by(order == "churn" ? crm::v1::AT_RISK_ORDER_CHURN
+                                          : crm::v1::AT_RISK_ORDER_VALUE_AT_RISK);
+    request.set_value_quadrant(quadrant);
+    request.set_action(action);
+    request.set_include_lost(include_lost);
+    return AtRisk(*client, request, json);
+  }
   if (*watch) {
     watch_request.set_segment(segment);
     watch_request.set_action(action);

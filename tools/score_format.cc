@@ -68,6 +68,16 @@ const v1::Reason* Strongest(const google::protobuf::RepeatedPtrField<v1::Reason>
   return best;
 }
 
+// The channels the customer may be contacted on now, or "-".
+std::string ContactableList(const v1::CustomerScores& s) {
+  std::string list;
+  for (int channel : s.contactable_channels()) {
+    if (!list.empty()) list += ", ";
+    list += ChannelName(static_cast<v1::Channel>(channel));
+  }
+  return list.empty() ? "- (no consent in force)" : list;
+}
+
 std::string StrongestSentence(const google::protobuf::RepeatedPtrField<v1::Reason>& reasons) {
   const v1::Reason* reason = Strongest(reasons);
   return reason == nullptr ? "-" : reason->sentence();
@@ -95,17 +105,27 @@ std::string ScoresTable(const v1::CustomerScores& s) {
   std::string out = Columns({
       {"customer", s.customer_id()},
       {"as of", Time(s.as_of())},
-      {"churn", Fixed(s.churn(), 3) + " over " + Fixed(s.churn_horizon_days(), 0) + " days"},
+      {"churn", s.has_churn()
+                    ? Fixed(s.churn(), 3) + " over " + Fixed(s.churn_horizon_days(), 0) + " days"
+                    : "- (a prospect: nothing bought yet)"},
+      {"value at risk", Fixed(s.value_at_risk(), 2)},
       {"p(alive)", Fixed(s.p_alive(), 3)},
       {"expected purchases", Fixed(s.expected_purchases(), 2)},
       {"expected spend", Fixed(s.expected_spend(), 2) + " per purchase"},
       {"clv", Fixed(s.clv(), 2)},
       {"past profitability", Fixed(s.past_profitability(), 2)},
+      {"cost to serve", Fixed(s.cost_to_serve(), 2)},
+      {"lifetime value", Fixed(s.lifetime_value(), 2) + " (past profit - cost to serve + clv)"},
       {"segment", OrDash(s.segment())},
       {"value quadrant", OrDash(s.value_quadrant())},
       {"value strategy", OrDash(s.value_strategy())},
       {"lifecycle stage", OrDash(s.lifecycle_stage())},
       {"preferred channel", ChannelName(s.preferred_channel())},
+      {"contactable on", ContactableList(s)},
+      {"satisfaction", s.has_latest_satisfaction()
+                           ? std::to_string(s.latest_satisfaction()) + "/10 (latest survey)"
+                           : "- (no survey answered)"},
+      {"complaints", std::to_string(s.complaints_90d()) + " in the last 90 days"},
       {"rfm", "recency " + recency + ", frequency " + std::to_string(rfm.frequency()) +
                   ", monetary " + Fixed(rfm.monetary(), 2) + " (R" + std::to_string(rfm.r_score()) +
                   " F" + std::to_string(rfm.f_score()) + " M" + std::to_string(rfm.m_score()) +
@@ -145,12 +165,13 @@ std::string ScoresTable(const v1::CustomerScores& s) {
 
 std::string AtRiskTable(const v1::ListAtRiskCustomersResponse& response) {
   if (response.customers().empty()) return "no customer at risk\n";
-  std::vector<Row> rows = {{"#", "customer", "churn", "segment", "stage", "why"}};
+  std::vector<Row> rows = {
+      {"#", "customer", "churn", "value at risk", "segment", "quadrant", "stage", "why"}};
   int rank = 0;
   for (const v1::CustomerScores& s : response.customers()) {
     rows.push_back({std::to_string(++rank), s.customer_id(), Fixed(s.churn(), 3),
-                    OrDash(s.segment()), OrDash(s.lifecycle_stage()),
-                    StrongestSentence(s.reasons())});
+                    Fixed(s.value_at_risk(), 2), OrDash(s.segment()), OrDash(s.value_quadrant()),
+                    OrDash(s.lifecycle_stage()), StrongestSentence(s.reasons())});
   }
   return Columns(rows);
 }

@@ -382,7 +382,7 @@ std::optional<int> ScoringApp::StartServing() {
       store_.get(), scorers_.get(), &population_, query_clock_,
       ScoringServiceOptions{
           .alerts = &alert_hub_,
-          .risk_precision = options_.alert_policy.risk_precision,
+          .alert_policy = options_.alert_policy,
           .authorizer = authorizer_.get(),
           .erasures = &erasures_,
           .wall_clock = &clock_,

@@ -22,6 +22,11 @@ void ToProto(const AlertEvent& alert, v1::ChurnAlert* out) {
   out->set_model_version(alert.model_version);
   out->set_segment(std::string(SegmentName(alert.segment)));
   out->set_for_marketing(alert.channel != Channel::kUnspecified);
+  out->set_value_at_risk(alert.value_at_risk);
+  out->set_clv(alert.clv);
+  out->set_value_quadrant(std::string(ValueQuadrantName(alert.quadrant)));
+  out->set_lifecycle_stage(std::string(LifecycleStageName(alert.lifecycle_stage)));
+  out->set_p_alive(alert.p_alive);
 }
 
 absl::StatusOr<AlertEvent> FromProto(const v1::ChurnAlert& alert) {
@@ -35,6 +40,22 @@ absl::StatusOr<AlertEvent> FromProto(const v1::ChurnAlert& alert) {
   if (!action) {
     return absl::InvalidArgumentError("alert names an unknown recommended action '" +
                                       BoundedText(alert.recommended_action(), 64) + "'");
+  }
+  // Alerts published before they carried the quadrant and the stage leave
+  // them empty: the defaults stand.
+  const std::optional<ValueQuadrant> quadrant = alert.value_quadrant().empty()
+                                                    ? ValueQuadrant::kUndesirable
+                                                    : ParseValueQuadrant(alert.value_quadrant());
+  if (!quadrant) {
+    return absl::InvalidArgumentError("alert names an unknown value quadrant '" +
+                                      BoundedText(alert.value_quadrant(), 64) + "'");
+  }
+  const std::optional<LifecycleStage> stage = alert.lifecycle_stage().empty()
+                                                  ? LifecycleStage::kProspect
+                                                  : ParseLifecycleStage(alert.lifecycle_stage());
+  if (!stage) {
+    return absl::InvalidArgumentError("alert names an unknown lifecycle stage '" +
+                                      BoundedText(alert.lifecycle_stage(), 64) + "'");
   }
   AlertEvent out;
   out.customer_id = CustomerId(alert.customer_id());
@@ -52,6 +73,11 @@ absl::StatusOr<AlertEvent> FromProto(const v1::ChurnAlert& alert) {
     out.reasons.push_back({reason.code(), reason.sentence(), reason.weight()});
   }
   out.model_version = alert.model_version();
+  out.value_at_risk = alert.value_at_risk();
+  out.clv = alert.clv();
+  out.quadrant = *quadrant;
+  out.lifecycle_stage = *stage;
+  out.p_alive = alert.p_alive();
   return out;
 }
 

@@ -21,11 +21,60 @@ constexpr std::uint32_t kDefaultTop = 100;
 // Scores and the partition of the customer they are of.
 using Ranked = std::pair<Scores, std::int32_t>;
 
-// Highest churn first, ties by id (as the index orders them).
-bool RanksBefore(const Ranked& a, const Ranked& b) {
-  return a.first.churn != b.first.churn ? a.first.churn > b.first.churn
-                                        : a.first.customer_id < b.first.customer_id;
-}
+// What one ranking keeps and how it orders it, from a validated request.
+struct Ranking {
+  bool by_value = false;  // by value at risk, among the customers at risk; else by churn
+  bool include_lost = false;
+  std::optional<Segment> segment;
+  std::optional<ValueQuadrant> quadrant;
+  std::optional<RecommendedAction> action;
+  // By value: the lowest churn at which a customer is at risk (the lowest
+  // raise threshold of the alert policy).
+  double at_risk_from = 0;
+
+  explicit Ranking(const v1::ListAtRiskCustomersRequest& request, const AlertPolicy& policy)
+      : by_value(request.order_by() == v1::AT_RISK_ORDER_VALUE_AT_RISK),
+        include_lost(request.include_lost()),
+        at_risk_from(policy.defaults.raise) {
+    if (!request.segment().empty()) segment = ParseSegment(request.segment());
+    if (!request.value_quadrant().empty()) quadrant = ParseValueQuadrant(request.value_quadrant());
+    if (!request.action().empty()) action = ParseRecommendedAction(request.action());
+    for (const auto& [s, thresholds] : policy.by_segment) {
+      at_risk_from = std::min(at_risk_from, thresholds.raise);
+    }
+  }
+
+  double KeyOf(double churn, double value_at_risk) const {
+    return by_value ? value_at_risk : churn;
+  }
+  double KeyOf(const Scores& s) const { return KeyOf(*s.churn, s.value_at_risk); }
+
+  // Highest key first, ties by id (as the index orders them).
+  bool RanksBefore(const Ranked& a, const Ranked& b) const {
+    const double ka = KeyOf(a.first), kb = KeyOf(b.first);
+    return ka != kb ? ka > kb : a.first.customer_id < b.first.customer_id;
+  }
+
+  // Whether `scores` belong in the ranking.
+  bool Keeps(const Scores& scores, const AlertPolicy& policy) const {
+    if (!scores.churn) return false;  // a prospect: never at risk
+    if (scores.lifecycle_stage == LifecycleStage::kLost && !include_lost) return false;
+    if (segment && scores.segment != *segment) return false;
+    if (quadrant && scores.quadrant != *quadrant) return false;
+    const AlertThresholds& thresholds = policy.For(scores.segment);
+    if (by_value && *scores.churn < thresholds.raise) return false;
+    return !action || RecommendAction(scores.quadrant, scores.lifecycle_stage, *scores.churn,
+                                      thresholds) == *action;
+  }
+
+  // Whether no customer of the index from `entry` on can rank, given the
+  // last of the best (a customer's current churn is within the precision of
+  // their last look's, which is within half of it of their indexed churn).
+  bool Exhausted(const RiskEntry& entry, const Scores& last, double precision) const {
+    const double churn_bound = entry.churn + 1.5 * precision;
+    return by_value ? churn_bound < at_risk_from : churn_bound < *last.churn;
+  }
+};
 
 // How long this call's ranking may take: the budget of the options, or four
 // fifths of what remains before the caller's deadline when that is nearer
@@ -57,9 +106,11 @@ grpc::Status RankLocally(const ScoringParts& parts, grpc::ServerContext* context
   const std::chrono::milliseconds budget = Budget(parts, *context);
   const Timestamp until = parts.wall_clock->Now() + budget;
   std::size_t scored = 0;
-  // Validated: a name of a segment, or empty for every segment.
-  const std::optional<Segment> segment =
-      request.segment().empty() ? std::nullopt : ParseSegment(request.segment());
+  const AlertPolicy& policy = parts.options->alert_policy;
+  const Ranking ranking(request, policy);  // validated
+  const auto ranks_before = [&](const Ranked& a, const Ranked& b) {
+    return ranking.RanksBefore(a, b);
+  };
   std::optional<RiskEntry> after;
   for (bool more = true; more;) {
     if (context->IsCancelled()) return {grpc::StatusCode::CANCELLED, "cancelled"};
@@ -77,11 +128,10 @@ grpc::Status RankLocally(const ScoringParts& parts, grpc::ServerContext* context
         more = false;
         break;
       }
-      // Nobody below this entry can be more at risk now than the last of the
-      // best: a customer's current churn is within the precision of their
-      // last look's, which is within half of it of their indexed churn.
-      if (best.size() == top &&
-          entry.churn + 1.5 * parts.options->risk_precision < best.back().first.churn) {
+      // Nobody below this entry can rank.
+      if ((best.size() == top || ranking.by_value) &&
+          ranking.Exhausted(entry, best.empty() ? Scores{} : best.back().first,
+                            policy.risk_precision)) {
         more = false;
         break;
       }
@@ -92,9 +142,9 @@ grpc::Status RankLocally(const ScoringParts& parts, grpc::ServerContext* context
       if (!*state) continue;  // erased since
       Scores scores = scorer->Score(entry.customer, **state, now, population.get());
       ++scored;
-      if (segment && scores.segment != *segment) continue;
+      if (!ranking.Keeps(scores, policy)) continue;
       Ranked ranked(std::move(scores), entry.partition);
-      best.insert(std::upper_bound(best.begin(), best.end(), ranked, RanksBefore),
+      best.insert(std::upper_bound(best.begin(), best.end(), ranked, ranks_before),
                   std::move(ranked));
       if (best.size() > top) best.pop_back();
     }
@@ -227,10 +277,12 @@ grpc::Status ListAtRisk(const ScoringParts& parts, grpc::ServerContext* context,
                          " now (being restored, or a rebalance is under way); retry shortly"));
   }
   auto& customers = *response->mutable_customers();
+  const Ranking ranking(request, parts.options->alert_policy);
   std::sort(customers.begin(), customers.end(),
-            [](const v1::CustomerScores& a, const v1::CustomerScores& b) {
-              return a.churn() != b.churn() ? a.churn() > b.churn()
-                                            : a.customer_id() < b.customer_id();
+            [&](const v1::CustomerScores& a, const v1::CustomerScores& b) {
+              const double ka = ranking.KeyOf(a.churn(), a.value_at_risk());
+              const double kb = ranking.KeyOf(b.churn(), b.value_at_risk());
+              return ka != kb ? ka > kb : a.customer_id() < b.customer_id();
             });
   const int top = static_cast<int>(request.top_n() == 0 ? kDefaultTop : request.top_n());
   while (customers.size() > top) customers.RemoveLast();

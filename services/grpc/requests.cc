@@ -7,6 +7,7 @@
 #include "core/bounded_text.h"
 #include "core/recommended_action.h"
 #include "core/segment.h"
+#include "core/value_quadrant.h"
 
 namespace crm {
 namespace {
@@ -16,6 +17,24 @@ constexpr std::int64_t kMinAsOfSeconds = -2'208'988'800LL;
 constexpr std::int64_t kMaxAsOfSeconds = 253'402'300'799LL;
 
 absl::Status Invalid(const std::string& message) { return absl::InvalidArgumentError(message); }
+
+// "A, B or C": a closed set's names, for an error message.
+template <typename Enum, std::size_t N, typename NameOf>
+std::string NameList(const std::array<Enum, N>& values, NameOf name_of) {
+  std::string list;
+  for (std::size_t i = 0; i < N; ++i) {
+    if (i > 0) list += i + 1 == N ? " or " : ", ";
+    list += name_of(values[i]);
+  }
+  return list;
+}
+
+absl::Status ValidateActionFilter(std::string_view action) {
+  if (action.empty() || ParseRecommendedAction(action)) return absl::OkStatus();
+  return Invalid("action " + Quoted(action) +
+                 " is unknown: " + NameList(kRecommendedActions, RecommendedActionName) +
+                 ", or empty (every action)");
+}
 
 }  // namespace
 
@@ -121,7 +140,18 @@ absl::Status Validate(const v1::ListAtRiskCustomersRequest& request) {
     return Invalid("top_n is at most " + std::to_string(kMaxTopN) + ", not " +
                    std::to_string(request.top_n()));
   }
-  return ValidateSegmentFilter(request.segment());
+  if (absl::Status segment = ValidateSegmentFilter(request.segment()); !segment.ok()) {
+    return segment;
+  }
+  if (!v1::AtRiskOrder_IsValid(request.order_by())) {
+    return Invalid("order_by " + std::to_string(request.order_by()) +
+                   " is unknown: AT_RISK_ORDER_CHURN or AT_RISK_ORDER_VALUE_AT_RISK");
+  }
+  if (!request.value_quadrant().empty() && !ParseValueQuadrant(request.value_quadrant())) {
+    return Invalid("value_quadrant " + Quoted(request.value_quadrant()) + " is unknown: " +
+                   NameList(kValueQuadrants, ValueQuadrantName) + ", or empty (every quadrant)");
+  }
+  return ValidateActionFilter(request.action());
 }
 
 absl::Status Validate(const v1::WatchAlertsRequest& request) {
@@ -131,11 +161,7 @@ absl::Status Validate(const v1::WatchAlertsRequest& request) {
   if (absl::Status segment = ValidateSegmentFilter(request.segment()); !segment.ok()) {
     return segment;
   }
-  if (!request.action().empty() && !ParseRecommendedAction(request.action())) {
-    return Invalid("action " + Quoted(request.action()) +
-                   " is unknown: WIN_BACK, RETAIN, DEVELOP, NONE or empty");
-  }
-  return absl::OkStatus();
+  return ValidateActionFilter(request.action());
 }
 
 absl::Status Validate(const v1::EraseCustomerRequest& request) {

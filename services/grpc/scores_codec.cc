@@ -20,7 +20,7 @@ void AddReasons(const std::vector<ScoreReason>& reasons,
 void ToProto(const Scores& scores, v1::CustomerScores* out) {
   out->set_customer_id(scores.customer_id.value());
   ToProtoTime(scores.as_of, out->mutable_as_of());
-  out->set_churn(scores.churn);
+  if (scores.churn) out->set_churn(*scores.churn);
   out->set_p_alive(scores.p_alive);
   for (const auto& [offer, score] : scores.appetence) (*out->mutable_appetence())[offer] = score;
   v1::Rfm* rfm = out->mutable_rfm();
@@ -47,6 +47,14 @@ void ToProto(const Scores& scores, v1::CustomerScores* out) {
   out->set_past_profitability(scores.past_profitability);
   out->set_value_strategy(std::string(ValueStrategy(scores.quadrant)));
   out->set_churn_horizon_days(scores.churn_horizon_days);
+  out->set_value_at_risk(scores.value_at_risk);
+  out->set_lifetime_value(scores.lifetime_value);
+  out->set_cost_to_serve(scores.cost_to_serve);
+  for (Channel channel : scores.contactable_channels) {
+    out->add_contactable_channels(static_cast<v1::Channel>(channel));
+  }
+  if (scores.latest_satisfaction) out->set_latest_satisfaction(*scores.latest_satisfaction);
+  out->set_complaints_90d(scores.complaints_90d);
   for (const AppetenceScore& appetence : scores.appetence_details) {
     v1::Appetence* a = out->add_appetence_details();
     a->set_product(appetence.product);

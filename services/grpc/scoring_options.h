@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "core/alerts.h"
 #include "core/clock.h"
 #include "core/cluster.h"
 #include "core/erasure.h"
@@ -23,8 +24,9 @@ namespace crm {
 // be null and must otherwise outlive the service.
 struct ScoringServiceOptions {
   AlertHub* alerts = nullptr;  // null: WatchAlerts is UNIMPLEMENTED
-  // The alert policy's: how far the at-risk index may be from the truth.
-  double risk_precision = 0.02;
+  // The alert policy: how far the at-risk index may be from the truth (its
+  // risk precision), who is at risk and what to recommend for them.
+  AlertPolicy alert_policy;
   // Who may call what; null: every RPC is open but the admin ones, refused.
   const Authorizer* authorizer = nullptr;
   ErasureQueue* erasures = nullptr;  // null: EraseCustomer is UNIMPLEMENTED

@@ -66,13 +66,29 @@ absl::StatusOr<Model> FromProto(const v1::ScoringModel& m) {
   }
   if (m.has_value()) {
     const v1::ValueParameters& v = m.value();
-    model.value = {v.margin(), v.annual_discount_rate(), v.clv_horizon_days(),
-                   v.profitability_threshold(), v.potential_threshold()};
+    model.value.margin = v.margin();
+    model.value.annual_discount_rate = v.annual_discount_rate();
+    model.value.clv_horizon_days = v.clv_horizon_days();
+    model.value.profitability_threshold = v.profitability_threshold();
+    model.value.potential_threshold = v.potential_threshold();
+    for (const auto& [name, cost] : v.contact_cost()) {
+      const std::optional<Channel> channel = ParseChannel(name);
+      if (!channel || *channel == Channel::kUnspecified) {
+        return absl::InvalidArgumentError("value.contact_cost: unknown channel \"" +
+                                          BoundedText(name, kMaxEchoedBytes) + "\"");
+      }
+      model.value.contact_cost[static_cast<int>(*channel)] = cost;
+    }
+    if (v.has_return_cost()) model.value.return_cost = v.return_cost();
+    if (v.has_complaint_cost()) model.value.complaint_cost = v.complaint_cost();
   }
   if (m.has_lifecycle()) {
     const v1::LifecycleParameters& l = m.lifecycle();
-    model.lifecycle = {l.maturity_min_transactions(), l.decline_rhythm_factor(),
-                       l.decline_min_days(), l.single_purchase_decline_days()};
+    model.lifecycle.maturity_min_transactions = l.maturity_min_transactions();
+    model.lifecycle.decline_rhythm_factor = l.decline_rhythm_factor();
+    model.lifecycle.decline_min_days = l.decline_min_days();
+    model.lifecycle.single_purchase_decline_days = l.single_purchase_decline_days();
+    if (l.has_lost_p_alive()) model.lifecycle.lost_p_alive = l.lost_p_alive();
   }
   if (m.has_churn()) {
     model.churn.horizon_days = m.churn().horizon_days();
@@ -144,11 +160,18 @@ std::string ModelToJson(const Model& model, std::string_view description) {
   v->set_clv_horizon_days(model.value.clv_horizon_days);
   v->set_profitability_threshold(model.value.profitability_threshold);
   v->set_potential_threshold(model.value.potential_threshold);
+  for (int c = 1; c < kChannelCount; ++c) {
+    (*v->mutable_contact_cost())[std::string(ChannelName(static_cast<Channel>(c)))] =
+        model.value.contact_cost[c];
+  }
+  v->set_return_cost(model.value.return_cost);
+  v->set_complaint_cost(model.value.complaint_cost);
   v1::LifecycleParameters* l = m.mutable_lifecycle();
   l->set_maturity_min_transactions(model.lifecycle.maturity_min_transactions);
   l->set_decline_rhythm_factor(model.lifecycle.decline_rhythm_factor);
   l->set_decline_min_days(model.lifecycle.decline_min_days);
   l->set_single_purchase_decline_days(model.lifecycle.single_purchase_decline_days);
+  l->set_lost_p_alive(model.lifecycle.lost_p_alive);
   m.mutable_churn()->set_horizon_days(model.churn.horizon_days);
   ToProto(model.churn.logistic, m.mutable_churn()->mutable_logistic());
   for (const AppetenceModel& offer : model.appetence) {

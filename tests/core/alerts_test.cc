@@ -119,11 +119,42 @@ TEST(AlertPolicyTest, Validation) {
 
 TEST(RecommendedActionTest, FromTheValueQuadrantAndTheRisk) {
   const AlertThresholds t;  // raise 0.7
-  EXPECT_EQ(RecommendAction(ValueQuadrant::kDesirable, 0.8, t), RecommendedAction::kWinBack);
-  EXPECT_EQ(RecommendAction(ValueQuadrant::kMature, 0.7, t), RecommendedAction::kWinBack);
-  EXPECT_EQ(RecommendAction(ValueQuadrant::kDesirable, 0.6, t), RecommendedAction::kRetain);
-  EXPECT_EQ(RecommendAction(ValueQuadrant::kUnderDeveloped, 0.9, t), RecommendedAction::kDevelop);
-  EXPECT_EQ(RecommendAction(ValueQuadrant::kUndesirable, 0.9, t), RecommendedAction::kNone);
+  const auto action = [&](ValueQuadrant q, double churn) {
+    return RecommendAction(q, LifecycleStage::kMaturity, churn, t);
+  };
+  EXPECT_EQ(action(ValueQuadrant::kDesirable, 0.8), RecommendedAction::kWinBack);
+  EXPECT_EQ(action(ValueQuadrant::kMature, 0.7), RecommendedAction::kWinBack);
+  EXPECT_EQ(action(ValueQuadrant::kDesirable, 0.6), RecommendedAction::kRetain);
+  EXPECT_EQ(action(ValueQuadrant::kUnderDeveloped, 0.9), RecommendedAction::kDevelop);
+  EXPECT_EQ(action(ValueQuadrant::kUndesirable, 0.9), RecommendedAction::kNone);
+  // Leaving (in decline) is still worth a win-back.
+  EXPECT_EQ(RecommendAction(ValueQuadrant::kMature, LifecycleStage::kDecline, 0.9, t),
+            RecommendedAction::kWinBack);
+}
+
+TEST(RecommendedActionTest, TheLostAreReactivatedWhenValuableAndLetGoOtherwise) {
+  const AlertThresholds t;
+  for (double churn : {0.3, 0.99}) {
+    EXPECT_EQ(RecommendAction(ValueQuadrant::kDesirable, LifecycleStage::kLost, churn, t),
+              RecommendedAction::kReactivate);
+    EXPECT_EQ(RecommendAction(ValueQuadrant::kMature, LifecycleStage::kLost, churn, t),
+              RecommendedAction::kReactivate);
+    EXPECT_EQ(RecommendAction(ValueQuadrant::kUnderDeveloped, LifecycleStage::kLost, churn, t),
+              RecommendedAction::kNone);
+    EXPECT_EQ(RecommendAction(ValueQuadrant::kUndesirable, LifecycleStage::kLost, churn, t),
+              RecommendedAction::kNone);
+  }
+}
+
+TEST(RecommendedActionTest, ANewCustomerAtRiskIsOnboarded) {
+  const AlertThresholds t;  // raise 0.7
+  for (ValueQuadrant q : kValueQuadrants) {
+    EXPECT_EQ(RecommendAction(q, LifecycleStage::kDevelopment, 0.75, t),
+              RecommendedAction::kOnboard);
+  }
+  // Not at risk: the quadrant's action.
+  EXPECT_EQ(RecommendAction(ValueQuadrant::kUnderDeveloped, LifecycleStage::kDevelopment, 0.4, t),
+            RecommendedAction::kDevelop);
 }
 
 class RecommendedChannelTest : public ::testing::Test {
@@ -146,33 +177,50 @@ class RecommendedChannelTest : public ::testing::Test {
 
 TEST_F(RecommendedChannelTest, NoConsentNoChannel) {
   Contact(Channel::kPhone, 10);  // used a lot, never consented: not for marketing
-  EXPECT_EQ(RecommendedChannel(state_, policy_), Channel::kUnspecified);
+  EXPECT_EQ(RecommendedChannel(state_, 0, policy_), Channel::kUnspecified);
 }
 
 TEST_F(RecommendedChannelTest, ThePreferredConsentedChannelWeighedByItsCost) {
   Contact(Channel::kPhone, 10);
   Contact(Channel::kEmail, 1);
   Consent(Channel::kPhone, true, 2);
-  EXPECT_EQ(RecommendedChannel(state_, policy_), Channel::kPhone);
+  EXPECT_EQ(RecommendedChannel(state_, 0, policy_), Channel::kPhone);
   Consent(Channel::kEmail, true, 2);
   // Phone: 11 / 4 = 2.75; e-mail: 2 / 0.2 = 10: the right channel at the right cost.
-  EXPECT_EQ(RecommendedChannel(state_, policy_), Channel::kEmail);
+  EXPECT_EQ(RecommendedChannel(state_, 0, policy_), Channel::kEmail);
   policy_.channel_cost[static_cast<int>(Channel::kEmail)] = 5;
-  EXPECT_EQ(RecommendedChannel(state_, policy_), Channel::kPhone);
+  EXPECT_EQ(RecommendedChannel(state_, 0, policy_), Channel::kPhone);
+}
+
+TEST_F(RecommendedChannelTest, AValuableCustomerIsCalledWhenTheyConsented) {
+  Contact(Channel::kPhone, 1);
+  Contact(Channel::kEmail, 10);
+  Consent(Channel::kEmail, true, 2);
+  const double valuable = policy_.personal_contact_value;
+  // No personal channel consented: the usual choice, whatever the value.
+  EXPECT_EQ(RecommendedChannel(state_, valuable, policy_), Channel::kEmail);
+  Consent(Channel::kPhone, true, 2);
+  EXPECT_EQ(RecommendedChannel(state_, valuable / 2, policy_), Channel::kEmail);
+  EXPECT_EQ(RecommendedChannel(state_, valuable, policy_), Channel::kPhone);
+  Consent(Channel::kFaceToFace, true, 2);
+  Contact(Channel::kFaceToFace, 20);  // 21 / 10 = 2.1 against the phone's 2 / 4
+  EXPECT_EQ(RecommendedChannel(state_, valuable, policy_), Channel::kFaceToFace);
+  EXPECT_TRUE(IsPersonalChannel(Channel::kPhone));
+  EXPECT_FALSE(IsPersonalChannel(Channel::kEmail));
 }
 
 TEST_F(RecommendedChannelTest, AnOptOutTakesEffectAtOnceAndAllOutMeansNone) {
   Consent(Channel::kEmail, true, 2);
   Consent(Channel::kSms, true, 2);
   Contact(Channel::kEmail, 3);
-  EXPECT_EQ(RecommendedChannel(state_, policy_), Channel::kEmail);
+  EXPECT_EQ(RecommendedChannel(state_, 0, policy_), Channel::kEmail);
   Consent(Channel::kEmail, false, 3);
-  EXPECT_EQ(RecommendedChannel(state_, policy_), Channel::kSms);
+  EXPECT_EQ(RecommendedChannel(state_, 0, policy_), Channel::kSms);
   Consent(Channel::kSms, false, 3);
-  EXPECT_EQ(RecommendedChannel(state_, policy_), Channel::kUnspecified);
+  EXPECT_EQ(RecommendedChannel(state_, 0, policy_), Channel::kUnspecified);
   // A consent older than the opt-out does not bring the channel back.
   Consent(Channel::kSms, true, 2.5);
-  EXPECT_EQ(RecommendedChannel(state_, policy_), Channel::kUnspecified);
+  EXPECT_EQ(RecommendedChannel(state_, 0, policy_), Channel::kUnspecified);
 }
 
 // --- When to look again ----------------------------------------------------------
@@ -290,7 +338,7 @@ TEST(NextEvaluationTest, ASteadyBuyerGoneSilentIsDueWhenChurnCrossesTheThreshold
     ApplyTouchpoint(tp, StateLimits{}, state);
   }
   const Scorer scorer{Model{}};
-  const auto churn_at = [&](Timestamp t) { return scorer.Score(kCustomer, state, t).churn; };
+  const auto churn_at = [&](Timestamp t) { return *scorer.Score(kCustomer, state, t).churn; };
   const AlertThresholds t;
   const Timestamp last_purchase = Day(14.0 * 19);
   ASSERT_LT(churn_at(last_purchase), t.raise);  // not at risk right after buying

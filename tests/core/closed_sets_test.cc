@@ -67,7 +67,8 @@ TEST(ValueQuadrantTest, EveryNameParsesBack) {
 TEST(LifecycleStageTest, EveryNameParsesBack) {
   ExpectRoundTrip(kLifecycleStages, LifecycleStageName, ParseLifecycleStage);
   EXPECT_EQ(LifecycleStageName(LifecycleStage::kMaturity), "MATURITY");
-  for (std::string_view name : {"", "prospect", "LOST", "MATURE"}) {
+  EXPECT_EQ(LifecycleStageName(LifecycleStage::kLost), "LOST");
+  for (std::string_view name : {"", "prospect", "GONE", "MATURE"}) {
     EXPECT_EQ(ParseLifecycleStage(name), std::nullopt) << name;
   }
 }

@@ -240,7 +240,7 @@ TEST(FactsOfTest, PastProfitabilityIsMarginTimesNetRevenue) {
 
 // Σ over 30-day steps of the increments of E[Y(t)] (`expected` of a horizon
 // in the model's unit), discounted at the end of each step, computed
-// independently of LifetimeValue.
+// independently of ClvIfActive.
 double ClvByHand(const std::function<double(double)>& expected, double spend, double margin,
                  double rate, double horizon_days, double days_per_unit) {
   const int steps = static_cast<int>(std::ceil(horizon_days / 30));
@@ -271,7 +271,10 @@ TEST(FactsOfTest, ClvIsTheDiscountedMarginOfTheExpectedPurchases) {
                 model.value.annual_discount_rate, model.value.clv_horizon_days, 7);
   EXPECT_GT(want, 0);
   EXPECT_NEAR(f.clv, want, 1e-9 * want);
-  EXPECT_DOUBLE_EQ(f.clv, LifetimeValue(f.history, f.expected_spend, model.purchase, model.value));
+  // The CLV is P(alive) × the CLV if active.
+  EXPECT_NEAR(f.clv_if_active,
+              ClvIfActive(f.history, f.expected_spend, model.purchase, model.value), 1e-12);
+  EXPECT_DOUBLE_EQ(f.clv, f.p_alive * f.clv_if_active);
   // Discounting lowers it below the undiscounted value.
   const double undiscounted = model.value.margin * f.expected_spend *
                               BgNbdExpectedTransactions(model.purchase.bgnbd, f.history, 365.0 / 7);
@@ -287,15 +290,28 @@ TEST(FactsOfTest, UndiscountedClvIsMarginTimesSpendTimesExpectedPurchasesOverThe
     value.margin = 0.4;
     value.annual_discount_rate = 0;
     value.clv_horizon_days = horizon;
-    const double want = 0.4 * 25 * BgNbdExpectedTransactions(purchase.bgnbd, h, horizon / 7);
-    EXPECT_NEAR(LifetimeValue(h, 25, purchase, value), want, 1e-9 * want);
+    const double want = 0.4 * 25 * BgNbdExpectedTransactions(purchase.bgnbd, h, horizon / 7) /
+                        BgNbdProbabilityAlive(purchase.bgnbd, h);
+    EXPECT_NEAR(ClvIfActive(h, 25, purchase, value), want, 1e-9 * want);
   }
   // And with a discount rate, the independent computation.
   ValueParams value;
   value.annual_discount_rate = 0.2;
   value.clv_horizon_days = 500;
-  EXPECT_NEAR(LifetimeValue(h, 25, purchase, value),
+  EXPECT_NEAR(ClvIfActive(h, 25, purchase, value) * BgNbdProbabilityAlive(purchase.bgnbd, h),
               ClvByHand(purchase.bgnbd, h, 25, value.margin, 0.2, 500, 7), 1e-9);
+}
+
+TEST(FactsOfTest, TheClvIsNetOfReturns) {
+  StateBuilder b;
+  b.Purchase(0, 30).Purchase(20, 50).Purchase(41, 70).Purchase(60, 40);
+  const Model model;
+  const CustomerFacts kept_all = FactsOf(b.state(), Day(75), model);
+  b.Return(62, 47.5);  // a quarter of the 190 bought
+  const CustomerFacts returned = FactsOf(b.state(), Day(75), model);
+  ASSERT_GT(kept_all.clv, 0);
+  EXPECT_NEAR(returned.clv, 0.75 * kept_all.clv, 1e-9 * kept_all.clv);
+  EXPECT_NEAR(returned.clv_if_active, 0.75 * kept_all.clv_if_active, 1e-9 * kept_all.clv);
 }
 
 TEST(FactsOfTest, TheBuiltInParetoNbdGivesThePurchaseQuantitiesAndTheClv) {

@@ -48,8 +48,10 @@ class ScorerTest : public ::testing::Test {
     Apply(MakeTouchpoint(type, NextId(), day, channel));
   }
   Scores ScoreAt(double day) const { return scorer_.Score(CustomerId("c1"), state_, Day(day)); }
-  LifecycleStage StageAt(double day, const LifecycleParams& params = LifecycleParams{}) const {
-    return Lifecycle(state_, Day(day), params);
+  // The stage, the purchase model's P(alive) taken as `p_alive`.
+  LifecycleStage StageAt(double day, const LifecycleParams& params = LifecycleParams{},
+                         double p_alive = 1) const {
+    return Lifecycle(state_, Day(day), p_alive, params);
   }
 
   CustomerState state_;
@@ -126,6 +128,82 @@ TEST_F(ScorerTest, ScoresCarryTheCustomerTheMomentTheEventsAndTheModelVersion) {
   EXPECT_EQ(versioned.Score(CustomerId("c1"), state_, Day(10)).model_version, "rfm-2026-11");
 }
 
+// --- What a prospect and a customer are worth ------------------------------
+
+TEST_F(ScorerTest, AProspectHasNoChurnNothingAtRiskAndStillAnAppetence) {
+  Model model = BuiltInBgNbdModel();
+  model.appetence.push_back({.product = "P", .category = "", .logistic = {.intercept = -1}});
+  const Scorer scorer(model);
+  Touch(1, Channel::kWeb);
+  const Scores prospect = scorer.Score(CustomerId("c1"), state_, Day(30));
+  EXPECT_FALSE(prospect.churn.has_value());
+  EXPECT_EQ(prospect.value_at_risk, 0);
+  EXPECT_TRUE(prospect.reasons.empty());
+  EXPECT_EQ(prospect.lifecycle_stage, LifecycleStage::kProspect);
+  EXPECT_NEAR(prospect.appetence.at("P"), 1 / (1 + std::exp(1.0)), 1e-12);
+  Purchase(31, 50);
+  const Scores customer = scorer.Score(CustomerId("c1"), state_, Day(40));
+  ASSERT_TRUE(customer.churn.has_value());
+  EXPECT_GT(customer.value_at_risk, 0);
+}
+
+TEST_F(ScorerTest, ValueAtRiskIsChurnTimesTheClvIfTheCustomerStays) {
+  Purchase(0, 100);
+  Purchase(20, 60);
+  Purchase(45, 80);
+  const Scores scores = ScoreAt(120);
+  const CustomerFacts facts = FactsOf(state_, Day(120), scorer_.model());
+  ASSERT_GT(facts.clv_if_active, facts.clv);  // P(alive) < 1
+  EXPECT_DOUBLE_EQ(scores.value_at_risk, *scores.churn * facts.clv_if_active);
+  // A customer who spends ten times more has more at risk at the same rhythm.
+  CustomerState richer = state_;
+  richer.purchase_amount *= 10;
+  richer.first_day_amount *= 10;
+  EXPECT_GT(scorer_.Score(CustomerId("c2"), richer, Day(120)).value_at_risk,
+            5 * scores.value_at_risk);
+}
+
+TEST_F(ScorerTest, LifetimeValueIsPastProfitNetOfTheCostToServePlusThePotential) {
+  Purchase(0, 100);  // a purchase touchpoint on the web: a contact there
+  Purchase(20, 60);
+  Return(25, 10);
+  Touch(26, Channel::kPhone);
+  Touch(27, Channel::kPhone, Type::kComplaint);
+  const ValueParams& v = scorer_.model().value;
+  const double phone = v.contact_cost[static_cast<int>(Channel::kPhone)];
+  const double web = v.contact_cost[static_cast<int>(Channel::kWeb)];
+  const Scores scores = ScoreAt(40);
+  // MakeTouchpoint's purchases and returns are on the web.
+  EXPECT_DOUBLE_EQ(scores.cost_to_serve, 3 * web + 2 * phone + v.return_cost + v.complaint_cost);
+  EXPECT_DOUBLE_EQ(scores.lifetime_value,
+                   scores.past_profitability - scores.cost_to_serve + scores.clv);
+  EXPECT_DOUBLE_EQ(scores.past_profitability, 0.3 * 150);
+}
+
+TEST_F(ScorerTest, ContactabilitySatisfactionAndComplaintsAreInTheScores) {
+  Purchase(0, 100);
+  EXPECT_TRUE(ScoreAt(1).contactable_channels.empty());
+  EXPECT_FALSE(ScoreAt(1).latest_satisfaction.has_value());
+  Touchpoint consent = MakeTouchpoint(Type::kConsent, "c-1", 2, Channel::kSms);
+  consent.consent_granted = true;
+  Apply(consent);
+  consent = MakeTouchpoint(Type::kConsent, "c-2", 2, Channel::kEmail);
+  consent.consent_granted = true;
+  Apply(consent);
+  consent = MakeTouchpoint(Type::kConsent, "c-3", 3, Channel::kSms);
+  consent.consent_granted = false;  // withdrawn
+  Apply(consent);
+  Touchpoint survey = MakeTouchpoint(Type::kSurvey, "s-1", 4, Channel::kWeb);
+  survey.satisfaction = 3;
+  Apply(survey);
+  Touch(5, Channel::kPhone, Type::kComplaint);
+  Touch(100, Channel::kPhone, Type::kComplaint);
+  const Scores scores = ScoreAt(101);
+  EXPECT_EQ(scores.contactable_channels, std::vector<Channel>{Channel::kEmail});
+  EXPECT_EQ(scores.latest_satisfaction, 3);
+  EXPECT_EQ(scores.complaints_90d, 1u);  // the one of day 5 is 96 days old
+}
+
 // --- Lifecycle -------------------------------------------------------------
 
 TEST_F(ScorerTest, WithoutAPurchaseTheCustomerIsAProspect) {
@@ -135,6 +213,45 @@ TEST_F(ScorerTest, WithoutAPurchaseTheCustomerIsAProspect) {
   Return(3, 5);
   EXPECT_EQ(StageAt(500), LifecycleStage::kProspect);
   EXPECT_EQ(ScoreAt(500).lifecycle_stage, LifecycleStage::kProspect);
+}
+
+TEST_F(ScorerTest, LostWhenThePurchaseModelHoldsTheCustomerGone) {
+  LifecycleParams p;
+  ASSERT_EQ(p.lost_p_alive, 0.1);
+  EXPECT_EQ(StageAt(10, p, 0), LifecycleStage::kProspect);  // nothing bought, nothing lost
+  Purchase(0);
+  Purchase(20);
+  EXPECT_EQ(StageAt(25, p, 0.0999), LifecycleStage::kLost);
+  EXPECT_EQ(StageAt(25, p, 0.1), LifecycleStage::kDevelopment);
+  EXPECT_EQ(StageAt(200, p, 0.1), LifecycleStage::kDecline);
+  p.lost_p_alive = 0;  // never lost
+  EXPECT_EQ(StageAt(200, p, 0), LifecycleStage::kDecline);
+}
+
+// With the built-in purchase model (Pareto/NBD), silence means something.
+TEST(LostTest, TheBuiltInModelTellsLeavingFromLost) {
+  const Scorer scorer{Model{}};
+  const auto with_purchases = [](std::initializer_list<double> days) {
+    CustomerState state;
+    int n = 0;
+    for (double day : days) {
+      Touchpoint tp = MakeTouchpoint(Type::kPurchase, "p" + std::to_string(n++), day);
+      tp.amount = 40;
+      ApplyTouchpoint(tp, StateLimits{}, state);
+    }
+    return state;
+  };
+  const CustomerId id("c1");
+  // A one-time buyer a year ago is no longer "surely alive".
+  const Scores once = scorer.Score(id, with_purchases({0}), Day(365));
+  EXPECT_LT(once.p_alive, 0.5);
+  // Three purchases three weeks apart, then silent for 50 weeks: lost.
+  const CustomerState steady = with_purchases({0, 21, 42});
+  const Scores gone = scorer.Score(id, steady, Day(42 + 50 * 7));
+  EXPECT_EQ(gone.lifecycle_stage, LifecycleStage::kLost) << gone.p_alive;
+  // The same customer having missed two purchases: leaving, not lost.
+  const Scores leaving = scorer.Score(id, steady, Day(42 + 3 * 21 + 1));
+  EXPECT_EQ(leaving.lifecycle_stage, LifecycleStage::kDecline) << leaving.p_alive;
 }
 
 TEST_F(ScorerTest, ASinglePurchaseCustomerDevelopsThenDeclinesAfter90Days) {
@@ -283,17 +400,21 @@ TEST_F(ScorerTest, ScoreFillsTheModelBasedValues) {
   EXPECT_DOUBLE_EQ(scores.expected_spend,
                    GammaGammaExpectedSpend(model.purchase.gamma_gamma, 2, 70));  // (60 + 80) / 2
   EXPECT_DOUBLE_EQ(scores.past_profitability, 0.3 * 210);
-  EXPECT_DOUBLE_EQ(scores.clv,
-                   LifetimeValue(h, scores.expected_spend, model.purchase, model.value));
+  // Net of returns: 210 of the 240 bought were kept.
+  EXPECT_NEAR(scores.clv,
+              scores.p_alive * ClvIfActive(h, scores.expected_spend, model.purchase, model.value) *
+                  210 / 240,
+              1e-9);
   EXPECT_GT(scores.clv, 0);
   const ValueQuadrant q = QuadrantOf(scores.past_profitability, scores.clv, model.value);
   EXPECT_EQ(scores.quadrant, q);
   EXPECT_EQ(scores.quadrant, q);
-  EXPECT_GT(scores.churn, 0);
-  EXPECT_LT(scores.churn, 1);
+  ASSERT_TRUE(scores.churn.has_value());
+  EXPECT_GT(*scores.churn, 0);
+  EXPECT_LT(*scores.churn, 1);
   const LogisticScore churn = EvaluateLogistic(model.churn.logistic, kChurnFeatureNames,
                                                ChurnFeatures(FactsOf(state_, Day(70), model)));
-  EXPECT_DOUBLE_EQ(scores.churn, churn.probability);
+  EXPECT_DOUBLE_EQ(*scores.churn, churn.probability);
   EXPECT_EQ(scores.model_version, "builtin-1");
 
   Model other = BuiltInBgNbdModel();
@@ -436,9 +557,9 @@ TEST_F(ScorerTest, RfmScoresAndTheAbcSegmentAreRelativeToThePopulation) {
 TEST_F(ScorerTest, ChurnRisesAsACustomerGoesSilent) {
   RegularBuyer(state_);
   ASSERT_EQ(scorer_.model().churn.logistic.weights, Model::DefaultChurnModel().logistic.weights);
-  const double soon = ScoreAt(127).churn;
-  const double overdue = ScoreAt(170).churn;
-  const double gone = ScoreAt(300).churn;
+  const double soon = *ScoreAt(127).churn;
+  const double overdue = *ScoreAt(170).churn;
+  const double gone = *ScoreAt(300).churn;
   EXPECT_LT(soon, overdue);
   EXPECT_LT(overdue, gone);
   EXPECT_LE(ScoreAt(127).p_alive, 1);
@@ -448,15 +569,15 @@ TEST_F(ScorerTest, ChurnRisesAsACustomerGoesSilent) {
 
 TEST_F(ScorerTest, ChurnRisesWithComplaintsAndLowSatisfaction) {
   RegularBuyer(state_);
-  const double content = ScoreAt(130).churn;
+  const double content = *ScoreAt(130).churn;
   Touch(127, Channel::kPhone, Type::kComplaint);
-  const double one_complaint = ScoreAt(130).churn;
+  const double one_complaint = *ScoreAt(130).churn;
   Touch(128, Channel::kPhone, Type::kComplaint);
-  const double two_complaints = ScoreAt(130).churn;
+  const double two_complaints = *ScoreAt(130).churn;
   Touchpoint survey = MakeTouchpoint(Type::kSurvey, "s", 129);
   survey.satisfaction = 1;
   Apply(survey);
-  const double unhappy = ScoreAt(130).churn;
+  const double unhappy = *ScoreAt(130).churn;
   EXPECT_LT(content, one_complaint);
   EXPECT_LT(one_complaint, two_complaints);
   EXPECT_LT(two_complaints, unhappy);
@@ -628,7 +749,12 @@ TEST(ChurnCurveTest, IsScoresChurnToTheBitForEveryFeatureWeighed) {
     for (const CustomerState& state : states) {
       const ChurnCurve curve(scorer, state);
       for (double day : {0.0, 35.5, 120.25, 399.0, 410.0, 700.0, 2000.0}) {
-        const double want = scorer.Score(CustomerId("c1"), state, Day(day)).churn;
+        const std::optional<double> churn = scorer.Score(CustomerId("c1"), state, Day(day)).churn;
+        if (!churn) {  // a prospect has no churn, and no look
+          ASSERT_TRUE(state.purchase_days.empty());
+          continue;
+        }
+        const double want = *churn;
         ASSERT_EQ(curve.At(Day(day)), want) << "day " << day;
         ASSERT_EQ(scorer.Churn(state, Day(day)), want) << "day " << day;
       }

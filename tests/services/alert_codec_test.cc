@@ -17,9 +17,16 @@ TEST(AlertCodecTest, RoundTripsARaisedAlert) {
   alert.channel = Channel::kEmail;
   alert.reasons = {{"PURCHASE_RECENCY", "no purchase for 94 days, usually every 21", 1.5}};
   alert.model_version = "v7";
+  alert.value_at_risk = 812.5;
+  alert.clv = 310.25;
+  alert.quadrant = ValueQuadrant::kMature;
+  alert.lifecycle_stage = LifecycleStage::kDecline;
+  alert.p_alive = 0.375;
   v1::ChurnAlert message;
   ToProto(alert, &message);
   EXPECT_TRUE(message.for_marketing());
+  EXPECT_EQ(message.value_quadrant(), "MATURE");
+  EXPECT_EQ(message.lifecycle_stage(), "DECLINE");
   EXPECT_EQ(message.recommended_channel(), v1::EMAIL);
   EXPECT_EQ(message.segment(), "A");
   EXPECT_EQ(message.recommended_action(), "WIN_BACK");
@@ -38,6 +45,26 @@ TEST(AlertCodecTest, RoundTripsARaisedAlert) {
   EXPECT_EQ(back.reasons[0].sentence, alert.reasons[0].sentence);
   EXPECT_EQ(back.reasons[0].weight, 1.5);
   EXPECT_EQ(back.model_version, "v7");
+  EXPECT_EQ(back.value_at_risk, 812.5);
+  EXPECT_EQ(back.clv, 310.25);
+  EXPECT_EQ(back.quadrant, ValueQuadrant::kMature);
+  EXPECT_EQ(back.lifecycle_stage, LifecycleStage::kDecline);
+  EXPECT_EQ(back.p_alive, 0.375);
+}
+
+TEST(AlertCodecTest, AnUnknownQuadrantOrStageIsRefusedAndAnOlderAlertIsRead) {
+  AlertEvent alert;
+  alert.customer_id = CustomerId("c1");
+  v1::ChurnAlert message;
+  ToProto(alert, &message);
+  message.clear_value_quadrant();  // as published before alerts carried them
+  message.clear_lifecycle_stage();
+  EXPECT_TRUE(FromProto(message).ok());
+  message.set_value_quadrant("PRECIOUS");
+  EXPECT_EQ(FromProto(message).status().code(), absl::StatusCode::kInvalidArgument);
+  message.set_value_quadrant("MATURE");
+  message.set_lifecycle_stage("ASLEEP");
+  EXPECT_EQ(FromProto(message).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(AlertCodecTest, NoConsentedChannelIsNotForMarketing) {

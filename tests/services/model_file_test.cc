@@ -21,7 +21,8 @@ Model FullModel() {
   m.lifecycle = {.maturity_min_transactions = 5,
                  .decline_rhythm_factor = 3.5,
                  .decline_min_days = 40,
-                 .single_purchase_decline_days = 120};
+                 .single_purchase_decline_days = 120,
+                 .lost_p_alive = 0.25};
   m.purchase.time_unit = TimeUnit::kDay;
   m.purchase.merge_same_day = false;
   m.purchase.bgnbd = {.r = 0.51, .alpha = 6.25, .a = 0.7, .b = 2.1};
@@ -32,7 +33,10 @@ Model FullModel() {
              .annual_discount_rate = 0.07,
              .clv_horizon_days = 400,
              .profitability_threshold = 80,
-             .potential_threshold = 90.5};
+             .potential_threshold = 90.5,
+             .contact_cost = {0, 3.5, 0.25, 0.125, 1, 2, 0.5, 12, 1.5, 0.75},
+             .return_cost = 7.5,
+             .complaint_cost = 22};
   m.churn.horizon_days = 60;
   m.churn.logistic.intercept = -0.25;
   m.churn.logistic.weights = {{"p_alive", -1.2}, {"return_rate", 0.8}, {"contact_decline", 1e-3}};
@@ -67,6 +71,10 @@ void ExpectSameModel(const Model& want, const Model& got) {
   EXPECT_EQ(got.lifecycle.decline_min_days, want.lifecycle.decline_min_days);
   EXPECT_EQ(got.lifecycle.single_purchase_decline_days,
             want.lifecycle.single_purchase_decline_days);
+  EXPECT_EQ(got.lifecycle.lost_p_alive, want.lifecycle.lost_p_alive);
+  EXPECT_EQ(got.value.contact_cost, want.value.contact_cost);
+  EXPECT_EQ(got.value.return_cost, want.value.return_cost);
+  EXPECT_EQ(got.value.complaint_cost, want.value.complaint_cost);
   EXPECT_EQ(got.purchase.time_unit, want.purchase.time_unit);
   EXPECT_EQ(got.purchase.merge_same_day, want.purchase.merge_same_day);
   EXPECT_EQ(got.purchase.bgnbd.r, want.purchase.bgnbd.r);
@@ -188,6 +196,33 @@ TEST(ModelFileTest, RejectsBadPurchaseModelParameters) {
   ExpectRejected(FullModelJsonWith([](Model& m) { m.purchase.gamma_gamma.q = 1; }), "gamma_gamma");
   ExpectRejected(FullModelJsonWith([](Model& m) { m.purchase.gamma_gamma.q = 0.5; }),
                  "q greater than 1");
+}
+
+TEST(ModelFileTest, RejectsBadCostsAndLostThresholds) {
+  ExpectRejected(FullModelJsonWith([](Model& m) { m.value.return_cost = -1; }), "costs to serve");
+  ExpectRejected(FullModelJsonWith([](Model& m) { m.value.contact_cost[1] = -0.5; }),
+                 "costs to serve");
+  ExpectRejected(FullModelJsonWith([](Model& m) { m.lifecycle.lost_p_alive = 1; }), "lost_p_alive");
+  ExpectRejected(FullModelJsonWith([](Model& m) { m.lifecycle.lost_p_alive = -0.1; }),
+                 "lost_p_alive");
+  ExpectRejected(R"({"version": "v", "value": {"margin": 0.3, "clv_horizon_days": 365,
+                     "contact_cost": {"PIGEON": 1}}})",
+                 "unknown channel \"PIGEON\"");
+}
+
+TEST(ModelFileTest, CostsAndTheLostThresholdLeftOutKeepTheBuiltInOnes) {
+  auto got = ParseModelJson(R"({"version": "v",
+    "value": {"margin": 0.3, "clv_horizon_days": 365, "contact_cost": {"PHONE": 6}},
+    "lifecycle": {"maturity_min_transactions": 3, "decline_rhythm_factor": 2,
+                  "decline_min_days": 30, "single_purchase_decline_days": 90}})");
+  ASSERT_TRUE(got.ok()) << got.status();
+  const Model builtin;
+  EXPECT_EQ(got->lifecycle.lost_p_alive, builtin.lifecycle.lost_p_alive);
+  EXPECT_EQ(got->value.return_cost, builtin.value.return_cost);
+  EXPECT_EQ(got->value.complaint_cost, builtin.value.complaint_cost);
+  EXPECT_EQ(got->value.contact_cost[static_cast<int>(Channel::kPhone)], 6);
+  EXPECT_EQ(got->value.contact_cost[static_cast<int>(Channel::kEmail)],
+            builtin.value.contact_cost[static_cast<int>(Channel::kEmail)]);
 }
 
 TEST(ModelFileTest, RejectsAMarginAboveOne) {

@@ -6,8 +6,11 @@
 #include <grpcpp/server_context.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <deque>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "core/changelog.h"
 #include "core/clock.h"
@@ -76,6 +79,127 @@ TEST(ScoringServiceTest, ARankingThatReachesItsCandidateBoundIsFlaggedPartial) {
   EXPECT_FALSE(response.partial());
   EXPECT_TRUE(response.partial_reason().empty());
   EXPECT_EQ(response.customers_size(), 20);
+}
+
+// Customers of partition 0, each a history of purchases (day, amount) and
+// indexed at their churn as of `now` under `scorer`.
+class RankingTest : public ::testing::Test {
+ protected:
+  void Add(const std::string& id, const std::vector<std::pair<double, double>>& purchases,
+           bool prospect = false) {
+    ids_.emplace_back(id);
+    CustomerState& state = states_.emplace_back();
+    state.partition = 0;
+    int n = 0;
+    for (const auto& [day, amount] : purchases) {
+      Touchpoint tp =
+          testing::MakeTouchpoint(TouchpointType::kPurchase, "p" + std::to_string(n++), day);
+      tp.customer_id = ids_.back();
+      tp.amount = amount;
+      ApplyTouchpoint(tp, StateLimits{}, state);
+    }
+    if (prospect) {
+      Touchpoint tp = testing::MakeTouchpoint(TouchpointType::kContact, "x", 1);
+      tp.customer_id = ids_.back();
+      ApplyTouchpoint(tp, StateLimits{}, state);
+    }
+    StateBatch batch;
+    batch.customers.emplace_back(&ids_.back(), &state);
+    // A prospect is never indexed by the ingest; indexed here all the same,
+    // the ranking must still leave them out.
+    const double churn = prospect ? 0.99 : scorer_.Churn(state, now_);
+    batch.index.push_back({.partition = 0, .customer = &ids_.back(), .risk_to = churn});
+    ASSERT_TRUE(store_.Commit("crm.touchpoints", batch).ok());
+  }
+
+  std::vector<std::string> Ranked(const v1::ListAtRiskCustomersRequest& request,
+                                  grpc::StatusCode want = grpc::StatusCode::OK) {
+    Board<Scorer> scorers(std::make_shared<const Scorer>(scorer_.model()));
+    PopulationBoard population;
+    testing::FakeClock clock(now_);
+    ScoringServiceImpl service(&store_, &scorers, &population, &clock);
+    v1::ListAtRiskCustomersResponse response;
+    grpc::ServerContext context;
+    const grpc::Status status = service.ListAtRiskCustomers(&context, &request, &response);
+    EXPECT_EQ(status.error_code(), want) << status.error_message();
+    std::vector<std::string> ids;
+    for (const v1::CustomerScores& s : response.customers()) ids.push_back(s.customer_id());
+    return ids;
+  }
+
+  const Scorer scorer_{Model{}};
+  const Timestamp now_ = Day(400);
+  testing::MemoryStateStore store_;
+  std::deque<CustomerId> ids_;
+  std::deque<CustomerState> states_;
+};
+
+TEST_F(RankingTest, ByValueAtRiskTheValuableLeavingComeFirstAndTheLostOnlyOnRequest) {
+  // Monthly buyers silent for four months: leaving; one spends 20 times more.
+  std::vector<std::pair<double, double>> big, small;
+  for (int m = 0; m < 9; ++m) {
+    big.emplace_back(30.0 * m + 10, 400);
+    small.emplace_back(30.0 * m + 10 + 0.5, 10);
+  }
+  Add("valuable", big);
+  Add("cheap", small);
+  Add("lost", {{0, 30}, {21, 30}, {42, 30}});  // then silent for 51 weeks
+  Add("prospect", {}, /*prospect=*/true);
+  const Scores valuable = scorer_.Score(CustomerId("valuable"), states_[0], now_);
+  const Scores cheap = scorer_.Score(CustomerId("cheap"), states_[1], now_);
+  const Scores lost = scorer_.Score(CustomerId("lost"), states_[2], now_);
+  ASSERT_GE(*valuable.churn, 0.7);  // at risk, as the alert policy's default raise says
+  ASSERT_GE(*cheap.churn, 0.7);
+  ASSERT_EQ(lost.lifecycle_stage, LifecycleStage::kLost);
+  ASSERT_NE(valuable.lifecycle_stage, LifecycleStage::kLost);
+  ASSERT_GT(valuable.value_at_risk, cheap.value_at_risk);
+
+  v1::ListAtRiskCustomersRequest request;
+  request.set_order_by(v1::AT_RISK_ORDER_VALUE_AT_RISK);
+  EXPECT_EQ(Ranked(request), (std::vector<std::string>{"valuable", "cheap"}));
+  request.set_include_lost(true);
+  const std::vector<std::string> with_lost = Ranked(request);
+  EXPECT_EQ(with_lost.size(), 3u);
+  EXPECT_NE(std::find(with_lost.begin(), with_lost.end(), "lost"), with_lost.end());
+  // By churn (the default), still no prospect and no lost customer.
+  v1::ListAtRiskCustomersRequest by_churn;
+  const std::vector<std::string> churned = Ranked(by_churn);
+  EXPECT_EQ(churned.size(), 2u);
+  EXPECT_EQ(std::find(churned.begin(), churned.end(), "prospect"), churned.end());
+  EXPECT_EQ(std::find(churned.begin(), churned.end(), "lost"), churned.end());
+  by_churn.set_order_by(v1::AT_RISK_ORDER_CHURN);
+  EXPECT_EQ(Ranked(by_churn), churned);
+}
+
+TEST_F(RankingTest, FiltersByQuadrantAndActionAndRefusesUnknownValues) {
+  std::vector<std::pair<double, double>> big, small;
+  for (int m = 0; m < 9; ++m) {
+    big.emplace_back(30.0 * m + 10, 400);
+    small.emplace_back(30.0 * m + 10 + 0.5, 10);
+  }
+  Add("valuable", big);
+  Add("cheap", small);
+  const Scores valuable = scorer_.Score(CustomerId("valuable"), states_[0], now_);
+  const Scores cheap = scorer_.Score(CustomerId("cheap"), states_[1], now_);
+  ASSERT_NE(valuable.quadrant, cheap.quadrant);
+  v1::ListAtRiskCustomersRequest request;
+  request.set_value_quadrant(std::string(ValueQuadrantName(valuable.quadrant)));
+  EXPECT_EQ(Ranked(request), std::vector<std::string>{"valuable"});
+  request.set_value_quadrant(std::string(ValueQuadrantName(cheap.quadrant)));
+  EXPECT_EQ(Ranked(request), std::vector<std::string>{"cheap"});
+  request.clear_value_quadrant();
+  request.set_action("WIN_BACK");
+  EXPECT_EQ(Ranked(request), std::vector<std::string>{"valuable"});
+  request.set_action("REACTIVATE");
+  EXPECT_TRUE(Ranked(request).empty());
+  request.set_action("SELL_EVERYTHING");
+  Ranked(request, grpc::StatusCode::INVALID_ARGUMENT);
+  request.clear_action();
+  request.set_value_quadrant("desirable");
+  Ranked(request, grpc::StatusCode::INVALID_ARGUMENT);
+  request.clear_value_quadrant();
+  request.set_order_by(static_cast<v1::AtRiskOrder>(7));
+  Ranked(request, grpc::StatusCode::INVALID_ARGUMENT);
 }
 
 // A cluster record whose instance name no certificate can hold (a NUL that

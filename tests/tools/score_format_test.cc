@@ -61,14 +61,15 @@ TEST(ScoreFormatTest, TheAtRiskTableRanksAndAnAlertFitsOneLine) {
     s->set_customer_id(id);
     s->set_churn(0.9);
     s->set_segment("A");
+    s->set_value_at_risk(id[0] == 'b' ? 12.5 : 250);
     v1::Reason* against = s->add_reasons();  // weighs against churn: not a why
     against->set_sentence("bought yesterday");
     against->set_weight(-1);
   }
   EXPECT_EQ(AtRiskTable(response),
-            "#  customer            churn  segment  stage  why\n"
-            "1  a-long-customer-id  0.900  A        -      -\n"
-            "2  b                   0.900  A        -      -\n");
+            "#  customer            churn  value at risk  segment  quadrant  stage  why\n"
+            "1  a-long-customer-id  0.900  250.00         A        -         -      -\n"
+            "2  b                   0.900  12.50          A        -         -      -\n");
 
   v1::ChurnAlert alert;
   alert.set_alert_id("x-1");
