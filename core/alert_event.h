@@ -5,9 +5,11 @@
 // decides it (core/alerts.h), so that the storage port needs no scorer.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "core/cleared_reason.h"
 #include "core/customer_id.h"
 #include "core/lifecycle_stage.h"
 #include "core/recommended_action.h"
@@ -27,11 +29,13 @@ struct AlertOutcome {
   double previous_churn = 0;  // at the look before this one
 };
 
-// An alert raised or cleared, with what to do about it.
+// An alert raised or cleared, with what to do about it. A raise and its
+// clear are two events of one alert (the same alert_id), each delivered once.
 struct AlertEvent {
   CustomerId customer_id;
   AlertOutcome outcome;
-  Timestamp at{};
+  std::optional<ClearedReason> cleared_reason;  // set on a clear only
+  Timestamp at{};                               // of the look that raised or cleared it
   double churn = 0;
   Segment segment = Segment::kNone;
   RecommendedAction action = RecommendedAction::kNone;  // RecommendAction
@@ -45,6 +49,14 @@ struct AlertEvent {
   LifecycleStage lifecycle_stage = LifecycleStage::kProspect;
   double p_alive = 0;
 };
+
+// What identifies one alert event in the outbox, the changelog and on the
+// alerts topic (what "delivered once" counts): its alert_id for a raise, the
+// alert_id and "/cleared" for its clear.
+inline std::string AlertDeliveryId(const AlertOutcome& outcome) {
+  return outcome.transition == AlertTransition::kCleared ? outcome.alert_id + "/cleared"
+                                                         : outcome.alert_id;
+}
 
 // Hears of each alert of the outbox once it is on the alerts topic, from the
 // alert publisher's thread (a port: the Kafka adapter delivers, the core and

@@ -79,7 +79,8 @@ struct ChangelogRecord {
   CustomerId customer;
   std::optional<CustomerState> state;
   ChangelogStamp stamp;  // kCustomer, kAlert
-  // kAlert: an alert raised, to deliver (nullopt: delivered or withdrawn).
+  // kAlert: an alert raised or cleared, to deliver (nullopt: delivered or
+  // withdrawn), by its AlertDeliveryId.
   std::string alert_id;
   std::optional<AlertEvent> alert;
   // kFence, kMarker.
@@ -90,7 +91,7 @@ struct ChangelogRecord {
 // erased), in changelog order, and the partition's state after it.
 struct ChangelogStep {
   std::vector<std::pair<CustomerId, std::optional<CustomerState>>> customers;
-  std::vector<std::pair<std::string, std::optional<AlertEvent>>> alerts;  // by alert id
+  std::vector<std::pair<std::string, std::optional<AlertEvent>>> alerts;  // by AlertDeliveryId
   ChangelogMarker through;  // the marker or fence that made it certain
   std::int64_t offset = 0;  // of that marker or fence
 };
@@ -101,7 +102,8 @@ struct ChangelogStep {
 struct ChangelogWrite {
   std::int32_t partition = 0;
   std::vector<std::pair<const CustomerId*, const CustomerState*>> customers;
-  // Alerts raised, to deliver (null: delivered or withdrawn since), by id.
+  // Alerts raised or cleared, to deliver (null: delivered or withdrawn
+  // since), by AlertDeliveryId.
   std::vector<std::pair<std::string, const AlertEvent*>> alerts;
   PartitionState marker;
 };

@@ -96,8 +96,8 @@ class IngestProcessor final : public AlertDeliveryListener {
   absl::StatusOr<BatchResult> Process(const std::vector<InputRecord>& records);
 
   // From now on, customers are looked at as the class comment says: their
-  // alert is raised or cleared (AlertEvents in the result; raised ones also go
-  // to the store's outbox), all in the commit of the change. Prospects (no
+  // alert is raised or cleared (AlertEvents in the result, each also in the
+  // store's outbox), all in the commit of the change. Prospects (no
   // purchase yet) are never alerted nor scheduled.
   void EnableAlerts(AlertContext context);
 

@@ -91,6 +91,13 @@ void LookScheduler::Look(PendingCommit& pending, const CustomerId& id,
   AlertEvent& event = pending.alerts.emplace_back();
   event.customer_id = id;
   event.outcome = outcome;
+  if (outcome.transition == AlertTransition::kCleared) {
+    // A purchase since the raise (the look of that purchase, or a later one)
+    // is what cleared it; else the churn fell by itself.
+    const bool bought =
+        state.last_purchase && alert.raised_at && *state.last_purchase >= *alert.raised_at;
+    event.cleared_reason = bought ? ClearedReason::kPurchased : ClearedReason::kScoreFell;
+  }
   event.at = at;
   event.churn = churn;
   event.segment = scores.segment;

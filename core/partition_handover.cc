@@ -70,7 +70,7 @@ void PartitionHandOver::KeepOpen(const std::vector<AlertEvent>& alerts) {
   absl::MutexLock lock(&delivered_mutex_);
   std::erase_if(delivered_, [&](const AlertEvent& alert) {
     return std::any_of(alerts.begin(), alerts.end(), [&](const AlertEvent& kept) {
-      return kept.outcome.alert_id == alert.outcome.alert_id;
+      return AlertDeliveryId(kept.outcome) == AlertDeliveryId(alert.outcome);
     });
   });
 }
@@ -95,7 +95,7 @@ absl::StatusOr<std::map<std::int32_t, ChangelogWrite>> PartitionHandOver::Writes
   }
   for (const auto& [sequence, alert] : batch.outbox) {
     if (auto p = partition_of.find(alert->customer_id); p != partition_of.end()) {
-      writes[p->second].alerts.emplace_back(alert->outcome.alert_id, alert);
+      writes[p->second].alerts.emplace_back(AlertDeliveryId(alert->outcome), alert);
     }
   }
   // Alerts delivered since: their records are closed, in their customer's
@@ -109,7 +109,7 @@ absl::StatusOr<std::map<std::int32_t, ChangelogWrite>> PartitionHandOver::Writes
     auto partition = PartitionOfCustomer(alert.customer_id, partition_of);
     if (!partition.ok()) return partition.status();
     if (*partition && **partition >= 0 && state_->assigned.contains(**partition)) {
-      writes[**partition].alerts.emplace_back(alert.outcome.alert_id, nullptr);
+      writes[**partition].alerts.emplace_back(AlertDeliveryId(alert.outcome), nullptr);
     }
   }
   for (const auto& [partition, id] : batch.erased) {
@@ -448,7 +448,7 @@ absl::StatusOr<RestoreResult> PartitionHandOver::RestorePartition(
     auto pending = state_->store->PendingAlerts(std::numeric_limits<std::size_t>::max());
     if (!pending.ok()) return pending.status();
     for (const auto& [sequence, alert] : *pending) {
-      restoring.outbox[alert.outcome.alert_id] = sequence;
+      restoring.outbox[AlertDeliveryId(alert.outcome)] = sequence;
     }
   }
   const std::optional<std::int64_t> from =

@@ -97,11 +97,8 @@ StateBatch PendingCommit::Batch() {
   }
   if (latest_event != ingest->latest_event) batch.latest_event_time = latest_event;
   first_alert_ = ingest->next_alert;
-  for (const AlertEvent& alert : alerts) {
-    if (alert.outcome.transition == AlertTransition::kRaised) {
-      batch.outbox.emplace_back(ingest->next_alert++, &alert);
-    }
-  }
+  // Raises and clears alike, in the order taken: a clear after its raise.
+  for (const AlertEvent& alert : alerts) batch.outbox.emplace_back(ingest->next_alert++, &alert);
   return batch;
 }
 

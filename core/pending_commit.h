@@ -29,7 +29,7 @@ namespace crm {
 // The customers one commit changed (working copies: the cache keeps the
 // committed states), the partitions' progress, a view of each partition's
 // time index as it stands with the commit's changes, the records rejected
-// and the alerts raised.
+// and the alerts raised or cleared.
 //
 // Invariant: nothing of it is seen by the rest of the ingest until the store
 // took it whole. Batch() moves the population and the outbox sequence
@@ -79,7 +79,7 @@ struct PendingCommit {
   bool empty() const { return customers.empty() && records == 0 && stale_due.empty(); }
 
   // The batch that commits it (pointing into this commit): moves the
-  // population and numbers the raised alerts in the outbox, which Rollback
+  // population and numbers the alerts raised or cleared in the outbox, which Rollback
   // undoes.
   StateBatch Batch();
   // The store refused Batch(): the population and the outbox sequence go

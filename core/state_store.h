@@ -105,7 +105,7 @@ struct StateBatch {
   // The latest event time applied so far, when this batch moved it forward.
   std::optional<Timestamp> latest_event_time;
   std::vector<IndexChange> index;
-  // Alerts raised, for delivery (the outbox), by sequence number.
+  // Alerts raised or cleared, for delivery (the outbox), by sequence number.
   std::vector<std::pair<std::uint64_t, const AlertEvent*>> outbox;
   // Customers forgotten (their states deleted, by partition), and outbox
   // alerts withdrawn.

@@ -283,6 +283,9 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
       ->check(CLI::IsMember(crm::NamesOf(crm::kRecommendedActions, crm::RecommendedActionName)));
   watch->add_option("--min-churn", min_churn, "Only alerts at or above this churn")
       ->check(CLI::Range(0.0, 1.0));
+  bool include_cleared = false;
+  watch->add_flag("--include-cleared", include_cleared,
+                  "Also the clears of alerts (CLEARED, with their reason), not raises only");
   watch->add_option("--count", count, "Stop after this many alerts (0: never)");
   watch->add_flag("--json", json, "Each ChurnAlert as one line of JSON");
 
@@ -319,6 +322,7 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
     watch_request.set_segment(segment);
     watch_request.set_action(action);
     watch_request.set_min_churn(min_churn);
+    watch_request.set_include_cleared(include_cleared);
     return Watch(*client, watch_request, count, json);
   }
   return Erase(*client, id);

@@ -178,8 +178,11 @@ std::string AtRiskTable(const v1::ListAtRiskCustomersResponse& response) {
 
 std::string AlertLine(const v1::ChurnAlert& alert) {
   std::ostringstream out;
-  out << Time(alert.raised_at()) << "  " << alert.alert_id() << "  " << alert.customer_id()
-      << "  churn " << Fixed(alert.previous_churn(), 3) << " -> " << Fixed(alert.churn(), 3) << "  "
+  out << Time(alert.raised_at()) << "  " << alert.alert_id() << "  " << alert.customer_id();
+  if (alert.transition() == v1::ALERT_TRANSITION_CLEARED) {
+    out << "  CLEARED (" << OrDash(alert.cleared_reason()) << ")";
+  }
+  out << "  churn " << Fixed(alert.previous_churn(), 3) << " -> " << Fixed(alert.churn(), 3) << "  "
       << OrDash(alert.recommended_action()) << " via " << ChannelName(alert.recommended_channel())
       << "  segment " << OrDash(alert.segment()) << (alert.for_marketing() ? "" : "  (agents only)")
       << "  " << StrongestSentence(alert.reasons());

@@ -25,7 +25,8 @@ std::string FreshnessLine(const v1::Freshness& freshness);
 // reason towards churn.
 std::string AtRiskTable(const v1::ListAtRiskCustomersResponse& response);
 
-// One alert on one line: when, which, who, churn before -> now, what to do,
+// One alert on one line: when, which, who (and, for a clear, CLEARED and its
+// reason), churn before -> now, what to do,
 // through which channel, and why (the strongest reason).
 std::string AlertLine(const v1::ChurnAlert& alert);
 

@@ -1,5 +1,7 @@
 #include "services/codec/alert_codec.h"
 
+#include <string>
+
 #include "core/bounded_text.h"
 #include "services/codec/touchpoint_codec.h"
 
@@ -21,7 +23,14 @@ void ToProto(const AlertEvent& alert, v1::ChurnAlert* out) {
   out->set_recommended_channel(static_cast<v1::Channel>(alert.channel));
   out->set_model_version(alert.model_version);
   out->set_segment(std::string(SegmentName(alert.segment)));
-  out->set_for_marketing(alert.channel != Channel::kUnspecified);
+  out->set_for_marketing(alert.channel != Channel::kUnspecified &&
+                         alert.action != RecommendedAction::kNone);
+  out->set_transition(alert.outcome.transition == AlertTransition::kCleared
+                          ? v1::ALERT_TRANSITION_CLEARED
+                          : v1::ALERT_TRANSITION_RAISED);
+  if (alert.cleared_reason) {
+    out->set_cleared_reason(std::string(ClearedReasonName(*alert.cleared_reason)));
+  }
   out->set_value_at_risk(alert.value_at_risk);
   out->set_clv(alert.clv);
   out->set_value_quadrant(std::string(ValueQuadrantName(alert.quadrant)));
@@ -58,8 +67,24 @@ absl::StatusOr<AlertEvent> FromProto(const v1::ChurnAlert& alert) {
                                       BoundedText(alert.lifecycle_stage(), 64) + "'");
   }
   AlertEvent out;
+  switch (alert.transition()) {
+    case v1::ALERT_TRANSITION_UNSPECIFIED:  // written before clears existed
+    case v1::ALERT_TRANSITION_RAISED:
+      out.outcome.transition = AlertTransition::kRaised;
+      break;
+    case v1::ALERT_TRANSITION_CLEARED:
+      out.outcome.transition = AlertTransition::kCleared;
+      out.cleared_reason = ParseClearedReason(alert.cleared_reason());
+      if (!out.cleared_reason) {
+        return absl::InvalidArgumentError("cleared alert names an unknown cleared reason '" +
+                                          BoundedText(alert.cleared_reason(), 64) + "'");
+      }
+      break;
+    default:
+      return absl::InvalidArgumentError("alert has an unknown transition " +
+                                        std::to_string(static_cast<int>(alert.transition())));
+  }
   out.customer_id = CustomerId(alert.customer_id());
-  out.outcome.transition = AlertTransition::kRaised;
   out.outcome.alert_id = alert.alert_id();
   out.outcome.previous_churn = alert.previous_churn();
   out.at = FromProtoTime(alert.raised_at());

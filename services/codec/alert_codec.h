@@ -6,10 +6,14 @@
 
 namespace crm {
 
-// A raised alert as the crm.alerts topic and WatchAlerts carry it, and back:
-// the segment and the action travel as their names (SegmentName,
-// RecommendedActionName). FromProto fails with InvalidArgument, naming the
-// field, when the segment or the action is not one of those names.
+// An alert raised or cleared as the crm.alerts topic and WatchAlerts carry
+// it, and back: the segment, the action and a clear's reason travel as their
+// names (SegmentName, RecommendedActionName, ClearedReasonName). for_marketing
+// is false when the action is NONE or no channel is consented. FromProto
+// reads ALERT_TRANSITION_UNSPECIFIED (written before clears existed) as a
+// raise; it fails with InvalidArgument, naming the field, when the segment or
+// the action is not one of those names, the transition is unknown, or a
+// clear's reason is not a ClearedReasonName.
 void ToProto(const AlertEvent& alert, v1::ChurnAlert* out);
 absl::StatusOr<AlertEvent> FromProto(const v1::ChurnAlert& alert);
 

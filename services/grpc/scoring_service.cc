@@ -83,8 +83,13 @@ grpc::ServerWriteReactor<v1::ChurnAlert>* ScoringServiceImpl::WatchAlerts(
   return StartAlertWatch(
       options_.alerts,
       [segment = request->segment().empty() ? std::nullopt : ParseSegment(request->segment()),
-       min_churn = request->min_churn(),
-       action = ParseRecommendedAction(request->action())](const AlertEvent& alert) {
+       min_churn = request->min_churn(), action = ParseRecommendedAction(request->action()),
+       include_cleared = request->include_cleared()](const AlertEvent& alert) {
+        // A clear is filtered on its own churn, segment and action (those
+        // of the look that cleared it), like a raise.
+        if (alert.outcome.transition == AlertTransition::kCleared && !include_cleared) {
+          return false;
+        }
         return (!segment || alert.segment == *segment) && alert.churn >= min_churn &&
                (!action || alert.action == *action);
       });

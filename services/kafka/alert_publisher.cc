@@ -118,9 +118,11 @@ absl::Status AlertPublisher::ReadBackTopic() {
       ++eofs;
     } else if (message->err() == RdKafka::ERR_NO_ERROR) {
       v1::ChurnAlert alert;
+      absl::StatusOr<AlertEvent> event = absl::InvalidArgumentError("not a ChurnAlert");
       if (alert.ParseFromArray(message->payload(), static_cast<int>(message->len()))) {
-        on_topic_.insert(alert.alert_id());
+        event = FromProto(alert);
       }
+      if (event.ok()) on_topic_.insert(AlertDeliveryId(event->outcome));
     }
   }
   RdKafka::TopicPartition::destroy(assignment);
@@ -145,7 +147,7 @@ absl::StatusOr<bool> AlertPublisher::DeliverOnce() {
   }
   std::string value;
   for (const auto& [sequence, alert] : *pending) {
-    if (on_topic_.contains(alert.outcome.alert_id)) continue;
+    if (on_topic_.contains(AlertDeliveryId(alert.outcome))) continue;
     v1::ChurnAlert message;
     ToProto(alert, &message);
     message.SerializeToString(&value);
@@ -154,7 +156,7 @@ absl::StatusOr<bool> AlertPublisher::DeliverOnce() {
       const RdKafka::ErrorCode err =
           producer_->produce(options_.topic, RdKafka::Topic::PARTITION_UA,
                              RdKafka::Producer::RK_MSG_COPY, value.data(), value.size(), key.data(),
-                             key.size(), 0, new std::string(alert.outcome.alert_id));
+                             key.size(), 0, new std::string(AlertDeliveryId(alert.outcome)));
       if (err == RdKafka::ERR_NO_ERROR) break;
       if (err != RdKafka::ERR__QUEUE_FULL) {
         return absl::UnavailableError("alert produce: " + RdKafka::err2str(err));
@@ -173,7 +175,7 @@ absl::StatusOr<bool> AlertPublisher::DeliverOnce() {
   // Every pending alert of this round is on the topic: acknowledge them all.
   FailPoint("alert-delivered");
   for (const auto& [sequence, alert] : *pending) {
-    CRM_LOG(kDebug, kComponent) << "delivered " << alert.outcome.alert_id << " for "
+    CRM_LOG(kDebug, kComponent) << "delivered " << AlertDeliveryId(alert.outcome) << " for "
                                 << alert.customer_id.value() << ": churn " << alert.churn << ", "
                                 << RecommendedActionName(alert.action);
     for (AlertDeliveryListener* listener : listeners_) listener->AlertDelivered(alert);
@@ -186,7 +188,7 @@ absl::StatusOr<bool> AlertPublisher::DeliverOnce() {
   } else if (!acked.ok()) {
     return acked;
   }
-  for (const auto& [sequence, alert] : *pending) on_topic_.erase(alert.outcome.alert_id);
+  for (const auto& [sequence, alert] : *pending) on_topic_.erase(AlertDeliveryId(alert.outcome));
   return true;
 }
 

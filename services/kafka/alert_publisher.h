@@ -66,7 +66,7 @@ class AlertPublisher {
   std::vector<AlertDeliveryListener*> listeners_;
   std::unique_ptr<DeliveryReport> report_;
   std::unique_ptr<RdKafka::Producer> producer_;
-  std::set<std::string> on_topic_;         // alert ids known delivered, not yet acknowledged
+  std::set<std::string> on_topic_;         // AlertDeliveryIds known delivered, not yet acknowledged
   std::atomic<std::uint64_t> recheck_{0};  // RecheckTopic calls
   std::uint64_t rechecked_ = 0;            // of them, read back since
   std::atomic<bool> stop_{false};

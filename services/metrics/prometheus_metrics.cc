@@ -98,8 +98,8 @@ void PrometheusMetrics::RegisterInput(prometheus::Registry& r) {
               "Times every broker of the touchpoint topic stopped answering (at start too)");
   alerts_delivered_ =
       Counter(r, "crm_alerts_delivered_total",
-              "Alerts that left the outbox known to be on the alerts topic (sent by this "
-              "process, or found there after a restart)");
+              "Alert events (raises and clears) that left the outbox known to be on the "
+              "alerts topic (sent by this process, or found there after a restart)");
   input_connected_->Set(1);
 }
 

@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/cleared_reason.h"
 #include "core/clock.h"
 #include "core/recommended_action.h"
 #include "core/scorer.h"
@@ -53,6 +54,19 @@ TEST(RecommendedActionNameTest, EveryNameParsesBack) {
 TEST(RecommendedActionNameTest, UnknownNamesAreRefused) {
   for (std::string_view name : {"", "win_back", "WINBACK", "NONE ", "ABANDON"}) {
     EXPECT_EQ(ParseRecommendedAction(name), std::nullopt) << name;
+  }
+}
+
+TEST(ClearedReasonTest, EveryNameParsesBack) {
+  ExpectRoundTrip(kClearedReasons, ClearedReasonName, ParseClearedReason);
+  EXPECT_EQ(ClearedReasonName(ClearedReason::kPurchased), "PURCHASED");
+  EXPECT_EQ(ClearedReasonName(ClearedReason::kScoreFell), "SCORE_FELL");
+  EXPECT_EQ(ClearedReasonName(ClearedReason::kErased), "ERASED");
+}
+
+TEST(ClearedReasonTest, UnknownNamesAreRefused) {
+  for (std::string_view name : {"", "purchased", "SCORE FELL", "PURCHASED ", "RAISED"}) {
+    EXPECT_EQ(ParseClearedReason(name), std::nullopt) << name;
   }
 }
 

@@ -170,6 +170,50 @@ TEST_F(IngestAlertsTest, HoveringAroundTheThresholdRaisesOnceUntilItClears) {
   EXPECT_EQ(raised_and_cleared(0.5), std::make_pair(1, 1));
 }
 
+// Each clear goes to the outbox like a raise, in the same commit, after its
+// raise and under its alert id, saying why: the contact of day 330 brings
+// churn below a clear threshold of 0.6 with no purchase (SCORE_FELL); the
+// purchase of day 421 clears the second alert (PURCHASED).
+TEST_F(IngestAlertsTest, AClearGoesToTheOutboxAfterItsRaiseSayingWhy) {
+  policy_.defaults.clear = 0.6;
+  policy_.defaults.cooldown = Micros(0);
+  IngestProcessor processor = Started(&store_);
+  std::int64_t offset = 0;
+  std::vector<InputRecord> records = SteadyBuyer("steady", offset);
+  for (int day = 267; day <= 420; ++day) {
+    records.push_back(
+        Record(0, offset++, For("other", Type::kContact, "o" + std::to_string(day), day)));
+    if (day == 330) records.push_back(Record(0, offset++, For("steady", Type::kContact, "c", day)));
+  }
+  records.push_back(Record(0, offset++, For("steady", Type::kPurchase, "back", 421)));
+  auto result = processor.Process(records);
+  ASSERT_TRUE(result.ok()) << result.status();
+  const std::string first = AlertId(CustomerId("steady"), 1);
+  const std::string second = AlertId(CustomerId("steady"), 2);
+  using Event = std::tuple<AlertTransition, std::string, std::optional<ClearedReason>>;
+  const std::vector<Event> want = {{AlertTransition::kRaised, first, std::nullopt},
+                                   {AlertTransition::kCleared, first, ClearedReason::kScoreFell},
+                                   {AlertTransition::kRaised, second, std::nullopt},
+                                   {AlertTransition::kCleared, second, ClearedReason::kPurchased}};
+  std::vector<Event> got;
+  for (const AlertEvent& alert : result->alerts) {
+    got.emplace_back(alert.outcome.transition, alert.outcome.alert_id, alert.cleared_reason);
+  }
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(result->alerts.back().at, Day(421));  // the purchase's look
+  EXPECT_LT(result->alerts.back().churn, 0.6);
+  // The outbox holds all four, in that order, until acknowledged.
+  auto pending = store_.PendingAlerts(10);
+  ASSERT_TRUE(pending.ok());
+  got.clear();
+  for (const auto& [sequence, alert] : *pending) {
+    got.emplace_back(alert.outcome.transition, alert.outcome.alert_id, alert.cleared_reason);
+  }
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(probe_.alerts_cleared.size(), 2u);
+  EXPECT_EQ(store_.partitions().at({kTopic, 0}).open_alerts, 0u);
+}
+
 TEST_F(IngestAlertsTest, AnOptOutIsNeverRecommendedAndAllOutIsNotForMarketing) {
   IngestProcessor processor = Started(&store_);
   std::int64_t offset = 0;

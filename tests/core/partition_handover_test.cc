@@ -258,6 +258,44 @@ TEST_F(IngestChangelogTest, AnAlertNotYetDeliveredFollowsItsPartitionAndADeliver
   EXPECT_EQ(second_store.outbox().size(), raised.size());
 }
 
+// A raise and its clear are two records of the changelog: the raise
+// delivered and closed leaves the clear to deliver, which follows the
+// partition to its new owner alone.
+TEST_F(IngestChangelogTest, AClearNotYetDeliveredFollowsItsPartitionWithoutItsDeliveredRaise) {
+  const auto batches = Stream();
+  MemoryStateStore first_store;
+  IngestProcessor first = Owner(&first_store);
+  for (std::int32_t p : {0, 1}) ASSERT_TRUE(first.RestorePartition(p).ok());
+  for (const auto& batch : batches) ASSERT_TRUE(first.Process(batch).ok());
+  const std::string raised = AlertId(CustomerId("steady-0"), 1);
+  std::optional<AlertEvent> raise;
+  for (const auto& [sequence, alert] : first_store.outbox()) {
+    if (alert.outcome.alert_id == raised) raise = alert;
+  }
+  ASSERT_TRUE(raise.has_value());
+  first.AlertDelivered(*raise);
+  // steady-0 buys again: their alert clears, in the commit that closes the raise.
+  auto back = first.Process({Record(0, 1000, For("steady-0", Type::kPurchase, "back", 701))});
+  ASSERT_TRUE(back.ok()) << back.status();
+  ASSERT_EQ(back->alerts.size(), 1u);
+  EXPECT_EQ(back->alerts.front().outcome.transition, AlertTransition::kCleared);
+  EXPECT_EQ(back->alerts.front().cleared_reason, ClearedReason::kPurchased);
+
+  MemoryStateStore second_store;
+  IngestProcessor second = Owner(&second_store);
+  for (std::int32_t p : {0, 1}) ASSERT_TRUE(second.RestorePartition(p).ok());
+  std::multiset<std::string> pending;
+  for (const auto& [sequence, alert] : second_store.outbox()) {
+    if (alert.customer_id == CustomerId("steady-0")) pending.insert(AlertDeliveryId(alert.outcome));
+  }
+  EXPECT_EQ(pending, std::multiset<std::string>{AlertDeliveryId(back->alerts.front().outcome)});
+  for (const auto& [sequence, alert] : second_store.outbox()) {
+    if (alert.customer_id != CustomerId("steady-0")) continue;
+    EXPECT_EQ(alert.outcome.alert_id, raised);
+    EXPECT_EQ(alert.cleared_reason, ClearedReason::kPurchased);
+  }
+}
+
 }  // namespace
 }  // namespace ingest_test
 }  // namespace crm

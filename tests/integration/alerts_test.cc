@@ -11,6 +11,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <set>
 #include <thread>
@@ -313,6 +314,146 @@ std::vector<std::string> ServiceArgs(const std::string& brokers, const std::stri
                                  "session.timeout.ms=6000", "--kafka", "fetch.wait.max.ms=10"});
 }
 
+// Waits until `want` is on the alerts topic: an alert of `alert_id` with
+// `transition`; false after a minute.
+bool WaitForTransitionOnTopic(const std::string& brokers, const std::string& alert_id,
+                              v1::AlertTransition transition) {
+  const auto until = std::chrono::steady_clock::now() + 60s;
+  for (;;) {
+    for (const v1::ChurnAlert& alert : ReadAlerts(brokers, 1s)) {
+      if (alert.alert_id() == alert_id && alert.transition() == transition) return true;
+    }
+    if (std::chrono::steady_clock::now() > until) return false;
+  }
+}
+
+// The life of one alert: a steady buyer goes silent (RAISED), then buys again
+// (CLEARED, PURCHASED, the same alert_id), each once on crm.alerts; a
+// WatchAlerts stream with include_cleared gets both, one without gets the
+// raise only.
+TEST(AlertsTest, ACustomerWhoBuysAgainHasTheirAlertClearedOnce) {
+  TempDir dir;
+  auto broker = testing::TestKafka::Start(ContractTopics(1));
+  ASSERT_TRUE(broker.ok()) << broker.status();
+  const std::string brokers = (*broker)->bootstrap();
+  std::vector<v1::Touchpoint> steady, ticker;
+  for (int i = 0; i < 20; ++i) {  // every 14 days, days 0 to 266
+    steady.push_back(Event("steady", "s" + std::to_string(i), 14 * i, v1::PURCHASE));
+  }
+  for (int day = 266; day <= 500; day += 2) {
+    ticker.push_back(Event("ticker", "t" + std::to_string(day), day, v1::CONTACT));
+  }
+  ProduceTouchpoints(brokers, steady);
+  ChildProcess service(CRM_SCORED_BIN,
+                       ServiceArgs(brokers, (dir.path() / "data").string(), "clear-test"),
+                       dir.path() / "service.log");
+  const auto grpc_port = service.WaitForLog("gRPC listening on 127.0.0.1:", 30s);
+  ASSERT_TRUE(grpc_port) << service.Log();
+  auto stub = v1::ScoringService::NewStub(
+      grpc::CreateChannel("127.0.0.1:" + *grpc_port, grpc::InsecureChannelCredentials()));
+  const auto applied = [&] {
+    v1::GetCustomerStateRequest request;
+    request.set_customer_id("steady");
+    v1::CustomerState state;
+    grpc::ClientContext context;
+    return stub->GetCustomerState(&context, request, &state).ok() ? state.events_applied() : 0;
+  };
+  const auto until = std::chrono::steady_clock::now() + 60s;
+  while (applied() < 20 && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_EQ(applied(), 20u) << service.Log();
+
+  // Two streams, before any alert: they read until `stop` says an alert is
+  // the last one they wait for (or the deadline).
+  std::atomic<int> subscribed{0};
+  const auto watch = [&](v1::WatchAlertsRequest request,
+                         std::function<bool(const v1::ChurnAlert&)> stop,
+                         std::vector<v1::ChurnAlert>* out) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + 90s);
+    auto reader = stub->WatchAlerts(&context, request);
+    reader->WaitForInitialMetadata();
+    subscribed.fetch_add(1);
+    v1::ChurnAlert alert;
+    while (reader->Read(&alert)) {
+      out->push_back(alert);
+      if (stop(alert)) break;
+    }
+    context.TryCancel();
+    reader->Finish();
+  };
+  v1::WatchAlertsRequest with_clears;
+  with_clears.set_include_cleared(true);
+  std::vector<v1::ChurnAlert> watched_with, watched_without;
+  std::thread with([&] {
+    watch(
+        with_clears,
+        [](const v1::ChurnAlert& a) { return a.transition() == v1::ALERT_TRANSITION_CLEARED; },
+        &watched_with);
+  });
+  // Without include_cleared: until an alert produced after the clear (the
+  // feed reads the one partition in order, so a clear let through would
+  // come before it).
+  std::thread without([&] {
+    watch(
+        v1::WatchAlertsRequest(),
+        [](const v1::ChurnAlert& a) { return a.customer_id() == "sentinel"; }, &watched_without);
+  });
+  while (subscribed.load() < 2) std::this_thread::sleep_for(10ms);
+
+  // Silence while another customer moves time on: raised.
+  const std::string alert_id = AlertId(CustomerId("steady"), 1);
+  ProduceTouchpoints(brokers, ticker);
+  ASSERT_TRUE(WaitForTransitionOnTopic(brokers, alert_id, v1::ALERT_TRANSITION_RAISED))
+      << service.Log();
+  // They buy again: cleared.
+  ProduceTouchpoints(brokers, {Event("steady", "back", 501, v1::PURCHASE)});
+  ASSERT_TRUE(WaitForTransitionOnTopic(brokers, alert_id, v1::ALERT_TRANSITION_CLEARED))
+      << service.Log();
+  with.join();
+  v1::ChurnAlert sentinel;
+  sentinel.set_alert_id("sentinel-1");
+  sentinel.set_customer_id("sentinel");
+  sentinel.set_churn(0.9);
+  sentinel.set_recommended_action("RETAIN");
+  sentinel.set_transition(v1::ALERT_TRANSITION_RAISED);
+  ProduceRecords(brokers, "crm.alerts",
+                 {{.key = "sentinel", .value = sentinel.SerializeAsString()}});
+  without.join();
+
+  // On the topic: the raise and its clear, each once, under one alert_id.
+  const std::vector<v1::ChurnAlert> alerts = ReadAlerts(brokers, 5s);
+  std::vector<v1::ChurnAlert> steady_alerts;
+  for (const v1::ChurnAlert& alert : alerts) {
+    if (alert.customer_id() == "steady") steady_alerts.push_back(alert);
+  }
+  ASSERT_EQ(steady_alerts.size(), 2u) << service.Log();
+  const v1::ChurnAlert& raised = steady_alerts[0];
+  const v1::ChurnAlert& cleared = steady_alerts[1];
+  EXPECT_EQ(raised.alert_id(), alert_id);
+  EXPECT_EQ(raised.transition(), v1::ALERT_TRANSITION_RAISED);
+  EXPECT_EQ(raised.cleared_reason(), "");
+  EXPECT_GE(raised.churn(), 0.7);
+  EXPECT_EQ(cleared.alert_id(), alert_id);
+  EXPECT_EQ(cleared.transition(), v1::ALERT_TRANSITION_CLEARED);
+  EXPECT_EQ(cleared.cleared_reason(), "PURCHASED");
+  EXPECT_LT(cleared.churn(), 0.5);
+  EXPECT_EQ(cleared.raised_at().seconds(), kStart + 501 * kDaySeconds);  // the purchase's look
+
+  // On the streams: both with include_cleared, the raise only without.
+  ASSERT_EQ(watched_with.size(), 2u) << service.Log();
+  EXPECT_EQ(watched_with[0].transition(), v1::ALERT_TRANSITION_RAISED);
+  EXPECT_EQ(watched_with[1].transition(), v1::ALERT_TRANSITION_CLEARED);
+  EXPECT_EQ(watched_with[1].alert_id(), alert_id);
+  EXPECT_EQ(watched_with[1].cleared_reason(), "PURCHASED");
+  ASSERT_EQ(watched_without.size(), 2u) << service.Log();
+  EXPECT_EQ(watched_without[0].alert_id(), alert_id);
+  EXPECT_EQ(watched_without[0].transition(), v1::ALERT_TRANSITION_RAISED);
+  EXPECT_EQ(watched_without[1].customer_id(), "sentinel");
+  EXPECT_EQ(service.Stop(SIGTERM), 0) << service.Log();
+}
+
 // A model file holding the built-in model with BG/NBD as its purchase model
 // (the built-in one is Pareto/NBD), for the trajectories worked out on it.
 std::string WriteBgNbdModel(const TempDir& dir) {
@@ -334,7 +475,7 @@ std::unique_ptr<ChildProcess> StartWithFailPoints(const std::string& fail_points
 // Exactly once: the service dies just before committing the batch that
 // raises the alerts, is restarted and replays it; dies again after Kafka
 // acknowledged the alerts but before they left the outbox, and is restarted:
-// each crossing is on crm.alerts exactly once.
+// each crossing, a raise or a clear, is on crm.alerts exactly once.
 TEST(AlertsTest, EachCrossingReachesTheTopicOnceAcrossCrashesAroundCommitAndDelivery) {
   TempDir dir;
   auto broker = testing::TestKafka::Start(ContractTopics(1));
@@ -348,6 +489,8 @@ TEST(AlertsTest, EachCrossingReachesTheTopicOnceAcrossCrashesAroundCommitAndDeli
   for (int day = 266; day <= 500; day += 2) {
     touchpoints.push_back(Event("ticker", "t" + std::to_string(day), day, v1::CONTACT));
   }
+  // steady-a buys again: their alert clears, a third event to deliver once.
+  touchpoints.push_back(Event("steady-a", "a-back", 501, v1::PURCHASE));
   ProduceTouchpoints(brokers, touchpoints);
   const std::string data = (dir.path() / "data").string();
   std::vector<std::string> args = ServiceArgs(brokers, data, "exactly-once-test");
@@ -355,8 +498,11 @@ TEST(AlertsTest, EachCrossingReachesTheTopicOnceAcrossCrashesAroundCommitAndDeli
   // purchases, produced behind steady-a's later ones, find the partition's time
   // already past a silence long enough to raise, then clear, an extra alert.
   args.insert(args.end(), {"--model", WriteBgNbdModel(dir)});
-  const std::set<std::string> crossings = {AlertId(CustomerId("steady-a"), 1),
-                                           AlertId(CustomerId("steady-b"), 1)};
+  // Each crossing by its alert id and transition: steady-a's raise and clear,
+  // steady-b's raise.
+  const std::set<std::string> crossings = {AlertId(CustomerId("steady-a"), 1) + " RAISED",
+                                           AlertId(CustomerId("steady-a"), 1) + " CLEARED",
+                                           AlertId(CustomerId("steady-b"), 1) + " RAISED"};
 
   // 1. Dies before the commit that raises the first alert: nothing raised.
   {
@@ -385,7 +531,13 @@ TEST(AlertsTest, EachCrossingReachesTheTopicOnceAcrossCrashesAroundCommitAndDeli
       << service.Log();
   const std::vector<v1::ChurnAlert> alerts = ReadAlerts(brokers, 5s);
   std::multiset<std::string> ids;
-  for (const v1::ChurnAlert& alert : alerts) ids.insert(alert.alert_id());
+  for (const v1::ChurnAlert& alert : alerts) {
+    ids.insert(alert.alert_id() + " " +
+               (alert.transition() == v1::ALERT_TRANSITION_CLEARED ? "CLEARED" : "RAISED"));
+    if (alert.transition() == v1::ALERT_TRANSITION_CLEARED) {
+      EXPECT_EQ(alert.cleared_reason(), "PURCHASED");
+    }
+  }
   EXPECT_EQ(ids, std::multiset<std::string>(crossings.begin(), crossings.end()));
   EXPECT_EQ(service.Stop(SIGTERM), 0) << service.Log();
 }

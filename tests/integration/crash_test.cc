@@ -77,6 +77,9 @@ std::vector<v1::Touchpoint> MakeStream(std::mt19937_64& random, int customers,
     const std::string customer = "crash-" + std::to_string(c);
     const double rhythm_days = 4 + 26 * unit(random);
     const int stops = c % 3 == 0 ? kDays / 3 + static_cast<int>(60 * unit(random)) : kDays;
+    // Half of those who stop buy again two thirds of the way in: their
+    // alerts clear.
+    const int returns = c % 6 == 0 ? 2 * kDays / 3 : kDays;
     for (double day = rhythm_days * unit(random); day < kDays;
          day += rhythm_days * (0.5 + unit(random))) {
       v1::Touchpoint m;
@@ -86,7 +89,7 @@ std::vector<v1::Touchpoint> MakeStream(std::mt19937_64& random, int customers,
       m.mutable_occurred_at()->set_seconds(at);
       const double kind = unit(random);
       m.set_channel(kind < 0.5 ? v1::WEB : kind < 0.7 ? v1::PHONE : v1::EMAIL);
-      if (day < stops && kind < 0.55) {
+      if ((day < stops || day >= returns) && kind < 0.55) {
         m.set_type(v1::PURCHASE);
         m.set_amount(5 + 200 * unit(random));
         m.set_product(kind < 0.3 ? "p1" : "p2");
@@ -344,12 +347,13 @@ int Differences(const Outcome& want, const Outcome& got) {
                     << "\ngot " << got.scores.at(id).ShortDebugString();
     }
   }
+  // By alert id and transition: a raise and its clear share the id.
   const auto keyed = [&](const std::vector<v1::ChurnAlert>& alerts) {
     std::map<std::string, v1::ChurnAlert> by_id;
     for (v1::ChurnAlert alert : alerts) {
       alert.clear_segment();
-      EXPECT_TRUE(by_id.emplace(alert.alert_id(), alert).second)
-          << "alert " << alert.alert_id() << " on the topic twice";
+      const std::string key = alert.alert_id() + " " + v1::AlertTransition_Name(alert.transition());
+      EXPECT_TRUE(by_id.emplace(key, alert).second) << "alert " << key << " on the topic twice";
     }
     return by_id;
   };
@@ -390,6 +394,9 @@ void KillAndCompare(bool replaced) {
   const Outcome want = CleanSinglePass(dir.path(), stream, customers, unique);
   ASSERT_EQ(want.states.size(), static_cast<std::size_t>(customers));
   ASSERT_FALSE(want.alerts.empty()) << "the stream should raise alerts";
+  ASSERT_TRUE(std::any_of(want.alerts.begin(), want.alerts.end(), [](const v1::ChurnAlert& alert) {
+    return alert.transition() == v1::ALERT_TRANSITION_CLEARED;
+  })) << "the stream should clear alerts";
 
   // The same stream, a part before each run, killed at a random moment.
   DevBroker broker = StartDevBroker(dir.path() / "broker.log");

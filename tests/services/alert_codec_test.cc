@@ -67,6 +67,106 @@ TEST(AlertCodecTest, AnUnknownQuadrantOrStageIsRefusedAndAnOlderAlertIsRead) {
   EXPECT_EQ(FromProto(message).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+TEST(AlertCodecTest, ARaiseSaysRaisedWithNoClearedReason) {
+  AlertEvent alert;
+  alert.outcome = {AlertTransition::kRaised, "a-1", 0.5};
+  v1::ChurnAlert message;
+  ToProto(alert, &message);
+  EXPECT_EQ(message.transition(), v1::ALERT_TRANSITION_RAISED);
+  EXPECT_EQ(message.cleared_reason(), "");
+  const absl::StatusOr<AlertEvent> back = FromProto(message);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->outcome.transition, AlertTransition::kRaised);
+  EXPECT_EQ(back->cleared_reason, std::nullopt);
+}
+
+TEST(AlertCodecTest, RoundTripsAClearedAlert) {
+  for (ClearedReason reason : kClearedReasons) {
+    AlertEvent alert;
+    alert.customer_id = CustomerId("c1");
+    alert.outcome = {AlertTransition::kCleared, AlertId(CustomerId("c1"), 2), 0.75};
+    alert.cleared_reason = reason;
+    alert.at = FromMicros(1'767'000'000'123'000);
+    alert.churn = 0.3125;
+    alert.segment = Segment::kB;
+    alert.action = RecommendedAction::kRetain;
+    alert.channel = Channel::kSms;
+    v1::ChurnAlert message;
+    ToProto(alert, &message);
+    EXPECT_EQ(message.transition(), v1::ALERT_TRANSITION_CLEARED);
+    EXPECT_EQ(message.cleared_reason(), ClearedReasonName(reason));
+    EXPECT_EQ(message.alert_id(), alert.outcome.alert_id);  // the raise's
+    const absl::StatusOr<AlertEvent> back = FromProto(message);
+    ASSERT_TRUE(back.ok()) << back.status();
+    EXPECT_EQ(back->outcome.transition, AlertTransition::kCleared);
+    EXPECT_EQ(back->cleared_reason, reason);
+    EXPECT_EQ(back->outcome.alert_id, alert.outcome.alert_id);
+    EXPECT_EQ(back->outcome.previous_churn, 0.75);
+    EXPECT_EQ(back->at, alert.at);
+    EXPECT_EQ(back->churn, alert.churn);
+    EXPECT_EQ(back->segment, Segment::kB);
+    EXPECT_EQ(back->action, RecommendedAction::kRetain);
+    EXPECT_EQ(back->channel, Channel::kSms);
+  }
+}
+
+TEST(AlertCodecTest, ARaiseAndItsClearAreDeliveredUnderDistinctIds) {
+  const std::string id = AlertId(CustomerId("c1"), 1);
+  const AlertOutcome raised{AlertTransition::kRaised, id, 0};
+  const AlertOutcome cleared{AlertTransition::kCleared, id, 0};
+  EXPECT_EQ(AlertDeliveryId(raised), id);  // as before clears existed
+  EXPECT_NE(AlertDeliveryId(cleared), AlertDeliveryId(raised));
+}
+
+TEST(AlertCodecTest, AnAlertWrittenBeforeClearsExistedIsARaise) {
+  v1::ChurnAlert message;
+  message.set_alert_id("a-1");
+  message.set_recommended_action("RETAIN");
+  ASSERT_EQ(message.transition(), v1::ALERT_TRANSITION_UNSPECIFIED);
+  const absl::StatusOr<AlertEvent> back = FromProto(message);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->outcome.transition, AlertTransition::kRaised);
+}
+
+TEST(AlertCodecTest, AnUnknownTransitionOrClearedReasonIsRefused) {
+  AlertEvent alert;
+  alert.outcome = {AlertTransition::kCleared, "a-1", 0.5};
+  alert.cleared_reason = ClearedReason::kPurchased;
+  v1::ChurnAlert message;
+  ToProto(alert, &message);
+
+  v1::ChurnAlert unknown = message;
+  unknown.set_transition(static_cast<v1::AlertTransition>(7));  // a later version's
+  absl::StatusOr<AlertEvent> back = FromProto(unknown);
+  EXPECT_EQ(back.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(back.status().message(), ::testing::HasSubstr("unknown transition 7"));
+
+  v1::ChurnAlert bad_reason = message;
+  bad_reason.set_cleared_reason("BORED");
+  back = FromProto(bad_reason);
+  EXPECT_EQ(back.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(back.status().message(), ::testing::HasSubstr("unknown cleared reason 'BORED'"));
+
+  v1::ChurnAlert no_reason = message;
+  no_reason.clear_cleared_reason();
+  EXPECT_FALSE(FromProto(no_reason).ok());
+}
+
+TEST(AlertCodecTest, ActionNoneIsNotForMarketing) {
+  AlertEvent alert;
+  alert.channel = Channel::kEmail;  // consented
+  alert.action = RecommendedAction::kNone;
+  v1::ChurnAlert message;
+  ToProto(alert, &message);
+  EXPECT_FALSE(message.for_marketing());
+  for (RecommendedAction action : kRecommendedActions) {
+    if (action == RecommendedAction::kNone) continue;
+    alert.action = action;
+    ToProto(alert, &message);
+    EXPECT_TRUE(message.for_marketing()) << RecommendedActionName(action);
+  }
+}
+
 TEST(AlertCodecTest, NoConsentedChannelIsNotForMarketing) {
   AlertEvent alert;
   alert.channel = Channel::kUnspecified;

@@ -83,6 +83,12 @@ TEST(ScoreFormatTest, TheAtRiskTableRanksAndAnAlertFitsOneLine) {
   alert.set_for_marketing(true);
   EXPECT_EQ(AlertLine(alert),
             "2025-01-01T00:00:00Z  x-1  c  churn 0.690 -> 0.710  WIN_BACK via SMS  segment B  -");
+  v1::ChurnAlert cleared = alert;
+  cleared.set_transition(v1::ALERT_TRANSITION_CLEARED);
+  cleared.set_cleared_reason("PURCHASED");
+  EXPECT_EQ(AlertLine(cleared),
+            "2025-01-01T00:00:00Z  x-1  c  CLEARED (PURCHASED)  churn 0.690 -> 0.710  WIN_BACK via "
+            "SMS  segment B  -");
   const std::string json = ToJson(alert, /*one_line=*/true);
   EXPECT_EQ(json.find('\n'), std::string::npos);
   v1::ChurnAlert back;
