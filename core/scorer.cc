@@ -6,6 +6,7 @@
 
 #include "core/closed_set.h"
 #include "core/features.h"
+#include "core/reasons.h"
 
 namespace crm {
 
@@ -78,23 +79,6 @@ std::string_view ValueStrategy(ValueQuadrant q) {
   return kStrategies[static_cast<std::size_t>(q)];
 }
 
-namespace {
-
-template <typename ReasonFn>
-std::vector<ScoreReason> Reasons(const LogisticScore& score, const Model& model,
-                                 ReasonFn reason_of) {
-  std::vector<ScoreReason> reasons;
-  for (const Contribution& c : score.contributions) {
-    if (static_cast<int>(reasons.size()) >= model.max_reasons) break;
-    if (std::fabs(c.weight) < model.min_reason_weight) break;  // sorted by |weight|
-    ReasonText text = reason_of(c.feature);
-    reasons.push_back({std::move(text.code), std::move(text.sentence), c.weight});
-  }
-  return reasons;
-}
-
-}  // namespace
-
 Scorer::Scorer(Model model) : model_(std::move(model)) {
   const LogisticModel& churn = model_.churn.logistic;
   for (std::size_t i = 0; i < kChurnFeatureNames.size(); ++i) {
@@ -123,7 +107,9 @@ double ChurnCurve::At(Timestamp as_of) const {
   double z = scorer_.model_.churn.logistic.intercept;
   for (std::size_t i = 0; i < scorer_.churn_weights_.size(); ++i) {
     if (scorer_.churn_weights_[i] == 0) continue;
-    z += scorer_.churn_weights_[i] * (ChurnFeature(facts, i) - scorer_.churn_means_[i]);
+    const double value = ChurnFeature(facts, i);
+    if (std::isnan(value)) continue;  // missing: at the mean, as EvaluateLogistic
+    z += scorer_.churn_weights_[i] * (value - scorer_.churn_means_[i]);
   }
   return 1 / (1 + std::exp(-z));
 }
@@ -174,7 +160,9 @@ Scores Scorer::Score(const CustomerId& id, const CustomerState& state, Timestamp
       EvaluateLogistic(model_.churn.logistic, kChurnFeatureNames, churn_features);
   scores.churn = churn.probability;
   scores.churn_horizon_days = model_.churn.horizon_days;
-  scores.reasons = Reasons(churn, model_, [&](std::size_t f) { return ChurnReason(f, facts); });
+  const ReasonLimits limits{model_.max_reasons, model_.min_reason_weight};
+  scores.reasons =
+      ToScoreReasons(ChurnReasons(model_.churn.logistic, churn_features, facts, limits));
 
   for (const AppetenceModel& offer : model_.appetence) {
     const ProductFacts product = ProductFactsOf(state, as_of, offer, model_);
@@ -183,9 +171,9 @@ Scores Scorer::Score(const CustomerId& id, const CustomerState& state, Timestamp
         EvaluateLogistic(offer.logistic, kAppetenceFeatureNames, features);
     scores.appetence[offer.product] = appetence.probability;
     scores.appetence_details.push_back(
-        {offer.product, appetence.probability, Reasons(appetence, model_, [&](std::size_t f) {
-           return AppetenceReason(f, facts, product, offer.product);
-         })});
+        {offer.product, appetence.probability,
+         ToScoreReasons(
+             AppetenceReasons(offer.logistic, features, facts, product, offer.product, limits))});
   }
 
   scores.lifecycle_stage = Lifecycle(state, as_of, model_.lifecycle);
