@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 
 #include "core/gamma_gamma.h"
 
@@ -13,16 +12,6 @@ namespace {
 constexpr double kClvStepDays = 30;
 
 double Log1p(double v) { return std::log1p(std::max(0.0, v)); }
-
-std::string Format(const char* format, double a, double b = 0) {
-  char buffer[160];
-  std::snprintf(buffer, sizeof buffer, format, a, b);
-  return buffer;
-}
-
-std::string Plural(double n, std::string_view one, std::string_view many) {
-  return Format("%.0f ", n) + std::string(n == 1 ? one : many);
-}
 
 // How far `channel`'s activity has fallen off as of `as_of`: 0 (steady or
 // rising, or too little history to say) to 1 (stopped).
@@ -240,7 +229,7 @@ double ChurnFeature(const CustomerFacts& f, std::size_t feature) {
     case 7:
       return static_cast<double>(f.complaints_recent);
     case 8:
-      return f.latest_satisfaction ? (10.0 - *f.latest_satisfaction) / 10.0 : 0.0;
+      return f.latest_satisfaction ? (10.0 - *f.latest_satisfaction) / 10.0 : kMissingFeature;
     case 9:
       return f.contact_decline;
     case 10:
@@ -340,7 +329,7 @@ LogisticScore EvaluateLogistic(const LogisticModel& model, std::span<const std::
   double z = model.intercept;
   for (std::size_t i = 0; i < names.size() && i < values.size(); ++i) {
     auto w = model.weights.find(names[i]);
-    if (w == model.weights.end() || w->second == 0) continue;
+    if (w == model.weights.end() || w->second == 0 || std::isnan(values[i])) continue;
     auto m = model.means.find(names[i]);
     const double contribution = w->second * (values[i] - (m == model.means.end() ? 0 : m->second));
     z += contribution;
@@ -352,103 +341,6 @@ LogisticScore EvaluateLogistic(const LogisticModel& model, std::span<const std::
                      return std::fabs(a.weight) > std::fabs(b.weight);
                    });
   return score;
-}
-
-ReasonText ChurnReason(std::size_t feature, const CustomerFacts& f) {
-  switch (feature) {
-    case 0:
-      return {"EXPECTED_PURCHASES",
-              Format("%.1f purchases expected in the coming months", f.expected_purchases)};
-    case 1:
-      return {"PROBABILITY_ACTIVE", Format("%.0f%% likely still an active buyer", 100 * f.p_alive)};
-    case 2:
-    case 3:
-      if (!f.has_purchase) return {"NO_PURCHASE_YET", "has not bought yet"};
-      if (f.rhythm_days > 0) {
-        return {"PURCHASE_RECENCY", Format("no purchase for %.0f days, usually every %.0f",
-                                           f.recency_days, f.rhythm_days)};
-      }
-      return {"PURCHASE_RECENCY", Format("single purchase, %.0f days ago", f.recency_days)};
-    case 4:
-      return {"PURCHASE_FREQUENCY",
-              Plural(static_cast<double>(f.transactions), "purchase", "purchases") + " so far"};
-    case 5:
-      if (!f.has_purchase) return {"NO_PURCHASE_YET", "has not bought yet"};
-      return {"PURCHASE_VALUE", Format("%.2f spent per purchase", f.monetary)};
-    case 6:
-      return {"TENURE", "customer for " + Plural(std::round(f.tenure_days), "day", "days")};
-    case 7:
-      if (f.complaints_recent == 0)
-        return {"NO_RECENT_COMPLAINT", "no complaint in the last 90 days"};
-      return {
-          "COMPLAINTS_RECENT",
-          Plural(f.complaints_recent, "complaint", "complaints") + " in the last 90 days" +
-              (f.days_since_complaint ? Format(", latest %.0f days ago", *f.days_since_complaint)
-                                      : "")};
-    case 8:
-      if (!f.latest_satisfaction) return {"SATISFACTION", "no satisfaction survey answered"};
-      return {"SATISFACTION", Format("latest satisfaction %.0f/10", *f.latest_satisfaction)};
-    case 9:
-      if (f.declining_channel == Channel::kUnspecified) {
-        return {"CONTACT_TREND", "contact steady on every channel"};
-      }
-      return {"CONTACT_DECLINE", "contact on " + std::string(ChannelName(f.declining_channel)) +
-                                     Format(" down %.0f%% from usual", 100 * f.contact_decline)};
-    case 10:
-      if (!f.days_since_cancellation) return {"NO_CANCELLATION", "no cancellation"};
-      return {"CANCELLATION", Format("cancelled %.0f days ago", *f.days_since_cancellation)};
-    case 12:
-    case 13:
-      return {"RECENT_PURCHASES",
-              Plural(f.transactions_90d, "purchase", "purchases") + " in the last 90 days, " +
-                  Plural(f.transactions_180d, "purchase", "purchases") + " in 180"};
-    case 14:
-      return {"ONE_TIME_BUYER",
-              f.transactions == 1 ? "a single purchase so far" : "a repeat buyer"};
-    case 15:
-      return ChurnReason(2, f);
-    case 16:
-      if (!f.has_purchase) return {"NO_PURCHASE_YET", "has not bought yet"};
-      return {"NO_PURCHASE_EXPECTED",
-              Format("%.0f%% likely to buy nothing in the coming months", 100 * f.p_no_purchase)};
-    case 11:
-      return {"RETURNS", Plural(static_cast<double>(f.returns), "return", "returns") + " for " +
-                             Plural(static_cast<double>(f.transactions), "purchase", "purchases")};
-    default:
-      return {"OTHER", "other factors"};
-  }
-}
-
-ReasonText AppetenceReason(std::size_t feature, const CustomerFacts& f, const ProductFacts& p,
-                           std::string_view product_code) {
-  const std::string product(product_code);
-  switch (feature) {
-    case 0:
-      if (!p.days_since_interaction) return {"NO_INTEREST_SHOWN", "never asked about " + product};
-      return {"PRODUCT_INTEREST", "asked about " + product + " " +
-                                      Plural(static_cast<double>(p.interactions), "time", "times") +
-                                      Format(", latest %.0f days ago", *p.days_since_interaction)};
-    case 1:
-      return p.owns ? ReasonText{"OWNS_PRODUCT", "already has " + product}
-                    : ReasonText{"DOES_NOT_OWN", "does not have " + product};
-    case 2:
-      return {"RELATED_PURCHASES",
-              Plural(static_cast<double>(p.related_purchases), "purchase", "purchases") +
-                  " of related products"};
-    case 3:
-      return {"CAMPAIGN_RESPONSES", Plural(static_cast<double>(f.campaign_responses),
-                                           "campaign response", "campaign responses")};
-    case 4:                      // the features appetence shares with churn, as churn says them
-      return ChurnReason(3, f);  // log_recency_days
-    case 5:
-      return ChurnReason(4, f);  // log_transactions
-    case 6:
-      return ChurnReason(5, f);  // log_monetary
-    case 7:
-      return ChurnReason(1, f);  // p_alive
-    default:
-      return {"OTHER", "other factors"};
-  }
 }
 
 }  // namespace crm

@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <span>
 #include <string>
@@ -118,7 +119,7 @@ inline constexpr std::array<std::string_view, 17> kChurnFeatureNames = {
     "log_monetary",            // log(1 + revenue per transaction)
     "log_tenure_days",         // log(1 + days since the first purchase)
     "recent_complaints",       // complaints in the last 90 days
-    "dissatisfaction",         // (10 - latest satisfaction) / 10; 0 without survey
+    "dissatisfaction",         // (10 - latest satisfaction) / 10; missing without survey
     "contact_decline",         // recent vs usual activity, worst channel
     "recent_cancellation",     // 1 if a cancellation in the last 90 days
     "return_rate",             // returns per purchase
@@ -129,6 +130,11 @@ inline constexpr std::array<std::string_view, 17> kChurnFeatureNames = {
     "logit_no_purchase",  // logit of the BG/NBD P(no purchase in the horizon), clamped to [0.001,
                           // 0.999]
 };
+// A feature whose fact is missing (no survey answered) is kMissingFeature
+// (NaN): it has no value, so a model scores it at its mean (it contributes
+// nothing, see EvaluateLogistic), training imputes the mean, and it never
+// gives a reason.
+inline constexpr double kMissingFeature = std::numeric_limits<double>::quiet_NaN();
 std::vector<double> ChurnFeatures(const CustomerFacts& facts);
 // ChurnFeatures(facts)[feature], alone.
 double ChurnFeature(const CustomerFacts& facts, std::size_t feature);
@@ -154,7 +160,8 @@ ProductFacts ProductFactsOf(const CustomerState& state, Timestamp as_of,
                             const AppetenceModel& offer, const Model& model);
 std::vector<double> AppetenceFeatures(const CustomerFacts& facts, const ProductFacts& product);
 
-// One feature's share of a logistic score: weight × (value − mean).
+// One feature's share of a logistic score: weight × (value − mean); a
+// missing value (NaN) has none.
 struct Contribution {
   std::size_t feature = 0;  // index in the feature names
   double weight = 0;        // signed, in log-odds
@@ -166,15 +173,5 @@ struct LogisticScore {
 };
 LogisticScore EvaluateLogistic(const LogisticModel& model, std::span<const std::string_view> names,
                                std::span<const double> values);
-
-// A stable code and a sentence an agent can read for one churn feature
-// ("NO_RECENT_PURCHASE", "no purchase for 94 days, usually every 21").
-struct ReasonText {
-  std::string code;
-  std::string sentence;
-};
-ReasonText ChurnReason(std::size_t feature, const CustomerFacts& facts);
-ReasonText AppetenceReason(std::size_t feature, const CustomerFacts& facts,
-                           const ProductFacts& product, std::string_view product_code);
 
 }  // namespace crm

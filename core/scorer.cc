@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "core/features.h"
+#include "core/reasons.h"
 
 namespace crm {
 
@@ -70,23 +71,6 @@ ValueQuadrant QuadrantOf(double past_profitability, double potential, const Valu
   return promising ? ValueQuadrant::kUnderDeveloped : ValueQuadrant::kUndesirable;
 }
 
-namespace {
-
-template <typename ReasonFn>
-std::vector<ScoreReason> Reasons(const LogisticScore& score, const Model& model,
-                                 ReasonFn reason_of) {
-  std::vector<ScoreReason> reasons;
-  for (const Contribution& c : score.contributions) {
-    if (static_cast<int>(reasons.size()) >= model.max_reasons) break;
-    if (std::fabs(c.weight) < model.min_reason_weight) break;  // sorted by |weight|
-    ReasonText text = reason_of(c.feature);
-    reasons.push_back({std::move(text.code), std::move(text.sentence), c.weight});
-  }
-  return reasons;
-}
-
-}  // namespace
-
 Scorer::Scorer(Model model) : model_(std::move(model)) {
   const LogisticModel& churn = model_.churn.logistic;
   for (std::size_t i = 0; i < kChurnFeatureNames.size(); ++i) {
@@ -115,7 +99,9 @@ double ChurnCurve::At(Timestamp as_of) const {
   double z = scorer_.model_.churn.logistic.intercept;
   for (std::size_t i = 0; i < scorer_.churn_weights_.size(); ++i) {
     if (scorer_.churn_weights_[i] == 0) continue;
-    z += scorer_.churn_weights_[i] * (ChurnFeature(facts, i) - scorer_.churn_means_[i]);
+    const double value = ChurnFeature(facts, i);
+    if (std::isnan(value)) continue;  // missing: at the mean, as EvaluateLogistic
+    z += scorer_.churn_weights_[i] * (value - scorer_.churn_means_[i]);
   }
   return 1 / (1 + std::exp(-z));
 }
@@ -167,13 +153,15 @@ Scores Scorer::Score(const CustomerId& id, const CustomerState& state, Timestamp
   scores.complaints_90d = static_cast<std::uint32_t>(facts.complaints_recent);
 
   scores.churn_horizon_days = model_.churn.horizon_days;
+  const ReasonLimits limits{model_.max_reasons, model_.min_reason_weight};
   if (facts.has_purchase) {  // a prospect has nothing to lose yet
     const std::vector<double> churn_features = ChurnFeatures(facts);
     const LogisticScore churn =
         EvaluateLogistic(model_.churn.logistic, kChurnFeatureNames, churn_features);
     scores.churn = churn.probability;
     scores.value_at_risk = churn.probability * facts.clv_if_active;
-    scores.reasons = Reasons(churn, model_, [&](std::size_t f) { return ChurnReason(f, facts); });
+    scores.reasons =
+        ToScoreReasons(ChurnReasons(model_.churn.logistic, churn_features, facts, limits));
   }
 
   for (const AppetenceModel& offer : model_.appetence) {
@@ -183,9 +171,9 @@ Scores Scorer::Score(const CustomerId& id, const CustomerState& state, Timestamp
         EvaluateLogistic(offer.logistic, kAppetenceFeatureNames, features);
     scores.appetence[offer.product] = appetence.probability;
     scores.appetence_details.push_back(
-        {offer.product, appetence.probability, Reasons(appetence, model_, [&](std::size_t f) {
-           return AppetenceReason(f, facts, product, offer.product);
-         })});
+        {offer.product, appetence.probability,
+         ToScoreReasons(
+             AppetenceReasons(offer.logistic, features, facts, product, offer.product, limits))});
   }
 
   scores.lifecycle_stage = Lifecycle(state, as_of, facts.p_alive, model_.lifecycle);

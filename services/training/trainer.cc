@@ -79,16 +79,20 @@ absl::StatusOr<LogisticModel> FitNamed(std::span<const std::string_view> names,
                                        const std::vector<std::vector<double>>& rows,
                                        const std::vector<int>& labels, double l2) {
   const std::size_t n = names.size();
-  std::vector<double> mean(n, 0), lo(n, std::numeric_limits<double>::infinity()),
+  // A missing value (kMissingFeature) is imputed the mean of the known ones,
+  // so that it contributes nothing, as the scorer scores it.
+  std::vector<double> mean(n, 0), known(n, 0), lo(n, std::numeric_limits<double>::infinity()),
       hi(n, -std::numeric_limits<double>::infinity());
   for (const auto& row : rows) {
     for (std::size_t j = 0; j < n; ++j) {
+      if (std::isnan(row[j])) continue;
       mean[j] += row[j];
+      known[j] += 1;
       lo[j] = std::min(lo[j], row[j]);
       hi[j] = std::max(hi[j], row[j]);
     }
   }
-  for (double& m : mean) m /= static_cast<double>(rows.size());
+  for (std::size_t j = 0; j < n; ++j) mean[j] = known[j] > 0 ? mean[j] / known[j] : 0;
   std::vector<std::size_t> used;
   for (std::size_t j = 0; j < n; ++j) {
     if (hi[j] > lo[j]) used.push_back(j);
@@ -98,7 +102,7 @@ absl::StatusOr<LogisticModel> FitNamed(std::span<const std::string_view> names,
   for (const auto& row : rows) {
     std::vector<double> r;
     r.reserve(used.size());
-    for (std::size_t j : used) r.push_back(row[j]);
+    for (std::size_t j : used) r.push_back(std::isnan(row[j]) ? mean[j] : row[j]);
     reduced.push_back(std::move(r));
   }
   absl::StatusOr<LogisticFit> fit = FitLogistic(reduced, labels, l2);

@@ -3,9 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/bgnbd.h"
@@ -553,10 +555,10 @@ TEST(ChurnFeaturesTest, RecencyVsRhythmIsCappedAndAProspectUsesTenure) {
   EXPECT_DOUBLE_EQ(v[2], 10.0 / 30);
   EXPECT_DOUBLE_EQ(v[3], std::log(11));
   EXPECT_DOUBLE_EQ(v[0], std::log(0.05));
-  EXPECT_EQ(v[8], 0);   // no survey
-  EXPECT_EQ(v[10], 0);  // no cancellation
-  EXPECT_EQ(v[14], 0);  // not even one transaction
-  EXPECT_EQ(v[15], 0);  // log(1 + 0 transactions) = 0
+  EXPECT_TRUE(std::isnan(v[8]));  // no survey: missing, not 10/10
+  EXPECT_EQ(v[10], 0);            // no cancellation
+  EXPECT_EQ(v[14], 0);            // not even one transaction
+  EXPECT_EQ(v[15], 0);            // log(1 + 0 transactions) = 0
 }
 
 TEST(ChurnFeaturesTest, FromFactsOfAStateEveryValueIsFinite) {
@@ -736,138 +738,18 @@ TEST(EvaluateLogisticTest, AnEmptyModelIsOneHalf) {
   EXPECT_TRUE(score.contributions.empty());
 }
 
-// --- Reasons -------------------------------------------------------------------
-
-CustomerFacts ReasonFacts() {
-  CustomerFacts f;
-  f.has_purchase = true;
-  f.expected_purchases = 1.26;
-  f.p_no_purchase = 0.734;
-  f.p_alive = 0.42;
-  f.recency_days = 94.2;
-  f.rhythm_days = 21;
-  f.transactions = 3;
-  f.monetary = 19.999;
-  f.tenure_days = 180.4;
-  f.complaints_recent = 3;
-  f.days_since_complaint = 2.3;
-  f.latest_satisfaction = 4;
-  f.contact_decline = 0.954;
-  f.declining_channel = Channel::kPhone;
-  f.days_since_cancellation = 12.6;
-  f.returns = 1;
-  f.transactions_90d = 1;
-  f.transactions_180d = 2;
-  return f;
-}
-
-TEST(ChurnReasonTest, SentencesForAHandCase) {
-  const CustomerFacts f = ReasonFacts();
-  const auto reason = [&](std::size_t i) { return ChurnReason(i, f); };
-  EXPECT_EQ(reason(0).code, "EXPECTED_PURCHASES");
-  EXPECT_EQ(reason(0).sentence, "1.3 purchases expected in the coming months");
-  EXPECT_EQ(reason(1).code, "PROBABILITY_ACTIVE");
-  EXPECT_EQ(reason(1).sentence, "42% likely still an active buyer");
-  EXPECT_EQ(reason(2).code, "PURCHASE_RECENCY");
-  EXPECT_EQ(reason(2).sentence, "no purchase for 94 days, usually every 21");
-  EXPECT_EQ(reason(3).sentence, "no purchase for 94 days, usually every 21");
-  EXPECT_EQ(reason(4).code, "PURCHASE_FREQUENCY");
-  EXPECT_EQ(reason(4).sentence, "3 purchases so far");
-  EXPECT_EQ(reason(5).code, "PURCHASE_VALUE");
-  EXPECT_EQ(reason(5).sentence, "20.00 spent per purchase");
-  EXPECT_EQ(reason(6).code, "TENURE");
-  EXPECT_EQ(reason(6).sentence, "customer for 180 days");
-  EXPECT_EQ(reason(7).code, "COMPLAINTS_RECENT");
-  EXPECT_EQ(reason(7).sentence, "3 complaints in the last 90 days, latest 2 days ago");
-  EXPECT_EQ(reason(8).code, "SATISFACTION");
-  EXPECT_EQ(reason(8).sentence, "latest satisfaction 4/10");
-  EXPECT_EQ(reason(9).code, "CONTACT_DECLINE");
-  EXPECT_EQ(reason(9).sentence, "contact on PHONE down 95% from usual");
-  EXPECT_EQ(reason(10).code, "CANCELLATION");
-  EXPECT_EQ(reason(10).sentence, "cancelled 13 days ago");
-  EXPECT_EQ(reason(11).code, "RETURNS");
-  EXPECT_EQ(reason(11).sentence, "1 return for 3 purchases");
-  EXPECT_EQ(reason(12).code, "RECENT_PURCHASES");
-  EXPECT_EQ(reason(12).sentence, "1 purchase in the last 90 days, 2 purchases in 180");
-  EXPECT_EQ(reason(13).sentence, reason(12).sentence);
-  EXPECT_EQ(reason(14).code, "ONE_TIME_BUYER");
-  EXPECT_EQ(reason(14).sentence, "a repeat buyer");
-  EXPECT_EQ(reason(15).code, "PURCHASE_RECENCY");
-  EXPECT_EQ(reason(15).sentence, "no purchase for 94 days, usually every 21");
-  EXPECT_EQ(reason(16).code, "NO_PURCHASE_EXPECTED");
-  EXPECT_EQ(reason(16).sentence, "73% likely to buy nothing in the coming months");
-  EXPECT_EQ(reason(17).code, "OTHER");
-  EXPECT_EQ(reason(17).sentence, "other factors");
-}
-
-TEST(ChurnReasonTest, SentencesForTheQuietCases) {
-  CustomerFacts f;
-  f.has_purchase = true;
-  f.recency_days = 40;
-  f.transactions = 1;
-  f.complaints_recent = 1;
-  f.days_since_complaint = 60;
-  EXPECT_EQ(ChurnReason(2, f).sentence, "single purchase, 40 days ago");
-  EXPECT_EQ(ChurnReason(4, f).sentence, "1 purchase so far");
-  EXPECT_EQ(ChurnReason(7, f).sentence, "1 complaint in the last 90 days, latest 60 days ago");
-  EXPECT_EQ(ChurnReason(8, f).sentence, "no satisfaction survey answered");
-  EXPECT_EQ(ChurnReason(9, f).code, "CONTACT_TREND");
-  EXPECT_EQ(ChurnReason(9, f).sentence, "contact steady on every channel");
-  EXPECT_EQ(ChurnReason(10, f).code, "NO_CANCELLATION");
-  EXPECT_EQ(ChurnReason(11, f).sentence, "0 returns for 1 purchase");
-  f.tenure_days = 1.2;
-  EXPECT_EQ(ChurnReason(6, f).sentence, "customer for 1 day");
-  CustomerFacts prospect;
-  prospect.tenure_days = 3;
-  EXPECT_EQ(ChurnReason(5, prospect).code, "NO_PURCHASE_YET");
-  EXPECT_EQ(ChurnReason(5, prospect).sentence, "has not bought yet");
-  EXPECT_EQ(ChurnReason(16, prospect).sentence, "has not bought yet");
-  EXPECT_EQ(ChurnReason(6, prospect).sentence, "customer for 3 days");
-  EXPECT_EQ(ChurnReason(12, f).sentence, "0 purchases in the last 90 days, 0 purchases in 180");
-  EXPECT_EQ(ChurnReason(14, f).sentence, "a single purchase so far");
-  f.complaints_recent = 0;
-  EXPECT_EQ(ChurnReason(7, f).code, "NO_RECENT_COMPLAINT");
-  EXPECT_EQ(ChurnReason(7, f).sentence, "no complaint in the last 90 days");
-  EXPECT_EQ(ChurnReason(3, prospect).code, "NO_PURCHASE_YET");
-  EXPECT_EQ(ChurnReason(3, prospect).sentence, "has not bought yet");
-}
-
-TEST(ChurnReasonTest, FromTheFactsOfAState) {
-  StateBuilder b;
-  b.Purchase(0).Purchase(21).Purchase(42).Complaint(60).Complaint(100).Complaint(134);
-  const CustomerFacts f = FactsOf(b.state(), Day(136), Model{});
-  EXPECT_EQ(ChurnReason(2, f).sentence, "no purchase for 94 days, usually every 21");
-  EXPECT_EQ(ChurnReason(7, f).sentence, "3 complaints in the last 90 days, latest 2 days ago");
-}
-
-TEST(AppetenceReasonTest, SentencesForAHandCase) {
-  CustomerFacts f = ReasonFacts();
-  f.campaign_responses = 2;
-  ProductFacts p;
-  p.interactions = 2;
-  p.days_since_interaction = 6.6;
-  p.owns = false;
-  p.related_purchases = 1;
-  EXPECT_EQ(AppetenceReason(0, f, p, "TV").code, "PRODUCT_INTEREST");
-  EXPECT_EQ(AppetenceReason(0, f, p, "TV").sentence, "asked about TV 2 times, latest 7 days ago");
-  EXPECT_EQ(AppetenceReason(1, f, p, "TV").code, "DOES_NOT_OWN");
-  EXPECT_EQ(AppetenceReason(1, f, p, "TV").sentence, "does not have TV");
-  EXPECT_EQ(AppetenceReason(2, f, p, "TV").sentence, "1 purchase of related products");
-  EXPECT_EQ(AppetenceReason(3, f, p, "TV").sentence, "2 campaign responses");
-  // The customer's own features read as the churn ones do.
-  EXPECT_EQ(AppetenceReason(4, f, p, "TV").sentence, ChurnReason(3, f).sentence);
-  EXPECT_EQ(AppetenceReason(5, f, p, "TV").sentence, ChurnReason(4, f).sentence);
-  EXPECT_EQ(AppetenceReason(6, f, p, "TV").sentence, ChurnReason(5, f).sentence);
-  EXPECT_EQ(AppetenceReason(7, f, p, "TV").sentence, ChurnReason(1, f).sentence);
-  EXPECT_EQ(AppetenceReason(8, f, p, "TV").code, "OTHER");
-
-  p.owns = true;
-  p.interactions = 0;
-  p.days_since_interaction.reset();
-  EXPECT_EQ(AppetenceReason(1, f, p, "TV").code, "OWNS_PRODUCT");
-  EXPECT_EQ(AppetenceReason(1, f, p, "TV").sentence, "already has TV");
-  EXPECT_EQ(AppetenceReason(0, f, p, "TV").code, "NO_INTEREST_SHOWN");
-  EXPECT_EQ(AppetenceReason(0, f, p, "TV").sentence, "never asked about TV");
+TEST(EvaluateLogisticTest, AMissingValueIsAtTheMeanAndContributesNothing) {
+  LogisticModel model;
+  model.intercept = 0.25;
+  model.weights = {{"a", 2}, {"b", 3}};
+  model.means = {{"a", 0.5}, {"b", 0.4}};
+  const std::array<std::string_view, 2> names = {"a", "b"};
+  const std::array<double, 2> missing = {1.5, kMissingFeature};
+  const std::array<double, 2> at_mean = {1.5, 0.4};
+  const LogisticScore score = EvaluateLogistic(model, names, missing);
+  EXPECT_EQ(score.probability, EvaluateLogistic(model, names, at_mean).probability);
+  ASSERT_EQ(score.contributions.size(), 1u);
+  EXPECT_EQ(score.contributions[0].feature, 0u);
 }
 
 }  // namespace

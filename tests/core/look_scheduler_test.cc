@@ -137,9 +137,18 @@ TEST_F(IngestAlertsTest, AFailedCommitRaisesNothingAndTheReplayRaisesTheSameAler
   EXPECT_EQ(pending->front().second.outcome.alert_id, AlertId(CustomerId("steady"), 1));
 }
 
-// A silent steady buyer's churn crosses 0.7 around day 325; a contact on day
-// 330 brings it from about 0.78 down to 0.56, and silence raises it above 0.7
-// again by day 336: it hovers around the raise threshold.
+// A satisfied survey answer, 10/10 (without one, satisfaction is missing and
+// weighs as the model's mean).
+Touchpoint SatisfiedSurvey(const std::string& customer, double day) {
+  Touchpoint survey = For(customer, Type::kSurvey, customer + "-survey", day);
+  survey.satisfaction = 10;
+  return survey;
+}
+
+// A silent steady buyer who said they were satisfied: their churn crosses 0.7
+// around day 325; a contact on day 330 brings it from about 0.78 down to 0.56,
+// and silence raises it above 0.7 again by day 336: it hovers around the raise
+// threshold.
 TEST_F(IngestAlertsTest, HoveringAroundTheThresholdRaisesOnceUntilItClears) {
   const auto raised_and_cleared = [&](double clear) {
     MemoryStateStore store;
@@ -148,6 +157,7 @@ TEST_F(IngestAlertsTest, HoveringAroundTheThresholdRaisesOnceUntilItClears) {
     IngestProcessor processor = Started(&store);
     std::int64_t offset = 0;
     std::vector<InputRecord> records = SteadyBuyer("steady", offset);
+    records.push_back(Record(0, offset++, SatisfiedSurvey("steady", 266)));
     for (int day = 267; day <= 420; ++day) {  // time moves on, one day at a time
       records.push_back(
           Record(0, offset++, For("other", Type::kContact, "o" + std::to_string(day), day)));
@@ -180,6 +190,7 @@ TEST_F(IngestAlertsTest, AClearGoesToTheOutboxAfterItsRaiseSayingWhy) {
   IngestProcessor processor = Started(&store_);
   std::int64_t offset = 0;
   std::vector<InputRecord> records = SteadyBuyer("steady", offset);
+  records.push_back(Record(0, offset++, SatisfiedSurvey("steady", 266)));
   for (int day = 267; day <= 420; ++day) {
     records.push_back(
         Record(0, offset++, For("other", Type::kContact, "o" + std::to_string(day), day)));

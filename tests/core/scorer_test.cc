@@ -15,6 +15,7 @@
 #include "core/gamma_gamma.h"
 #include "core/model.h"
 #include "core/population.h"
+#include "core/reasons.h"
 #include "core/time.h"
 #include "core/touchpoint.h"
 #include "tests/core/bgnbd_model.h"
@@ -587,7 +588,7 @@ TEST_F(ScorerTest, ChurnRisesWithComplaintsAndLowSatisfaction) {
   EXPECT_NEAR(logit(two_complaints) - logit(one_complaint), 0.6, 1e-9);
 }
 
-TEST_F(ScorerTest, ReasonsAreTheLargestContributionsAboveTheMinimum) {
+TEST_F(ScorerTest, ReasonsAreTheLargestRaisingFactsAboveTheMinimum) {
   RegularBuyer(state_);
   Touch(200, Channel::kPhone, Type::kComplaint);
   Touch(201, Channel::kPhone, Type::kComplaint);
@@ -599,21 +600,20 @@ TEST_F(ScorerTest, ReasonsAreTheLargestContributionsAboveTheMinimum) {
   const Model& model = scorer_.model();
   ASSERT_EQ(model.max_reasons, 3);
   const Scores scores = ScoreAt(210);
-  const LogisticScore churn = EvaluateLogistic(model.churn.logistic, kChurnFeatureNames,
-                                               ChurnFeatures(FactsOf(state_, Day(210), model)));
-  ASSERT_GT(churn.contributions.size(), 3u);
+  const CustomerFacts facts = FactsOf(state_, Day(210), model);
+  const std::vector<double> values = ChurnFeatures(facts);
+  const std::vector<Reason> all = ChurnReasons(model.churn.logistic, values, facts, {20, 0});
+  ASSERT_GT(all.size(), 3u);
   ASSERT_EQ(scores.reasons.size(), 3u);
   for (std::size_t i = 0; i < scores.reasons.size(); ++i) {
     SCOPED_TRACE(i);
-    EXPECT_DOUBLE_EQ(scores.reasons[i].weight, churn.contributions[i].weight);
-    EXPECT_GE(std::fabs(scores.reasons[i].weight), model.min_reason_weight);
+    EXPECT_DOUBLE_EQ(scores.reasons[i].weight, all[i].weight);
+    EXPECT_GE(scores.reasons[i].weight, model.min_reason_weight);  // positive, above the minimum
     if (i > 0) {
-      EXPECT_GE(std::fabs(scores.reasons[i - 1].weight), std::fabs(scores.reasons[i].weight));
+      EXPECT_GE(scores.reasons[i - 1].weight, scores.reasons[i].weight);
     }
-    const ReasonText text =
-        ChurnReason(churn.contributions[i].feature, FactsOf(state_, Day(210), model));
-    EXPECT_EQ(scores.reasons[i].code, text.code);
-    EXPECT_EQ(scores.reasons[i].sentence, text.sentence);
+    EXPECT_EQ(scores.reasons[i].code, all[i].code);
+    EXPECT_EQ(scores.reasons[i].sentence, all[i].sentence);
     EXPECT_FALSE(scores.reasons[i].sentence.empty());
   }
   // Two complaints 9 and 10 days ago: 0.6 × (2 − 0.2) = 1.08 in the log-odds.
@@ -630,8 +630,7 @@ TEST_F(ScorerTest, ReasonsAreTheLargestContributionsAboveTheMinimum) {
   Model more = model;
   more.max_reasons = 20;
   more.min_reason_weight = 0;
-  EXPECT_EQ(Scorer(more).Score(CustomerId("c1"), state_, Day(210)).reasons.size(),
-            churn.contributions.size());
+  EXPECT_EQ(Scorer(more).Score(CustomerId("c1"), state_, Day(210)).reasons.size(), all.size());
   Model one = model;
   one.max_reasons = 1;
   const Scores single = Scorer(one).Score(CustomerId("c1"), state_, Day(210));
@@ -642,11 +641,11 @@ TEST_F(ScorerTest, ReasonsAreTheLargestContributionsAboveTheMinimum) {
   EXPECT_TRUE(Scorer(none).Score(CustomerId("c1"), state_, Day(210)).reasons.empty());
   // A minimum between two contributions keeps only those at or above it.
   Model some = more;
-  some.min_reason_weight = std::fabs(churn.contributions[1].weight);
+  some.min_reason_weight = all[1].weight;
   const Scores cut = Scorer(some).Score(CustomerId("c1"), state_, Day(210));
-  for (const ScoreReason& r : cut.reasons) EXPECT_GE(std::fabs(r.weight), some.min_reason_weight);
+  for (const ScoreReason& r : cut.reasons) EXPECT_GE(r.weight, some.min_reason_weight);
   EXPECT_GE(cut.reasons.size(), 2u);
-  EXPECT_LT(cut.reasons.size(), churn.contributions.size());
+  EXPECT_LT(cut.reasons.size(), all.size());
 }
 
 TEST_F(ScorerTest, AppetenceIsScoredPerProductInModelOrderWithReasons) {
