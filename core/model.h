@@ -114,7 +114,7 @@ struct AppetenceModel {
 // Built-in defaults stand until a model file is loaded (see model_file.h in
 // services/ for the file format).
 struct Model {
-  std::string version = "builtin-1";
+  std::string version = "builtin-2";
   LifecycleParams lifecycle;
   PurchaseModel purchase;
   ValueParams value;

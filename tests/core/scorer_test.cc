@@ -120,7 +120,7 @@ TEST_F(ScorerTest, ScoresCarryTheCustomerTheMomentTheEventsAndTheModelVersion) {
   EXPECT_EQ(scores.customer_id, CustomerId("c1"));
   EXPECT_EQ(scores.as_of, Day(10));
   EXPECT_EQ(scores.events_applied, 3u);
-  EXPECT_EQ(scores.model_version, "builtin-1");
+  EXPECT_EQ(scores.model_version, "builtin-2");
 
   Model model;
   model.version = "rfm-2026-11";
@@ -416,7 +416,7 @@ TEST_F(ScorerTest, ScoreFillsTheModelBasedValues) {
   const LogisticScore churn = EvaluateLogistic(model.churn.logistic, kChurnFeatureNames,
                                                ChurnFeatures(FactsOf(state_, Day(70), model)));
   EXPECT_DOUBLE_EQ(*scores.churn, churn.probability);
-  EXPECT_EQ(scores.model_version, "builtin-1");
+  EXPECT_EQ(scores.model_version, "builtin-2");
 
   Model other = BuiltInBgNbdModel();
   other.version = "m-7";

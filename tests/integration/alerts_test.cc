@@ -20,6 +20,7 @@
 #include "services/common/fail_point.h"
 #include "services/kafka/embedded_broker.h"
 #include "services/model/model_file.h"
+#include "tests/integration/alert_topic.h"
 #include "tests/integration/service_process.h"
 #include "tests/integration/test_cluster.h"
 #include "tests/integration/touchpoint_producer.h"
@@ -30,9 +31,13 @@ namespace {
 
 using namespace std::chrono_literals;
 using testing::ChildProcess;
+using testing::EventClockServiceArgs;
 using testing::ProduceRecords;
 using testing::ProduceTouchpoints;
+using testing::ReadAlerts;
 using testing::TempDir;
+using testing::WaitForAlertsOnTopic;
+using testing::WaitForTransitionOnTopic;
 
 using testing::kDaySeconds;
 constexpr std::int64_t kStart = testing::kTestEpochSeconds;
@@ -40,31 +45,6 @@ constexpr std::int64_t kStart = testing::kTestEpochSeconds;
 v1::Touchpoint Event(const std::string& customer, const std::string& id, int day,
                      v1::TouchpointType type = v1::PURCHASE, double amount = 40) {
   return testing::DayTouchpoint(customer, id, day, type, amount);
-}
-
-// Every alert on the topic so far (of its first `partitions`), read from the
-// beginning for `wait`.
-std::vector<v1::ChurnAlert> ReadAlerts(const std::string& brokers, std::chrono::seconds wait,
-                                       int partition_count = 1) {
-  std::vector<v1::ChurnAlert> alerts;
-  for (const testing::TestRecord& record :
-       testing::ReadTopic(brokers, "crm.alerts", partition_count, wait)) {
-    v1::ChurnAlert alert;
-    if (alert.ParseFromString(record.value)) alerts.push_back(alert);
-  }
-  return alerts;
-}
-
-// Waits until every alert of `ids` is on the alerts topic (the service's
-// delivery, seen where its consumers see it); false after a minute.
-bool WaitForAlertsOnTopic(const std::string& brokers, const std::set<std::string>& ids) {
-  const auto until = std::chrono::steady_clock::now() + 60s;
-  for (;;) {
-    std::set<std::string> missing = ids;
-    for (const v1::ChurnAlert& alert : ReadAlerts(brokers, 1s)) missing.erase(alert.alert_id());
-    if (missing.empty()) return true;
-    if (std::chrono::steady_clock::now() > until) return false;
-  }
 }
 
 TEST(AlertsTest, ASilentSteadyBuyerIsAlertedOnceWithNoEventOfTheirOwn) {
@@ -306,27 +286,6 @@ TEST(AlertsTest, WatchAlertsDeliversToTwoSubscribersWithTheirFilters) {
 }
 
 // The crm-scored command line of these tests, on `data` and the event clock.
-std::vector<std::string> ServiceArgs(const std::string& brokers, const std::string& data,
-                                     const std::string& group) {
-  return testing::WithTestKafka({"--brokers", brokers, "--data-dir", data, "--grpc-listen",
-                                 "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--group", group,
-                                 "--clock", "event", "--log-level", "debug", "--kafka",
-                                 "session.timeout.ms=6000", "--kafka", "fetch.wait.max.ms=10"});
-}
-
-// Waits until `want` is on the alerts topic: an alert of `alert_id` with
-// `transition`; false after a minute.
-bool WaitForTransitionOnTopic(const std::string& brokers, const std::string& alert_id,
-                              v1::AlertTransition transition) {
-  const auto until = std::chrono::steady_clock::now() + 60s;
-  for (;;) {
-    for (const v1::ChurnAlert& alert : ReadAlerts(brokers, 1s)) {
-      if (alert.alert_id() == alert_id && alert.transition() == transition) return true;
-    }
-    if (std::chrono::steady_clock::now() > until) return false;
-  }
-}
-
 // The life of one alert: a steady buyer goes silent (RAISED), then buys again
 // (CLEARED, PURCHASED, the same alert_id), each once on crm.alerts; a
 // WatchAlerts stream with include_cleared gets both, one without gets the
@@ -345,7 +304,7 @@ TEST(AlertsTest, ACustomerWhoBuysAgainHasTheirAlertClearedOnce) {
   }
   ProduceTouchpoints(brokers, steady);
   ChildProcess service(CRM_SCORED_BIN,
-                       ServiceArgs(brokers, (dir.path() / "data").string(), "clear-test"),
+                       EventClockServiceArgs(brokers, (dir.path() / "data").string(), "clear-test"),
                        dir.path() / "service.log");
   const auto grpc_port = service.WaitForLog("gRPC listening on 127.0.0.1:", 30s);
   ASSERT_TRUE(grpc_port) << service.Log();
@@ -493,7 +452,7 @@ TEST(AlertsTest, EachCrossingReachesTheTopicOnceAcrossCrashesAroundCommitAndDeli
   touchpoints.push_back(Event("steady-a", "a-back", 501, v1::PURCHASE));
   ProduceTouchpoints(brokers, touchpoints);
   const std::string data = (dir.path() / "data").string();
-  std::vector<std::string> args = ServiceArgs(brokers, data, "exactly-once-test");
+  std::vector<std::string> args = EventClockServiceArgs(brokers, data, "exactly-once-test");
   // Each steady buyer crosses once on BG/NBD. On Pareto/NBD, steady-b's
   // purchases, produced behind steady-a's later ones, find the partition's time
   // already past a silence long enough to raise, then clear, an extra alert.
@@ -543,7 +502,8 @@ TEST(AlertsTest, EachCrossingReachesTheTopicOnceAcrossCrashesAroundCommitAndDeli
 }
 
 // ListAtRiskCustomers, read from the at-risk index, returns what ranking every
-// customer's current scores would: the same customers, in the same order.
+// customer's current scores would: the same customers, in the same order, by
+// churn and by value at risk, with and without the lost ones.
 TEST(AlertsTest, ListAtRiskMatchesABruteForceRankingOfEveryCustomer) {
   TempDir dir;
   auto broker = testing::TestKafka::Start(ContractTopics(1));
@@ -571,9 +531,10 @@ TEST(AlertsTest, ListAtRiskMatchesABruteForceRankingOfEveryCustomer) {
   }
   touchpoints.push_back(Event("prospect-0", "clock", 420, v1::CONTACT));  // "now"
   ProduceTouchpoints(brokers, touchpoints);
-  ChildProcess service(CRM_SCORED_BIN,
-                       ServiceArgs(brokers, (dir.path() / "data").string(), "at-risk-test"),
-                       dir.path() / "service.log");
+  ChildProcess service(
+      CRM_SCORED_BIN,
+      EventClockServiceArgs(brokers, (dir.path() / "data").string(), "at-risk-test"),
+      dir.path() / "service.log");
   const auto grpc_port = service.WaitForLog("gRPC listening on 127.0.0.1:", 30s);
   ASSERT_TRUE(grpc_port) << service.Log();
   auto stub = v1::ScoringService::NewStub(
@@ -601,42 +562,71 @@ TEST(AlertsTest, ListAtRiskMatchesABruteForceRankingOfEveryCustomer) {
   }
   ASSERT_EQ(applied(), touchpoints.size()) << service.Log();
 
-  const auto brute_force = [&](const std::string& segment, std::size_t top) {
+  // What the ranking promises, worked out from every customer's scores: no
+  // prospect; no lost customer unless asked; by value at risk, only those at
+  // risk (churn at or above the default raise threshold, 0.7).
+  struct Ask {
+    std::string segment;
+    std::uint32_t top = 0;
+    v1::AtRiskOrder order = v1::AT_RISK_ORDER_UNSPECIFIED;
+    bool include_lost = false;
+  };
+  const auto key = [](const Ask& ask, const v1::CustomerScores& s) {
+    return ask.order == v1::AT_RISK_ORDER_VALUE_AT_RISK ? s.value_at_risk() : s.churn();
+  };
+  const auto brute_force = [&](const Ask& ask) {
     std::vector<const v1::CustomerScores*> ranked;
     for (const v1::CustomerScores& s : all.scores()) {
-      if (s.rfm().frequency() == 0) continue;  // a prospect
-      if (!segment.empty() && s.segment() != segment) continue;
+      if (!s.has_churn()) continue;  // a prospect
+      if (!ask.segment.empty() && s.segment() != ask.segment) continue;
+      if (s.lifecycle_stage() == "LOST" && !ask.include_lost) continue;
+      if (ask.order == v1::AT_RISK_ORDER_VALUE_AT_RISK && s.churn() < 0.7) continue;
       ranked.push_back(&s);
     }
-    std::sort(ranked.begin(), ranked.end(), [](const auto* a, const auto* b) {
-      return a->churn() != b->churn() ? a->churn() > b->churn()
-                                      : a->customer_id() < b->customer_id();
+    std::sort(ranked.begin(), ranked.end(), [&](const auto* a, const auto* b) {
+      return key(ask, *a) != key(ask, *b) ? key(ask, *a) > key(ask, *b)
+                                          : a->customer_id() < b->customer_id();
     });
     std::vector<std::pair<std::string, double>> out;
-    for (std::size_t i = 0; i < std::min(top, ranked.size()); ++i) {
-      out.emplace_back(ranked[i]->customer_id(), ranked[i]->churn());
+    for (std::size_t i = 0; i < std::min<std::size_t>(ask.top, ranked.size()); ++i) {
+      out.emplace_back(ranked[i]->customer_id(), key(ask, *ranked[i]));
     }
     return out;
   };
-  const auto listed = [&](const std::string& segment, std::uint32_t top) {
+  const auto listed = [&](const Ask& ask) {
     v1::ListAtRiskCustomersRequest request;
-    request.set_top_n(top);
-    request.set_segment(segment);
+    request.set_top_n(ask.top);
+    request.set_segment(ask.segment);
+    request.set_order_by(ask.order);
+    request.set_include_lost(ask.include_lost);
     v1::ListAtRiskCustomersResponse response;
     grpc::ClientContext context;
     const grpc::Status status = stub->ListAtRiskCustomers(&context, request, &response);
     EXPECT_TRUE(status.ok()) << status.error_message();
     std::vector<std::pair<std::string, double>> out;
-    for (const v1::CustomerScores& s : response.customers())
-      out.emplace_back(s.customer_id(), s.churn());
+    for (const v1::CustomerScores& s : response.customers()) {
+      out.emplace_back(s.customer_id(), key(ask, s));
+    }
     return out;
   };
+  std::size_t lost = 0;
+  for (const v1::CustomerScores& s : all.scores()) lost += s.lifecycle_stage() == "LOST" ? 1 : 0;
+  EXPECT_GT(lost, 0u);  // the ranking has lost customers to leave out
   for (const std::string segment : {"", "A", "B", "C"}) {
     for (std::uint32_t top : {1u, 10u, 100u}) {
-      SCOPED_TRACE("segment '" + segment + "', top " + std::to_string(top));
-      const auto want = brute_force(segment, top);
-      EXPECT_FALSE(want.empty());
-      EXPECT_EQ(listed(segment, top), want);
+      for (v1::AtRiskOrder order : {v1::AT_RISK_ORDER_UNSPECIFIED, v1::AT_RISK_ORDER_CHURN,
+                                    v1::AT_RISK_ORDER_VALUE_AT_RISK}) {
+        for (bool include_lost : {false, true}) {
+          const Ask ask{segment, top, order, include_lost};
+          SCOPED_TRACE("segment '" + segment + "', top " + std::to_string(top) + ", order " +
+                       v1::AtRiskOrder_Name(order) + (include_lost ? ", lost included" : ""));
+          const auto want = brute_force(ask);
+          if (segment.empty()) {
+            EXPECT_FALSE(want.empty());
+          }
+          EXPECT_EQ(listed(ask), want);
+        }
+      }
     }
   }
   {  // top_n is bounded

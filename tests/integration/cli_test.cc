@@ -130,14 +130,15 @@ TEST(CliTest, GetAtRiskWatchAndEraseOnTheRealService) {
   EXPECT_EQ(alerted, (std::set<std::string>{"small", "vip"}));
 
   // at-risk: both, highest churn first; the table ranks them.
-  const testing::ToolRun risky = Score(dir, with({"at-risk", "--top", "5", "--json"}));
+  const testing::ToolRun risky =
+      Score(dir, with({"at-risk", "--top", "5", "--include-lost", "--json"}));
   ASSERT_EQ(risky.exit_code, 0) << risky.output;
   v1::ListAtRiskCustomersResponse ranked;
   ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(risky.output, &ranked).ok())
       << risky.output;
   ASSERT_EQ(ranked.customers_size(), 2) << risky.output;
   EXPECT_GE(ranked.customers(0).churn(), ranked.customers(1).churn());
-  const testing::ToolRun ranking = Score(dir, with({"at-risk"}));
+  const testing::ToolRun ranking = Score(dir, with({"at-risk", "--include-lost"}));
   ASSERT_EQ(ranking.exit_code, 0) << ranking.output;
   EXPECT_EQ(ranking.output.rfind("#  customer", 0), 0u) << ranking.output;
   EXPECT_NE(ranking.output.find("1  " + ranked.customers(0).customer_id()), std::string::npos)
