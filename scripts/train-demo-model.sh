@@ -2,7 +2,8 @@
 # Regenerates models/demo.json, the model the demo runs: 540 simulated days of
 # the demo population (5,000 customers, seed 1) written by crm-demo, then
 # crm-train with the last 90 days as labels (churn: no purchase in 90 days;
-# appetence: which products were bought).
+# appetence: which products were bought), with Pareto/NBD as the purchase model
+# (under which a customer long silent is lost, as the built-in model).
 #   scripts/train-demo-model.sh [BUILD_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,4 +14,4 @@ trap 'rm -rf "$work"' EXIT
   --history-days 540
 "$build/tools/crm-train" --input "$work/history.jsonl" \
   --calibration-end "$(date -u -d '-90 days' +%F)" --time-unit day --horizon-days 90 \
-  --model-version demo-1 --output models/demo.json
+  --purchase-model pareto-nbd --model-version demo-2 --output models/demo.json
