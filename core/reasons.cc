@@ -132,13 +132,18 @@ std::string Count(double n, std::string_view one, std::string_view many) {
   return Format("%.0f ", n) + std::string(n == 1 ? one : many);
 }
 
+// "today", "1 day ago", "12 days ago".
+std::string DaysAgo(double days) {
+  const double whole = std::round(days);
+  return whole == 0 ? "today" : Count(whole, "day", "days") + " ago";
+}
+
 // The typical value of a log(1 + x) feature, in x.
 double FromLog1p(double mean) { return std::expm1(mean); }
 
 ReasonText RecencyText(const CustomerFacts& f, const Placed& p) {
   if (!f.has_purchase) {
-    return {"NO_PURCHASE_YET",
-            Format("has not bought yet; first seen %.0f days ago", f.tenure_days)};
+    return {"NO_PURCHASE_YET", "has not bought yet; first seen " + DaysAgo(f.tenure_days)};
   }
   if (f.rhythm_days > 0 && f.recency_days > f.rhythm_days) {
     return {"PURCHASE_RECENCY",
@@ -149,7 +154,7 @@ ReasonText RecencyText(const CustomerFacts& f, const Placed& p) {
                                        FromLog1p(p.typical))};
   }
   if (f.transactions == 1) {
-    return {"PURCHASE_RECENCY", Format("a single purchase, %.0f days ago", f.recency_days)};
+    return {"PURCHASE_RECENCY", "a single purchase, " + DaysAgo(f.recency_days)};
   }
   return {"PURCHASE_RECENCY", Format("no purchase for %.0f days", f.recency_days)};
 }
@@ -219,11 +224,9 @@ ReasonText ChurnText(int fact, const CustomerFacts& f, const Placed& p) {
                                   Format("; typically %.0f", FromLog1p(p.typical))};
     case kComplaints:
       if (f.complaints_recent == 0) return {};
-      return {
-          "COMPLAINTS_RECENT",
-          Count(f.complaints_recent, "complaint", "complaints") + " in the last 90 days" +
-              (f.days_since_complaint ? Format(", latest %.0f days ago", *f.days_since_complaint)
-                                      : "")};
+      return {"COMPLAINTS_RECENT",
+              Count(f.complaints_recent, "complaint", "complaints") + " in the last 90 days" +
+                  (f.days_since_complaint ? ", latest " + DaysAgo(*f.days_since_complaint) : "")};
     case kSatisfaction:
       if (!f.latest_satisfaction) return {};
       return {"LOW_SATISFACTION", Format("latest satisfaction %.0f/10; typically %.0f/10",
@@ -234,7 +237,7 @@ ReasonText ChurnText(int fact, const CustomerFacts& f, const Placed& p) {
                                      Format(" down %.0f%% from usual", 100 * f.contact_decline)};
     case kCancellation:
       if (!f.days_since_cancellation) return {};
-      return {"CANCELLATION", Format("cancelled %.0f days ago", *f.days_since_cancellation)};
+      return {"CANCELLATION", "cancelled " + DaysAgo(*f.days_since_cancellation)};
     case kReturns:
       return {"RETURNS", Count(static_cast<double>(f.returns), "return", "returns") + " for " +
                              Count(static_cast<double>(f.transactions), "purchase", "purchases") +
@@ -251,8 +254,8 @@ ReasonText AppetenceText(int fact, const CustomerFacts& f, const ProductFacts& p
       if (!product.days_since_interaction || product.interactions == 0) return {};
       return {"PRODUCT_INTEREST",
               "asked about " + code + " " +
-                  Count(static_cast<double>(product.interactions), "time", "times") +
-                  Format(", latest %.0f days ago", *product.days_since_interaction)};
+                  Count(static_cast<double>(product.interactions), "time", "times") + ", latest " +
+                  DaysAgo(*product.days_since_interaction)};
     case 1:
       return product.owns ? ReasonText{"OWNS_PRODUCT", "already has " + code}
                           : ReasonText{"DOES_NOT_OWN", "does not have " + code + " yet"};
@@ -268,7 +271,7 @@ ReasonText AppetenceText(int fact, const CustomerFacts& f, const ProductFacts& p
                   Count(static_cast<double>(f.campaign_responses), "campaign", "campaigns")};
     case 4:
       if (!f.has_purchase) {
-        return {"NEW_CONTACT", Format("first seen %.0f days ago", f.tenure_days)};
+        return {"NEW_CONTACT", "first seen " + DaysAgo(f.tenure_days)};
       }
       return {"RECENT_PURCHASE", Format("last purchase %.0f days ago; typically %.0f",
                                         f.recency_days, FromLog1p(p.typical))};

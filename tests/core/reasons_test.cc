@@ -74,6 +74,16 @@ TEST(ChurnReasonsTest, SayTheComparisonInPlainWords) {
                        }));
 }
 
+TEST(ChurnReasonsTest, OneDayAgoAndTodayReadAsWords) {
+  CustomerFacts f = Leaving();
+  const LogisticModel model = Weighed({{"recent_complaints", 0.6}}, {{"recent_complaints", 0.2}});
+  f.days_since_complaint = 0.9;
+  ASSERT_EQ(Churn(model, f).size(), 1u);
+  EXPECT_EQ(Churn(model, f)[0].sentence, "2 complaints in the last 90 days, latest 1 day ago");
+  f.days_since_complaint = 0.2;
+  EXPECT_EQ(Churn(model, f)[0].sentence, "2 complaints in the last 90 days, latest today");
+}
+
 // The features that say one fact give one reason, weighing their sum.
 TEST(ChurnReasonsTest, OneReasonPerFactWithTheSumOfItsFeatures) {
   CustomerFacts f = Leaving();

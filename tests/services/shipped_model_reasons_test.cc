@@ -52,8 +52,8 @@ const std::vector<Expected>& ChurnTable() {
        {{R"(^no purchase for (\d+) days; usually every (\d+)$)", 1},
         {R"(^no purchase for (\d+) days; typically (\d+)$)", 1},
         {R"(^no purchase for \d+ days$)"},
-        {R"(^a single purchase, \d+ days ago$)"},
-        {R"(^has not bought yet; first seen \d+ days ago$)"}}},
+        {R"(^a single purchase, (today|1 day ago|\d+ days ago)$)"},
+        {R"(^has not bought yet; first seen (today|1 day ago|\d+ days ago)$)"}}},
       {{0, 16, 1},
        {1, -1, 1},
        kBelow,
@@ -82,10 +82,10 @@ const std::vector<Expected>& ChurnTable() {
       {{7},
        {1},
        kAbove,
-       {{R"(^[1-9]\d* complaints? in the last 90 days(, latest \d+ days ago)?$)"}}},
+       {{R"(^[1-9]\d* complaints? in the last 90 days(, latest (today|1 day ago|\d+ days ago))?$)"}}},
       {{8}, {1}, kAbove, {{R"(^latest satisfaction (\d+)/10; typically (-?\d+)/10$)", -1}}},
       {{9}, {1}, kAbove, {{R"(^contact on [A-Z_]+ down \d+% from usual$)"}}},
-      {{10}, {1}, kAbove, {{R"(^cancelled \d+ days ago$)"}}},
+      {{10}, {1}, kAbove, {{R"(^cancelled (today|1 day ago|\d+ days ago)$)"}}},
       {{11}, {1}, kAbove, {{R"(^\d+ returns? for \d+ purchases?; typically \d+% returned$)"}}},
   };
   return table;
@@ -93,7 +93,7 @@ const std::vector<Expected>& ChurnTable() {
 
 const std::vector<Expected>& AppetenceTable() {
   static const std::vector<Expected> table = {
-      {{0}, {1}, kAbove, {{R"(^asked about \S+ [1-9]\d* times?, latest \d+ days ago$)"}}},
+      {{0}, {1}, kAbove, {{R"(^asked about \S+ [1-9]\d* times?, latest (today|1 day ago|\d+ days ago)$)"}}},
       {{1}, {1}, kAbove, {{R"(^already has \S+$)"}}},
       {{1}, {1}, kBelow, {{R"(^does not have \S+ yet$)"}}},
       {{2}, {1}, kAbove, {{R"(^[1-9]\d* purchases? of related products$)"}}},
@@ -102,7 +102,7 @@ const std::vector<Expected>& AppetenceTable() {
        {1},
        kBelow,
        {{R"(^last purchase (\d+) days ago; typically (\d+)$)", 1},
-        {R"(^first seen \d+ days ago$)"}}},
+        {R"(^first seen (today|1 day ago|\d+ days ago)$)"}}},
       {{5}, {1}, kAbove, {{R"(^([1-9]\d*) purchases? so far; typically (\d+)$)", 1}}},
       {{6}, {1}, kAbove, {{R"(^(\d+\.\d\d) spent per purchase; typically (\d+\.\d\d)$)", 1}}},
       {{7}, {1}, kAbove, {{R"(^(\d+)% likely still an active buyer; typically (\d+)%$)", 1}}},
