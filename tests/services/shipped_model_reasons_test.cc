@@ -93,7 +93,10 @@ const std::vector<Expected>& ChurnTable() {
 
 const std::vector<Expected>& AppetenceTable() {
   static const std::vector<Expected> table = {
-      {{0}, {1}, kAbove, {{R"(^asked about \S+ [1-9]\d* times?, latest (today|1 day ago|\d+ days ago)$)"}}},
+      {{0},
+       {1},
+       kAbove,
+       {{R"(^asked about \S+ [1-9]\d* times?, latest (today|1 day ago|\d+ days ago)$)"}}},
       {{1}, {1}, kAbove, {{R"(^already has \S+$)"}}},
       {{1}, {1}, kBelow, {{R"(^does not have \S+ yet$)"}}},
       {{2}, {1}, kAbove, {{R"(^[1-9]\d* purchases? of related products$)"}}},
