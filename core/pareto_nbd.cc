@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 namespace crm {
 namespace {
@@ -42,7 +43,7 @@ LogTerms TermsOf(const ParetoNbdParams& p, const ParetoNbdHistory& h) {
   const double dead_share = std::max(0.0, -std::expm1(log_f_T - log_f_tx));
   const double log_b = dead_share > 0
                            ? std::log(p.s / (p.r + p.s + h.x)) + log_f_tx + std::log(dead_share)
-                           : -INFINITY;
+                           : -std::numeric_limits<double>::infinity();
   const double high = std::max(terms.log_alive, log_b);
   terms.log_sum = high + std::log(std::exp(terms.log_alive - high) + std::exp(log_b - high));
   return terms;

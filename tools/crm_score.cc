@@ -141,7 +141,7 @@ int Get(const Client& client, const std::string& id, const std::string& as_of, b
   return 0;
 }
 
-int AtRisk(const Client& client, crm::v1::ListAtRiskCustomersRequest request, bool json) {
+int AtRisk(const Client& client, const crm::v1::ListAtRiskCustomersRequest& request, bool json) {
   crm::v1::ListAtRiskCustomersResponse response;
   auto context = client.Context();
   if (grpc::Status status = client.stub().ListAtRiskCustomers(context.get(), request, &response);
