@@ -112,6 +112,18 @@ class RankingTest : public ::testing::Test {
     ASSERT_TRUE(store_.Commit("crm.touchpoints", batch).ok());
   }
 
+  // Monthly buyers silent for four months: leaving; "valuable" spends 40
+  // times more than "cheap".
+  void AddLeavingPair() {
+    std::vector<std::pair<double, double>> big, small;
+    for (int m = 0; m < 9; ++m) {
+      big.emplace_back(30.0 * m + 10, 400);
+      small.emplace_back(30.0 * m + 10 + 0.5, 10);
+    }
+    Add("valuable", big);
+    Add("cheap", small);
+  }
+
   std::vector<std::string> Ranked(const v1::ListAtRiskCustomersRequest& request,
                                   grpc::StatusCode want = grpc::StatusCode::OK) {
     Board<Scorer> scorers(std::make_shared<const Scorer>(scorer_.model()));
@@ -135,14 +147,7 @@ class RankingTest : public ::testing::Test {
 };
 
 TEST_F(RankingTest, ByValueAtRiskTheValuableLeavingComeFirstAndTheLostOnlyOnRequest) {
-  // Monthly buyers silent for four months: leaving; one spends 20 times more.
-  std::vector<std::pair<double, double>> big, small;
-  for (int m = 0; m < 9; ++m) {
-    big.emplace_back(30.0 * m + 10, 400);
-    small.emplace_back(30.0 * m + 10 + 0.5, 10);
-  }
-  Add("valuable", big);
-  Add("cheap", small);
+  AddLeavingPair();
   Add("lost", {{0, 30}, {21, 30}, {42, 30}});  // then silent for 51 weeks
   Add("prospect", {}, /*prospect=*/true);
   const Scores valuable = scorer_.Score(CustomerId("valuable"), states_[0], now_);
@@ -172,13 +177,7 @@ TEST_F(RankingTest, ByValueAtRiskTheValuableLeavingComeFirstAndTheLostOnlyOnRequ
 }
 
 TEST_F(RankingTest, FiltersByQuadrantAndActionAndRefusesUnknownValues) {
-  std::vector<std::pair<double, double>> big, small;
-  for (int m = 0; m < 9; ++m) {
-    big.emplace_back(30.0 * m + 10, 400);
-    small.emplace_back(30.0 * m + 10 + 0.5, 10);
-  }
-  Add("valuable", big);
-  Add("cheap", small);
+  AddLeavingPair();
   const Scores valuable = scorer_.Score(CustomerId("valuable"), states_[0], now_);
   const Scores cheap = scorer_.Score(CustomerId("cheap"), states_[1], now_);
   ASSERT_NE(valuable.quadrant, cheap.quadrant);
