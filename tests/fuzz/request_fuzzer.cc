@@ -149,7 +149,9 @@ void ScoreAt(const google::protobuf::Timestamp& as_of, std::string_view id) {
   static const Scorer scorer{Model{}};
   for (const CustomerState& state : States()) {
     const Scores scores = scorer.Score(CustomerId(std::string(id)), state, at);
-    if (!(scores.churn >= 0 && scores.churn <= 1)) Fail("churn outside [0, 1]");
+    // A churn in [0, 1] for a buyer, none for a prospect.
+    if (scores.churn && state.purchase_days.empty()) Fail("a prospect with a churn");
+    if (scores.churn && !(*scores.churn >= 0 && *scores.churn <= 1)) Fail("churn outside [0, 1]");
     v1::CustomerScores answer;
     ToProto(scores, &answer);
     if (answer.as_of().seconds() != as_of.seconds() ||

@@ -104,7 +104,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const Scores scores =
         world.scorers.Current()->Score(touchpoint->customer_id, **state, touchpoint->occurred_at,
                                        world.population.Current().get());
-    if (!(scores.churn >= 0 && scores.churn <= 1)) Fail("churn outside [0, 1]");
+    // A churn in [0, 1] for a buyer, none for a prospect.
+    if (scores.churn && (**state).purchase_days.empty()) Fail("a prospect with a churn");
+    if (scores.churn && !(*scores.churn >= 0 && *scores.churn <= 1)) Fail("churn outside [0, 1]");
     const std::string bytes = EncodeState(**state);
     auto decoded = DecodeState(bytes);
     if (!decoded.ok()) Fail("a stored state does not decode");
