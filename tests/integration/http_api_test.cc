@@ -139,6 +139,11 @@ TEST_F(HttpApiTest, EveryRouteAnswersAsGrpcDoesWithTheSameRolesAndErrors) {
   EXPECT_EQ(anonymous.headers.at("www-authenticate"), "Bearer");
   EXPECT_EQ(CodeOf(HttpCall(http, "GET", "/v1/at-risk", "not-a-token-of-ours")),
             "PERMISSION_DENIED");
+  EXPECT_EQ(CodeOf(HttpCall(http, "GET", "/v1/customers/vip/scores", "not-a-token-of-ours")),
+            "PERMISSION_DENIED");
+  EXPECT_EQ(CodeOf(HttpCall(http, "GET", "/v1/customers/vip/state")), "UNAUTHENTICATED");
+  // An admin reads too.
+  EXPECT_EQ(HttpCall(http, "GET", "/v1/customers/vip/scores", kAdminToken).status, 200);
   const HttpAnswer reader_erases = HttpCall(http, "DELETE", "/v1/customers/small", kReaderToken);
   EXPECT_EQ(reader_erases.status, 403);
   EXPECT_EQ(CodeOf(reader_erases), "PERMISSION_DENIED");
@@ -216,6 +221,10 @@ TEST_F(HttpApiTest, TheAlertStreamShowsRaisesAndClearsLiveAndIsBoundedLikeGrpc) 
   const std::string http = Start({"--max-watchers", "1"});
   ASSERT_FALSE(http.empty());
   ASSERT_TRUE(testing::WaitApplied(*stub_, "vip", 20));
+
+  // Without --grpc-auth all, reads are open over HTTP as over gRPC; erasure is not.
+  EXPECT_EQ(HttpCall(http, "GET", "/v1/customers/vip/scores").status, 200);
+  EXPECT_EQ(HttpCall(http, "DELETE", "/v1/customers/vip").status, 401);
 
   EventStream stream(http, "/v1/alerts:watch?include_cleared=true");
   ASSERT_EQ(stream.answer().status, 200);
