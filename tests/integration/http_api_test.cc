@@ -53,9 +53,8 @@ class HttpApiTest : public ::testing::Test {
 
   // The service with `extra` flags; its HTTP address.
   std::string Start(std::vector<std::string> extra) {
-    extra.insert(extra.end(), {"--http-listen", "127.0.0.1:0", "--admin-token-file",
-                               (dir_.path() / "admins").string(), "--reader-token-file",
-                               (dir_.path() / "readers").string()});
+    extra.insert(extra.end(), {"--admin-token-file", (dir_.path() / "admins").string(),
+                               "--reader-token-file", (dir_.path() / "readers").string()});
     service_ = testing::StartService(kafka_->bootstrap(), dir_.path() / "data",
                                      dir_.path() / "service.log", extra, "http-test");
     const auto port = service_.process->WaitForLog("HTTP listening on 127.0.0.1:", 30s);
