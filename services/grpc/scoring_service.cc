@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 
+#include "services/codec/touchpoint_codec.h"
 #include "services/grpc/alert_watch.h"
 #include "services/grpc/at_risk_ranking.h"
 #include "services/grpc/batch_fanout.h"
@@ -126,7 +127,15 @@ grpc::Status ScoringServiceImpl::GetCustomerState(grpc::ServerContext* context,
                     route.owner.instance);
   }
   if (route.kind == Route::Kind::kAnswered) return ToGrpc(route.status);
-  ToProto(CustomerId(request->customer_id()), *route.state, response);
+  const CustomerId id(request->customer_id());
+  // Those up to the state's count of touchpoints applied (a commit between
+  // the two reads may leave fewer: the ones it replaced).
+  auto recent = parts_.store->RecentTouchpoints(route.state->partition, id,
+                                                route.state->events_applied, kRecentTouchpoints);
+  if (!recent.ok()) return ToGrpc(recent.status());
+  ToProto(id, *route.state, response);
+  for (const Touchpoint& touchpoint : *recent)
+    ToProto(touchpoint, response->add_recent_touchpoints());
   return grpc::Status::OK;
 }
 
