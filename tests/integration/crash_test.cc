@@ -9,7 +9,9 @@
 // runs 100 and more), CRM_TEST_SEED the seed. Each restart waits for the
 // killed member's session to expire (6 s, the mock broker's minimum) before
 // it is given the partitions.
+#include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/message_differencer.h>
+#include <google/protobuf/util/time_util.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <rocksdb/db.h>
@@ -28,6 +30,7 @@
 #include "crm/v1/scoring.grpc.pb.h"
 #include "services/codec/state_codec.h"
 #include "services/kafka/embedded_broker.h"
+#include "tests/integration/http_client.h"
 #include "tests/integration/service_process.h"
 #include "tests/integration/test_cluster.h"
 #include "tests/integration/touchpoint_producer.h"
@@ -606,6 +609,37 @@ TEST(CrashTest, AnInstanceJoinsThenIsKilledAndTheStatesOfItsPartitionsFollowThem
     std::this_thread::sleep_for(200ms);
   }
   ASSERT_TRUE(settled()) << first.Log() << second.Log();
+  // Over HTTP too: each customer from either instance, the other's by the
+  // same forwarding, with the same answer as gRPC's.
+  for (ChildProcess* instance : {&first, &second}) {
+    const auto port = instance->WaitForLog("HTTP listening on 127.0.0.1:", 10s);
+    ASSERT_TRUE(port) << instance->Log();
+    const std::string http = "127.0.0.1:" + port->substr(0, port->find_first_not_of("0123456789"));
+    int forwarded = 0;
+    for (int c = 0; c < customers; ++c) {
+      const std::string id = "crash-" + std::to_string(c);
+      const testing::HttpAnswer answer =
+          testing::HttpCall(http, "GET",
+                            "/v1/customers/" + id + "/scores?as_of=" +
+                                google::protobuf::util::TimeUtil::ToString(
+                                    google::protobuf::util::TimeUtil::SecondsToTimestamp(
+                                        kStart + kDays * kDaySeconds)));
+      ASSERT_EQ(answer.status, 200) << id << ": " << answer.body;
+      v1::CustomerScores over_http, over_grpc;
+      ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(answer.body, &over_http).ok());
+      ASSERT_TRUE(ScoresOf(instance == &first ? *first_stub : *second_stub, id, &over_grpc).ok());
+      EXPECT_EQ(over_http.freshness().served_by(), over_grpc.freshness().served_by()) << id;
+      forwarded += over_http.freshness().forwarded();
+      over_http.clear_freshness();
+      over_grpc.clear_freshness();
+      std::string difference;
+      MessageDifferencer differ;
+      differ.ReportDifferencesToString(&difference);
+      EXPECT_TRUE(differ.Compare(over_grpc, over_http)) << id << ": " << difference;
+    }
+    EXPECT_GT(forwarded, 0);
+    EXPECT_LT(forwarded, customers);
+  }
   const std::uint64_t restored_by_second = RestoredRecords(second);
   EXPECT_GT(restored_by_second, 0u) << second.Log();
 
