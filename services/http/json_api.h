@@ -90,10 +90,9 @@ class JsonApi {
   // Whether `request` asks for the alert stream (answered by Watch).
   static bool IsWatch(const HttpRequest& request);
 
-  // The answer to every other route of the API; nullopt-like 404 for a path
-  // outside /v1/ is the caller's (see HttpServer): this answers
-  // NOT_FOUND for an unknown /v1/ path and UNIMPLEMENTED (405) for a known
-  // path with another method.
+  // The answer to every other route under /v1/: NOT_FOUND for a path the
+  // API does not know, UNIMPLEMENTED (405) for a known path with another
+  // method, else the call's answer or error.
   HttpResponse Serve(const HttpRequest& request);
 
   // Streams the alerts `request` asks for to `sink` until the client leaves,
