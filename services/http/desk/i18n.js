@@ -48,7 +48,7 @@ const DESK_MESSAGES = {
     "card.consent": "Consent per channel",
     "card.consent.channel": "Channel",
     "card.consent.consent": "Consent",
-    "card.consent.usable": "May be used now",
+    "card.consent.usable": "Usable now",
     "card.consent.contacts": "Contacts",
     "card.consent.last": "Last contact",
     "card.consent.granted": "granted",
