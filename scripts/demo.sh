@@ -4,7 +4,8 @@
 # shows a refreshing view of throughput and scores. Ctrl-C stops both.
 # Environment: DEMO_RATE (touchpoints/s, default 500), DEMO_CUSTOMERS (2000),
 # DEMO_DURATION (seconds, 0 = until Ctrl-C), DEMO_DIR (state and logs), DEMO_MODEL
-# (model file, default models/demo.json: see scripts/train-demo-model.sh).
+# (model file, default models/demo.json: see scripts/train-demo-model.sh), DEMO_HTTP
+# (the desk's and HTTP API's address, default 127.0.0.1:8080; port 0: any free one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh build
@@ -13,7 +14,7 @@ demo_dir="${DEMO_DIR:-$(mktemp -d /tmp/crm-demo-XXXXXX)}"
 mkdir -p "$demo_dir"
 log="$demo_dir/crm-scored.log"
 build/services/crm-scored --data-dir "$demo_dir/data" --model "${DEMO_MODEL:-models/demo.json}" \
-  --grpc-listen 127.0.0.1:0 --clock event \
+  --grpc-listen 127.0.0.1:0 --http-listen "${DEMO_HTTP:-127.0.0.1:8080}" --clock event \
   --metrics-listen 127.0.0.1:0 --kafka fetch.wait.max.ms=10 >"$log" 2>&1 &
 service=$!
 trap 'kill -TERM $service 2>/dev/null; wait $service 2>/dev/null || true' EXIT
@@ -33,10 +34,12 @@ field() {  # waits for the log line with $1 and prints what follows it
 brokers=$(field "bootstrap=")
 grpc=$(field "gRPC listening on ")
 metrics=$(field "metrics listening on ")
+desk=$(field "agents' desk at ")
 echo "demo: crm-scored on broker $brokers, gRPC $grpc, metrics $metrics (log: $log)" >&2
+echo "demo: the agents' desk is at $desk (open it in a browser)" >&2
 echo "demo: look in from another terminal: build/tools/crm-score --server $grpc at-risk" \
   "(or: get declining-000030, or: watch)" >&2
 
-build/tools/crm-demo --brokers "$brokers" --grpc "$grpc" --metrics "$metrics" \
+build/tools/crm-demo --brokers "$brokers" --grpc "$grpc" --metrics "$metrics" --desk "$desk" \
   --rate "${DEMO_RATE:-500}" --customers "${DEMO_CUSTOMERS:-2000}" \
   --duration "${DEMO_DURATION:-0}"

@@ -10,7 +10,7 @@ build_dir="${1:-build}"
 packages=(
   build-essential cmake ninja-build pkg-config ccache git curl
   librdkafka-dev libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
-  librocksdb-dev prometheus-cpp-dev libabsl-dev libcli11-dev libnlopt-cxx-dev
+  librocksdb-dev prometheus-cpp-dev libcivetweb-dev libabsl-dev libcli11-dev libnlopt-cxx-dev
   libgtest-dev libgmock-dev libbenchmark-dev clang-format prometheus docker-compose python3-yaml
 )
 # shellcheck disable=SC2206

@@ -169,7 +169,7 @@ std::string AtRiskView(crm::v1::ScoringService::Stub& stub) {
 // crm-demo's flags.
 struct Flags {
   std::string brokers, topic = std::string(crm::kDefaultTouchpointTopic), grpc_address, metrics_url,
-                       history_out;
+                       desk_url, history_out;
   double rate = 200, duration_s = 0, history_days = 365, duplicate_rate = 0.01;
   int customers = 2000;
   std::uint64_t seed = 1;
@@ -201,6 +201,7 @@ void AddFlags(CLI::App& app, Flags& f) {
       ->capture_default_str();
   app.add_option("--grpc", f.grpc_address, "crm-scored gRPC address, for the view");
   app.add_option("--metrics", f.metrics_url, "crm-scored metrics URL, for the view");
+  app.add_option("--desk", f.desk_url, "the agents' desk's URL, shown atop the view");
   app.add_option("--kafka", f.kafka, "librdkafka property KEY=VALUE (repeatable)");
 }
 
@@ -268,6 +269,7 @@ class LiveRun {
       view << "   at-risk alerts open " << static_cast<std::uint64_t>(sum("crm_alerts_open"));
     }
     view << "\n";
+    if (!flags_.desk_url.empty()) view << "agents' desk: " << flags_.desk_url << "\n";
     if (stub_ != nullptr) {
       view << CustomerTable(*stub_, population_, simulated_now_) << AtRiskView(*stub_);
     }

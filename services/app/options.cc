@@ -163,6 +163,8 @@ void AddSourceFlags(CLI::App& app, std::vector<EnvBinding>& env, ServiceOptions&
   AddFlag(app, env, "data-dir", o.data_dir, "Directory of the RocksDB state");
   AddFlag(app, env, "grpc-listen", o.grpc_listen, "gRPC address HOST:PORT (port 0: any)");
   AddFlag(app, env, "metrics-listen", o.metrics_listen, "Prometheus /metrics address HOST:PORT");
+  AddFlag(app, env, "http-listen", o.http_listen,
+          "HTTP/JSON API and agents' desk address HOST:PORT (port 0: any; none: off)");
   AddFlag(app, env, "model", o.model_file, "Model file (empty: built-in model)")
       ->check(CLI::ExistingFile);
   AddFlag(app, env, "kafka", in.kafka,
@@ -389,7 +391,8 @@ absl::StatusOr<KafkaProperties> KafkaPropertiesOf(const CLI::App& app,
 
 // The listen and advertised addresses and the data dir; an error names the flag.
 absl::Status CheckAddresses(const ServiceOptions& o) {
-  for (const std::string* address : {&o.grpc_listen, &o.metrics_listen}) {
+  for (const std::string* address : {&o.grpc_listen, &o.metrics_listen, &o.http_listen}) {
+    if (address == &o.http_listen && *address == "none") continue;
     if (address->rfind(':') == std::string::npos) {
       return absl::InvalidArgumentError("listen address '" + *address + "' lacks :PORT");
     }
@@ -420,6 +423,15 @@ absl::Status CheckSecurity(ServiceOptions& o) {
                (credentials ? "bearer tokens" : "--grpc-auth all's credentials") +
                " would cross the network in the clear; add --grpc-tls-cert and --grpc-tls-key, "
                "listen on 127.0.0.1, or pass --allow-insecure-listen");
+  }
+  // The HTTP server has no TLS of its own (a reverse proxy terminates it).
+  if ((credentials || o.grpc_auth == GrpcAuth::kAll) && o.http_listen != "none" &&
+      !IsLoopbackListen(o.http_listen) && !o.allow_insecure_listen) {
+    return bad("--http-listen " + o.http_listen +
+               " is not loopback and the HTTP server has no TLS: " +
+               (credentials ? "bearer tokens" : "--grpc-auth all's credentials") +
+               " would cross the network in the clear; put a TLS proxy in front of it on "
+               "127.0.0.1, pass --http-listen none, or pass --allow-insecure-listen");
   }
   if (o.changelog_topic == "none") o.changelog_topic.clear();
   if (o.cluster_topic == "none") o.cluster_topic.clear();
@@ -496,7 +508,7 @@ std::string DescribeOptions(const ServiceOptions& o) {
   std::ostringstream out;
   out << "brokers=" << (o.brokers.empty() ? "(embedded)" : o.brokers) << " group=" << o.group
       << " data-dir=" << o.data_dir << " grpc-listen=" << o.grpc_listen
-      << " metrics-listen=" << o.metrics_listen
+      << " metrics-listen=" << o.metrics_listen << " http-listen=" << o.http_listen
       << " model=" << (o.model_file.empty() ? "(built-in)" : o.model_file) << " topic=" << o.topic
       << " dlq-topic=" << o.dlq_topic
       << " changelog-topic=" << (o.changelog_topic.empty() ? "(none)" : o.changelog_topic)

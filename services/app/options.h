@@ -28,8 +28,9 @@ struct ServiceOptions {
   std::string data_dir = "./crm-data";             // RocksDB state
   std::string grpc_listen = std::string(kDefaultGrpcListen);
   std::string metrics_listen = std::string(kDefaultMetricsListen);
-  std::string model_file;  // empty: built-in model
-  KafkaProperties kafka;   // --kafka KEY=VALUE, repeatable
+  std::string http_listen = std::string(kDefaultHttpListen);  // "none": no HTTP server
+  std::string model_file;                                     // empty: built-in model
+  KafkaProperties kafka;                                      // --kafka KEY=VALUE, repeatable
   std::string topic = std::string(kDefaultTouchpointTopic);
   std::string alerts_topic = std::string(kDefaultAlertsTopic);
   std::string dlq_topic = std::string(kDefaultDeadLetterTopic);

@@ -23,6 +23,7 @@
 #include "services/common/file_audit_log.h"
 #include "services/common/log.h"
 #include "services/grpc/scoring_service.h"
+#include "services/http/http_server.h"
 #include "services/kafka/alert_feed.h"
 #include "services/kafka/alert_publisher.h"
 #include "services/kafka/changelog_topic.h"
@@ -143,6 +144,7 @@ class ScoringApp {
   std::unique_ptr<Authorizer> authorizer_;
   std::unique_ptr<ScoringServiceImpl> service_;
   std::unique_ptr<GrpcServer> grpc_server_;
+  std::unique_ptr<HttpServer> http_server_;  // stopped before the gRPC server it calls
   std::unique_ptr<KafkaCluster> cluster_;
   std::unique_ptr<TouchpointConsumer> consumer_;
   std::unique_ptr<ConsumerListener> consumer_listener_;
@@ -411,6 +413,17 @@ std::optional<int> ScoringApp::StartServing() {
                                                                       : "open");
   CRM_LOG(kInfo, kComponent) << "gRPC listening on " << HostOf(options_.grpc_listen) << ":"
                              << grpc_server_->port();
+  if (options_.http_listen == "none") return std::nullopt;
+  auto http =
+      HttpServer::Start(options_.http_listen, grpc_server_->InProcessChannel(),
+                        {.threads = static_cast<int>(options_.max_watchers) + 16,
+                         .ready = [server = grpc_server_.get()] { return server->serving(); }});
+  if (!http.ok()) return Fatal("HTTP", http.status());
+  http_server_ = std::move(*http);
+  const std::string address =
+      HostOf(options_.http_listen) + ":" + std::to_string(http_server_->port());
+  CRM_LOG(kInfo, kComponent) << "HTTP listening on " << address;
+  CRM_LOG(kInfo, kComponent) << "agents' desk at http://" << address << "/";
   return std::nullopt;
 }
 
@@ -555,6 +568,7 @@ int ScoringApp::Shutdown(int signal_number) {
   // alerts delivered, the calls in flight answered; the state flushed last.
   grpc_server_->SetServing(false);
   alert_hub_.Close();  // ends WatchAlerts streams before the server waits for them
+  if (http_server_) http_server_->Stop();
   ingest_loop_->Stop();
   consumer_thread_.join();
   cluster_.reset();  // gone from the group's view at once

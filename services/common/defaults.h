@@ -17,5 +17,11 @@ inline constexpr std::string_view kDefaultClusterTopic = "crm.cluster";
 inline constexpr std::string_view kDefaultGroup = "crm-scored";
 inline constexpr std::string_view kDefaultGrpcListen = "127.0.0.1:50051";
 inline constexpr std::string_view kDefaultMetricsListen = "127.0.0.1:9464";
+inline constexpr std::string_view kDefaultHttpListen = "127.0.0.1:8080";
+
+// The header a WatchAlerts stream's initial metadata carries once the caller
+// is subscribed (a refused stream ends without it): how the HTTP edge tells
+// an open stream from a refusal before the first alert.
+inline constexpr std::string_view kWatchOpenKey = "crm-watch-open";
 
 }  // namespace crm

@@ -4,19 +4,21 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "services/common/defaults.h"
 
 namespace crm {
 namespace {
 
 class AlertWatch final : public grpc::ServerWriteReactor<v1::ChurnAlert> {
  public:
-  AlertWatch(AlertHub* hub, AlertHub::Filter filter) {
+  AlertWatch(grpc::CallbackServerContext* context, AlertHub* hub, AlertHub::Filter filter) {
     subscription_ = hub->Subscribe(std::move(filter), [this] { Pump(); });
     if (subscription_ == nullptr) {
       End({grpc::StatusCode::RESOURCE_EXHAUSTED,
            "too many WatchAlerts streams at once (--max-watchers); retry later"});
       return;
     }
+    context->AddInitialMetadata(std::string(kWatchOpenKey), "1");
     StartSendInitialMetadata();
     // Alerts queued while subscribing were not written: Pump waited for this.
     started_.store(true);
@@ -88,8 +90,9 @@ class RefusedWatch final : public grpc::ServerWriteReactor<v1::ChurnAlert> {
 
 }  // namespace
 
-grpc::ServerWriteReactor<v1::ChurnAlert>* StartAlertWatch(AlertHub* hub, AlertHub::Filter filter) {
-  return new AlertWatch(hub, std::move(filter));
+grpc::ServerWriteReactor<v1::ChurnAlert>* StartAlertWatch(grpc::CallbackServerContext* context,
+                                                          AlertHub* hub, AlertHub::Filter filter) {
+  return new AlertWatch(context, hub, std::move(filter));
 }
 
 grpc::ServerWriteReactor<v1::ChurnAlert>* RefuseAlertWatch(const grpc::Status& status) {

@@ -104,11 +104,16 @@ GrpcServer::~GrpcServer() {
 }
 
 void GrpcServer::SetServing(bool serving) {
+  serving_.store(serving);
   if (auto* health = server_->GetHealthCheckService()) health->SetServingStatus(serving);
 }
 
 void GrpcServer::SetServing(const std::string& service, bool serving) {
   if (auto* health = server_->GetHealthCheckService()) health->SetServingStatus(service, serving);
+}
+
+std::shared_ptr<grpc::Channel> GrpcServer::InProcessChannel() {
+  return server_->InProcessChannel(grpc::ChannelArguments());
 }
 
 void GrpcServer::Shutdown(int deadline_ms) { server_->Shutdown(FromNow(deadline_ms)); }

@@ -6,12 +6,14 @@
 
 #include <grpcpp/security/credentials.h>
 
+#include <atomic>
 #include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
 
 namespace grpc {
+class Channel;
 class Server;
 class Service;
 }  // namespace grpc
@@ -60,9 +62,14 @@ class GrpcServer {
   ~GrpcServer();
 
   int port() const { return port_; }
+  // A channel to this server within the process (no socket): its calls go
+  // through the same service, interceptor and authorisation as a client's.
+  std::shared_ptr<grpc::Channel> InProcessChannel();
   // Marks the whole server SERVING or NOT_SERVING in the health service
   // (NOT_SERVING before shutdown).
   void SetServing(bool serving);
+  // What SetServing said last (SERVING from the start).
+  bool serving() const { return serving_.load(); }
   // The health of one named part ("crm.v1.Ingest": whether touchpoints are
   // being read).
   void SetServing(const std::string& service, bool serving);
@@ -73,6 +80,7 @@ class GrpcServer {
   GrpcServer() = default;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
+  std::atomic<bool> serving_{true};
 };
 
 }  // namespace crm

@@ -81,7 +81,7 @@ grpc::ServerWriteReactor<v1::ChurnAlert>* ScoringServiceImpl::WatchAlerts(
     return RefuseAlertWatch({grpc::StatusCode::UNIMPLEMENTED, "alerts are not enabled"});
   }
   return StartAlertWatch(
-      options_.alerts,
+      context, options_.alerts,
       [segment = request->segment().empty() ? std::nullopt : ParseSegment(request->segment()),
        min_churn = request->min_churn(), action = ParseRecommendedAction(request->action()),
        include_cleared = request->include_cleared()](const AlertEvent& alert) {

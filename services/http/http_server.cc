@@ -1,0 +1,163 @@
+#include "services/http/http_server.h"
+
+#include <civetweb.h>
+
+#include <algorithm>
+#include <cstring>
+#include <mutex>
+#include <vector>
+
+namespace crm {
+namespace {
+
+// Sent with every answer: nothing is sniffed, framed, cached by a proxy or
+// fetched from elsewhere by the desk.
+constexpr std::pair<const char*, const char*> kSecurityHeaders[] = {
+    {"X-Content-Type-Options", "nosniff"},
+    {"Referrer-Policy", "no-referrer"},
+    {"Content-Security-Policy",
+     "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'"},
+};
+
+void StartAnswer(mg_connection* connection, int status, std::string_view content_type) {
+  mg_response_header_start(connection, status);
+  mg_response_header_add(connection, "Content-Type", content_type.data(),
+                         static_cast<int>(content_type.size()));
+  for (const auto& [name, value] : kSecurityHeaders) {
+    mg_response_header_add(connection, name, value, -1);
+  }
+}
+
+int Send(mg_connection* connection, const HttpResponse& response) {
+  StartAnswer(connection, response.status, response.content_type);
+  mg_response_header_add(connection, "Cache-Control", "no-store", -1);
+  for (const auto& [name, value] : response.headers) {
+    mg_response_header_add(connection, name.c_str(), value.c_str(), -1);
+  }
+  const std::string length = std::to_string(response.body.size());
+  mg_response_header_add(connection, "Content-Length", length.c_str(), -1);
+  mg_response_header_send(connection);
+  mg_write(connection, response.body.data(), response.body.size());
+  return response.status;
+}
+
+// An alert stream's answer on a civetweb connection.
+class ConnectionSink final : public EventSink {
+ public:
+  explicit ConnectionSink(mg_connection* connection) : connection_(connection) {}
+  bool Open() override {
+    StartAnswer(connection_, 200, "text/event-stream");
+    mg_response_header_add(connection_, "Cache-Control", "no-cache", -1);
+    mg_response_header_add(connection_, "Connection", "close", -1);
+    if (mg_response_header_send(connection_) != 0) return false;
+    // The first comment makes the browser's reader see the stream open.
+    return Send(": open\n\n");
+  }
+  bool Send(std::string_view text) override {
+    return mg_write(connection_, text.data(), text.size()) == static_cast<int>(text.size());
+  }
+
+ private:
+  mg_connection* connection_;
+};
+
+// The request's body, at most `limit` + 1 bytes kept (one more tells it is
+// too long). The rest is read and dropped, up to 4 times `limit`, so that
+// the client, still sending, reads the refusal rather than a reset.
+std::string ReadBody(mg_connection* connection, std::size_t limit) {
+  std::string body;
+  char buffer[8192];
+  for (std::size_t read_bytes = 0; read_bytes <= 4 * limit;) {
+    const int read = mg_read(connection, buffer, sizeof(buffer));
+    if (read <= 0) break;
+    read_bytes += static_cast<std::size_t>(read);
+    if (body.size() <= limit) body.append(buffer, static_cast<std::size_t>(read));
+  }
+  return body;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
+    const std::string& listen, const std::shared_ptr<grpc::Channel>& channel,
+    HttpServerOptions options, JsonApiOptions api_options) {
+  static std::once_flag initialised;
+  std::call_once(initialised, [] { mg_init_library(0); });
+  std::unique_ptr<HttpServer> server(new HttpServer(channel, std::move(options), api_options));
+  const std::string threads = std::to_string(std::max(server->options_.threads, 2));
+  const char* civetweb_options[] = {"listening_ports",
+                                    listen.c_str(),
+                                    "num_threads",
+                                    threads.c_str(),
+                                    "enable_keep_alive",
+                                    "yes",
+                                    "request_timeout_ms",
+                                    "30000",
+                                    nullptr};
+  mg_callbacks callbacks{};
+  // civetweb's own messages (a port taken, say) are reported by Start's error.
+  callbacks.log_message = [](const mg_connection*, const char*) { return 1; };
+  server->context_ = mg_start(&callbacks, server.get(), civetweb_options);
+  if (server->context_ == nullptr) {
+    return absl::UnavailableError("cannot listen for HTTP on " + listen);
+  }
+  mg_server_port ports[4] = {};
+  const int count = mg_get_server_ports(server->context_, 4, ports);
+  if (count < 1 || ports[0].port == 0) {
+    return absl::UnavailableError("cannot listen for HTTP on " + listen);
+  }
+  server->port_ = ports[0].port;
+  mg_set_request_handler(server->context_, "/", &HttpServer::Handle, server.get());
+  return server;
+}
+
+HttpServer::~HttpServer() { Stop(); }
+
+void HttpServer::Stop() {
+  if (context_ == nullptr) return;
+  api_.Shutdown();
+  mg_stop(context_);
+  context_ = nullptr;
+}
+
+int HttpServer::Handle(mg_connection* connection, void* self) {
+  return static_cast<HttpServer*>(self)->Answer(connection);
+}
+
+int HttpServer::Answer(mg_connection* connection) {
+  const mg_request_info* info = mg_get_request_info(connection);
+  const char* authorization = mg_get_header(connection, "Authorization");
+  HttpRequest request{.method = info->request_method,
+                      .path = info->local_uri != nullptr ? info->local_uri : "",
+                      .query = info->query_string != nullptr ? info->query_string : "",
+                      .authorization = authorization != nullptr ? authorization : ""};
+  if (request.path.starts_with("/v1/")) {
+    if (JsonApi::IsWatch(request)) {
+      ConnectionSink sink(connection);
+      if (std::optional<HttpResponse> refused = api_.Watch(request, sink)) {
+        return Send(connection, *refused);
+      }
+      return 200;
+    }
+    if (request.method == "POST") request.body = ReadBody(connection, api_.max_body_bytes());
+    return Send(connection, api_.Serve(request));
+  }
+  const bool read = request.method == "GET" || request.method == "HEAD";
+  if (request.path == "/healthz" && read) {
+    return Send(connection, {.body = R"({"status":"SERVING"})"});
+  }
+  if (request.path == "/readyz" && read) {
+    const bool ready = !options_.ready || options_.ready();
+    return Send(connection,
+                {.status = ready ? 200 : 503,
+                 .body = ready ? R"({"status":"SERVING"})" : R"({"status":"NOT_SERVING"})"});
+  }
+  if (const StaticFile* file = options_.files ? options_.files(request.path) : nullptr;
+      file != nullptr && read) {
+    return Send(connection,
+                {.content_type = std::string(file->content_type), .body = std::string(file->body)});
+  }
+  return Send(connection, ErrorResponse({grpc::StatusCode::NOT_FOUND, "no such page"}));
+}
+
+}  // namespace crm
