@@ -18,6 +18,7 @@
 #include "core/ingest_processor.h"
 #include "core/partition_ownership.h"
 #include "core/scorer.h"
+#include "services/app/desk_files.h"
 #include "services/app/model_reloader.h"
 #include "services/app/process.h"
 #include "services/common/file_audit_log.h"
@@ -417,6 +418,7 @@ std::optional<int> ScoringApp::StartServing() {
   auto http =
       HttpServer::Start(options_.http_listen, grpc_server_->InProcessChannel(),
                         {.threads = static_cast<int>(options_.max_watchers) + 16,
+                         .files = DeskFile,
                          .ready = [server = grpc_server_.get()] { return server->serving(); }});
   if (!http.ok()) return Fatal("HTTP", http.status());
   http_server_ = std::move(*http);
