@@ -20,6 +20,7 @@ const desk = {
   stream: null,        // AbortController of the alerts stream
   cardRequest: 0,      // a later card load supersedes an earlier one
   queueRequest: 0,
+  queueAnswer: null,   // the last at-risk answer: partitions, instances, partial
 };
 
 const $ = (selector) => document.querySelector(selector);
@@ -132,11 +133,11 @@ async function api(path) {
 // Shows what an error means to the agent: a state, never a stack.
 function showError(error, id) {
   if (!(error instanceof ApiError)) error = new ApiError(0, "UNKNOWN", String(error));
-  if (error.status === 401) return askForToken();
+  if (error.status === 401) return askForToken("unauthorised", t("state.unauthorised"));
+  if (error.status === 403) return askForToken("forbidden", t("state.forbidden"));
   const states = {
     404: ["not-found", t("state.notFound", {id})],
     503: ["restoring", t("state.restoring")],
-    403: ["forbidden", t("state.forbidden")],
     429: ["busy", t("state.busy")],
     400: ["invalid", t("state.invalid", {message: error.message})],
     0: ["offline", t("state.offline")],
@@ -187,8 +188,10 @@ function route() {
   }
 }
 
-function askForToken() {
-  setStatus("unauthorised", t("state.unauthorised"));
+// 401: the service wants a token; 403: it refuses the one given (unknown,
+// or of a role that may not do this).
+function askForToken(state, text) {
+  setStatus(state, text);
   showView("token");
   $("#token-input").focus();
 }
@@ -203,7 +206,7 @@ async function loadCard(id) {
   try {
     const [scores, state] = await Promise.all([
       api(path + "/scores"),
-      api(path + "/state").catch((error) => (error.status === 401 ? Promise.reject(error) : null)),
+      api(path + "/state").catch((error) => ([401, 403].includes(error.status) ? Promise.reject(error) : null)),
     ]);
     if (request !== desk.cardRequest) return;
     setStatus("ok", "");
@@ -212,7 +215,7 @@ async function loadCard(id) {
     document.title = id + " · " + t("title");
   } catch (error) {
     if (request !== desk.cardRequest) return;
-    showView(error.status === 401 ? "token" : "card");
+    showView(error.status === 401 || error.status === 403 ? "token" : "card");
     $("#card").hidden = true;
     showError(error, id);
   }
@@ -270,7 +273,7 @@ function renderChurn(scores) {
     gauge.setAttribute("aria-valuenow", "0");
     gauge.setAttribute("aria-valuetext", t("card.churn.prospect"));
     $("#gauge-fill").setAttribute("stroke-dasharray", "0 100");
-    reasons.append(el("li", {}, t("card.churn.prospect")));
+    reasons.append(el("li", {class: "empty"}, t("card.churn.prospect")));
     return;
   }
   const churn = Number(scores.churn);
@@ -282,7 +285,7 @@ function renderChurn(scores) {
   gauge.setAttribute("aria-valuetext", t("card.churn.gauge", {value: shown}));
   $("#gauge-fill").setAttribute("stroke-dasharray", Math.round(churn * 100) + " 100");
   const given = scores.reasons || [];
-  if (!given.length) reasons.append(el("li", {}, t("card.reasons.none")));
+  if (!given.length) reasons.append(el("li", {class: "empty"}, t("card.reasons.none")));
   for (const reason of given) {
     reasons.append(el("li", {"data-code": reason.code, "data-sign": Number(reason.weight) >= 0 ? "up" : "down"},
                       reason.sentence || reason.code));
@@ -372,7 +375,7 @@ function renderOffers(details) {
   const list = $("#offers");
   list.replaceChildren();
   const top = [...details].sort((a, b) => Number(b.probability ?? 0) - Number(a.probability ?? 0)).slice(0, 5);
-  if (!top.length) list.append(el("li", {}, t("card.offers.none")));
+  if (!top.length) list.append(el("li", {class: "empty"}, t("card.offers.none")));
   for (const offer of top) {
     const reasons = el("ul", {});
     for (const reason of offer.reasons || []) reasons.append(el("li", {}, reason.sentence || reason.code));
@@ -412,14 +415,12 @@ function queueParams() {
 async function loadQueue() {
   const request = ++desk.queueRequest;
   try {
-    const answer = await api("/v1/at-risk?" + queueParams().toString());
+    const params = queueParams().toString();
+    const answer = await api("/v1/at-risk?" + params);
     if (request !== desk.queueRequest) return;
     desk.queue = answer.customers || [];
-    const coverage = t("queue.coverage", {
-      count: desk.queue.length, partitions: (answer.partitions || []).join(", ") || "—",
-      instances: (answer.instances || []).join(", ") || "—"});
-    $("#queue-coverage").textContent =
-        answer.partial ? coverage + " · " + t("queue.partial", {reason: answer.partialReason || ""}) : coverage;
+    $("#queue").dataset.query = params;  // what the rows answer
+    desk.queueAnswer = answer;
     renderQueue();
   } catch (error) {
     if (request === desk.queueRequest) showError(error, "");
@@ -458,6 +459,12 @@ function renderQueue() {
                    el("td", {}, alert ? enumLabel(alert.recommendedAction) : "—")));
   }
   $("#queue-empty").hidden = rows.length > 0;
+  const answer = desk.queueAnswer || {};
+  const coverage = t("queue.coverage", {
+    count: rows.length, partitions: (answer.partitions || []).join(", ") || "—",
+    instances: (answer.instances || []).join(", ") || "—"});
+  $("#queue-coverage").textContent =
+      answer.partial ? coverage + " · " + t("queue.partial", {reason: answer.partialReason || ""}) : coverage;
 }
 
 async function onRaised(alert) {
@@ -555,7 +562,7 @@ async function watchAlerts() {
       const response = await fetch("/v1/alerts:watch?include_cleared=true",
                                    {headers: {Accept: "text/event-stream", ...authHeaders()},
                                     signal: controller.signal, cache: "no-store"});
-      if (response.status === 401) {
+      if (response.status === 401 || response.status === 403) {
         setLive("unauthorised", "");
         return;  // watchAlerts starts again once a token is entered
       }
@@ -585,9 +592,12 @@ async function readEvents(reader, deliver) {
     while ((end = buffer.indexOf("\n\n")) >= 0) {
       const block = buffer.slice(0, end);
       buffer = buffer.slice(end + 2);
-      const data = block.split("\n").filter((line) => line.startsWith("data:"))
+      const lines = block.split("\n");
+      const type = lines.filter((line) => line.startsWith("event:")).map((line) => line.slice(6).trim()).pop();
+      const data = lines.filter((line) => line.startsWith("data:"))
                         .map((line) => line.slice(line.startsWith("data: ") ? 6 : 5)).join("\n");
       if (!data) continue;  // a comment or a keep-alive
+      if (type && type !== "message") throw new Error("stream ended: " + data);  // e.g. "error"
       try {
         deliver(JSON.parse(data));
       } catch (error) { /* one bad event is skipped */ }
@@ -615,7 +625,11 @@ function start() {
   for (const button of document.querySelectorAll("nav button[data-view]")) {
     button.addEventListener("click", () => navigate(button.dataset.view === "queue" ? {} : {view: button.dataset.view}));
   }
-  $("#nav-token").addEventListener("click", () => { setStatus("ok", ""); showView("token"); $("#token-input").focus(); });
+  $("#nav-token").addEventListener("click", () => {
+    setStatus("ok", "");
+    showView("token");
+    $("#token-input").focus();
+  });
   $("#search-form").addEventListener("submit", (event) => {
     event.preventDefault();
     const id = $("#search-input").value.trim();
@@ -640,6 +654,7 @@ function start() {
   });
   $("#queue-filters").addEventListener("submit", (event) => event.preventDefault());
   $("#alerts-filters").addEventListener("input", renderAlerts);
+  $("#alerts-filters").addEventListener("change", renderAlerts);
   $("#alerts-filters").addEventListener("submit", (event) => event.preventDefault());
   window.addEventListener("popstate", route);
   route();
