@@ -299,7 +299,7 @@ function renderAction(id) {
   const action = $("#recommended-action");
   const channel = $("#recommended-channel");
   if (!alert) {
-    action.textContent = enumLabel("NONE");
+    action.textContent = "—";
     action.dataset.value = "";
     channel.textContent = "—";
     channel.dataset.value = "";
