@@ -237,6 +237,11 @@ class DeskTest(unittest.TestCase):
         shown = self.find("#churn-reasons").text
         for sentence in reasons:
             self.assertIn(sentence, shown)
+        # The timeline: each of the customer's recent touchpoints, newest first.
+        state = self.api(f"/v1/customers/{customer}/state", token)
+        recent = [t["eventId"] for t in state.get("recentTouchpoints", [])]
+        self.wait(lambda: [item.get_attribute("data-event-id") for item in self.driver.find_elements(
+            By.CSS_SELECTOR, "#timeline li[data-event-id]")] == recent, "the timeline as the API")
 
     # -- the tests -------------------------------------------------------------
 
@@ -301,6 +306,13 @@ class DeskTest(unittest.TestCase):
         self.wait(lambda: self.find(row) is not None, "steady in the queue")
         self.assertTrue(driver.execute_script("return window.deskNotReloaded === true;"))
         self.screenshot("queue")
+        # The stage filter is the page's own: another stage hides the row.
+        stage = self.api("/v1/customers/steady/scores")["lifecycleStage"]
+        other = "PROSPECT" if stage != "PROSPECT" else "MATURITY"
+        Select(self.find("#filter-stage")).select_by_value(other)
+        self.wait(lambda: self.find(row) is None, f"steady hidden at stage {other}")
+        Select(self.find("#filter-stage")).select_by_value(stage)
+        self.wait(lambda: self.find(row) is not None, f"steady shown at stage {stage}")
         # The row opens the card, with the alert's action and channel.
         self.find(row + " button").click()
         self.assert_card_shows_api("steady")
