@@ -395,6 +395,10 @@ function renderTimeline(touchpoints) {
     const parts = [enumLabel(tp.type), enumLabel(tp.channel)];
     if (tp.product) parts.push(tp.product);
     if (tp.amount) parts.push(money(tp.amount));
+    if (tp.type === "CONSENT" && tp.consentGranted !== undefined) {
+      parts.push(t(tp.consentGranted ? "card.consent.granted" : "card.consent.withdrawn"));
+    }
+    if (tp.satisfaction !== undefined) parts.push(tp.satisfaction + " / 10");
     list.append(el("li", {"data-event-id": tp.eventId, "data-type": tp.type},
                    el("time", {datetime: tp.occurredAt}, when(tp.occurredAt)), parts.join(" · ")));
   }
