@@ -20,11 +20,13 @@
 #include <unordered_set>
 
 #include "absl/synchronization/notification.h"
+#include "bench/http_lookups.h"
 #include "bench/kafka_bench.h"
 #include "bench/workload.h"
 #include "crm/v1/scoring.grpc.pb.h"
 #include "services/common/defaults.h"
 #include "services/storage/rocksdb_state_store.h"
+#include "services/storage/state_keys.h"
 #include "tools/child_process.h"
 #include "tools/command_line.h"
 #include "tools/demo/population.h"
@@ -44,8 +46,8 @@ struct Options {
   std::size_t touchpoints = 1'000'000;
   int customers = 100'000;
   int partitions = 0;  // 0: as many as hold the workload
-  std::vector<std::string> phases = {"raw",       "storage", "ingest",
-                                     "freshness", "lookups", "footprint"};
+  std::vector<std::string> phases = {"raw",     "storage", "ingest",   "freshness",
+                                     "lookups", "http",    "footprint"};
   std::vector<double> freshness_rates = {10'000, 50'000};
   double lookup_ingest_rate = 20'000;
   int lookup_callers = 16;
@@ -182,6 +184,7 @@ class Service {
                                      "--data-dir",       (dir / (name + "-data")).string(),
                                      "--grpc-listen",    "127.0.0.1:0",
                                      "--metrics-listen", "127.0.0.1:0",
+                                     "--http-listen",    "127.0.0.1:0",
                                      "--kafka",          "fetch.wait.max.ms=10",
                                      "--kafka",          "session.timeout.ms=6000"};
     args.insert(args.end(), options.scored_args.begin(), options.scored_args.end());
@@ -189,7 +192,9 @@ class Service {
     process_ = std::make_unique<ChildProcess>(options.scored, args, dir / (name + ".log"));
     auto metrics = process_->WaitForLog("metrics listening on ", std::chrono::seconds(60));
     auto grpc = process_->WaitForLog("gRPC listening on ", std::chrono::seconds(60));
-    if (!metrics || !grpc) Fail("crm-scored did not start:\n" + process_->Log());
+    auto http = process_->WaitForLog("HTTP listening on ", std::chrono::seconds(60));
+    if (!metrics || !grpc || !http) Fail("crm-scored did not start:\n" + process_->Log());
+    http_address_ = *http;
     metrics_url_ = *metrics;
     channel_ = grpc::CreateChannel(*grpc, grpc::InsecureChannelCredentials());
     grpc_address_ = *grpc;
@@ -197,6 +202,7 @@ class Service {
 
   pid_t pid() const { return process_->pid(); }
   const std::string& grpc_address() const { return grpc_address_; }
+  const std::string& http_address() const { return http_address_; }
   const fs::path& data_dir() const { return data_dir_; }
   std::shared_ptr<grpc::Channel> channel() const { return channel_; }
   double Metric(const std::string& name) const {
@@ -208,7 +214,7 @@ class Service {
 
  private:
   std::unique_ptr<ChildProcess> process_;
-  std::string metrics_url_, grpc_address_;
+  std::string metrics_url_, grpc_address_, http_address_;
   fs::path data_dir_;
   std::shared_ptr<grpc::Channel> channel_;
 };
@@ -512,15 +518,31 @@ void Footprint(const Options& options, const fs::path& dir, int customers, Repor
   report.Add(phase, tag + "rss_at_end_mb", rss / (1 << 20), "MiB");
   report.Add(phase, tag + "disk_bytes_per_customer",
              static_cast<double>(DirectoryBytes(service.data_dir())) / n, "B");
-  // Settled: after a full compaction, as a long-running store would be.
+  // Settled: after a full compaction, as a long-running store would be. Of
+  // it, the recent touchpoints (the "h" keys, beside the states): apart.
+  std::uint64_t touchpoint_bytes = 0;
   {
     const std::unique_ptr<rocksdb::DB> db = OpenBare(service.data_dir());
     rocksdb::CompactRangeOptions compact;
     compact.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
     db->CompactRange(compact, nullptr, nullptr);
+    const std::string from(1, kTouchpointPrefix);
+    const std::string to = PrefixEnd(from);
+    const rocksdb::Range touchpoints(from, to);
+    rocksdb::SizeApproximationOptions sizes;
+    sizes.include_files = true;
+    if (!db->GetApproximateSizes(sizes, db->DefaultColumnFamily(), &touchpoints, 1,
+                                 &touchpoint_bytes)
+             .ok()) {
+      Fail("cannot size the recent touchpoints");
+    }
   }
-  report.Add(phase, tag + "compacted_bytes_per_customer",
-             static_cast<double>(DirectoryBytes(service.data_dir(), ".sst")) / n, "B");
+  const auto compacted = static_cast<double>(DirectoryBytes(service.data_dir(), ".sst"));
+  report.Add(phase, tag + "compacted_bytes_per_customer", compacted / n, "B");
+  report.Add(phase, tag + "compacted_state_bytes_per_customer",
+             (compacted - static_cast<double>(touchpoint_bytes)) / n, "B");
+  report.Add(phase, tag + "compacted_touchpoints_bytes_per_customer",
+             static_cast<double>(touchpoint_bytes) / n, "B");
 }
 
 // Fails unless the topic holds every record of the workload, none dropped.
@@ -537,6 +559,35 @@ void CheckTopicWhole(const Broker& broker, int partitions, std::size_t touchpoin
     Fail("the topic holds " + std::to_string(marks.total()) + " records, not " +
          std::to_string(touchpoints));
   }
+}
+
+// The same lookups over gRPC then over HTTP/JSON (GET /v1/customers/{id}/scores),
+// nothing ingested meanwhile, with the service's CPU per call for each: what
+// the HTTP edge costs beside gRPC, in the same run.
+void HttpBesideGrpc(const Options& options, const Service& service, const Workload& workload,
+                    Report& report) {
+  std::cerr << "http: " << options.lookup_callers << " callers over gRPC, then over HTTP\n";
+  const std::int64_t cpu_before = ProcessCpuMicros(service.pid());
+  const LookupResult grpc =
+      Lookups(service, workload.customers, options.lookup_callers, options.seconds);
+  const std::int64_t cpu_between = ProcessCpuMicros(service.pid());
+  HttpLookupResult http = HttpLookups(service.http_address(), workload.customers,
+                                      options.lookup_callers, options.seconds);
+  const std::int64_t cpu_after = ProcessCpuMicros(service.pid());
+  const double grpc_cpu = static_cast<double>(cpu_between - cpu_before) /
+                          static_cast<double>(std::max<std::int64_t>(grpc.latency.count, 1));
+  const double http_cpu =
+      static_cast<double>(cpu_after - cpu_between) /
+      static_cast<double>(std::max<std::size_t>(http.samples_us.size(), std::size_t{1}));
+  report.Add("http", "grpc_calls_per_s", grpc.rate, "/s");
+  ReportSummary(report, "http", "grpc_", grpc.latency);
+  report.Add("http", "grpc_cpu_us_per_call", grpc_cpu, "us");
+  report.Add("http", "http_calls_per_s", http.rate, "/s");
+  ReportSummary(report, "http", "http_", Summarise(std::move(http.samples_us)));
+  report.Add("http", "http_cpu_us_per_call", http_cpu, "us");
+  report.Add("http", "cpu_ratio_http_to_grpc", http_cpu / grpc_cpu, "");
+  report.Add("http", "errors", static_cast<double>(grpc.errors + http.errors), "");
+  if (grpc.errors + http.errors > 0) Fail("lookups failed: see the errors above");
 }
 
 // What crm-scored's phases are measured against: the bare consumer's and the
@@ -569,7 +620,7 @@ void ServicePhases(const Options& options, const Broker& broker, const fs::path&
     }
   }
   std::int64_t consumed = static_cast<std::int64_t>(options.touchpoints);
-  if (Wants(options, "freshness") || Wants(options, "lookups")) {
+  if (Wants(options, "freshness") || Wants(options, "lookups") || Wants(options, "http")) {
     const auto [looks, seconds] = WaitForLooks(service);
     report.Add("ingest", "catch_up_looks", looks, "");
     report.Add("ingest", "catch_up_looks_seconds", seconds, "s");
@@ -606,6 +657,7 @@ void ServicePhases(const Options& options, const Broker& broker, const fs::path&
     consumed += load.produced();
     WaitForIngest(*offsets, service, 0, consumed, "lookup backlog");
   }
+  if (Wants(options, "http")) HttpBesideGrpc(options, service, workload, report);
   if (service.Stop() != 0) Fail("crm-scored did not stop cleanly:\n" + service.Log());
 }
 
@@ -642,7 +694,8 @@ void StreamPhases(const Options& options, const fs::path& dir, Report& report) {
     std::cerr << "storage: the bare RocksDB loop\n";
     ceiling_rate = StorageCeiling(workload, dir, report);
   }
-  if (Wants(options, "ingest") || Wants(options, "freshness") || Wants(options, "lookups")) {
+  if (Wants(options, "ingest") || Wants(options, "freshness") || Wants(options, "lookups") ||
+      Wants(options, "http")) {
     ServicePhases(options, broker, dir, workload, partitions, {raw_rate, ceiling_rate}, report);
   }
   broker.process->Stop(SIGTERM);
@@ -662,7 +715,7 @@ int Run(const Options& options) {
 
   const bool needs_stream = Wants(options, "raw") || Wants(options, "storage") ||
                             Wants(options, "ingest") || Wants(options, "freshness") ||
-                            Wants(options, "lookups");
+                            Wants(options, "lookups") || Wants(options, "http");
   if (needs_stream) StreamPhases(options, dir, report);
   if (Wants(options, "footprint")) {
     for (int customers : options.footprint_customers) {
@@ -688,7 +741,8 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
       "writes of the states they leave, 1,000 a batch, WAL on), ingest (crm-scored draining the "
       "same touchpoints until their offsets are stored), freshness (produced -> visible through "
       "gRPC at fixed offered rates), lookups (GetCustomerScores from concurrent callers while "
-      "ingesting) and footprint (disk bytes per customer and peak RSS). Prints one figure a line; "
+      "ingesting), http (the same lookups over gRPC then HTTP/JSON, with the service's CPU per "
+      "call) and footprint (disk bytes per customer and peak RSS). Prints one figure a line; "
       "--json writes them all.");
   app.add_option("--touchpoints", options.touchpoints, "Touchpoints pre-produced")
       ->capture_default_str();
@@ -698,9 +752,10 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
                  "Partitions of the broker (0: enough to hold the touchpoints)")
       ->capture_default_str();
   app.add_option("--phases", options.phases,
-                 "Phases to run: raw, storage, ingest, freshness, lookups, footprint")
+                 "Phases to run: raw, storage, ingest, freshness, lookups, http, footprint")
       ->delimiter(',')
-      ->check(CLI::IsMember({"raw", "storage", "ingest", "freshness", "lookups", "footprint"}))
+      ->check(
+          CLI::IsMember({"raw", "storage", "ingest", "freshness", "lookups", "http", "footprint"}))
       ->capture_default_str();
   app.add_option("--freshness-rates", options.freshness_rates,
                  "Offered touchpoints/s of the freshness runs")

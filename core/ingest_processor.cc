@@ -246,6 +246,7 @@ absl::Status IngestProcessor::ApplyToCustomer(PendingCommit& pending,
     if (state.events_applied == 0) pending.customers.erase(touchpoint.customer_id);
   } else {
     state.partition = record.partition;
+    pending.touchpoints.push_back({record.partition, state.events_applied, &touchpoint});
     ++result.applied;
     probe_->Applied(touchpoint.type);
     if (!pending.latest_event || touchpoint.occurred_at > *pending.latest_event) {

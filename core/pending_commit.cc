@@ -86,6 +86,7 @@ StateBatch PendingCommit::Batch() {
                              .risk_to = risk});
     }
   }
+  batch.touchpoints = touchpoints;
   for (const auto& [partition, entry] : stale_due) {
     batch.index.push_back(
         {.partition = partition, .customer = &entry.customer, .due_from = entry.at});

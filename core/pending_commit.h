@@ -97,6 +97,8 @@ struct PendingCommit {
   std::unordered_map<CustomerId, Customer> customers;
   std::map<std::int32_t, Partition> partitions;
   std::vector<RejectedRecord> rejected;
+  // The touchpoints applied, in order (pointing into `input`).
+  std::vector<AppliedTouchpoint> touchpoints;
   std::vector<AlertEvent> alerts;
   std::vector<std::pair<std::int32_t, DueEntry>> stale_due;  // index entries no state backs
   std::vector<double> look_churns;                           // of every look taken, for the probe

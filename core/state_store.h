@@ -1,6 +1,7 @@
 #pragma once
 
 #include <compare>
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -16,6 +17,7 @@
 #include "core/customer_id.h"
 #include "core/customer_state.h"
 #include "core/population.h"
+#include "core/touchpoint.h"
 
 namespace crm {
 
@@ -93,13 +95,28 @@ struct IndexChange {
   std::optional<double> risk_from, risk_to;
 };
 
+// The most recent touchpoints kept per customer (StateStore::RecentTouchpoints).
+inline constexpr std::size_t kRecentTouchpoints = 20;
+
+// A touchpoint applied to its customer's state (not a duplicate, nor rejected,
+// nor dropped), kept among their recent ones: the `sequence`-th applied to
+// them (their CustomerState::events_applied once it was), under `partition`.
+struct AppliedTouchpoint {
+  std::int32_t partition = 0;
+  std::uint64_t sequence = 0;
+  const Touchpoint* touchpoint = nullptr;  // its customer_id is the customer's
+};
+
 // What one commit makes durable, all or nothing: the customers' new states
 // (each under its partition, CustomerState::partition),
 // the population cells they changed (applied in order: the last write to a
 // cell wins; a count of 0 deletes it), the partitions' new offsets and
-// progress, and the index entries and alerts that go with them.
+// progress, the index entries and alerts that go with them, and the
+// touchpoints applied (outside the states: kept by the store for
+// RecentTouchpoints, each replacing the one kRecentTouchpoints before it).
 struct StateBatch {
   std::vector<std::pair<const CustomerId*, const CustomerState*>> customers;
+  std::vector<AppliedTouchpoint> touchpoints;  // in the order applied
   std::vector<PopulationCell> population;
   std::vector<std::pair<std::int32_t, PartitionState>> partitions;
   // The latest event time applied so far, when this batch moved it forward.
@@ -107,8 +124,8 @@ struct StateBatch {
   std::vector<IndexChange> index;
   // Alerts raised or cleared, for delivery (the outbox), by sequence number.
   std::vector<std::pair<std::uint64_t, const AlertEvent*>> outbox;
-  // Customers forgotten (their states deleted, by partition), and outbox
-  // alerts withdrawn.
+  // Customers forgotten (their states and recent touchpoints deleted, by
+  // partition, this batch's included), and outbox alerts withdrawn.
   std::vector<std::pair<std::int32_t, const CustomerId*>> erased;
   std::vector<std::uint64_t> outbox_removed;
   // Made durable on disk before Commit returns (fsynced), whatever the
@@ -139,8 +156,18 @@ class StateStore {
     return Locate(id, hint);
   }
 
+  // The customer's recent touchpoints under `partition` (StateBatch::touchpoints),
+  // latest applied first, at most `limit`: those numbered after `through` -
+  // kRecentTouchpoints up to `through` (pass the state's events_applied: what
+  // an earlier owner of the partition left outside that window is not
+  // theirs any more). Their attributes are not kept. Empty when none.
+  virtual absl::StatusOr<std::vector<Touchpoint>> RecentTouchpoints(std::int32_t partition,
+                                                                    const CustomerId& id,
+                                                                    std::uint64_t through,
+                                                                    std::size_t limit) = 0;
+
   // Deletes everything kept under `partition` (of `topic`, for its offset and
-  // population): states, indexes, population cells, offset and progress. The
+  // population): states, recent touchpoints, indexes, population cells, offset and progress. The
   // outbox stays. After it, the partition is as if never seen.
   virtual absl::Status DropPartition(const std::string& topic, std::int32_t partition) = 0;
 

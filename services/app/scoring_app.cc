@@ -18,7 +18,6 @@
 #include "core/ingest_processor.h"
 #include "core/partition_ownership.h"
 #include "core/scorer.h"
-#include "services/app/desk_files.h"
 #include "services/app/model_reloader.h"
 #include "services/app/process.h"
 #include "services/common/file_audit_log.h"
@@ -415,11 +414,15 @@ std::optional<int> ScoringApp::StartServing() {
   CRM_LOG(kInfo, kComponent) << "gRPC listening on " << HostOf(options_.grpc_listen) << ":"
                              << grpc_server_->port();
   if (options_.http_listen == "none") return std::nullopt;
-  auto http =
-      HttpServer::Start(options_.http_listen, grpc_server_->InProcessChannel(),
-                        {.threads = static_cast<int>(options_.max_watchers) + 16,
-                         .files = DeskFile,
-                         .ready = [server = grpc_server_.get()] { return server->serving(); }});
+  auto http = HttpServer::Start(
+      options_.http_listen, grpc_server_->InProcessChannel(),
+      {.threads = static_cast<int>(options_.max_watchers) + 16,
+       .ready = [server = grpc_server_.get()] { return server->serving(); }},
+      {.local_scores = [service = service_.get()](std::string_view authorization,
+                                                  const v1::GetCustomerScoresRequest& request,
+                                                  v1::CustomerScores* response) {
+        return service->GetCustomerScoresHere(authorization, request, response);
+      }});
   if (!http.ok()) return Fatal("HTTP", http.status());
   http_server_ = std::move(*http);
   const std::string address =

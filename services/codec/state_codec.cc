@@ -5,6 +5,7 @@
 
 #include "core/bounded_text.h"
 #include "crm/internal/stored_state.pb.h"
+#include "services/codec/touchpoint_codec.h"
 
 namespace crm {
 namespace {
@@ -219,6 +220,31 @@ absl::StatusOr<PartitionState> DecodePartition(std::string_view bytes) {
     state.erasure_fences[stored.fence_hashes(i)] = FromMicros(stored.fence_erased_at_us(i));
   }
   return state;
+}
+
+std::string EncodeRecentTouchpoint(const Touchpoint& touchpoint) {
+  thread_local v1::Touchpoint message;
+  message.Clear();
+  ToProto(touchpoint, &message);
+  message.clear_customer_id();
+  message.clear_attributes();
+  return message.SerializeAsString();
+}
+
+absl::StatusOr<Touchpoint> DecodeRecentTouchpoint(std::string_view bytes,
+                                                  const CustomerId& customer) {
+  v1::Touchpoint message;
+  if (!message.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return absl::DataLossError("unreadable recent touchpoint in the data dir");
+  }
+  std::variant<Touchpoint, Rejection> decoded = FromProto(message);
+  if (const auto* rejection = std::get_if<Rejection>(&decoded)) {
+    return absl::DataLossError("unreadable recent touchpoint in the data dir: " +
+                               rejection->detail());
+  }
+  Touchpoint touchpoint = std::get<Touchpoint>(std::move(decoded));
+  touchpoint.customer_id = customer;
+  return touchpoint;
 }
 
 }  // namespace crm

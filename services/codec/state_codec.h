@@ -6,6 +6,7 @@
 #include "absl/status/statusor.h"
 #include "core/customer_state.h"
 #include "core/state_store.h"
+#include "core/touchpoint.h"
 
 namespace crm {
 
@@ -19,5 +20,14 @@ absl::StatusOr<CustomerState> DecodeState(std::string_view bytes);
 // the value of a changelog marker.
 std::string EncodePartition(const PartitionState& state);
 absl::StatusOr<PartitionState> DecodePartition(std::string_view bytes);
+
+// One of a customer's recent touchpoints for storage (StateBatch::touchpoints):
+// a crm.v1.Touchpoint without its customer id (the key holds it) nor its
+// attributes (not kept).
+std::string EncodeRecentTouchpoint(const Touchpoint& touchpoint);
+// Parses what EncodeRecentTouchpoint wrote, as `customer`'s; DataLossError
+// when the bytes are not a valid record.
+absl::StatusOr<Touchpoint> DecodeRecentTouchpoint(std::string_view bytes,
+                                                  const CustomerId& customer);
 
 }  // namespace crm

@@ -7,7 +7,11 @@ grpc::Status Admission::Authenticate(const grpc::ServerContextBase& context, Rol
   caller->role = role;
   caller->forwarded = context.client_metadata().count(kForwardedByKey) > 0;
   if (authorizer_ != nullptr) return authorizer_->Check(context, role, &caller->name);
-  if (role == Role::kReader) {
+  return Anonymous(caller);
+}
+
+grpc::Status Admission::Anonymous(Caller* caller) {
+  if (caller->role == Role::kReader) {
     caller->name = "anonymous";
     return grpc::Status::OK;
   }

@@ -53,7 +53,23 @@ class Admission {
     return ToGrpc(Validate(request));
   }
 
+  // Admit for a caller of this process's own edge (the HTTP API) whose only
+  // credential is an Authorization header's value (Authorizer::CheckBearer).
+  template <typename Request>
+  grpc::Status AdmitBearer(std::string_view authorization, const Request& request,
+                           Caller* caller) const {
+    caller->role = RoleOf(request);
+    caller->forwarded = false;
+    grpc::Status allowed = authorizer_ != nullptr ? authorizer_->CheckBearer(
+                                                        authorization, caller->role, &caller->name)
+                                                  : Anonymous(caller);
+    if (!allowed.ok()) return allowed;
+    return ToGrpc(Validate(request));
+  }
+
  private:
+  // The verdict without an authorizer: reads are open, admin calls refused.
+  static grpc::Status Anonymous(Caller* caller);
   grpc::Status Authenticate(const grpc::ServerContextBase& context, Role role,
                             Caller* caller) const;
 

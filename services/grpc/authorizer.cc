@@ -97,14 +97,7 @@ grpc::Status Authorizer::Check(const grpc::ServerContextBase& context, Role role
     return grpc::Status::OK;
   }
   // The strongest role the caller's credentials give, and its name.
-  std::optional<Role> held;
-  bool presented = false;
-  const auto hold = [&](Role given, std::string name) {
-    if (!held || (*held == Role::kReader && given == Role::kAdmin)) {
-      held = given;
-      *who = std::move(name);
-    }
-  };
+  Credentials held;
   const auto listed = [](const std::vector<std::string>& identities, const std::string& identity) {
     return std::find(identities.begin(), identities.end(), identity) != identities.end();
   };
@@ -116,32 +109,59 @@ grpc::Status Authorizer::Check(const grpc::ServerContextBase& context, Role role
         auth->FindPropertyValues(GRPC_X509_CN_PROPERTY_NAME);
     names.insert(names.end(), common.begin(), common.end());
     for (const grpc::string_ref& name : names) {
-      presented = true;
+      held.presented = true;
       const std::string identity(name.data(), name.size());
-      if (listed(options_.admin_identities, identity)) hold(Role::kAdmin, "mtls:" + identity);
-      if (listed(options_.reader_identities, identity)) hold(Role::kReader, "mtls:" + identity);
+      if (listed(options_.admin_identities, identity)) held.Hold(Role::kAdmin, "mtls:" + identity);
+      if (listed(options_.reader_identities, identity)) {
+        held.Hold(Role::kReader, "mtls:" + identity);
+      }
     }
   }
-  // A bearer token.
   for (auto [it, end] = metadata.equal_range("authorization"); it != end; ++it) {
-    const std::string_view value(it->second.data(), it->second.size());
-    constexpr std::string_view kBearer = "Bearer ";
-    if (!value.starts_with(kBearer)) continue;
-    presented = true;
-    const std::string_view secret = value.substr(kBearer.size());
-    for (const AuthOptions::Token& token : options_.admin_tokens) {
-      if (SameSecret(secret, token.secret)) hold(Role::kAdmin, "token:" + token.name);
-    }
-    for (const AuthOptions::Token& token : options_.reader_tokens) {
-      if (SameSecret(secret, token.secret)) hold(Role::kReader, "token:" + token.name);
-    }
+    HoldToken(std::string_view(it->second.data(), it->second.size()), held);
   }
-  if (held && (*held == Role::kAdmin || role == Role::kReader)) return grpc::Status::OK;
-  if (held) {
+  return Verdict(held, role, who);
+}
+
+grpc::Status Authorizer::CheckBearer(std::string_view authorization, Role role,
+                                     std::string* who) const {
+  if (role == Role::kReader && !options_.all_rpcs) {
+    *who = "anonymous";
+    return grpc::Status::OK;
+  }
+  Credentials held;
+  HoldToken(authorization, held);
+  return Verdict(held, role, who);
+}
+
+void Authorizer::Credentials::Hold(Role given, std::string name) {
+  if (!role || (*role == Role::kReader && given == Role::kAdmin)) {
+    role = given;
+    who = std::move(name);
+  }
+}
+
+void Authorizer::HoldToken(std::string_view authorization, Credentials& held) const {
+  constexpr std::string_view kBearer = "Bearer ";
+  if (!authorization.starts_with(kBearer)) return;
+  held.presented = true;
+  const std::string_view secret = authorization.substr(kBearer.size());
+  for (const AuthOptions::Token& token : options_.admin_tokens) {
+    if (SameSecret(secret, token.secret)) held.Hold(Role::kAdmin, "token:" + token.name);
+  }
+  for (const AuthOptions::Token& token : options_.reader_tokens) {
+    if (SameSecret(secret, token.secret)) held.Hold(Role::kReader, "token:" + token.name);
+  }
+}
+
+grpc::Status Authorizer::Verdict(const Credentials& held, Role role, std::string* who) {
+  if (held.role) *who = held.who;
+  if (held.role && (*held.role == Role::kAdmin || role == Role::kReader)) return grpc::Status::OK;
+  if (held.role) {
     return {grpc::StatusCode::PERMISSION_DENIED,
             "the caller (" + *who + ") may read but not make this call: it needs an admin"};
   }
-  if (!presented) {
+  if (!held.presented) {
     return {grpc::StatusCode::UNAUTHENTICATED,
             "this call needs an authorised caller: a bearer token or a client certificate"};
   }

@@ -81,7 +81,24 @@ class Authorizer {
   // cluster token configured it is an anonymous call.
   grpc::Status Check(const grpc::ServerContextBase& context, Role role, std::string* who) const;
 
+  // Check for a caller of this process's own edge (the HTTP API) whose only
+  // credential is `authorization`, an Authorization header's value (empty:
+  // none): never forwarded, no certificate.
+  grpc::Status CheckBearer(std::string_view authorization, Role role, std::string* who) const;
+
  private:
+  // The strongest role a caller's credentials give, and its name.
+  struct Credentials {
+    std::optional<Role> role;
+    std::string who;
+    bool presented = false;  // some were presented, authorised or not
+    void Hold(Role given, std::string name);
+  };
+  // Holds the role of the bearer token in `authorization`, if it is one.
+  void HoldToken(std::string_view authorization, Credentials& held) const;
+  // OK when `held` has `role` (an admin has both); the refusal otherwise.
+  static grpc::Status Verdict(const Credentials& held, Role role, std::string* who);
+
   AuthOptions options_;
 };
 

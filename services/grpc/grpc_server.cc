@@ -113,7 +113,10 @@ void GrpcServer::SetServing(const std::string& service, bool serving) {
 }
 
 std::shared_ptr<grpc::Channel> GrpcServer::InProcessChannel() {
-  return server_->InProcessChannel(grpc::ChannelArguments());
+  grpc::ChannelArguments args;
+  // Nothing to retry within the process: retries would only copy each message.
+  args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
+  return server_->InProcessChannel(args);
 }
 
 void GrpcServer::Shutdown(int deadline_ms) { server_->Shutdown(FromNow(deadline_ms)); }

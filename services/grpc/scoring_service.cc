@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 
+#include "services/codec/touchpoint_codec.h"
 #include "services/grpc/alert_watch.h"
 #include "services/grpc/at_risk_ranking.h"
 #include "services/grpc/batch_fanout.h"
@@ -35,18 +36,34 @@ grpc::ServerUnaryReactor* ScoringServiceImpl::GetCustomerScores(
             });
     return reactor;
   }
-  if (route.kind == Route::Kind::kAnswered) {
-    reactor->Finish(ToGrpc(route.status));
-    return reactor;
+  reactor->Finish(ScoreHere(route, *request, response));
+  return reactor;
+}
+
+std::optional<grpc::Status> ScoringServiceImpl::GetCustomerScoresHere(
+    std::string_view authorization, const v1::GetCustomerScoresRequest& request,
+    v1::CustomerScores* response) {
+  Caller caller;
+  if (grpc::Status admitted = admission_.AdmitBearer(authorization, request, &caller);
+      !admitted.ok()) {
+    return admitted;
   }
-  const Timestamp as_of = parts_.AsOf(request->has_as_of(), request->as_of());
+  const Route route = router_.Locate(*parts_.store, request.customer_id(), caller.forwarded);
+  if (route.kind == Route::Kind::kForward) return std::nullopt;
+  return BoundedStatus(ScoreHere(route, request, response));
+}
+
+grpc::Status ScoringServiceImpl::ScoreHere(const Route& route,
+                                           const v1::GetCustomerScoresRequest& request,
+                                           v1::CustomerScores* response) const {
+  if (route.kind == Route::Kind::kAnswered) return ToGrpc(route.status);
+  const Timestamp as_of = parts_.AsOf(request.has_as_of(), request.as_of());
   const std::shared_ptr<const PopulationView> population = parts_.population->Current();
-  ToProto(parts_.scorer->Current()->Score(CustomerId(request->customer_id()), *route.state, as_of,
+  ToProto(parts_.scorer->Current()->Score(CustomerId(request.customer_id()), *route.state, as_of,
                                           population.get()),
           response);
   parts_.Stamp(route.partition, *population, response);
-  reactor->Finish(grpc::Status::OK);
-  return reactor;
+  return grpc::Status::OK;
 }
 
 grpc::ServerUnaryReactor* ScoringServiceImpl::BatchGetCustomerScores(
@@ -110,7 +127,15 @@ grpc::Status ScoringServiceImpl::GetCustomerState(grpc::ServerContext* context,
                     route.owner.instance);
   }
   if (route.kind == Route::Kind::kAnswered) return ToGrpc(route.status);
-  ToProto(CustomerId(request->customer_id()), *route.state, response);
+  const CustomerId id(request->customer_id());
+  // Those up to the state's count of touchpoints applied (a commit between
+  // the two reads may leave fewer: the ones it replaced).
+  auto recent = parts_.store->RecentTouchpoints(route.state->partition, id,
+                                                route.state->events_applied, kRecentTouchpoints);
+  if (!recent.ok()) return ToGrpc(recent.status());
+  ToProto(id, *route.state, response);
+  for (const Touchpoint& touchpoint : *recent)
+    ToProto(touchpoint, response->add_recent_touchpoints());
   return grpc::Status::OK;
 }
 

@@ -69,6 +69,15 @@ class ScoringServiceImpl final : public ScoringServiceBase {
   grpc::ServerUnaryReactor* GetCustomerScores(grpc::CallbackServerContext* context,
                                               const v1::GetCustomerScoresRequest* request,
                                               v1::CustomerScores* response) override;
+  // GetCustomerScores for this process's own edge (the HTTP API), with no
+  // gRPC call: the same admission (its caller's only credential the
+  // Authorization header's value `authorization`), validation and answer.
+  // Nullopt when another instance owns the customer: the edge then calls
+  // through gRPC, which forwards.
+  std::optional<grpc::Status> GetCustomerScoresHere(std::string_view authorization,
+                                                    const v1::GetCustomerScoresRequest& request,
+                                                    v1::CustomerScores* response);
+
   grpc::ServerUnaryReactor* BatchGetCustomerScores(
       grpc::CallbackServerContext* context, const v1::BatchGetCustomerScoresRequest* request,
       v1::BatchGetCustomerScoresResponse* response) override;
@@ -105,6 +114,10 @@ class ScoringServiceImpl final : public ScoringServiceBase {
                              v1::EraseCustomerResponse* response) override;
 
  private:
+  // The scores of a customer `route` says are here (or the status it answers).
+  grpc::Status ScoreHere(const Route& route, const v1::GetCustomerScoresRequest& request,
+                         v1::CustomerScores* response) const;
+
   const ScoringServiceOptions options_;
   const Clock* const wall_clock_;
   const PeerRouter router_;

@@ -210,7 +210,7 @@ absl::StatusOr<std::optional<CustomerState>> RocksDbStateStore::Locate(
 
 absl::Status RocksDbStateStore::DropPartition(const std::string& topic, std::int32_t partition) {
   rocksdb::WriteBatch batch;
-  for (char prefix : {kCustomerPrefix, kDuePrefix, kRiskPrefix}) {
+  for (char prefix : {kCustomerPrefix, kTouchpointPrefix, kDuePrefix, kRiskPrefix}) {
     const std::string from = IndexPrefix(prefix, partition);
     batch.DeleteRange(from, PrefixEnd(from));
   }
@@ -225,6 +225,33 @@ absl::Status RocksDbStateStore::DropPartition(const std::string& topic, std::int
   absl::MutexLock lock(&partitions_mutex_);
   partitions_.erase(partition);
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<Touchpoint>> RocksDbStateStore::RecentTouchpoints(std::int32_t partition,
+                                                                             const CustomerId& id,
+                                                                             std::uint64_t through,
+                                                                             std::size_t limit) {
+  std::vector<Touchpoint> recent;
+  const std::string prefix = TouchpointPrefix(partition, id);
+  // The window: the latest kRecentTouchpoints up to `through`.
+  const std::string first = TouchpointKey(
+      partition, id, through >= kRecentTouchpoints ? through - kRecentTouchpoints + 1 : 0);
+  const rocksdb::Slice lower(first);
+  rocksdb::ReadOptions options;
+  options.iterate_lower_bound = &lower;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options));
+  for (it->SeekForPrev(TouchpointKey(partition, id, through)); it->Valid() && recent.size() < limit;
+       it->Prev()) {
+    const std::string_view key = it->key().ToStringView();
+    if (key.size() != prefix.size() + 8 || !key.starts_with(prefix)) {
+      return absl::DataLossError("unreadable recent touchpoint key in the data dir");
+    }
+    auto touchpoint = DecodeRecentTouchpoint(it->value().ToStringView(), id);
+    if (!touchpoint.ok()) return touchpoint.status();
+    recent.push_back(*std::move(touchpoint));
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "reading recent touchpoints");
+  return recent;
 }
 
 absl::StatusOr<std::optional<PartitionState>> RocksDbStateStore::GetPartition(
@@ -457,6 +484,15 @@ absl::Status RocksDbStateStore::Commit(const std::string& topic, const StateBatc
       writes.Put(PopulationKey(topic, cell), value);
     }
   }
+  for (const AppliedTouchpoint& applied : batch.touchpoints) {
+    const CustomerId& id = applied.touchpoint->customer_id;
+    writes.Put(TouchpointKey(applied.partition, id, applied.sequence),
+               EncodeRecentTouchpoint(*applied.touchpoint));
+    // The one this replaces among the latest kRecentTouchpoints, without reading.
+    if (applied.sequence > kRecentTouchpoints) {
+      writes.Delete(TouchpointKey(applied.partition, id, applied.sequence - kRecentTouchpoints));
+    }
+  }
   for (const auto& [partition, id] : batch.erased) writes.Delete(CustomerKey(partition, *id));
   for (std::uint64_t sequence : batch.outbox_removed) writes.Delete(OutboxKey(sequence));
   for (const auto& [sequence, alert] : batch.outbox) {
@@ -490,6 +526,11 @@ absl::Status RocksDbStateStore::Commit(const std::string& topic, const StateBatc
   }
   rocksdb::WriteBatch sorted;
   writes.WriteTo(sorted);
+  // After the batch's own, so that an erased customer keeps none.
+  for (const auto& [partition, id] : batch.erased) {
+    const std::string from = TouchpointPrefix(partition, *id);
+    sorted.DeleteRange(from, PrefixEnd(from));
+  }
   {
     // Known before the states are visible, so that Find never misses one.
     absl::MutexLock lock(&partitions_mutex_);

@@ -72,6 +72,9 @@ struct DueStats {
 //   "o" + topic + '\0' + partition (4) -> crm.internal.StoredPartition
 //   "p" + topic + '\0' + partition (4) + axis (1) + bucket (8) -> customers (8)
 //   "e" + topic -> the latest event time applied (8)
+//   "h" + partition (4) + id length (4) + customer id + sequence (8) ->
+//     crm.v1.Touchpoint without customer id nor attributes (the customer's
+//     `sequence`-th touchpoint applied; the latest kRecentTouchpoints kept)
 //   "t" + partition (4) + due time (8) + customer id -> "" (the time index)
 //   "r" + partition (4) + ~churn bits (8) + customer id -> "" (the at-risk
 //     index: highest churn first)
@@ -89,6 +92,10 @@ class RocksDbStateStore final : public StateStore {
                                                    const CustomerId& id) override;
   absl::StatusOr<std::optional<CustomerState>> Locate(const CustomerId& id,
                                                       std::optional<std::int32_t> hint) override;
+  absl::StatusOr<std::vector<Touchpoint>> RecentTouchpoints(std::int32_t partition,
+                                                            const CustomerId& id,
+                                                            std::uint64_t through,
+                                                            std::size_t limit) override;
   absl::Status DropPartition(const std::string& topic, std::int32_t partition) override;
   absl::StatusOr<std::optional<PartitionState>> GetPartition(const std::string& topic,
                                                              std::int32_t partition) override;

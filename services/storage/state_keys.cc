@@ -104,4 +104,18 @@ std::string OutboxKey(std::uint64_t sequence) {
   return key;
 }
 
+std::string TouchpointPrefix(std::int32_t partition, const CustomerId& id) {
+  std::string key = IndexPrefix(kTouchpointPrefix, partition);
+  key.reserve(key.size() + 4 + id.value().size() + 8);
+  AppendBigEndian(key, id.value().size(), 4);
+  key.append(id.value());
+  return key;
+}
+
+std::string TouchpointKey(std::int32_t partition, const CustomerId& id, std::uint64_t sequence) {
+  std::string key = TouchpointPrefix(partition, id);
+  AppendBigEndian(key, sequence, 8);
+  return key;
+}
+
 }  // namespace crm

@@ -24,6 +24,7 @@ constexpr char kEventTimePrefix = 'e';
 constexpr char kDuePrefix = 't';
 constexpr char kRiskPrefix = 'r';
 constexpr char kOutboxPrefix = 'a';
+constexpr char kTouchpointPrefix = 'h';
 constexpr std::string_view kFormatKey = "m:format";
 // Index keys: prefix (1) + partition (4) + 8 bytes + customer id.
 constexpr std::size_t kIndexHeader = 13;
@@ -62,5 +63,13 @@ std::int32_t PartitionOfKey(std::string_view key);
 RiskEntry RiskEntryOf(std::string_view key);
 
 std::string OutboxKey(std::uint64_t sequence);
+
+// The prefix of one customer's recent touchpoints: "h" + partition (4) + the
+// id's length (4) + customer id, so that no customer's keys start with
+// another's (ids that are prefixes of each other included).
+std::string TouchpointPrefix(std::int32_t partition, const CustomerId& id);
+
+// The key of the customer's `sequence`-th touchpoint applied: the prefix + sequence (8).
+std::string TouchpointKey(std::int32_t partition, const CustomerId& id, std::uint64_t sequence);
 
 }  // namespace crm

@@ -112,6 +112,37 @@ TEST_F(IngestProcessorTest, DuplicatesAreSkippedWithinAndAcrossBatches) {
   EXPECT_EQ(Offset(store_, 0), 5);  // duplicates' offsets advance too
 }
 
+// The touchpoints applied, and only those, are committed among the
+// customer's recent ones, each numbered by the customer's count of
+// touchpoints applied once it was.
+TEST_F(IngestProcessorTest, TheTouchpointsAppliedAreCommittedAmongTheRecentOnes) {
+  IngestProcessor processor = MakeProcessor(&store_);
+  Touchpoint first = For("a", Type::kPurchase, "1", 1);
+  first.attributes = {{"note", "not kept"}};
+  const std::vector<InputRecord> batch = {
+      Record(0, 0, first),
+      Record(0, 1, For("a", Type::kPurchase, "1", 1)),     // a duplicate
+      Record(0, 2, For("a", Type::kContact, "9", 101.5)),  // rejected: in the future
+      Record(0, 3, For("b", Type::kContact, "1", 2)),
+  };
+  ASSERT_TRUE(processor.Process(batch).ok());
+  ASSERT_TRUE(processor.Process({Record(0, 4, For("a", Type::kContact, "2", 3))}).ok());
+
+  const std::vector<Touchpoint> recent =
+      store_.RecentTouchpoints(0, CustomerId("a"), 2, kRecentTouchpoints).value();
+  ASSERT_EQ(recent.size(), 2u);
+  EXPECT_EQ(recent[0].event_id, "2");
+  EXPECT_EQ(recent[0].type, Type::kContact);
+  EXPECT_EQ(recent[1].event_id, "1");
+  EXPECT_EQ(recent[1].type, Type::kPurchase);
+  EXPECT_TRUE(recent[1].attributes.empty());
+  EXPECT_EQ(State(store_, "a")->events_applied, 2u);
+  const std::vector<Touchpoint> of_b =
+      store_.RecentTouchpoints(0, CustomerId("b"), 1, kRecentTouchpoints).value();
+  ASSERT_EQ(of_b.size(), 1u);
+  EXPECT_EQ(of_b[0].customer_id, CustomerId("b"));
+}
+
 TEST_F(IngestProcessorTest, RejectedRecordsGoToTheSinkAreCountedAndTheirOffsetsAdvance) {
   IngestProcessor processor = MakeProcessor(&store_);
   const std::string garbage = "\x08\xff garbage";

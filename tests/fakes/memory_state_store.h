@@ -47,9 +47,29 @@ class MemoryStateStore final : public StateStore {
     return std::optional<CustomerState>();
   }
 
+  absl::StatusOr<std::vector<Touchpoint>> RecentTouchpoints(std::int32_t partition,
+                                                            const CustomerId& id,
+                                                            std::uint64_t through,
+                                                            std::size_t limit) override {
+    absl::MutexLock lock(&mutex_);
+    std::vector<Touchpoint> recent;
+    const std::uint64_t lowest =
+        through >= kRecentTouchpoints ? through - kRecentTouchpoints + 1 : 0;
+    auto it = touchpoints_.upper_bound({partition, id, through});
+    while (it != touchpoints_.begin() && recent.size() < limit) {
+      --it;
+      const auto& [key_partition, key_id, sequence] = it->first;
+      if (key_partition != partition || key_id != id || sequence < lowest) break;
+      recent.push_back(it->second);
+    }
+    return recent;
+  }
+
   absl::Status DropPartition(const std::string& topic, std::int32_t partition) override {
     absl::MutexLock lock(&mutex_);
     std::erase_if(states_, [&](const auto& entry) { return entry.first.first == partition; });
+    std::erase_if(touchpoints_,
+                  [&](const auto& entry) { return std::get<0>(entry.first) == partition; });
     due_.erase(partition);
     std::erase_if(risk_, [&](const auto& entry) { return std::get<2>(entry) == partition; });
     std::erase_if(population_, [&](const auto& entry) {
@@ -135,7 +155,21 @@ class MemoryStateStore final : public StateStore {
 
   absl::Status Commit(const std::string& topic, const StateBatch& batch) override {
     absl::MutexLock lock(&mutex_);
-    for (const auto& [partition, id] : batch.erased) states_.erase({partition, *id});
+    for (const AppliedTouchpoint& applied : batch.touchpoints) {
+      const CustomerId& id = applied.touchpoint->customer_id;
+      Touchpoint kept = *applied.touchpoint;
+      kept.attributes.clear();
+      touchpoints_.insert_or_assign({applied.partition, id, applied.sequence}, std::move(kept));
+      if (applied.sequence > kRecentTouchpoints) {
+        touchpoints_.erase({applied.partition, id, applied.sequence - kRecentTouchpoints});
+      }
+    }
+    for (const auto& [partition, id] : batch.erased) {
+      states_.erase({partition, *id});
+      std::erase_if(touchpoints_, [&](const auto& entry) {
+        return std::get<0>(entry.first) == partition && std::get<1>(entry.first) == *id;
+      });
+    }
     for (std::uint64_t sequence : batch.outbox_removed) outbox_.erase(sequence);
     for (const auto& [sequence, alert] : batch.outbox) outbox_.insert_or_assign(sequence, *alert);
     for (const IndexChange& change : batch.index) {
@@ -244,6 +278,9 @@ class MemoryStateStore final : public StateStore {
   std::map<std::tuple<std::string, std::int32_t, PopulationAxis, std::int64_t>, PopulationCell>
       population_ ABSL_GUARDED_BY(mutex_);
   std::map<std::string, Timestamp> latest_event_ ABSL_GUARDED_BY(mutex_);
+  // Recent touchpoints, by (partition, customer, sequence).
+  std::map<std::tuple<std::int32_t, CustomerId, std::uint64_t>, Touchpoint> touchpoints_
+      ABSL_GUARDED_BY(mutex_);
   std::map<std::int32_t, std::set<DueEntry>> due_ ABSL_GUARDED_BY(mutex_);
   // By -churn, then customer, then partition.
   std::set<std::tuple<double, CustomerId, std::int32_t>> risk_ ABSL_GUARDED_BY(mutex_);
@@ -267,6 +304,12 @@ class ForwardingStateStore : public StateStore {
   absl::StatusOr<std::optional<CustomerState>> Locate(const CustomerId& id,
                                                       std::optional<std::int32_t> hint) override {
     return inner_->Find(id, hint);
+  }
+  absl::StatusOr<std::vector<Touchpoint>> RecentTouchpoints(std::int32_t partition,
+                                                            const CustomerId& id,
+                                                            std::uint64_t through,
+                                                            std::size_t limit) override {
+    return inner_->RecentTouchpoints(partition, id, through, limit);
   }
   absl::Status DropPartition(const std::string& topic, std::int32_t partition) override {
     return inner_->DropPartition(topic, partition);

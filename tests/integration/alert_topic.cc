@@ -40,10 +40,16 @@ bool WaitForTransitionOnTopic(const std::string& brokers, const std::string& ale
 
 std::vector<std::string> EventClockServiceArgs(const std::string& brokers, const std::string& data,
                                                const std::string& group) {
-  return WithTestKafka({"--brokers", brokers, "--data-dir", data, "--grpc-listen", "127.0.0.1:0",
-                        "--metrics-listen", "127.0.0.1:0", "--group", group, "--clock", "event",
-                        "--log-level", "debug", "--kafka", "session.timeout.ms=6000", "--kafka",
-                        "fetch.wait.max.ms=10"});
+  return WithTestKafka({"--brokers",        brokers,
+                        "--data-dir",       data,
+                        "--grpc-listen",    "127.0.0.1:0",
+                        "--metrics-listen", "127.0.0.1:0",
+                        "--http-listen",    "127.0.0.1:0",
+                        "--group",          group,
+                        "--clock",          "event",
+                        "--log-level",      "debug",
+                        "--kafka",          "session.timeout.ms=6000",
+                        "--kafka",          "fetch.wait.max.ms=10"});
 }
 
 }  // namespace crm::testing

@@ -63,14 +63,18 @@ TEST(AlertsTest, ASilentSteadyBuyerIsAlertedOnceWithNoEventOfTheirOwn) {
   }
   ProduceTouchpoints(brokers, steady);
 
-  ChildProcess service(
-      CRM_SCORED_BIN,
-      testing::WithTestKafka({"--brokers", brokers, "--data-dir", (dir.path() / "data").string(),
-                              "--grpc-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0",
-                              "--group", "alerts-test", "--clock", "event", "--log-level", "debug",
-                              "--kafka", "session.timeout.ms=6000", "--kafka",
-                              "fetch.wait.max.ms=10"}),
-      dir.path() / "service.log");
+  ChildProcess service(CRM_SCORED_BIN,
+                       testing::WithTestKafka({"--brokers",        brokers,
+                                               "--data-dir",       (dir.path() / "data").string(),
+                                               "--grpc-listen",    "127.0.0.1:0",
+                                               "--metrics-listen", "127.0.0.1:0",
+                                               "--http-listen",    "127.0.0.1:0",
+                                               "--group",          "alerts-test",
+                                               "--clock",          "event",
+                                               "--log-level",      "debug",
+                                               "--kafka",          "session.timeout.ms=6000",
+                                               "--kafka",          "fetch.wait.max.ms=10"}),
+                       dir.path() / "service.log");
   const auto metrics_port = service.WaitForLog("metrics listening on http://127.0.0.1:", 30s);
   ASSERT_TRUE(metrics_port) << service.Log();
   const auto grpc_port = service.WaitForLog("gRPC listening on 127.0.0.1:", 30s);
@@ -152,6 +156,8 @@ TEST(AlertsTest, ABacklogOfDueLooksIsTakenWithoutPollsWaitingInBetween) {
                                                "127.0.0.1:0",
                                                "--metrics-listen",
                                                "127.0.0.1:0",
+                                               "--http-listen",
+                                               "127.0.0.1:0",
                                                "--group",
                                                "backlog-test",
                                                "--poll-timeout-ms",
@@ -198,14 +204,18 @@ TEST(AlertsTest, WatchAlertsDeliversToTwoSubscribersWithTheirFilters) {
   const std::string brokers = (*broker)->bootstrap();
   const testing::SilentBuyers buyers = testing::VipAndSmall();
   ProduceTouchpoints(brokers, buyers.history);
-  ChildProcess service(
-      CRM_SCORED_BIN,
-      testing::WithTestKafka({"--brokers", brokers, "--data-dir", (dir.path() / "data").string(),
-                              "--grpc-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0",
-                              "--group", "watch-test", "--clock", "event", "--kafka",
-                              "session.timeout.ms=6000", "--kafka", "fetch.wait.max.ms=10",
-                              "--max-watchers", "3"}),
-      dir.path() / "service.log");
+  ChildProcess service(CRM_SCORED_BIN,
+                       testing::WithTestKafka({"--brokers",        brokers,
+                                               "--data-dir",       (dir.path() / "data").string(),
+                                               "--grpc-listen",    "127.0.0.1:0",
+                                               "--metrics-listen", "127.0.0.1:0",
+                                               "--http-listen",    "127.0.0.1:0",
+                                               "--group",          "watch-test",
+                                               "--clock",          "event",
+                                               "--kafka",          "session.timeout.ms=6000",
+                                               "--kafka",          "fetch.wait.max.ms=10",
+                                               "--max-watchers",   "3"}),
+                       dir.path() / "service.log");
   const auto grpc_port = service.WaitForLog("gRPC listening on 127.0.0.1:", 30s);
   ASSERT_TRUE(grpc_port) << service.Log();
   auto channel = grpc::CreateChannel("127.0.0.1:" + *grpc_port, grpc::InsecureChannelCredentials());

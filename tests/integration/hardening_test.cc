@@ -946,7 +946,8 @@ TEST(StorageFaultTest, BadDataDirsAreRefusedAndAFailedWriteLosesNothing) {
     ChildProcess service(
         CRM_SCORED_BIN,
         testing::WithTestKafka({"--brokers", (*broker)->bootstrap(), "--data-dir", data.string(),
-                                "--grpc-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"}),
+                                "--grpc-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0",
+                                "--http-listen", "127.0.0.1:0"}),
         dir.path() / (data.filename().string() + ".log"));
     EXPECT_EQ(service.Wait(30s), 1) << service.Log();
     EXPECT_NE(service.Log().find(why), std::string::npos) << service.Log();
@@ -1024,6 +1025,8 @@ TEST(StorageFaultTest, BadDataDirsAreRefusedAndAFailedWriteLosesNothing) {
                                      "--grpc-listen",
                                      "127.0.0.1:0",
                                      "--metrics-listen",
+                                     "127.0.0.1:0",
+                                     "--http-listen",
                                      "127.0.0.1:0",
                                      "--clock",
                                      "event",

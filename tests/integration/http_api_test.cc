@@ -53,9 +53,8 @@ class HttpApiTest : public ::testing::Test {
 
   // The service with `extra` flags; its HTTP address.
   std::string Start(std::vector<std::string> extra) {
-    extra.insert(extra.end(), {"--http-listen", "127.0.0.1:0", "--admin-token-file",
-                               (dir_.path() / "admins").string(), "--reader-token-file",
-                               (dir_.path() / "readers").string()});
+    extra.insert(extra.end(), {"--admin-token-file", (dir_.path() / "admins").string(),
+                               "--reader-token-file", (dir_.path() / "readers").string()});
     service_ = testing::StartService(kafka_->bootstrap(), dir_.path() / "data",
                                      dir_.path() / "service.log", extra, "http-test");
     const auto port = service_.process->WaitForLog("HTTP listening on 127.0.0.1:", 30s);
@@ -139,6 +138,11 @@ TEST_F(HttpApiTest, EveryRouteAnswersAsGrpcDoesWithTheSameRolesAndErrors) {
   EXPECT_EQ(anonymous.headers.at("www-authenticate"), "Bearer");
   EXPECT_EQ(CodeOf(HttpCall(http, "GET", "/v1/at-risk", "not-a-token-of-ours")),
             "PERMISSION_DENIED");
+  EXPECT_EQ(CodeOf(HttpCall(http, "GET", "/v1/customers/vip/scores", "not-a-token-of-ours")),
+            "PERMISSION_DENIED");
+  EXPECT_EQ(CodeOf(HttpCall(http, "GET", "/v1/customers/vip/state")), "UNAUTHENTICATED");
+  // An admin reads too.
+  EXPECT_EQ(HttpCall(http, "GET", "/v1/customers/vip/scores", kAdminToken).status, 200);
   const HttpAnswer reader_erases = HttpCall(http, "DELETE", "/v1/customers/small", kReaderToken);
   EXPECT_EQ(reader_erases.status, 403);
   EXPECT_EQ(CodeOf(reader_erases), "PERMISSION_DENIED");
@@ -216,6 +220,10 @@ TEST_F(HttpApiTest, TheAlertStreamShowsRaisesAndClearsLiveAndIsBoundedLikeGrpc) 
   const std::string http = Start({"--max-watchers", "1"});
   ASSERT_FALSE(http.empty());
   ASSERT_TRUE(testing::WaitApplied(*stub_, "vip", 20));
+
+  // Without --grpc-auth all, reads are open over HTTP as over gRPC; erasure is not.
+  EXPECT_EQ(HttpCall(http, "GET", "/v1/customers/vip/scores").status, 200);
+  EXPECT_EQ(HttpCall(http, "DELETE", "/v1/customers/vip").status, 401);
 
   EventStream stream(http, "/v1/alerts:watch?include_cleared=true");
   ASSERT_EQ(stream.answer().status, 200);

@@ -158,9 +158,9 @@ void TrainAndServe(const std::string& purchase_model, PurchaseModelKind kind) {
         CRM_SCORED_BIN,
         testing::WithTestKafka(std::vector<std::string>{
             "--brokers", (*broker)->bootstrap(), "--data-dir", (dir.path() / "data").string(),
-            "--grpc-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--group",
-            "models-test", "--model", model_path.string(), "--kafka", "session.timeout.ms=6000",
-            "--kafka", "fetch.wait.max.ms=10"}),
+            "--grpc-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--http-listen",
+            "127.0.0.1:0", "--group", "models-test", "--model", model_path.string(), "--kafka",
+            "session.timeout.ms=6000", "--kafka", "fetch.wait.max.ms=10"}),
         dir.path() / log);
     auto port = started->WaitForLog("gRPC listening on 127.0.0.1:", 30s);
     EXPECT_TRUE(port) << started->Log();
@@ -286,14 +286,18 @@ TEST(ModelReloadTest, ChangedFileAndSighupReloadAndABadFileKeepsTheModelInUse) {
   WriteFile(model_path, R"({"version": "reload-1"})");
   auto broker = testing::TestKafka::Start(ContractTopics(1));
   ASSERT_TRUE(broker.ok()) << broker.status();
-  ChildProcess service(
-      CRM_SCORED_BIN,
-      testing::WithTestKafka({"--brokers", (*broker)->bootstrap(), "--data-dir",
-                              (dir.path() / "data").string(), "--grpc-listen", "127.0.0.1:0",
-                              "--metrics-listen", "127.0.0.1:0", "--group", "reload-test",
-                              "--clock", "event", "--model", model_path.string(), "--kafka",
-                              "session.timeout.ms=6000", "--kafka", "fetch.wait.max.ms=10"}),
-      dir.path() / "service.log");
+  ChildProcess service(CRM_SCORED_BIN,
+                       testing::WithTestKafka({"--brokers",        (*broker)->bootstrap(),
+                                               "--data-dir",       (dir.path() / "data").string(),
+                                               "--grpc-listen",    "127.0.0.1:0",
+                                               "--metrics-listen", "127.0.0.1:0",
+                                               "--http-listen",    "127.0.0.1:0",
+                                               "--group",          "reload-test",
+                                               "--clock",          "event",
+                                               "--model",          model_path.string(),
+                                               "--kafka",          "session.timeout.ms=6000",
+                                               "--kafka",          "fetch.wait.max.ms=10"}),
+                       dir.path() / "service.log");
   const auto metrics_port = service.WaitForLog("metrics listening on http://127.0.0.1:", 30s);
   auto grpc_port = service.WaitForLog("gRPC listening on 127.0.0.1:", 30s);
   ASSERT_TRUE(metrics_port && grpc_port) << service.Log();

@@ -22,6 +22,7 @@ RunningService StartService(const std::string& brokers, const std::filesystem::p
                                    "--data-dir",       data.string(),
                                    "--grpc-listen",    "127.0.0.1:0",
                                    "--metrics-listen", "127.0.0.1:0",
+                                   "--http-listen",    "127.0.0.1:0",
                                    "--clock",          "event",
                                    "--group",          group,
                                    "--kafka",          "session.timeout.ms=6000",

@@ -320,7 +320,8 @@ class SpineTest : public ::testing::Test {
   std::unique_ptr<ChildProcess> StartService(const std::string& name) {
     std::vector<std::string> args = {
         "--brokers", broker_->bootstrap(), "--data-dir", (dir_.path() / "data").string(),
-        "--grpc-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--group", "spine-test",
+        "--grpc-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--http-listen",
+        "127.0.0.1:0", "--group", "spine-test",
         // One remembered event id per customer: a crash
         // replay is then not hidden by deduplication, so
         // only atomic offsets keep the counts exact.
@@ -511,7 +512,7 @@ TEST_F(SpineTest, EveryEventAppliedExactlyOnceAcrossCleanStopAndCrash) {
         CRM_SCORED_BIN,
         testing::WithTestKafka({"--brokers", broker_->bootstrap(), "--data-dir",
                                 (dir_.path() / "data").string(), "--grpc-listen", "127.0.0.1:0",
-                                "--metrics-listen", "127.0.0.1:0"}),
+                                "--metrics-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"}),
         dir_.path() / "locked.log");
     EXPECT_EQ(second_instance.Wait(30s), 1);
     EXPECT_NE(second_instance.Log().find("another crm-scored"), std::string::npos)
@@ -614,7 +615,7 @@ TEST(ServiceFlagsTest, ConfigFileThenEnvironmentThenFlags) {
       CRM_SCORED_BIN,
       {"--config", (dir.path() / "crm.toml").string(), "--dedup-window", "9", "--data-dir",
        (dir.path() / "data").string(), "--grpc-listen", "127.0.0.1:0", "--metrics-listen",
-       "127.0.0.1:0", "--kafka", "client.id=from-flag"},
+       "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--kafka", "client.id=from-flag"},
       dir.path() / "config.log");
   unsetenv("CRM_GROUP");
   unsetenv("CRM_DEDUP_WINDOW");
@@ -641,11 +642,12 @@ TEST(ServiceFlagsTest, ConfigFileThenEnvironmentThenFlags) {
 // The shipped example configuration parses (brokers and paths overridden).
 TEST(ServiceFlagsTest, ExampleConfigIsValid) {
   TempDir dir;
-  ChildProcess service(CRM_SCORED_BIN,
-                       {"--config", CRM_SOURCE_DIR "/deploy/crm-scored.example.toml", "--brokers",
-                        "", "--data-dir", (dir.path() / "data").string(), "--grpc-listen",
-                        "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"},
-                       dir.path() / "example.log");
+  ChildProcess service(
+      CRM_SCORED_BIN,
+      {"--config", CRM_SOURCE_DIR "/deploy/crm-scored.example.toml", "--brokers", "", "--data-dir",
+       (dir.path() / "data").string(), "--grpc-listen", "127.0.0.1:0", "--metrics-listen",
+       "127.0.0.1:0", "--http-listen", "127.0.0.1:0"},
+      dir.path() / "example.log");
   ASSERT_TRUE(service.WaitForLog("gRPC listening on", 30s)) << service.Log();
   EXPECT_NE(service.Log().find("kafka.session.timeout.ms=10000"), std::string::npos);
   EXPECT_NE(service.Log().find("alert-segment.C=0.85:0.6:30"), std::string::npos) << service.Log();
@@ -701,7 +703,8 @@ TEST(ServiceFlagsTest, CredentialsInPlaintextOffLoopbackAreRefused) {
       {"--check-config", "--grpc-listen", "0.0.0.0:50051", "--grpc-auth", "all"}};
   int run = 0;
   for (std::vector<std::string> args : refused) {
-    args.insert(args.end(), {"--data-dir", data, "--metrics-listen", "127.0.0.1:0"});
+    args.insert(args.end(), {"--data-dir", data, "--metrics-listen", "127.0.0.1:0", "--http-listen",
+                             "127.0.0.1:0"});
     ChildProcess service(CRM_SCORED_BIN, args, dir.path() / ("refused" + std::to_string(run++)));
     EXPECT_EQ(service.Wait(30s), 2) << args[1] << ": " << service.Log();
     const std::string log = service.Log();

@@ -90,6 +90,90 @@ TEST(StateStoreTest, EachPartitionKeepsItsOwnStatesIndexesAndProgressAndIsDroppe
   EXPECT_EQ(store->Scheduled(0, std::nullopt, Timestamp::min(), 10).value().size(), 1u);
 }
 
+Touchpoint TouchpointOf(const CustomerId& customer, int n) {
+  Touchpoint tp;
+  tp.event_id = customer.value() + "-e" + std::to_string(n);
+  tp.customer_id = customer;
+  tp.occurred_at = FromMicros(1'000'000LL * n);
+  tp.channel = Channel::kWeb;
+  tp.type = TouchpointType::kPurchase;
+  tp.amount = n;
+  tp.product = "p" + std::to_string(n);
+  tp.satisfaction = n % 11;
+  tp.attributes = {{"note", "not kept"}};
+  return tp;
+}
+
+// The event ids of `recent`, in order.
+std::vector<std::string> EventIds(const std::vector<Touchpoint>& recent) {
+  std::vector<std::string> ids;
+  for (const Touchpoint& tp : recent) ids.push_back(tp.event_id);
+  return ids;
+}
+
+// Commits touchpoints `from`..`to` of `customer`, numbered so, under `partition`.
+void CommitTouchpoints(RocksDbStateStore& store, std::int32_t partition, const CustomerId& customer,
+                       int from, int to) {
+  std::vector<Touchpoint> touchpoints;
+  for (int n = from; n <= to; ++n) touchpoints.push_back(TouchpointOf(customer, n));
+  const CustomerState state = StateOf(partition, static_cast<std::uint64_t>(to));
+  StateBatch batch;
+  batch.customers = {{&customer, &state}};
+  for (std::size_t i = 0; i < touchpoints.size(); ++i) {
+    batch.touchpoints.push_back({partition, static_cast<std::uint64_t>(from) + i, &touchpoints[i]});
+  }
+  ASSERT_TRUE(store.Commit(kTopic, batch).ok());
+}
+
+// The recent touchpoints: the latest 20 of each customer, latest first,
+// without attributes; those of a customer whose id is a prefix of another's
+// kept apart; gone with the customer's erasure and with their partition.
+TEST(StateStoreTest, KeepsEachCustomersLatestTouchpointsAndErasesAndDropsThem) {
+  TempDir dir;
+  auto store = Open(dir);
+  ASSERT_NE(store, nullptr);
+  const CustomerId a("a"), ab("ab"), other("a");
+  CommitTouchpoints(*store, 0, a, 1, 25);   // one batch past the bound
+  CommitTouchpoints(*store, 0, a, 26, 27);  // and a later one
+  CommitTouchpoints(*store, 0, ab, 1, 3);
+  CommitTouchpoints(*store, 1, other, 1, 2);  // the same id under another partition
+
+  const std::vector<Touchpoint> recent = store->RecentTouchpoints(0, a, 27, 20).value();
+  std::vector<std::string> want;
+  for (int n = 27; n >= 8; --n) want.push_back("a-e" + std::to_string(n));
+  EXPECT_EQ(EventIds(recent), want);
+  ASSERT_FALSE(recent.empty());
+  const Touchpoint& latest = recent.front();
+  EXPECT_EQ(latest.customer_id, a);
+  EXPECT_EQ(latest.occurred_at, FromMicros(27'000'000));
+  EXPECT_EQ(latest.channel, Channel::kWeb);
+  EXPECT_EQ(latest.type, TouchpointType::kPurchase);
+  EXPECT_EQ(latest.amount, 27);
+  EXPECT_EQ(latest.product, "p27");
+  EXPECT_EQ(latest.satisfaction, 27 % 11);
+  EXPECT_FALSE(latest.consent_granted.has_value());
+  EXPECT_TRUE(latest.attributes.empty());
+  EXPECT_EQ(EventIds(store->RecentTouchpoints(0, a, 27, 2).value()),
+            (std::vector<std::string>{"a-e27", "a-e26"}));
+  // The older ones were deleted, not only left out of the window.
+  EXPECT_TRUE(store->RecentTouchpoints(0, a, 7, 20).value().empty());
+  EXPECT_EQ(EventIds(store->RecentTouchpoints(0, ab, 3, 20).value()),
+            (std::vector<std::string>{"ab-e3", "ab-e2", "ab-e1"}));
+  EXPECT_EQ(EventIds(store->RecentTouchpoints(1, other, 2, 20).value()),
+            (std::vector<std::string>{"a-e2", "a-e1"}));
+
+  StateBatch erase;
+  erase.erased = {{0, &a}};
+  ASSERT_TRUE(store->Commit(kTopic, erase).ok());
+  EXPECT_TRUE(store->RecentTouchpoints(0, a, 27, 20).value().empty());
+  EXPECT_EQ(store->RecentTouchpoints(0, ab, 3, 20).value().size(), 3u);
+  EXPECT_EQ(store->RecentTouchpoints(1, other, 2, 20).value().size(), 2u);
+
+  ASSERT_TRUE(store->DropPartition(kTopic, 0).ok());
+  EXPECT_TRUE(store->RecentTouchpoints(0, ab, 3, 20).value().empty());
+  EXPECT_EQ(store->RecentTouchpoints(1, other, 2, 20).value().size(), 2u);
+}
+
 // A format 2 data dir (states by customer id alone), half moved already as
 // if an earlier open had been interrupted: every state ends up once, under
 // its partition, and the format is 3.

@@ -32,6 +32,12 @@ class HintRecordingStore final : public StateStore {
     hints.push_back(hint);
     return inner.Find(id, hint);
   }
+  absl::StatusOr<std::vector<Touchpoint>> RecentTouchpoints(std::int32_t partition,
+                                                            const CustomerId& id,
+                                                            std::uint64_t through,
+                                                            std::size_t limit) override {
+    return inner.RecentTouchpoints(partition, id, through, limit);
+  }
   absl::Status DropPartition(const std::string& topic, std::int32_t partition) override {
     return inner.DropPartition(topic, partition);
   }

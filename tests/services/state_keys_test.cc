@@ -32,5 +32,19 @@ TEST(StateKeysDeathTest, ARiskKeyOfAChurnOutsideZeroOneCrashes) {
   EXPECT_DEATH(RiskKey(0, std::numeric_limits<double>::quiet_NaN(), kCustomer), "check failed");
 }
 
+// A customer's recent touchpoints sort by sequence under a prefix no other
+// customer's keys start with, not even one whose id extends theirs.
+TEST(StateKeysTest, TouchpointKeysSortBySequenceUnderAPrefixOfTheirCustomerAlone) {
+  const CustomerId a("a"), ab("ab");
+  const std::string prefix = TouchpointPrefix(3, a);
+  EXPECT_EQ(prefix, std::string("h\0\0\0\3\0\0\0\1a", 10));
+  EXPECT_EQ(TouchpointKey(3, a, 258), prefix + std::string("\0\0\0\0\0\0\1\2", 8));
+  EXPECT_LT(TouchpointKey(3, a, 255), TouchpointKey(3, a, 256));
+  EXPECT_FALSE(TouchpointKey(3, ab, 1).starts_with(prefix));
+  EXPECT_FALSE(TouchpointPrefix(3, ab).starts_with(prefix));
+  EXPECT_FALSE(TouchpointKey(4, a, 1).starts_with(prefix));
+  EXPECT_FALSE(TouchpointKey(3, CustomerId(""), 1).starts_with(prefix));
+}
+
 }  // namespace
 }  // namespace crm
