@@ -265,7 +265,8 @@ class DeskTest(unittest.TestCase):
         # In French, at the switch.
         self.find("#lang-switch").click()
         self.wait(lambda: driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "fr" and
-                  "Risque de départ" in self.find("#view-card").text, "the card in French")
+                  "Risque de départ" in self.find("#view-card").text and
+                  self.find("#live-status").text == "En direct", "the card in French")
         self.screenshot("card-fr")
         self.find("#lang-switch").click()
         self.wait(lambda: "Risk of leaving" in self.find("#view-card").text, "the card in English")

@@ -21,6 +21,7 @@ const desk = {
   cardRequest: 0,      // a later card load supersedes an earlier one
   queueRequest: 0,
   queueAnswer: null,   // the last at-risk answer: partitions, instances, partial
+  live: null,          // setLive's last arguments
 };
 
 const $ = (selector) => document.querySelector(selector);
@@ -88,6 +89,7 @@ function applyLanguage() {
     node.setAttribute("aria-label", t(node.dataset.i18nAria));
   }
   $("#lang-switch").setAttribute("lang", desk.lang === "fr" ? "en" : "fr");
+  if (desk.live) setLive(...desk.live);
   for (const select of document.querySelectorAll("select[data-enum]")) {
     const chosen = select.value;
     select.replaceChildren(el("option", {value: ""}, t("queue.any")));
@@ -547,10 +549,13 @@ function renderAlerts() {
   $("#alerts-empty").hidden = shown.length > 0;
 }
 
-function setLive(state, text) {
+// The alerts stream's state in the header; `key` names its words, kept to
+// say them again when the language changes.
+function setLive(state, key, params) {
+  desk.live = [state, key, params];
   const live = $("#live-status");
   live.dataset.state = state;
-  live.textContent = text;
+  live.textContent = key ? t(key, params) : "";
 }
 
 // Reads /v1/alerts:watch as Server-Sent Events with fetch (EventSource cannot
@@ -561,7 +566,7 @@ async function watchAlerts() {
   desk.stream = controller;
   let delay = 1000;
   while (!controller.signal.aborted) {
-    setLive("connecting", t("live.connecting"));
+    setLive("connecting", "live.connecting");
     try {
       const response = await fetch("/v1/alerts:watch?include_cleared=true",
                                    {headers: {Accept: "text/event-stream", ...authHeaders()},
@@ -571,14 +576,14 @@ async function watchAlerts() {
         return;  // watchAlerts starts again once a token is entered
       }
       if (!response.ok || !response.body) throw new Error("HTTP " + response.status);
-      setLive("connected", t("live.connected"));
+      setLive("connected", "live.connected");
       delay = 1000;
       await readEvents(response.body.getReader(), onAlert);
     } catch (error) {
       if (controller.signal.aborted) return;
     }
     if (controller.signal.aborted) return;
-    setLive("retrying", t("live.retry", {seconds: Math.round(delay / 1000)}));
+    setLive("retrying", "live.retry", {seconds: Math.round(delay / 1000)});
     await new Promise((resolve) => setTimeout(resolve, delay));
     delay = Math.min(delay * 2, 30000);
   }
