@@ -51,9 +51,10 @@ for library in "${libraries[@]}"; do
 done
 
 # The build stage installs what setup.sh installs, but clang-format, prometheus, curl,
-# docker-compose and python3-yaml (checks and tests, not the build).
+# docker-compose, python3-yaml and the browser tests' chromium, chromium-driver and
+# python3-selenium (checks and tests, not the build).
 setup=$(words scripts/setup.sh '^packages=(' '^)' |
-  grep -vxE 'clang-format|prometheus|curl|docker-compose|python3-yaml')
+  grep -vxE 'clang-format|prometheus|curl|docker-compose|python3-yaml|chromium|chromium-driver|python3-selenium')
 build_stage=$(words "$dockerfile" '^FROM debian:12 AS build' '^FROM ')
 for package in $setup; do
   if ! grep -qx -- "$package" <<<"$build_stage"; then

@@ -12,6 +12,7 @@ packages=(
   librdkafka-dev libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
   librocksdb-dev prometheus-cpp-dev libcivetweb-dev libabsl-dev libcli11-dev libnlopt-cxx-dev
   libgtest-dev libgmock-dev libbenchmark-dev clang-format prometheus docker-compose python3-yaml
+  chromium chromium-driver python3-selenium
 )
 # shellcheck disable=SC2206
 packages+=(${CRM_EXTRA_PACKAGES:-})  # e.g. the fuzz build's clang

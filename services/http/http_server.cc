@@ -7,8 +7,22 @@
 #include <mutex>
 #include <vector>
 
+#include "services/http/desk/desk_assets.h"
+
 namespace crm {
 namespace {
+
+// The agents' desk's embedded files as the server serves them; nullptr: none.
+const StaticFile* DeskFile(std::string_view path) {
+  static const std::vector<StaticFile>* const files = [] {  // in DeskAssets()' order
+    auto* built = new std::vector<StaticFile>();
+    for (const DeskAsset& asset : DeskAssets()) built->push_back({asset.content_type, asset.body});
+    return built;
+  }();
+  const DeskAsset* asset = FindDeskAsset(path);
+  return asset == nullptr ? nullptr
+                          : &(*files)[static_cast<std::size_t>(asset - DeskAssets().data())];
+}
 
 // Sent with every answer: nothing is sniffed, framed, cached by a proxy or
 // fetched from elsewhere by the desk.
@@ -155,7 +169,8 @@ int HttpServer::Answer(mg_connection* connection) {
                 {.status = ready ? 200 : 503,
                  .body = ready ? R"({"status":"SERVING"})" : R"({"status":"NOT_SERVING"})"});
   }
-  if (const StaticFile* file = options_.files ? options_.files(request.path) : nullptr;
+  if (const StaticFile* file =
+          options_.files ? options_.files(request.path) : DeskFile(request.path);
       file != nullptr && read) {
     return Send(connection,
                 {.content_type = std::string(file->content_type), .body = std::string(file->body)});

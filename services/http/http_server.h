@@ -29,7 +29,8 @@ struct HttpServerOptions {
   // Connections served at once: each alert stream holds one for its whole
   // life, so this is the streams allowed (--max-watchers) and room for lookups.
   int threads = 32;
-  // The file at a path outside /v1/ ("/" is the desk); null or nullptr: none.
+  // The file at a path outside /v1/ ("/" is the page); nullptr: none.
+  // Unset: the agents' desk (services/http/desk/, embedded at build time).
   std::function<const StaticFile*(std::string_view path)> files;
   // Whether the service serves (GET /readyz: 200, else 503).
   std::function<bool()> ready;
