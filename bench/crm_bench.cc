@@ -575,7 +575,7 @@ void HttpBesideGrpc(const Options& options, const Service& service, const Worklo
                                       options.lookup_callers, options.seconds);
   const std::int64_t cpu_after = ProcessCpuMicros(service.pid());
   const double grpc_cpu = static_cast<double>(cpu_between - cpu_before) /
-                          static_cast<double>(std::max<std::int64_t>(grpc.latency.count, 1));
+                          static_cast<double>(std::max<std::size_t>(grpc.latency.count, 1));
   const double http_cpu =
       static_cast<double>(cpu_after - cpu_between) /
       static_cast<double>(std::max<std::size_t>(http.samples_us.size(), std::size_t{1}));

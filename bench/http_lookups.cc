@@ -88,6 +88,7 @@ HttpLookupResult HttpLookups(const std::string& address, const std::vector<std::
   std::vector<std::vector<double>> samples(static_cast<std::size_t>(callers));
   std::atomic<std::int64_t> errors{0};
   std::vector<std::thread> threads;
+  threads.reserve(static_cast<std::size_t>(callers));
   for (int c = 0; c < callers; ++c) {
     threads.emplace_back([&, c] {
       std::mt19937_64 rng(2000 + static_cast<std::uint64_t>(c));

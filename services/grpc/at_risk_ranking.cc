@@ -19,7 +19,13 @@ namespace {
 constexpr std::uint32_t kDefaultTop = 100;
 
 // Scores and the partition of the customer they are of.
-using Ranked = std::pair<Scores, std::int32_t>;
+// A customer ranked: their scores, partition, and the channel recommended
+// for them (which needs their state, not kept).
+struct Ranked {
+  Scores scores;
+  std::int32_t partition = 0;
+  Channel channel = Channel::kUnspecified;
+};
 
 // What one ranking keeps and how it orders it, from a validated request.
 struct Ranking {
@@ -51,8 +57,8 @@ struct Ranking {
 
   // Highest key first, ties by id (as the index orders them).
   bool RanksBefore(const Ranked& a, const Ranked& b) const {
-    const double ka = KeyOf(a.first), kb = KeyOf(b.first);
-    return ka != kb ? ka > kb : a.first.customer_id < b.first.customer_id;
+    const double ka = KeyOf(a.scores), kb = KeyOf(b.scores);
+    return ka != kb ? ka > kb : a.scores.customer_id < b.scores.customer_id;
   }
 
   // Whether `scores` belong in the ranking.
@@ -130,7 +136,7 @@ grpc::Status RankLocally(const ScoringParts& parts, grpc::ServerContext* context
       }
       // Nobody below this entry can rank.
       if ((best.size() == top || ranking.by_value) &&
-          ranking.Exhausted(entry, best.empty() ? Scores{} : best.back().first,
+          ranking.Exhausted(entry, best.empty() ? Scores{} : best.back().scores,
                             policy.risk_precision)) {
         more = false;
         break;
@@ -143,17 +149,19 @@ grpc::Status RankLocally(const ScoringParts& parts, grpc::ServerContext* context
       Scores scores = scorer->Score(entry.customer, **state, now, population.get());
       ++scored;
       if (!ranking.Keeps(scores, policy)) continue;
-      Ranked ranked(std::move(scores), entry.partition);
+      const Channel channel = RecommendedChannel(**state, scores.value_at_risk, policy);
+      Ranked ranked{std::move(scores), entry.partition, channel};
       best.insert(std::upper_bound(best.begin(), best.end(), ranked, ranks_before),
                   std::move(ranked));
       if (best.size() > top) best.pop_back();
     }
     if (!page->empty()) after = page->back();
   }
-  for (const auto& [scores, partition] : best) {
+  for (const Ranked& ranked : best) {
     v1::CustomerScores* out = response->add_customers();
-    ToProto(scores, out);
-    parts.Stamp(partition, *population, out);
+    ToProto(ranked.scores, out);
+    parts.Stamp(ranked.partition, *population, out);
+    parts.Recommend(ranked.scores, ranked.channel, out);
   }
   if (ownership != nullptr) {
     for (std::int32_t p = 0; p < ownership->count; ++p) {

@@ -118,8 +118,10 @@ grpc::Status RouteEach(const ScoringParts& parts, bool forwarded,
       continue;
     }
     v1::CustomerScores scores;
-    ToProto(scorer->Score(CustomerId(raw_id), *route.state, as_of, population.get()), &scores);
+    const Scores scored = scorer->Score(CustomerId(raw_id), *route.state, as_of, population.get());
+    ToProto(scored, &scores);
     parts.Stamp(route.partition, *population, &scores);
+    parts.Recommend(*route.state, scored, &scores);
     join.Found(raw_id, std::move(scores));
   }
   return grpc::Status::OK;

@@ -1,5 +1,6 @@
 #include "services/grpc/scoring_parts.h"
 
+#include "core/alerts.h"
 #include "services/codec/touchpoint_codec.h"
 
 namespace crm {
@@ -22,6 +23,20 @@ void ScoringParts::Stamp(std::int32_t partition, const PopulationView& populatio
     freshness->mutable_updated_at()->set_nanos(static_cast<std::int32_t>(us % 1'000'000) * 1000);
   }
   freshness->set_partition_count(options->ownership->Owned().second);
+}
+
+void ScoringParts::Recommend(const CustomerState& state, const Scores& scores,
+                             v1::CustomerScores* out) const {
+  Recommend(scores, RecommendedChannel(state, scores.value_at_risk, options->alert_policy), out);
+}
+
+void ScoringParts::Recommend(const Scores& scores, Channel channel, v1::CustomerScores* out) const {
+  if (!scores.churn) return;
+  const RecommendedAction action =
+      RecommendAction(scores.quadrant, scores.lifecycle_stage, *scores.churn,
+                      options->alert_policy.For(scores.segment));
+  out->set_recommended_action(std::string(RecommendedActionName(action)));
+  out->set_recommended_channel(static_cast<v1::Channel>(channel));
 }
 
 Timestamp ScoringParts::AsOf(bool has_as_of, const google::protobuf::Timestamp& as_of) const {

@@ -36,6 +36,13 @@ struct ScoringParts {
   // how current its state is, the population's partitions.
   void Stamp(std::int32_t partition, const PopulationView& population,
              v1::CustomerScores* scores) const;
+  // The action and channel recommended now, as an alert raised now would
+  // carry them (RecommendAction under the thresholds of the customer's
+  // segment, RecommendedChannel): `scores`' own, with `state` theirs. Left
+  // unset for a prospect (no churn). The second form takes the channel
+  // already chosen.
+  void Recommend(const CustomerState& state, const Scores& scores, v1::CustomerScores* out) const;
+  void Recommend(const Scores& scores, Channel channel, v1::CustomerScores* out) const;
   // The time a query is about: `as_of` when given, else the query clock's now.
   // REQUIRES: `as_of` passed ValidateAsOf (its conversion cannot overflow).
   Timestamp AsOf(bool has_as_of, const google::protobuf::Timestamp& as_of) const;

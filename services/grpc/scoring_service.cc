@@ -59,10 +59,11 @@ grpc::Status ScoringServiceImpl::ScoreHere(const Route& route,
   if (route.kind == Route::Kind::kAnswered) return ToGrpc(route.status);
   const Timestamp as_of = parts_.AsOf(request.has_as_of(), request.as_of());
   const std::shared_ptr<const PopulationView> population = parts_.population->Current();
-  ToProto(parts_.scorer->Current()->Score(CustomerId(request.customer_id()), *route.state, as_of,
-                                          population.get()),
-          response);
+  const Scores scores = parts_.scorer->Current()->Score(CustomerId(request.customer_id()),
+                                                        *route.state, as_of, population.get());
+  ToProto(scores, response);
   parts_.Stamp(route.partition, *population, response);
+  parts_.Recommend(*route.state, scores, response);
   return grpc::Status::OK;
 }
 

@@ -54,7 +54,9 @@ std::string Head(int status, std::string_view content_type) {
 int Send(mg_connection* connection, const HttpResponse& response) {
   std::string text = Head(response.status, response.content_type);
   text += "Cache-Control: no-store\r\n";
-  for (const auto& [name, value] : response.headers) text += name + ": " + value + "\r\n";
+  for (const auto& [name, value] : response.headers) {
+    text.append(name).append(": ").append(value).append("\r\n");
+  }
   text += "Content-Length: " + std::to_string(response.body.size()) + "\r\n\r\n";
   text += response.body;
   mg_write(connection, text.data(), text.size());
@@ -102,7 +104,8 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
     HttpServerOptions options, JsonApiOptions api_options) {
   static std::once_flag initialised;
   std::call_once(initialised, [] { mg_init_library(0); });
-  std::unique_ptr<HttpServer> server(new HttpServer(channel, std::move(options), api_options));
+  std::unique_ptr<HttpServer> server(
+      new HttpServer(channel, std::move(options), std::move(api_options)));
   const std::string threads = std::to_string(std::max(server->options_.threads, 2));
   const char* civetweb_options[] = {"listening_ports", listen.c_str(), "num_threads",
                                     threads.c_str(), "enable_keep_alive", "yes",

@@ -55,7 +55,7 @@ class HttpServer {
  private:
   HttpServer(const std::shared_ptr<grpc::Channel>& channel, HttpServerOptions options,
              JsonApiOptions api_options)
-      : api_(channel, api_options), options_(std::move(options)) {}
+      : api_(channel, std::move(api_options)), options_(std::move(options)) {}
   static int Handle(mg_connection* connection, void* self);
   int Answer(mg_connection* connection);
 

@@ -298,8 +298,8 @@ class JsonApi::Streams {
 
 JsonApi::JsonApi(const std::shared_ptr<grpc::Channel>& channel, JsonApiOptions options)
     : stub_(v1::ScoringService::NewStub(channel)),
-      options_(options),
-      streams_(std::make_unique<Streams>(options.keepalive)) {}
+      options_(std::move(options)),
+      streams_(std::make_unique<Streams>(options_.keepalive)) {}
 
 JsonApi::~JsonApi() = default;
 

@@ -196,8 +196,11 @@ void AppendMap(const Message& message, const FieldDescriptor* field, std::string
     } else {
       std::string number;
       AppendValue(entry, key, -1, number);
-      if (!number.starts_with('"')) number = '"' + number + '"';
-      out += number;
+      if (number.starts_with('"')) {
+        out += number;
+      } else {
+        out.append(1, '"').append(number).append(1, '"');
+      }
     }
     out += ':';
     AppendValue(entry, value, -1, out);

@@ -237,9 +237,11 @@ class DeskTest(unittest.TestCase):
         shown = self.find("#churn-reasons").text
         for sentence in reasons:
             self.assertIn(sentence, shown)
-        # The timeline: each of the customer's recent touchpoints, newest first.
+        # The timeline: each of the customer's recent touchpoints, by when it
+        # happened, newest first (the API lists them as they were applied).
         state = self.api(f"/v1/customers/{customer}/state", token)
-        recent = [t["eventId"] for t in state.get("recentTouchpoints", [])]
+        recent = [t["eventId"] for t in sorted(state.get("recentTouchpoints", []),
+                                               key=lambda t: t.get("occurredAt", ""), reverse=True)]
         self.wait(lambda: [item.get_attribute("data-event-id") for item in self.driver.find_elements(
             By.CSS_SELECTOR, "#timeline li[data-event-id]")] == recent, "the timeline as the API")
 
@@ -259,7 +261,9 @@ class DeskTest(unittest.TestCase):
         # A card by deep link shows what the JSON API returns.
         driver.get(self.base + "/?customer=steady")
         self.assert_card_shows_api("steady")
-        self.assertEqual(self.find("#recommended-action").get_attribute("data-value"), "")
+        # The action recommended now, with no alert: the scores' own.
+        self.assertEqual(self.find("#recommended-action").get_attribute("data-value"),
+                         self.api("/v1/customers/steady/scores")["recommendedAction"])
         self.assertIn("e-mail", self.find("#consent").text)
         self.screenshot("card")
         # In French, at the switch.
@@ -314,13 +318,17 @@ class DeskTest(unittest.TestCase):
         self.wait(lambda: self.find(row) is None, f"steady hidden at stage {other}")
         Select(self.find("#filter-stage")).select_by_value(stage)
         self.wait(lambda: self.find(row) is not None, f"steady shown at stage {stage}")
-        # The row opens the card, with the alert's action and channel.
+        # The row opens the card: the action and channel recommended now, and
+        # what the alert recommended when it was raised.
         self.find(row + " button").click()
         self.assert_card_shows_api("steady")
+        now = self.api("/v1/customers/steady/scores")
         self.wait(lambda: self.find("#recommended-action").get_attribute("data-value") ==
-                  raised["recommendedAction"], "the alert's action on the card")
-        self.assertEqual(self.find("#recommended-channel").get_attribute("data-value") or
-                         "CHANNEL_UNSPECIFIED", raised.get("recommendedChannel", "CHANNEL_UNSPECIFIED"))
+                  now["recommendedAction"], "the action recommended now on the card")
+        self.assertEqual(self.find("#recommended-channel").get_attribute("data-value"),
+                         now.get("recommendedChannel", "CHANNEL_UNSPECIFIED"))
+        self.wait(lambda: raised["alertId"] in self.find("#action-source").text,
+                  "the alert's own recommendation on the card")
         self.screenshot("card-alerted")
         driver.back()
         self.wait(lambda: self.visible("#view-queue") and self.find(row) is not None,

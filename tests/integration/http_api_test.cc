@@ -3,6 +3,7 @@
 
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/time_util.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
@@ -241,6 +242,21 @@ TEST_F(HttpApiTest, TheAlertStreamShowsRaisesAndClearsLiveAndIsBoundedLikeGrpc) 
     });
   };
   ASSERT_TRUE(WaitForAlerts(stream, raised)) << stream.text();
+  // The scores recommend what the alert did, at the moment it was raised
+  // (by now the silent customer may be lost: REACTIVATE).
+  v1::ChurnAlert raise;
+  for (const std::string& event : stream.WaitForEvents(1)) {
+    const auto alert = FromJson<v1::ChurnAlert>(event);
+    if (alert.customer_id() == "vip") raise = alert;
+  }
+  const auto vip = FromJson<v1::CustomerScores>(
+      HttpCall(http, "GET",
+               "/v1/customers/vip/scores?as_of=" +
+                   google::protobuf::util::TimeUtil::ToString(raise.raised_at()))
+          .body);
+  EXPECT_EQ(raise.recommended_action(), "WIN_BACK");
+  EXPECT_EQ(vip.recommended_action(), raise.recommended_action());
+  EXPECT_EQ(vip.recommended_channel(), raise.recommended_channel());
   testing::ProduceTouchpoints(kafka_->bootstrap(),
                               {testing::DayTouchpoint("vip", "vip-back", 501, v1::PURCHASE, 400)});
   const auto cleared = [](const std::vector<v1::ChurnAlert>& alerts) {

@@ -240,7 +240,7 @@ function renderCard(scores, state) {
   const risk = $("#value-at-risk");
   risk.textContent = money(scores.valueAtRisk);
   risk.dataset.value = String(scores.valueAtRisk ?? 0);
-  renderAction(scores.customerId);
+  renderAction(scores);
   renderConsent(scores, state);
   renderFacts(scores);
   renderOffers(scores.appetenceDetails || []);
@@ -294,26 +294,24 @@ function renderChurn(scores) {
   }
 }
 
-// The recommended action and channel are those of the customer's open alert,
-// as the alerts stream delivered it: the scores carry no action of their own.
-function renderAction(id) {
-  const alert = desk.openAlerts.get(id);
+// The action and channel recommended now (the scores' own), and, when the
+// page has seen the customer's open alert, what that alert recommended when
+// it was raised (the customer may have moved on since: lost, say).
+function renderAction(scores) {
   const action = $("#recommended-action");
   const channel = $("#recommended-channel");
-  if (!alert) {
-    action.textContent = "—";
-    action.dataset.value = "";
-    channel.textContent = "—";
-    channel.dataset.value = "";
-    $("#action-source").textContent = t("card.action.none");
-    return;
-  }
-  action.textContent = enumLabel(alert.recommendedAction);
-  action.dataset.value = alert.recommendedAction || "";
-  channel.textContent = enumLabel(alert.recommendedChannel);
-  channel.dataset.value = alert.recommendedChannel || "";
+  const recommended = scores.recommendedAction || "";
+  action.textContent = enumLabel(recommended);
+  action.dataset.value = recommended;
+  const how = recommended ? scores.recommendedChannel || "CHANNEL_UNSPECIFIED" : "";
+  channel.textContent = enumLabel(how);
+  channel.dataset.value = how;
+  const alert = desk.openAlerts.get(scores.customerId);
   $("#action-source").textContent =
-      t("card.action.fromAlert", {alertId: alert.alertId, raisedAt: when(alert.raisedAt)});
+      !recommended ? t("card.action.prospect")
+      : alert ? t("card.action.fromAlert", {alertId: alert.alertId, raisedAt: when(alert.raisedAt),
+                                            action: enumLabel(alert.recommendedAction)})
+      : t("card.action.now");
 }
 
 function renderConsent(scores, state) {
@@ -393,7 +391,11 @@ function renderTimeline(touchpoints) {
     list.append(el("li", {class: "empty"}, t("card.timeline.none")));
     return;
   }
-  for (const tp of touchpoints) {
+  // The API lists them as they were applied; an agent reads them by when
+  // they happened (a late-arriving event takes its place in time).
+  const at = (tp) => Date.parse(tp.occurredAt || "") || 0;
+  const byTime = [...touchpoints].sort((a, b) => at(b) - at(a));
+  for (const tp of byTime) {
     const parts = [enumLabel(tp.type), enumLabel(tp.channel)];
     if (tp.product) parts.push(tp.product);
     if (tp.amount) parts.push(money(tp.amount));
@@ -462,7 +464,7 @@ function renderQueue() {
                    el("td", {}, scores.segment || "—"),
                    el("td", {}, enumLabel(scores.valueQuadrant)),
                    el("td", {}, enumLabel(scores.lifecycleStage)),
-                   el("td", {}, alert ? enumLabel(alert.recommendedAction) : "—")));
+                   el("td", {}, enumLabel(scores.recommendedAction))));
   }
   $("#queue-empty").hidden = rows.length > 0;
   const answer = desk.queueAnswer || {};
