@@ -164,10 +164,12 @@ class MemoryStateStore final : public StateStore {
         touchpoints_.erase({applied.partition, id, applied.sequence - kRecentTouchpoints});
       }
     }
-    for (const auto& [partition, id] : batch.erased) {
-      states_.erase({partition, *id});
+    for (const auto& erased : batch.erased) {
+      const std::int32_t partition = erased.first;
+      const CustomerId& id = *erased.second;
+      states_.erase({partition, id});
       std::erase_if(touchpoints_, [&](const auto& entry) {
-        return std::get<0>(entry.first) == partition && std::get<1>(entry.first) == *id;
+        return std::get<0>(entry.first) == partition && std::get<1>(entry.first) == id;
       });
     }
     for (std::uint64_t sequence : batch.outbox_removed) outbox_.erase(sequence);
