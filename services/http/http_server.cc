@@ -3,6 +3,7 @@
 #include <civetweb.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <mutex>
 #include <vector>
@@ -82,6 +83,30 @@ class ConnectionSink final : public EventSink {
   mg_connection* connection_;
 };
 
+// The most query parameters a request may carry (a route takes six at most).
+constexpr std::size_t kMaxParameters = 32;
+
+// `query` split into its parameters by civetweb, names and values
+// percent-decoded ('+' is a space, as in a form); nullopt when there are
+// more than kMaxParameters.
+std::optional<QueryParameters> Parameters(const char* query) {
+  QueryParameters parameters;
+  if (query == nullptr || *query == '\0') return parameters;
+  std::string text(query);  // split and decoded in place
+  if (static_cast<std::size_t>(std::count_if(text.begin(), text.end(), [](char c) {
+        return c == '&' || c == ';';
+      })) >= kMaxParameters) {
+    return std::nullopt;
+  }
+  std::array<mg_header, kMaxParameters> fields{};
+  const int count = mg_split_form_urlencoded(text.data(), fields.data(), fields.size());
+  for (int i = 0; i < count; ++i) {
+    const mg_header& field = fields[static_cast<std::size_t>(i)];
+    parameters.emplace_back(field.name, field.value != nullptr ? field.value : "");
+  }
+  return parameters;
+}
+
 // The request's body, at most `limit` + 1 bytes kept (one more tells it is
 // too long). The rest is read and dropped, up to 4 times `limit`, so that
 // the client, still sending, reads the refusal rather than a reset.
@@ -149,9 +174,15 @@ int HttpServer::Answer(mg_connection* connection) {
   const char* authorization = mg_get_header(connection, "Authorization");
   HttpRequest request{.method = info->request_method,
                       .path = info->local_uri != nullptr ? info->local_uri : "",
-                      .query = info->query_string != nullptr ? info->query_string : "",
                       .authorization = authorization != nullptr ? authorization : ""};
   if (request.path.starts_with("/v1/")) {
+    std::optional<QueryParameters> parameters = Parameters(info->query_string);
+    if (!parameters) {
+      return Send(connection, ErrorResponse({grpc::StatusCode::INVALID_ARGUMENT,
+                                             "more than " + std::to_string(kMaxParameters) +
+                                                 " query parameters"}));
+    }
+    request.parameters = *std::move(parameters);
     if (JsonApi::IsWatch(request)) {
       ConnectionSink sink(connection);
       if (std::optional<HttpResponse> refused = api_.Watch(request, sink)) {

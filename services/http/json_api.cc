@@ -4,12 +4,12 @@
 #include <google/protobuf/util/time_util.h>
 #include <grpcpp/client_context.h>
 
-#include <array>
 #include <charconv>
 #include <cmath>
 #include <set>
 #include <thread>
 
+#include "absl/status/status.h"
 #include "core/bounded_text.h"
 #include "services/common/defaults.h"
 #include "services/http/json_writer.h"
@@ -43,19 +43,22 @@ HttpResponse JsonResponse(const google::protobuf::Message& message) {
 
 // The query's parameters, each named in `allowed`; any other is an error
 // (a misspelt filter must not silently match everything).
-grpc::Status CheckParameters(std::string_view query,
+grpc::Status CheckParameters(const QueryParameters& query,
                              std::initializer_list<std::string_view> allowed) {
-  while (!query.empty()) {
-    const std::size_t end = std::min(query.find('&'), query.size());
-    const std::string_view pair = query.substr(0, end);
-    const std::string_view name = pair.substr(0, pair.find('='));
-    query.remove_prefix(std::min(end + 1, query.size()));
-    if (name.empty()) continue;
-    if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
+  for (const auto& [name, value] : query) {
+    if (!name.empty() && std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
       return Invalid("unknown query parameter " + Echo(name));
     }
   }
   return grpc::Status::OK;
+}
+
+// The value of the first parameter `name` of `query`; nullopt when absent.
+std::optional<std::string> Parameter(const QueryParameters& query, std::string_view name) {
+  for (const auto& [key, value] : query) {
+    if (key == name) return value;
+  }
+  return std::nullopt;
 }
 
 // The caller's Authorization header as the call's metadata.
@@ -156,31 +159,13 @@ int HttpStatusOf(grpc::StatusCode code) {
   }
 }
 
-std::string_view CodeName(grpc::StatusCode code) {
-  static constexpr std::array<std::string_view, 17> kNames = {"OK",
-                                                              "CANCELLED",
-                                                              "UNKNOWN",
-                                                              "INVALID_ARGUMENT",
-                                                              "DEADLINE_EXCEEDED",
-                                                              "NOT_FOUND",
-                                                              "ALREADY_EXISTS",
-                                                              "PERMISSION_DENIED",
-                                                              "RESOURCE_EXHAUSTED",
-                                                              "FAILED_PRECONDITION",
-                                                              "ABORTED",
-                                                              "OUT_OF_RANGE",
-                                                              "UNIMPLEMENTED",
-                                                              "INTERNAL",
-                                                              "UNAVAILABLE",
-                                                              "DATA_LOSS",
-                                                              "UNAUTHENTICATED"};
-  const auto index = static_cast<std::size_t>(code);
-  return index < kNames.size() ? kNames[index] : "UNKNOWN";
+std::string CodeName(grpc::StatusCode code) {
+  // absl's codes are gRPC's, number for number, and so are their names.
+  return absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
 }
 
 HttpResponse ErrorResponse(const grpc::Status& status) {
-  std::string body =
-      R"({"code":")" + std::string(CodeName(status.error_code())) + R"(","message":)";
+  std::string body = R"({"code":")" + CodeName(status.error_code()) + R"(","message":)";
   AppendJsonString(BoundedText(status.error_message(), 1024), body);
   body += '}';
   HttpResponse response{.status = HttpStatusOf(status.error_code()), .body = body};
@@ -188,38 +173,6 @@ HttpResponse ErrorResponse(const grpc::Status& status) {
     response.headers.emplace_back("WWW-Authenticate", "Bearer");
   }
   return response;
-}
-
-std::optional<std::string> QueryValue(std::string_view query, std::string_view name) {
-  while (!query.empty()) {
-    const std::size_t end = std::min(query.find('&'), query.size());
-    const std::string_view pair = query.substr(0, end);
-    query.remove_prefix(std::min(end + 1, query.size()));
-    const std::size_t eq = pair.find('=');
-    if (pair.substr(0, eq) != name) continue;
-    const std::string_view raw = eq == std::string_view::npos ? "" : pair.substr(eq + 1);
-    std::string value;
-    value.reserve(raw.size());
-    for (std::size_t i = 0; i < raw.size(); ++i) {
-      const auto hex = [](char c) -> int {
-        if (c >= '0' && c <= '9') return c - '0';
-        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-        return -1;
-      };
-      if (raw[i] == '+') {
-        value += ' ';
-      } else if (raw[i] == '%' && i + 2 < raw.size() && hex(raw[i + 1]) >= 0 &&
-                 hex(raw[i + 2]) >= 0) {
-        value += static_cast<char>(hex(raw[i + 1]) * 16 + hex(raw[i + 2]));
-        i += 2;
-      } else {
-        value += raw[i];
-      }
-    }
-    return value;
-  }
-  return std::nullopt;
 }
 
 // The alert streams in flight: each one's context (cancelled by Shutdown)
@@ -311,18 +264,21 @@ bool JsonApi::IsWatch(const HttpRequest& request) {
 
 namespace {
 
-// A unary call of the stub with the caller's credentials and a deadline:
+// A unary call of `method` with the caller's credentials and a deadline:
 // its answer as JSON, or its error.
-template <typename Request, typename Response, typename Call>
-HttpResponse Unary(const HttpRequest& http, std::chrono::milliseconds deadline,
-                   const Request& request, Call call) {
+template <typename Request, typename Response>
+HttpResponse Unary(v1::ScoringService::Stub& stub,
+                   grpc::Status (v1::ScoringService::Stub::*method)(grpc::ClientContext*,
+                                                                    const Request&, Response*),
+                   const HttpRequest& http, std::chrono::milliseconds deadline,
+                   const Request& request) {
   grpc::ClientContext context;
   if (grpc::Status authorised = Authorise(http, context); !authorised.ok()) {
     return ErrorResponse(authorised);
   }
   context.set_deadline(std::chrono::system_clock::now() + deadline);
   Response response;
-  const grpc::Status status = call(&context, request, &response);
+  const grpc::Status status = (stub.*method)(&context, request, &response);
   return status.ok() ? JsonResponse(response) : ErrorResponse(status);
 }
 
@@ -336,11 +292,11 @@ HttpResponse NotAllowed(const HttpRequest& request, std::string_view allow) {
   return response;
 }
 
-grpc::Status ParseAtRisk(std::string_view query, v1::ListAtRiskCustomersRequest* request) {
+grpc::Status ParseAtRisk(const QueryParameters& query, v1::ListAtRiskCustomersRequest* request) {
   grpc::Status status = CheckParameters(
       query, {"top_n", "order_by", "segment", "value_quadrant", "action", "include_lost"});
-  if (status.ok()) status = ParseTopN(QueryValue(query, "top_n"), request);
-  if (const auto order = QueryValue(query, "order_by"); status.ok() && order && !order->empty()) {
+  if (status.ok()) status = ParseTopN(Parameter(query, "top_n"), request);
+  if (const auto order = Parameter(query, "order_by"); status.ok() && order && !order->empty()) {
     v1::AtRiskOrder parsed{};
     if (!v1::AtRiskOrder_Parse(*order, &parsed)) {
       return Invalid("order_by must be AT_RISK_ORDER_CHURN or AT_RISK_ORDER_VALUE_AT_RISK, not " +
@@ -349,28 +305,28 @@ grpc::Status ParseAtRisk(std::string_view query, v1::ListAtRiskCustomersRequest*
     request->set_order_by(parsed);
   }
   if (status.ok())
-    status = ParseText("segment", QueryValue(query, "segment"), request->mutable_segment());
+    status = ParseText("segment", Parameter(query, "segment"), request->mutable_segment());
   if (status.ok()) {
-    status = ParseText("value_quadrant", QueryValue(query, "value_quadrant"),
+    status = ParseText("value_quadrant", Parameter(query, "value_quadrant"),
                        request->mutable_value_quadrant());
   }
   if (status.ok())
-    status = ParseText("action", QueryValue(query, "action"), request->mutable_action());
+    status = ParseText("action", Parameter(query, "action"), request->mutable_action());
   bool include_lost = false;
   if (status.ok())
-    status = ParseBool("include_lost", QueryValue(query, "include_lost"), &include_lost);
+    status = ParseBool("include_lost", Parameter(query, "include_lost"), &include_lost);
   request->set_include_lost(include_lost);
   return status;
 }
 
-grpc::Status ParseWatch(std::string_view query, v1::WatchAlertsRequest* request) {
+grpc::Status ParseWatch(const QueryParameters& query, v1::WatchAlertsRequest* request) {
   grpc::Status status =
       CheckParameters(query, {"segment", "min_churn", "action", "include_cleared"});
   if (status.ok())
-    status = ParseText("segment", QueryValue(query, "segment"), request->mutable_segment());
+    status = ParseText("segment", Parameter(query, "segment"), request->mutable_segment());
   if (status.ok())
-    status = ParseText("action", QueryValue(query, "action"), request->mutable_action());
-  if (const auto min_churn = QueryValue(query, "min_churn");
+    status = ParseText("action", Parameter(query, "action"), request->mutable_action());
+  if (const auto min_churn = Parameter(query, "min_churn");
       status.ok() && min_churn && !min_churn->empty()) {
     double value = 0;
     const auto [end, error] =
@@ -383,7 +339,7 @@ grpc::Status ParseWatch(std::string_view query, v1::WatchAlertsRequest* request)
   }
   bool include_cleared = false;
   if (status.ok()) {
-    status = ParseBool("include_cleared", QueryValue(query, "include_cleared"), &include_cleared);
+    status = ParseBool("include_cleared", Parameter(query, "include_cleared"), &include_cleared);
   }
   request->set_include_cleared(include_cleared);
   return status;
@@ -393,7 +349,6 @@ grpc::Status ParseWatch(std::string_view query, v1::WatchAlertsRequest* request)
 
 HttpResponse JsonApi::Serve(const HttpRequest& request) {
   const std::string_view path = request.path;
-  auto* stub = stub_.get();
   if (path.starts_with(kCustomers) && path.size() > kCustomers.size()) {
     std::string_view rest = path.substr(kCustomers.size());
     const bool scores = rest.ends_with(kScoresSuffix) && rest.size() > kScoresSuffix.size();
@@ -403,19 +358,18 @@ HttpResponse JsonApi::Serve(const HttpRequest& request) {
       rest.remove_suffix(scores ? kScoresSuffix.size() : kStateSuffix.size());
       if (grpc::Status checked = CheckId(rest); !checked.ok()) return ErrorResponse(checked);
       if (state) {
-        if (grpc::Status checked = CheckParameters(request.query, {}); !checked.ok()) {
+        if (grpc::Status checked = CheckParameters(request.parameters, {}); !checked.ok()) {
           return ErrorResponse(checked);
         }
         v1::GetCustomerStateRequest call;
         call.set_customer_id(std::string(rest));
-        return Unary<v1::GetCustomerStateRequest, v1::CustomerState>(
-            request, options_.deadline, call,
-            [stub](auto* c, const auto& q, auto* r) { return stub->GetCustomerState(c, q, r); });
+        return Unary(*stub_, &v1::ScoringService::Stub::GetCustomerState, request,
+                     options_.deadline, call);
       }
       v1::GetCustomerScoresRequest call;
       call.set_customer_id(std::string(rest));
-      grpc::Status parsed = CheckParameters(request.query, {"as_of"});
-      if (const auto as_of = QueryValue(request.query, "as_of"); parsed.ok() && as_of) {
+      grpc::Status parsed = CheckParameters(request.parameters, {"as_of"});
+      if (const auto as_of = Parameter(request.parameters, "as_of"); parsed.ok() && as_of) {
         parsed = ParseTimestamp("as_of", as_of, call.mutable_as_of());
       }
       if (!parsed.ok()) return ErrorResponse(parsed);
@@ -426,17 +380,15 @@ HttpResponse JsonApi::Serve(const HttpRequest& request) {
           return answered->ok() ? JsonResponse(response) : ErrorResponse(*answered);
         }
       }
-      return Unary<v1::GetCustomerScoresRequest, v1::CustomerScores>(
-          request, options_.deadline, call,
-          [stub](auto* c, const auto& q, auto* r) { return stub->GetCustomerScores(c, q, r); });
+      return Unary(*stub_, &v1::ScoringService::Stub::GetCustomerScores, request, options_.deadline,
+                   call);
     }
     if (request.method != "DELETE") return NotAllowed(request, "DELETE");
     if (grpc::Status checked = CheckId(rest); !checked.ok()) return ErrorResponse(checked);
     v1::EraseCustomerRequest call;
     call.set_customer_id(std::string(rest));
-    return Unary<v1::EraseCustomerRequest, v1::EraseCustomerResponse>(
-        request, options_.deadline, call,
-        [stub](auto* c, const auto& q, auto* r) { return stub->EraseCustomer(c, q, r); });
+    return Unary(*stub_, &v1::ScoringService::Stub::EraseCustomer, request, options_.deadline,
+                 call);
   }
   if (path == kBatchPath) {
     if (request.method != "POST") return NotAllowed(request, "POST");
@@ -453,19 +405,17 @@ HttpResponse JsonApi::Serve(const HttpRequest& request) {
       return ErrorResponse(Invalid("the body is not a BatchGetCustomerScoresRequest in JSON: " +
                                    BoundedText(parsed.message().as_string(), 256)));
     }
-    return Unary<v1::BatchGetCustomerScoresRequest, v1::BatchGetCustomerScoresResponse>(
-        request, options_.deadline, call,
-        [stub](auto* c, const auto& q, auto* r) { return stub->BatchGetCustomerScores(c, q, r); });
+    return Unary(*stub_, &v1::ScoringService::Stub::BatchGetCustomerScores, request,
+                 options_.deadline, call);
   }
   if (path == kAtRiskPath) {
     if (request.method != "GET") return NotAllowed(request, "GET");
     v1::ListAtRiskCustomersRequest call;
-    if (grpc::Status parsed = ParseAtRisk(request.query, &call); !parsed.ok()) {
+    if (grpc::Status parsed = ParseAtRisk(request.parameters, &call); !parsed.ok()) {
       return ErrorResponse(parsed);
     }
-    return Unary<v1::ListAtRiskCustomersRequest, v1::ListAtRiskCustomersResponse>(
-        request, options_.deadline, call,
-        [stub](auto* c, const auto& q, auto* r) { return stub->ListAtRiskCustomers(c, q, r); });
+    return Unary(*stub_, &v1::ScoringService::Stub::ListAtRiskCustomers, request, options_.deadline,
+                 call);
   }
   if (path == kWatchPath) return NotAllowed(request, "GET");
   return ErrorResponse({grpc::StatusCode::NOT_FOUND, "no route " + Echo(path)});
@@ -473,7 +423,7 @@ HttpResponse JsonApi::Serve(const HttpRequest& request) {
 
 std::optional<HttpResponse> JsonApi::Watch(const HttpRequest& request, EventSink& sink) {
   v1::WatchAlertsRequest call;
-  if (grpc::Status parsed = ParseWatch(request.query, &call); !parsed.ok()) {
+  if (grpc::Status parsed = ParseWatch(request.parameters, &call); !parsed.ok()) {
     return ErrorResponse(parsed);
   }
   grpc::ClientContext context;

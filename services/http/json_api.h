@@ -25,12 +25,14 @@
 
 namespace crm {
 
-// One HTTP request, as the server read it. `path` is percent-decoded;
-// `query` is not (QueryValue decodes each value).
+// A query string's parameters in order, names and values percent-decoded.
+using QueryParameters = std::vector<std::pair<std::string, std::string>>;
+
+// One HTTP request, as the server read it, its path percent-decoded.
 struct HttpRequest {
   std::string_view method;
   std::string_view path;
-  std::string_view query;
+  QueryParameters parameters;
   std::string_view authorization;  // the Authorization header; empty: none
   std::string body;
 };
@@ -47,7 +49,7 @@ struct HttpResponse {
 // them: NOT_FOUND 404, UNAUTHENTICATED 401, UNAVAILABLE 503…).
 int HttpStatusOf(grpc::StatusCode code);
 // "NOT_FOUND", "INVALID_ARGUMENT"…: gRPC's names of the codes.
-std::string_view CodeName(grpc::StatusCode code);
+std::string CodeName(grpc::StatusCode code);
 // The error body and status of `status` (its message bounded and printable).
 HttpResponse ErrorResponse(const grpc::Status& status);
 
@@ -112,9 +114,5 @@ class JsonApi {
   JsonApiOptions options_;
   std::unique_ptr<Streams> streams_;
 };
-
-// The value of `name` in `query` (a URL's query string), percent-decoded;
-// nullopt when absent.
-std::optional<std::string> QueryValue(std::string_view query, std::string_view name);
 
 }  // namespace crm

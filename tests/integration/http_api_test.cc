@@ -152,6 +152,8 @@ TEST_F(HttpApiTest, EveryRouteAnswersAsGrpcDoesWithTheSameRolesAndErrors) {
 
   // Bad input: a clear error with its HTTP status, nothing echoed unbounded.
   const std::string long_id(300, 'x');
+  std::string many_parameters = "/v1/at-risk?top_n=1";
+  for (int i = 0; i < 40; ++i) many_parameters += "&segment=A";
   const std::vector<std::tuple<std::string, std::string, int, std::string>> bad = {
       {"GET", "/v1/customers/vip/scores?as_of=yesterday", 400, "INVALID_ARGUMENT"},
       {"GET", "/v1/customers/vip/scores?as_of=0001-01-01T00:00:00Z", 400, "INVALID_ARGUMENT"},
@@ -163,6 +165,7 @@ TEST_F(HttpApiTest, EveryRouteAnswersAsGrpcDoesWithTheSameRolesAndErrors) {
       {"GET", "/v1/at-risk?order_by=AT_RISK_ORDER_LOUDEST", 400, "INVALID_ARGUMENT"},
       {"GET", "/v1/at-risk?value_quadrant=SHINY", 400, "INVALID_ARGUMENT"},
       {"GET", "/v1/at-risk?include_lost=perhaps", 400, "INVALID_ARGUMENT"},
+      {"GET", many_parameters, 400, "INVALID_ARGUMENT"},
       {"GET", "/v1/alerts:watch?min_churn=high", 400, "INVALID_ARGUMENT"},
       {"GET", "/v1/alerts:watch?action=PANIC", 400, "INVALID_ARGUMENT"},
       {"POST", "/v1/customers:batchGetScores", 400, "INVALID_ARGUMENT"},  // no body
