@@ -8,6 +8,25 @@
 
 namespace crm {
 
+int ConnectTcp(const std::string& host_port) {
+  const auto colon = host_port.rfind(':');
+  if (colon == std::string::npos) return -1;
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (getaddrinfo(host_port.substr(0, colon).c_str(), host_port.substr(colon + 1).c_str(), &hints,
+                  &found) != 0) {
+    return -1;
+  }
+  int fd = socket(found->ai_family, found->ai_socktype, found->ai_protocol);
+  if (fd >= 0 && connect(fd, found->ai_addr, found->ai_addrlen) != 0) {
+    close(fd);
+    fd = -1;
+  }
+  freeaddrinfo(found);
+  return fd;
+}
+
 std::optional<std::string> HttpGet(const std::string& url) {
   const std::string prefix = "http://";
   if (url.rfind(prefix, 0) != 0) return std::nullopt;
@@ -15,22 +34,8 @@ std::optional<std::string> HttpGet(const std::string& url) {
   const auto slash = rest.find('/');
   const std::string host_port = rest.substr(0, slash);
   const std::string path = slash == std::string::npos ? "/" : rest.substr(slash);
-  const auto colon = host_port.rfind(':');
-  if (colon == std::string::npos) return std::nullopt;
-  addrinfo hints{};
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* found = nullptr;
-  if (getaddrinfo(host_port.substr(0, colon).c_str(), host_port.substr(colon + 1).c_str(), &hints,
-                  &found) != 0) {
-    return std::nullopt;
-  }
-  const int fd = socket(found->ai_family, found->ai_socktype, found->ai_protocol);
-  const bool connected = fd >= 0 && connect(fd, found->ai_addr, found->ai_addrlen) == 0;
-  freeaddrinfo(found);
-  if (!connected) {
-    if (fd >= 0) close(fd);
-    return std::nullopt;
-  }
+  const int fd = ConnectTcp(host_port);
+  if (fd < 0) return std::nullopt;
   const std::string request = "GET " + path + " HTTP/1.0\r\nHost: " + host_port + "\r\n\r\n";
   if (send(fd, request.data(), request.size(), 0) != static_cast<ssize_t>(request.size())) {
     close(fd);

@@ -1,6 +1,5 @@
 #include "tests/integration/http_client.h"
 
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -10,23 +9,16 @@
 #include <cstdlib>
 #include <sstream>
 
+#include "tools/scrape.h"
+
 namespace crm::testing {
 namespace {
 
 // A connected socket to `address` with the request sent; -1 when it cannot.
 int Send(const std::string& address, const std::string& method, const std::string& target,
          const std::string& token, const std::string& body) {
-  const std::size_t colon = address.rfind(':');
-  sockaddr_in peer{};
-  peer.sin_family = AF_INET;
-  peer.sin_port = htons(static_cast<std::uint16_t>(std::stoi(address.substr(colon + 1))));
-  if (inet_pton(AF_INET, address.substr(0, colon).c_str(), &peer.sin_addr) != 1) return -1;
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  const int fd = ConnectTcp(address);
   if (fd < 0) return -1;
-  if (connect(fd, reinterpret_cast<const sockaddr*>(&peer), sizeof(peer)) != 0) {
-    close(fd);
-    return -1;
-  }
   std::string request =
       method + " " + target + " HTTP/1.1\r\nHost: " + address + "\r\nConnection: close\r\n";
   if (!token.empty()) request += "Authorization: Bearer " + token + "\r\n";
