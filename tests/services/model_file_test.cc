@@ -2,6 +2,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <string>
@@ -328,7 +329,8 @@ TEST(ModelFileTest, RejectsAnAppetenceProductListedTwice) {
 class ModelFileOnDiskTest : public ::testing::Test {
  protected:
   std::string Write(const std::string& name, const std::string& text) {
-    const std::string path = ::testing::TempDir() + "/" + name;
+    // The process id keeps another checkout's run, sharing the directory, apart.
+    const std::string path = ::testing::TempDir() + "/" + std::to_string(getpid()) + "_" + name;
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
     out << text;
     EXPECT_TRUE(out.good()) << path;

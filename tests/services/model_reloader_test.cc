@@ -1,7 +1,9 @@
 #include "services/app/model_reloader.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <cstdio>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -24,9 +26,14 @@ class ModelReloaderTest : public ::testing::Test {
     model.version = version;
     Write(ModelToJson(model));
   }
+  void TearDown() override { std::remove(path_.c_str()); }
   std::string InUse() const { return scorers_.Current()->model().version; }
 
-  const std::string path_ = ::testing::TempDir() + "/model_reloader_test.json";
+  // Each test a file of its own: ctest runs the tests of this fixture at once,
+  // and another checkout's run may share the temporary directory.
+  const std::string path_ =
+      ::testing::TempDir() + "/model_reloader_test_" + std::to_string(getpid()) + "_" +
+      ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".json";
   Board<Scorer> scorers_{std::make_shared<const Scorer>(Model{})};
   WallClock clock_;
   std::unique_ptr<PrometheusMetrics> metrics_ = PrometheusMetrics::Unserved(clock_);
