@@ -12,6 +12,7 @@
 #include "core/cleared_reason.h"
 #include "core/customer_id.h"
 #include "core/lifecycle_stage.h"
+#include "core/marketing.h"
 #include "core/recommended_action.h"
 #include "core/score_reason.h"
 #include "core/segment.h"
@@ -40,6 +41,9 @@ struct AlertEvent {
   Segment segment = Segment::kNone;
   RecommendedAction action = RecommendedAction::kNone;  // RecommendAction
   Channel channel = Channel::kUnspecified;  // RecommendedChannel; none: not for marketing
+  // Why it is not for marketing (kNone: it is). kControlGroup marks the
+  // control group, on a raise and on its clear.
+  MarketingExclusion exclusion = MarketingExclusion::kNone;
   std::vector<ScoreReason> reasons;
   std::string model_version;
   // The customer's value and stage at the look (Scores).

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <string>
 
 namespace crm {
 namespace {
@@ -37,6 +38,16 @@ absl::Status ValidateAlertPolicy(const AlertPolicy& policy) {
   }
   if (!(policy.risk_precision > 0 && policy.risk_precision <= 1)) {
     return absl::InvalidArgumentError("alert policy: the risk precision must be in (0, 1]");
+  }
+  if (!(policy.marketing.control_share >= 0 && policy.marketing.control_share <= 0.5)) {
+    return absl::InvalidArgumentError("alert policy: the control share must be in [0, 0.5]");
+  }
+  if (policy.marketing.outcome_window <= Micros(0)) {
+    return absl::InvalidArgumentError("alert policy: the outcome window must be positive");
+  }
+  if (policy.marketing.max_contacts_30d > kMaxContacts30dLimit) {
+    return absl::InvalidArgumentError("alert policy: the contacts in 30 days may be at most " +
+                                      std::to_string(kMaxContacts30dLimit));
   }
   for (int c = 1; c < kChannelCount; ++c) {
     const double cost = policy.channel_cost[c];

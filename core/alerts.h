@@ -18,6 +18,7 @@
 #include "core/alert_event.h"
 #include "core/customer_id.h"
 #include "core/customer_state.h"
+#include "core/marketing.h"
 #include "core/recommended_action.h"
 #include "core/scorer.h"
 #include "core/segment.h"
@@ -48,13 +49,16 @@ struct AlertPolicy {
   // contact: their recommended channel is a personal one (phone, face to
   // face) when they consented to one.
   double personal_contact_value = 100;
+  // Which raised alerts go to marketing: the control group, contact pressure.
+  MarketingPolicy marketing;
 
   const AlertThresholds& For(Segment segment) const;
 };
 
 // OK, or InvalidArgument naming the first bad value (thresholds outside
 // [0, 1], clear not below raise, a negative cooldown, a cost not positive, a
-// risk precision outside (0, 1]).
+// risk precision outside (0, 1], a control share outside [0, 0.5], a
+// contact limit above kMaxContacts30dLimit).
 absl::Status ValidateAlertPolicy(const AlertPolicy& policy);
 
 // The id of the `n`-th alert (1-based) raised for `id`: the same on every

@@ -56,8 +56,11 @@ void AddActivity(double& counter, Timestamp at, std::optional<Timestamp> previou
   }
 }
 
+// The customer's own activity on a channel: not a consent or profile
+// statement, nor a contact the company made.
 bool CountsAsChannelActivity(TouchpointType type) {
-  return type != TouchpointType::kConsent && type != TouchpointType::kProfile;
+  return type != TouchpointType::kConsent && type != TouchpointType::kProfile &&
+         type != TouchpointType::kCampaignContact;
 }
 
 }  // namespace
@@ -227,6 +230,11 @@ ApplyOutcome ApplyUnbounded(const Touchpoint& tp, const StateLimits& limits, Cus
         }
       }
       break;
+    case TouchpointType::kCampaignContact:
+      ++state.campaign_contacts;
+      InsertLatestFirst(state.recent_campaign_contacts, at, limits.recent_campaign_contacts,
+                        [](Timestamp t) { return t; });
+      break;
     case TouchpointType::kUnspecified:
       break;  // rejected by validation; never reaches here
   }
@@ -239,6 +247,8 @@ std::size_t StateBytes(const CustomerState& state) {
   std::size_t bytes = sizeof(CustomerState);
   bytes += state.purchase_days.size() * sizeof(std::int32_t);
   bytes += state.recent_complaints.size() * sizeof(Timestamp);
+  bytes += state.recent_campaign_contacts.size() * sizeof(Timestamp);
+  bytes += state.alert.follow_ups.size() * sizeof(AlertFollowUp);
   bytes += state.recent_satisfaction.size() * sizeof(SatisfactionSample);
   bytes += state.recent_events.ring().size() * sizeof(std::uint64_t);
   for (const auto& [product, stats] : state.products) {

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/follow_up.h"
 #include "core/segment.h"
 #include "core/time.h"
 #include "core/touchpoint.h"
@@ -29,6 +30,10 @@ struct StateLimits {
   std::size_t recent_complaints = 16;
   // Profile attributes kept per customer.
   std::size_t max_profile_fields = 64;
+  // Latest campaign contact times kept (by event time), for the contact
+  // pressure of the last 30 days: past this many, a customer is over any
+  // --max-contacts-30d the service accepts (63 at most).
+  std::size_t recent_campaign_contacts = 64;
   // The most one customer's state may hold, as StateBytes counts it: a
   // touchpoint that would take it past this (and grow it) is not applied
   // (ApplyOutcome::kTooLarge). The bounds above allow ~150 kB (64 profile
@@ -110,6 +115,12 @@ struct AlertState {
   // recent look, moved only when a look differs from it by half the risk
   // precision or more (fewer index writes).
   std::optional<double> indexed_churn;
+  // The latest alert raised is in the control group (core/marketing.h), so
+  // that its clear says so too.
+  bool control = false;
+  // What followed the latest alerts of the experiment (treated or control),
+  // latest raised first, at most kMaxFollowUps.
+  std::vector<AlertFollowUp> follow_ups;
   friend bool operator==(const AlertState&, const AlertState&) = default;
 };
 
@@ -142,6 +153,10 @@ struct CustomerState {
   std::uint64_t cancellations = 0;
   std::optional<Timestamp> last_cancellation;
   std::uint64_t campaign_responses = 0;
+  // Outbound campaign contacts made (kCampaignContact): not the customer's
+  // own activity, so they move no channel counter nor product.
+  std::uint64_t campaign_contacts = 0;
+  std::vector<Timestamp> recent_campaign_contacts;  // latest first, bounded
 
   std::array<ChannelStats, kChannelCount> channels{};  // indexed by Channel
   std::map<std::string, ProductStats, std::less<>> products;

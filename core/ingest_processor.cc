@@ -253,6 +253,7 @@ absl::Status IngestProcessor::ApplyToCustomer(PendingCommit& pending,
       pending.latest_event = touchpoint.occurred_at;
     }
     if (looking) {
+      looks_->FollowUp(touchpoint, state);
       CRM_DCHECK(state.last_seen.has_value());  // set by the touchpoint applied
       // As of their latest event, or their latest look if later (a late
       // touchpoint): a customer's looks never go back in time.

@@ -36,6 +36,21 @@ void Reschedule(const CustomerId& id, AlertState& alert, PendingCommit::Partitio
   if (next) partition.due.insert(DueEntry{*next, id});
 }
 
+// Why `event` is not for marketing, as of `at`. A raise draws its control
+// group, kept with the alert so that its clear says the same; a clear not in
+// the control group is judged as a raise with no draw.
+MarketingExclusion Exclusion(const AlertEvent& event, Timestamp at, const MarketingPolicy& policy,
+                             CustomerState& state) {
+  const bool raised = event.outcome.transition == AlertTransition::kRaised;
+  if (!raised && state.alert.control) return MarketingExclusion::kControlGroup;
+  MarketingPolicy judged = policy;
+  if (!raised) judged.control_share = 0;
+  const MarketingExclusion exclusion = ExclusionOf(
+      event.outcome.alert_id, event.action, event.channel, CampaignContacts30d(state, at), judged);
+  if (raised) state.alert.control = exclusion == MarketingExclusion::kControlGroup;
+  return exclusion;
+}
+
 }  // namespace
 
 LookScheduler::LookScheduler(IngestState* state, int planning_threads,
@@ -103,6 +118,17 @@ void LookScheduler::Look(PendingCommit& pending, const CustomerId& id,
   event.segment = scores.segment;
   event.action = RecommendAction(scores.quadrant, scores.lifecycle_stage, churn, thresholds);
   event.channel = RecommendedChannel(state, scores.value_at_risk, policy);
+  event.exclusion = Exclusion(event, at, policy.marketing, state);
+  if (outcome.transition == AlertTransition::kRaised &&
+      (event.exclusion == MarketingExclusion::kNone ||
+       event.exclusion == MarketingExclusion::kControlGroup)) {
+    StartFollowUp({.number = alert.raised,
+                   .raised_at = at,
+                   .control = alert.control,
+                   .action = event.action,
+                   .segment = event.segment},
+                  alert.follow_ups);
+  }
   event.value_at_risk = scores.value_at_risk;
   event.clv = scores.clv;
   event.quadrant = scores.quadrant;
@@ -110,6 +136,10 @@ void LookScheduler::Look(PendingCommit& pending, const CustomerId& id,
   event.p_alive = scores.p_alive;
   event.reasons = scores.reasons;
   event.model_version = scores.model_version;
+}
+
+void LookScheduler::FollowUp(const Touchpoint& touchpoint, CustomerState& state) const {
+  crm::FollowUp(touchpoint, context_.policy->marketing.outcome_window, state.alert.follow_ups);
 }
 
 void LookScheduler::TakeDue(PendingCommit& pending, const CustomerId& id,

@@ -62,6 +62,9 @@ class LookScheduler {
   // commit). Prospects are never looked at. REQUIRES: enabled().
   void Look(PendingCommit& pending, const CustomerId& id, PendingCommit::Customer& customer,
             PendingCommit::Partition& partition, Timestamp at);
+  // Counts `touchpoint`, just applied to `state`, in the follow-ups of the
+  // customer's alerts (core/follow_up.h). REQUIRES: enabled().
+  void FollowUp(const Touchpoint& touchpoint, CustomerState& state) const;
   // Takes the customer's looks due at or before `until`, in order.
   void TakeDue(PendingCommit& pending, const CustomerId& id, PendingCommit::Customer& customer,
                PendingCommit::Partition& partition, Timestamp until);

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "core/features.h"
+#include "core/marketing.h"
 #include "core/reasons.h"
 
 namespace crm {
@@ -151,6 +152,8 @@ Scores Scorer::Score(const CustomerId& id, const CustomerState& state, Timestamp
   scores.contactable_channels = ContactableChannels(state);
   scores.latest_satisfaction = facts.latest_satisfaction;
   scores.complaints_90d = static_cast<std::uint32_t>(facts.complaints_recent);
+  scores.campaign_contacts_30d = CampaignContacts30d(state, as_of);
+  scores.control = state.alert.open && state.alert.control;
 
   scores.churn_horizon_days = model_.churn.horizon_days;
   const ReasonLimits limits{model_.max_reasons, model_.min_reason_weight};

@@ -70,6 +70,8 @@ struct Scores {
   std::vector<Channel> contactable_channels;  // consent in force, in Channel order
   std::optional<std::int32_t> latest_satisfaction;
   std::uint32_t complaints_90d = 0;
+  std::uint32_t campaign_contacts_30d = 0;  // contact pressure (CampaignContacts30d)
+  bool control = false;                     // the open alert is in the control group
   std::vector<ScoreReason> reasons;
   std::uint64_t events_applied = 0;
   std::string model_version;

@@ -21,8 +21,17 @@ std::optional<Channel> ParseChannel(std::string_view name) {
 
 std::string_view TouchpointTypeName(TouchpointType type) {
   static constexpr std::array<std::string_view, kTouchpointTypeCount> kNames = {
-      "TOUCHPOINT_TYPE_UNSPECIFIED", "CONTACT", "PURCHASE",     "RETURN", "COMPLAINT", "SURVEY",
-      "CAMPAIGN_RESPONSE",           "CONSENT", "CANCELLATION", "PROFILE"};
+      "TOUCHPOINT_TYPE_UNSPECIFIED",
+      "CONTACT",
+      "PURCHASE",
+      "RETURN",
+      "COMPLAINT",
+      "SURVEY",
+      "CAMPAIGN_RESPONSE",
+      "CONSENT",
+      "CANCELLATION",
+      "PROFILE",
+      "CAMPAIGN_CONTACT"};
   const auto index = static_cast<std::size_t>(type);
   return index < kNames.size() ? kNames[index] : "UNKNOWN";
 }

@@ -38,8 +38,9 @@ enum class TouchpointType : std::uint8_t {
   kConsent = 7,
   kCancellation = 8,
   kProfile = 9,
+  kCampaignContact = 10,
 };
-inline constexpr int kTouchpointTypeCount = 10;
+inline constexpr int kTouchpointTypeCount = 11;
 
 std::string_view ChannelName(Channel channel);  // "PHONE", …
 // The channel ChannelName names (kUnspecified for "CHANNEL_UNSPECIFIED");
@@ -59,6 +60,8 @@ struct Touchpoint {
   std::optional<std::int32_t> satisfaction;
   std::optional<bool> consent_granted;
   std::map<std::string, std::string> attributes;
+  // On kCampaignContact and kCampaignResponse: the campaign or alert_id.
+  std::string campaign_id;
 };
 
 }  // namespace crm

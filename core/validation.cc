@@ -12,9 +12,9 @@ Rejection Reject(RejectReason reason, std::string_view detail) { return {reason,
 
 std::string_view RejectReasonName(RejectReason reason) {
   static constexpr std::array<std::string_view, kRejectReasonCount> kNames = {
-      "malformed",       "missing_customer_id", "key_mismatch",   "missing_event_id",
-      "bad_timestamp",   "unknown_enum",        "bad_amount",     "bad_satisfaction",
-      "missing_consent", "oversized",           "state_too_large"};
+      "malformed",       "missing_customer_id", "key_mismatch",    "missing_event_id",
+      "bad_timestamp",   "unknown_enum",        "bad_amount",      "bad_satisfaction",
+      "missing_consent", "oversized",           "state_too_large", "bad_campaign_id"};
   return kNames[static_cast<std::size_t>(reason)];
 }
 
@@ -51,6 +51,9 @@ std::optional<Rejection> ValidateTouchpoint(const Touchpoint& tp, std::string_vi
   if (tp.product.size() > limits.max_product_bytes) {
     return Reject(RejectReason::kOversized, "product longer than max_product_bytes");
   }
+  if (tp.campaign_id.size() > limits.max_campaign_id_bytes) {
+    return Reject(RejectReason::kOversized, "campaign_id longer than max_campaign_id_bytes");
+  }
   if (tp.attributes.size() > limits.max_attributes) {
     return Reject(RejectReason::kOversized, "more attributes than max_attributes");
   }
@@ -71,6 +74,14 @@ std::optional<Rejection> ValidateTouchpoint(const Touchpoint& tp, std::string_vi
   if (tp.type == TouchpointType::kConsent &&
       (!tp.consent_granted || tp.channel == Channel::kUnspecified)) {
     return Reject(RejectReason::kMissingConsent, "consent without consent_granted or channel");
+  }
+  if (tp.type == TouchpointType::kCampaignContact && tp.campaign_id.empty()) {
+    return Reject(RejectReason::kBadCampaignId, "campaign contact without campaign_id");
+  }
+  if (!tp.campaign_id.empty() && tp.type != TouchpointType::kCampaignContact &&
+      tp.type != TouchpointType::kCampaignResponse) {
+    return Reject(RejectReason::kBadCampaignId,
+                  "campaign_id on a touchpoint neither a campaign contact nor a response");
   }
   return std::nullopt;
 }

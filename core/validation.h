@@ -25,8 +25,9 @@ enum class RejectReason : std::uint8_t {
   kMissingConsent,     // consent touchpoint without consent_granted or channel
   kOversized,          // a field, the attributes or the record over its limit
   kStateTooLarge,      // would take the customer's state past StateLimits::max_state_bytes
+  kBadCampaignId,      // a campaign contact without campaign_id, or one on another type
 };
-inline constexpr int kRejectReasonCount = 11;
+inline constexpr int kRejectReasonCount = 12;
 
 std::string_view RejectReasonName(RejectReason reason);  // "malformed", "key_mismatch", …
 
@@ -55,6 +56,7 @@ class Rejection {
 struct ValidationLimits {
   std::size_t max_id_bytes = 256;  // event_id, customer_id
   std::size_t max_product_bytes = 256;
+  std::size_t max_campaign_id_bytes = 256;
   std::size_t max_attributes = 64;
   std::size_t max_attribute_bytes = 1024;  // one key or value
   double max_amount = 1e9;

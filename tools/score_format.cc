@@ -184,8 +184,13 @@ std::string AlertLine(const v1::ChurnAlert& alert) {
   }
   out << "  churn " << Fixed(alert.previous_churn(), 3) << " -> " << Fixed(alert.churn(), 3) << "  "
       << OrDash(alert.recommended_action()) << " via " << ChannelName(alert.recommended_channel())
-      << "  segment " << OrDash(alert.segment()) << (alert.for_marketing() ? "" : "  (agents only)")
-      << "  " << StrongestSentence(alert.reasons());
+      << "  segment " << OrDash(alert.segment());
+  if (alert.control()) {
+    out << "  (control group: no proactive contact)";
+  } else if (!alert.for_marketing()) {
+    out << "  (agents only: " << OrDash(alert.not_for_marketing_reason()) << ")";
+  }
+  out << "  " << StrongestSentence(alert.reasons());
   return out.str();
 }
 

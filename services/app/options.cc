@@ -138,6 +138,8 @@ struct FlagInputs {
   std::vector<std::string> kafka;  // --kafka KEY=VALUE, of the environment and the command line
   double cooldown_days = 14;
   std::vector<std::string> segment_thresholds, channel_costs;
+  int outcome_window_days = static_cast<int>(
+      std::chrono::duration_cast<std::chrono::days>(kDefaultOutcomeWindow).count());
   // The modes by name, parsed into ServiceOptions by Complete; the defaults
   // are ServiceOptions'.
   std::string log_level = std::string(LogLevelName(ServiceOptions{}.log_level));
@@ -286,6 +288,18 @@ void AddAlertFlags(CLI::App& app, std::vector<EnvBinding>& env, ServiceOptions& 
           "PHONE=4; the recommended channel weighs use against cost")
       ->type_name("CHANNEL=COST")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  AddFlag(app, env, "control-share", policy.marketing.control_share,
+          "Share of the alerts otherwise for marketing held out as the control group (no "
+          "proactive contact), chosen by alert id, so that the win-back's uplift is measured")
+      ->check(CLI::Range(0.0, 0.5));
+  AddFlag(app, env, "max-contacts-30d", policy.marketing.max_contacts_30d,
+          "A customer with more campaign contacts than this in 30 days gets no alert for "
+          "marketing (contact pressure); 0: no limit")
+      ->check(CLI::Range(0U, kMaxContacts30dLimit));
+  AddFlag(app, env, "outcome-window-days", in.outcome_window_days,
+          "Days after an alert within which a purchase counts as the customer recovered, and "
+          "its revenue as the alert's")
+      ->check(CLI::Range(1, 365));
 }
 
 // TLS and who may call what.
@@ -465,6 +479,7 @@ absl::Status Complete(const CLI::App& app, FlagInputs& in, ServiceOptions& o) {
       BuildAlertPolicy(o.alert_policy, in.cooldown_days, in.segment_thresholds, in.channel_costs);
   if (!built.ok()) return built.status();
   o.alert_policy = std::move(*built);
+  o.alert_policy.marketing.outcome_window = std::chrono::days(in.outcome_window_days);
   return CheckSecurity(o);
 }
 
@@ -546,6 +561,11 @@ std::string DescribeOptions(const ServiceOptions& o) {
   out << " cluster-token-file=" << (o.cluster_token_file.empty() ? "(none)" : o.cluster_token_file);
   if (o.allow_insecure_peers) out << " allow-insecure-peers=true";
   out << " audit-log=" << (o.audit_log.empty() ? "(data dir)" : o.audit_log);
+  out << " control-share=" << o.alert_policy.marketing.control_share
+      << " max-contacts-30d=" << o.alert_policy.marketing.max_contacts_30d
+      << " outcome-window-days="
+      << std::chrono::duration_cast<std::chrono::days>(o.alert_policy.marketing.outcome_window)
+             .count();
   out << " risk-precision=" << o.alert_policy.risk_precision << " channel-cost=";
   for (int c = 1; c < kChannelCount; ++c) {
     out << (c > 1 ? "," : "") << ChannelName(static_cast<Channel>(c)) << ":"

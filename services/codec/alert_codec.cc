@@ -6,6 +6,32 @@
 #include "services/codec/touchpoint_codec.h"
 
 namespace crm {
+namespace {
+
+// Why the alert is not for marketing, as its fields say. An alert written
+// before the reason existed has none: its action or channel tells.
+absl::StatusOr<MarketingExclusion> ExclusionOf(const v1::ChurnAlert& alert,
+                                               RecommendedAction action) {
+  const std::optional<MarketingExclusion> named =
+      ParseMarketingExclusion(alert.not_for_marketing_reason());
+  if (!named) {
+    return absl::InvalidArgumentError("alert names an unknown reason not to market '" +
+                                      BoundedText(alert.not_for_marketing_reason(), 64) + "'");
+  }
+  MarketingExclusion exclusion = *named;
+  if (exclusion == MarketingExclusion::kNone && !alert.for_marketing()) {
+    exclusion = action == RecommendedAction::kNone ? MarketingExclusion::kNoAction
+                                                   : MarketingExclusion::kNoConsentedChannel;
+  }
+  if ((exclusion == MarketingExclusion::kNone) != alert.for_marketing() ||
+      (exclusion == MarketingExclusion::kControlGroup) != alert.control()) {
+    return absl::InvalidArgumentError(
+        "alert's for_marketing, control and not_for_marketing_reason disagree");
+  }
+  return exclusion;
+}
+
+}  // namespace
 
 void ToProto(const AlertEvent& alert, v1::ChurnAlert* out) {
   out->set_alert_id(alert.outcome.alert_id);
@@ -23,8 +49,9 @@ void ToProto(const AlertEvent& alert, v1::ChurnAlert* out) {
   out->set_recommended_channel(static_cast<v1::Channel>(alert.channel));
   out->set_model_version(alert.model_version);
   out->set_segment(std::string(SegmentName(alert.segment)));
-  out->set_for_marketing(alert.channel != Channel::kUnspecified &&
-                         alert.action != RecommendedAction::kNone);
+  out->set_for_marketing(alert.exclusion == MarketingExclusion::kNone);
+  out->set_control(alert.exclusion == MarketingExclusion::kControlGroup);
+  out->set_not_for_marketing_reason(std::string(MarketingExclusionName(alert.exclusion)));
   out->set_transition(alert.outcome.transition == AlertTransition::kCleared
                           ? v1::ALERT_TRANSITION_CLEARED
                           : v1::ALERT_TRANSITION_RAISED);
@@ -66,6 +93,8 @@ absl::StatusOr<AlertEvent> FromProto(const v1::ChurnAlert& alert) {
     return absl::InvalidArgumentError("alert names an unknown lifecycle stage '" +
                                       BoundedText(alert.lifecycle_stage(), 64) + "'");
   }
+  const absl::StatusOr<MarketingExclusion> exclusion = ExclusionOf(alert, *action);
+  if (!exclusion.ok()) return exclusion.status();
   AlertEvent out;
   switch (alert.transition()) {
     case v1::ALERT_TRANSITION_UNSPECIFIED:  // written before clears existed
@@ -91,6 +120,7 @@ absl::StatusOr<AlertEvent> FromProto(const v1::ChurnAlert& alert) {
   out.churn = alert.churn();
   out.segment = *segment;
   out.action = *action;
+  out.exclusion = *exclusion;
   const int channel = alert.recommended_channel();
   out.channel = channel > 0 && channel < kChannelCount ? static_cast<Channel>(channel)
                                                        : Channel::kUnspecified;

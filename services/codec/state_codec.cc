@@ -15,6 +15,43 @@ using internal::StoredCustomer;
 
 std::int64_t Us(Timestamp t) { return ToMicros(t); }
 
+void EncodeFollowUps(const std::vector<AlertFollowUp>& follow_ups, StoredAlert& alert) {
+  for (const AlertFollowUp& follow_up : follow_ups) {
+    internal::StoredFollowUp* out = alert.add_follow_ups();
+    out->set_number(follow_up.number);
+    out->set_raised_at_us(Us(follow_up.raised_at));
+    out->set_control(follow_up.control);
+    out->set_action(std::string(RecommendedActionName(follow_up.action)));
+    out->set_segment(std::string(SegmentName(follow_up.segment)));
+    out->set_contacts(follow_up.contacts);
+    if (follow_up.recovered_at) out->set_recovered_at_us(Us(*follow_up.recovered_at));
+    out->set_revenue(follow_up.revenue);
+  }
+}
+
+absl::Status DecodeFollowUps(const StoredAlert& alert, std::vector<AlertFollowUp>& follow_ups) {
+  if (static_cast<std::size_t>(alert.follow_ups_size()) > kMaxFollowUps) {
+    return absl::DataLossError("stored customer record follows up too many alerts");
+  }
+  for (const internal::StoredFollowUp& stored : alert.follow_ups()) {
+    const std::optional<RecommendedAction> action = ParseRecommendedAction(stored.action());
+    const std::optional<Segment> segment = ParseSegment(stored.segment());
+    if (!action || !segment) {
+      return absl::DataLossError("stored follow-up names an unknown action or segment");
+    }
+    AlertFollowUp& follow_up = follow_ups.emplace_back();
+    follow_up.number = stored.number();
+    follow_up.raised_at = FromMicros(stored.raised_at_us());
+    follow_up.control = stored.control();
+    follow_up.action = *action;
+    follow_up.segment = *segment;
+    follow_up.contacts = stored.contacts();
+    if (stored.has_recovered_at_us()) follow_up.recovered_at = FromMicros(stored.recovered_at_us());
+    follow_up.revenue = stored.revenue();
+  }
+  return absl::OkStatus();
+}
+
 template <typename Setter>
 void SetOptional(const std::optional<Timestamp>& t, Setter set) {
   if (t) set(Us(*t));
@@ -54,6 +91,8 @@ std::string EncodeState(const CustomerState& s) {
   m.set_cancellations(s.cancellations);
   SetOptional(s.last_cancellation, [&](std::int64_t v) { m.set_last_cancellation_us(v); });
   m.set_campaign_responses(s.campaign_responses);
+  m.set_campaign_contacts(s.campaign_contacts);
+  for (Timestamp t : s.recent_campaign_contacts) m.add_recent_campaign_contacts_us(Us(t));
   for (int c = 0; c < kChannelCount; ++c) {
     const ChannelStats& stats = s.channels[c];
     if (stats.contacts == 0 && !stats.consent && !stats.last_contact) continue;
@@ -94,6 +133,8 @@ std::string EncodeState(const CustomerState& s) {
   SetOptional(s.alert.looked_at, [&](std::int64_t v) { alert->set_looked_at_us(v); });
   SetOptional(s.alert.next_look, [&](std::int64_t v) { alert->set_next_look_us(v); });
   if (s.alert.indexed_churn) alert->set_indexed_churn(*s.alert.indexed_churn);
+  alert->set_control(s.alert.control);
+  EncodeFollowUps(s.alert.follow_ups, *alert);
   const auto& ring = s.recent_events.ring();
   m.mutable_recent_event_hashes()->Add(ring.begin(), ring.end());
   m.set_recent_event_next(static_cast<std::uint32_t>(s.recent_events.next()));
@@ -134,6 +175,10 @@ absl::StatusOr<CustomerState> DecodeState(std::string_view bytes) {
   s.cancellations = m.cancellations();
   if (m.has_last_cancellation_us()) s.last_cancellation = FromMicros(m.last_cancellation_us());
   s.campaign_responses = m.campaign_responses();
+  s.campaign_contacts = m.campaign_contacts();
+  for (std::int64_t us : m.recent_campaign_contacts_us()) {
+    s.recent_campaign_contacts.push_back(FromMicros(us));
+  }
   for (const auto& channel : m.channels()) {
     if (channel.channel() >= static_cast<std::uint32_t>(kChannelCount)) {
       return absl::DataLossError("stored customer record names an unknown channel");
@@ -169,6 +214,10 @@ absl::StatusOr<CustomerState> DecodeState(std::string_view bytes) {
   s.alert.last_segment = *segment;
   if (alert.has_looked_at_us()) s.alert.looked_at = FromMicros(alert.looked_at_us());
   if (alert.has_indexed_churn()) s.alert.indexed_churn = alert.indexed_churn();
+  s.alert.control = alert.control();
+  if (absl::Status followed = DecodeFollowUps(alert, s.alert.follow_ups); !followed.ok()) {
+    return followed;
+  }
   if (alert.has_next_look_us()) {
     s.alert.next_look = FromMicros(alert.next_look_us());
   }

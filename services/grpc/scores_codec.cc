@@ -55,6 +55,8 @@ void ToProto(const Scores& scores, v1::CustomerScores* out) {
   }
   if (scores.latest_satisfaction) out->set_latest_satisfaction(*scores.latest_satisfaction);
   out->set_complaints_90d(scores.complaints_90d);
+  out->set_campaign_contacts_30d(scores.campaign_contacts_30d);
+  out->set_control(scores.control);
   for (const AppetenceScore& appetence : scores.appetence_details) {
     v1::Appetence* a = out->add_appetence_details();
     a->set_product(appetence.product);
@@ -87,6 +89,10 @@ void ToProto(const CustomerId& id, const CustomerState& s, v1::CustomerState* ou
   }
   out->set_cancellations(s.cancellations);
   out->set_campaign_responses(s.campaign_responses);
+  out->set_campaign_contacts(s.campaign_contacts);
+  for (Timestamp t : s.recent_campaign_contacts) {
+    ToProtoTime(t, out->add_recent_campaign_contacts());
+  }
   for (int c = 1; c < kChannelCount; ++c) {
     const ChannelStats& stats = s.channels[c];
     if (stats.contacts == 0 && !stats.consent) continue;

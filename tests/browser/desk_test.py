@@ -354,6 +354,51 @@ class DeskTest(unittest.TestCase):
                   self.find(item.format("CLEARED")) is not None, "clears only")
         self.assertTrue(driver.execute_script("return window.deskNotReloaded === true;"))
 
+    def test_the_control_group_is_told_no_proactive_contact(self):
+        # Valuable steady buyers who consented to e-mail, half their alerts
+        # held out: the desk says which, as the alerts themselves do.
+        # In time order across customers: the partition's time is the latest
+        # applied, and a customer's first purchase looked at after the
+        # others' last would raise an alert at once.
+        customers = [f"held-{n}" for n in range(8)]
+        history = [touchpoint(customer, f"{customer}-consent", 0, "CONSENT", channel="EMAIL",
+                              consentGranted=True) for customer in customers]
+        for i in range(20):
+            history += [touchpoint(customer, f"{customer}-{i}", 14 * i, amount=400.0)
+                        for customer in customers]
+        self.produce(history)
+        self.start_service("desk-control", "--control-share", "0.5")
+        for customer in customers:
+            self.wait_applied(customer, 21)
+        alerts = self.watch_alerts()
+        driver = self.open_browser()
+        driver.get(self.base + "/")
+        self.find("#nav-alerts").click()
+        self.wait(lambda: self.find("#live-status").get_attribute("data-state") == "connected",
+                  "the alerts stream")
+        self.produce([touchpoint("ticker", f"t{day}", day, "CONTACT") for day in range(266, 501, 2)])
+        wait_until(lambda: len({a["customerId"] for a in alerts}) == len(customers),
+                   "every customer's alert on the JSON stream")
+        held = [a for a in alerts if a.get("control")]
+        self.assertTrue(held, "the alert ids of these customers put some in the control group")
+        for alert in alerts:
+            reason = alert.get("notForMarketingReason", "")
+            self.assertEqual(reason == "CONTROL_GROUP", alert.get("control", False), alert)
+            self.assertEqual(reason == "", alert.get("forMarketing", False), alert)
+            line = f'#alerts li[data-alert-id="{alert["alertId"]}"]'
+            self.wait(lambda: self.find(line) is not None, f"alert {alert['alertId']} listed")
+            note = self.find(line + " [data-marketing]")
+            self.assertEqual(note.get_attribute("data-marketing") if note else "", reason)
+        self.screenshot("alerts-control")
+        customer = held[0]["customerId"]
+        driver.get(self.base + f"/?customer={customer}")
+        self.assert_card_shows_api(customer)
+        self.wait(lambda: self.find("#action-marketing").get_attribute("data-value") ==
+                  "CONTROL_GROUP" and "no proactive contact" in self.find("#action-marketing").text,
+                  "the control group on the card")
+        self.assertTrue(self.api(f"/v1/customers/{customer}/scores")["control"])
+        self.screenshot("card-control")
+
     def test_a_service_that_wants_a_token_gets_one(self):
         tokens = self.tmp / "readers"
         tokens.write_text(f"desk:{READER_TOKEN}\n", encoding="utf-8")

@@ -111,6 +111,25 @@ TEST_F(CustomerStateTest, CampaignResponseCountsAndIsAnInteractionWithTheOffer) 
   EXPECT_EQ(state_.channel(Channel::kEmail).last_contact, Day(6));
 }
 
+TEST_F(CustomerStateTest, CampaignContactCountsAndIsNotTheCustomersActivity) {
+  limits_.recent_campaign_contacts = 3;
+  for (double day : {5.0, 2.0, 9.0, 7.0}) {
+    Touchpoint tp =
+        MakeTouchpoint(Type::kCampaignContact, "k" + std::to_string(day), day, Channel::kEmail);
+    tp.product = "WINBACK";
+    EXPECT_EQ(Apply(tp), ApplyOutcome::kApplied);
+  }
+  EXPECT_EQ(state_.campaign_contacts, 4u);
+  // The latest by event time, latest first, bounded: day 2 is dropped.
+  EXPECT_EQ(state_.recent_campaign_contacts, (std::vector<Timestamp>{Day(9), Day(7), Day(5)}));
+  // A contact the company made: no channel activity, no product interest.
+  EXPECT_EQ(state_.channel(Channel::kEmail).contacts, 0u);
+  EXPECT_FALSE(state_.channel(Channel::kEmail).last_contact.has_value());
+  EXPECT_TRUE(state_.products.empty());
+  EXPECT_EQ(state_.campaign_responses, 0u);
+  EXPECT_EQ(state_.events_applied, 4u);
+}
+
 TEST_F(CustomerStateTest, ConsentSetsTheChannelsConsentAndIsNotChannelActivity) {
   Touchpoint tp = MakeTouchpoint(Type::kConsent, "c1", 2, Channel::kSms);
   tp.consent_granted = false;
@@ -439,6 +458,9 @@ TEST(StateBytesTest, CountsTheHeapBehindStringsMapsAndVectors) {
   state.purchase_days = {1, 2, 3};
   EXPECT_EQ(StateBytes(state), empty + 3 * sizeof(std::int32_t));
   state.purchase_days.clear();
+  state.recent_campaign_contacts = {Day(1), Day(2)};
+  EXPECT_EQ(StateBytes(state), empty + 2 * sizeof(Timestamp));
+  state.recent_campaign_contacts.clear();
 
   state.profile["city"] = ProfileField{"Lyon", Day(1)};  // both inline: a node only
   const std::size_t node = StateBytes(state) - empty;

@@ -28,6 +28,8 @@ inline void ExpectSameState(const CustomerState& want, const CustomerState& got)
   EXPECT_EQ(got.cancellations, want.cancellations);
   EXPECT_EQ(got.last_cancellation, want.last_cancellation);
   EXPECT_EQ(got.campaign_responses, want.campaign_responses);
+  EXPECT_EQ(got.campaign_contacts, want.campaign_contacts);
+  EXPECT_EQ(got.recent_campaign_contacts, want.recent_campaign_contacts);
   for (int c = 0; c < kChannelCount; ++c) {
     SCOPED_TRACE(ChannelName(static_cast<Channel>(c)));
     EXPECT_EQ(got.channels[c].contacts, want.channels[c].contacts);

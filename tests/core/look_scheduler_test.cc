@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <random>
@@ -12,6 +13,7 @@
 #include <tuple>
 #include <vector>
 
+#include "core/uplift.h"
 #include "tests/core/ingest_fixture.h"
 
 // The looks (LookScheduler, through IngestProcessor): alerts raised and cleared, the time
@@ -254,6 +256,124 @@ TEST_F(IngestAlertsTest, AnOptOutIsNeverRecommendedAndAllOutIsNotForMarketing) {
   ASSERT_EQ(channel.size(), 2u);
   EXPECT_EQ(channel.at("some"), Channel::kSms);  // e-mail is cheaper, but they opted out
   EXPECT_EQ(channel.at("none"), Channel::kUnspecified);
+}
+
+// Alerts otherwise for marketing are held out by alert id, and the clear of
+// a held-out alert says so too; a customer contacted every 3 days is over a
+// limit of 4 contacts in 30 days whenever their alert is raised (after day
+// 280, the first test shows).
+TEST_F(IngestAlertsTest, TheControlGroupIsDrawnByAlertIdAndPressureExcludesFirst) {
+  policy_.marketing = {.control_share = 0.5, .max_contacts_30d = 4};
+  IngestProcessor processor = Started(&store_);
+  std::int64_t offset = 0;
+  std::vector<InputRecord> records;
+  std::vector<std::string> customers;
+  for (int i = 0; i < 24; ++i) customers.push_back("c" + std::to_string(i));
+  customers.emplace_back("pressed");
+  for (const std::string& customer : customers) {
+    Touchpoint consent = For(customer, Type::kConsent, customer + "-consent", 0);
+    consent.channel = Channel::kEmail;
+    records.push_back(Record(0, offset++, consent));
+  }
+  for (int i = 0; i < 20; ++i) {  // valuable steady buyers: at risk, worth a win-back
+    for (const std::string& customer : customers) {
+      Touchpoint buy = For(customer, Type::kPurchase, customer + std::to_string(i), 14 * i);
+      buy.amount = 400;
+      records.push_back(Record(0, offset++, buy));
+    }
+  }
+  for (int day = 267; day <= 600; day += 3) {
+    records.push_back(
+        Record(0, offset++, For("ticker", Type::kContact, "t" + std::to_string(day), day)));
+    Touchpoint contact = For("pressed", Type::kCampaignContact, "k" + std::to_string(day), day);
+    contact.campaign_id = "WINTER-26";
+    records.push_back(Record(0, offset++, contact));
+  }
+  for (const std::string& customer : customers) {  // all come back: their alerts clear
+    records.push_back(Record(0, offset++, For(customer, Type::kPurchase, customer + "-back", 601)));
+  }
+  auto result = processor.Process(records);
+  ASSERT_TRUE(result.ok()) << result.status();
+  std::map<std::string, MarketingExclusion> raised;
+  int held_out = 0;
+  for (const AlertEvent& alert : result->alerts) {
+    const std::string& id = alert.outcome.alert_id;
+    SCOPED_TRACE(id);
+    ASSERT_NE(alert.action, RecommendedAction::kNone) << "no campaign to hold out of";
+    if (alert.outcome.transition == AlertTransition::kRaised) {
+      raised[id] = alert.exclusion;
+      if (alert.customer_id == CustomerId("pressed")) {
+        EXPECT_EQ(alert.exclusion, MarketingExclusion::kContactPressure);
+        continue;
+      }
+      EXPECT_EQ(alert.exclusion, InControlGroup(id, 0.5) ? MarketingExclusion::kControlGroup
+                                                         : MarketingExclusion::kNone);
+      held_out += alert.exclusion == MarketingExclusion::kControlGroup;
+    } else {  // a clear says what its raise said of the control group
+      ASSERT_TRUE(raised.contains(id));
+      EXPECT_EQ(alert.exclusion == MarketingExclusion::kControlGroup,
+                raised.at(id) == MarketingExclusion::kControlGroup);
+    }
+  }
+  EXPECT_EQ(raised.size(), customers.size());
+  EXPECT_GT(held_out, 0);
+  EXPECT_LT(held_out, static_cast<int>(customers.size()) - 1);
+  // The draw is kept with the customer's alert.
+  const CustomerState some = *store_.Find(CustomerId("c0")).value();
+  EXPECT_EQ(some.alert.control, InControlGroup(AlertId(CustomerId("c0"), 1), 0.5));
+  EXPECT_EQ(store_.Find(CustomerId("pressed")).value()->campaign_contacts, 112u);
+}
+
+// Each alert of the experiment is followed up in the customer's state, in
+// the commit of the touchpoints that make its outcome: the contacts and the
+// purchases of its window, late ones included; others are not followed.
+TEST_F(IngestAlertsTest, AnAlertsFollowUpCountsTheContactsAndPurchasesOfItsWindow) {
+  policy_.marketing = {.control_share = 0.5, .max_contacts_30d = 0};
+  IngestProcessor processor = Started(&store_);
+  std::int64_t offset = 0;
+  std::vector<InputRecord> records;
+  Touchpoint consent = For("followed", Type::kConsent, "consent", 0);
+  consent.channel = Channel::kEmail;
+  records.push_back(Record(0, offset++, consent));
+  for (int i = 0; i < 20; ++i) {  // "unreachable" consented to nothing: not for marketing
+    for (const std::string customer : {"followed", "unreachable"}) {
+      Touchpoint buy = For(customer, Type::kPurchase, customer + std::to_string(i), 14 * i);
+      buy.amount = 400;
+      records.push_back(Record(0, offset++, buy));
+    }
+  }
+  for (int day = 267; day <= 400; day += 3) {
+    records.push_back(
+        Record(0, offset++, For("ticker", Type::kContact, "t" + std::to_string(day), day)));
+  }
+  ASSERT_TRUE(processor.Process(records).ok());
+  const CustomerState raised = *store_.Find(CustomerId("followed")).value();
+  ASSERT_EQ(raised.alert.follow_ups.size(), 1u);
+  const AlertFollowUp& started = raised.alert.follow_ups[0];
+  EXPECT_EQ(started.number, 1u);
+  EXPECT_EQ(started.raised_at, *raised.alert.raised_at);
+  EXPECT_EQ(started.control, InControlGroup(AlertId(CustomerId("followed"), 1), 0.5));
+  EXPECT_EQ(started.contacts, 0u);
+  EXPECT_FALSE(started.recovered_at);
+  const CustomerState unreachable = *store_.Find(CustomerId("unreachable")).value();
+  EXPECT_TRUE(unreachable.alert.open);
+  EXPECT_TRUE(unreachable.alert.follow_ups.empty());
+
+  // Late touchpoints within the window, and one past it.
+  const double raised_day = DaysBetween(Day(0), started.raised_at);
+  Touchpoint contact = For("followed", Type::kCampaignContact, "k", raised_day + 1);
+  contact.campaign_id = AlertId(CustomerId("followed"), 1);
+  Touchpoint back = For("followed", Type::kPurchase, "back", raised_day + 5);
+  back.amount = 77;
+  Touchpoint again = For("followed", Type::kPurchase, "again", raised_day + 31);
+  ASSERT_TRUE(processor
+                  .Process({Record(0, offset, contact), Record(0, offset + 1, back),
+                            Record(0, offset + 2, back), Record(0, offset + 3, again)})
+                  .ok());
+  const AlertFollowUp followed = store_.Find(CustomerId("followed")).value()->alert.follow_ups[0];
+  EXPECT_EQ(followed.contacts, 1u);
+  EXPECT_EQ(followed.recovered_at, back.occurred_at);
+  EXPECT_DOUBLE_EQ(followed.revenue, 77);  // the duplicate counted once, the later one not
 }
 
 TEST_F(IngestAlertsTest, OnTheWallClockLooksAreTakenAsOfTheirDueTimeUpToNow) {

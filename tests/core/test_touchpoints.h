@@ -23,6 +23,7 @@ inline Touchpoint MakeTouchpoint(TouchpointType type, std::string event_id, doub
   if (type == TouchpointType::kPurchase || type == TouchpointType::kReturn) tp.amount = 10;
   if (type == TouchpointType::kSurvey) tp.satisfaction = 7;
   if (type == TouchpointType::kConsent) tp.consent_granted = true;
+  if (type == TouchpointType::kCampaignContact) tp.campaign_id = "WINTER-26";
   return tp;
 }
 

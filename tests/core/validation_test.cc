@@ -124,12 +124,26 @@ TEST(ValidationTest, EachProblemIsRejectedWithItsReason) {
       {"oversized attribute key", Type::kProfile,
        [&](Touchpoint& t) { t.attributes[std::string(limits.max_attribute_bytes + 1, 'k')] = "v"; },
        RejectReason::kOversized},
+      {"campaign contact without campaign id", Type::kCampaignContact,
+       [](Touchpoint& t) { t.campaign_id.clear(); }, RejectReason::kBadCampaignId},
+      {"campaign id on a purchase", Type::kPurchase,
+       [](Touchpoint& t) { t.campaign_id = "WINTER-26"; }, RejectReason::kBadCampaignId},
+      {"oversized campaign id", Type::kCampaignContact,
+       [&](Touchpoint& t) { t.campaign_id.assign(limits.max_campaign_id_bytes + 1, 'x'); },
+       RejectReason::kOversized},
   };
   for (const Case& c : cases) {
     Touchpoint tp = MakeTouchpoint(c.type, "e", 1);
     c.spoil(tp);
     EXPECT_EQ(ReasonFor(tp, tp.customer_id.value()), c.reason) << c.name;
   }
+}
+
+TEST(ValidationTest, ACampaignResponseMayNameItsCampaignOrNot) {
+  Touchpoint response = MakeTouchpoint(Type::kCampaignResponse, "e", 1);
+  EXPECT_EQ(ReasonFor(response), std::nullopt);
+  response.campaign_id = "0123456789abcdef-2";  // the alert it answers
+  EXPECT_EQ(ReasonFor(response), std::nullopt);
 }
 
 // Free goods are sold and returned too: the CDNOW log has purchases of $0.00.
@@ -230,6 +244,7 @@ TEST(ValidationTest, ReasonNamesAreStable) {
   EXPECT_EQ(RejectReasonName(RejectReason::kMissingConsent), "missing_consent");
   EXPECT_EQ(RejectReasonName(RejectReason::kOversized), "oversized");
   EXPECT_EQ(RejectReasonName(RejectReason::kStateTooLarge), "state_too_large");
+  EXPECT_EQ(RejectReasonName(RejectReason::kBadCampaignId), "bad_campaign_id");
 }
 
 TEST(ValidationTest, ReasonNamesAreDistinctSnakeCaseMetricLabels) {

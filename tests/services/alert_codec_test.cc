@@ -152,27 +152,65 @@ TEST(AlertCodecTest, AnUnknownTransitionOrClearedReasonIsRefused) {
   EXPECT_FALSE(FromProto(no_reason).ok());
 }
 
-TEST(AlertCodecTest, ActionNoneIsNotForMarketing) {
-  AlertEvent alert;
-  alert.channel = Channel::kEmail;  // consented
-  alert.action = RecommendedAction::kNone;
-  v1::ChurnAlert message;
-  ToProto(alert, &message);
-  EXPECT_FALSE(message.for_marketing());
-  for (RecommendedAction action : kRecommendedActions) {
-    if (action == RecommendedAction::kNone) continue;
-    alert.action = action;
+TEST(AlertCodecTest, WhyAnAlertIsNotForMarketingRoundTrips) {
+  for (MarketingExclusion exclusion : kMarketingExclusions) {
+    AlertEvent alert;
+    alert.outcome.alert_id = "a-1";
+    alert.action = RecommendedAction::kWinBack;
+    alert.channel = Channel::kEmail;
+    alert.exclusion = exclusion;
+    v1::ChurnAlert message;
     ToProto(alert, &message);
-    EXPECT_TRUE(message.for_marketing()) << RecommendedActionName(action);
+    const std::string_view name = MarketingExclusionName(exclusion);
+    EXPECT_EQ(message.for_marketing(), exclusion == MarketingExclusion::kNone) << name;
+    EXPECT_EQ(message.control(), exclusion == MarketingExclusion::kControlGroup) << name;
+    EXPECT_EQ(message.not_for_marketing_reason(), name);
+    const absl::StatusOr<AlertEvent> back = FromProto(message);
+    ASSERT_TRUE(back.ok()) << back.status();
+    EXPECT_EQ(back->exclusion, exclusion) << name;
   }
 }
 
-TEST(AlertCodecTest, NoConsentedChannelIsNotForMarketing) {
+TEST(AlertCodecTest, AnOlderAlertNotForMarketingTakesItsReasonFromItsAction) {
+  v1::ChurnAlert message;  // written before the reason existed
+  message.set_segment("A");
+  message.set_recommended_action("NONE");
+  message.set_for_marketing(false);
+  absl::StatusOr<AlertEvent> back = FromProto(message);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->exclusion, MarketingExclusion::kNoAction);
+  message.set_recommended_action("WIN_BACK");
+  back = FromProto(message);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->exclusion, MarketingExclusion::kNoConsentedChannel);
+  message.set_for_marketing(true);
+  back = FromProto(message);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->exclusion, MarketingExclusion::kNone);
+}
+
+TEST(AlertCodecTest, AReasonNotToMarketThatIsUnknownOrDisagreesIsRefused) {
+  v1::ChurnAlert message;
+  message.set_segment("A");
+  message.set_recommended_action("WIN_BACK");
+  message.set_not_for_marketing_reason("LATER");
+  EXPECT_THAT(FromProto(message).status().message(), ::testing::HasSubstr("LATER"));
+  message.set_not_for_marketing_reason("CONTROL_GROUP");
+  message.set_for_marketing(true);  // yet a reason not to
+  EXPECT_FALSE(FromProto(message).ok());
+  message.set_for_marketing(false);  // control left false
+  EXPECT_FALSE(FromProto(message).ok());
+  message.set_control(true);
+  EXPECT_TRUE(FromProto(message).ok());
+  message.set_not_for_marketing_reason("CONTACT_PRESSURE");  // control yet another reason
+  EXPECT_FALSE(FromProto(message).ok());
+}
+
+TEST(AlertCodecTest, AnUnknownChannelOnTheWireIsNoChannel) {
   AlertEvent alert;
-  alert.channel = Channel::kUnspecified;
+  alert.exclusion = MarketingExclusion::kNoConsentedChannel;
   v1::ChurnAlert message;
   ToProto(alert, &message);
-  EXPECT_FALSE(message.for_marketing());
   message.set_recommended_channel(static_cast<v1::Channel>(99));  // unknown on the wire
   const absl::StatusOr<AlertEvent> back = FromProto(message);
   ASSERT_TRUE(back.ok()) << back.status();

@@ -41,6 +41,8 @@ CustomerState FullyPopulated() {
   s.cancellations = 2;
   s.last_cancellation = At(1'650'000'000'000'000);
   s.campaign_responses = 6;
+  s.campaign_contacts = 9;
+  s.recent_campaign_contacts = {At(1'700'000'000'000'003), At(-7)};
 
   ChannelStats& phone = s.channels[static_cast<int>(Channel::kPhone)];
   phone.contacts = 12;
@@ -70,6 +72,20 @@ CustomerState FullyPopulated() {
   s.alert.looked_at = At(8);
   s.alert.next_look = At(9);
   s.alert.indexed_churn = 0.7;
+  s.alert.control = true;
+  s.alert.follow_ups = {{.number = 2,
+                         .raised_at = At(7),
+                         .control = true,
+                         .action = RecommendedAction::kWinBack,
+                         .segment = Segment::kA,
+                         .contacts = 0,
+                         .recovered_at = At(8),
+                         .revenue = 125.5},
+                        {.number = 1,
+                         .raised_at = At(-2),
+                         .action = RecommendedAction::kOnboard,
+                         .segment = Segment::kC,
+                         .contacts = 3}};
   // Capacity 4, five ids: the ring has wrapped and its next slot is 1.
   for (const char* id : {"a", "b", "c", "d", "e"}) s.recent_events.Insert(EventIdHash(id), 4);
   return s;

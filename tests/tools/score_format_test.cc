@@ -89,6 +89,18 @@ TEST(ScoreFormatTest, TheAtRiskTableRanksAndAnAlertFitsOneLine) {
   EXPECT_EQ(AlertLine(cleared),
             "2025-01-01T00:00:00Z  x-1  c  CLEARED (PURCHASED)  churn 0.690 -> 0.710  WIN_BACK via "
             "SMS  segment B  -");
+  v1::ChurnAlert held = alert;
+  held.set_for_marketing(false);
+  held.set_control(true);
+  held.set_not_for_marketing_reason("CONTROL_GROUP");
+  EXPECT_EQ(AlertLine(held),
+            "2025-01-01T00:00:00Z  x-1  c  churn 0.690 -> 0.710  WIN_BACK via SMS  segment B  "
+            "(control group: no proactive contact)  -");
+  held.set_control(false);
+  held.set_not_for_marketing_reason("CONTACT_PRESSURE");
+  EXPECT_EQ(AlertLine(held),
+            "2025-01-01T00:00:00Z  x-1  c  churn 0.690 -> 0.710  WIN_BACK via SMS  segment B  "
+            "(agents only: CONTACT_PRESSURE)  -");
   const std::string json = ToJson(alert, /*one_line=*/true);
   EXPECT_EQ(json.find('\n'), std::string::npos);
   v1::ChurnAlert back;

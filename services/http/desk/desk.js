@@ -307,11 +307,21 @@ function renderAction(scores) {
   channel.textContent = enumLabel(how);
   channel.dataset.value = how;
   const alert = desk.openAlerts.get(scores.customerId);
+  renderMarketing(scores.control ? "CONTROL_GROUP" : (alert && alert.notForMarketingReason) || "");
   $("#action-source").textContent =
       !recommended ? t("card.action.prospect")
       : alert ? t("card.action.fromAlert", {alertId: alert.alertId, raisedAt: when(alert.raisedAt),
                                             action: enumLabel(alert.recommendedAction)})
       : t("card.action.now");
+}
+
+// Why the customer's open alert goes to no campaign, if it does not: the
+// control group above all, which agents must not contact proactively either.
+function renderMarketing(reason) {
+  const note = $("#action-marketing");
+  note.dataset.value = reason;
+  note.hidden = !reason;
+  note.textContent = reason ? t("marketing." + reason) : "";
 }
 
 function renderConsent(scores, state) {
@@ -369,6 +379,8 @@ function renderFacts(scores) {
   fact(satisfaction, t("card.latestSatisfaction"),
        latest === undefined || latest === null ? t("card.noSurvey") : latest + " / 10", "latest-satisfaction");
   fact(satisfaction, t("card.complaints90d"), number(scores.complaints90d, 0), "complaints-90d");
+  fact(satisfaction, t("card.campaignContacts30d"), number(scores.campaignContacts30d, 0),
+       "campaign-contacts-30d");
 }
 
 function renderOffers(details) {
@@ -540,13 +552,16 @@ function renderAlerts() {
                                   valueAtRisk: money(alert.valueAtRisk),
                                   action: enumLabel(alert.recommendedAction),
                                   channel: enumLabel(alert.recommendedChannel || "CHANNEL_UNSPECIFIED")});
+    const reason = alert.notForMarketingReason || "";
+    const marketing = reason ? el("em", {"data-marketing": reason}, " · " + t("marketing." + reason)) : "";
     const open = el("button", {type: "button", "aria-label": t("queue.open", {id: alert.customerId})},
                     t("search.button"));
     open.addEventListener("click", () => navigate({customer: alert.customerId}));
     list.append(el("li", {"data-alert-id": alert.alertId, "data-customer-id": alert.customerId,
                           "data-transition": kind},
                    el("time", {datetime: alert.raisedAt}, when(alert.raisedAt)),
-                   el("strong", {}, t(cleared ? "alerts.CLEARED" : "alerts.RAISED")), " ", text, open));
+                   el("strong", {}, t(cleared ? "alerts.CLEARED" : "alerts.RAISED")), " ", text, marketing,
+                   open));
   }
   $("#alerts-empty").hidden = shown.length > 0;
 }
