@@ -1,5 +1,6 @@
 #include "services/grpc/scores_codec.h"
 
+#include "core/alerts.h"
 #include "services/codec/touchpoint_codec.h"
 
 namespace crm {
@@ -92,6 +93,17 @@ void ToProto(const CustomerId& id, const CustomerState& s, v1::CustomerState* ou
   out->set_campaign_contacts(s.campaign_contacts);
   for (Timestamp t : s.recent_campaign_contacts) {
     ToProtoTime(t, out->add_recent_campaign_contacts());
+  }
+  for (const AlertFollowUp& follow_up : s.alert.follow_ups) {
+    v1::AlertFollowUp* f = out->add_alert_follow_ups();
+    f->set_alert_id(AlertId(id, follow_up.number));
+    ToProtoTime(follow_up.raised_at, f->mutable_raised_at());
+    f->set_control(follow_up.control);
+    f->set_recommended_action(std::string(RecommendedActionName(follow_up.action)));
+    f->set_segment(std::string(SegmentName(follow_up.segment)));
+    f->set_contacts(follow_up.contacts);
+    if (follow_up.recovered_at) ToProtoTime(*follow_up.recovered_at, f->mutable_recovered_at());
+    f->set_revenue(follow_up.revenue);
   }
   for (int c = 1; c < kChannelCount; ++c) {
     const ChannelStats& stats = s.channels[c];

@@ -96,8 +96,11 @@ std::vector<v1::Touchpoint> MakeStream(std::mt19937_64& random, int customers,
         m.set_type(v1::PURCHASE);
         m.set_amount(5 + 200 * unit(random));
         m.set_product(kind < 0.3 ? "p1" : "p2");
-      } else if (kind < 0.8) {
+      } else if (kind < 0.7) {
         m.set_type(v1::CONTACT);
+      } else if (kind < 0.8) {  // an e-mail of a campaign: the alerts' follow-ups count it
+        m.set_type(v1::CAMPAIGN_CONTACT);
+        m.set_campaign_id("crash-campaign");
       } else if (kind < 0.9) {
         m.set_type(v1::COMPLAINT);
       } else {
@@ -349,11 +352,18 @@ bool SameRecentTouchpoints(const v1::CustomerState& want, const v1::CustomerStat
   return true;
 }
 
-// Whether two runs left the same state (the recent touchpoints as SameRecentTouchpoints says).
+// Whether two runs left the same state (the recent touchpoints as
+// SameRecentTouchpoints says; the alerts' follow-ups but for their segment,
+// as Differences says of the alerts).
 bool SameState(const v1::CustomerState& want, const v1::CustomerState& got) {
   v1::CustomerState want_rest = want, got_rest = got;
   want_rest.clear_recent_touchpoints();
   got_rest.clear_recent_touchpoints();
+  for (v1::CustomerState* state : {&want_rest, &got_rest}) {
+    for (v1::AlertFollowUp& follow_up : *state->mutable_alert_follow_ups()) {
+      follow_up.clear_segment();
+    }
+  }
   return MessageDifferencer::Equals(want_rest, got_rest) && SameRecentTouchpoints(want, got);
 }
 
@@ -428,6 +438,9 @@ void KillAndCompare(bool replaced) {
   ASSERT_TRUE(std::any_of(want.alerts.begin(), want.alerts.end(), [](const v1::ChurnAlert& alert) {
     return alert.transition() == v1::ALERT_TRANSITION_CLEARED;
   })) << "the stream should clear alerts";
+  std::size_t followed = 0;
+  for (const auto& [id, state] : want.states) followed += state.alert_follow_ups_size();
+  ASSERT_GT(followed, 0u) << "the stream should follow up alerts (SameState compares them)";
 
   // The same stream, a part before each run, killed at a random moment.
   DevBroker broker = StartDevBroker(dir.path() / "broker.log");
