@@ -106,6 +106,19 @@ double ChurnCurve::At(Timestamp as_of) const {
   return 1 / (1 + std::exp(-z));
 }
 
+AppetenceByProduct Scorer::Appetence(const CustomerState& state, Timestamp as_of) const {
+  AppetenceByProduct appetence;
+  if (model_.appetence.empty()) return appetence;
+  const CustomerFacts facts = FactsOf(state, as_of, model_);
+  for (const AppetenceModel& offer : model_.appetence) {
+    const ProductFacts product = ProductFactsOf(state, as_of, offer, model_);
+    appetence[offer.product] =
+        EvaluateLogistic(offer.logistic, kAppetenceFeatureNames, AppetenceFeatures(facts, product))
+            .probability;
+  }
+  return appetence;
+}
+
 Scores Scorer::Score(const CustomerId& id, const CustomerState& state, Timestamp as_of,
                      const PopulationView* population) const {
   Scores scores;

@@ -93,6 +93,9 @@ class Scorer {
   // The churn of Score alone.
   double Churn(const CustomerState& state, Timestamp as_of) const;
 
+  // The appetence of Score alone (without reasons): every product of the model.
+  AppetenceByProduct Appetence(const CustomerState& state, Timestamp as_of) const;
+
  private:
   friend class ChurnCurve;
   Model model_;

@@ -94,6 +94,9 @@ std::string EncodeState(const CustomerState& s) {
   SetOptional(s.alert.looked_at, [&](std::int64_t v) { alert->set_looked_at_us(v); });
   SetOptional(s.alert.next_look, [&](std::int64_t v) { alert->set_next_look_us(v); });
   if (s.alert.indexed_churn) alert->set_indexed_churn(*s.alert.indexed_churn);
+  for (const auto& [product, probability] : s.alert.indexed_appetence) {
+    (*m.mutable_indexed_appetence())[product] = probability;
+  }
   const auto& ring = s.recent_events.ring();
   m.mutable_recent_event_hashes()->Add(ring.begin(), ring.end());
   m.set_recent_event_next(static_cast<std::uint32_t>(s.recent_events.next()));
@@ -169,6 +172,12 @@ absl::StatusOr<CustomerState> DecodeState(std::string_view bytes) {
   s.alert.last_segment = *segment;
   if (alert.has_looked_at_us()) s.alert.looked_at = FromMicros(alert.looked_at_us());
   if (alert.has_indexed_churn()) s.alert.indexed_churn = alert.indexed_churn();
+  for (const auto& [product, probability] : m.indexed_appetence()) {
+    if (!(probability >= 0 && probability <= 1)) {
+      return absl::DataLossError("stored customer record indexes an appetence outside 0-1");
+    }
+    s.alert.indexed_appetence.emplace(product, probability);
+  }
   if (alert.has_next_look_us()) {
     s.alert.next_look = FromMicros(alert.next_look_us());
   }
