@@ -109,7 +109,10 @@ double ChurnCurve::At(Timestamp as_of) const {
 AppetenceByProduct Scorer::Appetence(const CustomerState& state, Timestamp as_of) const {
   AppetenceByProduct appetence;
   if (model_.appetence.empty()) return appetence;
-  const CustomerFacts facts = FactsOf(state, as_of, model_);
+  // The facts the appetence features read: the fixed ones, recency and
+  // tenure, and p_alive (not the CLV, the costliest).
+  CustomerFacts facts = FixedFactsOf(state, model_);
+  AddTimedFacts(state, as_of, model_, kNeedBgNbd, facts);
   for (const AppetenceModel& offer : model_.appetence) {
     const ProductFacts product = ProductFactsOf(state, as_of, offer, model_);
     appetence[offer.product] =

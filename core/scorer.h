@@ -93,7 +93,8 @@ class Scorer {
   // The churn of Score alone.
   double Churn(const CustomerState& state, Timestamp as_of) const;
 
-  // The appetence of Score alone (without reasons): every product of the model.
+  // The appetence of Score alone (without reasons), the same to the bit:
+  // every product of the model.
   AppetenceByProduct Appetence(const CustomerState& state, Timestamp as_of) const;
 
  private:
