@@ -121,8 +121,8 @@ grpc::Status RankOnPeers(const ScoringParts& parts, grpc::ServerContext* context
     parts.peers->Prepare(*context, caller, &ask->context);
     Ask* in_flight = ask.get();
     call.ask(*parts.peers->Stub(ask->member), &ask->context, &request, &ask->answer,
-             [in_flight, &left](grpc::Status status) {
-               in_flight->status = std::move(status);
+             [in_flight, &left](const grpc::Status& status) {
+               in_flight->status = status;
                left.DecrementCount();
              });
   }
