@@ -9,8 +9,10 @@
 
 #include <algorithm>
 #include <map>
+#include <memory>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "crm/v1/scoring.grpc.pb.h"
@@ -96,24 +98,51 @@ std::vector<std::pair<std::string, double>> Targets(const v1::ListOfferTargetsRe
   return targets;
 }
 
+// Every customer's touchpoints, in time order (as a live feed brings
+// them); `events` the count of each customer's.
+std::vector<v1::Touchpoint> Feed(std::mt19937& random, std::map<std::string, int>* events) {
+  std::vector<v1::Touchpoint> touchpoints;
+  for (int i = 0; i < kCustomers; ++i) {
+    int n = 0;
+    for (v1::Touchpoint& tp : History(i, random, &n)) touchpoints.push_back(std::move(tp));
+    (*events)["c" + std::to_string(i)] = n;
+  }
+  std::stable_sort(touchpoints.begin(), touchpoints.end(), [](const auto& a, const auto& b) {
+    return a.occurred_at().seconds() < b.occurred_at().seconds();
+  });
+  return touchpoints;
+}
+
+// Each customer's scores and whether they own kProduct, as `stub` answers.
+std::vector<Known> KnownCustomers(v1::ScoringService::Stub& stub,
+                                  const std::map<std::string, int>& events) {
+  std::vector<Known> customers;
+  for (const auto& [id, n] : events) {
+    Known& known = customers.emplace_back();
+    grpc::ClientContext scores_context;
+    v1::GetCustomerScoresRequest get;
+    get.set_customer_id(id);
+    EXPECT_TRUE(stub.GetCustomerScores(&scores_context, get, &known.scores).ok()) << id;
+    grpc::ClientContext state_context;
+    v1::GetCustomerStateRequest get_state;
+    get_state.set_customer_id(id);
+    v1::CustomerState state;
+    EXPECT_TRUE(stub.GetCustomerState(&state_context, get_state, &state).ok()) << id;
+    for (const v1::ProductActivity& p : state.products()) {
+      if (p.product() == kProduct) known.owner = p.purchases() > p.returns() + p.cancellations();
+    }
+  }
+  return customers;
+}
+
 TEST(OffersTest, TargetsOverGrpcAndHttpEqualABruteForceRanking) {
   auto kafka = testing::TestKafka::Start(ContractTopics(2));
   ASSERT_TRUE(kafka.ok()) << kafka.status();
   const unsigned seed = std::random_device()();
   SCOPED_TRACE("seed " + std::to_string(seed));
   std::mt19937 random(seed);
-  std::vector<v1::Touchpoint> touchpoints;
   std::map<std::string, int> events;
-  for (int i = 0; i < kCustomers; ++i) {
-    int n = 0;
-    for (v1::Touchpoint& tp : History(i, random, &n)) touchpoints.push_back(std::move(tp));
-    events["c" + std::to_string(i)] = n;
-  }
-  // In time order, as a live feed brings them.
-  std::stable_sort(touchpoints.begin(), touchpoints.end(), [](const auto& a, const auto& b) {
-    return a.occurred_at().seconds() < b.occurred_at().seconds();
-  });
-  testing::ProduceTouchpoints((*kafka)->bootstrap(), touchpoints);
+  testing::ProduceTouchpoints((*kafka)->bootstrap(), Feed(random, &events));
   testing::TempDir dir;
   testing::RunningService service = testing::StartService(
       (*kafka)->bootstrap(), dir.path() / "data", dir.path() / "service.log",
@@ -128,22 +157,7 @@ TEST(OffersTest, TargetsOverGrpcAndHttpEqualABruteForceRanking) {
     ASSERT_TRUE(testing::WaitApplied(*stub, id, n)) << id;
   }
 
-  std::vector<Known> customers;
-  for (const auto& [id, n] : events) {
-    Known& known = customers.emplace_back();
-    grpc::ClientContext scores_context;
-    v1::GetCustomerScoresRequest get;
-    get.set_customer_id(id);
-    ASSERT_TRUE(stub->GetCustomerScores(&scores_context, get, &known.scores).ok());
-    grpc::ClientContext state_context;
-    v1::GetCustomerStateRequest get_state;
-    get_state.set_customer_id(id);
-    v1::CustomerState state;
-    ASSERT_TRUE(stub->GetCustomerState(&state_context, get_state, &state).ok());
-    for (const v1::ProductActivity& p : state.products()) {
-      if (p.product() == kProduct) known.owner = p.purchases() > p.returns() + p.cancellations();
-    }
-  }
+  const std::vector<Known> customers = KnownCustomers(*stub, events);
 
   const auto check = [&](const v1::ListOfferTargetsRequest& request, const std::string& query) {
     SCOPED_TRACE(query);
@@ -195,6 +209,66 @@ TEST(OffersTest, TargetsOverGrpcAndHttpEqualABruteForceRanking) {
   EXPECT_EQ(code(std::string("/v1/offers/") + kProduct + "/targets?top_n=5&channel=PIGEON"), 400);
   EXPECT_EQ(code(std::string("/v1/offers/") + kProduct + "/targets?top_n=5&segment=Z"), 400);
   EXPECT_EQ(code(std::string("/v1/offers/") + kProduct + "/targets?top_n=5&colour=red"), 400);
+}
+
+// Two instances share four partitions: each one's answer merges both
+// rankings, every partition ranked once, and equals the brute force.
+TEST(OffersTest, EachInstanceOfAClusterMergesEveryOwnersTargets) {
+  constexpr int kPartitions = 4;
+  auto kafka = testing::TestKafka::Start(ContractTopics(kPartitions));
+  ASSERT_TRUE(kafka.ok()) << kafka.status();
+  const unsigned seed = std::random_device()();
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  std::mt19937 random(seed);
+  std::map<std::string, int> events;
+  testing::ProduceTouchpoints((*kafka)->bootstrap(), Feed(random, &events));
+  testing::TempDir dir;
+  std::vector<testing::RunningService> services;
+  std::vector<std::unique_ptr<v1::ScoringService::Stub>> stubs;
+  for (const char* name : {"a", "b"}) {
+    services.push_back(testing::StartService(
+        (*kafka)->bootstrap(), dir.path() / name, dir.path() / (std::string(name) + ".log"),
+        {"--model", std::string(CRM_SOURCE_DIR) + "/models/demo.json"}, "offers-cluster"));
+    stubs.push_back(v1::ScoringService::NewStub(
+        grpc::CreateChannel(services.back().grpc, grpc::InsecureChannelCredentials())));
+  }
+  v1::ListOfferTargetsRequest request;
+  request.set_product(kProduct);
+  request.set_top_n(1000);
+  const auto ask = [&](v1::ScoringService::Stub& stub, v1::ListOfferTargetsResponse* response) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + 10s);
+    *response = v1::ListOfferTargetsResponse();
+    return stub.ListOfferTargets(&context, request, response);
+  };
+  // Settled: both instances merged, every customer applied.
+  const auto deadline = std::chrono::steady_clock::now() + 90s;
+  for (bool settled = false; !settled && std::chrono::steady_clock::now() < deadline;) {
+    settled = true;
+    for (auto& stub : stubs) {
+      v1::ListOfferTargetsResponse response;
+      settled = settled && ask(*stub, &response).ok() && response.instances_size() == 2 &&
+                response.partitions_size() == kPartitions;
+    }
+    if (!settled) std::this_thread::sleep_for(200ms);
+  }
+  for (const auto& [id, n] : events) {
+    ASSERT_TRUE(testing::WaitApplied(*stubs[0], id, n)) << id;
+  }
+  const std::vector<Known> customers = KnownCustomers(*stubs[0], events);
+  for (auto& stub : stubs) {
+    for (bool owners : {false, true}) {
+      SCOPED_TRACE(owners ? "owners in" : "owners out");
+      request.set_include_owners(owners);
+      v1::ListOfferTargetsResponse response;
+      const grpc::Status status = ask(*stub, &response);
+      ASSERT_TRUE(status.ok()) << status.error_message();
+      EXPECT_EQ(response.instances_size(), 2);
+      EXPECT_EQ(response.partitions_size(), kPartitions);
+      EXPECT_FALSE(response.partial()) << response.partial_reason();
+      EXPECT_EQ(Targets(response), BruteForce(customers, request));
+    }
+  }
 }
 
 }  // namespace
