@@ -69,6 +69,12 @@ struct ProductStats {
   std::optional<Timestamp> last_interaction;  // of the latest contact or response about it
 };
 
+// Whether the customer owns the product: bought more than they returned or
+// cancelled (the appetence models' owns_product).
+inline bool Owns(const ProductStats& stats) {
+  return stats.purchases > stats.cancellations + stats.returns;
+}
+
 struct SatisfactionSample {
   Timestamp at{};
   std::int32_t score = 0;  // 0-10
@@ -101,8 +107,12 @@ class DedupWindow {
   std::size_t next_ = 0;
 };
 
+// Appetence by product (the model's product codes), each 0-1.
+using AppetenceByProduct = std::map<std::string, double, std::less<>>;
+
 // A customer's at-risk alert and when it is next due for a look (see
-// core/alerts.h), kept with their state so that both commit together.
+// core/alerts.h), and where their looks put them in the indexes, kept with
+// their state so that all commit together.
 struct AlertState {
   bool open = false;
   std::uint64_t raised = 0;               // alerts raised so far; numbers the next alert id
@@ -121,6 +131,11 @@ struct AlertState {
   // What followed the latest alerts of the experiment (treated or control),
   // latest raised first, at most kMaxFollowUps.
   std::vector<AlertFollowUp> follow_ups;
+  // The appetence per product the customer is ranked by in the offer index
+  // (StateStore::LikeliestBuyers): that of a recent look, each product's
+  // moved only when a look differs from it by half the risk precision or
+  // more; products the model no longer scores leave it at the next look.
+  AppetenceByProduct indexed_appetence;
   friend bool operator==(const AlertState&, const AlertState&) = default;
 };
 

@@ -292,7 +292,7 @@ ProductFacts ProductFactsOf(const CustomerState& state, Timestamp as_of,
     if (stats.last_interaction) {
       p.days_since_interaction = std::max(0.0, DaysBetween(*stats.last_interaction, as_of));
     }
-    p.owns = stats.purchases > stats.cancellations + stats.returns;
+    p.owns = Owns(stats);
   }
   if (!offer.category.empty()) {
     for (const auto& [product, stats] : state.products) {

@@ -51,6 +51,17 @@ MarketingExclusion Exclusion(const AlertEvent& event, Timestamp at, const Market
   return exclusion;
 }
 
+// Moves the customer's indexed appetence to `now`'s where it differs by
+// half the precision or more; products no longer scored leave the index.
+void IndexAppetence(const AppetenceByProduct& now, double precision, AlertState& alert) {
+  std::erase_if(alert.indexed_appetence,
+                [&](const auto& entry) { return !now.contains(entry.first); });
+  for (const auto& [product, probability] : now) {
+    auto [it, added] = alert.indexed_appetence.try_emplace(product, probability);
+    if (!added && std::fabs(probability - it->second) >= precision / 2) it->second = probability;
+  }
+}
+
 }  // namespace
 
 LookScheduler::LookScheduler(IngestState* state, int planning_threads,
@@ -68,12 +79,15 @@ void LookScheduler::Look(PendingCommit& pending, const CustomerId& id,
   const AlertPolicy& policy = *context_.policy;
   CustomerState& state = customer.state;
   AlertState& alert = state.alert;
+  const Scorer& scorer = *pending.scorer;
+  // Appetence on every look, a prospect's included (whose looks are their
+  // touchpoints): the offer index.
+  IndexAppetence(scorer.Appetence(state, at), policy.risk_precision, alert);
   if (state.purchase_days.empty()) {
     customer.plan = nullptr;
     Reschedule(id, alert, partition, std::nullopt);
     return;
   }
-  const Scorer& scorer = *pending.scorer;
   const PopulationView* population = pending.view.get();
   // The churn and segment alone on every look; the full scores only for an alert.
   const double churn = scorer.Churn(state, at);

@@ -58,6 +58,7 @@ absl::StatusOr<PendingCommit::Customer*> PendingCommit::CustomerOf(const Custome
   customer.population_before = PopulationEntryOf(customer.state);
   customer.due_before = customer.state.alert.next_look;
   customer.risk_before = customer.state.alert.indexed_churn;
+  customer.appetence_before = customer.state.alert.indexed_appetence;
   // From now on the commit's entry stands for the customer in the time index.
   if (customer.due_before) partition.due.insert(DueEntry{*customer.due_before, id});
   return &customers.emplace(id, std::move(customer)).first->second;
@@ -77,13 +78,16 @@ StateBatch PendingCommit::Batch() {
     }
     const AlertState& alert = customer.state.alert;
     const std::optional<double> risk = alert.indexed_churn;
-    if (alert.next_look != customer.due_before || risk != customer.risk_before) {
+    if (alert.next_look != customer.due_before || risk != customer.risk_before ||
+        alert.indexed_appetence != customer.appetence_before) {
       batch.index.push_back({.partition = customer.partition,
                              .customer = &id,
                              .due_from = customer.due_before,
                              .due_to = alert.next_look,
                              .risk_from = customer.risk_before,
-                             .risk_to = risk});
+                             .risk_to = risk,
+                             .appetence_from = customer.appetence_before,
+                             .appetence_to = alert.indexed_appetence});
     }
   }
   batch.touchpoints = touchpoints;

@@ -45,6 +45,7 @@ struct PendingCommit {
     std::optional<PopulationEntry> population_before;
     std::optional<Timestamp> due_before;
     std::optional<double> risk_before;
+    AppetenceByProduct appetence_before;
     // Looked at, the next look not planned yet: the thresholds it is planned
     // against (see LookScheduler).
     const AlertThresholds* plan = nullptr;

@@ -107,6 +107,22 @@ double ChurnCurve::At(Timestamp as_of) const {
   return 1 / (1 + std::exp(-z));
 }
 
+AppetenceByProduct Scorer::Appetence(const CustomerState& state, Timestamp as_of) const {
+  AppetenceByProduct appetence;
+  if (model_.appetence.empty()) return appetence;
+  // The facts the appetence features read: the fixed ones, recency and
+  // tenure, and p_alive (not the CLV, the costliest).
+  CustomerFacts facts = FixedFactsOf(state, model_);
+  AddTimedFacts(state, as_of, model_, kNeedBgNbd, facts);
+  for (const AppetenceModel& offer : model_.appetence) {
+    const ProductFacts product = ProductFactsOf(state, as_of, offer, model_);
+    appetence[offer.product] =
+        EvaluateLogistic(offer.logistic, kAppetenceFeatureNames, AppetenceFeatures(facts, product))
+            .probability;
+  }
+  return appetence;
+}
+
 Scores Scorer::Score(const CustomerId& id, const CustomerState& state, Timestamp as_of,
                      const PopulationView* population) const {
   Scores scores;

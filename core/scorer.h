@@ -95,6 +95,10 @@ class Scorer {
   // The churn of Score alone.
   double Churn(const CustomerState& state, Timestamp as_of) const;
 
+  // The appetence of Score alone (without reasons), the same to the bit:
+  // every product of the model.
+  AppetenceByProduct Appetence(const CustomerState& state, Timestamp as_of) const;
+
  private:
   friend class ChurnCurve;
   Model model_;

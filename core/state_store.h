@@ -6,6 +6,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -86,13 +87,24 @@ struct RiskEntry {
   friend bool operator==(const RiskEntry&, const RiskEntry&) = default;
 };
 
-// A move of one customer in the time index and the at-risk index of their
-// partition: the entries of `from` go, those of `to` come (absent: none).
+// An entry of the offer index of one product: `customer`'s appetence for it
+// at a recent look (see AlertState::indexed_appetence).
+struct OfferEntry {
+  double probability = 0;
+  CustomerId customer;
+  std::int32_t partition = 0;  // whose index holds the entry (and the state)
+  friend bool operator==(const OfferEntry&, const OfferEntry&) = default;
+};
+
+// A move of one customer in the time index, the at-risk index and the offer
+// index of their partition: the entries of `from` go, those of `to` come
+// (absent or empty: none; an appetence entry unchanged stays).
 struct IndexChange {
   std::int32_t partition = 0;
   const CustomerId* customer = nullptr;
   std::optional<Timestamp> due_from, due_to;
   std::optional<double> risk_from, risk_to;
+  AppetenceByProduct appetence_from, appetence_to;
 };
 
 // The most recent touchpoints kept per customer (StateStore::RecentTouchpoints).
@@ -205,6 +217,12 @@ class StateStore {
   // customer id), from the first entry after `after`, at most `limit`.
   virtual absl::StatusOr<std::vector<RiskEntry>> Riskiest(const std::optional<RiskEntry>& after,
                                                           std::size_t limit) = 0;
+
+  // The offer index of `product` in every partition, highest appetence first
+  // (ties by customer id), from the first entry after `after`, at most
+  // `limit`. Empty for a product nobody is indexed for.
+  virtual absl::StatusOr<std::vector<OfferEntry>> LikeliestBuyers(
+      std::string_view product, const std::optional<OfferEntry>& after, std::size_t limit) = 0;
 
   // The alerts of the outbox not yet acknowledged, in sequence, at most `limit`.
   virtual absl::StatusOr<std::vector<std::pair<std::uint64_t, AlertEvent>>> PendingAlerts(

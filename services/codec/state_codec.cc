@@ -135,6 +135,9 @@ std::string EncodeState(const CustomerState& s) {
   if (s.alert.indexed_churn) alert->set_indexed_churn(*s.alert.indexed_churn);
   alert->set_control(s.alert.control);
   EncodeFollowUps(s.alert.follow_ups, *alert);
+  for (const auto& [product, probability] : s.alert.indexed_appetence) {
+    (*m.mutable_indexed_appetence())[product] = probability;
+  }
   const auto& ring = s.recent_events.ring();
   m.mutable_recent_event_hashes()->Add(ring.begin(), ring.end());
   m.set_recent_event_next(static_cast<std::uint32_t>(s.recent_events.next()));
@@ -217,6 +220,12 @@ absl::StatusOr<CustomerState> DecodeState(std::string_view bytes) {
   s.alert.control = alert.control();
   if (absl::Status followed = DecodeFollowUps(alert, s.alert.follow_ups); !followed.ok()) {
     return followed;
+  }
+  for (const auto& [product, probability] : m.indexed_appetence()) {
+    if (!(probability >= 0 && probability <= 1)) {
+      return absl::DataLossError("stored customer record indexes an appetence outside 0-1");
+    }
+    s.alert.indexed_appetence.emplace(product, probability);
   }
   if (alert.has_next_look_us()) {
     s.alert.next_look = FromMicros(alert.next_look_us());

@@ -8,7 +8,7 @@
 #include <utility>
 #include <vector>
 
-#include "absl/synchronization/blocking_counter.h"
+#include "services/grpc/cluster_ranking.h"
 #include "services/grpc/grpc_status.h"
 #include "services/grpc/requests.h"
 #include "services/grpc/scores_codec.h"
@@ -82,17 +82,6 @@ struct Ranking {
   }
 };
 
-// How long this call's ranking may take: the budget of the options, or four
-// fifths of what remains before the caller's deadline when that is nearer
-// (a fifth left to answer).
-std::chrono::milliseconds Budget(const ScoringParts& parts, const grpc::ServerContext& context) {
-  const auto remaining = context.deadline() - parts.peers->Deadline(std::chrono::milliseconds(0));
-  const std::chrono::milliseconds budget = parts.options->rank_budget;
-  return remaining < budget * 5 / 4
-             ? std::chrono::duration_cast<std::chrono::milliseconds>(remaining) * 4 / 5
-             : budget;
-}
-
 // This instance's ranking, into `response`: read down the at-risk index a
 // page at a time, each candidate re-scored, until no customer left in the
 // index could rank or a bound is reached (flagged partial). With
@@ -107,10 +96,8 @@ grpc::Status RankLocally(const ScoringParts& parts, grpc::ServerContext* context
   const Timestamp now = parts.clock->Now();
   const std::shared_ptr<const Scorer> scorer = parts.scorer->Current();
   const std::shared_ptr<const PopulationView> population = parts.population->Current();
-  const std::size_t max_candidates = parts.options->rank_max_candidates;
   std::vector<Ranked> best;  // the best so far, in rank order
-  const std::chrono::milliseconds budget = Budget(parts, *context);
-  const Timestamp until = parts.wall_clock->Now() + budget;
+  const RankBounds bounds(parts, *context);
   std::size_t scored = 0;
   const AlertPolicy& policy = parts.options->alert_policy;
   const Ranking ranking(request, policy);  // validated
@@ -124,13 +111,9 @@ grpc::Status RankLocally(const ScoringParts& parts, grpc::ServerContext* context
     if (!page.ok()) return ToGrpc(page.status());
     more = page->size() == kPage;
     for (const RiskEntry& entry : *page) {
-      if (scored >= max_candidates || parts.wall_clock->Now() >= until) {
+      if (std::optional<std::string> reached = bounds.Reached(scored)) {
         response->set_partial(true);
-        response->set_partial_reason(
-            scored >= max_candidates
-                ? "stopped after " + std::to_string(scored) + " candidates scored"
-                : "stopped after " + std::to_string(budget.count()) + " ms (" +
-                      std::to_string(scored) + " candidates scored)");
+        response->set_partial_reason(*std::move(reached));
         more = false;
         break;
       }
@@ -172,131 +155,40 @@ grpc::Status RankLocally(const ScoringParts& parts, grpc::ServerContext* context
   return grpc::Status::OK;
 }
 
-// One other owner's ranking, asked.
-struct Ask {
-  ClusterMember member;
-  grpc::ClientContext context;
-  v1::ListAtRiskCustomersResponse answer;
-  grpc::Status status;
-};
-
-// Merges `ask`'s answer into `response` (`covered` grows by its partitions):
-// UNAVAILABLE when it failed, or ranked a partition already covered.
-grpc::Status Merge(Ask& ask, std::set<std::int32_t>* covered,
-                   v1::ListAtRiskCustomersResponse* response) {
-  if (!ask.status.ok()) return Prefixed(ask.status, ask.member.instance);
-  for (std::int32_t p : ask.answer.partitions()) {
-    if (!covered->insert(p).second) {
-      return {grpc::StatusCode::UNAVAILABLE,
-              "partition " + std::to_string(p) +
-                  " is ranked by two instances: a rebalance is under way; retry shortly"};
-    }
-  }
-  for (v1::CustomerScores& scores : *ask.answer.mutable_customers()) {
-    scores.mutable_freshness()->set_forwarded(true);
-    *response->add_customers() = std::move(scores);
-  }
-  if (ask.answer.partial() && !response->partial()) {
-    response->set_partial(true);
-    response->set_partial_reason("ranking of " + Quoted(ask.member.instance) + ": " +
-                                 Quoted(ask.answer.partial_reason(), kMaxStatusMessageBytes / 4));
-  }
-  response->add_instances(ask.member.instance);
-  return grpc::Status::OK;
-}
-
-// The rankings of the other owners of partitions not in `covered`, asked at
-// once, each with the forward deadline; merged into `response` once the last
-// is in (`covered` grows by their partitions).
-grpc::Status RankOnPeers(const ScoringParts& parts, grpc::ServerContext* context,
-                         const Caller& caller, const v1::ListAtRiskCustomersRequest& request,
-                         std::set<std::int32_t>* covered,
-                         v1::ListAtRiskCustomersResponse* response) {
-  std::vector<std::unique_ptr<Ask>> asks;
-  const std::optional<ClusterSnapshot> cluster = parts.router->Cluster();
-  for (const ClusterMember& member : cluster->members) {
-    if (member.instance == cluster->self || member.partitions.empty()) continue;
-    bool needed = false;
-    for (std::int32_t p : member.partitions) needed = needed || !covered->contains(p);
-    if (!needed) continue;
-    if (!parts.router->policy().Verified(member)) {
-      return ToGrpc(parts.router->policy().Unverified(member));
-    }
-    asks.push_back(std::make_unique<Ask>());
-    asks.back()->member = member;
-  }
-  absl::BlockingCounter left(static_cast<int>(asks.size()));
-  for (const std::unique_ptr<Ask>& ask : asks) {
-    parts.peers->Prepare(*context, caller, &ask->context);
-    Ask* in_flight = ask.get();
-    parts.peers->Stub(ask->member)
-        ->async()
-        ->ListAtRiskCustomers(&ask->context, &request, &ask->answer,
-                              [in_flight, &left](grpc::Status status) {
-                                in_flight->status = std::move(status);
-                                left.DecrementCount();
-                              });
-  }
-  left.Wait();  // every call ends by its deadline (the forward timeout at most)
-  for (const std::unique_ptr<Ask>& ask : asks) {
-    if (grpc::Status merged = Merge(*ask, covered, response); !merged.ok()) return merged;
-  }
-  return grpc::Status::OK;
-}
-
 }  // namespace
 
 grpc::Status ListAtRisk(const ScoringParts& parts, grpc::ServerContext* context,
                         const Caller& caller, const v1::ListAtRiskCustomersRequest& request,
                         v1::ListAtRiskCustomersResponse* response) {
-  // One view of the ownership for the whole ranking: the partitions it
-  // filters by are the ones it names.
-  const std::optional<PartitionOwnership::Snapshot> ownership = parts.router->Ownership();
-  const PartitionOwnership::Snapshot* owned = ownership ? &*ownership : nullptr;
-  // Asked by another instance: this one's partitions only, which it names.
-  if (caller.forwarded) return RankLocally(parts, context, request, owned, true, response);
-  // Alone, or before any assignment (every local state taken as this
-  // instance's own): this instance's ranking, if it covers everything.
-  if (parts.options->cluster == nullptr || owned == nullptr || !owned->owned) {
-    if (owned != nullptr) {
-      if (absl::Status answer = owned->CheckAll(); !answer.ok()) return ToGrpc(answer);
+  using Response = v1::ListAtRiskCustomersResponse;
+  RankingCall<v1::ListAtRiskCustomersRequest, Response> call;
+  call.local = [&](const PartitionOwnership::Snapshot* owned, bool served_only, Response* out) {
+    return RankLocally(parts, context, request, owned, served_only, out);
+  };
+  call.ask = [](v1::ScoringService::Stub& stub, grpc::ClientContext* ask,
+                const v1::ListAtRiskCustomersRequest* sent, Response* answer,
+                std::function<void(grpc::Status)> done) {
+    stub.async()->ListAtRiskCustomers(ask, sent, answer, std::move(done));
+  };
+  call.take = [](Response& answer, Response* out) {
+    for (v1::CustomerScores& scores : *answer.mutable_customers()) {
+      scores.mutable_freshness()->set_forwarded(true);
+      *out->add_customers() = std::move(scores);
     }
-    return RankLocally(parts, context, request, owned, false, response);
-  }
-  // Every owner's ranking, merged: each partition ranked exactly once.
-  if (grpc::Status local = RankLocally(parts, context, request, owned, true, response);
-      !local.ok()) {
-    return local;
-  }
-  const std::int32_t count = owned->count;
-  std::set<std::int32_t> covered(response->partitions().begin(), response->partitions().end());
-  if (grpc::Status peers = RankOnPeers(parts, context, caller, request, &covered, response);
-      !peers.ok()) {
-    return peers;
-  }
-  std::string missing;
-  for (std::int32_t p = 0; p < count; ++p) {
-    if (!covered.contains(p)) missing += (missing.empty() ? "" : ", ") + std::to_string(p);
-  }
-  if (count == 0 || !missing.empty()) {
-    return ToGrpc(absl::UnavailableError(
-        count == 0 ? std::string("no partition assigned yet; retry shortly")
-                   : "no instance ranks partitions " + missing +
-                         " now (being restored, or a rebalance is under way); retry shortly"));
-  }
-  auto& customers = *response->mutable_customers();
-  const Ranking ranking(request, parts.options->alert_policy);
-  std::sort(customers.begin(), customers.end(),
-            [&](const v1::CustomerScores& a, const v1::CustomerScores& b) {
-              const double ka = ranking.KeyOf(a.churn(), a.value_at_risk());
-              const double kb = ranking.KeyOf(b.churn(), b.value_at_risk());
-              return ka != kb ? ka > kb : a.customer_id() < b.customer_id();
-            });
-  const int top = static_cast<int>(request.top_n() == 0 ? kDefaultTop : request.top_n());
-  while (customers.size() > top) customers.RemoveLast();
-  response->clear_partitions();
-  for (std::int32_t p = 0; p < count; ++p) response->add_partitions(p);
-  return grpc::Status::OK;
+  };
+  call.order = [&](Response* out) {
+    auto& customers = *out->mutable_customers();
+    const Ranking ranking(request, parts.options->alert_policy);
+    std::sort(customers.begin(), customers.end(),
+              [&](const v1::CustomerScores& a, const v1::CustomerScores& b) {
+                const double ka = ranking.KeyOf(a.churn(), a.value_at_risk());
+                const double kb = ranking.KeyOf(b.churn(), b.value_at_risk());
+                return ka != kb ? ka > kb : a.customer_id() < b.customer_id();
+              });
+    const int top = static_cast<int>(request.top_n() == 0 ? kDefaultTop : request.top_n());
+    while (customers.size() > top) customers.RemoveLast();
+  };
+  return RankInCluster(parts, context, caller, request, call, response);
 }
 
 }  // namespace crm

@@ -154,6 +154,28 @@ absl::Status Validate(const v1::ListAtRiskCustomersRequest& request) {
   return ValidateActionFilter(request.action());
 }
 
+absl::Status Validate(const v1::ListOfferTargetsRequest& request) {
+  const std::string& product = request.product();
+  if (product.empty()) return Invalid("product is empty");
+  if (product.size() > kMaxProductBytes) {
+    return Invalid("product is " + std::to_string(product.size()) + " bytes long, at most " +
+                   std::to_string(kMaxProductBytes) + " are accepted: " + Quoted(product));
+  }
+  if (!IsUtf8(product)) return Invalid("product is not valid UTF-8: " + Quoted(product));
+  if (request.top_n() == 0 || request.top_n() > kMaxTopN) {
+    return Invalid("top_n must be 1-" + std::to_string(kMaxTopN) + ", not " +
+                   std::to_string(request.top_n()));
+  }
+  if (absl::Status segment = ValidateSegmentFilter(request.segment()); !segment.ok()) {
+    return segment;
+  }
+  if (!v1::Channel_IsValid(request.channel())) {
+    return Invalid("channel " + std::to_string(request.channel()) +
+                   " is unknown: a crm.v1.Channel, or unset (any customer)");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Validate(const v1::WatchAlertsRequest& request) {
   if (!(request.min_churn() >= 0 && request.min_churn() <= 1)) {
     return Invalid("min_churn must be in [0, 1]");

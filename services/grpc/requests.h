@@ -20,8 +20,10 @@ namespace crm {
 inline constexpr std::size_t kMaxCustomerIdBytes = 256;
 // The most customer_ids in one BatchGetCustomerScores.
 inline constexpr int kMaxBatchIds = 1000;
-// The most customers one ListAtRiskCustomers may ask for.
+// The most customers one ListAtRiskCustomers or ListOfferTargets may ask for.
 inline constexpr std::uint32_t kMaxTopN = 1000;
+// The longest product code ListOfferTargets accepts, in bytes.
+inline constexpr std::size_t kMaxProductBytes = 256;
 
 // `text` fit to be shown in a status or a log line: at most `max_bytes` of
 // it (cut on a character boundary, "…" and its full size appended when cut),
@@ -50,6 +52,9 @@ absl::Status Validate(const v1::GetCustomerScoresRequest& request);
 absl::Status Validate(const v1::BatchGetCustomerScoresRequest& request);
 absl::Status Validate(const v1::GetCustomerStateRequest& request);
 absl::Status Validate(const v1::ListAtRiskCustomersRequest& request);
+// Also when top_n is 0 and when a channel is given that is not a known one;
+// whether the model scores the product is the service's to say.
+absl::Status Validate(const v1::ListOfferTargetsRequest& request);
 absl::Status Validate(const v1::WatchAlertsRequest& request);
 absl::Status Validate(const v1::EraseCustomerRequest& request);
 

@@ -18,6 +18,20 @@ void AddReasons(const std::vector<ScoreReason>& reasons,
 
 }  // namespace
 
+void ToProto(const Scores& scores, std::string_view product, v1::OfferTarget* out) {
+  out->set_customer_id(scores.customer_id.value());
+  for (const AppetenceScore& appetence : scores.appetence_details) {
+    if (appetence.product != product) continue;
+    out->set_probability(appetence.probability);
+    AddReasons(appetence.reasons, out->mutable_reasons());
+  }
+  for (Channel channel : scores.contactable_channels) {
+    out->add_contactable_channels(static_cast<v1::Channel>(channel));
+  }
+  out->set_value_at_risk(scores.value_at_risk);
+  out->set_clv(scores.clv);
+}
+
 void ToProto(const Scores& scores, v1::CustomerScores* out) {
   out->set_customer_id(scores.customer_id.value());
   ToProtoTime(scores.as_of, out->mutable_as_of());

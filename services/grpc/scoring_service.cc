@@ -9,6 +9,7 @@
 #include "services/grpc/at_risk_ranking.h"
 #include "services/grpc/batch_fanout.h"
 #include "services/grpc/grpc_status.h"
+#include "services/grpc/offer_targets.h"
 #include "services/grpc/scores_codec.h"
 
 namespace crm {
@@ -87,6 +88,16 @@ grpc::Status ScoringServiceImpl::ListAtRiskCustomers(grpc::ServerContext* contex
     return admitted;
   }
   return ListAtRisk(parts_, context, caller, *request, response);
+}
+
+grpc::Status ScoringServiceImpl::ListOfferTargets(grpc::ServerContext* context,
+                                                  const v1::ListOfferTargetsRequest* request,
+                                                  v1::ListOfferTargetsResponse* response) {
+  Caller caller;
+  if (grpc::Status admitted = admission_.Admit(*context, *request, &caller); !admitted.ok()) {
+    return admitted;
+  }
+  return ListOffers(parts_, context, caller, *request, response);
 }
 
 grpc::ServerWriteReactor<v1::ChurnAlert>* ScoringServiceImpl::WatchAlerts(

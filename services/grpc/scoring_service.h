@@ -95,6 +95,13 @@ class ScoringServiceImpl final : public ScoringServiceBase {
   grpc::Status ListAtRiskCustomers(grpc::ServerContext* context,
                                    const v1::ListAtRiskCustomersRequest* request,
                                    v1::ListAtRiskCustomersResponse* response) override;
+  // The top_n customers likeliest to buy a product now, highest appetence
+  // first, with the same bounds and cluster merge as ListAtRiskCustomers
+  // (services/grpc/offer_targets.h); NOT_FOUND for a product the model does
+  // not score.
+  grpc::Status ListOfferTargets(grpc::ServerContext* context,
+                                const v1::ListOfferTargetsRequest* request,
+                                v1::ListOfferTargetsResponse* response) override;
   // Alerts as they are delivered to crm.alerts, from the moment of the call,
   // filtered by segment (empty: all), minimum churn and action (empty: all).
   // On the callback API (services/grpc/alert_watch.h): no thread per

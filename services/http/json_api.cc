@@ -25,6 +25,8 @@ constexpr std::string_view kStateSuffix = "/state";
 constexpr std::string_view kBatchPath = "/v1/customers:batchGetScores";
 constexpr std::string_view kAtRiskPath = "/v1/at-risk";
 constexpr std::string_view kWatchPath = "/v1/alerts:watch";
+constexpr std::string_view kOffers = "/v1/offers/";  // + product + kTargetsSuffix
+constexpr std::string_view kTargetsSuffix = "/targets";
 // What of a request is echoed in an error: a path or a parameter's value.
 constexpr std::size_t kMaxEchoBytes = 128;
 // The longest Authorization header passed on (a token file's tokens are far shorter).
@@ -92,15 +94,14 @@ grpc::Status ParseBool(std::string_view name, const std::optional<std::string>& 
   return grpc::Status::OK;
 }
 
-grpc::Status ParseTopN(const std::optional<std::string>& text,
-                       v1::ListAtRiskCustomersRequest* out) {
+grpc::Status ParseTopN(const std::optional<std::string>& text, std::uint32_t* out) {
   if (!text || text->empty()) return grpc::Status::OK;
   std::uint32_t value = 0;
   const auto [end, error] = std::from_chars(text->data(), text->data() + text->size(), value);
   if (error != std::errc() || end != text->data() + text->size()) {
     return Invalid("top_n must be a whole number, not " + Echo(*text));
   }
-  out->set_top_n(value);
+  *out = value;
   return grpc::Status::OK;
 }
 
@@ -295,7 +296,9 @@ HttpResponse NotAllowed(const HttpRequest& request, std::string_view allow) {
 grpc::Status ParseAtRisk(const QueryParameters& query, v1::ListAtRiskCustomersRequest* request) {
   grpc::Status status = CheckParameters(
       query, {"top_n", "order_by", "segment", "value_quadrant", "action", "include_lost"});
-  if (status.ok()) status = ParseTopN(Parameter(query, "top_n"), request);
+  std::uint32_t top_n = 0;
+  if (status.ok()) status = ParseTopN(Parameter(query, "top_n"), &top_n);
+  request->set_top_n(top_n);
   if (const auto order = Parameter(query, "order_by"); status.ok() && order && !order->empty()) {
     v1::AtRiskOrder parsed{};
     if (!v1::AtRiskOrder_Parse(*order, &parsed)) {
@@ -316,6 +319,30 @@ grpc::Status ParseAtRisk(const QueryParameters& query, v1::ListAtRiskCustomersRe
   if (status.ok())
     status = ParseBool("include_lost", Parameter(query, "include_lost"), &include_lost);
   request->set_include_lost(include_lost);
+  return status;
+}
+
+// The query of GET /v1/offers/{product}/targets; the product is the path's.
+grpc::Status ParseOffers(const QueryParameters& query, v1::ListOfferTargetsRequest* request) {
+  grpc::Status status = CheckParameters(query, {"top_n", "segment", "channel", "include_owners"});
+  std::uint32_t top_n = 0;
+  if (status.ok()) status = ParseTopN(Parameter(query, "top_n"), &top_n);
+  request->set_top_n(top_n);
+  if (status.ok())
+    status = ParseText("segment", Parameter(query, "segment"), request->mutable_segment());
+  if (const auto channel = Parameter(query, "channel");
+      status.ok() && channel && !channel->empty()) {
+    v1::Channel parsed{};
+    if (!v1::Channel_Parse(*channel, &parsed) || parsed == v1::CHANNEL_UNSPECIFIED) {
+      return Invalid("channel must be a channel's name such as EMAIL or SMS, not " +
+                     Echo(*channel));
+    }
+    request->set_channel(parsed);
+  }
+  bool include_owners = false;
+  if (status.ok())
+    status = ParseBool("include_owners", Parameter(query, "include_owners"), &include_owners);
+  request->set_include_owners(include_owners);
   return status;
 }
 
@@ -347,8 +374,25 @@ grpc::Status ParseWatch(const QueryParameters& query, v1::WatchAlertsRequest* re
 
 }  // namespace
 
+HttpResponse JsonApi::ServeOffers(const HttpRequest& request, std::string_view product) {
+  if (request.method != "GET") return NotAllowed(request, "GET");
+  if (!IsUtf8(product)) return ErrorResponse(Invalid("product is not UTF-8"));
+  v1::ListOfferTargetsRequest call;
+  call.set_product(std::string(product));
+  if (grpc::Status parsed = ParseOffers(request.parameters, &call); !parsed.ok()) {
+    return ErrorResponse(parsed);
+  }
+  return Unary(*stub_, &v1::ScoringService::Stub::ListOfferTargets, request, options_.deadline,
+               call);
+}
+
 HttpResponse JsonApi::Serve(const HttpRequest& request) {
   const std::string_view path = request.path;
+  if (path.starts_with(kOffers) && path.ends_with(kTargetsSuffix) &&
+      path.size() > kOffers.size() + kTargetsSuffix.size()) {
+    return ServeOffers(
+        request, path.substr(kOffers.size(), path.size() - kOffers.size() - kTargetsSuffix.size()));
+  }
   if (path.starts_with(kCustomers) && path.size() > kCustomers.size()) {
     std::string_view rest = path.substr(kCustomers.size());
     const bool scores = rest.ends_with(kScoresSuffix) && rest.size() > kScoresSuffix.size();

@@ -14,6 +14,7 @@
 #include "services/codec/alert_codec.h"
 #include "services/codec/state_codec.h"
 #include "services/common/fail_point.h"
+#include "services/storage/sorted_writes.h"
 #include "services/storage/state_keys.h"
 
 namespace crm {
@@ -210,7 +211,7 @@ absl::StatusOr<std::optional<CustomerState>> RocksDbStateStore::Locate(
 
 absl::Status RocksDbStateStore::DropPartition(const std::string& topic, std::int32_t partition) {
   rocksdb::WriteBatch batch;
-  for (char prefix : {kCustomerPrefix, kTouchpointPrefix, kDuePrefix, kRiskPrefix}) {
+  for (char prefix : {kCustomerPrefix, kTouchpointPrefix, kDuePrefix, kRiskPrefix, kOfferPrefix}) {
     const std::string from = IndexPrefix(prefix, partition);
     batch.DeleteRange(from, PrefixEnd(from));
   }
@@ -388,6 +389,36 @@ absl::StatusOr<std::vector<RiskEntry>> RocksDbStateStore::Riskiest(
   return merged;
 }
 
+absl::StatusOr<std::vector<OfferEntry>> RocksDbStateStore::LikeliestBuyers(
+    std::string_view product, const std::optional<OfferEntry>& after, std::size_t limit) {
+  // As Riskiest: the first `limit` of each partition's index, merged.
+  std::vector<OfferEntry> merged;
+  absl::Status read =
+      ForEachPartition(*db_, kOfferPrefix, [&](std::int32_t partition, rocksdb::Iterator& it) {
+        const std::string prefix = OfferPrefix(partition, product);
+        const std::string from =
+            after ? OfferKey(partition, product, after->probability, after->customer) : prefix;
+        std::size_t taken = 0;
+        for (it.Seek(from); it.Valid() && it.key().starts_with(prefix) && taken < limit;
+             it.Next()) {
+          const std::string_view key = it.key().ToStringView();
+          if (after && key == from) continue;
+          if (key.size() < prefix.size() + 8) {
+            return absl::DataLossError("unreadable offer index entry in the data dir");
+          }
+          merged.push_back(OfferEntryOf(key, product));
+          ++taken;
+        }
+        return absl::OkStatus();
+      });
+  if (!read.ok()) return read;
+  std::sort(merged.begin(), merged.end(), [](const OfferEntry& a, const OfferEntry& b) {
+    return a.probability != b.probability ? a.probability > b.probability : a.customer < b.customer;
+  });
+  if (merged.size() > limit) merged.resize(limit);
+  return merged;
+}
+
 absl::StatusOr<DueStats> RocksDbStateStore::ScheduleStats(Timestamp until, std::uint64_t cap) {
   DueStats stats;
   absl::Status read =
@@ -434,35 +465,23 @@ absl::StatusOr<std::vector<PopulationCell>> RocksDbStateStore::LoadPopulation(
 
 namespace {
 
-// The operations of one commit, written to the WriteBatch in key order: the
-// memtable's skip list then finds each insert's place from the last one's
-// instead of from its head (RocksDB keeps the last insert's splice). Stable:
-// a key deleted then put again stays so.
-class SortedWrites {
- public:
-  void Put(std::string key, std::string value) {
-    ops_.push_back({std::move(key), std::move(value), false});
-  }
-  void Delete(std::string key) { ops_.push_back({std::move(key), {}, true}); }
-  void WriteTo(rocksdb::WriteBatch& batch) {
-    std::stable_sort(ops_.begin(), ops_.end(),
-                     [](const Op& a, const Op& b) { return a.key < b.key; });
-    for (const Op& op : ops_) {
-      if (op.erase) {
-        batch.Delete(op.key);
-      } else {
-        batch.Put(op.key, op.value);
-      }
-    }
-  }
-
- private:
-  struct Op {
-    std::string key, value;
-    bool erase;
+// The offer index entries `change` moves: those of products whose appetence
+// changed or went, then those that changed or came.
+void WriteOfferChange(const IndexChange& change, SortedWrites& writes) {
+  const auto unchanged = [](const AppetenceByProduct& other, const auto& entry) {
+    const auto it = other.find(entry.first);
+    return it != other.end() && it->second == entry.second;
   };
-  std::vector<Op> ops_;
-};
+  const auto key = [&](const auto& entry) {
+    return OfferKey(change.partition, entry.first, entry.second, *change.customer);
+  };
+  for (const auto& entry : change.appetence_from) {
+    if (!unchanged(change.appetence_to, entry)) writes.Delete(key(entry));
+  }
+  for (const auto& entry : change.appetence_to) {
+    if (!unchanged(change.appetence_from, entry)) writes.Put(key(entry), "");
+  }
+}
 
 }  // namespace
 
@@ -506,6 +525,7 @@ absl::Status RocksDbStateStore::Commit(const std::string& topic, const StateBatc
     if (change.due_to) writes.Put(DueKey(change.partition, *change.due_to, id), "");
     if (change.risk_from) writes.Delete(RiskKey(change.partition, *change.risk_from, id));
     if (change.risk_to) writes.Put(RiskKey(change.partition, *change.risk_to, id), "");
+    WriteOfferChange(change, writes);
   }
   if (batch.latest_event_time) {
     std::string value;

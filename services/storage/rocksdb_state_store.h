@@ -78,6 +78,9 @@ struct DueStats {
 //   "t" + partition (4) + due time (8) + customer id -> "" (the time index)
 //   "r" + partition (4) + ~churn bits (8) + customer id -> "" (the at-risk
 //     index: highest churn first)
+//   "f" + partition (4) + product length (2) + product + ~appetence bits (8) +
+//     customer id -> "" (the offer index of each product: highest first; a
+//     data dir from before it fills as its customers are looked at)
 //   "a" + sequence (8) -> crm.v1.ChurnAlert (the outbox of alerts to deliver)
 //   "m:format" -> kStateFormatVersion
 // Thread-safe.
@@ -104,6 +107,9 @@ class RocksDbStateStore final : public StateStore {
   absl::StatusOr<std::vector<DueEntry>> Scheduled(std::int32_t partition,
                                                   const std::optional<DueEntry>& after,
                                                   Timestamp not_before, std::size_t limit) override;
+  absl::StatusOr<std::vector<OfferEntry>> LikeliestBuyers(std::string_view product,
+                                                          const std::optional<OfferEntry>& after,
+                                                          std::size_t limit) override;
   absl::StatusOr<std::vector<RiskEntry>> Riskiest(const std::optional<RiskEntry>& after,
                                                   std::size_t limit) override;
   absl::StatusOr<std::vector<std::pair<std::uint64_t, AlertEvent>>> PendingAlerts(

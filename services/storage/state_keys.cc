@@ -98,6 +98,30 @@ RiskEntry RiskEntryOf(std::string_view key) {
           CustomerId(std::string(key.substr(kIndexHeader))), PartitionOfKey(key)};
 }
 
+std::string OfferPrefix(std::int32_t partition, std::string_view product) {
+  CRM_CHECK(product.size() <= 0xffff);
+  std::string key = IndexPrefix(kOfferPrefix, partition);
+  AppendBigEndian(key, product.size(), 2);
+  key.append(product);
+  return key;
+}
+
+// Ordered as the at-risk index: a probability's bits, inverted.
+std::string OfferKey(std::int32_t partition, std::string_view product, double probability,
+                     const CustomerId& id) {
+  CRM_CHECK(probability >= 0 && probability <= 1);
+  std::string key = OfferPrefix(partition, product);
+  AppendBigEndian(key, ~std::bit_cast<std::uint64_t>(probability + 0.0), 8);
+  key.append(id.value());
+  return key;
+}
+
+OfferEntry OfferEntryOf(std::string_view key, std::string_view product) {
+  const std::size_t header = 1 + 4 + 2 + product.size();
+  return {std::bit_cast<double>(~ReadBigEndian(key.substr(header, 8))),
+          CustomerId(std::string(key.substr(header + 8))), PartitionOfKey(key)};
+}
+
 std::string OutboxKey(std::uint64_t sequence) {
   std::string key(1, kOutboxPrefix);
   AppendBigEndian(key, sequence, 8);

@@ -23,6 +23,7 @@ constexpr char kPopulationPrefix = 'p';
 constexpr char kEventTimePrefix = 'e';
 constexpr char kDuePrefix = 't';
 constexpr char kRiskPrefix = 'r';
+constexpr char kOfferPrefix = 'f';
 constexpr char kOutboxPrefix = 'a';
 constexpr char kTouchpointPrefix = 'h';
 constexpr std::string_view kFormatKey = "m:format";
@@ -61,6 +62,19 @@ DueEntry DueEntryOf(std::string_view key);
 std::int32_t PartitionOfKey(std::string_view key);
 
 RiskEntry RiskEntryOf(std::string_view key);
+
+// The prefix of one product's offer index in one partition: "f" + partition
+// (4) + the product's length (2) + product, so that no product's entries
+// start with another's. REQUIRES: the product is under 64 KiB.
+std::string OfferPrefix(std::int32_t partition, std::string_view product);
+
+// The prefix + inverted appetence (8, highest first) + customer id;
+// `probability` must be 0-1 (crashes otherwise).
+std::string OfferKey(std::int32_t partition, std::string_view product, double probability,
+                     const CustomerId& id);
+
+// The entry of an offer index key of `product` (whose prefix it starts with).
+OfferEntry OfferEntryOf(std::string_view key, std::string_view product);
 
 std::string OutboxKey(std::uint64_t sequence);
 

@@ -648,6 +648,33 @@ TEST_F(ScorerTest, ReasonsAreTheLargestRaisingFactsAboveTheMinimum) {
   EXPECT_LT(cut.reasons.size(), all.size());
 }
 
+// Scorer::Appetence, which the looks index, reads fewer facts than Score
+// but gives the same appetence to the bit, every feature weighed.
+TEST_F(ScorerTest, AppetenceAloneIsScoresAppetenceToTheBit) {
+  Model model;
+  AppetenceModel offer;
+  offer.product = "TV";
+  for (std::string_view feature : kAppetenceFeatureNames) {
+    offer.logistic.weights[std::string(feature)] = 0.3;
+    offer.logistic.means[std::string(feature)] = 0.5;
+  }
+  model.appetence = {offer};
+  ASSERT_TRUE(ValidateModel(model).ok()) << ValidateModel(model);
+  const Scorer scorer(model);
+  const auto same = [&](double day) {
+    SCOPED_TRACE(day);
+    const AppetenceByProduct alone = scorer.Appetence(state_, Day(day));
+    const Scores scores = scorer.Score(CustomerId("c1"), state_, Day(day));
+    ASSERT_EQ(alone.size(), 1u);
+    EXPECT_EQ(alone.at("TV"), scores.appetence.at("TV"));  // to the bit
+  };
+  Apply(MakeTouchpoint(Type::kContact, "hello", 1));  // a prospect first
+  same(5);
+  Purchase(3, 120, "TV");
+  Purchase(40, 80, "RADIO");
+  for (double day : {40.0, 90.0, 400.0}) same(day);
+}
+
 TEST_F(ScorerTest, AppetenceIsScoredPerProductInModelOrderWithReasons) {
   Model model;
   model.catalogue = {{"TV", "video"}, {"PROJ", "video"}};

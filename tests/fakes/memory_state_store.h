@@ -72,6 +72,7 @@ class MemoryStateStore final : public StateStore {
                   [&](const auto& entry) { return std::get<0>(entry.first) == partition; });
     due_.erase(partition);
     std::erase_if(risk_, [&](const auto& entry) { return std::get<2>(entry) == partition; });
+    std::erase_if(offers_, [&](const auto& entry) { return std::get<3>(entry) == partition; });
     std::erase_if(population_, [&](const auto& entry) {
       return std::get<0>(entry.first) == topic && std::get<1>(entry.first) == partition;
     });
@@ -131,6 +132,23 @@ class MemoryStateStore final : public StateStore {
     return riskiest;
   }
 
+  absl::StatusOr<std::vector<OfferEntry>> LikeliestBuyers(std::string_view product,
+                                                          const std::optional<OfferEntry>& after,
+                                                          std::size_t limit) override {
+    absl::MutexLock lock(&mutex_);
+    std::vector<OfferEntry> likeliest;
+    const std::string name(product);
+    auto it = offers_.lower_bound({name, -2.0, CustomerId(), 0});
+    if (after) {
+      it = offers_.upper_bound(
+          {name, -after->probability, after->customer, std::numeric_limits<int>::max()});
+    }
+    for (; it != offers_.end() && std::get<0>(*it) == name && likeliest.size() < limit; ++it) {
+      likeliest.push_back({-std::get<1>(*it), std::get<2>(*it), std::get<3>(*it)});
+    }
+    return likeliest;
+  }
+
   absl::StatusOr<std::vector<std::pair<std::uint64_t, AlertEvent>>> PendingAlerts(
       std::size_t limit) override {
     absl::MutexLock lock(&mutex_);
@@ -181,6 +199,12 @@ class MemoryStateStore final : public StateStore {
       if (change.due_to) due.insert({*change.due_to, id});
       if (change.risk_from) risk_.erase({-*change.risk_from, id, change.partition});
       if (change.risk_to) risk_.insert({-*change.risk_to, id, change.partition});
+      for (const auto& [product, probability] : change.appetence_from) {
+        offers_.erase({product, -probability, id, change.partition});
+      }
+      for (const auto& [product, probability] : change.appetence_to) {
+        offers_.insert({product, -probability, id, change.partition});
+      }
     }
     for (const auto& [id, state] : batch.customers) {
       if (state->partition < 0) return absl::InvalidArgumentError("a state without partition");
@@ -266,6 +290,16 @@ class MemoryStateStore final : public StateStore {
     return risk;
   }
 
+  // A snapshot of the offer index of `product`, highest appetence first.
+  std::vector<OfferEntry> offers(const std::string& product) const {
+    absl::MutexLock lock(&mutex_);
+    std::vector<OfferEntry> offers;
+    for (const auto& [name, probability, id, partition] : offers_) {
+      if (name == product) offers.push_back({-probability, id, partition});
+    }
+    return offers;
+  }
+
   // A snapshot of the outbox, by sequence.
   std::map<std::uint64_t, AlertEvent> outbox() const {
     absl::MutexLock lock(&mutex_);
@@ -286,6 +320,9 @@ class MemoryStateStore final : public StateStore {
   std::map<std::int32_t, std::set<DueEntry>> due_ ABSL_GUARDED_BY(mutex_);
   // By -churn, then customer, then partition.
   std::set<std::tuple<double, CustomerId, std::int32_t>> risk_ ABSL_GUARDED_BY(mutex_);
+  // By product, then -appetence, then customer, then partition.
+  std::set<std::tuple<std::string, double, CustomerId, std::int32_t>> offers_
+      ABSL_GUARDED_BY(mutex_);
   std::map<std::uint64_t, AlertEvent> outbox_ ABSL_GUARDED_BY(mutex_);
   int commits_ ABSL_GUARDED_BY(mutex_) = 0;
   int synced_commits_ ABSL_GUARDED_BY(mutex_) = 0;
@@ -340,6 +377,12 @@ class ForwardingStateStore : public StateStore {
   absl::StatusOr<std::vector<RiskEntry>> Riskiest(const std::optional<RiskEntry>& after,
                                                   std::size_t limit) override {
     return inner_->Riskiest(after, limit);
+  }
+
+  absl::StatusOr<std::vector<OfferEntry>> LikeliestBuyers(std::string_view product,
+                                                          const std::optional<OfferEntry>& after,
+                                                          std::size_t limit) override {
+    return inner_->LikeliestBuyers(product, after, limit);
   }
 
   absl::StatusOr<std::vector<std::pair<std::uint64_t, AlertEvent>>> PendingAlerts(

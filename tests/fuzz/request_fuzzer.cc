@@ -11,7 +11,9 @@
 // protobuf binary, as gRPC receives it. With bit 7 the rest is a 2-byte
 // little-endian length, that many bytes of protobuf binary, and raw bytes that
 // replace one string field of the parsed request (the id, or a filter: bit 6
-// picks WatchAlerts' action over its segment; bits 3-5 which of a batch's ids):
+// picks WatchAlerts' action over its segment; bits 3-5 which of a batch's ids).
+// With kind 3, bit 6 picks ListOfferTargets over ListAtRiskCustomers (its raw
+// bytes replace the product):
 // protobuf refuses a string field that is not UTF-8, the HTTP edge and a
 // forwarding peer need not. A status input is a code byte and a message: the
 // status of an absl error (or a peer's answer) that the edge passes on.
@@ -196,6 +198,29 @@ extern "C" int LLVMFuzzerInitialize(int* /*argc*/, char*** /*argv*/) {
   return 0;
 }
 
+// ListOfferTargets: an OK request names a product of 1-256 bytes of UTF-8,
+// asks for 1-1000 targets, of a known segment and a known channel or none.
+int FuzzOfferTargets(std::string_view proto, const std::string_view* raw,
+                     const std::string& raw_string) {
+  v1::ListOfferTargetsRequest request;
+  if (!Read(proto, raw, &request)) return -1;
+  if (raw != nullptr) request.set_product(raw_string);
+  const absl::Status status = Validate(request);
+  CheckAnswer(status, {request.product(), request.segment()});
+  if (!status.ok()) return 0;
+  const std::string& product = request.product();
+  if (product.empty() || product.size() > kMaxProductBytes || !IsUtf8(product)) {
+    Fail("an OK offer ranking with a bad product");
+  }
+  if (request.top_n() == 0 || request.top_n() > kMaxTopN) Fail("an OK offer ranking off bounds");
+  const std::string& segment = request.segment();
+  if (!segment.empty() && segment != "A" && segment != "B" && segment != "C") {
+    Fail("an OK offer ranking with an unknown segment");
+  }
+  if (!v1::Channel_IsValid(request.channel())) Fail("an OK offer ranking with an unknown channel");
+  return 0;
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::string_view input(reinterpret_cast<const char*>(data), size);
   if (input.empty()) return -1;
@@ -261,6 +286,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       return 0;
     }
     case 3: {
+      if ((selector & 0x40) != 0) return FuzzOfferTargets(proto, raw, raw_string);
       v1::ListAtRiskCustomersRequest request;
       if (!Read(proto, raw, &request)) return -1;
       if (raw != nullptr) request.set_segment(raw_string);

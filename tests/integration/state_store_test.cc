@@ -90,6 +90,53 @@ TEST(StateStoreTest, EachPartitionKeepsItsOwnStatesIndexesAndProgressAndIsDroppe
   EXPECT_EQ(store->Scheduled(0, std::nullopt, Timestamp::min(), 10).value().size(), 1u);
 }
 
+// The offer index: per product, highest appetence first across partitions,
+// paged; an entry replaced when the appetence moves, left when it does not,
+// gone with the customer's erasure or their partition.
+TEST(StateStoreTest, TheOfferIndexRanksEachProductAndFollowsTheCustomer) {
+  TempDir dir;
+  auto store = Open(dir);
+  ASSERT_NE(store, nullptr);
+  const CustomerId a("a"), b("b"), c("c");
+  const CustomerState a0 = StateOf(0, 1), b1 = StateOf(1, 1), c1 = StateOf(1, 1);
+  StateBatch batch;
+  batch.customers = {{&a, &a0}, {&b, &b1}, {&c, &c1}};
+  // "P" and "PX": no product's entries read as another's whose name it starts.
+  batch.index = {{.partition = 0, .customer = &a, .appetence_to = {{"P", 0.2}, {"PX", 0.9}}},
+                 {.partition = 1, .customer = &b, .appetence_to = {{"P", 0.7}}},
+                 {.partition = 1, .customer = &c, .appetence_to = {{"P", 0.7}, {"Q", 0.1}}}};
+  ASSERT_TRUE(store->Commit(kTopic, batch).ok());
+  EXPECT_EQ(store->LikeliestBuyers("P", std::nullopt, 10).value(),
+            (std::vector<OfferEntry>{{0.7, b, 1}, {0.7, c, 1}, {0.2, a, 0}}));
+  EXPECT_EQ(store->LikeliestBuyers("PX", std::nullopt, 10).value(),
+            (std::vector<OfferEntry>{{0.9, a, 0}}));
+  EXPECT_TRUE(store->LikeliestBuyers("R", std::nullopt, 10).value().empty());
+  // Paged: after an entry, the next ones.
+  EXPECT_EQ(store->LikeliestBuyers("P", OfferEntry{0.7, b, 1}, 1).value(),
+            (std::vector<OfferEntry>{{0.7, c, 1}}));
+
+  // a's appetence for P moves up, PX stays, Q comes; b's P goes.
+  StateBatch moved;
+  moved.index = {{.partition = 0,
+                  .customer = &a,
+                  .appetence_from = {{"P", 0.2}, {"PX", 0.9}},
+                  .appetence_to = {{"P", 0.8}, {"PX", 0.9}, {"Q", 0.3}}},
+                 {.partition = 1, .customer = &b, .appetence_from = {{"P", 0.7}}}};
+  ASSERT_TRUE(store->Commit(kTopic, moved).ok());
+  EXPECT_EQ(store->LikeliestBuyers("P", std::nullopt, 10).value(),
+            (std::vector<OfferEntry>{{0.8, a, 0}, {0.7, c, 1}}));
+  EXPECT_EQ(store->LikeliestBuyers("PX", std::nullopt, 10).value(),
+            (std::vector<OfferEntry>{{0.9, a, 0}}));
+  EXPECT_EQ(store->LikeliestBuyers("Q", std::nullopt, 10).value(),
+            (std::vector<OfferEntry>{{0.3, a, 0}, {0.1, c, 1}}));
+
+  ASSERT_TRUE(store->DropPartition(kTopic, 1).ok());
+  EXPECT_EQ(store->LikeliestBuyers("P", std::nullopt, 10).value(),
+            (std::vector<OfferEntry>{{0.8, a, 0}}));
+  EXPECT_EQ(store->LikeliestBuyers("Q", std::nullopt, 10).value(),
+            (std::vector<OfferEntry>{{0.3, a, 0}}));
+}
+
 Touchpoint TouchpointOf(const CustomerId& customer, int n) {
   Touchpoint tp;
   tp.event_id = customer.value() + "-e" + std::to_string(n);

@@ -61,6 +61,11 @@ class HintRecordingStore final : public StateStore {
                                                   std::size_t limit) override {
     return inner.Riskiest(after, limit);
   }
+  absl::StatusOr<std::vector<OfferEntry>> LikeliestBuyers(std::string_view product,
+                                                          const std::optional<OfferEntry>& after,
+                                                          std::size_t limit) override {
+    return inner.LikeliestBuyers(product, after, limit);
+  }
   absl::StatusOr<std::vector<std::pair<std::uint64_t, AlertEvent>>> PendingAlerts(
       std::size_t limit) override {
     return inner.PendingAlerts(limit);

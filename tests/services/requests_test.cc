@@ -134,6 +134,46 @@ TEST(RequestsTest, EachRequestIsValidatedWhole) {
   EXPECT_EQ(Validate(watch).code(), absl::StatusCode::kInvalidArgument);
 }
 
+// ListOfferTargets: the product non-empty, bounded, UTF-8; top_n 1-1000; a
+// known segment; a known channel or none.
+TEST(RequestsTest, OfferTargetRequestsAreCheckedFieldByField) {
+  v1::ListOfferTargetsRequest offers;
+  offers.set_product("P");
+  offers.set_top_n(10);
+  EXPECT_TRUE(Validate(offers).ok());
+  const auto refused = [&](const char* field) {
+    const absl::Status status = Validate(offers);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_NE(status.message().find(field), std::string::npos) << status;
+  };
+  offers.set_product("");
+  refused("product is empty");
+  offers.set_product(std::string(kMaxProductBytes + 1, 'p'));
+  refused("product is 257 bytes");
+  offers.set_product(std::string(kMaxProductBytes, 'p'));
+  EXPECT_TRUE(Validate(offers).ok());
+  offers.set_product("P\xff");
+  refused("UTF-8");
+  offers.set_product("P");
+  offers.set_top_n(0);
+  refused("top_n");
+  offers.set_top_n(kMaxTopN + 1);
+  refused("top_n");
+  offers.set_top_n(kMaxTopN);
+  EXPECT_TRUE(Validate(offers).ok());
+  offers.set_segment("Q");
+  refused("segment");
+  offers.set_segment("B");
+  EXPECT_TRUE(Validate(offers).ok());
+  offers.set_channel(static_cast<v1::Channel>(42));
+  refused("channel");
+  offers.set_channel(v1::EMAIL);
+  EXPECT_TRUE(Validate(offers).ok());
+  offers.set_channel(v1::CHANNEL_UNSPECIFIED);  // not given: any customer
+  offers.set_include_owners(true);
+  EXPECT_TRUE(Validate(offers).ok());
+}
+
 TEST(GrpcStatusTest, EveryAbslCodeMapsToTheGrpcCodeOfTheSameName) {
   // The canonical codes share their numbers: each maps to its own.
   for (int code = 0; code <= 16; ++code) {

@@ -86,6 +86,7 @@ CustomerState FullyPopulated() {
                          .action = RecommendedAction::kOnboard,
                          .segment = Segment::kC,
                          .contacts = 3}};
+  s.alert.indexed_appetence = {{"P", 0.25}, {"Ch\xC3\xA2teau", 0.0}, {"Q", 1.0}};
   // Capacity 4, five ids: the ring has wrapped and its next slot is 1.
   for (const char* id : {"a", "b", "c", "d", "e"}) s.recent_events.Insert(EventIdHash(id), 4);
   return s;
@@ -258,6 +259,9 @@ TEST(StateCodecTest, TheAlertStateRoundTrips) {
   auto decoded = DecodeState(EncodeState(s));
   ASSERT_TRUE(decoded.ok()) << decoded.status();
   EXPECT_EQ(decoded->alert, s.alert);
+  // An indexed appetence outside 0-1 is no probability: a record not to trust.
+  s.alert.indexed_appetence["P"] = 1.5;
+  EXPECT_EQ(DecodeState(EncodeState(s)).status().code(), absl::StatusCode::kDataLoss);
   // Absent times stay absent.
   CustomerState fresh;
   auto fresh_decoded = DecodeState(EncodeState(fresh));
