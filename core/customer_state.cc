@@ -136,6 +136,35 @@ std::size_t GrowthBound(const Touchpoint& tp) {
   return bound;
 }
 
+void ApplyPurchase(const Touchpoint& tp, const StateLimits& limits, CustomerState& state) {
+  const Timestamp at = tp.occurred_at;
+  ++state.purchases;
+  state.purchase_amount += tp.amount;
+  const std::int32_t day = DayNumber(at);
+  if (state.purchase_days.empty() || day < state.purchase_days.front()) {
+    state.first_day_amount = tp.amount;  // the former first day is now a repeat one
+  } else if (day == state.purchase_days.front()) {
+    state.first_day_amount += tp.amount;
+  }
+  KeepMin(state.first_purchase, at);
+  KeepMax(state.last_purchase, at);
+  auto pos = std::lower_bound(state.purchase_days.begin(), state.purchase_days.end(), day);
+  if (pos == state.purchase_days.end() || *pos != day) state.purchase_days.insert(pos, day);
+  if (ProductStats* p = TrackProduct(state, tp.product, at, limits.max_products)) ++p->purchases;
+}
+
+void ApplyProfile(const Touchpoint& tp, const StateLimits& limits, CustomerState& state) {
+  for (const auto& [key, value] : tp.attributes) {
+    auto it = state.profile.find(key);
+    if (it == state.profile.end()) {
+      if (state.profile.size() >= limits.max_profile_fields) continue;
+      state.profile.emplace(key, ProfileField{value, tp.occurred_at});
+    } else if (tp.occurred_at >= it->second.at) {
+      it->second = ProfileField{value, tp.occurred_at};
+    }
+  }
+}
+
 ApplyOutcome ApplyUnbounded(const Touchpoint& tp, const StateLimits& limits, CustomerState& state) {
   const std::uint64_t id_hash = EventIdHash(tp.event_id);
   if (state.recent_events.Contains(id_hash)) return ApplyOutcome::kDuplicate;
@@ -155,23 +184,9 @@ ApplyOutcome ApplyUnbounded(const Touchpoint& tp, const StateLimits& limits, Cus
   }
 
   switch (tp.type) {
-    case TouchpointType::kPurchase: {
-      ++state.purchases;
-      state.purchase_amount += tp.amount;
-      const std::int32_t day = DayNumber(at);
-      if (state.purchase_days.empty() || day < state.purchase_days.front()) {
-        state.first_day_amount = tp.amount;  // the former first day is now a repeat one
-      } else if (day == state.purchase_days.front()) {
-        state.first_day_amount += tp.amount;
-      }
-      KeepMin(state.first_purchase, at);
-      KeepMax(state.last_purchase, at);
-      auto pos = std::lower_bound(state.purchase_days.begin(), state.purchase_days.end(), day);
-      if (pos == state.purchase_days.end() || *pos != day) state.purchase_days.insert(pos, day);
-      if (ProductStats* p = TrackProduct(state, tp.product, at, limits.max_products))
-        ++p->purchases;
+    case TouchpointType::kPurchase:
+      ApplyPurchase(tp, limits, state);
       break;
-    }
     case TouchpointType::kReturn:
       ++state.returns;
       state.return_amount += tp.amount;
@@ -220,15 +235,7 @@ ApplyOutcome ApplyUnbounded(const Touchpoint& tp, const StateLimits& limits, Cus
       }
       break;
     case TouchpointType::kProfile:
-      for (const auto& [key, value] : tp.attributes) {
-        auto it = state.profile.find(key);
-        if (it == state.profile.end()) {
-          if (state.profile.size() >= limits.max_profile_fields) continue;
-          state.profile.emplace(key, ProfileField{value, at});
-        } else if (at >= it->second.at) {
-          it->second = ProfileField{value, at};
-        }
-      }
+      ApplyProfile(tp, limits, state);
       break;
     case TouchpointType::kCampaignContact:
       ++state.campaign_contacts;

@@ -1,11 +1,9 @@
 #include "core/follow_up.h"
 
-#include <utility>
-
 namespace crm {
 
-void StartFollowUp(AlertFollowUp follow_up, std::vector<AlertFollowUp>& follow_ups) {
-  follow_ups.insert(follow_ups.begin(), std::move(follow_up));
+void StartFollowUp(const AlertFollowUp& follow_up, std::vector<AlertFollowUp>& follow_ups) {
+  follow_ups.insert(follow_ups.begin(), follow_up);
   if (follow_ups.size() > kMaxFollowUps) follow_ups.resize(kMaxFollowUps);
 }
 

@@ -41,7 +41,7 @@ inline constexpr std::size_t kMaxFollowUps = 16;
 inline constexpr Micros kDefaultOutcomeWindow = std::chrono::days(30);
 
 // Starts following up the alert just raised (latest first, bounded).
-void StartFollowUp(AlertFollowUp follow_up, std::vector<AlertFollowUp>& follow_ups);
+void StartFollowUp(const AlertFollowUp& follow_up, std::vector<AlertFollowUp>& follow_ups);
 
 // Counts `touchpoint` (applied, not a duplicate) in the follow-ups whose
 // window [raised_at, raised_at + window) holds its event time: a purchase
