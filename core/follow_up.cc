@@ -1,5 +1,7 @@
 #include "core/follow_up.h"
 
+#include <algorithm>
+
 namespace crm {
 
 void StartFollowUp(const AlertFollowUp& follow_up, std::vector<AlertFollowUp>& follow_ups) {
@@ -25,21 +27,66 @@ bool FollowUp(const Touchpoint& touchpoint, Micros window, std::vector<AlertFoll
   return changed;
 }
 
-void Tally(const std::vector<AlertFollowUp>& follow_ups, const OutcomeFilter& filter,
-           OutcomeTotals& totals) {
-  for (const AlertFollowUp& follow_up : follow_ups) {
-    if ((filter.since && follow_up.raised_at < *filter.since) ||
-        (filter.until && follow_up.raised_at >= *filter.until) ||
-        (filter.action && follow_up.action != *filter.action) ||
-        (filter.segment && follow_up.segment != *filter.segment)) {
-      continue;
-    }
-    OutcomeGroup& group = follow_up.control ? totals.control : totals.treated;
-    ++group.alerts;
-    group.contacted += follow_up.contacts > 0;
-    group.recovered += follow_up.recovered_at.has_value();
-    group.revenue += follow_up.revenue;
+FollowUpMoves FollowUpsMoved(const std::vector<AlertFollowUp>* from,
+                             const std::vector<AlertFollowUp>* to) {
+  static const std::vector<AlertFollowUp> kNone;
+  const std::vector<AlertFollowUp>& before = from != nullptr ? *from : kNone;
+  const std::vector<AlertFollowUp>& after = to != nullptr ? *to : kNone;
+  const auto find = [](const std::vector<AlertFollowUp>& in, std::uint64_t number) {
+    return std::find_if(in.begin(), in.end(),
+                        [&](const AlertFollowUp& f) { return f.number == number; });
+  };
+  FollowUpMoves moves;
+  for (const AlertFollowUp& follow_up : before) {
+    if (find(after, follow_up.number) == after.end()) moves.gone.push_back(&follow_up);
   }
+  for (const AlertFollowUp& follow_up : after) {
+    const auto was = find(before, follow_up.number);
+    if (was == before.end() || !(*was == follow_up)) moves.come.push_back(&follow_up);
+  }
+  return moves;
+}
+
+Timestamp WeekOf(Timestamp at) {
+  const std::chrono::sys_days day = std::chrono::floor<Days>(at);
+  return day - (std::chrono::weekday(day) - std::chrono::Monday);
+}
+
+namespace {
+
+void Add(const OutcomeGroup& from, OutcomeGroup& to) {
+  to.alerts += from.alerts;
+  to.contacted += from.contacted;
+  to.recovered += from.recovered;
+  to.revenue += from.revenue;
+}
+
+void Add(const OutcomeTotals& from, OutcomeTotals& to) {
+  Add(from.treated, to.treated);
+  Add(from.control, to.control);
+}
+
+}  // namespace
+
+void Tally(const AlertFollowUp& follow_up, const OutcomeFilter& filter, OutcomeReport& report) {
+  if ((filter.since && follow_up.raised_at < *filter.since) ||
+      (filter.until && follow_up.raised_at >= *filter.until) ||
+      (filter.action && follow_up.action != *filter.action) ||
+      (filter.segment && follow_up.segment != *filter.segment)) {
+    return;
+  }
+  const OutcomeGroup one{.alerts = 1,
+                         .contacted = follow_up.contacts > 0 ? 1U : 0U,
+                         .recovered = follow_up.recovered_at ? 1U : 0U,
+                         .revenue = follow_up.revenue};
+  OutcomeTotals& week = report.weeks[WeekOf(follow_up.raised_at)];
+  Add(one, follow_up.control ? report.all.control : report.all.treated);
+  Add(one, follow_up.control ? week.control : week.treated);
+}
+
+void Merge(const OutcomeReport& from, OutcomeReport& to) {
+  Add(from.all, to.all);
+  for (const auto& [week, totals] : from.weeks) Add(totals, to.weeks[week]);
 }
 
 }  // namespace crm

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <vector>
 
@@ -49,6 +50,16 @@ void StartFollowUp(const AlertFollowUp& follow_up, std::vector<AlertFollowUp>& f
 // arrival does not matter. Returns whether any follow-up changed.
 bool FollowUp(const Touchpoint& touchpoint, Micros window, std::vector<AlertFollowUp>& follow_ups);
 
+// How a customer's follow-ups moved, for the outcome index: `gone`, those
+// of `from` whose alert is not in `to`; `come`, those of `to` new or
+// changed. Null: no follow-ups.
+struct FollowUpMoves {
+  std::vector<const AlertFollowUp*> gone;
+  std::vector<const AlertFollowUp*> come;
+};
+FollowUpMoves FollowUpsMoved(const std::vector<AlertFollowUp>* from,
+                             const std::vector<AlertFollowUp>* to);
+
 // One group's outcomes: its alerts, how many were contacted, how many
 // recovered, and the revenue of the purchases within their windows.
 struct OutcomeGroup {
@@ -74,8 +85,21 @@ struct OutcomeFilter {
   std::optional<Segment> segment;
 };
 
-// Adds the follow-ups `filter` takes to `totals`, each to its group.
-void Tally(const std::vector<AlertFollowUp>& follow_ups, const OutcomeFilter& filter,
-           OutcomeTotals& totals);
+// The totals of the alerts a filter took, and the same by week of raising
+// (keyed by the week's Monday, 00:00 UTC).
+struct OutcomeReport {
+  OutcomeTotals all;
+  std::map<Timestamp, OutcomeTotals> weeks;
+  friend bool operator==(const OutcomeReport&, const OutcomeReport&) = default;
+};
+
+// The Monday, 00:00 UTC, of the week of `at`.
+Timestamp WeekOf(Timestamp at);
+
+// Adds the follow-up, if `filter` takes it, to its group of `report`.
+void Tally(const AlertFollowUp& follow_up, const OutcomeFilter& filter, OutcomeReport& report);
+
+// Adds `from` to `to`: sums of disjoint sets of alerts.
+void Merge(const OutcomeReport& from, OutcomeReport& to);
 
 }  // namespace crm

@@ -240,6 +240,9 @@ absl::Status PartitionHandOver::CommitRestored(
     std::optional<PopulationEntry> before, after;
   };
   std::vector<Moved> moved;
+  // The follow-ups replaced, kept for the batch's index changes.
+  std::vector<std::vector<AlertFollowUp>> replaced;
+  replaced.reserve(customers.size());
   for (const auto& [id, restored] : customers) {
     auto before = state_->store->Get(partition, id);
     if (!before.ok()) return before.status();
@@ -247,7 +250,7 @@ absl::Status PartitionHandOver::CommitRestored(
     const AlertState& was = *before ? (*before)->alert : no_alert;
     const AlertState& now = restored ? restored->alert : no_alert;
     if (was.next_look != now.next_look || was.indexed_churn != now.indexed_churn ||
-        was.indexed_appetence != now.indexed_appetence) {
+        was.indexed_appetence != now.indexed_appetence || was.follow_ups != now.follow_ups) {
       batch.index.push_back({.partition = partition,
                              .customer = &id,
                              .due_from = was.next_look,
@@ -255,7 +258,9 @@ absl::Status PartitionHandOver::CommitRestored(
                              .risk_from = was.indexed_churn,
                              .risk_to = now.indexed_churn,
                              .appetence_from = was.indexed_appetence,
-                             .appetence_to = now.indexed_appetence});
+                             .appetence_to = now.indexed_appetence,
+                             .follow_ups_from = &replaced.emplace_back(was.follow_ups),
+                             .follow_ups_to = restored ? &restored->alert.follow_ups : nullptr});
     }
     std::optional<PopulationEntry> from =
         *before ? PopulationEntryOf(**before) : std::optional<PopulationEntry>();

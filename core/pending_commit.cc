@@ -59,6 +59,7 @@ absl::StatusOr<PendingCommit::Customer*> PendingCommit::CustomerOf(const Custome
   customer.due_before = customer.state.alert.next_look;
   customer.risk_before = customer.state.alert.indexed_churn;
   customer.appetence_before = customer.state.alert.indexed_appetence;
+  customer.follow_ups_before = customer.state.alert.follow_ups;
   // From now on the commit's entry stands for the customer in the time index.
   if (customer.due_before) partition.due.insert(DueEntry{*customer.due_before, id});
   return &customers.emplace(id, std::move(customer)).first->second;
@@ -79,7 +80,8 @@ StateBatch PendingCommit::Batch() {
     const AlertState& alert = customer.state.alert;
     const std::optional<double> risk = alert.indexed_churn;
     if (alert.next_look != customer.due_before || risk != customer.risk_before ||
-        alert.indexed_appetence != customer.appetence_before) {
+        alert.indexed_appetence != customer.appetence_before ||
+        alert.follow_ups != customer.follow_ups_before) {
       batch.index.push_back({.partition = customer.partition,
                              .customer = &id,
                              .due_from = customer.due_before,
@@ -87,7 +89,9 @@ StateBatch PendingCommit::Batch() {
                              .risk_from = customer.risk_before,
                              .risk_to = risk,
                              .appetence_from = customer.appetence_before,
-                             .appetence_to = alert.indexed_appetence});
+                             .appetence_to = alert.indexed_appetence,
+                             .follow_ups_from = &customer.follow_ups_before,
+                             .follow_ups_to = &alert.follow_ups});
     }
   }
   batch.touchpoints = touchpoints;

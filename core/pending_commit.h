@@ -46,6 +46,7 @@ struct PendingCommit {
     std::optional<Timestamp> due_before;
     std::optional<double> risk_before;
     AppetenceByProduct appetence_before;
+    std::vector<AlertFollowUp> follow_ups_before;
     // Looked at, the next look not planned yet: the thresholds it is planned
     // against (see LookScheduler).
     const AlertThresholds* plan = nullptr;

@@ -3,6 +3,7 @@
 #include <compare>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -17,6 +18,7 @@
 #include "core/changelog_stamp.h"
 #include "core/customer_id.h"
 #include "core/customer_state.h"
+#include "core/follow_up.h"
 #include "core/population.h"
 #include "core/touchpoint.h"
 
@@ -96,15 +98,19 @@ struct OfferEntry {
   friend bool operator==(const OfferEntry&, const OfferEntry&) = default;
 };
 
-// A move of one customer in the time index, the at-risk index and the offer
-// index of their partition: the entries of `from` go, those of `to` come
-// (absent or empty: none; an appetence entry unchanged stays).
+// A move of one customer in the time index, the at-risk index, the offer
+// index and the outcome index of their partition: the entries of `from` go,
+// those of `to` come (absent, empty or null: none; an appetence entry or a
+// follow-up unchanged stays). The outcome index holds the follow-ups
+// customers keep (AlertState::follow_ups) by time of raising.
 struct IndexChange {
   std::int32_t partition = 0;
   const CustomerId* customer = nullptr;
   std::optional<Timestamp> due_from, due_to;
   std::optional<double> risk_from, risk_to;
   AppetenceByProduct appetence_from, appetence_to;
+  const std::vector<AlertFollowUp>* follow_ups_from = nullptr;
+  const std::vector<AlertFollowUp>* follow_ups_to = nullptr;
 };
 
 // The most recent touchpoints kept per customer (StateStore::RecentTouchpoints).
@@ -223,6 +229,14 @@ class StateStore {
   // `limit`. Empty for a product nobody is indexed for.
   virtual absl::StatusOr<std::vector<OfferEntry>> LikeliestBuyers(
       std::string_view product, const std::optional<OfferEntry>& after, std::size_t limit) = 0;
+
+  // Visits the outcome index: the follow-ups of the alerts raised in
+  // [since, until) (unset: no bound), under the partitions `take` accepts,
+  // each once, in no particular order.
+  virtual absl::Status ForEachFollowUp(std::optional<Timestamp> since,
+                                       std::optional<Timestamp> until,
+                                       const std::function<bool(std::int32_t)>& take,
+                                       const std::function<void(const AlertFollowUp&)>& visit) = 0;
 
   // The alerts of the outbox not yet acknowledged, in sequence, at most `limit`.
   virtual absl::StatusOr<std::vector<std::pair<std::uint64_t, AlertEvent>>> PendingAlerts(

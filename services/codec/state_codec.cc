@@ -15,18 +15,38 @@ using internal::StoredCustomer;
 
 std::int64_t Us(Timestamp t) { return ToMicros(t); }
 
-void EncodeFollowUps(const std::vector<AlertFollowUp>& follow_ups, StoredAlert& alert) {
-  for (const AlertFollowUp& follow_up : follow_ups) {
-    internal::StoredFollowUp* out = alert.add_follow_ups();
-    out->set_number(follow_up.number);
-    out->set_raised_at_us(Us(follow_up.raised_at));
-    out->set_control(follow_up.control);
-    out->set_action(std::string(RecommendedActionName(follow_up.action)));
-    out->set_segment(std::string(SegmentName(follow_up.segment)));
-    out->set_contacts(follow_up.contacts);
-    if (follow_up.recovered_at) out->set_recovered_at_us(Us(*follow_up.recovered_at));
-    out->set_revenue(follow_up.revenue);
+void EncodeFollowUp(const AlertFollowUp& follow_up, internal::StoredFollowUp& out) {
+  out.set_number(follow_up.number);
+  out.set_raised_at_us(Us(follow_up.raised_at));
+  out.set_control(follow_up.control);
+  out.set_action(std::string(RecommendedActionName(follow_up.action)));
+  out.set_segment(std::string(SegmentName(follow_up.segment)));
+  out.set_contacts(follow_up.contacts);
+  if (follow_up.recovered_at) out.set_recovered_at_us(Us(*follow_up.recovered_at));
+  out.set_revenue(follow_up.revenue);
+}
+
+absl::StatusOr<AlertFollowUp> DecodeFollowUp(const internal::StoredFollowUp& stored) {
+  const std::optional<RecommendedAction> action = ParseRecommendedAction(stored.action());
+  const std::optional<Segment> segment = ParseSegment(stored.segment());
+  if (!action || !segment) {
+    return absl::DataLossError("stored follow-up names an unknown action or segment");
   }
+  AlertFollowUp follow_up;
+  follow_up.number = stored.number();
+  follow_up.raised_at = FromMicros(stored.raised_at_us());
+  follow_up.control = stored.control();
+  follow_up.action = *action;
+  follow_up.segment = *segment;
+  follow_up.contacts = stored.contacts();
+  if (stored.has_recovered_at_us()) follow_up.recovered_at = FromMicros(stored.recovered_at_us());
+  follow_up.revenue = stored.revenue();
+  return follow_up;
+}
+
+void EncodeFollowUps(const std::vector<AlertFollowUp>& follow_ups, StoredAlert& alert) {
+  for (const AlertFollowUp& follow_up : follow_ups)
+    EncodeFollowUp(follow_up, *alert.add_follow_ups());
 }
 
 absl::Status DecodeFollowUps(const StoredAlert& alert, std::vector<AlertFollowUp>& follow_ups) {
@@ -34,20 +54,9 @@ absl::Status DecodeFollowUps(const StoredAlert& alert, std::vector<AlertFollowUp
     return absl::DataLossError("stored customer record follows up too many alerts");
   }
   for (const internal::StoredFollowUp& stored : alert.follow_ups()) {
-    const std::optional<RecommendedAction> action = ParseRecommendedAction(stored.action());
-    const std::optional<Segment> segment = ParseSegment(stored.segment());
-    if (!action || !segment) {
-      return absl::DataLossError("stored follow-up names an unknown action or segment");
-    }
-    AlertFollowUp& follow_up = follow_ups.emplace_back();
-    follow_up.number = stored.number();
-    follow_up.raised_at = FromMicros(stored.raised_at_us());
-    follow_up.control = stored.control();
-    follow_up.action = *action;
-    follow_up.segment = *segment;
-    follow_up.contacts = stored.contacts();
-    if (stored.has_recovered_at_us()) follow_up.recovered_at = FromMicros(stored.recovered_at_us());
-    follow_up.revenue = stored.revenue();
+    absl::StatusOr<AlertFollowUp> follow_up = DecodeFollowUp(stored);
+    if (!follow_up.ok()) return follow_up.status();
+    follow_ups.push_back(*follow_up);
   }
   return absl::OkStatus();
 }
@@ -303,6 +312,20 @@ absl::StatusOr<Touchpoint> DecodeRecentTouchpoint(std::string_view bytes,
   Touchpoint touchpoint = std::get<Touchpoint>(std::move(decoded));
   touchpoint.customer_id = customer;
   return touchpoint;
+}
+
+std::string EncodeFollowUpRecord(const AlertFollowUp& follow_up) {
+  internal::StoredFollowUp stored;
+  EncodeFollowUp(follow_up, stored);
+  return stored.SerializeAsString();
+}
+
+absl::StatusOr<AlertFollowUp> DecodeFollowUpRecord(std::string_view bytes) {
+  internal::StoredFollowUp stored;
+  if (!stored.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return absl::DataLossError("unreadable follow-up in the outcome index");
+  }
+  return DecodeFollowUp(stored);
 }
 
 }  // namespace crm

@@ -30,4 +30,9 @@ std::string EncodeRecentTouchpoint(const Touchpoint& touchpoint);
 absl::StatusOr<Touchpoint> DecodeRecentTouchpoint(std::string_view bytes,
                                                   const CustomerId& customer);
 
+// One alert's follow-up for the outcome index (crm.internal.StoredFollowUp,
+// as in a customer's record); DataLossError when the bytes are not one.
+std::string EncodeFollowUpRecord(const AlertFollowUp& follow_up);
+absl::StatusOr<AlertFollowUp> DecodeFollowUpRecord(std::string_view bytes);
+
 }  // namespace crm

@@ -1,6 +1,6 @@
 #pragma once
 
-// What ListAtRiskCustomers and ListOfferTargets share: the bounds on one
+// What ListAtRiskCustomers, ListOfferTargets and GetAlertOutcomes share: the bounds on one
 // instance's ranking work, and the merge of every owner's ranking in a
 // cluster, each partition ranked exactly once. A ranking's response has
 // `partitions`, `instances`, `partial` and `partial_reason`; the caller says
@@ -80,10 +80,12 @@ grpc::Status Merge(const RankingCall<Request, Response>& call, const std::string
     }
   }
   call.take(answer, response);
-  if (answer.partial() && !response->partial()) {
-    response->set_partial(true);
-    response->set_partial_reason("ranking of " + Quoted(instance) + ": " +
-                                 Quoted(answer.partial_reason(), kMaxStatusMessageBytes / 4));
+  if constexpr (requires { answer.partial(); }) {  // a sum (GetAlertOutcomes) is never partial
+    if (answer.partial() && !response->partial()) {
+      response->set_partial(true);
+      response->set_partial_reason("ranking of " + Quoted(instance) + ": " +
+                                   Quoted(answer.partial_reason(), kMaxStatusMessageBytes / 4));
+    }
   }
   response->add_instances(instance);
   return grpc::Status::OK;

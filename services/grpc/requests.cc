@@ -93,13 +93,14 @@ absl::Status ValidateCustomerId(std::string_view id, std::string_view field) {
   return absl::OkStatus();
 }
 
-absl::Status ValidateAsOf(const google::protobuf::Timestamp& as_of) {
+absl::Status ValidateAsOf(const google::protobuf::Timestamp& as_of, std::string_view field) {
+  const std::string name(field);
   if (as_of.seconds() < kMinAsOfSeconds || as_of.seconds() > kMaxAsOfSeconds) {
-    return Invalid("as_of (" + std::to_string(as_of.seconds()) +
+    return Invalid(name + " (" + std::to_string(as_of.seconds()) +
                    " s) is outside the years 1900-9999");
   }
   if (as_of.nanos() < 0 || as_of.nanos() > 999'999'999) {
-    return Invalid("as_of.nanos (" + std::to_string(as_of.nanos()) + ") is outside [0, 1e9)");
+    return Invalid(name + ".nanos (" + std::to_string(as_of.nanos()) + ") is outside [0, 1e9)");
   }
   return absl::OkStatus();
 }
@@ -179,6 +180,24 @@ absl::Status Validate(const v1::ListOfferTargetsRequest& request) {
 absl::Status Validate(const v1::WatchAlertsRequest& request) {
   if (!(request.min_churn() >= 0 && request.min_churn() <= 1)) {
     return Invalid("min_churn must be in [0, 1]");
+  }
+  if (absl::Status segment = ValidateSegmentFilter(request.segment()); !segment.ok()) {
+    return segment;
+  }
+  return ValidateActionFilter(request.action());
+}
+
+absl::Status Validate(const v1::GetAlertOutcomesRequest& request) {
+  if (request.has_since()) {
+    if (absl::Status since = ValidateAsOf(request.since(), "since"); !since.ok()) return since;
+  }
+  if (request.has_until()) {
+    if (absl::Status until = ValidateAsOf(request.until(), "until"); !until.ok()) return until;
+  }
+  if (request.has_since() && request.has_until() &&
+      std::make_pair(request.since().seconds(), request.since().nanos()) >=
+          std::make_pair(request.until().seconds(), request.until().nanos())) {
+    return Invalid("since must be before until (alerts raised in [since, until) are summed)");
   }
   if (absl::Status segment = ValidateSegmentFilter(request.segment()); !segment.ok()) {
     return segment;

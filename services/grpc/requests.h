@@ -37,10 +37,11 @@ std::string Quoted(std::string_view text, std::size_t max_bytes = 48);
 // when `id` is empty, longer than kMaxCustomerIdBytes or not UTF-8.
 absl::Status ValidateCustomerId(std::string_view id, std::string_view field = "customer_id");
 
-// OK, or InvalidArgument when `as_of` is outside the years 1900-9999 (UTC)
-// or its nanos outside [0, 1e9): every time accepted converts to Timestamp
-// without overflow.
-absl::Status ValidateAsOf(const google::protobuf::Timestamp& as_of);
+// OK, or InvalidArgument naming `field` when `as_of` is outside the years
+// 1900-9999 (UTC) or its nanos outside [0, 1e9): every time accepted
+// converts to Timestamp without overflow.
+absl::Status ValidateAsOf(const google::protobuf::Timestamp& as_of,
+                          std::string_view field = "as_of");
 
 // OK, or InvalidArgument when `segment` is not one of the ABC segments
 // ("A", "B", "C") nor empty (every segment).
@@ -56,6 +57,8 @@ absl::Status Validate(const v1::ListAtRiskCustomersRequest& request);
 // whether the model scores the product is the service's to say.
 absl::Status Validate(const v1::ListOfferTargetsRequest& request);
 absl::Status Validate(const v1::WatchAlertsRequest& request);
+// Also when since is not before until.
+absl::Status Validate(const v1::GetAlertOutcomesRequest& request);
 absl::Status Validate(const v1::EraseCustomerRequest& request);
 
 }  // namespace crm

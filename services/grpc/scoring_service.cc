@@ -5,6 +5,7 @@
 #include <string>
 
 #include "services/codec/touchpoint_codec.h"
+#include "services/grpc/alert_outcomes.h"
 #include "services/grpc/alert_watch.h"
 #include "services/grpc/at_risk_ranking.h"
 #include "services/grpc/batch_fanout.h"
@@ -98,6 +99,16 @@ grpc::Status ScoringServiceImpl::ListOfferTargets(grpc::ServerContext* context,
     return admitted;
   }
   return ListOffers(parts_, context, caller, *request, response);
+}
+
+grpc::Status ScoringServiceImpl::GetAlertOutcomes(grpc::ServerContext* context,
+                                                  const v1::GetAlertOutcomesRequest* request,
+                                                  v1::AlertOutcomes* response) {
+  Caller caller;
+  if (grpc::Status admitted = admission_.Admit(*context, *request, &caller); !admitted.ok()) {
+    return admitted;
+  }
+  return GetOutcomes(parts_, context, caller, *request, response);
 }
 
 grpc::ServerWriteReactor<v1::ChurnAlert>* ScoringServiceImpl::WatchAlerts(

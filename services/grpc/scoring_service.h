@@ -102,6 +102,9 @@ class ScoringServiceImpl final : public ScoringServiceBase {
   grpc::Status ListOfferTargets(grpc::ServerContext* context,
                                 const v1::ListOfferTargetsRequest* request,
                                 v1::ListOfferTargetsResponse* response) override;
+  grpc::Status GetAlertOutcomes(grpc::ServerContext* context,
+                                const v1::GetAlertOutcomesRequest* request,
+                                v1::AlertOutcomes* response) override;
   // Alerts as they are delivered to crm.alerts, from the moment of the call,
   // filtered by segment (empty: all), minimum churn and action (empty: all).
   // On the callback API (services/grpc/alert_watch.h): no thread per

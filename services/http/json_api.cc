@@ -27,6 +27,7 @@ constexpr std::string_view kAtRiskPath = "/v1/at-risk";
 constexpr std::string_view kWatchPath = "/v1/alerts:watch";
 constexpr std::string_view kOffers = "/v1/offers/";  // + product + kTargetsSuffix
 constexpr std::string_view kTargetsSuffix = "/targets";
+constexpr std::string_view kOutcomesPath = "/v1/alerts/outcomes";
 // What of a request is echoed in an error: a path or a parameter's value.
 constexpr std::size_t kMaxEchoBytes = 128;
 // The longest Authorization header passed on (a token file's tokens are far shorter).
@@ -346,6 +347,22 @@ grpc::Status ParseOffers(const QueryParameters& query, v1::ListOfferTargetsReque
   return status;
 }
 
+// The query of GET /v1/alerts/outcomes.
+grpc::Status ParseOutcomes(const QueryParameters& query, v1::GetAlertOutcomesRequest* request) {
+  grpc::Status status = CheckParameters(query, {"since", "until", "action", "segment"});
+  if (const auto since = Parameter(query, "since"); status.ok() && since && !since->empty()) {
+    status = ParseTimestamp("since", since, request->mutable_since());
+  }
+  if (const auto until = Parameter(query, "until"); status.ok() && until && !until->empty()) {
+    status = ParseTimestamp("until", until, request->mutable_until());
+  }
+  if (status.ok())
+    status = ParseText("action", Parameter(query, "action"), request->mutable_action());
+  if (status.ok())
+    status = ParseText("segment", Parameter(query, "segment"), request->mutable_segment());
+  return status;
+}
+
 grpc::Status ParseWatch(const QueryParameters& query, v1::WatchAlertsRequest* request) {
   grpc::Status status =
       CheckParameters(query, {"segment", "min_churn", "action", "include_cleared"});
@@ -386,8 +403,19 @@ HttpResponse JsonApi::ServeOffers(const HttpRequest& request, std::string_view p
                call);
 }
 
+HttpResponse JsonApi::ServeOutcomes(const HttpRequest& request) {
+  if (request.method != "GET") return NotAllowed(request, "GET");
+  v1::GetAlertOutcomesRequest call;
+  if (grpc::Status parsed = ParseOutcomes(request.parameters, &call); !parsed.ok()) {
+    return ErrorResponse(parsed);
+  }
+  return Unary(*stub_, &v1::ScoringService::Stub::GetAlertOutcomes, request, options_.deadline,
+               call);
+}
+
 HttpResponse JsonApi::Serve(const HttpRequest& request) {
   const std::string_view path = request.path;
+  if (path == kOutcomesPath) return ServeOutcomes(request);
   if (path.starts_with(kOffers) && path.ends_with(kTargetsSuffix) &&
       path.size() > kOffers.size() + kTargetsSuffix.size()) {
     return ServeOffers(

@@ -112,6 +112,7 @@ class JsonApi {
   class Streams;
   // GET /v1/offers/{product}/targets (`product` as the path has it).
   HttpResponse ServeOffers(const HttpRequest& request, std::string_view product);
+  HttpResponse ServeOutcomes(const HttpRequest& request);
   std::unique_ptr<v1::ScoringService::Stub> stub_;
   JsonApiOptions options_;
   std::unique_ptr<Streams> streams_;

@@ -14,6 +14,7 @@
 #include "services/codec/alert_codec.h"
 #include "services/codec/state_codec.h"
 #include "services/common/fail_point.h"
+#include "services/storage/outcome_index.h"
 #include "services/storage/sorted_writes.h"
 #include "services/storage/state_keys.h"
 
@@ -211,7 +212,8 @@ absl::StatusOr<std::optional<CustomerState>> RocksDbStateStore::Locate(
 
 absl::Status RocksDbStateStore::DropPartition(const std::string& topic, std::int32_t partition) {
   rocksdb::WriteBatch batch;
-  for (char prefix : {kCustomerPrefix, kTouchpointPrefix, kDuePrefix, kRiskPrefix, kOfferPrefix}) {
+  for (char prefix : {kCustomerPrefix, kTouchpointPrefix, kDuePrefix, kRiskPrefix, kOfferPrefix,
+                      kOutcomePrefix}) {
     const std::string from = IndexPrefix(prefix, partition);
     batch.DeleteRange(from, PrefixEnd(from));
   }
@@ -419,6 +421,13 @@ absl::StatusOr<std::vector<OfferEntry>> RocksDbStateStore::LikeliestBuyers(
   return merged;
 }
 
+absl::Status RocksDbStateStore::ForEachFollowUp(
+    std::optional<Timestamp> since, std::optional<Timestamp> until,
+    const std::function<bool(std::int32_t)>& take,
+    const std::function<void(const AlertFollowUp&)>& visit) {
+  return ReadOutcomes(*db_, since, until, take, visit);
+}
+
 absl::StatusOr<DueStats> RocksDbStateStore::ScheduleStats(Timestamp until, std::uint64_t cap) {
   DueStats stats;
   absl::Status read =
@@ -526,6 +535,7 @@ absl::Status RocksDbStateStore::Commit(const std::string& topic, const StateBatc
     if (change.risk_from) writes.Delete(RiskKey(change.partition, *change.risk_from, id));
     if (change.risk_to) writes.Put(RiskKey(change.partition, *change.risk_to, id), "");
     WriteOfferChange(change, writes);
+    WriteOutcomeChange(change, writes);
   }
   if (batch.latest_event_time) {
     std::string value;

@@ -112,6 +112,9 @@ class RocksDbStateStore final : public StateStore {
                                                           std::size_t limit) override;
   absl::StatusOr<std::vector<RiskEntry>> Riskiest(const std::optional<RiskEntry>& after,
                                                   std::size_t limit) override;
+  absl::Status ForEachFollowUp(std::optional<Timestamp> since, std::optional<Timestamp> until,
+                               const std::function<bool(std::int32_t)>& take,
+                               const std::function<void(const AlertFollowUp&)>& visit) override;
   absl::StatusOr<std::vector<std::pair<std::uint64_t, AlertEvent>>> PendingAlerts(
       std::size_t limit) override;
   absl::StatusOr<std::optional<std::uint64_t>> LastPendingAlert() override;

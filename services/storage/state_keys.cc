@@ -142,4 +142,22 @@ std::string TouchpointKey(std::int32_t partition, const CustomerId& id, std::uin
   return key;
 }
 
+std::string OutcomeBound(std::int32_t partition, Timestamp at) {
+  std::string key = IndexPrefix(kOutcomePrefix, partition);
+  AppendBigEndian(key, static_cast<std::uint64_t>(ToMicros(at)) ^ (1ULL << 63), 8);
+  return key;
+}
+
+std::string OutcomeKey(std::int32_t partition, const CustomerId& id,
+                       const AlertFollowUp& follow_up) {
+  std::string key = OutcomeBound(partition, follow_up.raised_at);
+  key.append(id.value());
+  AppendBigEndian(key, follow_up.number, 8);
+  return key;
+}
+
+Timestamp OutcomeRaisedAt(std::string_view key) {
+  return FromMicros(static_cast<std::int64_t>(ReadBigEndian(key.substr(5, 8)) ^ (1ULL << 63)));
+}
+
 }  // namespace crm

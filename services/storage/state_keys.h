@@ -26,6 +26,7 @@ constexpr char kRiskPrefix = 'r';
 constexpr char kOfferPrefix = 'f';
 constexpr char kOutboxPrefix = 'a';
 constexpr char kTouchpointPrefix = 'h';
+constexpr char kOutcomePrefix = 'u';
 constexpr std::string_view kFormatKey = "m:format";
 // Index keys: prefix (1) + partition (4) + 8 bytes + customer id.
 constexpr std::size_t kIndexHeader = 13;
@@ -85,5 +86,15 @@ std::string TouchpointPrefix(std::int32_t partition, const CustomerId& id);
 
 // The key of the customer's `sequence`-th touchpoint applied: the prefix + sequence (8).
 std::string TouchpointKey(std::int32_t partition, const CustomerId& id, std::uint64_t sequence);
+
+// An entry of the outcome index: "u" + partition (4) + time of raising (8) +
+// customer id + alert number (8), so that a partition's alerts sort by the
+// time they were raised.
+std::string OutcomeKey(std::int32_t partition, const CustomerId& id,
+                       const AlertFollowUp& follow_up);
+// The first key of `partition`'s alerts raised at or after `at`.
+std::string OutcomeBound(std::int32_t partition, Timestamp at);
+// The time of raising of an outcome index key (at least kIndexHeader + 8 bytes).
+Timestamp OutcomeRaisedAt(std::string_view key);
 
 }  // namespace crm

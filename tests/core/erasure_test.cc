@@ -32,6 +32,11 @@ TEST_F(IngestAlertsTest, AnErasureForgetsEverythingOfTheCustomerInOneCommit) {
   ASSERT_TRUE(processor.Load().ok());
   std::int64_t offset = 0;
   std::vector<InputRecord> records;
+  for (const std::string customer : {"steady", "kept"}) {  // for marketing: followed up
+    Touchpoint consent = For(customer, Type::kConsent, customer + "-consent", 0);
+    consent.channel = Channel::kEmail;
+    records.push_back(Record(0, offset++, consent));
+  }
   for (int i = 0; i < 20; ++i) {  // two steady buyers, in time order
     for (const std::string customer : {"steady", "kept"}) {
       records.push_back(Record(
@@ -44,6 +49,7 @@ TEST_F(IngestAlertsTest, AnErasureForgetsEverythingOfTheCustomerInOneCommit) {
   ASSERT_EQ(result->alerts.size(), 2u);  // both alerted, still in the outbox
   ASSERT_EQ(population.Current()->customers(), 2);
   ASSERT_EQ(store_.partitions().at({kTopic, 0}).open_alerts, 2u);
+  ASSERT_EQ(store_.outcomes().size(), 2u);  // both alerts followed up
 
   ErasureQueue queue;
   RecordingAuditLog audit;
@@ -69,6 +75,8 @@ TEST_F(IngestAlertsTest, AnErasureForgetsEverythingOfTheCustomerInOneCommit) {
   }
   ASSERT_EQ(store_.risk().size(), 1u);
   EXPECT_EQ(store_.risk().front().customer, CustomerId("kept"));
+  ASSERT_EQ(store_.outcomes().size(), 1u);  // their alert's outcome goes with them
+  EXPECT_EQ(store_.outcomes().front().first, CustomerId("kept"));
   ASSERT_EQ(store_.outbox().size(), 1u);
   EXPECT_EQ(store_.outbox().begin()->second.customer_id, CustomerId("kept"));
   EXPECT_EQ(store_.partitions().at({kTopic, 0}).open_alerts, 1u);

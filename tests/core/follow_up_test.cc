@@ -71,23 +71,42 @@ TEST(FollowUpTest, ATallyTakesWhatItsFilterTakesIntoEachGroup) {
   follow_ups[1].recovered_at = Day(22);
   follow_ups[1].revenue = 10;
   follow_ups[2].segment = Segment::kB;
-  OutcomeTotals all;
-  Tally(follow_ups, {}, all);
-  EXPECT_EQ(all.treated,
+  const auto tally = [&](const OutcomeFilter& filter) {
+    OutcomeReport report;
+    for (const AlertFollowUp& follow_up : follow_ups) Tally(follow_up, filter, report);
+    return report;
+  };
+  const OutcomeReport all = tally({});
+  EXPECT_EQ(all.all.treated,
             (OutcomeGroup{.alerts = 2, .contacted = 1, .recovered = 1, .revenue = 100}));
-  EXPECT_EQ(all.control,
+  EXPECT_EQ(all.all.control,
             (OutcomeGroup{.alerts = 1, .contacted = 0, .recovered = 1, .revenue = 10}));
-  OutcomeTotals since;
-  Tally(follow_ups, {.since = Day(20), .until = Day(40)}, since);  // [20, 40)
-  EXPECT_EQ(since.treated.alerts, 0u);
-  EXPECT_EQ(since.control.alerts, 1u);
-  OutcomeTotals segment_b;
-  Tally(follow_ups, {.segment = Segment::kB}, segment_b);
-  EXPECT_EQ(segment_b.treated.alerts, 1u);
-  EXPECT_EQ(segment_b.control.alerts, 0u);
-  OutcomeTotals onboard;
-  Tally(follow_ups, {.action = RecommendedAction::kOnboard}, onboard);
-  EXPECT_EQ(onboard, OutcomeTotals{});
+  const OutcomeReport since = tally({.since = Day(20), .until = Day(40)});  // [20, 40)
+  EXPECT_EQ(since.all.treated.alerts, 0u);
+  EXPECT_EQ(since.all.control.alerts, 1u);
+  const OutcomeReport segment_b = tally({.segment = Segment::kB});
+  EXPECT_EQ(segment_b.all.treated.alerts, 1u);
+  EXPECT_EQ(segment_b.all.control.alerts, 0u);
+  EXPECT_EQ(tally({.action = RecommendedAction::kOnboard}), OutcomeReport{});
+}
+
+TEST(FollowUpTest, WeeksStartOnMondayAndMergeSumsDisjointReports) {
+  // Day 0, 2026-01-01, was a Thursday: its week began on Monday 2025-12-29.
+  EXPECT_EQ(WeekOf(Day(0)), Day(-3));
+  EXPECT_EQ(WeekOf(Day(4) + std::chrono::hours(23)), Day(4));  // a Monday stays
+  EXPECT_EQ(WeekOf(Day(10)), Day(4));                          // the Sunday after
+  OutcomeReport a;
+  OutcomeReport b;
+  Tally(Raised(1, 0), {}, a);
+  Tally(Raised(2, 5, true), {}, b);
+  Tally(Raised(3, 6), {}, b);
+  Merge(b, a);
+  EXPECT_EQ(a.all.treated.alerts, 2u);
+  EXPECT_EQ(a.all.control.alerts, 1u);
+  ASSERT_EQ(a.weeks.size(), 2u);
+  EXPECT_EQ(a.weeks.at(Day(-3)).treated.alerts, 1u);
+  EXPECT_EQ(a.weeks.at(Day(4)).treated.alerts, 1u);
+  EXPECT_EQ(a.weeks.at(Day(4)).control.alerts, 1u);
 }
 
 }  // namespace

@@ -358,6 +358,16 @@ TEST_F(IngestAlertsTest, AnAlertsFollowUpCountsTheContactsAndPurchasesOfItsWindo
   const CustomerState unreachable = *store_.Find(CustomerId("unreachable")).value();
   EXPECT_TRUE(unreachable.alert.open);
   EXPECT_TRUE(unreachable.alert.follow_ups.empty());
+  // The outcome index holds what the state holds, in the same commit.
+  const auto indexed = [&] {
+    std::vector<AlertFollowUp> follow_ups;
+    for (const auto& [customer, follow_up] : store_.outcomes()) {
+      EXPECT_EQ(customer, CustomerId("followed"));
+      follow_ups.push_back(follow_up);
+    }
+    return follow_ups;
+  };
+  EXPECT_EQ(indexed(), raised.alert.follow_ups);
 
   // Late touchpoints within the window, and one past it.
   const double raised_day = DaysBetween(Day(0), started.raised_at);
@@ -374,6 +384,14 @@ TEST_F(IngestAlertsTest, AnAlertsFollowUpCountsTheContactsAndPurchasesOfItsWindo
   EXPECT_EQ(followed.contacts, 1u);
   EXPECT_EQ(followed.recovered_at, back.occurred_at);
   EXPECT_DOUBLE_EQ(followed.revenue, 77);  // the duplicate counted once, the later one not
+  EXPECT_EQ(indexed(), std::vector<AlertFollowUp>{followed});
+  std::vector<AlertFollowUp> visited;  // a period that ends before the alert: none
+  ASSERT_TRUE(store_
+                  .ForEachFollowUp(
+                      std::nullopt, followed.raised_at, [](std::int32_t) { return true; },
+                      [&](const AlertFollowUp& f) { visited.push_back(f); })
+                  .ok());
+  EXPECT_TRUE(visited.empty());
 }
 
 TEST_F(IngestAlertsTest, OnTheWallClockLooksAreTakenAsOfTheirDueTimeUpToNow) {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <map>
 #include <optional>
@@ -73,6 +74,8 @@ class MemoryStateStore final : public StateStore {
     due_.erase(partition);
     std::erase_if(risk_, [&](const auto& entry) { return std::get<2>(entry) == partition; });
     std::erase_if(offers_, [&](const auto& entry) { return std::get<3>(entry) == partition; });
+    std::erase_if(outcomes_,
+                  [&](const auto& entry) { return std::get<0>(entry.first) == partition; });
     std::erase_if(population_, [&](const auto& entry) {
       return std::get<0>(entry.first) == topic && std::get<1>(entry.first) == partition;
     });
@@ -149,6 +152,20 @@ class MemoryStateStore final : public StateStore {
     return likeliest;
   }
 
+  absl::Status ForEachFollowUp(std::optional<Timestamp> since, std::optional<Timestamp> until,
+                               const std::function<bool(std::int32_t)>& take,
+                               const std::function<void(const AlertFollowUp&)>& visit) override {
+    absl::MutexLock lock(&mutex_);
+    for (const auto& [key, follow_up] : outcomes_) {
+      if (!take(std::get<0>(key)) || (since && follow_up.raised_at < *since) ||
+          (until && follow_up.raised_at >= *until)) {
+        continue;
+      }
+      visit(follow_up);
+    }
+    return absl::OkStatus();
+  }
+
   absl::StatusOr<std::vector<std::pair<std::uint64_t, AlertEvent>>> PendingAlerts(
       std::size_t limit) override {
     absl::MutexLock lock(&mutex_);
@@ -204,6 +221,13 @@ class MemoryStateStore final : public StateStore {
       }
       for (const auto& [product, probability] : change.appetence_to) {
         offers_.insert({product, -probability, id, change.partition});
+      }
+      const FollowUpMoves moves = FollowUpsMoved(change.follow_ups_from, change.follow_ups_to);
+      for (const AlertFollowUp* gone : moves.gone) {
+        outcomes_.erase({change.partition, gone->raised_at, id, gone->number});
+      }
+      for (const AlertFollowUp* come : moves.come) {
+        outcomes_.insert_or_assign({change.partition, come->raised_at, id, come->number}, *come);
       }
     }
     for (const auto& [id, state] : batch.customers) {
@@ -300,6 +324,16 @@ class MemoryStateStore final : public StateStore {
     return offers;
   }
 
+  // A snapshot of the outcome index: each customer's follow-ups, by
+  // partition then time of raising.
+  std::vector<std::pair<CustomerId, AlertFollowUp>> outcomes() const {
+    absl::MutexLock lock(&mutex_);
+    std::vector<std::pair<CustomerId, AlertFollowUp>> outcomes;
+    for (const auto& [key, follow_up] : outcomes_)
+      outcomes.emplace_back(std::get<2>(key), follow_up);
+    return outcomes;
+  }
+
   // A snapshot of the outbox, by sequence.
   std::map<std::uint64_t, AlertEvent> outbox() const {
     absl::MutexLock lock(&mutex_);
@@ -322,6 +356,9 @@ class MemoryStateStore final : public StateStore {
   std::set<std::tuple<double, CustomerId, std::int32_t>> risk_ ABSL_GUARDED_BY(mutex_);
   // By product, then -appetence, then customer, then partition.
   std::set<std::tuple<std::string, double, CustomerId, std::int32_t>> offers_
+      ABSL_GUARDED_BY(mutex_);
+  // By partition, then time of raising, then customer, then alert number.
+  std::map<std::tuple<std::int32_t, Timestamp, CustomerId, std::uint64_t>, AlertFollowUp> outcomes_
       ABSL_GUARDED_BY(mutex_);
   std::map<std::uint64_t, AlertEvent> outbox_ ABSL_GUARDED_BY(mutex_);
   int commits_ ABSL_GUARDED_BY(mutex_) = 0;
@@ -383,6 +420,12 @@ class ForwardingStateStore : public StateStore {
                                                           const std::optional<OfferEntry>& after,
                                                           std::size_t limit) override {
     return inner_->LikeliestBuyers(product, after, limit);
+  }
+
+  absl::Status ForEachFollowUp(std::optional<Timestamp> since, std::optional<Timestamp> until,
+                               const std::function<bool(std::int32_t)>& take,
+                               const std::function<void(const AlertFollowUp&)>& visit) override {
+    return inner_->ForEachFollowUp(since, until, take, visit);
   }
 
   absl::StatusOr<std::vector<std::pair<std::uint64_t, AlertEvent>>> PendingAlerts(

@@ -66,6 +66,11 @@ class HintRecordingStore final : public StateStore {
                                                           std::size_t limit) override {
     return inner.LikeliestBuyers(product, after, limit);
   }
+  absl::Status ForEachFollowUp(std::optional<Timestamp> since, std::optional<Timestamp> until,
+                               const std::function<bool(std::int32_t)>& take,
+                               const std::function<void(const AlertFollowUp&)>& visit) override {
+    return inner.ForEachFollowUp(since, until, take, visit);
+  }
   absl::StatusOr<std::vector<std::pair<std::uint64_t, AlertEvent>>> PendingAlerts(
       std::size_t limit) override {
     return inner.PendingAlerts(limit);

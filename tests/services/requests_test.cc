@@ -174,6 +174,34 @@ TEST(RequestsTest, OfferTargetRequestsAreCheckedFieldByField) {
   EXPECT_TRUE(Validate(offers).ok());
 }
 
+TEST(RequestsTest, OutcomeRequestsTakeAPeriodOfRaisingAnActionAndASegment) {
+  v1::GetAlertOutcomesRequest outcomes;
+  EXPECT_TRUE(Validate(outcomes).ok());  // everything raised
+  const auto refused = [&](const char* field) {
+    const absl::Status status = Validate(outcomes);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_NE(status.message().find(field), std::string::npos) << status;
+  };
+  outcomes.mutable_since()->set_seconds(-2'208'988'801);  // before 1900
+  refused("since (");
+  outcomes.mutable_since()->set_seconds(100);
+  outcomes.mutable_until()->set_nanos(-1);
+  refused("until.nanos");
+  outcomes.mutable_until()->set_nanos(0);
+  outcomes.mutable_until()->set_seconds(100);
+  refused("since must be before until");  // an empty period is a mistake
+  outcomes.mutable_until()->set_seconds(101);
+  EXPECT_TRUE(Validate(outcomes).ok());
+  outcomes.set_action("WIN_BACK");
+  outcomes.set_segment("A");
+  EXPECT_TRUE(Validate(outcomes).ok());
+  outcomes.set_action("BRIBE");
+  refused("action");
+  outcomes.set_action("");
+  outcomes.set_segment("Z");
+  refused("segment");
+}
+
 TEST(GrpcStatusTest, EveryAbslCodeMapsToTheGrpcCodeOfTheSameName) {
   // The canonical codes share their numbers: each maps to its own.
   for (int code = 0; code <= 16; ++code) {

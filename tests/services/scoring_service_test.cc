@@ -250,5 +250,88 @@ TEST(ScoringServiceTest, AnOwnerWhoseNameNoCertificateCanHoldIsNeverForwardedTo)
   }
 }
 
+// Outcomes read from the outcome index as committed: the alerts of a
+// period summed per group and per week, the uplift with its interval.
+TEST(ScoringServiceTest, OutcomesSumTheFollowUpsOfThePeriodPerGroupAndWeek) {
+  testing::MemoryStateStore store;
+  std::deque<CustomerId> ids;
+  std::deque<std::vector<AlertFollowUp>> follow_ups;
+  StateBatch batch;
+  // 40 treated alerts (30 recovered, 10 each), 20 control (5 recovered, 10 each):
+  // a week apart in two halves.
+  for (int i = 0; i < 60; ++i) {
+    const bool control = i >= 40;
+    const bool recovered = control ? i < 45 : i < 30;
+    AlertFollowUp follow_up{.number = 1,
+                            .raised_at = Day(i % 2 == 0 ? 4 : 11),  // two Mondays (day 0: a Thursday)
+                            .control = control,
+                            .action = RecommendedAction::kWinBack,
+                            .segment = i % 3 == 0 ? Segment::kA : Segment::kB,
+                            .contacts = control ? 0U : 1U};
+    if (recovered) {
+      follow_up.recovered_at = follow_up.raised_at + std::chrono::days(3);
+      follow_up.revenue = 10;
+    }
+    ids.emplace_back("o" + std::to_string(i));
+    follow_ups.push_back({follow_up});
+    batch.index.push_back(
+        {.partition = i % 2, .customer = &ids.back(), .follow_ups_to = &follow_ups.back()});
+  }
+  ASSERT_TRUE(store.Commit("crm.touchpoints", batch).ok());
+  Board<Scorer> scorers(std::make_shared<const Scorer>(Model{}));
+  PopulationBoard population;
+  testing::FakeClock clock(Day(400));
+  ScoringServiceImpl service(&store, &scorers, &population, &clock);
+  const auto outcomes = [&](const v1::GetAlertOutcomesRequest& request) {
+    grpc::ServerContext context;
+    v1::AlertOutcomes response;
+    EXPECT_TRUE(service.GetAlertOutcomes(&context, &request, &response).ok());
+    return response;
+  };
+
+  const v1::AlertOutcomes all = outcomes({});
+  EXPECT_EQ(all.treated().alerts(), 40u);
+  EXPECT_EQ(all.treated().contacted(), 40u);
+  EXPECT_EQ(all.treated().recovered(), 30u);
+  EXPECT_DOUBLE_EQ(all.treated().revenue(), 300);
+  EXPECT_EQ(all.control().alerts(), 20u);
+  EXPECT_EQ(all.control().contacted(), 0u);
+  EXPECT_EQ(all.control().recovered(), 5u);
+  EXPECT_DOUBLE_EQ(all.control().revenue(), 50);
+  ASSERT_TRUE(all.uplift_known());
+  EXPECT_DOUBLE_EQ(all.uplift(), 0.75 - 0.25);
+  EXPECT_LT(all.uplift_low(), 0.5);
+  EXPECT_GT(all.uplift_high(), 0.5);
+  EXPECT_DOUBLE_EQ(all.incremental_revenue(), 300 - 40 * 2.5);
+  EXPECT_EQ(all.outcome_window_days(), 30u);
+  ASSERT_EQ(all.weeks_size(), 2);
+  EXPECT_EQ(all.weeks(0).week().seconds(), ToMicros(Day(4)) / 1'000'000);
+  EXPECT_EQ(all.weeks(0).treated().alerts() + all.weeks(1).treated().alerts(), 40u);
+  EXPECT_TRUE(all.weeks(1).uplift_known());
+
+  v1::GetAlertOutcomesRequest second_week;
+  second_week.mutable_since()->set_seconds(ToMicros(Day(5)) / 1'000'000);
+  const v1::AlertOutcomes later = outcomes(second_week);
+  EXPECT_EQ(later.treated().alerts(), 20u);
+  EXPECT_EQ(later.control().alerts(), 10u);
+  ASSERT_EQ(later.weeks_size(), 1);
+
+  v1::GetAlertOutcomesRequest segment_a;
+  segment_a.set_segment("A");
+  EXPECT_EQ(outcomes(segment_a).treated().alerts() + outcomes(segment_a).control().alerts(), 20u);
+  v1::GetAlertOutcomesRequest onboarding;
+  onboarding.set_action("ONBOARD");
+  const v1::AlertOutcomes none = outcomes(onboarding);
+  EXPECT_EQ(none.treated().alerts(), 0u);
+  EXPECT_FALSE(none.uplift_known());  // no group to compare
+
+  v1::GetAlertOutcomesRequest bad;
+  bad.set_segment("Q");
+  grpc::ServerContext context;
+  v1::AlertOutcomes refused;
+  EXPECT_EQ(service.GetAlertOutcomes(&context, &bad, &refused).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
 }  // namespace
 }  // namespace crm
