@@ -228,6 +228,7 @@ struct Outcome {
   std::map<std::string, v1::CustomerState> states;
   std::map<std::string, v1::CustomerScores> scores;
   std::vector<v1::ChurnAlert> alerts;
+  v1::AlertOutcomes outcomes;  // GetAlertOutcomes of every alert
   // As the run's metrics said before it stopped: changelog records read to
   // restore, and touchpoints read from the input.
   std::uint64_t restored_records = 0;
@@ -268,6 +269,12 @@ Outcome ReadOutcome(v1::ScoringService::Stub& stub, const std::string& brokers,
     v1::CustomerScores& scores = outcome.scores[id];
     EXPECT_TRUE(stub.GetCustomerScores(&context, request, &scores).ok());
     scores.clear_freshness();  // which instance answered, and how far behind it was
+  }
+  {
+    grpc::ClientContext context;
+    EXPECT_TRUE(
+        stub.GetAlertOutcomes(&context, v1::GetAlertOutcomesRequest(), &outcome.outcomes).ok());
+    outcome.outcomes.clear_instances();
   }
   for (std::size_t seen = SIZE_MAX;;) {
     outcome.alerts.clear();
@@ -388,6 +395,12 @@ int Differences(const Outcome& want, const Outcome& got) {
                     << "\ngot " << got.scores.at(id).ShortDebugString();
     }
   }
+  // The outcomes sum the follow-ups of every alert: the same, exactly once.
+  if (!MessageDifferencer::Equals(want.outcomes, got.outcomes)) {
+    ++differences;
+    ADD_FAILURE() << "outcomes differ:\nclean " << want.outcomes.ShortDebugString() << "\ngot "
+                  << got.outcomes.ShortDebugString();
+  }
   // By alert id and transition: a raise and its clear share the id.
   const auto keyed = [&](const std::vector<v1::ChurnAlert>& alerts) {
     std::map<std::string, v1::ChurnAlert> by_id;
@@ -441,6 +454,8 @@ void KillAndCompare(bool replaced) {
   std::size_t followed = 0;
   for (const auto& [id, state] : want.states) followed += state.alert_follow_ups_size();
   ASSERT_GT(followed, 0u) << "the stream should follow up alerts (SameState compares them)";
+  ASSERT_EQ(want.outcomes.treated().alerts() + want.outcomes.control().alerts(), followed)
+      << "the outcomes should sum every follow-up kept";
 
   // The same stream, a part before each run, killed at a random moment.
   DevBroker broker = StartDevBroker(dir.path() / "broker.log");
