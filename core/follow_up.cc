@@ -84,6 +84,21 @@ void Tally(const AlertFollowUp& follow_up, const OutcomeFilter& filter, OutcomeR
   Add(one, follow_up.control ? week.control : week.treated);
 }
 
+void AddProgress(const std::vector<AlertFollowUp>& before, const std::vector<AlertFollowUp>& after,
+                 OutcomeTotals& added) {
+  for (const AlertFollowUp* come : FollowUpsMoved(&before, &after).come) {
+    const auto was = std::find_if(before.begin(), before.end(),
+                                  [&](const AlertFollowUp& f) { return f.number == come->number; });
+    const AlertFollowUp none{.raised_at = come->raised_at};
+    const AlertFollowUp& from = was != before.end() ? *was : none;
+    OutcomeGroup& group = come->control ? added.control : added.treated;
+    group.alerts += was == before.end() ? 1 : 0;
+    group.contacted += from.contacts == 0 && come->contacts > 0 ? 1 : 0;
+    group.recovered += !from.recovered_at && come->recovered_at ? 1 : 0;
+    group.revenue += come->revenue - from.revenue;
+  }
+}
+
 void Merge(const OutcomeReport& from, OutcomeReport& to) {
   Add(from.all, to.all);
   for (const auto& [week, totals] : from.weeks) Add(totals, to.weeks[week]);

@@ -99,6 +99,12 @@ Timestamp WeekOf(Timestamp at);
 // Adds the follow-up, if `filter` takes it, to its group of `report`.
 void Tally(const AlertFollowUp& follow_up, const OutcomeFilter& filter, OutcomeReport& report);
 
+// What a customer's follow-ups going from `before` to `after` added to each
+// group: alerts newly followed, newly contacted, newly recovered, and
+// revenue. Follow-ups that went (bounded out) take nothing away.
+void AddProgress(const std::vector<AlertFollowUp>& before, const std::vector<AlertFollowUp>& after,
+                 OutcomeTotals& added);
+
 // Adds `from` to `to`: sums of disjoint sets of alerts.
 void Merge(const OutcomeReport& from, OutcomeReport& to);
 

@@ -4,6 +4,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/follow_up.h"
 #include "core/recommended_action.h"
 #include "core/segment.h"
 #include "core/time.h"
@@ -30,6 +31,9 @@ class IngestProbe {
   // An alert raised (kRaised) or cleared (kCleared) by a committed batch, with
   // the action recommended and the customer's segment.
   virtual void AlertChanged(bool raised, RecommendedAction action, Segment segment) = 0;
+  // What a committed batch added to the outcomes of the alerts followed up
+  // (alerts, contacted, recovered, revenue) of each group; a default body.
+  virtual void FollowedUp(const OutcomeTotals& added) { (void)added; }
   // Looks taken because they were due in the time index.
   virtual void LooksTaken(std::size_t looks) = 0;
   // Customers of `partition` with an open alert, as committed (0 once the

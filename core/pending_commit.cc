@@ -126,7 +126,12 @@ void PendingCommit::Committed(const StateBatch& batch, BatchResult& result) {
     if (state.open_alerts != committed.open_alerts) probe.OpenAlerts(partition, state.open_alerts);
     committed = state;
   }
-  for (auto& [id, customer] : customers) ingest->cache.Put(id, std::move(customer.state));
+  OutcomeTotals followed;
+  for (auto& [id, customer] : customers) {
+    AddProgress(customer.follow_ups_before, customer.state.alert.follow_ups, followed);
+    ingest->cache.Put(id, std::move(customer.state));
+  }
+  if (followed != OutcomeTotals{}) probe.FollowedUp(followed);
   committed_ = true;
   for (const AlertEvent& alert : alerts) {
     probe.AlertChanged(alert.outcome.transition == AlertTransition::kRaised, alert.action,

@@ -197,6 +197,34 @@ void PrometheusMetrics::RegisterServing(prometheus::Registry& r, const Clock& cl
     }
   }
   open_alerts_total_ = Gauge(r, "crm_alerts_open", "Customers with an open at-risk alert");
+  auto& outcomes = prometheus::BuildCounter()
+                       .Name("crm_alert_outcomes_total")
+                       .Help(
+                           "Alerts of the control experiment followed up (alerted), their "
+                           "customers contacted and recovered within the outcome window, "
+                           "by group (treated, control)")
+                       .Register(r);
+  auto& revenue = prometheus::BuildCounter()
+                      .Name("crm_alert_outcome_revenue_total")
+                      .Help("Purchases within the outcome windows of alerts followed up, by group")
+                      .Register(r);
+  for (auto [group, counters] :
+       {std::pair{"treated", &treated_outcomes_}, std::pair{"control", &control_outcomes_}}) {
+    counters->alerted = &outcomes.Add({{"group", group}, {"outcome", "alerted"}});
+    counters->contacted = &outcomes.Add({{"group", group}, {"outcome", "contacted"}});
+    counters->recovered = &outcomes.Add({{"group", group}, {"outcome", "recovered"}});
+    counters->revenue = &revenue.Add({{"group", group}});
+  }
+}
+
+void PrometheusMetrics::FollowedUp(const OutcomeTotals& added) {
+  for (auto [group, counters] : {std::pair{&added.treated, &treated_outcomes_},
+                                 std::pair{&added.control, &control_outcomes_}}) {
+    counters->alerted->Increment(static_cast<double>(group->alerts));
+    counters->contacted->Increment(static_cast<double>(group->contacted));
+    counters->recovered->Increment(static_cast<double>(group->recovered));
+    counters->revenue->Increment(group->revenue);
+  }
 }
 
 void PrometheusMetrics::ModelLoaded(const std::string& version) {

@@ -42,6 +42,8 @@ namespace crm {
 //   crm_look_churn                              the churn of each look taken
 //   crm_state_{live_data,sst_files,memtable}_bytes, crm_state_estimated_keys
 //   crm_alerts_total{transition,action,segment} alerts raised / cleared
+//   crm_alert_outcomes_total{group,outcome}     alerts followed up / contacted / recovered
+//   crm_alert_outcome_revenue_total{group}      revenue within the alerts' outcome windows
 //   crm_rescored_total                          looks taken from the time index
 //   crm_alerts_open                             customers with an open alert
 //   crm_scheduler_backlog                       looks due now and not yet taken
@@ -88,6 +90,7 @@ class PrometheusMetrics final : public IngestProbe, public AlertDeliveryListener
   void RestoreProgress(std::uint64_t records, bool done) override;
   void InputLag(std::int32_t partition, std::int64_t records) override;
   void AlertChanged(bool raised, RecommendedAction action, Segment segment) override;
+  void FollowedUp(const OutcomeTotals& added) override;
   void LooksTaken(std::size_t looks) override;
   void OpenAlerts(std::int32_t partition, std::uint64_t open) override;
   void InputConnected(bool connected) override;
@@ -160,6 +163,14 @@ class PrometheusMetrics final : public IngestProbe, public AlertDeliveryListener
   prometheus::Gauge* watchers_;
   prometheus::Counter* watch_dropped_;
   prometheus::Family<prometheus::Counter>* alerts_family_;
+  // By group (treated, control): alerted, contacted, recovered; revenue.
+  struct OutcomeCounters {
+    prometheus::Counter* alerted;
+    prometheus::Counter* contacted;
+    prometheus::Counter* recovered;
+    prometheus::Counter* revenue;
+  };
+  OutcomeCounters treated_outcomes_{}, control_outcomes_{};
   prometheus::Counter* looks_taken_;
   std::map<std::int32_t, std::uint64_t> open_alerts_;  // consumer thread only
   prometheus::Gauge* open_alerts_total_;

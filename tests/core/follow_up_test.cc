@@ -109,5 +109,25 @@ TEST(FollowUpTest, WeeksStartOnMondayAndMergeSumsDisjointReports) {
   EXPECT_EQ(a.weeks.at(Day(4)).control.alerts, 1u);
 }
 
+TEST(FollowUpTest, ProgressCountsEachTransitionOnceAndNothingForAFollowUpBoundedOut) {
+  std::vector<AlertFollowUp> before = {Raised(2, 20), Raised(1, 0, true)};
+  std::vector<AlertFollowUp> after = {Raised(3, 40), Raised(2, 20)};  // 1 bounded out
+  after[1].contacts = 2;
+  after[1].recovered_at = Day(25);
+  after[1].revenue = 30;
+  OutcomeTotals added;
+  AddProgress(before, after, added);
+  EXPECT_EQ(added.treated,
+            (OutcomeGroup{.alerts = 1, .contacted = 1, .recovered = 1, .revenue = 30}));
+  EXPECT_EQ(added.control, OutcomeGroup{});
+  // A second purchase adds its amount, not another recovery.
+  before = after;
+  after[1].revenue = 45;
+  after[1].contacts = 3;
+  OutcomeTotals more;
+  AddProgress(before, after, more);
+  EXPECT_EQ(more.treated, (OutcomeGroup{.revenue = 15}));
+}
+
 }  // namespace
 }  // namespace crm

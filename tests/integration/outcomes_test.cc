@@ -27,6 +27,7 @@
 #include "tests/integration/service_process.h"
 #include "tests/integration/test_cluster.h"
 #include "tests/integration/touchpoint_producer.h"
+#include "tools/scrape.h"
 
 namespace crm {
 namespace {
@@ -201,6 +202,22 @@ TEST(OutcomesTest, ASimulatedCampaignsUpliftIsMeasuredAndItsIntervalCoversTheTru
   const double control_mean = sent.control.revenue() / sent.control.alerts();
   EXPECT_NEAR(measured.incremental_revenue(),
               sent.treated.revenue() - control_mean * sent.treated.alerts(), 1e-6);
+
+  // Prometheus counts the same as they happen: every alert followed up (some
+  // raised again since, past `until`), every contact, recovery and amount.
+  const std::string page = HttpGet(service.metrics).value_or("");
+  for (const auto& [group, sent_group] :
+       {std::pair{"treated", &sent.treated}, std::pair{"control", &sent.control}}) {
+    SCOPED_TRACE(group);
+    const std::string series =
+        std::string("crm_alert_outcomes_total{group=\"") + group + "\",outcome=\"";
+    EXPECT_GE(SumSamples(page, series + "alerted\"}"), sent_group->alerts()) << page;
+    EXPECT_EQ(SumSamples(page, series + "contacted\"}"), sent_group->contacted()) << page;
+    EXPECT_EQ(SumSamples(page, series + "recovered\"}"), sent_group->recovered()) << page;
+    EXPECT_NEAR(
+        SumSamples(page, std::string("crm_alert_outcome_revenue_total{group=\"") + group + "\"}"),
+        sent_group->revenue(), 1e-6);
+  }
 
   // The same over HTTP, as JSON.
   const std::string until = google::protobuf::util::TimeUtil::ToString(request.until());
