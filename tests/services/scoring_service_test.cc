@@ -262,12 +262,13 @@ TEST(ScoringServiceTest, OutcomesSumTheFollowUpsOfThePeriodPerGroupAndWeek) {
   for (int i = 0; i < 60; ++i) {
     const bool control = i >= 40;
     const bool recovered = control ? i < 45 : i < 30;
-    AlertFollowUp follow_up{.number = 1,
-                            .raised_at = Day(i % 2 == 0 ? 4 : 11),  // two Mondays (day 0: a Thursday)
-                            .control = control,
-                            .action = RecommendedAction::kWinBack,
-                            .segment = i % 3 == 0 ? Segment::kA : Segment::kB,
-                            .contacts = control ? 0U : 1U};
+    AlertFollowUp follow_up{
+        .number = 1,
+        .raised_at = Day(i % 2 == 0 ? 4 : 11),  // two Mondays (day 0: a Thursday)
+        .control = control,
+        .action = RecommendedAction::kWinBack,
+        .segment = i % 3 == 0 ? Segment::kA : Segment::kB,
+        .contacts = control ? 0U : 1U};
     if (recovered) {
       follow_up.recovered_at = follow_up.raised_at + std::chrono::days(3);
       follow_up.revenue = 10;
