@@ -10,8 +10,11 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <deque>
 #include <fstream>
 #include <iostream>
+#include <memory>
+#include <mutex>
 #include <sstream>
 #include <thread>
 
@@ -20,6 +23,7 @@
 #include "services/codec/touchpoint_codec.h"
 #include "services/common/defaults.h"
 #include "tools/command_line.h"
+#include "tools/demo/campaign.h"
 #include "tools/demo/population.h"
 #include "tools/scrape.h"
 
@@ -166,11 +170,88 @@ std::string AtRiskView(crm::v1::ScoringService::Stub& stub) {
   return view.str();
 }
 
+// The win-back campaign's outcomes as the service measures them, beside the
+// effect the demo's campaign tool has (`truth`).
+std::string OutcomesView(crm::v1::ScoringService::Stub& stub, double truth) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  crm::v1::AlertOutcomes outcomes;
+  if (!stub.GetAlertOutcomes(&context, crm::v1::GetAlertOutcomesRequest(), &outcomes).ok()) {
+    return "";
+  }
+  char line[512];
+  std::snprintf(line, sizeof(line),
+                "\nwin-back campaign (the demo brings back %.0f %% more of the treated than "
+                "of the control, among those who would not come back on their own)\n"
+                "treated %5llu alerts, %5llu contacted, %4.0f %% back   control %5llu alerts, "
+                "%4.0f %% back\n",
+                100 * truth, static_cast<unsigned long long>(outcomes.treated().alerts()),
+                static_cast<unsigned long long>(outcomes.treated().contacted()),
+                100 * outcomes.treated_recovery_rate(),
+                static_cast<unsigned long long>(outcomes.control().alerts()),
+                100 * outcomes.control_recovery_rate());
+  std::string view = line;
+  if (outcomes.uplift_known()) {
+    std::snprintf(line, sizeof(line),
+                  "uplift %+.0f points (95 %%: %+.0f to %+.0f), incremental revenue %.0f\n",
+                  100 * outcomes.uplift(), 100 * outcomes.uplift_low(),
+                  100 * outcomes.uplift_high(), outcomes.incremental_revenue());
+    view += line;
+  }
+  return view;
+}
+
+// The campaign tool's ear: the service's alert stream, read by a thread of
+// its own, each raise kept until the live run takes it.
+class AlertListener {
+ public:
+  explicit AlertListener(crm::v1::ScoringService::Stub& stub)
+      : reader_(stub.WatchAlerts(&context_, crm::v1::WatchAlertsRequest())),
+        thread_([this] { Listen(); }) {}
+  ~AlertListener() {
+    context_.TryCancel();
+    thread_.join();
+  }
+  AlertListener(const AlertListener&) = delete;
+  AlertListener& operator=(const AlertListener&) = delete;
+
+  // The raises read since the last call.
+  std::deque<crm::demo::RaisedAlert> Take() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return std::exchange(raised_, {});
+  }
+
+ private:
+  void Listen() {
+    crm::v1::ChurnAlert alert;
+    while (reader_->Read(&alert)) {
+      if (alert.transition() != crm::v1::ALERT_TRANSITION_RAISED) continue;
+      crm::demo::RaisedAlert raised{
+          .alert_id = alert.alert_id(),
+          .customer = crm::CustomerId(alert.customer_id()),
+          .raised_at = crm::FromProtoTime(alert.raised_at()),
+          .for_marketing = alert.for_marketing(),
+          .control = alert.control(),
+          .channel = static_cast<crm::Channel>(alert.recommended_channel())};
+      std::lock_guard<std::mutex> lock(mutex_);
+      raised_.push_back(std::move(raised));
+    }
+    (void)reader_->Finish();  // cancelled at the end, or the service went away
+  }
+
+  grpc::ClientContext context_;
+  std::unique_ptr<grpc::ClientReader<crm::v1::ChurnAlert>> reader_;
+  std::mutex mutex_;
+  std::deque<crm::demo::RaisedAlert> raised_;
+  std::thread thread_;  // last: started once the rest is
+};
+
 // crm-demo's flags.
 struct Flags {
   std::string brokers, topic = std::string(crm::kDefaultTouchpointTopic), grpc_address, metrics_url,
                        desk_url, history_out;
   double rate = 200, duration_s = 0, history_days = 365, duplicate_rate = 0.01;
+  crm::demo::CampaignOptions campaign;
   int customers = 2000;
   std::uint64_t seed = 1;
   std::vector<std::string> kafka;
@@ -199,13 +280,31 @@ void AddFlags(CLI::App& app, Flags& f) {
   app.add_option("--duplicate-rate", f.duplicate_rate, "Share of events re-sent with the same id")
       ->check(CLI::Range(0.0, 0.5))
       ->capture_default_str();
-  app.add_option("--grpc", f.grpc_address, "crm-scored gRPC address, for the view");
+  app.add_option("--treated-return", f.campaign.treated_return,
+                 "With --grpc, the demo plays the campaign tool: the share of customers of "
+                 "alerts for marketing it contacts who come back within the window")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  app.add_option("--control-return", f.campaign.control_return,
+                 "The share of customers of control alerts who come back within the window "
+                 "(the true uplift: --treated-return minus this)")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  app.add_option("--grpc", f.grpc_address,
+                 "crm-scored gRPC address, for the view and the campaign tool");
   app.add_option("--metrics", f.metrics_url, "crm-scored metrics URL, for the view");
   app.add_option("--desk", f.desk_url, "the agents' desk's URL, shown atop the view");
   app.add_option("--kafka", f.kafka, "librdkafka property KEY=VALUE (repeatable)");
 }
 
-// The live run: produces the population's touchpoints as they come due, and
+crm::demo::CampaignOptions CampaignOptionsOf(const Flags& flags) {
+  crm::demo::CampaignOptions options = flags.campaign;
+  options.seed = flags.seed;
+  return options;
+}
+
+// The live run: produces the population's touchpoints as they come due (and
+// the campaign tool's, answering the service's alerts), and
 // redraws the view (throughput, alerts, a few customers) every few seconds.
 class LiveRun {
  public:
@@ -215,12 +314,22 @@ class LiveRun {
         producer_(producer),
         stub_(stub),
         population_(population),
+        campaign_(CampaignOptionsOf(flags)),
         simulated_now_(start),
-        last_view_(std::chrono::steady_clock::now()) {}
+        last_view_(std::chrono::steady_clock::now()) {
+    if (stub_ != nullptr) listener_ = std::make_unique<AlertListener>(*stub_);
+  }
 
   // Produces up to `target` touchpoints in all, none later than `now`; false
   // on a produce error (said on stderr).
   bool Produce(std::uint64_t target, crm::Timestamp now) {
+    if (listener_ != nullptr) {
+      for (const crm::demo::RaisedAlert& alert : listener_->Take()) {
+        for (crm::Touchpoint& tp : campaign_.Respond(alert, simulated_now_)) {
+          population_.Inject(std::move(tp));
+        }
+      }
+    }
     while (produced_ < target) {
       if (!pending_) pending_ = population_.Next();
       if (pending_->occurred_at > now) break;  // caught up: real time from here
@@ -271,7 +380,8 @@ class LiveRun {
     view << "\n";
     if (!flags_.desk_url.empty()) view << "agents' desk: " << flags_.desk_url << "\n";
     if (stub_ != nullptr) {
-      view << CustomerTable(*stub_, population_, simulated_now_) << AtRiskView(*stub_);
+      view << CustomerTable(*stub_, population_, simulated_now_) << AtRiskView(*stub_)
+           << OutcomesView(*stub_, campaign_.true_uplift());
     }
     std::cout << view.str() << std::flush;
     last_view_ = now;
@@ -286,6 +396,8 @@ class LiveRun {
   RdKafka::Producer& producer_;
   crm::v1::ScoringService::Stub* stub_;
   crm::demo::Population& population_;
+  crm::demo::CampaignTool campaign_;
+  std::unique_ptr<AlertListener> listener_;  // with a stub: the campaign tool's alerts
   const bool tty_ = isatty(STDOUT_FILENO) != 0;
   crm::Timestamp simulated_now_;
   std::optional<crm::Touchpoint> pending_;

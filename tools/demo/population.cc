@@ -155,6 +155,15 @@ Touchpoint Population::Generate(Customer& customer, Timestamp at) {
                      {"region", serial_ % 2 ? "north" : "south"}};
     return tp;
   }
+  if (!customer.asked_consent) {  // at sign-up, most opt in to e-mail
+    customer.asked_consent = true;
+    if (unit(rng_) < 0.7) {
+      tp.type = TouchpointType::kConsent;
+      tp.channel = Channel::kEmail;
+      tp.consent_granted = true;
+      return tp;
+    }
+  }
   switch (customer.persona) {
     case Persona::kLoyal:
       if (draw < 0.22)
@@ -240,9 +249,19 @@ Touchpoint Population::Generate(Customer& customer, Timestamp at) {
   return tp;
 }
 
+void Population::Inject(Touchpoint touchpoint) {
+  if (has_last_) touchpoint.occurred_at = std::max(touchpoint.occurred_at, last_.occurred_at);
+  injected_.push(std::move(touchpoint));
+}
+
 Touchpoint Population::Next() {
   std::uniform_real_distribution<double> unit(0, 1);
   if (has_last_ && unit(rng_) < options_.duplicate_rate) return last_;
+  if (!injected_.empty() && injected_.top().occurred_at <= due_.top().at) {
+    last_ = injected_.top();
+    injected_.pop();
+    return last_;
+  }
   const Due due = due_.top();
   due_.pop();
   Customer& customer = customers_[due.customer];

@@ -25,7 +25,8 @@ struct PopulationOptions {
 };
 
 // A seeded, reproducible multichannel population: yields touchpoints in
-// non-decreasing simulated time. Loyal customers buy every two to three weeks
+// non-decreasing simulated time. Seven in ten customers opt in to e-mail at
+// sign-up (their first touchpoints). Loyal customers buy every two to three weeks
 // and visit on web and mobile; declining ones buy regularly until their own
 // decline day, then fall silent but for a few contacts and returns;
 // complaining ones call and write with complaints, answer surveys badly and
@@ -35,8 +36,14 @@ class Population {
  public:
   explicit Population(PopulationOptions options);
 
-  // The next touchpoint (a duplicate repeats an earlier one's event id).
+  // The next touchpoint (a duplicate repeats an earlier one's event id):
+  // the population's own, or one injected, whichever is due first.
   Touchpoint Next();
+
+  // Makes `touchpoint` (another actor's: a campaign's contact, a customer's
+  // answer to it) one of the population's, due at its time (not before the
+  // last one Next returned).
+  void Inject(Touchpoint touchpoint);
 
   // The id of the `index`-th customer (0-based) of `persona`, e.g. "loyal-000003".
   std::string CustomerOf(Persona persona, int index) const;
@@ -49,7 +56,8 @@ class Population {
     Persona persona;
     Timestamp decline_at{};  // declining: when habits fade
     int purchases = 0;
-    bool profiled = false;  // one PROFILE touchpoint first
+    bool profiled = false;       // one PROFILE touchpoint first
+    bool asked_consent = false;  // then, for most, an e-mail opt-in
     int wish = -1;          // the product they are after: asked about, then bought
   };
   struct Due {
@@ -69,6 +77,12 @@ class Population {
   std::mt19937_64 rng_;
   std::vector<Customer> customers_;
   std::priority_queue<Due, std::vector<Due>, std::greater<>> due_;
+  struct Later {
+    bool operator()(const Touchpoint& a, const Touchpoint& b) const {
+      return a.occurred_at > b.occurred_at;
+    }
+  };
+  std::priority_queue<Touchpoint, std::vector<Touchpoint>, Later> injected_;
   std::uint64_t serial_ = 0;
   Touchpoint last_;
   bool has_last_ = false;
