@@ -27,6 +27,12 @@ OutcomeGroup GroupOf(const v1::OutcomeGroup& group) {
           .revenue = group.revenue()};
 }
 
+// Recovered ÷ alerts; 0 without alerts.
+double RecoveryRate(const OutcomeGroup& group) {
+  return group.alerts > 0 ? static_cast<double>(group.recovered) / static_cast<double>(group.alerts)
+                          : 0;
+}
+
 std::optional<UpliftEstimate> UpliftOf(const OutcomeTotals& totals) {
   return EstimateUplift(totals.treated.alerts, totals.treated.recovered, totals.control.alerts,
                         totals.control.recovered);
@@ -78,13 +84,13 @@ void ToProto(const OutcomeReport& report, v1::AlertOutcomes* out) {
   out->set_uplift(uplift ? uplift->uplift : 0);
   out->set_uplift_low(uplift ? uplift->interval.low : 0);
   out->set_uplift_high(uplift ? uplift->interval.high : 0);
-  out->set_treated_recovery_rate(
-      treated.alerts > 0 ? static_cast<double>(treated.recovered) / treated.alerts : 0);
-  out->set_control_recovery_rate(
-      control.alerts > 0 ? static_cast<double>(control.recovered) / control.alerts : 0);
+  out->set_treated_recovery_rate(RecoveryRate(treated));
+  out->set_control_recovery_rate(RecoveryRate(control));
   // What the treated would have spent at the control group's revenue per alert.
-  const double expected =
-      control.alerts > 0 ? control.revenue / control.alerts * treated.alerts : treated.revenue;
+  const double expected = control.alerts > 0
+                              ? control.revenue / static_cast<double>(control.alerts) *
+                                    static_cast<double>(treated.alerts)
+                              : treated.revenue;
   out->set_incremental_revenue(treated.revenue - expected);
   out->clear_weeks();
   for (const auto& [week, totals] : report.weeks) {
