@@ -4,8 +4,9 @@ against the real service: crm-devbroker (the librdkafka mock cluster),
 crm-scored on the event clock with its HTTP API, touchpoints produced by
 crm-touch. It opens cards by deep link and by search and checks them against
 the JSON API, sees an alert raised by silence appear in the at-risk queue and
-its clear (a purchase) remove it without a reload, and signs in with a token
-when the service requires one. Screenshots of each view go to
+its clear (a purchase) remove it without a reload, shows the control group
+and the campaign outcomes as the JSON API gives them, and signs in with a
+token when the service requires one. Screenshots of each view go to
 BUILD_DIR/screenshots/desk-*.png.
 
 Usage: desk_test.py (the environment names the binaries and the build dir:
@@ -398,6 +399,55 @@ class DeskTest(unittest.TestCase):
                   "the control group on the card")
         self.assertTrue(self.api(f"/v1/customers/{customer}/scores")["control"])
         self.screenshot("card-control")
+        self.check_outcomes_page(alerts)
+
+    def check_outcomes_page(self, alerts):
+        """The campaign tool's part (a contact for each alert for marketing, a
+        purchase within the window for every other customer), then the
+        outcomes page against GetAlertOutcomes' JSON."""
+        raised = sorted((a for a in alerts if a["transition"] == "ALERT_TRANSITION_RAISED"),
+                        key=lambda a: a["customerId"])
+        follow, contacted, back = [], 0, 0
+        for n, alert in enumerate(raised):
+            at = datetime.datetime.fromisoformat(alert["raisedAt"].replace("Z", "+00:00"))
+            day = (at - EPOCH).total_seconds() / 86400
+            customer = alert["customerId"]
+            if alert.get("forMarketing"):
+                follow.append(touchpoint(customer, f"{customer}-mail", day + 1, "CAMPAIGN_CONTACT",
+                                         channel="EMAIL", campaignId=alert["alertId"]))
+                contacted += 1
+            if n % 2 == 0:
+                follow.append(touchpoint(customer, f"{customer}-back", day + 3, amount=120.0))
+                back += 1
+        self.produce(follow)
+
+        def counted():
+            answer = self.api("/v1/alerts/outcomes")
+            groups = [answer.get(g, {}) for g in ("treated", "control")]
+            return (sum(int(g.get("contacted", "0")) for g in groups) == contacted and
+                    sum(int(g.get("recovered", "0")) for g in groups) == back)
+        wait_until(counted, f"{contacted} contacts and {back} recoveries in the outcomes")
+        answer = self.api("/v1/alerts/outcomes")
+        self.assertEqual(int(answer["treated"]["alerts"]) + int(answer["control"]["alerts"]),
+                         len(raised))
+        self.driver.get(self.base + "/?view=outcomes")
+        self.wait(lambda: self.visible("#view-outcomes"), "the outcomes view")
+        for group in ("treated", "control"):
+            for field in ("alerts", "contacted", "recovered"):
+                want = str(int(answer.get(group, {}).get(field, "0")))
+                self.wait(lambda: self.find(f"#outcomes-{group}-{field}").text == want,
+                          f"{group} {field} = {want} on the page")
+        if answer.get("upliftKnown"):
+            value = round(answer.get("uplift", 0) * 100)
+            self.assertEqual(self.find("#outcomes-uplift").text,
+                             ("+" if value > 0 else "") + str(value) + " pts")
+        self.assertEqual(len(self.driver.find_elements(By.CSS_SELECTOR, "#outcomes-weeks tbody tr")),
+                         len(answer.get("weeks", [])))
+        self.screenshot("outcomes")
+        self.find("#lang-switch").click()
+        self.wait(lambda: self.find("#outcomes-title").text == "La reconquête a-t-elle marché ?",
+                  "the outcomes in French")
+        self.screenshot("outcomes-fr")
 
     def test_a_service_that_wants_a_token_gets_one(self):
         tokens = self.tmp / "readers"

@@ -20,6 +20,7 @@ TEST(DeskAssetsTest, EveryFileIsFoundWithItsContentType) {
       {"/desk.css", "text/css; charset=utf-8", ":root"},
       {"/desk.js", "text/javascript; charset=utf-8", "\"use strict\";"},
       {"/i18n.js", "text/javascript; charset=utf-8", "DESK_MESSAGES"},
+      {"/outcomes.js", "text/javascript; charset=utf-8", "loadOutcomes"},
   };
   EXPECT_EQ(DeskAssets().size(), std::size(expected));
   for (const auto& want : expected) {
@@ -36,7 +37,8 @@ TEST(DeskAssetsTest, TheRootIsThePageAndItsAssetsAreAllEmbedded) {
   ASSERT_NE(root, nullptr);
   EXPECT_EQ(root, FindDeskAsset("/index.html"));
   // Everything the page loads is embedded: nothing is fetched from elsewhere.
-  for (const char* reference : {"href=\"/desk.css\"", "src=\"/desk.js\"", "src=\"/i18n.js\""}) {
+  for (const char* reference :
+       {"href=\"/desk.css\"", "src=\"/desk.js\"", "src=\"/i18n.js\"", "src=\"/outcomes.js\""}) {
     EXPECT_NE(root->body.find(reference), std::string_view::npos) << reference;
   }
   EXPECT_EQ(root->body.find("http://"), std::string_view::npos);

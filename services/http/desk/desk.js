@@ -1,5 +1,6 @@
-// The agents' desk: the customer card, the at-risk queue and the live alerts,
-// read from the service's JSON API (protobuf's JSON mapping). Everything shown
+// The agents' desk: the customer card, the at-risk queue, the live alerts and
+// the campaign outcomes (outcomes.js), read from the service's JSON API
+// (protobuf's JSON mapping). Everything shown
 // is what the API returns, formatted; nothing is scored here. Text from the
 // API is only ever set with textContent.
 "use strict";
@@ -179,6 +180,8 @@ function route() {
     desk.view = "card";
     $("#search-input").value = customer;
     loadCard(customer);
+  } else if (params.get("view") === "outcomes") {
+    showOutcomes();
   } else if (params.get("view") === "alerts") {
     desk.view = "alerts";
     showView("alerts");
@@ -682,6 +685,7 @@ function start() {
   $("#alerts-filters").addEventListener("input", renderAlerts);
   $("#alerts-filters").addEventListener("change", renderAlerts);
   $("#alerts-filters").addEventListener("submit", (event) => event.preventDefault());
+  startOutcomes();
   window.addEventListener("popstate", route);
   route();
   watchAlerts();
