@@ -63,12 +63,7 @@ grpc::Status SumLocally(const ScoringParts& parts, const OutcomeFilter& filter,
   const std::chrono::days window =
       std::chrono::floor<std::chrono::days>(parts.options->alert_policy.marketing.outcome_window);
   response->set_outcome_window_days(static_cast<std::uint32_t>(window.count()));
-  if (ownership != nullptr) {
-    for (std::int32_t p = 0; p < ownership->count; ++p) {
-      if (ownership->Serves(p)) response->add_partitions(p);
-    }
-  }
-  if (parts.options->cluster != nullptr) response->add_instances(parts.options->cluster->self());
+  NameLocalAnswer(parts, ownership, response);
   return grpc::Status::OK;
 }
 

@@ -146,12 +146,7 @@ grpc::Status RankLocally(const ScoringParts& parts, grpc::ServerContext* context
     parts.Stamp(ranked.partition, *population, out);
     parts.Recommend(ranked.scores, ranked.channel, out);
   }
-  if (ownership != nullptr) {
-    for (std::int32_t p = 0; p < ownership->count; ++p) {
-      if (ownership->Serves(p)) response->add_partitions(p);
-    }
-  }
-  if (parts.options->cluster != nullptr) response->add_instances(parts.options->cluster->self());
+  NameLocalAnswer(parts, ownership, response);
   return grpc::Status::OK;
 }
 

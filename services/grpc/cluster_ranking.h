@@ -144,6 +144,20 @@ grpc::Status CheckCovered(std::int32_t count, const std::set<std::int32_t>& cove
 
 }  // namespace cluster_ranking
 
+// Names in `response` what this instance's local answer covers: the
+// partitions it serves per `ownership` (none when null) and, in a cluster,
+// this instance.
+template <typename Response>
+void NameLocalAnswer(const ScoringParts& parts, const PartitionOwnership::Snapshot* ownership,
+                     Response* response) {
+  if (ownership != nullptr) {
+    for (std::int32_t p = 0; p < ownership->count; ++p) {
+      if (ownership->Serves(p)) response->add_partitions(p);
+    }
+  }
+  if (parts.options->cluster != nullptr) response->add_instances(parts.options->cluster->self());
+}
+
 // A ranking RPC answered: asked by another instance (`caller.forwarded`),
 // this instance's served partitions only, which the answer names. Alone or
 // before any assignment: this instance's ranking, UNAVAILABLE unless it

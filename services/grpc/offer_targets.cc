@@ -99,12 +99,7 @@ grpc::Status RankLocally(const ScoringParts& parts, grpc::ServerContext* context
     if (!page->empty()) after = page->back();
   }
   for (v1::OfferTarget& target : best) *response->add_targets() = std::move(target);
-  if (ownership != nullptr) {
-    for (std::int32_t p = 0; p < ownership->count; ++p) {
-      if (ownership->Serves(p)) response->add_partitions(p);
-    }
-  }
-  if (parts.options->cluster != nullptr) response->add_instances(parts.options->cluster->self());
+  NameLocalAnswer(parts, ownership, response);
   return grpc::Status::OK;
 }
 

@@ -147,10 +147,7 @@ TEST(OffersTest, TargetsOverGrpcAndHttpEqualABruteForceRanking) {
   testing::RunningService service = testing::StartService(
       (*kafka)->bootstrap(), dir.path() / "data", dir.path() / "service.log",
       {"--model", std::string(CRM_SOURCE_DIR) + "/models/demo.json"}, "offers-test");
-  const auto http_port = service.process->WaitForLog("HTTP listening on 127.0.0.1:", 30s);
-  ASSERT_TRUE(http_port) << service.process->Log();
-  const std::string http =
-      "127.0.0.1:" + http_port->substr(0, http_port->find_first_not_of("0123456789"));
+  const std::string& http = service.http;
   auto stub = v1::ScoringService::NewStub(
       grpc::CreateChannel(service.grpc, grpc::InsecureChannelCredentials()));
   for (const auto& [id, n] : events) {

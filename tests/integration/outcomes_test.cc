@@ -134,10 +134,7 @@ TEST(OutcomesTest, ASimulatedCampaignsUpliftIsMeasuredAndItsIntervalCoversTheTru
   testing::RunningService service =
       testing::StartService(brokers, dir.path() / "data", dir.path() / "service.log",
                             {"--control-share", std::to_string(kControlShare)}, "outcomes-test");
-  const auto http_port = service.process->WaitForLog("HTTP listening on 127.0.0.1:", 30s);
-  ASSERT_TRUE(http_port) << service.process->Log();
-  const std::string http =
-      "127.0.0.1:" + http_port->substr(0, http_port->find_first_not_of("0123456789"));
+  const std::string& http = service.http;
   auto stub = v1::ScoringService::NewStub(
       grpc::CreateChannel(service.grpc, grpc::InsecureChannelCredentials()));
   ASSERT_TRUE(testing::WaitApplied(*stub, Customer(kCustomers - 1), 21));

@@ -40,13 +40,15 @@ RunningService StartService(const std::string& brokers, const std::filesystem::p
   }
   const auto metrics = service.process->WaitForLog("metrics listening on http://127.0.0.1:", 30s);
   const auto grpc = service.process->WaitForLog("gRPC listening on 127.0.0.1:", 30s);
-  EXPECT_TRUE(metrics && grpc) << service.process->Log();
+  const auto http = service.process->WaitForLog("HTTP listening on 127.0.0.1:", 30s);
+  EXPECT_TRUE(metrics && grpc && http) << service.process->Log();
   // The port: the digits after the marker (a text or a JSON log line).
   const auto port = [](const std::string& rest) {
     return rest.substr(0, rest.find_first_not_of("0123456789"));
   };
   if (metrics) service.metrics = "http://127.0.0.1:" + port(*metrics) + "/metrics";
   if (grpc) service.grpc = "127.0.0.1:" + port(*grpc);
+  if (http) service.http = "127.0.0.1:" + port(*http);
   return service;
 }
 

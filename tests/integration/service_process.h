@@ -15,11 +15,12 @@ using crm::ChildProcess;
 using crm::TempDir;
 
 // crm-scored on `brokers`, the event clock and `data`, with `extra` flags;
-// its gRPC and metrics ports once it serves (a gtest failure otherwise).
+// its gRPC, metrics and HTTP ports once it serves (a gtest failure otherwise).
 struct RunningService {
   std::unique_ptr<ChildProcess> process;
   std::string grpc;     // "127.0.0.1:PORT"
   std::string metrics;  // "http://127.0.0.1:PORT/metrics"
+  std::string http;     // "127.0.0.1:PORT" of the HTTP API and the desk
 };
 // `env` ("NAME=VALUE", e.g. fail points) is set for it alone.
 RunningService StartService(const std::string& brokers, const std::filesystem::path& data,
