@@ -238,6 +238,7 @@ ApplyOutcome ApplyUnbounded(const Touchpoint& tp, const StateLimits& limits, Cus
       ApplyProfile(tp, limits, state);
       break;
     case TouchpointType::kCampaignContact:
+      if (tp.held_out) break;  // not made: the campaign's control group
       ++state.campaign_contacts;
       InsertLatestFirst(state.recent_campaign_contacts, at, limits.recent_campaign_contacts,
                         [](Timestamp t) { return t; });

@@ -2,12 +2,50 @@
 
 #include <algorithm>
 
+#include "core/customer_state.h"
+
 namespace crm {
 
 void StartFollowUp(const AlertFollowUp& follow_up, std::vector<AlertFollowUp>& follow_ups) {
   follow_ups.insert(follow_ups.begin(), follow_up);
   if (follow_ups.size() > kMaxFollowUps) follow_ups.resize(kMaxFollowUps);
 }
+
+std::uint64_t OfferNumber(std::string_view campaign_id) {
+  return EventIdHash(campaign_id) | (std::uint64_t{1} << 63);
+}
+
+namespace {
+
+// Whether `touchpoint` counts in `follow_up` (its time within the window).
+bool Counts(const Touchpoint& touchpoint, const AlertFollowUp& follow_up) {
+  if (touchpoint.type == TouchpointType::kPurchase) {
+    return follow_up.campaign_id.empty() || touchpoint.product == follow_up.product;
+  }
+  return !touchpoint.held_out &&
+         (follow_up.campaign_id.empty() || touchpoint.campaign_id == follow_up.campaign_id);
+}
+
+// Starts the follow-up of the offer campaign `touchpoint` reports, if it is
+// one's first contact; whether it did.
+bool StartOffer(const Touchpoint& touchpoint, std::vector<AlertFollowUp>& follow_ups) {
+  if (touchpoint.type != TouchpointType::kCampaignContact || touchpoint.product.empty() ||
+      std::any_of(follow_ups.begin(), follow_ups.end(), [&](const AlertFollowUp& f) {
+        return f.campaign_id == touchpoint.campaign_id;
+      })) {
+    return false;
+  }
+  StartFollowUp({.number = OfferNumber(touchpoint.campaign_id),
+                 .raised_at = touchpoint.occurred_at,
+                 .control = touchpoint.held_out,
+                 .contacts = touchpoint.held_out ? 0U : 1U,
+                 .campaign_id = touchpoint.campaign_id,
+                 .product = touchpoint.product},
+                follow_ups);
+  return true;
+}
+
+}  // namespace
 
 bool FollowUp(const Touchpoint& touchpoint, Micros window, std::vector<AlertFollowUp>& follow_ups) {
   const bool purchase = touchpoint.type == TouchpointType::kPurchase;
@@ -16,6 +54,7 @@ bool FollowUp(const Touchpoint& touchpoint, Micros window, std::vector<AlertFoll
   bool changed = false;
   for (AlertFollowUp& follow_up : follow_ups) {
     if (at < follow_up.raised_at || at >= follow_up.raised_at + window) continue;
+    if (!Counts(touchpoint, follow_up)) continue;
     changed = true;
     if (!purchase) {
       ++follow_up.contacts;
@@ -24,7 +63,8 @@ bool FollowUp(const Touchpoint& touchpoint, Micros window, std::vector<AlertFoll
     follow_up.revenue += touchpoint.amount;
     if (!follow_up.recovered_at || at < *follow_up.recovered_at) follow_up.recovered_at = at;
   }
-  return changed;
+  // After the count: a campaign's first contact counts once, as it starts.
+  return StartOffer(touchpoint, follow_ups) || changed;
 }
 
 FollowUpMoves FollowUpsMoved(const std::vector<AlertFollowUp>* from,
@@ -69,6 +109,10 @@ void Add(const OutcomeTotals& from, OutcomeTotals& to) {
 }  // namespace
 
 void Tally(const AlertFollowUp& follow_up, const OutcomeFilter& filter, OutcomeReport& report) {
+  if (filter.campaign ? follow_up.campaign_id != *filter.campaign
+                      : !follow_up.campaign_id.empty()) {
+    return;
+  }
   if ((filter.since && follow_up.raised_at < *filter.since) ||
       (filter.until && follow_up.raised_at >= *filter.until) ||
       (filter.action && follow_up.action != *filter.action) ||
@@ -87,6 +131,7 @@ void Tally(const AlertFollowUp& follow_up, const OutcomeFilter& filter, OutcomeR
 void AddProgress(const std::vector<AlertFollowUp>& before, const std::vector<AlertFollowUp>& after,
                  OutcomeTotals& added) {
   for (const AlertFollowUp* come : FollowUpsMoved(&before, &after).come) {
+    if (!come->campaign_id.empty()) continue;  // an offer campaign's: not an alert's outcome
     const auto was = std::find_if(before.begin(), before.end(),
                                   [&](const AlertFollowUp& f) { return f.number == come->number; });
     const AlertFollowUp none{.raised_at = come->raised_at};

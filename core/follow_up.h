@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/recommended_action.h"
@@ -20,7 +22,11 @@
 namespace crm {
 
 // One alert of the experiment: a raise for marketing (treated) or held out
-// (control). Alerts excluded for another reason are not followed up.
+// (control). Alerts excluded for another reason are not followed up. Or one
+// offer campaign's target (`campaign_id` set): contacted (treated) or held
+// out (control), from the first CAMPAIGN_CONTACT of the campaign applied,
+// recovered by a purchase of the offered `product`; its number is
+// OfferNumber(campaign_id), its action and segment none.
 struct AlertFollowUp {
   std::uint64_t number = 0;  // the alert is AlertId(customer, number)
   Timestamp raised_at{};
@@ -30,12 +36,18 @@ struct AlertFollowUp {
   std::uint32_t contacts = 0;             // campaign contacts within the window
   std::optional<Timestamp> recovered_at;  // the first purchase within the window
   double revenue = 0;                     // the purchases within the window
+  std::string campaign_id;                // an offer campaign's: its code
+  std::string product;                    // and the offer
   friend bool operator==(const AlertFollowUp&, const AlertFollowUp&) = default;
 };
 
-// The follow-ups a customer keeps, latest raised first: with alerts at
-// least a cooldown (14 days by default) apart, 16 cover more than seven
-// months, past any outcome window.
+// The number of an offer campaign's follow-up: a hash of its code with the
+// top bit set, which no alert number reaches.
+std::uint64_t OfferNumber(std::string_view campaign_id);
+
+// The follow-ups a customer keeps, alerts' and offer campaigns' alike,
+// latest first: with alerts at least a cooldown (14 days by default) apart,
+// 16 cover more than seven months, past any outcome window.
 inline constexpr std::size_t kMaxFollowUps = 16;
 
 // How long after an alert a purchase counts as its customer recovered.
@@ -46,8 +58,12 @@ void StartFollowUp(const AlertFollowUp& follow_up, std::vector<AlertFollowUp>& f
 
 // Counts `touchpoint` (applied, not a duplicate) in the follow-ups whose
 // window [raised_at, raised_at + window) holds its event time: a purchase
-// recovers and adds its amount, a campaign contact is counted. Order of
-// arrival does not matter. Returns whether any follow-up changed.
+// recovers and adds its amount (an offer campaign's: a purchase of its
+// product), a campaign contact made is counted (an offer campaign's: one of
+// the campaign). A campaign contact with a product and a campaign_id no
+// follow-up has starts that campaign's, treated or held out. Order of
+// arrival does not matter but for where a campaign's window starts: at the
+// first of its contacts applied. Returns whether any follow-up changed.
 bool FollowUp(const Touchpoint& touchpoint, Micros window, std::vector<AlertFollowUp>& follow_ups);
 
 // How a customer's follow-ups moved, for the outcome index: `gone`, those
@@ -77,12 +93,14 @@ struct OutcomeTotals {
 };
 
 // Which alerts a tally takes: raised in [since, until), of an action, of a
-// segment (each unset: any).
+// segment (each unset: any); with `campaign`, that offer campaign's
+// follow-ups instead of the alerts'.
 struct OutcomeFilter {
   std::optional<Timestamp> since;
   std::optional<Timestamp> until;
   std::optional<RecommendedAction> action;
   std::optional<Segment> segment;
+  std::optional<std::string> campaign;
 };
 
 // The totals of the alerts a filter took, and the same by week of raising

@@ -62,6 +62,9 @@ struct Touchpoint {
   std::map<std::string, std::string> attributes;
   // On kCampaignContact and kCampaignResponse: the campaign or alert_id.
   std::string campaign_id;
+  // On kCampaignContact: not made, the customer being in the campaign's
+  // control group (an offer campaign's hold-out).
+  bool held_out = false;
 };
 
 }  // namespace crm

@@ -83,6 +83,9 @@ std::optional<Rejection> ValidateTouchpoint(const Touchpoint& tp, std::string_vi
     return Reject(RejectReason::kBadCampaignId,
                   "campaign_id on a touchpoint neither a campaign contact nor a response");
   }
+  if (tp.held_out && tp.type != TouchpointType::kCampaignContact) {
+    return Reject(RejectReason::kBadCampaignId, "held_out on a touchpoint not a campaign contact");
+  }
   return std::nullopt;
 }
 

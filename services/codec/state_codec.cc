@@ -24,6 +24,8 @@ void EncodeFollowUp(const AlertFollowUp& follow_up, internal::StoredFollowUp& ou
   out.set_contacts(follow_up.contacts);
   if (follow_up.recovered_at) out.set_recovered_at_us(Us(*follow_up.recovered_at));
   out.set_revenue(follow_up.revenue);
+  out.set_campaign_id(follow_up.campaign_id);
+  out.set_product(follow_up.product);
 }
 
 absl::StatusOr<AlertFollowUp> DecodeFollowUp(const internal::StoredFollowUp& stored) {
@@ -41,6 +43,8 @@ absl::StatusOr<AlertFollowUp> DecodeFollowUp(const internal::StoredFollowUp& sto
   follow_up.contacts = stored.contacts();
   if (stored.has_recovered_at_us()) follow_up.recovered_at = FromMicros(stored.recovered_at_us());
   follow_up.revenue = stored.revenue();
+  follow_up.campaign_id = stored.campaign_id();
+  follow_up.product = stored.product();
   return follow_up;
 }
 

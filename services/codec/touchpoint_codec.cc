@@ -68,6 +68,7 @@ std::variant<Touchpoint, Rejection> FromProto(const v1::Touchpoint& message) {
   if (message.has_consent_granted()) tp.consent_granted = message.consent_granted();
   tp.attributes.insert(message.attributes().begin(), message.attributes().end());
   tp.campaign_id = message.campaign_id();
+  tp.held_out = message.held_out();
   return tp;
 }
 
@@ -83,6 +84,7 @@ void ToProto(const Touchpoint& tp, v1::Touchpoint* message) {
   if (tp.consent_granted) message->set_consent_granted(*tp.consent_granted);
   for (const auto& [key, value] : tp.attributes) (*message->mutable_attributes())[key] = value;
   message->set_campaign_id(tp.campaign_id);
+  message->set_held_out(tp.held_out);
 }
 
 std::variant<Touchpoint, Rejection> DecodeTouchpoint(std::string_view value,

@@ -45,6 +45,7 @@ OutcomeFilter FilterOf(const v1::GetAlertOutcomesRequest& request) {
   if (request.has_until()) filter.until = FromProtoTime(request.until());
   if (!request.action().empty()) filter.action = ParseRecommendedAction(request.action());
   if (!request.segment().empty()) filter.segment = ParseSegment(request.segment());
+  if (!request.campaign_id().empty()) filter.campaign = request.campaign_id();
   return filter;
 }
 

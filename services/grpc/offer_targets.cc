@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/segment.h"
+#include "core/uplift.h"
 #include "services/grpc/cluster_ranking.h"
 #include "services/grpc/scores_codec.h"
 
@@ -92,6 +93,10 @@ grpc::Status RankLocally(const ScoringParts& parts, grpc::ServerContext* context
       if (filter.segment && scores.segment != *filter.segment) continue;
       v1::OfferTarget target;
       ToProto(scores, product, &target);
+      if (!request.campaign_id().empty()) {
+        target.set_control(InControlGroup(OfferTargetId(request.campaign_id(), entry.customer),
+                                          parts.options->alert_policy.marketing.control_share));
+      }
       best.insert(std::upper_bound(best.begin(), best.end(), target, RanksBefore),
                   std::move(target));
       if (best.size() > top) best.pop_back();
@@ -104,6 +109,10 @@ grpc::Status RankLocally(const ScoringParts& parts, grpc::ServerContext* context
 }
 
 }  // namespace
+
+std::string OfferTargetId(std::string_view campaign_id, const CustomerId& customer) {
+  return std::string(campaign_id) + "/" + customer.value();
+}
 
 grpc::Status ListOffers(const ScoringParts& parts, grpc::ServerContext* context,
                         const Caller& caller, const v1::ListOfferTargetsRequest& request,

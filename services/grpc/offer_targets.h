@@ -8,6 +8,10 @@
 #include <grpcpp/server_context.h>
 #include <grpcpp/support/status.h>
 
+#include <string>
+#include <string_view>
+
+#include "core/customer_id.h"
 #include "crm/v1/scoring.pb.h"
 #include "services/grpc/admission.h"
 #include "services/grpc/scoring_parts.h"
@@ -23,6 +27,12 @@ namespace crm {
 // (a touchpoint, or a look due): a customer whose appetence rose by time
 // alone since then by more than the risk precision may rank late or be
 // missed until their next look. Bounded as ListAtRiskCustomers (`partial`).
+// With a campaign_id, each target says whether the campaign holds it out
+// (InControlGroup of OfferTargetId, at --control-share).
+// What an offer campaign's control group is drawn from, as an alert's is
+// from its id (InControlGroup): the campaign code and the customer id.
+std::string OfferTargetId(std::string_view campaign_id, const CustomerId& customer);
+
 grpc::Status ListOffers(const ScoringParts& parts, grpc::ServerContext* context,
                         const Caller& caller, const v1::ListOfferTargetsRequest& request,
                         v1::ListOfferTargetsResponse* response);

@@ -29,6 +29,18 @@ std::string NameList(const std::array<Enum, N>& values, NameOf name_of) {
   return list;
 }
 
+// An offer campaign's code: at most kMaxCampaignIdBytes of UTF-8 (empty: none).
+absl::Status ValidateCampaignId(std::string_view campaign_id) {
+  if (campaign_id.size() > kMaxCampaignIdBytes) {
+    return Invalid("campaign_id is " + std::to_string(campaign_id.size()) +
+                   " bytes long, at most " + std::to_string(kMaxCampaignIdBytes) +
+                   " are accepted: " + Quoted(campaign_id));
+  }
+  if (!IsUtf8(campaign_id))
+    return Invalid("campaign_id is not valid UTF-8: " + Quoted(campaign_id));
+  return absl::OkStatus();
+}
+
 absl::Status ValidateActionFilter(std::string_view action) {
   if (action.empty() || ParseRecommendedAction(action)) return absl::OkStatus();
   return Invalid("action " + Quoted(action) +
@@ -174,7 +186,7 @@ absl::Status Validate(const v1::ListOfferTargetsRequest& request) {
     return Invalid("channel " + std::to_string(request.channel()) +
                    " is unknown: a crm.v1.Channel, or unset (any customer)");
   }
-  return absl::OkStatus();
+  return ValidateCampaignId(request.campaign_id());
 }
 
 absl::Status Validate(const v1::WatchAlertsRequest& request) {
@@ -201,6 +213,12 @@ absl::Status Validate(const v1::GetAlertOutcomesRequest& request) {
   }
   if (absl::Status segment = ValidateSegmentFilter(request.segment()); !segment.ok()) {
     return segment;
+  }
+  if (absl::Status campaign = ValidateCampaignId(request.campaign_id()); !campaign.ok()) {
+    return campaign;
+  }
+  if (!request.campaign_id().empty() && (!request.action().empty() || !request.segment().empty())) {
+    return Invalid("action and segment do not apply to an offer campaign's outcomes (campaign_id)");
   }
   return ValidateActionFilter(request.action());
 }

@@ -24,6 +24,9 @@ inline constexpr int kMaxBatchIds = 1000;
 inline constexpr std::uint32_t kMaxTopN = 1000;
 // The longest product code ListOfferTargets accepts, in bytes.
 inline constexpr std::size_t kMaxProductBytes = 256;
+// The longest campaign code ListOfferTargets and GetAlertOutcomes accept (as
+// a touchpoint's campaign_id), in bytes.
+inline constexpr std::size_t kMaxCampaignIdBytes = 256;
 
 // `text` fit to be shown in a status or a log line: at most `max_bytes` of
 // it (cut on a character boundary, "…" and its full size appended when cut),
@@ -57,7 +60,8 @@ absl::Status Validate(const v1::ListAtRiskCustomersRequest& request);
 // whether the model scores the product is the service's to say.
 absl::Status Validate(const v1::ListOfferTargetsRequest& request);
 absl::Status Validate(const v1::WatchAlertsRequest& request);
-// Also when since is not before until.
+// Also when since is not before until, and when a campaign_id comes with an
+// action or a segment.
 absl::Status Validate(const v1::GetAlertOutcomesRequest& request);
 absl::Status Validate(const v1::EraseCustomerRequest& request);
 

@@ -110,7 +110,9 @@ void ToProto(const CustomerId& id, const CustomerState& s, v1::CustomerState* ou
   }
   for (const AlertFollowUp& follow_up : s.alert.follow_ups) {
     v1::AlertFollowUp* f = out->add_alert_follow_ups();
-    f->set_alert_id(AlertId(id, follow_up.number));
+    if (follow_up.campaign_id.empty()) f->set_alert_id(AlertId(id, follow_up.number));
+    f->set_campaign_id(follow_up.campaign_id);
+    f->set_product(follow_up.product);
     ToProtoTime(follow_up.raised_at, f->mutable_raised_at());
     f->set_control(follow_up.control);
     f->set_recommended_action(std::string(RecommendedActionName(follow_up.action)));

@@ -325,7 +325,8 @@ grpc::Status ParseAtRisk(const QueryParameters& query, v1::ListAtRiskCustomersRe
 
 // The query of GET /v1/offers/{product}/targets; the product is the path's.
 grpc::Status ParseOffers(const QueryParameters& query, v1::ListOfferTargetsRequest* request) {
-  grpc::Status status = CheckParameters(query, {"top_n", "segment", "channel", "include_owners"});
+  grpc::Status status =
+      CheckParameters(query, {"top_n", "segment", "channel", "include_owners", "campaign_id"});
   std::uint32_t top_n = 0;
   if (status.ok()) status = ParseTopN(Parameter(query, "top_n"), &top_n);
   request->set_top_n(top_n);
@@ -344,12 +345,17 @@ grpc::Status ParseOffers(const QueryParameters& query, v1::ListOfferTargetsReque
   if (status.ok())
     status = ParseBool("include_owners", Parameter(query, "include_owners"), &include_owners);
   request->set_include_owners(include_owners);
+  if (status.ok()) {
+    status =
+        ParseText("campaign_id", Parameter(query, "campaign_id"), request->mutable_campaign_id());
+  }
   return status;
 }
 
 // The query of GET /v1/alerts/outcomes.
 grpc::Status ParseOutcomes(const QueryParameters& query, v1::GetAlertOutcomesRequest* request) {
-  grpc::Status status = CheckParameters(query, {"since", "until", "action", "segment"});
+  grpc::Status status =
+      CheckParameters(query, {"since", "until", "action", "segment", "campaign_id"});
   if (const auto since = Parameter(query, "since"); status.ok() && since && !since->empty()) {
     status = ParseTimestamp("since", since, request->mutable_since());
   }
@@ -360,6 +366,10 @@ grpc::Status ParseOutcomes(const QueryParameters& query, v1::GetAlertOutcomesReq
     status = ParseText("action", Parameter(query, "action"), request->mutable_action());
   if (status.ok())
     status = ParseText("segment", Parameter(query, "segment"), request->mutable_segment());
+  if (status.ok()) {
+    status =
+        ParseText("campaign_id", Parameter(query, "campaign_id"), request->mutable_campaign_id());
+  }
   return status;
 }
 

@@ -128,6 +128,12 @@ TEST_F(CustomerStateTest, CampaignContactCountsAndIsNotTheCustomersActivity) {
   EXPECT_TRUE(state_.products.empty());
   EXPECT_EQ(state_.campaign_responses, 0u);
   EXPECT_EQ(state_.events_applied, 4u);
+  // A contact held out (an offer campaign's control group) was not made.
+  Touchpoint held = MakeTouchpoint(Type::kCampaignContact, "held", 10, Channel::kEmail);
+  held.held_out = true;
+  EXPECT_EQ(Apply(held), ApplyOutcome::kApplied);
+  EXPECT_EQ(state_.campaign_contacts, 4u);
+  EXPECT_EQ(state_.recent_campaign_contacts.front(), Day(9));
 }
 
 TEST_F(CustomerStateTest, ConsentSetsTheChannelsConsentAndIsNotChannelActivity) {

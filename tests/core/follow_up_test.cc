@@ -129,5 +129,74 @@ TEST(FollowUpTest, ProgressCountsEachTransitionOnceAndNothingForAFollowUpBounded
   EXPECT_EQ(more.treated, (OutcomeGroup{.revenue = 15}));
 }
 
+// An offer campaign: its first contact (or hold-out) with the offer starts
+// its follow-up; purchases of the offer within the window recover it, other
+// purchases do not; its contacts count, not other campaigns'.
+TEST(FollowUpTest, AnOfferCampaignsFollowUpCountsItsContactsAndPurchasesOfTheOffer) {
+  std::vector<AlertFollowUp> follow_ups = {Raised(1, 0)};  // an alert's, window [0, 30)
+  const auto contact = [](const std::string& id, double day, const std::string& campaign,
+                          bool held_out) {
+    Touchpoint tp = MakeTouchpoint(Type::kCampaignContact, id, day);
+    tp.campaign_id = campaign;
+    tp.product = "TABLET";
+    tp.held_out = held_out;
+    return tp;
+  };
+  ASSERT_TRUE(FollowUp(contact("k1", 10, "SPRING", false), kWindow, follow_ups));
+  ASSERT_EQ(follow_ups.size(), 2u);
+  const AlertFollowUp& offer = follow_ups.front();
+  EXPECT_EQ(offer.number, OfferNumber("SPRING"));
+  EXPECT_GE(offer.number, std::uint64_t{1} << 63);  // never an alert's
+  EXPECT_EQ(offer.campaign_id, "SPRING");
+  EXPECT_EQ(offer.product, "TABLET");
+  EXPECT_EQ(offer.raised_at, Day(10));
+  EXPECT_FALSE(offer.control);
+  EXPECT_EQ(offer.contacts, 1u);
+  EXPECT_EQ(follow_ups.back().contacts, 1u);  // a contact within the alert's window too
+  ASSERT_TRUE(FollowUp(contact("k2", 12, "SPRING", false), kWindow, follow_ups));
+  EXPECT_EQ(follow_ups.front().contacts, 2u);  // the same campaign: no second follow-up
+  ASSERT_EQ(follow_ups.size(), 2u);
+  Touchpoint newsletter = contact("k3", 13, "NEWSLETTER", false);
+  newsletter.product.clear();  // no offer: starts no follow-up, and is not the campaign's
+  FollowUp(newsletter, kWindow, follow_ups);
+  ASSERT_EQ(follow_ups.size(), 2u);
+  EXPECT_EQ(follow_ups.front().contacts, 2u);
+  EXPECT_EQ(follow_ups.back().contacts, 3u);  // the alert's counts every contact made
+  Touchpoint other = MakeTouchpoint(Type::kPurchase, "p1", 14);
+  other.product = "PHONE";
+  other.amount = 50;
+  FollowUp(other, kWindow, follow_ups);
+  EXPECT_FALSE(follow_ups.front().recovered_at);  // not the offer
+  EXPECT_TRUE(follow_ups.back().recovered_at);    // the alert's: any purchase
+  Touchpoint bought = MakeTouchpoint(Type::kPurchase, "p2", 20);
+  bought.product = "TABLET";
+  bought.amount = 80;
+  ASSERT_TRUE(FollowUp(bought, kWindow, follow_ups));
+  EXPECT_EQ(follow_ups.front().recovered_at, Day(20));
+  EXPECT_DOUBLE_EQ(follow_ups.front().revenue, 80);
+
+  // Held out: in the control group, no contact made.
+  std::vector<AlertFollowUp> held;
+  ASSERT_TRUE(FollowUp(contact("h1", 10, "SPRING", true), kWindow, held));
+  ASSERT_EQ(held.size(), 1u);
+  EXPECT_TRUE(held.front().control);
+  EXPECT_EQ(held.front().contacts, 0u);
+
+  // The alerts' outcomes leave the campaign out; the campaign's take it alone.
+  OutcomeReport alerts;
+  OutcomeReport spring;
+  for (const AlertFollowUp& f : follow_ups) {
+    Tally(f, {}, alerts);
+    Tally(f, {.campaign = "SPRING"}, spring);
+  }
+  EXPECT_EQ(alerts.all.treated.alerts, 1u);
+  EXPECT_EQ(spring.all.treated,
+            (OutcomeGroup{.alerts = 1, .contacted = 1, .recovered = 1, .revenue = 80}));
+  // Nor do the alert outcome counters count it.
+  OutcomeTotals added;
+  AddProgress({}, follow_ups, added);
+  EXPECT_EQ(added.treated.alerts, 1u);
+}
+
 }  // namespace
 }  // namespace crm

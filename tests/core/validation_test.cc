@@ -128,6 +128,8 @@ TEST(ValidationTest, EachProblemIsRejectedWithItsReason) {
        [](Touchpoint& t) { t.campaign_id.clear(); }, RejectReason::kBadCampaignId},
       {"campaign id on a purchase", Type::kPurchase,
        [](Touchpoint& t) { t.campaign_id = "WINTER-26"; }, RejectReason::kBadCampaignId},
+      {"held out on a purchase", Type::kPurchase, [](Touchpoint& t) { t.held_out = true; },
+       RejectReason::kBadCampaignId},
       {"oversized campaign id", Type::kCampaignContact,
        [&](Touchpoint& t) { t.campaign_id.assign(limits.max_campaign_id_bytes + 1, 'x'); },
        RejectReason::kOversized},

@@ -98,9 +98,14 @@ std::vector<v1::Touchpoint> MakeStream(std::mt19937_64& random, int customers,
         m.set_product(kind < 0.3 ? "p1" : "p2");
       } else if (kind < 0.7) {
         m.set_type(v1::CONTACT);
-      } else if (kind < 0.8) {  // an e-mail of a campaign: the alerts' follow-ups count it
+      } else if (kind < 0.75) {  // an e-mail of a campaign: the alerts' follow-ups count it
         m.set_type(v1::CAMPAIGN_CONTACT);
         m.set_campaign_id("crash-campaign");
+      } else if (kind < 0.8) {  // an offer campaign's report, contacted or held out
+        m.set_type(v1::CAMPAIGN_CONTACT);
+        m.set_campaign_id("crash-offer-" + std::to_string(c % 3));
+        m.set_product("p2");
+        m.set_held_out(unit(random) < 0.3);
       } else if (kind < 0.9) {
         m.set_type(v1::COMPLAINT);
       } else {
@@ -451,11 +456,16 @@ void KillAndCompare(bool replaced) {
   ASSERT_TRUE(std::any_of(want.alerts.begin(), want.alerts.end(), [](const v1::ChurnAlert& alert) {
     return alert.transition() == v1::ALERT_TRANSITION_CLEARED;
   })) << "the stream should clear alerts";
-  std::size_t followed = 0;
-  for (const auto& [id, state] : want.states) followed += state.alert_follow_ups_size();
+  std::size_t followed = 0, offered = 0;
+  for (const auto& [id, state] : want.states) {
+    for (const v1::AlertFollowUp& follow_up : state.alert_follow_ups()) {
+      ++(follow_up.campaign_id().empty() ? followed : offered);
+    }
+  }
   ASSERT_GT(followed, 0u) << "the stream should follow up alerts (SameState compares them)";
+  ASSERT_GT(offered, 0u) << "the stream should follow up offer campaigns";
   ASSERT_EQ(want.outcomes.treated().alerts() + want.outcomes.control().alerts(), followed)
-      << "the outcomes should sum every follow-up kept";
+      << "the outcomes should sum every alert's follow-up kept";
 
   // The same stream, a part before each run, killed at a random moment.
   DevBroker broker = StartDevBroker(dir.path() / "broker.log");

@@ -230,5 +230,147 @@ TEST(OutcomesTest, ASimulatedCampaignsUpliftIsMeasuredAndItsIntervalCoversTheTru
   EXPECT_EQ(service.process->Stop(SIGTERM), 0) << service.process->Log();
 }
 
+// An offer campaign: its targets from ListOfferTargets with a campaign code,
+// each marked control or not; the simulated campaign tool contacts the
+// treated and reports the others held out; customers buy the offer (or
+// something else) with a known effect. GetAlertOutcomes for the campaign
+// counts exactly what was sent, and the alerts' outcomes leave it out.
+TEST(OutcomesTest, AnOfferCampaignsOutcomesCountItsTargetsContactsAndPurchasesOfTheOffer) {
+  constexpr char kOffer[] = "STREAMING";
+  constexpr char kCampaign[] = "STREAM-SPRING";
+  constexpr int kTargets = 150;
+  auto kafka = testing::TestKafka::Start(ContractTopics(1));
+  ASSERT_TRUE(kafka.ok()) << kafka.status();
+  const std::string brokers = (*kafka)->bootstrap();
+  std::vector<v1::Touchpoint> history;
+  for (int c = 0; c < kTargets; ++c) {
+    const std::string id = Customer(c);
+    v1::Touchpoint consent = testing::DayTouchpoint(id, id + "-ok", 0, v1::CONSENT);
+    consent.set_channel(v1::EMAIL);
+    consent.set_consent_granted(true);
+    history.push_back(consent);
+    v1::Touchpoint phone =
+        testing::DayTouchpoint(id, id + "-phone", 10 + c % 50, v1::PURCHASE, 200);
+    phone.set_product("SMARTPHONE");
+    history.push_back(phone);
+    v1::Touchpoint interest = testing::DayTouchpoint(id, id + "-asks", 200, v1::CONTACT);
+    interest.set_product(kOffer);
+    history.push_back(interest);
+  }
+  std::stable_sort(history.begin(), history.end(), [](const auto& a, const auto& b) {
+    return a.occurred_at().seconds() < b.occurred_at().seconds();
+  });
+  testing::ProduceTouchpoints(brokers, history);
+  testing::TempDir dir;
+  testing::RunningService service =
+      testing::StartService(brokers, dir.path() / "data", dir.path() / "service.log",
+                            {"--model", std::string(CRM_SOURCE_DIR) + "/models/demo.json",
+                             "--control-share", std::to_string(kControlShare)},
+                            "offer-outcomes-test");
+  auto stub = v1::ScoringService::NewStub(
+      grpc::CreateChannel(service.grpc, grpc::InsecureChannelCredentials()));
+  ASSERT_TRUE(testing::WaitApplied(*stub, Customer(kTargets - 1), 3));
+
+  v1::ListOfferTargetsRequest list;
+  list.set_product(kOffer);
+  list.set_top_n(1000);
+  list.set_campaign_id(kCampaign);
+  v1::ListOfferTargetsResponse targets;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(stub->ListOfferTargets(&context, list, &targets).ok());
+  }
+  ASSERT_EQ(targets.targets_size(), kTargets);
+  std::mt19937 random(20261205);
+  std::bernoulli_distribution treated_back(kTreatedReturn), control_back(kControlReturn);
+  v1::OutcomeGroup treated, control;
+  std::vector<v1::Touchpoint> campaign;
+  const int day = 301;
+  for (const v1::OfferTarget& target : targets.targets()) {
+    const std::string& id = target.customer_id();
+    // The hold-out is drawn from the campaign code and the customer id.
+    EXPECT_EQ(target.control(), InControlGroup(std::string(kCampaign) + "/" + id, kControlShare));
+    v1::OutcomeGroup& group = target.control() ? control : treated;
+    group.set_alerts(group.alerts() + 1);
+    v1::Touchpoint report = testing::DayTouchpoint(id, id + "-offer", day, v1::CAMPAIGN_CONTACT);
+    report.set_channel(v1::EMAIL);
+    report.set_campaign_id(kCampaign);
+    report.set_product(kOffer);
+    report.set_held_out(target.control());
+    campaign.push_back(report);
+    group.set_contacted(group.contacted() + (target.control() ? 0 : 1));
+    if (target.control() ? control_back(random) : treated_back(random)) {
+      const double amount = 10 + static_cast<double>(random() % 20);
+      v1::Touchpoint bought =
+          testing::DayTouchpoint(id, id + "-bought", day + 3, v1::PURCHASE, amount);
+      bought.set_product(kOffer);
+      campaign.push_back(bought);
+      group.set_recovered(group.recovered() + 1);
+      group.set_revenue(group.revenue() + amount);
+    }
+    v1::Touchpoint other = testing::DayTouchpoint(id, id + "-other", day + 4, v1::PURCHASE, 99);
+    other.set_product("SMARTWATCH");  // not the offer
+    campaign.push_back(other);
+    v1::Touchpoint late = testing::DayTouchpoint(id, id + "-late", day + 31, v1::PURCHASE, 77);
+    late.set_product(kOffer);  // past the window
+    campaign.push_back(late);
+  }
+  EXPECT_GT(treated.alerts(), 0u);
+  EXPECT_GT(control.alerts(), 0u);
+  std::stable_sort(campaign.begin(), campaign.end(), [](const auto& a, const auto& b) {
+    return a.occurred_at().seconds() < b.occurred_at().seconds();
+  });
+  testing::ProduceTouchpoints(brokers, campaign);
+
+  v1::GetAlertOutcomesRequest request;
+  request.set_campaign_id(kCampaign);
+  const auto outcomes = [&] {
+    grpc::ClientContext context;
+    v1::AlertOutcomes response;
+    EXPECT_TRUE(stub->GetAlertOutcomes(&context, request, &response).ok());
+    return response;
+  };
+  // The report, the other purchase and the late one at least.
+  ASSERT_TRUE(testing::WaitApplied(*stub, Customer(kTargets - 1), 3 + 3));
+  v1::AlertOutcomes measured = outcomes();
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (measured.treated().DebugString() + measured.control().DebugString() !=
+             treated.DebugString() + control.DebugString() &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(100ms);
+    measured = outcomes();
+  }
+  EXPECT_EQ(measured.treated().DebugString(), treated.DebugString());
+  EXPECT_EQ(measured.control().DebugString(), control.DebugString());
+  EXPECT_EQ(measured.uplift_known(), true);
+  // The same over HTTP; the alerts' outcomes do not count the campaign.
+  const testing::HttpAnswer answer = testing::HttpCall(
+      service.http, "GET", std::string("/v1/alerts/outcomes?campaign_id=") + kCampaign);
+  ASSERT_EQ(answer.status, 200) << answer.body;
+  v1::AlertOutcomes from_http;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(answer.body, &from_http).ok());
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(from_http, measured));
+  request.clear_campaign_id();
+  const v1::AlertOutcomes alerts = outcomes();
+  std::uint64_t alert_follow_ups = 0, offer_follow_ups = 0;
+  for (int c = 0; c < kTargets; ++c) {
+    grpc::ClientContext context;
+    v1::GetCustomerStateRequest get;
+    get.set_customer_id(Customer(c));
+    v1::CustomerState state;
+    ASSERT_TRUE(stub->GetCustomerState(&context, get, &state).ok());
+    for (const v1::AlertFollowUp& follow_up : state.alert_follow_ups()) {
+      ++(follow_up.campaign_id().empty() ? alert_follow_ups : offer_follow_ups);
+    }
+  }
+  EXPECT_EQ(offer_follow_ups, static_cast<std::uint64_t>(kTargets));
+  EXPECT_EQ(alerts.treated().alerts() + alerts.control().alerts(), alert_follow_ups);
+  EXPECT_EQ(testing::HttpCall(service.http, "GET",
+                              std::string("/v1/alerts/outcomes?segment=A&campaign_id=") + kCampaign)
+                .status,
+            400);
+  EXPECT_EQ(service.process->Stop(SIGTERM), 0) << service.process->Log();
+}
+
 }  // namespace
 }  // namespace crm

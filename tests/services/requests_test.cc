@@ -172,6 +172,10 @@ TEST(RequestsTest, OfferTargetRequestsAreCheckedFieldByField) {
   offers.set_channel(v1::CHANNEL_UNSPECIFIED);  // not given: any customer
   offers.set_include_owners(true);
   EXPECT_TRUE(Validate(offers).ok());
+  offers.set_campaign_id("SPRING");
+  EXPECT_TRUE(Validate(offers).ok());
+  offers.set_campaign_id(std::string(kMaxCampaignIdBytes + 1, 'c'));
+  refused("campaign_id");
 }
 
 TEST(RequestsTest, OutcomeRequestsTakeAPeriodOfRaisingAnActionAndASegment) {
@@ -200,6 +204,15 @@ TEST(RequestsTest, OutcomeRequestsTakeAPeriodOfRaisingAnActionAndASegment) {
   outcomes.set_action("");
   outcomes.set_segment("Z");
   refused("segment");
+  outcomes.set_segment("A");
+  outcomes.set_campaign_id("SPRING");
+  refused("do not apply");  // a campaign's outcomes are not by segment
+  outcomes.set_segment("");
+  EXPECT_TRUE(Validate(outcomes).ok());
+  outcomes.set_campaign_id(std::string(kMaxCampaignIdBytes + 1, 'c'));
+  refused("campaign_id is 257 bytes");
+  outcomes.set_campaign_id("\xff");
+  refused("UTF-8");
 }
 
 TEST(GrpcStatusTest, EveryAbslCodeMapsToTheGrpcCodeOfTheSameName) {

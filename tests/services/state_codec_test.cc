@@ -85,7 +85,12 @@ CustomerState FullyPopulated() {
                          .raised_at = At(-2),
                          .action = RecommendedAction::kOnboard,
                          .segment = Segment::kC,
-                         .contacts = 3}};
+                         .contacts = 3},
+                        {.number = OfferNumber("SPRING-OFFER"),
+                         .raised_at = At(-3),
+                         .control = true,
+                         .campaign_id = "SPRING-OFFER",
+                         .product = "Ch\xC3\xA2teau"}};
   s.alert.indexed_appetence = {{"P", 0.25}, {"Ch\xC3\xA2teau", 0.0}, {"Q", 1.0}};
   // Capacity 4, five ids: the ring has wrapped and its next slot is 1.
   for (const char* id : {"a", "b", "c", "d", "e"}) s.recent_events.Insert(EventIdHash(id), 4);
