@@ -9,6 +9,7 @@
 // runs 100 and more), CRM_TEST_SEED the seed. Each restart waits for the
 // killed member's session to expire (6 s, the mock broker's minimum) before
 // it is given the partitions.
+#include <google/protobuf/util/field_comparator.h>
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/message_differencer.h>
 #include <google/protobuf/util/time_util.h>
@@ -401,7 +402,15 @@ int Differences(const Outcome& want, const Outcome& got) {
     }
   }
   // The outcomes sum the follow-ups of every alert: the same, exactly once.
-  if (!MessageDifferencer::Equals(want.outcomes, got.outcomes)) {
+  // Their sums of money are floating point, added in the order the
+  // instances' answers are merged: equal to a billionth.
+  google::protobuf::util::DefaultFieldComparator within_a_billionth;
+  within_a_billionth.set_float_comparison(
+      google::protobuf::util::DefaultFieldComparator::APPROXIMATE);
+  within_a_billionth.SetDefaultFractionAndMargin(1e-9, 1e-9);
+  MessageDifferencer same_outcomes;
+  same_outcomes.set_field_comparator(&within_a_billionth);
+  if (!same_outcomes.Compare(want.outcomes, got.outcomes)) {
     ++differences;
     ADD_FAILURE() << "outcomes differ:\nclean " << want.outcomes.ShortDebugString() << "\ngot "
                   << got.outcomes.ShortDebugString();

@@ -58,7 +58,7 @@ class Population {
     int purchases = 0;
     bool profiled = false;       // one PROFILE touchpoint first
     bool asked_consent = false;  // then, for most, an e-mail opt-in
-    int wish = -1;          // the product they are after: asked about, then bought
+    int wish = -1;               // the product they are after: asked about, then bought
   };
   struct Due {
     Timestamp at;
