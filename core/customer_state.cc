@@ -119,8 +119,9 @@ constexpr std::size_t kMapNodeOverheadBytes = 32 + 16;
 std::size_t HeapBytes(const std::string& text) { return text.size() > 15 ? text.size() + 1 : 0; }
 
 // The most that applying `tp` can add to StateBytes: a new map node for its
-// product and for each attribute, their strings, and a few bytes for a
-// purchase day, a complaint time, a satisfaction sample and an event id.
+// product and for each attribute, their strings, an offer campaign's
+// follow-up, and a few bytes for a purchase day, a complaint time, a
+// satisfaction sample and an event id.
 std::size_t GrowthBound(const Touchpoint& tp) {
   std::size_t bound = 64;
   if (!tp.product.empty()) {
@@ -132,6 +133,10 @@ std::size_t GrowthBound(const Touchpoint& tp) {
       bound += kMapNodeOverheadBytes + sizeof(std::pair<const std::string, ProfileField>) +
                HeapBytes(key) + HeapBytes(value);
     }
+  }
+  if (tp.type == TouchpointType::kCampaignContact && !tp.product.empty()) {
+    // An offer campaign's follow-up, which FollowUp may start.
+    bound += sizeof(AlertFollowUp) + HeapBytes(tp.campaign_id) + HeapBytes(tp.product);
   }
   return bound;
 }
@@ -256,7 +261,10 @@ std::size_t StateBytes(const CustomerState& state) {
   bytes += state.purchase_days.size() * sizeof(std::int32_t);
   bytes += state.recent_complaints.size() * sizeof(Timestamp);
   bytes += state.recent_campaign_contacts.size() * sizeof(Timestamp);
-  bytes += state.alert.follow_ups.size() * sizeof(AlertFollowUp);
+  for (const AlertFollowUp& follow_up : state.alert.follow_ups) {
+    bytes +=
+        sizeof(AlertFollowUp) + HeapBytes(follow_up.campaign_id) + HeapBytes(follow_up.product);
+  }
   bytes += state.recent_satisfaction.size() * sizeof(SatisfactionSample);
   bytes += state.recent_events.ring().size() * sizeof(std::uint64_t);
   for (const auto& [product, stats] : state.products) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/alerts.h"
 #include "core/customer_state.h"
 
 namespace crm {
@@ -27,11 +28,15 @@ bool Counts(const Touchpoint& touchpoint, const AlertFollowUp& follow_up) {
 }
 
 // Starts the follow-up of the offer campaign `touchpoint` reports, if it is
-// one's first contact; whether it did.
+// one's first contact; whether it did. A contact acting on one of the
+// customer's alerts (its alert id as campaign_id) is that alert's, whatever
+// its product.
 bool StartOffer(const Touchpoint& touchpoint, std::vector<AlertFollowUp>& follow_ups) {
   if (touchpoint.type != TouchpointType::kCampaignContact || touchpoint.product.empty() ||
       std::any_of(follow_ups.begin(), follow_ups.end(), [&](const AlertFollowUp& f) {
-        return f.campaign_id == touchpoint.campaign_id;
+        return f.campaign_id.empty()
+                   ? AlertId(touchpoint.customer_id, f.number) == touchpoint.campaign_id
+                   : f.campaign_id == touchpoint.campaign_id;
       })) {
     return false;
   }

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "core/alerts.h"
 #include "tests/core/test_touchpoints.h"
 
 namespace crm {
@@ -174,6 +175,14 @@ TEST(FollowUpTest, AnOfferCampaignsFollowUpCountsItsContactsAndPurchasesOfTheOff
   ASSERT_TRUE(FollowUp(bought, kWindow, follow_ups));
   EXPECT_EQ(follow_ups.front().recovered_at, Day(20));
   EXPECT_DOUBLE_EQ(follow_ups.front().revenue, 80);
+
+  // A win-back contact naming its alert, with a product: the alert's, not a campaign's.
+  std::vector<AlertFollowUp> alert_only = {Raised(1, 0)};
+  Touchpoint win_back = contact("w1", 3, AlertId(CustomerId("c"), 1), false);
+  win_back.customer_id = CustomerId("c");
+  ASSERT_TRUE(FollowUp(win_back, kWindow, alert_only));
+  ASSERT_EQ(alert_only.size(), 1u);
+  EXPECT_EQ(alert_only.front().contacts, 1u);
 
   // Held out: in the control group, no contact made.
   std::vector<AlertFollowUp> held;
