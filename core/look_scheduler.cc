@@ -22,8 +22,7 @@ constexpr std::size_t kDuePage = 256;
 void PlanNextLook(const Scorer& scorer, double precision, PendingCommit::Customer& customer) {
   CustomerState& state = customer.state;
   const ChurnCurve curve(scorer, state);
-  const auto horizon = std::chrono::duration_cast<Micros>(
-      std::chrono::duration<double, std::ratio<86400>>(scorer.model().churn.horizon_days));
+  const Micros horizon = FromDays(scorer.model().churn.horizon_days);
   state.alert.next_look = NextLook([&](Timestamp t) { return curve.At(t); }, *state.alert.looked_at,
                                    state.alert, *customer.plan, precision, horizon);
   customer.plan = nullptr;

@@ -18,6 +18,11 @@ inline std::int32_t DayNumber(Timestamp t) {
 inline Timestamp FromMicros(std::int64_t micros) { return Timestamp(Micros(micros)); }
 inline std::int64_t ToMicros(Timestamp t) { return t.time_since_epoch().count(); }
 
+// A span of fractional days, to the microsecond.
+inline Micros FromDays(double days) {
+  return std::chrono::duration_cast<Micros>(std::chrono::duration<double, std::ratio<86400>>(days));
+}
+
 // Fractional days from `from` to `to` (negative when `to` is earlier).
 inline double DaysBetween(Timestamp from, Timestamp to) {
   return std::chrono::duration<double, std::ratio<86400>>(to - from).count();

@@ -60,8 +60,7 @@ int WriteHistory(const std::string& path, int customers, std::uint64_t seed, dou
   options.seed = seed;
   options.duplicate_rate = duplicate_rate;
   const crm::Timestamp end = clock.Now();
-  options.start = end - std::chrono::duration_cast<crm::Micros>(
-                            std::chrono::duration<double, std::ratio<86400>>(days));
+  options.start = end - crm::FromDays(days);
   crm::demo::Population population(options);
   crm::v1::Touchpoint message;
   std::string line;
@@ -450,9 +449,7 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   options.customers = f.customers;
   options.seed = f.seed;
   options.duplicate_rate = f.duplicate_rate;
-  options.start =
-      clock.Now() - std::chrono::duration_cast<crm::Micros>(
-                        std::chrono::duration<double, std::ratio<86400>>(f.history_days));
+  options.start = clock.Now() - crm::FromDays(f.history_days);
   crm::demo::Population population(options);
   std::cerr << "crm-demo: seed " << f.seed << ", " << f.customers << " customers, " << f.rate
             << " touchpoints/s, simulated time from " << Date(options.start) << "\n";

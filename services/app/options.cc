@@ -66,10 +66,6 @@ std::optional<double> ParseNumber(const std::string& text) {
   return value;
 }
 
-Micros FromDays(double days) {
-  return std::chrono::duration_cast<Micros>(std::chrono::duration<double, std::ratio<86400>>(days));
-}
-
 // The alert policy from its flags; an error names the flag and its value.
 absl::StatusOr<AlertPolicy> BuildAlertPolicy(AlertPolicy policy, double cooldown_days,
                                              const std::vector<std::string>& segments,

@@ -33,9 +33,19 @@ double RecoveryRate(const OutcomeGroup& group) {
                           : 0;
 }
 
-std::optional<UpliftEstimate> UpliftOf(const OutcomeTotals& totals) {
-  return EstimateUplift(totals.treated.alerts, totals.treated.recovered, totals.control.alerts,
-                        totals.control.recovered);
+// The treated and control groups of `totals` and their uplift, into a
+// message with those fields (AlertOutcomes, OutcomeWeek).
+template <typename Message>
+void SetGroups(const OutcomeTotals& totals, Message* out) {
+  ToProto(totals.treated, out->mutable_treated());
+  ToProto(totals.control, out->mutable_control());
+  const std::optional<UpliftEstimate> uplift =
+      EstimateUplift(totals.treated.alerts, totals.treated.recovered, totals.control.alerts,
+                     totals.control.recovered);
+  out->set_uplift_known(uplift.has_value());
+  out->set_uplift(uplift ? uplift->uplift : 0);
+  out->set_uplift_low(uplift ? uplift->interval.low : 0);
+  out->set_uplift_high(uplift ? uplift->interval.high : 0);
 }
 
 // The filter of a validated request.
@@ -71,15 +81,9 @@ grpc::Status SumLocally(const ScoringParts& parts, const OutcomeFilter& filter,
 }  // namespace
 
 void ToProto(const OutcomeReport& report, v1::AlertOutcomes* out) {
-  ToProto(report.all.treated, out->mutable_treated());
-  ToProto(report.all.control, out->mutable_control());
+  SetGroups(report.all, out);
   const OutcomeGroup& treated = report.all.treated;
   const OutcomeGroup& control = report.all.control;
-  const std::optional<UpliftEstimate> uplift = UpliftOf(report.all);
-  out->set_uplift_known(uplift.has_value());
-  out->set_uplift(uplift ? uplift->uplift : 0);
-  out->set_uplift_low(uplift ? uplift->interval.low : 0);
-  out->set_uplift_high(uplift ? uplift->interval.high : 0);
   out->set_treated_recovery_rate(RecoveryRate(treated));
   out->set_control_recovery_rate(RecoveryRate(control));
   // What the treated would have spent at the control group's revenue per alert.
@@ -92,13 +96,7 @@ void ToProto(const OutcomeReport& report, v1::AlertOutcomes* out) {
   for (const auto& [week, totals] : report.weeks) {
     v1::OutcomeWeek* row = out->add_weeks();
     ToProtoTime(week, row->mutable_week());
-    ToProto(totals.treated, row->mutable_treated());
-    ToProto(totals.control, row->mutable_control());
-    const std::optional<UpliftEstimate> estimate = UpliftOf(totals);
-    row->set_uplift_known(estimate.has_value());
-    row->set_uplift(estimate ? estimate->uplift : 0);
-    row->set_uplift_low(estimate ? estimate->interval.low : 0);
-    row->set_uplift_high(estimate ? estimate->interval.high : 0);
+    SetGroups(totals, row);
   }
 }
 

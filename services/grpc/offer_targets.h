@@ -18,6 +18,10 @@
 
 namespace crm {
 
+// What an offer campaign's control group is drawn from, as an alert's is
+// from its id (InControlGroup): the campaign code and the customer id.
+std::string OfferTargetId(std::string_view campaign_id, const CustomerId& customer);
+
 // The top_n customers by their appetence for `request.product` as of now,
 // highest first (ties by customer id), of one ABC segment or all, only those
 // whose consent to `request.channel` is in force when one is given, owners
@@ -29,10 +33,6 @@ namespace crm {
 // missed until their next look. Bounded as ListAtRiskCustomers (`partial`).
 // With a campaign_id, each target says whether the campaign holds it out
 // (InControlGroup of OfferTargetId, at --control-share).
-// What an offer campaign's control group is drawn from, as an alert's is
-// from its id (InControlGroup): the campaign code and the customer id.
-std::string OfferTargetId(std::string_view campaign_id, const CustomerId& customer);
-
 grpc::Status ListOffers(const ScoringParts& parts, grpc::ServerContext* context,
                         const Caller& caller, const v1::ListOfferTargetsRequest& request,
                         v1::ListOfferTargetsResponse* response);

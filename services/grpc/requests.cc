@@ -29,16 +29,20 @@ std::string NameList(const std::array<Enum, N>& values, NameOf name_of) {
   return list;
 }
 
+// A code in `field` (a product, a campaign): at most `max_bytes` of UTF-8.
+absl::Status ValidateCode(std::string_view field, std::string_view code, std::size_t max_bytes) {
+  const std::string name(field);
+  if (code.size() > max_bytes) {
+    return Invalid(name + " is " + std::to_string(code.size()) + " bytes long, at most " +
+                   std::to_string(max_bytes) + " are accepted: " + Quoted(code));
+  }
+  if (!IsUtf8(code)) return Invalid(name + " is not valid UTF-8: " + Quoted(code));
+  return absl::OkStatus();
+}
+
 // An offer campaign's code: at most kMaxCampaignIdBytes of UTF-8 (empty: none).
 absl::Status ValidateCampaignId(std::string_view campaign_id) {
-  if (campaign_id.size() > kMaxCampaignIdBytes) {
-    return Invalid("campaign_id is " + std::to_string(campaign_id.size()) +
-                   " bytes long, at most " + std::to_string(kMaxCampaignIdBytes) +
-                   " are accepted: " + Quoted(campaign_id));
-  }
-  if (!IsUtf8(campaign_id))
-    return Invalid("campaign_id is not valid UTF-8: " + Quoted(campaign_id));
-  return absl::OkStatus();
+  return ValidateCode("campaign_id", campaign_id, kMaxCampaignIdBytes);
 }
 
 absl::Status ValidateActionFilter(std::string_view action) {
@@ -95,14 +99,8 @@ std::string Quoted(std::string_view text, std::size_t max_bytes) {
 }
 
 absl::Status ValidateCustomerId(std::string_view id, std::string_view field) {
-  const std::string name(field);
-  if (id.empty()) return Invalid(name + " is empty");
-  if (id.size() > kMaxCustomerIdBytes) {
-    return Invalid(name + " is " + std::to_string(id.size()) + " bytes long, at most " +
-                   std::to_string(kMaxCustomerIdBytes) + " are accepted: " + Quoted(id));
-  }
-  if (!IsUtf8(id)) return Invalid(name + " is not valid UTF-8: " + Quoted(id));
-  return absl::OkStatus();
+  if (id.empty()) return Invalid(std::string(field) + " is empty");
+  return ValidateCode(field, id, kMaxCustomerIdBytes);
 }
 
 absl::Status ValidateAsOf(const google::protobuf::Timestamp& as_of, std::string_view field) {
@@ -170,11 +168,9 @@ absl::Status Validate(const v1::ListAtRiskCustomersRequest& request) {
 absl::Status Validate(const v1::ListOfferTargetsRequest& request) {
   const std::string& product = request.product();
   if (product.empty()) return Invalid("product is empty");
-  if (product.size() > kMaxProductBytes) {
-    return Invalid("product is " + std::to_string(product.size()) + " bytes long, at most " +
-                   std::to_string(kMaxProductBytes) + " are accepted: " + Quoted(product));
+  if (absl::Status code = ValidateCode("product", product, kMaxProductBytes); !code.ok()) {
+    return code;
   }
-  if (!IsUtf8(product)) return Invalid("product is not valid UTF-8: " + Quoted(product));
   if (request.top_n() == 0 || request.top_n() > kMaxTopN) {
     return Invalid("top_n must be 1-" + std::to_string(kMaxTopN) + ", not " +
                    std::to_string(request.top_n()));

@@ -1,19 +1,10 @@
 #include "tools/demo/campaign.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <utility>
 
 namespace crm::demo {
-namespace {
-
-Timestamp AddDays(Timestamp t, double days) {
-  return t +
-         std::chrono::duration_cast<Micros>(std::chrono::duration<double, std::ratio<86400>>(days));
-}
-
-}  // namespace
 
 CampaignTool::CampaignTool(CampaignOptions options) : options_(options), rng_(options.seed) {}
 
@@ -28,7 +19,7 @@ std::vector<Touchpoint> CampaignTool::Respond(const RaisedAlert& alert, Timestam
     contact.type = TouchpointType::kCampaignContact;
     contact.channel = alert.channel != Channel::kUnspecified ? alert.channel : Channel::kEmail;
     contact.campaign_id = alert.alert_id;
-    contact.occurred_at = std::max(AddDays(alert.raised_at, 1), not_before);
+    contact.occurred_at = std::max(alert.raised_at + FromDays(1), not_before);
   }
   const double back = alert.control ? options_.control_return : options_.treated_return;
   if (unit(rng_) < back) {
@@ -40,7 +31,7 @@ std::vector<Touchpoint> CampaignTool::Respond(const RaisedAlert& alert, Timestam
     purchase.product = "MOBILE-PLAN";
     purchase.amount = 20 + std::round(130 * unit(rng_));
     // Within the 30-day window: two days to three weeks after the alert.
-    purchase.occurred_at = std::max(AddDays(alert.raised_at, 2 + 19 * unit(rng_)), not_before);
+    purchase.occurred_at = std::max(alert.raised_at + FromDays(2 + 19 * unit(rng_)), not_before);
     if (touchpoints.size() == 2 && purchase.occurred_at < touchpoints.front().occurred_at) {
       std::swap(touchpoints.front(), touchpoints.back());
     }

@@ -15,11 +15,6 @@ constexpr std::array<std::string_view, 12> kCatalogue = {
 // Persona shares, per 100 customers.
 constexpr std::array<int, kPersonaCount> kShares = {30, 20, 15, 15, 20};
 
-Timestamp AddDays(Timestamp t, double days) {
-  return t +
-         std::chrono::duration_cast<Micros>(std::chrono::duration<double, std::ratio<86400>>(days));
-}
-
 }  // namespace
 
 std::string_view PersonaName(Persona persona) {
@@ -39,10 +34,10 @@ Population::Population(PopulationOptions options) : options_(options), rng_(opti
     double first_day = unit(rng_) * 7;
     if (customer.persona == Persona::kNew) first_day = 20 + unit(rng_) * 100;
     if (customer.persona == Persona::kDeclining) {
-      customer.decline_at = AddDays(options_.start, 40 + unit(rng_) * 60);
+      customer.decline_at = options_.start + FromDays(40 + unit(rng_) * 60);
     }
     customers_.push_back(customer);
-    due_.push({AddDays(options_.start, first_day), i});
+    due_.push({options_.start + FromDays(first_day), i});
   }
 }
 
@@ -266,7 +261,7 @@ Touchpoint Population::Next() {
   due_.pop();
   Customer& customer = customers_[due.customer];
   Touchpoint tp = Generate(customer, due.at);
-  due_.push({AddDays(due.at, DaysToNext(customer, due.at)), due.customer});
+  due_.push({due.at + FromDays(DaysToNext(customer, due.at)), due.customer});
   last_ = tp;
   has_last_ = true;
   return tp;

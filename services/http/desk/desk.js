@@ -1,8 +1,8 @@
 // The agents' desk: the customer card, the at-risk queue, the live alerts and
 // the campaign outcomes (outcomes.js), read from the service's JSON API
-// (protobuf's JSON mapping). Everything shown
-// is what the API returns, formatted; nothing is scored here. Text from the
-// API is only ever set with textContent.
+// (protobuf's JSON mapping). Everything shown is what the API returns,
+// formatted; nothing is scored here. Text from the API is only ever set with
+// textContent.
 "use strict";
 
 const TOKEN_KEY = "crm-desk-token";
