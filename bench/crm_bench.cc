@@ -58,6 +58,7 @@ struct Options {
   std::uint64_t seed = 1;
   std::string scored = CRM_SCORED_BIN;
   std::string devbroker = CRM_DEVBROKER_BIN;
+  std::string empty_server = CRM_EMPTY_SERVER_BIN;
   std::vector<std::string> scored_args;
   std::string work_dir;
   std::string json;
@@ -425,16 +426,16 @@ class LookupCaller {
   absl::Notification finished_;
 };
 
-LookupResult Lookups(const Service& service, const std::vector<std::string>& customers, int callers,
-                     double seconds) {
+LookupResult Lookups(const std::string& address, const std::vector<std::string>& customers,
+                     int callers, double seconds) {
   // A few connections (gRPC shares one per target unless told otherwise).
   std::vector<std::unique_ptr<v1::ScoringService::Stub>> stubs;
   for (int i = 0; i < 4; ++i) {
     grpc::ChannelArguments args;
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
     args.SetInt("crm.bench.channel", i);
-    stubs.push_back(v1::ScoringService::NewStub(grpc::CreateCustomChannel(
-        service.grpc_address(), grpc::InsecureChannelCredentials(), args)));
+    stubs.push_back(v1::ScoringService::NewStub(
+        grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args)));
   }
   const auto started = SteadyClock::now();
   const auto until = started + std::chrono::duration_cast<SteadyClock::duration>(
@@ -561,33 +562,68 @@ void CheckTopicWhole(const Broker& broker, int partitions, std::size_t touchpoin
   }
 }
 
-// The same lookups over gRPC then over HTTP/JSON (GET /v1/customers/{id}/scores),
-// nothing ingested meanwhile, with the service's CPU per call for each: what
-// the HTTP edge costs beside gRPC, in the same run.
-void HttpBesideGrpc(const Options& options, const Service& service, const Workload& workload,
-                    Report& report) {
-  std::cerr << "http: " << options.lookup_callers << " callers over gRPC, then over HTTP\n";
-  const std::int64_t cpu_before = ProcessCpuMicros(service.pid());
-  const LookupResult grpc =
-      Lookups(service, workload.customers, options.lookup_callers, options.seconds);
-  const std::int64_t cpu_between = ProcessCpuMicros(service.pid());
-  HttpLookupResult http = HttpLookups(service.http_address(), workload.customers,
-                                      options.lookup_callers, options.seconds);
-  const std::int64_t cpu_after = ProcessCpuMicros(service.pid());
-  const double grpc_cpu = static_cast<double>(cpu_between - cpu_before) /
-                          static_cast<double>(std::max<std::size_t>(grpc.latency.count, 1));
-  const double http_cpu =
+// gRPC lookups then HTTP ones (GET /v1/customers/{id}/scores) on one
+// process's addresses, with the process's CPU per call for each.
+struct TransportCosts {
+  LookupResult grpc;
+  HttpLookupResult http;
+  Summary http_latency;
+  double grpc_cpu_us = 0, http_cpu_us = 0;
+};
+TransportCosts MeasureLookups(pid_t pid, const std::string& grpc_address,
+                              const std::string& http_address,
+                              const std::vector<std::string>& customers, const Options& options) {
+  TransportCosts costs;
+  const std::int64_t cpu_before = ProcessCpuMicros(pid);
+  costs.grpc = Lookups(grpc_address, customers, options.lookup_callers, options.seconds);
+  const std::int64_t cpu_between = ProcessCpuMicros(pid);
+  costs.http = HttpLookups(http_address, customers, options.lookup_callers, options.seconds);
+  const std::int64_t cpu_after = ProcessCpuMicros(pid);
+  costs.grpc_cpu_us = static_cast<double>(cpu_between - cpu_before) /
+                      static_cast<double>(std::max<std::size_t>(costs.grpc.latency.count, 1));
+  costs.http_cpu_us =
       static_cast<double>(cpu_after - cpu_between) /
-      static_cast<double>(std::max<std::size_t>(http.samples_us.size(), std::size_t{1}));
-  report.Add("http", "grpc_calls_per_s", grpc.rate, "/s");
-  ReportSummary(report, "http", "grpc_", grpc.latency);
-  report.Add("http", "grpc_cpu_us_per_call", grpc_cpu, "us");
-  report.Add("http", "http_calls_per_s", http.rate, "/s");
-  ReportSummary(report, "http", "http_", Summarise(std::move(http.samples_us)));
-  report.Add("http", "http_cpu_us_per_call", http_cpu, "us");
-  report.Add("http", "cpu_ratio_http_to_grpc", http_cpu / grpc_cpu, "");
-  report.Add("http", "errors", static_cast<double>(grpc.errors + http.errors), "");
-  if (grpc.errors + http.errors > 0) Fail("lookups failed: see the errors above");
+      static_cast<double>(std::max<std::size_t>(costs.http.samples_us.size(), std::size_t{1}));
+  costs.http_latency = Summarise(std::move(costs.http.samples_us));
+  return costs;
+}
+
+void ReportCosts(Report& report, const std::string& prefix, const TransportCosts& costs) {
+  report.Add("http", prefix + "grpc_calls_per_s", costs.grpc.rate, "/s");
+  ReportSummary(report, "http", prefix + "grpc_", costs.grpc.latency);
+  report.Add("http", prefix + "grpc_cpu_us_per_call", costs.grpc_cpu_us, "us");
+  report.Add("http", prefix + "http_calls_per_s", costs.http.rate, "/s");
+  ReportSummary(report, "http", prefix + "http_", costs.http_latency);
+  report.Add("http", prefix + "http_cpu_us_per_call", costs.http_cpu_us, "us");
+}
+
+// The same lookups over gRPC then over HTTP/JSON, nothing ingested meanwhile,
+// with the service's CPU per call for each: what the HTTP edge costs beside
+// gRPC; then the same on crm-bench-empty (the same transports, an empty
+// handler behind them): what a lookup costs beside its transport, in the
+// same run.
+void HttpBesideGrpc(const Options& options, const Service& service, const Workload& workload,
+                    const fs::path& dir, Report& report) {
+  std::cerr << "http: " << options.lookup_callers << " callers over gRPC, then over HTTP\n";
+  const TransportCosts scored = MeasureLookups(service.pid(), service.grpc_address(),
+                                               service.http_address(), workload.customers, options);
+  std::cerr << "http: the same on empty handlers (crm-bench-empty)\n";
+  ChildProcess empty(options.empty_server, {}, dir / "empty.log");
+  const auto empty_grpc = empty.WaitForLog("gRPC listening on ", std::chrono::seconds(30));
+  const auto empty_http = empty.WaitForLog("HTTP listening on ", std::chrono::seconds(30));
+  if (!empty_grpc || !empty_http) Fail("crm-bench-empty did not start:\n" + empty.Log());
+  const TransportCosts bare =
+      MeasureLookups(empty.pid(), *empty_grpc, *empty_http, workload.customers, options);
+  if (empty.Stop(SIGTERM) != 0) Fail("crm-bench-empty did not stop cleanly:\n" + empty.Log());
+  ReportCosts(report, "", scored);
+  report.Add("http", "cpu_ratio_http_to_grpc", scored.http_cpu_us / scored.grpc_cpu_us, "");
+  ReportCosts(report, "empty_", bare);
+  report.Add("http", "cpu_ratio_grpc_to_empty", scored.grpc_cpu_us / bare.grpc_cpu_us, "");
+  report.Add("http", "cpu_ratio_http_to_empty", scored.http_cpu_us / bare.http_cpu_us, "");
+  const std::int64_t errors =
+      scored.grpc.errors + scored.http.errors + bare.grpc.errors + bare.http.errors;
+  report.Add("http", "errors", static_cast<double>(errors), "");
+  if (errors > 0) Fail("lookups failed: see the errors above");
 }
 
 // What crm-scored's phases are measured against: the bare consumer's and the
@@ -646,8 +682,8 @@ void ServicePhases(const Options& options, const Broker& broker, const fs::path&
     LoadGenerator load(broker.bootstrap, kTopic, workload.customers, options.lookup_ingest_rate,
                        options.seed + 2);
     Check(load.Start(), "load");
-    const LookupResult lookups =
-        Lookups(service, workload.customers, options.lookup_callers, options.seconds);
+    const LookupResult lookups = Lookups(service.grpc_address(), workload.customers,
+                                         options.lookup_callers, options.seconds);
     load.Stop();
     report.Add("lookups", "ingest_offered_per_s", load.achieved_rate(), "/s");
     report.Add("lookups", "calls_per_s", lookups.rate, "/s");
@@ -657,7 +693,7 @@ void ServicePhases(const Options& options, const Broker& broker, const fs::path&
     consumed += load.produced();
     WaitForIngest(*offsets, service, 0, consumed, "lookup backlog");
   }
-  if (Wants(options, "http")) HttpBesideGrpc(options, service, workload, report);
+  if (Wants(options, "http")) HttpBesideGrpc(options, service, workload, dir, report);
   if (service.Stop() != 0) Fail("crm-scored did not stop cleanly:\n" + service.Log());
 }
 
@@ -783,6 +819,9 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   app.add_option("--seed", options.seed, "Seed of the demo population")->capture_default_str();
   app.add_option("--scored", options.scored, "The crm-scored binary")->capture_default_str();
   app.add_option("--devbroker", options.devbroker, "The crm-devbroker binary")
+      ->capture_default_str();
+  app.add_option("--empty-server", options.empty_server,
+                 "The crm-bench-empty binary (the lookups' transports, nothing behind them)")
       ->capture_default_str();
   app.add_option("--scored-arg", options.scored_args,
                  "A flag passed on to crm-scored (repeatable), e.g. --scored-arg=--clock=event");

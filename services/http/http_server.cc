@@ -124,16 +124,13 @@ std::string ReadBody(mg_connection* connection, std::size_t limit) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
-    const std::string& listen, const std::shared_ptr<grpc::Channel>& channel,
-    HttpServerOptions options, JsonApiOptions api_options) {
+absl::StatusOr<CivetwebServer> StartCivetweb(const std::string& listen, int threads,
+                                             int (*handle)(mg_connection*, void*), void* data) {
   static std::once_flag initialised;
   std::call_once(initialised, [] { mg_init_library(0); });
-  std::unique_ptr<HttpServer> server(
-      new HttpServer(channel, std::move(options), std::move(api_options)));
-  const std::string threads = std::to_string(std::max(server->options_.threads, 2));
+  const std::string thread_count = std::to_string(std::max(threads, 2));
   const char* civetweb_options[] = {"listening_ports", listen.c_str(), "num_threads",
-                                    threads.c_str(), "enable_keep_alive", "yes",
+                                    thread_count.c_str(), "enable_keep_alive", "yes",
                                     "request_timeout_ms", "30000",
                                     // An answer's head and body go in two writes: without
                                     // this, Nagle holds the body for the peer's delayed
@@ -142,17 +139,31 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
   mg_callbacks callbacks{};
   // civetweb's own messages (a port taken, say) are reported by Start's error.
   callbacks.log_message = [](const mg_connection*, const char*) { return 1; };
-  server->context_ = mg_start(&callbacks, server.get(), civetweb_options);
-  if (server->context_ == nullptr) {
+  CivetwebServer server;
+  server.context = mg_start(&callbacks, data, civetweb_options);
+  if (server.context == nullptr) {
     return absl::UnavailableError("cannot listen for HTTP on " + listen);
   }
   mg_server_port ports[4] = {};
-  const int count = mg_get_server_ports(server->context_, 4, ports);
+  const int count = mg_get_server_ports(server.context, 4, ports);
   if (count < 1 || ports[0].port == 0) {
+    mg_stop(server.context);
     return absl::UnavailableError("cannot listen for HTTP on " + listen);
   }
-  server->port_ = ports[0].port;
-  mg_set_request_handler(server->context_, "/", &HttpServer::Handle, server.get());
+  server.port = ports[0].port;
+  mg_set_request_handler(server.context, "/", handle, data);
+  return server;
+}
+
+absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
+    const std::string& listen, const std::shared_ptr<grpc::Channel>& channel,
+    HttpServerOptions options, JsonApiOptions api_options) {
+  std::unique_ptr<HttpServer> server(
+      new HttpServer(channel, std::move(options), std::move(api_options)));
+  auto started = StartCivetweb(listen, server->options_.threads, &HttpServer::Handle, server.get());
+  if (!started.ok()) return started.status();
+  server->context_ = started->context;
+  server->port_ = started->port;
   return server;
 }
 

@@ -36,6 +36,16 @@ struct HttpServerOptions {
   std::function<bool()> ready;
 };
 
+// civetweb listening on `listen` with `threads` connections served at once,
+// every path handled by `handle(connection, data)` (a civetweb request
+// handler): how the HTTP server, and crm-bench's empty one, start.
+struct CivetwebServer {
+  mg_context* context = nullptr;  // mg_stop when done
+  int port = 0;
+};
+absl::StatusOr<CivetwebServer> StartCivetweb(const std::string& listen, int threads,
+                                             int (*handle)(mg_connection*, void*), void* data);
+
 class HttpServer {
  public:
   // Listens on `listen` ("HOST:PORT", HOST an IP address; port 0 picks one)
