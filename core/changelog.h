@@ -102,6 +102,9 @@ struct ChangelogStep {
 struct ChangelogWrite {
   std::int32_t partition = 0;
   std::vector<std::pair<const CustomerId*, const CustomerState*>> customers;
+  // Their states in the store's encoding (IngestOptions::encode), aligned
+  // with `customers` (null: erased); empty when the commit was not encoded.
+  std::vector<const std::string*> encoded;
   // Alerts raised or cleared, to deliver (null: delivered or withdrawn
   // since), by AlertDeliveryId.
   std::vector<std::pair<std::string, const AlertEvent*>> alerts;

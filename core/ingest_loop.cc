@@ -147,7 +147,7 @@ bool IngestLoop::LookRound(bool& looks_waiting, absl::Status& result) {
 bool IngestLoop::ApplyBatch(const SourceBatch& batch, absl::Status& result) {
   SetConnected(true);  // records came: the brokers answer
   const std::int32_t partition_count =
-      ports_.ownership != nullptr ? ports_.ownership->Owned().second : 0;
+      ports_.ownership != nullptr ? ports_.ownership->PartitionCount() : 0;
   for (const InputRecord& record : batch.records) CheckPartitioner(record, partition_count);
   auto processed = ports_.processor->Process(batch.records);
   if (IsStorageFull(processed.status())) {

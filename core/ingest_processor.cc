@@ -46,7 +46,10 @@ IngestProcessor::IngestProcessor(IngestOptions options, StateStore* store, const
                                              options_.planner_started)),
       handover_(std::make_unique<PartitionHandOver>(state_.get(), looks_.get(), clock)),
       eraser_(std::make_unique<Eraser>(state_.get(), handover_.get(), clock,
-                                       options_.erasure_fence_ttl)) {}
+                                       options_.erasure_fence_ttl)) {
+  CRM_CHECK(options_.shared == nullptr || options_.encode);
+  state_->cache.Share(options_.shared);
+}
 
 IngestProcessor::~IngestProcessor() = default;
 IngestProcessor::IngestProcessor(IngestProcessor&&) noexcept = default;
@@ -301,12 +304,29 @@ absl::Status IngestProcessor::SendRejects(const PendingCommit& pending) {
   return absl::OkStatus();
 }
 
+void IngestProcessor::Share(StateBatch& batch) {
+  if (options_.shared == nullptr) return;
+  for (std::size_t i = 0; i < batch.customers.size(); ++i) {
+    const CustomerId& id = *batch.customers[i].first;
+    // Only what the cache holds (it takes each state off when it changes).
+    if (state_->cache.Contains(id)) {
+      options_.shared->Put(id, std::make_shared<const std::string>(std::move(batch.encoded[i])));
+    }
+  }
+}
+
 absl::Status IngestProcessor::Commit(std::unique_ptr<PendingCommit>& pending, BatchResult& result) {
   PendingCommit& c = *pending;
   if (!c.empty()) {
     if (absl::Status s = SendRejects(c); !s.ok()) return s;
     if (looks_->enabled()) looks_->PlanAll(c);
     StateBatch batch = c.Batch();
+    if (options_.encode) {
+      batch.encoded.reserve(batch.customers.size());
+      for (const auto& [id, state] : batch.customers) {
+        batch.encoded.push_back(options_.encode(*state));
+      }
+    }
     // On failure the population goes back to the committed one, and the
     // cache forgets the states the commit took from it (read again from the
     // store, as committed) when it is dropped.
@@ -316,6 +336,7 @@ absl::Status IngestProcessor::Commit(std::unique_ptr<PendingCommit>& pending, Ba
     }
     looks_->Committed(c);
     c.Committed(batch, result);
+    Share(batch);
   } else {
     looks_->Committed(c);  // what its reads learnt
   }

@@ -21,6 +21,7 @@
 #include "core/pending_commit.h"
 #include "core/population.h"
 #include "core/reject_sink.h"
+#include "core/shared_states.h"
 #include "core/state_store.h"
 #include "core/validation.h"
 
@@ -44,6 +45,14 @@ struct IngestOptions {
   // How long an erasure fence is kept: the input topic's retention, past
   // which no touchpoint from before the erasure can arrive any more.
   Micros erasure_fence_ttl = std::chrono::hours(24 * 7);
+  // The store's encoding of a state (the bytes it writes): with it, each
+  // commit encodes each changed state once, for the changelog, the store and
+  // `shared` alike (StateBatch::encoded). Empty: the store encodes them.
+  std::function<std::string(const CustomerState&)> encode;
+  // Where the committed states of the customers in the cache are shared with
+  // readers on other threads, in that encoding (null: not shared).
+  // REQUIRES: `encode` with it; outlives the processor.
+  SharedStates* shared = nullptr;
 };
 
 // Applies batches of input records to customer state, exactly once: changed
@@ -199,6 +208,9 @@ class IngestProcessor final : public AlertDeliveryListener {
   // Commits the pending commit (its rejected records to the reject sink
   // first, its looks planned) and starts a new one.
   absl::Status Commit(std::unique_ptr<PendingCommit>& pending, BatchResult& result);
+  // After `batch` committed: its states the cache holds go to
+  // IngestOptions::shared (their encodings moved there).
+  void Share(StateBatch& batch);
   // Sends the pending commit's rejected records to the reject sink.
   absl::Status SendRejects(const PendingCommit& pending);
 

@@ -89,8 +89,12 @@ absl::StatusOr<std::map<std::int32_t, ChangelogWrite>> PartitionHandOver::Writes
     const StateBatch& batch, std::vector<AlertEvent>& delivered) {
   std::map<std::int32_t, ChangelogWrite> writes;
   std::unordered_map<CustomerId, std::int32_t> partition_of;
-  for (const auto& [id, state] : batch.customers) {
-    writes[state->partition].customers.emplace_back(id, state);
+  const bool encoded = !batch.encoded.empty();
+  for (std::size_t i = 0; i < batch.customers.size(); ++i) {
+    const auto& [id, state] = batch.customers[i];
+    ChangelogWrite& write = writes[state->partition];
+    write.customers.emplace_back(id, state);
+    if (encoded) write.encoded.push_back(&batch.encoded[i]);
     partition_of[*id] = state->partition;
   }
   for (const auto& [sequence, alert] : batch.outbox) {
@@ -113,7 +117,9 @@ absl::StatusOr<std::map<std::int32_t, ChangelogWrite>> PartitionHandOver::Writes
     }
   }
   for (const auto& [partition, id] : batch.erased) {
-    writes[partition].customers.emplace_back(id, nullptr);
+    ChangelogWrite& write = writes[partition];
+    write.customers.emplace_back(id, nullptr);
+    if (encoded) write.encoded.push_back(nullptr);
   }
   for (const auto& [partition, state] : batch.partitions) writes[partition];
   return writes;

@@ -8,16 +8,19 @@ void PartitionOwnership::Begin(std::int32_t partition) {
   absl::MutexLock lock(&mutex_);
   partitions_.insert(partition);
   failed_.erase(partition);
+  Publish();
 }
 
 void PartitionOwnership::Fail(std::int32_t partition, std::string why) {
   absl::MutexLock lock(&mutex_);
   failed_[partition] = std::move(why);
+  Publish();
 }
 
 void PartitionOwnership::End(std::int32_t partition) {
   absl::MutexLock lock(&mutex_);
   if (auto it = partitions_.find(partition); it != partitions_.end()) partitions_.erase(it);
+  Publish();
 }
 
 void PartitionOwnership::SetOwned(std::set<std::int32_t> owned, std::int32_t count) {
@@ -27,6 +30,22 @@ void PartitionOwnership::SetOwned(std::set<std::int32_t> owned, std::int32_t cou
   std::erase_if(failed_, elsewhere);
   owned_ = std::move(owned);
   count_ = count;
+  Publish();
+}
+
+void PartitionOwnership::SetPartitionerMismatch() {
+  if (partitioner_mismatch_.exchange(true)) return;  // once: it is never unset
+  absl::MutexLock lock(&mutex_);
+  Publish();
+}
+
+void PartitionOwnership::Publish() {
+  snapshot_ = std::make_shared<const Snapshot>(
+      Snapshot{.owned = owned_,
+               .count = count_,
+               .restoring = partitions_,
+               .failed = failed_,
+               .partitioner_mismatch = partitioner_mismatch_.load()});
 }
 
 bool PartitionOwnership::Snapshot::OwnsAll() const {
@@ -98,22 +117,18 @@ bool PartitionOwnership::Snapshot::Serves(std::int32_t partition) const {
 
 absl::Status PartitionOwnership::CheckAnswer(const CustomerId& /*id*/,
                                              const std::optional<CustomerState>& state) const {
-  return TakeSnapshot().CheckAnswer(state);
+  return TakeSnapshot()->CheckAnswer(state);
 }
 
-absl::Status PartitionOwnership::CheckAll() const { return TakeSnapshot().CheckAll(); }
+absl::Status PartitionOwnership::CheckAll() const { return TakeSnapshot()->CheckAll(); }
 
 bool PartitionOwnership::Serves(std::int32_t partition) const {
-  return TakeSnapshot().Serves(partition);
+  return TakeSnapshot()->Serves(partition);
 }
 
-PartitionOwnership::Snapshot PartitionOwnership::TakeSnapshot() const {
+std::shared_ptr<const PartitionOwnership::Snapshot> PartitionOwnership::TakeSnapshot() const {
   absl::MutexLock lock(&mutex_);
-  return {.owned = owned_,
-          .count = count_,
-          .restoring = partitions_,
-          .failed = failed_,
-          .partitioner_mismatch = partitioner_mismatch_.load()};
+  return snapshot_;
 }
 
 std::pair<std::optional<std::set<std::int32_t>>, std::int32_t> PartitionOwnership::Owned() const {

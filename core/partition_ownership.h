@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -71,7 +72,11 @@ class PartitionOwnership {
     // Every partition owned (true before any assignment).
     bool OwnsAll() const;
   };
-  Snapshot TakeSnapshot() const;
+  // The current one, shared: taking it copies nothing (each change builds
+  // the next).
+  std::shared_ptr<const Snapshot> TakeSnapshot() const;
+  // The partition count of the latest assignment (0: unknown).
+  std::int32_t PartitionCount() const { return TakeSnapshot()->count; }
 
   // How current a partition's state is: touchpoints the brokers have that
   // are not applied yet (-1: unknown), and when it was last brought up to
@@ -87,7 +92,7 @@ class PartitionOwnership {
   // Set once an input record was seen on another partition than the
   // configured partitioner gives its key: then whose an unknown customer
   // would be cannot be told (the answer is UNAVAILABLE, not NOT_FOUND).
-  void SetPartitionerMismatch() { partitioner_mismatch_.store(true); }
+  void SetPartitionerMismatch();
   bool partitioner_mismatch() const { return partitioner_mismatch_.load(); }
 
  private:
@@ -98,6 +103,10 @@ class PartitionOwnership {
   std::int32_t count_ ABSL_GUARDED_BY(mutex_) = 0;
   std::map<std::int32_t, Progress> progress_ ABSL_GUARDED_BY(mutex_);
   std::map<std::int32_t, std::string> failed_ ABSL_GUARDED_BY(mutex_);  // why, by partition
+  // What TakeSnapshot gives: rebuilt by Publish after each change.
+  std::shared_ptr<const Snapshot> snapshot_ ABSL_GUARDED_BY(mutex_) =
+      std::make_shared<const Snapshot>();
+  void Publish() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   std::atomic<bool> partitioner_mismatch_{false};
 };
 

@@ -23,6 +23,7 @@ CustomerState* StateCache::Lend(const CustomerId& id) {
 }
 
 void StateCache::Put(const CustomerId& id, CustomerState state) {
+  if (shared_ != nullptr) shared_->Erase(id);
   if (max_entries_ == 0) return;
   const std::size_t bytes = EntryBytes(id, state);
   if (max_bytes_ > 0 && bytes > max_bytes_) {  // would empty the cache and still not fit
@@ -47,12 +48,14 @@ void StateCache::Evict() {
   while (!lru_.empty() &&
          (index_.size() > max_entries_ || (max_bytes_ > 0 && bytes_ > max_bytes_))) {
     bytes_ -= lru_.back().bytes;
+    if (shared_ != nullptr) shared_->Erase(lru_.back().id);
     index_.erase(lru_.back().id);
     lru_.pop_back();
   }
 }
 
 void StateCache::Erase(const CustomerId& id) {
+  if (shared_ != nullptr) shared_->Erase(id);
   auto it = index_.find(id);
   if (it == index_.end()) return;
   bytes_ -= it->second->bytes;
@@ -61,6 +64,7 @@ void StateCache::Erase(const CustomerId& id) {
 }
 
 void StateCache::Clear() {
+  if (shared_ != nullptr) shared_->Clear();
   index_.clear();
   lru_.clear();
   bytes_ = 0;

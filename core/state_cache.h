@@ -7,6 +7,7 @@
 
 #include "core/customer_id.h"
 #include "core/customer_state.h"
+#include "core/shared_states.h"
 
 namespace crm {
 
@@ -32,6 +33,10 @@ class StateCache {
   void Put(const CustomerId& id, CustomerState state);
   void Erase(const CustomerId& id);
   void Clear();
+  // From now on every state put, erased or evicted leaves `shared` too (a
+  // state put is shared again by whoever committed it). May be null.
+  void Share(SharedStates* shared) { shared_ = shared; }
+  bool Contains(const CustomerId& id) const { return index_.contains(id); }
   std::size_t size() const { return index_.size(); }
   // The bytes held, as counted when each state was put.
   std::size_t bytes() const { return bytes_; }
@@ -47,6 +52,7 @@ class StateCache {
   std::size_t max_entries_;
   std::size_t max_bytes_;
   std::size_t bytes_ = 0;
+  SharedStates* shared_ = nullptr;
   std::list<Entry> lru_;  // most recent first
   std::unordered_map<CustomerId, std::list<Entry>::iterator> index_;
 };

@@ -134,6 +134,10 @@ struct AppliedTouchpoint {
 // RecentTouchpoints, each replacing the one kRecentTouchpoints before it).
 struct StateBatch {
   std::vector<std::pair<const CustomerId*, const CustomerState*>> customers;
+  // Their states in the store's encoding, aligned with `customers`, when the
+  // commit encoded them once for the changelog and the store (empty: the
+  // store encodes them). The store writes these bytes as they are.
+  std::vector<std::string> encoded;
   std::vector<AppliedTouchpoint> touchpoints;  // in the order applied
   std::vector<PopulationCell> population;
   std::vector<std::pair<std::int32_t, PartitionState>> partitions;

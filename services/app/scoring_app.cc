@@ -18,8 +18,10 @@
 #include "core/ingest_processor.h"
 #include "core/partition_ownership.h"
 #include "core/scorer.h"
+#include "services/app/consumer_listener.h"
 #include "services/app/model_reloader.h"
 #include "services/app/process.h"
+#include "services/codec/state_codec.h"
 #include "services/common/file_audit_log.h"
 #include "services/common/log.h"
 #include "services/grpc/scoring_service.h"
@@ -39,10 +41,6 @@ namespace crm {
 namespace {
 
 constexpr std::string_view kComponent = "crm-scored";
-// The health service's name for ingestion: NOT_SERVING while the brokers are
-// away or the disk is full (queries are still answered: the server itself
-// stays SERVING).
-const std::string kIngestHealth = "crm.v1.Ingest";
 
 int Fatal(std::string_view what, const absl::Status& status) {
   CRM_LOG(kError, kComponent) << what << ": " << status.message();
@@ -50,23 +48,6 @@ int Fatal(std::string_view what, const absl::Status& status) {
 }
 
 std::string HostOf(const std::string& listen) { return listen.substr(0, listen.rfind(':')); }
-
-// What the ingest loop reports: its lines go to the log as the consumer's,
-// and whether it ingests to the health service.
-class ConsumerListener final : public IngestListener {
- public:
-  explicit ConsumerListener(GrpcServer* server) : server_(server) {}
-  void IngestingChanged(bool ingesting) override { server_->SetServing(kIngestHealth, ingesting); }
-  void Log(Severity severity, std::string_view message) override {
-    const LogLevel level = severity == Severity::kError     ? LogLevel::kError
-                           : severity == Severity::kWarning ? LogLevel::kWarning
-                                                            : LogLevel::kInfo;
-    if (LogEnabled(level)) LogLine(level, "consumer", message);
-  }
-
- private:
-  GrpcServer* server_;
-};
 
 // crm-scored's parts, built in order by Build (each step may end the process
 // with an exit code), run by Run and stopped by Shutdown in the order that
@@ -121,6 +102,8 @@ class ScoringApp {
   bool auth_configured_ = false;
   std::unique_ptr<Board<Scorer>> scorers_;
   PopulationBoard population_;
+  // The consumer's cached states, shared with the lookups.
+  SharedStates shared_states_;
   std::unique_ptr<RocksDbStateStore> store_;
   std::unique_ptr<FileAuditLog> audit_;
   std::unique_ptr<EmbeddedBroker> broker_;
@@ -304,6 +287,8 @@ std::optional<int> ScoringApp::BuildIngest() {
   ingest.planning_threads = options_.planning_threads;
   ingest.planner_started = [] { pthread_setname_np(pthread_self(), "planner"); };
   ingest.erasure_fence_ttl = std::chrono::hours(24) * options_.erasure_fence_days;
+  ingest.encode = EncodeState;
+  ingest.shared = &shared_states_;
   processor_ =
       std::make_unique<IngestProcessor>(ingest, store_.get(), &clock_, metrics_.get(),
                                         IngestMode{.rejects = DeadLetters{dead_letters_.get()},
@@ -389,6 +374,7 @@ std::optional<int> ScoringApp::StartServing() {
           .erasures = &erasures_,
           .wall_clock = &clock_,
           .ownership = &ownership_,
+          .shared_states = &shared_states_,
           .cluster = clustered_ ? &cluster_view_ : nullptr,
           .partition_of = partition_of,
           .peer_credentials = *peer_credentials,

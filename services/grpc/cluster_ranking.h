@@ -170,8 +170,8 @@ grpc::Status RankInCluster(const ScoringParts& parts, grpc::ServerContext* conte
                            const RankingCall<Request, Response>& call, Response* response) {
   // One view of the ownership for the whole ranking: the partitions it
   // filters by are the ones it names.
-  const std::optional<PartitionOwnership::Snapshot> ownership = parts.router->Ownership();
-  const PartitionOwnership::Snapshot* owned = ownership ? &*ownership : nullptr;
+  const std::shared_ptr<const PartitionOwnership::Snapshot> ownership = parts.router->Ownership();
+  const PartitionOwnership::Snapshot* owned = ownership.get();
   if (caller.forwarded) return call.local(owned, true, response);
   // Alone, or before any assignment (every local state taken as this
   // instance's own): this instance's ranking, if it covers everything.

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "core/check.h"
+#include "services/codec/state_codec.h"
 #include "services/grpc/requests.h"  // Quoted
 
 namespace crm {
@@ -148,8 +150,8 @@ std::optional<std::int32_t> PeerRouter::Hint(std::string_view raw_id) const {
   return options_.partition_of(raw_id, count);
 }
 
-std::optional<PartitionOwnership::Snapshot> PeerRouter::Ownership() const {
-  if (options_.ownership == nullptr) return std::nullopt;
+std::shared_ptr<const PartitionOwnership::Snapshot> PeerRouter::Ownership() const {
+  if (options_.ownership == nullptr) return nullptr;
   return options_.ownership->TakeSnapshot();
 }
 
@@ -158,15 +160,28 @@ std::optional<ClusterSnapshot> PeerRouter::Cluster() const {
   return ClusterSnapshot::Of(*options_.cluster, clock_.Now());
 }
 
+absl::StatusOr<std::optional<CustomerState>> PeerRouter::Read(StateStore& store,
+                                                              const std::string& raw_id) const {
+  const CustomerId id(raw_id);
+  if (options_.shared_states != nullptr) {
+    if (std::shared_ptr<const std::string> encoded = options_.shared_states->Find(id)) {
+      absl::StatusOr<CustomerState> state = DecodeState(*encoded);
+      CRM_CHECK(state.ok());  // encoded by this process a moment ago
+      return std::optional<CustomerState>(*std::move(state));
+    }
+  }
+  return store.Find(id, Hint(raw_id));
+}
+
 Route PeerRouter::Locate(StateStore& store, const std::string& raw_id, bool forwarded) const {
-  auto stored = store.Find(CustomerId(raw_id), Hint(raw_id));
+  auto stored = Read(store, raw_id);
   if (!stored.ok()) {
     Route route;
     route.status = stored.status();
     return route;
   }
   // Taken after the read: a partition revoked since is seen as revoked.
-  const std::optional<PartitionOwnership::Snapshot> ownership = Ownership();
+  const std::shared_ptr<const PartitionOwnership::Snapshot> ownership = Ownership();
   const RouteQuestion question{.raw_id = raw_id, .stored = *stored, .forwarded = forwarded};
   std::optional<ClusterSnapshot> cluster;
   if (ownership && options_.cluster != nullptr) {
@@ -180,7 +195,7 @@ Route PeerRouter::Locate(StateStore& store, const std::string& raw_id, bool forw
                                                     : 0;
     hint_count_.store(count, std::memory_order_relaxed);
   }
-  return DecideRoute(question, ownership ? &*ownership : nullptr, cluster ? &*cluster : nullptr,
+  return DecideRoute(question, ownership.get(), cluster ? &*cluster : nullptr,
                      options_.partition_of, options_.policy);
 }
 

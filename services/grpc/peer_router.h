@@ -20,6 +20,7 @@
 #include "core/cluster.h"
 #include "core/customer_state.h"
 #include "core/partition_ownership.h"
+#include "core/shared_states.h"
 #include "core/state_store.h"
 
 namespace crm {
@@ -109,6 +110,7 @@ class PeerRouter {
  public:
   struct Options {
     const PartitionOwnership* ownership = nullptr;  // null: this instance answers alone
+    const SharedStates* shared_states = nullptr;    // null: every read from the store
     const ClusterView* cluster = nullptr;           // null: no other instance
     PartitionOf partition_of;                       // null: unknown customers unplaced
     PeerPolicy policy;
@@ -117,8 +119,10 @@ class PeerRouter {
   // REQUIRES: the pointers and `clock` outlive the router.
   PeerRouter(Options options, const Clock& clock) : options_(std::move(options)), clock_(clock) {}
 
-  // One read of `store` for `raw_id`, the partition of their key tried first
-  // (the hinted single read: at most one partition holds a customer), then
+  // The customer's committed state from the shared states when there (no
+  // read of the store), else one read of `store` for `raw_id`, the partition
+  // of their key tried first (the hinted single read: at most one partition
+  // holds a customer); then
   // DecideRoute on one snapshot of the ownership and one of the cluster, both
   // taken after the read (the cluster's only when NeedsCluster). REQUIRES:
   // `raw_id` passed ValidateCustomerId.
@@ -126,9 +130,12 @@ class PeerRouter {
   // The partition of `raw_id`'s key tried first by Locate (nullopt: no hint,
   // before any partition count is known).
   std::optional<std::int32_t> Hint(std::string_view raw_id) const;
+  // Locate's read: the shared states' copy, else the store's.
+  absl::StatusOr<std::optional<CustomerState>> Read(StateStore& store,
+                                                    const std::string& raw_id) const;
 
   // The ownership now (null: this instance answers alone).
-  std::optional<PartitionOwnership::Snapshot> Ownership() const;
+  std::shared_ptr<const PartitionOwnership::Snapshot> Ownership() const;
   // The cluster now (null: no other instance).
   std::optional<ClusterSnapshot> Cluster() const;
   const PeerPolicy& policy() const { return options_.policy; }

@@ -14,6 +14,7 @@
 #include "core/cluster.h"
 #include "core/erasure.h"
 #include "core/partition_ownership.h"
+#include "core/shared_states.h"
 #include "services/grpc/alert_hub.h"
 #include "services/grpc/authorizer.h"
 #include "services/grpc/peer_router.h"
@@ -38,6 +39,9 @@ struct ScoringServiceOptions {
   // about to change, or is another instance's, answers UNAVAILABLE (null:
   // every partition is this instance's, always served).
   const PartitionOwnership* ownership = nullptr;
+  // The committed states the consumer thread holds in memory: a lookup reads
+  // its customer there first, the store only when absent (null: the store).
+  const SharedStates* shared_states = nullptr;
   // Scale-out (null: this instance answers alone). The instances of the
   // group and the partitions each owns: a lookup of a customer whose
   // partition another instance owns is forwarded to it, and ListAtRisk

@@ -22,7 +22,7 @@ void ScoringParts::Stamp(std::int32_t partition, const PopulationView& populatio
     freshness->mutable_updated_at()->set_seconds(us / 1'000'000);
     freshness->mutable_updated_at()->set_nanos(static_cast<std::int32_t>(us % 1'000'000) * 1000);
   }
-  freshness->set_partition_count(options->ownership->Owned().second);
+  freshness->set_partition_count(options->ownership->PartitionCount());
 }
 
 void ScoringParts::Recommend(const CustomerState& state, const Scores& scores,

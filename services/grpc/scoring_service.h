@@ -45,6 +45,7 @@ class ScoringServiceImpl final : public ScoringServiceBase {
       : options_(std::move(options)),
         wall_clock_(options_.wall_clock != nullptr ? options_.wall_clock : clock),
         router_({.ownership = options_.ownership,
+                 .shared_states = options_.shared_states,
                  .cluster = options_.cluster,
                  .partition_of = options_.partition_of,
                  .policy = {.peers_verified = options_.peers_verified,

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <string_view>
 
+#include "core/check.h"
 #include "crm/v1/scoring.pb.h"
 #include "services/codec/alert_codec.h"
 #include "services/codec/state_codec.h"
@@ -184,10 +185,20 @@ absl::StatusOr<std::map<std::int32_t, std::int64_t>> KafkaChangelog::Write(
       headers->add(kSeqHeader, BigEndian(write.marker.seq));
       return headers;
     };
-    for (const auto& [id, state] : write.customers) {
-      const std::string value = state != nullptr ? EncodeState(*state) : std::string();
-      if (absl::Status s = produce(write.partition, id->value(),
-                                   state != nullptr ? &value : nullptr, stamp(), nullptr);
+    CRM_CHECK(write.encoded.empty() || write.encoded.size() == write.customers.size());
+    for (std::size_t i = 0; i < write.customers.size(); ++i) {
+      const auto& [id, state] = write.customers[i];
+      // The commit's encoding when it has one (the store writes the same bytes).
+      std::string own;
+      const std::string* value = nullptr;
+      if (!write.encoded.empty()) {
+        value = write.encoded[i];
+      } else if (state != nullptr) {
+        own = EncodeState(*state);
+        value = &own;
+      }
+      CRM_CHECK((value != nullptr) == (state != nullptr));
+      if (absl::Status s = produce(write.partition, id->value(), value, stamp(), nullptr);
           !s.ok()) {
         return s;
       }

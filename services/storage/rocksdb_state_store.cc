@@ -10,6 +10,7 @@
 #include <functional>
 #include <limits>
 
+#include "core/check.h"
 #include "crm/internal/stored_state.pb.h"
 #include "services/codec/alert_codec.h"
 #include "services/codec/state_codec.h"
@@ -496,12 +497,15 @@ void WriteOfferChange(const IndexChange& change, SortedWrites& writes) {
 
 absl::Status RocksDbStateStore::Commit(const std::string& topic, const StateBatch& batch) {
   SortedWrites writes;
-  for (const auto& [id, state] : batch.customers) {
+  CRM_CHECK(batch.encoded.empty() || batch.encoded.size() == batch.customers.size());
+  for (std::size_t i = 0; i < batch.customers.size(); ++i) {
+    const auto& [id, state] = batch.customers[i];
     if (state->partition < 0) {
       return absl::InvalidArgumentError("committing the state of customer " + id->value() +
                                         ", which has no partition");
     }
-    writes.Put(CustomerKey(state->partition, *id), EncodeState(*state));
+    writes.Put(CustomerKey(state->partition, *id),
+               batch.encoded.empty() ? EncodeState(*state) : batch.encoded[i]);
   }
   for (const PopulationCell& cell : batch.population) {
     if (cell.count == 0) {

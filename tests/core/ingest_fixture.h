@@ -125,9 +125,9 @@ class IngestAlertsTest : public IngestProcessorTest {
   }
   // A processor on `store` with alerts on the event clock, loaded, the wall
   // clock (which only bounds validation here) at day 1000.
-  IngestProcessor Started(StateStore* store) {
+  IngestProcessor Started(StateStore* store, IngestOptions options = IngestOptions{}) {
     clock_.Set(Day(1000));
-    IngestProcessor processor = MakeProcessor(store);
+    IngestProcessor processor = MakeProcessor(store, std::move(options));
     Enable(processor);
     EXPECT_TRUE(processor.Load().ok());
     return processor;

@@ -56,6 +56,97 @@ TEST_F(IngestChangelogTest, APartitionMovesToAnEmptyStoreWholeAndGoesOnAsIfItHad
   EXPECT_EQ(second_store.outbox().size(), alone_store.outbox().size());
 }
 
+// A store that keeps the encoded states each commit brought.
+class EncodedSeenStore final : public testing::ForwardingStateStore {
+ public:
+  using ForwardingStateStore::ForwardingStateStore;
+  absl::Status Commit(const std::string& topic, const StateBatch& batch) override {
+    EXPECT_TRUE(batch.encoded.empty() || batch.encoded.size() == batch.customers.size());
+    seen.insert(seen.end(), batch.encoded.begin(), batch.encoded.end());
+    return ForwardingStateStore::Commit(topic, batch);
+  }
+  std::vector<std::string> seen;
+};
+
+TEST_F(IngestChangelogTest, EachCommitEncodesEachStateOnceForTheChangelogAndTheStore) {
+  const auto batches = Stream();
+  MemoryStateStore memory;
+  EncodedSeenStore store(&memory);
+  std::vector<std::string> encodings;  // each call's bytes: distinct, so each is traced
+  IngestOptions options;
+  options.encode = [&encodings](const CustomerState& state) {
+    encodings.push_back(std::to_string(encodings.size()) + "/" +
+                        std::to_string(state.events_applied));
+    return encodings.back();
+  };
+  IngestProcessor processor = Started(&store, std::move(options));
+  processor.EnableChangelog(
+      {.sink = &changelog_, .source = &changelog_, .new_epoch = [this] { return ++epochs_; }});
+  for (std::int32_t p : {0, 1}) ASSERT_TRUE(processor.RestorePartition(p).ok());
+  for (const auto& batch : batches) ASSERT_TRUE(processor.Process(batch).ok());
+  // Each state written was encoded once, and those bytes went to both.
+  std::size_t written = 0;
+  for (std::int32_t p : {0, 1}) {
+    for (const ChangelogRecord& record : changelog_.log(p)) {
+      if (record.kind == ChangelogRecord::Kind::kCustomer && record.state) ++written;
+    }
+  }
+  EXPECT_GT(written, 0u);
+  EXPECT_EQ(encodings.size(), written);
+  EXPECT_EQ(store.seen, encodings);                              // in the commit's order
+  std::vector<std::string> in_changelog = changelog_.encoded();  // by partition
+  std::sort(in_changelog.begin(), in_changelog.end());
+  std::sort(encodings.begin(), encodings.end());
+  EXPECT_EQ(in_changelog, encodings);
+  // The states committed are the ones a processor without the changelog keeps.
+  MemoryStateStore alone_store;
+  IngestProcessor alone = Started(&alone_store);
+  for (const auto& batch : batches) ASSERT_TRUE(alone.Process(batch).ok());
+  ExpectSamePartitions(alone_store, memory);
+}
+
+// Every shared state is its customer's committed one: after commits, a
+// commit that failed, and an erasure.
+TEST_F(IngestChangelogTest, OnlyCommittedStatesOfCachedCustomersAreShared) {
+  const auto batches = Stream();
+  MemoryStateStore store;
+  SharedStates shared;
+  IngestOptions options;
+  options.encode = [](const CustomerState& state) {
+    return std::to_string(state.partition) + "/" + std::to_string(state.events_applied);
+  };
+  options.shared = &shared;
+  options.cache_entries = 10;  // fewer than the stream's customers: some are evicted
+  IngestProcessor processor = Started(&store, std::move(options));
+  processor.EnableChangelog(
+      {.sink = &changelog_, .source = &changelog_, .new_epoch = [this] { return ++epochs_; }});
+  for (std::int32_t p : {0, 1}) ASSERT_TRUE(processor.RestorePartition(p).ok());
+  const auto expect_committed = [&](const char* when) {
+    const std::map<CustomerId, CustomerState> committed = store.states();
+    for (const auto& [id, state] : committed) {
+      if (std::shared_ptr<const std::string> bytes = shared.Find(id)) {
+        EXPECT_EQ(*bytes,
+                  std::to_string(state.partition) + "/" + std::to_string(state.events_applied))
+            << when << ": " << id.value();
+      }
+    }
+    EXPECT_LE(shared.size(), 10u) << when;
+  };
+  ASSERT_TRUE(processor.Process(batches[0]).ok());
+  expect_committed("after a commit");
+  EXPECT_GT(shared.size(), 0u);
+  changelog_.FailAfter(3);  // the next commit fails: its states are not committed
+  EXPECT_FALSE(processor.Process(batches[1]).ok());
+  expect_committed("after a failed commit");
+  ASSERT_TRUE(processor.Process(batches[1]).ok());
+  ASSERT_TRUE(processor.Process(batches[2]).ok());
+  expect_committed("after the stream");
+  const CustomerId steady("steady-0");
+  ASSERT_NE(shared.Find(steady), nullptr);  // its touchpoints came last in its partition
+  ASSERT_TRUE(processor.Erase(steady).ok());
+  EXPECT_EQ(shared.Find(steady), nullptr);
+}
+
 TEST_F(IngestChangelogTest, ACommitCutShortIsNeitherRestoredNorLeftToHideTheStatesBeforeIt) {
   const auto batches = Stream();
   MemoryStateStore first_store;

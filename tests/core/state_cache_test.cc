@@ -3,10 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "core/customer_id.h"
 #include "core/customer_state.h"
+#include "core/shared_states.h"
 
 namespace crm {
 namespace {
@@ -168,6 +170,50 @@ TEST(StateCacheTest, CapacityOneKeepsTheLatestPut) {
   EXPECT_FALSE(Holds(cache, "a"));
   ASSERT_NE(cache.Find(Id("b")), nullptr);
   EXPECT_EQ(cache.Find(Id("b"))->events_applied, 2u);
+}
+
+// The shared copy of an entry goes whenever the entry changes or leaves:
+// shared again only by whoever commits the new state.
+TEST(StateCacheTest, ASharedStateLeavesWithItsEntryAndWhenItChanges) {
+  SharedStates shared;
+  StateCache cache(2);
+  cache.Share(&shared);
+  const auto share = [&](const std::string& id) {
+    shared.Put(Id(id), std::make_shared<const std::string>(id + "-bytes"));
+  };
+  cache.Put(Id("a"), WithEvents(1));
+  share("a");
+  cache.Put(Id("b"), WithEvents(2));
+  share("b");
+  ASSERT_NE(shared.Find(Id("a")), nullptr);
+  EXPECT_EQ(*shared.Find(Id("a")), "a-bytes");
+  cache.Put(Id("a"), WithEvents(3));  // changed: its old bytes are stale
+  EXPECT_EQ(shared.Find(Id("a")), nullptr);
+  share("a");
+  cache.Put(Id("c"), WithEvents(4));  // evicts b, the least recently used
+  EXPECT_FALSE(Holds(cache, "b"));
+  EXPECT_EQ(shared.Find(Id("b")), nullptr);
+  EXPECT_NE(shared.Find(Id("a")), nullptr);
+  cache.Erase(Id("a"));
+  EXPECT_EQ(shared.Find(Id("a")), nullptr);
+  share("c");
+  cache.Clear();
+  EXPECT_EQ(shared.size(), 0u);
+}
+
+TEST(SharedStatesTest, ReadersKeepWhatTheyFoundWhileItIsReplaced) {
+  SharedStates shared;
+  const CustomerId id("a");
+  EXPECT_EQ(shared.Find(id), nullptr);
+  shared.Put(id, std::make_shared<const std::string>("one"));
+  const std::shared_ptr<const std::string> found = shared.Find(id);
+  shared.Put(id, std::make_shared<const std::string>("two"));
+  EXPECT_EQ(*found, "one");
+  EXPECT_EQ(*shared.Find(id), "two");
+  EXPECT_EQ(shared.size(), 1u);
+  shared.Erase(id);
+  EXPECT_EQ(shared.Find(id), nullptr);
+  EXPECT_EQ(*found, "one");
 }
 
 }  // namespace

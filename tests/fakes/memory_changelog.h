@@ -8,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "core/changelog.h"
+#include "core/check.h"
 
 namespace crm::testing {
 
@@ -25,7 +26,13 @@ class MemoryChangelog final : public ChangelogSink, public ChangelogSource {
       // The next offset: past the last record (compaction leaves gaps).
       const auto next = [&log] { return log.empty() ? std::int64_t{0} : log.back().offset + 1; };
       const ChangelogStamp stamp{write.marker.epoch, write.marker.seq};
-      for (const auto& [id, state] : write.customers) {
+      CRM_CHECK(write.encoded.empty() || write.encoded.size() == write.customers.size());
+      for (std::size_t i = 0; i < write.customers.size(); ++i) {
+        const auto& [id, state] = write.customers[i];
+        if (!write.encoded.empty()) {
+          CRM_CHECK((write.encoded[i] != nullptr) == (state != nullptr));
+          if (state != nullptr) encoded_.push_back(*write.encoded[i]);
+        }
         if (fail_after_ && (*fail_after_)-- == 0) {
           fail_after_.reset();
           return absl::UnavailableError("injected changelog failure");
@@ -122,12 +129,15 @@ class MemoryChangelog final : public ChangelogSink, public ChangelogSource {
   void FailAtMarker() { fail_at_marker_ = true; }
   const std::vector<ChangelogRecord>& log(std::int32_t partition) { return logs_[partition]; }
   int reads() const { return reads_; }
+  // The encoded states the writes carried (ChangelogWrite::encoded), in order.
+  const std::vector<std::string>& encoded() const { return encoded_; }
 
  private:
   std::map<std::int32_t, std::vector<ChangelogRecord>> logs_;
   std::optional<int> fail_after_;
   bool fail_at_marker_ = false;
   int reads_ = 0;
+  std::vector<std::string> encoded_;
 };
 
 }  // namespace crm::testing

@@ -93,6 +93,25 @@ TEST(StateStoreTest, EachPartitionKeepsItsOwnStatesIndexesAndProgressAndIsDroppe
 // The offer index: per product, highest appetence first across partitions,
 // paged; an entry replaced when the appetence moves, left when it does not,
 // gone with the customer's erasure or their partition.
+TEST(StateStoreTest, WritesTheStatesAsTheCommitEncodedThem) {
+  TempDir dir;
+  auto store = Open(dir);
+  ASSERT_NE(store, nullptr);
+  const CustomerId a("a"), b("b");
+  const CustomerState a0 = StateOf(0, 1), b0 = StateOf(0, 2), other = StateOf(0, 7);
+  StateBatch batch;
+  batch.customers = {{&a, &a0}, {&b, &b0}};
+  // The bytes given are written as they are, not the states encoded again.
+  batch.encoded = {EncodeState(a0), EncodeState(other)};
+  ASSERT_TRUE(store->Commit(kTopic, batch).ok());
+  EXPECT_EQ(store->Get(0, a).value()->events_applied, 1u);
+  EXPECT_EQ(store->Get(0, b).value()->events_applied, 7u);
+  // Without them the store encodes the states itself.
+  batch.encoded.clear();
+  ASSERT_TRUE(store->Commit(kTopic, batch).ok());
+  EXPECT_EQ(store->Get(0, b).value()->events_applied, 2u);
+}
+
 TEST(StateStoreTest, TheOfferIndexRanksEachProductAndFollowsTheCustomer) {
   TempDir dir;
   auto store = Open(dir);

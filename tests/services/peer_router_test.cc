@@ -5,12 +5,15 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "core/cluster.h"
 #include "core/customer_state.h"
 #include "core/partition_ownership.h"
+#include "core/shared_states.h"
+#include "services/codec/state_codec.h"
 #include "tests/core/test_touchpoints.h"
 #include "tests/fakes/fake_clock.h"
 #include "tests/fakes/memory_state_store.h"
@@ -136,6 +139,32 @@ struct RouterTest : ::testing::Test {
   ClusterView cluster;
   PeerRouter router;
 };
+
+// A customer whose committed state the consumer thread shares is read from
+// there, the store not at all; the others from the store.
+TEST(PeerRouterTest, ASharedStateIsReadWithoutTheStore) {
+  testing::FakeClock clock(Day(400));
+  HintRecordingStore store;
+  Store(store, "k0-here", 0);
+  SharedStates shared;
+  const PeerRouter router({.shared_states = &shared}, clock);
+  Route route = router.Locate(store, "k0-here", false);
+  ASSERT_EQ(route.kind, Route::Kind::kHere);
+  EXPECT_EQ(route.state->events_applied, 1u);
+  EXPECT_EQ(store.hints.size(), 1u);
+  CustomerState newer = StateOn(0);
+  newer.events_applied = 5;
+  shared.Put(CustomerId("k0-here"), std::make_shared<const std::string>(EncodeState(newer)));
+  route = router.Locate(store, "k0-here", false);
+  ASSERT_EQ(route.kind, Route::Kind::kHere);
+  EXPECT_EQ(route.state->events_applied, 5u);
+  EXPECT_EQ(route.partition, 0);
+  EXPECT_EQ(store.hints.size(), 1u);  // no read of the store
+  shared.Erase(CustomerId("k0-here"));
+  route = router.Locate(store, "k0-here", false);
+  EXPECT_EQ(route.state->events_applied, 1u);
+  EXPECT_EQ(store.hints.size(), 2u);
+}
 
 TEST_F(RouterTest, ACustomerOnAPartitionOwnedAndServedIsAnsweredHere) {
   ownership.SetOwned({0, 1}, 2);
@@ -266,11 +295,11 @@ TEST_F(RouterTest, TheStoreIsReadOnceWithThePartitionOfTheKeyAsHint) {
 TEST_F(RouterTest, TheDecisionIsAPureFunctionOfItsSnapshots) {
   ownership.SetOwned({0, 1}, 2);
   cluster.Update(Member("b", "127.0.0.1:2", {}, clock.Now()), clock.Now());
-  const PartitionOwnership::Snapshot before = ownership.TakeSnapshot();
+  const PartitionOwnership::Snapshot before = *ownership.TakeSnapshot();
   const ClusterSnapshot cluster_before = ClusterSnapshot::Of(cluster, clock.Now());
   ownership.SetOwned({0}, 2);
   cluster.Update(Member("b", "127.0.0.1:2", {1}, clock.Now()), clock.Now());
-  const PartitionOwnership::Snapshot after = ownership.TakeSnapshot();
+  const PartitionOwnership::Snapshot after = *ownership.TakeSnapshot();
   const ClusterSnapshot cluster_after = ClusterSnapshot::Of(cluster, clock.Now());
 
   const std::string id = "k1-moved";
