@@ -304,17 +304,6 @@ absl::Status IngestProcessor::SendRejects(const PendingCommit& pending) {
   return absl::OkStatus();
 }
 
-void IngestProcessor::Share(StateBatch& batch) {
-  if (options_.shared == nullptr) return;
-  for (std::size_t i = 0; i < batch.customers.size(); ++i) {
-    const CustomerId& id = *batch.customers[i].first;
-    // Only what the cache holds (it takes each state off when it changes).
-    if (state_->cache.Contains(id)) {
-      options_.shared->Put(id, std::make_shared<const std::string>(std::move(batch.encoded[i])));
-    }
-  }
-}
-
 absl::Status IngestProcessor::Commit(std::unique_ptr<PendingCommit>& pending, BatchResult& result) {
   PendingCommit& c = *pending;
   if (!c.empty()) {
@@ -336,7 +325,6 @@ absl::Status IngestProcessor::Commit(std::unique_ptr<PendingCommit>& pending, Ba
     }
     looks_->Committed(c);
     c.Committed(batch, result);
-    Share(batch);
   } else {
     looks_->Committed(c);  // what its reads learnt
   }

@@ -208,9 +208,6 @@ class IngestProcessor final : public AlertDeliveryListener {
   // Commits the pending commit (its rejected records to the reject sink
   // first, its looks planned) and starts a new one.
   absl::Status Commit(std::unique_ptr<PendingCommit>& pending, BatchResult& result);
-  // After `batch` committed: its states the cache holds go to
-  // IngestOptions::shared (their encodings moved there).
-  void Share(StateBatch& batch);
   // Sends the pending commit's rejected records to the reject sink.
   absl::Status SendRejects(const PendingCommit& pending);
 

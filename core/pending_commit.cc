@@ -3,6 +3,8 @@
 #include <iterator>
 #include <utility>
 
+#include "core/check.h"
+
 namespace crm {
 
 PendingCommit::PendingCommit(IngestState* state, Timestamp started,
@@ -117,7 +119,7 @@ void PendingCommit::Rollback() {
   ingest->next_alert = first_alert_;
 }
 
-void PendingCommit::Committed(const StateBatch& batch, BatchResult& result) {
+void PendingCommit::Committed(StateBatch& batch, BatchResult& result) {
   IngestProbe& probe = *ingest->probe;
   if (!moved_.empty()) ingest->PublishPopulation();
   ingest->SetLatestEvent(latest_event);
@@ -127,9 +129,16 @@ void PendingCommit::Committed(const StateBatch& batch, BatchResult& result) {
     committed = state;
   }
   OutcomeTotals followed;
+  // In the order Batch() listed them: each with its encoding, when it has one.
+  std::size_t i = 0;
   for (auto& [id, customer] : customers) {
+    CRM_CHECK(batch.customers[i].first == &id);
     AddProgress(customer.follow_ups_before, customer.state.alert.follow_ups, followed);
-    ingest->cache.Put(id, std::move(customer.state));
+    std::shared_ptr<const std::string> encoded;
+    if (!batch.encoded.empty())
+      encoded = std::make_shared<const std::string>(std::move(batch.encoded[i]));
+    ingest->cache.Put(id, std::move(customer.state), std::move(encoded));
+    ++i;
   }
   if (followed != OutcomeTotals{}) probe.FollowedUp(followed);
   committed_ = true;

@@ -88,8 +88,9 @@ struct PendingCommit {
   // back to the committed ones.
   void Rollback();
   // The store took `batch` (from Batch()): the committed state, the probe
-  // and `result` learn it; the customers' states move to the cache.
-  void Committed(const StateBatch& batch, BatchResult& result);
+  // and `result` learn it; the customers' states move to the cache, their
+  // encodings (moved out of `batch`) with them.
+  void Committed(StateBatch& batch, BatchResult& result);
 
   IngestState* const ingest;
   const Timestamp started;                           // wall clock, for validation

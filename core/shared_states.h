@@ -18,9 +18,9 @@ namespace crm {
 
 // Customers' committed states, each as the bytes the store holds for it
 // (IngestOptions::encode). Invariant: an entry is the latest committed state
-// of its customer — the consumer thread removes it before the state changes
-// in its cache and puts the new one only once that is committed; a customer
-// without an entry is read from the store. Thread-safe: written by the
+// of its customer — the consumer's cache replaces it only with the state a
+// commit has made, and removes it with the cached state; a customer without
+// an entry is read from the store. Thread-safe: written by the
 // consumer thread, read by any; a read never waits for a commit.
 class SharedStates {
  public:

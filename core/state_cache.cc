@@ -22,13 +22,19 @@ CustomerState* StateCache::Lend(const CustomerId& id) {
   return const_cast<CustomerState*>(Find(id));
 }
 
-void StateCache::Put(const CustomerId& id, CustomerState state) {
-  if (shared_ != nullptr) shared_->Erase(id);
-  if (max_entries_ == 0) return;
+void StateCache::Put(const CustomerId& id, CustomerState state,
+                     std::shared_ptr<const std::string> encoded) {
   const std::size_t bytes = EntryBytes(id, state);
-  if (max_bytes_ > 0 && bytes > max_bytes_) {  // would empty the cache and still not fit
+  if (max_entries_ == 0 || (max_bytes_ > 0 && bytes > max_bytes_)) {  // would not fit
     Erase(id);
     return;
+  }
+  if (shared_ != nullptr) {
+    if (encoded) {
+      shared_->Put(id, std::move(encoded));
+    } else {
+      shared_->Erase(id);
+    }
   }
   auto it = index_.find(id);
   if (it != index_.end()) {

@@ -2,6 +2,8 @@
 
 #include <cstddef>
 #include <list>
+#include <memory>
+#include <string>
 #include <unordered_map>
 #include <utility>
 
@@ -29,14 +31,16 @@ class StateCache {
   CustomerState* Lend(const CustomerId& id);
   // Inserts or replaces, then evicts the least recently used until both
   // bounds hold. A state larger than max_bytes alone is not kept (nor its
-  // former entry), and evicts nothing.
-  void Put(const CustomerId& id, CustomerState state);
+  // former entry), and evicts nothing. With shared states, `encoded` (the
+  // state's committed bytes; null: none) replaces the shared copy when the
+  // state is kept.
+  void Put(const CustomerId& id, CustomerState state,
+           std::shared_ptr<const std::string> encoded = nullptr);
   void Erase(const CustomerId& id);
   void Clear();
-  // From now on every state put, erased or evicted leaves `shared` too (a
-  // state put is shared again by whoever committed it). May be null.
+  // From now on `shared` holds the encoded bytes put with each state kept,
+  // and loses them when the state is replaced, erased or evicted. May be null.
   void Share(SharedStates* shared) { shared_ = shared; }
-  bool Contains(const CustomerId& id) const { return index_.contains(id); }
   std::size_t size() const { return index_.size(); }
   // The bytes held, as counted when each state was put.
   std::size_t bytes() const { return bytes_; }
