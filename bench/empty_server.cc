@@ -7,7 +7,6 @@
 // until SIGTERM or SIGINT.
 
 #include <civetweb.h>
-#include <signal.h>
 
 #include <iostream>
 #include <string_view>
@@ -15,6 +14,7 @@
 #include "crm/v1/scoring.grpc.pb.h"
 #include "services/grpc/grpc_server.h"
 #include "services/http/http_server.h"
+#include "tools/stop_signals.h"
 
 namespace {
 
@@ -45,11 +45,7 @@ int AnswerEmpty(mg_connection* connection, void* /*data*/) {
 }  // namespace
 
 int main() {
-  sigset_t stop;
-  sigemptyset(&stop);
-  sigaddset(&stop, SIGTERM);
-  sigaddset(&stop, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop, nullptr);  // before any thread starts
+  const sigset_t stop = crm::BlockStopSignals();  // before any thread starts
 
   EmptyScoringService service;
   auto grpc_server = crm::GrpcServer::Start("127.0.0.1:0", &service, {}, {});
@@ -65,8 +61,7 @@ int main() {
   }
   std::cerr << "crm-bench-empty: gRPC listening on 127.0.0.1:" << (*grpc_server)->port()
             << "\ncrm-bench-empty: HTTP listening on 127.0.0.1:" << http->port << std::endl;
-  int signal = 0;
-  sigwait(&stop, &signal);
+  crm::WaitForStopSignal(stop);
   mg_stop(http->context);
   return 0;
 }

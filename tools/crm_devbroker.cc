@@ -8,6 +8,7 @@
 
 #include "services/kafka/embedded_broker.h"
 #include "tools/command_line.h"
+#include "tools/stop_signals.h"
 
 // What may escape is what ends the process anyway (allocation failure).
 int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
@@ -30,11 +31,7 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   app.add_option("--topic", extra_topics, "Another topic to create (repeatable)");
   if (auto exit_code = crm::ParseCommandLine(app, argc, argv)) return *exit_code;
 
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  const sigset_t signals = crm::BlockStopSignals();
 
   std::vector<crm::TopicSpec> topics = crm::ContractTopics(partitions);
   for (const std::string& name : extra_topics) topics.push_back({name, partitions});
@@ -44,7 +41,6 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
     return 1;
   }
   std::cout << "bootstrap=" << (*broker)->bootstrap() << std::endl;
-  int signal_number = 0;
-  sigwait(&signals, &signal_number);
+  crm::WaitForStopSignal(signals);
   return 0;
 }
