@@ -77,11 +77,9 @@ absl::StatusOr<bool> Eraser::Erase(const ErasureRequest& request) {
     entry = PopulationEntryOf(*known);
     if (entry) state_->population.Replace(partition, entry, std::nullopt, &batch.population);
     const AlertState& alert = known->alert;
-    if (alert.next_look || alert.indexed_churn || !alert.indexed_appetence.empty() ||
-        !alert.follow_ups.empty()) {
+    if (alert.indexed_churn || !alert.indexed_appetence.empty() || !alert.follow_ups.empty()) {
       batch.index.push_back({.partition = partition,
                              .customer = &id,
-                             .due_from = alert.next_look,
                              .risk_from = alert.indexed_churn,
                              .appetence_from = alert.indexed_appetence,
                              .follow_ups_from = &alert.follow_ups});

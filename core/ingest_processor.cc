@@ -43,7 +43,7 @@ IngestProcessor::IngestProcessor(IngestOptions options, StateStore* store, const
                                            options_.cache_bytes, probe, PopulationBoardOf(mode),
                                            FedClock(mode))),
       looks_(std::make_unique<LookScheduler>(state_.get(), options_.planning_threads,
-                                             options_.planner_started)),
+                                             options_.schedule_entries, options_.planner_started)),
       handover_(std::make_unique<PartitionHandOver>(state_.get(), looks_.get(), clock)),
       eraser_(std::make_unique<Eraser>(state_.get(), handover_.get(), clock,
                                        options_.erasure_fence_ttl)) {
@@ -325,8 +325,6 @@ absl::Status IngestProcessor::Commit(std::unique_ptr<PendingCommit>& pending, Ba
     }
     looks_->Committed(c);
     c.Committed(batch, result);
-  } else {
-    looks_->Committed(c);  // what its reads learnt
   }
   pending = NewPending(c.started, c.input);
   return absl::OkStatus();

@@ -37,6 +37,10 @@ struct IngestOptions {
   // Customers changed by one commit at most: a larger poll batch, or a jump of
   // event time that makes many customers due at once, is committed in parts.
   std::size_t max_customers_per_commit = 10'000;
+  // Next looks held in memory in all, shared out evenly among the
+  // partitions assigned (each holds its earliest; the others are read from
+  // the states again when these run out): LookScheduler.
+  std::size_t schedule_entries = 1'000'000;
   // Threads besides the caller's that plan customers' next looks (the costly
   // part of a look) at each commit; 0 plans them on the caller's thread.
   int planning_threads = 0;
@@ -109,6 +113,11 @@ class IngestProcessor final : public AlertDeliveryListener {
   // store's outbox), all in the commit of the change. Prospects (no
   // purchase yet) are never alerted nor scheduled.
   void EnableAlerts(AlertContext context);
+  // The looks due at or before `until` in the schedules in memory, counted
+  // up to `cap`, and the earliest. Thread-safe.
+  ScheduleBacklog Backlog(Timestamp until, std::uint64_t cap) const {
+    return looks_->Backlog(until, cap);
+  }
 
   // From now on each commit is written to the changelog of each partition it
   // touches, acknowledged, and only then committed to the store, so that the

@@ -11,11 +11,6 @@
 namespace crm {
 namespace {
 
-// Time index entries read from the store at once: few at first (the first is
-// usually not due yet), more as a partition's looks come due.
-constexpr std::size_t kFirstDuePage = 8;
-constexpr std::size_t kDuePage = 256;
-
 // The next look of a customer just looked at (the look is their alert
 // state's looked_at), planned against `customer.plan`: pure, so that
 // customers are planned on any thread.
@@ -63,9 +58,13 @@ void IndexAppetence(const AppetenceByProduct& now, double precision, AlertState&
 
 }  // namespace
 
-LookScheduler::LookScheduler(IngestState* state, int planning_threads,
+LookScheduler::LookScheduler(IngestState* state, int planning_threads, std::size_t schedule_entries,
                              const std::function<void()>& started)
-    : state_(state), planners_(std::make_unique<ParallelLoop>(planning_threads, started)) {}
+    : state_(state),
+      schedule_entries_(schedule_entries),
+      planners_(std::make_unique<ParallelLoop>(planning_threads, started)) {
+  CRM_CHECK(schedule_entries > 0);
+}
 
 void LookScheduler::Enable(AlertContext context) {
   CRM_CHECK(context.scorers == nullptr || context.policy != nullptr);
@@ -182,35 +181,56 @@ void LookScheduler::PlanPartition(PendingCommit& pending, PendingCommit::Partiti
   partition.unplanned.clear();
 }
 
+absl::StatusOr<LookSchedule*> LookScheduler::ScheduleOf(std::int32_t partition) {
+  const auto found = schedules_.find(partition);
+  if (found != schedules_.end()) return &found->second;
+  return Load(partition);
+}
+
+absl::StatusOr<LookSchedule*> LookScheduler::Load(std::int32_t partition) {
+  // The looks held are shared out evenly among the partitions assigned.
+  const std::size_t owned = std::max<std::size_t>(1, state_->assigned.size());
+  LookSchedule schedule(std::max<std::size_t>(1, schedule_entries_ / owned));
+  absl::Status read = state_->store->ForEachNextLook(
+      partition, [&](const CustomerId& id, Timestamp at) { schedule.Add(id, at); });
+  if (!read.ok()) return read;
+  absl::MutexLock lock(&mutex_);
+  auto [it, added] = schedules_.insert_or_assign(partition, std::move(schedule));
+  return &it->second;
+}
+
 absl::StatusOr<std::optional<DueEntry>> LookScheduler::NextDue(PendingCommit& pending,
                                                                std::int32_t partition,
                                                                PendingCommit::Partition& part,
                                                                Timestamp until) {
   // The earliest committed entry not superseded by the pending commit.
-  while (true) {
-    while (!part.committed.empty() && pending.customers.contains(part.committed.front().customer)) {
-      part.committed.pop_front();
+  const DueEntry* committed = nullptr;
+  for (bool loaded = false;;) {
+    auto schedule = ScheduleOf(partition);
+    if (!schedule.ok()) return schedule.status();
+    committed = (*schedule)->After(part.taken_until);
+    while (committed != nullptr && pending.customers.contains(committed->customer)) {
+      part.taken_until = *committed;  // superseded for as long as the commit lasts
+      committed = (*schedule)->After(*committed);
     }
-    if (!part.committed.empty() || part.exhausted) break;
-    const auto floor = due_floor_.find(partition);
-    const Timestamp not_before = floor == due_floor_.end() ? Timestamp::min() : floor->second;
-    if (!part.fetched_until && not_before > until) break;  // nothing committed is due
-    const std::size_t size = part.fetched_until ? kDuePage : kFirstDuePage;
-    auto page = state_->store->Scheduled(partition, part.fetched_until, not_before, size);
-    if (!page.ok()) return page.status();
-    if (page->size() < size) part.exhausted = true;
-    if (!page->empty()) part.fetched_until = page->back();
-    part.committed.insert(part.committed.end(), page->begin(), page->end());
+    const std::optional<DueEntry>& floor = (*schedule)->floor();
+    // Past the looks held, those of the store's states, read again.
+    if (committed != nullptr || !floor || floor->at > until) break;
+    if (loaded) {
+      // This commit took every look the schedule holds: commit it first.
+      part.schedule_full = true;
+      return std::nullopt;
+    }
+    if (auto reloaded = Load(partition); !reloaded.ok()) return reloaded.status();
+    loaded = true;
   }
-  const DueEntry* next = nullptr;
-  if (!part.committed.empty()) next = &part.committed.front();
+  const DueEntry* next = committed;
   if (!part.due.empty() && (next == nullptr || *part.due.begin() < *next)) {
     next = &*part.due.begin();
   }
   if (next == nullptr || next->at > until) return std::nullopt;
-  const DueEntry entry = *next;
-  if (!part.committed.empty() && next == &part.committed.front()) part.committed.pop_front();
-  return entry;
+  if (next == committed) part.taken_until = *committed;
+  return *next;
 }
 
 absl::StatusOr<bool> LookScheduler::TakeDue(PendingCommit& pending, std::int32_t partition,
@@ -225,7 +245,7 @@ absl::StatusOr<bool> LookScheduler::TakeDue(PendingCommit& pending, std::int32_t
     PlanPartition(pending, part);
     auto next = NextDue(pending, partition, part, until);
     if (!next.ok()) return next.status();
-    if (!*next) return true;
+    if (!*next) return !part.schedule_full;
     const DueEntry& entry = **next;
     auto customer = pending.CustomerOf(entry.customer, partition, part, /*known_only=*/true);
     if (!customer.ok()) return customer.status();
@@ -253,24 +273,40 @@ void LookScheduler::PlanAll(PendingCommit& pending) {
 }
 
 void LookScheduler::Committed(const PendingCommit& pending) {
-  // What is left of the committed entries the commit read from: they come in
-  // order, and those before the first left were taken, or superseded by the
-  // commit's customers.
-  for (const auto& [partition, part] : pending.partitions) {
-    if (!part.committed.empty()) {
-      due_floor_[partition] = part.committed.front().at;
-    } else if (part.exhausted) {
-      due_floor_[partition] = Timestamp::max();
-    } else if (part.fetched_until) {
-      due_floor_[partition] = part.fetched_until->at;
+  absl::MutexLock lock(&mutex_);
+  // The entries no state backs go first: a customer's own may follow.
+  for (const auto& [partition, entry] : pending.stale_due) {
+    const auto schedule = schedules_.find(partition);
+    if (schedule != schedules_.end()) schedule->second.Move(entry.customer, entry.at, std::nullopt);
+  }
+  for (const auto& [id, customer] : pending.customers) {
+    const auto schedule = schedules_.find(customer.partition);
+    if (schedule == schedules_.end()) continue;  // read from the store when needed
+    schedule->second.Move(id, customer.due_before, customer.state.alert.next_look);
+  }
+}
+
+void LookScheduler::Forget(std::int32_t partition) {
+  absl::MutexLock lock(&mutex_);
+  schedules_.erase(partition);
+}
+
+void LookScheduler::Clear() {
+  absl::MutexLock lock(&mutex_);
+  schedules_.clear();
+}
+
+ScheduleBacklog LookScheduler::Backlog(Timestamp until, std::uint64_t cap) const {
+  absl::MutexLock lock(&mutex_);
+  ScheduleBacklog total;
+  for (const auto& [partition, schedule] : schedules_) {
+    const ScheduleBacklog backlog = schedule.Backlog(until, cap - total.due);
+    total.due += backlog.due;
+    if (backlog.earliest && (!total.earliest || *backlog.earliest < *total.earliest)) {
+      total.earliest = backlog.earliest;
     }
   }
-  // The commit's customers' entries, written or kept.
-  for (const auto& [id, customer] : pending.customers) {
-    const std::optional<Timestamp>& due = customer.state.alert.next_look;
-    const auto floor = due_floor_.find(customer.partition);
-    if (due && floor != due_floor_.end()) floor->second = std::min(floor->second, *due);
-  }
+  return total;
 }
 
 }  // namespace crm

@@ -2,7 +2,7 @@
 
 // The looks at customers: when a customer's churn is looked at again (their
 // alert raised or cleared, their place in the at-risk index moved), and the
-// time index that holds each one's next look.
+// time index that holds each one's next look, in memory (core/look_schedule.h).
 
 #include <cstddef>
 #include <cstdint>
@@ -12,10 +12,12 @@
 #include <optional>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "core/alerts.h"
 #include "core/board.h"
 #include "core/clock.h"
 #include "core/ingest_state.h"
+#include "core/look_schedule.h"
 #include "core/parallel_loop.h"
 #include "core/pending_commit.h"
 #include "core/scorer.h"
@@ -34,19 +36,22 @@ struct AlertContext {
 
 // Takes looks into a pending commit and keeps the time index whole.
 //
-// Invariant: every customer looked at (not a prospect) has exactly one entry
-// in their partition's time index, at their next look, planned once the look
-// that plans it is taken (on the planning threads at commit, or before any
-// look needs it); and the per-partition floor is never later than the
-// earliest committed entry of the partition, so that reads of the index
-// start there, past the deletions of looks taken, and are not made at all
-// until it is due. Used by the consumer thread only.
+// Invariant: every customer looked at (not a prospect) has exactly one next
+// look, in their committed state, planned once the look that plans it is
+// taken (on the planning threads at commit, or before any look needs it);
+// and each partition's schedule in memory is its committed time index — the
+// next looks of its committed states — as far as its floor (LookSchedule),
+// built from the store's states on first use and moved by each commit, so
+// that no commit writes an index entry for a look. Used by the consumer
+// thread, but Backlog.
 class LookScheduler {
  public:
   // `state` must outlive the scheduler; `planning_threads` besides the
   // caller's plan the next looks at commit, each calling `started` (may be
-  // empty) first.
-  LookScheduler(IngestState* state, int planning_threads,
+  // empty) first; the schedules hold at most `schedule_entries` looks
+  // (> 0) in all, the earliest of each partition, shared out evenly among
+  // the partitions assigned.
+  LookScheduler(IngestState* state, int planning_threads, std::size_t schedule_entries,
                 const std::function<void()>& started = {});
 
   // From now on customers are looked at (IngestProcessor::EnableAlerts).
@@ -78,12 +83,15 @@ class LookScheduler {
   // last plan, on the planning threads. Before the commit.
   void PlanAll(PendingCommit& pending);
 
-  // After `pending` committed (or was empty): where each partition's
-  // committed time index may start now.
+  // After `pending` committed: the schedules move its customers' looks.
   void Committed(const PendingCommit& pending);
-  // Forgets where `partition`'s index starts (read again from its start).
-  void Forget(std::int32_t partition) { due_floor_.erase(partition); }
-  void Clear() { due_floor_.clear(); }
+  // Forgets `partition`'s schedule (built again from the store's states).
+  void Forget(std::int32_t partition);
+  void Clear();
+
+  // The looks due at or before `until` on the schedules held, counted up to
+  // `cap`, and the earliest. Thread-safe.
+  ScheduleBacklog Backlog(Timestamp until, std::uint64_t cap) const;
 
  private:
   void Plan(PendingCommit& pending, const CustomerId& id, PendingCommit::Customer& customer,
@@ -91,15 +99,20 @@ class LookScheduler {
   // Plans the next look of every customer of the partition left unplanned.
   void PlanPartition(PendingCommit& pending, PendingCommit::Partition& partition);
   // The earliest entry due of `partition` in the pending commit's view of
-  // its index (nullopt: none), reading the committed index a page at a time.
+  // its index (nullopt: none, or PendingCommit::Partition::schedule_full).
   absl::StatusOr<std::optional<DueEntry>> NextDue(PendingCommit& pending, std::int32_t partition,
                                                   PendingCommit::Partition& part, Timestamp until);
+  // The partition's schedule, built from the store's states when not held.
+  absl::StatusOr<LookSchedule*> ScheduleOf(std::int32_t partition);
+  absl::StatusOr<LookSchedule*> Load(std::int32_t partition);
 
   IngestState* state_;
   AlertContext context_;
-  // Per partition, a time no committed time-index entry is earlier than (as
-  // learnt from the reads and commits since the cache was last cleared).
-  std::map<std::int32_t, Timestamp> due_floor_;
+  const std::size_t schedule_entries_;
+  // Written by the consumer thread under the mutex, read by it without, by
+  // Backlog under it.
+  mutable absl::Mutex mutex_;
+  std::map<std::int32_t, LookSchedule> schedules_;
   std::unique_ptr<ParallelLoop> planners_;
 };
 

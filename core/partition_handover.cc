@@ -255,12 +255,10 @@ absl::Status PartitionHandOver::CommitRestored(
     const AlertState no_alert;
     const AlertState& was = *before ? (*before)->alert : no_alert;
     const AlertState& now = restored ? restored->alert : no_alert;
-    if (was.next_look != now.next_look || was.indexed_churn != now.indexed_churn ||
-        was.indexed_appetence != now.indexed_appetence || was.follow_ups != now.follow_ups) {
+    if (was.indexed_churn != now.indexed_churn || was.indexed_appetence != now.indexed_appetence ||
+        was.follow_ups != now.follow_ups) {
       batch.index.push_back({.partition = partition,
                              .customer = &id,
-                             .due_from = was.next_look,
-                             .due_to = now.next_look,
                              .risk_from = was.indexed_churn,
                              .risk_to = now.indexed_churn,
                              .appetence_from = was.indexed_appetence,

@@ -81,13 +81,10 @@ StateBatch PendingCommit::Batch() {
     }
     const AlertState& alert = customer.state.alert;
     const std::optional<double> risk = alert.indexed_churn;
-    if (alert.next_look != customer.due_before || risk != customer.risk_before ||
-        alert.indexed_appetence != customer.appetence_before ||
+    if (risk != customer.risk_before || alert.indexed_appetence != customer.appetence_before ||
         alert.follow_ups != customer.follow_ups_before) {
       batch.index.push_back({.partition = customer.partition,
                              .customer = &id,
-                             .due_from = customer.due_before,
-                             .due_to = alert.next_look,
                              .risk_from = customer.risk_before,
                              .risk_to = risk,
                              .appetence_from = customer.appetence_before,
@@ -97,10 +94,6 @@ StateBatch PendingCommit::Batch() {
     }
   }
   batch.touchpoints = touchpoints;
-  for (const auto& [partition, entry] : stale_due) {
-    batch.index.push_back(
-        {.partition = partition, .customer = &entry.customer, .due_from = entry.at});
-  }
   for (const auto& [partition, part] : partitions) {
     if (part.state != ingest->partitions[partition]) {
       batch.partitions.emplace_back(partition, part.state);

@@ -4,7 +4,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -20,6 +19,7 @@
 #include "core/customer_state.h"
 #include "core/ingest_batch.h"
 #include "core/ingest_state.h"
+#include "core/look_schedule.h"
 #include "core/population.h"
 #include "core/scorer.h"
 #include "core/state_store.h"
@@ -53,11 +53,12 @@ struct PendingCommit {
   };
   struct Partition {
     PartitionState state;  // committed, then moved by the commit
-    // The committed time index, a page at a time from `fetched_until`;
-    // entries of customers changed by the commit are superseded by `due`.
-    std::deque<DueEntry> committed;
-    std::optional<DueEntry> fetched_until;
-    bool exhausted = false;
+    // The committed time index (LookScheduler's schedule) is read past
+    // `taken_until`; entries of customers changed by the commit are
+    // superseded by `due`. Schedule full: the commit took every look the
+    // schedule holds, and must be made before more are taken.
+    std::optional<DueEntry> taken_until;
+    bool schedule_full = false;
     std::set<DueEntry> due;  // of the commit's customers, but those not planned yet
     std::vector<std::pair<CustomerId, Customer*>> unplanned;  // may hold planned ones
   };

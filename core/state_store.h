@@ -71,15 +71,6 @@ struct PartitionState {
   friend bool operator==(const PartitionState&, const PartitionState&) = default;
 };
 
-// An entry of the time index of customers due for a new look (see
-// core/alerts.h): `customer` is due at `at`.
-struct DueEntry {
-  Timestamp at{};
-  CustomerId customer;
-  friend bool operator==(const DueEntry&, const DueEntry&) = default;
-  friend auto operator<=>(const DueEntry&, const DueEntry&) = default;
-};
-
 // An entry of the at-risk index: `customer`'s churn at a recent look (see
 // AlertState::indexed_churn).
 struct RiskEntry {
@@ -98,15 +89,14 @@ struct OfferEntry {
   friend bool operator==(const OfferEntry&, const OfferEntry&) = default;
 };
 
-// A move of one customer in the time index, the at-risk index, the offer
-// index and the outcome index of their partition: the entries of `from` go,
+// A move of one customer in the at-risk index, the offer index and the
+// outcome index of their partition: the entries of `from` go,
 // those of `to` come (absent, empty or null: none; an appetence entry or a
 // follow-up unchanged stays). The outcome index holds the follow-ups
 // customers keep (AlertState::follow_ups) by time of raising.
 struct IndexChange {
   std::int32_t partition = 0;
   const CustomerId* customer = nullptr;
-  std::optional<Timestamp> due_from, due_to;
   std::optional<double> risk_from, risk_to;
   AppetenceByProduct appetence_from, appetence_to;
   const std::vector<AlertFollowUp>* follow_ups_from = nullptr;
@@ -213,15 +203,11 @@ class StateStore {
   // Every committed population cell of `topic`'s partitions.
   virtual absl::StatusOr<std::vector<PopulationCell>> LoadPopulation(const std::string& topic) = 0;
 
-  // The time index of `partition`, in order, from the first entry after
-  // `after` (from the start when nullopt) that is not earlier than
-  // `not_before`, at most `limit`. (A queue's store: `not_before` lets a
-  // reader that knows where the live entries start skip what was deleted
-  // before them.)
-  virtual absl::StatusOr<std::vector<DueEntry>> Scheduled(std::int32_t partition,
-                                                          const std::optional<DueEntry>& after,
-                                                          Timestamp not_before,
-                                                          std::size_t limit) = 0;
+  // Visits the next look of every customer under `partition` that has one
+  // (CustomerState's alert.next_look), in no particular order: what the
+  // time index in memory is built from (core/look_schedule.h).
+  virtual absl::Status ForEachNextLook(
+      std::int32_t partition, const std::function<void(const CustomerId&, Timestamp)>& visit) = 0;
 
   // The at-risk index of every partition, highest churn first (ties by
   // customer id), from the first entry after `after`, at most `limit`.

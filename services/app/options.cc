@@ -225,6 +225,10 @@ void AddEngineFlags(CLI::App& app, std::vector<EnvBinding>& env, ServiceOptions&
       ->check(CLI::IsMember(NamesOf(kLogFormats, LogFormatName)));
   AddFlag(app, env, "cache-entries", o.cache_entries, "Customer states kept in memory")
       ->check(CLI::Range(std::size_t{0}, std::size_t{100'000'000}));
+  AddFlag(app, env, "schedule-entries", o.schedule_entries,
+          "Next looks held in memory, shared out among the input partitions owned, each "
+          "holding its earliest; the others are read from the states again when these run out")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{100'000'000}));
   AddFlag(app, env, "cache-mb", o.cache_mb,
           "MiB the cached customer states may hold, as estimated (0: bounded by entries only)")
       ->check(CLI::Range(std::size_t{0}, std::size_t{1 << 20}));
@@ -531,10 +535,10 @@ std::string DescribeOptions(const ServiceOptions& o) {
       << " partitioner=" << o.partitioner << " cluster-heartbeat-ms=" << o.cluster_heartbeat_ms
       << (o.peer_tls_ca.empty() ? "" : " peer-tls-ca=" + o.peer_tls_ca)
       << " log-level=" << LogLevelName(o.log_level) << " log-format=" << LogFormatName(o.log_format)
-      << " cache-entries=" << o.cache_entries << " cache-mb=" << o.cache_mb
-      << " max-state-kb=" << o.max_state_kb << " max-watchers=" << o.max_watchers
-      << " planning-threads=" << o.planning_threads << " dedup-window=" << o.dedup_window
-      << " block-cache-mb=" << o.block_cache_mb
+      << " cache-entries=" << o.cache_entries << " schedule-entries=" << o.schedule_entries
+      << " cache-mb=" << o.cache_mb << " max-state-kb=" << o.max_state_kb
+      << " max-watchers=" << o.max_watchers << " planning-threads=" << o.planning_threads
+      << " dedup-window=" << o.dedup_window << " block-cache-mb=" << o.block_cache_mb
       << " low-priority-compactions=" << (o.low_priority_compactions ? "true" : "false")
       << " sync-writes=" << (o.sync_writes ? "true" : "false") << " max-batch=" << o.max_batch
       << " poll-timeout-ms=" << o.poll_timeout_ms << " rescore-interval-ms=" << o.look_interval_ms

@@ -64,6 +64,7 @@ struct ServiceOptions {
   LogFormat log_format = LogFormat::kText;  // text, or json: one object a line
   // Customer states kept in memory, and the bytes they may hold (0: entries only).
   std::size_t cache_entries = IngestOptions{}.cache_entries;
+  std::size_t schedule_entries = IngestOptions{}.schedule_entries;
   std::size_t cache_mb = IngestOptions{}.cache_bytes >> 20;
   // One customer's state at most (0: no cap).
   std::size_t max_state_kb = StateLimits{}.max_state_bytes >> 10;

@@ -243,28 +243,6 @@ std::optional<int> ScoringApp::StartMetrics() {
                              << ":" << metrics_->port() << "/metrics";
   reloader_ = std::make_unique<ModelReloader>(options_.model_file, model_stamp_, scorers_.get(),
                                               metrics_.get());
-  metrics_->OnScrape([this, m = metrics_.get(), db = store_.get()] {
-    m->SetWatchers(alert_hub_.subscribers(), alert_hub_.dropped());
-    if (clustered_) {
-      const std::vector<ClusterMember> members = cluster_view_.Members(clock_.Now());
-      std::set<std::int32_t> claimed;
-      for (const ClusterMember& member : members) {
-        claimed.insert(member.partitions.begin(), member.partitions.end());
-      }
-      m->SetCluster(static_cast<std::int64_t>(members.size()),
-                    static_cast<std::int64_t>(claimed.size()), cluster_view_.ignored_records());
-    }
-    const StorageStats stats = db->Stats();
-    m->SetStorage(stats.live_data_bytes, stats.sst_files_bytes, stats.memtable_bytes,
-                  stats.estimated_keys);
-    m->SetPopulation(population_.Current()->customers());
-    const Timestamp now = query_clock_->Now();
-    if (auto due = db->ScheduleStats(now, 100'000); due.ok()) {
-      const double lag =
-          due->due > 0 && due->earliest ? DaysBetween(*due->earliest, now) * 86400 : 0;
-      m->SetScheduler(due->due, lag);
-    }
-  });
   return std::nullopt;
 }
 
@@ -282,6 +260,7 @@ std::optional<int> ScoringApp::BuildIngest() {
   ingest.topic = options_.topic;
   ingest.limits.dedup_window = options_.dedup_window;
   ingest.cache_entries = options_.cache_entries;
+  ingest.schedule_entries = options_.schedule_entries;
   ingest.cache_bytes = options_.cache_mb << 20;
   ingest.limits.max_state_bytes = options_.max_state_kb << 10;
   ingest.planning_threads = options_.planning_threads;
@@ -313,6 +292,27 @@ std::optional<int> ScoringApp::BuildIngest() {
   processor_->EnableAlerts({.scorers = scorers_.get(),
                             .policy = &options_.alert_policy,
                             .clock = options_.clock == ClockMode::kEvent ? nullptr : &clock_});
+  // Refreshed at each scrape, once there is an ingest to report.
+  metrics_->OnScrape([this, m = metrics_.get(), db = store_.get(), ingest = processor_.get()] {
+    m->SetWatchers(alert_hub_.subscribers(), alert_hub_.dropped());
+    if (clustered_) {
+      const std::vector<ClusterMember> members = cluster_view_.Members(clock_.Now());
+      std::set<std::int32_t> claimed;
+      for (const ClusterMember& member : members) {
+        claimed.insert(member.partitions.begin(), member.partitions.end());
+      }
+      m->SetCluster(static_cast<std::int64_t>(members.size()),
+                    static_cast<std::int64_t>(claimed.size()), cluster_view_.ignored_records());
+    }
+    const StorageStats stats = db->Stats();
+    m->SetStorage(stats.live_data_bytes, stats.sst_files_bytes, stats.memtable_bytes,
+                  stats.estimated_keys);
+    m->SetPopulation(population_.Current()->customers());
+    const Timestamp now = query_clock_->Now();
+    const ScheduleBacklog due = ingest->Backlog(now, 100'000);
+    m->SetScheduler(due.due,
+                    due.due > 0 && due.earliest ? DaysBetween(*due.earliest, now) * 86400 : 0);
+  });
   if (absl::Status loaded = processor_->Load(); !loaded.ok()) return Fatal("population", loaded);
   CRM_LOG(kInfo, kComponent) << "population: " << population_.Current()->customers()
                              << " buyers; latest event time " << IsoTime(event_clock_.Now())

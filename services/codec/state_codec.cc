@@ -2,6 +2,7 @@
 
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <google/protobuf/wire_format_lite.h>
 
 #include "core/bounded_text.h"
 #include "crm/internal/stored_state.pb.h"
@@ -163,6 +164,43 @@ std::string EncodeState(const CustomerState& s) {
     m.SerializeWithCachedSizes(&coded);
   }
   return bytes;
+}
+
+absl::StatusOr<std::optional<Timestamp>> NextLookOf(std::string_view bytes) {
+  using google::protobuf::internal::WireFormatLite;
+  // Field numbers of crm.internal.StoredCustomer.alert and StoredAlert.next_look_us.
+  constexpr int kAlertField = 24;
+  constexpr int kNextLookField = 7;
+  google::protobuf::io::CodedInputStream in(reinterpret_cast<const std::uint8_t*>(bytes.data()),
+                                            static_cast<int>(bytes.size()));
+  std::optional<Timestamp> next_look;
+  const absl::Status unreadable = absl::DataLossError("stored customer record does not parse");
+  // The alert is read where it comes, and wherever it comes again (a parser
+  // merges repeated messages: the last value set wins).
+  for (std::uint32_t tag = in.ReadTag(); tag != 0; tag = in.ReadTag()) {
+    if (WireFormatLite::GetTagFieldNumber(tag) != kAlertField ||
+        WireFormatLite::GetTagWireType(tag) != WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
+      if (!WireFormatLite::SkipField(&in, tag)) return unreadable;
+      continue;
+    }
+    std::uint32_t length = 0;
+    if (!in.ReadVarint32(&length)) return unreadable;
+    const auto limit = in.PushLimit(static_cast<int>(length));
+    for (std::uint32_t field = in.ReadTag(); field != 0; field = in.ReadTag()) {
+      if (WireFormatLite::GetTagFieldNumber(field) == kNextLookField &&
+          WireFormatLite::GetTagWireType(field) == WireFormatLite::WIRETYPE_VARINT) {
+        std::uint64_t zigzag = 0;
+        if (!in.ReadVarint64(&zigzag)) return unreadable;
+        next_look = FromMicros(WireFormatLite::ZigZagDecode64(zigzag));
+      } else if (!WireFormatLite::SkipField(&in, field)) {
+        return unreadable;
+      }
+    }
+    if (!in.ConsumedEntireMessage()) return unreadable;
+    in.PopLimit(limit);
+  }
+  if (!in.ConsumedEntireMessage()) return unreadable;
+  return next_look;
 }
 
 absl::StatusOr<CustomerState> DecodeState(std::string_view bytes) {

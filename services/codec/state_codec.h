@@ -1,5 +1,6 @@
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -15,6 +16,11 @@ std::string EncodeState(const CustomerState& state);
 
 // Parses what EncodeState wrote; DataLossError when the bytes are not a valid record.
 absl::StatusOr<CustomerState> DecodeState(std::string_view bytes);
+
+// The next look (alert.next_look) of the state EncodeState wrote in
+// `bytes`, read without decoding the rest; DataLossError when the bytes do
+// not parse as far as it.
+absl::StatusOr<std::optional<Timestamp>> NextLookOf(std::string_view bytes);
 
 // A partition's state (crm.internal.StoredPartition): in the data dir, and as
 // the value of a changelog marker.

@@ -100,6 +100,19 @@ absl::Status MigrateFromFormat2(rocksdb::DB& db, const RocksDbOptions& options) 
   return absl::OkStatus();
 }
 
+absl::Status DropOldTimeIndex(rocksdb::DB& db) {
+  const std::string prefix(1, kDuePrefix);
+  std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(rocksdb::ReadOptions()));
+  it->Seek(prefix);
+  if (!it->status().ok()) return FromRocks(it->status(), "reading the old time index");
+  if (!it->Valid() || !it->key().starts_with(prefix)) return absl::OkStatus();
+  rocksdb::WriteOptions write;
+  write.sync = true;
+  const rocksdb::Status s =
+      db.DeleteRange(write, db.DefaultColumnFamily(), prefix, PrefixEnd(prefix));
+  return s.ok() ? absl::OkStatus() : FromRocks(s, "dropping the old time index");
+}
+
 }  // namespace
 
 RocksDbStateStore::RocksDbStateStore(std::unique_ptr<rocksdb::DB> db, RocksDbOptions options,
@@ -169,6 +182,12 @@ absl::StatusOr<std::unique_ptr<RocksDbStateStore>> RocksDbStateStore::Open(
                                          format + ", this build reads format " +
                                          std::string(kStateFormatVersion));
   }
+  // Earlier builds kept a time index in the store; the states hold the next
+  // looks it was built from, and it is dropped whole.
+  if (absl::Status dropped = DropOldTimeIndex(*db); !dropped.ok()) {
+    return absl::Status(dropped.code(),
+                        "data dir " + options.path + ": " + std::string(dropped.message()));
+  }
   // The partitions holding states: one seek each.
   std::set<std::int32_t> partitions;
   if (absl::Status read = ForEachPartition(*db, kCustomerPrefix,
@@ -213,8 +232,8 @@ absl::StatusOr<std::optional<CustomerState>> RocksDbStateStore::Locate(
 
 absl::Status RocksDbStateStore::DropPartition(const std::string& topic, std::int32_t partition) {
   rocksdb::WriteBatch batch;
-  for (char prefix : {kCustomerPrefix, kTouchpointPrefix, kDuePrefix, kRiskPrefix, kOfferPrefix,
-                      kOutcomePrefix}) {
+  for (char prefix :
+       {kCustomerPrefix, kTouchpointPrefix, kRiskPrefix, kOfferPrefix, kOutcomePrefix}) {
     const std::string from = IndexPrefix(prefix, partition);
     batch.DeleteRange(from, PrefixEnd(from));
   }
@@ -335,32 +354,21 @@ absl::Status RocksDbStateStore::Write(rocksdb::WriteBatch& batch, std::string_vi
   return FromRocks(s, what);
 }
 
-absl::StatusOr<std::vector<DueEntry>> RocksDbStateStore::Scheduled(
-    std::int32_t partition, const std::optional<DueEntry>& after, Timestamp not_before,
-    std::size_t limit) {
-  std::vector<DueEntry> due;
-  const std::string prefix = IndexPrefix(kDuePrefix, partition);
-  // Looks taken leave deletions at the front of the index until compaction:
-  // the reader seeks past them, and never beyond the partition.
+absl::Status RocksDbStateStore::ForEachNextLook(
+    std::int32_t partition, const std::function<void(const CustomerId&, Timestamp)>& visit) {
+  const std::string prefix = IndexPrefix(kCustomerPrefix, partition);
   const std::string end = PrefixEnd(prefix);
   const rocksdb::Slice end_slice(end);
   rocksdb::ReadOptions options;
   options.iterate_upper_bound = &end_slice;
+  options.fill_cache = false;  // one pass over every state: not what lookups read next
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options));
-  const std::string floor = DueKey(partition, not_before, CustomerId());
-  std::string from = after ? DueKey(partition, after->at, after->customer) : floor;
-  const bool skip_from = after && from >= floor;
-  if (!skip_from) from = floor;
-  for (it->Seek(from); it->Valid() && due.size() < limit; it->Next()) {
-    const std::string_view key = it->key().ToStringView();
-    if (skip_from && key == from) continue;
-    if (key.size() < kIndexHeader) {
-      return absl::DataLossError("unreadable time index entry in the data dir");
-    }
-    due.push_back(DueEntryOf(key));
+  for (it->Seek(prefix); it->Valid(); it->Next()) {
+    auto next_look = NextLookOf(it->value().ToStringView());
+    if (!next_look.ok()) return next_look.status();
+    if (*next_look) visit(CustomerId(std::string(it->key().ToStringView().substr(5))), **next_look);
   }
-  if (!it->status().ok()) return FromRocks(it->status(), "reading the time index");
-  return due;
+  return it->status().ok() ? absl::OkStatus() : FromRocks(it->status(), "reading next looks");
 }
 
 absl::StatusOr<std::vector<RiskEntry>> RocksDbStateStore::Riskiest(
@@ -427,27 +435,6 @@ absl::Status RocksDbStateStore::ForEachFollowUp(
     const std::function<bool(std::int32_t)>& take,
     const std::function<void(const AlertFollowUp&)>& visit) {
   return ReadOutcomes(*db_, since, until, take, visit);
-}
-
-absl::StatusOr<DueStats> RocksDbStateStore::ScheduleStats(Timestamp until, std::uint64_t cap) {
-  DueStats stats;
-  absl::Status read =
-      ForEachPartition(*db_, kDuePrefix, [&](std::int32_t partition, rocksdb::Iterator& it) {
-        const std::string prefix = IndexPrefix(kDuePrefix, partition);
-        for (bool first = true; it.Valid() && it.key().starts_with(prefix) && stats.due < cap;
-             it.Next(), first = false) {
-          if (it.key().size() < kIndexHeader) {
-            return absl::DataLossError("unreadable time index entry in the data dir");
-          }
-          const DueEntry entry = DueEntryOf(it.key().ToStringView());
-          if (first && (!stats.earliest || entry.at < *stats.earliest)) stats.earliest = entry.at;
-          if (entry.at > until) break;
-          ++stats.due;
-        }
-        return absl::OkStatus();
-      });
-  if (!read.ok()) return read;
-  return stats;
 }
 
 absl::StatusOr<std::vector<PopulationCell>> RocksDbStateStore::LoadPopulation(
@@ -534,8 +521,6 @@ absl::Status RocksDbStateStore::Commit(const std::string& topic, const StateBatc
   }
   for (const IndexChange& change : batch.index) {
     const CustomerId& id = *change.customer;
-    if (change.due_from) writes.Delete(DueKey(change.partition, *change.due_from, id));
-    if (change.due_to) writes.Put(DueKey(change.partition, *change.due_to, id), "");
     if (change.risk_from) writes.Delete(RiskKey(change.partition, *change.risk_from, id));
     if (change.risk_to) writes.Put(RiskKey(change.partition, *change.risk_to, id), "");
     WriteOfferChange(change, writes);

@@ -59,12 +59,6 @@ struct StorageStats {
   std::uint64_t estimated_keys = 0;
 };
 
-// The time index as a scrape sees it.
-struct DueStats {
-  std::uint64_t due = 0;              // looks due at or before the time asked (at most the cap)
-  std::optional<Timestamp> earliest;  // the earliest look of all
-};
-
 // StateStore on RocksDB. Everything a partition holds is under a prefix of
 // its own (states, indexes, population, offset), the outbox is shared. Layout (integers big-endian;
 // times in µs with their sign bit flipped, so that keys sort as times do):
@@ -75,7 +69,8 @@ struct DueStats {
 //   "h" + partition (4) + id length (4) + customer id + sequence (8) ->
 //     crm.v1.Touchpoint without customer id nor attributes (the customer's
 //     `sequence`-th touchpoint applied; the latest kRecentTouchpoints kept)
-//   "t" + partition (4) + due time (8) + customer id -> "" (the time index)
+//   "t" + partition (4) + due time (8) + customer id: the time index of
+//     earlier builds, dropped at open (the states hold the next looks)
 //   "r" + partition (4) + ~churn bits (8) + customer id -> "" (the at-risk
 //     index: highest churn first)
 //   "f" + partition (4) + product length (2) + product + ~appetence bits (8) +
@@ -104,9 +99,9 @@ class RocksDbStateStore final : public StateStore {
                                                              std::int32_t partition) override;
   absl::StatusOr<std::optional<Timestamp>> LoadLatestEventTime(const std::string& topic) override;
   absl::StatusOr<std::vector<PopulationCell>> LoadPopulation(const std::string& topic) override;
-  absl::StatusOr<std::vector<DueEntry>> Scheduled(std::int32_t partition,
-                                                  const std::optional<DueEntry>& after,
-                                                  Timestamp not_before, std::size_t limit) override;
+  absl::Status ForEachNextLook(
+      std::int32_t partition,
+      const std::function<void(const CustomerId&, Timestamp)>& visit) override;
   absl::StatusOr<std::vector<OfferEntry>> LikeliestBuyers(std::string_view product,
                                                           const std::optional<OfferEntry>& after,
                                                           std::size_t limit) override;
@@ -124,9 +119,6 @@ class RocksDbStateStore final : public StateStore {
   // Flushes memtables to disk (at clean shutdown, so restart replays no WAL).
   absl::Status Flush();
   StorageStats Stats() const;
-  // The time index of every partition: looks due at or before `until`,
-  // counted up to `cap`, and the earliest look.
-  absl::StatusOr<DueStats> ScheduleStats(Timestamp until, std::uint64_t cap);
 
  private:
   RocksDbStateStore(std::unique_ptr<rocksdb::DB> db, RocksDbOptions options,

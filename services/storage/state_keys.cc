@@ -58,14 +58,6 @@ std::string IndexPrefix(char index, std::int32_t partition) {
   return key;
 }
 
-// Times are stored with their sign bit flipped so that keys sort as times do.
-std::string DueKey(std::int32_t partition, Timestamp at, const CustomerId& id) {
-  std::string key = IndexPrefix(kDuePrefix, partition);
-  AppendBigEndian(key, static_cast<std::uint64_t>(ToMicros(at)) ^ (1ULL << 63), 8);
-  key.append(id.value());
-  return key;
-}
-
 // A non-negative double's bits sort as it does; inverted, highest first. A
 // churn is a probability: anything else (NaN included) is a scorer's bug.
 std::string RiskKey(std::int32_t partition, double churn, const CustomerId& id) {
@@ -82,11 +74,6 @@ std::string PrefixEnd(std::string prefix) {
   while (!prefix.empty() && static_cast<unsigned char>(prefix.back()) == 0xff) prefix.pop_back();
   if (!prefix.empty()) prefix.back() = static_cast<char>(prefix.back() + 1);
   return prefix;
-}
-
-DueEntry DueEntryOf(std::string_view key) {
-  return {FromMicros(static_cast<std::int64_t>(ReadBigEndian(key.substr(5, 8)) ^ (1ULL << 63))),
-          CustomerId(std::string(key.substr(kIndexHeader)))};
 }
 
 std::int32_t PartitionOfKey(std::string_view key) {

@@ -21,7 +21,7 @@ constexpr char kFormat2CustomerPrefix = 'c';  // "c" + customer id
 constexpr char kOffsetPrefix = 'o';
 constexpr char kPopulationPrefix = 'p';
 constexpr char kEventTimePrefix = 'e';
-constexpr char kDuePrefix = 't';
+constexpr char kDuePrefix = 't';  // earlier builds' time index, dropped
 constexpr char kRiskPrefix = 'r';
 constexpr char kOfferPrefix = 'f';
 constexpr char kOutboxPrefix = 'a';
@@ -49,16 +49,11 @@ std::uint64_t ReadBigEndian(std::string_view bytes);
 // The prefix of one partition's entries in an index ("t" or "r").
 std::string IndexPrefix(char index, std::int32_t partition);
 
-// Times are stored with their sign bit flipped so that keys sort as times do.
-std::string DueKey(std::int32_t partition, Timestamp at, const CustomerId& id);
-
 // Highest churn first; `churn` must be a probability (crashes otherwise).
 std::string RiskKey(std::int32_t partition, double churn, const CustomerId& id);
 
 // The first key after every key that starts with `prefix` (which is not all 0xff).
 std::string PrefixEnd(std::string prefix);
-
-DueEntry DueEntryOf(std::string_view key);
 
 std::int32_t PartitionOfKey(std::string_view key);
 

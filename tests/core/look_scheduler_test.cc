@@ -421,24 +421,24 @@ TEST_F(IngestAlertsTest, OnTheWallClockLooksAreTakenAsOfTheirDueTimeUpToNow) {
 // the partition's time (266) has passed b's silence and alerted them. The late
 // purchase is looked at as of b's latest look, not back in time: b stays at
 // risk (silent since day 190, usually every 10), and is alerted once.
-// The time index is read from where its live entries start (past the looks
-// taken, which RocksDB keeps as deletions until compaction) and not at all
-// while nothing is due; a commit that plans a look sooner than all the others
-// moves that start back.
-TEST_F(IngestAlertsTest, TheTimeIndexIsReadFromItsFirstLiveEntryAndOnlyWhenALookIsDue) {
+// The time index is built in memory from the states once, and kept by the
+// commits: rounds with nothing due read nothing; a commit that plans a look
+// sooner than all the others moves it, and that look is taken when due; a
+// processor that knows nothing (a restart) builds it again and takes the
+// same looks.
+TEST_F(IngestAlertsTest, TheTimeIndexIsBuiltFromTheStatesOnceAndKeptByTheCommits) {
   IngestProcessor processor = OnTheWallClock(&store_, Day(267));
   std::int64_t offset = 0;
   ASSERT_TRUE(processor.Process(SteadyBuyer("steady", offset)).ok());
   const Timestamp steady_due = *store_.Find(CustomerId("steady")).value()->alert.next_look;
-  ASSERT_TRUE(processor.TakeDueLooks(100).ok());  // reads the index: not due
-  const int reads = store_.scheduled_reads();
-  EXPECT_GT(reads, 0);
+  ASSERT_TRUE(processor.TakeDueLooks(100).ok());  // builds the index: not due
+  EXPECT_EQ(store_.next_look_scans(), 1);
   for (int i = 0; i < 3; ++i) {
     auto idle = processor.TakeDueLooks(100);
     ASSERT_TRUE(idle.ok());
     EXPECT_EQ(idle->looks_taken, 0u);
   }
-  EXPECT_EQ(store_.scheduled_reads(), reads);  // the first live entry is not due yet
+  EXPECT_EQ(store_.next_look_scans(), 1);
 
   // A brisk buyer's next look comes before the steady one's.
   std::vector<InputRecord> brisk;
@@ -457,7 +457,7 @@ TEST_F(IngestAlertsTest, TheTimeIndexIsReadFromItsFirstLiveEntryAndOnlyWhenALook
   EXPECT_GE(looked.alert.looked_at, brisk_due);
   EXPECT_GT(looked.alert.next_look, clock_.Now());
   EXPECT_EQ(store_.Find(CustomerId("steady")).value()->alert.next_look, steady_due);
-  EXPECT_GT(store_.scheduled_reads(), reads);
+  EXPECT_EQ(store_.next_look_scans(), 1);  // the commits kept it
 
   // Past both, from a processor that knows nothing of the index: the same looks.
   IngestProcessor fresh = OnTheWallClock(&store_, steady_due + Days(1));
@@ -465,6 +465,7 @@ TEST_F(IngestAlertsTest, TheTimeIndexIsReadFromItsFirstLiveEntryAndOnlyWhenALook
   auto late = fresh.TakeDueLooks(100);
   ASSERT_TRUE(late.ok()) << late.status();
   EXPECT_GE(late->looks_taken, 1u);
+  EXPECT_EQ(store_.next_look_scans(), 2);
   EXPECT_EQ(store_.Find(CustomerId("steady")).value()->alert.looked_at, steady_due);
 }
 
@@ -580,6 +581,8 @@ TEST_F(IngestAlertsTest, TheSameStreamGivesTheSameLooksWhateverTheBatchesAndCras
     MemoryStateStore store;
     IngestOptions options;
     options.max_customers_per_commit = 1 + random() % 4;
+    // Schedules of a few looks, built from the states again and again.
+    if (run >= 2) options.schedule_entries = 1 + random() % 6;
     int crashes = 0;
     for (;;) {
       // A processor lives until an injected commit failure (a crash).
@@ -633,10 +636,11 @@ TEST_F(IngestAlertsTest, PlanningThreadsLeaveWhatPlanningAloneLeaves) {
     records.push_back(Record(static_cast<std::int32_t>(c % 3), i,
                              For(customer, type, "e" + std::to_string(i), i * 0.1)));
   }
-  const auto run = [&](int threads, MemoryStateStore& store) {
+  const auto run = [&](int threads, std::size_t schedule_entries, MemoryStateStore& store) {
     clock_.Set(Day(300));
     IngestOptions options;
     options.planning_threads = threads;
+    options.schedule_entries = schedule_entries;
     IngestProcessor processor = MakeProcessor(&store, options);
     Enable(processor, &clock_);
     ASSERT_TRUE(processor.Load().ok());
@@ -657,9 +661,13 @@ TEST_F(IngestAlertsTest, PlanningThreadsLeaveWhatPlanningAloneLeaves) {
     }
     EXPECT_GT(looks_taken, 300u);  // every customer was looked at again, most more than once
   };
-  MemoryStateStore alone, shared;
-  run(0, alone);
-  run(3, shared);
+  MemoryStateStore alone, shared, small;
+  run(0, IngestOptions{}.schedule_entries, alone);
+  run(3, IngestOptions{}.schedule_entries, shared);
+  // A schedule of 7 looks a partition, built from the states again as each
+  // 7 are taken: the same looks, in the same order.
+  run(0, 7, small);
+  EXPECT_GT(small.next_look_scans(), 20);
   const auto states = alone.states();
   ASSERT_GT(states.size(), 290u);
   EXPECT_EQ(shared.states().size(), states.size());
@@ -671,6 +679,12 @@ TEST_F(IngestAlertsTest, PlanningThreadsLeaveWhatPlanningAloneLeaves) {
   EXPECT_EQ(shared.risk(), alone.risk());
   ASSERT_FALSE(alone.outbox().empty());
   EXPECT_EQ(shared.outbox().size(), alone.outbox().size());
+  for (const auto& [id, state] : states) {
+    SCOPED_TRACE(id.value());
+    ExpectSameState(state, small.states().at(id));
+  }
+  EXPECT_EQ(small.risk(), alone.risk());
+  EXPECT_EQ(small.outbox().size(), alone.outbox().size());
 }
 
 }  // namespace

@@ -17,6 +17,7 @@
 #include "absl/synchronization/mutex.h"
 #include "core/customer_id.h"
 #include "core/customer_state.h"
+#include "core/look_schedule.h"
 #include "core/state_store.h"
 
 namespace crm::testing {
@@ -71,7 +72,6 @@ class MemoryStateStore final : public StateStore {
     std::erase_if(states_, [&](const auto& entry) { return entry.first.first == partition; });
     std::erase_if(touchpoints_,
                   [&](const auto& entry) { return std::get<0>(entry.first) == partition; });
-    due_.erase(partition);
     std::erase_if(risk_, [&](const auto& entry) { return std::get<2>(entry) == partition; });
     std::erase_if(offers_, [&](const auto& entry) { return std::get<3>(entry) == partition; });
     std::erase_if(outcomes_,
@@ -107,18 +107,16 @@ class MemoryStateStore final : public StateStore {
     return cells;
   }
 
-  absl::StatusOr<std::vector<DueEntry>> Scheduled(std::int32_t partition,
-                                                  const std::optional<DueEntry>& after,
-                                                  Timestamp not_before,
-                                                  std::size_t limit) override {
+  absl::Status ForEachNextLook(
+      std::int32_t partition,
+      const std::function<void(const CustomerId&, Timestamp)>& visit) override {
     absl::MutexLock lock(&mutex_);
-    ++scheduled_reads_;
-    std::vector<DueEntry> due;
-    const auto& index = due_[partition];
-    auto it = index.lower_bound(DueEntry{not_before, CustomerId()});
-    if (after && *after >= DueEntry{not_before, CustomerId()}) it = index.upper_bound(*after);
-    for (; it != index.end() && due.size() < limit; ++it) due.push_back(*it);
-    return due;
+    ++next_look_scans_;
+    for (const auto& [key, state] : states_) {
+      if (key.first == partition && state.alert.next_look)
+        visit(key.second, *state.alert.next_look);
+    }
+    return absl::OkStatus();
   }
 
   absl::StatusOr<std::vector<RiskEntry>> Riskiest(const std::optional<RiskEntry>& after,
@@ -211,9 +209,6 @@ class MemoryStateStore final : public StateStore {
     for (const auto& [sequence, alert] : batch.outbox) outbox_.insert_or_assign(sequence, *alert);
     for (const IndexChange& change : batch.index) {
       const CustomerId& id = *change.customer;
-      auto& due = due_[change.partition];
-      if (change.due_from) due.erase({*change.due_from, id});
-      if (change.due_to) due.insert({*change.due_to, id});
       if (change.risk_from) risk_.erase({-*change.risk_from, id, change.partition});
       if (change.risk_to) risk_.insert({-*change.risk_to, id, change.partition});
       for (const auto& [product, probability] : change.appetence_from) {
@@ -290,18 +285,18 @@ class MemoryStateStore final : public StateStore {
     return partitions_;
   }
 
-  // How many times the time index was read (Scheduled calls).
-  int scheduled_reads() const {
+  // How many times the next looks of a partition were read (ForEachNextLook).
+  int next_look_scans() const {
     absl::MutexLock lock(&mutex_);
-    return scheduled_reads_;
+    return next_look_scans_;
   }
 
-  // A snapshot of the time index, by partition.
+  // The time index the committed states make (their next looks), by partition.
   std::map<std::int32_t, std::set<DueEntry>> due() const {
     absl::MutexLock lock(&mutex_);
     std::map<std::int32_t, std::set<DueEntry>> due;
-    for (const auto& [partition, entries] : due_) {
-      if (!entries.empty()) due[partition] = entries;
+    for (const auto& [key, state] : states_) {
+      if (state.alert.next_look) due[key.first].insert({*state.alert.next_look, key.second});
     }
     return due;
   }
@@ -351,7 +346,6 @@ class MemoryStateStore final : public StateStore {
   // Recent touchpoints, by (partition, customer, sequence).
   std::map<std::tuple<std::int32_t, CustomerId, std::uint64_t>, Touchpoint> touchpoints_
       ABSL_GUARDED_BY(mutex_);
-  std::map<std::int32_t, std::set<DueEntry>> due_ ABSL_GUARDED_BY(mutex_);
   // By -churn, then customer, then partition.
   std::set<std::tuple<double, CustomerId, std::int32_t>> risk_ ABSL_GUARDED_BY(mutex_);
   // By product, then -appetence, then customer, then partition.
@@ -363,7 +357,7 @@ class MemoryStateStore final : public StateStore {
   std::map<std::uint64_t, AlertEvent> outbox_ ABSL_GUARDED_BY(mutex_);
   int commits_ ABSL_GUARDED_BY(mutex_) = 0;
   int synced_commits_ ABSL_GUARDED_BY(mutex_) = 0;
-  int scheduled_reads_ ABSL_GUARDED_BY(mutex_) = 0;
+  int next_look_scans_ ABSL_GUARDED_BY(mutex_) = 0;
 };
 
 // A store that passes every call to `inner` (REQUIRES: it outlives this
@@ -404,11 +398,10 @@ class ForwardingStateStore : public StateStore {
     return inner_->LoadPopulation(topic);
   }
 
-  absl::StatusOr<std::vector<DueEntry>> Scheduled(std::int32_t partition,
-                                                  const std::optional<DueEntry>& after,
-                                                  Timestamp not_before,
-                                                  std::size_t limit) override {
-    return inner_->Scheduled(partition, after, not_before, limit);
+  absl::Status ForEachNextLook(
+      std::int32_t partition,
+      const std::function<void(const CustomerId&, Timestamp)>& visit) override {
+    return inner_->ForEachNextLook(partition, visit);
   }
 
   absl::StatusOr<std::vector<RiskEntry>> Riskiest(const std::optional<RiskEntry>& after,

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <rocksdb/db.h>
 
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -25,6 +26,15 @@ CustomerState StateOf(std::int32_t partition, std::uint64_t events) {
   return state;
 }
 
+std::map<CustomerId, Timestamp> NextLooks(StateStore& store, std::int32_t partition) {
+  std::map<CustomerId, Timestamp> looks;
+  const absl::Status read = store.ForEachNextLook(
+      partition,
+      [&](const CustomerId& id, Timestamp at) { EXPECT_TRUE(looks.emplace(id, at).second); });
+  EXPECT_TRUE(read.ok()) << read;
+  return looks;
+}
+
 std::unique_ptr<RocksDbStateStore> Open(const TempDir& dir,
                                         std::vector<std::uint64_t>* progress = nullptr) {
   RocksDbOptions options;
@@ -43,7 +53,10 @@ TEST(StateStoreTest, EachPartitionKeepsItsOwnStatesIndexesAndProgressAndIsDroppe
   auto store = Open(dir);
   ASSERT_NE(store, nullptr);
   const CustomerId a("a"), b("b"), c("c");
-  const CustomerState a0 = StateOf(0, 1), b1 = StateOf(1, 2), c1 = StateOf(1, 3);
+  CustomerState a0 = StateOf(0, 1), b1 = StateOf(1, 2);
+  const CustomerState c1 = StateOf(1, 3);
+  a0.alert.next_look = FromMicros(5);
+  b1.alert.next_look = FromMicros(6);
   StateBatch batch;
   batch.customers = {{&a, &a0}, {&b, &b1}, {&c, &c1}};
   batch.partitions = {{0, PartitionState{.next_offset = 10}},
@@ -51,8 +64,8 @@ TEST(StateStoreTest, EachPartitionKeepsItsOwnStatesIndexesAndProgressAndIsDroppe
   batch.population = {
       {.partition = 0, .axis = PopulationAxis::kFrequency, .bucket = 1, .count = 1},
       {.partition = 1, .axis = PopulationAxis::kFrequency, .bucket = 1, .count = 2}};
-  batch.index = {{.partition = 0, .customer = &a, .due_to = FromMicros(5), .risk_to = 0.9},
-                 {.partition = 1, .customer = &b, .due_to = FromMicros(6), .risk_to = 0.8}};
+  batch.index = {{.partition = 0, .customer = &a, .risk_to = 0.9},
+                 {.partition = 1, .customer = &b, .risk_to = 0.8}};
   ASSERT_TRUE(store->Commit(kTopic, batch).ok());
 
   EXPECT_EQ(store->Get(0, a).value()->events_applied, 1u);
@@ -65,6 +78,8 @@ TEST(StateStoreTest, EachPartitionKeepsItsOwnStatesIndexesAndProgressAndIsDroppe
   ASSERT_EQ(risky.size(), 2u);
   EXPECT_EQ(risky[0], (RiskEntry{0.9, a, 0}));
   EXPECT_EQ(risky[1], (RiskEntry{0.8, b, 1}));
+  // The next looks are the states' own (c has none).
+  EXPECT_EQ(NextLooks(*store, 1), (std::map<CustomerId, Timestamp>{{b, FromMicros(6)}}));
 
   // A state without a partition has no place: refused, nothing written.
   const CustomerId d("d");
@@ -79,7 +94,7 @@ TEST(StateStoreTest, EachPartitionKeepsItsOwnStatesIndexesAndProgressAndIsDroppe
   EXPECT_FALSE(store->Find(b).value().has_value());
   EXPECT_FALSE(store->Find(c).value().has_value());
   EXPECT_FALSE(store->GetPartition(kTopic, 1).value().has_value());
-  EXPECT_TRUE(store->Scheduled(1, std::nullopt, Timestamp::min(), 10).value().empty());
+  EXPECT_TRUE(NextLooks(*store, 1).empty());
   EXPECT_EQ(store->Riskiest(std::nullopt, 10).value(), (std::vector<RiskEntry>{{0.9, a, 0}}));
   const std::vector<PopulationCell> cells = store->LoadPopulation(kTopic).value();
   ASSERT_EQ(cells.size(), 1u);
@@ -87,7 +102,7 @@ TEST(StateStoreTest, EachPartitionKeepsItsOwnStatesIndexesAndProgressAndIsDroppe
   // Partition 0 is untouched.
   EXPECT_EQ(store->Get(0, a).value()->events_applied, 1u);
   EXPECT_EQ(store->GetOffset(kTopic, 0).value(), 10);
-  EXPECT_EQ(store->Scheduled(0, std::nullopt, Timestamp::min(), 10).value().size(), 1u);
+  EXPECT_EQ(NextLooks(*store, 0), (std::map<CustomerId, Timestamp>{{a, FromMicros(5)}}));
 }
 
 // The offer index: per product, highest appetence first across partitions,
@@ -287,6 +302,41 @@ TEST(StateStoreTest, AFormat2DataDirIsMovedToPartitionScopedStatesAtOpen) {
   ASSERT_NE(store, nullptr);
   EXPECT_TRUE(progress.empty());
   EXPECT_EQ(store->Find(CustomerId("customer-0")).value()->events_applied, 0u);
+}
+
+// Earlier builds kept a time index beside the states ("t" keys): dropped at
+// open, the states kept; a reopen finds nothing to drop.
+TEST(StateStoreTest, TheTimeIndexOfEarlierBuildsIsDroppedAtOpen) {
+  TempDir dir;
+  const CustomerId a("a");
+  {
+    auto store = Open(dir);
+    ASSERT_NE(store, nullptr);
+    CustomerState a0 = StateOf(0, 1);
+    a0.alert.next_look = FromMicros(5);
+    StateBatch batch;
+    batch.customers = {{&a, &a0}};
+    ASSERT_TRUE(store->Commit(kTopic, batch).ok());
+  }
+  const std::string path = (dir.path() / "data").string();
+  {
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::Options(), path, &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    std::string key = "t";
+    key.append({0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5});
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), key + "a", "").ok());
+  }
+  auto store = Open(dir);
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(NextLooks(*store, 0), (std::map<CustomerId, Timestamp>{{a, FromMicros(5)}}));
+  store.reset();
+  rocksdb::DB* raw = nullptr;
+  ASSERT_TRUE(rocksdb::DB::Open(rocksdb::Options(), path, &raw).ok());
+  std::unique_ptr<rocksdb::DB> db(raw);
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
+  it->Seek("t");
+  EXPECT_FALSE(it->Valid() && it->key().starts_with("t"));
 }
 
 }  // namespace

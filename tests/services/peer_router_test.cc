@@ -54,11 +54,10 @@ class HintRecordingStore final : public StateStore {
   absl::StatusOr<std::vector<PopulationCell>> LoadPopulation(const std::string& topic) override {
     return inner.LoadPopulation(topic);
   }
-  absl::StatusOr<std::vector<DueEntry>> Scheduled(std::int32_t partition,
-                                                  const std::optional<DueEntry>& after,
-                                                  Timestamp not_before,
-                                                  std::size_t limit) override {
-    return inner.Scheduled(partition, after, not_before, limit);
+  absl::Status ForEachNextLook(
+      std::int32_t partition,
+      const std::function<void(const CustomerId&, Timestamp)>& visit) override {
+    return inner.ForEachNextLook(partition, visit);
   }
   absl::StatusOr<std::vector<RiskEntry>> Riskiest(const std::optional<RiskEntry>& after,
                                                   std::size_t limit) override {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -272,6 +273,32 @@ TEST(StateCodecTest, TheAlertStateRoundTrips) {
   auto fresh_decoded = DecodeState(EncodeState(fresh));
   ASSERT_TRUE(fresh_decoded.ok());
   EXPECT_EQ(fresh_decoded->alert, AlertState{});
+}
+
+// The next look read alone is the one the whole decode reads: set or not,
+// before the epoch, with the other fields around it; a record cut short or
+// not a record is data loss.
+TEST(StateCodecTest, TheNextLookReadAloneIsTheDecodedOne) {
+  for (const std::optional<Timestamp> next :
+       {std::optional<Timestamp>(), std::optional<Timestamp>(FromMicros(1'768'000'000'000'000)),
+        std::optional<Timestamp>(FromMicros(-5)), std::optional<Timestamp>(FromMicros(0))}) {
+    for (CustomerState s : {CustomerState{}, FullyPopulated()}) {
+      s.alert.next_look = next;
+      s.alert.looked_at = FromMicros(7);
+      const std::string bytes = EncodeState(s);
+      auto read = NextLookOf(bytes);
+      ASSERT_TRUE(read.ok()) << read.status();
+      EXPECT_EQ(*read, DecodeState(bytes).value().alert.next_look);
+      EXPECT_EQ(*read, next);
+    }
+  }
+  CustomerState s = FullyPopulated();
+  s.alert.next_look = FromMicros(1'768'000'000'000'000);
+  const std::string bytes = EncodeState(s);
+  for (const std::string& bad : {bytes.substr(0, bytes.size() - 1), std::string("\xff\xff\xff\xff"),
+                                 std::string("\xc2\x01\x05\x38")}) {
+    EXPECT_EQ(NextLookOf(bad).status().code(), absl::StatusCode::kDataLoss);
+  }
 }
 
 // Every field of a partition's state, the checkpoint's moment included (a
