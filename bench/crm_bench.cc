@@ -22,7 +22,9 @@
 #include "absl/synchronization/notification.h"
 #include "bench/http_lookups.h"
 #include "bench/kafka_bench.h"
+#include "bench/schedule_rebuild.h"
 #include "bench/workload.h"
+#include "core/ingest_processor.h"
 #include "crm/v1/scoring.grpc.pb.h"
 #include "services/common/defaults.h"
 #include "services/storage/rocksdb_state_store.h"
@@ -46,8 +48,8 @@ struct Options {
   std::size_t touchpoints = 1'000'000;
   int customers = 100'000;
   int partitions = 0;  // 0: as many as hold the workload
-  std::vector<std::string> phases = {"raw",     "storage", "ingest",   "freshness",
-                                     "lookups", "http",    "footprint"};
+  std::vector<std::string> phases = {"raw",     "storage", "ingest",    "freshness",
+                                     "lookups", "http",    "footprint", "schedule"};
   std::vector<double> freshness_rates = {10'000, 50'000};
   double lookup_ingest_rate = 20'000;
   int lookup_callers = 16;
@@ -55,6 +57,9 @@ struct Options {
   int probe_interval_us = 200;  // between a probe's GetCustomerScores calls
   std::vector<int> footprint_customers = {1'000'000};
   int footprint_touchpoints = 3;  // per customer
+  std::vector<std::int64_t> schedule_customers = {1'000'000};
+  int schedule_partitions = 6;
+  std::size_t schedule_entries = IngestOptions{}.schedule_entries;
   std::uint64_t seed = 1;
   std::string scored = CRM_SCORED_BIN;
   std::string devbroker = CRM_DEVBROKER_BIN;
@@ -759,6 +764,22 @@ int Run(const Options& options) {
       Footprint(options, dir, customers, report);
     }
   }
+  if (Wants(options, "schedule")) {
+    for (std::int64_t customers : options.schedule_customers) {
+      std::cerr << "schedule: " << customers << " customers\n";
+      const RebuildFigures f = MeasureScheduleRebuild(dir, customers, options.schedule_partitions,
+                                                      options.schedule_entries, options.seed);
+      const std::string tag = std::to_string(customers / 1000) + "k_";
+      report.Add("schedule", tag + "write_s", f.write_seconds, "s");
+      report.Add("schedule", tag + "data_bytes_per_customer", f.data_bytes_per_customer, "B");
+      report.Add("schedule", tag + "rebuild_s", f.rebuild_seconds, "s");
+      report.Add("schedule", tag + "rebuild_us_per_customer", f.us_per_customer, "us");
+      report.Add("schedule", tag + "held_looks", f.held_looks, "");
+      report.Add("schedule", tag + "heap_mib", f.heap_bytes / (1 << 20), "MiB");
+      report.Add("schedule", tag + "heap_bytes_per_held_look", f.heap_bytes / f.held_looks, "B");
+      std::filesystem::remove_all(dir / "schedule");
+    }
+  }
   if (!options.json.empty()) std::ofstream(options.json) << report.Json(options);
   if (!options.keep && options.work_dir.empty()) fs::remove_all(dir);
   return 0;
@@ -778,7 +799,8 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
       "same touchpoints until their offsets are stored), freshness (produced -> visible through "
       "gRPC at fixed offered rates), lookups (GetCustomerScores from concurrent callers while "
       "ingesting), http (the same lookups over gRPC then HTTP/JSON, with the service's CPU per "
-      "call) and footprint (disk bytes per customer and peak RSS). Prints one figure a line; "
+      "call), footprint (disk bytes per customer and peak RSS) and schedule (the time index in "
+      "memory built from a data dir's states, as at an assignment). Prints one figure a line; "
       "--json writes them all.");
   app.add_option("--touchpoints", options.touchpoints, "Touchpoints pre-produced")
       ->capture_default_str();
@@ -788,10 +810,11 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
                  "Partitions of the broker (0: enough to hold the touchpoints)")
       ->capture_default_str();
   app.add_option("--phases", options.phases,
-                 "Phases to run: raw, storage, ingest, freshness, lookups, http, footprint")
+                 "Phases to run: raw, storage, ingest, freshness, lookups, http, footprint, "
+                 "schedule")
       ->delimiter(',')
-      ->check(
-          CLI::IsMember({"raw", "storage", "ingest", "freshness", "lookups", "http", "footprint"}))
+      ->check(CLI::IsMember(
+          {"raw", "storage", "ingest", "freshness", "lookups", "http", "footprint", "schedule"}))
       ->capture_default_str();
   app.add_option("--freshness-rates", options.freshness_rates,
                  "Offered touchpoints/s of the freshness runs")
@@ -816,6 +839,19 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   app.add_option("--footprint-touchpoints", options.footprint_touchpoints,
                  "Touchpoints per customer in the footprint runs")
       ->capture_default_str();
+  app.add_option("--schedule-customers", options.schedule_customers,
+                 "Customers of each schedule run (states written, then the time index built)")
+      ->delimiter(',')
+      ->capture_default_str();
+  app.add_option("--schedule-partitions", options.schedule_partitions,
+                 "Partitions the schedule runs' states are under")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1024));
+  app.add_option("--schedule-entries", options.schedule_entries,
+                 "Looks held in memory in all in the schedule runs, shared out among the "
+                 "partitions (crm-scored's --schedule-entries)")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{1}, std::size_t{100'000'000}));
   app.add_option("--seed", options.seed, "Seed of the demo population")->capture_default_str();
   app.add_option("--scored", options.scored, "The crm-scored binary")->capture_default_str();
   app.add_option("--devbroker", options.devbroker, "The crm-devbroker binary")
