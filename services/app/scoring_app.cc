@@ -63,6 +63,15 @@ class ScoringApp {
         query_clock_(options.clock == ClockMode::kEvent ? static_cast<const Clock*>(&event_clock_)
                                                         : &clock_),
         alert_hub_({.max_subscribers = options.max_watchers}) {}
+  // A scrape reads the parts it refreshes from: none once they go (after a
+  // scrape under way, if any, is done).
+  ~ScoringApp() {
+    if (metrics_) metrics_->OnScrape({});
+  }
+  ScoringApp(const ScoringApp&) = delete;
+  ScoringApp& operator=(const ScoringApp&) = delete;
+  ScoringApp(ScoringApp&&) = delete;
+  ScoringApp& operator=(ScoringApp&&) = delete;
 
   // Builds every part; an exit code when the service must not run (2: bad
   // configuration, 1: a fatal error, 0: --check-config, or a stop before

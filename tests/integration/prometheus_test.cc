@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <cstdio>
 #include <fstream>
@@ -17,6 +18,7 @@
 #include <set>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include "services/kafka/embedded_broker.h"
 #include "tests/integration/service_process.h"
@@ -242,6 +244,38 @@ TEST(PrometheusTest, ARealPrometheusScrapesTheServiceAndLoadsTheShippedRules) {
   }
   EXPECT_EQ(prometheus.Stop(SIGTERM), 0) << prometheus.Log();
   EXPECT_EQ(service.process->Stop(SIGTERM), 0) << service.process->Log();
+}
+
+// A scrape refreshes its figures from the service's parts (the storage, the
+// schedules of looks, the cluster): scraped without pause up to the moment
+// it stops, the service still stops cleanly, its parts never read once gone.
+TEST(PrometheusTest, ScrapesUntilTheLastMomentLeaveACleanStop) {
+  auto broker = testing::TestKafka::Start(ContractTopics(1));
+  ASSERT_TRUE(broker.ok()) << broker.status();
+  const testing::SilentBuyers buyers = testing::VipAndSmall();
+  testing::ProduceTouchpoints((*broker)->bootstrap(), buyers.history);
+  for (int round = 0; round < 3; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    TempDir dir;
+    testing::RunningService service = testing::StartService(
+        (*broker)->bootstrap(), dir.path() / "data", dir.path() / "service.log", {},
+        "scrape-stop-" + std::to_string(round));
+    ASSERT_FALSE(service.metrics.empty());
+    std::atomic<bool> stopped = false;
+    std::atomic<int> answered = 0;
+    std::vector<std::thread> scrapers;
+    for (int i = 0; i < 4; ++i) {
+      scrapers.emplace_back([&] {
+        while (!stopped) {
+          if (HttpGet(service.metrics)) ++answered;
+        }
+      });
+    }
+    while (answered < 20) std::this_thread::yield();
+    EXPECT_EQ(service.process->Stop(SIGTERM), 0) << service.process->Log();
+    stopped = true;
+    for (std::thread& scraper : scrapers) scraper.join();
+  }
 }
 
 }  // namespace
