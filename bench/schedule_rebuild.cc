@@ -6,7 +6,6 @@
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
-#include <map>
 #include <memory>
 #include <random>
 #include <string>
@@ -111,18 +110,16 @@ RebuildFigures MeasureScheduleRebuild(const std::filesystem::path& dir, std::int
   std::unique_ptr<RocksDbStateStore> store = OpenStore(path);
   const double heap_before = HeapInUse();
   const auto rebuilt = SteadyClock::now();
-  std::map<std::int32_t, LookSchedule> schedules;
+  const auto owned = static_cast<std::size_t>(partitions);
+  std::vector<LookSchedule> schedules;
   for (std::int32_t partition = 0; partition < partitions; ++partition) {
-    LookSchedule& schedule =
-        schedules.try_emplace(partition, std::max<std::size_t>(1, schedule_entries / partitions))
-            .first->second;
-    const absl::Status read = store->ForEachNextLook(
-        partition, [&](const CustomerId& id, Timestamp at) { schedule.Add(id, at); });
-    if (!read.ok()) Fail(std::string(read.message()));
+    auto built = LookSchedule::Build(*store, partition, schedule_entries, owned);
+    if (!built.ok()) Fail(std::string(built.status().message()));
+    const LookSchedule& schedule = schedules.emplace_back(std::move(*built));
     // Every partition holds its earliest looks, as many as it has or may hold.
     const std::int64_t under =
         customers / partitions + (partition < customers % partitions ? 1 : 0);
-    if (schedule.size() != std::min(std::max<std::size_t>(1, schedule_entries / partitions),
+    if (schedule.size() != std::min(std::max<std::size_t>(1, schedule_entries / owned),
                                     static_cast<std::size_t>(under))) {
       Fail("partition " + std::to_string(partition) + " holds " + std::to_string(schedule.size()) +
            " looks of its " + std::to_string(under));

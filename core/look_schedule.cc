@@ -1,5 +1,6 @@
 #include "core/look_schedule.h"
 
+#include <algorithm>
 #include <iterator>
 
 #include "core/check.h"
@@ -8,8 +9,19 @@ namespace crm {
 
 LookSchedule::LookSchedule(std::size_t capacity) : capacity_(capacity) { CRM_CHECK(capacity > 0); }
 
+absl::StatusOr<LookSchedule> LookSchedule::Build(StateStore& store, std::int32_t partition,
+                                                 std::size_t entries, std::size_t partitions) {
+  // The looks held are shared out evenly among the partitions.
+  LookSchedule schedule(std::max<std::size_t>(1, entries / std::max<std::size_t>(1, partitions)));
+  absl::Status read = store.ForEachNextLook(
+      partition, [&](const CustomerId& id, Timestamp at) { schedule.Add(id, at); });
+  if (!read.ok()) return read;
+  return schedule;
+}
+
 void LookSchedule::Move(const CustomerId& id, std::optional<Timestamp> from,
                         std::optional<Timestamp> to) {
+  if (from == to) return;  // a look that did not move
   if (from) held_.erase(DueEntry{*from, id});
   if (!to) return;
   DueEntry entry{*to, id};

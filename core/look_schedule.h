@@ -9,7 +9,9 @@
 #include <optional>
 #include <set>
 
+#include "absl/status/statusor.h"
 #include "core/customer_id.h"
+#include "core/state_store.h"
 #include "core/time.h"
 
 namespace crm {
@@ -43,6 +45,11 @@ class LookSchedule {
  public:
   // REQUIRES: capacity > 0.
   explicit LookSchedule(std::size_t capacity);
+  // `partition`'s schedule built from the next looks of its states in
+  // `store`, holding the share of `entries` (> 0) that falls to it among
+  // `partitions` (0: it alone).
+  static absl::StatusOr<LookSchedule> Build(StateStore& store, std::int32_t partition,
+                                            std::size_t entries, std::size_t partitions);
 
   // The customer's entry moves from `from` to `to` (absent: none).
   void Move(const CustomerId& id, std::optional<Timestamp> from, std::optional<Timestamp> to);

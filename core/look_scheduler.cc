@@ -188,14 +188,11 @@ absl::StatusOr<LookSchedule*> LookScheduler::ScheduleOf(std::int32_t partition) 
 }
 
 absl::StatusOr<LookSchedule*> LookScheduler::Load(std::int32_t partition) {
-  // The looks held are shared out evenly among the partitions assigned.
-  const std::size_t owned = std::max<std::size_t>(1, state_->assigned.size());
-  LookSchedule schedule(std::max<std::size_t>(1, schedule_entries_ / owned));
-  absl::Status read = state_->store->ForEachNextLook(
-      partition, [&](const CustomerId& id, Timestamp at) { schedule.Add(id, at); });
-  if (!read.ok()) return read;
+  auto schedule =
+      LookSchedule::Build(*state_->store, partition, schedule_entries_, state_->assigned.size());
+  if (!schedule.ok()) return schedule.status();
   absl::MutexLock lock(&mutex_);
-  auto [it, added] = schedules_.insert_or_assign(partition, std::move(schedule));
+  auto [it, added] = schedules_.insert_or_assign(partition, std::move(*schedule));
   return &it->second;
 }
 

@@ -366,7 +366,9 @@ absl::Status RocksDbStateStore::ForEachNextLook(
   for (it->Seek(prefix); it->Valid(); it->Next()) {
     auto next_look = NextLookOf(it->value().ToStringView());
     if (!next_look.ok()) return next_look.status();
-    if (*next_look) visit(CustomerId(std::string(it->key().ToStringView().substr(5))), **next_look);
+    if (*next_look) {
+      visit(CustomerId(std::string(it->key().ToStringView().substr(prefix.size()))), **next_look);
+    }
   }
   return it->status().ok() ? absl::OkStatus() : FromRocks(it->status(), "reading next looks");
 }
