@@ -44,12 +44,16 @@ const std::string kGroup = "crm-bench-scored";
 // Payload bytes per partition of the broker: under the mock broker's ~5 MB.
 constexpr double kBytesPerPartition = 3.0 * (1 << 20);
 
+// Every phase, in the order they run.
+std::vector<std::string> AllPhases() {
+  return {"raw", "storage", "ingest", "freshness", "lookups", "http", "footprint", "schedule"};
+}
+
 struct Options {
   std::size_t touchpoints = 1'000'000;
   int customers = 100'000;
   int partitions = 0;  // 0: as many as hold the workload
-  std::vector<std::string> phases = {"raw",     "storage", "ingest",    "freshness",
-                                     "lookups", "http",    "footprint", "schedule"};
+  std::vector<std::string> phases = AllPhases();
   std::vector<double> freshness_rates = {10'000, 50'000};
   double lookup_ingest_rate = 20'000;
   int lookup_callers = 16;
@@ -813,8 +817,7 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
                  "Phases to run: raw, storage, ingest, freshness, lookups, http, footprint, "
                  "schedule")
       ->delimiter(',')
-      ->check(CLI::IsMember(
-          {"raw", "storage", "ingest", "freshness", "lookups", "http", "footprint", "schedule"}))
+      ->check(CLI::IsMember(crm::bench::AllPhases()))
       ->capture_default_str();
   app.add_option("--freshness-rates", options.freshness_rates,
                  "Offered touchpoints/s of the freshness runs")
