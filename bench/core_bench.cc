@@ -124,7 +124,7 @@ void BM_NextEvaluation(benchmark::State& s) {
   for (auto _ : s) {
     const CustomerState& state = corpus.states[i++ % corpus.states.size()];
     // As a look leaves it: evaluated (an alert raised if at risk), then planned.
-    const ChurnCurve curve(scorer, state);
+    ChurnCurve curve(scorer, state);
     AlertState alert;
     UpdateAlert(CustomerId("c"), curve.At(corpus.end), Segment::kNone, corpus.end, policy, alert);
     benchmark::DoNotOptimize(NextLook(

@@ -144,6 +144,28 @@ Channel RecommendedChannel(const CustomerState& state, double value_at_risk,
   return best;
 }
 
+namespace {
+
+// A secant search's looks, at most, before the bracket must have halved.
+constexpr int kLooksToHalve = 4;
+
+// The level whose crossing is a change when churn moves in `direction` (±1)
+// from the last look's: the nearest of last ± precision and the raise or
+// clear threshold.
+double LevelOfChange(const AlertState& state, const AlertThresholds& thresholds, double precision,
+                     double direction) {
+  double level = state.last_churn + direction * precision;
+  if (direction > 0 && !state.open && thresholds.raise > state.last_churn) {
+    level = std::min(level, thresholds.raise);
+  }
+  if (direction < 0 && state.open && thresholds.clear < state.last_churn) {
+    level = std::max(level, thresholds.clear);
+  }
+  return level;
+}
+
+}  // namespace
+
 Timestamp NextLook(const std::function<double(Timestamp)>& churn_at, Timestamp now,
                    const AlertState& state, const AlertThresholds& thresholds, double precision,
                    Micros horizon) {
@@ -168,41 +190,74 @@ Timestamp NextLook(const std::function<double(Timestamp)>& churn_at, Timestamp n
       churn_hi = churn;
     }
   }
-  // The level whose crossing is the change, when churn crosses one: the
-  // nearest, in the direction churn moves, of last ± precision and the raise
-  // or clear threshold.
-  const double direction = churn_hi >= churn_lo ? 1 : -1;
-  double level = state.last_churn + direction * precision;
-  if (direction > 0 && !state.open && thresholds.raise > churn_lo) {
-    level = std::min(level, thresholds.raise);
-  }
-  if (direction < 0 && state.open && thresholds.clear < churn_lo) {
-    level = std::max(level, thresholds.clear);
-  }
-  // Illinois (regula falsi that halves the weight of an end kept twice) on
-  // churn - level, the predicate deciding each side: a few looks at churn
-  // where bisection to the hour takes a dozen. Where churn crosses no level
-  // (a raise waiting for the cooldown), the secant is no guide: bisection.
-  double g_lo = direction * (churn_lo - level), g_hi = direction * (churn_hi - level);
+  // The level whose crossing is the change, in the direction churn moves to
+  // reach `hi`; g is churn's distance past it.
+  double direction = 0, level = 0, g_lo = 0, g_hi = 0;
   int kept_lo = 0, kept_hi = 0;
-  while (hi - lo > std::chrono::hours(1)) {
+  const auto aim = [&] {
+    direction = churn_hi >= state.last_churn ? 1 : -1;
+    level = LevelOfChange(state, thresholds, precision, direction);
+    g_lo = direction * (churn_lo - level);
+    g_hi = direction * (churn_hi - level);
+    kept_lo = kept_hi = 0;
+  };
+  aim();
+  // Illinois (regula falsi that halves the weight of an end kept twice) on g,
+  // the predicate deciding each side: a few looks at churn where bisection to
+  // the hour takes a dozen. Two guards keep it from crawling: a secant look
+  // landing within the hour of where its own slope puts the crossing is
+  // followed by a look one hour back across it, which closes the bracket if
+  // it was right; and a bracket not halved by kLooksToHalve looks is halved by
+  // the next (churn steps at midnight, where a secant is no guide). Where
+  // churn crosses no level (a raise waiting for the cooldown), bisection.
+  const Micros hour = std::chrono::hours(1);
+  Timestamp across = now;   // that look when it lies inside the bracket
+  Micros halved = hi - lo;  // the bracket's width when it last halved
+  int looks_since_halved = 0;
+  while (hi - lo > hour) {
     const Micros width = hi - lo;
+    if (width <= halved / 2) {
+      halved = width;
+      looks_since_halved = 0;
+    }
+    const bool probe = across > lo && across < hi;
+    const bool secant = !probe && g_lo < 0 && g_hi > 0 && looks_since_halved < kLooksToHalve;
     Timestamp mid = lo + width / 2;
-    if (g_lo < 0 && g_hi > 0) {
+    if (probe) {
+      mid = across;
+    } else if (secant) {
       const double fraction = -g_lo / (g_hi - g_lo);
       const Micros margin = std::max<Micros>(width / 64, std::chrono::minutes(1));
       mid = std::clamp(lo + std::chrono::duration_cast<Micros>(width * fraction), lo + margin,
                        hi - margin);
     }
+    ++looks_since_halved;
+    across = now;
     const double churn = churn_at(mid);
     const double g = direction * (churn - level);
-    if (changes(mid, churn)) {
+    const bool change = changes(mid, churn);
+    if (secant && (g > 0) == change) {
+      // Where the line from the far end through this look puts the crossing.
+      const double g_far = change ? g_lo : g_hi;
+      const Timestamp far = change ? lo : hi;
+      const double offset = -g * static_cast<double>((mid - far).count()) / (g - g_far);
+      if (std::fabs(offset) < static_cast<double>(hour.count())) {
+        across = change ? mid - hour : mid + hour;
+      }
+    }
+    if (change) {
       hi = mid;
+      churn_hi = churn;
+      if ((churn >= state.last_churn) != (direction > 0)) {
+        aim();  // the first change found moves churn the other way: aim at that
+        continue;
+      }
       g_hi = std::max(g, 1e-12);
       kept_hi = 0;
       if (++kept_lo >= 2) g_lo /= 2;
     } else {
       lo = mid;
+      churn_lo = churn;
       g_lo = std::min(g, -1e-12);
       kept_lo = 0;
       if (++kept_hi >= 2) g_hi /= 2;

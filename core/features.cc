@@ -122,7 +122,7 @@ CustomerFacts FixedFactsOf(const CustomerState& state, const Model& model) {
 }
 
 void AddTimedFacts(const CustomerState& state, Timestamp as_of, const Model& model, unsigned needs,
-                   CustomerFacts& f) {
+                   CustomerFacts& f, OutlookMemo* memo) {
   const PurchaseModel& purchase = model.purchase;
   const double unit = DaysPerUnit(purchase.time_unit);
   if (f.has_purchase) {
@@ -130,8 +130,12 @@ void AddTimedFacts(const CustomerState& state, Timestamp as_of, const Model& mod
     f.recency_days = std::max(0.0, DaysBetween(*state.last_purchase, as_of));
     f.tenure_days = f.history.T * unit;
     if ((needs & kNeedBgNbd) != 0) {
+      const bool same = memo != nullptr && memo->held && memo->history.x == f.history.x &&
+                        memo->history.t_x == f.history.t_x && memo->history.T == f.history.T;
       const PurchaseOutlook outlook =
-          PurchaseOutlookOf(purchase, f.history, model.churn.horizon_days / unit);
+          same ? memo->outlook
+               : PurchaseOutlookOf(purchase, f.history, model.churn.horizon_days / unit);
+      if (memo != nullptr) *memo = {f.history, outlook, true};
       f.p_alive = outlook.p_alive;
       f.expected_purchases = outlook.expected_transactions;
       f.p_no_purchase = outlook.p_no_transaction;

@@ -81,9 +81,6 @@ inline constexpr unsigned kNeedAll = kNeedBgNbd | kNeedValue | kNeedRecentPurcha
                                      kNeedComplaints | kNeedSatisfaction | kNeedContacts |
                                      kNeedCancellation;
 CustomerFacts FixedFactsOf(const CustomerState& state, const Model& model);
-// Recency, tenure and T are always worked out.
-void AddTimedFacts(const CustomerState& state, Timestamp as_of, const Model& model, unsigned needs,
-                   CustomerFacts& facts);
 
 // The purchase history in the sense of BG/NBD, in `model`'s time unit: x
 // repeat transactions, the last at t_x, observed for T, from the first
@@ -101,6 +98,21 @@ struct PurchaseOutlook {
 };
 PurchaseOutlook PurchaseOutlookOf(const PurchaseModel& model, const BgNbdHistory& history,
                                   double t);
+
+// The purchase model's outlook last worked out, and for which history. A
+// search over time asks again for the same one: with merge_same_day, T moves
+// by whole days.
+struct OutlookMemo {
+  BgNbdHistory history;
+  PurchaseOutlook outlook;
+  bool held = false;
+};
+
+// Recency, tenure and T are always worked out. With a `memo`, the purchase
+// outlook is taken from it when its history is the same (the same bits) and
+// kept there otherwise.
+void AddTimedFacts(const CustomerState& state, Timestamp as_of, const Model& model, unsigned needs,
+                   CustomerFacts& facts, OutlookMemo* memo = nullptr);
 
 // The CLV of a customer known to be alive: margin × Σ over the horizon, in
 // 30-day steps, of the transactions expected of each step if alive (under the

@@ -16,7 +16,7 @@ namespace {
 // customers are planned on any thread.
 void PlanNextLook(const Scorer& scorer, double precision, PendingCommit::Customer& customer) {
   CustomerState& state = customer.state;
-  const ChurnCurve curve(scorer, state);
+  ChurnCurve curve(scorer, state);
   const Micros horizon = FromDays(scorer.model().churn.horizon_days);
   state.alert.next_look = NextLook([&](Timestamp t) { return curve.At(t); }, *state.alert.looked_at,
                                    state.alert, *customer.plan, precision, horizon);

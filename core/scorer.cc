@@ -92,11 +92,11 @@ double Scorer::Churn(const CustomerState& state, Timestamp as_of) const {
 ChurnCurve::ChurnCurve(const Scorer& scorer, const CustomerState& state)
     : scorer_(scorer), state_(state), fixed_(FixedFactsOf(state, scorer.model_)) {}
 
-double ChurnCurve::At(Timestamp as_of) const {
+double ChurnCurve::At(Timestamp as_of) {
   // EvaluateLogistic's probability, without the contributions, summed in the
   // same order.
   CustomerFacts facts = fixed_;
-  AddTimedFacts(state_, as_of, scorer_.model_, scorer_.churn_needs_, facts);
+  AddTimedFacts(state_, as_of, scorer_.model_, scorer_.churn_needs_, facts, &memo_);
   double z = scorer_.model_.churn.logistic.intercept;
   for (std::size_t i = 0; i < scorer_.churn_weights_.size(); ++i) {
     if (scorer_.churn_weights_[i] == 0) continue;

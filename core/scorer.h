@@ -112,16 +112,18 @@ class Scorer {
 // over time: the facts that do not depend on it are worked out once, and of
 // the others only those the model weighs. At(t) equals Scorer::Churn(state, t)
 // and Score(…, t).churn to the bit. Holds references: the scorer and the
-// state must outlive it, unchanged.
+// state must outlive it, unchanged. One thread at a time: At() keeps the last
+// purchase outlook it worked out for the next.
 class ChurnCurve {
  public:
   ChurnCurve(const Scorer& scorer, const CustomerState& state);
-  double At(Timestamp as_of) const;
+  double At(Timestamp as_of);
 
  private:
   const Scorer& scorer_;
   const CustomerState& state_;
   CustomerFacts fixed_;
+  OutlookMemo memo_;
 };
 
 // The channel the customer uses most (every touchpoint but consent and profile

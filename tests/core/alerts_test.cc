@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <set>
 #include <string>
 #include <vector>
@@ -289,6 +290,66 @@ TEST(NextEvaluationTest, FindsTheHourOfChangeOnChurnShapedCurvesInFewLooks) {
     }
   }
   EXPECT_EQ(curves, 16);
+}
+
+// Whether a look at `at` would change anything for a closed alert (the
+// default thresholds, no cooldown) last looked at with churn `last`.
+bool ChangesFrom(double last, double churn, double precision) {
+  return std::fabs(churn - last) >= precision || churn >= AlertThresholds{}.raise;
+}
+
+// Churn that first rises by the precision, then falls far below where it
+// started by the horizon: the first change is the rise, though the horizon
+// says churn falls. (The search used to aim at the fall only and crawl.)
+TEST(NextEvaluationTest, ChurnThatTurnsIsDueAtItsFirstChange) {
+  const AlertThresholds t;
+  const double precision = 0.02;
+  int evaluations = 0;
+  const auto churn_at = [&](Timestamp at) {
+    ++evaluations;
+    const double days = DaysBetween(Day(0), at);
+    return 0.3 + 0.03 * std::sin(days / 20) - (days > 40 ? (days - 40) / 200 : 0);
+  };
+  AlertState state;
+  state.last_churn = churn_at(Day(0));
+  evaluations = 0;
+  const Timestamp next = NextLook(churn_at, Day(0), state, t, precision, std::chrono::days(90));
+  EXPECT_LE(evaluations, 16);
+  EXPECT_GT(churn_at(next), state.last_churn);  // the rise, not the fall
+  EXPECT_TRUE(ChangesFrom(state.last_churn, churn_at(next), precision));
+  EXPECT_FALSE(ChangesFrom(state.last_churn, churn_at(next - std::chrono::hours(1)), precision));
+}
+
+// Churn as the model's moves with merge_same_day: rising and levelling off
+// from one day to the next, a step at each midnight, barely moving within a
+// day. The change is mostly a step, where a secant is no guide and used to
+// crawl toward it; the search still finds its hour in a few looks.
+TEST(NextEvaluationTest, ChurnThatStepsAtMidnightIsDueAtTheStep) {
+  const AlertThresholds t;
+  const double precision = 0.02;
+  int evaluations = 0, worst = 0, total = 0, curves = 0;
+  for (double days_to_settle : {5.0, 10.0, 30.0, 90.0}) {
+    for (int hour : {1, 7, 19}) {
+      const auto churn_at = [&](Timestamp at) {
+        ++evaluations;
+        const double days = DaysBetween(Day(0), at), day = std::floor(days);
+        return 0.9 - 0.5 * std::exp(-day / days_to_settle) + 1e-5 * (days - day);
+      };
+      const Timestamp now = Day(0) + std::chrono::hours(hour);
+      AlertState state;
+      state.last_churn = churn_at(now);
+      evaluations = 0;
+      const Timestamp next = NextLook(churn_at, now, state, t, precision, std::chrono::days(90));
+      worst = std::max(worst, evaluations);
+      total += evaluations;
+      ++curves;
+      EXPECT_TRUE(ChangesFrom(state.last_churn, churn_at(next), precision));
+      EXPECT_FALSE(
+          ChangesFrom(state.last_churn, churn_at(next - std::chrono::hours(1)), precision));
+    }
+  }
+  EXPECT_LE(worst, 12);  // halving 90 days down to the hour takes 12
+  EXPECT_LE(total, 9 * curves);
 }
 
 TEST(NextEvaluationTest, NothingBeforeTheHorizonMeansLookAgainThen) {

@@ -736,7 +736,8 @@ TEST_F(ScorerTest, AppetenceIsScoredPerProductInModelOrderWithReasons) {
 // The curve works the fixed facts out once and only the weighed timed ones at
 // each look: its churn must still be Score's, to the bit, whatever the weights
 // (each feature weighed alone, then all together), for buyers with every kind
-// of history and for a prospect, before, at and long after their touchpoints.
+// of history and for a prospect, before, at and long after their touchpoints,
+// asked in any order.
 TEST(ChurnCurveTest, IsScoresChurnToTheBitForEveryFeatureWeighed) {
   std::mt19937 random(7);
   std::vector<CustomerState> states(40);
@@ -773,8 +774,10 @@ TEST(ChurnCurveTest, IsScoresChurnToTheBitForEveryFeatureWeighed) {
   for (const Model& model : models) {
     const Scorer scorer(model);
     for (const CustomerState& state : states) {
-      const ChurnCurve curve(scorer, state);
-      for (double day : {0.0, 35.5, 120.25, 399.0, 410.0, 700.0, 2000.0}) {
+      ChurnCurve curve(scorer, state);
+      // Hours of one day in and out of order (the curve keeps the outlook of
+      // the day last asked), and days back and forth.
+      for (double day : {0.0, 35.5, 120.25, 120.75, 120.5, 399.0, 35.75, 410.0, 700.0, 2000.0}) {
         const std::optional<double> churn = scorer.Score(CustomerId("c1"), state, Day(day)).churn;
         if (!churn) {  // a prospect has no churn, and no look
           ASSERT_TRUE(state.purchase_days.empty());
