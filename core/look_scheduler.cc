@@ -80,7 +80,8 @@ void LookScheduler::Look(PendingCommit& pending, const CustomerId& id,
   const Scorer& scorer = *pending.scorer;
   // Appetence on every look, a prospect's included (whose looks are their
   // touchpoints): the offer index.
-  IndexAppetence(scorer.Appetence(state, at), policy.risk_precision, alert);
+  OutlookMemo outlook;  // the purchase outlook at `at`, for both
+  IndexAppetence(scorer.Appetence(state, at, &outlook), policy.risk_precision, alert);
   if (state.purchase_days.empty()) {
     customer.plan = nullptr;
     Reschedule(id, alert, partition, std::nullopt);
@@ -88,7 +89,7 @@ void LookScheduler::Look(PendingCommit& pending, const CustomerId& id,
   }
   const PopulationView* population = pending.view.get();
   // The churn and segment alone on every look; the full scores only for an alert.
-  const double churn = scorer.Churn(state, at);
+  const double churn = scorer.Churn(state, at, &outlook);
   pending.look_churns.push_back(churn);
   const Segment segment = population != nullptr
                               ? population->AbcSegment(state.purchase_amount - state.return_amount)

@@ -34,10 +34,10 @@ double LogF(const ParetoNbdParams& p, double x, double u) {
          a * std::log(base);
 }
 
-LogTerms TermsOf(const ParetoNbdParams& p, const ParetoNbdHistory& h) {
+// The terms of `h`, given log F(t_x), which does not move with T.
+LogTerms TermsOf(const ParetoNbdParams& p, const ParetoNbdHistory& h, double log_f_tx) {
   LogTerms terms;
   terms.log_alive = -(p.r + h.x) * std::log(p.alpha + h.T) - p.s * std::log(p.beta + h.T);
-  const double log_f_tx = LogF(p, h.x, h.t_x);
   const double log_f_T = LogF(p, h.x, h.T);
   // B = s/(r+s+x) F(t_x) (1 - F(T)/F(t_x)); F decreases, so B >= 0.
   const double dead_share = std::max(0.0, -std::expm1(log_f_T - log_f_tx));
@@ -47,6 +47,10 @@ LogTerms TermsOf(const ParetoNbdParams& p, const ParetoNbdHistory& h) {
   const double high = std::max(terms.log_alive, log_b);
   terms.log_sum = high + std::log(std::exp(terms.log_alive - high) + std::exp(log_b - high));
   return terms;
+}
+
+LogTerms TermsOf(const ParetoNbdParams& p, const ParetoNbdHistory& h) {
+  return TermsOf(p, h, LogF(p, h.x, h.t_x));
 }
 
 double LogConstant(const ParetoNbdParams& p, const ParetoNbdHistory& h) {
@@ -63,11 +67,11 @@ double ExpectedIfAlive(const ParetoNbdParams& p, const ParetoNbdHistory& h, doub
   return (p.r + h.x) / (p.alpha + h.T) * per_rate;
 }
 
-double NoTransaction(const ParetoNbdParams& p, const ParetoNbdHistory& h, double t,
-                     double log_sum) {
+double NoTransaction(const ParetoNbdParams& p, const ParetoNbdHistory& h, double t, double log_sum,
+                     double log_f_tx) {
   const ParetoNbdHistory later{h.x, h.t_x, h.T + t};
   // The Γ(r+x) α^r β^s / Γ(r) constants cancel.
-  return std::min(1.0, std::exp(TermsOf(p, later).log_sum - log_sum));
+  return std::min(1.0, std::exp(TermsOf(p, later, log_f_tx).log_sum - log_sum));
 }
 
 }  // namespace
@@ -89,15 +93,17 @@ double ParetoNbdExpectedTransactionsIfAlive(const ParetoNbdParams& p, const Pare
 
 double ParetoNbdProbabilityNoTransaction(const ParetoNbdParams& p, const ParetoNbdHistory& h,
                                          double t) {
-  return NoTransaction(p, h, t, TermsOf(p, h).log_sum);
+  const double log_f_tx = LogF(p, h.x, h.t_x);
+  return NoTransaction(p, h, t, TermsOf(p, h, log_f_tx).log_sum, log_f_tx);
 }
 
 ParetoNbdOutlook ParetoNbdOutlookOf(const ParetoNbdParams& p, const ParetoNbdHistory& h, double t) {
-  const LogTerms terms = TermsOf(p, h);
+  const double log_f_tx = LogF(p, h.x, h.t_x);  // once for T and T + t
+  const LogTerms terms = TermsOf(p, h, log_f_tx);
   ParetoNbdOutlook outlook;
   outlook.p_alive = std::exp(terms.log_alive - terms.log_sum);
   outlook.expected_transactions = outlook.p_alive * ExpectedIfAlive(p, h, t);
-  outlook.p_no_transaction = NoTransaction(p, h, t, terms.log_sum);
+  outlook.p_no_transaction = NoTransaction(p, h, t, terms.log_sum, log_f_tx);
   return outlook;
 }
 

@@ -85,18 +85,21 @@ Scorer::Scorer(Model model) : model_(std::move(model)) {
   }
 }
 
-double Scorer::Churn(const CustomerState& state, Timestamp as_of) const {
-  return ChurnCurve(*this, state).At(as_of);
+double Scorer::Churn(const CustomerState& state, Timestamp as_of, OutlookMemo* memo) const {
+  return ChurnCurve(*this, state, memo).At(as_of);
 }
 
-ChurnCurve::ChurnCurve(const Scorer& scorer, const CustomerState& state)
-    : scorer_(scorer), state_(state), fixed_(FixedFactsOf(state, scorer.model_)) {}
+ChurnCurve::ChurnCurve(const Scorer& scorer, const CustomerState& state, OutlookMemo* memo)
+    : scorer_(scorer),
+      state_(state),
+      fixed_(FixedFactsOf(state, scorer.model_)),
+      memo_(memo != nullptr ? memo : &own_memo_) {}
 
 double ChurnCurve::At(Timestamp as_of) {
   // EvaluateLogistic's probability, without the contributions, summed in the
   // same order.
   CustomerFacts facts = fixed_;
-  AddTimedFacts(state_, as_of, scorer_.model_, scorer_.churn_needs_, facts, &memo_);
+  AddTimedFacts(state_, as_of, scorer_.model_, scorer_.churn_needs_, facts, memo_);
   double z = scorer_.model_.churn.logistic.intercept;
   for (std::size_t i = 0; i < scorer_.churn_weights_.size(); ++i) {
     if (scorer_.churn_weights_[i] == 0) continue;
@@ -107,13 +110,14 @@ double ChurnCurve::At(Timestamp as_of) {
   return 1 / (1 + std::exp(-z));
 }
 
-AppetenceByProduct Scorer::Appetence(const CustomerState& state, Timestamp as_of) const {
+AppetenceByProduct Scorer::Appetence(const CustomerState& state, Timestamp as_of,
+                                     OutlookMemo* memo) const {
   AppetenceByProduct appetence;
   if (model_.appetence.empty()) return appetence;
   // The facts the appetence features read: the fixed ones, recency and
   // tenure, and p_alive (not the CLV, the costliest).
   CustomerFacts facts = FixedFactsOf(state, model_);
-  AddTimedFacts(state, as_of, model_, kNeedBgNbd, facts);
+  AddTimedFacts(state, as_of, model_, kNeedBgNbd, facts, memo);
   for (const AppetenceModel& offer : model_.appetence) {
     const ProductFacts product = ProductFactsOf(state, as_of, offer, model_);
     appetence[offer.product] =

@@ -92,12 +92,14 @@ class Scorer {
   Scores Score(const CustomerId& id, const CustomerState& state, Timestamp as_of,
                const PopulationView* population = nullptr) const;
 
-  // The churn of Score alone.
-  double Churn(const CustomerState& state, Timestamp as_of) const;
+  // The churn of Score alone. A `memo` (AddTimedFacts) shares the purchase
+  // outlook between calls for one customer, with this scorer alone.
+  double Churn(const CustomerState& state, Timestamp as_of, OutlookMemo* memo = nullptr) const;
 
   // The appetence of Score alone (without reasons), the same to the bit:
-  // every product of the model.
-  AppetenceByProduct Appetence(const CustomerState& state, Timestamp as_of) const;
+  // every product of the model. `memo` as for Churn.
+  AppetenceByProduct Appetence(const CustomerState& state, Timestamp as_of,
+                               OutlookMemo* memo = nullptr) const;
 
  private:
   friend class ChurnCurve;
@@ -112,18 +114,20 @@ class Scorer {
 // over time: the facts that do not depend on it are worked out once, and of
 // the others only those the model weighs. At(t) equals Scorer::Churn(state, t)
 // and Score(…, t).churn to the bit. Holds references: the scorer and the
-// state must outlive it, unchanged. One thread at a time: At() keeps the last
-// purchase outlook it worked out for the next.
+// state (and `memo`, when given) must outlive it, unchanged. One thread at a
+// time: At() keeps the last purchase outlook it worked out for the next, in
+// `memo` or its own.
 class ChurnCurve {
  public:
-  ChurnCurve(const Scorer& scorer, const CustomerState& state);
+  ChurnCurve(const Scorer& scorer, const CustomerState& state, OutlookMemo* memo = nullptr);
   double At(Timestamp as_of);
 
  private:
   const Scorer& scorer_;
   const CustomerState& state_;
   CustomerFacts fixed_;
-  OutlookMemo memo_;
+  OutlookMemo own_memo_;
+  OutlookMemo* memo_;
 };
 
 // The channel the customer uses most (every touchpoint but consent and profile

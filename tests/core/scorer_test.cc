@@ -769,6 +769,9 @@ TEST(ChurnCurveTest, IsScoresChurnToTheBitForEveryFeatureWeighed) {
     all.churn.logistic.weights[std::string(name)] = static_cast<double>(random() % 200) / 100 - 1;
     all.churn.logistic.means[std::string(name)] = static_cast<double>(random() % 100) / 100;
   }
+  // An appetence model reading p_alive, which a look's churn shares.
+  all.appetence.push_back(
+      {.product = "P", .logistic = {.intercept = -1, .weights = {{"p_alive", 2.0}}}});
   models.push_back(all);
   models.push_back(Model{});
   for (const Model& model : models) {
@@ -786,6 +789,10 @@ TEST(ChurnCurveTest, IsScoresChurnToTheBitForEveryFeatureWeighed) {
         const double want = *churn;
         ASSERT_EQ(curve.At(Day(day)), want) << "day " << day;
         ASSERT_EQ(scorer.Churn(state, Day(day)), want) << "day " << day;
+        // A look shares one purchase outlook between its appetence and churn.
+        OutlookMemo look;
+        ASSERT_EQ(scorer.Appetence(state, Day(day), &look), scorer.Appetence(state, Day(day)));
+        ASSERT_EQ(scorer.Churn(state, Day(day), &look), want) << "day " << day;
       }
     }
   }
