@@ -119,8 +119,7 @@ RebuildFigures MeasureScheduleRebuild(const std::filesystem::path& dir, std::int
     // Every partition holds its earliest looks, as many as it has or may hold.
     const std::int64_t under =
         customers / partitions + (partition < customers % partitions ? 1 : 0);
-    if (schedule.size() != std::min(std::max<std::size_t>(1, schedule_entries / owned),
-                                    static_cast<std::size_t>(under))) {
+    if (schedule.size() != std::min(schedule.capacity(), static_cast<std::size_t>(under))) {
       Fail("partition " + std::to_string(partition) + " holds " + std::to_string(schedule.size()) +
            " looks of its " + std::to_string(under));
     }

@@ -63,6 +63,8 @@ class LookSchedule {
   // The looks held due at or before `until`, counted up to `cap`.
   ScheduleBacklog Backlog(Timestamp until, std::uint64_t cap) const;
   std::size_t size() const { return held_.size(); }
+  // The most entries it holds.
+  std::size_t capacity() const { return capacity_; }
 
  private:
   std::size_t capacity_;

@@ -93,8 +93,7 @@ double ParetoNbdExpectedTransactionsIfAlive(const ParetoNbdParams& p, const Pare
 
 double ParetoNbdProbabilityNoTransaction(const ParetoNbdParams& p, const ParetoNbdHistory& h,
                                          double t) {
-  const double log_f_tx = LogF(p, h.x, h.t_x);
-  return NoTransaction(p, h, t, TermsOf(p, h, log_f_tx).log_sum, log_f_tx);
+  return ParetoNbdOutlookOf(p, h, t).p_no_transaction;
 }
 
 ParetoNbdOutlook ParetoNbdOutlookOf(const ParetoNbdParams& p, const ParetoNbdHistory& h, double t) {

@@ -22,20 +22,15 @@ namespace {
 // The port of an address "HOST:PORT".
 int PortOf(const std::string& address) { return std::stoi(address.substr(address.rfind(':') + 1)); }
 
-std::optional<int> LocalPort(int fd) {
+// The port of `fd`'s own end (`ends` getsockname) or of its peer's
+// (getpeername); nullopt when it has none or is not IPv4.
+std::optional<int> PortOf(int fd, decltype(&getsockname) ends) {
   sockaddr_in address{};
   socklen_t length = sizeof(address);
-  if (getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0 ||
+  if (ends(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0 ||
       address.sin_family != AF_INET) {
     return std::nullopt;
   }
-  return ntohs(address.sin_port);
-}
-
-std::optional<int> PeerPort(int fd) {
-  sockaddr_in address{};
-  socklen_t length = sizeof(address);
-  if (getpeername(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) return std::nullopt;
   return ntohs(address.sin_port);
 }
 
@@ -44,7 +39,9 @@ std::optional<int> PeerPort(int fd) {
 std::optional<int> AcceptedSocket(int server_port, int client_port) {
   for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
     const int fd = std::stoi(entry.path().filename().string());
-    if (LocalPort(fd) == server_port && PeerPort(fd) == client_port) return fd;
+    if (PortOf(fd, getsockname) == server_port && PortOf(fd, getpeername) == client_port) {
+      return fd;
+    }
   }
   return std::nullopt;
 }
@@ -66,7 +63,7 @@ TEST(EmbeddedBrokerTest, AnswersWithoutWaitingForAcknowledgements) {
   address.sin_port = htons(static_cast<std::uint16_t>(server_port));
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   ASSERT_EQ(connect(client, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
-  const std::optional<int> client_port = LocalPort(client);
+  const std::optional<int> client_port = PortOf(client, getsockname);
   ASSERT_TRUE(client_port.has_value());
 
   // The broker accepts on its own thread: wait for its side to exist.
