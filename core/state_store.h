@@ -235,9 +235,11 @@ class StateStore {
   // The sequence number of the outbox's last alert; nullopt when it is empty.
   virtual absl::StatusOr<std::optional<std::uint64_t>> LastPendingAlert() = 0;
 
-  // Removes the outbox's alerts up to sequence number `through`, delivered.
-  // A StorageFullError when the disk is full, as for Commit.
-  virtual absl::Status AckAlerts(std::uint64_t through) = 0;
+  // Removes the outbox's alerts of these sequence numbers, delivered; the
+  // others stay, below them too: commits of several threads may land out of
+  // sequence, an alert after a later one was read. A StorageFullError when
+  // the disk is full, as for Commit.
+  virtual absl::Status AckAlerts(const std::vector<std::uint64_t>& sequences) = 0;
 
   // Find's work: the state of `id` under whichever partition holds it.
   virtual absl::StatusOr<std::optional<CustomerState>> Locate(const CustomerId& id,

@@ -174,13 +174,16 @@ absl::StatusOr<bool> AlertPublisher::DeliverOnce() {
   }
   // Every pending alert of this round is on the topic: acknowledge them all.
   FailPoint("alert-delivered");
+  std::vector<std::uint64_t> sequences;
+  sequences.reserve(pending->size());
   for (const auto& [sequence, alert] : *pending) {
+    sequences.push_back(sequence);
     CRM_LOG(kDebug, kComponent) << "delivered " << AlertDeliveryId(alert.outcome) << " for "
                                 << alert.customer_id.value() << ": churn " << alert.churn << ", "
                                 << RecommendedActionName(alert.action);
     for (AlertDeliveryListener* listener : listeners_) listener->AlertDelivered(alert);
   }
-  if (absl::Status acked = store_->AckAlerts(pending->back().first); IsStorageFull(acked)) {
+  if (absl::Status acked = store_->AckAlerts(sequences); IsStorageFull(acked)) {
     // On the topic, still in the outbox: acknowledged once space returns,
     // never produced again meanwhile (they stay known as on the topic).
     CRM_LOG(kWarning, kComponent) << acked.message() << "; acknowledging again later";

@@ -331,9 +331,9 @@ absl::StatusOr<std::optional<std::uint64_t>> RocksDbStateStore::LastPendingAlert
   return std::optional<std::uint64_t>(ReadBigEndian(it->key().ToStringView().substr(1)));
 }
 
-absl::Status RocksDbStateStore::AckAlerts(std::uint64_t through) {
+absl::Status RocksDbStateStore::AckAlerts(const std::vector<std::uint64_t>& sequences) {
   rocksdb::WriteBatch batch;
-  batch.DeleteRange(OutboxKey(0), OutboxKey(through + 1));
+  for (std::uint64_t sequence : sequences) batch.Delete(OutboxKey(sequence));
   return Write(batch, "acknowledging delivered alerts");
 }
 

@@ -113,7 +113,7 @@ class RocksDbStateStore final : public StateStore {
   absl::StatusOr<std::vector<std::pair<std::uint64_t, AlertEvent>>> PendingAlerts(
       std::size_t limit) override;
   absl::StatusOr<std::optional<std::uint64_t>> LastPendingAlert() override;
-  absl::Status AckAlerts(std::uint64_t through) override;
+  absl::Status AckAlerts(const std::vector<std::uint64_t>& sequences) override;
   absl::Status Commit(const std::string& topic, const StateBatch& batch) override;
 
   // Flushes memtables to disk (at clean shutdown, so restart replays no WAL).

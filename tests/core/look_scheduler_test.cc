@@ -94,7 +94,7 @@ TEST_F(IngestAlertsTest, ASilentSteadyBuyerIsAlertedOnceWithNoEventOfTheirOwn) {
   EXPECT_EQ(pending->front().first, 0u);
   EXPECT_EQ(pending->front().second.outcome.alert_id, alert.outcome.alert_id);
   EXPECT_EQ(store_.LastPendingAlert().value(), std::optional<std::uint64_t>(0));
-  ASSERT_TRUE(store_.AckAlerts(0).ok());
+  ASSERT_TRUE(store_.AckAlerts({0}).ok());
   EXPECT_TRUE(store_.PendingAlerts(10).value().empty());
   EXPECT_EQ(store_.LastPendingAlert().value(), std::nullopt);
 }

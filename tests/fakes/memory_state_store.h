@@ -180,9 +180,9 @@ class MemoryStateStore final : public StateStore {
     return std::optional<std::uint64_t>(outbox_.rbegin()->first);
   }
 
-  absl::Status AckAlerts(std::uint64_t through) override {
+  absl::Status AckAlerts(const std::vector<std::uint64_t>& sequences) override {
     absl::MutexLock lock(&mutex_);
-    outbox_.erase(outbox_.begin(), outbox_.upper_bound(through));
+    for (std::uint64_t sequence : sequences) outbox_.erase(sequence);
     return absl::OkStatus();
   }
 
@@ -430,7 +430,9 @@ class ForwardingStateStore : public StateStore {
     return inner_->LastPendingAlert();
   }
 
-  absl::Status AckAlerts(std::uint64_t through) override { return inner_->AckAlerts(through); }
+  absl::Status AckAlerts(const std::vector<std::uint64_t>& sequences) override {
+    return inner_->AckAlerts(sequences);
+  }
 
   absl::Status Commit(const std::string& topic, const StateBatch& batch) override {
     return inner_->Commit(topic, batch);

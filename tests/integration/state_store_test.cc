@@ -127,6 +127,40 @@ TEST(StateStoreTest, WritesTheStatesAsTheCommitEncodedThem) {
   EXPECT_EQ(store->Get(0, b).value()->events_applied, 2u);
 }
 
+// Commits of several threads land out of sequence: an alert may reach the
+// outbox after the publisher read later ones. Acknowledging those must not
+// take it with them.
+TEST(StateStoreTest, AcknowledgingAlertsLeavesAnAlertCommittedBelowThem) {
+  TempDir dir;
+  auto store = Open(dir);
+  ASSERT_NE(store, nullptr);
+  auto alert_of = [](const char* customer) {
+    AlertEvent alert;
+    alert.customer_id = CustomerId(customer);
+    alert.outcome.alert_id = std::string(customer) + "-1";
+    return alert;
+  };
+  const AlertEvent a = alert_of("a"), b = alert_of("b"), c = alert_of("c");
+  StateBatch later;
+  later.outbox = {{5, &a}, {7, &c}};
+  ASSERT_TRUE(store->Commit(kTopic, later).ok());
+  auto read = store->PendingAlerts(10);
+  ASSERT_TRUE(read.ok()) << read.status();
+  ASSERT_EQ(read->size(), 2u);
+
+  StateBatch late;  // sequence 6, taken before 7 and committed after the read
+  late.outbox = {{6, &b}};
+  ASSERT_TRUE(store->Commit(kTopic, late).ok());
+  ASSERT_TRUE(store->AckAlerts({(*read)[0].first, (*read)[1].first}).ok());
+
+  auto pending = store->PendingAlerts(10);
+  ASSERT_TRUE(pending.ok()) << pending.status();
+  ASSERT_EQ(pending->size(), 1u);
+  EXPECT_EQ(pending->front().first, 6u);
+  EXPECT_EQ(pending->front().second.customer_id, CustomerId("b"));
+  EXPECT_EQ(store->LastPendingAlert().value(), std::optional<std::uint64_t>(6));
+}
+
 TEST(StateStoreTest, TheOfferIndexRanksEachProductAndFollowsTheCustomer) {
   TempDir dir;
   auto store = Open(dir);

@@ -80,7 +80,9 @@ class HintRecordingStore final : public StateStore {
   absl::StatusOr<std::optional<std::uint64_t>> LastPendingAlert() override {
     return inner.LastPendingAlert();
   }
-  absl::Status AckAlerts(std::uint64_t through) override { return inner.AckAlerts(through); }
+  absl::Status AckAlerts(const std::vector<std::uint64_t>& sequences) override {
+    return inner.AckAlerts(sequences);
+  }
   absl::Status Commit(const std::string& topic, const StateBatch& batch) override {
     return inner.Commit(topic, batch);
   }
