@@ -48,6 +48,7 @@ IngestProcessor::IngestProcessor(IngestOptions options, StateStore* store, const
       eraser_(std::make_unique<Eraser>(state_.get(), handover_.get(), clock,
                                        options_.erasure_fence_ttl)) {
   CRM_CHECK(options_.shared == nullptr || options_.encode);
+  if (options_.alert_sequence != nullptr) state_->alert_sequence = options_.alert_sequence;
   state_->cache.Share(options_.shared);
 }
 
@@ -99,7 +100,7 @@ absl::Status IngestProcessor::Load() {
   state.SetLatestEvent(*latest);
   auto last_alert = state.store->LastPendingAlert();
   if (!last_alert.ok()) return last_alert.status();
-  state.next_alert = last_alert->has_value() ? **last_alert + 1 : 0;
+  state.alert_sequence->StartAfter(*last_alert);
   return absl::OkStatus();
 }
 

@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "core/alert_event.h"
+#include "core/alert_sequence.h"
 #include "core/clock.h"
 #include "core/erasure.h"
 #include "core/ingest_batch.h"
@@ -53,6 +54,10 @@ struct IngestOptions {
   // commit encodes each changed state once, for the changelog, the store and
   // `shared` alike (StateBatch::encoded). Empty: the store encodes them.
   std::function<std::string(const CustomerState&)> encode;
+  // Where the outbox's sequence numbers are taken, when other processors
+  // commit to the same store (null: this processor's own). Outlives the
+  // processor.
+  AlertSequence* alert_sequence = nullptr;
   // Where the committed states of the customers in the cache are shared with
   // readers on other threads, in that encoding (null: not shared).
   // REQUIRES: `encode` with it; outlives the processor.

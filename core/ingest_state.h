@@ -13,6 +13,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "core/alert_sequence.h"
 #include "core/clock.h"
 #include "core/ingest_probe.h"
 #include "core/population.h"
@@ -41,13 +42,16 @@ struct IngestState {
   EventClock* const event_clock;
 
   // Mirrors of the store, moved only once a commit of theirs succeeded (the
-  // population and next_alert ahead of it while a commit is built, and put
-  // back when it fails).
+  // population ahead of it while a commit is built, and put back when it
+  // fails).
   StateCache cache;  // committed states, the most recently used
   Population population;
   std::map<std::int32_t, PartitionState> partitions;  // as read or written
   std::optional<Timestamp> latest_event;
-  std::uint64_t next_alert = 0;  // the outbox's next sequence number
+  // Where the outbox's sequence numbers are taken: shared with the other
+  // processors of the store, or this one's own.
+  AlertSequence own_alert_sequence;
+  AlertSequence* alert_sequence = &own_alert_sequence;
 
   // The partitions this instance owns, as told by SetAssignment, and those
   // Process saw records of since.

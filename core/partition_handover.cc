@@ -229,13 +229,13 @@ absl::Status PartitionHandOver::CommitRestored(
   StateBatch batch;
   // Alerts raised and not delivered join the outbox (once), those delivered
   // since leave it.
-  const std::uint64_t first_alert = state_->next_alert;
   std::map<std::string, std::uint64_t> added;
   for (const auto& [alert_id, alert] : restoring.alerts) {
     auto queued = restoring.outbox.find(alert_id);
     if (alert && queued == restoring.outbox.end()) {
-      added[alert_id] = state_->next_alert;
-      batch.outbox.emplace_back(state_->next_alert++, &*alert);
+      const std::uint64_t sequence = state_->alert_sequence->Take();
+      added[alert_id] = sequence;
+      batch.outbox.emplace_back(sequence, &*alert);
     } else if (!alert && queued != restoring.outbox.end()) {
       batch.outbox_removed.push_back(queued->second);
     }
@@ -298,7 +298,6 @@ absl::Status PartitionHandOver::CommitRestored(
   if (!batch.outbox.empty() && changelog_.alerts_restored) changelog_.alerts_restored();
   if (absl::Status s = state_->store->Commit(state_->topic, batch); !s.ok()) {
     for (const Moved& m : moved) state_->population.Replace(partition, m.after, m.before, nullptr);
-    state_->next_alert = first_alert;
     return s;
   }
   for (const auto& [alert_id, alert] : restoring.alerts) {

@@ -100,16 +100,16 @@ StateBatch PendingCommit::Batch() {
     }
   }
   if (latest_event != ingest->latest_event) batch.latest_event_time = latest_event;
-  first_alert_ = ingest->next_alert;
   // Raises and clears alike, in the order taken: a clear after its raise.
-  for (const AlertEvent& alert : alerts) batch.outbox.emplace_back(ingest->next_alert++, &alert);
+  for (const AlertEvent& alert : alerts) {
+    batch.outbox.emplace_back(ingest->alert_sequence->Take(), &alert);
+  }
   return batch;
 }
 
 void PendingCommit::Rollback() {
   for (const Moved& m : moved_) ingest->population.Replace(m.partition, m.after, m.before, nullptr);
   moved_.clear();
-  ingest->next_alert = first_alert_;
 }
 
 void PendingCommit::Committed(StateBatch& batch, BatchResult& result) {

@@ -32,8 +32,9 @@ namespace crm {
 // and the alerts raised or cleared.
 //
 // Invariant: nothing of it is seen by the rest of the ingest until the store
-// took it whole. Batch() moves the population and the outbox sequence
-// ahead; a failed commit puts them back (Rollback); a commit dropped or
+// took it whole. Batch() moves the population ahead and takes the outbox's
+// sequence numbers; a failed commit puts the population back (Rollback) and
+// leaves those numbers unused (core/alert_sequence.h); a commit dropped or
 // failed forgets the states it lent from the cache (read again from the
 // store, as committed); only Committed() moves the committed state.
 // Used by the consumer thread only.
@@ -82,11 +83,10 @@ struct PendingCommit {
   bool empty() const { return customers.empty() && records == 0 && stale_due.empty(); }
 
   // The batch that commits it (pointing into this commit): moves the
-  // population and numbers the alerts raised or cleared in the outbox, which Rollback
-  // undoes.
+  // population (which Rollback undoes) and numbers the alerts raised or
+  // cleared in the outbox.
   StateBatch Batch();
-  // The store refused Batch(): the population and the outbox sequence go
-  // back to the committed ones.
+  // The store refused Batch(): the population goes back to the committed one.
   void Rollback();
   // The store took `batch` (from Batch()): the committed state, the probe
   // and `result` learn it; the customers' states move to the cache, their
@@ -116,7 +116,6 @@ struct PendingCommit {
     std::optional<PopulationEntry> before, after;
   };
   std::vector<Moved> moved_;  // by Batch()
-  std::uint64_t first_alert_ = 0;
   // States moved out of the cache into `customers`: put back by Committed,
   // or forgotten when the commit is dropped.
   std::vector<CustomerId> lent_;

@@ -99,6 +99,46 @@ TEST_F(IngestAlertsTest, ASilentSteadyBuyerIsAlertedOnceWithNoEventOfTheirOwn) {
   EXPECT_EQ(store_.LastPendingAlert().value(), std::nullopt);
 }
 
+// Processors committing to one store (the ingest's threads, each with its
+// partitions) number their alerts from one sequence: no alert of one takes
+// the place of another's in the outbox, and a failed commit's numbers stay
+// unused.
+TEST_F(IngestAlertsTest, ProcessorsOfOneStoreNumberTheirAlertsFromOneSequence) {
+  MemoryStateStore inner;
+  FaultyStateStore faulty(&inner, /*fail_commit=*/3);  // the first one's alert
+  AlertSequence sequence;
+  IngestOptions options;
+  options.alert_sequence = &sequence;
+  IngestProcessor first = Started(&faulty, options);
+  IngestProcessor second = Started(&faulty, options);
+  std::int64_t offset0 = 0, offset1 = 0;
+  ASSERT_TRUE(first.Process(SteadyBuyer("steady0", offset0, /*partition=*/0)).ok());
+  ASSERT_TRUE(second.Process(SteadyBuyer("steady1", offset1, /*partition=*/1)).ok());
+  const InputRecord ticker0 = Record(0, offset0, For("other0", Type::kContact, "t0", 900));
+  EXPECT_FALSE(first.Process({ticker0}).ok());
+  auto raised1 = second.Process({Record(1, offset1, For("other1", Type::kContact, "t1", 900))});
+  ASSERT_TRUE(raised1.ok()) << raised1.status();
+  ASSERT_EQ(raised1->alerts.size(), 1u);
+  auto raised0 = first.Process({ticker0});  // read again from the committed offset
+  ASSERT_TRUE(raised0.ok()) << raised0.status();
+  ASSERT_EQ(raised0->alerts.size(), 1u);
+
+  auto pending = inner.PendingAlerts(10);
+  ASSERT_TRUE(pending.ok()) << pending.status();
+  ASSERT_EQ(pending->size(), 2u);
+  // 0 went to the failed commit; the second processor's alert took 1.
+  EXPECT_EQ((*pending)[0].first, 1u);
+  EXPECT_EQ((*pending)[0].second.customer_id, CustomerId("steady1"));
+  EXPECT_EQ((*pending)[1].first, 2u);
+  EXPECT_EQ((*pending)[1].second.customer_id, CustomerId("steady0"));
+
+  // A processor loaded later goes on after the outbox's last number.
+  AlertSequence restarted;
+  options.alert_sequence = &restarted;
+  IngestProcessor third = Started(&inner, options);
+  EXPECT_EQ(restarted.Take(), 3u);
+}
+
 TEST_F(IngestAlertsTest, AnotherPartitionsTimeDoesNotMoveThisOnesLooks) {
   IngestProcessor processor = Started(&store_);
   std::int64_t offset = 0;
