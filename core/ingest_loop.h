@@ -13,8 +13,8 @@
 #include "absl/status/statusor.h"
 #include "core/clock.h"
 #include "core/erasure.h"
+#include "core/ingest.h"
 #include "core/ingest_probe.h"
-#include "core/ingest_processor.h"
 #include "core/input_topic.h"
 #include "core/partition_ownership.h"
 #include "core/population.h"
@@ -81,7 +81,7 @@ struct IngestLoopOptions {
 // The others may be null: erasures (with audit) are then not served, and
 // without ownership nothing is told of partitions, cluster nor partitioner.
 struct IngestLoopPorts {
-  IngestProcessor* processor = nullptr;
+  Ingest* processor = nullptr;  // an IngestProcessor, or IngestLanes
   IngestProbe* probe = nullptr;
   const Clock* clock = nullptr;  // "now" for every interval and age
   IngestListener* listener = nullptr;

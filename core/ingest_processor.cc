@@ -161,20 +161,23 @@ absl::Status IngestProcessor::TakeDueLooks(std::unique_ptr<PendingCommit>& pendi
   }
 }
 
-absl::StatusOr<BatchResult> IngestProcessor::Process(const std::vector<InputRecord>& records) {
+absl::StatusOr<BatchResult> IngestProcessor::ProcessOnly(const std::vector<InputRecord>& records,
+                                                         const std::vector<std::size_t>* only) {
   if (absl::Status s = handover_->Resync(); !s.ok()) return s;
   const Timestamp started = clock_->Now();
   BatchResult result;
   std::unique_ptr<PendingCommit> pending = NewPending(started, &records);
-  probe_->Consumed(records.size());
-  for (std::size_t i = 0; i < records.size(); ++i) {
+  const std::size_t count = only != nullptr ? only->size() : records.size();
+  probe_->Consumed(count);
+  for (std::size_t n = 0; n < count; ++n) {
+    const std::size_t i = only != nullptr ? (*only)[n] : n;
     if (pending->customers.size() >= options_.max_customers_per_commit) {
       if (absl::Status s = Commit(pending, result); !s.ok()) return s;
     }
     if (absl::Status s = Apply(pending, i, records[i], result); !s.ok()) return s;
   }
   if (absl::Status s = Commit(pending, result); !s.ok()) return s;
-  probe_->BatchCommitted(records.size(), clock_->Now() - started);
+  probe_->BatchCommitted(count, clock_->Now() - started);
   return result;
 }
 

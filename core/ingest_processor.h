@@ -12,6 +12,7 @@
 #include "core/alert_sequence.h"
 #include "core/clock.h"
 #include "core/erasure.h"
+#include "core/ingest.h"
 #include "core/ingest_batch.h"
 #include "core/ingest_mode.h"
 #include "core/ingest_probe.h"
@@ -91,7 +92,7 @@ struct IngestOptions {
 // planned, PendingCommit::Batch, PartitionHandOver::Commit).
 //
 // Used by the consumer thread only.
-class IngestProcessor final : public AlertDeliveryListener {
+class IngestProcessor final : public Ingest, public AlertDeliveryListener {
  public:
   // The pointers, and those of `mode`, must outlive the processor. `clock`
   // is the wall clock (for validation and latency); `mode` says where
@@ -111,7 +112,14 @@ class IngestProcessor final : public AlertDeliveryListener {
   // reject sink, flushed before the commit, and their offsets advance like the
   // others. On error the part that failed is not committed (earlier parts
   // are) and the caller must resume reading from the committed offsets.
-  absl::StatusOr<BatchResult> Process(const std::vector<InputRecord>& records);
+  absl::StatusOr<BatchResult> Process(const std::vector<InputRecord>& records) override {
+    return ProcessOnly(records, nullptr);
+  }
+  // The same for the records of `only`'s indexes alone, in that order (the
+  // result's indexes still count in `records`; null: all): how IngestLanes
+  // gives each lane its part of a batch.
+  absl::StatusOr<BatchResult> ProcessOnly(const std::vector<InputRecord>& records,
+                                          const std::vector<std::size_t>* only);
 
   // From now on, customers are looked at as the class comment says: their
   // alert is raised or cleared (AlertEvents in the result, each also in the
@@ -152,17 +160,18 @@ class IngestProcessor final : public AlertDeliveryListener {
   // the local marker are gone): the partition's local state is then dropped,
   // so that its next restore reads the changelog from its start.
   absl::StatusOr<RestoreResult> RestorePartition(
-      std::int32_t partition, const std::function<void(std::uint64_t)>& progress = nullptr);
+      std::int32_t partition,
+      const std::function<void(std::uint64_t)>& progress = nullptr) override;
 
   // On the wall clock: takes up to `limit` looks due at or before now, on the
   // assigned partitions, and commits them (no offsets move). On the event
   // clock looks are taken by Process and this does nothing.
-  absl::StatusOr<BatchResult> TakeDueLooks(std::size_t limit);
+  absl::StatusOr<BatchResult> TakeDueLooks(std::size_t limit) override;
 
   // The partitions this instance owns now (after a rebalance): TakeDueLooks
   // looks at these only. Forgets cached states and partition progress, which
   // are read again from the store. (Process adds the partitions it sees.)
-  absl::Status SetAssignment(const std::vector<std::int32_t>& partitions);
+  absl::Status SetAssignment(const std::vector<std::int32_t>& partitions) override;
 
   // Forgets cached states (after a rebalance, the partitions' owner may change).
   void ClearCache();
@@ -170,10 +179,10 @@ class IngestProcessor final : public AlertDeliveryListener {
   // Scale-out: the population histograms of partitions other instances own,
   // as published since the last call, take the place of what this instance
   // stored of them; the view is republished when any came.
-  void TakeRemotePopulation(RemotePopulationInbox& inbox);
+  void TakeRemotePopulation(RemotePopulationInbox& inbox) override;
   // The population histograms of one of this instance's partitions, to publish.
-  std::vector<PopulationCell> PopulationCells(std::int32_t partition) const;
-  std::uint64_t PopulationVersion(std::int32_t partition) const;
+  std::vector<PopulationCell> PopulationCells(std::int32_t partition) const override;
+  std::uint64_t PopulationVersion(std::int32_t partition) const override;
 
   // Erases the customer (right to be forgotten), in one commit: their state,
   // their entries in the time and at-risk indexes, their open alert and the
@@ -199,7 +208,7 @@ class IngestProcessor final : public AlertDeliveryListener {
   // partition not assigned here is refused (Unavailable, nothing recorded nor
   // written): its owner erases them. Returns an error only when a commit
   // failed: the caller must stop, as for Process.
-  absl::Status TakeErasures(ErasureQueue& queue, AuditLog& audit);
+  absl::Status TakeErasures(ErasureQueue& queue, AuditLog& audit) override;
 
   const IngestOptions& options() const { return options_; }
 

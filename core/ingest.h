@@ -1,0 +1,35 @@
+#pragma once
+
+// What the consumer thread's loop (core/ingest_loop.h) drives: one
+// IngestProcessor, or IngestLanes, which deals the partitions out among
+// several. Each method as IngestProcessor documents it.
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "core/erasure.h"
+#include "core/ingest_batch.h"
+#include "core/partition_handover.h"
+#include "core/population.h"
+
+namespace crm {
+
+class Ingest {
+ public:
+  virtual ~Ingest() = default;
+  virtual absl::StatusOr<BatchResult> Process(const std::vector<InputRecord>& records) = 0;
+  virtual absl::StatusOr<BatchResult> TakeDueLooks(std::size_t limit) = 0;
+  virtual absl::Status SetAssignment(const std::vector<std::int32_t>& partitions) = 0;
+  virtual absl::StatusOr<RestoreResult> RestorePartition(
+      std::int32_t partition, const std::function<void(std::uint64_t)>& progress) = 0;
+  virtual absl::Status TakeErasures(ErasureQueue& queue, AuditLog& audit) = 0;
+  virtual void TakeRemotePopulation(RemotePopulationInbox& inbox) = 0;
+  virtual std::vector<PopulationCell> PopulationCells(std::int32_t partition) const = 0;
+  virtual std::uint64_t PopulationVersion(std::int32_t partition) const = 0;
+};
+
+}  // namespace crm
