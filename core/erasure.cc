@@ -38,6 +38,11 @@ std::future<absl::StatusOr<bool>> ErasureQueue::Submit(ErasureRequest request) {
   return done;
 }
 
+void ErasureQueue::Add(Pending pending) {
+  absl::MutexLock lock(&mutex_);
+  pending_.push_back(std::move(pending));
+}
+
 std::vector<ErasureQueue::Pending> ErasureQueue::TakeAll() {
   absl::MutexLock lock(&mutex_);
   return std::exchange(pending_, {});

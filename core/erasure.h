@@ -65,6 +65,8 @@ class ErasureQueue {
 
   // Queues `request`; its outcome arrives on the future.
   std::future<absl::StatusOr<bool>> Submit(ErasureRequest request) ABSL_LOCKS_EXCLUDED(mutex_);
+  // Queues a request taken from another queue, its outcome still awaited.
+  void Add(Pending pending) ABSL_LOCKS_EXCLUDED(mutex_);
   // The requests queued so far, oldest first; the queue is left empty.
   std::vector<Pending> TakeAll() ABSL_LOCKS_EXCLUDED(mutex_);
 

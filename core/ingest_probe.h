@@ -14,7 +14,9 @@
 namespace crm {
 
 // What ingestion reports about itself (port; Prometheus in production). Called
-// from the consumer thread only. Every metric of ingestion is declared here.
+// from the consumer thread and, with IngestLanes, from every lane's thread at
+// once: implementations are thread-safe. Every metric of ingestion is
+// declared here.
 class IngestProbe {
  public:
   virtual ~IngestProbe() = default;

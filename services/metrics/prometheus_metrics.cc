@@ -248,6 +248,7 @@ void PrometheusMetrics::LooksTaken(std::size_t looks) {
 }
 
 void PrometheusMetrics::OpenAlerts(std::int32_t partition, std::uint64_t open) {
+  absl::MutexLock lock(&open_alerts_mutex_);
   open_alerts_[partition] = open;
   std::uint64_t total = 0;
   for (const auto& [p, n] : open_alerts_) total += n;

@@ -172,7 +172,9 @@ class PrometheusMetrics final : public IngestProbe, public AlertDeliveryListener
   };
   OutcomeCounters treated_outcomes_{}, control_outcomes_{};
   prometheus::Counter* looks_taken_;
-  std::map<std::int32_t, std::uint64_t> open_alerts_;  // consumer thread only
+  // Told by every lane of the ingest, each from its thread.
+  absl::Mutex open_alerts_mutex_;
+  std::map<std::int32_t, std::uint64_t> open_alerts_ ABSL_GUARDED_BY(open_alerts_mutex_);
   prometheus::Gauge* open_alerts_total_;
   prometheus::Gauge* scheduler_backlog_;
   prometheus::Gauge* scheduler_lag_;

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,6 +21,7 @@ class MemoryChangelog final : public ChangelogSink, public ChangelogSource {
  public:
   absl::StatusOr<std::map<std::int32_t, std::int64_t>> Write(
       const std::vector<ChangelogWrite>& writes) override {
+    std::lock_guard<std::mutex> lock(write_mutex_);  // the lanes of IngestLanes write at once
     std::map<std::int32_t, std::int64_t> offsets;
     for (const ChangelogWrite& write : writes) {
       std::vector<ChangelogRecord>& log = logs_[write.partition];
@@ -133,6 +135,7 @@ class MemoryChangelog final : public ChangelogSink, public ChangelogSource {
   const std::vector<std::string>& encoded() const { return encoded_; }
 
  private:
+  std::mutex write_mutex_;
   std::map<std::int32_t, std::vector<ChangelogRecord>> logs_;
   std::optional<int> fail_after_;
   bool fail_at_marker_ = false;

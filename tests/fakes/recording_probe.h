@@ -15,7 +15,8 @@
 namespace crm::testing {
 
 // An IngestProbe that counts what it is told, per touchpoint type and per
-// reject reason. Like the port, used from one thread; read the public fields.
+// reject reason. Used from one thread (not by several lanes at once); read
+// the public fields.
 class RecordingProbe final : public IngestProbe {
  public:
   void Consumed(std::uint64_t records) override { consumed += records; }
