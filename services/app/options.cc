@@ -239,6 +239,10 @@ void AddEngineFlags(CLI::App& app, std::vector<EnvBinding>& env, ServiceOptions&
   AddFlag(app, env, "max-watchers", o.max_watchers,
           "WatchAlerts streams at once; one more is refused with RESOURCE_EXHAUSTED")
       ->check(CLI::Range(std::size_t{1}, std::size_t{100'000}));
+  AddFlag(app, env, "ingest-threads", o.ingest_threads,
+          "Threads that apply and commit the input, each with its own share of the partitions "
+          "owned, its cache and its schedule of looks (the consumer's thread among them)")
+      ->check(CLI::Range(1, 64));
   AddFlag(app, env, "planning-threads", o.planning_threads,
           "Threads besides the consumer's that plan customers' next looks at each commit "
           "(0: the consumer's alone)")
@@ -537,8 +541,9 @@ std::string DescribeOptions(const ServiceOptions& o) {
       << " log-level=" << LogLevelName(o.log_level) << " log-format=" << LogFormatName(o.log_format)
       << " cache-entries=" << o.cache_entries << " schedule-entries=" << o.schedule_entries
       << " cache-mb=" << o.cache_mb << " max-state-kb=" << o.max_state_kb
-      << " max-watchers=" << o.max_watchers << " planning-threads=" << o.planning_threads
-      << " dedup-window=" << o.dedup_window << " block-cache-mb=" << o.block_cache_mb
+      << " max-watchers=" << o.max_watchers << " ingest-threads=" << o.ingest_threads
+      << " planning-threads=" << o.planning_threads << " dedup-window=" << o.dedup_window
+      << " block-cache-mb=" << o.block_cache_mb
       << " low-priority-compactions=" << (o.low_priority_compactions ? "true" : "false")
       << " sync-writes=" << (o.sync_writes ? "true" : "false") << " max-batch=" << o.max_batch
       << " poll-timeout-ms=" << o.poll_timeout_ms << " rescore-interval-ms=" << o.look_interval_ms

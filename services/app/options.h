@@ -70,6 +70,7 @@ struct ServiceOptions {
   std::size_t max_state_kb = StateLimits{}.max_state_bytes >> 10;
   std::size_t max_watchers = AlertHubOptions{}.max_subscribers;  // WatchAlerts streams at once
   int planning_threads = IngestOptions{}.planning_threads;  // besides the consumer's, for planning
+  int ingest_threads = 1;  // lanes of the ingest, each with its partitions (core/ingest_lanes.h)
   // Event ids remembered per customer.
   std::size_t dedup_window = StateLimits{}.dedup_window;
   std::size_t block_cache_mb = RocksDbOptions{}.block_cache_mb;

@@ -14,6 +14,7 @@
 #include <tuple>
 
 #include "core/clock.h"
+#include "core/ingest_lanes.h"
 #include "core/ingest_loop.h"
 #include "core/ingest_processor.h"
 #include "core/partition_ownership.h"
@@ -126,10 +127,11 @@ class ScoringApp {
   AlertHub alert_hub_;  // WatchAlerts' subscribers; scrapes count them
   std::unique_ptr<PrometheusMetrics> metrics_;
   std::unique_ptr<ModelReloader> reloader_;
-  std::unique_ptr<KafkaDeadLetterSink> dead_letters_;
-  std::unique_ptr<IngestProcessor> processor_;
+  // One dead-letter producer and changelog client per lane of the ingest.
+  std::vector<std::unique_ptr<KafkaDeadLetterSink>> dead_letters_;
+  std::unique_ptr<IngestLanes> lanes_;
   std::unique_ptr<AlertPublisher> publisher_;
-  std::unique_ptr<KafkaChangelog> changelog_;
+  std::vector<std::unique_ptr<KafkaChangelog>> changelogs_;
   std::unique_ptr<AlertFeed> alert_feed_;
   ErasureQueue erasures_;
   PartitionOwnership ownership_;
@@ -261,9 +263,13 @@ std::optional<int> ScoringApp::BuildIngest() {
   dlq_options.topic = options_.dlq_topic;
   dlq_options.source_topic = options_.topic;
   dlq_options.properties = options_.kafka;
-  auto dead_letters = KafkaDeadLetterSink::Create(dlq_options);
-  if (!dead_letters.ok()) return Fatal("dead-letter producer", dead_letters.status());
-  dead_letters_ = std::move(*dead_letters);
+  std::vector<LanePorts> lanes;
+  for (int i = 0; i < options_.ingest_threads; ++i) {
+    auto dead_letters = KafkaDeadLetterSink::Create(dlq_options);
+    if (!dead_letters.ok()) return Fatal("dead-letter producer", dead_letters.status());
+    dead_letters_.push_back(std::move(*dead_letters));
+    lanes.push_back({.rejects = dead_letters_.back().get()});
+  }
 
   IngestOptions ingest;
   ingest.topic = options_.topic;
@@ -277,11 +283,9 @@ std::optional<int> ScoringApp::BuildIngest() {
   ingest.erasure_fence_ttl = std::chrono::hours(24) * options_.erasure_fence_days;
   ingest.encode = EncodeState;
   ingest.shared = &shared_states_;
-  processor_ =
-      std::make_unique<IngestProcessor>(ingest, store_.get(), &clock_, metrics_.get(),
-                                        IngestMode{.rejects = DeadLetters{dead_letters_.get()},
-                                                   .population = PublishedPopulation{&population_},
-                                                   .event_clock = FeedEventClock{&event_clock_}});
+  lanes_ = std::make_unique<IngestLanes>(ingest, store_.get(), &clock_, metrics_.get(), lanes,
+                                         &population_, &event_clock_,
+                                         [] { pthread_setname_np(pthread_self(), "ingest-lane"); });
   // The alerts' way out, made before the changelog, which asks it to look at
   // the topic again when restored alerts join the outbox.
   const bool with_changelog = !options_.brokers.empty() && !options_.changelog_topic.empty();
@@ -290,7 +294,7 @@ std::optional<int> ScoringApp::BuildIngest() {
   publisher_options.topic = options_.alerts_topic;
   publisher_options.properties = options_.kafka;
   std::vector<AlertDeliveryListener*> delivery_listeners = {metrics_.get()};
-  if (with_changelog) delivery_listeners.push_back(processor_.get());
+  if (with_changelog) delivery_listeners.push_back(lanes_.get());
   auto publisher =
       AlertPublisher::Create(publisher_options, store_.get(), std::move(delivery_listeners));
   if (!publisher.ok()) return Fatal("alert producer", publisher.status());
@@ -298,11 +302,11 @@ std::optional<int> ScoringApp::BuildIngest() {
   if (with_changelog) {
     if (std::optional<int> exit_code = EnableChangelog()) return exit_code;
   }
-  processor_->EnableAlerts({.scorers = scorers_.get(),
-                            .policy = &options_.alert_policy,
-                            .clock = options_.clock == ClockMode::kEvent ? nullptr : &clock_});
+  lanes_->EnableAlerts({.scorers = scorers_.get(),
+                        .policy = &options_.alert_policy,
+                        .clock = options_.clock == ClockMode::kEvent ? nullptr : &clock_});
   // Refreshed at each scrape, once there is an ingest to report.
-  metrics_->OnScrape([this, m = metrics_.get(), db = store_.get(), ingest = processor_.get()] {
+  metrics_->OnScrape([this, m = metrics_.get(), db = store_.get(), ingest = lanes_.get()] {
     m->SetWatchers(alert_hub_.subscribers(), alert_hub_.dropped());
     if (clustered_) {
       const std::vector<ClusterMember> members = cluster_view_.Members(clock_.Now());
@@ -322,7 +326,7 @@ std::optional<int> ScoringApp::BuildIngest() {
     m->SetScheduler(due.due,
                     due.due > 0 && due.earliest ? DaysBetween(*due.earliest, now) * 86400 : 0);
   });
-  if (absl::Status loaded = processor_->Load(); !loaded.ok()) return Fatal("population", loaded);
+  if (absl::Status loaded = lanes_->Load(); !loaded.ok()) return Fatal("population", loaded);
   CRM_LOG(kInfo, kComponent) << "population: " << population_.Current()->customers()
                              << " buyers; latest event time " << IsoTime(event_clock_.Now())
                              << "; queries use the " << ClockModeName(options_.clock) << " clock";
@@ -332,24 +336,26 @@ std::optional<int> ScoringApp::BuildIngest() {
 // The changelog, where partitions' states follow them between instances;
 // not with the embedded broker, whose data ends with the process.
 std::optional<int> ScoringApp::EnableChangelog() {
-  auto created = KafkaChangelog::Create({.brokers = brokers_,
-                                         .topic = options_.changelog_topic,
-                                         .group = options_.group,
-                                         .properties = options_.kafka});
-  if (!created.ok()) return Fatal("changelog", created.status());
-  changelog_ = std::move(*created);
-  processor_->EnableChangelog(
-      {.sink = changelog_.get(),
-       .source = changelog_.get(),
-       .new_epoch =
-           [engine = std::make_shared<std::mt19937_64>(
-                std::random_device()() ^ static_cast<std::uint64_t>(ToMicros(clock_.Now())))] {
-             std::uint64_t epoch = 0;
-             while (epoch == 0) epoch = (*engine)();
-             return epoch;
-           },
-       .alerts_restored = [publisher = publisher_.get()] { publisher->RecheckTopic(); },
-       .tombstone_retention = std::chrono::milliseconds(options_.changelog_delete_retention_ms)});
+  // Each lane its own client (a lane's commits wait for its acknowledgements
+  // alone) and its own draw of epochs (lanes begin them at once).
+  std::vector<ChangelogContext> contexts;
+  for (std::size_t i = 0; i < lanes_->size(); ++i) {
+    auto created = KafkaChangelog::Create({.brokers = brokers_,
+                                           .topic = options_.changelog_topic,
+                                           .group = options_.group,
+                                           .properties = options_.kafka});
+    if (!created.ok()) return Fatal("changelog", created.status());
+    changelogs_.push_back(std::move(*created));
+    auto engine = std::make_shared<std::mt19937_64>(
+        std::random_device()() ^ static_cast<std::uint64_t>(ToMicros(clock_.Now())) ^ (i << 56));
+    contexts.push_back(
+        {.sink = changelogs_.back().get(),
+         .source = changelogs_.back().get(),
+         .new_epoch = [engine] { return std::uniform_int_distribution<std::uint64_t>(1)(*engine); },
+         .alerts_restored = [publisher = publisher_.get()] { publisher->RecheckTopic(); },
+         .tombstone_retention = std::chrono::milliseconds(options_.changelog_delete_retention_ms)});
+  }
+  lanes_->EnableChangelog(std::move(contexts));
   CRM_LOG(kInfo, kComponent) << "changelog " << options_.changelog_topic
                              << ": partitions given to this instance are restored from it";
   return std::nullopt;
@@ -515,10 +521,10 @@ std::optional<int> ScoringApp::BuildConsumer() {
                         .max_batch = options_.max_batch,
                         .look_interval_ms = options_.look_interval_ms,
                         .look_batch = options_.look_batch,
-                        .restore_from_changelog = changelog_ != nullptr,
+                        .restore_from_changelog = !changelogs_.empty(),
                         .population_publish_ms = options_.cluster_heartbeat_ms},
       consumer_.get(),
-      IngestLoopPorts{.processor = processor_.get(),
+      IngestLoopPorts{.processor = lanes_.get(),
                       .probe = metrics_.get(),
                       .clock = &clock_,
                       .listener = consumer_listener_.get(),

@@ -162,9 +162,12 @@ DevBroker StartDevBroker(const std::filesystem::path& log, int partitions = kPar
   return broker;
 }
 
-std::vector<std::string> ServiceArgs(const std::string& brokers,
-                                     const std::filesystem::path& data) {
-  return testing::WithTestKafka({"--brokers",
+// With `ingest_threads` lanes (--ingest-threads), one by default.
+std::vector<std::string> ServiceArgs(const std::string& brokers, const std::filesystem::path& data,
+                                     int ingest_threads = 1) {
+  return testing::WithTestKafka({"--ingest-threads",
+                                 std::to_string(ingest_threads),
+                                 "--brokers",
                                  brokers,
                                  "--data-dir",
                                  data.string(),
@@ -318,8 +321,9 @@ grpc::Status ScoresOf(v1::ScoringService::Stub& stub, const std::string& id,
 // Runs crm-scored on `data` until every touchpoint is applied and the alerts
 // stop coming, and reads what it left.
 Outcome RunToTheEnd(const std::string& brokers, const std::filesystem::path& data,
-                    const std::filesystem::path& log, int customers, std::size_t unique) {
-  ChildProcess service(CRM_SCORED_BIN, ServiceArgs(brokers, data), log);
+                    const std::filesystem::path& log, int customers, std::size_t unique,
+                    int ingest_threads = 1) {
+  ChildProcess service(CRM_SCORED_BIN, ServiceArgs(brokers, data, ingest_threads), log);
   auto stub = StubOf(service);
   if (!stub) return {};
   Outcome outcome = ReadOutcome(*stub, brokers, service, customers, unique);
@@ -448,7 +452,9 @@ int Differences(const Outcome& want, const Outcome& got) {
 // Kills crm-scored at random moments; each next run is the same instance
 // (its data dir) or, with `replaced`, a new one on an empty data dir, which
 // is given the partitions with nothing but the changelog to restore them.
-void KillAndCompare(bool replaced) {
+// The runs killed, and the last, ingest with `ingest_threads` lanes; the
+// clean pass with one.
+void KillAndCompare(bool replaced, int ingest_threads = 1) {
   const std::uint64_t seed = Seed();
   const int kills = Kills();
   std::cout << "seed=" << seed << " (set CRM_TEST_SEED to replay) kills=" << kills << "\n";
@@ -495,7 +501,8 @@ void KillAndCompare(bool replaced) {
         std::vector<v1::Touchpoint>(stream.begin() + static_cast<std::ptrdiff_t>(produced),
                                     stream.begin() + static_cast<std::ptrdiff_t>(part)));
     produced = part;
-    ChildProcess service(CRM_SCORED_BIN, ServiceArgs(broker.bootstrap, data_of(kill)),
+    ChildProcess service(CRM_SCORED_BIN,
+                         ServiceArgs(broker.bootstrap, data_of(kill), ingest_threads),
                          dir.path() / ("run" + std::to_string(kill) + ".log"));
     // Killed once it is at work: reading touchpoints (its part at least is new).
     for (const auto until = std::chrono::steady_clock::now() + 60s;
@@ -527,8 +534,8 @@ void KillAndCompare(bool replaced) {
   testing::ProduceTouchpoints(
       broker.bootstrap, std::vector<v1::Touchpoint>(
                             stream.begin() + static_cast<std::ptrdiff_t>(produced), stream.end()));
-  const Outcome got =
-      RunToTheEnd(broker.bootstrap, data_of(kills), dir.path() / "final.log", customers, unique);
+  const Outcome got = RunToTheEnd(broker.bootstrap, data_of(kills), dir.path() / "final.log",
+                                  customers, unique, ingest_threads);
   restored_records += got.restored_records;
   // A new instance has nothing but the changelog: the states come from it,
   // and the touchpoints are read from the offsets restored with them, not
@@ -543,11 +550,13 @@ void KillAndCompare(bool replaced) {
 
   const int differences = Differences(want, got);
   const std::size_t alerts = want.alerts.size();
-  std::cout << "crash test" << (replaced ? " (a new instance each time)" : "") << ": " << kills
-            << " kills (" << mid_stream << " before the run had committed all it was given), "
-            << stream.size() << " touchpoints (" << unique << " unique), " << want.states.size()
-            << " customers, " << alerts << " alerts, " << restored_records
-            << " changelog records read to restore, " << differences << " differences\n";
+  std::cout << "crash test" << (replaced ? " (a new instance each time)" : "")
+            << (ingest_threads > 1 ? ", " + std::to_string(ingest_threads) + " lanes" : "") << ": "
+            << kills << " kills (" << mid_stream
+            << " before the run had committed all it was given), " << stream.size()
+            << " touchpoints (" << unique << " unique), " << want.states.size() << " customers, "
+            << alerts << " alerts, " << restored_records << " changelog records read to restore, "
+            << differences << " differences\n";
   EXPECT_EQ(differences, 0);
 }
 
@@ -558,6 +567,12 @@ TEST(CrashTest, RandomKillsAndRestartsLeaveWhatACleanRunLeaves) { KillAndCompare
 TEST(CrashTest, KilledInstancesReplacedByNewOnesOnEmptyDataDirsLeaveWhatACleanRunLeaves) {
   KillAndCompare(true);
 }
+
+// Partition-parallel ingest: two lanes committing at once, killed at random
+// moments, leave what one lane's clean pass leaves; and so do new instances
+// with two lanes, restoring each lane's partitions from the changelog.
+TEST(CrashTest, RandomKillsOfTwoLanesLeaveWhatACleanRunOfOneLeaves) { KillAndCompare(false, 2); }
+TEST(CrashTest, NewInstancesOfTwoLanesLeaveWhatACleanRunOfOneLeaves) { KillAndCompare(true, 2); }
 
 // Scale-out, hand-over: a second instance joins the group and is given
 // partitions, whose states it restores from the changelog; each instance
