@@ -167,17 +167,18 @@ absl::StatusOr<RestoreResult> IngestLanes::RestorePartition(
 absl::Status IngestLanes::TakeErasures(ErasureQueue& queue, AuditLog& audit) {
   std::vector<ErasureQueue> queues(lanes_.size());
   for (ErasureQueue::Pending& pending : queue.TakeAll()) {
-    std::int32_t partition = pending.request.partition;
-    if (partition < 0) {
-      auto stored = store_->Find(pending.request.customer);
-      if (!stored.ok()) {
-        pending.done.set_value(absl::UnavailableError("finding the customer's partition: " +
-                                                      std::string(stored.status().message())));
-        continue;
-      }
-      // Not known here: any lane answers that there is nothing to erase.
-      partition = *stored ? (*stored)->partition : 0;
+    // The lane whose cache may hold the customer: that of the partition
+    // their state is under (a request naming another is refused there,
+    // nothing written), else that of the partition the request names (a
+    // fence for a customer not known yet); any lane says when there is
+    // nothing to erase.
+    auto stored = store_->Find(pending.request.customer);
+    if (!stored.ok()) {
+      pending.done.set_value(absl::UnavailableError("finding the customer's partition: " +
+                                                    std::string(stored.status().message())));
+      continue;
     }
+    const std::int32_t partition = *stored ? (*stored)->partition : pending.request.partition;
     queues[LaneOf(std::max(partition, 0))].Add(std::move(pending));
   }
   absl::Status result;
