@@ -56,7 +56,6 @@ class IngestLanes final : public Ingest, public AlertDeliveryListener {
   ~IngestLanes() override;
 
   std::size_t size() const { return lanes_.size(); }
-  IngestProcessor& lane(std::size_t i) { return *lanes_[i]; }
 
   // IngestProcessor's, for every lane.
   absl::Status Load();
@@ -70,7 +69,8 @@ class IngestLanes final : public Ingest, public AlertDeliveryListener {
   // (the first lane's that failed), the lanes that succeeded committed their
   // part: every partition resumes from its committed offset.
   absl::StatusOr<BatchResult> Process(const std::vector<InputRecord>& records) override;
-  // Each lane takes up to its share of `limit` looks due, all at once.
+  // Each lane takes up to `limit` looks due, all at once (a round lasts as
+  // long as one lane's; the total says when more were due than one took).
   absl::StatusOr<BatchResult> TakeDueLooks(std::size_t limit) override;
   // Deals `partitions` out among the lanes and tells each lane its own:
   // sticky (a partition kept stays in its lane, where its hand-over state
