@@ -234,12 +234,9 @@ void IngestLanes::AlertDelivered(const AlertEvent& alert) {
 
 void IngestLanes::SharePopulation(bool always) {
   const Timestamp now = clock_->Now();
-  if (!always && now >= last_shared_ && now - last_shared_ < kShareInterval) {
-    if (board_ != nullptr) board_->Publish(boards_.front()->Current());
-    return;
-  }
-  last_shared_ = now;
-  if (lanes_.size() > 1) {
+  const bool due = always || now < last_shared_ || now - last_shared_ >= kShareInterval;
+  if (due) last_shared_ = now;
+  if (due && lanes_.size() > 1) {
     std::vector<RemotePopulationInbox> inboxes(lanes_.size());
     bool moved = false;
     auto share = [&](std::int32_t partition, std::size_t owner) {
