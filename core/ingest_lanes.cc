@@ -165,8 +165,12 @@ absl::StatusOr<RestoreResult> IngestLanes::RestorePartition(
 }
 
 absl::Status IngestLanes::TakeErasures(ErasureQueue& queue, AuditLog& audit) {
+  std::vector<ErasureQueue::Pending> requests = queue.TakeAll();
+  // Nothing asked: the lanes' views are left as they are (building them
+  // again costs each lane a pass over the population).
+  if (requests.empty()) return absl::OkStatus();
   std::vector<ErasureQueue> queues(lanes_.size());
-  for (ErasureQueue::Pending& pending : queue.TakeAll()) {
+  for (ErasureQueue::Pending& pending : requests) {
     // The lane whose cache may hold the customer: that of the partition
     // their state is under (a request naming another is refused there,
     // nothing written), else that of the partition the request names (a
