@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -22,6 +23,17 @@ class Ingest {
  public:
   virtual ~Ingest() = default;
   virtual absl::StatusOr<BatchResult> Process(const std::vector<InputRecord>& records) = 0;
+  // Process in two halves, so that the caller polls the next batch while
+  // this one is applied: Start begins with `records`, which the caller keeps
+  // as they are until Finish, which returns when they are committed, with
+  // Process's result. Between the two, nothing else may be called. Here,
+  // Start processes at once; IngestLanes hands them to the lanes' threads.
+  virtual void Start(const std::vector<InputRecord>& records) { started_ = Process(records); }
+  virtual absl::StatusOr<BatchResult> Finish() {
+    absl::StatusOr<BatchResult> result = std::move(started_);
+    started_ = absl::FailedPreconditionError("Finish without Start");
+    return result;
+  }
   virtual absl::StatusOr<BatchResult> TakeDueLooks(std::size_t limit) = 0;
   virtual absl::Status SetAssignment(const std::vector<std::int32_t>& partitions) = 0;
   virtual absl::StatusOr<RestoreResult> RestorePartition(
@@ -30,6 +42,9 @@ class Ingest {
   virtual void TakeRemotePopulation(RemotePopulationInbox& inbox) = 0;
   virtual std::vector<PopulationCell> PopulationCells(std::int32_t partition) const = 0;
   virtual std::uint64_t PopulationVersion(std::int32_t partition) const = 0;
+
+ private:
+  absl::StatusOr<BatchResult> started_ = absl::FailedPreconditionError("Finish without Start");
 };
 
 }  // namespace crm

@@ -34,7 +34,7 @@ IngestLanes::IngestLanes(IngestOptions options, StateStore* store, const Clock* 
     : store_(store),
       clock_(clock),
       board_(board),
-      threads_(static_cast<int>(lanes.size()) - 1, lane_started) {
+      threads_(static_cast<int>(lanes.size()), lane_started) {
   CRM_CHECK(!lanes.empty());
   const std::size_t n = lanes.size();
   options.cache_entries = ShareOf(options.cache_entries, n);
@@ -98,30 +98,43 @@ absl::Status IngestLanes::OnEveryLane(const std::function<absl::Status(std::size
 }
 
 absl::StatusOr<BatchResult> IngestLanes::Process(const std::vector<InputRecord>& records) {
-  std::vector<std::vector<std::size_t>> parts(lanes_.size());
+  Start(records);
+  return Finish();
+}
+
+void IngestLanes::Start(const std::vector<InputRecord>& records) {
+  CRM_CHECK(!in_flight_);  // one batch at a time
+  in_flight_ = true;
+  parts_.assign(lanes_.size(), {});
   for (std::size_t i = 0; i < records.size(); ++i) {
     const std::int32_t partition = records[i].partition;
     CRM_CHECK(partition >= 0);  // the source's
-    parts[LaneOf(partition)].push_back(i);
+    parts_[LaneOf(partition)].push_back(i);
   }
-  std::vector<BatchResult> results(lanes_.size());
-  absl::Status processed = OnEveryLane([&](std::size_t i) -> absl::Status {
-    if (parts[i].empty()) return absl::OkStatus();
-    auto result = lanes_[i]->ProcessOnly(records, &parts[i]);
-    if (!result.ok()) return result.status();
-    results[i] = std::move(*result);
-    return absl::OkStatus();
+  results_.assign(lanes_.size(), BatchResult{});
+  threads_.Begin(lanes_.size(), [this, &records](std::size_t i) {
+    if (!parts_[i].empty()) results_[i] = lanes_[i]->ProcessOnly(records, &parts_[i]);
   });
+}
+
+absl::StatusOr<BatchResult> IngestLanes::Finish() {
+  CRM_CHECK(in_flight_);  // after a Start
+  threads_.Wait();
+  in_flight_ = false;
   SharePopulation(false);  // what the lanes that succeeded committed
-  if (!processed.ok()) return processed;
   BatchResult all;
-  for (BatchResult& result : results) Merge(all, std::move(result));
+  for (absl::StatusOr<BatchResult>& result : results_) {
+    // The first lane's error, in lane order.
+    if (!result.ok()) return result.status();
+    Merge(all, std::move(*result));
+  }
   std::sort(all.rejected.begin(), all.rejected.end(),
             [](const RejectedRecord& a, const RejectedRecord& b) { return a.index < b.index; });
   return all;
 }
 
 absl::StatusOr<BatchResult> IngestLanes::TakeDueLooks(std::size_t limit) {
+  CRM_CHECK(!in_flight_);  // between batches only
   // Each lane up to the whole limit: a round takes as long as one lane's,
   // and more due than a round takes still shows in the total.
   std::vector<BatchResult> results(lanes_.size());
@@ -139,6 +152,7 @@ absl::StatusOr<BatchResult> IngestLanes::TakeDueLooks(std::size_t limit) {
 }
 
 absl::Status IngestLanes::SetAssignment(const std::vector<std::int32_t>& partitions) {
+  CRM_CHECK(!in_flight_);  // between batches only
   // Sticky: a partition kept stays in its lane (its hand-over state is
   // there); those given are dealt to the lanes holding the fewest.
   const std::set<std::int32_t> given(partitions.begin(), partitions.end());
@@ -156,6 +170,7 @@ absl::Status IngestLanes::SetAssignment(const std::vector<std::int32_t>& partiti
 
 absl::StatusOr<RestoreResult> IngestLanes::RestorePartition(
     std::int32_t partition, const std::function<void(std::uint64_t)>& progress) {
+  CRM_CHECK(!in_flight_);  // between batches only
   // Restored before the assignment that gives it is applied: dealt now,
   // so that the lane that restores it is the lane that consumes it.
   Deal(partition);
@@ -165,6 +180,7 @@ absl::StatusOr<RestoreResult> IngestLanes::RestorePartition(
 }
 
 absl::Status IngestLanes::TakeErasures(ErasureQueue& queue, AuditLog& audit) {
+  CRM_CHECK(!in_flight_);  // between batches only
   std::vector<ErasureQueue::Pending> requests = queue.TakeAll();
   // Nothing asked: the lanes' views are left as they are (building them
   // again costs each lane a pass over the population).
@@ -202,6 +218,7 @@ absl::Status IngestLanes::TakeErasures(ErasureQueue& queue, AuditLog& audit) {
 }
 
 void IngestLanes::TakeRemotePopulation(RemotePopulationInbox& inbox) {
+  CRM_CHECK(!in_flight_);  // between batches only
   std::map<std::int32_t, std::vector<PopulationCell>> published = inbox.Take();
   if (published.empty()) return;
   for (auto& lane : lanes_) {
@@ -213,10 +230,12 @@ void IngestLanes::TakeRemotePopulation(RemotePopulationInbox& inbox) {
 }
 
 std::vector<PopulationCell> IngestLanes::PopulationCells(std::int32_t partition) const {
+  CRM_CHECK(!in_flight_);  // between batches only
   return lanes_[LaneOf(partition)]->PopulationCells(partition);
 }
 
 std::uint64_t IngestLanes::PopulationVersion(std::int32_t partition) const {
+  CRM_CHECK(!in_flight_);  // between batches only
   return lanes_[LaneOf(partition)]->PopulationVersion(partition);
 }
 

@@ -4,7 +4,8 @@
 // dealt out among lanes, each an IngestProcessor with its own cache, look
 // scheduler, reject sink and changelog, committing to the one store from its
 // own thread; the consumer thread polls, hands each lane its part of the
-// batch, and waits for them all before the next poll.
+// batch (Start), polls the next meanwhile, and waits for them all (Finish)
+// before handing it out.
 
 #include <cstddef>
 #include <cstdint>
@@ -36,7 +37,8 @@ struct LanePorts {
 // every kShareInterval, and published whole), the event clock (thread-safe) and the shared states
 // (thread-safe, disjoint customers).
 //
-// Used by the consumer thread only; the lanes' threads run inside its calls.
+// Used by the consumer thread only; the lanes' threads run inside its calls,
+// and between Start and Finish.
 class IngestLanes final : public Ingest, public AlertDeliveryListener {
  public:
   // How long a lane's view may lack what the other lanes' commits moved in
@@ -49,7 +51,7 @@ class IngestLanes final : public Ingest, public AlertDeliveryListener {
   // alert sequence (the lanes'). `board` (may be null) is where the
   // population's view, every lane's partitions, is published; `event_clock`
   // (may be null) is fed by every lane. `lane_started` is called first on
-  // each lane's thread but the caller's. The pointers must outlive the lanes.
+  // each lane's thread. The pointers must outlive the lanes.
   IngestLanes(IngestOptions options, StateStore* store, const Clock* clock, IngestProbe* probe,
               const std::vector<LanePorts>& lanes, PopulationBoard* board, EventClock* event_clock,
               const std::function<void()>& lane_started = {});
@@ -69,6 +71,10 @@ class IngestLanes final : public Ingest, public AlertDeliveryListener {
   // (the first lane's that failed), the lanes that succeeded committed their
   // part: every partition resumes from its committed offset.
   absl::StatusOr<BatchResult> Process(const std::vector<InputRecord>& records) override;
+  // Process in two halves: the lanes' threads apply the records between
+  // them, the calling thread is free (Ingest's contract).
+  void Start(const std::vector<InputRecord>& records) override;
+  absl::StatusOr<BatchResult> Finish() override;
   // Each lane takes up to `limit` looks due, all at once (a round lasts as
   // long as one lane's; the total says when more were due than one took).
   absl::StatusOr<BatchResult> TakeDueLooks(std::size_t limit) override;
@@ -111,7 +117,11 @@ class IngestLanes final : public Ingest, public AlertDeliveryListener {
   AlertSequence alert_sequence_;
   std::vector<std::unique_ptr<PopulationBoard>> boards_;  // each lane's view
   std::vector<std::unique_ptr<IngestProcessor>> lanes_;
-  ParallelLoop threads_;
+  ParallelLoop threads_;  // a thread a lane
+  // The batch started: each lane's indexes into it, and each lane's result.
+  bool in_flight_ = false;
+  std::vector<std::vector<std::size_t>> parts_;
+  std::vector<absl::StatusOr<BatchResult>> results_;
   // The lane each partition was dealt to (others: its number modulo the
   // lanes), and the population version of each partition as last shared.
   std::map<std::int32_t, std::size_t> lane_of_;

@@ -55,6 +55,11 @@ absl::Status IngestLoop::Run() {
   SourceBatch batch;
   while (!stop_.load() && Turn(batch, result)) {
   }
+  absl::Status settled;
+  Settle(settled);
+  if (result.ok()) result = settled;
+  batch = {};  // the source's bytes go back before it closes
+  applied_ = {};
   source_->Close();
   return result;
 }
@@ -62,21 +67,31 @@ absl::Status IngestLoop::Run() {
 bool IngestLoop::Turn(SourceBatch& batch, absl::Status& result) {
   RollRejectLog();
   bool looks_waiting = false;
-  if (!BeforePoll(looks_waiting, result)) return result.ok();
-  const int timeout_ms = looks_waiting ? 0 : options_.poll_timeout_ms;
+  // What runs before a poll works on the processor: the batch it applies
+  // meanwhile is finished first, when something is due.
+  if (applying_ && BeforePollDue() && !Settle(result)) return result.ok();
+  if (!applying_ && !BeforePoll(looks_waiting, result)) return result.ok();
+  // While a batch is applied, only what is already fetched: its freshness
+  // is told when it is finished.
+  const int timeout_ms = looks_waiting || applying_ ? 0 : options_.poll_timeout_ms;
   absl::Status polled = source_->Poll(timeout_ms, options_.max_batch, batch);
   if (batch.disconnected) SetConnected(false);
   if (!polled.ok()) {
     result = polled;
     return false;
   }
-  if (batch.records.empty()) {
-    ReportLagWhenDue();
-    return true;
-  }
-  if (!ApplyBatch(batch, result)) return result.ok();
+  // One batch applied at a time. If it failed for a full disk, the batch
+  // just polled is left (read again at the retry, from the stored offsets).
+  if (!Settle(result)) return result.ok();
+  if (!batch.records.empty()) StartBatch(batch);
   ReportLagWhenDue();
   return true;
+}
+
+bool IngestLoop::BeforePollDue() const {
+  return storage_full_ || !connected_ ||
+         Elapsed(last_look_round_, Milliseconds(options_.look_interval_ms)) ||
+         Elapsed(last_population_, Milliseconds(options_.population_publish_ms));
 }
 
 bool IngestLoop::BeforePoll(bool& looks_waiting, absl::Status& result) {
@@ -144,12 +159,21 @@ bool IngestLoop::LookRound(bool& looks_waiting, absl::Status& result) {
   return true;
 }
 
-bool IngestLoop::ApplyBatch(const SourceBatch& batch, absl::Status& result) {
+void IngestLoop::StartBatch(SourceBatch& batch) {
   SetConnected(true);  // records came: the brokers answer
   const std::int32_t partition_count =
       ports_.ownership != nullptr ? ports_.ownership->PartitionCount() : 0;
   for (const InputRecord& record : batch.records) CheckPartitioner(record, partition_count);
-  auto processed = ports_.processor->Process(batch.records);
+  // The batch stays whole, bytes and all, while the processor applies it.
+  std::swap(batch, applied_);
+  applying_ = true;
+  ports_.processor->Start(applied_.records);
+}
+
+bool IngestLoop::Settle(absl::Status& result) {
+  if (!applying_) return true;
+  applying_ = false;
+  auto processed = ports_.processor->Finish();
   if (IsStorageFull(processed.status())) {
     // Nothing of the part that failed counts: its records are read again at
     // the retry (Rewind), which tells when space is back.
@@ -161,9 +185,9 @@ bool IngestLoop::ApplyBatch(const SourceBatch& batch, absl::Status& result) {
     return false;
   }
   SetStorageFull(false);
-  ReportFreshness(batch.produced_at);
-  LogRejections(batch.records, *processed);
-  CommitOffsets(batch.records);
+  ReportFreshness(applied_.produced_at);
+  LogRejections(applied_.records, *processed);
+  CommitOffsets(applied_.records);
   return true;
 }
 
@@ -368,6 +392,8 @@ void IngestLoop::RestoreFailed(std::int32_t partition, const absl::Status& why) 
 }
 
 absl::StatusOr<std::set<std::int32_t>> IngestLoop::Prepare(const std::vector<std::int32_t>& given) {
+  // The batch applied meanwhile belongs to the assignment that ends.
+  if (absl::Status settled; !Settle(settled) && !settled.ok()) return settled;
   std::set<std::int32_t> unrestored;
   if (!options_.restore_from_changelog) return unrestored;
   for (std::int32_t partition : given) {
@@ -387,6 +413,7 @@ absl::StatusOr<std::set<std::int32_t>> IngestLoop::Prepare(const std::vector<std
 }
 
 absl::Status IngestLoop::Apply(const AssignmentEvent& event) {
+  if (absl::Status settled; !Settle(settled) && !settled.ok()) return settled;
   // The processor's looks and caches follow the assignment, kept here.
   if (event.assigned) {
     if (!event.incremental) assigned_.clear();

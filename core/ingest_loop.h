@@ -94,7 +94,8 @@ struct IngestLoopPorts {
 };
 
 // Runs the consumer thread: polls the source and applies each batch through
-// the IngestProcessor, committed before the next poll; between batches it
+// the processor, which commits it while the next is polled (Ingest::Start),
+// finished before that one starts; between batches it
 // takes the erasures requested, the looks due (look rounds), the others'
 // population and publishes this instance's, and waits out brokers that went
 // away and a disk that is full. On each rebalance (AssignmentListener) it
@@ -134,8 +135,14 @@ class IngestLoop final : public AssignmentListener {
   absl::Status TakeErasures();
   // A look round when due; false: skip the poll this turn.
   bool LookRound(bool& looks_waiting, absl::Status& result);
-  // Applies and commits a batch polled; false: skip the rest of the turn.
-  bool ApplyBatch(const SourceBatch& batch, absl::Status& result);
+  // Whether something before the poll is due (BeforePoll's), so that the
+  // batch applied meanwhile must be finished first.
+  bool BeforePollDue() const;
+  // Hands a batch polled to the processor (Ingest::Start), keeping it.
+  void StartBatch(SourceBatch& batch);
+  // Finishes the batch the processor applies, if any; false: it failed,
+  // skip the rest of the turn (`result` set when the failure is fatal).
+  bool Settle(absl::Status& result);
   void LogRejections(const std::vector<InputRecord>& records, const BatchResult& processed);
   void CommitOffsets(const std::vector<InputRecord>& records);
   void ReportLagWhenDue();
@@ -164,6 +171,9 @@ class IngestLoop final : public AssignmentListener {
   const IngestLoopPorts ports_;
   std::atomic<bool> stop_{false};
   // Everything below: the loop's thread only.
+  // The batch the processor applies while the next is polled, if applying_.
+  SourceBatch applied_;
+  bool applying_ = false;
   bool connected_ = true;
   bool ingesting_ = true;  // as last told to the listener
   // Paused for a full disk, and when the failed commit is tried again.

@@ -91,7 +91,8 @@ struct IngestOptions {
 // in the pending commit, and their look) → Commit (dead letters, looks
 // planned, PendingCommit::Batch, PartitionHandOver::Commit).
 //
-// Used by the consumer thread only.
+// Used by one thread at a time: the consumer thread, or its lane's
+// (core/ingest_lanes.h).
 class IngestProcessor final : public Ingest, public AlertDeliveryListener {
  public:
   // The pointers, and those of `mode`, must outlive the processor. `clock`

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <set>
 #include <vector>
 
@@ -49,9 +50,11 @@ class AssignmentListener {
 
 // What one Poll returned.
 struct SourceBatch {
-  // Decoded at the edge, in the order read. Their `value` views stay valid
-  // until the next Poll.
+  // Decoded at the edge, in the order read. Their `value` views point into
+  // `bytes`, valid as long as the batch holds it (a Poll into the batch
+  // lets it go).
   std::vector<InputRecord> records;
+  std::shared_ptr<const void> bytes;
   // When each record that says so was produced (its broker timestamp), for
   // freshness; not one per record.
   std::vector<Timestamp> produced_at;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <memory>
 #include <utility>
 #include <vector>
 
@@ -223,9 +224,11 @@ absl::Status TouchpointConsumer::Poll(int timeout_ms, std::size_t max_records, S
   batch.records.clear();
   batch.produced_at.clear();
   batch.disconnected = false;
-  messages_.clear();
+  batch.bytes.reset();
+  // The batch keeps the messages: its records' values point into them.
+  auto messages = std::make_shared<std::vector<std::unique_ptr<RdKafka::Message>>>();
   std::uint64_t generation = callbacks_->generation();
-  while (messages_.size() < max_records) {
+  while (messages->size() < max_records) {
     std::unique_ptr<RdKafka::Message> message(consumer_->consume(timeout_ms));
     timeout_ms = 0;  // after the first wait, take only what is already fetched
     if (callbacks_->generation() != generation) {
@@ -233,12 +236,12 @@ absl::Status TouchpointConsumer::Poll(int timeout_ms, std::size_t max_records, S
       // to partitions we no longer own, and the assignment re-positioned
       // every partition at its stored offset, so they will be read again.
       // Records returned from now on follow the new positions: keep those.
-      messages_.clear();
+      messages->clear();
       generation = callbacks_->generation();
     }
     if (message->err() == RdKafka::ERR__TIMED_OUT) break;
     if (message->err() == RdKafka::ERR_NO_ERROR) {
-      messages_.push_back(std::move(message));
+      messages->push_back(std::move(message));
       continue;
     }
     if (message->err() == RdKafka::ERR__TRANSPORT ||
@@ -252,8 +255,8 @@ absl::Status TouchpointConsumer::Poll(int timeout_ms, std::size_t max_records, S
     break;
   }
   if (!callbacks_->fatal().ok()) return callbacks_->fatal();
-  batch.records.reserve(messages_.size());
-  for (const auto& message : messages_) {
+  batch.records.reserve(messages->size());
+  for (const auto& message : *messages) {
     InputRecord& record = batch.records.emplace_back();
     record.partition = message->partition();
     record.offset = message->offset();
@@ -265,6 +268,7 @@ absl::Status TouchpointConsumer::Poll(int timeout_ms, std::size_t max_records, S
       batch.produced_at.push_back(Timestamp(std::chrono::milliseconds(at.timestamp)));
     }
   }
+  batch.bytes = std::move(messages);
   return absl::OkStatus();
 }
 
@@ -316,7 +320,6 @@ std::vector<PartitionLag> TouchpointConsumer::Lag() {
 
 void TouchpointConsumer::Close() {
   CRM_LOG(kInfo, kComponent) << "leaving group " << options_.group;
-  messages_.clear();
   consumer_->close();
 }
 

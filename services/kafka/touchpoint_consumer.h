@@ -62,8 +62,6 @@ class TouchpointConsumer final : public TouchpointSource {
 
   ConsumerOptions options_;
   StateStore* store_ = nullptr;
-  // The records of the last poll point into these.
-  std::vector<std::unique_ptr<RdKafka::Message>> messages_;
   std::unique_ptr<Callbacks> callbacks_;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
 };

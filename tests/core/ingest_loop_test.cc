@@ -8,6 +8,8 @@
 #include <functional>
 #include <future>
 #include <map>
+#include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -15,6 +17,7 @@
 
 #include "absl/status/status.h"
 #include "core/erasure.h"
+#include "core/ingest_lanes.h"
 #include "core/ingest_processor.h"
 #include "core/partition_ownership.h"
 #include "core/state_store.h"
@@ -60,7 +63,9 @@ InputRecord Record(std::int32_t partition, std::int64_t offset, const std::strin
 class ScriptedSource final : public TouchpointSource {
  public:
   using Step = std::function<absl::Status(AssignmentListener&, SourceBatch&)>;
-  ScriptedSource(FakeClock* clock, Micros tick) : clock_(clock), tick_(tick) {}
+  // Positions follow `store`'s committed offsets, as the Kafka adapter's.
+  ScriptedSource(FakeClock* clock, Micros tick, StateStore* store)
+      : clock_(clock), tick_(tick), store_(store) {}
 
   void set_loop(IngestLoop* loop) { loop_ = loop; }
   void Then(Step step) { script_.push_back(std::move(step)); }
@@ -119,7 +124,7 @@ class ScriptedSource final : public TouchpointSource {
     }
     // What a Rewind moved back to comes first.
     if (!redeliver.empty()) batch.records = std::exchange(redeliver, {});
-    last_ = batch.records;
+    delivered_.insert(delivered_.end(), batch.records.begin(), batch.records.end());
     return status;
   }
   bool TakeBrokersDown() override { return std::exchange(brokers_down, false); }
@@ -128,8 +133,13 @@ class ScriptedSource final : public TouchpointSource {
     return brokers_answer;
   }
   void Rewind() override {
+    // What was delivered past the stored offsets is read again.
     ++rewinds;
-    redeliver = last_;  // read again from the stored offsets
+    redeliver.clear();
+    for (const InputRecord& record : std::exchange(delivered_, {})) {
+      auto stored = store_->GetOffset(kTopic, record.partition);
+      if (!stored.ok() || !*stored || record.offset >= **stored) redeliver.push_back(record);
+    }
   }
   void Commit(const std::map<std::int32_t, std::int64_t>& next_offsets) override {
     commits.push_back(next_offsets);
@@ -152,10 +162,11 @@ class ScriptedSource final : public TouchpointSource {
  private:
   FakeClock* clock_;
   Micros tick_;
+  StateStore* store_;
   IngestLoop* loop_ = nullptr;
   AssignmentListener* listener_ = nullptr;
   std::deque<Step> script_;
-  std::vector<InputRecord> last_;
+  std::vector<InputRecord> delivered_;
 };
 
 class RecordingListener final : public IngestListener {
@@ -205,10 +216,13 @@ class FullDiskStore final : public testing::ForwardingStateStore {
   bool full = false;
 };
 
-class IngestLoopTest : public ::testing::Test {
+// Every test runs with one IngestProcessor (0), which applies a batch as it
+// is started, and with two IngestLanes (2), which apply it while the loop
+// polls the next.
+class IngestLoopTest : public ::testing::TestWithParam<int> {
  protected:
   // Runs a loop over `source`'s script with `processor`, to its end.
-  absl::Status RunLoop(IngestProcessor& processor, IngestLoopOptions options = {}) {
+  absl::Status RunLoop(Ingest& processor, IngestLoopOptions options = {}) {
     IngestLoop loop(options, &source_,
                     {.processor = &processor,
                      .probe = &probe_,
@@ -227,6 +241,24 @@ class IngestLoopTest : public ::testing::Test {
     EXPECT_TRUE(processor.Load().ok());
     return processor;
   }
+  // What the test's loop drives (see GetParam), with `changelog` if given.
+  std::unique_ptr<Ingest> MakeIngest(StateStore* store,
+                                     const std::optional<ChangelogContext>& changelog = {}) {
+    if (GetParam() == 0) {
+      auto processor = std::make_unique<IngestProcessor>(MakeProcessor(store));
+      if (changelog) processor->EnableChangelog(*changelog);
+      return processor;
+    }
+    auto lanes = std::make_unique<IngestLanes>(
+        IngestOptions{}, store, &clock_, &probe_,
+        std::vector<LanePorts>(static_cast<std::size_t>(GetParam())), nullptr, nullptr);
+    EXPECT_TRUE(lanes->Load().ok());
+    if (changelog) {
+      lanes->EnableChangelog(
+          std::vector<ChangelogContext>(static_cast<std::size_t>(GetParam()), *changelog));
+    }
+    return lanes;
+  }
   std::optional<std::int64_t> Offset(StateStore& store, std::int32_t partition) {
     auto offset = store.GetOffset(kTopic, partition);
     EXPECT_TRUE(offset.ok()) << offset.status();
@@ -234,7 +266,8 @@ class IngestLoopTest : public ::testing::Test {
   }
 
   FakeClock clock_{Day(100)};
-  ScriptedSource source_{&clock_, 300ms};
+  MemoryStateStore store_;
+  ScriptedSource source_{&clock_, 300ms, &store_};
   testing::RecordingProbe probe_;
   RecordingListener listener_;
   ErasureQueue erasures_;
@@ -242,17 +275,18 @@ class IngestLoopTest : public ::testing::Test {
   PartitionOwnership ownership_;
   RecordingCluster cluster_;
   const KeyPartitioner* partitioner_ = nullptr;
-  MemoryStateStore store_;
 };
 
-TEST_F(IngestLoopTest, AssignedPartitionsAreOwnedClaimedAndTheirRecordsCommitted) {
-  IngestProcessor processor = MakeProcessor(&store_);
+INSTANTIATE_TEST_SUITE_P(OneProcessorAndTwoLanes, IngestLoopTest, ::testing::Values(0, 2));
+
+TEST_P(IngestLoopTest, AssignedPartitionsAreOwnedClaimedAndTheirRecordsCommitted) {
+  auto processor = MakeIngest(&store_);
   source_.ThenAssign({0, 1}, 2);
   source_.ThenRecords({Record(0, 10, "a", Type::kPurchase, "1", 1),
                        Record(1, 4, "b", Type::kContact, "2", 1),
                        Record(0, 11, "c", Type::kPurchase, "3", 2)});
   source_.ThenNothing(10);  // 3 s: the population is published
-  ASSERT_TRUE(RunLoop(processor, {.population_publish_ms = 1000}).ok());
+  ASSERT_TRUE(RunLoop(*processor, {.population_publish_ms = 1000}).ok());
 
   EXPECT_EQ(ownership_.Owned().first, (std::set<std::int32_t>{0, 1}));
   EXPECT_EQ(ownership_.Owned().second, 2);
@@ -272,8 +306,8 @@ TEST_F(IngestLoopTest, AssignedPartitionsAreOwnedClaimedAndTheirRecordsCommitted
   EXPECT_TRUE(listener_.ingesting.empty());  // never stopped
 }
 
-TEST_F(IngestLoopTest, ARevocationTakesItsPartitionsAway) {
-  IngestProcessor processor = MakeProcessor(&store_);
+TEST_P(IngestLoopTest, ARevocationTakesItsPartitionsAway) {
+  auto processor = MakeIngest(&store_);
   source_.ThenAssign({0, 1, 2}, 3, /*incremental=*/true);
   source_.ThenRevoke({1}, /*incremental=*/true);  // cooperative: partition 1 only
   source_.Then([this](AssignmentListener&, SourceBatch&) {
@@ -283,7 +317,7 @@ TEST_F(IngestLoopTest, ARevocationTakesItsPartitionsAway) {
   });
   source_.ThenAssign({0, 1}, 0);  // eager: replaces the assignment (count not known)
   source_.ThenRevoke({0, 1});     // and ends it whole
-  ASSERT_TRUE(RunLoop(processor).ok());
+  ASSERT_TRUE(RunLoop(*processor).ok());
   ASSERT_EQ(cluster_.claims.size(), 4u);
   EXPECT_EQ(cluster_.claims[2], (std::set<std::int32_t>{0, 1}));
   EXPECT_EQ(ownership_.Owned().first, std::set<std::int32_t>{});
@@ -291,7 +325,7 @@ TEST_F(IngestLoopTest, ARevocationTakesItsPartitionsAway) {
   EXPECT_EQ(cluster_.partition_count, 3);  // as last learnt
 }
 
-TEST_F(IngestLoopTest, APartitionGivenIsRestoredFromItsChangelogBeforeItsRecordsAreRead) {
+TEST_P(IngestLoopTest, APartitionGivenIsRestoredFromItsChangelogBeforeItsRecordsAreRead) {
   MemoryChangelog changelog;
   std::uint64_t epochs = 0;
   const ChangelogContext context{
@@ -306,8 +340,7 @@ TEST_F(IngestLoopTest, APartitionGivenIsRestoredFromItsChangelogBeforeItsRecords
                             Record(0, 1, "b", Type::kPurchase, "2", 1)})
                   .ok());
 
-  IngestProcessor processor = MakeProcessor(&store_);
-  processor.EnableChangelog(context);
+  auto processor = MakeIngest(&store_, context);
   source_.ThenAssign({0}, 1);
   source_.Then([this](AssignmentListener&, SourceBatch& batch) {
     // Positioned after the restore: at the offset the previous owner reached.
@@ -315,7 +348,7 @@ TEST_F(IngestLoopTest, APartitionGivenIsRestoredFromItsChangelogBeforeItsRecords
     batch.records = {Record(0, 2, "a", Type::kContact, "3", 2)};
     return absl::OkStatus();
   });
-  ASSERT_TRUE(RunLoop(processor, {.restore_from_changelog = true}).ok());
+  ASSERT_TRUE(RunLoop(*processor, {.restore_from_changelog = true}).ok());
 
   EXPECT_TRUE(store_.states().contains(CustomerId("b")));
   EXPECT_EQ(Offset(store_, 0), 3);
@@ -324,15 +357,16 @@ TEST_F(IngestLoopTest, APartitionGivenIsRestoredFromItsChangelogBeforeItsRecords
   EXPECT_EQ(listener_.Count("restored crm.touchpoints[0]"), 1);
 }
 
-TEST_F(IngestLoopTest, APartitionThatCannotBeRestoredIsOwnedButNotConsumed) {
+TEST_P(IngestLoopTest, APartitionThatCannotBeRestoredIsOwnedButNotConsumed) {
   MemoryChangelog changelog;
   changelog.Append(0, {.kind = ChangelogRecord::Kind::kUnreadable, .customer = CustomerId("a")});
   std::uint64_t epochs = 0;
-  IngestProcessor processor = MakeProcessor(&store_);
-  processor.EnableChangelog(
-      {.sink = &changelog, .source = &changelog, .new_epoch = [&epochs] { return ++epochs; }});
+  auto processor = MakeIngest(
+      &store_, ChangelogContext{.sink = &changelog, .source = &changelog, .new_epoch = [&epochs] {
+                                  return ++epochs;
+                                }});
   source_.ThenAssign({0, 1}, 2);
-  ASSERT_TRUE(RunLoop(processor, {.restore_from_changelog = true}).ok());
+  ASSERT_TRUE(RunLoop(*processor, {.restore_from_changelog = true}).ok());
 
   EXPECT_EQ(source_.paused, std::set<std::int32_t>{0});
   EXPECT_EQ(probe_.restores_failed, 1);
@@ -342,8 +376,8 @@ TEST_F(IngestLoopTest, APartitionThatCannotBeRestoredIsOwnedButNotConsumed) {
   EXPECT_EQ(listener_.Count("cannot restore crm.touchpoints[0]"), 1);
 }
 
-TEST_F(IngestLoopTest, ErasuresAreTakenBetweenPolls) {
-  IngestProcessor processor = MakeProcessor(&store_);
+TEST_P(IngestLoopTest, ErasuresAreTakenBetweenPolls) {
+  auto processor = MakeIngest(&store_);
   std::future<absl::StatusOr<bool>> erased;
   source_.ThenAssign({0}, 1);
   source_.ThenRecords({Record(0, 0, "a", Type::kPurchase, "1", 1)});
@@ -352,7 +386,7 @@ TEST_F(IngestLoopTest, ErasuresAreTakenBetweenPolls) {
     return absl::OkStatus();
   });
   source_.ThenNothing();
-  ASSERT_TRUE(RunLoop(processor).ok());
+  ASSERT_TRUE(RunLoop(*processor).ok());
 
   ASSERT_EQ(erased.wait_for(0s), std::future_status::ready);
   EXPECT_EQ(erased.get().value(), true);
@@ -360,8 +394,8 @@ TEST_F(IngestLoopTest, ErasuresAreTakenBetweenPolls) {
   EXPECT_EQ(audit_.records.size(), 1u);
 }
 
-TEST_F(IngestLoopTest, UnreachableBrokersPauseIngestionUntilOneAnswers) {
-  IngestProcessor processor = MakeProcessor(&store_);
+TEST_P(IngestLoopTest, UnreachableBrokersPauseIngestionUntilOneAnswers) {
+  auto processor = MakeIngest(&store_);
   source_.ThenAssign({0}, 1);
   source_.Then([this](AssignmentListener&, SourceBatch&) {
     source_.brokers_down = true;
@@ -374,7 +408,7 @@ TEST_F(IngestLoopTest, UnreachableBrokersPauseIngestionUntilOneAnswers) {
     return absl::OkStatus();
   });
   source_.ThenNothing(5);
-  ASSERT_TRUE(RunLoop(processor).ok());
+  ASSERT_TRUE(RunLoop(*processor).ok());
 
   EXPECT_EQ(listener_.ingesting, (std::vector<bool>{false, true}));
   EXPECT_EQ(probe_.connected_changes, (std::vector<bool>{false, true}));
@@ -383,21 +417,21 @@ TEST_F(IngestLoopTest, UnreachableBrokersPauseIngestionUntilOneAnswers) {
   EXPECT_EQ(listener_.Count("brokers reachable again"), 1);
 }
 
-TEST_F(IngestLoopTest, ABrokerLostDuringAPollPausesIngestionToo) {
-  IngestProcessor processor = MakeProcessor(&store_);
+TEST_P(IngestLoopTest, ABrokerLostDuringAPollPausesIngestionToo) {
+  auto processor = MakeIngest(&store_);
   source_.Then([](AssignmentListener&, SourceBatch& batch) {
     batch.disconnected = true;
     return absl::OkStatus();
   });
   source_.ThenRecords({Record(0, 0, "a", Type::kPurchase, "1", 1)});  // records: back
-  ASSERT_TRUE(RunLoop(processor).ok());
+  ASSERT_TRUE(RunLoop(*processor).ok());
   EXPECT_EQ(listener_.ingesting, (std::vector<bool>{false, true}));
   EXPECT_EQ(Offset(store_, 0), 1);
 }
 
-TEST_F(IngestLoopTest, AFullDiskPausesIngestionAndRetriesFromTheStoredOffsets) {
+TEST_P(IngestLoopTest, AFullDiskPausesIngestionAndRetriesFromTheStoredOffsets) {
   FullDiskStore disk(&store_);
-  IngestProcessor processor = MakeProcessor(&disk);
+  auto processor = MakeIngest(&disk);
   source_.ThenAssign({0}, 1);
   source_.Then([&](AssignmentListener&, SourceBatch& batch) {
     disk.full = true;
@@ -409,7 +443,7 @@ TEST_F(IngestLoopTest, AFullDiskPausesIngestionAndRetriesFromTheStoredOffsets) {
     return absl::OkStatus();
   });
   source_.ThenNothing(3);
-  ASSERT_TRUE(RunLoop(processor, {.storage_retry_ms = 0}).ok());
+  ASSERT_TRUE(RunLoop(*processor, {.storage_retry_ms = 0}).ok());
 
   EXPECT_EQ(listener_.ingesting, (std::vector<bool>{false, true}));
   EXPECT_EQ(probe_.storage_full, (std::vector<bool>{true, false}));
@@ -419,8 +453,8 @@ TEST_F(IngestLoopTest, AFullDiskPausesIngestionAndRetriesFromTheStoredOffsets) {
   EXPECT_EQ(listener_.Count("the disk is full"), 1);
 }
 
-TEST_F(IngestLoopTest, LagAndFreshnessAreReported) {
-  IngestProcessor processor = MakeProcessor(&store_);
+TEST_P(IngestLoopTest, LagAndFreshnessAreReported) {
+  auto processor = MakeIngest(&store_);
   source_.lag = {{0, 7}};
   source_.ThenAssign({0}, 1);
   source_.Then([this](AssignmentListener&, SourceBatch& batch) {
@@ -429,33 +463,33 @@ TEST_F(IngestLoopTest, LagAndFreshnessAreReported) {
     return absl::OkStatus();
   });
   source_.ThenNothing(5);
-  ASSERT_TRUE(RunLoop(processor).ok());
+  ASSERT_TRUE(RunLoop(*processor).ok());
   EXPECT_EQ(probe_.lag[0], 7);
   EXPECT_EQ(ownership_.ProgressOf(0).lag, 7);
   EXPECT_EQ(probe_.visible, std::vector<Micros>{5s});
 }
 
-TEST_F(IngestLoopTest, ARecordOnAnotherPartitionThanItsKeysIsToldOnce) {
+TEST_P(IngestLoopTest, ARecordOnAnotherPartitionThanItsKeysIsToldOnce) {
   const FirstPartition first;
   partitioner_ = &first;
-  IngestProcessor processor = MakeProcessor(&store_);
+  auto processor = MakeIngest(&store_);
   source_.ThenAssign({0, 1}, 2);
   source_.ThenRecords({Record(0, 0, "a", Type::kPurchase, "1", 1),
                        Record(1, 0, "b", Type::kPurchase, "2", 1),
                        Record(1, 1, "c", Type::kPurchase, "3", 1)});
-  ASSERT_TRUE(RunLoop(processor).ok());
+  ASSERT_TRUE(RunLoop(*processor).ok());
   EXPECT_TRUE(ownership_.partitioner_mismatch());
   EXPECT_EQ(listener_.Count("by --partitioner first"), 1);
   EXPECT_EQ(Offset(store_, 1), 2);  // applied all the same
 }
 
-TEST_F(IngestLoopTest, AFatalSourceErrorEndsTheLoop) {
-  IngestProcessor processor = MakeProcessor(&store_);
+TEST_P(IngestLoopTest, AFatalSourceErrorEndsTheLoop) {
+  auto processor = MakeIngest(&store_);
   source_.Then([](AssignmentListener&, SourceBatch&) {
     return absl::InternalError("fatal Kafka error: boom");
   });
   source_.ThenNothing(3);
-  const absl::Status status = RunLoop(processor);
+  const absl::Status status = RunLoop(*processor);
   EXPECT_EQ(status.code(), absl::StatusCode::kInternal);
   EXPECT_EQ(source_.poll_timeouts.size(), 1u);
   EXPECT_TRUE(source_.closed);
