@@ -35,6 +35,10 @@ class Ingest {
     return result;
   }
   virtual absl::StatusOr<BatchResult> TakeDueLooks(std::size_t limit) = 0;
+  // A poll brought nothing: what waits for a quiet moment is done now (the
+  // lanes share their population at once, so that a reader sees it whole
+  // as soon as the input is quiet). Here, nothing waits.
+  virtual void Idle() {}
   virtual absl::Status SetAssignment(const std::vector<std::int32_t>& partitions) = 0;
   virtual absl::StatusOr<RestoreResult> RestorePartition(
       std::int32_t partition, const std::function<void(std::uint64_t)>& progress) = 0;

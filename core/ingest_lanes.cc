@@ -151,6 +151,11 @@ absl::StatusOr<BatchResult> IngestLanes::TakeDueLooks(std::size_t limit) {
   return all;
 }
 
+void IngestLanes::Idle() {
+  CRM_CHECK(!in_flight_);  // between batches only
+  SharePopulation(true);
+}
+
 absl::Status IngestLanes::SetAssignment(const std::vector<std::int32_t>& partitions) {
   CRM_CHECK(!in_flight_);  // between batches only
   // Sticky: a partition kept stays in its lane (its hand-over state is

@@ -34,7 +34,8 @@ struct LanePorts {
 // every lane's commit is the exactly-once commit of its partitions. What
 // crosses lanes: the alert sequence (one for the store), the population
 // (each lane's partitions shared with the others between steps, at least
-// every kShareInterval, and published whole), the event clock (thread-safe) and the shared states
+// every kShareInterval and whenever the input is quiet, and published
+// whole), the event clock (thread-safe) and the shared states
 // (thread-safe, disjoint customers).
 //
 // Used by the consumer thread only; the lanes' threads run inside its calls,
@@ -78,6 +79,9 @@ class IngestLanes final : public Ingest, public AlertDeliveryListener {
   // Each lane takes up to `limit` looks due, all at once (a round lasts as
   // long as one lane's; the total says when more were due than one took).
   absl::StatusOr<BatchResult> TakeDueLooks(std::size_t limit) override;
+  // The lanes share what moved in their population, whether kShareInterval
+  // passed or not: the view is whole once the input is quiet.
+  void Idle() override;
   // Deals `partitions` out among the lanes and tells each lane its own:
   // sticky (a partition kept stays in its lane, where its hand-over state
   // is), those given to the lanes holding the fewest. Records of partitions

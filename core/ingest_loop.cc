@@ -83,7 +83,11 @@ bool IngestLoop::Turn(SourceBatch& batch, absl::Status& result) {
   // One batch applied at a time. If it failed for a full disk, the batch
   // just polled is left (read again at the retry, from the stored offsets).
   if (!Settle(result)) return result.ok();
-  if (!batch.records.empty()) StartBatch(batch);
+  if (batch.records.empty()) {
+    ports_.processor->Idle();
+  } else {
+    StartBatch(batch);
+  }
   ReportLagWhenDue();
   return true;
 }

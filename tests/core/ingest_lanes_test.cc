@@ -162,6 +162,28 @@ TEST_F(IngestLanesTest, ErasuresFindTheirLaneAndThePopulationIsEveryLanes) {
   EXPECT_EQ(board.Current()->customers(), alone_board.Current()->customers() - 2);
 }
 
+// Once the input is quiet, the view every lane's population makes is
+// published whole, without waiting for kShareInterval.
+TEST_F(IngestLanesTest, TheViewIsWholeOnceTheInputIsQuiet) {
+  MemoryStateStore alone_store;
+  PopulationBoard alone_board;
+  IngestProcessor alone(IngestOptions{}, &alone_store, &clock_, &probe_,
+                        {.population = PublishedPopulation{&alone_board}});
+  ASSERT_TRUE(alone.Load().ok());
+  ASSERT_TRUE(alone.SetAssignment({0, 1}).ok());
+  MemoryStateStore lanes_store;
+  PopulationBoard board;
+  auto lanes = Lanes(&lanes_store, 2, {0, 1}, &board);
+  for (const auto& batch : Stream()) {
+    ASSERT_TRUE(alone.Process(batch).ok());
+    ASSERT_TRUE(lanes->Process(batch).ok());
+  }
+  ASSERT_LT(board.Current()->customers(), alone_board.Current()->customers());
+  lanes->Idle();
+  EXPECT_EQ(board.Current()->customers(), alone_board.Current()->customers());
+  EXPECT_EQ(board.Current()->partitions(), alone_board.Current()->partitions());
+}
+
 // A dead-letter sink that holds the lane sending to it until it is opened.
 class GatedRejectSink final : public RejectSink {
  public:
