@@ -18,7 +18,6 @@
 
 namespace RdKafka {
 class KafkaConsumer;
-class Message;
 }  // namespace RdKafka
 
 namespace crm {
