@@ -239,6 +239,12 @@ void TrainAndServe(const std::string& purchase_model, PurchaseModelKind kind) {
   // A restart keeps the population the RFM/FRAT scores and segments rank against.
   service = start_service("restarted.log");
   std::map<std::string, v1::CustomerScores> after;
+  // Answered UNAVAILABLE while its partitions are restored from the
+  // changelog, as they are at each assignment: read until they are.
+  const auto restarted_until = std::chrono::steady_clock::now() + 120s;
+  while (score_all(after) < produced && std::chrono::steady_clock::now() < restarted_until) {
+    std::this_thread::sleep_for(200ms);
+  }
   ASSERT_EQ(score_all(after), produced) << service->Log();
   for (const auto& [id, before] : scores) {
     const v1::CustomerScores& now = after.at(id);
