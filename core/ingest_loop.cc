@@ -396,8 +396,7 @@ void IngestLoop::RestoreFailed(std::int32_t partition, const absl::Status& why) 
 }
 
 absl::StatusOr<std::set<std::int32_t>> IngestLoop::Prepare(const std::vector<std::int32_t>& given) {
-  // The batch applied meanwhile belongs to the assignment that ends.
-  if (absl::Status settled; !Settle(settled) && !settled.ok()) return settled;
+  if (absl::Status settled = SettleBeforeRebalance(); !settled.ok()) return settled;
   std::set<std::int32_t> unrestored;
   if (!options_.restore_from_changelog) return unrestored;
   for (std::int32_t partition : given) {
@@ -416,8 +415,16 @@ absl::StatusOr<std::set<std::int32_t>> IngestLoop::Prepare(const std::vector<std
   return unrestored;
 }
 
+absl::Status IngestLoop::SettleBeforeRebalance() {
+  // The batch applied meanwhile belongs to the assignment that ends; a full
+  // disk is the loop's to wait out, not the rebalance's to fail.
+  absl::Status settled;
+  Settle(settled);
+  return settled;
+}
+
 absl::Status IngestLoop::Apply(const AssignmentEvent& event) {
-  if (absl::Status settled; !Settle(settled) && !settled.ok()) return settled;
+  if (absl::Status settled = SettleBeforeRebalance(); !settled.ok()) return settled;
   // The processor's looks and caches follow the assignment, kept here.
   if (event.assigned) {
     if (!event.incremental) assigned_.clear();

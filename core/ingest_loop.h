@@ -143,6 +143,8 @@ class IngestLoop final : public AssignmentListener {
   // Finishes the batch the processor applies, if any; false: it failed,
   // skip the rest of the turn (`result` set when the failure is fatal).
   bool Settle(absl::Status& result);
+  // Settle, from inside a rebalance (Prepare, Apply): only a fatal error.
+  absl::Status SettleBeforeRebalance();
   void LogRejections(const std::vector<InputRecord>& records, const BatchResult& processed);
   void CommitOffsets(const std::vector<InputRecord>& records);
   void ReportLagWhenDue();
